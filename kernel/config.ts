@@ -1,0 +1,162 @@
+// The config contract: the gate variables operators set in core_gates.env,
+// their defaults, how each is checked, and the effective config's hash.
+// Pure: reading files and the environment lives in config-file.ts.
+import { createHash } from "node:crypto";
+import type { Regime } from "./types.ts";
+
+export interface GateConfig {
+  MIN_NOTIONAL_USD: number;
+  EDGE_MULTIPLIER: number;
+  FEES_BPS: number;
+  FUNDING_BPS: number;
+  SLIPPAGE_BPS: number;
+  NOISE_BPS: number;
+  MIN_HOLD_SECONDS: number;
+  MAX_TRADES_10MIN: number;
+  MIN_R_TREND: number;
+  MIN_R_RANGE: number;
+  MIN_R_HIGH_VOL: number;
+  MIN_R_LOW_VOL: number;
+  ALLOWED_MODELS_TREND: string[];
+  ALLOWED_MODELS_RANGE: string[];
+  ALLOWED_MODELS_HIGH_VOL: string[];
+  ALLOWED_MODELS_LOW_VOL: string[];
+}
+
+export type ConfigKey = keyof GateConfig;
+
+/**
+ * Defaults. Friction components are basis points of notional and sum to 22 bps
+ * (about $0.22 per $100 traded, as the operators measured): taker fees in and
+ * out 10, funding 2, slippage 6, noise 4. HIGH_VOL asks for more reward per unit
+ * of risk than TREND because stops are hit more often; LOW_VOL sits between RANGE and TREND.
+ */
+export const DEFAULT_CONFIG: Readonly<GateConfig> = Object.freeze({
+  MIN_NOTIONAL_USD: 25,
+  EDGE_MULTIPLIER: 3.0,
+  FEES_BPS: 10,
+  FUNDING_BPS: 2,
+  SLIPPAGE_BPS: 6,
+  NOISE_BPS: 4,
+  MIN_HOLD_SECONDS: 300,
+  MAX_TRADES_10MIN: 3,
+  MIN_R_TREND: 2.5,
+  MIN_R_RANGE: 1.8,
+  MIN_R_HIGH_VOL: 3.0,
+  MIN_R_LOW_VOL: 2.0,
+  ALLOWED_MODELS_TREND: ["NHiTS", "PatchTST"],
+  ALLOWED_MODELS_RANGE: ["XGBoost", "LightGBM"],
+  ALLOWED_MODELS_HIGH_VOL: ["XGBoost"],
+  ALLOWED_MODELS_LOW_VOL: ["PatchTST"],
+});
+
+export const CONFIG_KEYS = Object.keys(DEFAULT_CONFIG) as ConfigKey[];
+
+const INTEGER_KEYS = new Set<ConfigKey>(["MIN_HOLD_SECONDS", "MAX_TRADES_10MIN"]);
+const MODEL_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export const MIN_R_KEY: Record<Regime, ConfigKey> = {
+  TREND: "MIN_R_TREND",
+  RANGE: "MIN_R_RANGE",
+  HIGH_VOL: "MIN_R_HIGH_VOL",
+  LOW_VOL: "MIN_R_LOW_VOL",
+};
+
+export const ALLOWED_MODELS_KEY: Record<Regime, ConfigKey> = {
+  TREND: "ALLOWED_MODELS_TREND",
+  RANGE: "ALLOWED_MODELS_RANGE",
+  HIGH_VOL: "ALLOWED_MODELS_HIGH_VOL",
+  LOW_VOL: "ALLOWED_MODELS_LOW_VOL",
+};
+
+export function isConfigKey(key: string): key is ConfigKey {
+  return Object.hasOwn(DEFAULT_CONFIG, key);
+}
+
+export type ParsedValue = { ok: true; value: number | string[] } | { ok: false; problem: string };
+
+/**
+ * Checks one variable. `raw` is a string from a file or the environment, or an
+ * already typed value (number, string array) from a hub policy.
+ */
+export function parseConfigValue(key: ConfigKey, raw: unknown): ParsedValue {
+  const isList = Array.isArray(DEFAULT_CONFIG[key]);
+  if (isList) {
+    const items = typeof raw === "string" ? raw.split(",").map((s) => s.trim()).filter((s) => s !== "") : raw;
+    if (!Array.isArray(items)) return { ok: false, problem: `expected a comma-separated list of model names` };
+    const bad = items.find((m) => typeof m !== "string" || !MODEL_NAME.test(m));
+    if (bad !== undefined) return { ok: false, problem: `${JSON.stringify(bad)} is not a model name` };
+    return { ok: true, value: [...new Set(items as string[])] };
+  }
+  let n: number;
+  if (typeof raw === "number") n = raw;
+  else if (typeof raw === "string" && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(raw)) n = Number(raw);
+  else return { ok: false, problem: `${JSON.stringify(raw)} is not a number` };
+  if (!Number.isFinite(n)) return { ok: false, problem: `${JSON.stringify(raw)} is not a finite number` };
+  if (n < 0) return { ok: false, problem: `${n} is negative` };
+  if (INTEGER_KEYS.has(key) && !Number.isInteger(n)) return { ok: false, problem: `${n} is not a whole number` };
+  return { ok: true, value: n };
+}
+
+/** Restricted Damerau-Levenshtein distance, for "did you mean" on misspelt keys. */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The known key an unknown one is probably a typo of, if any. */
+export function closestConfigKey(unknown: string): ConfigKey | null {
+  const upper = unknown.toUpperCase();
+  let best: ConfigKey | null = null;
+  let bestDistance = Infinity;
+  for (const key of CONFIG_KEYS) {
+    const distance = editDistance(upper, key);
+    if (distance < bestDistance) [best, bestDistance] = [key, distance];
+  }
+  // Case-only differences, or up to 2 edits (1 for short keys), count as typos.
+  const allowed = unknown.length <= 8 ? 1 : 2;
+  return bestDistance <= allowed ? best : null;
+}
+
+/** A stable identity of the effective config: same values, same hash, whatever their order or source. */
+export function configHash(config: GateConfig): string {
+  const canonical = JSON.stringify(CONFIG_KEYS.map((key) => [key, config[key]]));
+  return "sha256:" + createHash("sha256").update(canonical).digest("hex").slice(0, 16);
+}
+
+/** Friction in basis points of notional: fees + funding + slippage + noise. */
+export function frictionBps(config: GateConfig): number {
+  return config.FEES_BPS + config.FUNDING_BPS + config.SLIPPAGE_BPS + config.NOISE_BPS;
+}
+
+/**
+ * Applies typed overrides (for example gate thresholds in a hub policy) to a config.
+ * Every problem is reported; with any problem the result is null and nothing changes.
+ */
+export function overrideConfig(
+  base: GateConfig,
+  overrides: Record<string, unknown>,
+): { config: GateConfig; problems: [] } | { config: null; problems: string[] } {
+  const problems: string[] = [];
+  const next: GateConfig = { ...base };
+  for (const [key, raw] of Object.entries(overrides)) {
+    if (!isConfigKey(key)) {
+      const guess = closestConfigKey(key);
+      problems.push(`${key}: unknown gate variable${guess ? ` (did you mean ${guess}?)` : ""}`);
+      continue;
+    }
+    const parsed = parseConfigValue(key, raw);
+    if (parsed.ok) (next as Record<ConfigKey, unknown>)[key] = parsed.value;
+    else problems.push(`${key}: ${parsed.problem}`);
+  }
+  return problems.length ? { config: null, problems } : { config: next, problems: [] };
+}

@@ -1,0 +1,143 @@
+// `bun run gate`: checks a gate config against recorded intents.
+//   bun run gate [--config core_gates.env] [--policy policy.json] [--db journal.db] < intents.jsonl > verdicts.jsonl
+// Each input line (an intent, or a {"type":"close"} event) gives one output
+// line (a verdict, or a close ack); a bad line gives an error object on its
+// line and the run goes on. Without --db the journal is in memory; with it the
+// run is durable and resumable: run it again on the same input after a crash
+// and every intent is judged exactly once.
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { ConfigError, loadGateConfig } from "./config-file.ts";
+import { IntentProcessor } from "./intent-processor.ts";
+import { DEFAULT_POLICY, applyPolicyUpdate, type KernelPolicy } from "./policy.ts";
+import type { CloseEvent } from "./types.ts";
+import { MIN_INTENT_TS } from "./validate-intent.ts";
+
+const USAGE = `usage: bun run gate [--config core_gates.env] [--policy policy.json] [--db journal.db] < intents.jsonl > verdicts.jsonl`;
+
+type Line =
+  | { kind: "intent"; value: unknown }
+  | { kind: "close"; value: CloseEvent }
+  | { kind: "error"; value: { error: string; line: number; detail: string } };
+
+function fail(message: string): never {
+  process.stderr.write(`edgefed gate: ${message}\n`);
+  process.exit(2);
+}
+
+function loadPolicy(file: string | undefined): KernelPolicy {
+  if (file === undefined) return DEFAULT_POLICY;
+  let update: unknown;
+  try {
+    update = JSON.parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    fail(`${file}: ${(error as Error).message}`);
+  }
+  const result = applyPolicyUpdate(DEFAULT_POLICY, update);
+  if (!result.ok) fail(`${file}: invalid policy:\n  ${result.violations.join("\n  ")}`);
+  return result.policy;
+}
+
+/** Classifies one input line: an intent, a close, or an error to report on its line. */
+function classify(text: string, lineNo: number): Line {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { kind: "error", value: { error: "invalid_json", line: lineNo, detail: (error as Error).message } };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return { kind: "error", value: { error: "invalid_line", line: lineNo, detail: "expected a JSON object" } };
+  }
+  const type = (value as { type?: unknown }).type;
+  if (type === undefined || type === "intent") return { kind: "intent", value };
+  if (type !== "close") {
+    return { kind: "error", value: { error: "invalid_line", line: lineNo, detail: `unknown type ${JSON.stringify(type)}` } };
+  }
+  const { symbol, ts } = value as { symbol?: unknown; ts?: unknown };
+  if (typeof symbol !== "string" || symbol === "" || typeof ts !== "number" || !Number.isSafeInteger(ts) || ts < MIN_INTENT_TS) {
+    return { kind: "error", value: { error: "invalid_close", line: lineNo, detail: "a close needs symbol and ts (ms since the epoch)" } };
+  }
+  return { kind: "close", value: { type: "close", symbol, ts } };
+}
+
+async function main(): Promise<void> {
+  let args;
+  try {
+    args = parseArgs({
+      options: {
+        config: { type: "string" },
+        policy: { type: "string" },
+        db: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }).values;
+  } catch (error) {
+    fail(`${(error as Error).message}\n${USAGE}`);
+  }
+  if (args.help) {
+    process.stdout.write(USAGE + "\n");
+    return;
+  }
+
+  let loaded;
+  try {
+    loaded = loadGateConfig({ file: args.config });
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
+  }
+  for (const warning of loaded.warnings) process.stderr.write(`edgefed gate: warning: ${warning}\n`);
+  const processor = IntentProcessor.open(args.db ?? ":memory:", { config: loaded.config, policy: loadPolicy(args.policy) });
+  process.stderr.write(`edgefed gate: config ${loaded.hash}${args.config ? ` from ${args.config}` : " (defaults)"}\n`);
+
+  const tally = { PASS: 0, HOLD: 0, other: 0 };
+  const decoder = new TextDecoder();
+  let carry = "";
+  let lineNo = 0;
+
+  // Lines are handled a chunk at a time: consecutive intents are judged as one
+  // batch (one commit), closes and errors keep their place between them.
+  const handle = (lines: string[]): void => {
+    const out: string[] = [];
+    let batch: unknown[] = [];
+    const judgeBatch = () => {
+      if (batch.length === 0) return;
+      for (const verdict of processor.process(batch)) {
+        tally[verdict.verdict]++;
+        out.push(JSON.stringify(verdict));
+      }
+      batch = [];
+    };
+    for (const text of lines) {
+      lineNo++;
+      if (text.trim() === "") continue;
+      const line = classify(text, lineNo);
+      if (line.kind === "intent") {
+        batch.push(line.value);
+        continue;
+      }
+      judgeBatch(); // what came before a close or an error is judged before it
+      tally.other++;
+      if (line.kind === "error") out.push(JSON.stringify(line.value));
+      else {
+        processor.recordClose(line.value);
+        out.push(JSON.stringify({ type: "close_ack", symbol: line.value.symbol, ts: line.value.ts }));
+      }
+    }
+    judgeBatch();
+    if (out.length) process.stdout.write(out.join("\n") + "\n");
+  };
+
+  for await (const chunk of process.stdin) {
+    const lines = (carry + decoder.decode(chunk as Uint8Array, { stream: true })).split("\n");
+    carry = lines.pop()!;
+    handle(lines);
+  }
+  carry += decoder.decode();
+  if (carry !== "") handle([carry]);
+  processor.close();
+  process.stderr.write(`edgefed gate: ${tally.PASS} PASS, ${tally.HOLD} HOLD, ${tally.other} closes and errors\n`);
+}
+
+await main();

@@ -1,0 +1,255 @@
+// The exactly-once intent processor: the only way intents reach the gates in
+// an agent. It owns the intent journal (SQLite, WAL) and hands a verdict back
+// only after the transaction holding it has committed. The same intent id
+// always yields its stored verdict and is never evaluated or counted twice,
+// also across restarts and kill -9.
+import type { GateConfig } from "./config.ts";
+import { compileContext, countsAsTrade, evaluate, type GateContext } from "./gates.ts";
+import { migrateJournal } from "./journal-schema.ts";
+import { DEFAULT_POLICY, type KernelPolicy } from "./policy.ts";
+import { openDatabase, type OpenOptions, type SqliteDatabase, type SqliteStatement } from "./sqlite.ts";
+import { RATE_WINDOW_MS, STALE_AFTER_MS, TradeWindow } from "./trade-window.ts";
+import type { CloseEvent, Intent, JournaledVerdict, Verdict } from "./types.ts";
+
+export interface ProcessorOptions extends OpenOptions {
+  config: GateConfig;
+  policy?: KernelPolicy;
+}
+
+export interface KernelCounters {
+  evaluated: number;
+  passed: number;
+  held: number;
+  /** Intents answered from the journal instead of being evaluated again. */
+  duplicates: number;
+  /** Intents found received-but-unjudged at start and evaluated then. */
+  recovered: number;
+}
+
+function intentId(input: unknown): string | null {
+  const id = (input as { id?: unknown } | null)?.id;
+  return typeof id === "string" && id.length > 0 && id.length <= 128 ? id : null;
+}
+
+export class IntentProcessor {
+  readonly counters: KernelCounters = { evaluated: 0, passed: 0, held: 0, duplicates: 0, recovered: 0 };
+  private ctx: GateContext;
+  private window = new TradeWindow();
+  private readonly sql: Record<
+        | "findVerdict"
+    | "insertVerdict"
+    | "recordTrade"
+    | "recordClose"
+    | "insertReceipt"
+    | "deleteReceipt"
+    | "anyPending"
+    | "pending"
+    | "since",
+    SqliteStatement
+  >;
+  private queue: { intent: unknown; resolve: (v: JournaledVerdict) => void; reject: (e: unknown) => void }[] = [];
+  private flushScheduled = false;
+
+  private constructor(
+    private readonly db: SqliteDatabase,
+    private readonly config: GateConfig,
+    policy: KernelPolicy,
+  ) {
+    migrateJournal(db);
+    this.ctx = compileContext(config, policy);
+    this.sql = {
+      findVerdict: db.prepare("SELECT seq, verdict FROM verdicts WHERE intent_id = ?"),
+      insertVerdict: db.prepare(
+        "INSERT INTO verdicts (intent_id, symbol, ts, counts_as_trade, intent, verdict) VALUES (?, ?, ?, ?, ?, ?)",
+      ),
+      recordTrade: db.prepare(
+        `INSERT INTO symbol_state (symbol, last_trade_ts) VALUES (?1, ?2) ON CONFLICT (symbol)
+         DO UPDATE SET last_trade_ts = max(coalesce(last_trade_ts, ?2), ?2)`,
+      ),
+      recordClose: db.prepare(
+        `INSERT INTO symbol_state (symbol, last_close_ts) VALUES (?1, ?2) ON CONFLICT (symbol)
+         DO UPDATE SET last_close_ts = max(coalesce(last_close_ts, ?2), ?2)`,
+      ),
+      insertReceipt: db.prepare(
+        `INSERT INTO receipts (intent_id, intent, received_at) SELECT ?1, ?2, ?3
+         WHERE NOT EXISTS (SELECT 1 FROM verdicts WHERE intent_id = ?1) ON CONFLICT (intent_id) DO NOTHING`,
+      ),
+      deleteReceipt: db.prepare("DELETE FROM receipts WHERE intent_id = ?"),
+      anyPending: db.prepare("SELECT 1 FROM receipts LIMIT 1"),
+      pending: db.prepare("SELECT intent FROM receipts ORDER BY rowid"),
+      since: db.prepare("SELECT seq, verdict FROM verdicts WHERE seq > ? ORDER BY seq LIMIT ?"),
+    };
+    this.loadWindow();
+    this.counters.recovered = this.evaluatePending().length;
+  }
+
+  /** Opens (or creates) the journal at `path` and evaluates anything a crash left unjudged. */
+  static open(path: string, options: ProcessorOptions): IntentProcessor {
+    const db = openDatabase(path, options);
+    try {
+      return new IntentProcessor(db, options.config, options.policy ?? DEFAULT_POLICY);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  /** Policy changes apply to intents evaluated from now on; stored verdicts never change. */
+  setPolicy(policy: KernelPolicy): void {
+    this.ctx = compileContext(this.config, policy);
+  }
+
+  get policy(): KernelPolicy {
+    return this.ctx.policy;
+  }
+
+  /**
+   * Judges a batch in order, in one transaction (one fsync for the group).
+   * Returns after the commit; on a failed commit nothing of the batch counts.
+   */
+  process(intents: readonly unknown[]): JournaledVerdict[] {
+    if (this.sql.anyPending.get() !== undefined) this.evaluatePending();
+    return this.inTransaction(() => intents.map((intent) => this.judge(intent)));
+  }
+
+  /** One intent, group-committed with whatever else arrives in the same event-loop turn. */
+  submit(intent: unknown): Promise<JournaledVerdict> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ intent, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /**
+   * Durable intake without judging yet: once this returns, the intents will be
+   * evaluated exactly once, by evaluatePending() now or after a crash at the
+   * next open. Returns how many were new.
+   */
+  receive(intents: readonly unknown[]): number {
+    const now = Date.now();
+    return this.inTransaction(() => {
+      let fresh = 0;
+      for (const intent of intents) {
+        const id = intentId(intent);
+        if (id !== null) fresh += this.sql.insertReceipt.run(id, JSON.stringify(intent), now).changes;
+      }
+      return fresh;
+    });
+  }
+
+  /** Evaluates every received-but-unjudged intent in receipt order. */
+  evaluatePending(): JournaledVerdict[] {
+    const rows = this.sql.pending.all<{ intent: string }>();
+    if (rows.length === 0) return [];
+    return this.inTransaction(() =>
+      rows.map(({ intent }) => {
+        const parsed: unknown = JSON.parse(intent);
+        const verdict = this.judge(parsed);
+        this.sql.deleteReceipt.run(intentId(parsed));
+        return verdict;
+      }),
+    );
+  }
+
+  /** Records a position close; the symbol's cooldown restarts from `ts`. */
+  recordClose(close: CloseEvent): void {
+    this.inTransaction(() => this.sql.recordClose.run(close.symbol, close.ts));
+    this.window.recordClose(close.symbol, close.ts);
+  }
+
+  /** Journaled verdicts after `seq`, in order: what an agent publishes next. */
+  verdictsAfter(seq: number, limit = 1000): JournaledVerdict[] {
+    return this.sql.since.all<{ seq: number; verdict: string }>(seq, limit).map(toJournaled);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private judge(intent: unknown): JournaledVerdict {
+    const id = intentId(intent);
+    if (id !== null) {
+      const stored = this.sql.findVerdict.get<{ seq: number; verdict: string }>(id);
+      if (stored) {
+        this.counters.duplicates++;
+        return toJournaled(stored);
+      }
+    }
+    const verdict = evaluate(intent, this.ctx, this.window);
+    this.counters.evaluated++;
+    if (verdict.verdict === "PASS") this.counters.passed++;
+    else this.counters.held++;
+    // An intent without a usable id cannot be deduplicated, so it is answered
+    // (HOLD, INVALID_INPUT:id) but never journaled.
+    if (verdict.id === null) return { ...verdict, seq: null };
+
+    const trade = countsAsTrade(verdict, intent);
+    const { symbol, ts } = intent as Intent;
+    const { lastInsertRowid } = this.sql.insertVerdict.run(
+      verdict.id,
+      typeof symbol === "string" ? symbol : "",
+      Number.isSafeInteger(ts) ? ts : 0,
+      trade ? 1 : 0,
+      JSON.stringify(intent),
+      JSON.stringify(verdict),
+    );
+    if (trade) {
+      this.sql.recordTrade.run(symbol, ts);
+      this.window.recordTrade(symbol, ts);
+    }
+    return { ...verdict, seq: Number(lastInsertRowid) };
+  }
+
+  /**
+   * Runs `fn` in a transaction. The trade window is changed as intents are
+   * judged, before the commit; if the commit fails the window is rebuilt from
+   * the journal so memory never runs ahead of disk.
+   */
+  private inTransaction<T>(fn: () => T): T {
+    try {
+      return this.db.transaction(fn);
+    } catch (error) {
+      this.loadWindow();
+      throw error;
+    }
+  }
+
+  private loadWindow(): void {
+    const window = new TradeWindow();
+    for (const row of this.db
+      .prepare("SELECT symbol, last_trade_ts, last_close_ts FROM symbol_state")
+      .all<{ symbol: string; last_trade_ts: number | null; last_close_ts: number | null }>()) {
+      if (row.last_trade_ts !== null) window.restoreLastTrade(row.symbol, row.last_trade_ts);
+      if (row.last_close_ts !== null) window.recordClose(row.symbol, row.last_close_ts);
+    }
+    const newest = this.db.prepare("SELECT max(ts) AS ts FROM verdicts WHERE counts_as_trade = 1").get<{ ts: number | null }>();
+    if (newest?.ts != null) {
+      const trades = this.db
+        .prepare("SELECT symbol, ts FROM verdicts WHERE counts_as_trade = 1 AND ts >= ? ORDER BY ts")
+        .all<{ symbol: string; ts: number }>(newest.ts - STALE_AFTER_MS - RATE_WINDOW_MS);
+      for (const { symbol, ts } of trades) window.recordTrade(symbol, ts);
+    }
+    this.window = window;
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    let verdicts: JournaledVerdict[];
+    try {
+      verdicts = this.process(batch.map((entry) => entry.intent));
+    } catch (error) {
+      for (const entry of batch) entry.reject(error);
+      return;
+    }
+    batch.forEach((entry, i) => entry.resolve(verdicts[i]!));
+  }
+}
+
+function toJournaled(row: { seq: number; verdict: string }): JournaledVerdict {
+  return { ...(JSON.parse(row.verdict) as Verdict), seq: row.seq };
+}

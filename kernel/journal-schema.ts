@@ -1,0 +1,45 @@
+// The intent journal's tables. One file so the layout is read in one place.
+import type { SqliteDatabase } from "./sqlite.ts";
+
+const SCHEMA_VERSION = 1;
+
+export function migrateJournal(db: SqliteDatabase): void {
+  const { user_version } = db.prepare("PRAGMA user_version").get<{ user_version: number }>()!;
+  if (user_version > SCHEMA_VERSION) {
+    throw new Error(`${db.path}: intent journal schema ${user_version} is newer than this build understands (${SCHEMA_VERSION})`);
+  }
+  if (user_version === SCHEMA_VERSION) return;
+  db.transaction(() => {
+    db.exec(`
+      -- Intents accepted for evaluation whose verdict is not journaled yet.
+      -- A row lives here only between receive() and its evaluation; after a
+      -- crash the processor evaluates what is left, in receipt order.
+      CREATE TABLE receipts (
+        rowid       INTEGER PRIMARY KEY,
+        intent_id   TEXT NOT NULL UNIQUE,
+        intent      TEXT NOT NULL,
+        received_at INTEGER NOT NULL
+      );
+      -- The verdict journal. seq is the per-node order verdicts are published
+      -- in; AUTOINCREMENT so a seq is never reused after rows are compacted.
+      CREATE TABLE verdicts (
+        seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+        intent_id       TEXT NOT NULL UNIQUE,
+        symbol          TEXT NOT NULL,
+        ts              INTEGER NOT NULL,
+        counts_as_trade INTEGER NOT NULL,
+        intent          TEXT NOT NULL,
+        verdict         TEXT NOT NULL
+      );
+      CREATE INDEX verdicts_trades ON verdicts(ts) WHERE counts_as_trade = 1;
+      -- Cooldown state per symbol, kept apart from the journal so compaction
+      -- of old verdicts never shortens a cooldown.
+      CREATE TABLE symbol_state (
+        symbol        TEXT PRIMARY KEY,
+        last_trade_ts INTEGER,
+        last_close_ts INTEGER
+      );
+      PRAGMA user_version = ${SCHEMA_VERSION};
+    `);
+  });
+}

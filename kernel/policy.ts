@@ -1,0 +1,162 @@
+// The kernel's policy: what hub decisions set (mode, enforcement, risk limits,
+// symbol universe, model allocation, threshold overrides) and how an update is
+// validated whole. Pure: the agent persists policies, this file only decides.
+import { CONFIG_KEYS, overrideConfig, type GateConfig } from "./config.ts";
+import { ENFORCEMENTS, MODES, type Enforcement, type Mode } from "./types.ts";
+
+export type BaseMode = Exclude<Mode, "FREEZE">;
+
+export interface KernelPolicy {
+  mode: BaseMode;
+  /** Set while frozen: `until` in ms since the epoch, or null for "until unfrozen". */
+  freeze: { until: number | null } | null;
+  enforcement: Enforcement;
+  /** Risk limits; null means off. */
+  max_leverage: number | null;
+  max_notional_usd: number | null;
+  /** The active symbol universe; null means every symbol. */
+  active_symbols: string[] | null;
+  /** Strategy allocation by model; a weight of 0 switches the model off. */
+  model_weights: Record<string, number> | null;
+  /** Gate thresholds the hub overrides on top of core_gates.env. */
+  thresholds: Partial<GateConfig>;
+}
+
+export const DEFAULT_POLICY: Readonly<KernelPolicy> = Object.freeze({
+  mode: "LIVE",
+  freeze: null,
+  enforcement: "enforce",
+  max_leverage: null,
+  max_notional_usd: null,
+  active_symbols: null,
+  model_weights: null,
+  thresholds: {},
+});
+
+/** A partial policy as a hub decision carries it. `mode: "FREEZE"` takes `freeze_until` (absent: indefinite). */
+export interface PolicyUpdate {
+  mode?: Mode;
+  freeze_until?: number | null;
+  enforcement?: Enforcement;
+  max_leverage?: number | null;
+  max_notional_usd?: number | null;
+  active_symbols?: string[] | null;
+  model_weights?: Record<string, number> | null;
+  thresholds?: Partial<Record<keyof GateConfig, unknown>>;
+}
+
+const UPDATE_KEYS = new Set([
+  "mode",
+  "freeze_until",
+  "enforcement",
+  "max_leverage",
+  "max_notional_usd",
+  "active_symbols",
+  "model_weights",
+  "thresholds",
+]);
+const SYMBOL = /^[A-Za-z0-9._:/-]{1,32}$/;
+
+export type PolicyResult = { ok: true; policy: KernelPolicy } | { ok: false; violations: string[] };
+
+function positiveOrNull(value: unknown, name: string, violations: string[]): number | null {
+  if (value === null) return null;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    violations.push(`${name}: must be a positive number or null (off)`);
+    return null;
+  }
+  return value;
+}
+
+/**
+ * Validates an update whole against the current policy. Every violation is
+ * reported; a rejected update returns no policy, so nothing can half-apply.
+ */
+export function applyPolicyUpdate(current: KernelPolicy, update: unknown): PolicyResult {
+  if (typeof update !== "object" || update === null || Array.isArray(update)) {
+    return { ok: false, violations: ["policy update: must be an object"] };
+  }
+  const u = update as Record<string, unknown>;
+  const violations: string[] = [];
+  const next: KernelPolicy = { ...current };
+
+  for (const key of Object.keys(u)) if (!UPDATE_KEYS.has(key)) violations.push(`${key}: unknown policy field`);
+
+  if ("mode" in u) {
+    if (!MODES.includes(u.mode as Mode)) violations.push(`mode: must be one of ${MODES.join(", ")}`);
+    else if (u.mode === "FREEZE") {
+      const until = u.freeze_until ?? null;
+      if (until !== null && (typeof until !== "number" || !Number.isFinite(until) || until <= 0)) {
+        violations.push("freeze_until: must be a time in ms since the epoch, or absent for an indefinite freeze");
+      }
+      next.freeze = { until: until as number | null };
+    } else {
+      next.mode = u.mode as BaseMode;
+      next.freeze = null; // any other mode change ends a freeze
+    }
+  }
+  if ("freeze_until" in u && u.mode !== "FREEZE") violations.push("freeze_until: only valid with mode FREEZE");
+
+  if ("enforcement" in u) {
+    if (ENFORCEMENTS.includes(u.enforcement as Enforcement)) next.enforcement = u.enforcement as Enforcement;
+    else violations.push(`enforcement: must be one of ${ENFORCEMENTS.join(", ")}`);
+  }
+  if ("max_leverage" in u) next.max_leverage = positiveOrNull(u.max_leverage, "max_leverage", violations);
+  if ("max_notional_usd" in u) next.max_notional_usd = positiveOrNull(u.max_notional_usd, "max_notional_usd", violations);
+
+  if ("active_symbols" in u) {
+    const symbols = u.active_symbols;
+    if (symbols === null) next.active_symbols = null;
+    else if (!Array.isArray(symbols)) violations.push("active_symbols: must be a list of symbols or null (all)");
+    else {
+      symbols.forEach((s, i) => {
+        if (typeof s !== "string" || !SYMBOL.test(s)) violations.push(`active_symbols[${i}]: not a symbol`);
+      });
+      next.active_symbols = [...new Set(symbols as string[])];
+    }
+  }
+
+  if ("model_weights" in u) {
+    const weights = u.model_weights;
+    if (weights === null) next.model_weights = null;
+    else if (typeof weights !== "object" || Array.isArray(weights)) {
+      violations.push("model_weights: must be an object of model -> weight, or null");
+    } else {
+      for (const [model, weight] of Object.entries(weights as Record<string, unknown>)) {
+        if (typeof weight !== "number" || !Number.isFinite(weight) || weight < 0 || weight > 1) {
+          violations.push(`model_weights.${model}: must be a number from 0 to 1`);
+        }
+      }
+      next.model_weights = { ...(weights as Record<string, number>) };
+    }
+  }
+
+  if ("thresholds" in u) {
+    const thresholds = u.thresholds;
+    if (typeof thresholds !== "object" || thresholds === null || Array.isArray(thresholds)) {
+      violations.push("thresholds: must be an object of gate variables");
+    } else {
+      // Check the overrides against any base: only their own validity matters here.
+      const checked = overrideConfig({} as GateConfig, thresholds as Record<string, unknown>);
+      if (checked.config === null) violations.push(...checked.problems.map((p) => `thresholds.${p}`));
+      else {
+        const merged: Partial<GateConfig> = { ...current.thresholds };
+        for (const key of CONFIG_KEYS) if (key in checked.config) Object.assign(merged, { [key]: checked.config[key] });
+        next.thresholds = merged;
+      }
+    }
+  }
+
+  return violations.length ? { ok: false, violations } : { ok: true, policy: next };
+}
+
+/** The mode in force at a moment: FREEZE while a freeze lasts, else the base mode. */
+export function modeAt(policy: KernelPolicy, ts: number): Mode {
+  if (policy.freeze && (policy.freeze.until === null || ts < policy.freeze.until)) return "FREEZE";
+  return policy.mode;
+}
+
+/** The gate config the kernel evaluates with: core_gates.env plus the hub's threshold overrides. */
+export function effectiveConfig(fileConfig: GateConfig, policy: KernelPolicy): GateConfig {
+  return { ...fileConfig, ...policy.thresholds };
+}

@@ -1,0 +1,58 @@
+// Fail-closed input checks: anything missing, non-finite or contradictory in an
+// intent becomes an `INVALID_INPUT:<field>` reason, never an exception.
+import { REGIMES, SIDES, type InvalidReason, type Regime, type Side } from "./types.ts";
+
+/** 2000-01-01T00:00:00Z. An earlier `ts` is almost surely seconds sent as milliseconds. */
+export const MIN_INTENT_TS = 946_684_800_000;
+const ID = /^[\x21-\x7e]{1,128}$/;
+const SYMBOL = /^[A-Za-z0-9._:/-]{1,32}$/;
+
+function isPositive(v: unknown): v is number {
+  return typeof v === "number" && Number.isFinite(v) && v > 0;
+}
+
+/**
+ * Lists every invalid field of an intent, in field order. An exit
+ * (`reduce_only: true`) needs only what identifies the order; its optional
+ * trade-plan fields are still checked when present.
+ */
+export function invalidFields(input: unknown, knownModels: ReadonlySet<string>): InvalidReason[] {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return ["INVALID_INPUT:intent"];
+  const i = input as Record<string, unknown>;
+  const bad: InvalidReason[] = [];
+  const reduceOnly = i.reduce_only === true;
+  const present = (field: string) => i[field] !== undefined && i[field] !== null;
+  const needed = (field: string) => !reduceOnly || present(field);
+
+  if (typeof i.id !== "string" || !ID.test(i.id)) bad.push("INVALID_INPUT:id");
+  if (typeof i.symbol !== "string" || !SYMBOL.test(i.symbol)) bad.push("INVALID_INPUT:symbol");
+  const sideOk = SIDES.includes(i.side as Side);
+  if (!sideOk) bad.push("INVALID_INPUT:side");
+  if (!isPositive(i.qty)) bad.push("INVALID_INPUT:qty");
+  const priceOk = isPositive(i.price);
+  if (!priceOk) bad.push("INVALID_INPUT:price");
+
+  // Take-profit above and stop-loss below the price for a BUY; the reverse for a SELL.
+  const buy = i.side === "BUY";
+  if (needed("tp")) {
+    const tp = i.tp;
+    const wrongSide = sideOk && priceOk && isPositive(tp) && (buy ? tp <= (i.price as number) : tp >= (i.price as number));
+    if (!isPositive(tp) || wrongSide) bad.push("INVALID_INPUT:tp");
+  }
+  if (needed("sl")) {
+    const sl = i.sl;
+    const wrongSide = sideOk && priceOk && isPositive(sl) && (buy ? sl >= (i.price as number) : sl <= (i.price as number));
+    if (!isPositive(sl) || wrongSide) bad.push("INVALID_INPUT:sl");
+  }
+  if (needed("expected_move_usd")) {
+    const move = i.expected_move_usd;
+    if (typeof move !== "number" || !Number.isFinite(move) || move < 0) bad.push("INVALID_INPUT:expected_move_usd");
+  }
+  if (needed("model") && (typeof i.model !== "string" || !knownModels.has(i.model))) bad.push("INVALID_INPUT:model");
+  if (needed("regime") && !REGIMES.includes(i.regime as Regime)) bad.push("INVALID_INPUT:regime");
+  if (present("leverage") && !isPositive(i.leverage)) bad.push("INVALID_INPUT:leverage");
+  if (present("reduce_only") && typeof i.reduce_only !== "boolean") bad.push("INVALID_INPUT:reduce_only");
+  const ts = i.ts;
+  if (typeof ts !== "number" || !Number.isSafeInteger(ts) || ts < MIN_INTENT_TS) bad.push("INVALID_INPUT:ts");
+  return bad;
+}
