@@ -31,7 +31,7 @@ export type ConfigKey = keyof GateConfig;
  * out 10, funding 2, slippage 6, noise 4. HIGH_VOL asks for more reward per unit
  * of risk than TREND because stops are hit more often; LOW_VOL sits between RANGE and TREND.
  */
-export const DEFAULT_CONFIG: Readonly<GateConfig> = Object.freeze({
+export const DEFAULT_CONFIG: Readonly<GateConfig> = deepFreeze({
   MIN_NOTIONAL_USD: 25,
   EDGE_MULTIPLIER: 3.0,
   FEES_BPS: 10,
@@ -49,6 +49,12 @@ export const DEFAULT_CONFIG: Readonly<GateConfig> = Object.freeze({
   ALLOWED_MODELS_HIGH_VOL: ["XGBoost"],
   ALLOWED_MODELS_LOW_VOL: ["PatchTST"],
 });
+
+/** Configs are copied with spread, which shares the model lists: freezing them keeps the defaults fixed. */
+function deepFreeze(config: GateConfig): Readonly<GateConfig> {
+  for (const value of Object.values(config)) if (Array.isArray(value)) Object.freeze(value);
+  return Object.freeze(config);
+}
 
 export const CONFIG_KEYS = Object.keys(DEFAULT_CONFIG) as ConfigKey[];
 
@@ -84,18 +90,23 @@ export function parseConfigValue(key: ConfigKey, raw: unknown): ParsedValue {
   if (isList) {
     const items = typeof raw === "string" ? raw.split(",").map((s) => s.trim()).filter((s) => s !== "") : raw;
     if (!Array.isArray(items)) return { ok: false, problem: `expected a comma-separated list of model names` };
-    const bad = items.find((m) => typeof m !== "string" || !MODEL_NAME.test(m));
-    if (bad !== undefined) return { ok: false, problem: `${JSON.stringify(bad)} is not a model name` };
+    const badIndex = items.findIndex((m) => typeof m !== "string" || !MODEL_NAME.test(m));
+    if (badIndex !== -1) return { ok: false, problem: `${describe(items[badIndex])} is not a model name` };
     return { ok: true, value: [...new Set(items as string[])] };
   }
   let n: number;
   if (typeof raw === "number") n = raw;
   else if (typeof raw === "string" && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(raw)) n = Number(raw);
-  else return { ok: false, problem: `${JSON.stringify(raw)} is not a number` };
-  if (!Number.isFinite(n)) return { ok: false, problem: `${JSON.stringify(raw)} is not a finite number` };
+  else return { ok: false, problem: `${describe(raw)} is not a number` };
+  if (!Number.isFinite(n)) return { ok: false, problem: `${describe(raw)} is not a finite number` };
   if (n < 0) return { ok: false, problem: `${n} is negative` };
   if (INTEGER_KEYS.has(key) && !Number.isInteger(n)) return { ok: false, problem: `${n} is not a whole number` };
   return { ok: true, value: n };
+}
+
+/** A value as an operator typed it: strings quoted, NaN and bigints as themselves. */
+function describe(value: unknown): string {
+  return typeof value === "number" || typeof value === "bigint" || value === undefined ? String(value) : JSON.stringify(value);
 }
 
 /** Restricted Damerau-Levenshtein distance, for "did you mean" on misspelt keys. */
@@ -129,7 +140,13 @@ export function closestConfigKey(unknown: string): ConfigKey | null {
 
 /** A stable identity of the effective config: same values, same hash, whatever their order or source. */
 export function configHash(config: GateConfig): string {
-  const canonical = JSON.stringify(CONFIG_KEYS.map((key) => [key, config[key]]));
+  // Model lists are sets: their order does not change what the gates do, so it does not change the hash.
+  const canonical = JSON.stringify(
+    CONFIG_KEYS.map((key) => {
+      const value = config[key];
+      return [key, Array.isArray(value) ? [...value].sort() : value];
+    }),
+  );
   return "sha256:" + createHash("sha256").update(canonical).digest("hex").slice(0, 16);
 }
 

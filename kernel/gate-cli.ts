@@ -11,7 +11,7 @@ import { ConfigError, loadGateConfig } from "./config-file.ts";
 import { IntentProcessor } from "./intent-processor.ts";
 import { DEFAULT_POLICY, applyPolicyUpdate, type KernelPolicy } from "./policy.ts";
 import type { CloseEvent } from "./types.ts";
-import { MIN_INTENT_TS } from "./validate-intent.ts";
+import { MAX_INTENT_TS, MIN_INTENT_TS } from "./validate-intent.ts";
 
 const USAGE = `usage: bun run gate [--config core_gates.env] [--policy policy.json] [--db journal.db] < intents.jsonl > verdicts.jsonl`;
 
@@ -55,7 +55,7 @@ function classify(text: string, lineNo: number): Line {
     return { kind: "error", value: { error: "invalid_line", line: lineNo, detail: `unknown type ${JSON.stringify(type)}` } };
   }
   const { symbol, ts } = value as { symbol?: unknown; ts?: unknown };
-  if (typeof symbol !== "string" || symbol === "" || typeof ts !== "number" || !Number.isSafeInteger(ts) || ts < MIN_INTENT_TS) {
+  if (typeof symbol !== "string" || symbol === "" || typeof ts !== "number" || !Number.isSafeInteger(ts) || ts < MIN_INTENT_TS || ts >= MAX_INTENT_TS) {
     return { kind: "error", value: { error: "invalid_close", line: lineNo, detail: "a close needs symbol and ts (ms since the epoch)" } };
   }
   return { kind: "close", value: { type: "close", symbol, ts } };

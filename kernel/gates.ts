@@ -61,7 +61,9 @@ export function evaluate(input: unknown, ctx: GateContext, window: TradeWindow):
   const invalid = invalidFields(input, ctx.knownModels);
   const raw = input as Record<string, unknown> | null;
   const id = typeof raw?.id === "string" && !invalid.includes("INVALID_INPUT:id") ? raw.id : null;
-  const ts = typeof raw?.ts === "number" ? raw.ts : Date.now();
+  // Never the wall clock: an intent without a usable ts is judged at time 0,
+  // which keeps the verdict reproducible (and inside any freeze).
+  const ts = typeof raw?.ts === "number" && Number.isFinite(raw.ts) ? raw.ts : 0;
   const mode = modeAt(ctx.policy, ts);
   if (invalid.length) return hold(id, invalid, mode, { ...NO_METRICS });
 

@@ -9,6 +9,7 @@ import { migrateJournal } from "./journal-schema.ts";
 import { DEFAULT_POLICY, type KernelPolicy } from "./policy.ts";
 import { openDatabase, type OpenOptions, type SqliteDatabase, type SqliteStatement } from "./sqlite.ts";
 import { RATE_WINDOW_MS, STALE_AFTER_MS, TradeWindow } from "./trade-window.ts";
+import { startCheckpointer, type Checkpointer } from "./wal-checkpointer.ts";
 import type { CloseEvent, Intent, JournaledVerdict, Verdict } from "./types.ts";
 
 export interface ProcessorOptions extends OpenOptions {
@@ -49,6 +50,7 @@ export class IntentProcessor {
   >;
   private queue: { intent: unknown; resolve: (v: JournaledVerdict) => void; reject: (e: unknown) => void }[] = [];
   private flushScheduled = false;
+  private checkpointer: Checkpointer | null = null;
 
   private constructor(
     private readonly db: SqliteDatabase,
@@ -165,7 +167,18 @@ export class IntentProcessor {
     return this.sql.since.all<{ seq: number; verdict: string }>(seq, limit).map(toJournaled);
   }
 
+  /**
+   * Moves WAL checkpoints to a worker thread (see wal-checkpointer.ts), which
+   * keeps commit latency flat under load. Optional: without it SQLite
+   * checkpoints on the writer's thread as usual.
+   */
+  async startBackgroundCheckpoints(intervalMs?: number): Promise<boolean> {
+    this.checkpointer ??= await startCheckpointer(this.db, intervalMs);
+    return this.checkpointer !== null;
+  }
+
   close(): void {
+    void this.checkpointer?.stop();
     this.db.close();
   }
 

@@ -4,6 +4,11 @@ import { REGIMES, SIDES, type InvalidReason, type Regime, type Side } from "./ty
 
 /** 2000-01-01T00:00:00Z. An earlier `ts` is almost surely seconds sent as milliseconds. */
 export const MIN_INTENT_TS = 946_684_800_000;
+/**
+ * 2100-01-01T00:00:00Z. A later `ts` is almost surely microseconds; accepted, it
+ * would escape any timed freeze and make every later intent look stale.
+ */
+export const MAX_INTENT_TS = 4_102_444_800_000;
 const ID = /^[\x21-\x7e]{1,128}$/;
 const SYMBOL = /^[A-Za-z0-9._:/-]{1,32}$/;
 
@@ -53,6 +58,6 @@ export function invalidFields(input: unknown, knownModels: ReadonlySet<string>):
   if (present("leverage") && !isPositive(i.leverage)) bad.push("INVALID_INPUT:leverage");
   if (present("reduce_only") && typeof i.reduce_only !== "boolean") bad.push("INVALID_INPUT:reduce_only");
   const ts = i.ts;
-  if (typeof ts !== "number" || !Number.isSafeInteger(ts) || ts < MIN_INTENT_TS) bad.push("INVALID_INPUT:ts");
+  if (typeof ts !== "number" || !Number.isSafeInteger(ts) || ts < MIN_INTENT_TS || ts >= MAX_INTENT_TS) bad.push("INVALID_INPUT:ts");
   return bad;
 }

@@ -1,0 +1,145 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { removeTempDirs, tempDir } from "../test/helpers.ts";
+import { intentStream } from "../test/fixtures/intents.ts";
+import { DEFAULT_CONFIG } from "./config.ts";
+import { IntentProcessor } from "./intent-processor.ts";
+import { DEFAULT_POLICY, applyPolicyUpdate } from "./policy.ts";
+import type { Intent } from "./types.ts";
+
+afterAll(removeTempDirs);
+
+const T0 = 1_764_000_000_000;
+/** A BUY that passes every gate on its own (R = 2.5, notional 100, ample edge). */
+function passing(id: string, symbol: string, ts: number): Intent {
+  return { id, symbol, side: "BUY", qty: 1, price: 100, tp: 125, sl: 90, expected_move_usd: 5, model: "NHiTS", regime: "TREND", ts };
+}
+function openAt(path: string) {
+  return IntentProcessor.open(path, { config: DEFAULT_CONFIG });
+}
+
+describe("IntentProcessor", () => {
+  test("the same id gives the stored verdict and never counts twice toward the rate window", () => {
+    const p = openAt(join(tempDir(), "j.db"));
+    const first = p.process([passing("a", "S1", T0)])[0]!;
+    expect(first).toMatchObject({ id: "a", verdict: "PASS", seq: 1 });
+    // Replayed three times, once within its own batch.
+    const again = p.process([passing("a", "S1", T0), passing("a", "S1", T0 + 1)]);
+    expect(again).toEqual([first, first]);
+    expect(p.process([passing("a", "S1", T0)])[0]).toEqual(first);
+    // Had the replays counted, the window (max 3) would be full already.
+    const rest = p.process([passing("b", "S2", T0 + 1000), passing("c", "S3", T0 + 2000), passing("d", "S4", T0 + 3000)]);
+    expect(rest.map((v) => [v.verdict, v.reasons, v.seq])).toEqual([
+      ["PASS", [], 2],
+      ["PASS", [], 3],
+      ["HOLD", ["RATE_LIMIT"], 4],
+    ]);
+    expect(p.counters).toEqual({ evaluated: 4, passed: 3, held: 1, duplicates: 3, recovered: 0 });
+    p.close();
+  });
+
+  test("cooldown and rate window survive a reopen; seq continues", () => {
+    const path = join(tempDir(), "j.db");
+    let p = openAt(path);
+    p.process([passing("a", "S1", T0), passing("b", "S2", T0 + 1000)]);
+    p.recordClose({ type: "close", symbol: "S3", ts: T0 + 2000 });
+    p.close();
+
+    p = openAt(path);
+    const after = p.process([
+      passing("c", "S1", T0 + 60_000), // S1 traded 60 s ago: cooldown
+      passing("d", "S3", T0 + 61_000), // S3 closed 59 s ago: cooldown
+      passing("e", "S4", T0 + 62_000), // third trade in the window: passes
+      passing("f", "S5", T0 + 63_000), // fourth: rate limit
+      passing("g", "S1", T0 + 300_000), // S1 exactly 300 s after its trade, but the window is full
+    ]);
+    expect(after.map((v) => [v.id, v.reasons, v.seq])).toEqual([
+      ["c", ["COOLDOWN"], 3],
+      ["d", ["COOLDOWN"], 4],
+      ["e", [], 5],
+      ["f", ["RATE_LIMIT"], 6],
+      ["g", ["RATE_LIMIT"], 7],
+    ]);
+    // Once the first trade leaves the window, S1's exactly-at-600 s intent passes.
+    expect(p.process([passing("h", "S1", T0 + 600_000)])[0]!.verdict).toBe("PASS");
+    p.close();
+  });
+
+  test("received intents are evaluated exactly once, at the next open if the process stopped before", () => {
+    const path = join(tempDir(), "j.db");
+    const intents = intentStream(50);
+    let p = openAt(path);
+    expect(p.receive(intents)).toBe(50);
+    expect(p.receive(intents.slice(0, 10))).toBe(0); // already pending
+    p.close(); // as if the process died before evaluating
+
+    p = openAt(path);
+    expect(p.counters.recovered).toBe(50);
+    expect(p.verdictsAfter(0, 100).map((v) => v.id)).toEqual(intents.map((i) => i.id));
+    expect(p.receive(intents.slice(0, 10))).toBe(0); // judged already
+    expect(p.evaluatePending()).toEqual([]);
+    p.close();
+    expect(openAt(path).counters.recovered).toBe(0);
+  });
+
+  test("process() judges earlier receipts first, keeping receipt order in the journal", () => {
+    const p = openAt(join(tempDir(), "j.db"));
+    p.receive([passing("r1", "S1", T0)]);
+    const [v] = p.process([passing("n1", "S2", T0 + 1)]);
+    expect(v!.seq).toBe(2);
+    expect(p.verdictsAfter(0).map((x) => x.id)).toEqual(["r1", "n1"]);
+    p.close();
+  });
+
+  test("concurrent submits are group-committed and resolve in submission order with increasing seq", async () => {
+    const p = openAt(join(tempDir(), "j.db"));
+    const intents = intentStream(500);
+    const verdicts = await Promise.all(intents.map((i) => p.submit(i)));
+    expect(verdicts.map((v) => v.id)).toEqual(intents.map((i) => i.id));
+    expect(verdicts.map((v) => v.seq)).toEqual(intents.map((_, n) => n + 1));
+    expect(await p.submit(intents[7])).toEqual(verdicts[7]!);
+    p.close();
+  });
+
+  test("an intent without a usable id is held and not journaled", () => {
+    const p = openAt(join(tempDir(), "j.db"));
+    const [v] = p.process([{ ...passing("x", "S1", T0), id: "" }]);
+    expect(v).toMatchObject({ id: null, verdict: "HOLD", reasons: ["INVALID_INPUT:id"], seq: null });
+    expect(p.verdictsAfter(0)).toEqual([]);
+    // Invalid intents with an id are journaled like any other, so a replay is answered the same.
+    const [bad] = p.process([{ ...passing("y", "S1", T0), qty: -1 }]);
+    expect(bad).toMatchObject({ id: "y", reasons: ["INVALID_INPUT:qty"], seq: 1 });
+    p.close();
+  });
+
+  test("a policy change applies to new intents only; stored verdicts keep theirs", () => {
+    const p = openAt(join(tempDir(), "j.db"));
+    const before = p.process([passing("a", "S1", T0)])[0]!;
+    const paused = applyPolicyUpdate(DEFAULT_POLICY, { mode: "PAUSED" });
+    if (!paused.ok) throw new Error(paused.violations.join());
+    p.setPolicy(paused.policy);
+    expect(p.process([passing("a", "S1", T0)])[0]).toEqual(before);
+    expect(p.process([passing("b", "S2", T0 + 1)])[0]).toMatchObject({ verdict: "HOLD", mode: "PAUSED", reasons: ["MODE_PAUSED"] });
+    p.close();
+  });
+
+  test("the journal file is created owner-only in WAL mode", () => {
+    const path = join(tempDir(), "j.db");
+    const p = openAt(path);
+    p.process([passing("a", "S1", T0)]);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(statSync(path + "-wal").mode & 0o777).toBe(0o600);
+    p.close();
+  });
+
+  test("a journal from a newer schema is refused rather than misread", async () => {
+    const path = join(tempDir(), "j.db");
+    openAt(path).close();
+    const { Database } = await import("bun:sqlite");
+    const raw = new Database(path);
+    raw.exec("PRAGMA user_version = 99");
+    raw.close();
+    expect(() => openAt(path)).toThrow(/schema 99 is newer/);
+  });
+});
