@@ -1,7 +1,7 @@
 // bun run bench kernel
 // (a) pure gate evaluation on one core, verdicts/s;
 // (b) durable exactly-once processing through the intent processor
-//     (submit() with 32 intents in flight, synchronous=FULL, WAL checkpoints
+//     (submit() with 48 intents in flight, synchronous=FULL, WAL checkpoints
 //     on a worker thread), intents/s and per-intent p50/p99 latency from
 //     submit to committed verdict; for comparison also with SQLite's own
 //     checkpoints on the writer's thread.
@@ -21,7 +21,8 @@ import { percentile, printResult, printTable } from "./report.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "edgefed-bench-"));
 const intents = intentStream(100_000, { seed: 42 });
-const IN_FLIGHT = 32;
+// Strategy requests in flight at once; IN_FLIGHT=n to measure another load.
+const IN_FLIGHT = Number(process.env.IN_FLIGHT ?? 48);
 
 // (a) Pure evaluation against a window holding recent history.
 function gateThroughput(): number {

@@ -9,6 +9,7 @@ import { migrateJournal } from "./journal-schema.ts";
 import { DEFAULT_POLICY, type KernelPolicy } from "./policy.ts";
 import { openDatabase, type OpenOptions, type SqliteDatabase, type SqliteStatement } from "./sqlite.ts";
 import { RATE_WINDOW_MS, STALE_AFTER_MS, TradeWindow } from "./trade-window.ts";
+import { isIntentId } from "./validate-intent.ts";
 import { startCheckpointer, type Checkpointer } from "./wal-checkpointer.ts";
 import type { CloseEvent, Intent, JournaledVerdict, Verdict } from "./types.ts";
 
@@ -29,7 +30,7 @@ export interface KernelCounters {
 
 function intentId(input: unknown): string | null {
   const id = (input as { id?: unknown } | null)?.id;
-  return typeof id === "string" && id.length > 0 && id.length <= 128 ? id : null;
+  return isIntentId(id) ? id : null;
 }
 
 export class IntentProcessor {
@@ -37,7 +38,7 @@ export class IntentProcessor {
   private ctx: GateContext;
   private window = new TradeWindow();
   private readonly sql: Record<
-        | "findVerdict"
+    | "findVerdict"
     | "insertVerdict"
     | "recordTrade"
     | "recordClose"
@@ -128,7 +129,8 @@ export class IntentProcessor {
   /**
    * Durable intake without judging yet: once this returns, the intents will be
    * evaluated exactly once, by evaluatePending() now or after a crash at the
-   * next open. Returns how many were new.
+   * next open. Returns how many were new. An intent without a usable id cannot
+   * be deduplicated and is not received; process() answers it with a HOLD.
    */
   receive(intents: readonly unknown[]): number {
     const now = Date.now();

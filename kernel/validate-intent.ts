@@ -12,6 +12,11 @@ export const MAX_INTENT_TS = 4_102_444_800_000;
 const ID = /^[\x21-\x7e]{1,128}$/;
 const SYMBOL = /^[A-Za-z0-9._:/-]{1,32}$/;
 
+/** An id the journal can key on: 1 to 128 printable ASCII characters, no spaces. */
+export function isIntentId(id: unknown): id is string {
+  return typeof id === "string" && ID.test(id);
+}
+
 function isPositive(v: unknown): v is number {
   return typeof v === "number" && Number.isFinite(v) && v > 0;
 }
@@ -29,7 +34,7 @@ export function invalidFields(input: unknown, knownModels: ReadonlySet<string>):
   const present = (field: string) => i[field] !== undefined && i[field] !== null;
   const needed = (field: string) => !reduceOnly || present(field);
 
-  if (typeof i.id !== "string" || !ID.test(i.id)) bad.push("INVALID_INPUT:id");
+  if (!isIntentId(i.id)) bad.push("INVALID_INPUT:id");
   if (typeof i.symbol !== "string" || !SYMBOL.test(i.symbol)) bad.push("INVALID_INPUT:symbol");
   const sideOk = SIDES.includes(i.side as Side);
   if (!sideOk) bad.push("INVALID_INPUT:side");
