@@ -1,0 +1,72 @@
+import { describe, expect, test } from "bun:test";
+import { BirthMessage, DecisionMessage, HeartbeatMessage, MAX_PAYLOAD_BYTES, NODE_TOPIC_SCHEMAS, RegisterRequest, VerdictEventMessage, decodePayload } from "./messages.ts";
+
+const heartbeat = {
+  seq: 7,
+  ts: 1_764_000_000_000,
+  uptime_s: 12.5,
+  load: [0.1, 0.2, 0.3],
+  rss_bytes: 40_000_000,
+  mode: "LIVE",
+  connectivity: "online",
+  simulated: false,
+  outbox_depth: 0,
+  kernel: { evaluated: 10, passed: 3, held: 7, duplicates: 1, recovered: 0 },
+};
+
+describe("messages", () => {
+  test("valid payloads decode from bytes and strings", () => {
+    expect(decodePayload(HeartbeatMessage, Buffer.from(JSON.stringify(heartbeat)))).toEqual({ ok: true, value: heartbeat as never });
+    const birth = { node_id: "pi-01", version: "0.1.0", arch: "arm64", capabilities: ["gate", "sim"], kernel_config_hash: "sha256:601c52326843c83f", bootId: "b1", session: 1, ts: 1 };
+    expect(decodePayload(BirthMessage, JSON.stringify(birth))).toEqual({ ok: true, value: birth as never });
+  });
+
+  test("errors name the offending field; unknown fields are refused", () => {
+    expect(decodePayload(HeartbeatMessage, JSON.stringify({ ...heartbeat, seq: -1 }))).toMatchObject({ ok: false, error: expect.stringMatching(/^seq: /) });
+    expect(decodePayload(HeartbeatMessage, JSON.stringify({ ...heartbeat, kernel: { ...heartbeat.kernel, held: 1.5 } }))).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/^kernel\.held: /),
+    });
+    expect(decodePayload(HeartbeatMessage, JSON.stringify({ ...heartbeat, secret: "x" }))).toMatchObject({ ok: false });
+    expect(decodePayload(HeartbeatMessage, "{nope")).toEqual({ ok: false, error: "payload is not JSON" });
+    expect(decodePayload(HeartbeatMessage, "null")).toMatchObject({ ok: false, error: expect.stringMatching(/^payload: /) });
+  });
+
+  test("oversized payloads are refused before parsing", () => {
+    const big = JSON.stringify({ ...heartbeat, pad: "x".repeat(MAX_PAYLOAD_BYTES) });
+    expect(decodePayload(HeartbeatMessage, big)).toEqual({ ok: false, error: `payload of ${big.length} bytes exceeds ${MAX_PAYLOAD_BYTES}` });
+  });
+
+  test("decisions: known types only, a node id or 'fleet' as target", () => {
+    const d = { id: "d-12345678", type: "FREEZE", target: "fleet", payload: { freeze_until: 5 }, issuedAt: 1, expiresAt: 2, sig: "s" };
+    expect(DecisionMessage.safeParse(d).success).toBe(true);
+    expect(DecisionMessage.safeParse({ ...d, target: "Fleet" }).success).toBe(false);
+    expect(DecisionMessage.safeParse({ ...d, type: "REBOOT" }).success).toBe(false);
+    expect(DecisionMessage.safeParse({ ...d, payload: [] }).success).toBe(false);
+  });
+
+  test("verdict events carry the kernel's verdict with its journal seq", () => {
+    const event = {
+      seq: 1,
+      ts: 1,
+      simulated: true,
+      symbol: "BTCUSDT",
+      verdict: { id: "a", verdict: "HOLD", reasons: ["COOLDOWN"], enforced: true, mode: "LIVE", metrics: { notional: 1, friction_usd: 0, required_edge_usd: 0, r_ratio: null } },
+    };
+    expect(VerdictEventMessage.safeParse(event).success).toBe(true);
+    expect(VerdictEventMessage.safeParse({ ...event, seq: 0 }).success).toBe(false);
+  });
+
+  test("registration requests: node id, base64url key, optional http(s) endpoint", () => {
+    const req = { node_id: "pi-01", public_key: "A".repeat(43), capabilities: ["gate"], arch: "arm64", version: "0.1.0" };
+    expect(RegisterRequest.safeParse(req).success).toBe(true);
+    expect(RegisterRequest.safeParse({ ...req, endpoint: "http://10.0.0.5:8081" }).success).toBe(true);
+    expect(RegisterRequest.safeParse({ ...req, node_id: "PI 01" }).success).toBe(false);
+    expect(RegisterRequest.safeParse({ ...req, public_key: "short" }).success).toBe(false);
+    expect(RegisterRequest.safeParse({ ...req, arch: "armv7" }).success).toBe(false);
+  });
+
+  test("every node topic kind has a schema", () => {
+    expect(Object.keys(NODE_TOPIC_SCHEMAS).sort()).toEqual(["birth", "cmd", "cmd/ack", "heartbeat", "policy", "state", "verdicts"]);
+  });
+});

@@ -1,0 +1,172 @@
+// Schemas of every protocol v1 payload, one definition each, used by agent
+// and hub alike. Every payload is JSON a person can read on
+// `mosquitto_sub -v -t 'edgefed/v1/#'`.
+import { z } from "zod";
+import { MODES } from "../kernel/types.ts";
+import { NODE_ID_PATTERN } from "./topics.ts";
+
+/** No protocol payload may be larger; brokers and the hub drop what is. */
+export const MAX_PAYLOAD_BYTES = 64 * 1024;
+
+const nodeId = z.string().regex(NODE_ID_PATTERN, "node id: lowercase letters, digits and dashes, at most 63");
+const timestamp = z.int().min(0); // ms since the epoch
+const count = z.int().min(0);
+const shortText = z.string().min(1).max(128);
+const capability = z.string().regex(/^[a-z0-9][a-z0-9:._-]{0,63}$/, "capability: lowercase word");
+
+export const StateMessage = z.strictObject({
+  state: z.enum(["online", "offline"]),
+  bootId: shortText,
+  ts: timestamp,
+});
+
+export const BirthMessage = z.strictObject({
+  node_id: nodeId,
+  version: shortText,
+  arch: z.enum(["arm64", "x64"]),
+  capabilities: z.array(capability).max(64),
+  kernel_config_hash: z.string().regex(/^sha256:[0-9a-f]{16}$/),
+  bootId: shortText,
+  /** Increases on every connect, so the hub can tell a reconnect from a reboot (new bootId). */
+  session: z.int().min(1),
+  ts: timestamp,
+});
+
+export const KernelCountersMessage = z.strictObject({
+  evaluated: count,
+  passed: count,
+  held: count,
+  duplicates: count,
+  recovered: count,
+});
+
+export const HeartbeatMessage = z.strictObject({
+  seq: count,
+  ts: timestamp,
+  uptime_s: z.number().min(0),
+  load: z.tuple([z.number().min(0), z.number().min(0), z.number().min(0)]),
+  rss_bytes: count,
+  mode: z.enum(MODES),
+  connectivity: z.enum(["online", "simulation"]),
+  simulated: z.boolean(),
+  outbox_depth: count,
+  kernel: KernelCountersMessage,
+});
+
+const nullableMetric = z.number().nullable();
+export const VerdictEventMessage = z.strictObject({
+  /** The journal's per-node seq: the hub sees these in increasing order, each once. */
+  seq: z.int().min(1),
+  ts: timestamp,
+  simulated: z.boolean(),
+  symbol: z.string().max(32),
+  verdict: z.strictObject({
+    id: z.string().min(1).max(128),
+    verdict: z.enum(["PASS", "HOLD"]),
+    reasons: z.array(z.string().max(64)).max(32),
+    enforced: z.boolean(),
+    mode: z.enum(MODES),
+    metrics: z.strictObject({
+      notional: nullableMetric,
+      friction_usd: nullableMetric,
+      required_edge_usd: nullableMetric,
+      r_ratio: nullableMetric,
+    }),
+  }),
+});
+
+export const DECISION_TYPES = [
+  "MODE_CHANGE",
+  "CAPITAL_PROFILE",
+  "RISK_ADJUSTMENT",
+  "ESS_POLICY",
+  "STRATEGY_ALLOCATION",
+  "SYMBOL_UNIVERSE",
+  "CASHFLOW",
+  "FREEZE",
+  "RESEARCH_TASK",
+  "OVERRIDE",
+] as const;
+export type DecisionType = (typeof DECISION_TYPES)[number];
+
+/** A hub decision as published on a node's `cmd` topic, signed by the hub's Ed25519 key. */
+export const DecisionMessage = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/),
+  type: z.enum(DECISION_TYPES),
+  target: z.union([nodeId, z.literal("fleet")]),
+  payload: z.record(z.string(), z.unknown()),
+  issuedAt: timestamp,
+  expiresAt: timestamp,
+  sig: z.string().min(1),
+});
+
+export const DecisionAckMessage = z.strictObject({
+  id: z.string().min(1).max(64),
+  ok: z.boolean(),
+  error: z.string().max(1024).optional(),
+  appliedAt: timestamp,
+});
+
+/** Desired policy, retained on `nodes/{node}/policy` and `fleet/policy`; `version` only ever grows. */
+export const DesiredPolicyMessage = z.strictObject({
+  version: z.int().min(1),
+  issuedAt: timestamp,
+  policy: z.record(z.string(), z.unknown()),
+  sig: z.string().min(1),
+});
+
+export const HubStateMessage = z.strictObject({
+  state: z.enum(["online", "offline"]),
+  ts: timestamp,
+});
+
+export const RegisterRequest = z.strictObject({
+  node_id: nodeId,
+  public_key: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "public_key: base64url Ed25519 key"),
+  capabilities: z.array(capability).max(64),
+  arch: z.enum(["arm64", "x64"]),
+  version: shortText,
+  endpoint: z.url().max(256).optional(),
+});
+
+export type StateMessage = z.infer<typeof StateMessage>;
+export type BirthMessage = z.infer<typeof BirthMessage>;
+export type HeartbeatMessage = z.infer<typeof HeartbeatMessage>;
+export type VerdictEventMessage = z.infer<typeof VerdictEventMessage>;
+export type DecisionMessage = z.infer<typeof DecisionMessage>;
+export type DecisionAckMessage = z.infer<typeof DecisionAckMessage>;
+export type DesiredPolicyMessage = z.infer<typeof DesiredPolicyMessage>;
+export type HubStateMessage = z.infer<typeof HubStateMessage>;
+export type RegisterRequest = z.infer<typeof RegisterRequest>;
+
+/** The typed map from node topic kind to payload schema. */
+export const NODE_TOPIC_SCHEMAS = {
+  state: StateMessage,
+  birth: BirthMessage,
+  heartbeat: HeartbeatMessage,
+  verdicts: VerdictEventMessage,
+  cmd: DecisionMessage,
+  "cmd/ack": DecisionAckMessage,
+  policy: DesiredPolicyMessage,
+} as const;
+
+export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/**
+ * Decodes a raw MQTT payload: size limit, JSON, schema. Never throws; the
+ * error names the first offending field so a log line says what was wrong.
+ */
+export function decodePayload<S extends z.ZodType>(schema: S, payload: Uint8Array | string): DecodeResult<z.infer<S>> {
+  const size = typeof payload === "string" ? Buffer.byteLength(payload) : payload.byteLength;
+  if (size > MAX_PAYLOAD_BYTES) return { ok: false, error: `payload of ${size} bytes exceeds ${MAX_PAYLOAD_BYTES}` };
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof payload === "string" ? payload : Buffer.from(payload).toString("utf8"));
+  } catch {
+    return { ok: false, error: "payload is not JSON" };
+  }
+  const parsed = schema.safeParse(json);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const issue = parsed.error.issues[0]!;
+  return { ok: false, error: `${issue.path.join(".") || "payload"}: ${issue.message}` };
+}

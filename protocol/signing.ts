@@ -1,0 +1,79 @@
+// Ed25519 signatures over canonical JSON: how the hub signs decisions and
+// policies and how agents verify them. node:crypto works under Bun and Node.
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
+
+/** A key pair as stored: raw 32-byte keys in base64url. */
+export interface Ed25519KeyPair {
+  publicKey: string;
+  privateKey: string;
+}
+
+// DER prefixes that wrap a raw Ed25519 key as SPKI (public) or PKCS#8 (private).
+const SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
+const PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
+
+export function generateKeyPair(): Ed25519KeyPair {
+  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
+  return {
+    publicKey: publicKey.export({ format: "der", type: "spki" }).subarray(SPKI_PREFIX.length).toString("base64url"),
+    privateKey: privateKey.export({ format: "der", type: "pkcs8" }).subarray(PKCS8_PREFIX.length).toString("base64url"),
+  };
+}
+
+function rawKey(encoded: string, what: string): Buffer {
+  const raw = Buffer.from(encoded, "base64url");
+  if (raw.length !== 32 || raw.toString("base64url") !== encoded) throw new Error(`${what}: not a base64url Ed25519 key`);
+  return raw;
+}
+
+export function publicKeyObject(publicKey: string): KeyObject {
+  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, rawKey(publicKey, "public key")]), format: "der", type: "spki" });
+}
+
+function privateKeyObject(privateKey: string): KeyObject {
+  return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, rawKey(privateKey, "private key")]), format: "der", type: "pkcs8" });
+}
+
+export function isPublicKey(value: unknown): value is string {
+  if (typeof value !== "string") return false;
+  try {
+    publicKeyObject(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * JSON with object keys sorted at every level, so signer and verifier hash the
+ * same bytes whatever order a message's fields arrived in.
+ */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** Signs a message (every field but `sig`) and returns it with `sig` set. */
+export function signMessage<T extends object>(message: T, privateKey: string): T & { sig: string } {
+  const { sig: _ignored, ...body } = message as T & { sig?: string };
+  const sig = sign(null, Buffer.from(canonicalJson(body)), privateKeyObject(privateKey)).toString("base64url");
+  return { ...(body as T), sig };
+}
+
+/** True only if `sig` is a valid signature of every other field by `publicKey`. */
+export function verifyMessage(message: object, publicKey: string | KeyObject): boolean {
+  const { sig, ...body } = message as { sig?: unknown };
+  if (typeof sig !== "string") return false;
+  try {
+    const key = typeof publicKey === "string" ? publicKeyObject(publicKey) : publicKey;
+    return verify(null, Buffer.from(canonicalJson(body)), key, Buffer.from(sig, "base64url"));
+  } catch {
+    return false;
+  }
+}
