@@ -82,8 +82,12 @@ export function loadGateConfig(options: { file?: string; env?: Record<string, st
     }
     const parsed = parseEnvText(text, options.file);
     problems.push(...parsed.problems);
+    const firstLine = new Map<string, number>();
     for (const { key, value, line } of parsed.lines) {
       const where = `${options.file}:${line}`;
+      const earlier = firstLine.get(key);
+      if (earlier !== undefined) problems.push(`${where}: ${key}: set again (first on line ${earlier}); keep one`);
+      else firstLine.set(key, line);
       if (isConfigKey(key)) {
         set(key, value, where);
         continue;

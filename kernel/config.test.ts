@@ -191,11 +191,9 @@ describe("loadGateConfig: file syntax", () => {
     expect(loaded.config.ALLOWED_MODELS_LOW_VOL).toEqual(["model_v1.2-beta"]);
   });
 
-  test("a key set twice in a file takes the later line's value and source", () => {
+  test("a key set twice in a file is refused: systemd would silently take the later line", () => {
     const file = writeEnv("MIN_NOTIONAL_USD=30\nMIN_NOTIONAL_USD=45\n");
-    const loaded = loadGateConfig({ file, env: {} });
-    expect(loaded.config.MIN_NOTIONAL_USD).toBe(45);
-    expect(loaded.sources).toEqual({ MIN_NOTIONAL_USD: `${file}:2` });
+    expect(() => loadGateConfig({ file, env: {} })).toThrow(`${file}:2: MIN_NOTIONAL_USD: set again (first on line 1); keep one`);
   });
 
   test("numbers in the forms the contract allows: .5, 5., +5, 1e2, surrounding spaces", () => {
@@ -472,7 +470,6 @@ describe("closestConfigKey and isConfigKey", () => {
 
   test.each([
     ["TELEGRAM_CHAT_ID"],
-    ["MIN_NOTIONAL_XYZ"], // 3 edits
     ["FE_BPS"], // 6 characters, 2 edits: too far for a short key
     ["PATH"],
     [""],
@@ -667,5 +664,17 @@ describe("defaults cannot be changed through a loaded config", () => {
 
   test("the order of a model list does not change the hash", () => {
     expect(configHash({ ...DEFAULT_CONFIG, ALLOWED_MODELS_TREND: ["PatchTST", "NHiTS"] })).toBe(DEFAULT_HASH);
+  });
+});
+
+describe("abbreviated keys and repeats", () => {
+  test("keys cut short or 3 edits from a real one with the same start are typos, not warnings", () => {
+    expect(closestConfigKey("MIN_NOTIONAL")).toBe("MIN_NOTIONAL_USD");
+    expect(closestConfigKey("MAX_TRADES")).toBe("MAX_TRADES_10MIN");
+    expect(closestConfigKey("EDGE_MULT")).toBe("EDGE_MULTIPLIER");
+    expect(closestConfigKey("MIN_HOLD_SECS")).toBe("MIN_HOLD_SECONDS");
+    expect(closestConfigKey("MIN_NOTIONAL_XYZ")).toBe("MIN_NOTIONAL_USD"); // 3 edits, same start
+    expect(closestConfigKey("TELEGRAM_CHAT_ID")).toBeNull();
+    expect(closestConfigKey("MIN")).toBeNull();
   });
 });

@@ -135,7 +135,16 @@ export function closestConfigKey(unknown: string): ConfigKey | null {
   }
   // Case-only differences, or up to 2 edits (1 for short keys), count as typos.
   const allowed = unknown.length <= 8 ? 1 : 2;
-  return bestDistance <= allowed ? best : null;
+  if (bestDistance <= allowed) return best;
+  // So do abbreviations: a key cut short (MIN_NOTIONAL, EDGE_MULT) or one that
+  // starts like a real one and is 3 edits from it (MIN_HOLD_SECS).
+  if (upper.length >= 8) {
+    const prefixOf = CONFIG_KEYS.find((key) => key.startsWith(upper));
+    if (prefixOf) return prefixOf;
+  }
+  const firstWords = upper.split("_").slice(0, 2).join("_") + "_";
+  if (bestDistance <= 3 && best!.startsWith(firstWords)) return best;
+  return null;
 }
 
 /** A stable identity of the effective config: same values, same hash, whatever their order or source. */

@@ -11,7 +11,7 @@ import { ConfigError, loadGateConfig } from "./config-file.ts";
 import { IntentProcessor } from "./intent-processor.ts";
 import { DEFAULT_POLICY, applyPolicyUpdate, type KernelPolicy } from "./policy.ts";
 import type { CloseEvent } from "./types.ts";
-import { MAX_INTENT_TS, MIN_INTENT_TS } from "./validate-intent.ts";
+import { invalidClose } from "./validate-intent.ts";
 
 const USAGE = `usage: bun run gate [--config core_gates.env] [--policy policy.json] [--db journal.db] < intents.jsonl > verdicts.jsonl`;
 
@@ -54,10 +54,9 @@ function classify(text: string, lineNo: number): Line {
   if (type !== "close") {
     return { kind: "error", value: { error: "invalid_line", line: lineNo, detail: `unknown type ${JSON.stringify(type)}` } };
   }
-  const { symbol, ts } = value as { symbol?: unknown; ts?: unknown };
-  if (typeof symbol !== "string" || symbol === "" || typeof ts !== "number" || !Number.isSafeInteger(ts) || ts < MIN_INTENT_TS || ts >= MAX_INTENT_TS) {
-    return { kind: "error", value: { error: "invalid_close", line: lineNo, detail: "a close needs symbol and ts (ms since the epoch)" } };
-  }
+  const problem = invalidClose(value);
+  if (problem) return { kind: "error", value: { error: "invalid_close", line: lineNo, detail: problem } };
+  const { symbol, ts } = value as CloseEvent;
   return { kind: "close", value: { type: "close", symbol, ts } };
 }
 

@@ -610,11 +610,11 @@ describe("fail-closed input", () => {
     }
   });
 
-  test("leverage <= 0, non-finite or non-number holds; null and absent are fine", () => {
-    for (const leverage of [0, -1, NaN, Infinity, "2"]) {
+  test("leverage <= 0, non-finite, non-number or null holds; absent is fine", () => {
+    // null is what JSON makes of Infinity and NaN, so it must fail like them
+    for (const leverage of [0, -1, NaN, Infinity, "2", null]) {
       expect(vr(intent({ leverage }))).toEqual(hold("INVALID_INPUT:leverage"));
     }
-    expect(vr(intent({ leverage: null }))).toEqual(PASS);
     expect(vr(intent({ leverage: 0.5 }))).toEqual(PASS);
   });
 
@@ -642,12 +642,11 @@ describe("fail-closed input", () => {
     expect(vr(intent({ symbol: "ETHUSDT", ts: T0 + 2 * HOUR }), policy(), w)).toEqual(PASS);
   });
 
-  test("non-boolean reduce_only holds; false and null are a normal trade", () => {
-    for (const reduce_only of ["true", 1, 0, "false", {}]) {
+  test("non-boolean reduce_only holds, null included; false is a normal trade", () => {
+    for (const reduce_only of ["true", 1, 0, "false", {}, null]) {
       expect(vr(intent({ reduce_only }))).toEqual(hold("INVALID_INPUT:reduce_only"));
     }
     expect(vr(intent({ reduce_only: false }))).toEqual(PASS);
-    expect(vr(intent({ reduce_only: null }))).toEqual(PASS);
     // a non-boolean reduce_only is not an exit, so the trade plan is still required
     expect(vr(without(intent({ reduce_only: "true" }), "tp"))).toEqual(
       hold("INVALID_INPUT:tp", "INVALID_INPUT:reduce_only"),
@@ -836,7 +835,10 @@ describe("modes", () => {
       expect(vr(bare, policy({ mode }))).toEqual(PASS);
     }
     expect(vr(bare, policy({ mode: "FREEZE" }))).toEqual(PASS);
-    expect(vr({ ...bare, tp: null, sl: null, model: null, regime: null }, policy({ mode: "PAUSED" }))).toEqual(PASS);
+    // present-but-null fields are checked like any present field
+    expect(vr({ ...bare, tp: null, sl: null, model: null, regime: null }, policy({ mode: "PAUSED" }))).toEqual(
+      hold("INVALID_INPUT:tp", "INVALID_INPUT:sl", "INVALID_INPUT:model", "INVALID_INPUT:regime"),
+    );
   });
 
   test("reduce_only still needs id, symbol, side, qty, price, ts and valid present fields", () => {

@@ -57,7 +57,15 @@ function hold(id: string | null, reasons: Reason[], mode: Mode, metrics: Verdict
 
 const NO_METRICS: VerdictMetrics = Object.freeze({ notional: null, friction_usd: null, required_edge_usd: null, r_ratio: null });
 
-export function evaluate(input: unknown, ctx: GateContext, window: TradeWindow): Verdict {
+/**
+ * An intent more than this far ahead of the clock is held: judged and counted,
+ * it would make every later, correctly timed intent look stale and escape a
+ * timed freeze. Only checked when the caller passes the time (the processor
+ * does; replays of recorded intents are in the past anyway).
+ */
+export const MAX_FUTURE_SKEW_MS = 60_000;
+
+export function evaluate(input: unknown, ctx: GateContext, window: TradeWindow, now?: number): Verdict {
   const invalid = invalidFields(input, ctx.knownModels);
   const raw = input as Record<string, unknown> | null;
   const id = typeof raw?.id === "string" && !invalid.includes("INVALID_INPUT:id") ? raw.id : null;
@@ -89,6 +97,7 @@ export function evaluate(input: unknown, ctx: GateContext, window: TradeWindow):
     return mode === "SHADOW" ? hold(intent.id, ["MODE_SHADOW"], mode, metrics) : pass(intent.id, mode, metrics);
   }
   if (window.isStale(intent.ts)) return hold(intent.id, ["STALE_INTENT"], mode, metrics);
+  if (now !== undefined && intent.ts > now + MAX_FUTURE_SKEW_MS) return hold(intent.id, ["FUTURE_INTENT"], mode, metrics);
 
   const reasons: Reason[] = [];
   if (modeReason) reasons.push(modeReason);

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { statSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { removeTempDirs, tempDir } from "../test/helpers.ts";
 import { intentStream } from "../test/fixtures/intents.ts";
@@ -141,5 +141,66 @@ describe("IntentProcessor", () => {
     raw.exec("PRAGMA user_version = 99");
     raw.close();
     expect(() => openAt(path)).toThrow(/schema 99 is newer/);
+  });
+});
+
+describe("IntentProcessor input the gates alone cannot judge", () => {
+  test("an intent dated more than 60 s ahead of the clock is held and never counted", () => {
+    const p = IntentProcessor.open(join(tempDir(), "j.db"), { config: DEFAULT_CONFIG, clock: () => T0 });
+    const [future, edge] = p.process([passing("f", "S1", T0 + 3_600_000), passing("e", "S2", T0 + 60_000)]);
+    expect(future).toMatchObject({ verdict: "HOLD", reasons: ["FUTURE_INTENT"] });
+    expect(edge!.verdict).toBe("PASS"); // exactly 60 s ahead is tolerated
+    // Had the future trade counted, this on-time intent would be STALE_INTENT.
+    expect(p.process([passing("n", "S3", T0)])[0]!.verdict).toBe("PASS");
+    p.close();
+  });
+
+  test("an intent JSON cannot hold is answered alone; the rest of its batch commits", async () => {
+    const p = openAt(join(tempDir(), "j.db"));
+    const [bad, good] = await Promise.all([p.submit({ ...passing("b", "S1", T0), qty: 1n }), p.submit(passing("g", "S2", T0))]);
+    expect(bad).toMatchObject({ id: "b", verdict: "HOLD", reasons: ["INVALID_INPUT:intent"], seq: null });
+    expect(good).toMatchObject({ id: "g", verdict: "PASS", seq: 1 });
+    p.close();
+  });
+
+  test("receive() then evaluatePending() judges like process(): a non-JSON number stays invalid", () => {
+    const limited = applyPolicyUpdate(DEFAULT_POLICY, { max_leverage: 5 });
+    if (!limited.ok) throw new Error(limited.violations.join());
+    const direct = IntentProcessor.open(join(tempDir(), "a.db"), { config: DEFAULT_CONFIG, policy: limited.policy });
+    const viaReceipt = IntentProcessor.open(join(tempDir(), "b.db"), { config: DEFAULT_CONFIG, policy: limited.policy });
+    const intent = { ...passing("x", "S1", T0), leverage: Infinity };
+    viaReceipt.receive([intent]);
+    expect(viaReceipt.evaluatePending()[0]!.reasons).toEqual(["INVALID_INPUT:leverage"]);
+    expect(direct.process([intent])[0]!.reasons).toEqual(["INVALID_INPUT:leverage"]);
+    direct.close();
+    viaReceipt.close();
+  });
+
+  test("an unusable close is refused and changes nothing", () => {
+    const p = openAt(join(tempDir(), "j.db"));
+    for (const close of [{ symbol: undefined, ts: T0 }, { symbol: "S1", ts: Number.NaN }, { symbol: "S1", ts: 1_764_000_000 }]) {
+      expect(() => p.recordClose({ type: "close", ...close } as never)).toThrow(TypeError);
+    }
+    expect(p.process([passing("a", "S1", T0)])[0]!.verdict).toBe("PASS");
+    p.close();
+  });
+});
+
+describe("one processor per journal", () => {
+  test("a second open of a journal in use is refused; after close it opens", () => {
+    const path = join(tempDir(), "j.db");
+    const first = openAt(path);
+    expect(() => openAt(path)).toThrow(/is in use by process \d+ .*one intent processor per journal/);
+    first.close();
+    openAt(path).close();
+  });
+
+  test("a lock left by a dead process, or written before a reboot, is taken over", () => {
+    const path = join(tempDir(), "j.db");
+    const dead = Bun.spawnSync(["true"]).pid; // exited already
+    writeFileSync(`${path}.lock`, `${dead} ${readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim()}`);
+    openAt(path).close();
+    writeFileSync(`${path}.lock`, `${process.pid} another-boot`);
+    openAt(path).close();
   });
 });

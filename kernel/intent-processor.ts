@@ -5,17 +5,20 @@
 // also across restarts and kill -9.
 import type { GateConfig } from "./config.ts";
 import { compileContext, countsAsTrade, evaluate, type GateContext } from "./gates.ts";
+import { lockJournal } from "./journal-lock.ts";
 import { migrateJournal } from "./journal-schema.ts";
 import { DEFAULT_POLICY, type KernelPolicy } from "./policy.ts";
 import { openDatabase, type OpenOptions, type SqliteDatabase, type SqliteStatement } from "./sqlite.ts";
 import { RATE_WINDOW_MS, STALE_AFTER_MS, TradeWindow } from "./trade-window.ts";
-import { isIntentId } from "./validate-intent.ts";
+import { invalidClose, isIntentId } from "./validate-intent.ts";
 import { startCheckpointer, type Checkpointer } from "./wal-checkpointer.ts";
 import type { CloseEvent, Intent, JournaledVerdict, Verdict } from "./types.ts";
 
 export interface ProcessorOptions extends OpenOptions {
   config: GateConfig;
   policy?: KernelPolicy;
+  /** The wall clock, for holding intents dated in the future (FUTURE_INTENT). */
+  clock?: () => number;
 }
 
 export interface KernelCounters {
@@ -52,11 +55,13 @@ export class IntentProcessor {
   private queue: { intent: unknown; resolve: (v: JournaledVerdict) => void; reject: (e: unknown) => void }[] = [];
   private flushScheduled = false;
   private checkpointer: Checkpointer | null = null;
+  private unlock: () => void = () => {};
 
   private constructor(
     private readonly db: SqliteDatabase,
     private readonly config: GateConfig,
     policy: KernelPolicy,
+    private readonly clock: () => number,
   ) {
     migrateJournal(db);
     this.ctx = compileContext(config, policy);
@@ -88,11 +93,16 @@ export class IntentProcessor {
 
   /** Opens (or creates) the journal at `path` and evaluates anything a crash left unjudged. */
   static open(path: string, options: ProcessorOptions): IntentProcessor {
-    const db = openDatabase(path, options);
+    const unlock = path === ":memory:" ? () => {} : lockJournal(path);
+    let db: SqliteDatabase | undefined;
     try {
-      return new IntentProcessor(db, options.config, options.policy ?? DEFAULT_POLICY);
+      db = openDatabase(path, options);
+      const processor = new IntentProcessor(db, options.config, options.policy ?? DEFAULT_POLICY, options.clock ?? Date.now);
+      processor.unlock = unlock;
+      return processor;
     } catch (error) {
-      db.close();
+      db?.close();
+      unlock();
       throw error;
     }
   }
@@ -158,8 +168,10 @@ export class IntentProcessor {
     );
   }
 
-  /** Records a position close; the symbol's cooldown restarts from `ts`. */
+  /** Records a position close; the symbol's cooldown restarts from `ts`. Throws on an unusable close. */
   recordClose(close: CloseEvent): void {
+    const problem = invalidClose(close);
+    if (problem) throw new TypeError(problem);
     this.inTransaction(() => this.sql.recordClose.run(close.symbol, close.ts));
     this.window.recordClose(close.symbol, close.ts);
   }
@@ -182,6 +194,7 @@ export class IntentProcessor {
   close(): void {
     void this.checkpointer?.stop();
     this.db.close();
+    this.unlock();
   }
 
   private judge(intent: unknown): JournaledVerdict {
@@ -193,7 +206,15 @@ export class IntentProcessor {
         return toJournaled(stored);
       }
     }
-    const verdict = evaluate(intent, this.ctx, this.window);
+    let body: string;
+    try {
+      body = JSON.stringify(intent);
+    } catch {
+      // Only an in-process caller can send what JSON cannot hold (a BigInt, a
+      // cycle); answer it alone instead of failing the whole batch.
+      return { ...evaluate(null, this.ctx, this.window), id, seq: null };
+    }
+    const verdict = evaluate(intent, this.ctx, this.window, this.clock());
     this.counters.evaluated++;
     if (verdict.verdict === "PASS") this.counters.passed++;
     else this.counters.held++;
@@ -208,7 +229,7 @@ export class IntentProcessor {
       typeof symbol === "string" ? symbol : "",
       Number.isSafeInteger(ts) ? ts : 0,
       trade ? 1 : 0,
-      JSON.stringify(intent),
+      body,
       JSON.stringify(verdict),
     );
     if (trade) {

@@ -41,6 +41,7 @@ export class TradeWindow {
    */
   wouldExceedRate(ts: number, maxTrades: number): boolean {
     const t = this.times;
+    if (t.length - this.start < maxTrades) return false; // too few trades kept to fill any window
     const p = this.upperBound(ts); // trades at or before ts sit in [start, p)
     for (let after = 0; after <= maxTrades; after++) {
       const before = maxTrades - after;

@@ -66,7 +66,7 @@ export type RiskReason = (typeof RISK_REASONS)[number];
 export type ModeReason = (typeof MODE_REASONS)[number];
 /** `INVALID_INPUT:<field>` names the first field that made the intent unusable. */
 export type InvalidReason = `INVALID_INPUT:${string}`;
-export type Reason = GateReason | RiskReason | ModeReason | InvalidReason | "STALE_INTENT";
+export type Reason = GateReason | RiskReason | ModeReason | InvalidReason | "STALE_INTENT" | "FUTURE_INTENT";
 
 export interface VerdictMetrics {
   notional: number | null;

@@ -17,6 +17,17 @@ export function isIntentId(id: unknown): id is string {
   return typeof id === "string" && ID.test(id);
 }
 
+/** Why a close event is unusable, or null if it is fine. */
+export function invalidClose(close: unknown): string | null {
+  const c = close as { symbol?: unknown; ts?: unknown } | null;
+  if (typeof c !== "object" || c === null) return "a close must be an object";
+  if (typeof c.symbol !== "string" || !SYMBOL.test(c.symbol)) return "a close needs a symbol";
+  if (typeof c.ts !== "number" || !Number.isSafeInteger(c.ts) || c.ts < MIN_INTENT_TS || c.ts >= MAX_INTENT_TS) {
+    return "a close needs ts in ms since the epoch";
+  }
+  return null;
+}
+
 function isPositive(v: unknown): v is number {
   return typeof v === "number" && Number.isFinite(v) && v > 0;
 }
@@ -31,7 +42,9 @@ export function invalidFields(input: unknown, knownModels: ReadonlySet<string>):
   const i = input as Record<string, unknown>;
   const bad: InvalidReason[] = [];
   const reduceOnly = i.reduce_only === true;
-  const present = (field: string) => i[field] !== undefined && i[field] !== null;
+  // null is "present": JSON turns Infinity and NaN into null, so a null must
+  // fail like the value it stood for, or a stored-and-reloaded intent could pass.
+  const present = (field: string) => i[field] !== undefined;
   const needed = (field: string) => !reduceOnly || present(field);
 
   if (!isIntentId(i.id)) bad.push("INVALID_INPUT:id");
