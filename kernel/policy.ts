@@ -3,6 +3,7 @@
 // validated whole. Pure: the agent persists policies, this file only decides.
 import { CONFIG_KEYS, overrideConfig, type GateConfig } from "./config.ts";
 import { ENFORCEMENTS, MODES, type Enforcement, type Mode } from "./types.ts";
+import { isSymbol } from "./validate-intent.ts";
 
 export type BaseMode = Exclude<Mode, "FREEZE">;
 
@@ -55,7 +56,6 @@ const UPDATE_KEYS = new Set([
   "model_weights",
   "thresholds",
 ]);
-const SYMBOL = /^[A-Za-z0-9._:/-]{1,32}$/;
 
 export type PolicyResult = { ok: true; policy: KernelPolicy } | { ok: false; violations: string[] };
 
@@ -110,7 +110,7 @@ export function applyPolicyUpdate(current: KernelPolicy, update: unknown): Polic
     else if (!Array.isArray(symbols)) violations.push("active_symbols: must be a list of symbols or null (all)");
     else {
       symbols.forEach((s, i) => {
-        if (typeof s !== "string" || !SYMBOL.test(s)) violations.push(`active_symbols[${i}]: not a symbol`);
+        if (!isSymbol(s)) violations.push(`active_symbols[${i}]: not a symbol`);
       });
       next.active_symbols = [...new Set(symbols as string[])];
     }

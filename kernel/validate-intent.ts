@@ -12,6 +12,11 @@ export const MAX_INTENT_TS = 4_102_444_800_000;
 const ID = /^[\x21-\x7e]{1,128}$/;
 const SYMBOL = /^[A-Za-z0-9._:/-]{1,32}$/;
 
+/** A trading symbol: 1 to 32 of letters, digits and . _ : / - (BTCUSDT, BTC/USD, BTC-PERP). */
+export function isSymbol(symbol: unknown): symbol is string {
+  return typeof symbol === "string" && SYMBOL.test(symbol);
+}
+
 /** An id the journal can key on: 1 to 128 printable ASCII characters, no spaces. */
 export function isIntentId(id: unknown): id is string {
   return typeof id === "string" && ID.test(id);
@@ -21,7 +26,7 @@ export function isIntentId(id: unknown): id is string {
 export function invalidClose(close: unknown): string | null {
   const c = close as { symbol?: unknown; ts?: unknown } | null;
   if (typeof c !== "object" || c === null) return "a close must be an object";
-  if (typeof c.symbol !== "string" || !SYMBOL.test(c.symbol)) return "a close needs a symbol";
+  if (!isSymbol(c.symbol)) return "a close needs a symbol";
   if (typeof c.ts !== "number" || !Number.isSafeInteger(c.ts) || c.ts < MIN_INTENT_TS || c.ts >= MAX_INTENT_TS) {
     return "a close needs ts in ms since the epoch";
   }
@@ -48,7 +53,7 @@ export function invalidFields(input: unknown, knownModels: ReadonlySet<string>):
   const needed = (field: string) => !reduceOnly || present(field);
 
   if (!isIntentId(i.id)) bad.push("INVALID_INPUT:id");
-  if (typeof i.symbol !== "string" || !SYMBOL.test(i.symbol)) bad.push("INVALID_INPUT:symbol");
+  if (!isSymbol(i.symbol)) bad.push("INVALID_INPUT:symbol");
   const sideOk = SIDES.includes(i.side as Side);
   if (!sideOk) bad.push("INVALID_INPUT:side");
   if (!isPositive(i.qty)) bad.push("INVALID_INPUT:qty");
