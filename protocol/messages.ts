@@ -127,6 +127,15 @@ export const RegisterRequest = z.strictObject({
   arch: z.enum(["arm64", "x64"]),
   version: shortText,
   endpoint: z.url().max(256).optional(),
+  /**
+   * Proof that the caller holds the node's private key: `sig` signs every
+   * other field (signMessage) at time `ts`. Optional for a first
+   * registration, required to re-register: a public key is public, so
+   * without proof anyone holding a token could take over a node's
+   * credentials.
+   */
+  ts: timestamp.optional(),
+  sig: z.string().max(200).optional(),
 });
 
 export type StateMessage = z.infer<typeof StateMessage>;

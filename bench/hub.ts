@@ -1,0 +1,202 @@
+// bun run bench hub [heartbeats|http]
+// (a) heartbeat ingest: 1,000 registered nodes, each with its own MQTT
+//     connection and credentials, publish heartbeats through a real Mosquitto
+//     (dynamic security on) to the hub running as its own process.
+//     value = heartbeats/s from the first publish until the registry file
+//     shows every node's last heartbeat; limit = a bare MQTT.js subscriber
+//     counting the same messages through the same broker in the same run.
+// (b) HTTP under wrk: GET /federation/nodes/:id and POST /federation/register
+//     (a new node per request) against the hub with the embedded broker;
+//     limit = a bare Hono route on the same runtime in the same run.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import mqtt, { type MqttClient } from "mqtt";
+import { openDatabase } from "../kernel/sqlite.ts";
+import { nodeTopic } from "../protocol/topics.ts";
+import { REGISTRY_FILE } from "../hub/store/registry.ts";
+import { startMosquitto } from "../test/support/mosquitto.ts";
+import { printResult, printTable, round } from "./report.ts";
+import { startChild, type Child } from "./support/child.ts";
+import { runWrk, wrkAvailable } from "./support/wrk.ts";
+
+const NODES = Number(process.env.NODES ?? 1000);
+const ROUNDS = Number(process.env.ROUNDS ?? 150); // heartbeats per node per measured phase
+const WINDOW = 20_000; // heartbeats in flight before publishers wait for the subscriber
+const WRK_SECONDS = Number(process.env.WRK_SECONDS ?? 5);
+const ADMIN = "bench-admin-token-0123456789";
+const ROOT = join(import.meta.dir, "..");
+const dir = mkdtempSync(join(tmpdir(), "edgefed-bench-hub-"));
+const part = process.argv[3];
+
+async function startHubProcess(dataDir: string, env: Record<string, string>): Promise<{ child: Child; url: string }> {
+  const child = await startChild(
+    [join(ROOT, "hub/main.ts")],
+    { EDGEFED_DATA_DIR: dataDir, EDGEFED_HTTP_HOST: "127.0.0.1", EDGEFED_HTTP_PORT: "0", EDGEFED_MQTT_HOST: "127.0.0.1", EDGEFED_MQTT_PORT: "0", EDGEFED_ADMIN_TOKEN: ADMIN, ...env },
+    /HTTP API on [\d.]+:(\d+)/,
+  );
+  return { child, url: `http://127.0.0.1:${child.ready}` };
+}
+
+async function createToken(dataDir: string): Promise<string> {
+  const proc = Bun.spawnSync([process.execPath, join(ROOT, "hub/main.ts"), "token", "create", "--uses", "100000000", "--ttl", "never", "--data-dir", dataDir]);
+  if (proc.exitCode !== 0) throw new Error(proc.stderr.toString());
+  return proc.stdout.toString().trim();
+}
+
+const PUBLIC_KEY = "A".repeat(43);
+function registration(nodeId: string): string {
+  return JSON.stringify({ node_id: nodeId, public_key: PUBLIC_KEY, capabilities: ["kernel"], arch: "arm64", version: "bench" });
+}
+
+async function registerNodes(url: string, token: string, count: number): Promise<{ nodeId: string; mqtt: { url: string; username: string; password: string; client_id: string } }[]> {
+  const nodes = [];
+  for (let start = 0; start < count; start += 50) {
+    const batch = Array.from({ length: Math.min(50, count - start) }, async (_, i) => {
+      const nodeId = `hb-${String(start + i).padStart(5, "0")}`;
+      const r = await fetch(`${url}/federation/register`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: registration(nodeId) });
+      if (r.status !== 201) throw new Error(`register ${nodeId}: ${r.status} ${await r.text()}`);
+      return { nodeId, mqtt: ((await r.json()) as { mqtt: { url: string; username: string; password: string; client_id: string } }).mqtt };
+    });
+    nodes.push(...(await Promise.all(batch)));
+  }
+  return nodes;
+}
+
+function heartbeat(seq: number): string {
+  return JSON.stringify({
+    seq,
+    ts: Date.now(),
+    uptime_s: seq,
+    load: [0.3, 0.2, 0.1],
+    rss_bytes: 50_000_000,
+    mode: "LIVE",
+    connectivity: "online",
+    simulated: false,
+    outbox_depth: 0,
+    kernel: { evaluated: seq, passed: seq, held: 0, duplicates: 0, recovered: 0 },
+  });
+}
+
+/** Publishes `rounds` heartbeats per node, keeping at most WINDOW ahead of `received()`; returns seconds until `done()` holds. */
+async function publishPhase(
+  publishers: { nodeId: string; client: MqttClient }[],
+  firstSeq: number,
+  rounds: number,
+  received: () => Promise<number>,
+  done: (sent: number) => Promise<boolean>,
+): Promise<number> {
+  const base = await received();
+  const topics = publishers.map((p) => nodeTopic(p.nodeId, "heartbeat"));
+  const start = performance.now();
+  let sent = 0;
+  for (let round = 0; round < rounds; round++) {
+    const payload = heartbeat(firstSeq + round);
+    for (let i = 0; i < publishers.length; i++) publishers[i]!.client.publish(topics[i]!, payload, { qos: 0 });
+    sent += publishers.length;
+    while (sent - ((await received()) - base) > WINDOW) await Bun.sleep(2);
+  }
+  const deadline = Date.now() + 60_000;
+  while (!(await done(sent))) {
+    if (Date.now() > deadline) throw new Error(`subscriber stuck at ${(await received()) - base} of ${sent}`);
+    await Bun.sleep(5);
+  }
+  return (performance.now() - start) / 1000;
+}
+
+async function heartbeatIngest(): Promise<{ hub: number; bare: number }> {
+  const mosquitto = await startMosquitto({ dynsec: true });
+  const dataDir = join(dir, "hb-hub");
+  const hubEnv = { EDGEFED_MQTT_URL: mosquitto.url, EDGEFED_MQTT_USERNAME: mosquitto.admin!.username, EDGEFED_MQTT_PASSWORD: mosquitto.admin!.password, EDGEFED_FLUSH_MS: "250" };
+  let hub = await startHubProcess(dataDir, hubEnv);
+  const token = await createToken(dataDir);
+  const nodes = await registerNodes(hub.url, token, NODES);
+  const publishers: { nodeId: string; client: MqttClient }[] = [];
+  for (const node of nodes) {
+    const client = mqtt.connect(node.mqtt.url, { clientId: node.mqtt.client_id, username: node.mqtt.username, password: node.mqtt.password, reconnectPeriod: 0, queueQoSZero: false });
+    await new Promise<void>((resolve, reject) => {
+      client.once("connect", () => resolve());
+      client.once("error", reject);
+    });
+    publishers.push({ nodeId: node.nodeId, client });
+  }
+  await hub.child.stop(); // the ceiling is measured without the hub on the broker
+
+  const bare = await startChild([join(import.meta.dir, "support/bare-subscriber.ts"), mosquitto.url, mosquitto.admin!.username, mosquitto.admin!.password, "edgefed/v1/nodes/+/heartbeat"], {}, /port (\d+)/);
+  const bareCount = async () => ((await (await fetch(`http://127.0.0.1:${bare.ready}/`)).json()) as { count: number }).count;
+  const bareBase = await bareCount();
+  await publishPhase(publishers, 1, 10, bareCount, async (sent) => (await bareCount()) - bareBase >= sent); // warm-up
+  const bareStart = await bareCount();
+  const bareSeconds = await publishPhase(publishers, 11, ROUNDS, bareCount, async (sent) => (await bareCount()) - bareStart >= sent);
+  await bare.stop();
+
+  hub = await startHubProcess(dataDir, hubEnv);
+  const hubApplied = async () =>
+    ((await (await fetch(`${hub.url}/api/federation/status`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { ingest: { applied: number } }).ingest.applied;
+  const registry = openDatabase(join(dataDir, REGISTRY_FILE));
+  const current = registry.prepare("SELECT count(*) AS n FROM nodes WHERE json_extract(live, '$.heartbeatSeq') = ?");
+  const lastSeqIn = async (seq: number) => current.get<{ n: number }>(seq)!.n === nodes.length;
+  await publishPhase(publishers, 1, 10, hubApplied, () => lastSeqIn(10)); // warm-up
+  const hubSeconds = await publishPhase(publishers, 11, ROUNDS, hubApplied, () => lastSeqIn(10 + ROUNDS));
+  registry.close();
+  await hub.child.stop();
+  for (const p of publishers) p.client.end(true);
+  await mosquitto.stop();
+  const total = NODES * ROUNDS;
+  return { hub: total / hubSeconds, bare: total / bareSeconds };
+}
+
+async function httpLoad(): Promise<{ reads: number; readLimit: number; registrations: number }> {
+  if (!wrkAvailable()) throw new Error("wrk is not installed (apt-get install wrk)");
+  const dataDir = join(dir, "http-hub");
+  const hub = await startHubProcess(dataDir, {});
+  const token = await createToken(dataDir);
+  await registerNodes(hub.url, token, 100);
+  const bare = await startChild([join(import.meta.dir, "support/bare-route.ts")], {}, /port (\d+)/);
+  const options = { dir, seconds: WRK_SECONDS, connections: 64 };
+  const readLimit = await runWrk(`http://127.0.0.1:${bare.ready}/bare/hb-00042`, options);
+  const reads = await runWrk(`${hub.url}/federation/nodes/hb-00042`, { ...options, headers: [`Authorization: Bearer ${ADMIN}`] });
+  const registrations = await runWrk(`${hub.url}/federation/register`, {
+    ...options,
+    script: `
+counter = 0
+request = function()
+  counter = counter + 1
+  local body = string.format('{"node_id":"w-%d-%d","public_key":"${PUBLIC_KEY}","capabilities":["kernel"],"arch":"arm64","version":"bench"}', math.random(1, 1000000000), counter)
+  return wrk.format("POST", nil, {["Authorization"] = "Bearer ${token}", ["Content-Type"] = "application/json"}, body)
+end`,
+  });
+  await bare.stop();
+  await hub.child.stop();
+  for (const run of [readLimit, reads, registrations]) if (run.non2xx > 0) throw new Error(`wrk saw ${run.non2xx} non-2xx responses`);
+  return { reads: reads.requestsPerSecond, readLimit: readLimit.requestsPerSecond, registrations: registrations.requestsPerSecond };
+}
+
+try {
+  const heartbeats = part === "http" ? null : await heartbeatIngest();
+  const http = part === "heartbeats" ? null : await httpLoad();
+  const rows: [string, string | number][] = [];
+  if (heartbeats) {
+    rows.push(["heartbeats/s into the hub (registry current)", heartbeats.hub], ["heartbeats/s bare MQTT.js subscriber (limit)", heartbeats.bare]);
+    rows.push(["ratio (target >= 0.7)", round(heartbeats.hub / heartbeats.bare, 3)]);
+  }
+  if (http) {
+    rows.push(["GET /federation/nodes/:id req/s", http.reads], ["bare Hono route req/s (limit)", http.readLimit]);
+    rows.push(["read ratio (target >= 0.5)", round(http.reads / http.readLimit, 3)], ["POST /federation/register req/s (target >= 5,000)", http.registrations]);
+  }
+  printTable(`hub: ${NODES} nodes x ${ROUNDS} heartbeats through Mosquitto; wrk ${WRK_SECONDS} s, 64 connections`, rows);
+  if (heartbeats) {
+    printResult({
+      bench: "hub",
+      value: Math.round(heartbeats.hub),
+      unit: "heartbeats/s",
+      limit: Math.round(heartbeats.bare),
+      extra: http ? { reads_per_s: Math.round(http.reads), reads_limit: Math.round(http.readLimit), reads_ratio: round(http.reads / http.readLimit, 3), registrations_per_s: Math.round(http.registrations) } : undefined,
+    });
+  } else if (http) {
+    printResult({ bench: "hub-http", value: Math.round(http.reads), unit: "requests/s", limit: Math.round(http.readLimit), extra: { registrations_per_s: Math.round(http.registrations) } });
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+process.exit(0);

@@ -1,0 +1,113 @@
+// The embedded broker (aedes) that lets one command run the whole hub. It
+// authenticates every client and authorises every publish and subscribe
+// itself, with the same rules a Mosquitto gets through dynamic security.
+import { Aedes, type Client } from "aedes";
+import { createServer, type AddressInfo, type Server } from "node:net";
+import { ROOT } from "../../protocol/topics.ts";
+import { hashSecret, randomSecret, secretMatches } from "../secrets.ts";
+import { nodeMayPublish, nodeMaySubscribe } from "./acl.ts";
+import type { BrokerAccess, NodeGrant } from "./broker-access.ts";
+
+/** The hub's own MQTT identity on the embedded broker; node ids never start with "$". */
+export const HUB_USERNAME = "$edgefed-hub";
+/** Publishes larger than this close the client; the hub drops anything over protocol's 64 KiB itself. */
+const MAX_BROKER_PAYLOAD_BYTES = 256 * 1024;
+
+export interface EmbeddedBroker {
+  url: string;
+  port: number;
+  access: BrokerAccess;
+  /** Credentials for the hub's own client, valid for this broker's lifetime. */
+  hubCredentials: { username: string; password: string };
+  connectedClients(): number;
+  close(): Promise<void>;
+}
+
+type Identity = { role: "hub" } | { role: "node"; nodeId: string };
+const identities = new WeakMap<Client, Identity>();
+
+function authError(message: string): Error & { returnCode: number } {
+  return Object.assign(new Error(message), { returnCode: 4 }); // 4: bad user name or password
+}
+
+export async function startEmbeddedBroker(options: {
+  host: string;
+  port: number;
+  /** Node password hashes known at start (from the registry). */
+  nodes: Iterable<{ nodeId: string; passwordHash: string }>;
+}): Promise<EmbeddedBroker> {
+  const passwordHashes = new Map<string, string>();
+  for (const node of options.nodes) passwordHashes.set(node.nodeId, node.passwordHash);
+  const hubPassword = randomSecret(32);
+  const hubPasswordHash = hashSecret(hubPassword);
+
+  const broker = await Aedes.createBroker({
+    authenticate(client, username, password, done) {
+      if (username === HUB_USERNAME && secretMatches(password, hubPasswordHash) && client.id.startsWith("edgefed-hub")) {
+        identities.set(client, { role: "hub" });
+        return done(null, true);
+      }
+      // A node logs in as its node id and must use it as client id, so no
+      // client can take over (and keep kicking) another node's session.
+      if (username !== undefined && client.id === username && secretMatches(password, passwordHashes.get(username))) {
+        identities.set(client, { role: "node", nodeId: username });
+        return done(null, true);
+      }
+      done(authError("bad credentials"), false);
+    },
+    authorizePublish(client, packet, callback) {
+      const identity = client && identities.get(client);
+      const allowed =
+        identity !== undefined &&
+        identity !== null &&
+        packet.payload.length <= MAX_BROKER_PAYLOAD_BYTES &&
+        (identity.role === "hub" ? packet.topic.startsWith(`${ROOT}/`) : nodeMayPublish(identity.nodeId, packet.topic));
+      callback(allowed ? null : new Error(`publish to ${packet.topic} not allowed`));
+    },
+    authorizeSubscribe(client, subscription, callback) {
+      const identity = identities.get(client);
+      const allowed =
+        identity !== undefined &&
+        (identity.role === "hub" ? subscription.topic.startsWith(`${ROOT}/`) : nodeMaySubscribe(identity.nodeId, subscription.topic));
+      callback(null, allowed ? subscription : null); // null: SUBACK failure (128), connection stays
+    },
+  });
+
+  const server: Server = createServer(broker.handle);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  function disconnect(nodeId: string): void {
+    const clients = (broker as unknown as { clients: Record<string, Client> }).clients;
+    clients[nodeId]?.close();
+  }
+
+  const access: BrokerAccess = {
+    healthy: true,
+    async grant(grant: NodeGrant) {
+      const previous = passwordHashes.get(grant.nodeId);
+      passwordHashes.set(grant.nodeId, hashSecret(grant.password));
+      if (previous !== undefined) disconnect(grant.nodeId); // its session was opened with the old password
+    },
+    async revoke(nodeId: string) {
+      passwordHashes.delete(nodeId);
+      disconnect(nodeId);
+    },
+    async close() {},
+  };
+
+  return {
+    url: `mqtt://${options.host === "0.0.0.0" ? "127.0.0.1" : options.host}:${port}`,
+    port,
+    access,
+    hubCredentials: { username: HUB_USERNAME, password: hubPassword },
+    connectedClients: () => broker.connectedClients,
+    async close() {
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,154 @@
+// Hub decisions: validated against the kernel's policy rules, signed with the
+// hub's Ed25519 key, stored in the audit trail, published on each target's
+// `cmd` topic, and folded into the desired policy kept retained on
+// `nodes/{node}/policy` or `fleet/policy`.
+import { z } from "zod";
+import { applyPolicyUpdate, DEFAULT_POLICY, type KernelPolicy } from "../kernel/policy.ts";
+import { decisionEffect } from "../protocol/decision-policy.ts";
+import { DECISION_TYPES, type DecisionAckMessage, type DecisionMessage, type DesiredPolicyMessage } from "../protocol/messages.ts";
+import { signMessage } from "../protocol/signing.ts";
+import { FLEET_POLICY_TOPIC, NODE_ID_PATTERN, nodeTopic } from "../protocol/topics.ts";
+import type { HubContext } from "./hub-context.ts";
+import { HttpError, invalidBody } from "./http/http-error.ts";
+import { randomSecret } from "./secrets.ts";
+import type { StoredDecision } from "./store/decision-store.ts";
+
+export const DEFAULT_EXPIRY_S = 3600;
+const MAX_EXPIRY_S = 30 * 86400;
+const PUBLISH_TIMEOUT_MS = 5000;
+
+export const DecisionRequest = z.strictObject({
+  type: z.enum(DECISION_TYPES),
+  target: z.union([z.literal("fleet"), z.string().regex(NODE_ID_PATTERN, "target: a node id or \"fleet\"")]),
+  payload: z.record(z.string(), z.unknown()).default({}),
+  expires_in_s: z.int().min(1).max(MAX_EXPIRY_S).optional(),
+});
+
+export class Decisions {
+  /** Desired policy per target ("fleet" or a node id), with the signed message kept retained. */
+  private readonly desired = new Map<string, DesiredPolicyMessage>();
+
+  constructor(private readonly hub: HubContext) {
+    for (const [target, message] of hub.registry.decisions.policies()) this.desired.set(target, message);
+  }
+
+  /** The retained policy messages, republished whenever the hub (re)connects. */
+  retainedPolicies(): { topic: string; payload: string }[] {
+    return [...this.desired].map(([target, message]) => ({ topic: policyTopic(target), payload: JSON.stringify(message) }));
+  }
+
+  private policyOf(target: string): KernelPolicy {
+    const message = this.desired.get(target) ?? this.desired.get("fleet");
+    return (message?.policy as unknown as KernelPolicy | undefined) ?? { ...DEFAULT_POLICY };
+  }
+
+  async issue(rawBody: unknown): Promise<{ decision: DecisionMessage; seq: number; targets: string[]; published: boolean }> {
+    const parsed = DecisionRequest.safeParse(rawBody);
+    if (!parsed.success) throw invalidBody(parsed.error.issues);
+    const request = parsed.data;
+    const { hub } = this;
+    if (request.target !== "fleet" && !hub.fleet.get(request.target)) {
+      throw new HttpError(404, "unknown_node", `no registered node ${request.target}`);
+    }
+    const now = hub.clock();
+    const effect = decisionEffect(request.type, request.payload, now);
+    if (effect.kind === "invalid") throw new HttpError(400, "invalid_decision", effect.violations.join("; "));
+
+    const decision = signMessage(
+      {
+        id: `dec_${randomSecret(16)}`,
+        type: request.type,
+        target: request.target,
+        payload: request.payload,
+        issuedAt: now,
+        expiresAt: now + (request.expires_in_s ?? DEFAULT_EXPIRY_S) * 1000,
+      },
+      hub.identity.keys.privateKey,
+    );
+    const targets = request.target === "fleet" ? [...hub.fleet.all()].map((n) => n.nodeId) : [request.target];
+
+    // A fleet decision changes the fleet policy and every node policy that overrides it.
+    const policyTargets =
+      effect.kind !== "policy" ? [] : request.target === "fleet" ? [...this.desired.keys(), "fleet"].filter(uniq) : [request.target];
+    const { seq, policies } = await hub.registry.group.run(() => {
+      const seq = hub.registry.decisions.add(decision, targets);
+      const policies = new Map<string, DesiredPolicyMessage>();
+      if (effect.kind === "policy") {
+        for (const target of policyTargets) {
+          const next = applyPolicyUpdate(this.policyOf(target), effect.update);
+          if (!next.ok) throw new HttpError(400, "invalid_decision", next.violations.join("; "));
+          const message = signMessage({ version: seq, issuedAt: now, policy: next.policy as unknown as Record<string, unknown> }, hub.identity.keys.privateKey);
+          hub.registry.decisions.savePolicy(target, message);
+          policies.set(target, message);
+        }
+      }
+      return { seq, policies };
+    });
+    for (const [target, message] of policies) this.desired.set(target, message);
+    hub.log(`decision ${decision.id} ${decision.type} -> ${decision.target} (${targets.length} node(s))`);
+
+    const payload = JSON.stringify(decision);
+    const publishes = [
+      ...targets.map((node) => hub.publish(nodeTopic(node, "cmd"), payload, { qos: 1, retain: false })),
+      ...[...policies].map(([target, message]) => hub.publish(policyTopic(target), JSON.stringify(message), { qos: 1, retain: true })),
+    ];
+    const published = await withTimeout(Promise.all(publishes), PUBLISH_TIMEOUT_MS);
+    if (!published) hub.log(`decision ${decision.id}: broker did not confirm delivery yet; it stays queued`);
+    return { decision, seq, targets, published };
+  }
+
+  /** Records a node's acknowledgement; returns why it was refused, or null. */
+  acknowledge(nodeId: string, ack: DecisionAckMessage, now: number): string | null {
+    const stored = this.hub.registry.decisions.get(ack.id);
+    if (!stored) return `unknown decision ${ack.id}`;
+    if (!stored.targets.includes(nodeId)) return `decision ${ack.id} was not sent to this node`;
+    void this.hub.registry.group
+      .run(() => this.hub.registry.decisions.addAck(ack.id, { nodeId, ok: ack.ok, error: ack.error ?? null, appliedAt: ack.appliedAt, receivedAt: now }))
+      .catch((error) => this.hub.log(`storing ack of ${ack.id} from ${nodeId} failed: ${(error as Error).message}`));
+    return null;
+  }
+
+  list(options: { limit: number; node?: string; beforeSeq?: number }): object[] {
+    return this.hub.registry.decisions.list(options).map((stored) => this.view(stored));
+  }
+
+  private view(stored: StoredDecision): object {
+    const acks = this.hub.registry.decisions.acks(stored.message.id);
+    const acked = new Set(acks.map((a) => a.nodeId));
+    return {
+      seq: stored.seq,
+      ...stored.message,
+      targets: stored.targets,
+      acks: acks.map((a) => ({ node_id: a.nodeId, ok: a.ok, error: a.error, applied_at: a.appliedAt, received_at: a.receivedAt })),
+      pending: stored.targets.filter((node) => !acked.has(node)),
+    };
+  }
+
+  desiredPolicy(target: string): DesiredPolicyMessage | undefined {
+    return this.desired.get(target);
+  }
+
+  forget(nodeId: string): void {
+    this.desired.delete(nodeId);
+  }
+}
+
+function policyTopic(target: string): string {
+  return target === "fleet" ? FLEET_POLICY_TOPIC : nodeTopic(target, "policy");
+}
+
+function uniq<T>(value: T, index: number, all: T[]): boolean {
+  return all.indexOf(value) === index;
+}
+
+async function withTimeout(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,131 @@
+// The hub's in-memory view of the fleet. Heartbeats arrive by the thousand per
+// second, so ingest changes this view only, and flush() writes what changed to
+// SQLite in one transaction every EDGEFED_FLUSH_MS. Registration and removal
+// write through at once (they are acknowledged to someone); live state may lag
+// by one flush interval after a crash, and the next heartbeat repairs it.
+import { classifyHealth, type HealthRules } from "./health.ts";
+import type { HealthState, HealthTransition, NodeRecord } from "./node-model.ts";
+import type { NodeStore } from "./store/node-store.ts";
+
+const RECENT_TRANSITIONS = 20;
+
+export class Fleet {
+  private readonly nodes = new Map<string, NodeRecord>();
+  private readonly recent = new Map<string, HealthTransition[]>();
+  private readonly dirty = new Set<string>();
+  private pendingTransitions: { nodeId: string; transition: HealthTransition }[] = [];
+
+  constructor(
+    private readonly store: NodeStore,
+    private readonly runInTransaction: (work: () => void) => void,
+    private readonly rules: HealthRules,
+  ) {
+    for (const node of store.all()) {
+      this.nodes.set(node.nodeId, node);
+      this.recent.set(node.nodeId, store.transitions(node.nodeId, RECENT_TRANSITIONS));
+    }
+  }
+
+  get(nodeId: string): NodeRecord | undefined {
+    return this.nodes.get(nodeId);
+  }
+
+  all(): IterableIterator<NodeRecord> {
+    return this.nodes.values();
+  }
+
+  get size(): number {
+    return this.nodes.size;
+  }
+
+  /** Newest first. */
+  transitions(nodeId: string): HealthTransition[] {
+    return this.recent.get(nodeId) ?? [];
+  }
+
+  /** Adopts a node just written to the store (registration). */
+  put(node: NodeRecord): void {
+    const known = this.nodes.get(node.nodeId);
+    if (known) {
+      // Re-registration: keep what the hub has heard, take the new registration fields.
+      node.live = known.live;
+      node.health = known.health;
+      node.healthSince = known.healthSince;
+      node.healthCause = known.healthCause;
+      this.nodes.set(node.nodeId, node);
+    } else {
+      this.nodes.set(node.nodeId, node);
+      this.recent.set(node.nodeId, []);
+      this.transition(node, null, "offline", node.registeredAt, "registered, not heard from yet");
+    }
+  }
+
+  remove(nodeId: string): void {
+    this.nodes.delete(nodeId);
+    this.recent.delete(nodeId);
+    this.dirty.delete(nodeId);
+  }
+
+  /** Marks a node's live state changed, re-evaluating its health at `now`. */
+  touched(node: NodeRecord, now: number, cause?: string): void {
+    this.dirty.add(node.nodeId);
+    this.evaluate(node, now, cause);
+  }
+
+  /** Re-evaluates every node's health; returns how many changed state. */
+  sweep(now: number): number {
+    let changed = 0;
+    for (const node of this.nodes.values()) if (this.evaluate(node, now)) changed++;
+    return changed;
+  }
+
+  private evaluate(node: NodeRecord, now: number, cause?: string): boolean {
+    const health = classifyHealth(node.live, now, this.rules);
+    if (health.state === node.health) return false;
+    this.transition(node, node.health, health.state, now, cause ?? health.cause);
+    return true;
+  }
+
+  private transition(node: NodeRecord, from: HealthState | null, to: HealthState, at: number, cause: string): void {
+    const transition: HealthTransition = { from, to, at, cause };
+    node.health = to;
+    node.healthSince = at;
+    node.healthCause = cause;
+    const recent = this.recent.get(node.nodeId) ?? [];
+    recent.unshift(transition);
+    if (recent.length > RECENT_TRANSITIONS) recent.pop();
+    this.recent.set(node.nodeId, recent);
+    this.pendingTransitions.push({ nodeId: node.nodeId, transition });
+    this.dirty.add(node.nodeId);
+  }
+
+  countsByHealth(): Record<HealthState, number> {
+    const counts: Record<HealthState, number> = { healthy: 0, degraded: 0, unhealthy: 0, offline: 0 };
+    for (const node of this.nodes.values()) counts[node.health]++;
+    return counts;
+  }
+
+  /** Writes changed live state and new transitions in one transaction. */
+  flush(): number {
+    if (this.dirty.size === 0 && this.pendingTransitions.length === 0) return 0;
+    const ids = [...this.dirty];
+    const transitions = this.pendingTransitions;
+    this.dirty.clear();
+    this.pendingTransitions = [];
+    try {
+      this.runInTransaction(() => {
+        for (const id of ids) {
+          const node = this.nodes.get(id);
+          if (node) this.store.saveLive(node);
+        }
+        for (const { nodeId, transition } of transitions) if (this.nodes.has(nodeId)) this.store.addTransition(nodeId, transition);
+      });
+    } catch (error) {
+      // Keep the changes for the next flush rather than losing them.
+      for (const id of ids) this.dirty.add(id);
+      this.pendingTransitions = transitions.concat(this.pendingTransitions);
+      throw error;
+    }
+    return ids.length;
+  }
+}

@@ -1,0 +1,29 @@
+// Node health from what the hub has heard (DESIGN.md "Lifecycle of a node").
+// Pure: the sweep in fleet.ts calls it with the clock.
+import type { HealthState, NodeLive } from "./node-model.ts";
+
+export interface HealthRules {
+  heartbeatMs: number;
+  /** Silence after which a node is offline even without a last will. */
+  offlineAfterMs: number;
+  /** 1-minute load above which a node counts as overloaded. */
+  degradedLoad: number;
+}
+
+/** A heartbeat more than half an interval overdue is late. */
+const LATE_FACTOR = 1.5;
+const MISSED_FOR_UNHEALTHY = 3;
+
+export function classifyHealth(live: NodeLive, now: number, rules: HealthRules): { state: HealthState; cause: string } {
+  if (live.state === "offline") return { state: "offline", cause: "node said offline (last will or clean stop)" };
+  const heardAt = live.lastHeartbeatAt ?? (live.state === "online" ? live.stateAt : null);
+  if (heardAt === null) return { state: "offline", cause: "never heard from" };
+  const silentMs = now - heardAt;
+  if (silentMs > rules.offlineAfterMs) return { state: "offline", cause: `silent for ${Math.round(silentMs / 1000)} s` };
+  const missed = Math.floor(silentMs / rules.heartbeatMs);
+  if (missed >= MISSED_FOR_UNHEALTHY) return { state: "unhealthy", cause: `${missed} heartbeats missed` };
+  if (silentMs > rules.heartbeatMs * LATE_FACTOR) return { state: "degraded", cause: "heartbeat late" };
+  if (live.load && live.load[0] > rules.degradedLoad) return { state: "degraded", cause: `load ${live.load[0]}` };
+  if (live.connectivity === "simulation") return { state: "degraded", cause: "node in simulation mode" };
+  return { state: "healthy", cause: "heartbeat on time" };
+}

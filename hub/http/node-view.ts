@@ -1,0 +1,59 @@
+// How a node looks in the HTTP API: snake_case JSON, secrets left out.
+import type { Fleet } from "../fleet.ts";
+import type { NodeRecord } from "../node-model.ts";
+
+export function nodeSummary(node: NodeRecord): object {
+  return {
+    node_id: node.nodeId,
+    health: node.health,
+    health_since: node.healthSince,
+    capabilities: node.capabilities,
+    arch: node.arch,
+    version: node.version,
+    last_seen: node.live.lastSeen,
+    mode: node.live.mode,
+    connectivity: node.live.connectivity,
+  };
+}
+
+export function nodeDetail(node: NodeRecord, fleet: Fleet, desiredPolicyVersion: number | null): object {
+  const live = node.live;
+  return {
+    node_id: node.nodeId,
+    registration_id: node.registrationId,
+    public_key: node.publicKey,
+    capabilities: node.capabilities,
+    arch: node.arch,
+    version: node.version,
+    endpoint: node.endpoint,
+    registered_at: node.registeredAt,
+    credentials_issued_at: node.credentialsAt,
+    health: { state: node.health, since: node.healthSince, cause: node.healthCause },
+    transitions: fleet.transitions(node.nodeId),
+    state: { state: live.state, at: live.stateAt, boot_id: live.bootId, session: live.session, reboots: live.reboots, reconnects: live.reconnects },
+    kernel_config_hash: live.kernelConfigHash,
+    last_seen: live.lastSeen,
+    heartbeat: {
+      last_at: live.lastHeartbeatAt,
+      seq: live.heartbeatSeq,
+      count: live.heartbeats,
+      seq_gaps: live.heartbeatSeqGaps,
+      uptime_s: live.uptimeS,
+      load: live.load,
+      rss_bytes: live.rssBytes,
+      mode: live.mode,
+      connectivity: live.connectivity,
+      simulated: live.simulated,
+      outbox_depth: live.outboxDepth,
+      kernel: live.kernel,
+    },
+    verdicts: {
+      last_seq: live.verdicts.lastSeq,
+      by_verdict: live.verdicts.byVerdict,
+      by_reason: live.verdicts.byReason,
+      duplicates: live.verdicts.duplicates,
+      missing: live.verdicts.missing,
+    },
+    desired_policy_version: desiredPolicyVersion,
+  };
+}

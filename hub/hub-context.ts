@@ -1,0 +1,23 @@
+// What the hub's services share. Built once by hub.ts; tests build it the same way.
+import type { BrokerAccess } from "./broker/broker-access.ts";
+import type { Fleet } from "./fleet.ts";
+import type { HubIdentity } from "./hub-identity.ts";
+import type { HubSettings } from "./settings.ts";
+import type { Registry } from "./store/registry.ts";
+
+export interface HubContext {
+  settings: HubSettings;
+  registry: Registry;
+  fleet: Fleet;
+  identity: HubIdentity;
+  broker: BrokerAccess;
+  /** The broker URL nodes get when EDGEFED_PUBLIC_MQTT_URL is not set, given the host they called the hub by. */
+  brokerUrlFor(requestHost: string | undefined): string;
+  /** Publishes through the hub's MQTT session; rejects if the broker does not take it in time. */
+  publish(topic: string, payload: string, options: { qos: 0 | 1; retain: boolean }): Promise<void>;
+  /** Whether the hub's MQTT session is up. */
+  brokerConnected(): boolean;
+  clock(): number;
+  log(line: string): void;
+  startedAt: number;
+}

@@ -1,0 +1,88 @@
+// The hub's single MQTT seam: it owns the last will (hub/state offline), the
+// retained online message and the republish after every (re)connect, and
+// hands every node message to ingest. Nothing else in the hub talks MQTT.
+import mqtt, { type MqttClient } from "mqtt";
+import { HUB_STATE_TOPIC, ROOT } from "../protocol/topics.ts";
+
+export interface HubMqttOptions {
+  url: string;
+  username: string;
+  password: string;
+  onMessage(topic: string, payload: Buffer, retained: boolean): void;
+  /** Retained messages to (re)publish on every connect, e.g. desired policies. */
+  retainedOnConnect(): { topic: string; payload: string }[];
+  log(line: string): void;
+}
+
+/** Everything agents send; `cmd` and `policy` are the hub's own and not listened to. */
+const INGEST_FILTERS = ["state", "birth", "heartbeat", "verdicts", "cmd/ack"].map((kind) => `${ROOT}/nodes/+/${kind}`);
+
+export class HubMqtt {
+  private readonly client: MqttClient;
+  connected = false;
+
+  constructor(private readonly options: HubMqttOptions) {
+    this.client = mqtt.connect(options.url, {
+      clientId: "edgefed-hub",
+      username: options.username,
+      password: options.password,
+      // A persistent session: the broker keeps QoS 1 verdicts and acks for the hub while it restarts.
+      clean: false,
+      keepalive: 60,
+      reconnectPeriod: 1000,
+      connectTimeout: 10_000,
+      queueQoSZero: false,
+      will: { topic: HUB_STATE_TOPIC, payload: Buffer.from(hubState("offline")), qos: 1, retain: true },
+    });
+    this.client.on("connect", () => void this.onConnect());
+    this.client.on("close", () => {
+      if (this.connected) options.log("broker connection lost; reconnecting");
+      this.connected = false;
+    });
+    this.client.on("error", (error) => options.log(`broker: ${error.message}`));
+    this.client.on("message", (topic, payload, packet) => options.onMessage(topic, payload, packet.retain));
+  }
+
+  private async onConnect(): Promise<void> {
+    try {
+      await this.client.subscribeAsync(INGEST_FILTERS, { qos: 1 });
+      await this.publish(HUB_STATE_TOPIC, hubState("online"), { qos: 1, retain: true });
+      for (const message of this.options.retainedOnConnect()) {
+        await this.publish(message.topic, message.payload, { qos: 1, retain: true });
+      }
+      this.connected = true;
+      this.options.log("connected to broker");
+    } catch (error) {
+      this.options.log(`broker session setup failed: ${(error as Error).message}`);
+    }
+  }
+
+  /** Resolves once the broker has the message (PUBACK for QoS 1). */
+  async publish(topic: string, payload: string, options: { qos: 0 | 1; retain: boolean }): Promise<void> {
+    await this.client.publishAsync(topic, payload, options);
+  }
+
+  /** Waits for the first successful session set-up (bounded). */
+  async waitConnected(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.connected) {
+      if (Date.now() > deadline) throw new Error(`no broker session within ${timeoutMs} ms at ${this.options.url}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /** A clean stop: hub/state offline (retained) first, since a clean disconnect suppresses the will. */
+  async close(): Promise<void> {
+    if (this.client.connected) {
+      await Promise.race([
+        this.publish(HUB_STATE_TOPIC, hubState("offline"), { qos: 1, retain: true }),
+        new Promise((resolve) => setTimeout(resolve, 1000)),
+      ]).catch(() => {});
+    }
+    await this.client.endAsync(true);
+  }
+}
+
+function hubState(state: "online" | "offline"): string {
+  return JSON.stringify({ state, ts: Date.now() });
+}

@@ -1,0 +1,124 @@
+// Starts a whole hub: registry, broker (embedded aedes or an external
+// Mosquitto through dynamic security), the hub's MQTT session and ingest, the
+// health sweep and batched flush, and the HTTP API. main.ts and tests both
+// start hubs through here.
+import type { BrokerAccess } from "./broker/broker-access.ts";
+import { startEmbeddedBroker, type EmbeddedBroker } from "./broker/embedded-broker.ts";
+import { Decisions } from "./decisions.ts";
+import { Fleet } from "./fleet.ts";
+import { createHubApp } from "./http/app.ts";
+import { serveHttp } from "./http/serve.ts";
+import type { HubContext } from "./hub-context.ts";
+import { loadHubIdentity } from "./hub-identity.ts";
+import { HubMqtt } from "./hub-mqtt.ts";
+import { Ingest } from "./ingest/ingest.ts";
+import type { HubSettings } from "./settings.ts";
+import { openRegistry } from "./store/registry.ts";
+
+export interface RunningHub {
+  httpUrl: string;
+  httpPort: number;
+  /** The broker's URL as seen from this machine. */
+  mqttUrl: string;
+  context: HubContext;
+  ingest: Ingest;
+  stop(): Promise<void>;
+}
+
+const BROKER_CONNECT_TIMEOUT_MS = 15_000;
+
+export async function startHub(settings: HubSettings, log: (line: string) => void = (line) => console.log(`[hub] ${line}`)): Promise<RunningHub> {
+  const startedAt = Date.now();
+  const registry = openRegistry(settings.dataDir);
+  const identity = loadHubIdentity(registry, settings.dataDir, settings.adminToken, log);
+  const heartbeatMs = settings.heartbeatS * 1000;
+  const fleet = new Fleet(registry.nodes, (work) => registry.db.transaction(work), {
+    heartbeatMs,
+    offlineAfterMs: settings.offlineAfterS * 1000,
+    degradedLoad: settings.degradedLoad,
+  });
+
+  let embedded: EmbeddedBroker | null = null;
+  let broker: BrokerAccess;
+  let mqttCredentials: { url: string; username: string; password: string };
+  if (settings.mqttUrl) {
+    const { connectMosquittoDynsec } = await import("./broker/mosquitto-dynsec.ts");
+    broker = await connectMosquittoDynsec({
+      url: settings.mqttUrl,
+      username: settings.mqttUsername,
+      password: settings.mqttPassword,
+      hubUsername: settings.mqttUsername,
+    });
+    mqttCredentials = { url: settings.mqttUrl, username: settings.mqttUsername, password: settings.mqttPassword };
+  } else {
+    embedded = await startEmbeddedBroker({ host: settings.mqttHost, port: settings.mqttPort, nodes: fleet.all() });
+    broker = embedded.access;
+    mqttCredentials = { url: embedded.url, ...embedded.hubCredentials };
+    log(`embedded broker on ${settings.mqttHost}:${embedded.port}`);
+  }
+  const brokerPort = embedded?.port;
+
+  let mqtt: HubMqtt | null = null;
+  const context: HubContext = {
+    settings,
+    registry,
+    fleet,
+    identity,
+    broker,
+    brokerUrlFor(requestHost) {
+      if (settings.publicMqttUrl) return settings.publicMqttUrl;
+      if (settings.mqttUrl) return settings.mqttUrl;
+      const host = (requestHost ?? "127.0.0.1").replace(/:\d+$/, "");
+      return `mqtt://${host}:${brokerPort}`;
+    },
+    publish: (topic, payload, options) => (mqtt ? mqtt.publish(topic, payload, options) : Promise.reject(new Error("no broker session"))),
+    brokerConnected: () => mqtt?.connected ?? false,
+    clock: Date.now,
+    log,
+    startedAt,
+  };
+
+  const decisions = new Decisions(context);
+  const ingest = new Ingest(fleet, (node, ack, now) => decisions.acknowledge(node, ack, now), log);
+  mqtt = new HubMqtt({
+    ...mqttCredentials,
+    onMessage: (topic, payload, retained) => ingest.handle(topic, payload, retained),
+    retainedOnConnect: () => decisions.retainedPolicies(),
+    log,
+  });
+  await mqtt.waitConnected(BROKER_CONNECT_TIMEOUT_MS);
+
+  const flushAndReport = () => {
+    try {
+      fleet.flush();
+    } catch (error) {
+      log(`writing live node state failed (kept for the next flush): ${(error as Error).message}`);
+    }
+  };
+  const flushTimer = setInterval(flushAndReport, settings.flushMs);
+  const sweepTimer = setInterval(() => fleet.sweep(Date.now()), settings.sweepMs);
+
+  const app = createHubApp(context, decisions, ingest);
+  const server = await serveHttp(app.fetch, settings.httpHost, settings.httpPort);
+  const httpHost = settings.httpHost === "0.0.0.0" ? "127.0.0.1" : settings.httpHost;
+  log(`HTTP API on ${settings.httpHost}:${server.port}; ${fleet.size} node(s) in the registry`);
+
+  return {
+    httpUrl: `http://${httpHost}:${server.port}`,
+    httpPort: server.port,
+    mqttUrl: mqttCredentials.url,
+    context,
+    ingest,
+    async stop() {
+      clearInterval(flushTimer);
+      clearInterval(sweepTimer);
+      await server.stop();
+      await mqtt!.close();
+      await broker.close();
+      if (embedded) await embedded.close();
+      flushAndReport();
+      registry.close();
+      log("stopped");
+    },
+  };
+}

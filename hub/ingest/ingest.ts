@@ -1,0 +1,108 @@
+// MQTT ingest: every message on a node topic is parsed, validated against its
+// protocol/ schema and applied to the fleet view. Whatever does not fit
+// (unknown topic or node, bad or oversized payload, a birth naming another
+// node) is counted and dropped; nothing a node sends can throw out of here.
+import {
+  BirthMessage,
+  decodePayload,
+  DecisionAckMessage,
+  HeartbeatMessage,
+  StateMessage,
+  VerdictEventMessage,
+  type DecisionAckMessage as DecisionAck,
+} from "../../protocol/messages.ts";
+import { parseNodeTopic } from "../../protocol/topics.ts";
+import type { Fleet } from "../fleet.ts";
+import { DropCounter } from "./drop-counter.ts";
+import { applyBirth, applyHeartbeat, applyState, applyVerdict } from "./node-messages.ts";
+
+export interface IngestStats {
+  received: number;
+  applied: number;
+  dropped: number;
+  dropped_by_reason: Record<string, number>;
+}
+
+export class Ingest {
+  private received = 0;
+  private applied = 0;
+  private readonly drops: DropCounter;
+
+  constructor(
+    private readonly fleet: Fleet,
+    private readonly onAck: (nodeId: string, ack: DecisionAck, now: number) => string | null,
+    log: (line: string) => void,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.drops = new DropCounter(log);
+  }
+
+  handle(topic: string, payload: Buffer, retained: boolean): void {
+    const now = this.clock();
+    this.received++;
+    try {
+      const dropReason = this.apply(topic, payload, retained, now);
+      if (dropReason === null) this.applied++;
+    } catch (error) {
+      this.drops.drop("internal error", topic, (error as Error).message, now);
+    }
+  }
+
+  /** Applies a message; returns null, or the reason it was dropped (already counted). */
+  private apply(topic: string, payload: Buffer, retained: boolean, now: number): string | null {
+    const drop = (reason: string, source: string, detail: string) => {
+      this.drops.drop(reason, source, detail, now);
+      return reason;
+    };
+    const parsed = parseNodeTopic(topic);
+    if (!parsed) return drop("unknown topic", "unknown topics", topic.slice(0, 200));
+    const node = this.fleet.get(parsed.node);
+    if (!node) return drop("unknown node", parsed.node, `not registered (${parsed.kind})`);
+    const source = parsed.node;
+
+    switch (parsed.kind) {
+      case "birth": {
+        const birth = decodePayload(BirthMessage, payload);
+        if (!birth.ok) return drop("invalid payload", source, `birth: ${birth.error}`);
+        if (birth.value.node_id !== parsed.node) return drop("wrong node", source, `birth names node ${birth.value.node_id}`);
+        applyBirth(node, birth.value, now);
+        break;
+      }
+      case "state": {
+        const state = decodePayload(StateMessage, payload);
+        if (!state.ok) return drop("invalid payload", source, `state: ${state.error}`);
+        applyState(node, state.value, now, retained);
+        this.fleet.touched(node, now, state.value.state === "offline" ? "node said offline (last will or clean stop)" : undefined);
+        return null;
+      }
+      case "heartbeat": {
+        const heartbeat = decodePayload(HeartbeatMessage, payload);
+        if (!heartbeat.ok) return drop("invalid payload", source, `heartbeat: ${heartbeat.error}`);
+        applyHeartbeat(node, heartbeat.value, now);
+        break;
+      }
+      case "verdicts": {
+        const event = decodePayload(VerdictEventMessage, payload);
+        if (!event.ok) return drop("invalid payload", source, `verdicts: ${event.error}`);
+        applyVerdict(node, event.value, now);
+        break;
+      }
+      case "cmd/ack": {
+        const ack = decodePayload(DecisionAckMessage, payload);
+        if (!ack.ok) return drop("invalid payload", source, `cmd/ack: ${ack.error}`);
+        const problem = this.onAck(parsed.node, ack.value, now);
+        if (problem) return drop("bad ack", source, problem);
+        node.live.lastSeen = now;
+        break;
+      }
+      default:
+        return drop("unexpected kind", source, parsed.kind); // cmd and policy are the hub's own
+    }
+    this.fleet.touched(node, now);
+    return null;
+  }
+
+  stats(): IngestStats {
+    return { received: this.received, applied: this.applied, dropped: this.drops.total, dropped_by_reason: { ...this.drops.byReason } };
+  }
+}

@@ -1,0 +1,62 @@
+// What each agent message kind changes in the fleet view: one small function
+// per kind. Each gets a message already validated against its schema.
+import type { BirthMessage, HeartbeatMessage, StateMessage, VerdictEventMessage } from "../../protocol/messages.ts";
+import type { NodeRecord } from "../node-model.ts";
+
+export function applyBirth(node: NodeRecord, birth: BirthMessage, now: number): void {
+  const live = node.live;
+  if (live.bootId !== null && live.bootId !== birth.bootId) live.reboots++;
+  else if (live.session !== null && birth.session > live.session) live.reconnects++;
+  live.bootId = birth.bootId;
+  live.session = birth.session;
+  live.kernelConfigHash = birth.kernel_config_hash;
+  node.version = birth.version;
+  node.arch = birth.arch;
+  node.capabilities = birth.capabilities;
+  live.lastSeen = now;
+}
+
+/** A retained state is as old as its own ts says; a live one is as of now. */
+export function applyState(node: NodeRecord, state: StateMessage, now: number, retained: boolean): void {
+  const at = retained ? Math.min(state.ts, now) : now;
+  if (node.live.stateAt !== null && at < node.live.stateAt) return; // older than what the hub knows
+  node.live.state = state.state;
+  node.live.stateAt = at;
+  if (!retained) node.live.lastSeen = now;
+}
+
+export function applyHeartbeat(node: NodeRecord, heartbeat: HeartbeatMessage, now: number): void {
+  const live = node.live;
+  // A seq below the last one means the agent restarted and counts from 0 again.
+  if (live.heartbeatSeq !== null && heartbeat.seq > live.heartbeatSeq + 1) {
+    live.heartbeatSeqGaps += heartbeat.seq - live.heartbeatSeq - 1;
+  }
+  live.heartbeatSeq = heartbeat.seq;
+  live.heartbeats++;
+  live.lastHeartbeatAt = now;
+  live.lastSeen = now;
+  live.state = "online"; // a heartbeat is proof of life, whatever an older retained state said
+  live.stateAt = now;
+  live.uptimeS = heartbeat.uptime_s;
+  live.load = heartbeat.load;
+  live.rssBytes = heartbeat.rss_bytes;
+  live.mode = heartbeat.mode;
+  live.connectivity = heartbeat.connectivity;
+  live.simulated = heartbeat.simulated;
+  live.outboxDepth = heartbeat.outbox_depth;
+  live.kernel = heartbeat.kernel;
+}
+
+/** Counts a verdict event once: redeliveries (seq at or below the last) are counted as duplicates only. */
+export function applyVerdict(node: NodeRecord, event: VerdictEventMessage, now: number): void {
+  const tally = node.live.verdicts;
+  node.live.lastSeen = now;
+  if (event.seq <= tally.lastSeq) {
+    tally.duplicates++;
+    return;
+  }
+  tally.missing += event.seq - tally.lastSeq - 1;
+  tally.lastSeq = event.seq;
+  tally.byVerdict[event.verdict.verdict] = (tally.byVerdict[event.verdict.verdict] ?? 0) + 1;
+  for (const reason of event.verdict.reasons) tally.byReason[reason] = (tally.byReason[reason] ?? 0) + 1;
+}

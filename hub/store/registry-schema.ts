@@ -1,0 +1,79 @@
+// The hub registry's tables. `user_version` numbers the schema so a later
+// release can migrate a registry written by this one.
+import type { SqliteDatabase } from "../../kernel/sqlite.ts";
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS hub_settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS enrollment_tokens (
+  token_hash TEXT PRIMARY KEY,     -- sha256 of the token; the token itself is never stored
+  label TEXT NOT NULL,
+  uses_left INTEGER,               -- NULL: unlimited
+  expires_at INTEGER,              -- ms since the epoch; NULL: never
+  created_at INTEGER NOT NULL,
+  registrations INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS nodes (
+  node_id TEXT PRIMARY KEY,
+  registration_id TEXT NOT NULL,
+  public_key TEXT NOT NULL,
+  capabilities TEXT NOT NULL,      -- JSON array
+  arch TEXT NOT NULL,
+  version TEXT NOT NULL,
+  endpoint TEXT,
+  password_hash TEXT NOT NULL,     -- sha256 of the node's MQTT password
+  registered_at INTEGER NOT NULL,
+  credentials_at INTEGER NOT NULL, -- when the current password was issued
+  health TEXT NOT NULL,
+  health_since INTEGER NOT NULL,
+  health_cause TEXT NOT NULL,
+  live TEXT NOT NULL DEFAULT '{}'  -- JSON: what birth, state, heartbeats and verdicts last said
+);
+CREATE TABLE IF NOT EXISTS health_transitions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  node_id TEXT NOT NULL,
+  from_state TEXT,
+  to_state TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  cause TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS health_transitions_node ON health_transitions (node_id, id);
+CREATE TABLE IF NOT EXISTS decisions (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  type TEXT NOT NULL,
+  target TEXT NOT NULL,
+  message TEXT NOT NULL,           -- the signed decision exactly as published
+  targets TEXT NOT NULL,           -- JSON array of the node ids it was sent to
+  issued_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS decision_acks (
+  decision_id TEXT NOT NULL,
+  node_id TEXT NOT NULL,
+  ok INTEGER NOT NULL,
+  error TEXT,
+  applied_at INTEGER NOT NULL,
+  received_at INTEGER NOT NULL,
+  PRIMARY KEY (decision_id, node_id)
+);
+CREATE TABLE IF NOT EXISTS desired_policies (
+  target TEXT PRIMARY KEY,         -- 'fleet' or a node id
+  version INTEGER NOT NULL,
+  message TEXT NOT NULL            -- the signed DesiredPolicyMessage as published (retained)
+);
+`;
+
+export function migrateRegistry(db: SqliteDatabase): void {
+  const row = db.prepare("PRAGMA user_version").get<{ user_version: number }>();
+  const version = row?.user_version ?? 0;
+  if (version > SCHEMA_VERSION) {
+    throw new Error(`registry ${db.path} has schema ${version}, newer than this hub (${SCHEMA_VERSION}); upgrade the hub`);
+  }
+  db.exec(SCHEMA);
+  db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+}

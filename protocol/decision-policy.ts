@@ -1,0 +1,68 @@
+// What each decision type does to a node's kernel policy. Hub and agent both
+// use this: the hub to validate a decision before signing it and to keep the
+// desired policy, the agent to apply it. RESEARCH_TASK and OVERRIDE change no
+// policy; they are recorded and acknowledged.
+import { applyPolicyUpdate, DEFAULT_POLICY, type PolicyUpdate } from "../kernel/policy.ts";
+import type { DecisionType } from "./messages.ts";
+
+export type DecisionEffect =
+  | { kind: "policy"; update: PolicyUpdate }
+  | { kind: "record" }
+  | { kind: "invalid"; violations: string[] };
+
+/** The payload fields each policy-changing type accepts; `reason` (free text for the audit trail) is accepted by all. */
+const POLICY_FIELDS: Partial<Record<DecisionType, readonly string[]>> = {
+  MODE_CHANGE: ["mode", "duration_s"],
+  FREEZE: ["duration_s"],
+  RISK_ADJUSTMENT: ["max_leverage", "max_notional_usd", "thresholds"],
+  ESS_POLICY: ["enforcement", "thresholds"],
+  CAPITAL_PROFILE: ["max_notional_usd", "max_leverage", "thresholds"],
+  CASHFLOW: ["max_notional_usd"],
+  SYMBOL_UNIVERSE: ["active_symbols"],
+  STRATEGY_ALLOCATION: ["model_weights"],
+};
+
+const MAX_REASON_LENGTH = 512;
+
+function freezeUntil(payload: Record<string, unknown>, issuedAt: number, violations: string[]): number | undefined {
+  if (!("duration_s" in payload)) return undefined; // indefinite
+  const duration = payload.duration_s;
+  if (typeof duration !== "number" || !Number.isFinite(duration) || duration <= 0) {
+    violations.push("duration_s: must be a positive number of seconds, or absent for an indefinite freeze");
+    return undefined;
+  }
+  return issuedAt + Math.round(duration * 1000);
+}
+
+/**
+ * The effect of a decision, validated whole against the kernel's policy
+ * rules. `issuedAt` anchors durations, so every node computes the same
+ * freeze end whenever the decision reaches it.
+ */
+export function decisionEffect(type: DecisionType, payload: Record<string, unknown>, issuedAt: number): DecisionEffect {
+  const violations: string[] = [];
+  if ("reason" in payload && (typeof payload.reason !== "string" || payload.reason.length > MAX_REASON_LENGTH)) {
+    violations.push(`reason: must be text of at most ${MAX_REASON_LENGTH} characters`);
+  }
+  const fields = POLICY_FIELDS[type];
+  if (!fields) return violations.length ? { kind: "invalid", violations } : { kind: "record" };
+
+  const given = Object.keys(payload).filter((k) => k !== "reason");
+  for (const key of given) if (!fields.includes(key)) violations.push(`${key}: not a field of ${type} (${fields.join(", ")})`);
+  if (given.length === 0 && type !== "FREEZE") violations.push(`payload: ${type} needs at least one of ${fields.join(", ")}`);
+
+  const update: PolicyUpdate = {};
+  for (const key of given) if (key !== "duration_s" && fields.includes(key)) Object.assign(update, { [key]: payload[key] });
+  if (type === "FREEZE" || (type === "MODE_CHANGE" && payload.mode === "FREEZE")) {
+    update.mode = "FREEZE";
+    const until = freezeUntil(payload, issuedAt, violations);
+    if (until !== undefined) update.freeze_until = until;
+  } else if ("duration_s" in payload) {
+    violations.push("duration_s: only valid with mode FREEZE");
+  }
+  if (type === "MODE_CHANGE" && !("mode" in payload)) violations.push("mode: required");
+
+  const checked = applyPolicyUpdate(DEFAULT_POLICY, update);
+  if (!checked.ok) violations.push(...checked.violations);
+  return violations.length ? { kind: "invalid", violations } : { kind: "policy", update };
+}
