@@ -16,7 +16,8 @@ const MISSED_FOR_UNHEALTHY = 3;
 
 export function classifyHealth(live: NodeLive, now: number, rules: HealthRules): { state: HealthState; cause: string } {
   if (live.state === "offline") return { state: "offline", cause: "node said offline (last will or clean stop)" };
-  const heardAt = live.lastHeartbeatAt ?? (live.state === "online" ? live.stateAt : null);
+  // A node that just said online (reconnect) counts from then, even if its last heartbeat is old.
+  const heardAt = live.state === "online" ? Math.max(live.lastHeartbeatAt ?? 0, live.stateAt ?? 0) || null : live.lastHeartbeatAt;
   if (heardAt === null) return { state: "offline", cause: "never heard from" };
   const silentMs = now - heardAt;
   if (silentMs > rules.offlineAfterMs) return { state: "offline", cause: `silent for ${Math.round(silentMs / 1000)} s` };

@@ -54,6 +54,15 @@ const SPECS: SettingSpec[] = [
 
 export class SettingsError extends Error {}
 
+function isBrokerUrl(raw: string): boolean {
+  try {
+    const url = new URL(raw);
+    return ["mqtt:", "mqtts:", "tcp:", "ws:", "wss:"].includes(url.protocol) && url.hostname !== "" && !/\s/.test(raw);
+  } catch {
+    return false;
+  }
+}
+
 function parseValue(spec: SettingSpec, raw: string, source: string): string | number {
   const bad = (why: string) => new SettingsError(`${source}: ${why}`);
   switch (spec.kind) {
@@ -61,7 +70,7 @@ function parseValue(spec: SettingSpec, raw: string, source: string): string | nu
       return raw;
     case "url":
       if (raw === "") return raw;
-      if (!/^(mqtts?|wss?|tcp):\/\/[^/\s]+/.test(raw)) throw bad(`${JSON.stringify(raw)} is not an mqtt:// or mqtts:// URL`);
+      if (!isBrokerUrl(raw)) throw bad(`${JSON.stringify(raw)} is not a broker URL (mqtt://, mqtts://, tcp://, ws:// or wss://)`);
       return raw;
     case "port": {
       const port = Number(raw);
@@ -92,7 +101,7 @@ export function parseHubSettings(args: string[], env: Record<string, string | un
     values.set(spec.key, parseValue(spec, raw, flag));
   }
   const settings = Object.fromEntries(values) as unknown as HubSettings;
-  if (settings.heartbeatS <= 0) throw new SettingsError("EDGEFED_HEARTBEAT_S: must be above 0");
+  if (settings.heartbeatS <= 0) throw new SettingsError("--heartbeat-s / EDGEFED_HEARTBEAT_S: must be above 0");
   if (settings.offlineAfterS === 0) settings.offlineAfterS = settings.heartbeatS * 10;
   if (settings.mqttUrl && !settings.mqttUsername) {
     throw new SettingsError("EDGEFED_MQTT_USERNAME: an external broker needs the dynamic-security admin user and password");
@@ -115,6 +124,9 @@ export function hubHelp(): string {
 /** Settings with secrets masked, for the start-up log line. */
 export function describeSettings(settings: HubSettings): Record<string, unknown> {
   const shown: Record<string, unknown> = { ...settings };
-  for (const spec of SPECS) if (spec.secret && settings[spec.key]) shown[spec.key] = "***";
+  for (const spec of SPECS) {
+    if (spec.secret && settings[spec.key]) shown[spec.key] = "***";
+    if (spec.kind === "url" && settings[spec.key]) shown[spec.key] = String(settings[spec.key]).replace(/\/\/([^@/]*)@/, "//***@");
+  }
   return shown;
 }

@@ -14,6 +14,8 @@ import { HttpError, invalidBody } from "./http-error.ts";
 import { nodeDetail, nodeSummary } from "./node-view.ts";
 
 const MAX_PAGE = 1000;
+const bunVersion = (globalThis as { Bun?: { version: string } }).Bun?.version;
+const RUNTIME = bunVersion ? `bun ${bunVersion}` : `node ${process.version}`;
 
 const NodeListQuery = z.object({
   status: z.enum(HEALTH_STATES).optional(),
@@ -81,7 +83,7 @@ export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Inge
       store = false;
     }
     const ok = broker && store;
-    return c.json({ status: ok ? "ok" : "degraded", broker: broker ? "up" : "down", store: store ? "up" : "down", uptime_s: Math.round((hub.clock() - hub.startedAt) / 1000) }, ok ? 200 : 503);
+    return c.json({ status: ok ? "ok" : "degraded", broker: broker ? "up" : "down", store: store ? "up" : "down", runtime: RUNTIME, uptime_s: Math.round((hub.clock() - hub.startedAt) / 1000) }, ok ? 200 : 503);
   });
 
   app.post("/federation/register", async (c) => {

@@ -1,0 +1,273 @@
+// BrokerAccess for an external Mosquitto (2.0+) through its dynamic-security
+// plugin: the hub sends JSON commands to $CONTROL/dynamic-security/v1 over its
+// own MQTT connection, as the plugin's admin client, and reads the answers on
+// .../response. Each node gets a client (username = client id = node id) and a
+// role `edgefed-node-<id>` holding exactly the ACLs of acl.ts.
+//
+// Mosquitto 2.0.11 behaviour this relies on (checked against the real broker,
+// see mosquitto-dynsec.test.ts):
+// - setClientPassword and deleteClient disconnect the client's live sessions,
+//   so a new password or a revoke takes effect at once;
+// - addClientRole disconnects the client it changes, which can be this very
+//   connection when the hub user is the admin; the setup then runs again on
+//   the automatic reconnect and finds the role in place;
+// - modifyRole replaces a role's ACLs without disconnecting anyone;
+// - deleteRole of a role a client still holds leaves that client pointing at
+//   freed memory, so a role is only ever deleted after its client;
+// - duplicate addClientRole answers "Internal error", so the hub's role is
+//   checked with getClient first rather than added blindly.
+import { randomBytes } from "node:crypto";
+import mqtt, { type MqttClient } from "mqtt";
+import { isNodeId, ROOT } from "../../protocol/topics.ts";
+import { nodePublishTopics, nodeSubscribeTopics } from "./acl.ts";
+import type { BrokerAccess, NodeGrant } from "./broker-access.ts";
+
+const COMMAND_TOPIC = "$CONTROL/dynamic-security/v1";
+const RESPONSE_TOPIC = "$CONTROL/dynamic-security/v1/response";
+export const DYNSEC_CLIENT_ID = "edgefed-hub-dynsec";
+export const HUB_ROLE = "edgefed-hub";
+/** Node ids the hub refuses to grant: they would share a client id with the hub's own connections and could take them over. */
+const RESERVED_NODE_PREFIX = "edgefed-hub";
+
+export function nodeRoleName(nodeId: string): string {
+  return `edgefed-node-${nodeId}`;
+}
+
+type Acl = { acltype: string; topic: string; allow: boolean };
+type DynsecResponse = { command: string; error?: string; data?: unknown; correlationData?: string };
+type Pending = { resolve(response: DynsecResponse): void; reject(error: Error): void; timer: ReturnType<typeof setTimeout> };
+
+function nodeAcls(nodeId: string): Acl[] {
+  return [
+    ...nodePublishTopics(nodeId).map((topic) => ({ acltype: "publishClientSend", topic, allow: true })),
+    ...nodeSubscribeTopics(nodeId).map((topic) => ({ acltype: "subscribeLiteral", topic, allow: true })),
+    ...nodeSubscribeTopics(nodeId).map((topic) => ({ acltype: "publishClientReceive", topic, allow: true })),
+  ];
+}
+
+const HUB_ACLS: Acl[] = [
+  { acltype: "publishClientSend", topic: `${ROOT}/#`, allow: true },
+  { acltype: "publishClientReceive", topic: `${ROOT}/#`, allow: true },
+  { acltype: "subscribePattern", topic: `${ROOT}/#`, allow: true },
+];
+
+function clientRoles(response: DynsecResponse): string[] {
+  const roles = (response.data as { client?: { roles?: { rolename?: unknown }[] } } | undefined)?.client?.roles ?? [];
+  return roles.map((role) => String(role.rolename));
+}
+
+export async function connectMosquittoDynsec(options: {
+  url: string;
+  username: string;
+  password: string;
+  hubUsername: string;
+  timeoutMs?: number;
+}): Promise<BrokerAccess> {
+  const timeoutMs = options.timeoutMs ?? 5_000;
+  // Correlation ids are unique to this connection object: every admin
+  // subscribed to the response topic sees every answer.
+  const idPrefix = randomBytes(6).toString("hex");
+  let nextId = 0;
+  const pending = new Map<string, Pending>();
+  let ready = false; // connected and set up on the current connection
+  let closed = false;
+  let lastError: Error | null = null;
+  let connection = 0; // counts connects, so a stale setup cannot mark a newer connection ready
+  // Waiters for `ready`: called with nothing after a successful setup, with an error on close().
+  let readyWaiters: ((error?: Error) => void)[] = [];
+  // One operation at a time, so a grant and a revoke of the same node cannot interleave.
+  let queue: Promise<unknown> = Promise.resolve();
+
+  const client: MqttClient = mqtt.connect(options.url, {
+    clientId: DYNSEC_CLIENT_ID,
+    username: options.username,
+    password: options.password,
+    clean: true,
+    keepalive: 60,
+    reconnectPeriod: 1_000,
+    connectTimeout: timeoutMs,
+  });
+
+  function failPending(error: Error): void {
+    for (const [id, entry] of pending) {
+      clearTimeout(entry.timer);
+      entry.reject(error);
+      pending.delete(id);
+    }
+  }
+
+  /** Sends one command and waits for its answer; throws on an error answer not listed in `tolerated`. */
+  function call(command: Record<string, unknown> & { command: string }, tolerated: string[] = []): Promise<DynsecResponse> {
+    const correlationData = `${idPrefix}-${++nextId}`;
+    const answer = new Promise<DynsecResponse>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        pending.delete(correlationData);
+        // A publish the broker refuses is dropped silently, so a missing permission looks like this too.
+        reject(new Error(`dynsec ${command.command}: no answer from ${options.url} within ${timeoutMs} ms (is "${options.username}" a dynsec admin?)`));
+      }, timeoutMs);
+      pending.set(correlationData, { resolve, reject, timer });
+    });
+    client.publish(COMMAND_TOPIC, JSON.stringify({ commands: [{ ...command, correlationData }] }), { qos: 1 });
+    return answer.then((response) => {
+      if (response.error && !tolerated.includes(response.error)) {
+        throw new Error(`dynsec ${command.command} failed: ${response.error}`);
+      }
+      return response;
+    });
+  }
+
+  /** Creates the role with exactly these ACLs, or brings an existing one's ACLs up to date (which kicks nobody). */
+  async function ensureRole(rolename: string, acls: Acl[]): Promise<void> {
+    const created = await call({ command: "createRole", rolename, acls }, ["Role already exists"]);
+    if (created.error) await call({ command: "modifyRole", rolename, acls });
+  }
+
+  /** Idempotent, run on every (re)connect: a restarted broker may have lost or reset its dynsec state. */
+  async function setUp(): Promise<void> {
+    await client.subscribeAsync(RESPONSE_TOPIC, { qos: 1 });
+    await call({
+      command: "setDefaultACLAccess",
+      acls: [
+        { acltype: "publishClientSend", allow: false },
+        { acltype: "subscribe", allow: false },
+      ],
+    });
+    await ensureRole(HUB_ROLE, HUB_ACLS);
+    const hub = await call({ command: "getClient", username: options.hubUsername }, ["Client not found"]);
+    if (hub.error) throw new Error(`dynsec: the hub user "${options.hubUsername}" does not exist on the broker`);
+    if (!clientRoles(hub).includes(HUB_ROLE)) {
+      await call({ command: "addClientRole", username: options.hubUsername, rolename: HUB_ROLE });
+    }
+  }
+
+  client.on("message", (topic, payload) => {
+    if (topic !== RESPONSE_TOPIC) return;
+    let responses: DynsecResponse[];
+    try {
+      responses = (JSON.parse(payload.toString()) as { responses?: DynsecResponse[] }).responses ?? [];
+    } catch {
+      return;
+    }
+    for (const response of responses) {
+      const entry = pending.get(String(response.correlationData));
+      if (!entry) continue; // another admin's answer
+      clearTimeout(entry.timer);
+      pending.delete(String(response.correlationData));
+      entry.resolve(response);
+    }
+  });
+  client.on("connect", () => {
+    ready = false;
+    const current = ++connection;
+    setUp().then(
+      () => {
+        if (current !== connection || !client.connected) return;
+        ready = true;
+        lastError = null;
+        for (const wake of readyWaiters.splice(0)) wake();
+      },
+      (error: Error) => {
+        // Usually the self-kick of addClientRole (see top): the reconnect sets up again.
+        lastError = error;
+      },
+    );
+  });
+  client.on("close", () => {
+    ready = false;
+    // Answers to commands sent on this connection will not come (clean session).
+    failPending(new Error(`dynsec: connection to ${options.url} lost`));
+  });
+  client.on("error", (error) => {
+    lastError = error;
+  });
+
+  function whenReady(): Promise<void> {
+    if (closed) return Promise.reject(new Error("dynsec: broker access is closed"));
+    if (ready) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        readyWaiters = readyWaiters.filter((waiter) => waiter !== wake);
+        reject(new Error(`dynsec: not connected to ${options.url} within ${timeoutMs} ms${lastError ? `: ${lastError.message}` : ""}`));
+      }, timeoutMs);
+      const wake = (error?: Error) => {
+        clearTimeout(timer);
+        if (error) reject(error);
+        else resolve();
+      };
+      readyWaiters.push(wake);
+    });
+  }
+
+  function serially<T>(operation: () => Promise<T>): Promise<T> {
+    const result = queue.then(() => whenReady()).then(operation);
+    queue = result.catch(() => undefined);
+    return result;
+  }
+
+  function checkNodeId(nodeId: string): void {
+    if (!isNodeId(nodeId)) throw new Error(`not a node id: ${JSON.stringify(nodeId)}`);
+    if (nodeId === options.username || nodeId === options.hubUsername || nodeId.startsWith(RESERVED_NODE_PREFIX)) {
+      throw new Error(`node id "${nodeId}" is reserved for the hub`);
+    }
+  }
+
+  try {
+    await whenReady();
+  } catch (error) {
+    closed = true;
+    client.end(true);
+    throw error;
+  }
+
+  return {
+    get healthy() {
+      return ready && client.connected;
+    },
+
+    grant({ nodeId, username, password }: NodeGrant) {
+      return serially(async () => {
+        checkNodeId(nodeId);
+        if (username !== nodeId) throw new Error(`node ${nodeId}: username must be the node id`);
+        const rolename = nodeRoleName(nodeId);
+        const existing = await call({ command: "getClient", username }, ["Client not found"]);
+        if (!existing.error && !clientRoles(existing).includes(rolename)) {
+          // Someone else's broker account (an operator, a bridge): never take it over.
+          throw new Error(`node ${nodeId}: the broker already has a client "${username}" that edgefed does not manage`);
+        }
+        await ensureRole(rolename, nodeAcls(nodeId));
+        if (existing.error) {
+          // clientid pins the node to its own id: it cannot connect under another client's id.
+          await call({ command: "createClient", username, password, clientid: nodeId, roles: [{ rolename }] });
+        } else {
+          // Kicks sessions that logged in with the old password (Mosquitto 2.0.11 does; see top).
+          await call({ command: "setClientPassword", username, password });
+        }
+      });
+    },
+
+    revoke(nodeId: string) {
+      return serially(async () => {
+        checkNodeId(nodeId);
+        const rolename = nodeRoleName(nodeId);
+        const existing = await call({ command: "getClient", username: nodeId }, ["Client not found"]);
+        // deleteClient kicks a live session. The role goes only after its client (see top).
+        if (!existing.error && clientRoles(existing).includes(rolename)) {
+          await call({ command: "deleteClient", username: nodeId }, ["Client not found"]);
+        }
+        if (existing.error || clientRoles(existing).includes(rolename)) {
+          await call({ command: "deleteRole", rolename }, ["Role not found"]);
+        }
+      });
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      ready = false;
+      const error = new Error("dynsec: broker access is closed");
+      for (const wake of readyWaiters.splice(0)) wake(error);
+      failPending(error);
+      await client.endAsync(true);
+    },
+  };
+}

@@ -1,0 +1,294 @@
+// Tests for what each agent message does to the fleet view (node-messages.ts):
+// heartbeat seq gaps and restarts, the verdict tally, reboots vs reconnects,
+// and which state message wins.
+import { describe, expect, test } from "bun:test";
+import type { BirthMessage, HeartbeatMessage, StateMessage, VerdictEventMessage } from "../../protocol/messages.ts";
+import { emptyLive, type NodeRecord } from "../node-model.ts";
+import { applyBirth, applyHeartbeat, applyState, applyVerdict } from "./node-messages.ts";
+
+const T0 = 1_700_000_000_000;
+
+function node(): NodeRecord {
+  return {
+    nodeId: "pi-1",
+    registrationId: "reg-1",
+    publicKey: "k".repeat(43),
+    capabilities: ["gate"],
+    arch: "arm64",
+    version: "0.0.1",
+    endpoint: null,
+    passwordHash: "0".repeat(64),
+    registeredAt: T0 - 1000,
+    credentialsAt: T0 - 1000,
+    health: "offline",
+    healthSince: T0 - 1000,
+    healthCause: "never heard from",
+    live: emptyLive(),
+  };
+}
+
+function heartbeat(seq: number, overrides: Partial<HeartbeatMessage> = {}): HeartbeatMessage {
+  return {
+    seq,
+    ts: T0,
+    uptime_s: 12.5,
+    load: [0.5, 0.25, 0.125],
+    rss_bytes: 50_000_000,
+    mode: "LIVE",
+    connectivity: "online",
+    simulated: false,
+    outbox_depth: 0,
+    kernel: { evaluated: 10, passed: 6, held: 4, duplicates: 0, recovered: 0 },
+    ...overrides,
+  };
+}
+
+function verdict(seq: number, kind: "PASS" | "HOLD" = "PASS", reasons: string[] = []): VerdictEventMessage {
+  return {
+    seq,
+    ts: T0,
+    simulated: false,
+    symbol: "BTCUSDT",
+    verdict: {
+      id: `intent-${seq}`,
+      verdict: kind,
+      reasons,
+      enforced: true,
+      mode: "LIVE",
+      metrics: { notional: 100, friction_usd: 0.22, required_edge_usd: 0.66, r_ratio: 2.5 },
+    },
+  };
+}
+
+function birth(bootId: string, session: number, overrides: Partial<BirthMessage> = {}): BirthMessage {
+  return {
+    node_id: "pi-1",
+    version: "1.2.3",
+    arch: "x64",
+    capabilities: ["gate", "journal"],
+    kernel_config_hash: "sha256:0123456789abcdef",
+    bootId,
+    session,
+    ts: T0,
+    ...overrides,
+  };
+}
+
+const state = (s: "online" | "offline", ts: number, bootId = "boot-a"): StateMessage => ({ state: s, bootId, ts });
+
+describe("applyHeartbeat", () => {
+  test("the first heartbeat counts no gap, whatever its seq", () => {
+    const n = node();
+    applyHeartbeat(n, heartbeat(41), T0);
+    expect(n.live.heartbeatSeq).toBe(41);
+    expect(n.live.heartbeatSeqGaps).toBe(0);
+    expect(n.live.heartbeats).toBe(1);
+  });
+
+  test("consecutive seqs count no gap; skipped seqs count each", () => {
+    const n = node();
+    for (const seq of [0, 1, 2]) applyHeartbeat(n, heartbeat(seq), T0 + seq);
+    expect(n.live.heartbeatSeqGaps).toBe(0);
+    applyHeartbeat(n, heartbeat(5), T0 + 5); // 3 and 4 lost
+    expect(n.live.heartbeatSeqGaps).toBe(2);
+    applyHeartbeat(n, heartbeat(6), T0 + 6);
+    applyHeartbeat(n, heartbeat(10), T0 + 10); // 7, 8, 9 lost
+    expect(n.live.heartbeatSeqGaps).toBe(5);
+    expect(n.live.heartbeats).toBe(6);
+    expect(n.live.heartbeatSeq).toBe(10);
+  });
+
+  test("a seq going down is a restart, not a gap, and counting resumes from it", () => {
+    const n = node();
+    for (const seq of [7, 8, 9]) applyHeartbeat(n, heartbeat(seq), T0 + seq);
+    applyHeartbeat(n, heartbeat(0), T0 + 20); // agent restarted
+    expect(n.live.heartbeatSeqGaps).toBe(0);
+    expect(n.live.heartbeatSeq).toBe(0);
+    applyHeartbeat(n, heartbeat(1), T0 + 21);
+    expect(n.live.heartbeatSeqGaps).toBe(0);
+    applyHeartbeat(n, heartbeat(3), T0 + 23);
+    expect(n.live.heartbeatSeqGaps).toBe(1);
+    expect(n.live.heartbeats).toBe(6);
+  });
+
+  test("a repeated seq is no gap", () => {
+    const n = node();
+    applyHeartbeat(n, heartbeat(4), T0);
+    applyHeartbeat(n, heartbeat(4), T0 + 1);
+    expect(n.live.heartbeatSeqGaps).toBe(0);
+    expect(n.live.heartbeats).toBe(2);
+  });
+
+  test("copies the node's vitals and marks it online as of now", () => {
+    const n = node();
+    n.live.state = "offline";
+    n.live.stateAt = T0 - 50;
+    applyHeartbeat(n, heartbeat(3, { mode: "SHADOW", connectivity: "simulation", simulated: true, outbox_depth: 17, ts: T0 - 999 }), T0);
+    expect(n.live).toMatchObject({
+      state: "online",
+      stateAt: T0,
+      lastHeartbeatAt: T0,
+      lastSeen: T0,
+      uptimeS: 12.5,
+      load: [0.5, 0.25, 0.125],
+      rssBytes: 50_000_000,
+      mode: "SHADOW",
+      connectivity: "simulation",
+      simulated: true,
+      outboxDepth: 17,
+      kernel: { evaluated: 10, passed: 6, held: 4, duplicates: 0, recovered: 0 },
+    });
+  });
+});
+
+describe("applyVerdict", () => {
+  test("counts each seq once, by verdict and by reason", () => {
+    const n = node();
+    applyVerdict(n, verdict(1, "PASS"), T0);
+    applyVerdict(n, verdict(2, "HOLD", ["EDGE_TOO_SMALL", "COOLDOWN"]), T0 + 1);
+    applyVerdict(n, verdict(3, "HOLD", ["COOLDOWN"]), T0 + 2);
+    expect(n.live.verdicts).toEqual({
+      lastSeq: 3,
+      byVerdict: { PASS: 1, HOLD: 2 },
+      byReason: { EDGE_TOO_SMALL: 1, COOLDOWN: 2 },
+      duplicates: 0,
+      missing: 0,
+    });
+    expect(n.live.lastSeen).toBe(T0 + 2);
+  });
+
+  test("a redelivered seq (equal or lower) is a duplicate and not counted again", () => {
+    const n = node();
+    applyVerdict(n, verdict(1, "HOLD", ["RATE_LIMIT"]), T0);
+    applyVerdict(n, verdict(2, "PASS"), T0);
+    applyVerdict(n, verdict(2, "PASS"), T0 + 5);
+    applyVerdict(n, verdict(1, "HOLD", ["RATE_LIMIT"]), T0 + 6);
+    expect(n.live.verdicts).toEqual({
+      lastSeq: 2,
+      byVerdict: { HOLD: 1, PASS: 1 },
+      byReason: { RATE_LIMIT: 1 },
+      duplicates: 2,
+      missing: 0,
+    });
+    expect(n.live.lastSeen).toBe(T0 + 6); // a duplicate still shows the node is alive
+  });
+
+  test("skipped seqs are counted as missing", () => {
+    const n = node();
+    applyVerdict(n, verdict(1), T0);
+    applyVerdict(n, verdict(4), T0); // 2 and 3 never arrived
+    applyVerdict(n, verdict(10, "HOLD", ["R_TOO_LOW"]), T0); // 5..9 never arrived
+    expect(n.live.verdicts).toEqual({
+      lastSeq: 10,
+      byVerdict: { PASS: 2, HOLD: 1 },
+      byReason: { R_TOO_LOW: 1 },
+      duplicates: 0,
+      missing: 7,
+    });
+  });
+
+  test("a first event above seq 1 counts the earlier seqs as missing", () => {
+    const n = node();
+    applyVerdict(n, verdict(5), T0);
+    expect(n.live.verdicts.missing).toBe(4);
+    expect(n.live.verdicts.lastSeq).toBe(5);
+  });
+
+  test("a late event below the last seq does not undo the missing count or the tally", () => {
+    const n = node();
+    applyVerdict(n, verdict(1), T0);
+    applyVerdict(n, verdict(3), T0);
+    applyVerdict(n, verdict(2, "HOLD", ["COOLDOWN"]), T0);
+    expect(n.live.verdicts).toEqual({ lastSeq: 3, byVerdict: { PASS: 2 }, byReason: {}, duplicates: 1, missing: 1 });
+  });
+});
+
+describe("applyBirth", () => {
+  test("the first birth is neither a reboot nor a reconnect, and records identity", () => {
+    const n = node();
+    applyBirth(n, birth("boot-a", 1), T0);
+    expect(n.live).toMatchObject({ bootId: "boot-a", session: 1, kernelConfigHash: "sha256:0123456789abcdef", reboots: 0, reconnects: 0, lastSeen: T0 });
+    expect(n.version).toBe("1.2.3");
+    expect(n.arch).toBe("x64");
+    expect(n.capabilities).toEqual(["gate", "journal"]);
+  });
+
+  test("a higher session with the same bootId is a reconnect", () => {
+    const n = node();
+    applyBirth(n, birth("boot-a", 1), T0);
+    applyBirth(n, birth("boot-a", 2), T0 + 1);
+    applyBirth(n, birth("boot-a", 5), T0 + 2);
+    expect(n.live).toMatchObject({ reboots: 0, reconnects: 2, session: 5 });
+  });
+
+  test("a new bootId is a reboot, not also a reconnect", () => {
+    const n = node();
+    applyBirth(n, birth("boot-a", 3), T0);
+    applyBirth(n, birth("boot-b", 1), T0 + 1);
+    expect(n.live).toMatchObject({ reboots: 1, reconnects: 0, bootId: "boot-b", session: 1 });
+    applyBirth(n, birth("boot-c", 9), T0 + 2); // a higher session does not make it a reconnect
+    expect(n.live).toMatchObject({ reboots: 2, reconnects: 0, bootId: "boot-c", session: 9 });
+    applyBirth(n, birth("boot-c", 10), T0 + 3);
+    expect(n.live).toMatchObject({ reboots: 2, reconnects: 1 });
+  });
+
+  test("the same birth again (retained redelivery) counts nothing", () => {
+    const n = node();
+    applyBirth(n, birth("boot-a", 2), T0);
+    applyBirth(n, birth("boot-a", 2), T0 + 1);
+    applyBirth(n, birth("boot-a", 1), T0 + 2);
+    expect(n.live).toMatchObject({ reboots: 0, reconnects: 0 });
+  });
+
+  test("a new kernel config hash and version replace the old ones", () => {
+    const n = node();
+    applyBirth(n, birth("boot-a", 1), T0);
+    applyBirth(n, birth("boot-b", 1, { kernel_config_hash: "sha256:fedcba9876543210", version: "1.2.4" }), T0 + 1);
+    expect(n.live.kernelConfigHash).toBe("sha256:fedcba9876543210");
+    expect(n.version).toBe("1.2.4");
+  });
+});
+
+describe("applyState", () => {
+  test("a live state is as of now, whatever its ts, and counts as seen", () => {
+    const n = node();
+    applyState(n, state("online", T0 - 60_000), T0, false);
+    expect(n.live).toMatchObject({ state: "online", stateAt: T0, lastSeen: T0 });
+  });
+
+  test("a retained state uses its own ts and does not count as seen", () => {
+    const n = node();
+    applyState(n, state("offline", T0 - 60_000), T0, true);
+    expect(n.live).toMatchObject({ state: "offline", stateAt: T0 - 60_000, lastSeen: null });
+  });
+
+  test("a retained state from the future is as of now", () => {
+    const n = node();
+    applyState(n, state("online", T0 + 3_600_000), T0, true);
+    expect(n.live.stateAt).toBe(T0);
+  });
+
+  test("a retained state older than what the hub knows is ignored", () => {
+    const n = node();
+    applyHeartbeat(n, heartbeat(1), T0); // online as of T0
+    applyState(n, state("offline", T0 - 1), T0 + 5000, true);
+    expect(n.live).toMatchObject({ state: "online", stateAt: T0, lastSeen: T0 });
+  });
+
+  test("a retained state as new as or newer than what the hub knows applies", () => {
+    const n = node();
+    applyState(n, state("online", T0 - 10_000), T0, false);
+    expect(n.live.stateAt).toBe(T0);
+    applyState(n, state("offline", T0 + 2000), T0 + 5000, true);
+    expect(n.live).toMatchObject({ state: "offline", stateAt: T0 + 2000, lastSeen: T0 });
+    applyState(n, state("online", T0 + 2000), T0 + 6000, true);
+    expect(n.live).toMatchObject({ state: "online", stateAt: T0 + 2000 });
+  });
+
+  test("a live state always applies, even after a newer retained one", () => {
+    const n = node();
+    applyState(n, state("online", T0 + 1000), T0 + 1000, true);
+    applyState(n, state("offline", T0), T0 + 1000, false);
+    expect(n.live).toMatchObject({ state: "offline", stateAt: T0 + 1000, lastSeen: T0 + 1000 });
+  });
+});

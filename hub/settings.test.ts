@@ -1,0 +1,258 @@
+// Tests for the hub settings (settings.ts): defaults, the environment, flags
+// winning over it, errors that name the setting, secrets masked in the log.
+import { describe, expect, test } from "bun:test";
+import { describeSettings, hubHelp, parseHubSettings, SettingsError, type HubSettings } from "./settings.ts";
+
+const DEFAULTS: HubSettings = {
+  dataDir: "./data",
+  httpHost: "0.0.0.0",
+  httpPort: 8080,
+  mqttUrl: "",
+  mqttHost: "0.0.0.0",
+  mqttPort: 1883,
+  mqttUsername: "",
+  mqttPassword: "",
+  publicMqttUrl: "",
+  adminToken: "",
+  heartbeatS: 15,
+  offlineAfterS: 150,
+  degradedLoad: 4,
+  maxBodyBytes: 65536,
+  flushMs: 1000,
+  sweepMs: 1000,
+};
+
+const ALL_ENV_VARS = [
+  "EDGEFED_DATA_DIR",
+  "EDGEFED_HTTP_HOST",
+  "EDGEFED_HTTP_PORT",
+  "EDGEFED_MQTT_URL",
+  "EDGEFED_MQTT_HOST",
+  "EDGEFED_MQTT_PORT",
+  "EDGEFED_MQTT_USERNAME",
+  "EDGEFED_MQTT_PASSWORD",
+  "EDGEFED_PUBLIC_MQTT_URL",
+  "EDGEFED_ADMIN_TOKEN",
+  "EDGEFED_HEARTBEAT_S",
+  "EDGEFED_OFFLINE_AFTER_S",
+  "EDGEFED_DEGRADED_LOAD",
+  "EDGEFED_MAX_BODY_BYTES",
+  "EDGEFED_FLUSH_MS",
+  "EDGEFED_SWEEP_MS",
+];
+
+/** The SettingsError message parseHubSettings throws; fails the test if it does not throw one. */
+function settingsError(args: string[], env: Record<string, string | undefined> = {}): string {
+  try {
+    parseHubSettings(args, env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(SettingsError);
+    return (error as Error).message;
+  }
+  throw new Error(`parseHubSettings(${JSON.stringify(args)}, ${JSON.stringify(env)}) did not throw`);
+}
+
+describe("parseHubSettings", () => {
+  test("defaults with no flags and an empty environment", () => {
+    expect(parseHubSettings([], {})).toEqual(DEFAULTS);
+  });
+
+  test("ignores unrelated environment variables", () => {
+    expect(parseHubSettings([], { PATH: "/usr/bin", EDGEFED_UNKNOWN: "x", HOME: "/root" })).toEqual(DEFAULTS);
+  });
+
+  test("reads every setting from the environment, typed", () => {
+    const env = {
+      EDGEFED_DATA_DIR: "/var/lib/edgefed",
+      EDGEFED_HTTP_HOST: "127.0.0.1",
+      EDGEFED_HTTP_PORT: "9000",
+      EDGEFED_MQTT_URL: "mqtts://broker.example:8883",
+      EDGEFED_MQTT_HOST: "10.0.0.1",
+      EDGEFED_MQTT_PORT: "0",
+      EDGEFED_MQTT_USERNAME: "dynsec-admin",
+      EDGEFED_MQTT_PASSWORD: "broker-pw",
+      EDGEFED_PUBLIC_MQTT_URL: "mqtt://hub.lan:1883",
+      EDGEFED_ADMIN_TOKEN: "admin-tok",
+      EDGEFED_HEARTBEAT_S: "5",
+      EDGEFED_OFFLINE_AFTER_S: "42",
+      EDGEFED_DEGRADED_LOAD: "2.5",
+      EDGEFED_MAX_BODY_BYTES: "1024",
+      EDGEFED_FLUSH_MS: "250",
+      EDGEFED_SWEEP_MS: "500",
+    };
+    expect(parseHubSettings([], env)).toEqual({
+      dataDir: "/var/lib/edgefed",
+      httpHost: "127.0.0.1",
+      httpPort: 9000,
+      mqttUrl: "mqtts://broker.example:8883",
+      mqttHost: "10.0.0.1",
+      mqttPort: 0,
+      mqttUsername: "dynsec-admin",
+      mqttPassword: "broker-pw",
+      publicMqttUrl: "mqtt://hub.lan:1883",
+      adminToken: "admin-tok",
+      heartbeatS: 5,
+      offlineAfterS: 42,
+      degradedLoad: 2.5,
+      maxBodyBytes: 1024,
+      flushMs: 250,
+      sweepMs: 500,
+    });
+  });
+
+  test("flags override the environment", () => {
+    const settings = parseHubSettings(["--http-port", "7000", "--data-dir", "/flag/dir"], {
+      EDGEFED_HTTP_PORT: "9000",
+      EDGEFED_DATA_DIR: "/env/dir",
+      EDGEFED_HTTP_HOST: "127.0.0.1",
+    });
+    expect(settings.httpPort).toBe(7000);
+    expect(settings.dataDir).toBe("/flag/dir");
+    expect(settings.httpHost).toBe("127.0.0.1"); // no flag: the environment holds
+  });
+
+  test("accepts --flag=value, keeping any further = in the value", () => {
+    const settings = parseHubSettings(["--http-port=7001", "--mqtt-password=a=b=c", "--degraded-load=1.5"], {});
+    expect(settings.httpPort).toBe(7001);
+    expect(settings.mqttPassword).toBe("a=b=c");
+    expect(settings.degradedLoad).toBe(1.5);
+  });
+
+  test("--flag= sets an empty value", () => {
+    expect(parseHubSettings(["--admin-token="], { EDGEFED_ADMIN_TOKEN: "from-env" }).adminToken).toBe("");
+  });
+
+  test("the last of a repeated flag wins", () => {
+    expect(parseHubSettings(["--http-port", "1", "--http-port=2"], {}).httpPort).toBe(2);
+  });
+
+  test("ports 0 and 65535 are fine", () => {
+    expect(parseHubSettings(["--http-port", "0", "--mqtt-port", "65535"], {})).toMatchObject({ httpPort: 0, mqttPort: 65535 });
+  });
+
+  test("a bad port names the flag or the environment variable", () => {
+    for (const bad of ["65536", "-1", "80.5", "http", "", "1e3"]) {
+      expect(settingsError(["--http-port", bad])).toBe(`--http-port: ${JSON.stringify(bad)} is not a port (0-65535)`);
+      expect(settingsError([], { EDGEFED_MQTT_PORT: bad })).toBe(`EDGEFED_MQTT_PORT: ${JSON.stringify(bad)} is not a port (0-65535)`);
+    }
+  });
+
+  test("a negative or non-numeric number names the flag or the environment variable", () => {
+    expect(settingsError(["--flush-ms", "-5"])).toBe('--flush-ms: "-5" is not a non-negative number');
+    expect(settingsError([], { EDGEFED_DEGRADED_LOAD: "-0.1" })).toBe('EDGEFED_DEGRADED_LOAD: "-0.1" is not a non-negative number');
+    expect(settingsError([], { EDGEFED_SWEEP_MS: "soon" })).toBe('EDGEFED_SWEEP_MS: "soon" is not a non-negative number');
+    expect(settingsError(["--max-body-bytes", ""])).toBe('--max-body-bytes: "" is not a non-negative number');
+    expect(settingsError(["--offline-after-s", "Infinity"])).toBe('--offline-after-s: "Infinity" is not a non-negative number');
+  });
+
+  test("a non-mqtt URL names the flag or the environment variable", () => {
+    expect(settingsError(["--mqtt-url", "http://broker:1883", "--mqtt-username", "u"])).toBe(
+      '--mqtt-url: "http://broker:1883" is not a broker URL (mqtt://, mqtts://, tcp://, ws:// or wss://)',
+    );
+    expect(settingsError([], { EDGEFED_PUBLIC_MQTT_URL: "broker.lan:1883" })).toBe(
+      'EDGEFED_PUBLIC_MQTT_URL: "broker.lan:1883" is not a broker URL (mqtt://, mqtts://, tcp://, ws:// or wss://)',
+    );
+    expect(settingsError(["--public-mqtt-url", "mqtt://"])).toBe('--public-mqtt-url: "mqtt://" is not a broker URL (mqtt://, mqtts://, tcp://, ws:// or wss://)');
+  });
+
+  test("a URL with spaces is refused", () => {
+    expect(settingsError(["--public-mqtt-url", "mqtt://host with space"])).toStartWith("--public-mqtt-url:");
+  });
+
+  test("a password inside a broker URL is masked in the start-up line", () => {
+    const shown = JSON.stringify(describeSettings(parseHubSettings(["--mqtt-url", "mqtt://admin:hunter2@broker:1883"], { EDGEFED_MQTT_USERNAME: "admin" })));
+    expect(shown).not.toContain("hunter2");
+    expect(shown).toContain("mqtt://***@broker:1883");
+  });
+
+  test("mqtt, mqtts, ws, wss and tcp URLs are accepted", () => {
+    for (const url of ["mqtt://h:1883", "mqtts://h:8883", "ws://h/mqtt", "wss://h:443/mqtt", "tcp://10.0.0.2:1883"]) {
+      expect(parseHubSettings(["--public-mqtt-url", url], {}).publicMqttUrl).toBe(url);
+    }
+  });
+
+  test("an unknown flag is named", () => {
+    expect(settingsError(["--http-prot", "80"])).toBe("--http-prot: unknown option (see --help)");
+    expect(settingsError(["--nope=1"])).toBe("--nope: unknown option (see --help)");
+    expect(settingsError(["serve"])).toBe("serve: unknown option (see --help)");
+  });
+
+  test("a flag without a value is named", () => {
+    expect(settingsError(["--http-port"])).toBe("--http-port: needs a value");
+    expect(settingsError(["--data-dir", "/d", "--mqtt-url"])).toBe("--mqtt-url: needs a value");
+  });
+
+  test("offlineAfterS 0 means ten heartbeats, from whichever source the heartbeat came", () => {
+    expect(parseHubSettings([], {}).offlineAfterS).toBe(150);
+    expect(parseHubSettings([], { EDGEFED_HEARTBEAT_S: "3", EDGEFED_OFFLINE_AFTER_S: "0" }).offlineAfterS).toBe(30);
+    expect(parseHubSettings(["--heartbeat-s", "2"], { EDGEFED_HEARTBEAT_S: "3" }).offlineAfterS).toBe(20);
+    expect(parseHubSettings(["--heartbeat-s", "2", "--offline-after-s", "7"], {}).offlineAfterS).toBe(7);
+  });
+
+  test("a heartbeat of 0 is refused", () => {
+    expect(settingsError([], { EDGEFED_HEARTBEAT_S: "0" })).toStartWith("--heartbeat-s / EDGEFED_HEARTBEAT_S:");
+  });
+
+  test("an external broker URL without a username names EDGEFED_MQTT_USERNAME", () => {
+    expect(settingsError(["--mqtt-url", "mqtt://broker:1883"])).toStartWith("EDGEFED_MQTT_USERNAME:");
+    expect(settingsError([], { EDGEFED_MQTT_URL: "mqtt://broker:1883", EDGEFED_MQTT_PASSWORD: "pw" })).toStartWith("EDGEFED_MQTT_USERNAME:");
+    expect(parseHubSettings(["--mqtt-url", "mqtt://broker:1883"], { EDGEFED_MQTT_USERNAME: "admin" })).toMatchObject({
+      mqttUrl: "mqtt://broker:1883",
+      mqttUsername: "admin",
+    });
+  });
+
+  test("does not read process.env when an environment is given", () => {
+    const saved = process.env.EDGEFED_HTTP_PORT;
+    process.env.EDGEFED_HTTP_PORT = "1234";
+    try {
+      expect(parseHubSettings([], {}).httpPort).toBe(8080);
+      expect(parseHubSettings([]).httpPort).toBe(1234);
+    } finally {
+      if (saved === undefined) delete process.env.EDGEFED_HTTP_PORT;
+      else process.env.EDGEFED_HTTP_PORT = saved;
+    }
+  });
+});
+
+describe("describeSettings", () => {
+  test("masks the broker password and the admin token and never shows them", () => {
+    const settings = parseHubSettings(["--mqtt-url", "mqtt://broker:1883", "--mqtt-username", "admin", "--mqtt-password", "s3cret-broker-pw"], {
+      EDGEFED_ADMIN_TOKEN: "s3cret-admin-token",
+    });
+    const shown = describeSettings(settings);
+    expect(shown.mqttPassword).toBe("***");
+    expect(shown.adminToken).toBe("***");
+    const text = JSON.stringify(shown);
+    expect(text).not.toContain("s3cret-broker-pw");
+    expect(text).not.toContain("s3cret-admin-token");
+    // The settings themselves are untouched, and the rest is shown as is.
+    expect(settings.mqttPassword).toBe("s3cret-broker-pw");
+    expect(shown).toEqual({ ...settings, mqttPassword: "***", adminToken: "***" });
+  });
+
+  test("shows empty secrets as empty, so an unset secret is visible as such", () => {
+    const shown = describeSettings(parseHubSettings([], {}));
+    expect(shown.mqttPassword).toBe("");
+    expect(shown.adminToken).toBe("");
+    expect(shown).toEqual({ ...DEFAULTS });
+  });
+});
+
+describe("hubHelp", () => {
+  test("lists every EDGEFED_ variable and its flag", () => {
+    const help = hubHelp();
+    for (const name of ALL_ENV_VARS) expect(help).toContain(name);
+    for (const flag of ALL_ENV_VARS.map((v) => "--" + v.slice("EDGEFED_".length).toLowerCase().replaceAll("_", "-"))) {
+      expect(help).toContain(flag);
+    }
+    expect([...(help.match(/EDGEFED_[A-Z_]+/g) ?? [])].sort()).toEqual([...ALL_ENV_VARS].sort());
+  });
+
+  test("shows defaults", () => {
+    const help = hubHelp();
+    expect(help).toContain("(default 8080)");
+    expect(help).toContain("(default 1883)");
+    expect(help).toContain("(default ./data)");
+  });
+});

@@ -1,0 +1,80 @@
+// The hub also runs under Node (a bundle built with `bun build --target=node`),
+// storing with better-sqlite3 through the driver seam. This starts that bundle
+// under the machine's `node`, registers a node and sees its heartbeat land.
+import { afterAll, expect, test } from "bun:test";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { nodeTopic } from "../protocol/topics.ts";
+import { BUN, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
+import { connectNode, eventually, newNode, registerBody } from "./support/hub-harness.ts";
+
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const child of children) child.kill("SIGKILL");
+  removeTempDirs();
+});
+
+// Node finds better-sqlite3 (left out of the bundle: it is a native addon) through NODE_PATH.
+const nodeEnv = (dataDir: string) => ({
+  ...process.env,
+  NODE_PATH: join(REPO_ROOT, "node_modules"),
+  EDGEFED_DATA_DIR: dataDir,
+  EDGEFED_HTTP_HOST: "127.0.0.1",
+  EDGEFED_HTTP_PORT: "0",
+  EDGEFED_MQTT_HOST: "127.0.0.1",
+  EDGEFED_MQTT_PORT: "0",
+  EDGEFED_ADMIN_TOKEN: "node-admin-token-0123456789",
+  EDGEFED_FLUSH_MS: "100",
+});
+
+test("the hub bundle runs under Node with better-sqlite3 and registers a node", async () => {
+  const out = tempDir("edgefed-node-hub-");
+  const bundle = join(out, "edgefed-hub.mjs");
+  const build = spawnSync(BUN, ["build", join(REPO_ROOT, "hub/main.ts"), "--target=node", "--outfile", bundle, "--external", "better-sqlite3"], { encoding: "utf8" });
+  expect(build.status, build.stderr).toBe(0);
+
+  const dataDir = join(out, "data");
+  const tokenRun = spawnSync("node", [bundle, "token", "create", "--uses", "2"], { env: nodeEnv(dataDir), encoding: "utf8" });
+  expect(tokenRun.status, tokenRun.stderr).toBe(0);
+  const token = tokenRun.stdout.trim();
+  expect(token).toStartWith("efe_");
+
+  const hub = spawn("node", [bundle], { env: nodeEnv(dataDir), stdio: ["ignore", "pipe", "pipe"] });
+  children.push(hub);
+  let log = "";
+  hub.stdout!.on("data", (chunk) => (log += chunk));
+  hub.stderr!.on("data", (chunk) => (log += chunk));
+  const port = await eventually(() => /HTTP API on [\d.]+:(\d+)/.exec(log)?.[1], 15_000, "the hub under Node to listen");
+  const url = `http://127.0.0.1:${port}`;
+
+  const health = await (await fetch(`${url}/health`)).json();
+  expect(health).toMatchObject({ status: "ok", store: "up", broker: "up", runtime: expect.stringMatching(/^node v\d+/) });
+
+  const node = newNode("node-runtime-pi");
+  const response = await fetch(`${url}/federation/register`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(registerBody(node)),
+  });
+  expect(response.status).toBe(201);
+  const registration = (await response.json()) as { mqtt: { url: string; username: string; password: string; client_id: string } };
+
+  const client = await connectNode(registration.mqtt);
+  await client.publishAsync(
+    nodeTopic(node.nodeId, "heartbeat"),
+    JSON.stringify({ seq: 1, ts: Date.now(), uptime_s: 1, load: [0, 0, 0], rss_bytes: 1, mode: "LIVE", connectivity: "online", simulated: false, outbox_depth: 0, kernel: { evaluated: 0, passed: 0, held: 0, duplicates: 0, recovered: 0 } }),
+    { qos: 1 },
+  );
+  await client.endAsync(true);
+  const view = await eventually(async () => {
+    const r = await fetch(`${url}/federation/nodes/${node.nodeId}`, { headers: { authorization: "Bearer node-admin-token-0123456789" } });
+    const body = (await r.json()) as { heartbeat: { count: number } };
+    return body.heartbeat.count === 1 && body;
+  }, 5000, "the heartbeat in the registry");
+  expect(view).toMatchObject({ node_id: node.nodeId, health: { state: "healthy" } });
+
+  // A clean stop under Node: SIGTERM ends it with status 0.
+  const exited = new Promise<number | null>((resolve) => hub.once("exit", (code) => resolve(code)));
+  hub.kill("SIGTERM");
+  expect(await exited).toBe(0);
+}, 60_000);
