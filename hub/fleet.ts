@@ -69,7 +69,10 @@ export class Fleet {
   /** Marks a node's live state changed, re-evaluating its health at `now`. */
   touched(node: NodeRecord, now: number, cause?: string): void {
     this.dirty.add(node.nodeId);
-    this.evaluate(node, now, cause);
+    // The hot case, a heartbeat from a healthy online node, can change its
+    // health only through load or connectivity, which the next sweep (every
+    // EDGEFED_SWEEP_MS) picks up; everything else is judged at once.
+    if (node.health !== "healthy" || node.live.state !== "online" || cause !== undefined) this.evaluate(node, now, cause);
   }
 
   /** Re-evaluates every node's health; returns how many changed state. */

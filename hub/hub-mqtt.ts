@@ -34,7 +34,11 @@ export class HubMqtt {
       queueQoSZero: false,
       will: { topic: HUB_STATE_TOPIC, payload: Buffer.from(hubState("offline")), qos: 1, retain: true },
     });
-    this.client.on("connect", () => void this.onConnect());
+    this.client.on("connect", (connack) => {
+      // Logged before the session set-up: a resumed session's backlog starts flowing at once.
+      options.log(`connected to broker (${connack.sessionPresent ? "resumed session" : "new session"})`);
+      void this.onConnect();
+    });
     this.client.on("close", () => {
       if (this.connected) options.log("broker connection lost; reconnecting");
       this.connected = false;
@@ -51,7 +55,6 @@ export class HubMqtt {
         await this.publish(message.topic, message.payload, { qos: 1, retain: true });
       }
       this.connected = true;
-      this.options.log("connected to broker");
     } catch (error) {
       this.options.log(`broker session setup failed: ${(error as Error).message}`);
     }

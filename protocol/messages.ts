@@ -170,7 +170,11 @@ export function decodePayload<S extends z.ZodType>(schema: S, payload: Uint8Arra
   if (size > MAX_PAYLOAD_BYTES) return { ok: false, error: `payload of ${size} bytes exceeds ${MAX_PAYLOAD_BYTES}` };
   let json: unknown;
   try {
-    json = JSON.parse(typeof payload === "string" ? payload : Buffer.from(payload).toString("utf8"));
+    const text =
+      typeof payload === "string"
+        ? payload
+        : (Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)).toString("utf8"); // no copy
+    json = JSON.parse(text);
   } catch {
     return { ok: false, error: "payload is not JSON" };
   }

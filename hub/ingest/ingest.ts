@@ -2,11 +2,11 @@
 // protocol/ schema and applied to the fleet view. Whatever does not fit
 // (unknown topic or node, bad or oversized payload, a birth naming another
 // node) is counted and dropped; nothing a node sends can throw out of here.
+import { decodeHeartbeat } from "../../protocol/heartbeat-guard.ts";
 import {
   BirthMessage,
   decodePayload,
   DecisionAckMessage,
-  HeartbeatMessage,
   StateMessage,
   VerdictEventMessage,
   type DecisionAckMessage as DecisionAck,
@@ -76,7 +76,7 @@ export class Ingest {
         return null;
       }
       case "heartbeat": {
-        const heartbeat = decodePayload(HeartbeatMessage, payload);
+        const heartbeat = decodeHeartbeat(payload);
         if (!heartbeat.ok) return drop("invalid payload", source, `heartbeat: ${heartbeat.error}`);
         applyHeartbeat(node, heartbeat.value, now);
         break;

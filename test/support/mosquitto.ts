@@ -81,7 +81,8 @@ function answersMqtt(port: number, timeoutMs: number): Promise<boolean> {
   });
 }
 
-export async function startMosquitto(options: { dynsec?: boolean } = {}): Promise<RunningMosquitto> {
+/** `extraConfig`: global mosquitto.conf lines (e.g. queue limits for a benchmark). */
+export async function startMosquitto(options: { dynsec?: boolean; extraConfig?: string[] } = {}): Promise<RunningMosquitto> {
   installExitHandler();
   const dir = tempDir("edgefed-mosquitto-");
   const configFile = join(dir, "mosquitto.conf");
@@ -115,6 +116,7 @@ export async function startMosquitto(options: { dynsec?: boolean } = {}): Promis
       ...(process.getuid?.() === 0 ? ["user root"] : []),
       "persistence false",
       `max_packet_size ${MAX_PACKET_SIZE}`,
+      ...(options.extraConfig ?? []),
       "log_dest stderr", // which launch() points at mosquitto.log
       "log_type error",
       "log_type warning",
