@@ -10,7 +10,8 @@
 //     of both figures.
 // (b) HTTP under wrk: GET /federation/nodes/:id and POST /federation/register
 //     (a new node per request) against the hub with the embedded broker;
-//     limit = a bare Hono route on the same runtime in the same run.
+//     limit = a bare Hono route on the same runtime in the same run,
+//     answering a fixed body as large as the hub's node answer.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -160,7 +161,8 @@ async function httpLoad(): Promise<{ reads: number; readLimit: number; registrat
   const hub = await startHubProcess(dataDir, {});
   const token = await createToken(dataDir);
   await registerNodes(hub.url, token, 100);
-  const bare = await startChild([join(import.meta.dir, "support/bare-route.ts")], {}, /port (\d+)/);
+  const nodeBytes = (await (await fetch(`${hub.url}/federation/nodes/hb-00042`, { headers: { authorization: `Bearer ${ADMIN}` } })).arrayBuffer()).byteLength;
+  const bare = await startChild([join(import.meta.dir, "support/bare-route.ts")], { BODY_BYTES: String(nodeBytes) }, /port (\d+)/);
   const options = { dir, seconds: WRK_SECONDS, connections: 64 };
   const readLimit = await runWrk(`http://127.0.0.1:${bare.ready}/bare/hb-00042`, options);
   const reads = await runWrk(`${hub.url}/federation/nodes/hb-00042`, { ...options, headers: [`Authorization: Bearer ${ADMIN}`] });

@@ -11,10 +11,14 @@ export function hashSecret(secret: string): string {
   return createHash("sha256").update(secret).digest("hex");
 }
 
-/** Compares a presented secret with a stored hash in constant time. */
+/** Compares a presented secret with a stored hash (hex) in constant time. */
 export function secretMatches(presented: string | Buffer | undefined, storedHash: string | undefined): boolean {
-  if (presented === undefined || storedHash === undefined) return false;
-  const presentedHash = Buffer.from(hashSecret(typeof presented === "string" ? presented : presented.toString("utf8")), "hex");
-  const stored = Buffer.from(storedHash, "hex");
-  return stored.length === presentedHash.length && timingSafeEqual(presentedHash, stored);
+  return storedHash !== undefined && secretMatchesDigest(presented, Buffer.from(storedHash, "hex"));
+}
+
+/** The same against a stored digest already decoded, for per-request checks. */
+export function secretMatchesDigest(presented: string | Buffer | undefined, storedDigest: Buffer): boolean {
+  if (presented === undefined) return false;
+  const presentedDigest = createHash("sha256").update(presented).digest();
+  return presentedDigest.length === storedDigest.length && timingSafeEqual(presentedDigest, storedDigest);
 }

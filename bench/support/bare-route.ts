@@ -1,8 +1,12 @@
 // The HTTP benchmarks' ceiling: a bare Hono route on Bun.serve, the same
-// stack as the hub's API without any work behind it. Prints its port.
+// stack as the hub's API with no work behind it. It answers with a fixed
+// body of BODY_BYTES (the size of the hub's answer being compared), so the
+// figure compares the hub's work, not the bytes on the wire. Prints its port.
 import { Hono } from "hono";
 
+const bodyBytes = Number(process.env.BODY_BYTES ?? 64);
+const body = { node_id: "bare", padding: "x".repeat(Math.max(0, bodyBytes - 32)) };
 const app = new Hono();
-app.get("/bare/:id", (c) => c.json({ node_id: c.req.param("id"), health: "healthy" }));
+app.get("/bare/:id", (c) => c.json(body));
 const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: app.fetch });
 console.log(`port ${server.port}`);

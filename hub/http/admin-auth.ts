@@ -1,19 +1,21 @@
 // Bearer-token checks: admin endpoints need the admin token, registration an
 // enrollment token (checked by registration itself).
 import type { MiddlewareHandler } from "hono";
-import { secretMatches } from "../secrets.ts";
+import { secretMatchesDigest } from "../secrets.ts";
 import { HttpError } from "./http-error.ts";
 
-export function bearerToken(header: string | undefined): string | undefined {
+export function bearerToken(header: string | null | undefined): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
   return match?.[1];
 }
 
+/** Not async on purpose: this runs on every admin read, and an extra await per request shows. */
 export function requireAdmin(adminTokenHash: string): MiddlewareHandler {
-  return async (c, next) => {
-    if (!secretMatches(bearerToken(c.req.header("authorization")), adminTokenHash)) {
+  const expected = Buffer.from(adminTokenHash, "hex");
+  return (c, next) => {
+    if (!secretMatchesDigest(bearerToken(c.req.raw.headers.get("authorization")), expected)) {
       throw new HttpError(401, "unauthorized", "this endpoint needs Authorization: Bearer <admin token>");
     }
-    await next();
+    return next();
   };
 }

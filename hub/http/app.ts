@@ -59,13 +59,12 @@ export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Inge
   const app = new Hono();
   const admin = requireAdmin(hub.identity.adminTokenHash);
 
-  app.use(
-    "*",
-    bodyLimit({
-      maxSize: hub.settings.maxBodyBytes,
-      onError: (c) => c.json({ error: "payload_too_large", detail: `request bodies are limited to ${hub.settings.maxBodyBytes} bytes` }, 413),
-    }),
-  );
+  const limitBody = bodyLimit({
+    maxSize: hub.settings.maxBodyBytes,
+    onError: (c) => c.json({ error: "payload_too_large", detail: `request bodies are limited to ${hub.settings.maxBodyBytes} bytes` }, 413),
+  });
+  // Reads carry no body; skipping the limit keeps the busiest route lean.
+  app.use("*", (c, next) => (c.req.method === "GET" || c.req.method === "HEAD" ? next() : limitBody(c, next)));
 
   app.onError((error, c) => {
     if (error instanceof HttpError) return c.json({ error: error.error, detail: error.detail }, error.status);
