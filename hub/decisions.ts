@@ -24,9 +24,21 @@ export const DecisionRequest = z.strictObject({
   expires_in_s: z.int().min(1).max(MAX_EXPIRY_S).optional(),
 });
 
+export interface IssuedDecision {
+  decision: DecisionMessage;
+  seq: number;
+  targets: string[];
+  published: boolean;
+}
+
 export class Decisions {
   /** Desired policy per target ("fleet" or a node id), with the signed message kept retained. */
   private readonly desired = new Map<string, DesiredPolicyMessage>();
+  /**
+   * Decisions are issued one at a time: each folds into the desired policy
+   * the one before it left, so two at once must not start from the same one.
+   */
+  private issuing: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly hub: HubContext) {
     for (const [target, message] of hub.registry.decisions.policies()) this.desired.set(target, message);
@@ -42,7 +54,13 @@ export class Decisions {
     return (message?.policy as unknown as KernelPolicy | undefined) ?? { ...DEFAULT_POLICY };
   }
 
-  async issue(rawBody: unknown): Promise<{ decision: DecisionMessage; seq: number; targets: string[]; published: boolean }> {
+  issue(rawBody: unknown): Promise<IssuedDecision> {
+    const result = this.issuing.then(() => this.issueNow(rawBody));
+    this.issuing = result.catch(() => {});
+    return result;
+  }
+
+  private async issueNow(rawBody: unknown): Promise<IssuedDecision> {
     const parsed = DecisionRequest.safeParse(rawBody);
     if (!parsed.success) throw invalidBody(parsed.error.issues);
     const request = parsed.data;
@@ -93,7 +111,7 @@ export class Decisions {
       ...[...policies].map(([target, message]) => hub.publish(policyTopic(target), JSON.stringify(message), { qos: 1, retain: true })),
     ];
     const published = await withTimeout(Promise.all(publishes), PUBLISH_TIMEOUT_MS);
-    if (!published) hub.log(`decision ${decision.id}: broker did not confirm delivery yet; it stays queued`);
+    if (!published) hub.log(`decision ${decision.id}: the broker did not confirm delivery in time; it is sent again when the node next connects`);
     return { decision, seq, targets, published };
   }
 
@@ -128,8 +146,26 @@ export class Decisions {
     return this.desired.get(target);
   }
 
-  forget(nodeId: string): void {
+  /** Drops a removed node's desired policy. */
+  async forget(nodeId: string): Promise<void> {
+    await this.hub.registry.group.run(() => this.hub.registry.decisions.deletePolicy(nodeId));
     this.desired.delete(nodeId);
+  }
+
+  /**
+   * Sends a node again every unexpired decision it has not acknowledged.
+   * Called on each birth (every agent connect): the broker may have lost the
+   * cmd (the hub crashed before its PUBACK, the embedded broker restarted, the
+   * node was away). Agents apply a decision once by id and acknowledge a
+   * redelivery again.
+   */
+  redeliver(nodeId: string, now: number): void {
+    for (const stored of this.hub.registry.decisions.unexpiredFor(nodeId, now)) {
+      if (this.hub.registry.decisions.acks(stored.message.id).some((a) => a.nodeId === nodeId)) continue;
+      this.hub
+        .publish(nodeTopic(nodeId, "cmd"), JSON.stringify(stored.message), { qos: 1, retain: false })
+        .catch((error) => this.hub.log(`redelivering ${stored.message.id} to ${nodeId} failed: ${(error as Error).message}`));
+    }
   }
 }
 

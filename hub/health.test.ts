@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { classifyHealth, type HealthRules } from "./health.ts";
 import { emptyLive, type NodeLive } from "./node-model.ts";
 
-const RULES: HealthRules = { heartbeatMs: 1000, offlineAfterMs: 10_000, degradedLoad: 4 };
+const RULES: HealthRules = { heartbeatMs: 1000, offlineAfterMs: 10_000, degradedLoad: 4, listeningSince: 0 };
 const NOW = 1_700_000_000_000;
 
 /** A node whose last heartbeat was `silentMs` before NOW, otherwise unremarkable. */
@@ -89,11 +89,8 @@ describe("classifyHealth", () => {
     expect(classifyHealth({ ...base, stateAt: NOW - 20_000 }, NOW, RULES)).toEqual({ state: "offline", cause: "silent for 20 s" });
   });
 
-  // BUG (health.ts line 20): `lastHeartbeatAt ?? stateAt` ignores a newer
-  // "online" once any heartbeat was ever seen. A node back from an hour-long
-  // outage that has just said online (and sent its birth) stays "offline,
-  // silent for 3600 s" until its first heartbeat, while a node that never
-  // heartbeated and said online just now is healthy.
+  // A node back from an hour-long outage that has just said online must not
+  // stay "offline, silent for 3600 s" until its first heartbeat.
   test("a node that said online after a long outage is judged from when it said so, not from its old heartbeat", () => {
     const live = heardBefore(3_600_000, { state: "online", stateAt: NOW - 500 });
     expect(classifyHealth(live, NOW, RULES)).toEqual({ state: "healthy", cause: "heartbeat on time" });
@@ -104,10 +101,17 @@ describe("classifyHealth", () => {
   });
 
   test("the rules scale: heartbeatMs 15000", () => {
-    const rules: HealthRules = { heartbeatMs: 15_000, offlineAfterMs: 150_000, degradedLoad: 2 };
+    const rules: HealthRules = { heartbeatMs: 15_000, offlineAfterMs: 150_000, degradedLoad: 2, listeningSince: 0 };
     expect(classifyHealth(heardBefore(22_500), NOW, rules).state).toBe("healthy");
     expect(classifyHealth(heardBefore(22_501), NOW, rules).state).toBe("degraded");
     expect(classifyHealth(heardBefore(45_000), NOW, rules)).toEqual({ state: "unhealthy", cause: "3 heartbeats missed" });
     expect(classifyHealth(heardBefore(0, { load: [2.01, 0, 0] }), NOW, rules)).toEqual({ state: "degraded", cause: "load 2.01" });
+  });
+
+  test("silence counts from when the hub started listening: a hub restart marks nobody missed", () => {
+    const rules: HealthRules = { ...RULES, listeningSince: NOW - 500 };
+    expect(classifyHealth(heardBefore(60_000), NOW, rules)).toEqual({ state: "healthy", cause: "heartbeat on time" });
+    expect(classifyHealth(heardBefore(60_000), NOW + 2500, rules)).toEqual({ state: "unhealthy", cause: "3 heartbeats missed" });
+    expect(classifyHealth(heardBefore(60_000, { state: "offline" }), NOW, rules).state).toBe("offline");
   });
 });

@@ -8,6 +8,12 @@ export interface HealthRules {
   offlineAfterMs: number;
   /** 1-minute load above which a node counts as overloaded. */
   degradedLoad: number;
+  /**
+   * When the hub started listening. Heartbeats sent while the hub was down
+   * were never queued for it (QoS 0), so silence counts from no earlier than
+   * this: a hub restart must not mark the whole fleet unhealthy.
+   */
+  listeningSince: number;
 }
 
 /** A heartbeat more than half an interval overdue is late. */
@@ -19,7 +25,7 @@ export function classifyHealth(live: NodeLive, now: number, rules: HealthRules):
   // A node that just said online (reconnect) counts from then, even if its last heartbeat is old.
   const heardAt = live.state === "online" ? Math.max(live.lastHeartbeatAt ?? 0, live.stateAt ?? 0) || null : live.lastHeartbeatAt;
   if (heardAt === null) return { state: "offline", cause: "never heard from" };
-  const silentMs = now - heardAt;
+  const silentMs = now - Math.max(heardAt, rules.listeningSince);
   if (silentMs > rules.offlineAfterMs) return { state: "offline", cause: `silent for ${Math.round(silentMs / 1000)} s` };
   const missed = Math.floor(silentMs / rules.heartbeatMs);
   if (missed >= MISSED_FOR_UNHEALTHY) return { state: "unhealthy", cause: `${missed} heartbeats missed` };

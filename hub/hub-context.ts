@@ -2,6 +2,7 @@
 import type { BrokerAccess } from "./broker/broker-access.ts";
 import type { Fleet } from "./fleet.ts";
 import type { HubIdentity } from "./hub-identity.ts";
+import type { KeyedLock } from "./keyed-lock.ts";
 import type { HubSettings } from "./settings.ts";
 import type { Registry } from "./store/registry.ts";
 
@@ -11,6 +12,8 @@ export interface HubContext {
   fleet: Fleet;
   identity: HubIdentity;
   broker: BrokerAccess;
+  /** Serialises registration and removal per node id. */
+  nodeLocks: KeyedLock;
   /** The broker URL nodes get when EDGEFED_PUBLIC_MQTT_URL is not set, given the host they called the hub by. */
   brokerUrlFor(requestHost: string | undefined): string;
   /** Publishes through the hub's MQTT session; rejects if the broker does not take it in time. */

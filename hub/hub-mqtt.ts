@@ -9,7 +9,7 @@ export interface HubMqttOptions {
   username: string;
   password: string;
   onMessage(topic: string, payload: Buffer, retained: boolean): void;
-  /** Retained messages to (re)publish on every connect, e.g. desired policies. */
+  /** Retained messages to (re)publish on every connect: the desired policies. */
   retainedOnConnect(): { topic: string; payload: string }[];
   log(line: string): void;
 }

@@ -12,6 +12,7 @@ import type { HubContext } from "./hub-context.ts";
 import { loadHubIdentity } from "./hub-identity.ts";
 import { HubMqtt } from "./hub-mqtt.ts";
 import { Ingest } from "./ingest/ingest.ts";
+import { KeyedLock } from "./keyed-lock.ts";
 import type { HubSettings } from "./settings.ts";
 import { openRegistry } from "./store/registry.ts";
 
@@ -36,6 +37,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     heartbeatMs,
     offlineAfterMs: settings.offlineAfterS * 1000,
     degradedLoad: settings.degradedLoad,
+    listeningSince: startedAt,
   });
 
   let embedded: EmbeddedBroker | null = null;
@@ -65,6 +67,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     fleet,
     identity,
     broker,
+    nodeLocks: new KeyedLock(),
     brokerUrlFor(requestHost) {
       if (settings.publicMqttUrl) return settings.publicMqttUrl;
       if (settings.mqttUrl) return settings.mqttUrl;
@@ -79,7 +82,14 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   };
 
   const decisions = new Decisions(context);
-  const ingest = new Ingest(fleet, (node, ack, now) => decisions.acknowledge(node, ack, now), log);
+  const ingest = new Ingest(
+    fleet,
+    {
+      onAck: (node, ack, now) => decisions.acknowledge(node, ack, now),
+      onBirth: (node, now) => decisions.redeliver(node, now),
+    },
+    log,
+  );
   mqtt = new HubMqtt({
     ...mqttCredentials,
     onMessage: (topic, payload, retained) => ingest.handle(topic, payload, retained),
@@ -116,6 +126,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
       await mqtt!.close();
       await broker.close();
       if (embedded) await embedded.close();
+      await registry.group.run(() => {}); // writes already queued (acks) commit first
       flushAndReport();
       registry.close();
       log("stopped");

@@ -57,6 +57,8 @@ export interface NodeRecord {
   passwordHash: string;
   registeredAt: number;
   credentialsAt: number;
+  /** `ts` of the last accepted registration proof, or null. */
+  proofTs: number | null;
   health: HealthState;
   healthSince: number;
   healthCause: string;

@@ -4,6 +4,7 @@
 // working as soon as a new one is issued.
 import { RegisterRequest } from "../protocol/messages.ts";
 import { verifyMessage } from "../protocol/signing.ts";
+import { isReservedNodeId } from "./broker/broker-access.ts";
 import { nodeTopic } from "../protocol/topics.ts";
 import type { HubContext } from "./hub-context.ts";
 import { HttpError, invalidBody } from "./http/http-error.ts";
@@ -26,74 +27,96 @@ export interface RegistrationResult {
   };
 }
 
-function hasValidProof(body: RegisterRequest, now: number): boolean {
-  return body.sig !== undefined && body.ts !== undefined && Math.abs(body.ts - now) <= PROOF_WINDOW_MS && verifyMessage(body, body.public_key);
+function proofProblem(body: RegisterRequest, now: number, lastProofTs: number | null): string | null {
+  if (body.sig === undefined || body.ts === undefined) return "re-registering needs ts and sig signed with the node's private key";
+  if (Math.abs(body.ts - now) > PROOF_WINDOW_MS) return "ts is more than 5 minutes off the hub's clock";
+  if (lastProofTs !== null && body.ts <= lastProofTs) return "ts is not newer than the last proof (a replay?)";
+  if (!verifyMessage(body, body.public_key)) return "sig does not verify with public_key";
+  return null;
 }
 
 export async function registerNode(hub: HubContext, token: string | undefined, rawBody: unknown, requestHost: string | undefined): Promise<RegistrationResult> {
   const now = hub.clock();
-  if (!token || !hub.registry.tokens.valid(token, now)) {
-    throw new HttpError(401, "invalid_token", "enrollment token missing, unknown, expired or used up");
+  if (!token || !hub.registry.tokens.known(token, now)) {
+    throw new HttpError(401, "invalid_token", "enrollment token missing, unknown or expired");
   }
   const parsed = RegisterRequest.safeParse(rawBody);
   if (!parsed.success) throw invalidBody(parsed.error.issues);
   const body = parsed.data;
-  if (body.node_id === hub.settings.mqttUsername) throw new HttpError(409, "node_id_taken", `${body.node_id} is the hub's broker user`);
-  if (body.sig !== undefined && !hasValidProof(body, now)) {
-    throw new HttpError(401, "invalid_proof", "sig does not verify with public_key, or ts is more than 5 minutes off");
+  if (isReservedNodeId(body.node_id, [hub.settings.mqttUsername])) {
+    throw new HttpError(409, "node_id_taken", `${body.node_id} is reserved for the hub's own broker connections`);
+  }
+  if (body.sig !== undefined) {
+    const problem = proofProblem(body, now, null);
+    if (problem) throw new HttpError(401, "invalid_proof", problem);
   }
 
-  const password = randomSecret(32);
-  const { record, created } = await hub.registry.group.run(() => {
-    const existing = hub.registry.nodes.get(body.node_id);
-    if (existing && existing.publicKey !== body.public_key) {
-      throw new HttpError(409, "node_id_taken", `${body.node_id} is registered with another public key`);
+  // One registration or removal of a node at a time, so the row, the fleet
+  // view and the broker's identity always end up saying the same thing.
+  return hub.nodeLocks.run(body.node_id, async () => {
+    const password = randomSecret(32);
+    const { record, previous } = await hub.registry.group.run(() => {
+      const existing = hub.registry.nodes.get(body.node_id);
+      if (existing && existing.publicKey !== body.public_key) {
+        throw new HttpError(409, "node_id_taken", `${body.node_id} is registered with another public key`);
+      }
+      if (existing) {
+        const problem = proofProblem(body, now, existing.proofTs);
+        if (problem) throw new HttpError(401, body.sig === undefined ? "proof_required" : "invalid_proof", problem);
+        hub.registry.tokens.countReuse(token);
+      } else if (!hub.registry.tokens.spendUse(token, now)) {
+        throw new HttpError(401, "invalid_token", "enrollment token used up");
+      }
+      const record: NodeRecord = {
+        nodeId: body.node_id,
+        registrationId: existing?.registrationId ?? `reg_${randomSecret(12)}`,
+        publicKey: body.public_key,
+        capabilities: body.capabilities,
+        arch: body.arch,
+        version: body.version,
+        endpoint: body.endpoint ?? null,
+        passwordHash: hashSecret(password),
+        registeredAt: existing?.registeredAt ?? now,
+        credentialsAt: now,
+        proofTs: body.sig !== undefined ? body.ts! : (existing?.proofTs ?? null),
+        health: "offline",
+        healthSince: now,
+        healthCause: "registered, not heard from yet",
+        live: emptyLive(),
+      };
+      hub.registry.nodes.save(record);
+      return { record, previous: existing };
+    });
+
+    try {
+      await hub.broker.grant({ nodeId: record.nodeId, username: record.nodeId, password });
+    } catch (error) {
+      hub.log(`broker grant for ${record.nodeId} failed: ${(error as Error).message}`);
+      // Undo, so the registry never holds a password the broker does not know.
+      await hub.registry.group.run(() => {
+        if (previous) hub.registry.nodes.save(previous);
+        else {
+          hub.registry.nodes.delete(record.nodeId);
+          hub.registry.tokens.refundUse(token);
+        }
+      });
+      throw new HttpError(503, "broker_unavailable", "the broker did not take the node's credentials; nothing was changed, try again");
     }
-    if (existing && !hasValidProof(body, now)) {
-      throw new HttpError(401, "proof_required", "re-registering needs ts and sig signed with the node's private key");
-    }
-    if (existing) hub.registry.tokens.countReuse(token);
-    else if (!hub.registry.tokens.spendUse(token, now)) throw new HttpError(401, "invalid_token", "enrollment token used up");
-    const record: NodeRecord = {
-      nodeId: body.node_id,
-      registrationId: existing?.registrationId ?? `reg_${randomSecret(12)}`,
-      publicKey: body.public_key,
-      capabilities: body.capabilities,
-      arch: body.arch,
-      version: body.version,
-      endpoint: body.endpoint ?? null,
-      passwordHash: hashSecret(password),
-      registeredAt: existing?.registeredAt ?? now,
-      credentialsAt: now,
-      health: "offline",
-      healthSince: now,
-      healthCause: "registered, not heard from yet",
-      live: emptyLive(),
+    hub.fleet.put(record);
+    hub.log(`${previous ? "re-registered" : "registered"} node ${record.nodeId} (${record.arch})`);
+
+    return {
+      created: !previous,
+      body: {
+        status: "registered",
+        registration_id: record.registrationId,
+        node_id: record.nodeId,
+        mqtt: { url: hub.brokerUrlFor(requestHost), username: record.nodeId, password, client_id: record.nodeId },
+        heartbeat_s: hub.settings.heartbeatS,
+        hub_public_key: hub.identity.keys.publicKey,
+      },
     };
-    hub.registry.nodes.save(record);
-    return { record, created: !existing };
   });
-
-  try {
-    await hub.broker.grant({ nodeId: record.nodeId, username: record.nodeId, password });
-  } catch (error) {
-    hub.log(`broker grant for ${record.nodeId} failed: ${(error as Error).message}`);
-    throw new HttpError(503, "broker_unavailable", "the node is stored but the broker did not take its credentials; register again");
-  }
-  hub.fleet.put(record);
-  hub.log(`${created ? "registered" : "re-registered"} node ${record.nodeId} (${record.arch}, ${record.version})`);
-
-  return {
-    created,
-    body: {
-      status: "registered",
-      registration_id: record.registrationId,
-      node_id: record.nodeId,
-      mqtt: { url: hub.brokerUrlFor(requestHost), username: record.nodeId, password, client_id: record.nodeId },
-      heartbeat_s: hub.settings.heartbeatS,
-      hub_public_key: hub.identity.keys.publicKey,
-    },
-  };
 }
 
 /**
@@ -102,16 +125,15 @@ export async function registerNode(hub: HubContext, token: string | undefined, r
  * not see a ghost. The decisions audit trail keeps what was sent to it.
  */
 export async function removeNode(hub: HubContext, nodeId: string): Promise<boolean> {
-  if (!hub.fleet.get(nodeId)) return false;
-  await hub.broker.revoke(nodeId);
-  await hub.registry.group.run(() => {
-    hub.registry.nodes.delete(nodeId);
-    hub.registry.decisions.deletePolicy(nodeId);
+  return hub.nodeLocks.run(nodeId, async () => {
+    if (!hub.fleet.get(nodeId)) return false;
+    await hub.broker.revoke(nodeId);
+    await hub.registry.group.run(() => hub.registry.nodes.delete(nodeId));
+    hub.fleet.remove(nodeId);
+    for (const kind of ["state", "birth", "policy"] as const) {
+      await hub.publish(nodeTopic(nodeId, kind), "", { qos: 1, retain: true }).catch(() => {}); // empty retained = cleared
+    }
+    hub.log(`removed node ${nodeId} and revoked its credentials`);
+    return true;
   });
-  hub.fleet.remove(nodeId);
-  for (const kind of ["state", "birth", "policy"] as const) {
-    await hub.publish(nodeTopic(nodeId, kind), "", { qos: 1, retain: true }).catch(() => {}); // empty retained = cleared
-  }
-  hub.log(`removed node ${nodeId} and revoked its credentials`);
-  return true;
 }

@@ -72,7 +72,7 @@ describe("parseHubSettings", () => {
       EDGEFED_MQTT_USERNAME: "dynsec-admin",
       EDGEFED_MQTT_PASSWORD: "broker-pw",
       EDGEFED_PUBLIC_MQTT_URL: "mqtt://hub.lan:1883",
-      EDGEFED_ADMIN_TOKEN: "admin-tok",
+      EDGEFED_ADMIN_TOKEN: "admin-token-of-24-chars-x",
       EDGEFED_HEARTBEAT_S: "5",
       EDGEFED_OFFLINE_AFTER_S: "42",
       EDGEFED_DEGRADED_LOAD: "2.5",
@@ -90,7 +90,7 @@ describe("parseHubSettings", () => {
       mqttUsername: "dynsec-admin",
       mqttPassword: "broker-pw",
       publicMqttUrl: "mqtt://hub.lan:1883",
-      adminToken: "admin-tok",
+      adminToken: "admin-token-of-24-chars-x",
       heartbeatS: 5,
       offlineAfterS: 42,
       degradedLoad: 2.5,
@@ -138,11 +138,12 @@ describe("parseHubSettings", () => {
   });
 
   test("a negative or non-numeric number names the flag or the environment variable", () => {
-    expect(settingsError(["--flush-ms", "-5"])).toBe('--flush-ms: "-5" is not a non-negative number');
-    expect(settingsError([], { EDGEFED_DEGRADED_LOAD: "-0.1" })).toBe('EDGEFED_DEGRADED_LOAD: "-0.1" is not a non-negative number');
-    expect(settingsError([], { EDGEFED_SWEEP_MS: "soon" })).toBe('EDGEFED_SWEEP_MS: "soon" is not a non-negative number');
-    expect(settingsError(["--max-body-bytes", ""])).toBe('--max-body-bytes: "" is not a non-negative number');
-    expect(settingsError(["--offline-after-s", "Infinity"])).toBe('--offline-after-s: "Infinity" is not a non-negative number');
+    expect(settingsError(["--flush-ms", "-5"])).toBe('--flush-ms: "-5" is not a number above 0');
+    expect(settingsError(["--flush-ms", "0"])).toBe('--flush-ms: "0" is not a number above 0');
+    expect(settingsError([], { EDGEFED_DEGRADED_LOAD: "-0.1" })).toBe('EDGEFED_DEGRADED_LOAD: "-0.1" is not a number above 0');
+    expect(settingsError([], { EDGEFED_SWEEP_MS: "soon" })).toBe('EDGEFED_SWEEP_MS: "soon" is not a number above 0');
+    expect(settingsError(["--max-body-bytes", ""])).toBe('--max-body-bytes: "" is not a number above 0');
+    expect(settingsError(["--offline-after-s", "Infinity"])).toBe('--offline-after-s: "Infinity" is not a number 0 or more');
   });
 
   test("a non-mqtt URL names the flag or the environment variable", () => {
@@ -159,10 +160,15 @@ describe("parseHubSettings", () => {
     expect(settingsError(["--public-mqtt-url", "mqtt://host with space"])).toStartWith("--public-mqtt-url:");
   });
 
-  test("a password inside a broker URL is masked in the start-up line", () => {
-    const shown = JSON.stringify(describeSettings(parseHubSettings(["--mqtt-url", "mqtt://admin:hunter2@broker:1883"], { EDGEFED_MQTT_USERNAME: "admin" })));
-    expect(shown).not.toContain("hunter2");
-    expect(shown).toContain("mqtt://***@broker:1883");
+  test("a broker URL carrying a user or password is refused, without echoing it", () => {
+    const message = settingsError(["--mqtt-url", "mqtt://admin:hunter2@broker:1883"], { EDGEFED_MQTT_USERNAME: "admin" });
+    expect(message).toStartWith("--mqtt-url: must not carry a user name or password");
+    expect(message).not.toContain("hunter2");
+    expect(settingsError([], { EDGEFED_PUBLIC_MQTT_URL: "mqtt://node@broker:1883" })).toStartWith("EDGEFED_PUBLIC_MQTT_URL: must not carry");
+  });
+
+  test("an admin token shorter than 24 characters is refused", () => {
+    expect(settingsError([], { EDGEFED_ADMIN_TOKEN: "short" })).toStartWith("EDGEFED_ADMIN_TOKEN: at least 24 characters");
   });
 
   test("mqtt, mqtts, ws, wss and tcp URLs are accepted", () => {
@@ -190,7 +196,7 @@ describe("parseHubSettings", () => {
   });
 
   test("a heartbeat of 0 is refused", () => {
-    expect(settingsError([], { EDGEFED_HEARTBEAT_S: "0" })).toStartWith("--heartbeat-s / EDGEFED_HEARTBEAT_S:");
+    expect(settingsError([], { EDGEFED_HEARTBEAT_S: "0" })).toBe('EDGEFED_HEARTBEAT_S: "0" is not a number above 0');
   });
 
   test("an external broker URL without a username names EDGEFED_MQTT_USERNAME", () => {
@@ -218,14 +224,14 @@ describe("parseHubSettings", () => {
 describe("describeSettings", () => {
   test("masks the broker password and the admin token and never shows them", () => {
     const settings = parseHubSettings(["--mqtt-url", "mqtt://broker:1883", "--mqtt-username", "admin", "--mqtt-password", "s3cret-broker-pw"], {
-      EDGEFED_ADMIN_TOKEN: "s3cret-admin-token",
+      EDGEFED_ADMIN_TOKEN: "s3cret-admin-token-long-enough",
     });
     const shown = describeSettings(settings);
     expect(shown.mqttPassword).toBe("***");
     expect(shown.adminToken).toBe("***");
     const text = JSON.stringify(shown);
     expect(text).not.toContain("s3cret-broker-pw");
-    expect(text).not.toContain("s3cret-admin-token");
+    expect(text).not.toContain("s3cret-admin-token-long-enough");
     // The settings themselves are untouched, and the rest is shown as is.
     expect(settings.mqttPassword).toBe("s3cret-broker-pw");
     expect(shown).toEqual({ ...settings, mqttPassword: "***", adminToken: "***" });

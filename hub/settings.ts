@@ -22,7 +22,7 @@ export interface HubSettings {
   sweepMs: number;
 }
 
-type Kind = "string" | "port" | "positive" | "url";
+type Kind = "string" | "port" | "positive" | "nonNegative" | "url";
 interface SettingSpec {
   key: keyof HubSettings;
   env: string;
@@ -41,11 +41,11 @@ const SPECS: SettingSpec[] = [
   { key: "mqttHost", env: "EDGEFED_MQTT_HOST", flag: "--mqtt-host", kind: "string", default: "0.0.0.0", help: "embedded broker listen address" },
   { key: "mqttPort", env: "EDGEFED_MQTT_PORT", flag: "--mqtt-port", kind: "port", default: "1883", help: "embedded broker port (0 picks a free one)" },
   { key: "mqttUsername", env: "EDGEFED_MQTT_USERNAME", flag: "--mqtt-username", kind: "string", default: "", help: "external broker: the dynamic-security admin user" },
-  { key: "mqttPassword", env: "EDGEFED_MQTT_PASSWORD", flag: "--mqtt-password", kind: "string", default: "", help: "external broker: that user's password", secret: true },
+  { key: "mqttPassword", env: "EDGEFED_MQTT_PASSWORD", flag: "--mqtt-password", kind: "string", default: "", help: "external broker: that user's password (prefer the variable: flags show in ps)", secret: true },
   { key: "publicMqttUrl", env: "EDGEFED_PUBLIC_MQTT_URL", flag: "--public-mqtt-url", kind: "url", default: "", help: "broker URL given to nodes; empty: the host they called the hub by" },
-  { key: "adminToken", env: "EDGEFED_ADMIN_TOKEN", flag: "--admin-token", kind: "string", default: "", help: "admin API token; empty: generated once into <data-dir>/admin-token", secret: true },
+  { key: "adminToken", env: "EDGEFED_ADMIN_TOKEN", flag: "--admin-token", kind: "string", default: "", help: "admin API token (prefer the variable: flags show in ps); empty: generated once into <data-dir>/admin-token", secret: true },
   { key: "heartbeatS", env: "EDGEFED_HEARTBEAT_S", flag: "--heartbeat-s", kind: "positive", default: "15", help: "heartbeat interval told to nodes" },
-  { key: "offlineAfterS", env: "EDGEFED_OFFLINE_AFTER_S", flag: "--offline-after-s", kind: "positive", default: "0", help: "silence after which a node is offline; 0: ten heartbeats" },
+  { key: "offlineAfterS", env: "EDGEFED_OFFLINE_AFTER_S", flag: "--offline-after-s", kind: "nonNegative", default: "0", help: "silence after which a node is offline; 0: ten heartbeats" },
   { key: "degradedLoad", env: "EDGEFED_DEGRADED_LOAD", flag: "--degraded-load", kind: "positive", default: "4", help: "1-minute load above which a node counts as degraded" },
   { key: "maxBodyBytes", env: "EDGEFED_MAX_BODY_BYTES", flag: "--max-body-bytes", kind: "positive", default: "65536", help: "larger request bodies get 413" },
   { key: "flushMs", env: "EDGEFED_FLUSH_MS", flag: "--flush-ms", kind: "positive", default: "1000", help: "how often live node state is written to SQLite" },
@@ -54,10 +54,22 @@ const SPECS: SettingSpec[] = [
 
 export class SettingsError extends Error {}
 
+const MIN_ADMIN_TOKEN_LENGTH = 24;
+
 function isBrokerUrl(raw: string): boolean {
   try {
     const url = new URL(raw);
     return ["mqtt:", "mqtts:", "tcp:", "ws:", "wss:"].includes(url.protocol) && url.hostname !== "" && !/\s/.test(raw);
+  } catch {
+    return false;
+  }
+}
+
+/** Credentials inside a URL end up in logs and, for the public URL, in every node's registration answer. */
+function hasCredentials(raw: string): boolean {
+  try {
+    const url = new URL(raw);
+    return url.username !== "" || url.password !== "";
   } catch {
     return false;
   }
@@ -70,6 +82,7 @@ function parseValue(spec: SettingSpec, raw: string, source: string): string | nu
       return raw;
     case "url":
       if (raw === "") return raw;
+      if (hasCredentials(raw)) throw bad("must not carry a user name or password; set EDGEFED_MQTT_USERNAME and EDGEFED_MQTT_PASSWORD");
       if (!isBrokerUrl(raw)) throw bad(`${JSON.stringify(raw)} is not a broker URL (mqtt://, mqtts://, tcp://, ws:// or wss://)`);
       return raw;
     case "port": {
@@ -77,9 +90,13 @@ function parseValue(spec: SettingSpec, raw: string, source: string): string | nu
       if (!/^\d+$/.test(raw) || port > 65535) throw bad(`${JSON.stringify(raw)} is not a port (0-65535)`);
       return port;
     }
-    case "positive": {
+    case "positive":
+    case "nonNegative": {
       const value = Number(raw);
-      if (raw.trim() === "" || !Number.isFinite(value) || value < 0) throw bad(`${JSON.stringify(raw)} is not a non-negative number`);
+      const floor = spec.kind === "positive" ? "above 0" : "0 or more";
+      if (raw.trim() === "" || !Number.isFinite(value) || value < 0 || (spec.kind === "positive" && value === 0)) {
+        throw bad(`${JSON.stringify(raw)} is not a number ${floor}`);
+      }
       return value;
     }
   }
@@ -101,7 +118,9 @@ export function parseHubSettings(args: string[], env: Record<string, string | un
     values.set(spec.key, parseValue(spec, raw, flag));
   }
   const settings = Object.fromEntries(values) as unknown as HubSettings;
-  if (settings.heartbeatS <= 0) throw new SettingsError("--heartbeat-s / EDGEFED_HEARTBEAT_S: must be above 0");
+  if (settings.adminToken && settings.adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
+    throw new SettingsError(`EDGEFED_ADMIN_TOKEN: at least ${MIN_ADMIN_TOKEN_LENGTH} characters (openssl rand -base64 32 makes one)`);
+  }
   if (settings.offlineAfterS === 0) settings.offlineAfterS = settings.heartbeatS * 10;
   if (settings.mqttUrl && !settings.mqttUsername) {
     throw new SettingsError("EDGEFED_MQTT_USERNAME: an external broker needs the dynamic-security admin user and password");
@@ -124,9 +143,6 @@ export function hubHelp(): string {
 /** Settings with secrets masked, for the start-up log line. */
 export function describeSettings(settings: HubSettings): Record<string, unknown> {
   const shown: Record<string, unknown> = { ...settings };
-  for (const spec of SPECS) {
-    if (spec.secret && settings[spec.key]) shown[spec.key] = "***";
-    if (spec.kind === "url" && settings[spec.key]) shown[spec.key] = String(settings[spec.key]).replace(/\/\/([^@/]*)@/, "//***@");
-  }
+  for (const spec of SPECS) if (spec.secret && settings[spec.key]) shown[spec.key] = "***";
   return shown;
 }

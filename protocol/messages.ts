@@ -11,7 +11,8 @@ export const MAX_PAYLOAD_BYTES = 64 * 1024;
 const nodeId = z.string().regex(NODE_ID_PATTERN, "node id: lowercase letters, digits and dashes, at most 63");
 const timestamp = z.int().min(0); // ms since the epoch
 const count = z.int().min(0);
-const shortText = z.string().min(1).max(128);
+/** Printable ASCII only: these land in logs, where a newline could forge a line. */
+const shortText = z.string().regex(/^[\x20-\x7e]{1,128}$/, "1 to 128 printable ASCII characters");
 const capability = z.string().regex(/^[a-z0-9][a-z0-9:._-]{0,63}$/, "capability: lowercase word");
 
 export const StateMessage = z.strictObject({

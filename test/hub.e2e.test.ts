@@ -169,15 +169,47 @@ describe.each(brokers)("hub with the %s broker", (brokerKind) => {
     expect(stale.body.error).toBe("invalid_proof");
     const forged = { ...registerBody(node), version: "9.9.9" }; // changed after signing
     expect((await t.api("POST", "/federation/register", forged, token)).status).toBe(401);
-    expect((await t.api("POST", "/federation/register", registerBody(node), token)).status).toBe(200);
+    const signed = registerBody(node);
+    expect((await t.api("POST", "/federation/register", signed, token)).status).toBe(200);
+    const replayed = await t.api("POST", "/federation/register", signed, token); // captured and sent again
+    expect(replayed.status).toBe(401);
+    expect(replayed.body.detail).toContain("not newer");
+  });
+
+  test("node ids of the hub's own connections cannot be registered", async () => {
+    for (const id of ["edgefed-hub", "edgefed-hub-dynsec", "edgefed-hubby"]) {
+      const r = await t.api("POST", "/federation/register", registerBody(newNode(id)), t.enrollmentToken());
+      expect(r.status).toBe(409);
+      expect(r.body.detail).toContain("reserved");
+    }
+  });
+
+  test("a DELETE racing a re-registration leaves registry, API and broker agreeing", async () => {
+    for (let round = 0; round < 5; round++) {
+      const { node, token } = await registered("race");
+      const [removed, again] = await Promise.all([t.api("DELETE", `/federation/nodes/${node.nodeId}`), t.api("POST", "/federation/register", registerBody(node), token)]);
+      expect(removed.status).toBe(200);
+      const view = await t.api("GET", `/federation/nodes/${node.nodeId}`);
+      if (again.status === 200) {
+        // The re-registration ran first, then the removal: its fresh credentials must be dead.
+        expect(view.status).toBe(404);
+        await expect(connectNode(again.body.mqtt)).rejects.toThrow();
+      } else {
+        // The removal ran first; the id was free again, so this enrolled it anew.
+        expect(again.status).toBe(201);
+        expect(view.status).toBe(200);
+        const client = await connectNode(again.body.mqtt);
+        await client.endAsync(true);
+      }
+    }
   });
 
   test("enrollment tokens are limited in uses and lifetime; re-registration spends no use", async () => {
     const single = t.enrollmentToken({ uses: 1 });
     const first = newNode(`single-${brokerKind}`);
     expect((await t.api("POST", "/federation/register", registerBody(first), single)).status).toBe(201);
-    expect((await t.api("POST", "/federation/register", registerBody(first), single)).status).toBe(401); // used up, even to re-register
-    expect((await t.api("POST", "/federation/register", registerBody(newNode(`second-${brokerKind}`)), single)).status).toBe(401);
+    expect((await t.api("POST", "/federation/register", registerBody(newNode(`second-${brokerKind}`)), single)).status).toBe(401); // used up
+    expect((await t.api("POST", "/federation/register", registerBody(first), single)).status).toBe(200); // re-registering spends no use
     const expired = t.enrollmentToken({ ttlMs: -1000 });
     expect((await t.api("POST", "/federation/register", registerBody(newNode(`late-${brokerKind}`)), expired)).status).toBe(401);
   });
@@ -316,6 +348,50 @@ describe.each(brokers)("hub with the %s broker", (brokerKind) => {
     expect(unauthorised.status).toBe(401);
   });
 
+  test("decisions issued at the same moment each fold into the desired policy", async () => {
+    const { node, creds } = await registered();
+    const [paused, audit] = await Promise.all([
+      t.api("POST", "/api/federation/mode", { mode: "PAUSED", target: node.nodeId }),
+      t.api("POST", "/api/federation/decisions", { type: "ESS_POLICY", target: node.nodeId, payload: { enforcement: "audit" } }),
+    ]);
+    expect([paused.status, audit.status]).toEqual([201, 201]);
+    const client = await online(creds);
+    const got = collect(client);
+    await subscribe(client, nodeTopic(node.nodeId, "policy"));
+    const policy = await eventually(() => got.find((m) => m.topic.endsWith("/policy")));
+    const desired = JSON.parse(policy.payload);
+    expect(desired.version).toBe(Math.max(paused.body.seq, audit.body.seq));
+    expect(desired.policy).toMatchObject({ mode: "PAUSED", enforcement: "audit" });
+  });
+
+  test("a decision the node has not acknowledged is sent again when it next connects", async () => {
+    const { node, creds } = await registered();
+    const issued = await t.api("POST", "/api/federation/decisions", { type: "RESEARCH_TASK", target: node.nodeId, payload: { task: "backtest" } });
+    expect(issued.status).toBe(201); // nobody was subscribed: the broker dropped it
+    const client = await online(creds);
+    const got = collect(client);
+    await subscribe(client, nodeTopic(node.nodeId, "cmd"));
+    await client.publishAsync(nodeTopic(node.nodeId, "birth"), birth(node.nodeId), { qos: 1, retain: true });
+    const cmd = await eventually(() => got.find((m) => m.topic.endsWith("/cmd")), 5000, "redelivered cmd");
+    expect(JSON.parse(cmd.payload).id).toBe(issued.body.id);
+    await client.publishAsync(nodeTopic(node.nodeId, "cmd/ack"), JSON.stringify({ id: issued.body.id, ok: true, appliedAt: Date.now() }), { qos: 1 });
+    const listed = await eventually(async () => {
+      const r = await t.api("GET", `/api/federation/decisions?node=${node.nodeId}`);
+      return r.body.decisions[0]?.pending.length === 0 && r.body.decisions[0];
+    });
+    expect(listed.acks).toMatchObject([{ node_id: node.nodeId, ok: true }]);
+  });
+
+  test("the hub's state is retained online for every client that may read it", async () => {
+    const { creds } = await registered();
+    const client = await online(creds);
+    const got = collect(client);
+    expect(await subscribe(client, "edgefed/v1/hub/state")).toBe(1);
+    const state = await eventually(() => got.find((m) => m.topic === "edgefed/v1/hub/state"));
+    expect(state.retain).toBe(true);
+    expect(JSON.parse(state.payload)).toMatchObject({ state: "online", ts: expect.any(Number) });
+  });
+
   test("ACLs: a node cannot publish as another node or read another node's commands", async () => {
     const a = await registered("acl");
     const b = await registered("acl");
@@ -407,6 +483,11 @@ describe("hub restart", () => {
     expect(registered.status).toBe(201);
     const decision = await first.api("POST", "/api/federation/decisions", { type: "SYMBOL_UNIVERSE", target: "fleet", payload: { active_symbols: ["BTCUSDT"] } });
     expect(decision.status).toBe(201);
+    const client = await connectNode(registered.body.mqtt);
+    await client.publishAsync(nodeTopic(node.nodeId, "birth"), birth(node.nodeId, { version: "2.0.0", capabilities: ["gpu"] }), { qos: 1 });
+    await client.publishAsync(nodeTopic(node.nodeId, "heartbeat"), heartbeat(41), { qos: 1 });
+    await eventually(async () => (await first.api("GET", "/federation/nodes/survivor")).body.heartbeat.seq === 41);
+    await client.endAsync(true);
     await first.stop();
 
     const second = await startTestHub({ dataDir: first.dataDir });
@@ -414,6 +495,8 @@ describe("hub restart", () => {
       const view = await second.api("GET", "/federation/nodes/survivor");
       expect(view.status).toBe(200);
       expect(view.body.registration_id).toBe(registered.body.registration_id);
+      expect(view.body).toMatchObject({ version: "2.0.0", arch: "arm64", capabilities: ["gpu"], heartbeat: { seq: 41, count: 1 } });
+      expect(view.body.health.state).not.toBe("unhealthy"); // silence counts from the restart, not from before it
       const sameCredentials = await connectNode({ ...registered.body.mqtt, url: second.hub.mqttUrl });
       await sameCredentials.endAsync(true);
       const again = await second.api("POST", "/federation/register", registerBody(node), second.enrollmentToken());

@@ -3,6 +3,17 @@
 // an external Mosquitto learns them through its dynamic-security plugin.
 // Either way the rules are the ones in acl.ts.
 
+/**
+ * Client ids and user names starting with this belong to the hub's own
+ * connections; no node may have such an id, or it could take over (and keep
+ * kicking) the hub's session.
+ */
+export const HUB_CLIENT_PREFIX = "edgefed-hub";
+
+export function isReservedNodeId(nodeId: string, hubUsernames: readonly string[]): boolean {
+  return nodeId.startsWith(HUB_CLIENT_PREFIX) || hubUsernames.includes(nodeId);
+}
+
 export interface NodeGrant {
   nodeId: string;
   /** The MQTT username and client id the node must use: its node id. */

@@ -6,12 +6,13 @@ import { createServer, type AddressInfo, type Server } from "node:net";
 import { ROOT } from "../../protocol/topics.ts";
 import { hashSecret, randomSecret, secretMatches } from "../secrets.ts";
 import { nodeMayPublish, nodeMaySubscribe } from "./acl.ts";
-import type { BrokerAccess, NodeGrant } from "./broker-access.ts";
+import { guardPacketSize } from "./packet-size-guard.ts";
+import { HUB_CLIENT_PREFIX, type BrokerAccess, type NodeGrant } from "./broker-access.ts";
 
 /** The hub's own MQTT identity on the embedded broker; node ids never start with "$". */
 export const HUB_USERNAME = "$edgefed-hub";
-/** Publishes larger than this close the client; the hub drops anything over protocol's 64 KiB itself. */
-const MAX_BROKER_PAYLOAD_BYTES = 256 * 1024;
+/** Packets larger than this close the client (as Mosquitto's max_packet_size); the hub drops payloads over 64 KiB itself. */
+const MAX_BROKER_PACKET_BYTES = 256 * 1024;
 
 export interface EmbeddedBroker {
   url: string;
@@ -43,13 +44,13 @@ export async function startEmbeddedBroker(options: {
 
   const broker = await Aedes.createBroker({
     authenticate(client, username, password, done) {
-      if (username === HUB_USERNAME && secretMatches(password, hubPasswordHash) && client.id.startsWith("edgefed-hub")) {
+      if (username === HUB_USERNAME && secretMatches(password, hubPasswordHash) && client.id.startsWith(HUB_CLIENT_PREFIX)) {
         identities.set(client, { role: "hub" });
         return done(null, true);
       }
       // A node logs in as its node id and must use it as client id, so no
       // client can take over (and keep kicking) another node's session.
-      if (username !== undefined && client.id === username && secretMatches(password, passwordHashes.get(username))) {
+      if (username !== undefined && client.id === username && !client.id.startsWith(HUB_CLIENT_PREFIX) && secretMatches(password, passwordHashes.get(username))) {
         identities.set(client, { role: "node", nodeId: username });
         return done(null, true);
       }
@@ -60,7 +61,6 @@ export async function startEmbeddedBroker(options: {
       const allowed =
         identity !== undefined &&
         identity !== null &&
-        packet.payload.length <= MAX_BROKER_PAYLOAD_BYTES &&
         (identity.role === "hub" ? packet.topic.startsWith(`${ROOT}/`) : nodeMayPublish(identity.nodeId, packet.topic));
       callback(allowed ? null : new Error(`publish to ${packet.topic} not allowed`));
     },
@@ -73,7 +73,10 @@ export async function startEmbeddedBroker(options: {
     },
   });
 
-  const server: Server = createServer(broker.handle);
+  const server: Server = createServer((socket) => {
+    guardPacketSize(socket, MAX_BROKER_PACKET_BYTES);
+    broker.handle(socket);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => resolve());

@@ -20,14 +20,13 @@ import { randomBytes } from "node:crypto";
 import mqtt, { type MqttClient } from "mqtt";
 import { isNodeId, ROOT } from "../../protocol/topics.ts";
 import { nodePublishTopics, nodeSubscribeTopics } from "./acl.ts";
-import type { BrokerAccess, NodeGrant } from "./broker-access.ts";
+import { isReservedNodeId, type BrokerAccess, type NodeGrant } from "./broker-access.ts";
 
 const COMMAND_TOPIC = "$CONTROL/dynamic-security/v1";
 const RESPONSE_TOPIC = "$CONTROL/dynamic-security/v1/response";
 export const DYNSEC_CLIENT_ID = "edgefed-hub-dynsec";
 export const HUB_ROLE = "edgefed-hub";
 /** Node ids the hub refuses to grant: they would share a client id with the hub's own connections and could take them over. */
-const RESERVED_NODE_PREFIX = "edgefed-hub";
 
 export function nodeRoleName(nodeId: string): string {
   return `edgefed-node-${nodeId}`;
@@ -206,7 +205,7 @@ export async function connectMosquittoDynsec(options: {
 
   function checkNodeId(nodeId: string): void {
     if (!isNodeId(nodeId)) throw new Error(`not a node id: ${JSON.stringify(nodeId)}`);
-    if (nodeId === options.username || nodeId === options.hubUsername || nodeId.startsWith(RESERVED_NODE_PREFIX)) {
+    if (isReservedNodeId(nodeId, [options.username, options.hubUsername])) {
       throw new Error(`node id "${nodeId}" is reserved for the hub`);
     }
   }

@@ -4,7 +4,7 @@ import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { MODES } from "../../kernel/types.ts";
-import type { Decisions } from "../decisions.ts";
+import type { Decisions, IssuedDecision } from "../decisions.ts";
 import type { HubContext } from "../hub-context.ts";
 import type { Ingest } from "../ingest/ingest.ts";
 import { HEALTH_STATES } from "../node-model.ts";
@@ -47,6 +47,10 @@ async function jsonBody(c: Context): Promise<unknown> {
   } catch {
     throw new HttpError(400, "invalid_json", "the body is not valid JSON");
   }
+}
+
+function issuedView(issued: IssuedDecision): object {
+  return { ...issued.decision, seq: issued.seq, targets: issued.targets, published: issued.published };
 }
 
 function query<T extends z.ZodType>(schema: T, c: Context): z.infer<T> {
@@ -111,7 +115,7 @@ export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Inge
   app.delete("/federation/nodes/:id", admin, async (c) => {
     const id = c.req.param("id");
     if (!(await removeNode(hub, id))) throw new HttpError(404, "unknown_node", `no registered node ${id}`);
-    decisions.forget(id);
+    await decisions.forget(id);
     return c.json({ status: "removed", node_id: id });
   });
 
@@ -127,8 +131,7 @@ export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Inge
   );
 
   app.post("/api/federation/decisions", admin, async (c) => {
-    const result = await decisions.issue(await jsonBody(c));
-    return c.json({ ...result.decision, seq: result.seq, targets: result.targets, published: result.published }, 201);
+    return c.json(issuedView(await decisions.issue(await jsonBody(c))), 201);
   });
 
   app.get("/api/federation/decisions", admin, (c) => {
@@ -143,8 +146,7 @@ export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Inge
     const payload: Record<string, unknown> = { mode };
     if (duration_s !== undefined) payload.duration_s = duration_s;
     if (reason !== undefined) payload.reason = reason;
-    const result = await decisions.issue({ type: "MODE_CHANGE", target, payload, expires_in_s });
-    return c.json({ ...result.decision, seq: result.seq, targets: result.targets, published: result.published }, 201);
+    return c.json(issuedView(await decisions.issue({ type: "MODE_CHANGE", target, payload, expires_in_s })), 201);
   });
 
   return app;

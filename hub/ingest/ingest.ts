@@ -23,6 +23,14 @@ export interface IngestStats {
   dropped_by_reason: Record<string, number>;
 }
 
+/** What ingest hands on beyond the fleet view. */
+export interface IngestHooks {
+  /** Records a decision ack; returns why it was refused, or null. */
+  onAck(nodeId: string, ack: DecisionAck, now: number): string | null;
+  /** A node (re)connected. */
+  onBirth(nodeId: string, now: number): void;
+}
+
 export class Ingest {
   private received = 0;
   private applied = 0;
@@ -30,7 +38,7 @@ export class Ingest {
 
   constructor(
     private readonly fleet: Fleet,
-    private readonly onAck: (nodeId: string, ack: DecisionAck, now: number) => string | null,
+    private readonly hooks: IngestHooks,
     log: (line: string) => void,
     private readonly clock: () => number = Date.now,
   ) {
@@ -66,6 +74,7 @@ export class Ingest {
         if (!birth.ok) return drop("invalid payload", source, `birth: ${birth.error}`);
         if (birth.value.node_id !== parsed.node) return drop("wrong node", source, `birth names node ${birth.value.node_id}`);
         applyBirth(node, birth.value, now);
+        this.hooks.onBirth(parsed.node, now);
         break;
       }
       case "state": {
@@ -90,7 +99,7 @@ export class Ingest {
       case "cmd/ack": {
         const ack = decodePayload(DecisionAckMessage, payload);
         if (!ack.ok) return drop("invalid payload", source, `cmd/ack: ${ack.error}`);
-        const problem = this.onAck(parsed.node, ack.value, now);
+        const problem = this.hooks.onAck(parsed.node, ack.value, now);
         if (problem) return drop("bad ack", source, problem);
         node.live.lastSeen = now;
         break;

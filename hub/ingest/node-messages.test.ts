@@ -20,6 +20,7 @@ function node(): NodeRecord {
     passwordHash: "0".repeat(64),
     registeredAt: T0 - 1000,
     credentialsAt: T0 - 1000,
+    proofTs: null,
     health: "offline",
     healthSince: T0 - 1000,
     healthCause: "never heard from",

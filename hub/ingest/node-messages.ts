@@ -47,6 +47,13 @@ export function applyHeartbeat(node: NodeRecord, heartbeat: HeartbeatMessage, no
   live.kernel = heartbeat.kernel;
 }
 
+/**
+ * Distinct reasons counted per node. The kernel has a few dozen; a node
+ * sending made-up ones must not grow the hub's memory without bound.
+ */
+export const MAX_DISTINCT_REASONS = 100;
+export const OTHER_REASONS = "OTHER";
+
 /** Counts a verdict event once: redeliveries (seq at or below the last) are counted as duplicates only. */
 export function applyVerdict(node: NodeRecord, event: VerdictEventMessage, now: number): void {
   const tally = node.live.verdicts;
@@ -58,5 +65,8 @@ export function applyVerdict(node: NodeRecord, event: VerdictEventMessage, now: 
   tally.missing += event.seq - tally.lastSeq - 1;
   tally.lastSeq = event.seq;
   tally.byVerdict[event.verdict.verdict] = (tally.byVerdict[event.verdict.verdict] ?? 0) + 1;
-  for (const reason of event.verdict.reasons) tally.byReason[reason] = (tally.byReason[reason] ?? 0) + 1;
+  for (const reason of event.verdict.reasons) {
+    const key = reason in tally.byReason || Object.keys(tally.byReason).length < MAX_DISTINCT_REASONS ? reason : OTHER_REASONS;
+    tally.byReason[key] = (tally.byReason[key] ?? 0) + 1;
+  }
 }

@@ -75,6 +75,17 @@ export class DecisionStore {
     return rows.map((row) => ({ seq: row.seq, message: JSON.parse(row.message), targets: JSON.parse(row.targets) }));
   }
 
+  /** Decisions sent to a node that have not expired yet, oldest first. */
+  unexpiredFor(nodeId: string, now: number): StoredDecision[] {
+    return this.db
+      .prepare(
+        `SELECT seq, message, targets FROM decisions
+         WHERE expires_at > ? AND EXISTS (SELECT 1 FROM json_each(targets) WHERE value = ?) ORDER BY seq`,
+      )
+      .all<{ seq: number; message: string; targets: string }>(now, nodeId)
+      .map((row) => ({ seq: row.seq, message: JSON.parse(row.message), targets: JSON.parse(row.targets) }));
+  }
+
   acks(decisionId: string): DecisionAck[] {
     return this.db
       .prepare("SELECT node_id, ok, error, applied_at, received_at FROM decision_acks WHERE decision_id = ? ORDER BY node_id")

@@ -14,6 +14,7 @@ interface NodeRow {
   password_hash: string;
   registered_at: number;
   credentials_at: number;
+  proof_ts: number | null;
   health: string;
   health_since: number;
   health_cause: string;
@@ -32,6 +33,7 @@ function fromRow(row: NodeRow): NodeRecord {
     passwordHash: row.password_hash,
     registeredAt: row.registered_at,
     credentialsAt: row.credentials_at,
+    proofTs: row.proof_ts,
     health: row.health as NodeRecord["health"],
     healthSince: row.health_since,
     healthCause: row.health_cause,
@@ -51,14 +53,16 @@ export class NodeStore {
     this.selectOne = db.prepare("SELECT * FROM nodes WHERE node_id = ?");
     this.upsert = db.prepare(`
       INSERT INTO nodes (node_id, registration_id, public_key, capabilities, arch, version, endpoint, password_hash,
-                         registered_at, credentials_at, health, health_since, health_cause, live)
+                         registered_at, credentials_at, proof_ts, health, health_since, health_cause, live)
       VALUES ($nodeId, $registrationId, $publicKey, $capabilities, $arch, $version, $endpoint, $passwordHash,
-              $registeredAt, $credentialsAt, $health, $healthSince, $healthCause, $live)
+              $registeredAt, $credentialsAt, $proofTs, $health, $healthSince, $healthCause, $live)
       ON CONFLICT (node_id) DO UPDATE SET
         capabilities = excluded.capabilities, arch = excluded.arch, version = excluded.version,
-        endpoint = excluded.endpoint, password_hash = excluded.password_hash, credentials_at = excluded.credentials_at`);
+        endpoint = excluded.endpoint, password_hash = excluded.password_hash, credentials_at = excluded.credentials_at,
+        proof_ts = excluded.proof_ts`);
+    // Live state, plus what birth messages update (version, arch, capabilities).
     this.updateLive = db.prepare(
-      "UPDATE nodes SET health = ?, health_since = ?, health_cause = ?, live = ? WHERE node_id = ?",
+      "UPDATE nodes SET health = ?, health_since = ?, health_cause = ?, live = ?, version = ?, arch = ?, capabilities = ? WHERE node_id = ?",
     );
     this.insertTransition = db.prepare(
       "INSERT INTO health_transitions (node_id, from_state, to_state, at, cause) VALUES (?, ?, ?, ?, ?)",
@@ -91,6 +95,7 @@ export class NodeStore {
       passwordHash: node.passwordHash,
       registeredAt: node.registeredAt,
       credentialsAt: node.credentialsAt,
+      proofTs: node.proofTs,
       health: node.health,
       healthSince: node.healthSince,
       healthCause: node.healthCause,
@@ -99,7 +104,16 @@ export class NodeStore {
   }
 
   saveLive(node: NodeRecord): void {
-    this.updateLive.run(node.health, node.healthSince, node.healthCause, JSON.stringify(node.live), node.nodeId);
+    this.updateLive.run(
+      node.health,
+      node.healthSince,
+      node.healthCause,
+      JSON.stringify(node.live),
+      node.version,
+      node.arch,
+      JSON.stringify(node.capabilities),
+      node.nodeId,
+    );
   }
 
   addTransition(nodeId: string, transition: HealthTransition): void {

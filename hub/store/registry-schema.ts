@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS nodes (
   password_hash TEXT NOT NULL,     -- sha256 of the node's MQTT password
   registered_at INTEGER NOT NULL,
   credentials_at INTEGER NOT NULL, -- when the current password was issued
+  proof_ts INTEGER,                -- ts of the last accepted registration proof; a proof must be newer (no replay)
   health TEXT NOT NULL,
   health_since INTEGER NOT NULL,
   health_cause TEXT NOT NULL,

@@ -23,6 +23,8 @@ export class TokenStore {
   private readonly selectValid;
   private readonly spend;
   private readonly count;
+  private readonly selectKnown;
+  private readonly refund;
 
   constructor(private readonly db: SqliteDatabase) {
     this.selectValid = db.prepare(
@@ -34,6 +36,11 @@ export class TokenStore {
        WHERE token_hash = ? AND (uses_left IS NULL OR uses_left > 0) AND (expires_at IS NULL OR expires_at > ?)`,
     );
     this.count = db.prepare("UPDATE enrollment_tokens SET registrations = registrations + 1 WHERE token_hash = ?");
+    this.selectKnown = db.prepare("SELECT 1 FROM enrollment_tokens WHERE token_hash = ? AND (expires_at IS NULL OR expires_at > ?)");
+    this.refund = db.prepare(
+      `UPDATE enrollment_tokens SET uses_left = uses_left + (uses_left IS NOT NULL), registrations = registrations - 1
+       WHERE token_hash = ? AND registrations > 0`,
+    );
   }
 
   /** Creates a token and returns it; only its hash is kept, so this is the one time it is seen. */
@@ -57,6 +64,16 @@ export class TokenStore {
   /** Spends one use (call inside the registration's transaction); false if the token has none left. */
   spendUse(token: string, now: number): boolean {
     return this.spend.run(hashSecret(token), now).changes === 1;
+  }
+
+  /** Whether the token exists and has not expired, used up or not (re-registration needs no use). */
+  known(token: string, now: number): boolean {
+    return this.selectKnown.get(hashSecret(token), now) !== undefined;
+  }
+
+  /** Gives back a use spent by a registration that then failed. */
+  refundUse(token: string): void {
+    this.refund.run(hashSecret(token));
   }
 
   /** Counts a re-registration against the token without spending a use. */
