@@ -194,7 +194,8 @@ try {
     rows.push(["GET /federation/nodes/:id req/s", http.reads], ["bare Hono route req/s (limit)", http.readLimit]);
     rows.push(["read ratio (target >= 0.5)", round(http.reads / http.readLimit, 3)], ["POST /federation/register req/s (target >= 5,000)", http.registrations]);
   }
-  printTable(`hub: ${NODES} nodes x ${ROUNDS} heartbeats through Mosquitto; wrk ${WRK_SECONDS} s, 64 connections`, rows);
+  const parts = [heartbeats && `${NODES} nodes x ${ROUNDS} heartbeats drained through Mosquitto`, http && `wrk ${WRK_SECONDS} s, 64 connections`];
+  printTable(`hub: ${parts.filter(Boolean).join("; ")}`, rows);
   if (heartbeats) {
     printResult({
       bench: "hub",
