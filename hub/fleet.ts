@@ -1,8 +1,9 @@
 // The hub's in-memory view of the fleet. Heartbeats arrive by the thousand per
 // second, so ingest changes this view only, and flush() writes what changed to
 // SQLite in one transaction every EDGEFED_FLUSH_MS. Registration and removal
-// write through at once (they are acknowledged to someone); live state may lag
-// by one flush interval after a crash, and the next heartbeat repairs it.
+// write through at once (they are acknowledged to someone). A crash loses up
+// to one flush interval of live state: heartbeat fields come back with the
+// next heartbeat; verdict counts do not (README, "MQTT, ACLs and ingest").
 import { classifyHealth, type HealthRules } from "./health.ts";
 import type { HealthState, HealthTransition, NodeRecord } from "./node-model.ts";
 import type { NodeStore } from "./store/node-store.ts";

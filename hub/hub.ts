@@ -27,6 +27,7 @@ export interface RunningHub {
 }
 
 const BROKER_CONNECT_TIMEOUT_MS = 15_000;
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]", "0.0.0.0"]);
 
 export async function startHub(settings: HubSettings, log: (line: string) => void = (line) => console.log(`[hub] ${line}`)): Promise<RunningHub> {
   const startedAt = Date.now();
@@ -70,9 +71,12 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     nodeLocks: new KeyedLock(),
     brokerUrlFor(requestHost) {
       if (settings.publicMqttUrl) return settings.publicMqttUrl;
-      if (settings.mqttUrl) return settings.mqttUrl;
-      const host = (requestHost ?? "127.0.0.1").replace(/:\d+$/, "");
-      return `mqtt://${host}:${brokerPort}`;
+      // A broker the hub reaches on loopback is reached by nodes on the host they called the hub by.
+      const url = new URL(settings.mqttUrl || `mqtt://127.0.0.1:${brokerPort}`);
+      if (requestHost && LOOPBACK_HOSTS.has(url.hostname) && URL.canParse(`http://${requestHost}`)) {
+        url.hostname = new URL(`http://${requestHost}`).hostname;
+      }
+      return url.toString().replace(/\/$/, "");
     },
     publish: (topic, payload, options) => (mqtt ? mqtt.publish(topic, payload, options) : Promise.reject(new Error("no broker session"))),
     brokerConnected: () => mqtt?.connected ?? false,
