@@ -2,7 +2,7 @@
 // the body, refuse a taken node id, issue fresh MQTT credentials, store the
 // node (group commit), and grant it on the broker. The old password stops
 // working as soon as a new one is issued.
-import { RegisterRequest } from "../protocol/messages.ts";
+import { RegisterRequest, type RegisterResponse } from "../protocol/messages.ts";
 import { verifyMessage } from "../protocol/signing.ts";
 import { isReservedNodeId } from "./broker/broker-access.ts";
 import { nodeTopic } from "../protocol/topics.ts";
@@ -17,14 +17,7 @@ export const PROOF_WINDOW_MS = 5 * 60_000;
 
 export interface RegistrationResult {
   created: boolean;
-  body: {
-    status: "registered";
-    registration_id: string;
-    node_id: string;
-    mqtt: { url: string; username: string; password: string; client_id: string };
-    heartbeat_s: number;
-    hub_public_key: string;
-  };
+  body: RegisterResponse;
 }
 
 function proofProblem(body: RegisterRequest, now: number, lastProofTs: number | null): string | null {

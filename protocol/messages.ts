@@ -139,6 +139,16 @@ export const RegisterRequest = z.strictObject({
   sig: z.string().max(200).optional(),
 });
 
+/** The hub's answer to a registration (201 new, 200 again). */
+export const RegisterResponse = z.object({
+  status: z.literal("registered"),
+  registration_id: z.string().min(1).max(64),
+  node_id: nodeId,
+  mqtt: z.object({ url: z.string().min(1).max(256), username: z.string().min(1).max(128), password: z.string().min(16).max(256), client_id: z.string().min(1).max(128) }),
+  heartbeat_s: z.number().positive(),
+  hub_public_key: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+});
+
 export type StateMessage = z.infer<typeof StateMessage>;
 export type BirthMessage = z.infer<typeof BirthMessage>;
 export type HeartbeatMessage = z.infer<typeof HeartbeatMessage>;
@@ -148,6 +158,7 @@ export type DecisionAckMessage = z.infer<typeof DecisionAckMessage>;
 export type DesiredPolicyMessage = z.infer<typeof DesiredPolicyMessage>;
 export type HubStateMessage = z.infer<typeof HubStateMessage>;
 export type RegisterRequest = z.infer<typeof RegisterRequest>;
+export type RegisterResponse = z.infer<typeof RegisterResponse>;
 
 /** The typed map from node topic kind to payload schema. */
 export const NODE_TOPIC_SCHEMAS = {

@@ -1,0 +1,215 @@
+// The agent's local registry (agent.sqlite in the data dir): who this node is
+// (node id, Ed25519 key pair), the hubs it knows with the credentials each
+// gave it, its capability advertisement, the policy in force and the
+// decisions it applied. The intent journal lives in its own file (the intent
+// processor owns it); the outbox shares this one.
+import { chmodSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { DEFAULT_POLICY, type KernelPolicy } from "../kernel/policy.ts";
+import { openDatabase, type SqliteDatabase } from "../kernel/sqlite.ts";
+import { generateKeyPair, type Ed25519KeyPair } from "../protocol/signing.ts";
+
+export const AGENT_STORE_FILE = "agent.sqlite";
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS identity (
+  singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+  node_id TEXT NOT NULL,
+  public_key TEXT NOT NULL,
+  private_key TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  sessions INTEGER NOT NULL DEFAULT 0   -- MQTT connects so far; birth's session counter
+);
+CREATE TABLE IF NOT EXISTS hubs (
+  url TEXT PRIMARY KEY,
+  hub_public_key TEXT NOT NULL,         -- pinned at registration: decisions must verify with it
+  registration_id TEXT NOT NULL,
+  mqtt_url TEXT NOT NULL,
+  mqtt_username TEXT NOT NULL,
+  mqtt_password TEXT NOT NULL,
+  heartbeat_s REAL NOT NULL,
+  registered_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS advertisement (
+  singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+  capabilities TEXT NOT NULL,           -- JSON array
+  version TEXT NOT NULL,
+  arch TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS policy (
+  singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+  policy TEXT NOT NULL,                 -- JSON KernelPolicy in force
+  version INTEGER NOT NULL,             -- desired-policy version it came from (0: local default)
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS decisions_applied (
+  id TEXT PRIMARY KEY,                  -- a decision applies once, however often it is delivered
+  type TEXT NOT NULL,
+  ok INTEGER NOT NULL,
+  error TEXT,
+  applied_at INTEGER NOT NULL,
+  message TEXT NOT NULL                 -- the signed decision as received
+);
+`;
+
+export interface NodeIdentity {
+  nodeId: string;
+  keys: Ed25519KeyPair;
+  createdAt: number;
+}
+
+export interface HubRegistration {
+  url: string;
+  hubPublicKey: string;
+  registrationId: string;
+  mqtt: { url: string; username: string; password: string };
+  heartbeatS: number;
+  registeredAt: number;
+}
+
+export interface AppliedDecision {
+  id: string;
+  type: string;
+  ok: boolean;
+  error: string | null;
+  appliedAt: number;
+}
+
+export class IdentityMismatchError extends Error {}
+
+export class AgentStore {
+  private constructor(readonly db: SqliteDatabase) {}
+
+  static open(dataDir: string): AgentStore {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    chmodSync(dataDir, 0o700); // holds the node's private key and broker password
+    const db = openDatabase(join(dataDir, AGENT_STORE_FILE));
+    const version = db.prepare("PRAGMA user_version").get<{ user_version: number }>()?.user_version ?? 0;
+    if (version > SCHEMA_VERSION) throw new Error(`${db.path} has schema ${version}, newer than this agent (${SCHEMA_VERSION})`);
+    db.exec(SCHEMA);
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    return new AgentStore(db);
+  }
+
+  /**
+   * The node's identity, created with a fresh key pair on first start. A
+   * store made for another node id is refused rather than silently reused:
+   * the key pair is what the hub knows the node by.
+   */
+  identity(nodeId: string, now: number): NodeIdentity {
+    const row = this.db.prepare("SELECT node_id, public_key, private_key, created_at FROM identity").get<{
+      node_id: string;
+      public_key: string;
+      private_key: string;
+      created_at: number;
+    }>();
+    if (row) {
+      if (row.node_id !== nodeId) {
+        throw new IdentityMismatchError(`${this.db.path} belongs to node ${row.node_id}, not ${nodeId}; use another data dir or the same node id`);
+      }
+      return { nodeId, keys: { publicKey: row.public_key, privateKey: row.private_key }, createdAt: row.created_at };
+    }
+    const keys = generateKeyPair();
+    this.db.prepare("INSERT INTO identity (singleton, node_id, public_key, private_key, created_at) VALUES (1, ?, ?, ?, ?)").run(nodeId, keys.publicKey, keys.privateKey, now);
+    return { nodeId, keys, createdAt: now };
+  }
+
+  /** Counts one more MQTT session and returns its number (birth's `session`). */
+  nextSession(): number {
+    return this.db.transaction(() => {
+      this.db.prepare("UPDATE identity SET sessions = sessions + 1").run();
+      return this.db.prepare("SELECT sessions FROM identity").get<{ sessions: number }>()!.sessions;
+    });
+  }
+
+  registration(hubUrl: string): HubRegistration | undefined {
+    const row = this.db.prepare("SELECT * FROM hubs WHERE url = ?").get<{
+      url: string;
+      hub_public_key: string;
+      registration_id: string;
+      mqtt_url: string;
+      mqtt_username: string;
+      mqtt_password: string;
+      heartbeat_s: number;
+      registered_at: number;
+    }>(hubUrl);
+    return (
+      row && {
+        url: row.url,
+        hubPublicKey: row.hub_public_key,
+        registrationId: row.registration_id,
+        mqtt: { url: row.mqtt_url, username: row.mqtt_username, password: row.mqtt_password },
+        heartbeatS: row.heartbeat_s,
+        registeredAt: row.registered_at,
+      }
+    );
+  }
+
+  saveRegistration(registration: HubRegistration): void {
+    this.db
+      .prepare(
+        `INSERT INTO hubs (url, hub_public_key, registration_id, mqtt_url, mqtt_username, mqtt_password, heartbeat_s, registered_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (url) DO UPDATE SET hub_public_key = excluded.hub_public_key, registration_id = excluded.registration_id,
+           mqtt_url = excluded.mqtt_url, mqtt_username = excluded.mqtt_username, mqtt_password = excluded.mqtt_password,
+           heartbeat_s = excluded.heartbeat_s, registered_at = excluded.registered_at`,
+      )
+      .run(
+        registration.url,
+        registration.hubPublicKey,
+        registration.registrationId,
+        registration.mqtt.url,
+        registration.mqtt.username,
+        registration.mqtt.password,
+        registration.heartbeatS,
+        registration.registeredAt,
+      );
+  }
+
+  saveAdvertisement(ad: { capabilities: string[]; version: string; arch: string }, now: number): void {
+    this.db
+      .prepare(
+        `INSERT INTO advertisement (singleton, capabilities, version, arch, updated_at) VALUES (1, ?, ?, ?, ?)
+         ON CONFLICT (singleton) DO UPDATE SET capabilities = excluded.capabilities, version = excluded.version, arch = excluded.arch, updated_at = excluded.updated_at`,
+      )
+      .run(JSON.stringify(ad.capabilities), ad.version, ad.arch, now);
+  }
+
+  /** The policy in force and the desired-policy version it came from (0 and the default before any). */
+  policy(): { policy: KernelPolicy; version: number } {
+    const row = this.db.prepare("SELECT policy, version FROM policy").get<{ policy: string; version: number }>();
+    return row ? { policy: JSON.parse(row.policy) as KernelPolicy, version: row.version } : { policy: { ...DEFAULT_POLICY }, version: 0 };
+  }
+
+  savePolicy(policy: KernelPolicy, version: number, now: number): void {
+    this.db
+      .prepare(
+        `INSERT INTO policy (singleton, policy, version, updated_at) VALUES (1, ?, ?, ?)
+         ON CONFLICT (singleton) DO UPDATE SET policy = excluded.policy, version = excluded.version, updated_at = excluded.updated_at`,
+      )
+      .run(JSON.stringify(policy), version, now);
+  }
+
+  appliedDecision(id: string): AppliedDecision | undefined {
+    const row = this.db.prepare("SELECT id, type, ok, error, applied_at FROM decisions_applied WHERE id = ?").get<{
+      id: string;
+      type: string;
+      ok: number;
+      error: string | null;
+      applied_at: number;
+    }>(id);
+    return row && { id: row.id, type: row.type, ok: row.ok === 1, error: row.error, appliedAt: row.applied_at };
+  }
+
+  recordDecision(decision: AppliedDecision, message: string): void {
+    this.db
+      .prepare("INSERT INTO decisions_applied (id, type, ok, error, applied_at, message) VALUES (?, ?, ?, ?, ?, ?)")
+      .run(decision.id, decision.type, decision.ok ? 1 : 0, decision.error, decision.appliedAt, message);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,70 @@
+// The agent's registration against a real hub over real HTTP.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { removeTempDirs, tempDir } from "../test/helpers.ts";
+import { startTestHub, type TestHub } from "../test/support/hub-harness.ts";
+import { AgentStore } from "./agent-store.ts";
+import { backoffMs, registerOnce } from "./registration.ts";
+
+const advertisement = { capabilities: ["kernel"], arch: "arm64" as const, version: "0.1.0" };
+let t: TestHub;
+beforeAll(async () => {
+  t = await startTestHub();
+});
+afterAll(async () => {
+  await t.stop();
+  removeTempDirs();
+});
+
+describe("registerOnce", () => {
+  test("registers, and registers again later with the same key and no spare token use", async () => {
+    const store = AgentStore.open(tempDir());
+    const identity = store.identity("agent-reg-1", Date.now());
+    const token = t.enrollmentToken({ uses: 1 });
+    const first = await registerOnce(t.hub.httpUrl, token, identity, advertisement, Date.now());
+    if (first.kind !== "registered") throw new Error(JSON.stringify(first));
+    expect(first.registration).toMatchObject({ url: t.hub.httpUrl, heartbeatS: 1, mqtt: { username: "agent-reg-1" } });
+    expect(first.registration.hubPublicKey).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    store.saveRegistration(first.registration);
+    expect(store.registration(t.hub.httpUrl)).toEqual(first.registration);
+
+    const again = await registerOnce(t.hub.httpUrl, token, identity, advertisement, Date.now() + 1);
+    if (again.kind !== "registered") throw new Error(JSON.stringify(again));
+    expect(again.registration.mqtt.password).not.toBe(first.registration.mqtt.password);
+    expect(again.registration.registrationId).toBe(first.registration.registrationId);
+    store.close();
+  });
+
+  test("a bad token is refused with the hub's reason, and the token is not echoed", async () => {
+    const store = AgentStore.open(tempDir());
+    const result = await registerOnce(t.hub.httpUrl, "efe_wrong-token-secret", store.identity("agent-reg-2", Date.now()), advertisement, Date.now());
+    expect(result).toEqual({ kind: "refused", status: 401, reason: expect.stringContaining("enrollment token") });
+    expect(JSON.stringify(result)).not.toContain("wrong-token-secret");
+    store.close();
+  });
+
+  test("another node's id is refused with 409", async () => {
+    const token = t.enrollmentToken();
+    const a = AgentStore.open(tempDir());
+    const b = AgentStore.open(tempDir());
+    expect((await registerOnce(t.hub.httpUrl, token, a.identity("agent-twin", Date.now()), advertisement, Date.now())).kind).toBe("registered");
+    const twin = await registerOnce(t.hub.httpUrl, token, b.identity("agent-twin", Date.now()), advertisement, Date.now());
+    expect(twin).toMatchObject({ kind: "refused", status: 409 });
+    a.close();
+    b.close();
+  });
+
+  test("a hub that is not there is unreachable, not refused", async () => {
+    const store = AgentStore.open(tempDir());
+    const result = await registerOnce("http://127.0.0.1:9", "efe_x", store.identity("agent-reg-3", Date.now()), advertisement, Date.now());
+    expect(result.kind).toBe("unreachable");
+    store.close();
+  });
+});
+
+describe("backoffMs", () => {
+  test("grows exponentially to the cap, half of it random", () => {
+    expect([0, 1, 2, 3, 10].map((n) => backoffMs(n, 1000, 60_000, () => 0))).toEqual([500, 1000, 2000, 4000, 30_000]);
+    expect([0, 1, 2, 3, 10].map((n) => backoffMs(n, 1000, 60_000, () => 1))).toEqual([1000, 2000, 4000, 8000, 60_000]);
+    expect(backoffMs(1000, 1000, 60_000, () => 0.5)).toBe(45_000);
+  });
+});

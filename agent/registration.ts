@@ -1,0 +1,93 @@
+// Registering with the hub: POST /federation/register with the enrollment
+// token and a body signed with the node's key (the hub requires the proof to
+// re-register, and each proof must be newer than the last). Retried with
+// jittered exponential backoff while the hub is away; the agent works in
+// simulation mode meanwhile. Once registered it never needs the token again.
+import { RegisterResponse } from "../protocol/messages.ts";
+import { signMessage } from "../protocol/signing.ts";
+import type { HubRegistration, NodeIdentity } from "./agent-store.ts";
+
+export interface Advertisement {
+  capabilities: string[];
+  arch: "arm64" | "x64";
+  version: string;
+}
+
+export type RegistrationAttempt =
+  | { kind: "registered"; registration: HubRegistration }
+  /** The hub was unreachable or failing (network, 5xx, 429): try again soon. */
+  | { kind: "unreachable"; reason: string }
+  /** The hub answered no (400, 401, 409): an operator must act; keep trying, slowly. */
+  | { kind: "refused"; status: number; reason: string };
+
+const REQUEST_TIMEOUT_MS = 10_000;
+
+export async function registerOnce(
+  hubUrl: string,
+  token: string,
+  identity: NodeIdentity,
+  advertisement: Advertisement,
+  now: number,
+): Promise<RegistrationAttempt> {
+  const body = signMessage(
+    {
+      node_id: identity.nodeId,
+      public_key: identity.keys.publicKey,
+      capabilities: advertisement.capabilities,
+      arch: advertisement.arch,
+      version: advertisement.version,
+      ts: now,
+    },
+    identity.keys.privateKey,
+  );
+  let response: Response;
+  try {
+    response = await fetch(new URL("/federation/register", hubUrl), {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+  } catch (error) {
+    return { kind: "unreachable", reason: (error as Error).message };
+  }
+  const text = await response.text().catch(() => "");
+  if (response.status === 200 || response.status === 201) {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      return { kind: "unreachable", reason: "the hub's answer is not JSON" };
+    }
+    const parsed = RegisterResponse.safeParse(json);
+    if (!parsed.success || parsed.data.node_id !== identity.nodeId) {
+      return { kind: "unreachable", reason: "the hub's answer does not match the protocol" };
+    }
+    const answer = parsed.data;
+    return {
+      kind: "registered",
+      registration: {
+        url: hubUrl,
+        hubPublicKey: answer.hub_public_key,
+        registrationId: answer.registration_id,
+        mqtt: { url: answer.mqtt.url, username: answer.mqtt.username, password: answer.mqtt.password },
+        heartbeatS: answer.heartbeat_s,
+        registeredAt: now,
+      },
+    };
+  }
+  // Only the hub's error code and detail: never the request, which carries the token.
+  const detail = /"detail"\s*:\s*"([^"]{0,300})"/.exec(text)?.[1] ?? text.slice(0, 200);
+  if (response.status >= 500 || response.status === 429) return { kind: "unreachable", reason: `HTTP ${response.status}: ${detail}` };
+  return { kind: "refused", status: response.status, reason: detail };
+}
+
+/**
+ * Delay before attempt `attempt` (0-based): exponential from `baseMs`, capped
+ * at `maxMs`, half of it random, so a fleet rebooting together does not call
+ * the hub in lockstep.
+ */
+export function backoffMs(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
