@@ -37,13 +37,13 @@ test("the session counter increases on every connect and survives a reopen", () 
 test("policy and applied decisions survive a reopen; a decision is recorded once", () => {
   const dir = tempDir();
   const store = AgentStore.open(dir);
-  expect(store.policy()).toEqual({ policy: { ...DEFAULT_POLICY }, version: 0 });
-  store.savePolicy({ ...DEFAULT_POLICY, mode: "PAUSED" }, 7, 100);
+  expect(store.policy()).toEqual({ policy: { ...DEFAULT_POLICY }, version: 0, source: "default" });
+  store.savePolicy({ policy: { ...DEFAULT_POLICY, mode: "PAUSED" }, version: 7, source: "node" }, 100);
   store.recordDecision({ id: "dec_1", type: "MODE_CHANGE", ok: true, error: null, appliedAt: 100 }, "{}");
   expect(() => store.recordDecision({ id: "dec_1", type: "MODE_CHANGE", ok: true, error: null, appliedAt: 200 }, "{}")).toThrow();
   store.close();
   const again = AgentStore.open(dir);
-  expect(again.policy()).toEqual({ policy: { ...DEFAULT_POLICY, mode: "PAUSED" }, version: 7 });
+  expect(again.policy()).toEqual({ policy: { ...DEFAULT_POLICY, mode: "PAUSED" }, version: 7, source: "node" });
   expect(again.appliedDecision("dec_1")).toEqual({ id: "dec_1", type: "MODE_CHANGE", ok: true, error: null, appliedAt: 100 });
   expect(again.appliedDecision("dec_2")).toBeUndefined();
   again.close();

@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS policy (
   singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
   policy TEXT NOT NULL,                 -- JSON KernelPolicy in force
   version INTEGER NOT NULL,             -- desired-policy version it came from (0: local default)
+  source TEXT NOT NULL,                 -- 'default', 'decision', 'fleet' or 'node': which desired policy it follows
   updated_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS decisions_applied (
@@ -75,6 +76,14 @@ export interface AppliedDecision {
   ok: boolean;
   error: string | null;
   appliedAt: number;
+}
+
+export type PolicySource = "default" | "decision" | "fleet" | "node";
+
+export interface StoredPolicy {
+  policy: KernelPolicy;
+  version: number;
+  source: PolicySource;
 }
 
 export class IdentityMismatchError extends Error {}
@@ -177,19 +186,21 @@ export class AgentStore {
       .run(JSON.stringify(ad.capabilities), ad.version, ad.arch, now);
   }
 
-  /** The policy in force and the desired-policy version it came from (0 and the default before any). */
-  policy(): { policy: KernelPolicy; version: number } {
-    const row = this.db.prepare("SELECT policy, version FROM policy").get<{ policy: string; version: number }>();
-    return row ? { policy: JSON.parse(row.policy) as KernelPolicy, version: row.version } : { policy: { ...DEFAULT_POLICY }, version: 0 };
+  /** The policy in force, the desired-policy version it came from and its source ("default" and 0 before any). */
+  policy(): StoredPolicy {
+    const row = this.db.prepare("SELECT policy, version, source FROM policy").get<{ policy: string; version: number; source: PolicySource }>();
+    return row
+      ? { policy: JSON.parse(row.policy) as KernelPolicy, version: row.version, source: row.source }
+      : { policy: { ...DEFAULT_POLICY }, version: 0, source: "default" };
   }
 
-  savePolicy(policy: KernelPolicy, version: number, now: number): void {
+  savePolicy(stored: StoredPolicy, now: number): void {
     this.db
       .prepare(
-        `INSERT INTO policy (singleton, policy, version, updated_at) VALUES (1, ?, ?, ?)
-         ON CONFLICT (singleton) DO UPDATE SET policy = excluded.policy, version = excluded.version, updated_at = excluded.updated_at`,
+        `INSERT INTO policy (singleton, policy, version, source, updated_at) VALUES (1, ?, ?, ?, ?)
+         ON CONFLICT (singleton) DO UPDATE SET policy = excluded.policy, version = excluded.version, source = excluded.source, updated_at = excluded.updated_at`,
       )
-      .run(JSON.stringify(policy), version, now);
+      .run(JSON.stringify(stored.policy), stored.version, stored.source, now);
   }
 
   appliedDecision(id: string): AppliedDecision | undefined {

@@ -1,0 +1,123 @@
+// Decisions on the node: verified with the pinned hub key, applied once,
+// acknowledged every time; forged, expired, misaddressed and malformed ones
+// change nothing.
+import { afterAll, beforeEach, describe, expect, test } from "bun:test";
+import { DEFAULT_POLICY } from "../kernel/policy.ts";
+import { generateKeyPair, signMessage } from "../protocol/signing.ts";
+import { removeTempDirs, tempDir } from "../test/helpers.ts";
+import { AgentStore } from "./agent-store.ts";
+import { DecisionApplier } from "./decision-applier.ts";
+
+const hub = generateKeyPair();
+const forger = generateKeyPair();
+const NOW = 1_800_000_000_000;
+let store: AgentStore;
+let applier: DecisionApplier;
+
+beforeEach(() => {
+  store = AgentStore.open(tempDir());
+  store.identity("pi-01", NOW);
+  applier = new DecisionApplier(store, "pi-01", () => hub.publicKey);
+});
+afterAll(() => removeTempDirs());
+
+let counter = 0;
+function decision(type: string, payload: Record<string, unknown>, overrides: Record<string, unknown> = {}, key = hub.privateKey): string {
+  return JSON.stringify(
+    signMessage({ id: `dec_test${++counter}`, type, target: "pi-01", payload, issuedAt: NOW - 1000, expiresAt: NOW + 3_600_000, ...overrides }, key),
+  );
+}
+
+describe("DecisionApplier.apply", () => {
+  test("a MODE_CHANGE applies, persists and is acknowledged", () => {
+    const message = decision("MODE_CHANGE", { mode: "PAUSED" });
+    const outcome = applier.apply(message, NOW);
+    expect(outcome.ack).toEqual({ id: JSON.parse(message).id, ok: true, appliedAt: NOW });
+    expect(outcome.policy).toMatchObject({ mode: "PAUSED" });
+    expect(store.policy()).toMatchObject({ policy: { mode: "PAUSED" }, source: "decision" });
+  });
+
+  test("a redelivered decision is acknowledged again with the first outcome and applied once", () => {
+    const message = decision("RISK_ADJUSTMENT", { max_leverage: 3 });
+    const first = applier.apply(message, NOW);
+    applier.apply(decision("RISK_ADJUSTMENT", { max_leverage: 5 }), NOW + 1);
+    const again = applier.apply(message, NOW + 2);
+    expect(again.ack).toEqual(first.ack);
+    expect(again.policy).toBeNull();
+    expect(store.policy().policy.max_leverage).toBe(5); // not set back to 3
+  });
+
+  test("a FREEZE with a duration freezes until issuedAt + duration", () => {
+    applier.apply(decision("FREEZE", { duration_s: 60 }), NOW);
+    expect(store.policy().policy.freeze).toEqual({ until: NOW - 1000 + 60_000 });
+  });
+
+  test("RESEARCH_TASK and OVERRIDE are recorded and acknowledged; the policy stays", () => {
+    const message = decision("RESEARCH_TASK", { task: "backtest" });
+    expect(applier.apply(message, NOW).ack).toMatchObject({ ok: true });
+    expect(store.appliedDecision(JSON.parse(message).id)).toMatchObject({ type: "RESEARCH_TASK", ok: true });
+    expect(store.policy().policy).toEqual({ ...DEFAULT_POLICY });
+  });
+
+  test("forged, expired and misaddressed decisions are refused, not recorded, and change nothing", () => {
+    const cases: [string, string][] = [
+      [decision("MODE_CHANGE", { mode: "EMERGENCY" }, {}, forger.privateKey), "signature"],
+      [decision("MODE_CHANGE", { mode: "EMERGENCY" }, { expiresAt: NOW - 1 }), "expired"],
+      [decision("MODE_CHANGE", { mode: "EMERGENCY" }, { target: "pi-02" }), "addressed to pi-02"],
+    ];
+    for (const [message, reason] of cases) {
+      const outcome = applier.apply(message, NOW);
+      expect(outcome.ack).toMatchObject({ id: JSON.parse(message).id, ok: false, error: expect.stringContaining(reason) });
+      expect(outcome.policy).toBeNull();
+      expect(store.appliedDecision(JSON.parse(message).id)).toBeUndefined();
+    }
+    const tampered = JSON.parse(decision("MODE_CHANGE", { mode: "PAUSED" }));
+    tampered.payload.mode = "EMERGENCY";
+    expect(applier.apply(JSON.stringify(tampered), NOW).ack).toMatchObject({ ok: false, error: expect.stringContaining("signature") });
+    expect(store.policy().policy).toEqual({ ...DEFAULT_POLICY });
+  });
+
+  test("a decision signed right but invalid is refused with the violations, recorded so a redelivery gets the same answer", () => {
+    const message = decision("RISK_ADJUSTMENT", { max_leverage: -1 });
+    const outcome = applier.apply(message, NOW);
+    expect(outcome.ack).toMatchObject({ ok: false, error: expect.stringContaining("max_leverage") });
+    expect(applier.apply(message, NOW + 5).ack).toEqual(outcome.ack);
+    expect(store.policy().policy).toEqual({ ...DEFAULT_POLICY });
+  });
+
+  test("malformed payloads: refused with their id when they have one, else no ack", () => {
+    expect(applier.apply(JSON.stringify({ id: "dec_broken1", type: "NOPE" }), NOW).ack).toMatchObject({ id: "dec_broken1", ok: false, error: expect.stringContaining("malformed") });
+    expect(applier.apply("not json", NOW).ack).toBeNull();
+  });
+
+  test("before registration (no hub key) nothing applies", () => {
+    const unregistered = new DecisionApplier(store, "pi-01", () => null);
+    expect(unregistered.apply(decision("MODE_CHANGE", { mode: "PAUSED" }), NOW).ack).toMatchObject({ ok: false, error: expect.stringContaining("no hub key") });
+  });
+});
+
+describe("DecisionApplier.adoptDesiredPolicy", () => {
+  const desired = (version: number, mode: string, key = hub.privateKey) =>
+    JSON.stringify(signMessage({ version, issuedAt: NOW, policy: { ...DEFAULT_POLICY, mode } }, key));
+
+  test("newer verified policies are adopted; older, equal and forged ones are not", () => {
+    expect(applier.adoptDesiredPolicy(desired(3, "PAUSED"), "fleet", NOW)).toMatchObject({ mode: "PAUSED" });
+    expect(applier.adoptDesiredPolicy(desired(2, "LIVE"), "fleet", NOW)).toBeNull();
+    expect(applier.adoptDesiredPolicy(desired(3, "LIVE"), "fleet", NOW)).toBeNull();
+    expect(applier.adoptDesiredPolicy(desired(9, "EMERGENCY", forger.privateKey), "fleet", NOW)).toBeNull();
+    expect(store.policy()).toMatchObject({ version: 3, source: "fleet", policy: { mode: "PAUSED" } });
+  });
+
+  test("a node policy of the same version beats the fleet's, and then fleet policies are ignored", () => {
+    applier.adoptDesiredPolicy(desired(5, "PAUSED"), "fleet", NOW);
+    expect(applier.adoptDesiredPolicy(desired(5, "SHADOW"), "node", NOW)).toMatchObject({ mode: "SHADOW" });
+    expect(applier.adoptDesiredPolicy(desired(6, "LIVE"), "fleet", NOW)).toBeNull();
+    expect(applier.adoptDesiredPolicy(desired(6, "EMERGENCY"), "node", NOW)).toMatchObject({ mode: "EMERGENCY" });
+    expect(store.policy()).toMatchObject({ version: 6, source: "node" });
+  });
+
+  test("a signed policy of the wrong shape is refused", () => {
+    const bad = JSON.stringify(signMessage({ version: 9, issuedAt: NOW, policy: { mode: "FREEZE" } }, hub.privateKey));
+    expect(applier.adoptDesiredPolicy(bad, "fleet", NOW)).toBeNull();
+  });
+});

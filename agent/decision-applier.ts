@@ -1,0 +1,119 @@
+// Applying hub decisions on the node. A decision counts only if it parses,
+// carries the pinned hub key's signature, is addressed to this node (or the
+// fleet) and has not expired; it then applies once by id, however often it
+// is delivered, and is acknowledged every time. Refused decisions change
+// nothing and are acknowledged as refused, with the reason.
+import { applyPolicyUpdate, type KernelPolicy } from "../kernel/policy.ts";
+import { ENFORCEMENTS, MODES } from "../kernel/types.ts";
+import { decisionEffect } from "../protocol/decision-policy.ts";
+import { decodePayload, DecisionMessage, DesiredPolicyMessage, type DecisionAckMessage } from "../protocol/messages.ts";
+import { verifyMessage } from "../protocol/signing.ts";
+import type { AgentStore } from "./agent-store.ts";
+
+export interface DecisionOutcome {
+  /** The ack to publish on cmd/ack; null when the payload had no usable id at all. */
+  ack: DecisionAckMessage | null;
+  /** The policy now in force, if this decision changed it. */
+  policy: KernelPolicy | null;
+}
+
+export class DecisionApplier {
+  constructor(
+    private readonly store: AgentStore,
+    private readonly nodeId: string,
+    private readonly hubPublicKey: () => string | null,
+  ) {}
+
+  apply(payload: Buffer | string, now: number): DecisionOutcome {
+    const decoded = decodePayload(DecisionMessage, payload);
+    if (!decoded.ok) return { ack: refusedAck(idOf(payload), `malformed: ${decoded.error}`, now), policy: null };
+    const decision = decoded.value;
+
+    const previous = this.store.appliedDecision(decision.id);
+    if (previous) {
+      // Redelivery: acknowledged again with the first outcome, not applied again.
+      return { ack: { id: decision.id, ok: previous.ok, ...(previous.error ? { error: previous.error } : {}), appliedAt: previous.appliedAt }, policy: null };
+    }
+    const hubKey = this.hubPublicKey();
+    const problem =
+      hubKey === null
+        ? "no hub key pinned yet (not registered)"
+        : !verifyMessage(decision, hubKey)
+          ? "signature does not verify with the hub's key"
+          : decision.target !== "fleet" && decision.target !== this.nodeId
+            ? `addressed to ${decision.target}`
+            : decision.expiresAt <= now
+              ? "expired"
+              : null;
+    // Forged or misaddressed decisions are not recorded: a forger must not be able to burn a real decision's id.
+    if (problem) return { ack: refusedAck(decision.id, problem, now), policy: null };
+
+    const effect = decisionEffect(decision.type, decision.payload, decision.issuedAt);
+    let policy: KernelPolicy | null = null;
+    let error: string | null = null;
+    if (effect.kind === "invalid") error = `invalid: ${effect.violations.join("; ")}`;
+    else if (effect.kind === "policy") {
+      const current = this.store.policy();
+      const next = applyPolicyUpdate(current.policy, effect.update);
+      if (next.ok) policy = next.policy;
+      else error = `invalid: ${next.violations.join("; ")}`;
+    }
+    this.store.db.transaction(() => {
+      // Keeps the version: the retained desired policy that folds this decision comes with its own.
+      if (policy) this.store.savePolicy({ ...this.store.policy(), policy, source: "decision" }, now);
+      this.store.recordDecision({ id: decision.id, type: decision.type, ok: error === null, error, appliedAt: now }, JSON.stringify(decision));
+    });
+    return { ack: { id: decision.id, ok: error === null, ...(error ? { error } : {}), appliedAt: now }, policy };
+  }
+
+  /**
+   * A retained desired policy from `nodes/{node}/policy` ("node") or
+   * `fleet/policy` ("fleet"), adopted when it verifies and is newer than the
+   * one in force. A node policy folds the fleet's decisions too, so once the
+   * node follows one, fleet policies are ignored; and a node policy of the
+   * same version as a fleet one wins (the hub publishes both after a fleet
+   * decision, in no guaranteed order).
+   */
+  adoptDesiredPolicy(payload: Buffer | string, source: "node" | "fleet", now: number): KernelPolicy | null {
+    const decoded = decodePayload(DesiredPolicyMessage, payload);
+    const hubKey = this.hubPublicKey();
+    if (!decoded.ok || hubKey === null || !verifyMessage(decoded.value, hubKey)) return null;
+    const policy = decoded.value.policy as unknown as KernelPolicy;
+    if (!isKernelPolicy(policy)) return null;
+    const current = this.store.policy();
+    const version = decoded.value.version;
+    const newer = version > current.version || (version === current.version && source === "node" && current.source !== "node");
+    if (!newer || (source === "fleet" && current.source === "node")) return null;
+    this.store.savePolicy({ policy, version, source }, now);
+    return policy;
+  }
+}
+
+/** The signature says the hub sent it; this says the hub and this agent agree on what a policy is. */
+function isKernelPolicy(value: unknown): value is KernelPolicy {
+  if (typeof value !== "object" || value === null) return false;
+  const p = value as Record<string, unknown>;
+  return (
+    typeof p.mode === "string" &&
+    p.mode !== "FREEZE" &&
+    (MODES as readonly string[]).includes(p.mode) &&
+    (ENFORCEMENTS as readonly string[]).includes(p.enforcement as string) &&
+    (p.freeze === null || (typeof p.freeze === "object" && p.freeze !== null)) &&
+    typeof p.thresholds === "object" &&
+    p.thresholds !== null
+  );
+}
+
+function refusedAck(id: string | null, error: string, now: number): DecisionAckMessage | null {
+  return id === null ? null : { id, ok: false, error: error.slice(0, 1000), appliedAt: now };
+}
+
+/** The id of a payload that failed validation, if it has a plausible one, so the refusal can still be acknowledged. */
+function idOf(payload: Buffer | string): string | null {
+  try {
+    const id = (JSON.parse(payload.toString()) as { id?: unknown }).id;
+    return typeof id === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(id) ? id : null;
+  } catch {
+    return null;
+  }
+}
