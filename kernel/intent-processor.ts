@@ -85,7 +85,7 @@ export class IntentProcessor {
       deleteReceipt: db.prepare("DELETE FROM receipts WHERE intent_id = ?"),
       anyPending: db.prepare("SELECT 1 FROM receipts LIMIT 1"),
       pending: db.prepare("SELECT intent FROM receipts ORDER BY rowid"),
-      since: db.prepare("SELECT seq, verdict FROM verdicts WHERE seq > ? ORDER BY seq LIMIT ?"),
+      since: db.prepare("SELECT seq, symbol, verdict FROM verdicts WHERE seq > ? ORDER BY seq LIMIT ?"),
     };
     this.loadWindow();
     this.counters.recovered = this.evaluatePending().length;
@@ -176,9 +176,11 @@ export class IntentProcessor {
     this.window.recordClose(close.symbol, close.ts);
   }
 
-  /** Journaled verdicts after `seq`, in order: what an agent publishes next. */
-  verdictsAfter(seq: number, limit = 1000): JournaledVerdict[] {
-    return this.sql.since.all<{ seq: number; verdict: string }>(seq, limit).map(toJournaled);
+  /** Journaled verdicts after `seq`, in order, with their symbol: what an agent publishes next. */
+  verdictsAfter(seq: number, limit = 1000): (JournaledVerdict & { seq: number; symbol: string })[] {
+    return this.sql.since
+      .all<{ seq: number; symbol: string; verdict: string }>(seq, limit)
+      .map((row) => ({ ...toJournaled(row), seq: row.seq, symbol: row.symbol }));
   }
 
   /**

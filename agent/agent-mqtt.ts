@@ -1,0 +1,190 @@
+// The agent's single MQTT seam. It owns the session (client id = node id,
+// persistent, last will `state` offline retained), the subscriptions, the
+// reconnect with jittered backoff, and the drain of the durable outbox: on
+// every connect `state` online and `birth` are queued behind whatever the
+// outbox holds, and everything goes out in outbox order. Nothing is published
+// around the outbox, so a broker outage or a power cut loses nothing queued.
+import mqtt, { type MqttClient } from "mqtt";
+import type { BirthMessage, StateMessage } from "../protocol/messages.ts";
+import { FLEET_POLICY_TOPIC, HUB_STATE_TOPIC, nodeTopic } from "../protocol/topics.ts";
+import type { Outbox } from "./outbox.ts";
+import { backoffMs } from "./registration.ts";
+
+export interface AgentMqttOptions {
+  nodeId: string;
+  credentials: () => { url: string; username: string; password: string } | null;
+  outbox: Outbox;
+  bootId: string;
+  /** The birth for a new session (the session counter comes from the store). */
+  birth: () => BirthMessage;
+  onCommand(payload: Buffer): void;
+  onPolicy(payload: Buffer, source: "node" | "fleet"): void;
+  onConnectivity(online: boolean): void;
+  reconnectMaxMs: number;
+  log(line: string): void;
+}
+
+const DRAIN_BATCH = 200;
+const RECONNECT_BASE_MS = 1000;
+
+export class AgentMqtt {
+  private client: MqttClient | null = null;
+  /** Rejects when the current connection closes: MQTT.js never settles a publish on a dead connection. */
+  private closed: Promise<never> = new Promise(() => {});
+  private brokerUp = false;
+  private hubUp = false;
+  private draining = false;
+  private attempt = 0;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private stopped = false;
+
+  constructor(private readonly options: AgentMqttOptions) {}
+
+  /** Online means: connected to the broker and the hub says it is online. */
+  get online(): boolean {
+    return this.brokerUp && this.hubUp;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.connect();
+  }
+
+  private connect(): void {
+    const credentials = this.options.credentials();
+    if (!credentials || this.stopped) return this.scheduleReconnect();
+    const { nodeId } = this.options;
+    const will: StateMessage = { state: "offline", bootId: this.options.bootId, ts: Date.now() };
+    const client = mqtt.connect(credentials.url, {
+      clientId: nodeId,
+      username: credentials.username,
+      password: credentials.password,
+      clean: false, // the broker keeps our cmd subscription and queued commands while we are away
+      keepalive: 60, // shorter keepalives have caused reconnect loops on flaky links
+      reconnectPeriod: 0, // reconnects are ours, with jittered backoff
+      connectTimeout: 10_000,
+      queueQoSZero: false,
+      will: { topic: nodeTopic(nodeId, "state"), payload: Buffer.from(JSON.stringify(will)), qos: 1, retain: true },
+    });
+    this.client = client;
+    this.closed = new Promise<never>((_, reject) => client.once("close", () => reject(new Error("connection closed"))));
+    this.closed.catch(() => {});
+    client.on("connect", () => void this.onConnect(client));
+    client.on("message", (topic, payload) => this.onMessage(topic, payload));
+    client.on("error", (error) => this.options.log(`broker: ${error.message}`));
+    client.on("close", () => {
+      if (this.client !== client) return;
+      const wasOnline = this.online;
+      this.brokerUp = false;
+      this.client = null;
+      if (wasOnline) this.options.onConnectivity(false);
+      client.removeAllListeners();
+      client.end(true);
+      this.scheduleReconnect();
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.reconnectTimer) return;
+    const delay = backoffMs(this.attempt++, RECONNECT_BASE_MS, this.options.reconnectMaxMs);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connect();
+    }, delay);
+  }
+
+  private async onConnect(client: MqttClient): Promise<void> {
+    const { nodeId, outbox } = this.options;
+    this.attempt = 0;
+    try {
+      // Subscribe first: a decision sent the moment the hub sees our birth must find us listening.
+      await client.subscribeAsync(
+        [nodeTopic(nodeId, "cmd"), nodeTopic(nodeId, "policy"), FLEET_POLICY_TOPIC, HUB_STATE_TOPIC].map((topic) => topic),
+        { qos: 1 },
+      );
+    } catch (error) {
+      this.options.log(`subscribing failed: ${(error as Error).message}`);
+      client.end(true);
+      return;
+    }
+    const state: StateMessage = { state: "online", bootId: this.options.bootId, ts: Date.now() };
+    outbox.enqueue([
+      { topic: nodeTopic(nodeId, "state"), payload: JSON.stringify(state), qos: 1, retain: true, kind: "state", queuedAt: Date.now() },
+      { topic: nodeTopic(nodeId, "birth"), payload: JSON.stringify(this.options.birth()), qos: 1, retain: true, kind: "birth", queuedAt: Date.now() },
+    ]);
+    this.brokerUp = true;
+    this.options.log("connected to broker");
+    this.kick();
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    const { nodeId } = this.options;
+    if (topic === HUB_STATE_TOPIC) return this.onHubState(payload);
+    if (topic === nodeTopic(nodeId, "cmd")) return this.options.onCommand(payload);
+    if (topic === nodeTopic(nodeId, "policy")) return this.options.onPolicy(payload, "node");
+    if (topic === FLEET_POLICY_TOPIC) return this.options.onPolicy(payload, "fleet");
+  }
+
+  private onHubState(payload: Buffer): void {
+    let up = false;
+    try {
+      up = (JSON.parse(payload.toString()) as { state?: unknown }).state === "online";
+    } catch {
+      up = false;
+    }
+    const wasOnline = this.online;
+    this.hubUp = up;
+    if (this.online !== wasOnline) this.options.onConnectivity(this.online);
+    this.kick();
+  }
+
+  /** Starts draining the outbox if connected and the hub is up; safe to call any time. */
+  kick(): void {
+    if (!this.draining && this.online) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      const { outbox } = this.options;
+      while (this.online && this.client) {
+        const batch = outbox.peek(DRAIN_BATCH);
+        if (batch.length === 0) break;
+        const client = this.client;
+        // Sent back to back, acknowledged in order by the broker; removed once all are confirmed.
+        const sent = batch.map((message) =>
+          message.qos === 1
+            ? client.publishAsync(message.topic, message.payload, { qos: 1, retain: message.retain })
+            : new Promise<void>((resolve, reject) =>
+                client.publish(message.topic, message.payload, { qos: 0, retain: message.retain }, (error) => (error ? reject(error) : resolve())),
+              ),
+        );
+        for (const publish of sent) publish.catch(() => {}); // a lost connection is handled below, once
+        await Promise.race([Promise.all(sent), this.closed]);
+        outbox.removeThrough(batch[batch.length - 1]!.id);
+      }
+    } catch (error) {
+      this.options.log(`publishing from the outbox stopped: ${(error as Error).message}; it resumes on reconnect`);
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** A clean stop: `state` offline first (a clean disconnect suppresses the will). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    const client = this.client;
+    this.client = null;
+    if (!client) return;
+    if (this.brokerUp) {
+      const state: StateMessage = { state: "offline", bootId: this.options.bootId, ts: Date.now() };
+      await Promise.race([
+        client.publishAsync(nodeTopic(this.options.nodeId, "state"), JSON.stringify(state), { qos: 1, retain: true }),
+        new Promise((resolve) => setTimeout(resolve, 1000)),
+      ]).catch(() => {});
+    }
+    client.removeAllListeners();
+    await client.endAsync(true);
+  }
+}

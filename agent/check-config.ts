@@ -1,0 +1,72 @@
+// `edgefed-agent check-config` (systemd ExecStartPre): what start-up needs on
+// disk beyond well-formed settings, checked before the agent starts.
+import { accessSync, constants, statSync, type Stats } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { ConfigError, loadGateConfig } from "../kernel/config-file.ts";
+import type { AgentSettings } from "./settings.ts";
+
+export interface CheckOptions {
+  /** Where gate variables may override core_gates.env, as at start-up (default: process.env). */
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * What start-up needs on disk, beyond well-formed settings: a readable, valid
+ * kernel config and a data dir that exists and is writable, or can be created
+ * (its nearest existing ancestor is a writable directory). Returns the problems; [] means fine.
+ */
+export function checkAgentConfig(settings: AgentSettings, options: CheckOptions = {}): string[] {
+  const problems: string[] = [];
+  const kernelLabel = "EDGEFED_KERNEL_CONFIG (--kernel-config)";
+  try {
+    loadGateConfig({ file: settings.kernelConfig, env: options.env ?? process.env });
+  } catch (error) {
+    if (error instanceof ConfigError) problems.push(...error.problems.map((p) => `${kernelLabel}: ${p}`));
+    else problems.push(`${kernelLabel}: ${settings.kernelConfig}: ${(error as Error).message}`);
+  }
+  problems.push(...dataDirProblems(settings.dataDir));
+  return problems;
+}
+
+function statOrNull(path: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return null;
+    throw error;
+  }
+}
+
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function dataDirProblems(dataDir: string): string[] {
+  const label = `EDGEFED_DATA_DIR (--data-dir): ${dataDir}`;
+  const who = typeof process.getuid === "function" ? ` (uid ${process.getuid()})` : "";
+  try {
+    const stat = statOrNull(dataDir);
+    if (stat) {
+      if (!stat.isDirectory()) return [`${label}: exists but is not a directory`];
+      if (!writable(dataDir)) return [`${label}: not writable by this user${who}`];
+      return [];
+    }
+    let ancestor = dirname(resolve(dataDir));
+    let ancestorStat = statOrNull(ancestor);
+    while (!ancestorStat && dirname(ancestor) !== ancestor) {
+      ancestor = dirname(ancestor);
+      ancestorStat = statOrNull(ancestor);
+    }
+    if (!ancestorStat?.isDirectory()) return [`${label}: does not exist and cannot be created: ${ancestor} is not a directory`];
+    if (!writable(ancestor)) return [`${label}: does not exist and cannot be created: ${ancestor} is not writable by this user${who}`];
+    return [];
+  } catch (error) {
+    return [`${label}: cannot be inspected: ${(error as Error).message}`];
+  }
+}

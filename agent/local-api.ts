@@ -1,0 +1,73 @@
+// The local intent API for strategy processes on the Pi, on 127.0.0.1 only:
+// POST /v1/intents (one intent or an array) answers with verdicts, exactly
+// once per intent id; POST /v1/closes records position closes for cooldown;
+// GET /v1/status says how the agent is. A malformed body gets 400 naming
+// what is wrong; an intent with bad fields gets a HOLD naming the field, as
+// the kernel fails closed.
+import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { CloseEvent, JournaledVerdict } from "../kernel/types.ts";
+
+export const MAX_INTENTS_PER_REQUEST = 1000;
+const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface LocalApiBackend {
+  submit(intent: unknown): Promise<JournaledVerdict>;
+  /** Throws a TypeError naming the problem for a bad close. */
+  recordClose(close: CloseEvent): void;
+  /** After a request's verdicts are journaled: queue their events for the hub. */
+  afterVerdicts(): void;
+  status(): object;
+}
+
+function problem(c: Context, status: 400 | 413 | 415, error: string, detail: string) {
+  return c.json({ error, detail }, status);
+}
+
+async function jsonBody(c: Context): Promise<{ ok: true; value: unknown } | { ok: false; response: Response }> {
+  if (!(c.req.header("content-type") ?? "").toLowerCase().startsWith("application/json")) {
+    return { ok: false, response: problem(c, 415, "unsupported_media_type", "send Content-Type: application/json") };
+  }
+  try {
+    return { ok: true, value: await c.req.json() };
+  } catch {
+    return { ok: false, response: problem(c, 400, "invalid_json", "the body is not valid JSON") };
+  }
+}
+
+export function createLocalApi(backend: LocalApiBackend): Hono {
+  const app = new Hono();
+  app.use("*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => problem(c, 413, "payload_too_large", `bodies are limited to ${MAX_BODY_BYTES} bytes`) }));
+  app.onError((error, c) => c.json({ error: "internal_error", detail: error.message }, 500));
+
+  app.post("/v1/intents", async (c) => {
+    const body = await jsonBody(c);
+    if (!body.ok) return body.response;
+    const single = !Array.isArray(body.value);
+    const intents = single ? [body.value] : (body.value as unknown[]);
+    if (single && (typeof body.value !== "object" || body.value === null)) return problem(c, 400, "invalid_body", "body: an intent object or an array of them");
+    if (intents.length === 0) return problem(c, 400, "invalid_body", "body: the array is empty");
+    if (intents.length > MAX_INTENTS_PER_REQUEST) return problem(c, 400, "invalid_body", `body: at most ${MAX_INTENTS_PER_REQUEST} intents per request`);
+    const verdicts = await Promise.all(intents.map((intent) => backend.submit(intent)));
+    backend.afterVerdicts();
+    return c.json(single ? verdicts[0] : verdicts);
+  });
+
+  app.post("/v1/closes", async (c) => {
+    const body = await jsonBody(c);
+    if (!body.ok) return body.response;
+    const closes = Array.isArray(body.value) ? body.value : [body.value];
+    for (const [i, close] of closes.entries()) {
+      try {
+        backend.recordClose({ ...(close as CloseEvent), type: "close" });
+      } catch (error) {
+        return problem(c, 400, "invalid_close", `${Array.isArray(body.value) ? `[${i}] ` : ""}${(error as Error).message}`);
+      }
+    }
+    return c.json({ recorded: closes.length });
+  });
+
+  app.get("/v1/status", (c) => c.json(backend.status()));
+  app.notFound((c) => c.json({ error: "not_found", detail: `no route ${c.req.method} ${c.req.path}` }, 404));
+  return app;
+}

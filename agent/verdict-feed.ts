@@ -1,0 +1,64 @@
+// Verdict events for the hub, taken from the intent journal in seq order and
+// queued in the outbox together with a cursor (the last seq queued) in one
+// transaction. The journal is another file, so a crash can fall between a
+// verdict's commit and its queuing; catchUp() at start and after every batch
+// queues whatever the cursor has not reached, and the hub sees each seq once
+// (it counts any redelivery as a duplicate).
+import type { IntentProcessor } from "../kernel/intent-processor.ts";
+import type { VerdictEventMessage } from "../protocol/messages.ts";
+import { nodeTopic } from "../protocol/topics.ts";
+import type { SqliteDatabase } from "../kernel/sqlite.ts";
+import type { Outbox } from "./outbox.ts";
+
+const BATCH = 1000;
+const MAX_SYMBOL = 32;
+
+export class VerdictFeed {
+  private readonly readCursor;
+  private readonly writeCursor;
+
+  constructor(
+    db: SqliteDatabase,
+    private readonly outbox: Outbox,
+    private readonly processor: IntentProcessor,
+    private readonly nodeId: string,
+    /** Whether verdicts made now are made in simulation mode. */
+    private readonly simulated: () => boolean,
+    private readonly clock: () => number = Date.now,
+  ) {
+    db.exec("CREATE TABLE IF NOT EXISTS verdict_cursor (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), seq INTEGER NOT NULL)");
+    db.exec("INSERT OR IGNORE INTO verdict_cursor (singleton, seq) VALUES (1, 0)");
+    this.readCursor = db.prepare("SELECT seq FROM verdict_cursor");
+    this.writeCursor = db.prepare("UPDATE verdict_cursor SET seq = ?");
+  }
+
+  /** The last seq queued for the hub. */
+  get cursor(): number {
+    return this.readCursor.get<{ seq: number }>()!.seq;
+  }
+
+  /** Queues every journaled verdict past the cursor; returns how many. */
+  catchUp(): number {
+    const topic = nodeTopic(this.nodeId, "verdicts");
+    let queued = 0;
+    for (;;) {
+      const verdicts = this.processor.verdictsAfter(this.cursor, BATCH);
+      if (verdicts.length === 0) return queued;
+      const now = this.clock();
+      const simulated = this.simulated();
+      const messages = verdicts.map((v) => {
+        const event: VerdictEventMessage = {
+          seq: v.seq,
+          ts: now,
+          simulated,
+          symbol: v.symbol.slice(0, MAX_SYMBOL),
+          verdict: { id: v.id ?? "-", verdict: v.verdict, reasons: v.reasons, enforced: v.enforced, mode: v.mode, metrics: v.metrics },
+        };
+        return { topic, payload: JSON.stringify(event), qos: 1 as const, retain: false, kind: "verdict" as const, queuedAt: now };
+      });
+      const last = verdicts[verdicts.length - 1]!.seq;
+      this.outbox.enqueue(messages, () => this.writeCursor.run(last));
+      queued += verdicts.length;
+    }
+  }
+}
