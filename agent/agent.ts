@@ -1,0 +1,221 @@
+// One running agent: the local registry, the intent processor (kernel), the
+// outbox and verdict feed, decisions, the MQTT session, heartbeats, the
+// registration loop and the local intent API. main.ts and the fleet
+// simulator start agents through here.
+import { randomUUID } from "node:crypto";
+import { loadavg } from "node:os";
+import { join } from "node:path";
+import type { GateConfig } from "../kernel/config.ts";
+import { configHash } from "../kernel/config.ts";
+import { IntentProcessor } from "../kernel/intent-processor.ts";
+import { modeAt } from "../kernel/policy.ts";
+import type { HeartbeatMessage } from "../protocol/messages.ts";
+import { nodeTopic } from "../protocol/topics.ts";
+import { serveLocal, type LocalServer } from "./serve-local.ts";
+import { AgentMqtt } from "./agent-mqtt.ts";
+import { AgentStore, type NodeIdentity } from "./agent-store.ts";
+import { DecisionApplier } from "./decision-applier.ts";
+import { createLocalApi } from "./local-api.ts";
+import { Outbox } from "./outbox.ts";
+import { backoffMs, registerOnce, type Advertisement } from "./registration.ts";
+import { VerdictFeed } from "./verdict-feed.ts";
+
+export const JOURNAL_FILE = "journal.sqlite";
+const REGISTER_BASE_MS = 1000;
+
+export interface AgentConfig {
+  nodeId: string;
+  dataDir: string;
+  /** "" runs without a hub: simulation only. */
+  hubUrl: string;
+  enrollToken: string;
+  advertisement: Advertisement;
+  gateConfig: GateConfig;
+  /** 0: as the hub says at registration. */
+  heartbeatS: number;
+  /** null: no local API (the fleet simulator calls the agent directly). */
+  apiPort: number | null;
+  outboxMax: number;
+  reconnectMaxS: number;
+  log(line: string): void;
+}
+
+export class Agent {
+  readonly identity: NodeIdentity;
+  readonly store: AgentStore;
+  readonly processor: IntentProcessor;
+  readonly outbox: Outbox;
+  private readonly feed: VerdictFeed;
+  private readonly applier: DecisionApplier;
+  private readonly mqtt: AgentMqtt;
+  private readonly bootId = randomUUID();
+  private readonly startedAt = Date.now();
+  private heartbeatSeq = 0;
+  private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
+  private registerTimer: ReturnType<typeof setTimeout> | null = null;
+  private api: LocalServer | null = null;
+  private stopped = false;
+
+  private constructor(private readonly config: AgentConfig) {
+    this.store = AgentStore.open(config.dataDir);
+    this.identity = this.store.identity(config.nodeId, Date.now());
+    this.store.saveAdvertisement(config.advertisement, Date.now());
+    this.processor = IntentProcessor.open(join(config.dataDir, JOURNAL_FILE), { config: config.gateConfig, policy: this.store.policy().policy });
+    this.outbox = new Outbox(this.store.db, { maxMessages: config.outboxMax, log: config.log });
+    this.feed = new VerdictFeed(this.store.db, this.outbox, this.processor, config.nodeId, () => !this.mqtt.online);
+    this.applier = new DecisionApplier(this.store, config.nodeId, () => this.registration()?.hubPublicKey ?? null);
+    this.mqtt = new AgentMqtt({
+      nodeId: config.nodeId,
+      credentials: () => this.registration()?.mqtt ?? null,
+      outbox: this.outbox,
+      bootId: this.bootId,
+      birth: () => ({
+        node_id: config.nodeId,
+        version: config.advertisement.version,
+        arch: config.advertisement.arch,
+        capabilities: config.advertisement.capabilities,
+        kernel_config_hash: configHash(config.gateConfig),
+        bootId: this.bootId,
+        session: this.store.nextSession(),
+        ts: Date.now(),
+      }),
+      onCommand: (payload) => this.onCommand(payload),
+      onPolicy: (payload, source) => {
+        const policy = this.applier.adoptDesiredPolicy(payload, source, Date.now());
+        if (policy) this.processor.setPolicy(policy);
+      },
+      onConnectivity: (online) => config.log(online ? "online: publishing live" : "offline: simulation mode, queuing in the outbox"),
+      reconnectMaxMs: config.reconnectMaxS * 1000,
+      log: config.log,
+    });
+  }
+
+  static async start(config: AgentConfig): Promise<Agent> {
+    const agent = new Agent(config);
+    agent.feed.catchUp(); // verdicts journaled before a crash but never queued
+    agent.startHeartbeats();
+    if (config.hubUrl) {
+      if (agent.registration()) agent.mqtt.start();
+      else agent.registerLoop(0);
+    }
+    if (config.apiPort !== null) agent.api = await serveLocal(agent.localApi().fetch, config.apiPort);
+    return agent;
+  }
+
+  private registration() {
+    return this.config.hubUrl ? this.store.registration(this.config.hubUrl) : undefined;
+  }
+
+  get apiPort(): number | null {
+    return this.api?.port ?? null;
+  }
+
+  get online(): boolean {
+    return this.mqtt.online;
+  }
+
+  /** Registers with the hub, retrying with jittered backoff; simulation mode meanwhile. */
+  private registerLoop(attempt: number): void {
+    if (this.stopped) return;
+    void registerOnce(this.config.hubUrl, this.config.enrollToken, this.identity, this.config.advertisement, Date.now()).then((result) => {
+      if (this.stopped) return;
+      if (result.kind === "registered") {
+        this.store.saveRegistration(result.registration);
+        this.config.log(`registered with ${this.config.hubUrl} as ${this.identity.nodeId}`);
+        this.restartHeartbeats();
+        this.mqtt.start();
+        return;
+      }
+      const delay = backoffMs(attempt, REGISTER_BASE_MS, this.config.reconnectMaxS * 1000);
+      this.config.log(`registration ${result.kind === "refused" ? `refused (${result.status}: ${result.reason})` : `failed (${result.reason})`}; again in ${Math.round(delay / 1000)} s`);
+      this.registerTimer = setTimeout(() => this.registerLoop(attempt + 1), delay);
+    });
+  }
+
+  private onCommand(payload: Buffer): void {
+    const outcome = this.applier.apply(payload, Date.now());
+    if (outcome.policy) this.processor.setPolicy(outcome.policy);
+    if (outcome.ack) {
+      this.outbox.enqueue([
+        { topic: nodeTopic(this.identity.nodeId, "cmd/ack"), payload: JSON.stringify(outcome.ack), qos: 1, retain: false, kind: "ack", queuedAt: Date.now() },
+      ]);
+      this.mqtt.kick();
+    }
+  }
+
+  private heartbeatMs(): number {
+    return (this.config.heartbeatS || this.registration()?.heartbeatS || 15) * 1000;
+  }
+
+  private startHeartbeats(): void {
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.heartbeatMs());
+  }
+
+  private restartHeartbeats(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.startHeartbeats();
+  }
+
+  private heartbeat(): void {
+    const counters = this.processor.counters;
+    const message: HeartbeatMessage = {
+      seq: this.heartbeatSeq++,
+      ts: Date.now(),
+      uptime_s: Math.round((Date.now() - this.startedAt) / 100) / 10,
+      load: loadavg().map((l) => Math.round(l * 100) / 100) as [number, number, number],
+      rss_bytes: process.memoryUsage.rss(),
+      mode: modeAt(this.store.policy().policy, Date.now()),
+      connectivity: this.mqtt.online ? "online" : "simulation",
+      simulated: !this.mqtt.online,
+      outbox_depth: this.outbox.depth(),
+      kernel: { ...counters },
+    };
+    this.outbox.enqueue([{ topic: nodeTopic(this.identity.nodeId, "heartbeat"), payload: JSON.stringify(message), qos: 0, retain: false, kind: "heartbeat", queuedAt: message.ts }]);
+    this.mqtt.kick();
+  }
+
+  /** Judges intents exactly once each, then queues their events for the hub. */
+  async submit(intents: unknown[]) {
+    const verdicts = await Promise.all(intents.map((intent) => this.processor.submit(intent)));
+    this.feed.catchUp();
+    this.mqtt.kick();
+    return verdicts;
+  }
+
+  status(): object {
+    const policy = this.store.policy();
+    return {
+      node_id: this.identity.nodeId,
+      boot_id: this.bootId,
+      registered: this.registration() !== undefined,
+      connectivity: this.mqtt.online ? "online" : "simulation",
+      mode: modeAt(policy.policy, Date.now()),
+      policy_version: policy.version,
+      outbox: this.outbox.stats(),
+      verdicts_queued_through: this.feed.cursor,
+      kernel: { ...this.processor.counters },
+    };
+  }
+
+  private localApi() {
+    return createLocalApi({
+      submit: (intent) => this.processor.submit(intent),
+      recordClose: (close) => this.processor.recordClose(close),
+      afterVerdicts: () => {
+        this.feed.catchUp();
+        this.mqtt.kick();
+      },
+      status: () => this.status(),
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.registerTimer) clearTimeout(this.registerTimer);
+    await this.api?.stop();
+    await this.mqtt.stop();
+    this.processor.close();
+    this.store.close();
+  }
+}

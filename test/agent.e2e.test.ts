@@ -1,0 +1,104 @@
+// An agent end to end with a real hub (embedded broker) over real HTTP and
+// MQTT: registration, birth and heartbeats, verdicts in order, decisions
+// applied and acknowledged, and the outbox across a hub outage.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { Agent, type AgentConfig } from "../agent/agent.ts";
+import { DEFAULT_CONFIG } from "../kernel/config.ts";
+import { intentStream } from "./fixtures/intents.ts";
+import { removeTempDirs, tempDir } from "./helpers.ts";
+import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
+
+let t: TestHub;
+const agents: Agent[] = [];
+beforeAll(async () => {
+  t = await startTestHub();
+});
+afterAll(async () => {
+  for (const agent of agents) await agent.stop().catch(() => {});
+  await t.stop();
+  removeTempDirs();
+});
+
+function config(nodeId: string, overrides: Partial<AgentConfig> = {}): AgentConfig {
+  return {
+    nodeId,
+    dataDir: tempDir("edgefed-agent-"),
+    hubUrl: t.hub.httpUrl,
+    enrollToken: t.enrollmentToken(),
+    advertisement: { capabilities: ["kernel", "sim"], arch: "x64", version: "0.1.0-test" },
+    gateConfig: { ...DEFAULT_CONFIG },
+    heartbeatS: 0,
+    apiPort: 0,
+    outboxMax: 10_000,
+    reconnectMaxS: 2,
+    log: () => {},
+    ...overrides,
+  };
+}
+
+async function node(nodeId: string) {
+  return (await t.api("GET", `/federation/nodes/${nodeId}`)).body;
+}
+
+test("an agent registers, says who it is, heartbeats, and its verdicts reach the hub once each, in order", async () => {
+  const agent = await Agent.start(config("agent-e2e-1"));
+  agents.push(agent);
+  const view = await eventually(async () => {
+    const v = await node("agent-e2e-1");
+    return v.heartbeat?.count >= 1 && v.state?.session >= 1 && v;
+  }, 10_000, "birth and a heartbeat at the hub");
+  expect(view).toMatchObject({ version: "0.1.0-test", capabilities: ["kernel", "sim"], health: { state: "healthy" } });
+  expect(view.kernel_config_hash).toMatch(/^sha256:/);
+
+  const intents = intentStream(40, { seed: 7, prefix: "e2e" });
+  const response = await fetch(`http://127.0.0.1:${agent.apiPort}/v1/intents`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(intents) });
+  expect(response.status).toBe(200);
+  const verdicts = (await response.json()) as { seq: number; verdict: string }[];
+  expect(verdicts.map((v) => v.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+  const tally = await eventually(async () => {
+    const v = await node("agent-e2e-1");
+    return v.verdicts.last_seq === 40 && v.verdicts;
+  }, 10_000, "40 verdicts at the hub");
+  expect(tally).toMatchObject({ duplicates: 0, missing: 0 });
+  const passes = verdicts.filter((v) => v.verdict === "PASS").length;
+  expect(tally.by_verdict.PASS ?? 0).toBe(passes);
+  expect((tally.by_verdict.HOLD ?? 0) + (tally.by_verdict.PASS ?? 0)).toBe(40);
+});
+
+test("a decision from the hub is applied, persisted and acknowledged", async () => {
+  const agent = await Agent.start(config("agent-e2e-2"));
+  agents.push(agent);
+  await eventually(async () => (await node("agent-e2e-2")).state?.session >= 1, 10_000, "agent online");
+  const issued = await t.api("POST", "/api/federation/mode", { mode: "PAUSED", target: "agent-e2e-2" });
+  expect(issued.status).toBe(201);
+  const decision = await eventually(async () => {
+    const r = await t.api("GET", "/api/federation/decisions?node=agent-e2e-2");
+    return r.body.decisions.find((d: { id: string; acks: unknown[] }) => d.id === issued.body.id && d.acks.length === 1);
+  }, 10_000, "the ack at the hub");
+  expect(decision.acks[0]).toMatchObject({ node_id: "agent-e2e-2", ok: true });
+  expect(agent.status()).toMatchObject({ mode: "PAUSED" });
+  const held = await agent.submit([{ ...intentStream(1, { seed: 3, prefix: "paused" })[0]!, ts: Date.now() }]);
+  expect(held[0]).toMatchObject({ verdict: "HOLD", mode: "PAUSED" });
+  expect(held[0]!.reasons[0]).toBe("MODE_PAUSED"); // the primary reason
+});
+
+test("the local API refuses malformed bodies naming the problem and answers bad intents with a HOLD", async () => {
+  const agent = await Agent.start(config("agent-e2e-3", { hubUrl: "" }));
+  agents.push(agent);
+  const post = (path: string, body: string, type = "application/json") =>
+    fetch(`http://127.0.0.1:${agent.apiPort}${path}`, { method: "POST", headers: { "content-type": type }, body });
+  expect((await post("/v1/intents", "{nope")).status).toBe(400);
+  expect((await post("/v1/intents", "[]")).status).toBe(400);
+  expect((await post("/v1/intents", "42")).status).toBe(400);
+  expect((await post("/v1/intents", "{}", "text/plain")).status).toBe(415);
+  const bad = await post("/v1/intents", JSON.stringify({ id: "bad-1", symbol: "BTCUSDT" }));
+  expect(bad.status).toBe(200);
+  const badVerdict = (await bad.json()) as { verdict: string; reasons: string[] };
+  expect(badVerdict.verdict).toBe("HOLD");
+  expect(badVerdict.reasons).toContain("INVALID_INPUT:qty");
+  const close = await post("/v1/closes", JSON.stringify({ symbol: "BTCUSDT" }));
+  expect(close.status).toBe(400);
+  expect((await close.json()).detail).toContain("ts");
+  const status = await (await fetch(`http://127.0.0.1:${agent.apiPort}/v1/status`)).json();
+  expect(status).toMatchObject({ node_id: "agent-e2e-3", registered: false, connectivity: "simulation" });
+});
