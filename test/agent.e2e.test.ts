@@ -102,3 +102,49 @@ test("the local API refuses malformed bodies naming the problem and answers bad 
   const status = await (await fetch(`http://127.0.0.1:${agent.apiPort}/v1/status`)).json();
   expect(status).toMatchObject({ node_id: "agent-e2e-3", registered: false, connectivity: "simulation" });
 });
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+test("with the hub down the agent keeps judging in simulation mode, and replays everything in order when it is back", async () => {
+  const [httpPort, mqttPort] = [await freePort(), await freePort()];
+  const ports = { EDGEFED_HTTP_PORT: String(httpPort), EDGEFED_MQTT_PORT: String(mqttPort) };
+  let hub = await startTestHub({ env: ports });
+  const dataDir = hub.dataDir;
+  const agent = await Agent.start({ ...config("agent-outage"), hubUrl: hub.hub.httpUrl, enrollToken: hub.enrollmentToken() });
+  agents.push(agent);
+  const nodeAt = async (h: TestHub) => (await h.api("GET", "/federation/nodes/agent-outage")).body;
+  await eventually(async () => (await nodeAt(hub)).state?.session >= 1, 10_000, "agent online");
+  const intents = intentStream(30, { seed: 11, prefix: "outage" });
+  await agent.submit(intents.slice(0, 10));
+  await eventually(async () => (await nodeAt(hub)).verdicts.last_seq === 10, 10_000, "first 10 verdicts");
+
+  await hub.stop();
+  await eventually(() => !agent.online, 5000, "agent offline");
+  const offlineVerdicts = await agent.submit(intents.slice(10));
+  expect(offlineVerdicts.map((v) => v.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 11));
+  expect(agent.status()).toMatchObject({ connectivity: "simulation", verdicts_queued_through: 30 });
+  expect(agent.outbox.stats().byKind.verdict).toBe(20);
+
+  hub = await startTestHub({ env: ports, dataDir });
+  try {
+    const tally = await eventually(async () => {
+      const v = await nodeAt(hub);
+      return v.verdicts?.last_seq === 30 && v.verdicts;
+    }, 15_000, "replayed verdicts at the hub");
+    expect(tally.missing).toBe(0);
+    expect(agent.online).toBe(true);
+    await eventually(() => agent.outbox.stats().byKind.verdict === 0, 5000, "outbox drained");
+  } finally {
+    await agent.stop();
+    agents.splice(agents.indexOf(agent), 1);
+    await hub.stop();
+  }
+}, 60_000);
