@@ -1,0 +1,95 @@
+// kill -9 an agent in the middle of a burst, start it again, retry every
+// intent: each acknowledged verdict comes back identical, every intent is
+// judged once, and the hub ends up with every seq once, none missing.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { spawn, type ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { intentStream } from "./fixtures/intents.ts";
+import { BUN, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
+import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
+
+let t: TestHub;
+const children: ChildProcess[] = [];
+beforeAll(async () => {
+  t = await startTestHub();
+});
+afterAll(async () => {
+  for (const child of children) child.kill("SIGKILL");
+  await t.stop();
+  removeTempDirs();
+});
+
+function startAgent(envFile: string): { child: ChildProcess; port: Promise<number> } {
+  const child = spawn(BUN, [join(REPO_ROOT, "agent/main.ts")], { env: { PATH: process.env.PATH, EDGEFED_AGENT_ENV: envFile }, stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  let log = "";
+  const port = new Promise<number>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      log += chunk;
+      const match = /local intent API on 127\.0\.0\.1:(\d+)/.exec(log);
+      if (match) resolve(Number(match[1]));
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.once("exit", (code) => reject(new Error(`agent exited with ${code}:\n${log}`)));
+  });
+  return { child, port };
+}
+
+type Verdict = { id: string; seq: number; verdict: string; reasons: string[] };
+
+async function post(port: number, intents: unknown[]): Promise<Verdict[]> {
+  const response = await fetch(`http://127.0.0.1:${port}/v1/intents`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(intents) });
+  if (response.status !== 200) throw new Error(`HTTP ${response.status}`);
+  return (await response.json()) as Verdict[];
+}
+
+test("kill -9 during a burst loses no acknowledged verdict and judges nothing twice", async () => {
+  const envFile = join(tempDir(), "agent.env");
+  const settings = {
+    EDGEFED_HUB_URL: t.hub.httpUrl,
+    EDGEFED_ENROLL_TOKEN: t.enrollmentToken(),
+    EDGEFED_NODE_ID: "crash-pi",
+    EDGEFED_DATA_DIR: join(tempDir(), "state"),
+    EDGEFED_KERNEL_CONFIG: join(REPO_ROOT, "examples/core_gates.env"),
+    EDGEFED_API_PORT: "0",
+  };
+  writeFileSync(envFile, Object.entries(settings).map(([k, v]) => `${k}=${v}\n`).join(""), { mode: 0o600 });
+  const intents = intentStream(400, { seed: 21, prefix: "crash" });
+  const batches = Array.from({ length: 40 }, (_, i) => intents.slice(i * 10, i * 10 + 10));
+
+  const first = startAgent(envFile);
+  const port = await first.port;
+  await eventually(async () => (await t.api("GET", "/federation/nodes/crash-pi")).body.state?.session >= 1, 15_000, "agent online");
+  const acknowledged = new Map<string, Verdict>();
+  let sent = 0;
+  const inFlight = batches.map(async (batch, i) => {
+    await Bun.sleep(i * 3); // a steady burst rather than one request
+    sent++;
+    for (const verdict of await post(port, batch)) acknowledged.set(verdict.id, verdict);
+  });
+  await eventually(() => acknowledged.size >= 100, 15_000, "some verdicts before the kill");
+  first.child.kill("SIGKILL");
+  await Promise.allSettled(inFlight);
+  expect(acknowledged.size).toBeLessThan(400); // it really died mid-burst
+  expect(sent).toBeGreaterThan(10);
+
+  const second = startAgent(envFile);
+  const again: Verdict[] = [];
+  const port2 = await second.port;
+  for (const batch of batches) again.push(...(await post(port2, batch)));
+  for (const verdict of again) {
+    const before = acknowledged.get(verdict.id);
+    if (before) expect(verdict).toEqual(before); // the stored verdict, not a second evaluation
+  }
+  expect(again.map((v) => v.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
+
+  const tally = await eventually(async () => {
+    const v = (await t.api("GET", "/federation/nodes/crash-pi")).body;
+    return v.verdicts.last_seq === 400 && v.verdicts;
+  }, 20_000, "every verdict at the hub");
+  expect(tally.missing).toBe(0);
+  expect((tally.by_verdict.PASS ?? 0) + (tally.by_verdict.HOLD ?? 0)).toBe(400);
+  second.child.kill("SIGTERM");
+}, 90_000);
