@@ -148,3 +148,33 @@ test("with the hub down the agent keeps judging in simulation mode, and replays 
     await hub.stop();
   }
 }, 60_000);
+
+test("with a real Mosquitto stopped and restarted, the agent queues, then replays everything in order", async () => {
+  const { startMosquitto } = await import("./support/mosquitto.ts");
+  const mosquitto = await startMosquitto({ dynsec: true });
+  const hub = await startTestHub({ mosquitto });
+  const agent = await Agent.start({ ...config("agent-mosquitto"), hubUrl: hub.hub.httpUrl, enrollToken: hub.enrollmentToken() });
+  try {
+    const nodeAt = async () => (await hub.api("GET", "/federation/nodes/agent-mosquitto")).body;
+    await eventually(async () => (await nodeAt()).state?.session >= 1, 10_000, "agent online");
+    const intents = intentStream(30, { seed: 13, prefix: "mq" });
+    await agent.submit(intents.slice(0, 10));
+    await eventually(async () => (await nodeAt()).verdicts.last_seq === 10, 10_000, "first 10 verdicts");
+
+    await mosquitto.stop();
+    await eventually(() => !agent.online, 5000, "agent offline");
+    await agent.submit(intents.slice(10));
+    expect(agent.outbox.stats().byKind.verdict).toBe(20);
+
+    await mosquitto.restart();
+    const tally = await eventually(async () => {
+      const v = await nodeAt();
+      return v.verdicts?.last_seq === 30 && v.verdicts;
+    }, 20_000, "replayed verdicts at the hub");
+    expect(tally.missing).toBe(0);
+  } finally {
+    await agent.stop();
+    await hub.stop();
+    await mosquitto.stop();
+  }
+}, 60_000);
