@@ -18,6 +18,7 @@ import { DecisionApplier } from "./decision-applier.ts";
 import { createLocalApi } from "./local-api.ts";
 import { Outbox } from "./outbox.ts";
 import { backoffMs, registerOnce, type Advertisement } from "./registration.ts";
+import { scheduleAgentJobs } from "./scheduler.ts";
 import { VerdictFeed } from "./verdict-feed.ts";
 
 export const JOURNAL_FILE = "journal.sqlite";
@@ -37,6 +38,8 @@ export interface AgentConfig {
   apiPort: number | null;
   outboxMax: number;
   reconnectMaxS: number;
+  /** Journal compaction keeps verdicts of intents this recent. */
+  journalRetentionDays: number;
   log(line: string): void;
 }
 
@@ -54,6 +57,7 @@ export class Agent {
   private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
   private registerTimer: ReturnType<typeof setTimeout> | null = null;
   private api: LocalServer | null = null;
+  private cancelJobs: () => void = () => {};
   private stopped = false;
 
   private constructor(private readonly config: AgentConfig) {
@@ -94,6 +98,7 @@ export class Agent {
     const agent = new Agent(config);
     agent.feed.catchUp(); // verdicts journaled before a crash but never queued
     agent.startHeartbeats();
+    agent.cancelJobs = scheduleAgentJobs({ recoverySweep: () => agent.recoverySweep(), compactJournal: () => agent.compactJournal(), log: config.log });
     if (config.hubUrl) {
       if (agent.registration()) agent.mqtt.start();
       else agent.registerLoop(0);
@@ -182,6 +187,22 @@ export class Agent {
     return verdicts;
   }
 
+  /** Intents stuck between receipt and verdict are judged, their events queued, the outbox retried. */
+  recoverySweep(): void {
+    const recovered = this.processor.evaluatePending().length;
+    const queued = this.feed.catchUp();
+    if (recovered || queued) this.config.log(`recovery sweep: judged ${recovered} stuck intent(s), queued ${queued} verdict event(s)`);
+    this.mqtt.kick();
+  }
+
+  /** Deletes verdicts older than the retention, never one not yet queued for the hub. */
+  compactJournal(): number {
+    const before = Date.now() - this.config.journalRetentionDays * 86_400_000;
+    const deleted = this.processor.compact(before, this.feed.cursor + 1);
+    if (deleted) this.config.log(`journal compaction: deleted ${deleted} verdict(s) of intents before ${new Date(before).toISOString()}`);
+    return deleted;
+  }
+
   status(): object {
     const policy = this.store.policy();
     return {
@@ -211,6 +232,7 @@ export class Agent {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.cancelJobs();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.registerTimer) clearTimeout(this.registerTimer);
     await this.api?.stop();

@@ -65,6 +65,7 @@ export class Fleet {
           apiPort: null,
           outboxMax: 100_000,
           reconnectMaxS: 30,
+          journalRetentionDays: 7,
           log: (line) => options.log(`${nodeId}: ${line}`),
         }),
       );

@@ -58,6 +58,7 @@ async function main(): Promise<void> {
     apiPort: settings.apiPort,
     outboxMax: settings.outboxMax,
     reconnectMaxS: settings.reconnectMaxS,
+    journalRetentionDays: settings.journalRetentionDays,
     log,
   });
   log(`local intent API on 127.0.0.1:${agent.apiPort}`);

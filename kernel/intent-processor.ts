@@ -184,6 +184,19 @@ export class IntentProcessor {
   }
 
   /**
+   * Journal compaction: deletes verdicts of intents dated before `beforeTs`,
+   * but never at or past `keepFromSeq` (verdicts not yet handed on, e.g. not
+   * yet queued for the hub). An intent id whose verdict was compacted away
+   * is judged anew if it ever comes back, so the retention must be longer
+   * than any strategy would retry. Cooldown state lives apart (symbol_state)
+   * and the rate window spans minutes, so neither is shortened. Returns the
+   * number of verdicts deleted.
+   */
+  compact(beforeTs: number, keepFromSeq: number): number {
+    return this.inTransaction(() => this.db.prepare("DELETE FROM verdicts WHERE ts < ? AND seq < ?").run(beforeTs, keepFromSeq).changes);
+  }
+
+  /**
    * Moves WAL checkpoints to a worker thread (see wal-checkpointer.ts), which
    * keeps commit latency flat under load. Optional: without it SQLite
    * checkpoints on the writer's thread as usual.

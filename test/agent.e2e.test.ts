@@ -31,6 +31,7 @@ function config(nodeId: string, overrides: Partial<AgentConfig> = {}): AgentConf
     apiPort: 0,
     outboxMax: 10_000,
     reconnectMaxS: 2,
+    journalRetentionDays: 30,
     log: () => {},
     ...overrides,
   };

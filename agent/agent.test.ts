@@ -1,0 +1,61 @@
+// The agent's scheduled work, run directly: the recovery sweep and journal
+// compaction (their schedules are node-schedule's business).
+import { afterAll, expect, test } from "bun:test";
+import { DEFAULT_CONFIG } from "../kernel/config.ts";
+import { intentStream } from "../test/fixtures/intents.ts";
+import { removeTempDirs, tempDir } from "../test/helpers.ts";
+import { Agent, type AgentConfig } from "./agent.ts";
+
+const agents: Agent[] = [];
+afterAll(async () => {
+  for (const agent of agents) await agent.stop();
+  removeTempDirs();
+});
+
+async function offlineAgent(nodeId: string, overrides: Partial<AgentConfig> = {}): Promise<Agent> {
+  const agent = await Agent.start({
+    nodeId,
+    dataDir: tempDir(),
+    hubUrl: "",
+    enrollToken: "",
+    advertisement: { capabilities: ["kernel"], arch: "x64", version: "test" },
+    gateConfig: { ...DEFAULT_CONFIG },
+    heartbeatS: 60,
+    apiPort: null,
+    outboxMax: 10_000,
+    reconnectMaxS: 1,
+    journalRetentionDays: 30,
+    log: () => {},
+    ...overrides,
+  });
+  agents.push(agent);
+  return agent;
+}
+
+test("the recovery sweep judges intents received but not judged, and queues their events", async () => {
+  const agent = await offlineAgent("sweep-pi");
+  expect(agent.processor.receive(intentStream(5, { seed: 2, prefix: "stuck" }))).toBe(5);
+  agent.recoverySweep();
+  expect(agent.status()).toMatchObject({ verdicts_queued_through: 5 });
+  expect(agent.outbox.stats().byKind.verdict).toBe(5);
+});
+
+test("compaction deletes verdicts older than the retention, never one not yet queued", async () => {
+  const agent = await offlineAgent("compact-pi");
+  const old = intentStream(10, { seed: 4, prefix: "old" }); // dated November 2025
+  await agent.submit(old);
+  expect(agent.compactJournal()).toBe(10);
+  expect(agent.processor.verdictsAfter(0)).toEqual([]);
+  // A compacted id is judged anew: the retention must outlast any retry.
+  const [again] = await agent.submit([old[0]]);
+  expect(again!.seq).toBe(11);
+
+  // The kernel never deletes at or past the seq it is told to keep.
+  await agent.submit(intentStream(10, { seed: 5, prefix: "older" }));
+  expect(agent.processor.compact(Date.now(), 15)).toBe(4); // seqs 11 to 14
+  expect(agent.processor.verdictsAfter(0)[0]!.seq).toBe(15);
+
+  const fresh = await offlineAgent("compact-fresh-pi", { journalRetentionDays: 100_000 });
+  await fresh.submit(intentStream(3, { seed: 4, prefix: "kept" }));
+  expect(fresh.compactJournal()).toBe(0);
+});
