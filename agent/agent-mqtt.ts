@@ -1,9 +1,8 @@
 // The agent's single MQTT seam. It owns the session (client id = node id,
 // persistent, last will `state` offline retained), the subscriptions, the
-// reconnect with jittered backoff, and the drain of the durable outbox: on
-// every connect `state` online and `birth` are queued behind whatever the
-// outbox holds, and everything goes out in outbox order. Nothing is published
-// around the outbox, so a broker outage or a power cut loses nothing queued.
+// reconnect with jittered backoff, and the drain of the durable outbox in
+// order, only while the hub says it is online. The retained `state` online
+// and `birth` of each new session go first, around the outbox.
 import mqtt, { type MqttClient } from "mqtt";
 import type { BirthMessage, StateMessage } from "../protocol/messages.ts";
 import { FLEET_POLICY_TOPIC, HUB_STATE_TOPIC, nodeTopic } from "../protocol/topics.ts";
@@ -76,6 +75,7 @@ export class AgentMqtt {
       if (this.client !== client) return;
       const wasOnline = this.online;
       this.brokerUp = false;
+      this.hubUp = false;
       this.client = null;
       if (wasOnline) this.options.onConnectivity(false);
       client.removeAllListeners();
@@ -94,24 +94,27 @@ export class AgentMqtt {
   }
 
   private async onConnect(client: MqttClient): Promise<void> {
-    const { nodeId, outbox } = this.options;
+    const { nodeId } = this.options;
     this.attempt = 0;
+    // The hub counts as up only once this connection hears it say so: after a
+    // broker crash the broker may hold no session for the hub yet, and what
+    // we drained into it then would be acknowledged and lost.
+    this.hubUp = false;
     try {
       // Subscribe first: a decision sent the moment the hub sees our birth must find us listening.
-      await client.subscribeAsync(
-        [nodeTopic(nodeId, "cmd"), nodeTopic(nodeId, "policy"), FLEET_POLICY_TOPIC, HUB_STATE_TOPIC].map((topic) => topic),
-        { qos: 1 },
-      );
+      const granted = await client.subscribeAsync([nodeTopic(nodeId, "cmd"), nodeTopic(nodeId, "policy"), FLEET_POLICY_TOPIC, HUB_STATE_TOPIC], { qos: 1 });
+      const refused = granted.filter((g) => g.qos === 128).map((g) => g.topic);
+      if (refused.length) throw new Error(`the broker refused ${refused.join(", ")}`);
+      // state and birth go first, around the outbox: they are retained (only the
+      // latest matters) and the hub redelivers pending decisions when it sees a birth.
+      const state: StateMessage = { state: "online", bootId: this.options.bootId, ts: Date.now() };
+      await client.publishAsync(nodeTopic(nodeId, "state"), JSON.stringify(state), { qos: 1, retain: true });
+      await client.publishAsync(nodeTopic(nodeId, "birth"), JSON.stringify(this.options.birth()), { qos: 1, retain: true });
     } catch (error) {
-      this.options.log(`subscribing failed: ${(error as Error).message}`);
+      this.options.log(`setting up the session failed: ${(error as Error).message}`);
       client.end(true);
       return;
     }
-    const state: StateMessage = { state: "online", bootId: this.options.bootId, ts: Date.now() };
-    outbox.enqueue([
-      { topic: nodeTopic(nodeId, "state"), payload: JSON.stringify(state), qos: 1, retain: true, kind: "state", queuedAt: Date.now() },
-      { topic: nodeTopic(nodeId, "birth"), payload: JSON.stringify(this.options.birth()), qos: 1, retain: true, kind: "birth", queuedAt: Date.now() },
-    ]);
     this.brokerUp = true;
     this.options.log("connected to broker");
     this.kick();
@@ -184,6 +187,8 @@ export class AgentMqtt {
         new Promise((resolve) => setTimeout(resolve, 1000)),
       ]).catch(() => {});
     }
+    // A clean DISCONNECT (not a forced close), so the broker does not publish the will on top.
+    await Promise.race([client.endAsync(false), new Promise((resolve) => setTimeout(resolve, 2000))]).catch(() => {});
     client.removeAllListeners();
     await client.endAsync(true);
   }

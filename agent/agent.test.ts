@@ -33,11 +33,18 @@ async function offlineAgent(nodeId: string, overrides: Partial<AgentConfig> = {}
 }
 
 test("the recovery sweep judges intents received but not judged, and queues their events", async () => {
-  const agent = await offlineAgent("sweep-pi");
+  const agent = await offlineAgent("sweep-pi", { hubUrl: "http://127.0.0.1:9" }); // a hub that is away
   expect(agent.processor.receive(intentStream(5, { seed: 2, prefix: "stuck" }))).toBe(5);
   agent.recoverySweep();
   expect(agent.status()).toMatchObject({ verdicts_queued_through: 5 });
   expect(agent.outbox.stats().byKind.verdict).toBe(5);
+});
+
+test("without any hub (simulation only) nothing is queued: the outbox cannot grow without bound", async () => {
+  const agent = await offlineAgent("alone-pi");
+  await agent.submit(intentStream(5, { seed: 3, prefix: "alone" }));
+  expect(agent.status()).toMatchObject({ verdicts_queued_through: 5 });
+  expect(agent.outbox.depth()).toBe(0);
 });
 
 test("compaction deletes verdicts older than the retention, never one not yet queued", async () => {

@@ -66,7 +66,7 @@ export class Agent {
     this.store.saveAdvertisement(config.advertisement, Date.now());
     this.processor = IntentProcessor.open(join(config.dataDir, JOURNAL_FILE), { config: config.gateConfig, policy: this.store.policy().policy });
     this.outbox = new Outbox(this.store.db, { maxMessages: config.outboxMax, log: config.log });
-    this.feed = new VerdictFeed(this.store.db, this.outbox, this.processor, config.nodeId, () => !this.mqtt.online);
+    this.feed = new VerdictFeed(this.store.db, this.outbox, this.processor, config.nodeId, () => !this.mqtt.online, { queue: config.hubUrl !== "" });
     this.applier = new DecisionApplier(this.store, config.nodeId, () => this.registration()?.hubPublicKey ?? null);
     this.mqtt = new AgentMqtt({
       nodeId: config.nodeId,
@@ -88,7 +88,10 @@ export class Agent {
         const policy = this.applier.adoptDesiredPolicy(payload, source, Date.now());
         if (policy) this.processor.setPolicy(policy);
       },
-      onConnectivity: (online) => config.log(online ? "online: publishing live" : "offline: simulation mode, queuing in the outbox"),
+      onConnectivity: (online) => {
+        config.log(online ? "online: replaying the outbox, then publishing live" : "offline: simulation mode, queuing in the outbox");
+        if (online) this.heartbeat(); // the hub hears from us now, not a whole interval later
+      },
       reconnectMaxMs: config.reconnectMaxS * 1000,
       log: config.log,
     });
@@ -139,13 +142,12 @@ export class Agent {
 
   private onCommand(payload: Buffer): void {
     const outcome = this.applier.apply(payload, Date.now());
+    const ack = outcome.ack
+      ? [{ topic: nodeTopic(this.identity.nodeId, "cmd/ack"), payload: JSON.stringify(outcome.ack), qos: 1 as const, retain: false, kind: "ack" as const, queuedAt: Date.now() }]
+      : [];
+    this.outbox.enqueue(ack, outcome.record); // the decision is recorded exactly when its ack is queued
     if (outcome.policy) this.processor.setPolicy(outcome.policy);
-    if (outcome.ack) {
-      this.outbox.enqueue([
-        { topic: nodeTopic(this.identity.nodeId, "cmd/ack"), payload: JSON.stringify(outcome.ack), qos: 1, retain: false, kind: "ack", queuedAt: Date.now() },
-      ]);
-      this.mqtt.kick();
-    }
+    this.mqtt.kick();
   }
 
   private heartbeatMs(): number {
@@ -162,6 +164,7 @@ export class Agent {
   }
 
   private heartbeat(): void {
+    if (!this.config.hubUrl) return; // simulation only: nobody to tell, and the outbox would only grow
     const counters = this.processor.counters;
     const message: HeartbeatMessage = {
       seq: this.heartbeatSeq++,

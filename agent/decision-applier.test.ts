@@ -12,12 +12,24 @@ const hub = generateKeyPair();
 const forger = generateKeyPair();
 const NOW = 1_800_000_000_000;
 let store: AgentStore;
-let applier: DecisionApplier;
+let applier: { apply(payload: string, now: number): ReturnType<DecisionApplier["apply"]>; adoptDesiredPolicy: DecisionApplier["adoptDesiredPolicy"] };
+
+/** As the agent does: the outcome is recorded (in the transaction that queues the ack). */
+function recording(inner: DecisionApplier): typeof applier {
+  return {
+    apply(payload, now) {
+      const outcome = inner.apply(payload, now);
+      outcome.record?.();
+      return outcome;
+    },
+    adoptDesiredPolicy: (payload, source, now) => inner.adoptDesiredPolicy(payload, source, now),
+  };
+}
 
 beforeEach(() => {
   store = AgentStore.open(tempDir());
   store.identity("pi-01", NOW);
-  applier = new DecisionApplier(store, "pi-01", () => hub.publicKey);
+  applier = recording(new DecisionApplier(store, "pi-01", () => hub.publicKey));
 });
 afterAll(() => removeTempDirs());
 
@@ -44,7 +56,19 @@ describe("DecisionApplier.apply", () => {
     const again = applier.apply(message, NOW + 2);
     expect(again.ack).toEqual(first.ack);
     expect(again.policy).toBeNull();
+    expect(again.record).toBeUndefined();
     expect(store.policy().policy.max_leverage).toBe(5); // not set back to 3
+  });
+
+  test("nothing is stored until the outcome is recorded (with its ack, in one transaction)", () => {
+    const bare = new DecisionApplier(store, "pi-01", () => hub.publicKey);
+    const message = decision("MODE_CHANGE", { mode: "EMERGENCY" });
+    const outcome = bare.apply(message, NOW);
+    expect(outcome.ack).toMatchObject({ ok: true });
+    expect(store.appliedDecision(JSON.parse(message).id)).toBeUndefined();
+    expect(store.policy().policy.mode).toBe("LIVE");
+    outcome.record!();
+    expect(store.policy().policy.mode).toBe("EMERGENCY");
   });
 
   test("a FREEZE with a duration freezes until issuedAt + duration", () => {
@@ -91,7 +115,7 @@ describe("DecisionApplier.apply", () => {
   });
 
   test("before registration (no hub key) nothing applies", () => {
-    const unregistered = new DecisionApplier(store, "pi-01", () => null);
+    const unregistered = recording(new DecisionApplier(store, "pi-01", () => null));
     expect(unregistered.apply(decision("MODE_CHANGE", { mode: "PAUSED" }), NOW).ack).toMatchObject({ ok: false, error: expect.stringContaining("no hub key") });
   });
 });

@@ -15,6 +15,12 @@ export interface DecisionOutcome {
   ack: DecisionAckMessage | null;
   /** The policy now in force, if this decision changed it. */
   policy: KernelPolicy | null;
+  /**
+   * Persists the decision (and its policy) as applied. Run it in the same
+   * transaction that queues the ack, so a power cut keeps both or neither;
+   * absent when there is nothing to record (refused, or already applied).
+   */
+  record?: () => void;
 }
 
 export class DecisionApplier {
@@ -24,6 +30,7 @@ export class DecisionApplier {
     private readonly hubPublicKey: () => string | null,
   ) {}
 
+  /** Judges a delivered decision; nothing is stored until `record` runs. */
   apply(payload: Buffer | string, now: number): DecisionOutcome {
     const decoded = decodePayload(DecisionMessage, payload);
     if (!decoded.ok) return { ack: refusedAck(idOf(payload), `malformed: ${decoded.error}`, now), policy: null };
@@ -58,12 +65,16 @@ export class DecisionApplier {
       if (next.ok) policy = next.policy;
       else error = `invalid: ${next.violations.join("; ")}`;
     }
-    this.store.db.transaction(() => {
+    const ack: DecisionAckMessage = { id: decision.id, ok: error === null, ...(error ? { error } : {}), appliedAt: now };
+    return {
+      ack,
+      policy,
       // Keeps the version: the retained desired policy that folds this decision comes with its own.
-      if (policy) this.store.savePolicy({ ...this.store.policy(), policy, source: "decision" }, now);
-      this.store.recordDecision({ id: decision.id, type: decision.type, ok: error === null, error, appliedAt: now }, JSON.stringify(decision));
-    });
-    return { ack: { id: decision.id, ok: error === null, ...(error ? { error } : {}), appliedAt: now }, policy };
+      record: () => {
+        if (policy) this.store.savePolicy({ ...this.store.policy(), policy, source: "decision" }, now);
+        this.store.recordDecision({ id: decision.id, type: decision.type, ok: error === null, error, appliedAt: now }, JSON.stringify(decision));
+      },
+    };
   }
 
   /**

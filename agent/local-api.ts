@@ -7,13 +7,13 @@
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { CloseEvent, JournaledVerdict } from "../kernel/types.ts";
+import { invalidClose } from "../kernel/validate-intent.ts";
 
 export const MAX_INTENTS_PER_REQUEST = 1000;
 const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface LocalApiBackend {
   submit(intent: unknown): Promise<JournaledVerdict>;
-  /** Throws a TypeError naming the problem for a bad close. */
   recordClose(close: CloseEvent): void;
   /** After a request's verdicts are journaled: queue their events for the hub. */
   afterVerdicts(): void;
@@ -56,14 +56,14 @@ export function createLocalApi(backend: LocalApiBackend): Hono {
   app.post("/v1/closes", async (c) => {
     const body = await jsonBody(c);
     if (!body.ok) return body.response;
-    const closes = Array.isArray(body.value) ? body.value : [body.value];
+    const closes = (Array.isArray(body.value) ? body.value : [body.value]) as CloseEvent[];
+    if (closes.length > MAX_INTENTS_PER_REQUEST) return problem(c, 400, "invalid_body", `body: at most ${MAX_INTENTS_PER_REQUEST} closes per request`);
+    // All checked before any is recorded, so a bad one leaves nothing half done.
     for (const [i, close] of closes.entries()) {
-      try {
-        backend.recordClose({ ...(close as CloseEvent), type: "close" });
-      } catch (error) {
-        return problem(c, 400, "invalid_close", `${Array.isArray(body.value) ? `[${i}] ` : ""}${(error as Error).message}`);
-      }
+      const why = invalidClose({ ...close, type: "close" });
+      if (why) return problem(c, 400, "invalid_close", `${Array.isArray(body.value) ? `[${i}] ` : ""}${why}`);
     }
+    for (const close of closes) backend.recordClose({ ...close, type: "close" });
     return c.json({ recorded: closes.length });
   });
 

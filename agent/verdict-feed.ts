@@ -24,6 +24,8 @@ export class VerdictFeed {
     private readonly nodeId: string,
     /** Whether verdicts made now are made in simulation mode. */
     private readonly simulated: () => boolean,
+    /** queue false (no hub at all): the cursor advances, nothing is queued, so the outbox cannot grow without bound. */
+    private readonly options: { queue: boolean } = { queue: true },
     private readonly clock: () => number = Date.now,
   ) {
     db.exec("CREATE TABLE IF NOT EXISTS verdict_cursor (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), seq INTEGER NOT NULL)");
@@ -57,7 +59,8 @@ export class VerdictFeed {
         return { topic, payload: JSON.stringify(event), qos: 1 as const, retain: false, kind: "verdict" as const, queuedAt: now };
       });
       const last = verdicts[verdicts.length - 1]!.seq;
-      this.outbox.enqueue(messages, () => this.writeCursor.run(last));
+      if (this.options.queue) this.outbox.enqueue(messages, () => this.writeCursor.run(last));
+      else this.writeCursor.run(last);
       queued += verdicts.length;
     }
   }
