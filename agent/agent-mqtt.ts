@@ -117,6 +117,8 @@ export class AgentMqtt {
     }
     this.brokerUp = true;
     this.options.log("connected to broker");
+    // The retained hub/state usually arrives before the set-up above is done.
+    if (this.online) this.options.onConnectivity(true);
     this.kick();
   }
 

@@ -1,0 +1,155 @@
+// bun run bench agent
+// (a) the agent's RSS after start and after 100,000 intents through its local
+//     API (its own process, simulation only);
+// (b) start to first heartbeat: a registered agent started again, from spawn
+//     until the hub has its first heartbeat;
+// (c) outbox replay: the hub (embedded broker) goes away, the agent queues
+//     100,000 verdict events, the hub comes back; value = events/s from the
+//     agent's "online" to the hub holding the last seq; limit = raw MQTT.js
+//     QoS 1 publishing of the same messages, in the same batches, with the
+//     node's credentials, to the same broker and hub in the same run.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import mqtt from "mqtt";
+import { openDatabase } from "../kernel/sqlite.ts";
+import { nodeTopic } from "../protocol/topics.ts";
+import { intentStream } from "../test/fixtures/intents.ts";
+import { printResult, printTable, round } from "./report.ts";
+import { startChild, type Child } from "./support/child.ts";
+
+const ROOT = join(import.meta.dir, "..");
+const INTENTS = Number(process.env.INTENTS ?? 100_000);
+const ADMIN = "bench-admin-token-0123456789";
+const dir = mkdtempSync(join(tmpdir(), "edgefed-bench-agent-"));
+const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
+
+function agentEnvFile(name: string, settings: Record<string, string>): string {
+  const file = join(dir, `${name}.env`);
+  const all = { EDGEFED_DATA_DIR: join(dir, name), EDGEFED_KERNEL_CONFIG: join(ROOT, "examples/core_gates.env"), EDGEFED_API_PORT: "0", EDGEFED_NODE_ID: name, ...settings };
+  writeFileSync(file, Object.entries(all).map(([k, v]) => `${k}=${v}\n`).join(""), { mode: 0o600 });
+  return file;
+}
+
+const startAgent = (envFile: string, ready = /local intent API on 127\.0\.0\.1:(\d+)/) => startChild([join(ROOT, "agent/main.ts")], { EDGEFED_AGENT_ENV: envFile }, ready);
+
+async function postIntents(port: number, count: number, prefix: string): Promise<number> {
+  const intents = intentStream(count, { seed: 9, prefix });
+  const start = performance.now();
+  for (let i = 0; i < count; i += 1000) {
+    const r = await fetch(`http://127.0.0.1:${port}/v1/intents`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(intents.slice(i, i + 1000)) });
+    if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
+    await r.arrayBuffer();
+  }
+  return count / ((performance.now() - start) / 1000);
+}
+
+async function memory(): Promise<{ atStart: number; after: number; intentsPerS: number }> {
+  const agent = await startAgent(agentEnvFile("mem-pi", { EDGEFED_OFFLINE: "1" }));
+  await Bun.sleep(500);
+  const atStart = rssMb(agent.process.pid!);
+  const intentsPerS = await postIntents(Number(agent.ready), INTENTS, "mem");
+  Bun.gc(true);
+  await Bun.sleep(500);
+  const after = rssMb(agent.process.pid!);
+  await agent.stop();
+  return { atStart, after, intentsPerS };
+}
+
+async function startHub(dataDir: string, ports: { http: number; mqtt: number }): Promise<Child> {
+  return startChild(
+    [join(ROOT, "hub/main.ts")],
+    { EDGEFED_DATA_DIR: dataDir, EDGEFED_HTTP_HOST: "127.0.0.1", EDGEFED_HTTP_PORT: String(ports.http), EDGEFED_MQTT_HOST: "127.0.0.1", EDGEFED_MQTT_PORT: String(ports.mqtt), EDGEFED_ADMIN_TOKEN: ADMIN, EDGEFED_HEARTBEAT_S: "15", EDGEFED_FLUSH_MS: "100" },
+    /HTTP API on [\d.]+:(\d+)/,
+  );
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function nodeView(httpPort: number, nodeId: string): Promise<{ heartbeat: { count: number }; verdicts: { last_seq: number } }> {
+  return (await (await fetch(`http://127.0.0.1:${httpPort}/federation/nodes/${nodeId}`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as never;
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(2);
+  }
+}
+
+async function withHub(): Promise<{ firstHeartbeatMs: number; replay: number; rawPublish: number }> {
+  const ports = { http: await freePort(), mqtt: await freePort() };
+  const hubDir = join(dir, "hub");
+  let hub = await startHub(hubDir, ports);
+  const token = Bun.spawnSync([process.execPath, join(ROOT, "hub/main.ts"), "token", "create", "--uses", "5", "--data-dir", hubDir]).stdout.toString().trim();
+  const envFile = agentEnvFile("replay-pi", { EDGEFED_HUB_URL: `http://127.0.0.1:${ports.http}`, EDGEFED_ENROLL_TOKEN: token });
+
+  // (b) register once, then time a second start.
+  let agent = await startAgent(envFile);
+  await until(async () => (await nodeView(ports.http, "replay-pi")).heartbeat?.count >= 1, 20_000, "first registration");
+  await agent.stop();
+  const before = (await nodeView(ports.http, "replay-pi")).heartbeat.count;
+  const spawnedAt = performance.now();
+  agent = await startAgent(envFile);
+  await until(async () => (await nodeView(ports.http, "replay-pi")).heartbeat.count > before, 10_000, "first heartbeat");
+  const firstHeartbeatMs = performance.now() - spawnedAt;
+
+  // (c) the hub goes away; the agent queues INTENTS verdict events.
+  await hub.stop();
+  await postIntents(Number(agent.ready), INTENTS, "replay");
+  hub = await startHub(hubDir, ports);
+  await agent.waitFor(/(online: replaying)/, 60_000);
+  const replayStart = performance.now();
+  await until(async () => (await nodeView(ports.http, "replay-pi")).verdicts.last_seq >= INTENTS, 300_000, "the replay");
+  const replay = INTENTS / ((performance.now() - replayStart) / 1000);
+  await agent.stop();
+
+  // The limit: the same messages from the node's own credentials, published raw.
+  const store = openDatabase(join(dir, "replay-pi", "agent.sqlite"));
+  const creds = store.prepare("SELECT mqtt_url, mqtt_username, mqtt_password FROM hubs").get<{ mqtt_url: string; mqtt_username: string; mqtt_password: string }>()!;
+  store.close();
+  const client = await mqtt.connectAsync(creds.mqtt_url, { clientId: "replay-pi", username: creds.mqtt_username, password: creds.mqtt_password, clean: true, reconnectPeriod: 0 });
+  const topic = nodeTopic("replay-pi", "verdicts");
+  const payloads = Array.from({ length: 200 }, (_, i) =>
+    JSON.stringify({ seq: INTENTS + 1 + i, ts: Date.now(), simulated: true, symbol: "BTCUSDT", verdict: { id: `raw-${i}`, verdict: "HOLD", reasons: ["COOLDOWN"], enforced: true, mode: "LIVE", metrics: { notional: 100, friction_usd: 0.22, required_edge_usd: 0.66, r_ratio: 2 } } }),
+  );
+  const rawStart = performance.now();
+  for (let sent = 0; sent < INTENTS; sent += 200) await Promise.all(payloads.map((p) => client.publishAsync(topic, p, { qos: 1 })));
+  const rawPublish = INTENTS / ((performance.now() - rawStart) / 1000);
+  await client.endAsync();
+  await hub.stop();
+  return { firstHeartbeatMs, replay, rawPublish };
+}
+
+try {
+  const mem = await memory();
+  const live = await withHub();
+  printTable(`agent: ${INTENTS} intents; embedded-broker hub as its own process`, [
+    ["RSS after start (MB, target < 60)", round(mem.atStart, 1)],
+    [`RSS after ${INTENTS} intents (MB, target < 60)`, round(mem.after, 1)],
+    ["intents/s through the local API (1,000 per request)", mem.intentsPerS],
+    ["start to first heartbeat at the hub (ms, target < 300)", round(live.firstHeartbeatMs, 0)],
+    ["outbox replay, events/s", live.replay],
+    ["raw MQTT.js QoS 1 publishing (limit)", live.rawPublish],
+    ["replay ratio (target >= 0.5)", round(live.replay / live.rawPublish, 3)],
+  ]);
+  printResult({
+    bench: "agent",
+    value: Math.round(live.replay),
+    unit: "replayed events/s",
+    limit: Math.round(live.rawPublish),
+    extra: { rss_start_mb: round(mem.atStart, 1), rss_after_mb: round(mem.after, 1), first_heartbeat_ms: Math.round(live.firstHeartbeatMs), intents_per_s: Math.round(mem.intentsPerS) },
+  });
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+process.exit(0);
