@@ -1,6 +1,6 @@
 // bun run bench agent
 // (a) the agent's RSS after start and after 100,000 intents through its local
-//     API (its own process, simulation only);
+//     API: the x64 single-file binary as it ships, simulation only;
 // (b) start to first heartbeat: a registered agent started again, from spawn
 //     until the hub has its first heartbeat;
 // (c) outbox replay: the hub (embedded broker) goes away, the agent queues
@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
+import { DRAIN_BATCH } from "../agent/agent-mqtt.ts";
 import { openDatabase } from "../kernel/sqlite.ts";
 import { nodeTopic } from "../protocol/topics.ts";
 import { intentStream } from "../test/fixtures/intents.ts";
@@ -45,7 +46,11 @@ async function postIntents(port: number, count: number, prefix: string): Promise
 }
 
 async function memory(): Promise<{ atStart: number; after: number; intentsPerS: number }> {
-  const agent = await startAgent(agentEnvFile("mem-pi", { EDGEFED_OFFLINE: "1" }));
+  const binary = join(dir, "edgefed-agent-linux-x64");
+  const build = Bun.spawnSync([process.execPath, "build", join(ROOT, "agent/main.ts"), "--compile", "--minify", "--target=bun-linux-x64", "--outfile", binary]);
+  if (build.exitCode !== 0) throw new Error(build.stderr.toString());
+  const env = { EDGEFED_AGENT_ENV: agentEnvFile("mem-pi", { EDGEFED_OFFLINE: "1" }) };
+  const agent = await startChild([], env, /local intent API on 127\.0\.0\.1:(\d+)/, 20_000, binary);
   await Bun.sleep(500);
   const atStart = rssMb(agent.process.pid!);
   const intentsPerS = await postIntents(Number(agent.ready), INTENTS, "mem");
@@ -119,11 +124,11 @@ async function withHub(): Promise<{ firstHeartbeatMs: number; replay: number; ra
   store.close();
   const client = await mqtt.connectAsync(creds.mqtt_url, { clientId: "replay-pi", username: creds.mqtt_username, password: creds.mqtt_password, clean: true, reconnectPeriod: 0 });
   const topic = nodeTopic("replay-pi", "verdicts");
-  const payloads = Array.from({ length: 200 }, (_, i) =>
+  const payloads = Array.from({ length: DRAIN_BATCH }, (_, i) =>
     JSON.stringify({ seq: INTENTS + 1 + i, ts: Date.now(), simulated: true, symbol: "BTCUSDT", verdict: { id: `raw-${i}`, verdict: "HOLD", reasons: ["COOLDOWN"], enforced: true, mode: "LIVE", metrics: { notional: 100, friction_usd: 0.22, required_edge_usd: 0.66, r_ratio: 2 } } }),
   );
   const rawStart = performance.now();
-  for (let sent = 0; sent < INTENTS; sent += 200) await Promise.all(payloads.map((p) => client.publishAsync(topic, p, { qos: 1 })));
+  for (let sent = 0; sent < INTENTS; sent += DRAIN_BATCH) await Promise.all(payloads.map((p) => client.publishAsync(topic, p, { qos: 1 })));
   const rawPublish = INTENTS / ((performance.now() - rawStart) / 1000);
   await client.endAsync();
   await hub.stop();

@@ -15,8 +15,9 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-export async function startChild(args: string[], env: Record<string, string>, readyPattern: RegExp, timeoutMs = 20_000): Promise<Child> {
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+/** Runs `command` (Bun itself by default) with `args` until it prints `readyPattern`. */
+export async function startChild(args: string[], env: Record<string, string>, readyPattern: RegExp, timeoutMs = 20_000, command = process.execPath): Promise<Child> {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   let waiter: (() => void) | null = null;
   const onData = (chunk: Buffer) => {
