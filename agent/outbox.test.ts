@@ -5,31 +5,18 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { openDatabase, type SqliteDatabase } from "../kernel/sqlite.ts";
-import { BUN, REPO_ROOT, removeTempDirs, tempDir } from "../test/helpers.ts";
+import { BUN, cleanUp, closeLater, REPO_ROOT, tempDir } from "../test/helpers.ts";
 import { OUTBOX_KINDS, Outbox, type NewOutboxMessage, type OutboxKind } from "./outbox.ts";
 
 const CHILD = join(REPO_ROOT, "test/fixtures/outbox-child.ts");
 const NODE = "edgefed/v1/nodes/pi-1";
 const T0 = 1_760_000_000_000;
 
-const opened: SqliteDatabase[] = [];
-
 function open(path: string): SqliteDatabase {
-  const db = openDatabase(path);
-  opened.push(db);
-  return db;
+  return closeLater(openDatabase(path));
 }
 
-afterEach(() => {
-  for (const db of opened.splice(0)) {
-    try {
-      db.close();
-    } catch {
-      // already closed by the test
-    }
-  }
-  removeTempDirs();
-});
+afterEach(cleanUp);
 
 function dbPath(): string {
   return join(tempDir(), "agent.sqlite");

@@ -16,6 +16,7 @@ import { DRAIN_BATCH } from "../agent/agent-mqtt.ts";
 import { openDatabase } from "../kernel/sqlite.ts";
 import { nodeTopic } from "../protocol/topics.ts";
 import { intentStream } from "../test/fixtures/intents.ts";
+import { freePort } from "../test/helpers.ts";
 import { printResult, printTable, round } from "./report.ts";
 import { startChild, type Child } from "./support/child.ts";
 
@@ -67,16 +68,6 @@ async function startHub(dataDir: string, ports: { http: number; mqtt: number }):
     { EDGEFED_DATA_DIR: dataDir, EDGEFED_HTTP_HOST: "127.0.0.1", EDGEFED_HTTP_PORT: String(ports.http), EDGEFED_MQTT_HOST: "127.0.0.1", EDGEFED_MQTT_PORT: String(ports.mqtt), EDGEFED_ADMIN_TOKEN: ADMIN, EDGEFED_HEARTBEAT_S: "15", EDGEFED_FLUSH_MS: "100" },
     /HTTP API on [\d.]+:(\d+)/,
   );
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function nodeView(httpPort: number, nodeId: string): Promise<{ heartbeat: { count: number }; verdicts: { last_seq: number } }> {

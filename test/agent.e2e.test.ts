@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Agent, type AgentConfig } from "../agent/agent.ts";
 import { DEFAULT_CONFIG } from "../kernel/config.ts";
 import { intentStream } from "./fixtures/intents.ts";
-import { removeTempDirs, tempDir } from "./helpers.ts";
+import { freePort, removeTempDirs, tempDir } from "./helpers.ts";
 import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
 
 let t: TestHub;
@@ -103,16 +103,6 @@ test("the local API refuses malformed bodies naming the problem and answers bad 
   const status = await (await fetch(`http://127.0.0.1:${agent.apiPort}/v1/status`)).json();
   expect(status).toMatchObject({ node_id: "agent-e2e-3", registered: false, connectivity: "simulation" });
 });
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 test("with the hub down the agent keeps judging in simulation mode, and replays everything in order when it is back", async () => {
   const [httpPort, mqttPort] = [await freePort(), await freePort()];

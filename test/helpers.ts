@@ -1,5 +1,6 @@
 // Small helpers shared by tests: temporary directories and child processes.
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -20,3 +21,35 @@ export function removeTempDirs(): void {
 export const BUN = process.execPath;
 
 export const REPO_ROOT = join(import.meta.dir, "..");
+
+const closeAfterTest: { close(): void }[] = [];
+
+/** Keeps something with close() (a database, a registry) to close in cleanUp(). */
+export function closeLater<T extends { close(): void }>(resource: T): T {
+  closeAfterTest.push(resource);
+  return resource;
+}
+
+/** Closes what closeLater() kept (ignoring what a test closed itself) and removes the temp dirs. */
+export function cleanUp(): void {
+  for (const resource of closeAfterTest.splice(0)) {
+    try {
+      resource.close();
+    } catch {
+      // already closed by the test
+    }
+  }
+  removeTempDirs();
+}
+
+/** A loopback port nobody listens on right now (another process may still take it first). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => (port > 0 ? resolve(port) : reject(new Error("no port assigned"))));
+    });
+    server.once("error", reject);
+  });
+}

@@ -4,27 +4,14 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { openDatabase, type SqliteDatabase } from "../../kernel/sqlite.ts";
-import { removeTempDirs, tempDir } from "../../test/helpers.ts";
+import { cleanUp, closeLater, tempDir } from "../../test/helpers.ts";
 import { GroupCommit } from "./group-commit.ts";
 
-const opened: SqliteDatabase[] = [];
-
 function open(path: string): SqliteDatabase {
-  const db = openDatabase(path);
-  opened.push(db);
-  return db;
+  return closeLater(openDatabase(path));
 }
 
-afterEach(() => {
-  for (const db of opened.splice(0)) {
-    try {
-      db.close();
-    } catch {
-      // already closed by the test
-    }
-  }
-  removeTempDirs();
-});
+afterEach(cleanUp);
 
 function freshDb(): { path: string; db: SqliteDatabase } {
   const path = join(tempDir(), "group.sqlite");

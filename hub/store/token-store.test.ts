@@ -5,30 +5,18 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { removeTempDirs, tempDir } from "../../test/helpers.ts";
+import { cleanUp, closeLater, tempDir } from "../../test/helpers.ts";
 import { openRegistry, REGISTRY_FILE, type Registry } from "./registry.ts";
 import { ENROLLMENT_TOKEN_PREFIX, parseTtl } from "./token-store.ts";
 
 const NOW = 1_700_000_000_000;
 const HOUR = 3_600_000;
-const opened: Registry[] = [];
 
 function registry(dir = tempDir()): Registry {
-  const r = openRegistry(dir);
-  opened.push(r);
-  return r;
+  return closeLater(openRegistry(dir));
 }
 
-afterEach(() => {
-  for (const r of opened.splice(0)) {
-    try {
-      r.close();
-    } catch {
-      // closed by the test
-    }
-  }
-  removeTempDirs();
-});
+afterEach(cleanUp);
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
