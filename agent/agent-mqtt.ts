@@ -26,6 +26,8 @@ export interface AgentMqttOptions {
 /** Messages published back to back before waiting for their acks: fewer round trips on replay. */
 export const DRAIN_BATCH = 1000;
 const RECONNECT_BASE_MS = 1000;
+const STABLE_SESSION_MS = 60_000;
+const SHORT_SESSIONS_TO_WARN = 3;
 
 export class AgentMqtt {
   private client: MqttClient | null = null;
@@ -35,6 +37,8 @@ export class AgentMqtt {
   private hubUp = false;
   private draining = false;
   private attempt = 0;
+  private connectedAt: number | null = null;
+  private shortSessions = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
 
@@ -74,6 +78,7 @@ export class AgentMqtt {
     client.on("error", (error) => this.options.log(`broker: ${error.message}`));
     client.on("close", () => {
       if (this.client !== client) return;
+      this.noteSessionLength();
       const wasOnline = this.online;
       this.brokerUp = false;
       this.hubUp = false;
@@ -83,6 +88,25 @@ export class AgentMqtt {
       client.end(true);
       this.scheduleReconnect();
     });
+  }
+
+  /**
+   * The backoff starts over only after a session that lasted: two agents on
+   * one identity (a cloned card) kick each other off within seconds, and
+   * must not do so at full speed forever.
+   */
+  private noteSessionLength(): void {
+    if (this.connectedAt === null) return;
+    const lasted = Date.now() - this.connectedAt;
+    this.connectedAt = null;
+    if (lasted >= STABLE_SESSION_MS) {
+      this.attempt = 0;
+      this.shortSessions = 0;
+    } else if (++this.shortSessions === SHORT_SESSIONS_TO_WARN) {
+      this.options.log(
+        `the broker keeps dropping this session within seconds: is another device using node id ${this.options.nodeId} (a cloned card)? Each device needs its own data dir and node id`,
+      );
+    }
   }
 
   private scheduleReconnect(): void {
@@ -96,7 +120,7 @@ export class AgentMqtt {
 
   private async onConnect(client: MqttClient): Promise<void> {
     const { nodeId } = this.options;
-    this.attempt = 0;
+    this.connectedAt = Date.now();
     // The hub counts as up only once this connection hears it say so: after a
     // broker crash the broker may hold no session for the hub yet, and what
     // we drained into it then would be acknowledged and lost.

@@ -169,3 +169,21 @@ test("with a real Mosquitto killed and restarted, the agent queues, waits for th
     await mosquitto.stop();
   }
 }, 60_000);
+
+test("two devices on one identity (a cloned card) kick each other off, and the agent says so", async () => {
+  const { cpSync } = await import("node:fs");
+  const original = config("agent-clone");
+  const first = await Agent.start(original);
+  agents.push(first);
+  await eventually(async () => (await node("agent-clone")).state?.session >= 1, 10_000, "first device online");
+  await first.stop();
+  agents.splice(agents.indexOf(first), 1);
+  const copy = tempDir("edgefed-clone-");
+  cpSync(original.dataDir, copy, { recursive: true });
+
+  const logs: string[] = [];
+  const a = await Agent.start({ ...original, reconnectMaxS: 1, log: (line) => logs.push(line) });
+  const b = await Agent.start({ ...original, dataDir: copy, reconnectMaxS: 1, log: (line) => logs.push(line) });
+  agents.push(a, b);
+  await eventually(() => logs.some((line) => line.includes("is another device using node id agent-clone")), 30_000, "the clash to be reported");
+});
