@@ -66,3 +66,20 @@ test("compaction deletes verdicts older than the retention, never one not yet qu
   await fresh.submit(intentStream(3, { seed: 4, prefix: "kept" }));
   expect(fresh.compactJournal()).toBe(0);
 });
+
+test("EDGEFED_OFFLINE_HOLD_AFTER_S: after that long without the hub every entry is held with OFFLINE; exits still pass", async () => {
+  const agent = await offlineAgent("hold-pi", { hubUrl: "http://127.0.0.1:9", offlineHoldAfterS: 0.2 });
+  const [early] = intentStream(1, { seed: 8, prefix: "early" });
+  const [before] = await agent.submit([{ ...early!, ts: Date.now() }]);
+  expect(before!.reasons).not.toContain("OFFLINE");
+  await Bun.sleep(400);
+  const [entry, exit] = intentStream(2, { seed: 8, prefix: "late" });
+  const [held, exitVerdict] = await agent.submit([
+    { ...entry!, ts: Date.now() },
+    { ...exit!, ts: Date.now(), reduce_only: true },
+  ]);
+  expect(held).toMatchObject({ verdict: "HOLD", enforced: true });
+  expect(held!.reasons[0]).toBe("OFFLINE");
+  expect(exitVerdict).toMatchObject({ verdict: "PASS" });
+  expect(agent.status()).toMatchObject({ offline_hold: true });
+});

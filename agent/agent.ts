@@ -40,6 +40,8 @@ export interface AgentConfig {
   reconnectMaxS: number;
   /** Journal compaction keeps verdicts of intents this recent. */
   journalRetentionDays: number;
+  /** After this long without the hub the kernel HOLDs every entry (reason OFFLINE); 0: never. */
+  offlineHoldAfterS?: number;
   log(line: string): void;
 }
 
@@ -58,6 +60,7 @@ export class Agent {
   private registerTimer: ReturnType<typeof setTimeout> | null = null;
   private api: LocalServer | null = null;
   private cancelJobs: () => void = () => {};
+  private offlineHoldTimer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
 
   private constructor(private readonly config: AgentConfig) {
@@ -90,6 +93,7 @@ export class Agent {
       },
       onConnectivity: (online) => {
         config.log(online ? "online: replaying the outbox, then publishing live" : "offline: simulation mode, queuing in the outbox");
+        this.armOfflineHold(online);
         if (online) this.heartbeat(); // the hub hears from us now, not a whole interval later
       },
       reconnectMaxMs: config.reconnectMaxS * 1000,
@@ -101,6 +105,7 @@ export class Agent {
     const agent = new Agent(config);
     agent.feed.catchUp(); // verdicts journaled before a crash but never queued
     agent.startHeartbeats();
+    agent.armOfflineHold(false); // until the hub is heard, the agent counts as offline
     agent.cancelJobs = scheduleAgentJobs({ recoverySweep: () => agent.recoverySweep(), compactJournal: () => agent.compactJournal(), log: config.log });
     if (config.hubUrl) {
       if (agent.registration()) agent.mqtt.start();
@@ -138,6 +143,27 @@ export class Agent {
       this.config.log(`registration ${result.kind === "refused" ? `refused (${result.status}: ${result.reason})` : `failed (${result.reason})`}; again in ${Math.round(delay / 1000)} s`);
       this.registerTimer = setTimeout(() => this.registerLoop(attempt + 1), delay);
     });
+  }
+
+  /**
+   * Fail-closed autonomy limit for operators who want one: after
+   * EDGEFED_OFFLINE_HOLD_AFTER_S without the hub, every entry is held with
+   * reason OFFLINE (exits still pass) until the hub is heard again.
+   */
+  private armOfflineHold(online: boolean): void {
+    const afterS = this.config.offlineHoldAfterS ?? 0;
+    if (afterS <= 0 || !this.config.hubUrl) return;
+    if (this.offlineHoldTimer) clearTimeout(this.offlineHoldTimer);
+    this.offlineHoldTimer = null;
+    if (online) {
+      if (this.processor.halt) this.config.log("hub heard again: the OFFLINE hold is lifted");
+      this.processor.setHalt(null);
+      return;
+    }
+    this.offlineHoldTimer = setTimeout(() => {
+      this.processor.setHalt("OFFLINE");
+      this.config.log(`offline for ${afterS} s: holding every entry (reason OFFLINE) until the hub is heard again`);
+    }, afterS * 1000);
   }
 
   private onCommand(payload: Buffer): void {
@@ -214,6 +240,7 @@ export class Agent {
       registered: this.registration() !== undefined,
       connectivity: this.mqtt.online ? "online" : "simulation",
       mode: modeAt(policy.policy, Date.now()),
+      offline_hold: this.processor.halt === "OFFLINE",
       policy_version: policy.version,
       outbox: this.outbox.stats(),
       verdicts_queued_through: this.feed.cursor,
@@ -236,6 +263,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.stopped = true;
     this.cancelJobs();
+    if (this.offlineHoldTimer) clearTimeout(this.offlineHoldTimer);
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.registerTimer) clearTimeout(this.registerTimer);
     await this.api?.stop();

@@ -45,9 +45,6 @@ async function main(): Promise<void> {
     throw error;
   }
   for (const warning of gateConfig.warnings) log(`kernel config: ${warning}`);
-  if (settings.offlineHoldAfterS > 0) {
-    log("WARNING: EDGEFED_OFFLINE_HOLD_AFTER_S is not implemented yet; intents are still judged normally while offline");
-  }
   log(`starting with ${JSON.stringify(describeAgentSettings(settings))}; kernel config ${gateConfig.hash}`);
 
   const agent = await Agent.start({
@@ -62,6 +59,7 @@ async function main(): Promise<void> {
     outboxMax: settings.outboxMax,
     reconnectMaxS: settings.reconnectMaxS,
     journalRetentionDays: settings.journalRetentionDays,
+    offlineHoldAfterS: settings.offlineHoldAfterS,
     log,
   });
   log(`local intent API on 127.0.0.1:${agent.apiPort}`);

@@ -267,7 +267,7 @@ function modeAtModel(update: PolicyUpdate, ts: number): string {
   return update.mode ?? "LIVE";
 }
 
-function expectedVerdict(i: Record<string, unknown>, update: PolicyUpdate, history: HistoryEvent[]): Expected {
+function expectedVerdict(i: Record<string, unknown>, update: PolicyUpdate, history: HistoryEvent[], halt: "OFFLINE" | null = null): Expected {
   const config: GateConfig = { ...DEFAULT_CONFIG, ...(update.thresholds as Partial<GateConfig>) };
   const ts = i.ts as number;
   const mode = modeAtModel(update, ts);
@@ -293,6 +293,7 @@ function expectedVerdict(i: Record<string, unknown>, update: PolicyUpdate, histo
 
   const reasons: string[] = [];
   if (modeReason) reasons.push(modeReason);
+  if (halt) reasons.push(halt);
   if (update.active_symbols && !update.active_symbols.includes(symbol)) reasons.push("SYMBOL_NOT_ACTIVE");
   if (update.model_weights && Object.hasOwn(update.model_weights, model) && update.model_weights[model] === 0) {
     reasons.push("MODEL_DISABLED");
@@ -310,7 +311,7 @@ function expectedVerdict(i: Record<string, unknown>, update: PolicyUpdate, histo
   if (!ALLOWED[regime].includes(model)) reasons.push("MODEL_REGIME_MISMATCH");
 
   if (reasons.length === 0) return { verdict: "PASS", reasons, enforced: true, mode };
-  return { verdict: "HOLD", reasons, enforced: modeReason !== undefined || update.enforcement !== "audit", mode };
+  return { verdict: "HOLD", reasons, enforced: modeReason !== undefined || halt !== null || update.enforcement !== "audit", mode };
 }
 
 // ---------------------------------------------------------------- arbitrary inputs
@@ -461,12 +462,12 @@ describe("gates properties", () => {
   test("(b) the verdict equals an independent model of every rule (reasons, order, enforcement, mode)", () => {
     const seen = new Map<string, number>();
     fc.assert(
-      fc.property(planArb, policyUpdateArb, historyArb, (plan, update, history) => {
+      fc.property(planArb, policyUpdateArb, historyArb, fc.constantFrom(null, null, null, "OFFLINE" as const), (plan, update, history, halt) => {
         const config: GateConfig = { ...DEFAULT_CONFIG, ...(update.thresholds as Partial<GateConfig>) };
         const i = resolve(plan, config, history, update);
         fc.pre(wellFormed(i));
-        const v = evaluate(i, compileContext(DEFAULT_CONFIG, toPolicy(update)), windowFrom(history));
-        const e = expectedVerdict(i, update, history);
+        const v = evaluate(i, compileContext(DEFAULT_CONFIG, toPolicy(update), halt), windowFrom(history));
+        const e = expectedVerdict(i, update, history, halt);
         expect<unknown>({ verdict: v.verdict, reasons: v.reasons, enforced: v.enforced, mode: v.mode }).toEqual(e);
         for (const r of v.reasons.length ? v.reasons : ["PASS"]) seen.set(r, (seen.get(r) ?? 0) + 1);
       }),

@@ -27,9 +27,11 @@ export interface GateContext {
   knownModels: ReadonlySet<string>;
   allowedModels: Readonly<Record<Regime, ReadonlySet<string>>>;
   activeSymbols: ReadonlySet<string> | null;
+  /** A halt the node itself imposes (OFFLINE), on top of the policy's mode; null: none. */
+  halt: "OFFLINE" | null;
 }
 
-export function compileContext(fileConfig: GateConfig, policy: KernelPolicy): GateContext {
+export function compileContext(fileConfig: GateConfig, policy: KernelPolicy, halt: GateContext["halt"] = null): GateContext {
   const config = effectiveConfig(fileConfig, policy);
   const allowedModels = {} as Record<Regime, ReadonlySet<string>>;
   for (const regime of REGIMES) allowedModels[regime] = new Set(config[ALLOWED_MODELS_KEY[regime]] as string[]);
@@ -41,6 +43,7 @@ export function compileContext(fileConfig: GateConfig, policy: KernelPolicy): Ga
     knownModels,
     allowedModels,
     activeSymbols: policy.active_symbols ? new Set(policy.active_symbols) : null,
+    halt,
   };
 }
 
@@ -101,6 +104,7 @@ export function evaluate(input: unknown, ctx: GateContext, window: TradeWindow, 
 
   const reasons: Reason[] = [];
   if (modeReason) reasons.push(modeReason);
+  if (ctx.halt) reasons.push(ctx.halt);
 
   const { policy } = ctx;
   if (ctx.activeSymbols && !ctx.activeSymbols.has(intent.symbol)) reasons.push("SYMBOL_NOT_ACTIVE");
@@ -121,7 +125,7 @@ export function evaluate(input: unknown, ctx: GateContext, window: TradeWindow, 
   if (reasons.length === 0) return pass(intent.id, mode, metrics);
   // `audit` waives gate and risk HOLDs (the order goes ahead, the HOLD is on
   // record); it never waives a halt such as PAUSED or EMERGENCY.
-  const enforced = modeReason !== undefined || policy.enforcement === "enforce";
+  const enforced = modeReason !== undefined || ctx.halt !== null || policy.enforcement === "enforce";
   return { id: intent.id, verdict: "HOLD", reasons, enforced, mode, metrics };
 }
 

@@ -109,7 +109,16 @@ export class IntentProcessor {
 
   /** Policy changes apply to intents evaluated from now on; stored verdicts never change. */
   setPolicy(policy: KernelPolicy): void {
-    this.ctx = compileContext(this.config, policy);
+    this.ctx = compileContext(this.config, policy, this.ctx.halt);
+  }
+
+  /** Sets or lifts the node's own halt (OFFLINE): every entry is held with it; exits still pass. */
+  setHalt(halt: "OFFLINE" | null): void {
+    if (halt !== this.ctx.halt) this.ctx = compileContext(this.config, this.ctx.policy, halt);
+  }
+
+  get halt(): "OFFLINE" | null {
+    return this.ctx.halt;
   }
 
   get policy(): KernelPolicy {

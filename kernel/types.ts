@@ -57,8 +57,11 @@ export const RISK_REASONS = [
   "NOTIONAL_TOO_LARGE",
 ] as const;
 
-/** Mode reasons: the kernel is not authorising new trades at all. */
-export const MODE_REASONS = ["MODE_SHADOW", "MODE_PAUSED", "MODE_EMERGENCY", "FROZEN"] as const;
+/**
+ * Halt reasons: the kernel is not authorising new trades at all. OFFLINE is
+ * the agent's own halt (EDGEFED_OFFLINE_HOLD_AFTER_S), not a hub mode.
+ */
+export const MODE_REASONS = ["MODE_SHADOW", "MODE_PAUSED", "MODE_EMERGENCY", "FROZEN", "OFFLINE"] as const;
 
 /** Reasons that `audit` enforcement may waive (economic and risk); mode and input reasons never are. */
 export type GateReason = (typeof GATE_REASONS)[number];
