@@ -19,6 +19,8 @@ export interface AgentMqttOptions {
   onCommand(payload: Buffer): void;
   onPolicy(payload: Buffer, source: "node" | "fleet"): void;
   onConnectivity(online: boolean): void;
+  /** The broker refused our credentials (revoked, or rotated elsewhere): reconnecting stops until start() again. */
+  onCredentialsRefused(): void;
   reconnectMaxMs: number;
   log(line: string): void;
 }
@@ -75,7 +77,15 @@ export class AgentMqtt {
     this.closed.catch(() => {});
     client.on("connect", () => void this.onConnect(client));
     client.on("message", (topic, payload) => this.onMessage(topic, payload));
-    client.on("error", (error) => this.options.log(`broker: ${error.message}`));
+    client.on("error", (error) => {
+      this.options.log(`broker: ${error.message}`);
+      // CONNACK 4 (bad user name or password) or 5 (not authorised): retrying the same password is pointless.
+      const code = (error as { code?: unknown }).code;
+      if (code === 4 || code === 5) {
+        this.stopped = true;
+        this.options.onCredentialsRefused();
+      }
+    });
     client.on("close", () => {
       if (this.client !== client) return;
       this.noteSessionLength();

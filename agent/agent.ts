@@ -96,6 +96,10 @@ export class Agent {
         this.armOfflineHold(online);
         if (online) this.heartbeat(); // the hub hears from us now, not a whole interval later
       },
+      onCredentialsRefused: () => {
+        config.log("the broker refused this node's credentials (revoked or replaced): registering again");
+        this.registerLoop(0);
+      },
       reconnectMaxMs: config.reconnectMaxS * 1000,
       log: config.log,
     });
@@ -130,10 +134,18 @@ export class Agent {
   /** Registers with the hub, retrying with jittered backoff; simulation mode meanwhile. */
   private registerLoop(attempt: number): void {
     if (this.stopped) return;
+    if (this.registerTimer) clearTimeout(this.registerTimer);
+    this.registerTimer = null;
     void registerOnce(this.config.hubUrl, this.config.enrollToken, this.identity, this.config.advertisement, Date.now()).then((result) => {
       if (this.stopped) return;
       if (result.kind === "registered") {
+        const previous = this.registration();
         this.store.saveRegistration(result.registration);
+        if (previous && previous.hubPublicKey !== result.registration.hubPublicKey) {
+          // Another hub (or one rebuilt from scratch): its policy versions start over.
+          this.store.savePolicy({ ...this.store.policy(), version: 0 }, Date.now());
+          this.config.log("the hub's key changed: pinned the new one; its policy versions start over");
+        }
         this.config.log(`registered with ${this.config.hubUrl} as ${this.identity.nodeId}`);
         this.restartHeartbeats();
         this.mqtt.start();

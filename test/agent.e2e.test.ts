@@ -187,3 +187,16 @@ test("two devices on one identity (a cloned card) kick each other off, and the a
   agents.push(a, b);
   await eventually(() => logs.some((line) => line.includes("is another device using node id agent-clone")), 30_000, "the clash to be reported");
 });
+
+test("an agent whose credentials are revoked registers again and comes back", async () => {
+  const agent = await Agent.start(config("agent-revoked"));
+  agents.push(agent);
+  await eventually(async () => (await node("agent-revoked")).state?.session >= 1, 10_000, "agent online");
+  expect((await t.api("DELETE", "/federation/nodes/agent-revoked")).status).toBe(200);
+  const back = await eventually(async () => {
+    const v = await t.api("GET", "/federation/nodes/agent-revoked");
+    return v.status === 200 && v.body.heartbeat?.count >= 1 && v.body;
+  }, 15_000, "the node registered and online again");
+  expect(back.health.state).toBe("healthy");
+  expect(agent.online).toBe(true);
+});
