@@ -36,7 +36,7 @@ afterAll(() => removeTempDirs());
 let counter = 0;
 function decision(type: string, payload: Record<string, unknown>, overrides: Record<string, unknown> = {}, key = hub.privateKey): string {
   return JSON.stringify(
-    signMessage({ id: `dec_test${++counter}`, type, target: "pi-01", payload, issuedAt: NOW - 1000, expiresAt: NOW + 3_600_000, ...overrides }, key),
+    signMessage({ id: `dec_test${++counter}`, type, target: "pi-01", payload, issuedAt: NOW - 1000, expiresAt: NOW + 3_600_000, seq: 100 + counter, ...overrides }, key),
   );
 }
 
@@ -69,6 +69,16 @@ describe("DecisionApplier.apply", () => {
     expect(store.policy().policy.mode).toBe("LIVE");
     outcome.record!();
     expect(store.policy().policy.mode).toBe("EMERGENCY");
+  });
+
+  test("a decision already folded into the policy in force (its seq at or below the version) is acknowledged, not applied again", () => {
+    store.savePolicy({ policy: { ...DEFAULT_POLICY, mode: "LIVE" }, version: 500, source: "fleet" }, NOW);
+    const old = decision("MODE_CHANGE", { mode: "PAUSED" }, { seq: 480, target: "fleet" });
+    expect(applier.apply(old, NOW).ack).toMatchObject({ ok: true });
+    expect(store.policy()).toMatchObject({ version: 500, policy: { mode: "LIVE" } });
+    const newer = decision("MODE_CHANGE", { mode: "PAUSED" }, { seq: 501, target: "fleet" });
+    applier.apply(newer, NOW);
+    expect(store.policy().policy.mode).toBe("PAUSED");
   });
 
   test("a FREEZE with a duration freezes until issuedAt + duration", () => {

@@ -58,8 +58,11 @@ export class DecisionApplier {
     const effect = decisionEffect(decision.type, decision.payload, decision.issuedAt);
     let policy: KernelPolicy | null = null;
     let error: string | null = null;
+    // A retained desired policy of this version or newer already folds it in
+    // (and whatever came after): applying it again would undo later decisions.
+    const superseded = this.store.policy().version >= decision.seq;
     if (effect.kind === "invalid") error = `invalid: ${effect.violations.join("; ")}`;
-    else if (effect.kind === "policy") {
+    else if (effect.kind === "policy" && !superseded) {
       const current = this.store.policy();
       const next = applyPolicyUpdate(current.policy, effect.update);
       if (next.ok) policy = next.policy;

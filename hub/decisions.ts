@@ -72,24 +72,27 @@ export class Decisions {
     const effect = decisionEffect(request.type, request.payload, now);
     if (effect.kind === "invalid") throw new HttpError(400, "invalid_decision", effect.violations.join("; "));
 
-    const decision = signMessage(
-      {
-        id: `dec_${randomSecret(16)}`,
-        type: request.type,
-        target: request.target,
-        payload: request.payload,
-        issuedAt: now,
-        expiresAt: now + (request.expires_in_s ?? DEFAULT_EXPIRY_S) * 1000,
-      },
-      hub.identity.keys.privateKey,
-    );
+    const unsigned = {
+      id: `dec_${randomSecret(16)}`,
+      type: request.type,
+      target: request.target,
+      payload: request.payload,
+      issuedAt: now,
+      expiresAt: now + (request.expires_in_s ?? DEFAULT_EXPIRY_S) * 1000,
+    };
     const targets = request.target === "fleet" ? [...hub.fleet.all()].map((n) => n.nodeId) : [request.target];
 
     // A fleet decision changes the fleet policy and every node policy that overrides it.
     const policyTargets =
       effect.kind !== "policy" ? [] : request.target === "fleet" ? [...this.desired.keys(), "fleet"].filter(uniq) : [request.target];
-    const { seq, policies } = await hub.registry.group.run(() => {
-      const seq = hub.registry.decisions.add(decision, targets);
+    const { seq, decision, policies } = await hub.registry.group.run(() => {
+      // The decision carries its seq (signed), the version of the desired
+      // policy that folds it: an agent holding a newer policy knows this
+      // decision is already in it. issue() runs one at a time, so the next
+      // seq is known before the insert.
+      const seq = hub.registry.decisions.nextSeq();
+      const decision: DecisionMessage = signMessage({ ...unsigned, seq }, hub.identity.keys.privateKey);
+      hub.registry.decisions.add(decision, targets);
       const policies = new Map<string, DesiredPolicyMessage>();
       if (effect.kind === "policy") {
         for (const target of policyTargets) {
@@ -100,7 +103,7 @@ export class Decisions {
           policies.set(target, message);
         }
       }
-      return { seq, policies };
+      return { seq, decision, policies };
     });
     for (const [target, message] of policies) this.desired.set(target, message);
     hub.log(`decision ${decision.id} ${decision.type} -> ${decision.target} (${targets.length} node(s))`);
@@ -134,7 +137,6 @@ export class Decisions {
     const acks = this.hub.registry.decisions.acks(stored.message.id);
     const acked = new Set(acks.map((a) => a.nodeId));
     return {
-      seq: stored.seq,
       ...stored.message,
       targets: stored.targets,
       acks: acks.map((a) => ({ node_id: a.nodeId, ok: a.ok, error: a.error, applied_at: a.appliedAt, received_at: a.receivedAt })),

@@ -38,7 +38,7 @@ describe("messages", () => {
   });
 
   test("decisions: known types only, a node id or 'fleet' as target", () => {
-    const d = { id: "d-12345678", type: "FREEZE", target: "fleet", payload: { freeze_until: 5 }, issuedAt: 1, expiresAt: 2, sig: "s" };
+    const d = { id: "d-12345678", type: "FREEZE", target: "fleet", payload: { freeze_until: 5 }, issuedAt: 1, expiresAt: 2, seq: 1, sig: "s" };
     expect(DecisionMessage.safeParse(d).success).toBe(true);
     expect(DecisionMessage.safeParse({ ...d, target: "Fleet" }).success).toBe(false);
     expect(DecisionMessage.safeParse({ ...d, type: "REBOOT" }).success).toBe(false);

@@ -98,6 +98,8 @@ export const DecisionMessage = z.strictObject({
   payload: z.record(z.string(), z.unknown()),
   issuedAt: timestamp,
   expiresAt: timestamp,
+  /** The hub's decision seq: the version of the desired policy that first folds this decision in. */
+  seq: z.int().min(1),
   sig: z.string().min(1),
 });
 

@@ -50,7 +50,7 @@ async function jsonBody(c: Context): Promise<unknown> {
 }
 
 function issuedView(issued: IssuedDecision): object {
-  return { ...issued.decision, seq: issued.seq, targets: issued.targets, published: issued.published };
+  return { ...issued.decision, targets: issued.targets, published: issued.published };
 }
 
 function query<T extends z.ZodType>(schema: T, c: Context): z.infer<T> {

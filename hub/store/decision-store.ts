@@ -25,7 +25,7 @@ export class DecisionStore {
 
   constructor(private readonly db: SqliteDatabase) {
     this.insertDecision = db.prepare(
-      "INSERT INTO decisions (id, type, target, message, targets, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO decisions (seq, id, type, target, message, targets, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     );
     this.selectById = db.prepare("SELECT seq, message, targets FROM decisions WHERE id = ?");
     // A redelivered decision is acknowledged again; the first ack is the one that counts.
@@ -39,9 +39,16 @@ export class DecisionStore {
     );
   }
 
-  /** Stores a decision; returns its seq, which also versions the policies it changes. */
+  /** The seq the next decision gets (call inside the transaction that adds it). */
+  nextSeq(): number {
+    const row = this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'decisions'").get<{ seq: number }>();
+    return (row?.seq ?? 0) + 1;
+  }
+
+  /** Stores a decision under its own seq, which also versions the policies it changes. */
   add(message: DecisionMessage, targets: string[]): number {
     const result = this.insertDecision.run(
+      message.seq,
       message.id,
       message.type,
       message.target,
