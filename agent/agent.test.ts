@@ -83,3 +83,17 @@ test("EDGEFED_OFFLINE_HOLD_AFTER_S: after that long without the hub every entry 
   expect(exitVerdict).toMatchObject({ verdict: "PASS" });
   expect(agent.status()).toMatchObject({ offline_hold: true });
 });
+
+test("a journal replaced behind the agent's back is reported at start", async () => {
+  const { rmSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const logs: string[] = [];
+  const dataDir = tempDir();
+  const first = await offlineAgent("replaced-pi", { dataDir, hubUrl: "http://127.0.0.1:9" });
+  await first.submit(intentStream(3, { seed: 6, prefix: "gone" }));
+  await first.stop();
+  agents.splice(agents.indexOf(first), 1);
+  for (const suffix of ["", "-wal", "-shm"]) rmSync(join(dataDir, `journal.sqlite${suffix}`), { force: true });
+  await offlineAgent("replaced-pi", { dataDir, hubUrl: "http://127.0.0.1:9", log: (line) => logs.push(line) });
+  expect(logs.some((line) => line.includes("ends at seq 0 but verdicts up to 3 were already queued"))).toBe(true);
+});

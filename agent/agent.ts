@@ -107,6 +107,7 @@ export class Agent {
 
   static async start(config: AgentConfig): Promise<Agent> {
     const agent = new Agent(config);
+    agent.checkJournalMatchesCursor();
     agent.feed.catchUp(); // verdicts journaled before a crash but never queued
     agent.startHeartbeats();
     agent.armOfflineHold(false); // until the hub is heard, the agent counts as offline
@@ -226,6 +227,21 @@ export class Agent {
     this.feed.catchUp();
     this.mqtt.kick();
     return verdicts;
+  }
+
+  /**
+   * A journal behind the cursor was replaced (restored from a backup, or
+   * deleted): its new verdicts would reuse seqs the hub already has and be
+   * dropped there as duplicates. Say so loudly; the operator must decide.
+   */
+  private checkJournalMatchesCursor(): void {
+    const last = this.processor.lastSeq();
+    if (last < this.feed.cursor) {
+      this.config.log(
+        `ERROR: ${JOURNAL_FILE} ends at seq ${last} but verdicts up to ${this.feed.cursor} were already queued for the hub: the journal was replaced or restored. ` +
+          `New verdicts reuse those seqs and the hub will count them as duplicates; restore the matching journal, or give this node a new data dir and identity.`,
+      );
+    }
   }
 
   /** Intents stuck between receipt and verdict are judged, their events queued, the outbox retried. */

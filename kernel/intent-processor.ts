@@ -192,6 +192,11 @@ export class IntentProcessor {
       .map((row) => ({ ...toJournaled(row), seq: row.seq, symbol: row.symbol }));
   }
 
+  /** The highest seq ever given out (AUTOINCREMENT keeps it through compaction); 0 for a new journal. */
+  lastSeq(): number {
+    return this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'verdicts'").get<{ seq: number }>()?.seq ?? 0;
+  }
+
   /**
    * Journal compaction: deletes verdicts of intents dated before `beforeTs`,
    * but never at or past `keepFromSeq` (verdicts not yet handed on, e.g. not
