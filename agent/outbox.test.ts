@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { openDatabase, type SqliteDatabase } from "../kernel/sqlite.ts";
-import { BUN, cleanUp, closeLater, REPO_ROOT, tempDir } from "../test/helpers.ts";
+import { BUN, cleanUp, closeLater, killAfterLines as killAfterPrinted, REPO_ROOT, tempDir } from "../test/helpers.ts";
 import { OUTBOX_KINDS, Outbox, type NewOutboxMessage, type OutboxKind } from "./outbox.ts";
 
 const CHILD = join(REPO_ROOT, "test/fixtures/outbox-child.ts");
@@ -370,28 +370,16 @@ describe("Outbox against a reference model", () => {
 });
 
 describe("Outbox across kill -9", () => {
-  /** Reads the child's stdout until `enough` complete lines arrived, then SIGKILLs it; a torn last line is dropped. */
+  /** Runs the child until `enough` ids were printed, SIGKILLs it, and returns what it printed (acknowledged). */
   async function killAfterLines(path: string, firstN: number, enough: number): Promise<{ id: number; payload: string }[]> {
     const proc = Bun.spawn([BUN, CHILD, path, String(firstN)], { stdout: "pipe", stderr: "pipe" });
-    const reader = proc.stdout.getReader();
-    const decoder = new TextDecoder();
-    let text = "";
-    while (text.split("\n").length - 1 < enough) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value, { stream: true });
-    }
-    proc.kill("SIGKILL");
-    const code = await proc.exited;
-    if (text.split("\n").length - 1 < enough) throw new Error(`child ended early (${code}): ${await new Response(proc.stderr).text()}`);
+    const { lines, code } = await killAfterPrinted(proc, enough);
+    if (lines.length < enough) throw new Error(`child ended early (${code}): ${await new Response(proc.stderr).text()}`);
     expect(proc.signalCode).toBe("SIGKILL");
-    return text
-      .split("\n")
-      .slice(0, -1)
-      .map((line) => {
-        const [id, payload] = line.split(" ");
-        return { id: Number(id), payload: payload! };
-      });
+    return lines.map((line) => {
+      const [id, payload] = line.split(" ");
+      return { id: Number(id), payload: payload! };
+    });
   }
 
   test("every id printed after enqueue returned is there after the kill, in order, with no gaps; three kills in a row", async () => {

@@ -8,28 +8,12 @@ import { join } from "node:path";
 import { DEFAULT_CONFIG } from "../kernel/config.ts";
 import { IntentProcessor } from "../kernel/intent-processor.ts";
 import { intentStream, STREAM_START_TS } from "./fixtures/intents.ts";
-import { BUN, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
+import { BUN, killAfterLines, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
 
 afterAll(removeTempDirs);
 
 const GATE_CLI = join(REPO_ROOT, "kernel/gate-cli.ts");
 const CHILD = join(REPO_ROOT, "test/fixtures/processor-child.ts");
-
-/** Reads a child's stdout line by line until `enough` complete lines arrived, then SIGKILLs it. */
-async function killAfterLines(proc: { stdout: ReadableStream<Uint8Array>; kill(signal: "SIGKILL"): void; exited: Promise<number> }, enough: number): Promise<string[]> {
-  const reader = proc.stdout.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  while (text.split("\n").length - 1 < enough) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += decoder.decode(value, { stream: true });
-  }
-  proc.kill("SIGKILL");
-  await proc.exited;
-  // Only complete lines were acknowledged; a torn last line was not.
-  return text.split("\n").slice(0, -1);
-}
 
 function journal(path: string): { seq: number; intent_id: string; verdict: string }[] {
   const db = new Database(path, { readonly: true });
@@ -73,7 +57,7 @@ describe("exactly-once across kill -9", () => {
         // the child was killed while we were still writing: expected
       }
     })();
-    const beforeKill = await killAfterLines(proc, 3_000);
+    const beforeKill = (await killAfterLines(proc, 3_000)).lines;
     await writing;
     expect(beforeKill.length).toBeGreaterThanOrEqual(3_000);
     expect(beforeKill.length).toBeLessThan(lines.length); // really mid-stream
@@ -91,7 +75,7 @@ describe("exactly-once across kill -9", () => {
     const dir = tempDir();
     const path = join(dir, "j.db");
     const proc = Bun.spawn([BUN, CHILD, "receive", path, "400"], { stdout: "pipe", stderr: "inherit" });
-    expect(await killAfterLines(proc, 1)).toEqual(["received"]);
+    expect((await killAfterLines(proc, 1)).lines).toEqual(["received"]);
     expect(journal(path)).toEqual([]);
 
     const recovered = IntentProcessor.open(path, { config: DEFAULT_CONFIG });
@@ -112,7 +96,7 @@ describe("exactly-once across kill -9", () => {
     const path = join(dir, "j.db");
     const count = 20_000;
     const proc = Bun.spawn([BUN, CHILD, "submit", path, String(count)], { stdout: "pipe", stderr: "inherit" });
-    const acknowledged = (await killAfterLines(proc, 4_000)).map((line) => JSON.parse(line));
+    const acknowledged = (await killAfterLines(proc, 4_000)).lines.map((line) => JSON.parse(line));
     expect(acknowledged.length).toBeLessThan(count);
 
     const rows = journal(path);

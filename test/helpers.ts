@@ -53,3 +53,25 @@ export function freePort(): Promise<number> {
     server.once("error", reject);
   });
 }
+
+/**
+ * Reads a child's stdout until `enough` complete lines arrived, then SIGKILLs
+ * it. Returns the complete lines (what the child acknowledged; a torn last
+ * line was not) and the exit code.
+ */
+export async function killAfterLines(
+  proc: { stdout: ReadableStream<Uint8Array>; kill(signal: "SIGKILL"): void; exited: Promise<number> },
+  enough: number,
+): Promise<{ lines: string[]; code: number }> {
+  const reader = proc.stdout.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  while (text.split("\n").length - 1 < enough) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+  }
+  proc.kill("SIGKILL");
+  const code = await proc.exited;
+  return { lines: text.split("\n").slice(0, -1), code };
+}
