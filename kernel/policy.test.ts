@@ -46,6 +46,7 @@ describe("DEFAULT_POLICY", () => {
       active_symbols: null,
       model_weights: null,
       thresholds: {},
+      windows: [],
     });
     expect(Object.isFrozen(DEFAULT_POLICY)).toBe(true);
   });
@@ -150,6 +151,7 @@ describe("applyPolicyUpdate: each valid field applies", () => {
       active_symbols: ["BTCUSDT"],
       model_weights: { XGBoost: 0.3 },
       thresholds: { MIN_R_TREND: 3 },
+      windows: [],
     });
   });
 });
@@ -463,6 +465,7 @@ describe("applyPolicyUpdate: the current policy is never mutated", () => {
       active_symbols: ["SOLUSDT"],
       model_weights: { XGBoost: 1 },
       thresholds: { MIN_NOTIONAL_USD: 60, EDGE_MULTIPLIER: 4, ALLOWED_MODELS_TREND: ["NHiTS"] },
+      windows: [],
     });
   });
 
@@ -555,5 +558,58 @@ describe("effectiveConfig", () => {
       MIN_R_RANGE: 1.5,
       ALLOWED_MODELS_LOW_VOL: ["TFT", "PatchTST"],
     });
+  });
+});
+
+describe("mode windows", () => {
+  const FROM = 1_800_000_000_000;
+  const UNTIL = FROM + 3_600_000;
+
+  test("a window sets its mode from `from` (inclusive) to `until` (exclusive); the base mode stays", () => {
+    const result = applyPolicyUpdate(DEFAULT_POLICY, { mode_window: { mode: "PAUSED", from: FROM, until: UNTIL } });
+    if (!result.ok) throw new Error(result.violations.join("; "));
+    const policy = result.policy;
+    expect(policy.mode).toBe("LIVE");
+    expect([FROM - 1, FROM, UNTIL - 1, UNTIL].map((ts) => modeAt(policy, ts))).toEqual(["LIVE", "PAUSED", "PAUSED", "LIVE"]);
+  });
+
+  test("overlapping windows: the one that started last wins; a freeze wins over any window; null clears them", () => {
+    const first = applyPolicyUpdate(DEFAULT_POLICY, { mode_window: { mode: "PAUSED", from: FROM, until: UNTIL } });
+    if (!first.ok) throw new Error("first");
+    const second = applyPolicyUpdate(first.policy, { mode_window: { mode: "SHADOW", from: FROM + 1000, until: FROM + 2000 } });
+    if (!second.ok) throw new Error("second");
+    expect([FROM, FROM + 1500, FROM + 2500].map((ts) => modeAt(second.policy, ts))).toEqual(["PAUSED", "SHADOW", "PAUSED"]);
+    const frozen = applyPolicyUpdate(second.policy, { mode: "FREEZE", freeze_until: UNTIL });
+    if (!frozen.ok) throw new Error("frozen");
+    expect(modeAt(frozen.policy, FROM + 1500)).toBe("FREEZE");
+    const cleared = applyPolicyUpdate(second.policy, { mode_window: null });
+    expect(cleared.ok && modeAt(cleared.policy, FROM + 1500)).toBe("LIVE");
+  });
+
+  test("bad windows are refused with every reason", () => {
+    expect(applyPolicyUpdate(DEFAULT_POLICY, { mode_window: { mode: "FREEZE", from: UNTIL, until: FROM } } as never)).toEqual({
+      ok: false,
+      violations: ["mode_window.mode: must be LIVE, SHADOW, PAUSED or EMERGENCY", "mode_window: until must be after from"],
+    });
+    expect(applyPolicyUpdate(DEFAULT_POLICY, { mode_window: { mode: "PAUSED", from: -1, until: "soon", extra: 1 } } as never)).toEqual({
+      ok: false,
+      violations: ["mode_window: from and until must be times in ms since the epoch", "mode_window: unknown field extra"],
+    });
+  });
+
+  test("at most 32 windows: the one ending first goes", () => {
+    let policy: KernelPolicy = { ...DEFAULT_POLICY };
+    for (let i = 0; i < 40; i++) {
+      const r = applyPolicyUpdate(policy, { mode_window: { mode: "PAUSED", from: FROM + i * 10, until: FROM + i * 10 + 5 } });
+      if (!r.ok) throw new Error("window");
+      policy = r.policy;
+    }
+    expect(policy.windows).toHaveLength(32);
+    expect(policy.windows![0]!.from).toBe(FROM + 80);
+  });
+
+  test("a policy stored before windows existed still reads", () => {
+    const { windows: _none, ...old } = DEFAULT_POLICY;
+    expect(modeAt(old as KernelPolicy, FROM)).toBe("LIVE");
   });
 });

@@ -21,7 +21,25 @@ export interface KernelPolicy {
   model_weights: Record<string, number> | null;
   /** Gate thresholds the hub overrides on top of core_gates.env. */
   thresholds: Partial<GateConfig>;
+  /**
+   * Time windows with another mode (e.g. PAUSED over a maintenance slot), by
+   * intent time: judged purely from the intent's ts, so no timer on the node
+   * has to fire for a window to start or end. Optional so policies stored
+   * before windows existed still read.
+   */
+  windows?: ModeWindow[];
 }
+
+export interface ModeWindow {
+  mode: BaseMode;
+  /** ms since the epoch, inclusive. */
+  from: number;
+  /** ms since the epoch, exclusive. */
+  until: number;
+}
+
+/** Windows kept per policy; adding one more drops the one that ends first. */
+export const MAX_MODE_WINDOWS = 32;
 
 export const DEFAULT_POLICY: Readonly<KernelPolicy> = Object.freeze({
   mode: "LIVE",
@@ -32,6 +50,7 @@ export const DEFAULT_POLICY: Readonly<KernelPolicy> = Object.freeze({
   active_symbols: null,
   model_weights: null,
   thresholds: {},
+  windows: [],
 });
 
 /** A partial policy as a hub decision carries it. `mode: "FREEZE"` takes `freeze_until` (absent: indefinite). */
@@ -44,6 +63,8 @@ export interface PolicyUpdate {
   active_symbols?: string[] | null;
   model_weights?: Record<string, number> | null;
   thresholds?: Partial<Record<keyof GateConfig, unknown>>;
+  /** Adds a mode window; null clears them all. */
+  mode_window?: ModeWindow | null;
 }
 
 const UPDATE_KEYS = new Set([
@@ -55,6 +76,7 @@ const UPDATE_KEYS = new Set([
   "active_symbols",
   "model_weights",
   "thresholds",
+  "mode_window",
 ]);
 
 export type PolicyResult = { ok: true; policy: KernelPolicy } | { ok: false; violations: string[] };
@@ -147,13 +169,36 @@ export function applyPolicyUpdate(current: KernelPolicy, update: unknown): Polic
     }
   }
 
+  if ("mode_window" in u) {
+    const w = u.mode_window as Partial<ModeWindow> | null;
+    if (w === null) next.windows = [];
+    else if (typeof w !== "object" || Array.isArray(w)) violations.push("mode_window: must be {mode, from, until} or null (clear all)");
+    else {
+      const times = [w.from, w.until];
+      if (!MODES.includes(w.mode as Mode) || (w.mode as Mode) === "FREEZE") violations.push("mode_window.mode: must be LIVE, SHADOW, PAUSED or EMERGENCY");
+      if (times.some((t) => typeof t !== "number" || !Number.isFinite(t) || t <= 0)) violations.push("mode_window: from and until must be times in ms since the epoch");
+      else if (w.until! <= w.from!) violations.push("mode_window: until must be after from");
+      const extra = Object.keys(w).filter((k) => !["mode", "from", "until"].includes(k));
+      if (extra.length) violations.push(`mode_window: unknown field ${extra.join(", ")}`);
+      const windows = [...(current.windows ?? []), { mode: w.mode as BaseMode, from: w.from!, until: w.until! }];
+      // Over the limit, the window that ends first goes (most likely already past).
+      windows.sort((a, b) => a.until - b.until);
+      next.windows = windows.slice(-MAX_MODE_WINDOWS);
+    }
+  }
+
   return violations.length ? { ok: false, violations } : { ok: true, policy: next };
 }
 
-/** The mode in force at a moment: FREEZE while a freeze lasts, else the base mode. */
+/**
+ * The mode in force at a moment: FREEZE while a freeze lasts, else the mode
+ * of a window covering it (the one that started last), else the base mode.
+ */
 export function modeAt(policy: KernelPolicy, ts: number): Mode {
   if (policy.freeze && (policy.freeze.until === null || ts < policy.freeze.until)) return "FREEZE";
-  return policy.mode;
+  let window: ModeWindow | undefined;
+  for (const w of policy.windows ?? []) if (ts >= w.from && ts < w.until && (!window || w.from >= window.from)) window = w;
+  return window ? window.mode : policy.mode;
 }
 
 /** The gate config the kernel evaluates with: core_gates.env plus the hub's threshold overrides. */

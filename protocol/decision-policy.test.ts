@@ -148,7 +148,7 @@ describe("decisionEffect: FREEZE and MODE_CHANGE to FREEZE", () => {
 describe("decisionEffect: invalid payloads list every violation", () => {
   test("an empty payload is invalid for every policy type except FREEZE", () => {
     const expected: Partial<Record<DecisionType, string[]>> = {
-      MODE_CHANGE: ["payload: MODE_CHANGE needs at least one of mode, duration_s", "mode: required"],
+      MODE_CHANGE: ["payload: MODE_CHANGE needs at least one of mode, duration_s, from, until", "mode: required"],
       CAPITAL_PROFILE: ["payload: CAPITAL_PROFILE needs at least one of max_notional_usd, max_leverage, thresholds"],
       RISK_ADJUSTMENT: ["payload: RISK_ADJUSTMENT needs at least one of max_leverage, max_notional_usd, thresholds"],
       ESS_POLICY: ["payload: ESS_POLICY needs at least one of enforcement, thresholds"],
@@ -285,10 +285,12 @@ describe("decisionEffect: invalid payloads list every violation", () => {
     ]);
   });
 
-  test("MODE_CHANGE to FREEZE with a bad duration and an extra field lists both", () => {
+  test("MODE_CHANGE to FREEZE with a bad duration and half a window lists every problem", () => {
     expect(violations(decisionEffect("MODE_CHANGE", { mode: "FREEZE", duration_s: -1, until: 5 }, ISSUED_AT))).toEqual([
-      "until: not a field of MODE_CHANGE (mode, duration_s)",
-      "duration_s: must be a positive number of seconds, or absent for an indefinite freeze",
+      "from, until: a mode window needs both",
+      "duration_s: only valid with mode FREEZE",
+      "mode_window.mode: must be LIVE, SHADOW, PAUSED or EMERGENCY",
+      "mode_window: from and until must be times in ms since the epoch",
     ]);
   });
 });
@@ -339,5 +341,14 @@ describe("decisionEffect updates applied to DEFAULT_POLICY", () => {
   test("STRATEGY_ALLOCATION sets the model weights", () => {
     const policy = applied(policyUpdate(decisionEffect("STRATEGY_ALLOCATION", { model_weights: { NHiTS: 0, XGBoost: 0.5 } }, ISSUED_AT)));
     expect(policy).toEqual({ ...DEFAULT_POLICY, model_weights: { NHiTS: 0, XGBoost: 0.5 } });
+  });
+});
+
+describe("decisionEffect: MODE_CHANGE windows", () => {
+  test("mode with from and until is a mode window, not a change of the base mode", () => {
+    expect(decisionEffect("MODE_CHANGE", { mode: "PAUSED", from: 1_000, until: 2_000, reason: "maintenance" }, ISSUED_AT)).toEqual({
+      kind: "policy",
+      update: { mode_window: { mode: "PAUSED", from: 1_000, until: 2_000 } },
+    });
   });
 });

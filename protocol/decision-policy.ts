@@ -2,7 +2,7 @@
 // use this: the hub to validate a decision before signing it and to keep the
 // desired policy, the agent to apply it. RESEARCH_TASK and OVERRIDE change no
 // policy; they are recorded and acknowledged.
-import { applyPolicyUpdate, DEFAULT_POLICY, type PolicyUpdate } from "../kernel/policy.ts";
+import { applyPolicyUpdate, DEFAULT_POLICY, type ModeWindow, type PolicyUpdate } from "../kernel/policy.ts";
 import type { DecisionType } from "./messages.ts";
 
 export type DecisionEffect =
@@ -12,7 +12,7 @@ export type DecisionEffect =
 
 /** The payload fields each policy-changing type accepts; `reason` (free text for the audit trail) is accepted by all. */
 const POLICY_FIELDS: Partial<Record<DecisionType, readonly string[]>> = {
-  MODE_CHANGE: ["mode", "duration_s"],
+  MODE_CHANGE: ["mode", "duration_s", "from", "until"],
   FREEZE: ["duration_s"],
   RISK_ADJUSTMENT: ["max_leverage", "max_notional_usd", "thresholds"],
   ESS_POLICY: ["enforcement", "thresholds"],
@@ -52,8 +52,15 @@ export function decisionEffect(type: DecisionType, payload: Record<string, unkno
   if (given.length === 0 && type !== "FREEZE") violations.push(`payload: ${type} needs at least one of ${fields.join(", ")}`);
 
   const update: PolicyUpdate = {};
-  for (const key of given) if (key !== "duration_s" && fields.includes(key)) Object.assign(update, { [key]: payload[key] });
-  if (type === "FREEZE" || (type === "MODE_CHANGE" && payload.mode === "FREEZE")) {
+  const windowed = type === "MODE_CHANGE" && ("from" in payload || "until" in payload);
+  for (const key of given) if (!["duration_s", "from", "until"].includes(key) && fields.includes(key)) Object.assign(update, { [key]: payload[key] });
+  if (windowed) {
+    // A time window: that mode from `from` until `until` (ms since the epoch), the base mode untouched.
+    delete update.mode;
+    update.mode_window = { mode: payload.mode as ModeWindow["mode"], from: payload.from as number, until: payload.until as number };
+    if (!("from" in payload && "until" in payload)) violations.push("from, until: a mode window needs both");
+  }
+  if (type === "FREEZE" || (type === "MODE_CHANGE" && payload.mode === "FREEZE" && !windowed)) {
     update.mode = "FREEZE";
     const until = freezeUntil(payload, issuedAt, violations);
     if (until !== undefined) update.freeze_until = until;

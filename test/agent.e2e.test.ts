@@ -200,3 +200,25 @@ test("an agent whose credentials are revoked registers again and comes back", as
   expect(back.health.state).toBe("healthy");
   expect(agent.online).toBe(true);
 });
+
+test("a time window from the hub (PAUSED for a slot) holds entries inside it only", async () => {
+  const agent = await Agent.start(config("agent-window"));
+  agents.push(agent);
+  await eventually(async () => (await node("agent-window")).state?.session >= 1, 10_000, "agent online");
+  const from = Date.now() + 20_000; // soon, and still within the kernel's 60 s of future skew
+  const until = from + 3_600_000;
+  const issued = await t.api("POST", "/api/federation/decisions", { type: "MODE_CHANGE", target: "agent-window", payload: { mode: "PAUSED", from, until, reason: "maintenance" } });
+  expect(issued.status).toBe(201);
+  await eventually(async () => {
+    const r = await t.api("GET", "/api/federation/decisions?node=agent-window");
+    return r.body.decisions[0]?.acks.length === 1;
+  }, 10_000, "the ack");
+  const [template] = intentStream(1, { seed: 3, prefix: "win" });
+  const [before, inside] = await agent.submit([
+    { ...template!, id: "win-before", ts: Date.now() },
+    { ...template!, id: "win-inside", ts: from + 1000 },
+  ]);
+  expect(before!.mode).toBe("LIVE");
+  expect(inside!.mode).toBe("PAUSED");
+  expect(inside!.reasons[0]).toBe("MODE_PAUSED");
+});
