@@ -278,12 +278,8 @@ export class Agent {
 
   private localApi() {
     return createLocalApi({
-      submit: (intent) => this.processor.submit(intent),
+      submit: (intents) => this.submit(intents),
       recordClose: (close) => this.processor.recordClose(close),
-      afterVerdicts: () => {
-        this.feed.catchUp();
-        this.mqtt.kick();
-      },
       status: () => this.status(),
     });
   }

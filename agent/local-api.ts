@@ -13,10 +13,9 @@ export const MAX_INTENTS_PER_REQUEST = 1000;
 const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface LocalApiBackend {
-  submit(intent: unknown): Promise<JournaledVerdict>;
+  /** Judges intents exactly once each and queues their events for the hub. */
+  submit(intents: unknown[]): Promise<JournaledVerdict[]>;
   recordClose(close: CloseEvent): void;
-  /** After a request's verdicts are journaled: queue their events for the hub. */
-  afterVerdicts(): void;
   status(): object;
 }
 
@@ -48,8 +47,7 @@ export function createLocalApi(backend: LocalApiBackend): Hono {
     if (single && (typeof body.value !== "object" || body.value === null)) return problem(c, 400, "invalid_body", "body: an intent object or an array of them");
     if (intents.length === 0) return problem(c, 400, "invalid_body", "body: the array is empty");
     if (intents.length > MAX_INTENTS_PER_REQUEST) return problem(c, 400, "invalid_body", `body: at most ${MAX_INTENTS_PER_REQUEST} intents per request`);
-    const verdicts = await Promise.all(intents.map((intent) => backend.submit(intent)));
-    backend.afterVerdicts();
+    const verdicts = await backend.submit(intents);
     return c.json(single ? verdicts[0] : verdicts);
   });
 

@@ -14,8 +14,9 @@ const BATCH = 1000;
 const MAX_SYMBOL = 32;
 
 export class VerdictFeed {
-  private readonly readCursor;
   private readonly writeCursor;
+  /** The last seq queued; kept in memory (this feed is the table's only writer), set after each commit. */
+  private queuedThrough: number;
 
   constructor(
     db: SqliteDatabase,
@@ -30,13 +31,13 @@ export class VerdictFeed {
   ) {
     db.exec("CREATE TABLE IF NOT EXISTS verdict_cursor (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), seq INTEGER NOT NULL)");
     db.exec("INSERT OR IGNORE INTO verdict_cursor (singleton, seq) VALUES (1, 0)");
-    this.readCursor = db.prepare("SELECT seq FROM verdict_cursor");
+    this.queuedThrough = db.prepare("SELECT seq FROM verdict_cursor").get<{ seq: number }>()!.seq;
     this.writeCursor = db.prepare("UPDATE verdict_cursor SET seq = ?");
   }
 
   /** The last seq queued for the hub. */
   get cursor(): number {
-    return this.readCursor.get<{ seq: number }>()!.seq;
+    return this.queuedThrough;
   }
 
   /** Queues every journaled verdict past the cursor; returns how many. */
@@ -61,6 +62,7 @@ export class VerdictFeed {
       const last = verdicts[verdicts.length - 1]!.seq;
       if (this.options.queue) this.outbox.enqueue(messages, () => this.writeCursor.run(last));
       else this.writeCursor.run(last);
+      this.queuedThrough = last;
       queued += verdicts.length;
     }
   }

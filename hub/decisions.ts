@@ -162,11 +162,10 @@ export class Decisions {
    * redelivery again.
    */
   redeliver(nodeId: string, now: number): void {
-    for (const stored of this.hub.registry.decisions.unexpiredFor(nodeId, now)) {
-      if (this.hub.registry.decisions.acks(stored.message.id).some((a) => a.nodeId === nodeId)) continue;
+    for (const message of this.hub.registry.decisions.pendingFor(nodeId, now)) {
       this.hub
-        .publish(nodeTopic(nodeId, "cmd"), JSON.stringify(stored.message), { qos: 1, retain: false })
-        .catch((error) => this.hub.log(`redelivering ${stored.message.id} to ${nodeId} failed: ${(error as Error).message}`));
+        .publish(nodeTopic(nodeId, "cmd"), JSON.stringify(message), { qos: 1, retain: false })
+        .catch((error) => this.hub.log(`redelivering ${message.id} to ${nodeId} failed: ${(error as Error).message}`));
     }
   }
 }

@@ -81,6 +81,8 @@ export class HubMqtt {
         this.publish(HUB_STATE_TOPIC, hubState("offline"), { qos: 1, retain: true }),
         new Promise((resolve) => setTimeout(resolve, 1000)),
       ]).catch(() => {});
+      // A clean DISCONNECT, so the broker does not publish the will on top.
+      await Promise.race([this.client.endAsync(false), new Promise((resolve) => setTimeout(resolve, 2000))]).catch(() => {});
     }
     await this.client.endAsync(true);
   }

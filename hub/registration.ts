@@ -20,10 +20,10 @@ export interface RegistrationResult {
   body: RegisterResponse;
 }
 
-function proofProblem(body: RegisterRequest, now: number, lastProofTs: number | null): string | null {
-  if (body.sig === undefined || body.ts === undefined) return "re-registering needs ts and sig signed with the node's private key";
+/** What is wrong with a proof that is present (checked once, before the node's lock). */
+function proofProblem(body: RegisterRequest, now: number): string | null {
+  if (body.ts === undefined) return "sig needs the ts it signs";
   if (Math.abs(body.ts - now) > PROOF_WINDOW_MS) return "ts is more than 5 minutes off the hub's clock";
-  if (lastProofTs !== null && body.ts <= lastProofTs) return "ts is not newer than the last proof (a replay?)";
   if (!verifyMessage(body, body.public_key)) return "sig does not verify with public_key";
   return null;
 }
@@ -40,7 +40,7 @@ export async function registerNode(hub: HubContext, token: string | undefined, r
     throw new HttpError(409, "node_id_taken", `${body.node_id} is reserved for the hub's own broker connections`);
   }
   if (body.sig !== undefined) {
-    const problem = proofProblem(body, now, null);
+    const problem = proofProblem(body, now);
     if (problem) throw new HttpError(401, "invalid_proof", problem);
   }
 
@@ -54,8 +54,11 @@ export async function registerNode(hub: HubContext, token: string | undefined, r
         throw new HttpError(409, "node_id_taken", `${body.node_id} is registered with another public key`);
       }
       if (existing) {
-        const problem = proofProblem(body, now, existing.proofTs);
-        if (problem) throw new HttpError(401, body.sig === undefined ? "proof_required" : "invalid_proof", problem);
+        // The proof's signature and clock were checked above; here only whether there is one and it is new.
+        if (body.sig === undefined) throw new HttpError(401, "proof_required", "re-registering needs ts and sig signed with the node's private key");
+        if (existing.proofTs !== null && body.ts! <= existing.proofTs) {
+          throw new HttpError(401, "invalid_proof", "ts is not newer than the last proof (a replay?)");
+        }
         hub.registry.tokens.countReuse(token);
       } else if (!hub.registry.tokens.spendUse(token, now)) {
         throw new HttpError(401, "invalid_token", "enrollment token used up");

@@ -58,57 +58,59 @@ export class Ingest {
 
   /** Applies a message; returns null, or the reason it was dropped (already counted). */
   private apply(topic: string, payload: Buffer, retained: boolean, now: number): string | null {
-    const drop = (reason: string, source: string, detail: string) => {
-      this.drops.drop(reason, source, detail, now);
-      return reason;
-    };
     const parsed = parseNodeTopic(topic);
-    if (!parsed) return drop("unknown topic", "unknown topics", topic.slice(0, 200));
+    if (!parsed) return this.dropped("unknown topic", "unknown topics", topic.slice(0, 200), now);
     const node = this.fleet.get(parsed.node);
-    if (!node) return drop("unknown node", parsed.node, `not registered (${parsed.kind})`);
+    if (!node) return this.dropped("unknown node", parsed.node, `not registered (${parsed.kind})`, now);
     const source = parsed.node;
 
     switch (parsed.kind) {
       case "birth": {
         const birth = decodePayload(BirthMessage, payload);
-        if (!birth.ok) return drop("invalid payload", source, `birth: ${birth.error}`);
-        if (birth.value.node_id !== parsed.node) return drop("wrong node", source, `birth names node ${birth.value.node_id}`);
+        if (!birth.ok) return this.dropped("invalid payload", source, `birth: ${birth.error}`, now);
+        if (birth.value.node_id !== parsed.node) return this.dropped("wrong node", source, `birth names node ${birth.value.node_id}`, now);
         applyBirth(node, birth.value, now);
         this.hooks.onBirth(parsed.node, now);
         break;
       }
       case "state": {
         const state = decodePayload(StateMessage, payload);
-        if (!state.ok) return drop("invalid payload", source, `state: ${state.error}`);
+        if (!state.ok) return this.dropped("invalid payload", source, `state: ${state.error}`, now);
         applyState(node, state.value, now, retained);
         this.fleet.touched(node, now, state.value.state === "offline" ? "node said offline (last will or clean stop)" : undefined);
         return null;
       }
       case "heartbeat": {
         const heartbeat = decodeHeartbeat(payload);
-        if (!heartbeat.ok) return drop("invalid payload", source, `heartbeat: ${heartbeat.error}`);
+        if (!heartbeat.ok) return this.dropped("invalid payload", source, `heartbeat: ${heartbeat.error}`, now);
         applyHeartbeat(node, heartbeat.value, now);
         break;
       }
       case "verdicts": {
         const event = decodePayload(VerdictEventMessage, payload);
-        if (!event.ok) return drop("invalid payload", source, `verdicts: ${event.error}`);
+        if (!event.ok) return this.dropped("invalid payload", source, `verdicts: ${event.error}`, now);
         applyVerdict(node, event.value, now);
         break;
       }
       case "cmd/ack": {
         const ack = decodePayload(DecisionAckMessage, payload);
-        if (!ack.ok) return drop("invalid payload", source, `cmd/ack: ${ack.error}`);
+        if (!ack.ok) return this.dropped("invalid payload", source, `cmd/ack: ${ack.error}`, now);
         const problem = this.hooks.onAck(parsed.node, ack.value, now);
-        if (problem) return drop("bad ack", source, problem);
+        if (problem) return this.dropped("bad ack", source, problem, now);
         node.live.lastSeen = now;
         break;
       }
       default:
-        return drop("unexpected kind", source, parsed.kind); // cmd and policy are the hub's own
+        return this.dropped("unexpected kind", source, parsed.kind, now); // cmd and policy are the hub's own
     }
     this.fleet.touched(node, now);
     return null;
+  }
+
+  /** Counts a drop and returns its reason. */
+  private dropped(reason: string, source: string, detail: string, now: number): string {
+    this.drops.drop(reason, source, detail, now);
+    return reason;
   }
 
   stats(): IngestStats {

@@ -82,15 +82,17 @@ export class DecisionStore {
     return rows.map((row) => ({ seq: row.seq, message: JSON.parse(row.message), targets: JSON.parse(row.targets) }));
   }
 
-  /** Decisions sent to a node that have not expired yet, oldest first. */
-  unexpiredFor(nodeId: string, now: number): StoredDecision[] {
+  /** Unexpired decisions sent to a node that it has not acknowledged, oldest first. */
+  pendingFor(nodeId: string, now: number): DecisionMessage[] {
     return this.db
       .prepare(
-        `SELECT seq, message, targets FROM decisions
-         WHERE expires_at > ? AND EXISTS (SELECT 1 FROM json_each(targets) WHERE value = ?) ORDER BY seq`,
+        `SELECT message FROM decisions d
+         WHERE expires_at > ? AND EXISTS (SELECT 1 FROM json_each(d.targets) WHERE value = ?)
+           AND NOT EXISTS (SELECT 1 FROM decision_acks a WHERE a.decision_id = d.id AND a.node_id = ?)
+         ORDER BY seq`,
       )
-      .all<{ seq: number; message: string; targets: string }>(now, nodeId)
-      .map((row) => ({ seq: row.seq, message: JSON.parse(row.message), targets: JSON.parse(row.targets) }));
+      .all<{ message: string }>(now, nodeId, nodeId)
+      .map((row) => JSON.parse(row.message) as DecisionMessage);
   }
 
   acks(decisionId: string): DecisionAck[] {

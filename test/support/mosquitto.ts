@@ -7,9 +7,9 @@
 import type { Subprocess } from "bun";
 import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
 import { join } from "node:path";
-import { tempDir } from "../helpers.ts";
+import { freePort, tempDir } from "../helpers.ts";
 
 export const MOSQUITTO = "/usr/sbin/mosquitto";
 export const MOSQUITTO_CTRL = "/usr/bin/mosquitto_ctrl";
@@ -46,19 +46,6 @@ function installExitHandler(): void {
   exitHandlerInstalled = true;
   process.on("exit", () => {
     for (const proc of live) proc.kill("SIGKILL");
-  });
-}
-
-/** A port nobody listens on right now (another process may still take it before mosquitto binds; callers retry). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error("no port assigned"))));
-    });
   });
 }
 
