@@ -23,6 +23,8 @@ import { VerdictFeed } from "./verdict-feed.ts";
 
 export const JOURNAL_FILE = "journal.sqlite";
 const REGISTER_BASE_MS = 1000;
+/** An attempt number whose backoff is the cap (EDGEFED_RECONNECT_MAX_S): the pace of asking a hub that removed this node. */
+const REGISTER_SLOW_END = 30;
 
 export interface AgentConfig {
   nodeId: string;
@@ -62,6 +64,8 @@ export class Agent {
   private cancelJobs: () => void = () => {};
   private offlineHoldTimer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
+  /** The hub refused to register this node because an operator removed it (until readmitted). */
+  private removedOnHub = false;
 
   private constructor(private readonly config: AgentConfig) {
     this.store = AgentStore.open(config.dataDir);
@@ -140,6 +144,8 @@ export class Agent {
     void registerOnce(this.config.hubUrl, this.config.enrollToken, this.identity, this.config.advertisement, Date.now()).then((result) => {
       if (this.stopped) return;
       if (result.kind === "registered") {
+        if (this.removedOnHub) this.config.log("readmitted on the hub: registered again");
+        this.removedOnHub = false;
         const previous = this.registration();
         this.store.saveRegistration(result.registration);
         if (previous && previous.hubPublicKey !== result.registration.hubPublicKey) {
@@ -150,6 +156,16 @@ export class Agent {
         this.config.log(`registered with ${this.config.hubUrl} as ${this.identity.nodeId}`);
         this.restartHeartbeats();
         this.mqtt.start();
+        return;
+      }
+      if (result.kind === "removed") {
+        // Removed by an operator: ask again only at the slow end of the backoff, so a
+        // readmission takes effect without a restart; say so once, not on every try.
+        if (!this.removedOnHub) {
+          this.config.log(`this node was removed on the hub (${result.reason}); staying in simulation mode, asking again about every ${this.config.reconnectMaxS} s`);
+        }
+        this.removedOnHub = true;
+        this.registerTimer = setTimeout(() => this.registerLoop(attempt + 1), backoffMs(REGISTER_SLOW_END, REGISTER_BASE_MS, this.config.reconnectMaxS * 1000));
         return;
       }
       const delay = backoffMs(attempt, REGISTER_BASE_MS, this.config.reconnectMaxS * 1000);
@@ -266,6 +282,7 @@ export class Agent {
       node_id: this.identity.nodeId,
       boot_id: this.bootId,
       registered: this.registration() !== undefined,
+      removed_on_hub: this.removedOnHub,
       connectivity: this.mqtt.online ? "online" : "simulation",
       mode: modeAt(policy.policy, Date.now()),
       offline_hold: this.processor.halt === "OFFLINE",

@@ -53,6 +53,20 @@ describe("registerOnce", () => {
     b.close();
   });
 
+  test("a node removed on the hub is told so (removed, not refused), with the way back and without the token", async () => {
+    const store = AgentStore.open(tempDir());
+    const identity = store.identity("agent-reg-removed", Date.now());
+    const token = t.enrollmentToken();
+    expect((await registerOnce(t.hub.httpUrl, token, identity, advertisement, Date.now())).kind).toBe("registered");
+    expect((await t.api("DELETE", "/federation/nodes/agent-reg-removed")).status).toBe(200);
+    const result = await registerOnce(t.hub.httpUrl, token, identity, advertisement, Date.now() + 1);
+    expect(result).toEqual({ kind: "removed", reason: expect.stringContaining("/federation/nodes/agent-reg-removed/readmit") });
+    expect(JSON.stringify(result)).not.toContain(token.slice(4));
+    expect((await t.api("POST", "/federation/nodes/agent-reg-removed/readmit")).status).toBe(200);
+    expect((await registerOnce(t.hub.httpUrl, token, identity, advertisement, Date.now() + 2)).kind).toBe("registered");
+    store.close();
+  });
+
   test("a hub that is not there is unreachable, not refused", async () => {
     const store = AgentStore.open(tempDir());
     const result = await registerOnce("http://127.0.0.1:9", "efe_x", store.identity("agent-reg-3", Date.now()), advertisement, Date.now());

@@ -18,7 +18,9 @@ export type RegistrationAttempt =
   /** The hub was unreachable or failing (network, 5xx, 429): try again soon. */
   | { kind: "unreachable"; reason: string }
   /** The hub answered no (400, 401, 409): an operator must act; keep trying, slowly. */
-  | { kind: "refused"; status: number; reason: string };
+  | { kind: "refused"; status: number; reason: string }
+  /** An operator removed this node on the hub (403 node_removed): wait, slowly, for a readmission. */
+  | { kind: "removed"; reason: string };
 
 const REQUEST_TIMEOUT_MS = 10_000;
 
@@ -79,6 +81,7 @@ export async function registerOnce(
   // Only the hub's error code and detail: never the request, which carries the token.
   const detail = /"detail"\s*:\s*"([^"]{0,300})"/.exec(text)?.[1] ?? text.slice(0, 200);
   if (response.status >= 500 || response.status === 429) return { kind: "unreachable", reason: `HTTP ${response.status}: ${detail}` };
+  if (response.status === 403 && /"error"\s*:\s*"node_removed"/.test(text)) return { kind: "removed", reason: detail };
   return { kind: "refused", status: response.status, reason: detail };
 }
 

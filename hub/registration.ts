@@ -1,5 +1,6 @@
 // POST /federation/register, without the HTTP: check the enrollment token and
-// the body, refuse a taken node id, issue fresh MQTT credentials, store the
+// the body, refuse a taken node id or a removed one (a tombstone stands until
+// an operator readmits it), issue fresh MQTT credentials, store the
 // node (group commit), and grant it on the broker. The old password stops
 // working as soon as a new one is issued.
 import { RegisterRequest, type RegisterResponse } from "../protocol/messages.ts";
@@ -11,6 +12,7 @@ import { HttpError, invalidBody } from "./http/http-error.ts";
 import type { NodeRecord } from "./node-model.ts";
 import { emptyLive } from "./node-model.ts";
 import { hashSecret, randomSecret } from "./secrets.ts";
+import type { Tombstone } from "./store/tombstone-store.ts";
 
 /** How far a registration proof's `ts` may be from the hub's clock. */
 export const PROOF_WINDOW_MS = 5 * 60_000;
@@ -48,15 +50,21 @@ export async function registerNode(hub: HubContext, token: string | undefined, r
   // view and the broker's identity always end up saying the same thing.
   return hub.nodeLocks.run(body.node_id, async () => {
     const password = randomSecret(32);
-    const { record, previous } = await hub.registry.group.run(() => {
+    const { record, previous, tombstone, spent } = await hub.registry.group.run(() => {
+      // Before the token is touched: a refused removed node spends no use.
+      const tombstone = hub.registry.tombstones.get(body.node_id);
+      if (tombstone && tombstone.readmittedAt === null) throw removedError(tombstone);
       const existing = hub.registry.nodes.get(body.node_id);
       if (existing && existing.publicKey !== body.public_key) {
         throw new HttpError(409, "node_id_taken", `${body.node_id} is registered with another public key`);
       }
-      if (existing) {
+      // A readmitted node back with the key it had is treated like a re-registration
+      // (proof needed, no token use), so a used-up one-use token still brings it back.
+      const returning = tombstone !== undefined && tombstone.publicKey === body.public_key;
+      if (existing || returning) {
         // The proof's signature and clock were checked above; here only whether there is one and it is new.
         if (body.sig === undefined) throw new HttpError(401, "proof_required", "re-registering needs ts and sig signed with the node's private key");
-        if (existing.proofTs !== null && body.ts! <= existing.proofTs) {
+        if (existing && existing.proofTs !== null && body.ts! <= existing.proofTs) {
           throw new HttpError(401, "invalid_proof", "ts is not newer than the last proof (a replay?)");
         }
         hub.registry.tokens.countReuse(token);
@@ -81,7 +89,8 @@ export async function registerNode(hub: HubContext, token: string | undefined, r
         live: emptyLive(),
       };
       hub.registry.nodes.save(record);
-      return { record, previous: existing };
+      if (tombstone) hub.registry.tombstones.delete(record.nodeId); // readmitted, and now back
+      return { record, previous: existing, tombstone, spent: !existing && !returning };
     });
 
     try {
@@ -93,13 +102,14 @@ export async function registerNode(hub: HubContext, token: string | undefined, r
         if (previous) hub.registry.nodes.save(previous);
         else {
           hub.registry.nodes.delete(record.nodeId);
-          hub.registry.tokens.refundUse(token);
+          if (spent) hub.registry.tokens.refundUse(token);
+          if (tombstone) hub.registry.tombstones.put(tombstone); // still readmitted, not yet back
         }
       });
       throw new HttpError(503, "broker_unavailable", "the broker did not take the node's credentials; nothing was changed, try again");
     }
     hub.fleet.put(record);
-    hub.log(`${previous ? "re-registered" : "registered"} node ${record.nodeId} (${record.arch})`);
+    hub.log(`${previous ? "re-registered" : tombstone ? "readmitted and registered" : "registered"} node ${record.nodeId} (${record.arch})`);
 
     return {
       created: !previous,
@@ -115,21 +125,61 @@ export async function registerNode(hub: HubContext, token: string | undefined, r
   });
 }
 
+/** 410 for the API's views of a removed node, 403 for its registration. */
+export function removedError(tombstone: Tombstone, status: 403 | 410 = 403): HttpError {
+  const id = tombstone.nodeId;
+  return new HttpError(
+    status,
+    "node_removed",
+    `${id} was removed from this hub at ${new Date(tombstone.removedAt).toISOString()}; ` +
+      `an operator can readmit it with POST /federation/nodes/${id}/readmit, then it may register again`,
+  );
+}
+
+export type RemovalOutcome = "removed" | "unknown" | "already_removed";
+
 /**
  * DELETE /federation/nodes/:id: revoke the node's broker identity (which
- * disconnects it), forget it, and clear its retained topics so watchers do
- * not see a ghost. The decisions audit trail keeps what was sent to it.
+ * disconnects it), forget it and leave a tombstone in its place (one
+ * transaction), and clear its retained topics so watchers do not see a ghost.
+ * The tombstone keeps the node from registering again until it is readmitted.
+ * The decisions audit trail keeps what was sent to it.
  */
-export async function removeNode(hub: HubContext, nodeId: string): Promise<boolean> {
+export async function removeNode(hub: HubContext, nodeId: string): Promise<RemovalOutcome> {
   return hub.nodeLocks.run(nodeId, async () => {
-    if (!hub.fleet.get(nodeId)) return false;
+    const node = hub.fleet.get(nodeId);
+    if (!node) {
+      const tombstone = hub.registry.tombstones.get(nodeId);
+      if (!tombstone) return "unknown";
+      if (tombstone.readmittedAt === null) return "already_removed";
+      // Readmitted but not back yet: the operator changed their mind, the removal stands again.
+      await hub.registry.group.run(() => hub.registry.tombstones.put({ ...tombstone, removedAt: hub.clock(), readmittedAt: null }));
+      hub.log(`removed node ${nodeId} again before it came back`);
+      return "removed";
+    }
     await hub.broker.revoke(nodeId);
-    await hub.registry.group.run(() => hub.registry.nodes.delete(nodeId));
+    await hub.registry.group.run(() => {
+      hub.registry.nodes.delete(nodeId);
+      hub.registry.tombstones.put({ nodeId, removedAt: hub.clock(), publicKey: node.publicKey, readmittedAt: null });
+    });
     hub.fleet.remove(nodeId);
     for (const kind of ["state", "birth", "policy"] as const) {
       await hub.publish(nodeTopic(nodeId, kind), "", { qos: 1, retain: true }).catch(() => {}); // empty retained = cleared
     }
-    hub.log(`removed node ${nodeId} and revoked its credentials`);
-    return true;
+    hub.log(`removed node ${nodeId} and revoked its credentials; it cannot register again until readmitted`);
+    return "removed";
+  });
+}
+
+/**
+ * POST /federation/nodes/:id/readmit: lifts the removal, so the node may
+ * register again: with the key it had like a re-registration (proof, no token
+ * use), with another key as a new node. False if no removal of the id stands.
+ */
+export async function readmitNode(hub: HubContext, nodeId: string): Promise<boolean> {
+  return hub.nodeLocks.run(nodeId, async () => {
+    const readmitted = await hub.registry.group.run(() => hub.registry.tombstones.readmit(nodeId, hub.clock()));
+    if (readmitted) hub.log(`readmitted node ${nodeId}: it may register again`);
+    return readmitted;
   });
 }

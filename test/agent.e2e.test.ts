@@ -188,18 +188,55 @@ test("two devices on one identity (a cloned card) kick each other off, and the a
   await eventually(() => logs.some((line) => line.includes("is another device using node id agent-clone")), 30_000, "the clash to be reported");
 });
 
-test("an agent whose credentials are revoked registers again and comes back", async () => {
-  const agent = await Agent.start(config("agent-revoked"));
+test("an agent removed on the hub stays out in simulation mode, asking slowly, and comes back once readmitted", async () => {
+  const logs: string[] = [];
+  // A one-use token, as `token create` makes by default: spent by the first registration, it must still bring the node back.
+  const agent = await Agent.start(config("agent-revoked", { enrollToken: t.enrollmentToken({ uses: 1 }), reconnectMaxS: 4, log: (line) => logs.push(line) }));
   agents.push(agent);
   await eventually(async () => (await node("agent-revoked")).state?.session >= 1, 10_000, "agent online");
-  expect((await t.api("DELETE", "/federation/nodes/agent-revoked")).status).toBe(200);
-  const back = await eventually(async () => {
-    const v = await t.api("GET", "/federation/nodes/agent-revoked");
-    return v.status === 200 && v.body.heartbeat?.count >= 1 && v.body;
-  }, 15_000, "the node registered and online again");
-  expect(back.health.state).toBe("healthy");
-  expect(agent.online).toBe(true);
-});
+  const intents = intentStream(10, { seed: 17, prefix: "removed" });
+  await agent.submit(intents.slice(0, 5));
+  await eventually(async () => (await node("agent-revoked")).verdicts?.last_seq === 5, 10_000, "first 5 verdicts at the hub");
+
+  // Count the agent's registration calls (it runs in this process, so it calls this fetch).
+  const attempts: number[] = [];
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = Object.assign((input: RequestInfo | URL, init?: RequestInit) => {
+    if (String(input instanceof Request ? input.url : input).endsWith("/federation/register")) attempts.push(Date.now());
+    return realFetch(input, init);
+  }, realFetch);
+  try {
+    expect((await t.api("DELETE", "/federation/nodes/agent-revoked")).status).toBe(200);
+    await eventually(() => attempts.length >= 1 && logs.some((line) => line.includes("removed on the hub")), 10_000, "the refusal noticed");
+    // Still judging, locally: the intent API works and marks it as simulation.
+    const offline = await agent.submit(intents.slice(5));
+    expect(offline.map((v) => v.seq)).toEqual([6, 7, 8, 9, 10]);
+    expect(agent.status()).toMatchObject({ connectivity: "simulation", removed_on_hub: true });
+    expect(agent.online).toBe(false);
+    // At the slow end of its backoff (2 to 4 s here): at most one more try within 3.5 s of the first.
+    await Bun.sleep(attempts[0]! + 3500 - Date.now());
+    expect(attempts.length).toBeLessThanOrEqual(2);
+    expect((await t.api("GET", "/federation/nodes/agent-revoked")).status).toBe(410);
+    // One clear line, whatever the number of tries, and no secret in it.
+    const removedLines = logs.filter((line) => line.includes("removed on the hub"));
+    expect(removedLines).toHaveLength(1);
+    expect(removedLines[0]).toContain("/federation/nodes/agent-revoked/readmit");
+    expect(logs.some((line) => line.includes("registration refused"))).toBe(false);
+    expect(logs.join("\n")).not.toContain(agent.store.registration(t.hub.httpUrl)!.mqtt.password);
+
+    expect((await t.api("POST", "/federation/nodes/agent-revoked/readmit")).status).toBe(200);
+    const back = await eventually(async () => {
+      const v = await t.api("GET", "/federation/nodes/agent-revoked");
+      return v.status === 200 && v.body.heartbeat?.count >= 1 && v.body.verdicts?.last_seq === 10 && v.body;
+    }, 15_000, "the node registered, online again, with the verdicts judged while it was out");
+    expect(back.health.state).toBe("healthy");
+    expect(agent.online).toBe(true);
+    expect(agent.status()).toMatchObject({ connectivity: "online", removed_on_hub: false });
+    expect(logs.some((line) => line.includes("readmitted on the hub"))).toBe(true);
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+}, 45_000);
 
 test("a time window from the hub (PAUSED for a slot) holds entries inside it only", async () => {
   const agent = await Agent.start(config("agent-window"));

@@ -190,16 +190,15 @@ describe.each(brokers)("hub with the %s broker", (brokerKind) => {
       const [removed, again] = await Promise.all([t.api("DELETE", `/federation/nodes/${node.nodeId}`), t.api("POST", "/federation/register", registerBody(node), token)]);
       expect(removed.status).toBe(200);
       const view = await t.api("GET", `/federation/nodes/${node.nodeId}`);
+      // Either way the node ends up removed (410, tombstoned) and holds no working credentials.
+      expect(view.status).toBe(410);
       if (again.status === 200) {
         // The re-registration ran first, then the removal: its fresh credentials must be dead.
-        expect(view.status).toBe(404);
         await expect(connectNode(again.body.mqtt)).rejects.toThrow();
       } else {
-        // The removal ran first; the id was free again, so this enrolled it anew.
-        expect(again.status).toBe(201);
-        expect(view.status).toBe(200);
-        const client = await connectNode(again.body.mqtt);
-        await client.endAsync(true);
+        // The removal ran first: the tombstone refuses the registration.
+        expect(again.status).toBe(403);
+        expect(again.body.error).toBe("node_removed");
       }
     }
   });
@@ -433,7 +432,7 @@ describe.each(brokers)("hub with the %s broker", (brokerKind) => {
   });
 
   test("admin endpoints need the admin token", async () => {
-    for (const [method, path] of [["GET", "/federation/nodes"], ["GET", "/api/federation/status"], ["GET", "/api/federation/decisions"], ["DELETE", "/federation/nodes/x"]] as const) {
+    for (const [method, path] of [["GET", "/federation/nodes"], ["GET", "/api/federation/status"], ["GET", "/api/federation/decisions"], ["DELETE", "/federation/nodes/x"], ["POST", "/federation/nodes/x/readmit"]] as const) {
       const r = await t.api(method, path, undefined, "nope");
       expect(r.status).toBe(401);
       expect(r.body.error).toBe("unauthorized");
@@ -468,8 +467,9 @@ describe.each(brokers)("hub with the %s broker", (brokerKind) => {
     expect(removed.status).toBe(200);
     await closed;
     await expect(connectNode(creds)).rejects.toThrow();
-    expect((await t.api("GET", `/federation/nodes/${node.nodeId}`)).status).toBe(404);
-    expect((await t.api("DELETE", `/federation/nodes/${node.nodeId}`)).status).toBe(404);
+    expect((await t.api("GET", `/federation/nodes/${node.nodeId}`)).status).toBe(410); // removed, until readmitted
+    expect((await t.api("DELETE", `/federation/nodes/${node.nodeId}`)).status).toBe(410);
+    expect((await t.api("DELETE", `/federation/nodes/unknown-${brokerKind}`)).status).toBe(404);
   });
 });
 

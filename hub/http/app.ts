@@ -8,7 +8,7 @@ import type { Decisions, IssuedDecision } from "../decisions.ts";
 import type { HubContext } from "../hub-context.ts";
 import type { Ingest } from "../ingest/ingest.ts";
 import { HEALTH_STATES } from "../node-model.ts";
-import { registerNode, removeNode } from "../registration.ts";
+import { readmitNode, registerNode, removedError, removeNode } from "../registration.ts";
 import { bearerToken, requireAdmin } from "./admin-auth.ts";
 import { HttpError, invalidBody } from "./http-error.ts";
 import { nodeDetail, nodeSummary } from "./node-view.ts";
@@ -62,6 +62,11 @@ function query<T extends z.ZodType>(schema: T, c: Context): z.infer<T> {
 export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Ingest): Hono {
   const app = new Hono();
   const admin = requireAdmin(hub.identity.adminTokenHash);
+  /** A node id that is not registered: 410 while it is removed (until readmitted), else 404. */
+  const notRegistered = (id: string): HttpError => {
+    const tombstone = hub.registry.tombstones.standing(id);
+    return tombstone ? removedError(tombstone, 410) : new HttpError(404, "unknown_node", `no registered node ${id}`);
+  };
 
   const limitBody = bodyLimit({
     maxSize: hub.settings.maxBodyBytes,
@@ -108,20 +113,31 @@ export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Inge
 
   app.get("/federation/nodes/:id", admin, (c) => {
     const node = hub.fleet.get(c.req.param("id"));
-    if (!node) throw new HttpError(404, "unknown_node", `no registered node ${c.req.param("id")}`);
+    if (!node) throw notRegistered(c.req.param("id"));
     return c.json(nodeDetail(node, hub.fleet, decisions.desiredPolicy(node.nodeId)?.version ?? null));
   });
 
   app.delete("/federation/nodes/:id", admin, async (c) => {
     const id = c.req.param("id");
-    if (!(await removeNode(hub, id))) throw new HttpError(404, "unknown_node", `no registered node ${id}`);
+    const outcome = await removeNode(hub, id);
+    if (outcome !== "removed") throw notRegistered(id);
     await decisions.forget(id);
     return c.json({ status: "removed", node_id: id });
   });
 
+  // Lifts a removal: the node may register again (with the key it had, without spending a token use).
+  app.post("/federation/nodes/:id/readmit", admin, async (c) => {
+    const id = c.req.param("id");
+    if (!(await readmitNode(hub, id))) {
+      const why = hub.fleet.get(id) ? "it is registered" : hub.registry.tombstones.get(id) ? "it was readmitted already and may register" : "no node by that id was removed";
+      throw new HttpError(404, "not_removed", `${id} has nothing to readmit: ${why}`);
+    }
+    return c.json({ status: "readmitted", node_id: id });
+  });
+
   app.get("/api/federation/status", admin, (c) =>
     c.json({
-      nodes: { total: hub.fleet.size, by_health: hub.fleet.countsByHealth() },
+      nodes: { total: hub.fleet.size, by_health: hub.fleet.countsByHealth(), removed: hub.registry.tombstones.count() },
       decisions: { total: hub.registry.decisions.count() },
       ingest: ingest.stats(),
       broker: hub.brokerConnected() ? "up" : "down",

@@ -1,7 +1,7 @@
 // Errors that carry their HTTP status; the app turns them into `{error, detail}`.
 export class HttpError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 500 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 410 | 413 | 415 | 500 | 503,
     readonly error: string,
     readonly detail: string,
   ) {

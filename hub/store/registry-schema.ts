@@ -1,8 +1,10 @@
 // The hub registry's tables. `user_version` numbers the schema so a later
-// release can migrate a registry written by this one.
+// release can migrate a registry written by this one: SCHEMA is version 1,
+// and each later version is one step in UPGRADES, run in order on a registry
+// that is behind (a fresh one goes through all of them).
 import type { SqliteDatabase } from "../../kernel/sqlite.ts";
 
-const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS hub_settings (
@@ -69,12 +71,31 @@ CREATE TABLE IF NOT EXISTS desired_policies (
 );
 `;
 
+/** UPGRADES[n] takes a registry from version n - 1 to n. */
+const UPGRADES: Record<number, string> = {
+  // 2: tombstones. DELETE /federation/nodes/:id leaves one, and a node id with
+  // a tombstone cannot register until an operator readmits it.
+  2: `
+CREATE TABLE IF NOT EXISTS removed_nodes (
+  node_id TEXT PRIMARY KEY,
+  removed_at INTEGER NOT NULL,     -- ms since the epoch
+  public_key TEXT NOT NULL,        -- the key it was registered with; once readmitted, that key comes back without a token use
+  readmitted_at INTEGER            -- NULL: removed, registration refused; else readmitted, the row goes when it registers
+);
+`,
+};
+
 export function migrateRegistry(db: SqliteDatabase): void {
   const row = db.prepare("PRAGMA user_version").get<{ user_version: number }>();
   const version = row?.user_version ?? 0;
   if (version > SCHEMA_VERSION) {
     throw new Error(`registry ${db.path} has schema ${version}, newer than this hub (${SCHEMA_VERSION}); upgrade the hub`);
   }
-  db.exec(SCHEMA);
-  db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+  if (version === SCHEMA_VERSION) return;
+  // All or nothing: a hub killed mid-upgrade leaves the registry as it was.
+  db.transaction(() => {
+    db.exec(SCHEMA);
+    for (let next = Math.max(version, 1) + 1; next <= SCHEMA_VERSION; next++) db.exec(UPGRADES[next]!);
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+  });
 }

@@ -10,11 +10,14 @@ import { GroupCommit } from "./group-commit.ts";
 import { NodeStore } from "./node-store.ts";
 import { migrateRegistry } from "./registry-schema.ts";
 import { TokenStore } from "./token-store.ts";
+import { TombstoneStore } from "./tombstone-store.ts";
 
 export interface Registry {
   db: SqliteDatabase;
   nodes: NodeStore;
   tokens: TokenStore;
+  /** Removed node ids, refused at registration until readmitted. */
+  tombstones: TombstoneStore;
   decisions: DecisionStore;
   group: GroupCommit;
   setting(key: string): string | undefined;
@@ -33,6 +36,7 @@ export function openRegistry(dataDir: string): Registry {
     db,
     nodes: new NodeStore(db),
     tokens: new TokenStore(db),
+    tombstones: new TombstoneStore(db),
     decisions: new DecisionStore(db),
     group: new GroupCommit(db),
     setting: (key) => db.prepare("SELECT value FROM hub_settings WHERE key = ?").get<{ value: string }>(key)?.value,
