@@ -54,7 +54,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     });
     mqttCredentials = { url: settings.mqttUrl, username: settings.mqttUsername, password: settings.mqttPassword };
   } else {
-    embedded = await startEmbeddedBroker({ host: settings.mqttHost, port: settings.mqttPort, nodes: fleet.all() });
+    embedded = await startEmbeddedBroker({ host: settings.mqttHost, port: settings.mqttPort, nodes: fleet.all(), watcherPasswordHash: identity.adminTokenHash });
     broker = embedded.access;
     mqttCredentials = { url: embedded.url, ...embedded.hubCredentials };
     log(`embedded broker on ${settings.mqttHost}:${embedded.port}`);

@@ -11,6 +11,15 @@ import { HUB_CLIENT_PREFIX, type BrokerAccess, type NodeGrant } from "./broker-a
 
 /** The hub's own MQTT identity on the embedded broker; node ids never start with "$". */
 export const HUB_USERNAME = "$edgefed-hub";
+/**
+ * An operator watching the fleet's topics (mosquitto_sub) logs in as this
+ * user with the admin token as password. It may subscribe under the
+ * protocol root and publish nothing. Its client id must start with
+ * WATCHER_CLIENT_PREFIX, which no node id can (the hub's prefix is reserved),
+ * so a watcher can never take over a node's session.
+ */
+export const WATCHER_USERNAME = "$edgefed-watch";
+export const WATCHER_CLIENT_PREFIX = `${HUB_CLIENT_PREFIX}-watch-`;
 /** Packets larger than this close the client (as Mosquitto's max_packet_size); the hub drops payloads over 64 KiB itself. */
 const MAX_BROKER_PACKET_BYTES = 256 * 1024;
 
@@ -24,7 +33,7 @@ export interface EmbeddedBroker {
   close(): Promise<void>;
 }
 
-type Identity = { role: "hub" } | { role: "node"; nodeId: string };
+type Identity = { role: "hub" } | { role: "watcher" } | { role: "node"; nodeId: string };
 const identities = new WeakMap<Client, Identity>();
 
 function authError(message: string): Error & { returnCode: number } {
@@ -36,6 +45,8 @@ export async function startEmbeddedBroker(options: {
   port: number;
   /** Node password hashes known at start (from the registry). */
   nodes: Iterable<{ nodeId: string; passwordHash: string }>;
+  /** Hash of the admin token, the watcher's password. */
+  watcherPasswordHash: string;
 }): Promise<EmbeddedBroker> {
   const passwordHashes = new Map<string, string>();
   for (const node of options.nodes) passwordHashes.set(node.nodeId, node.passwordHash);
@@ -46,6 +57,10 @@ export async function startEmbeddedBroker(options: {
     authenticate(client, username, password, done) {
       if (username === HUB_USERNAME && secretMatches(password, hubPasswordHash) && client.id.startsWith(HUB_CLIENT_PREFIX)) {
         identities.set(client, { role: "hub" });
+        return done(null, true);
+      }
+      if (username === WATCHER_USERNAME && secretMatches(password, options.watcherPasswordHash) && client.id.startsWith(WATCHER_CLIENT_PREFIX)) {
+        identities.set(client, { role: "watcher" });
         return done(null, true);
       }
       // A node logs in as its node id and must use it as client id, so no
@@ -61,6 +76,7 @@ export async function startEmbeddedBroker(options: {
       const allowed =
         identity !== undefined &&
         identity !== null &&
+        identity.role !== "watcher" &&
         (identity.role === "hub" ? packet.topic.startsWith(`${ROOT}/`) : nodeMayPublish(identity.nodeId, packet.topic));
       callback(allowed ? null : new Error(`publish to ${packet.topic} not allowed`));
     },
@@ -68,7 +84,7 @@ export async function startEmbeddedBroker(options: {
       const identity = identities.get(client);
       const allowed =
         identity !== undefined &&
-        (identity.role === "hub" ? subscription.topic.startsWith(`${ROOT}/`) : nodeMaySubscribe(identity.nodeId, subscription.topic));
+        (identity.role === "node" ? nodeMaySubscribe(identity.nodeId, subscription.topic) : subscription.topic.startsWith(`${ROOT}/`));
       callback(null, allowed ? subscription : null); // null: SUBACK failure (128), connection stays
     },
   });

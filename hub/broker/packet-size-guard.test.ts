@@ -9,7 +9,7 @@ import { startEmbeddedBroker, type EmbeddedBroker } from "./embedded-broker.ts";
 
 let broker: EmbeddedBroker;
 beforeAll(async () => {
-  broker = await startEmbeddedBroker({ host: "127.0.0.1", port: 0, nodes: [{ nodeId: "pi-1", passwordHash: hashSecret("node-password") }] });
+  broker = await startEmbeddedBroker({ host: "127.0.0.1", port: 0, nodes: [{ nodeId: "pi-1", passwordHash: hashSecret("node-password") }], watcherPasswordHash: hashSecret("admin-token") });
 });
 afterAll(() => broker.close());
 
