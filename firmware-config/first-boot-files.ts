@@ -1,0 +1,159 @@
+// The files a card needs for its first boot, rendered from one node's
+// settings. Pure apart from reading the repo's own templates: the same
+// settings give the same bytes, so writing a card twice writes it the same.
+import { createHash, pbkdf2Sync } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { BootFile } from "./boot-partition.ts";
+import { REPO_ROOT, type BootFormat, type FlashCommon, type NodeProvision, type Wifi } from "./flash-options.ts";
+
+/** Where flash keeps its files on the boot partition; first boot reads them from here. */
+export const BOOT_DIR = "edgefed";
+/** Where the boot partition is mounted on Raspberry Pi OS Bookworm and Trixie. */
+const PI_BOOT_MOUNT = "/boot/firmware";
+/** The first line of everything flash renders: how flash tells its own files from what was there before. */
+export const FLASH_MARK = "written by edgefed flash";
+
+export interface PlannedFile extends BootFile {
+  /** Secret values inside `content`, masked when shown. */
+  secrets: string[];
+  /** Where fixed content comes from; a dry run names it instead of printing it. */
+  origin?: string;
+}
+
+/** The WPA2 pre-shared key (IEEE 802.11i: PBKDF2-SHA1 of passphrase and SSID, 4096 rounds): the card never holds the passphrase. */
+export function wpaPsk(wifi: Wifi): string {
+  if (/^[0-9a-fA-F]{64}$/.test(wifi.passphrase)) return wifi.passphrase.toLowerCase();
+  return pbkdf2Sync(wifi.passphrase, wifi.ssid, 4096, 32, "sha1").toString("hex");
+}
+
+export function renderAgentEnv(node: NodeProvision, common: FlashCommon): string {
+  return [
+    `# /etc/edgefed/agent.env for node ${node.nodeId}, ${FLASH_MARK}. Owner-only: it holds the enrollment token`,
+    "# until the node has registered (after that the token is never sent again).",
+    `EDGEFED_NODE_ID=${node.nodeId}`,
+    `EDGEFED_HUB_URL=${common.hubUrl}`,
+    `EDGEFED_ENROLL_TOKEN=${common.enrollToken}`,
+    `EDGEFED_CAPABILITIES=${common.capabilities}`,
+    "EDGEFED_KERNEL_CONFIG=/etc/edgefed/core_gates.env",
+    "",
+  ].join("\n");
+}
+
+/** A YAML scalar: JSON strings are valid YAML double-quoted scalars. */
+const yaml = (value: string) => JSON.stringify(value);
+/** A POSIX shell word: single quotes, with ' written as '\''. */
+const shellWord = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
+
+export function renderUserData(node: NodeProvision, common: FlashCommon): string {
+  const lines = [
+    "#cloud-config",
+    `# ${FLASH_MARK} for node ${node.nodeId}: first boot installs the edgefed agent from ${PI_BOOT_MOUNT}/${BOOT_DIR}.`,
+    `hostname: ${yaml(node.hostname)}`,
+    "manage_etc_hosts: true",
+    "ssh_pwauth: false",
+  ];
+  if (common.sshKey) {
+    lines.push(
+      "users:",
+      `  - name: ${yaml(common.sshUser)}`,
+      "    groups: [sudo, adm]",
+      "    shell: /bin/bash",
+      "    lock_passwd: true",
+      '    sudo: "ALL=(ALL) NOPASSWD:ALL"',
+      "    ssh_authorized_keys:",
+      `      - ${yaml(common.sshKey)}`,
+    );
+  }
+  lines.push("runcmd:", `  - [sh, ${PI_BOOT_MOUNT}/${BOOT_DIR}/install.sh, --start]`);
+  if (common.sshKey) lines.push("  - [systemctl, enable, --now, ssh]");
+  return `${lines.join("\n")}\n`;
+}
+
+/** netplan v2, as cloud-init's NoCloud reads network-config: wired DHCP, and the Wi-Fi network when given. */
+export function renderNetworkConfig(wifi: Wifi): string {
+  return [
+    `# ${FLASH_MARK}`,
+    "network:",
+    "  version: 2",
+    "  ethernets:",
+    "    eth0:",
+    "      dhcp4: true",
+    "      optional: true",
+    "  wifis:",
+    "    wlan0:",
+    "      dhcp4: true",
+    "      optional: true",
+    `      regulatory-domain: ${yaml(wifi.country)}`,
+    "      access-points:",
+    `        ${yaml(wifi.ssid)}:`,
+    `          password: ${yaml(wpaPsk(wifi))}`,
+    "",
+  ].join("\n");
+}
+
+export function renderMetaData(node: NodeProvision, instanceId: string): string {
+  // Quoted: a host name such as 1234 or "on" would otherwise reach cloud-init as a number or a boolean.
+  return `# ${FLASH_MARK}\ninstance-id: ${yaml(instanceId)}\nlocal-hostname: ${yaml(node.hostname)}\n`;
+}
+
+/** firstrun.sh's settings, as shell assignments it sources. */
+export function renderFirstrunConf(node: NodeProvision, common: FlashCommon): string {
+  const values: Record<string, string> = {
+    EDGEFED_HOSTNAME: node.hostname,
+    WIFI_SSID: node.wifi?.ssid ?? "",
+    WIFI_PSK_HEX: node.wifi ? wpaPsk(node.wifi) : "",
+    WIFI_COUNTRY: node.wifi?.country ?? "",
+    SSH_USER: common.sshUser,
+    SSH_KEY: common.sshKey ?? "",
+  };
+  return `# ${FLASH_MARK}; firstrun.sh reads this and deletes it\n${Object.entries(values).map(([k, v]) => `${k}=${shellWord(v)}\n`).join("")}`;
+}
+
+/**
+ * cloud-init runs its modules once per instance id: a card written again
+ * with other settings must get a new id to be set up again, the same
+ * settings the same id. Every file counts, the agent binary included: a card
+ * written again with only a new binary must install it.
+ */
+export function instanceId(node: NodeProvision, files: PlannedFile[]): string {
+  const digest = createHash("sha256");
+  for (const file of files) {
+    const content = typeof file.content === "object" && "copyFrom" in file.content ? readFileSync(file.content.copyFrom) : file.content;
+    digest.update(file.path).update("\0").update(content).update("\0");
+  }
+  return `edgefed-${node.nodeId}-${digest.digest("hex").slice(0, 12)}`;
+}
+
+/** A file flash copies as it is, from the repo (or the operator's --agent and --kernel-config). */
+function fixedFile(path: string, source: string): PlannedFile {
+  return { path, content: { copyFrom: source }, secrets: [], origin: source };
+}
+
+/**
+ * Everything flash writes except cmdline.txt, in write order: the edgefed/
+ * directory first, then what makes first boot use it, so that a write cut
+ * short leaves a card that does not start half a setup.
+ */
+export function renderFirstBootFiles(node: NodeProvision, common: FlashCommon, format: BootFormat): { files: PlannedFile[]; instanceId: string } {
+  const agentEnv = renderAgentEnv(node, common);
+  const tokenSecret = [common.enrollToken];
+  const files: PlannedFile[] = [
+    fixedFile(`${BOOT_DIR}/edgefed-agent`, common.agentBinary),
+    fixedFile(`${BOOT_DIR}/core_gates.env`, common.kernelConfig),
+    fixedFile(`${BOOT_DIR}/edgefed-agent.service`, join(REPO_ROOT, "systemd/edgefed-agent.service")),
+    fixedFile(`${BOOT_DIR}/install.sh`, join(import.meta.dir, "install.sh")),
+    { path: `${BOOT_DIR}/agent.env`, content: agentEnv, secrets: tokenSecret },
+  ];
+  const pskSecret = node.wifi ? [wpaPsk(node.wifi)] : [];
+  if (format === "firstrun") {
+    files.push({ path: `${BOOT_DIR}/firstrun.conf`, content: renderFirstrunConf(node, common), secrets: pskSecret });
+    files.push(fixedFile("firstrun.sh", join(import.meta.dir, "firstrun.sh")));
+    return { files, instanceId: "" };
+  }
+  if (node.wifi) files.push({ path: "network-config", content: renderNetworkConfig(node.wifi), secrets: pskSecret });
+  files.push({ path: "user-data", content: renderUserData(node, common), secrets: [] });
+  const id = instanceId(node, files);
+  files.push({ path: "meta-data", content: renderMetaData(node, id), secrets: [] });
+  return { files, instanceId: id };
+}

@@ -1,0 +1,284 @@
+// What `bun run flash` is asked to write, checked whole before anything is
+// touched: every problem is reported at once, each naming its option, and a
+// secret is never echoed back, not even a malformed one.
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { isNodeId } from "../protocol/topics.ts";
+
+export const REPO_ROOT = join(import.meta.dir, "..");
+export const FORMATS = ["cloud-init", "firstrun"] as const;
+export type BootFormat = (typeof FORMATS)[number];
+
+export interface Wifi {
+  ssid: string;
+  /** The WPA passphrase as typed; flash writes only the PSK derived from it. */
+  passphrase: string;
+  /** ISO 3166 alpha-2, upper case: the regulatory domain. */
+  country: string;
+}
+
+/** One card's worth of settings. */
+export interface NodeProvision {
+  nodeId: string;
+  hostname: string;
+  wifi: Wifi | null;
+}
+
+/** What every card of a run shares. */
+export interface FlashCommon {
+  hubUrl: string;
+  enrollToken: string;
+  agentBinary: string;
+  kernelConfig: string;
+  sshKey: string | null;
+  sshUser: string;
+  capabilities: string;
+  format: BootFormat | null;
+  dryRun: boolean;
+  staging: boolean;
+}
+
+export type FlashRequest =
+  | { kind: "single"; boot: string; node: NodeProvision; common: FlashCommon }
+  | { kind: "fleet"; fleetCsv: string; template: string; outDir: string; common: FlashCommon };
+
+/** Bad options; `problems` holds one line per problem. Nothing has been written. */
+export class FlashOptionsError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join("\n"));
+    this.name = "FlashOptionsError";
+  }
+}
+
+export const FLASH_HELP = `bun run flash -- --boot <dir|image.img> --node-id ID --hub URL --enroll-token TOKEN [options]
+bun run flash -- --fleet fleet.csv --boot-template image.img [--out-dir DIR] --hub URL --enroll-token TOKEN [options]
+
+Writes what a Raspberry Pi needs to become an edgefed node on its first boot
+onto its boot partition: a mounted card (directory) or a whole-disk image.
+
+  --boot PATH            the card's mounted boot partition, or an image file
+  --node-id ID           node id: lowercase letters, digits and -, at most 63
+  --hub URL              the hub, http:// or https://
+  --enroll-token TOKEN   enrollment token (or EDGEFED_ENROLL_TOKEN, which keeps it out of ps)
+  --hostname NAME        the Pi's host name (default: the node id)
+  --agent FILE           agent binary (default: dist/edgefed-agent-linux-arm64)
+  --kernel-config FILE   gate config for /etc/edgefed/core_gates.env (default: examples/core_gates.env)
+  --capabilities LIST    advertised capabilities (default: kernel)
+  --wifi-ssid S --wifi-psk P --wifi-country CC
+                         a Wi-Fi network (PSK or EDGEFED_WIFI_PSK; only its derived key is written)
+  --ssh-key FILE         public key for an admin user who may log in over SSH
+  --ssh-user NAME        that admin user (default: pi)
+  --format cloud-init|firstrun
+                         first-boot mechanism (default: what the boot partition holds)
+  --dry-run              show what would be written, secrets masked, and write nothing
+  --staging              --boot is a directory to fill and copy later, not necessarily FAT
+  --fleet FILE           CSV with a header: node_id[,hostname][,wifi_ssid,wifi_psk,wifi_country]
+  --boot-template IMAGE  the image each fleet row starts from
+  --out-dir DIR          where fleet images go, one <node_id>.img each (default: .)
+`;
+
+const OPTIONS = {
+  boot: { type: "string" },
+  "node-id": { type: "string" },
+  hub: { type: "string" },
+  "enroll-token": { type: "string" },
+  hostname: { type: "string" },
+  agent: { type: "string" },
+  "kernel-config": { type: "string" },
+  capabilities: { type: "string" },
+  "wifi-ssid": { type: "string" },
+  "wifi-psk": { type: "string" },
+  "wifi-country": { type: "string" },
+  "ssh-key": { type: "string" },
+  "ssh-user": { type: "string" },
+  format: { type: "string" },
+  "dry-run": { type: "boolean" },
+  staging: { type: "boolean" },
+  fleet: { type: "string" },
+  "boot-template": { type: "string" },
+  "out-dir": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** A host name label (RFC 1123): letters, digits and -, not starting or ending with -. */
+const HOSTNAME_PATTERN = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
+const USER_PATTERN = /^[a-z_][a-z0-9_-]{0,31}$/;
+const COUNTRY_PATTERN = /^[A-Z]{2}$/;
+/** Values that go into agent.env as systemd reads it: no quoting needed, nothing to expand. */
+const ENV_SAFE = /^[A-Za-z0-9._:/@%+=,~-]+$/;
+/** ELF e_machine for AArch64. */
+const EM_AARCH64 = 0xb7;
+const SSH_KEY_TYPES = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/;
+
+export function parseFlashArgs(argv: string[], env: Record<string, string | undefined>): FlashRequest | "help" {
+  let values: Partial<Record<keyof typeof OPTIONS, string | boolean>>;
+  try {
+    values = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    throw new FlashOptionsError([`${(error as Error).message} (see --help)`]);
+  }
+  if (values.help) return "help";
+  const text = (name: keyof typeof OPTIONS) => (typeof values[name] === "string" ? (values[name] as string) : undefined);
+  const problems: string[] = [];
+
+  const common = checkCommon(
+    {
+      hubUrl: text("hub"),
+      enrollToken: text("enroll-token") ?? env.EDGEFED_ENROLL_TOKEN,
+      agentBinary: text("agent") ?? join(REPO_ROOT, "dist/edgefed-agent-linux-arm64"),
+      kernelConfig: text("kernel-config") ?? join(REPO_ROOT, "examples/core_gates.env"),
+      sshKey: text("ssh-key"),
+      sshUser: text("ssh-user") ?? "pi",
+      capabilities: text("capabilities") ?? "kernel",
+      format: text("format"),
+      dryRun: values["dry-run"] === true,
+      staging: values.staging === true,
+    },
+    problems,
+  );
+
+  const fleetCsv = text("fleet");
+  if (fleetCsv !== undefined) {
+    for (const single of ["boot", "node-id", "hostname", "wifi-ssid", "wifi-psk", "wifi-country"] as const) {
+      if (text(single) !== undefined) problems.push(`--${single} does not go with --fleet (each row of ${fleetCsv} says it)`);
+    }
+    const template = text("boot-template");
+    if (template === undefined) problems.push("--fleet needs --boot-template IMAGE (the image each node's copy starts from)");
+    else if (!existsSync(template) || statSync(template).isDirectory()) problems.push(`--boot-template ${template}: not an image file`);
+    if (!existsSync(fleetCsv)) problems.push(`--fleet ${fleetCsv}: no such file`);
+    if (problems.length) throw new FlashOptionsError(problems);
+    return { kind: "fleet", fleetCsv, template: template!, outDir: text("out-dir") ?? ".", common };
+  }
+
+  for (const fleetOnly of ["boot-template", "out-dir"] as const) {
+    if (text(fleetOnly) !== undefined) problems.push(`--${fleetOnly} goes with --fleet`);
+  }
+  const boot = text("boot");
+  if (boot === undefined) problems.push("--boot is missing: the card's boot partition (a directory) or an image file");
+  const node = checkNode(
+    { nodeId: text("node-id"), hostname: text("hostname"), ssid: text("wifi-ssid"), psk: text("wifi-psk") ?? env.EDGEFED_WIFI_PSK, country: text("wifi-country") },
+    (name) => `--${name}`,
+    problems,
+  );
+  if (problems.length) throw new FlashOptionsError(problems);
+  return { kind: "single", boot: boot!, node, common };
+}
+
+interface CommonInput {
+  hubUrl?: string;
+  enrollToken?: string;
+  agentBinary: string;
+  kernelConfig: string;
+  sshKey?: string;
+  sshUser: string;
+  capabilities: string;
+  format?: string;
+  dryRun: boolean;
+  staging: boolean;
+}
+
+function checkCommon(input: CommonInput, problems: string[]): FlashCommon {
+  if (input.hubUrl === undefined) problems.push("--hub is missing: the hub's URL, e.g. http://hub.lan:8080");
+  else problems.push(...hubUrlProblems(input.hubUrl));
+  if (input.enrollToken === undefined || input.enrollToken === "") {
+    problems.push("--enroll-token is missing (or set EDGEFED_ENROLL_TOKEN): make one with `bun run hub -- token create`");
+  } else if (!ENV_SAFE.test(input.enrollToken)) {
+    problems.push("--enroll-token contains spaces, quotes or other characters a token does not have (a paste error?); value not shown");
+  }
+  problems.push(...agentBinaryProblems(input.agentBinary));
+  if (!existsSync(input.kernelConfig)) problems.push(`--kernel-config ${input.kernelConfig}: no such file`);
+  let sshKey: string | null = null;
+  if (input.sshKey !== undefined) {
+    const checked = readSshKey(input.sshKey);
+    if ("problem" in checked) problems.push(checked.problem);
+    else sshKey = checked.key;
+  }
+  if (!USER_PATTERN.test(input.sshUser) || input.sshUser === "edgefed" || input.sshUser === "root") {
+    problems.push(`--ssh-user ${JSON.stringify(input.sshUser)} is not a user name an admin can have (lowercase, at most 32, not root or edgefed)`);
+  }
+  if (!/^[a-z0-9][a-z0-9:._,-]*$/.test(input.capabilities)) problems.push(`--capabilities ${JSON.stringify(input.capabilities)} is not a comma-separated capability list`);
+  let format: BootFormat | null = null;
+  if (input.format !== undefined) {
+    if ((FORMATS as readonly string[]).includes(input.format)) format = input.format as BootFormat;
+    else problems.push(`--format ${JSON.stringify(input.format)}: one of ${FORMATS.join(", ")}`);
+  }
+  return {
+    hubUrl: input.hubUrl ?? "",
+    enrollToken: input.enrollToken ?? "",
+    agentBinary: input.agentBinary,
+    kernelConfig: input.kernelConfig,
+    sshKey,
+    sshUser: input.sshUser,
+    capabilities: input.capabilities,
+    format,
+    dryRun: input.dryRun,
+    staging: input.staging,
+  };
+}
+
+function hubUrlProblems(raw: string): string[] {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return [`--hub ${JSON.stringify(raw)} is not a URL: give http://host:port or https://host`];
+  }
+  if (!["http:", "https:"].includes(url.protocol)) return [`--hub ${JSON.stringify(raw)}: the hub is reached over http:// or https://, not ${url.protocol}`];
+  if (url.username || url.password) return ["--hub must not carry a user name or password (the enrollment token is separate)"];
+  if (url.search || url.hash || !ENV_SAFE.test(raw)) return [`--hub ${JSON.stringify(raw)}: a hub URL has no spaces, ?query or #fragment`];
+  return [];
+}
+
+function agentBinaryProblems(path: string): string[] {
+  if (!existsSync(path)) return [`--agent ${path}: no such file (build it with \`bun run build:agent\`)`];
+  const head = readFileSync(path).subarray(0, 20);
+  const isElf = head.length >= 20 && head[0] === 0x7f && head.subarray(1, 4).toString() === "ELF";
+  if (!isElf) return [`--agent ${path} is not a Linux executable (ELF)`];
+  const machine = head.readUInt16LE(18);
+  if (machine !== EM_AARCH64) return [`--agent ${path} is built for ELF machine 0x${machine.toString(16)}, not arm64: a Pi needs dist/edgefed-agent-linux-arm64`];
+  return [];
+}
+
+function readSshKey(path: string): { key: string } | { problem: string } {
+  if (!existsSync(path)) return { problem: `--ssh-key ${path}: no such file` };
+  const content = readFileSync(path, "utf8");
+  if (content.includes("PRIVATE KEY")) return { problem: `--ssh-key ${path} is a private key: give the public one (${path}.pub)` };
+  const lines = content.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  if (lines.length !== 1 || !SSH_KEY_TYPES.test(lines[0]!)) return { problem: `--ssh-key ${path}: expected one OpenSSH public key line (ssh-ed25519 AAAA... comment)` };
+  return { key: lines[0]! };
+}
+
+export interface NodeInput {
+  nodeId?: string;
+  hostname?: string;
+  ssid?: string;
+  psk?: string;
+  country?: string;
+}
+
+/** Checks one node's settings; `label` names a field in messages (an option, or a CSV row and column). */
+export function checkNode(input: NodeInput, label: (field: "node-id" | "hostname" | "wifi-ssid" | "wifi-psk" | "wifi-country") => string, problems: string[]): NodeProvision {
+  const nodeId = input.nodeId ?? "";
+  if (input.nodeId === undefined || input.nodeId === "") problems.push(`${label("node-id")} is missing: the node's id, e.g. pi-01`);
+  else if (!isNodeId(nodeId)) problems.push(`${label("node-id")} ${JSON.stringify(nodeId)} is not a node id: lowercase letters, digits and -, starting with a letter or digit, at most 63 characters`);
+  const hostname = input.hostname || nodeId;
+  if (input.hostname && !HOSTNAME_PATTERN.test(input.hostname)) problems.push(`${label("hostname")} ${JSON.stringify(input.hostname)} is not a host name: letters, digits and -, at most 63`);
+
+  let wifi: Wifi | null = null;
+  const given = [input.ssid, input.psk, input.country].filter((v) => v !== undefined && v !== "").length;
+  if (given > 0) {
+    const ssid = input.ssid ?? "";
+    const passphrase = input.psk ?? "";
+    const country = input.country ?? "";
+    if (given < 3) problems.push(`Wi-Fi needs all three of ${label("wifi-ssid")}, ${label("wifi-psk")} and ${label("wifi-country")}`);
+    if (ssid && (Buffer.byteLength(ssid) > 32 || /[\x00-\x1f\x7f]/.test(ssid))) problems.push(`${label("wifi-ssid")} must be 1 to 32 bytes without control characters`);
+    // WPA2-PSK: a passphrase of 8 to 63 printable ASCII characters (IEEE 802.11i), or the 64-hex-digit key itself.
+    if (passphrase && !/^[\x20-\x7e]{8,63}$/.test(passphrase) && !/^[0-9a-fA-F]{64}$/.test(passphrase)) {
+      problems.push(`${label("wifi-psk")} must be 8 to 63 printable ASCII characters or 64 hex digits; value not shown`);
+    }
+    if (country && !COUNTRY_PATTERN.test(country)) problems.push(`${label("wifi-country")} ${JSON.stringify(country)} is not a two-letter country code such as GB or DE`);
+    wifi = { ssid, passphrase, country };
+  }
+  return { nodeId, hostname, wifi };
+}

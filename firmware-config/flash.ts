@@ -1,0 +1,111 @@
+// Writing one card: plan everything (format, files, cmdline.txt, room), and
+// only when the plan holds write it, cmdline.txt last. A dry run prints the
+// plan with secrets masked instead.
+import { AgentSettingsError, parseAgentSettings } from "../agent/settings.ts";
+import { contentSize, type BootPartition } from "./boot-partition.ts";
+import { CmdlineError, editCmdline } from "./cmdline.ts";
+import { BOOT_DIR, FLASH_MARK, renderFirstBootFiles, type PlannedFile } from "./first-boot-files.ts";
+import type { BootFormat, FlashCommon, NodeProvision } from "./flash-options.ts";
+
+/** The card cannot be written as asked; nothing has been written. */
+export class FlashError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "FlashError";
+  }
+}
+
+/** Files cloud-init's NoCloud source reads from the boot partition. */
+const CLOUD_INIT_FILES = ["user-data", "meta-data", "network-config"];
+/** What a card may hold from before flash that flash replaces: kept once under edgefed/before-flash/. */
+const REPLACED_FILES = ["cmdline.txt", "firstrun.sh", ...CLOUD_INIT_FILES];
+/** Room kept free beyond the files themselves: directory entries, new directory clusters. */
+const SLACK_BYTES = 256 * 1024;
+
+export interface FlashPlan {
+  target: string;
+  format: BootFormat;
+  formatReason: string;
+  /** In write order; cmdline.txt is last. */
+  files: PlannedFile[];
+  cmdlineBefore: string;
+  neededBytes: number;
+  freeBytes: number;
+}
+
+export function detectFormat(partition: BootPartition): { format: BootFormat; reason: string } {
+  const found = CLOUD_INIT_FILES.find((name) => partition.read(name) !== null);
+  if (found) return { format: "cloud-init", reason: `${found} on the boot partition: Raspberry Pi OS Trixie and later boot with cloud-init` };
+  return { format: "firstrun", reason: "no cloud-init files on the boot partition: Raspberry Pi OS Bookworm runs firstrun.sh" };
+}
+
+/** Checks agent.env the way the agent will read it, so a card never carries settings its agent refuses. */
+function checkAgentEnv(files: PlannedFile[]): void {
+  const agentEnv = files.find((f) => f.path === `${BOOT_DIR}/agent.env`)!.content as string;
+  try {
+    parseAgentSettings([], { EDGEFED_AGENT_ENV: "/etc/edgefed/agent.env" }, { readFile: () => agentEnv, hostname: () => "localhost" });
+  } catch (error) {
+    if (error instanceof AgentSettingsError) throw new FlashError(`the agent would refuse these settings:\n  ${error.problems.join("\n  ")}`);
+    throw error;
+  }
+}
+
+export function planFlash(partition: BootPartition, node: NodeProvision, common: FlashCommon): FlashPlan {
+  const cmdlineBefore = partition.read("cmdline.txt");
+  if (cmdlineBefore === null) throw new FlashError(`${partition.description} has no cmdline.txt: it does not look like a Raspberry Pi boot partition`);
+  const { format, reason } = common.format ? { format: common.format, reason: "--format" } : detectFormat(partition);
+  const { files, instanceId } = renderFirstBootFiles(node, common, format);
+  checkAgentEnv(files);
+  let cmdline: string;
+  try {
+    cmdline = editCmdline(cmdlineBefore, format, { instanceId, wifiCountry: node.wifi?.country ?? null });
+  } catch (error) {
+    if (error instanceof CmdlineError) throw new FlashError(`${partition.description}: ${error.message}`);
+    throw error;
+  }
+  files.push({ path: "cmdline.txt", content: cmdline, secrets: [] });
+
+  // Keep what flash replaces, once: the card's own cmdline.txt, or Imager's user-data, is not lost.
+  const backups: PlannedFile[] = [];
+  for (const name of REPLACED_FILES) {
+    if (!files.some((f) => f.path === name)) continue;
+    const before = name === "cmdline.txt" ? cmdlineBefore : partition.read(name);
+    const backup = `${BOOT_DIR}/before-flash/${name}`;
+    if (before !== null && !before.includes(FLASH_MARK) && partition.read(backup) === null) {
+      backups.push({ path: backup, content: before, secrets: [], origin: `the card's own ${name}, kept` });
+    }
+  }
+  const all = [...backups, ...files];
+
+  const neededBytes = all.reduce((sum, f) => sum + partition.allocationFor(contentSize(f.content)) - partition.allocatedBytes(f.path), SLACK_BYTES);
+  const freeBytes = partition.freeBytes();
+  if (neededBytes > freeBytes) {
+    const mib = (n: number) => `${(n / (1 << 20)).toFixed(1)} MiB`;
+    throw new FlashError(`${partition.description} has ${mib(freeBytes)} free, flash needs ${mib(neededBytes)} (the agent binary is most of it): free some room or use a larger boot partition`);
+  }
+  return { target: partition.description, format, formatReason: reason, files: all, cmdlineBefore, neededBytes, freeBytes };
+}
+
+export function writePlan(partition: BootPartition, plan: FlashPlan): void {
+  partition.write(plan.files);
+}
+
+function masked(text: string, secrets: string[]): string {
+  return secrets.filter((s) => s !== "").reduce((out, secret) => out.split(secret).join("********"), text);
+}
+
+/** The plan as an operator reads it: each file, its size, text files in full with secrets masked. */
+export function describePlan(plan: FlashPlan, dryRun: boolean): string[] {
+  const lines = [`${dryRun ? "would write" : "writing"} ${plan.target}`, `format: ${plan.format} (${plan.formatReason})`];
+  for (const file of plan.files) {
+    const size = contentSize(file.content);
+    if (file.origin) {
+      lines.push(`  ${file.path}  ${size} bytes: ${file.origin}`);
+    } else if (dryRun) {
+      lines.push(`  ${file.path}  ${size} bytes:`);
+      for (const line of masked(String(file.content), file.secrets).trimEnd().split("\n")) lines.push(`    | ${line}`);
+    } else lines.push(`  ${file.path}  ${size} bytes${file.secrets.some(Boolean) ? " (holds secrets)" : ""}`);
+  }
+  lines.push(`room: ${Math.ceil(plan.neededBytes / 1024)} KiB needed, ${Math.floor(plan.freeBytes / 1024)} KiB free`);
+  return lines;
+}

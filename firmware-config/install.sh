@@ -1,0 +1,71 @@
+#!/bin/sh
+# edgefed first-boot installer. Runs once as root on the Pi, started by
+# cloud-init (runcmd) or by firstrun.sh, from the edgefed/ directory that
+# `bun run flash` wrote onto the boot partition. It installs the agent and its
+# unit, then deletes agent.env from the boot partition: FAT has no
+# permissions, so anyone holding the card could read the enrollment token.
+# Running it again is safe: what is installed is installed again, the
+# settings already in /etc/edgefed stay when the boot partition has none.
+#
+#   install.sh [--start] [--root DIR]
+#     --start     start the agent now (cloud-init; firstrun.sh reboots instead)
+#     --root DIR  install into the tree at DIR instead of / (image builds, tests)
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=""
+start=no
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --start) start=yes ;;
+    --root) root=${2:?--root needs a directory}; shift ;;
+    *) echo "edgefed-install: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+log() { echo "edgefed-install: $*"; }
+
+# The agent's own system user: no login shell, no home of its own (its state
+# is the unit's StateDirectory, /var/lib/edgefed).
+if ! grep -q '^edgefed:' "$root/etc/passwd" 2>/dev/null; then
+  if [ -n "$root" ]; then
+    useradd --prefix "$root" --system --user-group --home-dir /var/lib/edgefed --no-create-home --shell /usr/sbin/nologin edgefed
+  else
+    useradd --system --user-group --home-dir /var/lib/edgefed --no-create-home --shell /usr/sbin/nologin edgefed
+  fi
+  log "created system user edgefed"
+fi
+
+if [ -f "$here/edgefed-agent" ]; then
+  install -D -m 0755 "$here/edgefed-agent" "$root/usr/local/bin/edgefed-agent.new"
+  mv -f "$root/usr/local/bin/edgefed-agent.new" "$root/usr/local/bin/edgefed-agent"
+fi
+if [ ! -x "$root/usr/local/bin/edgefed-agent" ]; then
+  log "no agent binary: neither $here/edgefed-agent nor /usr/local/bin/edgefed-agent" >&2
+  exit 1
+fi
+
+install -d -m 0755 "$root/etc/edgefed"
+if [ -f "$here/agent.env" ]; then
+  # Owner-only from the moment it exists: it holds the enrollment token.
+  (umask 077 && cp "$here/agent.env" "$root/etc/edgefed/agent.env.new")
+  chmod 0600 "$root/etc/edgefed/agent.env.new"
+  mv -f "$root/etc/edgefed/agent.env.new" "$root/etc/edgefed/agent.env"
+elif [ ! -f "$root/etc/edgefed/agent.env" ]; then
+  log "no agent.env on the boot partition and none in /etc/edgefed: write the card again with bun run flash" >&2
+  exit 1
+fi
+install -m 0644 "$here/core_gates.env" "$root/etc/edgefed/core_gates.env"
+install -D -m 0644 "$here/edgefed-agent.service" "$root/etc/systemd/system/edgefed-agent.service"
+
+if [ -n "$root" ]; then
+  systemctl --root="$root" enable edgefed-agent.service
+else
+  systemctl daemon-reload
+  systemctl enable edgefed-agent.service
+  if [ "$start" = yes ]; then systemctl start --no-block edgefed-agent.service; fi
+fi
+
+rm -f "$here/agent.env"
+sync
+log "installed the edgefed agent; it registers with its hub once the network is up"

@@ -1,0 +1,72 @@
+// `bun run flash`: prepares a Raspberry Pi's SD card (or image) so that its
+// first boot installs the edgefed agent and the node registers with the hub.
+// Everything is checked before anything is written; exit 2 means nothing was.
+import { constants, copyFileSync, existsSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { BootTargetError, openBootPartition } from "../firmware-config/boot-partition.ts";
+import { parseFleet } from "../firmware-config/fleet-csv.ts";
+import { describePlan, FlashError, planFlash, writePlan } from "../firmware-config/flash.ts";
+import { FLASH_HELP, FlashOptionsError, parseFlashArgs, type FlashCommon, type NodeProvision } from "../firmware-config/flash-options.ts";
+
+const say = (lines: string[]) => console.log(lines.join("\n"));
+
+function flashCard(boot: string, node: NodeProvision, common: FlashCommon): void {
+  const partition = openBootPartition(boot, { staging: common.staging });
+  const plan = planFlash(partition, node, common);
+  say(describePlan(plan, common.dryRun));
+  if (common.dryRun) return;
+  writePlan(partition, plan);
+  say([`node ${node.nodeId}: done. On first boot the Pi installs the agent and registers with ${common.hubUrl}.`]);
+}
+
+function flashFleet(fleetCsv: string, template: string, outDir: string, common: FlashCommon): void {
+  const problems: string[] = [];
+  const nodes = parseFleet(readFileSync(fleetCsv, "utf8"), fleetCsv, problems);
+  if (!existsSync(outDir) || !statSync(outDir).isDirectory()) problems.push(`--out-dir ${outDir}: not a directory`);
+  if (problems.length) throw new FlashOptionsError(problems);
+  // Every row is planned against the template first: a bad row stops the run before any image is made.
+  const templatePartition = openBootPartition(template);
+  for (const node of nodes) {
+    try {
+      planFlash(templatePartition, node, common);
+    } catch (error) {
+      if (error instanceof FlashError) throw new FlashError(`node ${node.nodeId}: ${error.message}`);
+      throw error;
+    }
+  }
+  for (const node of nodes) {
+    const image = join(outDir, `${node.nodeId}.img`);
+    if (common.dryRun) {
+      say([`--- ${image}`, ...describePlan(planFlash(templatePartition, node, common), true)]);
+      continue;
+    }
+    // A copy that is not finished never carries the final name.
+    const partial = `${image}.partial`;
+    copyFileSync(template, partial, constants.COPYFILE_FICLONE);
+    try {
+      const partition = openBootPartition(partial);
+      writePlan(partition, planFlash(partition, node, common));
+      renameSync(partial, image);
+    } catch (error) {
+      rmSync(partial, { force: true });
+      throw error;
+    }
+    say([`node ${node.nodeId}: ${image}`]);
+  }
+  if (!common.dryRun) say([`${nodes.length} image(s) in ${outDir}; write each to its card (e.g. dd or Raspberry Pi Imager's "use custom").`]);
+}
+
+try {
+  const request = parseFlashArgs(process.argv.slice(2), process.env);
+  if (request === "help") console.log(FLASH_HELP);
+  else if (request.kind === "single") flashCard(request.boot, request.node, request.common);
+  else flashFleet(request.fleetCsv, request.template, request.outDir, request.common);
+} catch (error) {
+  if (error instanceof FlashOptionsError || error instanceof BootTargetError || error instanceof FlashError) {
+    const problems = error instanceof FlashOptionsError ? error.problems : [error.message];
+    for (const line of problems) console.error(`edgefed flash: ${line}`);
+    console.error("edgefed flash: nothing was written");
+    process.exit(2);
+  }
+  throw error;
+}
