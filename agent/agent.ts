@@ -136,6 +136,20 @@ export class Agent {
     return this.mqtt.online;
   }
 
+  /**
+   * For the systemd watchdog (main.ts pings only while this is true): not
+   * stopped, and both SQLite files answer a read (the registry's identity row,
+   * the journal's last seq), so a wedged store or a closed handle stops the
+   * pings. That the caller's timer ran at all shows the event loop turns.
+   * Being offline is not unhealthy: simulation mode is normal work, and a
+   * restart would not bring the hub back. Throws count as unhealthy.
+   */
+  healthy(): boolean {
+    if (this.stopped) return false;
+    const row = this.store.db.prepare("SELECT node_id FROM identity WHERE singleton = 1").get<{ node_id: string }>();
+    return row?.node_id === this.identity.nodeId && this.processor.lastSeq() >= 0;
+  }
+
   /** Registers with the hub, retrying with jittered backoff; simulation mode meanwhile. */
   private registerLoop(attempt: number): void {
     if (this.stopped) return;

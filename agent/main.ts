@@ -5,6 +5,7 @@ import { arch as osArch } from "node:os";
 import { ConfigError, loadGateConfig } from "../kernel/config-file.ts";
 import { Agent } from "./agent.ts";
 import { checkAgentConfig } from "./check-config.ts";
+import { openSdNotify } from "./sd-notify.ts";
 import { agentHelp, AgentSettingsError, describeAgentSettings, parseAgentSettings } from "./settings.ts";
 
 export const AGENT_VERSION = "0.1.0";
@@ -63,12 +64,18 @@ async function main(): Promise<void> {
     log,
   });
   log(`local intent API on 127.0.0.1:${agent.apiPort}`);
+  // systemd (Type=notify): ready once the local API listens; watchdog pings only while healthy. No-op without NOTIFY_SOCKET.
+  const systemd = await openSdNotify({ log });
+  systemd.ready(`node ${settings.nodeId}, local API on 127.0.0.1:${agent.apiPort}`);
+  systemd.startWatchdog(() => agent.healthy());
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log(`${signal}: stopping`);
+    systemd.stopping();
     await agent.stop();
+    systemd.close();
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));

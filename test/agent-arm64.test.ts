@@ -4,21 +4,21 @@
 // there with "Illegal instruction" (bun#26544). Each registers with a real
 // hub, heartbeats, and judges intents through its local API.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { intentStream } from "./fixtures/intents.ts";
-import { BUN, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
+import { REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
+import { arm64AgentBinary, QEMU, qemuArgs } from "./support/arm64-agent.ts";
 import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
+import { bindNotifyReceiver } from "./support/notify-receiver.ts";
 
-const QEMU = "/usr/bin/qemu-aarch64-static";
-const binary = join(tempDir("edgefed-arm64-"), "edgefed-agent-linux-arm64");
+let binary: string;
 let t: TestHub;
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
-  const build = spawnSync(BUN, ["build", join(REPO_ROOT, "agent/main.ts"), "--compile", "--minify", "--target=bun-linux-arm64", "--outfile", binary], { encoding: "utf8" });
-  if (build.status !== 0) throw new Error(`building the arm64 agent failed: ${build.stderr}`);
+  binary = arm64AgentBinary();
   t = await startTestHub();
 });
 
@@ -42,8 +42,10 @@ describe.each(["cortex-a72", "cortex-a53"])("the arm64 agent binary under qemu -
       EDGEFED_API_PORT: "0",
     };
     writeFileSync(envFile, Object.entries(settings).map(([k, v]) => `${k}=${v}\n`).join(""), { mode: 0o600 });
-    const agent = spawn(QEMU, ["-L", "/usr/aarch64-linux-gnu", "-cpu", cpu, binary], {
-      env: { PATH: process.env.PATH, EDGEFED_AGENT_ENV: envFile },
+    // As under systemd's Type=notify: the bun:ffi notify client in the compiled arm64 binary.
+    const notify = bindNotifyReceiver(join(tempDir(), "notify.sock"));
+    const agent = spawn(QEMU, [...qemuArgs(cpu), binary], {
+      env: { PATH: process.env.PATH, EDGEFED_AGENT_ENV: envFile, NOTIFY_SOCKET: notify.address, WATCHDOG_USEC: "1000000" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     children.push(agent);
@@ -64,9 +66,13 @@ describe.each(["cortex-a72", "cortex-a53"])("the arm64 agent binary under qemu -
     expect(((await response.json()) as { seq: number }[]).map((v) => v.seq)).toEqual([1, 2, 3, 4, 5]);
     await eventually(async () => (await t.api("GET", `/federation/nodes/${nodeId}`)).body.verdicts.last_seq === 5, 30_000, "verdicts at the hub");
 
+    await eventually(() => notify.messages.includes("WATCHDOG=1"), 10_000, "a watchdog ping");
     const exited = new Promise<number | null>((resolve) => agent.once("exit", (code) => resolve(code)));
     agent.kill("SIGTERM");
     expect(await exited).toBe(0);
+    notify.close();
+    expect(notify.messages[0]).toStartWith("READY=1\n");
+    expect(notify.messages.at(-1)).toBe("STOPPING=1");
     expect(log).not.toContain("Illegal instruction");
   }, 120_000);
 });
