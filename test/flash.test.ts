@@ -273,3 +273,41 @@ test("--dry-run shows the files with secrets masked and writes nothing", () => {
   expectSecretsNotShown(result.out);
   expect(sha256(readFileSync(image.path))).toBe(before);
 });
+
+describe("--fleet: one image per row of a CSV", () => {
+  const template = makePiImage(dir, "template.img", { cloudInit: true });
+  const templateHash = sha256(readFileSync(template.path));
+  const common = ["--hub", "http://hub.lan:8080", "--enroll-token", TOKEN, "--agent", agent];
+  const image = (path: string): PiImage => ({ ...template, path, drive: `${path}@@${template.bootOffset}` });
+
+  test("writes <node_id>.img per row from the template, each with its own settings", () => {
+    const out = join(dir, "cards");
+    mkdirSync(out);
+    const csv = join(dir, "fleet.csv");
+    writeFileSync(csv, `node_id,hostname,wifi_ssid,wifi_psk,wifi_country\npi-10,,,,\npi-11,bench-11,Shop Floor,"${PASSPHRASE.replace(/"/g, '""')}",GB\npi-12,,,,\n`);
+    const result = flash(["--fleet", csv, "--boot-template", template.path, "--out-dir", out, ...common]);
+    expect(result.code).toBe(0);
+    expectSecretsNotShown(result.out);
+    for (const [nodeId, hostname] of [["pi-10", "pi-10"], ["pi-11", "bench-11"], ["pi-12", "pi-12"]]) {
+      const card = image(join(out, `${nodeId}.img`));
+      expect(envValues(readBootFile(card, "edgefed/agent.env")!).EDGEFED_NODE_ID).toBe(nodeId);
+      expect(readBootFile(card, "meta-data")).toContain(`local-hostname: "${hostname}"`);
+    }
+    expect(readBootFile(image(join(out, "pi-11.img")), "network-config")).toContain(`password: "${expectedPsk}"`);
+    expect(readBootFile(image(join(out, "pi-10.img")), "network-config")).toBeNull();
+    expect(spawnSync("ls", [out], { encoding: "utf8" }).stdout.split("\n").filter(Boolean)).toEqual(["pi-10.img", "pi-11.img", "pi-12.img"]);
+    expect(sha256(readFileSync(template.path))).toBe(templateHash);
+  });
+
+  test("a bad row stops the run before any image is made, naming its line", () => {
+    const out = join(dir, "cards-bad");
+    mkdirSync(out);
+    const csv = join(dir, "fleet-bad.csv");
+    writeFileSync(csv, "node_id,hostname\npi-20,\n\nPi_21,\npi-22,PI-20\n");
+    const result = flash(["--fleet", csv, "--boot-template", template.path, "--out-dir", out, ...common]);
+    expect(result.code).toBe(2);
+    expect(result.out).toContain(`${csv} line 4 node_id "Pi_21" is not a node id`);
+    expect(result.out).toContain(`${csv} line 5: hostname pi-20 is already on line 2`);
+    expect(spawnSync("ls", [out], { encoding: "utf8" }).stdout).toBe("");
+  });
+});
