@@ -6,12 +6,14 @@ import { spawnSync } from "node:child_process";
 import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { findFatPartition, PartitionError, SECTOR, type FatPartition } from "./partition-table.ts";
+import { fatFileSystemBytes, findFatPartition, isFatBootSector, PartitionError, SECTOR, type FatPartition } from "./partition-table.ts";
 
 /** A file to put on the boot partition: a path relative to its root ("edgefed/agent.env"), and the bytes or a local file to copy. */
 export interface BootFile {
   path: string;
   content: string | Uint8Array | { copyFrom: string };
+  /** Holds a secret: owner-only where the file system keeps modes (a staging directory). */
+  secret?: boolean;
 }
 
 export interface BootPartition {
@@ -23,7 +25,9 @@ export interface BootPartition {
   freeBytes(): number;
   /** Bytes `size` bytes of content take up, rounded up to whole clusters. */
   allocationFor(size: number): number;
-  /** Writes the files in order, making directories as needed. */
+  /** Whether a replaced file is written aside first, so that for a moment both copies take room. */
+  readonly writesAside: boolean;
+  /** Writes the files in order, making directories as needed. Throws BootWriteError once writing has begun. */
   write(files: BootFile[]): void;
 }
 
@@ -39,6 +43,14 @@ export class BootTargetError extends Error {
 export function openBootPartition(target: string, options: { staging?: boolean } = {}): BootPartition {
   if (!existsSync(target)) throw new BootTargetError(`--boot ${target}: no such file or directory`);
   return statSync(target).isDirectory() ? new DirectoryPartition(target, options.staging ?? false) : ImagePartition.open(target);
+}
+
+/** Writing failed part-way: some files may be on the card already (cmdline.txt, written last, only if named). */
+export class BootWriteError extends Error {
+  constructor(readonly path: string, cause: unknown) {
+    super(`writing ${path} failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = "BootWriteError";
+  }
 }
 
 /** statfs(2) magic numbers of the FAT family as Linux reports them. */
@@ -95,21 +107,36 @@ class DirectoryPartition implements BootPartition {
     return Math.ceil(size / this.blockBytes) * this.blockBytes;
   }
 
+  readonly writesAside = true;
+
   write(files: BootFile[]): void {
+    const dirs = new Set<string>();
     for (const file of files) {
       const target = join(this.root, file.path);
-      mkdirSync(dirname(target), { recursive: true });
       // Write aside, flush, then rename: a card pulled out mid-write keeps the old file whole.
       const aside = `${target}.edgefed-new`;
-      writeFileSync(aside, contentBytes(file.content));
-      const fd = openSync(aside, "r");
       try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
+        mkdirSync(dirname(target), { recursive: true });
+        writeFileSync(aside, contentBytes(file.content), { mode: file.secret ? 0o600 : 0o644 });
+        fsyncPath(aside);
+        renameSync(aside, target);
+        dirs.add(dirname(target));
+      } catch (error) {
+        rmSync(aside, { force: true });
+        throw new BootWriteError(file.path, error);
       }
-      renameSync(aside, target);
     }
+    // The renames themselves are only durable once their directories are flushed.
+    for (const dir of dirs) fsyncPath(dir);
+  }
+}
+
+function fsyncPath(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -139,6 +166,17 @@ class ImagePartition implements BootPartition {
     } catch (error) {
       if (error instanceof PartitionError) throw new BootTargetError(`--boot ${image}: ${error.message}`);
       throw error;
+    }
+    // mtools trusts the file system's own size: one larger than its partition would let writes spill into the next.
+    const bootSector = new Uint8Array(SECTOR);
+    const sectorFd = openSync(image, "r");
+    try {
+      readSync(sectorFd, bootSector, 0, SECTOR, partition.offsetBytes);
+    } finally {
+      closeSync(sectorFd);
+    }
+    if (isFatBootSector(bootSector) && fatFileSystemBytes(bootSector) > partition.sizeBytes) {
+      throw new BootTargetError(`--boot ${image}: the FAT file system in partition ${partition.number} claims ${fatFileSystemBytes(bootSector)} bytes, more than the partition's ${partition.sizeBytes}: a corrupt image?`);
     }
     const drive = `${image}@@${partition.offsetBytes}`;
     const info = mtools("minfo", ["-i", drive, "::"], `--boot ${image}: partition ${partition.number} is not a FAT file system mtools can read`);
@@ -171,24 +209,35 @@ class ImagePartition implements BootPartition {
     return Math.ceil(size / this.clusterBytes) * this.clusterBytes;
   }
 
+  /** mcopy -o frees the old file's clusters before it writes the new one. */
+  readonly writesAside = false;
+
   write(files: BootFile[]): void {
     // mcopy copies files: content given as bytes goes through a private temp dir (secrets included), removed at once.
     const staging = mkdtempSync(join(tmpdir(), "edgefed-flash-"));
     try {
       for (const file of files) {
-        const parts = file.path.split("/");
-        for (let depth = 1; depth < parts.length; depth++) {
-          const dir = `::/${parts.slice(0, depth).join("/")}`;
-          if (runMtools("mdir", ["-b", "-i", this.drive, dir]).status !== 0) mtools("mmd", ["-i", this.drive, dir], `cannot make ${dir}`);
+        try {
+          this.writeOne(file, staging);
+        } catch (error) {
+          throw new BootWriteError(file.path, error);
         }
-        let source: string;
-        if (typeof file.content === "object" && "copyFrom" in file.content) source = file.content.copyFrom;
-        else writeFileSync((source = join(staging, parts.join("_"))), contentBytes(file.content), { mode: 0o600 });
-        mtools("mcopy", ["-o", "-i", this.drive, source, `::/${file.path}`], `cannot write ${file.path}`);
       }
     } finally {
       rmSync(staging, { recursive: true, force: true });
     }
+  }
+
+  private writeOne(file: BootFile, staging: string): void {
+    const parts = file.path.split("/");
+    for (let depth = 1; depth < parts.length; depth++) {
+      const dir = `::/${parts.slice(0, depth).join("/")}`;
+      if (runMtools("mdir", ["-b", "-i", this.drive, dir]).status !== 0) mtools("mmd", ["-i", this.drive, dir], `cannot make ${dir}`);
+    }
+    let source: string;
+    if (typeof file.content === "object" && "copyFrom" in file.content) source = file.content.copyFrom;
+    else writeFileSync((source = join(staging, parts.join("_"))), contentBytes(file.content), { mode: 0o600 });
+    mtools("mcopy", ["-o", "-i", this.drive, source, `::/${file.path}`], `cannot write ${file.path}`);
   }
 }
 

@@ -6,7 +6,7 @@ import { REPO_ROOT, removeTempDirs, tempDir } from "../test/helpers.ts";
 import {
   BOOT_DIR,
   FLASH_MARK,
-  instanceId,
+  installId,
   renderAgentEnv,
   renderFirstBootFiles,
   renderFirstrunConf,
@@ -182,7 +182,9 @@ describe("renderUserData", () => {
     expect(cloudInitSchema(broken).status).not.toBe(0);
   });
 
-  test("users and runcmd parse as YAML with the expected values", () => {
+  const BOOTCMD = `[ ! -e /boot/firmware/${BOOT_DIR}/install-id ] || cmp -s /boot/firmware/${BOOT_DIR}/install-id /etc/edgefed/installed-id || sh /boot/firmware/${BOOT_DIR}/install.sh --start`;
+
+  test("users, bootcmd and runcmd parse as YAML with the expected values", () => {
     const parsed = Bun.YAML.parse(renderUserData(node(), common())) as Record<string, unknown>;
     expect(parsed.hostname).toBe("kitchen-pi");
     expect(parsed.manage_etc_hosts).toBe(true);
@@ -197,17 +199,17 @@ describe("renderUserData", () => {
         ssh_authorized_keys: [SSH_KEY],
       },
     ]);
-    expect(parsed.runcmd).toEqual([
-      ["sh", `/boot/firmware/${BOOT_DIR}/install.sh`, "--start"],
-      ["systemctl", "enable", "--now", "ssh"],
-    ]);
+    // bootcmd, not runcmd: it runs on every boot until the install is recorded, so a power cut mid-install is retried.
+    expect(parsed.bootcmd).toEqual([["sh", "-c", BOOTCMD]]);
+    expect(parsed.runcmd).toEqual([["systemctl", "enable", "--now", "ssh"]]);
   });
 
-  test("without an SSH key: no users, and runcmd only installs the agent", () => {
+  test("without an SSH key: no users and no runcmd, bootcmd installs the agent", () => {
     const text = renderUserData(node(), common({ sshKey: null }));
     const parsed = Bun.YAML.parse(text) as Record<string, unknown>;
     expect(parsed.users).toBeUndefined();
-    expect(parsed.runcmd).toEqual([["sh", `/boot/firmware/${BOOT_DIR}/install.sh`, "--start"]]);
+    expect(parsed.bootcmd).toEqual([["sh", "-c", BOOTCMD]]);
+    expect(parsed.runcmd).toBeUndefined();
     expect(text).not.toContain("ssh_authorized_keys");
     expect(text).not.toContain("systemctl");
     expect(parsed.ssh_pwauth).toBe(false);
@@ -271,34 +273,34 @@ describe("renderMetaData", () => {
   });
 });
 
-describe("instanceId", () => {
+describe("installId", () => {
   const files = (...contents: string[]): PlannedFile[] => contents.map((content, i) => ({ path: `file-${i}`, content, secrets: [] }));
 
   test("stable for the same inputs, shaped edgefed-<node>-<12 hex>", () => {
-    expect(instanceId(node(), files("a", "b", "c"))).toBe(instanceId(node(), files("a", "b", "c")));
-    expect(instanceId(node(), files("a", "b", "c"))).toMatch(/^edgefed-pi-01-[0-9a-f]{12}$/);
+    expect(installId(node(), files("a", "b", "c"))).toBe(installId(node(), files("a", "b", "c")));
+    expect(installId(node(), files("a", "b", "c"))).toMatch(/^edgefed-pi-01-[0-9a-f]{12}$/);
   });
 
   test("changes when any one file changes, and when content moves between files", () => {
-    const base = instanceId(node(), files("agent", "user", "net"));
-    expect(instanceId(node(), files("agent!", "user", "net"))).not.toBe(base);
-    expect(instanceId(node(), files("agent", "user!", "net"))).not.toBe(base);
-    expect(instanceId(node(), files("agent", "user", "net!"))).not.toBe(base);
-    expect(instanceId(node(), files("agent", "user", ""))).not.toBe(base);
-    expect(instanceId(node(), files("agentuser", "", "net"))).not.toBe(base);
+    const base = installId(node(), files("agent", "user", "net"));
+    expect(installId(node(), files("agent!", "user", "net"))).not.toBe(base);
+    expect(installId(node(), files("agent", "user!", "net"))).not.toBe(base);
+    expect(installId(node(), files("agent", "user", "net!"))).not.toBe(base);
+    expect(installId(node(), files("agent", "user", ""))).not.toBe(base);
+    expect(installId(node(), files("agentuser", "", "net"))).not.toBe(base);
   });
 
   test("a file copied from disk counts by its content: a new agent binary alone gives a new id", () => {
     const binary = join(tempDir(), "agent-binary");
     writeFileSync(binary, "build 1");
     const copied: PlannedFile[] = [{ path: "edgefed/edgefed-agent", content: { copyFrom: binary }, secrets: [] }];
-    const before = instanceId(node(), copied);
+    const before = installId(node(), copied);
     writeFileSync(binary, "build 2");
-    expect(instanceId(node(), copied)).not.toBe(before);
+    expect(installId(node(), copied)).not.toBe(before);
   });
 
   test("through renderFirstBootFiles: the same settings give the same id, each setting that changes a file a new one", () => {
-    const id = (n: NodeProvision, c: FlashCommon) => renderFirstBootFiles(n, c, "cloud-init").instanceId;
+    const id = (n: NodeProvision, c: FlashCommon) => renderFirstBootFiles(n, c, "cloud-init").installId;
     const base = id(node(), common());
     expect(id(node(), common())).toBe(base);
     const variants: [string, string][] = [
@@ -317,8 +319,8 @@ describe("instanceId", () => {
 });
 
 describe("renderFirstBootFiles", () => {
-  test("cloud-init: the edgefed/ files first, then network-config, user-data, and meta-data with the id", () => {
-    const { files, instanceId: id } = renderFirstBootFiles(node(), common(), "cloud-init");
+  test("cloud-init: the edgefed/ files first, then network-config, user-data, the install-id, and meta-data with it", () => {
+    const { files, installId: id } = renderFirstBootFiles(node(), common(), "cloud-init");
     expect(files.map((f) => f.path)).toEqual([
       `${BOOT_DIR}/edgefed-agent`,
       `${BOOT_DIR}/core_gates.env`,
@@ -327,6 +329,7 @@ describe("renderFirstBootFiles", () => {
       `${BOOT_DIR}/agent.env`,
       "network-config",
       "user-data",
+      `${BOOT_DIR}/install-id`,
       "meta-data",
     ]);
     const byPath = new Map(files.map((f) => [f.path, f]));
@@ -335,7 +338,8 @@ describe("renderFirstBootFiles", () => {
     expect(byPath.get("meta-data")!.content).toBe(renderMetaData(node(), id));
     expect(byPath.get(`${BOOT_DIR}/agent.env`)!.secrets).toEqual(["enroll-7f3a9c1e2b"]);
     expect(byPath.get("network-config")!.secrets).toEqual([wpaPsk(WIFI)]);
-    expect(id).toBe(instanceId(node(), files.slice(0, -1))); // every file before meta-data, which carries the id
+    expect(byPath.get(`${BOOT_DIR}/install-id`)!.content).toBe(`${id}\n`);
+    expect(id).toBe(installId(node(), files.slice(0, -2))); // every file before the two that carry the id
   });
 
   test("cloud-init without Wi-Fi writes no network-config", () => {
@@ -343,10 +347,10 @@ describe("renderFirstBootFiles", () => {
     expect(files.some((f) => f.path === "network-config")).toBe(false);
   });
 
-  test("firstrun: firstrun.conf and firstrun.sh, no cloud-init files, no instance id", () => {
-    const { files, instanceId: id } = renderFirstBootFiles(node(), common(), "firstrun");
-    expect(id).toBe("");
-    expect(files.map((f) => f.path).slice(-2)).toEqual([`${BOOT_DIR}/firstrun.conf`, "firstrun.sh"]);
+  test("firstrun: firstrun.conf, firstrun.sh and the install-id, no cloud-init files", () => {
+    const { files, installId: id } = renderFirstBootFiles(node(), common(), "firstrun");
+    expect(id).toBe(installId(node(), files.slice(0, -1)));
+    expect(files.map((f) => f.path).slice(-3)).toEqual([`${BOOT_DIR}/firstrun.conf`, "firstrun.sh", `${BOOT_DIR}/install-id`]);
     expect(files.some((f) => ["user-data", "meta-data", "network-config"].includes(f.path))).toBe(false);
     expect(files.find((f) => f.path === `${BOOT_DIR}/firstrun.conf`)!.secrets).toEqual([wpaPsk(WIFI)]);
   });

@@ -65,8 +65,12 @@ export function renderUserData(node: NodeProvision, common: FlashCommon): string
       `      - ${yaml(common.sshKey)}`,
     );
   }
-  lines.push("runcmd:", `  - [sh, ${PI_BOOT_MOUNT}/${BOOT_DIR}/install.sh, --start]`);
-  if (common.sshKey) lines.push("  - [systemctl, enable, --now, ssh]");
+  // bootcmd runs on every boot, runcmd only once per instance: cloud-init marks a
+  // module done before running it, so a power cut during a runcmd install would
+  // never be retried. The installer runs until /etc/edgefed holds this card's install-id.
+  const dir = `${PI_BOOT_MOUNT}/${BOOT_DIR}`;
+  lines.push("bootcmd:", `  - [sh, -c, ${yaml(`[ ! -e ${dir}/install-id ] || cmp -s ${dir}/install-id /etc/edgefed/installed-id || sh ${dir}/install.sh --start`)}]`);
+  if (common.sshKey) lines.push("runcmd:", "  - [systemctl, enable, --now, ssh]");
   return `${lines.join("\n")}\n`;
 }
 
@@ -111,12 +115,13 @@ export function renderFirstrunConf(node: NodeProvision, common: FlashCommon): st
 }
 
 /**
- * cloud-init runs its modules once per instance id: a card written again
- * with other settings must get a new id to be set up again, the same
- * settings the same id. Every file counts, the agent binary included: a card
- * written again with only a new binary must install it.
+ * The id of one writing of a card, from everything written: the same
+ * settings and files give the same id, anything else a new one, the agent
+ * binary included. It is cloud-init's instance id (cloud-init runs its
+ * per-instance modules again for a new one) and the installer's marker (a
+ * card written again with only a new binary must install it).
  */
-export function instanceId(node: NodeProvision, files: PlannedFile[]): string {
+export function installId(node: NodeProvision, files: PlannedFile[]): string {
   const digest = createHash("sha256");
   for (const file of files) {
     const content = typeof file.content === "object" && "copyFrom" in file.content ? readFileSync(file.content.copyFrom) : file.content;
@@ -135,7 +140,7 @@ function fixedFile(path: string, source: string): PlannedFile {
  * directory first, then what makes first boot use it, so that a write cut
  * short leaves a card that does not start half a setup.
  */
-export function renderFirstBootFiles(node: NodeProvision, common: FlashCommon, format: BootFormat): { files: PlannedFile[]; instanceId: string } {
+export function renderFirstBootFiles(node: NodeProvision, common: FlashCommon, format: BootFormat): { files: PlannedFile[]; installId: string } {
   const agentEnv = renderAgentEnv(node, common);
   const tokenSecret = [common.enrollToken];
   const files: PlannedFile[] = [
@@ -149,11 +154,13 @@ export function renderFirstBootFiles(node: NodeProvision, common: FlashCommon, f
   if (format === "firstrun") {
     files.push({ path: `${BOOT_DIR}/firstrun.conf`, content: renderFirstrunConf(node, common), secrets: pskSecret });
     files.push(fixedFile("firstrun.sh", join(import.meta.dir, "firstrun.sh")));
-    return { files, instanceId: "" };
+  } else {
+    if (node.wifi) files.push({ path: "network-config", content: renderNetworkConfig(node.wifi), secrets: pskSecret });
+    files.push({ path: "user-data", content: renderUserData(node, common), secrets: [] });
   }
-  if (node.wifi) files.push({ path: "network-config", content: renderNetworkConfig(node.wifi), secrets: pskSecret });
-  files.push({ path: "user-data", content: renderUserData(node, common), secrets: [] });
-  const id = instanceId(node, files);
-  files.push({ path: "meta-data", content: renderMetaData(node, id), secrets: [] });
-  return { files, instanceId: id };
+  // What this writing of the card installs: install.sh records it in /etc/edgefed/installed-id when done.
+  const id = installId(node, files);
+  files.push({ path: `${BOOT_DIR}/install-id`, content: `${id}\n`, secrets: [] });
+  if (format === "cloud-init") files.push({ path: "meta-data", content: renderMetaData(node, id), secrets: [] });
+  return { files, installId: id };
 }

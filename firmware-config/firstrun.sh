@@ -59,6 +59,11 @@ fi
 
 sh "$boot/edgefed/install.sh"
 
-rm -f "$boot/edgefed/firstrun.conf" "$boot/firstrun.sh"
+# The cmdline.txt entry goes first and reaches the card before the script is
+# deleted (FAT keeps no order): a power cut in between must not leave an entry
+# pointing at a missing script, which would hold the Pi in this target.
 sed -i -e 's| systemd\.run=[^ ]*||g' -e 's| systemd\.run_success_action=[^ ]*||g' -e 's| systemd\.unit=kernel-command-line\.target||g' "$boot/cmdline.txt"
+sync
+rm -f "$boot/edgefed/firstrun.conf" "$boot/firstrun.sh"
+sync
 exit 0

@@ -2,6 +2,7 @@
 // only when the plan holds write it, cmdline.txt last. A dry run prints the
 // plan with secrets masked instead.
 import { AgentSettingsError, parseAgentSettings } from "../agent/settings.ts";
+import { ConfigError, loadGateConfig } from "../kernel/config-file.ts";
 import { contentSize, type BootPartition } from "./boot-partition.ts";
 import { CmdlineError, editCmdline } from "./cmdline.ts";
 import { BOOT_DIR, FLASH_MARK, renderFirstBootFiles, type PlannedFile } from "./first-boot-files.ts";
@@ -39,6 +40,16 @@ export function detectFormat(partition: BootPartition): { format: BootFormat; re
   return { format: "firstrun", reason: "no cloud-init files on the boot partition: Raspberry Pi OS Bookworm runs firstrun.sh" };
 }
 
+/** Checks the gate config the way the agent will load it (check-config would otherwise refuse it on the Pi, forever). */
+function checkGateConfig(file: string): void {
+  try {
+    loadGateConfig({ file, env: {} });
+  } catch (error) {
+    if (error instanceof ConfigError) throw new FlashError(`the agent would refuse --kernel-config ${file}:\n  ${error.problems.join("\n  ")}`);
+    throw error;
+  }
+}
+
 /** Checks agent.env the way the agent will read it, so a card never carries settings its agent refuses. */
 function checkAgentEnv(files: PlannedFile[]): void {
   const agentEnv = files.find((f) => f.path === `${BOOT_DIR}/agent.env`)!.content as string;
@@ -54,11 +65,12 @@ export function planFlash(partition: BootPartition, node: NodeProvision, common:
   const cmdlineBefore = partition.read("cmdline.txt");
   if (cmdlineBefore === null) throw new FlashError(`${partition.description} has no cmdline.txt: it does not look like a Raspberry Pi boot partition`);
   const { format, reason } = common.format ? { format: common.format, reason: "--format" } : detectFormat(partition);
-  const { files, instanceId } = renderFirstBootFiles(node, common, format);
+  checkGateConfig(common.kernelConfig);
+  const { files, installId } = renderFirstBootFiles(node, common, format);
   checkAgentEnv(files);
   let cmdline: string;
   try {
-    cmdline = editCmdline(cmdlineBefore, format, { instanceId, wifiCountry: node.wifi?.country ?? null });
+    cmdline = editCmdline(cmdlineBefore, format, { instanceId: installId, wifiCountry: node.wifi?.country ?? null });
   } catch (error) {
     if (error instanceof CmdlineError) throw new FlashError(`${partition.description}: ${error.message}`);
     throw error;
@@ -77,7 +89,10 @@ export function planFlash(partition: BootPartition, node: NodeProvision, common:
   }
   const all = [...backups, ...files];
 
-  const neededBytes = all.reduce((sum, f) => sum + partition.allocationFor(contentSize(f.content)) - partition.allocatedBytes(f.path), SLACK_BYTES);
+  const replaced = all.map((f) => partition.allocatedBytes(f.path));
+  // Written aside (a directory), the largest replaced file exists twice for a moment.
+  const aside = partition.writesAside ? Math.max(0, ...replaced) : 0;
+  const neededBytes = all.reduce((sum, f, i) => sum + partition.allocationFor(contentSize(f.content)) - replaced[i]!, SLACK_BYTES + aside);
   const freeBytes = partition.freeBytes();
   if (neededBytes > freeBytes) {
     const mib = (n: number) => `${(n / (1 << 20)).toFixed(1)} MiB`;
@@ -87,7 +102,7 @@ export function planFlash(partition: BootPartition, node: NodeProvision, common:
 }
 
 export function writePlan(partition: BootPartition, plan: FlashPlan): void {
-  partition.write(plan.files);
+  partition.write(plan.files.map((file) => ({ ...file, secret: file.secrets.some(Boolean) })));
 }
 
 function masked(text: string, secrets: string[]): string {

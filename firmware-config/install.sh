@@ -1,11 +1,13 @@
 #!/bin/sh
-# edgefed first-boot installer. Runs once as root on the Pi, started by
-# cloud-init (runcmd) or by firstrun.sh, from the edgefed/ directory that
-# `bun run flash` wrote onto the boot partition. It installs the agent and its
-# unit, then deletes agent.env from the boot partition: FAT has no
-# permissions, so anyone holding the card could read the enrollment token.
-# Running it again is safe: what is installed is installed again, the
-# settings already in /etc/edgefed stay when the boot partition has none.
+# edgefed first-boot installer. Runs as root on the Pi, started by cloud-init
+# (bootcmd, on every boot until this card's install-id is recorded) or by
+# firstrun.sh, from the edgefed/ directory that `bun run flash` wrote onto the
+# boot partition. It installs the agent and its unit, then deletes agent.env
+# (FAT has no permissions: anyone holding the card could read the enrollment
+# token) and the binary (room for kernel updates) from the boot partition, and
+# records the install-id last. A power cut anywhere leaves it to run again on
+# the next boot, which is safe: what the boot partition no longer holds is
+# taken from where it was installed.
 #
 #   install.sh [--start] [--root DIR]
 #     --start     start the agent now (cloud-init; firstrun.sh reboots instead)
@@ -66,6 +68,12 @@ else
   if [ "$start" = yes ]; then systemctl start --no-block edgefed-agent.service; fi
 fi
 
-rm -f "$here/agent.env"
 sync
+rm -f "$here/agent.env" "$here/edgefed-agent"
+sync
+if [ -f "$here/install-id" ]; then
+  cp "$here/install-id" "$root/etc/edgefed/installed-id.new"
+  mv -f "$root/etc/edgefed/installed-id.new" "$root/etc/edgefed/installed-id"
+  sync
+fi
 log "installed the edgefed agent; it registers with its hub once the network is up"

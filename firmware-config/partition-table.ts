@@ -38,6 +38,13 @@ export function isFatBootSector(sector: Uint8Array): boolean {
   return jumps && typed && [512, 1024, 2048, 4096].includes(bytesPerSector) && sectorsPerCluster > 0 && (sectorsPerCluster & (sectorsPerCluster - 1)) === 0;
 }
 
+/** The size a FAT boot sector says its file system has (total sectors times sector size). */
+export function fatFileSystemBytes(sector: Uint8Array): number {
+  const view = new DataView(sector.buffer, sector.byteOffset, SECTOR);
+  const sectors = view.getUint16(19, true) || view.getUint32(32, true);
+  return sectors * view.getUint16(11, true);
+}
+
 function guid(bytes: Uint8Array): string {
   const hex = (from: number, to: number, reverse: boolean) => {
     const part = Array.from(bytes.subarray(from, to), (b) => b.toString(16).padStart(2, "0"));

@@ -1,20 +1,30 @@
 // `bun run flash`: prepares a Raspberry Pi's SD card (or image) so that its
 // first boot installs the edgefed agent and the node registers with the hub.
-// Everything is checked before anything is written; exit 2 means nothing was.
-import { constants, copyFileSync, existsSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+// Everything is checked before anything is written: exit 2 means nothing was,
+// exit 1 that writing failed part-way.
+import { chmodSync, constants, copyFileSync, existsSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { BootTargetError, openBootPartition } from "../firmware-config/boot-partition.ts";
+import { BootTargetError, BootWriteError, openBootPartition } from "../firmware-config/boot-partition.ts";
 import { parseFleet } from "../firmware-config/fleet-csv.ts";
 import { describePlan, FlashError, planFlash, writePlan } from "../firmware-config/flash.ts";
 import { FLASH_HELP, FlashOptionsError, parseFlashArgs, type FlashCommon, type NodeProvision } from "../firmware-config/flash-options.ts";
 
 const say = (lines: string[]) => console.log(lines.join("\n"));
 
+/** An image file holding a node's enrollment token is the operator's to read only. */
+function makeOwnerOnly(image: string): void {
+  if (statSync(image).isFile() && (statSync(image).mode & 0o077) !== 0) {
+    chmodSync(image, 0o600);
+    say([`${image}: mode set to 0600, it holds the enrollment token now`]);
+  }
+}
+
 function flashCard(boot: string, node: NodeProvision, common: FlashCommon): void {
   const partition = openBootPartition(boot, { staging: common.staging });
   const plan = planFlash(partition, node, common);
   say(describePlan(plan, common.dryRun));
   if (common.dryRun) return;
+  makeOwnerOnly(boot);
   writePlan(partition, plan);
   say([`node ${node.nodeId}: done. On first boot the Pi installs the agent and registers with ${common.hubUrl}.`]);
 }
@@ -42,14 +52,15 @@ function flashFleet(fleetCsv: string, template: string, outDir: string, common: 
     }
     // A copy that is not finished never carries the final name.
     const partial = `${image}.partial`;
-    copyFileSync(template, partial, constants.COPYFILE_FICLONE);
     try {
+      copyFileSync(template, partial, constants.COPYFILE_FICLONE);
+      chmodSync(partial, 0o600); // it will hold the enrollment token
       const partition = openBootPartition(partial);
       writePlan(partition, planFlash(partition, node, common));
       renameSync(partial, image);
     } catch (error) {
       rmSync(partial, { force: true });
-      throw error;
+      throw error instanceof BootWriteError ? error : new BootWriteError(image, error);
     }
     say([`node ${node.nodeId}: ${image}`]);
   }
@@ -62,6 +73,11 @@ try {
   else if (request.kind === "single") flashCard(request.boot, request.node, request.common);
   else flashFleet(request.fleetCsv, request.template, request.outDir, request.common);
 } catch (error) {
+  if (error instanceof BootWriteError) {
+    console.error(`edgefed flash: ${error.message}`);
+    console.error("edgefed flash: the card may hold part of the new files (cmdline.txt is written last); fix the cause and write it again");
+    process.exit(1);
+  }
   if (error instanceof FlashOptionsError || error instanceof BootTargetError || error instanceof FlashError) {
     const problems = error instanceof FlashOptionsError ? error.problems : [error.message];
     for (const line of problems) console.error(`edgefed flash: ${line}`);

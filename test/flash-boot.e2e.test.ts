@@ -1,15 +1,20 @@
 // The whole way from card to fleet, short of a real Pi: flash writes an image
-// for a running hub, first boot's installer puts the agent into a scratch
-// root as it would on the Pi, and the installed arm64 binary, started under
-// qemu the way its systemd unit starts it (settings from the two environment
-// files), registers with the hub and heartbeats over MQTT.
+// for a running hub; first boot's installer puts the agent into a scratch
+// root as it would on the Pi; then the installed unit's own ExecStartPre and
+// ExecStart lines run the installed arm64 binary under qemu as the unit's
+// user, with the unit's environment files and systemd's notify socket. qemu's
+// -L prefix makes the scratch root the binary's /, so it finds
+// /etc/edgefed/core_gates.env there and /etc/edgefed/agent.env unreadable
+// (root's, 0600), as on the Pi. The node registers with the hub, heartbeats
+// over MQTT, and tells systemd it is ready.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
-import { arm64AgentBinary, QEMU, qemuArgs } from "./support/arm64-agent.ts";
+import { arm64AgentBinary, QEMU } from "./support/arm64-agent.ts";
 import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
+import { bindNotifyReceiver } from "./support/notify-receiver.ts";
 import { extractBootFile, makePiImage } from "./support/pi-image.ts";
 
 let hub: TestHub;
@@ -31,8 +36,14 @@ function environmentFile(path: string): Record<string, string> {
   return Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]));
 }
 
-test("a flashed image's agent registers with the hub and heartbeats", async () => {
+/** A unit's setting, each value in order (ExecStartPre=, EnvironmentFile=, ...). */
+function unitValues(unit: string, key: string): string[] {
+  return [...unit.matchAll(new RegExp(`^${key}=(.*)$`, "gm"))].map((m) => m[1]!);
+}
+
+test("a flashed image boots into a registered, heartbeating node, started the way its unit starts it", async () => {
   const dir = tempDir("edgefed-boot-");
+  chmodSync(dir, 0o755); // the unit's user walks into it
   const image = makePiImage(dir, "pi.img", { cloudInit: true, bootMiB: 256 });
   const nodeId = "pi-boot-01";
   const token = hub.enrollmentToken();
@@ -52,31 +63,59 @@ test("a flashed image's agent registers with the hub and heartbeats", async () =
   extractBootFile(image, "edgefed", boot);
   const install = spawnSync("sh", [join(boot, "edgefed/install.sh"), "--root", root], { encoding: "utf8" });
   expect(install.status).toBe(0);
+  chmodSync(root, 0o755);
+  symlinkSync("/usr/aarch64-linux-gnu/lib", join(root, "lib")); // the arm64 loader and libc, for qemu's -L
 
-  // As the unit starts it: the settings come in through the environment (EnvironmentFile=),
-  // the state directory is the unit's StateDirectory.
-  const environment = {
-    PATH: process.env.PATH,
-    ...environmentFile(join(root, "etc/edgefed/agent.env")),
-    ...environmentFile(join(root, "etc/edgefed/core_gates.env")),
-    EDGEFED_KERNEL_CONFIG: join(root, "etc/edgefed/core_gates.env"),
-    EDGEFED_DATA_DIR: join(dir, "var-lib-edgefed"),
-    EDGEFED_API_PORT: "0",
+  // The unit as installed: its user, its environment files, its state directory, its commands.
+  const unit = readFileSync(join(root, "etc/systemd/system/edgefed-agent.service"), "utf8");
+  const user = unitValues(unit, "User")[0]!;
+  const [uid, gid] = new RegExp(`^${user}:x:(\\d+):(\\d+):`, "m").exec(readFileSync(join(root, "etc/passwd"), "utf8"))!.slice(1).map(Number);
+  const stateRoot = join(dir, "var-lib");
+  mkdirSync(join(stateRoot, unitValues(unit, "StateDirectory")[0]!), { recursive: true });
+  chmodSync(stateRoot, 0o755);
+  chownSync(join(stateRoot, unitValues(unit, "StateDirectory")[0]!), uid!, gid!);
+  const environment: Record<string, string> = { PATH: "/usr/bin:/bin" };
+  for (const file of unitValues(unit, "EnvironmentFile")) Object.assign(environment, environmentFile(join(root, file)));
+  const notify = bindNotifyReceiver(`@edgefed-boot-test-${process.pid}`);
+  Object.assign(environment, { NOTIFY_SOCKET: notify.address, WATCHDOG_USEC: String(Number.parseInt(unitValues(unit, "WatchdogSec")[0]!) * 1_000_000) });
+  const command = (line: string) => {
+    const [binary, ...args] = line.replaceAll("%S", stateRoot).split(" ");
+    return ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", QEMU, "-L", root, "-cpu", "cortex-a72", join(root, binary!), ...args];
   };
-  agent = spawn(QEMU, [...qemuArgs("cortex-a72"), join(root, "usr/local/bin/edgefed-agent")], { env: environment, stdio: ["ignore", "pipe", "pipe"] });
-  let log = "";
-  agent.stdout!.on("data", (chunk) => (log += chunk));
-  agent.stderr!.on("data", (chunk) => (log += chunk));
+  const run = (line: string) => {
+    const [program, ...args] = command(line);
+    // The one departure from the unit: a free port for the local API, as other tests may hold 8787.
+    return spawn(program!, args, { env: { ...environment, EDGEFED_API_PORT: "0" }, stdio: ["ignore", "pipe", "pipe"] });
+  };
 
-  const view = await eventually(async () => {
-    const v = (await hub.api("GET", `/federation/nodes/${nodeId}`)).body;
-    return v.heartbeat?.count >= 1 && v;
-  }, 90_000, () => `the flashed node to register and heartbeat; its log:\n${log}`);
-  expect(view).toMatchObject({ node_id: nodeId, arch: "arm64", health: { state: "healthy" } });
-  expect(log).not.toContain(token);
+  try {
+    const check = run(unitValues(unit, "ExecStartPre")[0]!);
+    let checkLog = "";
+    check.stdout!.on("data", (chunk) => (checkLog += chunk));
+    check.stderr!.on("data", (chunk) => (checkLog += chunk));
+    const checked = await new Promise<number | null>((resolve) => check.once("exit", resolve));
+    expect(checkLog).toContain(`configuration ok (node ${nodeId})`);
+    expect(checked).toBe(0);
 
-  const exited = new Promise<number | null>((resolve) => agent!.once("exit", (code) => resolve(code)));
-  agent.kill("SIGTERM");
-  expect(await exited).toBe(0);
-  agent = null;
+    agent = run(unitValues(unit, "ExecStart")[0]!);
+    let log = "";
+    agent.stdout!.on("data", (chunk) => (log += chunk));
+    agent.stderr!.on("data", (chunk) => (log += chunk));
+
+    const view = await eventually(async () => {
+      const v = (await hub.api("GET", `/federation/nodes/${nodeId}`)).body;
+      return v.heartbeat?.count >= 1 && v;
+    }, 90_000, () => `the flashed node to register and heartbeat; its log:\n${log}`);
+    expect(view).toMatchObject({ node_id: nodeId, arch: "arm64", health: { state: "healthy" } });
+    expect(log).toContain('"envFileStatus":"unreadable"'); // root's agent.env: the settings came through the environment
+    expect(log).not.toContain(token);
+    await eventually(() => notify.messages.some((m) => m.startsWith("READY=1")), 10_000, "READY=1 on the notify socket");
+
+    const exited = new Promise<number | null>((resolve) => agent!.once("exit", (code) => resolve(code)));
+    agent.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    agent = null;
+  } finally {
+    notify.close();
+  }
 }, 180_000);

@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { createHash, pbkdf2Sync } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
 import { bytesOutsideBoot, extractBootFile, fakeArm64Binary, makePiImage, PI_CMDLINE, readBootFile, type PiImage } from "./support/pi-image.ts";
@@ -46,6 +46,7 @@ describe("a Trixie image (cloud-init on the boot partition)", () => {
   test("flash picks cloud-init, says so, and writes every file", () => {
     first = flash([...nodeArgs(image.path), ...wifiArgs, "--ssh-key", sshKey]);
     expect(first.code).toBe(0);
+    expect(statSync(image.path).mode & 0o777).toBe(0o600); // it holds the token now
     expect(first.out).toContain("format: cloud-init (user-data on the boot partition");
     expectSecretsNotShown(first.out);
     for (const file of ["edgefed/agent.env", "edgefed/core_gates.env", "edgefed/install.sh", "edgefed/edgefed-agent.service", "user-data", "meta-data", "network-config"]) {
@@ -63,7 +64,7 @@ describe("a Trixie image (cloud-init on the boot partition)", () => {
     const text = readFileSync(userData, "utf8");
     expect(text.startsWith("#cloud-config\n")).toBe(true);
     expect(text).toContain('hostname: "pi-01"');
-    expect(text).toContain("  - [sh, /boot/firmware/edgefed/install.sh, --start]");
+    expect(text).toContain('  - [sh, -c, "[ ! -e /boot/firmware/edgefed/install-id ] || cmp -s /boot/firmware/edgefed/install-id /etc/edgefed/installed-id || sh /boot/firmware/edgefed/install.sh --start"]');
     expect(text).toContain(readFileSync(sshKey, "utf8").trim());
   });
 
@@ -186,11 +187,16 @@ describe("first boot's installer, run into a scratch root", () => {
     expect(lstatSync(wants).isSymbolicLink()).toBe(true);
     expect(readlinkSync(wants)).toBe("/etc/systemd/system/edgefed-agent.service");
     expect(readFileSync(join(root, "etc/passwd"), "utf8")).toMatch(/^edgefed:x:\d+:\d+::\/var\/lib\/edgefed:\/usr\/sbin\/nologin$/m);
+    // The token and the binary leave the boot partition; the install-id is recorded last (cloud-init's bootcmd compares them).
     expect(existsSync(join(boot, "edgefed/agent.env"))).toBe(false);
+    expect(existsSync(join(boot, "edgefed/edgefed-agent"))).toBe(false);
+    expect(readFileSync(join(root, "etc/edgefed/installed-id"), "utf8")).toBe(readFileSync(join(boot, "edgefed/install-id"), "utf8"));
 
-    // Again, as after a reboot into a half-finished first boot: settings already in place stay.
+    // Again, as after a power cut before the install-id was recorded: what the card no longer holds comes from where it was installed.
+    rmSync(join(root, "etc/edgefed/installed-id"));
     const again = run();
     expect(again.status).toBe(0);
+    expect(sha256(readFileSync(join(root, "usr/local/bin/edgefed-agent")))).toBe(sha256(readFileSync(agent)));
     expect(envValues(readFileSync(env, "utf8")).EDGEFED_ENROLL_TOKEN).toBe(TOKEN);
     expect(readFileSync(join(root, "etc/passwd"), "utf8").match(/^edgefed:/gm)).toHaveLength(1);
   });
@@ -205,6 +211,7 @@ describe("refusals: a clear error and nothing written", () => {
     ["Wi-Fi without its country", (i) => [...nodeArgs(i.path), "--wifi-ssid", "x", "--wifi-psk", "12345678"], /Wi-Fi needs all three/],
     ["a private SSH key", (i) => [...nodeArgs(i.path), "--ssh-key", privateKey()], /is a private key/],
     ["an unknown option", (i) => [...nodeArgs(i.path), "--wifi-pass", "x"], /Unknown option '--wifi-pass'/],
+    ["a gate config the agent would refuse", (i) => [...nodeArgs(i.path), "--kernel-config", badGateConfig()], /the agent would refuse --kernel-config .*\n.*MIN_NOTIONAL_USD/],
     ["a malformed token, without echoing it", (i) => [...nodeArgs(i.path).slice(0, 6), "--enroll-token", "tok en-SECRET", "--agent", agent], /--enroll-token contains spaces.*value not shown/],
   ];
   test.each(cases)("%s", (_, args, message) => {
@@ -218,6 +225,12 @@ describe("refusals: a clear error and nothing written", () => {
     expect(sha256(readFileSync(image.path))).toBe(before);
   });
 
+  function badGateConfig(): string {
+    const file = join(dir, "bad_gates.env");
+    writeFileSync(file, "MIN_NOTIONAL_USD=abc\n");
+    return file;
+  }
+
   function privateKey(): string {
     const file = join(dir, "id_ed25519");
     writeFileSync(file, "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n");
@@ -227,6 +240,7 @@ describe("refusals: a clear error and nothing written", () => {
   const images: [string, PiImage["path"] | (() => PiImage), RegExp][] = [
     ["a partition table without FAT", () => makePiImage(dir, "nofat.img", { cloudInit: false, bootType: 0x83, format: false }), /no FAT partition in the image's partition table \(1: type 0x83, 2: type 0x83\)/],
     ["a FAT-typed partition that holds no FAT file system", () => makePiImage(dir, "unformatted.img", { cloudInit: false, format: false }), /partition 1 is not a FAT file system mtools can read/],
+    ["a FAT file system larger than its partition (writes could spill into the root partition)", () => fatOverflowingItsPartition(), /claims \d+ bytes, more than the partition's \d+/],
     ["a boot partition too small for the agent", () => makePiImage(dir, "small.img", { cloudInit: true, bootMiB: 2 }), /has [\d.]+ MiB free, flash needs [\d.]+ MiB/],
   ];
   test.each(images)("%s", (_, make, message) => {
@@ -237,6 +251,15 @@ describe("refusals: a clear error and nothing written", () => {
     expect(result.code).toBe(2);
     expect(sha256(readFileSync(image.path))).toBe(before);
   });
+
+  /** A 16 MiB partition entry whose FAT says it is 20 MiB: mtools would believe the FAT. */
+  function fatOverflowingItsPartition(): PiImage {
+    const image = makePiImage(dir, "overflow.img", { cloudInit: true, bootMiB: 20 });
+    const bytes = readFileSync(image.path);
+    bytes.writeUInt32LE((16 << 20) / 512, 446 + 12);
+    writeFileSync(image.path, bytes);
+    return image;
+  }
 
   test("a cmdline.txt of two lines", () => {
     const image = makePiImage(dir, "twolines.img", { cloudInit: true });
@@ -254,8 +277,9 @@ describe("refusals: a clear error and nothing written", () => {
     expect(refused.out).toMatch(/is not on a FAT file system .* or --staging/);
     expect(refused.code).toBe(2);
     expect(readFileSync(join(boot, "cmdline.txt"), "utf8")).toBe(PI_CMDLINE);
-    const staged = flash([...nodeArgs(boot), "--staging"]);
+    const staged = flash([...nodeArgs(boot), ...wifiArgs, "--staging"]);
     expect(staged.code).toBe(0);
+    for (const secret of ["edgefed/agent.env", "edgefed/firstrun.conf"]) expect(statSync(join(boot, secret)).mode & 0o777).toBe(0o600);
     expect(envValues(readFileSync(join(boot, "edgefed/agent.env"), "utf8")).EDGEFED_NODE_ID).toBe("pi-01");
     expect(readFileSync(join(boot, "cmdline.txt"), "utf8")).toContain(" systemd.run=/boot/firstrun.sh ");
   });
@@ -291,6 +315,7 @@ describe("--fleet: one image per row of a CSV", () => {
     for (const [nodeId, hostname] of [["pi-10", "pi-10"], ["pi-11", "bench-11"], ["pi-12", "pi-12"]]) {
       const card = image(join(out, `${nodeId}.img`));
       expect(envValues(readBootFile(card, "edgefed/agent.env")!).EDGEFED_NODE_ID).toBe(nodeId);
+      expect(statSync(card.path).mode & 0o777).toBe(0o600);
       expect(readBootFile(card, "meta-data")).toContain(`local-hostname: "${hostname}"`);
     }
     expect(readBootFile(image(join(out, "pi-11.img")), "network-config")).toContain(`password: "${expectedPsk}"`);
