@@ -1,5 +1,6 @@
 // The agent's scheduled work, run directly: the recovery sweep and journal
-// compaction (their schedules are node-schedule's business).
+// compaction (their schedules are node-schedule's business); and the health
+// the systemd watchdog is pinged on.
 import { afterAll, expect, test } from "bun:test";
 import { DEFAULT_CONFIG } from "../kernel/config.ts";
 import { intentStream } from "../test/fixtures/intents.ts";
@@ -96,4 +97,11 @@ test("a journal replaced behind the agent's back is reported at start", async ()
   for (const suffix of ["", "-wal", "-shm"]) rmSync(join(dataDir, `journal.sqlite${suffix}`), { force: true });
   await offlineAgent("replaced-pi", { dataDir, hubUrl: "http://127.0.0.1:9", log: (line) => logs.push(line) });
   expect(logs.some((line) => line.includes("ends at seq 0 but verdicts up to 3 were already queued"))).toBe(true);
+});
+
+test("healthy() (the watchdog's condition): true while both SQLite files answer, false once stopped", async () => {
+  const agent = await offlineAgent("healthy-pi");
+  expect(agent.healthy()).toBe(true);
+  await agent.stop();
+  expect(agent.healthy()).toBe(false);
 });

@@ -4,11 +4,9 @@
 import { afterAll, afterEach, expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { DEFAULT_CONFIG } from "../kernel/config.ts";
 import { removeTempDirs, tempDir } from "../test/helpers.ts";
 import { eventually } from "../test/support/hub-harness.ts";
 import { bindNotifyReceiver, type NotifyReceiver } from "../test/support/notify-receiver.ts";
-import { Agent } from "./agent.ts";
 import { openSdNotify, sockaddrUn, watchdogIntervalMs, type SdNotify } from "./sd-notify.ts";
 
 const open: (NotifyReceiver | SdNotify)[] = [];
@@ -129,24 +127,4 @@ test("the watchdog pings every WATCHDOG_USEC/2 only while healthy, and stops at 
   const after = r.messages.length;
   await Bun.sleep(100);
   expect(r.messages.length).toBe(after);
-});
-
-test("Agent.healthy(): true while running (both SQLite files answer), false once stopped", async () => {
-  const agent = await Agent.start({
-    nodeId: "healthy-pi",
-    dataDir: tempDir(),
-    hubUrl: "",
-    enrollToken: "",
-    advertisement: { capabilities: ["kernel"], arch: "x64", version: "test" },
-    gateConfig: { ...DEFAULT_CONFIG },
-    heartbeatS: 60,
-    apiPort: null,
-    outboxMax: 10_000,
-    reconnectMaxS: 1,
-    journalRetentionDays: 30,
-    log: () => {},
-  });
-  expect(agent.healthy()).toBe(true);
-  await agent.stop();
-  expect(agent.healthy()).toBe(false);
 });
