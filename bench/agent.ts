@@ -1,6 +1,8 @@
 // bun run bench agent
-// (a) the agent's RSS after start and after 100,000 intents through its local
-//     API: the x64 single-file binary as it ships, simulation only;
+// (a) the agent's RSS after start, after 100,000 intents through its local
+//     API and after 6 s idle, split into RssAnon and RssFile: the x64
+//     single-file binary as it ships, simulation only; once more with
+//     BUN_JSC_useJIT=0 (interpreter only) in its environment;
 // (b) start to first heartbeat: a registered agent started again, from spawn
 //     until the hub has its first heartbeat;
 // (c) outbox replay: the hub (embedded broker) goes away, the agent queues
@@ -24,7 +26,13 @@ const ROOT = join(import.meta.dir, "..");
 const INTENTS = Number(process.env.INTENTS ?? 100_000);
 const ADMIN = "bench-admin-token-0123456789";
 const dir = mkdtempSync(join(tmpdir(), "edgefed-bench-agent-"));
-const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
+/** VmRSS and its parts (MB): RssAnon (the allocators' memory) and RssFile (pages of the binary itself, its code touched so far). */
+function rss(pid: number): { total: number; anon: number; file: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) / 1024;
+  return { total: kb("VmRSS"), anon: kb("RssAnon"), file: kb("RssFile") };
+}
+const mb = (r: { total: number; anon: number; file: number }) => `${round(r.total, 1)} (anon ${round(r.anon, 1)}, file ${round(r.file, 1)})`;
 
 function agentEnvFile(name: string, settings: Record<string, string>): string {
   const file = join(dir, `${name}.env`);
@@ -46,20 +54,36 @@ async function postIntents(port: number, count: number, prefix: string): Promise
   return count / ((performance.now() - start) / 1000);
 }
 
-async function memory(): Promise<{ atStart: number; after: number; intentsPerS: number }> {
+type Rss = ReturnType<typeof rss>;
+
+function buildBinary(): string {
   const binary = join(dir, "edgefed-agent-linux-x64");
   const build = Bun.spawnSync([process.execPath, "build", join(ROOT, "agent/main.ts"), "--compile", "--minify", "--target=bun-linux-x64", "--outfile", binary]);
   if (build.exitCode !== 0) throw new Error(build.stderr.toString());
-  const env = { EDGEFED_AGENT_ENV: agentEnvFile("mem-pi", { EDGEFED_OFFLINE: "1" }) };
-  const agent = await startChild([], env, /local intent API on 127\.0\.0\.1:(\d+)/, 20_000, binary);
+  return binary;
+}
+
+/**
+ * The binary's RSS, simulation only: 0.5 s after start, 0.5 s after INTENTS
+ * intents, and after 6 s idle (Bun's GC-on-idle has run). `env` adds to the
+ * agent's environment (an operator's systemd Environment=). Before each start
+ * the binary leaves the page cache, so it is read from disk as after an
+ * install or a reboot: a file just written maps about 5 MB more of itself
+ * (RssFile 40 to 45 MB at start instead of 35).
+ */
+async function memory(binary: string, name: string, env: Record<string, string> = {}): Promise<{ atStart: Rss; after: Rss; idle: Rss; intentsPerS: number }> {
+  Bun.spawnSync(["sync", binary]);
+  Bun.spawnSync(["dd", `if=${binary}`, "iflag=nocache", "count=0", "status=none"]); // best effort (GNU dd)
+  const agent = await startChild([], { EDGEFED_AGENT_ENV: agentEnvFile(name, { EDGEFED_OFFLINE: "1" }), ...env }, /local intent API on 127\.0\.0\.1:(\d+)/, 20_000, binary);
   await Bun.sleep(500);
-  const atStart = rssMb(agent.process.pid!);
+  const atStart = rss(agent.process.pid!);
   const intentsPerS = await postIntents(Number(agent.ready), INTENTS, "mem");
-  Bun.gc(true);
   await Bun.sleep(500);
-  const after = rssMb(agent.process.pid!);
+  const after = rss(agent.process.pid!);
+  await Bun.sleep(6000);
+  const idle = rss(agent.process.pid!);
   await agent.stop();
-  return { atStart, after, intentsPerS };
+  return { atStart, after, idle, intentsPerS };
 }
 
 async function startHub(dataDir: string, ports: { http: number; mqtt: number }): Promise<Child> {
@@ -127,12 +151,19 @@ async function withHub(): Promise<{ firstHeartbeatMs: number; replay: number; ra
 }
 
 try {
-  const mem = await memory();
+  const binary = buildBinary();
+  const mem = await memory(binary, "mem-pi");
+  const noJit = await memory(binary, "mem-nojit-pi", { BUN_JSC_useJIT: "0" });
   const live = await withHub();
   printTable(`agent: ${INTENTS} intents; embedded-broker hub as its own process`, [
-    ["RSS after start (MB, target < 60)", round(mem.atStart, 1)],
-    [`RSS after ${INTENTS} intents (MB, target < 60)`, round(mem.after, 1)],
+    ["RSS after start (MB, target < 60)", mb(mem.atStart)],
+    [`RSS after ${INTENTS} intents (MB, target < 60)`, mb(mem.after)],
+    ["RSS after 6 s idle", mb(mem.idle)],
     ["intents/s through the local API (1,000 per request)", mem.intentsPerS],
+    ["with BUN_JSC_useJIT=0: RSS after start", mb(noJit.atStart)],
+    [`with BUN_JSC_useJIT=0: RSS after ${INTENTS} intents`, mb(noJit.after)],
+    ["with BUN_JSC_useJIT=0: RSS after 6 s idle", mb(noJit.idle)],
+    ["with BUN_JSC_useJIT=0: intents/s", noJit.intentsPerS],
     ["start to first heartbeat at the hub (ms, target < 300)", round(live.firstHeartbeatMs, 0)],
     ["outbox replay, events/s", live.replay],
     ["raw MQTT.js QoS 1 publishing (limit)", live.rawPublish],
@@ -143,7 +174,17 @@ try {
     value: Math.round(live.replay),
     unit: "replayed events/s",
     limit: Math.round(live.rawPublish),
-    extra: { rss_start_mb: round(mem.atStart, 1), rss_after_mb: round(mem.after, 1), first_heartbeat_ms: Math.round(live.firstHeartbeatMs), intents_per_s: Math.round(mem.intentsPerS) },
+    extra: {
+      rss_start_mb: round(mem.atStart.total, 1),
+      rss_after_mb: round(mem.after.total, 1),
+      rss_after_anon_mb: round(mem.after.anon, 1),
+      rss_after_file_mb: round(mem.after.file, 1),
+      rss_idle_mb: round(mem.idle.total, 1),
+      rss_after_nojit_mb: round(noJit.after.total, 1),
+      intents_per_s_nojit: Math.round(noJit.intentsPerS),
+      first_heartbeat_ms: Math.round(live.firstHeartbeatMs),
+      intents_per_s: Math.round(mem.intentsPerS),
+    },
   });
 } finally {
   rmSync(dir, { recursive: true, force: true });
