@@ -153,28 +153,15 @@ class ImagePartition implements BootPartition {
 
   static open(image: string): ImagePartition {
     const size = statSync(image).size;
-    const head = new Uint8Array(Math.min(size, 34 * SECTOR));
-    const fd = openSync(image, "r");
-    try {
-      readSync(fd, head, 0, head.length, 0);
-    } finally {
-      closeSync(fd);
-    }
     let partition: FatPartition;
     try {
-      partition = findFatPartition(head, size);
+      partition = findFatPartition(readAt(image, 0, Math.min(size, 34 * SECTOR)), size); // MBR, or GPT header and entries
     } catch (error) {
       if (error instanceof PartitionError) throw new BootTargetError(`--boot ${image}: ${error.message}`);
       throw error;
     }
     // mtools trusts the file system's own size: one larger than its partition would let writes spill into the next.
-    const bootSector = new Uint8Array(SECTOR);
-    const sectorFd = openSync(image, "r");
-    try {
-      readSync(sectorFd, bootSector, 0, SECTOR, partition.offsetBytes);
-    } finally {
-      closeSync(sectorFd);
-    }
+    const bootSector = readAt(image, partition.offsetBytes, SECTOR);
     if (isFatBootSector(bootSector) && fatFileSystemBytes(bootSector) > partition.sizeBytes) {
       throw new BootTargetError(`--boot ${image}: the FAT file system in partition ${partition.number} claims ${fatFileSystemBytes(bootSector)} bytes, more than the partition's ${partition.sizeBytes}: a corrupt image?`);
     }
@@ -239,6 +226,17 @@ class ImagePartition implements BootPartition {
     else writeFileSync((source = join(staging, parts.join("_"))), contentBytes(file.content), { mode: 0o600 });
     mtools("mcopy", ["-o", "-i", this.drive, source, `::/${file.path}`], `cannot write ${file.path}`);
   }
+}
+
+function readAt(file: string, offset: number, length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  const fd = openSync(file, "r");
+  try {
+    readSync(fd, bytes, 0, length, offset);
+  } finally {
+    closeSync(fd);
+  }
+  return bytes;
 }
 
 function runMtools(command: string, args: string[]): { status: number | null; stdout: string; stderr: string } {

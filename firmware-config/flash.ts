@@ -84,7 +84,8 @@ export function planFlash(partition: BootPartition, node: NodeProvision, common:
     const before = name === "cmdline.txt" ? cmdlineBefore : partition.read(name);
     const backup = `${BOOT_DIR}/before-flash/${name}`;
     if (before !== null && !before.includes(FLASH_MARK) && partition.read(backup) === null) {
-      backups.push({ path: backup, content: before, secrets: [], origin: `the card's own ${name}, kept` });
+      // Imager's user-data or network-config may hold a password hash or a Wi-Fi key: kept as a secret whole.
+      backups.push({ path: backup, content: before, secrets: [before], origin: `the card's own ${name}, kept` });
     }
   }
   const all = [...backups, ...files];
