@@ -1,6 +1,7 @@
 // The files a card needs for its first boot, rendered from one node's
-// settings. Pure apart from reading the repo's own templates: the same
-// settings give the same bytes, so writing a card twice writes it the same.
+// settings. Pure apart from reading the files it copies (their bytes go into
+// the install-id): the same settings and files give the same bytes, so
+// writing a card twice writes it the same.
 import { createHash, pbkdf2Sync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
