@@ -2,8 +2,8 @@
 // settings. Pure apart from reading the files it copies (their bytes go into
 // the install-id): the same settings and files give the same bytes, so
 // writing a card twice writes it the same.
-import { createHash, pbkdf2Sync } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { createHash, pbkdf2Sync, type Hash } from "node:crypto";
+import { closeSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
 import type { BootFile } from "./boot-partition.ts";
 import { REPO_ROOT, type BootFormat, type FlashCommon, type NodeProvision, type Wifi } from "./flash-options.ts";
@@ -125,10 +125,23 @@ export function renderFirstrunConf(node: NodeProvision, common: FlashCommon): st
 export function installId(node: NodeProvision, files: PlannedFile[]): string {
   const digest = createHash("sha256");
   for (const file of files) {
-    const content = typeof file.content === "object" && "copyFrom" in file.content ? readFileSync(file.content.copyFrom) : file.content;
-    digest.update(file.path).update("\0").update(content).update("\0");
+    digest.update(file.path).update("\0");
+    if (typeof file.content === "object" && "copyFrom" in file.content) hashFile(digest, file.content.copyFrom);
+    else digest.update(file.content);
+    digest.update("\0");
   }
   return `edgefed-${node.nodeId}-${digest.digest("hex").slice(0, 12)}`;
+}
+
+/** Feeds a file to the hash in 1 MiB pieces: the agent binary is 105 MB. */
+function hashFile(digest: Hash, path: string): void {
+  const chunk = Buffer.alloc(1 << 20);
+  const fd = openSync(path, "r");
+  try {
+    for (let read; (read = readSync(fd, chunk, 0, chunk.length, null)) > 0; ) digest.update(chunk.subarray(0, read));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** A file flash copies as it is, from the repo (or the operator's --agent and --kernel-config). */

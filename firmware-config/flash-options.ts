@@ -1,7 +1,7 @@
 // What `bun run flash` is asked to write, checked whole before anything is
 // touched: every problem is reported at once, each naming its option, and a
 // secret is never echoed back, not even a malformed one.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { isNodeId } from "../protocol/topics.ts";
@@ -232,7 +232,13 @@ function hubUrlProblems(raw: string): string[] {
 
 function agentBinaryProblems(path: string): string[] {
   if (!existsSync(path)) return [`--agent ${path}: no such file (build it with \`bun run build:agent\`)`];
-  const head = readFileSync(path).subarray(0, 20);
+  const head = Buffer.alloc(20);
+  const fd = openSync(path, "r");
+  try {
+    readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
   const isElf = head.length >= 20 && head[0] === 0x7f && head.subarray(1, 4).toString() === "ELF";
   if (!isElf) return [`--agent ${path} is not a Linux executable (ELF)`];
   const machine = head.readUInt16LE(18);
