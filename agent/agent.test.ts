@@ -2,10 +2,12 @@
 // compaction (their schedules are node-schedule's business); and the health
 // the systemd watchdog is pinged on.
 import { afterAll, expect, test } from "bun:test";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { DEFAULT_CONFIG } from "../kernel/config.ts";
 import { intentStream } from "../test/fixtures/intents.ts";
 import { removeTempDirs, tempDir } from "../test/helpers.ts";
-import { Agent, type AgentConfig } from "./agent.ts";
+import { Agent, JOURNAL_FILE, type AgentConfig } from "./agent.ts";
 
 const agents: Agent[] = [];
 afterAll(async () => {
@@ -104,4 +106,19 @@ test("healthy() (the watchdog's condition): true while both SQLite files answer,
   expect(agent.healthy()).toBe(true);
   await agent.stop();
   expect(agent.healthy()).toBe(false);
+});
+
+test("a journal restored behind what was already queued continues its seqs after it, instead of repeating seqs the hub holds", async () => {
+  const dataDir = tempDir();
+  const first = await offlineAgent("restored-pi", { dataDir });
+  await first.submit(intentStream(5, { seed: 4, prefix: "before" }));
+  expect(first.status()).toMatchObject({ verdicts_queued_through: 5 });
+  await first.stop();
+  for (const suffix of ["", "-wal", "-shm"]) rmSync(join(dataDir, `${JOURNAL_FILE}${suffix}`), { force: true }); // as if restored from an empty backup
+
+  const logs: string[] = [];
+  const again = await offlineAgent("restored-pi", { dataDir, log: (line) => logs.push(line) });
+  expect(logs.join("\n")).toContain("the journal was replaced or restored. New verdicts continue at seq 6");
+  const [verdict] = await again.submit(intentStream(1, { seed: 4, prefix: "after" }));
+  expect(verdict).toMatchObject({ seq: 6 });
 });

@@ -111,7 +111,7 @@ export class Agent {
 
   static async start(config: AgentConfig): Promise<Agent> {
     const agent = new Agent(config);
-    agent.checkJournalMatchesCursor();
+    agent.repairJournalBehindCursor();
     agent.feed.catchUp(); // verdicts journaled before a crash but never queued
     agent.startHeartbeats();
     agent.armOfflineHold(false); // until the hub is heard, the agent counts as offline
@@ -262,16 +262,18 @@ export class Agent {
   /**
    * A journal behind the cursor was replaced (restored from a backup, or
    * deleted): its new verdicts would reuse seqs the hub already has and be
-   * dropped there as duplicates. Say so loudly; the operator must decide.
+   * dropped there as duplicates. Its seqs continue after the cursor instead.
+   * What it cannot get back is the record of intents judged after the
+   * backup: an intent id among them would be judged again. Said loudly.
    */
-  private checkJournalMatchesCursor(): void {
+  private repairJournalBehindCursor(): void {
     const last = this.processor.lastSeq();
-    if (last < this.feed.cursor) {
-      this.config.log(
-        `ERROR: ${JOURNAL_FILE} ends at seq ${last} but verdicts up to ${this.feed.cursor} were already queued for the hub: the journal was replaced or restored. ` +
-          `New verdicts reuse those seqs and the hub will count them as duplicates; restore the matching journal, or give this node a new data dir and identity.`,
-      );
-    }
+    if (last >= this.feed.cursor) return;
+    this.processor.continueSeqAfter(this.feed.cursor);
+    this.config.log(
+      `WARNING: ${JOURNAL_FILE} ends at seq ${last} but verdicts up to ${this.feed.cursor} were already queued for the hub: the journal was replaced or restored. ` +
+        `New verdicts continue at seq ${this.feed.cursor + 1}; intents judged in seqs ${last + 1} to ${this.feed.cursor} are no longer remembered, and would be judged again if retried.`,
+    );
   }
 
   /** Intents stuck between receipt and verdict are judged, their events queued, the outbox retried. */

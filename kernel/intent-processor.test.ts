@@ -20,6 +20,16 @@ function openAt(path: string) {
 }
 
 describe("IntentProcessor", () => {
+  test("continueSeqAfter: a new journal's seqs start above the given one, and an existing one's never go down", () => {
+    const fresh = openAt(join(tempDir(), "restored.db"));
+    fresh.continueSeqAfter(40);
+    expect(fresh.process([passing("r1", "S1", T0)])[0]).toMatchObject({ seq: 41 });
+    fresh.continueSeqAfter(10);
+    expect(fresh.process([passing("r2", "S2", T0 + 1000)])[0]).toMatchObject({ seq: 42 });
+    expect(fresh.lastSeq()).toBe(42);
+    fresh.close();
+  });
+
   test("the same id gives the stored verdict and never counts twice toward the rate window", () => {
     const p = openAt(join(tempDir(), "j.db"));
     const first = p.process([passing("a", "S1", T0)])[0]!;

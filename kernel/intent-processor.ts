@@ -198,6 +198,18 @@ export class IntentProcessor {
   }
 
   /**
+   * The next verdict gets a seq above `seq` (never lower than it would
+   * anyway): for a journal restored from a backup, whose seqs would
+   * otherwise repeat ones already handed on.
+   */
+  continueSeqAfter(seq: number): void {
+    this.db.transaction(() => {
+      const updated = this.db.prepare("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'verdicts'").run(seq);
+      if (updated.changes === 0) this.db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('verdicts', ?)").run(seq);
+    });
+  }
+
+  /**
    * Journal compaction: deletes verdicts of intents dated before `beforeTs`,
    * but never at or past `keepFromSeq` (verdicts not yet handed on, e.g. not
    * yet queued for the hub). An intent id whose verdict was compacted away
