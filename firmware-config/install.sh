@@ -10,7 +10,7 @@
 # taken from where it was installed.
 #
 #   install.sh [--start] [--root DIR]
-#     --start     start the agent now (cloud-init; firstrun.sh reboots instead)
+#     --start     (re)start the agent now (cloud-init; firstrun.sh reboots instead)
 #     --root DIR  install into the tree at DIR instead of / (image builds, tests)
 set -eu
 
@@ -65,7 +65,8 @@ if [ -n "$root" ]; then
 else
   systemctl daemon-reload
   systemctl enable edgefed-agent.service
-  if [ "$start" = yes ]; then systemctl start --no-block edgefed-agent.service; fi
+  # restart, not start: a card written again over a running install brings a new binary or settings.
+  if [ "$start" = yes ]; then systemctl restart --no-block edgefed-agent.service; fi
 fi
 
 sync
