@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { DEFAULT_CONFIG } from "../kernel/config.ts";
 import { intentStream } from "../test/fixtures/intents.ts";
 import { removeTempDirs, tempDir } from "../test/helpers.ts";
+import { IntentProcessor } from "../kernel/intent-processor.ts";
 import { Agent, JOURNAL_FILE, type AgentConfig } from "./agent.ts";
 
 const agents: Agent[] = [];
@@ -87,20 +88,6 @@ test("EDGEFED_OFFLINE_HOLD_AFTER_S: after that long without the hub every entry 
   expect(agent.status()).toMatchObject({ offline_hold: true });
 });
 
-test("a journal replaced behind the agent's back is reported at start", async () => {
-  const { rmSync } = await import("node:fs");
-  const { join } = await import("node:path");
-  const logs: string[] = [];
-  const dataDir = tempDir();
-  const first = await offlineAgent("replaced-pi", { dataDir, hubUrl: "http://127.0.0.1:9" });
-  await first.submit(intentStream(3, { seed: 6, prefix: "gone" }));
-  await first.stop();
-  agents.splice(agents.indexOf(first), 1);
-  for (const suffix of ["", "-wal", "-shm"]) rmSync(join(dataDir, `journal.sqlite${suffix}`), { force: true });
-  await offlineAgent("replaced-pi", { dataDir, hubUrl: "http://127.0.0.1:9", log: (line) => logs.push(line) });
-  expect(logs.some((line) => line.includes("ends at seq 0 but verdicts up to 3 were already queued"))).toBe(true);
-});
-
 test("healthy() (the watchdog's condition): true while both SQLite files answer, false once stopped", async () => {
   const agent = await offlineAgent("healthy-pi");
   expect(agent.healthy()).toBe(true);
@@ -108,17 +95,25 @@ test("healthy() (the watchdog's condition): true while both SQLite files answer,
   expect(agent.healthy()).toBe(false);
 });
 
-test("a journal restored behind what was already queued continues its seqs after it, instead of repeating seqs the hub holds", async () => {
+test("a journal restored behind what was already queued continues its seqs after it, its unjudged intents included", async () => {
   const dataDir = tempDir();
   const first = await offlineAgent("restored-pi", { dataDir });
   await first.submit(intentStream(5, { seed: 4, prefix: "before" }));
   expect(first.status()).toMatchObject({ verdicts_queued_through: 5 });
   await first.stop();
-  for (const suffix of ["", "-wal", "-shm"]) rmSync(join(dataDir, `${JOURNAL_FILE}${suffix}`), { force: true }); // as if restored from an empty backup
+  // As if restored from a backup taken after one verdict, with one intent received but not judged.
+  for (const suffix of ["", "-wal", "-shm"]) rmSync(join(dataDir, `${JOURNAL_FILE}${suffix}`), { force: true });
+  const backup = IntentProcessor.open(join(dataDir, JOURNAL_FILE), { config: { ...DEFAULT_CONFIG } });
+  const [older, unjudged] = intentStream(2, { seed: 5, prefix: "backup" });
+  backup.process([older]);
+  backup.receive([unjudged]);
+  backup.close();
 
   const logs: string[] = [];
   const again = await offlineAgent("restored-pi", { dataDir, log: (line) => logs.push(line) });
-  expect(logs.join("\n")).toContain("the journal was replaced or restored. New verdicts continue at seq 6");
+  expect(logs.join("\n")).toContain("ended at seq 1 but verdicts up to 5 were already queued for the hub: the journal was replaced or restored. New verdicts continue at seq 6");
+  // The intent the backup left unjudged is judged at seq 6 and queued, not given a seq the hub already holds.
+  expect(again.status()).toMatchObject({ verdicts_queued_through: 6 });
   const [verdict] = await again.submit(intentStream(1, { seed: 4, prefix: "after" }));
-  expect(verdict).toMatchObject({ seq: 6 });
+  expect(verdict).toMatchObject({ seq: 7 });
 });

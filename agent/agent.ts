@@ -71,7 +71,12 @@ export class Agent {
     this.store = AgentStore.open(config.dataDir);
     this.identity = this.store.identity(config.nodeId, Date.now());
     this.store.saveAdvertisement(config.advertisement, Date.now());
-    this.processor = IntentProcessor.open(join(config.dataDir, JOURNAL_FILE), { config: config.gateConfig, policy: this.store.policy().policy });
+    // The seq floor: a journal restored behind what was already queued continues after it (see reportJournalBehind).
+    this.processor = IntentProcessor.open(join(config.dataDir, JOURNAL_FILE), {
+      config: config.gateConfig,
+      policy: this.store.policy().policy,
+      seqFloor: VerdictFeed.storedCursor(this.store.db),
+    });
     this.outbox = new Outbox(this.store.db, { maxMessages: config.outboxMax, log: config.log });
     this.feed = new VerdictFeed(this.store.db, this.outbox, this.processor, config.nodeId, () => !this.mqtt.online, { queue: config.hubUrl !== "" });
     this.applier = new DecisionApplier(this.store, config.nodeId, () => this.registration()?.hubPublicKey ?? null);
@@ -111,7 +116,7 @@ export class Agent {
 
   static async start(config: AgentConfig): Promise<Agent> {
     const agent = new Agent(config);
-    agent.repairJournalBehindCursor();
+    agent.reportJournalBehind();
     agent.feed.catchUp(); // verdicts journaled before a crash but never queued
     agent.startHeartbeats();
     agent.armOfflineHold(false); // until the hub is heard, the agent counts as offline
@@ -260,19 +265,18 @@ export class Agent {
   }
 
   /**
-   * A journal behind the cursor was replaced (restored from a backup, or
-   * deleted): its new verdicts would reuse seqs the hub already has and be
-   * dropped there as duplicates. Its seqs continue after the cursor instead.
-   * What it cannot get back is the record of intents judged after the
-   * backup: an intent id among them would be judged again. Said loudly.
+   * A journal that ended before the cursor was replaced (restored from a
+   * backup, or deleted). The processor continued its seqs after the cursor
+   * (the seq floor), so the hub takes its new verdicts; what it cannot get
+   * back is the record of intents judged after the backup: an intent id among
+   * them would be judged again. Said loudly.
    */
-  private repairJournalBehindCursor(): void {
-    const last = this.processor.lastSeq();
-    if (last >= this.feed.cursor) return;
-    this.processor.continueSeqAfter(this.feed.cursor);
+  private reportJournalBehind(): void {
+    const behind = this.processor.behind;
+    if (!behind) return;
     this.config.log(
-      `WARNING: ${JOURNAL_FILE} ends at seq ${last} but verdicts up to ${this.feed.cursor} were already queued for the hub: the journal was replaced or restored. ` +
-        `New verdicts continue at seq ${this.feed.cursor + 1}; intents judged in seqs ${last + 1} to ${this.feed.cursor} are no longer remembered, and would be judged again if retried.`,
+      `WARNING: ${JOURNAL_FILE} ended at seq ${behind.lastSeq} but verdicts up to ${behind.continuedAfter} were already queued for the hub: the journal was replaced or restored. ` +
+        `New verdicts continue at seq ${behind.continuedAfter + 1}; intents judged in seqs ${behind.lastSeq + 1} to ${behind.continuedAfter} are no longer remembered, and would be judged again if retried.`,
     );
   }
 

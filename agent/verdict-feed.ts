@@ -29,10 +29,15 @@ export class VerdictFeed {
     private readonly options: { queue: boolean } = { queue: true },
     private readonly clock: () => number = Date.now,
   ) {
+    this.queuedThrough = VerdictFeed.storedCursor(db);
+    this.writeCursor = db.prepare("UPDATE verdict_cursor SET seq = ?");
+  }
+
+  /** The last seq queued, as stored (0 for a new store): the journal's seq floor when it is opened. */
+  static storedCursor(db: SqliteDatabase): number {
     db.exec("CREATE TABLE IF NOT EXISTS verdict_cursor (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), seq INTEGER NOT NULL)");
     db.exec("INSERT OR IGNORE INTO verdict_cursor (singleton, seq) VALUES (1, 0)");
-    this.queuedThrough = db.prepare("SELECT seq FROM verdict_cursor").get<{ seq: number }>()!.seq;
-    this.writeCursor = db.prepare("UPDATE verdict_cursor SET seq = ?");
+    return db.prepare("SELECT seq FROM verdict_cursor").get<{ seq: number }>()!.seq;
   }
 
   /** The last seq queued for the hub. */

@@ -20,14 +20,21 @@ function openAt(path: string) {
 }
 
 describe("IntentProcessor", () => {
-  test("continueSeqAfter: a new journal's seqs start above the given one, and an existing one's never go down", () => {
-    const fresh = openAt(join(tempDir(), "restored.db"));
-    fresh.continueSeqAfter(40);
-    expect(fresh.process([passing("r1", "S1", T0)])[0]).toMatchObject({ seq: 41 });
-    fresh.continueSeqAfter(10);
-    expect(fresh.process([passing("r2", "S2", T0 + 1000)])[0]).toMatchObject({ seq: 42 });
-    expect(fresh.lastSeq()).toBe(42);
-    fresh.close();
+  test("seqFloor: a journal behind it continues after it, before it judges what was left unjudged; one past it is left alone", () => {
+    const path = join(tempDir(), "restored.db");
+    const backup = openAt(path);
+    backup.process([passing("r1", "S1", T0)]);
+    backup.receive([passing("r2", "S2", T0 + 1000)]); // received, not judged: a crash
+    backup.close();
+    const restored = IntentProcessor.open(path, { config: DEFAULT_CONFIG, seqFloor: 40 });
+    expect(restored.behind).toEqual({ lastSeq: 1, continuedAfter: 40 });
+    expect(restored.verdictsAfter(1).map((v) => [v.id, v.seq])).toEqual([["r2", 41]]);
+    expect(restored.process([passing("r3", "S3", T0 + 2000)])[0]).toMatchObject({ seq: 42 });
+    restored.close();
+    const ahead = IntentProcessor.open(path, { config: DEFAULT_CONFIG, seqFloor: 10 });
+    expect(ahead.behind).toBeNull();
+    expect(ahead.process([passing("r4", "S4", T0 + 3000)])[0]).toMatchObject({ seq: 43 });
+    ahead.close();
   });
 
   test("the same id gives the stored verdict and never counts twice toward the rate window", () => {

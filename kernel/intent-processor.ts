@@ -19,6 +19,20 @@ export interface ProcessorOptions extends OpenOptions {
   policy?: KernelPolicy;
   /** The wall clock, for holding intents dated in the future (FUTURE_INTENT). */
   clock?: () => number;
+  /**
+   * The last seq the caller already handed on. A journal that ends before it
+   * (restored from a backup) continues after it, before anything left
+   * unjudged is judged, so no seq is given out twice.
+   */
+  seqFloor?: number;
+}
+
+/** A journal that ended before the caller's seq floor when it was opened. */
+export interface JournalBehind {
+  /** Where the journal ended. */
+  lastSeq: number;
+  /** Where it continues from (the floor). */
+  continuedAfter: number;
 }
 
 export interface KernelCounters {
@@ -57,13 +71,22 @@ export class IntentProcessor {
   private checkpointer: Checkpointer | null = null;
   private unlock: () => void = () => {};
 
+  /** Set when the journal ended before the seq floor it was opened with (see ProcessorOptions.seqFloor). */
+  readonly behind: JournalBehind | null = null;
+
   private constructor(
     private readonly db: SqliteDatabase,
     private readonly config: GateConfig,
     policy: KernelPolicy,
     private readonly clock: () => number,
+    seqFloor: number,
   ) {
     migrateJournal(db);
+    const lastSeq = this.lastSeq();
+    if (lastSeq < seqFloor) {
+      this.continueSeqAfter(seqFloor);
+      this.behind = { lastSeq, continuedAfter: seqFloor };
+    }
     this.ctx = compileContext(config, policy);
     this.sql = {
       findVerdict: db.prepare("SELECT seq, verdict FROM verdicts WHERE intent_id = ?"),
@@ -97,7 +120,7 @@ export class IntentProcessor {
     let db: SqliteDatabase | undefined;
     try {
       db = openDatabase(path, options);
-      const processor = new IntentProcessor(db, options.config, options.policy ?? DEFAULT_POLICY, options.clock ?? Date.now);
+      const processor = new IntentProcessor(db, options.config, options.policy ?? DEFAULT_POLICY, options.clock ?? Date.now, options.seqFloor ?? 0);
       processor.unlock = unlock;
       return processor;
     } catch (error) {
@@ -197,12 +220,8 @@ export class IntentProcessor {
     return this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'verdicts'").get<{ seq: number }>()?.seq ?? 0;
   }
 
-  /**
-   * The next verdict gets a seq above `seq` (never lower than it would
-   * anyway): for a journal restored from a backup, whose seqs would
-   * otherwise repeat ones already handed on.
-   */
-  continueSeqAfter(seq: number): void {
+  /** The next verdict gets a seq above `seq` (never lower than it would anyway). */
+  private continueSeqAfter(seq: number): void {
     this.db.transaction(() => {
       const updated = this.db.prepare("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'verdicts'").run(seq);
       if (updated.changes === 0) this.db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('verdicts', ?)").run(seq);
