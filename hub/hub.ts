@@ -32,7 +32,7 @@ const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]", "0.0.0.0"]);
 export async function startHub(settings: HubSettings, log: (line: string) => void = (line) => console.log(`[hub] ${line}`)): Promise<RunningHub> {
   const startedAt = Date.now();
   const registry = openRegistry(settings.dataDir);
-  const identity = loadHubIdentity(registry, settings.dataDir, settings.adminToken, log);
+  const identity = loadHubIdentity(registry, settings.dataDir, { adminToken: settings.adminToken, watchToken: settings.watchToken }, log);
   const heartbeatMs = settings.heartbeatS * 1000;
   const fleet = new Fleet(registry.nodes, (work) => registry.db.transaction(work), {
     heartbeatMs,
@@ -54,7 +54,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     });
     mqttCredentials = { url: settings.mqttUrl, username: settings.mqttUsername, password: settings.mqttPassword };
   } else {
-    embedded = await startEmbeddedBroker({ host: settings.mqttHost, port: settings.mqttPort, nodes: fleet.all(), watcherPasswordHash: identity.adminTokenHash });
+    embedded = await startEmbeddedBroker({ host: settings.mqttHost, port: settings.mqttPort, nodes: fleet.all(), watcherPasswordHash: identity.watchTokenHash });
     broker = embedded.access;
     mqttCredentials = { url: embedded.url, ...embedded.hubCredentials };
     log(`embedded broker on ${settings.mqttHost}:${embedded.port}`);

@@ -14,6 +14,7 @@ const DEFAULTS: HubSettings = {
   mqttPassword: "",
   publicMqttUrl: "",
   adminToken: "",
+  watchToken: "",
   heartbeatS: 15,
   offlineAfterS: 150,
   degradedLoad: 4,
@@ -33,6 +34,7 @@ const ALL_ENV_VARS = [
   "EDGEFED_MQTT_PASSWORD",
   "EDGEFED_PUBLIC_MQTT_URL",
   "EDGEFED_ADMIN_TOKEN",
+  "EDGEFED_WATCH_TOKEN",
   "EDGEFED_HEARTBEAT_S",
   "EDGEFED_OFFLINE_AFTER_S",
   "EDGEFED_DEGRADED_LOAD",
@@ -73,6 +75,7 @@ describe("parseHubSettings", () => {
       EDGEFED_MQTT_PASSWORD: "broker-pw",
       EDGEFED_PUBLIC_MQTT_URL: "mqtt://hub.lan:1883",
       EDGEFED_ADMIN_TOKEN: "admin-token-of-24-chars-x",
+      EDGEFED_WATCH_TOKEN: "watch-token-of-24-chars-x",
       EDGEFED_HEARTBEAT_S: "5",
       EDGEFED_OFFLINE_AFTER_S: "42",
       EDGEFED_DEGRADED_LOAD: "2.5",
@@ -91,6 +94,7 @@ describe("parseHubSettings", () => {
       mqttPassword: "broker-pw",
       publicMqttUrl: "mqtt://hub.lan:1883",
       adminToken: "admin-token-of-24-chars-x",
+      watchToken: "watch-token-of-24-chars-x",
       heartbeatS: 5,
       offlineAfterS: 42,
       degradedLoad: 2.5,
@@ -235,6 +239,13 @@ describe("describeSettings", () => {
     // The settings themselves are untouched, and the rest is shown as is.
     expect(settings.mqttPassword).toBe("s3cret-broker-pw");
     expect(shown).toEqual({ ...settings, mqttPassword: "***", adminToken: "***" });
+  });
+
+  test("the watch token is a secret, at least as long as the admin token's minimum, and not the admin token", () => {
+    const long = "watch-token-long-enough-1234";
+    expect(describeSettings(parseHubSettings([], { EDGEFED_WATCH_TOKEN: long })).watchToken).toBe("***");
+    expect(() => parseHubSettings([], { EDGEFED_WATCH_TOKEN: "short" })).toThrow("EDGEFED_WATCH_TOKEN: at least");
+    expect(() => parseHubSettings([], { EDGEFED_WATCH_TOKEN: long, EDGEFED_ADMIN_TOKEN: long })).toThrow("must differ from the admin token");
   });
 
   test("shows empty secrets as empty, so an unset secret is visible as such", () => {

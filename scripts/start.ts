@@ -2,7 +2,7 @@
 // (HTTP on 8080, embedded MQTT broker on 1883, registry in ./data/hub) and a
 // small fleet of simulated agents registering with it, judging intents and
 // heartbeating. Watch it with `mosquitto_sub -u '$edgefed-watch' -P "$(cat
-// data/hub/admin-token)" -i edgefed-hub-watch-me -v -t 'edgefed/v1/#'` (the
+// data/hub/watch-token)" -i edgefed-hub-watch-me -v -t 'edgefed/v1/#'` (the
 // read-only watcher login) or
 // `curl -H "Authorization: Bearer $(cat data/hub/admin-token)" localhost:8080/federation/nodes`.
 import { Fleet } from "../agent/fleet-sim.ts";

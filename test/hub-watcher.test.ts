@@ -1,6 +1,7 @@
 // An operator watches the fleet's topics on the embedded broker with the real
-// mosquitto_sub, logging in as the watcher with the admin token; the watcher
-// can read everything under the protocol root and publish nothing.
+// mosquitto_sub, logging in as the watcher with the watch token; the watcher
+// can read everything under the protocol root, at QoS 0 in a clean session,
+// and publish nothing.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import mqtt, { type MqttClient } from "mqtt";
@@ -32,8 +33,8 @@ afterAll(async () => {
 const port = () => new URL(t.hub.mqttUrl).port;
 const subArgs = (password: string, clientId: string) => ["-h", "127.0.0.1", "-p", port(), "-u", WATCHER_USERNAME, "-P", password, "-i", clientId, "-v", "-t", `${ROOT}/#`];
 
-test("mosquitto_sub with the admin token sees a node's heartbeat", async () => {
-  const sub = spawn("mosquitto_sub", [...subArgs(t.adminToken, `${WATCHER_CLIENT_PREFIX}ops`), "-W", "20"], { stdio: ["ignore", "pipe", "pipe"] });
+test("mosquitto_sub with the watch token sees a node's heartbeat", async () => {
+  const sub = spawn("mosquitto_sub", [...subArgs(t.watchToken, `${WATCHER_CLIENT_PREFIX}ops`), "-W", "20"], { stdio: ["ignore", "pipe", "pipe"] });
   let seen = "";
   sub.stdout.on("data", (chunk) => (seen += chunk));
   sub.stderr.on("data", (chunk) => (seen += chunk));
@@ -58,16 +59,29 @@ function mosquittoSub(args: string[]): Promise<{ code: number | null; output: st
 }
 
 test.each([
-  ["a wrong password", "not-the-admin-token", `${WATCHER_CLIENT_PREFIX}ops`],
-  ["a client id outside the watcher prefix (it could take a node's session)", "ADMIN", NODE],
-])("%s is refused", async (_, password, clientId) => {
-  const sub = await mosquittoSub([...subArgs(password === "ADMIN" ? t.adminToken : password, clientId), "-C", "1", "-W", "5"]);
+  ["a wrong password", () => "not-the-watch-token", `${WATCHER_CLIENT_PREFIX}ops`, []],
+  ["the admin token (watching grants no admin rights, and the other way round)", () => t.adminToken, `${WATCHER_CLIENT_PREFIX}ops`, []],
+  ["a client id outside the watcher prefix (it could take a node's session)", () => t.watchToken, NODE, []],
+  ["a persistent session (the hub would queue the fleet's traffic for it)", () => t.watchToken, `${WATCHER_CLIENT_PREFIX}ops`, ["-c"]],
+])("%s is refused", async (_, password, clientId, extra) => {
+  const sub = await mosquittoSub([...subArgs(password(), clientId), ...extra, "-C", "1", "-W", "5"]);
   expect(sub.output).toMatch(/not authori[sz]ed|bad user name or password/i);
   expect(sub.code).not.toBe(0);
 });
 
+test("the watcher is sent QoS 0 whatever it subscribes with: nothing waits in the hub for its acks", async () => {
+  const watcher = await mqtt.connectAsync(t.hub.mqttUrl, { clientId: `${WATCHER_CLIENT_PREFIX}qos`, username: WATCHER_USERNAME, password: t.watchToken, reconnectPeriod: 0 });
+  const delivered: number[] = [];
+  watcher.on("message", (topic, _payload, packet) => topic.endsWith("/verdicts") && delivered.push(packet.qos));
+  await watcher.subscribeAsync(nodeTopic(NODE, "verdicts"), { qos: 1 });
+  await node.publishAsync(nodeTopic(NODE, "verdicts"), '{"probe":2}', { qos: 1 });
+  await eventually(() => delivered.length > 0, 5000, "the verdict at the watcher");
+  expect(delivered).toEqual([0]);
+  await watcher.endAsync(true);
+});
+
 test("the watcher cannot publish, not even to a node's cmd", async () => {
-  const watcher = await mqtt.connectAsync(t.hub.mqttUrl, { clientId: `${WATCHER_CLIENT_PREFIX}pub`, username: WATCHER_USERNAME, password: t.adminToken, reconnectPeriod: 0 });
+  const watcher = await mqtt.connectAsync(t.hub.mqttUrl, { clientId: `${WATCHER_CLIENT_PREFIX}pub`, username: WATCHER_USERNAME, password: t.watchToken, reconnectPeriod: 0 });
   const closed = new Promise<void>((resolve) => watcher.once("close", () => resolve()));
   watcher.publish(nodeTopic(NODE, "cmd"), '{"forged":true}', { qos: 1 });
   await closed; // the embedded broker closes a client on an unauthorised publish

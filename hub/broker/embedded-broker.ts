@@ -13,10 +13,12 @@ import { HUB_CLIENT_PREFIX, type BrokerAccess, type NodeGrant } from "./broker-a
 export const HUB_USERNAME = "$edgefed-hub";
 /**
  * An operator watching the fleet's topics (mosquitto_sub) logs in as this
- * user with the admin token as password. It may subscribe under the
- * protocol root and publish nothing. Its client id must start with
- * WATCHER_CLIENT_PREFIX, which no node id can (the hub's prefix is reserved),
- * so a watcher can never take over a node's session.
+ * user with the watch token as password. It may subscribe under the
+ * protocol root, at QoS 0 only and with a clean session (a session kept
+ * for a watcher gone away would queue the fleet's traffic in the hub's
+ * memory without end), and publish nothing. Its client id must start with
+ * WATCHER_CLIENT_PREFIX, which no node id can (the hub's prefix is
+ * reserved), so a watcher can never take over a node's session.
  */
 export const WATCHER_USERNAME = "$edgefed-watch";
 export const WATCHER_CLIENT_PREFIX = `${HUB_CLIENT_PREFIX}-watch-`;
@@ -45,7 +47,7 @@ export async function startEmbeddedBroker(options: {
   port: number;
   /** Node password hashes known at start (from the registry). */
   nodes: Iterable<{ nodeId: string; passwordHash: string }>;
-  /** Hash of the admin token, the watcher's password. */
+  /** Hash of the watch token, the watcher's password. */
   watcherPasswordHash: string;
 }): Promise<EmbeddedBroker> {
   const passwordHashes = new Map<string, string>();
@@ -59,7 +61,7 @@ export async function startEmbeddedBroker(options: {
         identities.set(client, { role: "hub" });
         return done(null, true);
       }
-      if (username === WATCHER_USERNAME && secretMatches(password, options.watcherPasswordHash) && client.id.startsWith(WATCHER_CLIENT_PREFIX)) {
+      if (username === WATCHER_USERNAME && secretMatches(password, options.watcherPasswordHash) && client.id.startsWith(WATCHER_CLIENT_PREFIX) && client.clean) {
         identities.set(client, { role: "watcher" });
         return done(null, true);
       }
@@ -85,7 +87,8 @@ export async function startEmbeddedBroker(options: {
       const allowed =
         identity !== undefined &&
         (identity.role === "node" ? nodeMaySubscribe(identity.nodeId, subscription.topic) : subscription.topic.startsWith(`${ROOT}/`));
-      callback(null, allowed ? subscription : null); // null: SUBACK failure (128), connection stays
+      if (!allowed) return callback(null, null); // null: SUBACK failure (128), connection stays
+      callback(null, identity.role === "watcher" ? { ...subscription, qos: 0 } : subscription);
     },
   });
 

@@ -13,6 +13,8 @@ export interface TestHub {
   hub: RunningHub;
   dataDir: string;
   adminToken: string;
+  /** The read-only watcher's password on the embedded broker. */
+  watchToken: string;
   settings: HubSettings;
   /** A fresh enrollment token (written into the registry as `token create` does). */
   enrollmentToken(options?: { uses?: number; ttlMs?: number | null }): string;
@@ -23,6 +25,7 @@ export interface TestHub {
 export async function startTestHub(options: { mosquitto?: RunningMosquitto; dataDir?: string; env?: Record<string, string> } = {}): Promise<TestHub> {
   const dataDir = options.dataDir ?? tempDir("edgefed-hub-");
   const adminToken = "test-admin-token-0123456789abcdef";
+  const watchToken = "test-watch-token-0123456789abcdef";
   const env: Record<string, string> = {
     EDGEFED_DATA_DIR: dataDir,
     EDGEFED_HTTP_HOST: "127.0.0.1",
@@ -30,6 +33,7 @@ export async function startTestHub(options: { mosquitto?: RunningMosquitto; data
     EDGEFED_MQTT_HOST: "127.0.0.1",
     EDGEFED_MQTT_PORT: "0",
     EDGEFED_ADMIN_TOKEN: adminToken,
+    EDGEFED_WATCH_TOKEN: watchToken,
     EDGEFED_HEARTBEAT_S: "1",
     EDGEFED_FLUSH_MS: "100",
     EDGEFED_SWEEP_MS: "100",
@@ -61,6 +65,7 @@ export async function startTestHub(options: { mosquitto?: RunningMosquitto; data
     hub,
     dataDir,
     adminToken,
+    watchToken,
     settings,
     enrollmentToken: (o = {}) => registry.tokens.create({ uses: o.uses ?? 100, ttlMs: o.ttlMs === undefined ? 3600_000 : o.ttlMs }, Date.now()),
     api,

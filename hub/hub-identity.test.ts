@@ -1,0 +1,33 @@
+// The hub's secrets on first start and after: generated tokens go to
+// owner-only files (never the log), are distinct, and are kept as hashes.
+import { afterAll, expect, test } from "bun:test";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { cleanUp, closeLater, tempDir } from "../test/helpers.ts";
+import { ADMIN_TOKEN_FILE, loadHubIdentity, WATCH_TOKEN_FILE } from "./hub-identity.ts";
+import { hashSecret } from "./secrets.ts";
+import { openRegistry } from "./store/registry.ts";
+
+afterAll(cleanUp);
+
+test("first start generates an admin and a watch token into owner-only files; later starts keep them", () => {
+  const dataDir = tempDir();
+  const registry = closeLater(openRegistry(dataDir));
+  const logs: string[] = [];
+  const first = loadHubIdentity(registry, dataDir, { adminToken: "", watchToken: "" }, (line) => logs.push(line));
+  const admin = readFileSync(join(dataDir, ADMIN_TOKEN_FILE), "utf8").trim();
+  const watch = readFileSync(join(dataDir, WATCH_TOKEN_FILE), "utf8").trim();
+  for (const file of [ADMIN_TOKEN_FILE, WATCH_TOKEN_FILE]) expect(statSync(join(dataDir, file)).mode & 0o777).toBe(0o600);
+  expect(admin).not.toBe(watch);
+  expect(first.adminTokenHash).toBe(hashSecret(admin));
+  expect(first.watchTokenHash).toBe(hashSecret(watch));
+  expect(logs.join("\n")).not.toContain(admin);
+  expect(logs.join("\n")).not.toContain(watch);
+
+  const again = loadHubIdentity(registry, dataDir, { adminToken: "", watchToken: "" }, () => {});
+  expect(again).toEqual(first);
+  const configured = loadHubIdentity(registry, dataDir, { adminToken: "configured-admin-token-0123", watchToken: "configured-watch-token-0123" }, () => {});
+  expect(configured.adminTokenHash).toBe(hashSecret("configured-admin-token-0123"));
+  expect(configured.watchTokenHash).toBe(hashSecret("configured-watch-token-0123"));
+  expect(configured.keys).toEqual(first.keys);
+});
