@@ -14,6 +14,8 @@ import { randomSecret } from "./secrets.ts";
 import type { StoredDecision } from "./store/decision-store.ts";
 
 export const DEFAULT_EXPIRY_S = 3600;
+/** The error of the ack-like row that closes a decision its node never acknowledged before it was removed. */
+export const NODE_REMOVED = "node_removed";
 const MAX_EXPIRY_S = 30 * 86400;
 const PUBLISH_TIMEOUT_MS = 5000;
 
@@ -80,12 +82,19 @@ export class Decisions {
       issuedAt: now,
       expiresAt: now + (request.expires_in_s ?? DEFAULT_EXPIRY_S) * 1000,
     };
-    const targets = request.target === "fleet" ? [...hub.fleet.all()].map((n) => n.nodeId) : [request.target];
+    const candidates = request.target === "fleet" ? [...hub.fleet.all()].map((n) => n.nodeId) : [request.target];
 
     // A fleet decision changes the fleet policy and every node policy that overrides it.
-    const policyTargets =
+    const policyCandidates =
       effect.kind !== "policy" ? [] : request.target === "fleet" ? [...this.desired.keys(), "fleet"].filter(uniq) : [request.target];
-    const { seq, decision, policies } = await hub.registry.group.run(() => {
+    const { seq, decision, policies, targets } = await hub.registry.group.run(() => {
+      // A node removed since the lists above were taken (its removal may even
+      // sit earlier in this transaction) gets nothing: no decision left
+      // pending for it, no node policy saved again.
+      const registered = (node: string) => hub.registry.nodes.get(node) !== undefined;
+      const targets = candidates.filter(registered);
+      if (request.target !== "fleet" && targets.length === 0) throw new HttpError(404, "unknown_node", `no registered node ${request.target}`);
+      const policyTargets = policyCandidates.filter((target) => target === "fleet" || registered(target));
       // The decision carries its seq (signed), the version of the desired
       // policy that folds it: an agent holding a newer policy knows this
       // decision is already in it. issue() runs one at a time, so the next
@@ -103,7 +112,7 @@ export class Decisions {
           policies.set(target, message);
         }
       }
-      return { seq, decision, policies };
+      return { seq, decision, policies, targets };
     });
     for (const [target, message] of policies) this.desired.set(target, message);
     hub.log(`decision ${decision.id} ${decision.type} -> ${decision.target} (${targets.length} node(s))`);
@@ -148,9 +157,20 @@ export class Decisions {
     return this.desired.get(target);
   }
 
-  /** Drops a removed node's desired policy. */
-  async forget(nodeId: string): Promise<void> {
-    await this.hub.registry.group.run(() => this.hub.registry.decisions.deletePolicy(nodeId));
+  /**
+   * Inside the transaction that removes a node (under its lock): closes every
+   * decision it has not acknowledged with an ack-like row (ok false, error
+   * "node_removed", at the removal), so none stays pending or is sent again to
+   * whoever takes the id next, and drops its desired policy. Call forgotten()
+   * once that transaction has committed.
+   */
+  closeRemoved(nodeId: string, at: number): void {
+    this.hub.registry.decisions.closePending(nodeId, NODE_REMOVED, at);
+    this.hub.registry.decisions.deletePolicy(nodeId);
+  }
+
+  /** After the removal committed: the desired policy kept in memory goes too. */
+  forgotten(nodeId: string): void {
     this.desired.delete(nodeId);
   }
 

@@ -7,6 +7,7 @@ import { RegisterRequest, type RegisterResponse } from "../protocol/messages.ts"
 import { verifyMessage } from "../protocol/signing.ts";
 import { isReservedNodeId } from "./broker/broker-access.ts";
 import { nodeTopic } from "../protocol/topics.ts";
+import { NODE_REMOVED, type Decisions } from "./decisions.ts";
 import type { HubContext } from "./hub-context.ts";
 import { HttpError, invalidBody } from "./http/http-error.ts";
 import type { NodeRecord } from "./node-model.ts";
@@ -67,6 +68,16 @@ export async function registerNode(hub: HubContext, token: string | undefined, r
         if (existing && existing.proofTs !== null && body.ts! <= existing.proofTs) {
           throw new HttpError(401, "invalid_proof", "ts is not newer than the last proof (a replay?)");
         }
+        // No node row keeps the last proof of a returning node: proofs signed before
+        // its readmission (one refused while it was removed, or one captured off the
+        // wire) are dead, or a replay would hand out its credentials again.
+        if (!existing && returning && body.ts! < tombstone.readmittedAt!) {
+          throw new HttpError(
+            401,
+            "invalid_proof",
+            `ts is before ${body.node_id} was readmitted at ${new Date(tombstone.readmittedAt!).toISOString()}: the proof was signed before the readmission (a replay?); sign a new one`,
+          );
+        }
         hub.registry.tokens.countReuse(token);
       } else if (!hub.registry.tokens.spendUse(token, now)) {
         throw new HttpError(401, "invalid_token", "enrollment token used up");
@@ -89,7 +100,11 @@ export async function registerNode(hub: HubContext, token: string | undefined, r
         live: emptyLive(),
       };
       hub.registry.nodes.save(record);
-      if (tombstone) hub.registry.tombstones.delete(record.nodeId); // readmitted, and now back
+      if (tombstone) {
+        hub.registry.tombstones.delete(record.nodeId); // readmitted, and now back
+        // Removal closes what the id had pending; a registry removed by an older hub may still hold some.
+        hub.registry.decisions.closePending(record.nodeId, NODE_REMOVED, tombstone.removedAt);
+      }
       return { record, previous: existing, tombstone, spent: !existing && !returning };
     });
 
@@ -143,9 +158,12 @@ export type RemovalOutcome = "removed" | "unknown" | "already_removed";
  * disconnects it), forget it and leave a tombstone in its place (one
  * transaction), and clear its retained topics so watchers do not see a ghost.
  * The tombstone keeps the node from registering again until it is readmitted.
- * The decisions audit trail keeps what was sent to it.
+ * The decisions audit trail keeps what was sent to it; what it had not
+ * acknowledged is closed as node_removed and its desired policy dropped, in
+ * the tombstone's transaction, so nothing of it reaches whoever takes the id
+ * next. A broker that does not revoke leaves everything as it was (503).
  */
-export async function removeNode(hub: HubContext, nodeId: string): Promise<RemovalOutcome> {
+export async function removeNode(hub: HubContext, nodeId: string, decisions: Pick<Decisions, "closeRemoved" | "forgotten">): Promise<RemovalOutcome> {
   return hub.nodeLocks.run(nodeId, async () => {
     const node = hub.fleet.get(nodeId);
     if (!node) {
@@ -157,11 +175,19 @@ export async function removeNode(hub: HubContext, nodeId: string): Promise<Remov
       hub.log(`removed node ${nodeId} again before it came back`);
       return "removed";
     }
-    await hub.broker.revoke(nodeId);
+    try {
+      await hub.broker.revoke(nodeId);
+    } catch (error) {
+      hub.log(`broker revoke for ${nodeId} failed: ${(error as Error).message}`);
+      throw new HttpError(503, "broker_unavailable", "the broker did not revoke the node's credentials; nothing was changed, try again");
+    }
     await hub.registry.group.run(() => {
+      const removedAt = hub.clock();
       hub.registry.nodes.delete(nodeId);
-      hub.registry.tombstones.put({ nodeId, removedAt: hub.clock(), publicKey: node.publicKey, readmittedAt: null });
+      hub.registry.tombstones.put({ nodeId, removedAt, publicKey: node.publicKey, readmittedAt: null });
+      decisions.closeRemoved(nodeId, removedAt);
     });
+    decisions.forgotten(nodeId);
     hub.fleet.remove(nodeId);
     for (const kind of ["state", "birth", "policy"] as const) {
       await hub.publish(nodeTopic(nodeId, kind), "", { qos: 1, retain: true }).catch(() => {}); // empty retained = cleared

@@ -4,21 +4,11 @@
 // shows as 410 until an operator readmits it, and registers anew afterwards
 // (with the key it had, without a token use, as a re-registration would).
 import { afterAll, expect, test } from "bun:test";
-import { openRegistry } from "../hub/store/registry.ts";
 import { removeTempDirs } from "./helpers.ts";
-import { connectNode, eventually, newNode, registerBody, startTestHub, type TestHub } from "./support/hub-harness.ts";
+import { connectNode, eventually, newNode, registerBody, startTestHub, type TestNode } from "./support/hub-harness.ts";
+import { usesLeft } from "./support/node-removal.ts";
 
 afterAll(() => removeTempDirs());
-
-/** Uses left on a token, read from the registry file as the CLI would. */
-function usesLeft(t: TestHub, token: string): number | null | undefined {
-  const registry = openRegistry(t.dataDir);
-  try {
-    return registry.tokens.valid(token, Date.now())?.usesLeft;
-  } finally {
-    registry.close();
-  }
-}
 
 test("a removed node stays removed across a hub restart, is refused without spending a token use, and registers again once readmitted", async () => {
   let t = await startTestHub();
@@ -149,35 +139,107 @@ test("readmission needs the admin token", async () => {
   }
 });
 
-test("removals racing registrations and readmissions of one id leave registry, API and broker agreeing", async () => {
+type Step = "delete" | "register" | "readmit";
+
+/**
+ * Each order of a removal, a registration (with the key it had, a proof
+ * signed as it is sent) and a readmission of a registered node, one after
+ * another, and what each then answers: the register step's status, the
+ * readmission's, the node view (410 removed, 404 readmitted and not back, 200
+ * registered), and a registration with a fresh proof after all three.
+ */
+const ORDERINGS: { order: Step[]; register: number; readmit: number; view: number; after: number }[] = [
+  { order: ["delete", "register", "readmit"], register: 403, readmit: 200, view: 404, after: 201 },
+  { order: ["delete", "readmit", "register"], register: 201, readmit: 200, view: 200, after: 200 },
+  { order: ["register", "delete", "readmit"], register: 200, readmit: 200, view: 404, after: 201 },
+  { order: ["register", "readmit", "delete"], register: 200, readmit: 404, view: 410, after: 403 },
+  { order: ["readmit", "delete", "register"], register: 403, readmit: 404, view: 410, after: 403 },
+  { order: ["readmit", "register", "delete"], register: 200, readmit: 404, view: 410, after: 403 },
+];
+
+test("removals, registrations and readmissions of one id, in every order and at once, leave registry, API and broker agreeing", async () => {
   const t = await startTestHub();
   try {
-    for (let round = 0; round < 5; round++) {
-      const node = newNode(`race-tomb-${round}`);
+    const lastTs = new Map<string, number>();
+    /** A registration body with a proof newer than the node's last one (two in one millisecond would be a replay). */
+    const signed = (node: TestNode) => {
+      const ts = Math.max(Date.now(), (lastTs.get(node.nodeId) ?? 0) + 1);
+      lastTs.set(node.nodeId, ts);
+      return registerBody(node, { ts });
+    };
+    const step = (step: Step, node: TestNode, token: string) =>
+      step === "delete"
+        ? t.api("DELETE", `/federation/nodes/${node.nodeId}`)
+        : step === "readmit"
+          ? t.api("POST", `/federation/nodes/${node.nodeId}/readmit`)
+          : t.api("POST", "/federation/register", signed(node), token);
+    const registered = async (nodeId: string) => {
+      const node = newNode(nodeId);
       const token = t.enrollmentToken({ uses: 10 });
-      expect((await t.api("POST", "/federation/register", registerBody(node), token)).status).toBe(201);
-      const [removed, again, readmit] = await Promise.all([
-        t.api("DELETE", `/federation/nodes/${node.nodeId}`),
-        t.api("POST", "/federation/register", registerBody(node), token),
-        t.api("POST", `/federation/nodes/${node.nodeId}/readmit`),
-      ]);
+      expect((await t.api("POST", "/federation/register", signed(node), token)).status).toBe(201);
+      return { node, token };
+    };
+
+    /** The view, the registry, the node list and the broker say the same; a fresh registration gets what the view implies. */
+    async function agree(node: TestNode, token: string, register: { status: number; body: any }, view: number): Promise<void> {
+      const id = node.nodeId;
+      expect((await t.api("GET", `/federation/nodes/${id}`)).status).toBe(view);
+      const { registry } = t.hub.context;
+      expect(registry.nodes.get(id) !== undefined).toBe(view === 200);
+      expect(registry.tombstones.standing(id) !== undefined).toBe(view === 410);
+      expect(registry.tombstones.get(id) !== undefined).toBe(view !== 200); // readmitted and not back: still there, lifted
+      expect((await t.api("GET", "/federation/nodes?limit=1000")).body.nodes.some((n: any) => n.node_id === id)).toBe(view === 200);
+      // The registration's credentials work on the broker exactly when it is the one that stands.
+      if (register.status === 200 || register.status === 201) {
+        if (view === 200) await (await connectNode(register.body.mqtt)).endAsync(true);
+        else await expect(connectNode(register.body.mqtt)).rejects.toThrow();
+      }
+      const after = await t.api("POST", "/federation/register", signed(node), token);
+      expect(after.status).toBe(view === 410 ? 403 : view === 404 ? 201 : 200);
+      if (after.status !== 403) await (await connectNode(after.body.mqtt)).endAsync(true);
+    }
+
+    // Each order on its own, awaiting every step.
+    for (const [i, expected] of ORDERINGS.entries()) {
+      const { node, token } = await registered(`order-tomb-${i}`);
+      const answers = new Map<Step, { status: number; body: any }>();
+      for (const s of expected.order) answers.set(s, await step(s, node, token));
+      const what = `${expected.order.join(" -> ")}: ${JSON.stringify(Object.fromEntries([...answers].map(([k, v]) => [k, v.status])))}`;
+      expect({ what, delete: answers.get("delete")!.status, register: answers.get("register")!.status, readmit: answers.get("readmit")!.status }).toEqual({
+        what,
+        delete: 200,
+        register: expected.register,
+        readmit: expected.readmit,
+      });
+      if (expected.register === 403) expect(answers.get("register")!.body.error).toBe("node_removed");
+      await agree(node, token, answers.get("register")!, expected.view);
+      // The view implied by this order is the one ORDERINGS names, and a fresh registration gets `after`.
+      expect(expected.after).toBe(expected.view === 410 ? 403 : expected.view === 404 ? 201 : 200);
+    }
+
+    // All three at once, sent in each order in turn: the per-node lock runs them in
+    // arrival order, so the answers must fit one of the orders above. The registration
+    // is signed as the three are sent, so after a removal and a readmission its proof
+    // predates the readmission (401), unless it was signed in that same millisecond (201).
+    for (let round = 0; round < 12; round++) {
+      const { node, token } = await registered(`race-tomb-${round}`);
+      const order = ORDERINGS[round % ORDERINGS.length]!.order;
+      const sent = await Promise.all(order.map((s) => step(s, node, token)));
+      const answer = (s: Step) => sent[order.indexOf(s)]!;
+      const [removed, again, readmit] = [answer("delete"), answer("register"), answer("readmit")];
       expect(removed.status).toBe(200);
-      // The lock runs them in arrival order: register (200) or refused (403) after the removal;
-      // the readmission finds the tombstone only if the removal came first.
-      expect([200, 403]).toContain(again.status);
       expect([200, 404]).toContain(readmit.status);
-      const view = await t.api("GET", `/federation/nodes/${node.nodeId}`);
-      if (readmit.status === 200) expect(view.status).toBe(404);
-      else expect(view.status).toBe(410);
-      if (again.status === 200) await expect(connectNode(again.body.mqtt)).rejects.toThrow(); // removed after it
-      // Whatever the order, the id now registers exactly when it has no tombstone.
-      const after = await t.api("POST", "/federation/register", registerBody(node), token);
-      expect(after.status).toBe(view.status === 410 ? 403 : 201);
+      // 404: the readmission came before the removal, which then stands.
+      if (readmit.status === 404) expect([200, 403]).toContain(again.status);
+      else expect([200, 201, 401, 403]).toContain(again.status);
+      if (again.status === 401) expect(again.body).toEqual({ error: "invalid_proof", detail: expect.stringContaining("before the readmission") });
+      const view = readmit.status === 404 ? 410 : again.status === 201 ? 200 : 404;
+      await agree(node, token, again, view);
     }
   } finally {
     await t.stop();
   }
-}, 30_000);
+}, 60_000);
 
 test("a readmitted node's registration that the broker does not take undoes itself: still readmitted, no token use spent", async () => {
   const { startMosquitto } = await import("./support/mosquitto.ts");

@@ -119,9 +119,8 @@ export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Inge
 
   app.delete("/federation/nodes/:id", admin, async (c) => {
     const id = c.req.param("id");
-    const outcome = await removeNode(hub, id);
+    const outcome = await removeNode(hub, id, decisions);
     if (outcome !== "removed") throw notRegistered(id);
-    await decisions.forget(id);
     return c.json({ status: "removed", node_id: id });
   });
 

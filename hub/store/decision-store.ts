@@ -95,6 +95,23 @@ export class DecisionStore {
       .map((row) => JSON.parse(row.message) as DecisionMessage);
   }
 
+  /**
+   * Closes every decision sent to `nodeId` that it has not acknowledged (the
+   * node was removed): an ack-like row with ok false, `reason` as its error and
+   * `at` as both times. Closed, a decision is no longer pending for the node nor
+   * sent again to it. Returns how many were closed.
+   */
+  closePending(nodeId: string, reason: string, at: number): number {
+    return this.db
+      .prepare(
+        `INSERT INTO decision_acks (decision_id, node_id, ok, error, applied_at, received_at)
+         SELECT d.id, ?, 0, ?, ?, ? FROM decisions d
+         WHERE EXISTS (SELECT 1 FROM json_each(d.targets) WHERE value = ?)
+           AND NOT EXISTS (SELECT 1 FROM decision_acks a WHERE a.decision_id = d.id AND a.node_id = ?)`,
+      )
+      .run(nodeId, reason, at, at, nodeId, nodeId).changes;
+  }
+
   acks(decisionId: string): DecisionAck[] {
     return this.db
       .prepare("SELECT node_id, ok, error, applied_at, received_at FROM decision_acks WHERE decision_id = ? ORDER BY node_id")
