@@ -163,7 +163,12 @@ export class Agent {
     void registerOnce(this.config.hubUrl, this.config.enrollToken, this.identity, this.config.advertisement, Date.now()).then((result) => {
       if (this.stopped) return;
       if (result.kind === "registered") {
-        if (this.removedOnHub) this.config.log("readmitted on the hub: registered again");
+        if (this.removedOnHub) {
+          // The hub forgot this node's own desired policy at removal: follow the fleet's again
+          // (the next retained one replaces this), keeping the policy in force until then (fail-closed).
+          this.store.savePolicy({ ...this.store.policy(), version: 0, source: "fleet" }, Date.now());
+          this.config.log("readmitted on the hub: registered again; following the fleet policy again");
+        }
         this.removedOnHub = false;
         const previous = this.registration();
         this.store.saveRegistration(result.registration);
@@ -301,7 +306,7 @@ export class Agent {
     return {
       node_id: this.identity.nodeId,
       boot_id: this.bootId,
-      registered: this.registration() !== undefined,
+      registered: this.registration() !== undefined && !this.removedOnHub,
       removed_on_hub: this.removedOnHub,
       connectivity: this.mqtt.online ? "online" : "simulation",
       mode: modeAt(policy.policy, Date.now()),

@@ -194,6 +194,10 @@ test("an agent removed on the hub stays out in simulation mode, asking slowly, a
   const agent = await Agent.start(config("agent-revoked", { enrollToken: t.enrollmentToken({ uses: 1 }), reconnectMaxS: 4, log: (line) => logs.push(line) }));
   agents.push(agent);
   await eventually(async () => (await node("agent-revoked")).state?.session >= 1, 10_000, "agent online");
+  // A policy of its own before the removal (the hub forgets it when the node is removed).
+  expect((await t.api("POST", "/api/federation/mode", { mode: "SHADOW", target: "agent-revoked" })).status).toBe(201);
+  const mode = () => (agent.status() as { mode: string }).mode;
+  await eventually(() => mode() === "SHADOW", 10_000, "the node's own policy in force");
   const intents = intentStream(10, { seed: 17, prefix: "removed" });
   await agent.submit(intents.slice(0, 5));
   await eventually(async () => (await node("agent-revoked")).verdicts?.last_seq === 5, 10_000, "first 5 verdicts at the hub");
@@ -211,7 +215,7 @@ test("an agent removed on the hub stays out in simulation mode, asking slowly, a
     // Still judging, locally: the intent API works and marks it as simulation.
     const offline = await agent.submit(intents.slice(5));
     expect(offline.map((v) => v.seq)).toEqual([6, 7, 8, 9, 10]);
-    expect(agent.status()).toMatchObject({ connectivity: "simulation", removed_on_hub: true });
+    expect(agent.status()).toMatchObject({ connectivity: "simulation", removed_on_hub: true, registered: false });
     expect(agent.online).toBe(false);
     // At the slow end of its backoff (2 to 4 s here): at most one more try within 3.5 s of the first.
     await Bun.sleep(attempts[0]! + 3500 - Date.now());
@@ -224,6 +228,10 @@ test("an agent removed on the hub stays out in simulation mode, asking slowly, a
     expect(logs.some((line) => line.includes("registration refused"))).toBe(false);
     expect(logs.join("\n")).not.toContain(agent.store.registration(t.hub.httpUrl)!.mqtt.password);
 
+    // A fleet decision while it is out: no cmd reaches a removed node, only the retained fleet policy records it.
+    expect((await t.api("POST", "/api/federation/mode", { mode: "LIVE" })).status).toBe(201);
+    expect(mode()).toBe("SHADOW");
+
     expect((await t.api("POST", "/federation/nodes/agent-revoked/readmit")).status).toBe(200);
     const back = await eventually(async () => {
       const v = await t.api("GET", "/federation/nodes/agent-revoked");
@@ -231,8 +239,10 @@ test("an agent removed on the hub stays out in simulation mode, asking slowly, a
     }, 15_000, "the node registered, online again, with the verdicts judged while it was out");
     expect(back.health.state).toBe("healthy");
     expect(agent.online).toBe(true);
-    expect(agent.status()).toMatchObject({ connectivity: "online", removed_on_hub: false });
+    expect(agent.status()).toMatchObject({ connectivity: "online", removed_on_hub: false, registered: true });
     expect(logs.some((line) => line.includes("readmitted on the hub"))).toBe(true);
+    // The hub forgot the node's own policy at removal: back, the node follows the fleet's retained one again.
+    await eventually(() => mode() === "LIVE", 10_000, "the retained fleet policy followed after readmission");
   } finally {
     globalThis.fetch = realFetch;
   }
