@@ -19,6 +19,7 @@ import { createLocalApi } from "./local-api.ts";
 import { Outbox } from "./outbox.ts";
 import { backoffMs, registerOnce, type Advertisement } from "./registration.ts";
 import { scheduleAgentJobs } from "./scheduler.ts";
+import { ConnectivityLog } from "./connectivity-log.ts";
 import { VerdictFeed } from "./verdict-feed.ts";
 
 export const JOURNAL_FILE = "journal.sqlite";
@@ -53,6 +54,7 @@ export class Agent {
   readonly processor: IntentProcessor;
   readonly outbox: Outbox;
   private readonly feed: VerdictFeed;
+  private readonly connectivity: ConnectivityLog;
   private readonly applier: DecisionApplier;
   private readonly mqtt: AgentMqtt;
   private readonly bootId = randomUUID();
@@ -78,7 +80,10 @@ export class Agent {
       seqFloor: VerdictFeed.storedCursor(this.store.db),
     });
     this.outbox = new Outbox(this.store.db, { maxMessages: config.outboxMax, log: config.log });
-    this.feed = new VerdictFeed(this.store.db, this.outbox, this.processor, config.nodeId, () => !this.mqtt.online, { queue: config.hubUrl !== "" });
+    // Offline from the start until the hub is heard, whatever the last run ended in.
+    this.connectivity = new ConnectivityLog(this.store.db);
+    this.connectivity.record(false, Date.now());
+    this.feed = new VerdictFeed(this.store.db, this.outbox, this.processor, config.nodeId, this.connectivity, { queue: config.hubUrl !== "" });
     this.applier = new DecisionApplier(this.store, config.nodeId, () => this.registration()?.hubPublicKey ?? null);
     this.mqtt = new AgentMqtt({
       nodeId: config.nodeId,
@@ -101,6 +106,7 @@ export class Agent {
         if (policy) this.processor.setPolicy(policy);
       },
       onConnectivity: (online) => {
+        this.connectivity.record(online, Date.now());
         config.log(online ? "online: replaying the outbox, then publishing live" : "offline: simulation mode, queuing in the outbox");
         this.armOfflineHold(online);
         if (online) this.heartbeat(); // the hub hears from us now, not a whole interval later

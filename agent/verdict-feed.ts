@@ -8,6 +8,7 @@ import type { IntentProcessor } from "../kernel/intent-processor.ts";
 import type { VerdictEventMessage } from "../protocol/messages.ts";
 import { nodeTopic } from "../protocol/topics.ts";
 import type { SqliteDatabase } from "../kernel/sqlite.ts";
+import type { ConnectivityLog } from "./connectivity-log.ts";
 import type { Outbox } from "./outbox.ts";
 
 const BATCH = 1000;
@@ -23,8 +24,8 @@ export class VerdictFeed {
     private readonly outbox: Outbox,
     private readonly processor: IntentProcessor,
     private readonly nodeId: string,
-    /** Whether verdicts made now are made in simulation mode. */
-    private readonly simulated: () => boolean,
+    /** When the agent was online: a verdict judged while it was not is marked simulated. */
+    private readonly connectivity: ConnectivityLog,
     /** queue false (no hub at all): the cursor advances, nothing is queued, so the outbox cannot grow without bound. */
     private readonly options: { queue: boolean } = { queue: true },
     private readonly clock: () => number = Date.now,
@@ -51,14 +52,18 @@ export class VerdictFeed {
     let queued = 0;
     for (;;) {
       const verdicts = this.processor.verdictsAfter(this.cursor, BATCH);
-      if (verdicts.length === 0) return queued;
+      if (verdicts.length === 0) {
+        this.connectivity.forgetBefore(this.clock()); // everything judged so far is queued
+        return queued;
+      }
       const now = this.clock();
-      const simulated = this.simulated();
       const messages = verdicts.map((v) => {
+        // When and how it was judged, not when it is queued: after a crash the two differ.
+        const judgedAt = v.judgedAt ?? now;
         const event: VerdictEventMessage = {
           seq: v.seq,
-          ts: now,
-          simulated,
+          ts: judgedAt,
+          simulated: !this.connectivity.onlineAt(judgedAt),
           symbol: v.symbol.slice(0, MAX_SYMBOL),
           verdict: { id: v.id ?? "-", verdict: v.verdict, reasons: v.reasons, enforced: v.enforced, mode: v.mode, metrics: v.metrics },
         };

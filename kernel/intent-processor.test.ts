@@ -5,6 +5,7 @@ import { removeTempDirs, tempDir } from "../test/helpers.ts";
 import { intentStream } from "../test/fixtures/intents.ts";
 import { DEFAULT_CONFIG } from "./config.ts";
 import { IntentProcessor } from "./intent-processor.ts";
+import { openDatabase } from "./sqlite.ts";
 import { DEFAULT_POLICY, applyPolicyUpdate } from "./policy.ts";
 import type { Intent } from "./types.ts";
 
@@ -20,6 +21,29 @@ function openAt(path: string) {
 }
 
 describe("IntentProcessor", () => {
+  test("a version-1 journal is upgraded in place: its verdicts are kept, without a judging time; new ones have it", () => {
+    const path = join(tempDir(), "v1.db");
+    const v1 = openDatabase(path);
+    v1.exec(`
+      CREATE TABLE receipts (rowid INTEGER PRIMARY KEY, intent_id TEXT NOT NULL UNIQUE, intent TEXT NOT NULL, received_at INTEGER NOT NULL);
+      CREATE TABLE verdicts (seq INTEGER PRIMARY KEY AUTOINCREMENT, intent_id TEXT NOT NULL UNIQUE, symbol TEXT NOT NULL, ts INTEGER NOT NULL,
+        counts_as_trade INTEGER NOT NULL, intent TEXT NOT NULL, verdict TEXT NOT NULL);
+      CREATE INDEX verdicts_trades ON verdicts(ts) WHERE counts_as_trade = 1;
+      CREATE TABLE symbol_state (symbol TEXT PRIMARY KEY, last_trade_ts INTEGER, last_close_ts INTEGER);
+      PRAGMA user_version = 1;
+    `);
+    const old = { id: "old", verdict: "HOLD", reasons: ["COOLDOWN"], enforced: true, mode: "LIVE", metrics: { notional: 100, friction_usd: 0.22, required_edge_usd: 0.66, r_ratio: 2 } };
+    v1.prepare("INSERT INTO verdicts (intent_id, symbol, ts, counts_as_trade, intent, verdict) VALUES ('old', 'S1', ?, 0, '{}', ?)").run(T0, JSON.stringify(old));
+    v1.close();
+    const p = IntentProcessor.open(path, { config: DEFAULT_CONFIG, clock: () => T0 + 5_000 });
+    p.process([passing("new", "S2", T0 + 1_000)]);
+    expect(p.verdictsAfter(0).map((v) => [v.id, v.seq, v.judgedAt])).toEqual([
+      ["old", 1, null],
+      ["new", 2, T0 + 5_000],
+    ]);
+    p.close();
+  });
+
   test("seqFloor: a journal behind it continues after it, before it judges what was left unjudged; one past it is left alone", () => {
     const path = join(tempDir(), "restored.db");
     const backup = openAt(path);

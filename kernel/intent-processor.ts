@@ -91,7 +91,7 @@ export class IntentProcessor {
     this.sql = {
       findVerdict: db.prepare("SELECT seq, verdict FROM verdicts WHERE intent_id = ?"),
       insertVerdict: db.prepare(
-        "INSERT INTO verdicts (intent_id, symbol, ts, counts_as_trade, intent, verdict) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO verdicts (intent_id, symbol, ts, counts_as_trade, intent, verdict, judged_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
       ),
       recordTrade: db.prepare(
         `INSERT INTO symbol_state (symbol, last_trade_ts) VALUES (?1, ?2) ON CONFLICT (symbol)
@@ -108,7 +108,7 @@ export class IntentProcessor {
       deleteReceipt: db.prepare("DELETE FROM receipts WHERE intent_id = ?"),
       anyPending: db.prepare("SELECT 1 FROM receipts LIMIT 1"),
       pending: db.prepare("SELECT intent FROM receipts ORDER BY rowid"),
-      since: db.prepare("SELECT seq, symbol, verdict FROM verdicts WHERE seq > ? ORDER BY seq LIMIT ?"),
+      since: db.prepare("SELECT seq, symbol, verdict, judged_at FROM verdicts WHERE seq > ? ORDER BY seq LIMIT ?"),
     };
     this.loadWindow();
     this.counters.recovered = this.evaluatePending().length;
@@ -208,11 +208,15 @@ export class IntentProcessor {
     this.window.recordClose(close.symbol, close.ts);
   }
 
-  /** Journaled verdicts after `seq`, in order, with their symbol: what an agent publishes next. */
-  verdictsAfter(seq: number, limit = 1000): (JournaledVerdict & { seq: number; symbol: string })[] {
+  /**
+   * Journaled verdicts after `seq`, in order, with their symbol and when they
+   * were judged (null for verdicts journaled before the journal kept it):
+   * what an agent publishes next.
+   */
+  verdictsAfter(seq: number, limit = 1000): (JournaledVerdict & { seq: number; symbol: string; judgedAt: number | null })[] {
     return this.sql.since
-      .all<{ seq: number; symbol: string; verdict: string }>(seq, limit)
-      .map((row) => ({ ...toJournaled(row), seq: row.seq, symbol: row.symbol }));
+      .all<{ seq: number; symbol: string; verdict: string; judged_at: number | null }>(seq, limit)
+      .map((row) => ({ ...toJournaled(row), seq: row.seq, symbol: row.symbol, judgedAt: row.judged_at }));
   }
 
   /** The highest seq ever given out (AUTOINCREMENT keeps it through compaction); 0 for a new journal. */
@@ -291,6 +295,7 @@ export class IntentProcessor {
       trade ? 1 : 0,
       body,
       JSON.stringify(verdict),
+      this.clock(),
     );
     if (trade) {
       this.sql.recordTrade.run(symbol, ts);

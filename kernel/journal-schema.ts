@@ -1,16 +1,24 @@
 // The intent journal's tables. One file so the layout is read in one place.
 import type { SqliteDatabase } from "./sqlite.ts";
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
+/** Upgrades the journal to SCHEMA_VERSION, each step in one transaction with its user_version. */
 export function migrateJournal(db: SqliteDatabase): void {
   const { user_version } = db.prepare("PRAGMA user_version").get<{ user_version: number }>()!;
   if (user_version > SCHEMA_VERSION) {
     throw new Error(`${db.path}: intent journal schema ${user_version} is newer than this build understands (${SCHEMA_VERSION})`);
   }
-  if (user_version === SCHEMA_VERSION) return;
-  db.transaction(() => {
-    db.exec(`
+  for (let version = user_version + 1; version <= SCHEMA_VERSION; version++) {
+    db.transaction(() => {
+      db.exec(STEPS[version - 1]!);
+      db.exec(`PRAGMA user_version = ${version}`);
+    });
+  }
+}
+
+const STEPS = [
+  `
       -- Intents accepted for evaluation whose verdict is not journaled yet.
       -- A row lives here only between receive() and its evaluation; after a
       -- crash the processor evaluates what is left, in receipt order.
@@ -39,7 +47,9 @@ export function migrateJournal(db: SqliteDatabase): void {
         last_trade_ts INTEGER,
         last_close_ts INTEGER
       );
-      PRAGMA user_version = ${SCHEMA_VERSION};
-    `);
-  });
-}
+  `,
+  // 2: when each verdict was judged (the wall clock at its commit), so what is
+  // handed on later, after a crash, still says when it was made. NULL for
+  // verdicts journaled before.
+  `ALTER TABLE verdicts ADD COLUMN judged_at INTEGER;`,
+];

@@ -1,0 +1,54 @@
+// When the agent was online: every change of connectivity, kept in the
+// agent's store so that a verdict handed on after a crash still says whether
+// it was judged in simulation mode. Changes are rare, so the log lives in
+// memory too; it is cut back to the last change before anything still to be
+// handed on.
+import type { SqliteDatabase } from "../kernel/sqlite.ts";
+
+interface Change {
+  at: number;
+  online: boolean;
+}
+
+export class ConnectivityLog {
+  private readonly changes: Change[];
+  private readonly insert;
+  private readonly deleteBefore;
+
+  constructor(db: SqliteDatabase) {
+    db.exec("CREATE TABLE IF NOT EXISTS connectivity_changes (at INTEGER NOT NULL, online INTEGER NOT NULL)");
+    this.changes = db
+      .prepare("SELECT at, online FROM connectivity_changes ORDER BY at, rowid")
+      .all<{ at: number; online: number }>()
+      .map((row) => ({ at: row.at, online: row.online === 1 }));
+    this.insert = db.prepare("INSERT INTO connectivity_changes (at, online) VALUES (?, ?)");
+    this.deleteBefore = db.prepare("DELETE FROM connectivity_changes WHERE at < ?");
+  }
+
+  /** Records that the agent went online or offline at `at`. */
+  record(online: boolean, at: number): void {
+    if (this.changes.at(-1)?.online === online) return;
+    this.insert.run(at, online ? 1 : 0);
+    this.changes.push({ at, online });
+  }
+
+  /** Whether the agent was online at `at`: the last change at or before it says; before any change it was not. */
+  onlineAt(at: number): boolean {
+    for (let i = this.changes.length - 1; i >= 0; i--) if (this.changes[i]!.at <= at) return this.changes[i]!.online;
+    return false;
+  }
+
+  /** Forgets changes no longer needed to answer onlineAt(t) for any t >= `at`: all but the last one at or before it. */
+  forgetBefore(at: number): void {
+    let keepFrom = 0;
+    for (let i = this.changes.length - 1; i >= 0; i--) {
+      if (this.changes[i]!.at <= at) {
+        keepFrom = i;
+        break;
+      }
+    }
+    if (keepFrom === 0) return;
+    this.deleteBefore.run(this.changes[keepFrom]!.at);
+    this.changes.splice(0, keepFrom);
+  }
+}
