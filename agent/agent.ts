@@ -73,6 +73,10 @@ export class Agent {
     this.store = AgentStore.open(config.dataDir);
     this.identity = this.store.identity(config.nodeId, Date.now());
     this.store.saveAdvertisement(config.advertisement, Date.now());
+    // Offline from the start until the hub is heard, whatever the last run ended in: recorded before the
+    // journal opens, as opening it judges what a crash left unjudged, and those verdicts are made offline.
+    this.connectivity = new ConnectivityLog(this.store.db);
+    this.connectivity.record(false, Date.now());
     // The seq floor: a journal restored behind what was already queued continues after it (see reportJournalBehind).
     this.processor = IntentProcessor.open(join(config.dataDir, JOURNAL_FILE), {
       config: config.gateConfig,
@@ -80,9 +84,6 @@ export class Agent {
       seqFloor: VerdictFeed.storedCursor(this.store.db),
     });
     this.outbox = new Outbox(this.store.db, { maxMessages: config.outboxMax, log: config.log });
-    // Offline from the start until the hub is heard, whatever the last run ended in.
-    this.connectivity = new ConnectivityLog(this.store.db);
-    this.connectivity.record(false, Date.now());
     this.feed = new VerdictFeed(this.store.db, this.outbox, this.processor, config.nodeId, this.connectivity, { queue: config.hubUrl !== "" });
     this.applier = new DecisionApplier(this.store, config.nodeId, () => this.registration()?.hubPublicKey ?? null);
     this.mqtt = new AgentMqtt({
@@ -169,13 +170,14 @@ export class Agent {
     void registerOnce(this.config.hubUrl, this.config.enrollToken, this.identity, this.config.advertisement, Date.now()).then((result) => {
       if (this.stopped) return;
       if (result.kind === "registered") {
-        if (this.removedOnHub) {
-          // The hub forgot this node's own desired policy at removal: follow the fleet's again
-          // (the next retained one replaces this), keeping the policy in force until then (fail-closed).
-          this.store.savePolicy({ ...this.store.policy(), version: 0, source: "fleet" }, Date.now());
-          this.config.log("readmitted on the hub: registered again; following the fleet policy again");
-        }
+        if (this.removedOnHub) this.config.log("readmitted on the hub: registered again");
         this.removedOnHub = false;
+        if (result.follows === "fleet" && this.store.policy().source === "node") {
+          // The hub keeps no policy of this node's own (a removal forgot it, seen by this agent or
+          // not): follow the fleet's again. The policy in force stays until the next retained one (fail-closed).
+          this.store.savePolicy({ ...this.store.policy(), version: 0, source: "fleet" }, Date.now());
+          this.config.log("the hub keeps no policy of this node's own: following the fleet policy again");
+        }
         const previous = this.registration();
         this.store.saveRegistration(result.registration);
         if (previous && previous.hubPublicKey !== result.registration.hubPublicKey) {

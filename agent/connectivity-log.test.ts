@@ -30,3 +30,15 @@ test("forgetBefore keeps the last change at or before the time, in memory and on
   expect([299, 300, 399, 400].map((t) => reopened.onlineAt(t))).toEqual([false, true, true, false]);
   expect(closeLater(openDatabase(path)).prepare("SELECT count(*) AS n FROM connectivity_changes").get<{ n: number }>()!.n).toBe(2);
 });
+
+test("a clock stepped back does not reorder the log: the change counts from the last one, in memory and on disk alike", () => {
+  const path = join(tempDir(), "agent.sqlite");
+  const db = openDatabase(path);
+  const log = new ConnectivityLog(db);
+  log.record(true, 1_000);
+  log.record(false, 400); // restarted with an older clock
+  expect([999, 1_000, 5_000].map((t) => log.onlineAt(t))).toEqual([false, false, false]);
+  db.close();
+  const reopened = new ConnectivityLog(closeLater(openDatabase(path)));
+  expect([999, 1_000, 5_000].map((t) => reopened.onlineAt(t))).toEqual([false, false, false]);
+});

@@ -18,18 +18,24 @@ export class ConnectivityLog {
   constructor(db: SqliteDatabase) {
     db.exec("CREATE TABLE IF NOT EXISTS connectivity_changes (at INTEGER NOT NULL, online INTEGER NOT NULL)");
     this.changes = db
-      .prepare("SELECT at, online FROM connectivity_changes ORDER BY at, rowid")
+      .prepare("SELECT at, online FROM connectivity_changes ORDER BY rowid")
       .all<{ at: number; online: number }>()
       .map((row) => ({ at: row.at, online: row.online === 1 }));
     this.insert = db.prepare("INSERT INTO connectivity_changes (at, online) VALUES (?, ?)");
     this.deleteBefore = db.prepare("DELETE FROM connectivity_changes WHERE at < ?");
   }
 
-  /** Records that the agent went online or offline at `at`. */
+  /**
+   * Records that the agent went online or offline at `at`. The log stays in
+   * time order even if the clock steps back (a Pi has no RTC: after a power
+   * cut it may start from an older time): such a change counts from the last one.
+   */
   record(online: boolean, at: number): void {
-    if (this.changes.at(-1)?.online === online) return;
-    this.insert.run(at, online ? 1 : 0);
-    this.changes.push({ at, online });
+    const last = this.changes.at(-1);
+    if (last?.online === online) return;
+    const when = last && at < last.at ? last.at : at;
+    this.insert.run(when, online ? 1 : 0);
+    this.changes.push({ at: when, online });
   }
 
   /** Whether the agent was online at `at`: the last change at or before it says; before any change it was not. */

@@ -14,7 +14,7 @@ export interface Advertisement {
 }
 
 export type RegistrationAttempt =
-  | { kind: "registered"; registration: HubRegistration }
+  | { kind: "registered"; registration: HubRegistration; /** "fleet": the hub keeps no policy of this node's own (absent: an older hub). */ follows?: "node" | "fleet" }
   /** The hub was unreachable or failing (network, 5xx, 429): try again soon. */
   | { kind: "unreachable"; reason: string }
   /** The hub answered no (400, 401, 409): an operator must act; keep trying, slowly. */
@@ -76,6 +76,7 @@ export async function registerOnce(
         heartbeatS: answer.heartbeat_s,
         registeredAt: now,
       },
+      follows: answer.follows,
     };
   }
   // Only the hub's error code and detail: never the request, which carries the token.

@@ -31,3 +31,11 @@ test("first start generates an admin and a watch token into owner-only files; la
   expect(configured.watchTokenHash).toBe(hashSecret("configured-watch-token-0123"));
   expect(configured.keys).toEqual(first.keys);
 });
+
+test("a watch token equal to the admin token, even a generated one, is refused", () => {
+  const dataDir = tempDir();
+  const registry = closeLater(openRegistry(dataDir));
+  loadHubIdentity(registry, dataDir, { adminToken: "", watchToken: "" }, () => {});
+  const admin = readFileSync(join(dataDir, ADMIN_TOKEN_FILE), "utf8").trim();
+  expect(() => loadHubIdentity(registry, dataDir, { adminToken: "", watchToken: admin }, () => {})).toThrow("must differ from the admin token");
+});

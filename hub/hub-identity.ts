@@ -1,7 +1,7 @@
 // The hub's own secrets: its Ed25519 key pair (signs decisions and policies;
 // nodes pin the public half at registration), the admin token's hash and the
 // watch token's. All are created once and kept in the registry.
-import { writeFileSync } from "node:fs";
+import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateKeyPair, type Ed25519KeyPair } from "../protocol/signing.ts";
 import { hashSecret, randomSecret } from "./secrets.ts";
@@ -42,14 +42,15 @@ export function loadHubIdentity(
     const token = randomSecret(32);
     const path = join(dataDir, file);
     writeFileSync(path, `${token}\n`, { mode: 0o600 });
+    chmodSync(path, 0o600); // the mode above applies only to a file that did not exist
     const hash = hashSecret(token);
     registry.saveSetting(setting, hash);
     log(`generated ${what} into ${path} (owner-only); read it from there`);
     return hash;
   };
-  return {
-    keys,
-    adminTokenHash: tokenHash(configured.adminToken, "admin_token_hash", ADMIN_TOKEN_FILE, "an admin token"),
-    watchTokenHash: tokenHash(configured.watchToken, "watch_token_hash", WATCH_TOKEN_FILE, "a watch token (read-only MQTT)"),
-  };
+  const adminTokenHash = tokenHash(configured.adminToken, "admin_token_hash", ADMIN_TOKEN_FILE, "an admin token");
+  const watchTokenHash = tokenHash(configured.watchToken, "watch_token_hash", WATCH_TOKEN_FILE, "a watch token (read-only MQTT)");
+  // Also when one of them was generated: the watch token must never open the admin API.
+  if (watchTokenHash === adminTokenHash) throw new Error("EDGEFED_WATCH_TOKEN: must differ from the admin token (watching grants no admin rights)");
+  return { keys, adminTokenHash, watchTokenHash };
 }

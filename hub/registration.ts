@@ -135,6 +135,7 @@ export async function registerNode(hub: HubContext, token: string | undefined, r
         mqtt: { url: hub.brokerUrlFor(requestHost), username: record.nodeId, password, client_id: record.nodeId },
         heartbeat_s: hub.settings.heartbeatS,
         hub_public_key: hub.identity.keys.publicKey,
+        follows: hub.registry.decisions.hasPolicy(record.nodeId) ? "node" : "fleet",
       },
     };
   });

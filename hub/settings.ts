@@ -45,7 +45,7 @@ const SPECS: SettingSpec[] = [
   { key: "mqttPassword", env: "EDGEFED_MQTT_PASSWORD", flag: "--mqtt-password", kind: "string", default: "", help: "external broker: that user's password (prefer the variable: flags show in ps)", secret: true },
   { key: "publicMqttUrl", env: "EDGEFED_PUBLIC_MQTT_URL", flag: "--public-mqtt-url", kind: "url", default: "", help: "broker URL given to nodes; empty: the host they called the hub by" },
   { key: "adminToken", env: "EDGEFED_ADMIN_TOKEN", flag: "--admin-token", kind: "string", default: "", help: "admin API token (prefer the variable: flags show in ps); empty: generated once into <data-dir>/admin-token", secret: true },
-  { key: "watchToken", env: "EDGEFED_WATCH_TOKEN", flag: "--watch-token", kind: "string", default: "", help: "read-only MQTT watcher password on the embedded broker; empty: generated once into <data-dir>/watch-token", secret: true },
+  { key: "watchToken", env: "EDGEFED_WATCH_TOKEN", flag: "--watch-token", kind: "string", default: "", help: "read-only MQTT watcher password on the embedded broker (prefer the variable: flags show in ps); empty: generated once into <data-dir>/watch-token", secret: true },
   { key: "heartbeatS", env: "EDGEFED_HEARTBEAT_S", flag: "--heartbeat-s", kind: "positive", default: "15", help: "heartbeat interval told to nodes" },
   { key: "offlineAfterS", env: "EDGEFED_OFFLINE_AFTER_S", flag: "--offline-after-s", kind: "nonNegative", default: "0", help: "silence after which a node is offline; 0: ten heartbeats" },
   { key: "degradedLoad", env: "EDGEFED_DEGRADED_LOAD", flag: "--degraded-load", kind: "positive", default: "4", help: "1-minute load above which a node counts as degraded" },

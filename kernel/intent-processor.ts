@@ -17,7 +17,7 @@ import type { CloseEvent, Intent, JournaledVerdict, Verdict } from "./types.ts";
 export interface ProcessorOptions extends OpenOptions {
   config: GateConfig;
   policy?: KernelPolicy;
-  /** The wall clock, for holding intents dated in the future (FUTURE_INTENT). */
+  /** The wall clock, for holding intents dated in the future (FUTURE_INTENT) and stamping when each verdict was judged. */
   clock?: () => number;
   /**
    * The last seq the caller already handed on. A journal that ends before it

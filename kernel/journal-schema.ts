@@ -48,8 +48,9 @@ const STEPS = [
         last_close_ts INTEGER
       );
   `,
-  // 2: when each verdict was judged (the wall clock at its commit), so what is
-  // handed on later, after a crash, still says when it was made. NULL for
-  // verdicts journaled before.
+  // 2: when each verdict was judged (the processor's clock, the wall clock in
+  // the agent), so what is handed on later, after a crash, still says when it
+  // was made. NULL for verdicts journaled before. Older builds refuse a v2
+  // journal rather than misread it: an agent cannot be downgraded past this.
   `ALTER TABLE verdicts ADD COLUMN judged_at INTEGER;`,
 ];

@@ -149,6 +149,13 @@ export const RegisterResponse = z.object({
   mqtt: z.object({ url: z.string().min(1).max(256), username: z.string().min(1).max(128), password: z.string().min(16).max(256), client_id: z.string().min(1).max(128) }),
   heartbeat_s: z.number().positive(),
   hub_public_key: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+  /**
+   * Which desired policy the node follows: "node" when the hub keeps one of
+   * the node's own, "fleet" otherwise (e.g. after a removal forgot it). A
+   * node told "fleet" stops waiting for a policy of its own. Absent from
+   * older hubs.
+   */
+  follows: z.enum(["node", "fleet"]).optional(),
 });
 
 export type StateMessage = z.infer<typeof StateMessage>;

@@ -248,6 +248,26 @@ test("an agent removed on the hub stays out in simulation mode, asking slowly, a
   }
 }, 45_000);
 
+test("an agent that was off while it was removed and readmitted follows the fleet policy again when it comes back", async () => {
+  const original = config("agent-away", { enrollToken: t.enrollmentToken({ uses: 1 }) });
+  const first = await Agent.start(original);
+  const mode = (agent: Agent) => (agent.status() as { mode: string }).mode;
+  await eventually(async () => (await node("agent-away")).state?.session >= 1, 10_000, "agent online");
+  expect((await t.api("POST", "/api/federation/mode", { mode: "SHADOW", target: "agent-away" })).status).toBe(201);
+  await eventually(() => mode(first) === "SHADOW", 10_000, "the node's own policy in force");
+  await first.stop(); // off (a dead Pi is what gets removed) for the removal, a fleet decision, and the readmission
+  expect((await t.api("DELETE", "/federation/nodes/agent-away")).status).toBe(200);
+  expect((await t.api("POST", "/api/federation/mode", { mode: "LIVE" })).status).toBe(201);
+  expect((await t.api("POST", "/federation/nodes/agent-away/readmit")).status).toBe(200);
+
+  const logs: string[] = [];
+  const again = await Agent.start({ ...original, log: (line) => logs.push(line) });
+  agents.push(again);
+  expect(mode(again)).toBe("SHADOW"); // what it had, until the hub says otherwise
+  await eventually(() => mode(again) === "LIVE", 15_000, "the retained fleet policy followed");
+  expect(logs.some((line) => line.includes("the hub keeps no policy of this node's own"))).toBe(true);
+}, 30_000);
+
 test("a time window from the hub (PAUSED for a slot) holds entries inside it only", async () => {
   const agent = await Agent.start(config("agent-window"));
   agents.push(agent);

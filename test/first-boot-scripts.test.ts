@@ -3,8 +3,10 @@
 // (Trixie) on two boots. Each runs inside a private mount namespace: copies of
 // /etc, /home and /usr/local/bin, and the flashed boot partition at /boot or
 // /boot/firmware, are bound over the real ones, so the scripts change only
-// scratch files. The real useradd, install, sed and sh run; systemctl is the
-// one stand-in (there is no systemd as PID 1 here), logging what it was asked.
+// scratch files. The real useradd, install, sed and sh run. Stand-ins log
+// what they were asked: systemctl (there is no systemd as PID 1 here), and iw
+// and rfkill, which would change this machine's radios; /var/lib/systemd and
+// Raspberry Pi OS's imager_custom, where present, are covered by empty tmpfs.
 import { afterAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -24,6 +26,8 @@ interface ScratchSystem {
   localBin: string;
   /** What systemctl was asked, a line per call. */
   systemctlCalls(): string[];
+  /** What iw and rfkill were asked, a line per call ("iw reg set GB"). */
+  radioCalls(): string[];
   /** Runs `script` (sh) with the scratch directories bound over the real ones; the boot partition at `bootMount`. */
   run(script: string, bootMount: "/boot" | "/boot/firmware"): { status: number | null; stderr: string };
 }
@@ -38,18 +42,24 @@ function scratchSystem(dir: string, image: PiImage): ScratchSystem {
   writeFileSync(join(paths.etc, "hostname"), "raspberrypi\n");
   writeFileSync(join(paths.etc, "hosts"), "127.0.0.1\tlocalhost\n127.0.1.1\traspberrypi\n");
   const log = join(dir, "systemctl.log");
+  const radioLog = join(dir, "radio.log");
   writeFileSync(log, "");
+  writeFileSync(radioLog, "");
   writeFileSync(join(stubs, "systemctl"), `#!/bin/sh\necho "$*" >> ${log}\n`, { mode: 0o755 });
+  for (const radio of ["iw", "rfkill"]) writeFileSync(join(stubs, radio), `#!/bin/sh\necho "${radio} $*" >> ${radioLog}\n`, { mode: 0o755 });
+  const cover = ["/var/lib/systemd", "/usr/lib/raspberrypi-sys-mods"].filter(existsSync).map((d) => `mount -t tmpfs none ${d}; `).join("");
+  const lines = (file: string) => readFileSync(file, "utf8").split("\n").filter(Boolean);
   return {
     ...paths,
-    systemctlCalls: () => readFileSync(log, "utf8").split("\n").filter(Boolean),
+    systemctlCalls: () => lines(log),
+    radioCalls: () => lines(radioLog),
     run(script, bootMount) {
       const bindBoot = bootMount === "/boot" ? `mount --bind ${paths.boot} /boot` : `mount -t tmpfs none /boot; mkdir /boot/firmware; mount --bind ${paths.boot} /boot/firmware`;
       // sh -e: if any mount fails, the script never runs against the real system.
       const result = spawnSync(
         "unshare",
         ["-m", "--propagation", "private", "sh", "-ec",
-          `mount --bind ${paths.etc} /etc; ${bindBoot}; mount --bind ${paths.home} /home; mount --bind ${paths.localBin} /usr/local/bin; PATH=${stubs}:$PATH; ${script}`],
+          `mount --bind ${paths.etc} /etc; ${bindBoot}; mount --bind ${paths.home} /home; mount --bind ${paths.localBin} /usr/local/bin; ${cover}PATH=${stubs}:$PATH; ${script}`],
         { encoding: "utf8", timeout: 60_000 },
       );
       expect(result.stderr).not.toContain("mount:");
@@ -100,6 +110,7 @@ test.skipIf(!canUnshare)("firstrun.sh sets host name, Wi-Fi and the SSH admin, i
   expect(readFileSync(join(etc, "edgefed/installed-id"), "utf8")).toBe(readFileSync(join(boot, "edgefed/install-id"), "utf8"));
   expect(readFileSync(join(etc, "passwd"), "utf8")).toMatch(/^edgefed:x:\d+:\d+::\/var\/lib\/edgefed:\/usr\/sbin\/nologin$/m);
   expect(pi.systemctlCalls()).toEqual(["enable ssh", "disable userconfig.service", "daemon-reload", "enable edgefed-agent.service"]);
+  expect(pi.radioCalls()).toEqual(["iw reg set GB", "rfkill unblock wifi"]);
   // Its traces: the script, its settings, the token and binary are gone; cmdline.txt keeps all but its three entries.
   for (const gone of ["firstrun.sh", "edgefed/firstrun.conf", "edgefed/agent.env", "edgefed/edgefed-agent"]) expect(existsSync(join(boot, gone))).toBe(false);
   expect(readFileSync(join(boot, "cmdline.txt"), "utf8")).toBe(`${PI_CMDLINE.trimEnd()} cfg80211.ieee80211_regdom=GB\n`);

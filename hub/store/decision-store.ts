@@ -136,6 +136,11 @@ export class DecisionStore {
     return new Map(rows.map((r) => [r.target, JSON.parse(r.message) as DesiredPolicyMessage]));
   }
 
+  /** Whether a desired policy is kept for `target` (a node id, or "fleet"). */
+  hasPolicy(target: string): boolean {
+    return this.db.prepare("SELECT 1 FROM desired_policies WHERE target = ?").get(target) !== undefined;
+  }
+
   deletePolicy(target: string): void {
     this.db.prepare("DELETE FROM desired_policies WHERE target = ?").run(target);
   }
