@@ -13,7 +13,8 @@ const say = (lines: string[]) => console.log(lines.join("\n"));
 
 /** An image file holding a node's enrollment token is the operator's to read only. */
 function makeOwnerOnly(image: string): void {
-  if (statSync(image).isFile() && (statSync(image).mode & 0o077) !== 0) {
+  const stat = statSync(image);
+  if (stat.isFile() && (stat.mode & 0o077) !== 0) {
     chmodSync(image, 0o600);
     say([`${image}: mode set to 0600, it holds the enrollment token now`]);
   }
@@ -35,19 +36,20 @@ function flashFleet(fleetCsv: string, template: string, outDir: string, common: 
   if (!existsSync(outDir) || !statSync(outDir).isDirectory()) problems.push(`--out-dir ${outDir}: not a directory`);
   if (problems.length) throw new FlashOptionsError(problems);
   // Every row is planned against the template first: a bad row stops the run before any image is made.
+  // Each copy starts as the template, so its plan is the one made here.
   const templatePartition = openBootPartition(template);
-  for (const node of nodes) {
+  const plans = nodes.map((node) => {
     try {
-      planFlash(templatePartition, node, common);
+      return planFlash(templatePartition, node, common);
     } catch (error) {
       if (error instanceof FlashError) throw new FlashError(`node ${node.nodeId}: ${error.message}`);
       throw error;
     }
-  }
-  for (const node of nodes) {
+  });
+  for (const [i, node] of nodes.entries()) {
     const image = join(outDir, `${node.nodeId}.img`);
     if (common.dryRun) {
-      say([`--- ${image}`, ...describePlan(planFlash(templatePartition, node, common), true)]);
+      say([`--- ${image}`, ...describePlan(plans[i]!, true)]);
       continue;
     }
     // A copy that is not finished never carries the final name.
@@ -55,8 +57,7 @@ function flashFleet(fleetCsv: string, template: string, outDir: string, common: 
     try {
       copyFileSync(template, partial, constants.COPYFILE_FICLONE);
       chmodSync(partial, 0o600); // it will hold the enrollment token
-      const partition = openBootPartition(partial);
-      writePlan(partition, planFlash(partition, node, common));
+      writePlan(openBootPartition(partial), plans[i]!);
       renameSync(partial, image);
     } catch (error) {
       rmSync(partial, { force: true });

@@ -9,13 +9,13 @@
 // over MQTT, and tells systemd it is ready.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
 import { arm64AgentBinary, QEMU } from "./support/arm64-agent.ts";
 import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
 import { bindNotifyReceiver } from "./support/notify-receiver.ts";
-import { extractBootFile, makePiImage } from "./support/pi-image.ts";
+import { envValues, makePiImage, scratchInstall } from "./support/pi-image.ts";
 
 let hub: TestHub;
 let agent: ChildProcess | null = null;
@@ -30,11 +30,6 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-/** KEY=VALUE lines as systemd's EnvironmentFile= reads the files flash writes. */
-function environmentFile(path: string): Record<string, string> {
-  const lines = readFileSync(path, "utf8").split("\n").filter((line) => line.trim() && !line.startsWith("#"));
-  return Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]));
-}
 
 /** A unit's setting, each value in order (ExecStartPre=, EnvironmentFile=, ...). */
 function unitValues(unit: string, key: string): string[] {
@@ -55,14 +50,8 @@ test("a flashed image boots into a registered, heartbeating node, started the wa
   expect(flash.status).toBe(0);
 
   // First boot, into a scratch root instead of the Pi's /.
-  const boot = join(dir, "boot");
-  const root = join(dir, "root");
-  mkdirSync(boot);
-  mkdirSync(join(root, "etc"), { recursive: true });
-  for (const db of ["passwd", "group", "shadow", "gshadow"]) writeFileSync(join(root, "etc", db), "");
-  extractBootFile(image, "edgefed", boot);
-  const install = spawnSync("sh", [join(boot, "edgefed/install.sh"), "--root", root], { encoding: "utf8" });
-  expect(install.status).toBe(0);
+  const { root, install } = scratchInstall(image, dir, "pi");
+  expect(install().status).toBe(0);
   chmodSync(root, 0o755);
   symlinkSync("/usr/aarch64-linux-gnu/lib", join(root, "lib")); // the arm64 loader and libc, for qemu's -L
 
@@ -75,7 +64,7 @@ test("a flashed image boots into a registered, heartbeating node, started the wa
   chmodSync(stateRoot, 0o755);
   chownSync(join(stateRoot, unitValues(unit, "StateDirectory")[0]!), uid!, gid!);
   const environment: Record<string, string> = { PATH: "/usr/bin:/bin" };
-  for (const file of unitValues(unit, "EnvironmentFile")) Object.assign(environment, environmentFile(join(root, file)));
+  for (const file of unitValues(unit, "EnvironmentFile")) Object.assign(environment, envValues(readFileSync(join(root, file), "utf8")));
   const notify = bindNotifyReceiver(`@edgefed-boot-test-${process.pid}`);
   Object.assign(environment, { NOTIFY_SOCKET: notify.address, WATCHDOG_USEC: String(Number.parseInt(unitValues(unit, "WatchdogSec")[0]!) * 1_000_000) });
   const command = (line: string) => {

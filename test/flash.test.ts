@@ -7,7 +7,7 @@ import { createHash, pbkdf2Sync } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
-import { bytesOutsideBoot, extractBootFile, fakeArm64Binary, makePiImage, PI_CMDLINE, readBootFile, type PiImage } from "./support/pi-image.ts";
+import { bytesOutsideBoot, envValues, extractBootFile, fakeArm64Binary, makePiImage, PI_CMDLINE, readBootFile, scratchInstall, type PiImage } from "./support/pi-image.ts";
 
 const dir = tempDir("edgefed-flash-");
 const agent = fakeArm64Binary(dir, 3 << 20);
@@ -28,9 +28,6 @@ const wifiArgs = ["--wifi-ssid", "Shop Floor", "--wifi-psk", PASSPHRASE, "--wifi
 const sha256 = (data: Buffer | string) => createHash("sha256").update(data).digest("hex");
 const expectedPsk = pbkdf2Sync(PASSPHRASE, "Shop Floor", 4096, 32, "sha1").toString("hex");
 
-function envValues(text: string): Record<string, string> {
-  return Object.fromEntries(text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
-}
 
 function expectSecretsNotShown(out: string): void {
   expect(out).not.toContain(TOKEN);
@@ -166,13 +163,7 @@ describe("first boot's installer, run into a scratch root", () => {
   test("installs binary, owner-only agent.env, unit and user, enables the agent, and takes the token off the card", () => {
     const image = makePiImage(dir, "install.img", { cloudInit: true });
     expect(flash(nodeArgs(image.path, "pi-03")).code).toBe(0);
-    const boot = join(dir, "install-boot");
-    const root = join(dir, "install-root");
-    mkdirSync(join(root, "etc"), { recursive: true });
-    for (const db of ["passwd", "group", "shadow", "gshadow"]) writeFileSync(join(root, "etc", db), "");
-    mkdirSync(boot);
-    extractBootFile(image, "edgefed", boot);
-    const run = () => spawnSync("sh", [join(boot, "edgefed/install.sh"), "--root", root], { encoding: "utf8" });
+    const { boot, root, install: run } = scratchInstall(image, dir, "install");
     const installed = run();
     expect(installed.stderr + installed.stdout).toContain("installed the edgefed agent");
     expect(installed.status).toBe(0);

@@ -2,8 +2,8 @@
 // table, a FAT boot partition made by mkfs.fat (with cmdline.txt, config.txt,
 // and, for a Trixie-like image, cloud-init's files) and a second "root"
 // partition filled with a pattern, so a test can tell it was left alone.
-import { spawnSync } from "node:child_process";
-import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 
 export const PI_CMDLINE = "console=serial0,115200 console=tty1 root=PARTUUID=4e639091-02 rootfstype=ext4 fsck.repair=yes rootwait quiet splash\n";
@@ -117,4 +117,25 @@ export function fakeArm64Binary(dir: string, bytes: number): string {
   content.writeUInt16LE(0xb7, 18); // EM_AARCH64
   writeFileSync(file, content, { mode: 0o755 });
   return file;
+}
+
+/** KEY=VALUE lines, as systemd's EnvironmentFile= reads the env files flash writes. */
+export function envValues(text: string): Record<string, string> {
+  const lines = text.split("\n").filter((line) => line.trim() && !line.startsWith("#"));
+  return Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]));
+}
+
+/**
+ * First boot into a scratch root instead of the Pi's /: the card's edgefed/
+ * directory copied out to `<dir>/<name>-boot`, and install.sh run with
+ * --root `<dir>/<name>-root` (given empty user databases for useradd).
+ */
+export function scratchInstall(image: PiImage, dir: string, name: string): { boot: string; root: string; install(): SpawnSyncReturns<string> } {
+  const boot = join(dir, `${name}-boot`);
+  const root = join(dir, `${name}-root`);
+  mkdirSync(join(root, "etc"), { recursive: true });
+  for (const db of ["passwd", "group", "shadow", "gshadow"]) writeFileSync(join(root, "etc", db), "");
+  mkdirSync(boot);
+  extractBootFile(image, "edgefed", boot);
+  return { boot, root, install: () => spawnSync("sh", [join(boot, "edgefed/install.sh"), "--root", root], { encoding: "utf8" }) };
 }
