@@ -17,6 +17,13 @@ function fail(lines: string[], code: number): never {
   process.exit(code);
 }
 
+/** Resolves with the first SIGTERM or SIGINT; later ones are ignored while the stop runs. */
+function firstStopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => resolve(signal));
+  });
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args.includes("--help") || args.includes("-h")) {
@@ -46,6 +53,9 @@ async function main(): Promise<void> {
     throw error;
   }
   for (const warning of gateConfig.warnings) log(`kernel config: ${warning}`);
+  // Listening before start-up: a stop asked for while the agent starts (systemd, Ctrl-C) is
+  // a clean stop once it is up, not Bun's default death by signal.
+  const stopSignal = firstStopSignal();
   log(`starting with ${JSON.stringify(describeAgentSettings(settings))}; kernel config ${gateConfig.hash}`);
 
   const agent = await Agent.start({
@@ -68,18 +78,12 @@ async function main(): Promise<void> {
   const systemd = await openSdNotify({ log });
   systemd.ready(`node ${settings.nodeId}, local API on 127.0.0.1:${agent.apiPort}`);
   systemd.startWatchdog(() => agent.healthy());
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log(`${signal}: stopping`);
-    systemd.stopping();
-    await agent.stop();
-    systemd.close();
-    process.exit(0);
-  };
-  process.on("SIGTERM", () => void stop("SIGTERM"));
-  process.on("SIGINT", () => void stop("SIGINT"));
+  const signal = await stopSignal;
+  log(`${signal}: stopping`);
+  systemd.stopping();
+  await agent.stop();
+  systemd.close();
+  process.exit(0);
 }
 
 await main();

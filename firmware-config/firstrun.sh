@@ -33,7 +33,10 @@ if [ -n "$SSH_KEY" ]; then
   echo "$SSH_KEY" >"$home/.ssh/authorized_keys"
   chown "$SSH_USER:$SSH_USER" "$home/.ssh/authorized_keys"
   chmod 0600 "$home/.ssh/authorized_keys"
-  # Key only: the user has no password, so sudo may not ask for one.
+  # Key only: the user has no password, so sudo may not ask for one. The
+  # directory is made if missing (sudo's package makes it 0750; an image
+  # trimmed of sudo has none), so the rule is in place once sudo is.
+  install -d -m 0750 /etc/sudoers.d
   echo "$SSH_USER ALL=(ALL) NOPASSWD:ALL" >/etc/sudoers.d/010-edgefed-admin
   chmod 0440 /etc/sudoers.d/010-edgefed-admin
   systemctl enable ssh

@@ -41,6 +41,13 @@ function createToken(args: string[]): void {
   console.log(token);
 }
 
+/** Resolves with the first SIGTERM or SIGINT; later ones are ignored while the stop runs. */
+function firstStopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => resolve(signal));
+  });
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args.includes("--help") || args.includes("-h")) {
@@ -55,18 +62,14 @@ async function main(): Promise<void> {
     }
     if (args[0] === "serve") args.shift();
     const settings = parseHubSettings(args);
+    // Listening before start-up: a stop asked for while the hub starts (systemd, Ctrl-C) is
+    // a clean stop once it is up, not Bun's default death by signal.
+    const stopSignal = firstStopSignal();
     console.log(`[hub] starting with ${JSON.stringify(describeSettings(settings))}`);
     const hub = await startHub(settings);
-    let stopping = false;
-    const stop = async (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      console.log(`[hub] ${signal}: stopping`);
-      await hub.stop();
-      process.exit(0);
-    };
-    process.on("SIGTERM", () => void stop("SIGTERM"));
-    process.on("SIGINT", () => void stop("SIGINT"));
+    console.log(`[hub] ${await stopSignal}: stopping`);
+    await hub.stop();
+    process.exit(0);
   } catch (error) {
     if (error instanceof SettingsError) fail(error.message);
     fail((error as Error).message, 1);

@@ -1,0 +1,88 @@
+// systemd stops a service with SIGTERM, an operator with Ctrl-C (SIGINT), and
+// either may come while the program is still starting. Hub and agent listen
+// for both from before start-up, so such a stop is a clean one once start-up
+// is done (exit 0, hub/state offline published, stores closed) rather than
+// Bun's default death by signal.
+import { afterAll, expect, test } from "bun:test";
+import { spawn, type ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BUN, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
+import { eventually } from "./support/hub-harness.ts";
+
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const child of children) child.kill("SIGKILL");
+  removeTempDirs();
+});
+
+interface Started {
+  output(): string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+function start(program: string, env: Record<string, string>): Started {
+  const child = spawn(BUN, [join(REPO_ROOT, program)], { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  let output = "";
+  child.stdout!.on("data", (chunk) => (output += chunk));
+  child.stderr!.on("data", (chunk) => (output += chunk));
+  return {
+    output: () => output,
+    exit: new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal }))),
+    kill: (signal) => child.kill(signal),
+  };
+}
+
+const hubEnv = () => ({
+  EDGEFED_DATA_DIR: tempDir("edgefed-hub-signal-"),
+  EDGEFED_HTTP_HOST: "127.0.0.1",
+  EDGEFED_HTTP_PORT: "0",
+  EDGEFED_MQTT_HOST: "127.0.0.1",
+  EDGEFED_MQTT_PORT: "0",
+  EDGEFED_ADMIN_TOKEN: "signal-admin-token-0123456789abcdef",
+});
+
+/** An agent in simulation only (no hub), with an empty env file of its own rather than /etc's. */
+function agentEnv(): Record<string, string> {
+  const dir = tempDir("edgefed-agent-signal-");
+  writeFileSync(join(dir, "agent.env"), "", { mode: 0o600 });
+  return {
+    EDGEFED_AGENT_ENV: join(dir, "agent.env"),
+    EDGEFED_OFFLINE: "1",
+    EDGEFED_NODE_ID: "signal-pi",
+    EDGEFED_DATA_DIR: join(dir, "state"),
+    EDGEFED_KERNEL_CONFIG: join(REPO_ROOT, "examples/core_gates.env"),
+    EDGEFED_API_PORT: "0",
+  };
+}
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  test(`hub: ${signal} during start-up stops it cleanly once it is up`, async () => {
+    const hub = start("hub/main.ts", hubEnv());
+    await eventually(() => hub.output().includes("[hub] starting with"), 15_000, "hub starting");
+    hub.kill(signal);
+    expect(await hub.exit).toEqual({ code: 0, signal: null });
+    expect(hub.output()).toContain(`[hub] ${signal}: stopping`);
+    expect(hub.output()).toContain("[hub] stopped");
+  }, 30_000);
+
+  test(`agent: ${signal} during start-up stops it cleanly once it is up`, async () => {
+    const agent = start("agent/main.ts", agentEnv());
+    await eventually(() => agent.output().includes("[agent] starting with"), 15_000, "agent starting");
+    agent.kill(signal);
+    expect(await agent.exit).toEqual({ code: 0, signal: null });
+    expect(agent.output()).toContain(`[agent] ${signal}: stopping`);
+  }, 30_000);
+}
+
+test("hub and agent: SIGTERM once running stops them cleanly", async () => {
+  const hub = start("hub/main.ts", hubEnv());
+  const agent = start("agent/main.ts", agentEnv());
+  await eventually(() => hub.output().includes("HTTP API on") && agent.output().includes("local intent API on"), 15_000, "both up");
+  hub.kill("SIGTERM");
+  agent.kill("SIGTERM");
+  expect(await hub.exit).toEqual({ code: 0, signal: null });
+  expect(await agent.exit).toEqual({ code: 0, signal: null });
+}, 30_000);
