@@ -58,23 +58,23 @@ function agentEnv(): Record<string, string> {
   };
 }
 
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  test(`hub: ${signal} during start-up stops it cleanly once it is up`, async () => {
-    const hub = start("hub/main.ts", hubEnv());
-    await eventually(() => hub.output().includes("[hub] starting with"), 15_000, "hub starting");
-    hub.kill(signal);
-    expect(await hub.exit).toEqual({ code: 0, signal: null });
-    expect(hub.output()).toContain(`[hub] ${signal}: stopping`);
-    expect(hub.output()).toContain("[hub] stopped");
-  }, 30_000);
+/** Each program, with what it logs: `stopped` is a line it prints once its stop has finished, where it has one. */
+const programs = [
+  { name: "hub", program: "hub/main.ts", env: hubEnv, stopped: "[hub] stopped" },
+  { name: "agent", program: "agent/main.ts", env: agentEnv, stopped: null },
+];
 
-  test(`agent: ${signal} during start-up stops it cleanly once it is up`, async () => {
-    const agent = start("agent/main.ts", agentEnv());
-    await eventually(() => agent.output().includes("[agent] starting with"), 15_000, "agent starting");
-    agent.kill(signal);
-    expect(await agent.exit).toEqual({ code: 0, signal: null });
-    expect(agent.output()).toContain(`[agent] ${signal}: stopping`);
-  }, 30_000);
+for (const { name, program, env, stopped } of programs) {
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    test(`${name}: ${signal} during start-up stops it cleanly once it is up`, async () => {
+      const started = start(program, env());
+      await eventually(() => started.output().includes(`[${name}] starting with`), 15_000, `${name} starting`);
+      started.kill(signal);
+      expect(await started.exit).toEqual({ code: 0, signal: null });
+      expect(started.output()).toContain(`[${name}] ${signal}: stopping`);
+      if (stopped) expect(started.output()).toContain(stopped);
+    }, 30_000);
+  }
 }
 
 test("hub and agent: SIGTERM once running stops them cleanly", async () => {
