@@ -7,7 +7,7 @@ import mqtt, { type MqttClient } from "mqtt";
 import type { BirthMessage, StateMessage } from "../protocol/messages.ts";
 import { FLEET_POLICY_TOPIC, HUB_STATE_TOPIC, nodeTopic } from "../protocol/topics.ts";
 import type { Outbox } from "./outbox.ts";
-import { backoffMs } from "./registration.ts";
+import { backoffMs } from "../lib/backoff.ts";
 
 export interface AgentMqttOptions {
   nodeId: string;

@@ -6,7 +6,7 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_POLICY, type KernelPolicy } from "../kernel/policy.ts";
-import { openDatabase, type SqliteDatabase } from "../kernel/sqlite.ts";
+import { openDatabase, type SqliteDatabase } from "../lib/sqlite.ts";
 import { generateKeyPair, type Ed25519KeyPair } from "../protocol/signing.ts";
 
 export const AGENT_STORE_FILE = "agent.sqlite";

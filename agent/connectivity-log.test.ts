@@ -2,7 +2,7 @@
 // and that both survive a reopen of the store file.
 import { afterAll, expect, test } from "bun:test";
 import { join } from "node:path";
-import { openDatabase } from "../kernel/sqlite.ts";
+import { openDatabase } from "../lib/sqlite.ts";
 import { cleanUp, closeLater, tempDir } from "../test/helpers.ts";
 import { ConnectivityLog } from "./connectivity-log.ts";
 

@@ -3,7 +3,7 @@
 // it was judged in simulation mode. Changes are rare, so the log lives in
 // memory too; it is cut back to the last change before anything still to be
 // handed on.
-import type { SqliteDatabase } from "../kernel/sqlite.ts";
+import type { SqliteDatabase } from "../lib/sqlite.ts";
 
 interface Change {
   at: number;

@@ -7,6 +7,7 @@ import { Agent } from "./agent.ts";
 import { checkAgentConfig } from "./check-config.ts";
 import { openSdNotify } from "./sd-notify.ts";
 import { agentHelp, AgentSettingsError, describeAgentSettings, parseAgentSettings } from "./settings.ts";
+import { firstStopSignal } from "../lib/stop-signal.ts";
 
 export const AGENT_VERSION = "0.1.0";
 
@@ -15,13 +16,6 @@ const log = (line: string) => console.log(`[agent] ${line}`);
 function fail(lines: string[], code: number): never {
   for (const line of lines) console.error(`edgefed-agent: ${line}`);
   process.exit(code);
-}
-
-/** Resolves with the first SIGTERM or SIGINT; later ones are ignored while the stop runs. */
-function firstStopSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => resolve(signal));
-  });
 }
 
 async function main(): Promise<void> {
@@ -53,8 +47,7 @@ async function main(): Promise<void> {
     throw error;
   }
   for (const warning of gateConfig.warnings) log(`kernel config: ${warning}`);
-  // Listening before start-up: a stop asked for while the agent starts (systemd, Ctrl-C) is
-  // a clean stop once it is up, not Bun's default death by signal.
+  // Listening before start-up (lib/stop-signal.ts says why).
   const stopSignal = firstStopSignal();
   log(`starting with ${JSON.stringify(describeAgentSettings(settings))}; kernel config ${gateConfig.hash}`);
 

@@ -4,7 +4,7 @@
 // check over a long random run, and kill -9 of a child mid-enqueue.
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { openDatabase, type SqliteDatabase } from "../kernel/sqlite.ts";
+import { openDatabase, type SqliteDatabase } from "../lib/sqlite.ts";
 import { BUN, cleanUp, closeLater, killAfterLines as killAfterPrinted, REPO_ROOT, tempDir } from "../test/helpers.ts";
 import { OUTBOX_KINDS, Outbox, type NewOutboxMessage, type OutboxKind } from "./outbox.ts";
 

@@ -21,7 +21,7 @@
 // construction), so an enqueue costs its INSERT, not a count(*). That holds
 // only if this class is the one writer of the table: one Outbox per database,
 // one process (the agent holds its data dir alone).
-import type { SqliteDatabase, SqliteStatement } from "../kernel/sqlite.ts";
+import type { SqliteDatabase, SqliteStatement } from "../lib/sqlite.ts";
 
 export const OUTBOX_KINDS = ["heartbeat", "verdict", "ack", "state", "birth"] as const;
 export type OutboxKind = (typeof OUTBOX_KINDS)[number];

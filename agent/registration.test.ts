@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { removeTempDirs, tempDir } from "../test/helpers.ts";
 import { startTestHub, type TestHub } from "../test/support/hub-harness.ts";
 import { AgentStore } from "./agent-store.ts";
-import { backoffMs, registerOnce } from "./registration.ts";
+import { registerOnce } from "./registration.ts";
 
 const advertisement = { capabilities: ["kernel"], arch: "arm64" as const, version: "0.1.0" };
 let t: TestHub;
@@ -75,10 +75,3 @@ describe("registerOnce", () => {
   });
 });
 
-describe("backoffMs", () => {
-  test("grows exponentially to the cap, half of it random", () => {
-    expect([0, 1, 2, 3, 10].map((n) => backoffMs(n, 1000, 60_000, () => 0))).toEqual([500, 1000, 2000, 4000, 30_000]);
-    expect([0, 1, 2, 3, 10].map((n) => backoffMs(n, 1000, 60_000, () => 1))).toEqual([1000, 2000, 4000, 8000, 60_000]);
-    expect(backoffMs(1000, 1000, 60_000, () => 0.5)).toBe(45_000);
-  });
-});

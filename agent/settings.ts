@@ -6,8 +6,8 @@
 // looks at the disk for what start-up needs.
 import { readFileSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
-import { editDistance } from "../kernel/config.ts";
-import { parseEnvText } from "../kernel/config-file.ts";
+import { editDistance } from "../lib/edit-distance.ts";
+import { parseEnvText } from "../lib/env-file.ts";
 import { isNodeId } from "../protocol/topics.ts";
 
 export interface AgentSettings {

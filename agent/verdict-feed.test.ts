@@ -4,7 +4,7 @@ import { afterAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { DEFAULT_CONFIG } from "../kernel/config.ts";
 import { IntentProcessor } from "../kernel/intent-processor.ts";
-import { openDatabase } from "../kernel/sqlite.ts";
+import { openDatabase } from "../lib/sqlite.ts";
 import { intentStream } from "../test/fixtures/intents.ts";
 import { cleanUp, closeLater, tempDir } from "../test/helpers.ts";
 import { ConnectivityLog } from "./connectivity-log.ts";

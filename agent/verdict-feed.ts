@@ -7,7 +7,7 @@
 import type { IntentProcessor } from "../kernel/intent-processor.ts";
 import type { VerdictEventMessage } from "../protocol/messages.ts";
 import { nodeTopic } from "../protocol/topics.ts";
-import type { SqliteDatabase } from "../kernel/sqlite.ts";
+import type { SqliteDatabase } from "../lib/sqlite.ts";
 import type { ConnectivityLog } from "./connectivity-log.ts";
 import type { Outbox } from "./outbox.ts";
 

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
 import { DRAIN_BATCH } from "../agent/agent-mqtt.ts";
-import { openDatabase } from "../kernel/sqlite.ts";
+import { openDatabase } from "../lib/sqlite.ts";
 import { nodeTopic } from "../protocol/topics.ts";
 import { intentStream } from "../test/fixtures/intents.ts";
 import { freePort } from "../test/helpers.ts";

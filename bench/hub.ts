@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
-import { openDatabase } from "../kernel/sqlite.ts";
+import { openDatabase } from "../lib/sqlite.ts";
 import { nodeTopic } from "../protocol/topics.ts";
 import { REGISTRY_FILE } from "../hub/store/registry.ts";
 import { startMosquitto } from "../test/support/mosquitto.ts";

@@ -14,7 +14,7 @@ import { DEFAULT_CONFIG } from "../kernel/config.ts";
 import { compileContext, evaluate } from "../kernel/gates.ts";
 import { IntentProcessor } from "../kernel/intent-processor.ts";
 import { DEFAULT_POLICY } from "../kernel/policy.ts";
-import { openDatabase } from "../kernel/sqlite.ts";
+import { openDatabase } from "../lib/sqlite.ts";
 import { TradeWindow } from "../kernel/trade-window.ts";
 import { intentStream } from "../test/fixtures/intents.ts";
 import { percentile, printResult, printTable } from "./report.ts";

@@ -1,8 +1,8 @@
 // What the hub's services share. Built once by hub.ts; tests build it the same way.
 import type { BrokerAccess } from "./broker/broker-access.ts";
-import type { Fleet } from "./fleet.ts";
-import type { HubIdentity } from "./hub-identity.ts";
-import type { KeyedLock } from "./keyed-lock.ts";
+import type { Fleet } from "./nodes/fleet.ts";
+import type { HubIdentity } from "./identity/hub-identity.ts";
+import type { KeyedLock } from "../lib/keyed-lock.ts";
 import type { HubSettings } from "./settings.ts";
 import type { Registry } from "./store/registry.ts";
 

@@ -4,15 +4,15 @@
 // start hubs through here.
 import type { BrokerAccess } from "./broker/broker-access.ts";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./broker/embedded-broker.ts";
-import { Decisions } from "./decisions.ts";
-import { Fleet } from "./fleet.ts";
+import { Decisions } from "./decisions/decisions.ts";
+import { Fleet } from "./nodes/fleet.ts";
 import { createHubApp } from "./http/app.ts";
 import { serveHttp } from "./http/serve.ts";
 import type { HubContext } from "./hub-context.ts";
-import { loadHubIdentity } from "./hub-identity.ts";
-import { HubMqtt } from "./hub-mqtt.ts";
+import { loadHubIdentity } from "./identity/hub-identity.ts";
+import { HubMqtt } from "./mqtt/hub-mqtt.ts";
 import { Ingest } from "./ingest/ingest.ts";
-import { KeyedLock } from "./keyed-lock.ts";
+import { KeyedLock } from "../lib/keyed-lock.ts";
 import type { HubSettings } from "./settings.ts";
 import { openRegistry } from "./store/registry.ts";
 

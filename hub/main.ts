@@ -4,6 +4,7 @@ import { startHub } from "./hub.ts";
 import { describeSettings, hubHelp, parseHubSettings, SettingsError } from "./settings.ts";
 import { openRegistry } from "./store/registry.ts";
 import { parseTtl } from "./store/token-store.ts";
+import { firstStopSignal } from "../lib/stop-signal.ts";
 
 function fail(message: string, code = 2): never {
   console.error(`edgefed-hub: ${message}`);
@@ -41,13 +42,6 @@ function createToken(args: string[]): void {
   console.log(token);
 }
 
-/** Resolves with the first SIGTERM or SIGINT; later ones are ignored while the stop runs. */
-function firstStopSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => resolve(signal));
-  });
-}
-
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args.includes("--help") || args.includes("-h")) {
@@ -62,8 +56,7 @@ async function main(): Promise<void> {
     }
     if (args[0] === "serve") args.shift();
     const settings = parseHubSettings(args);
-    // Listening before start-up: a stop asked for while the hub starts (systemd, Ctrl-C) is
-    // a clean stop once it is up, not Bun's default death by signal.
+    // Listening before start-up (lib/stop-signal.ts says why).
     const stopSignal = firstStopSignal();
     console.log(`[hub] starting with ${JSON.stringify(describeSettings(settings))}`);
     const hub = await startHub(settings);

@@ -9,7 +9,6 @@ import {
   DEFAULT_CONFIG,
   closestConfigKey,
   configHash,
-  editDistance,
   frictionBps,
   isConfigKey,
   overrideConfig,
@@ -431,26 +430,6 @@ describe("configHash", () => {
   test("extra properties outside the contract do not change the hash", () => {
     const extra = { ...defaults(), SOMETHING_ELSE: 1 } as GateConfig;
     expect(configHash(extra)).toBe(DEFAULT_HASH);
-  });
-});
-
-describe("editDistance", () => {
-  test.each([
-    ["", "", 0],
-    ["abc", "", 3],
-    ["", "abc", 3],
-    ["FEES_BPS", "FEES_BPS", 0],
-    ["FEES_BPS", "FEE_BPS", 1], // deletion
-    ["FEE_BPS", "FEES_BPS", 1], // insertion
-    ["FEES_BPS", "FEES_BPX", 1], // substitution
-    ["MIN_NOTIONAL_UDS", "MIN_NOTIONAL_USD", 1], // adjacent transposition
-    ["ab", "ba", 1],
-    ["kitten", "sitting", 3],
-    ["ca", "abc", 3], // restricted: no edits inside a transposed pair
-    ["abc", "xyz", 3],
-  ])("editDistance(%p, %p) = %p", (a, b, d) => {
-    expect(editDistance(a, b)).toBe(d);
-    expect(editDistance(b, a)).toBe(d);
   });
 });
 

@@ -2,6 +2,7 @@
 // their defaults, how each is checked, and the effective config's hash.
 // Pure: reading files and the environment lives in config-file.ts.
 import { createHash } from "node:crypto";
+import { editDistance } from "../lib/edit-distance.ts";
 import type { Regime } from "./types.ts";
 
 export interface GateConfig {
@@ -107,21 +108,6 @@ export function parseConfigValue(key: ConfigKey, raw: unknown): ParsedValue {
 /** A value as an operator typed it: strings quoted, NaN and bigints as themselves. */
 function describe(value: unknown): string {
   return typeof value === "number" || typeof value === "bigint" || value === undefined ? String(value) : JSON.stringify(value);
-}
-
-/** Restricted Damerau-Levenshtein distance, for "did you mean" on misspelt keys. */
-export function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = v;
-    }
-  }
-  return d[a.length]![b.length]!;
 }
 
 /** The known key an unknown one is probably a typo of, if any. */

@@ -5,7 +5,7 @@ import { removeTempDirs, tempDir } from "../test/helpers.ts";
 import { intentStream } from "../test/fixtures/intents.ts";
 import { DEFAULT_CONFIG } from "./config.ts";
 import { IntentProcessor } from "./intent-processor.ts";
-import { openDatabase } from "./sqlite.ts";
+import { openDatabase } from "../lib/sqlite.ts";
 import { DEFAULT_POLICY, applyPolicyUpdate } from "./policy.ts";
 import type { Intent } from "./types.ts";
 

@@ -8,10 +8,10 @@ import { compileContext, countsAsTrade, evaluate, type GateContext } from "./gat
 import { lockJournal } from "./journal-lock.ts";
 import { migrateJournal } from "./journal-schema.ts";
 import { DEFAULT_POLICY, type KernelPolicy } from "./policy.ts";
-import { openDatabase, type OpenOptions, type SqliteDatabase, type SqliteStatement } from "./sqlite.ts";
+import { openDatabase, type OpenOptions, type SqliteDatabase, type SqliteStatement } from "../lib/sqlite.ts";
 import { RATE_WINDOW_MS, STALE_AFTER_MS, TradeWindow } from "./trade-window.ts";
 import { invalidClose, isIntentId } from "./validate-intent.ts";
-import { startCheckpointer, type Checkpointer } from "./wal-checkpointer.ts";
+import { startCheckpointer, type Checkpointer } from "../lib/wal-checkpointer.ts";
 import type { CloseEvent, Intent, JournaledVerdict, Verdict } from "./types.ts";
 
 export interface ProcessorOptions extends OpenOptions {

@@ -1,5 +1,5 @@
 // The intent journal's tables. One file so the layout is read in one place.
-import type { SqliteDatabase } from "./sqlite.ts";
+import type { SqliteDatabase } from "../lib/sqlite.ts";
 
 const SCHEMA_VERSION = 2;
 

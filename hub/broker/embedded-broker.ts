@@ -4,7 +4,7 @@
 import { Aedes, type Client } from "aedes";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { ROOT } from "../../protocol/topics.ts";
-import { hashSecret, randomSecret, secretMatches } from "../secrets.ts";
+import { hashSecret, randomSecret, secretMatches } from "../identity/secrets.ts";
 import { nodeMayPublish, nodeMaySubscribe } from "./acl.ts";
 import { guardPacketSize } from "./packet-size-guard.ts";
 import { HUB_CLIENT_PREFIX, type BrokerAccess, type NodeGrant } from "./broker-access.ts";

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import mqtt from "mqtt";
 import { connect, type Socket } from "node:net";
 import { nodeTopic } from "../../protocol/topics.ts";
-import { hashSecret } from "../secrets.ts";
+import { hashSecret } from "../identity/secrets.ts";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./embedded-broker.ts";
 
 let broker: EmbeddedBroker;

@@ -1,7 +1,7 @@
 // Bearer-token checks: admin endpoints need the admin token, registration an
 // enrollment token (checked by registration itself).
 import type { MiddlewareHandler } from "hono";
-import { secretMatchesDigest } from "../secrets.ts";
+import { secretMatchesDigest } from "../identity/secrets.ts";
 import { HttpError } from "./http-error.ts";
 
 export function bearerToken(header: string | null | undefined): string | undefined {

@@ -1,6 +1,6 @@
 // How a node looks in the HTTP API: snake_case JSON, secrets left out.
-import type { Fleet } from "../fleet.ts";
-import type { NodeRecord } from "../node-model.ts";
+import type { Fleet } from "../nodes/fleet.ts";
+import type { NodeRecord } from "../nodes/node-model.ts";
 
 export function nodeSummary(node: NodeRecord): object {
   return {

@@ -12,7 +12,7 @@ import {
   type DecisionAckMessage as DecisionAck,
 } from "../../protocol/messages.ts";
 import { parseNodeTopic } from "../../protocol/topics.ts";
-import type { Fleet } from "../fleet.ts";
+import type { Fleet } from "../nodes/fleet.ts";
 import { DropCounter } from "./drop-counter.ts";
 import { applyBirth, applyHeartbeat, applyState, applyVerdict } from "./node-messages.ts";
 

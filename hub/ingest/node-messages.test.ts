@@ -3,7 +3,7 @@
 // and which state message wins.
 import { describe, expect, test } from "bun:test";
 import type { BirthMessage, HeartbeatMessage, StateMessage, VerdictEventMessage } from "../../protocol/messages.ts";
-import { emptyLive, type NodeRecord } from "../node-model.ts";
+import { emptyLive, type NodeRecord } from "../nodes/node-model.ts";
 import { applyBirth, applyHeartbeat, applyState, applyVerdict } from "./node-messages.ts";
 
 const T0 = 1_700_000_000_000;

@@ -1,7 +1,7 @@
 // What each agent message kind changes in the fleet view: one small function
 // per kind. Each gets a message already validated against its schema.
 import type { BirthMessage, HeartbeatMessage, StateMessage, VerdictEventMessage } from "../../protocol/messages.ts";
-import type { NodeRecord } from "../node-model.ts";
+import type { NodeRecord } from "../nodes/node-model.ts";
 
 export function applyBirth(node: NodeRecord, birth: BirthMessage, now: number): void {
   const live = node.live;

@@ -1,6 +1,6 @@
 // The decisions audit trail: every signed decision as published, whom it was
 // sent to, each node's acknowledgement, and the desired policies kept retained.
-import type { SqliteDatabase } from "../../kernel/sqlite.ts";
+import type { SqliteDatabase } from "../../lib/sqlite.ts";
 import type { DecisionMessage, DesiredPolicyMessage } from "../../protocol/messages.ts";
 
 export interface DecisionAck {

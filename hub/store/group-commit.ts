@@ -2,7 +2,7 @@
 // and so one fsync. Each write runs in its own savepoint, so one that throws
 // fails alone and the rest still commit. A promise resolves only after the
 // commit, so whatever the hub acknowledges has reached the disk.
-import type { SqliteDatabase } from "../../kernel/sqlite.ts";
+import type { SqliteDatabase } from "../../lib/sqlite.ts";
 
 interface PendingWrite {
   work: () => unknown;

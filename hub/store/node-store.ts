@@ -1,7 +1,7 @@
 // Node rows of the registry. Registration writes go through group commit;
 // live state is written in batches by the fleet view (fleet.ts).
-import type { SqliteDatabase } from "../../kernel/sqlite.ts";
-import { emptyLive, type HealthTransition, type NodeRecord } from "../node-model.ts";
+import type { SqliteDatabase } from "../../lib/sqlite.ts";
+import { emptyLive, type HealthTransition, type NodeRecord } from "../nodes/node-model.ts";
 
 interface NodeRow {
   node_id: string;

@@ -2,7 +2,7 @@
 // release can migrate a registry written by this one: SCHEMA is version 1,
 // and each later version is one step in UPGRADES, run in order on a registry
 // that is behind (a fresh one goes through all of them).
-import type { SqliteDatabase } from "../../kernel/sqlite.ts";
+import type { SqliteDatabase } from "../../lib/sqlite.ts";
 
 export const SCHEMA_VERSION = 2;
 

@@ -4,7 +4,7 @@
 // power cut.
 import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { openDatabase, type SqliteDatabase } from "../../kernel/sqlite.ts";
+import { openDatabase, type SqliteDatabase } from "../../lib/sqlite.ts";
 import { DecisionStore } from "./decision-store.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { NodeStore } from "./node-store.ts";

@@ -1,8 +1,8 @@
 // Enrollment tokens: created by `edgefed-hub token create`, stored hashed,
 // limited in uses and lifetime. A use is spent only by a new node; a node
 // re-registering its own key does not use the token up.
-import type { SqliteDatabase } from "../../kernel/sqlite.ts";
-import { hashSecret, randomSecret } from "../secrets.ts";
+import type { SqliteDatabase } from "../../lib/sqlite.ts";
+import { hashSecret, randomSecret } from "../identity/secrets.ts";
 
 export interface TokenOptions {
   uses: number | null;

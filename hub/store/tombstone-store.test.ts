@@ -3,7 +3,7 @@
 // by a version-1 hub opens, keeps its rows and gains the table.
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { openDatabase } from "../../kernel/sqlite.ts";
+import { openDatabase } from "../../lib/sqlite.ts";
 import { cleanUp, closeLater, tempDir } from "../../test/helpers.ts";
 import { openRegistry, REGISTRY_FILE, type Registry } from "./registry.ts";
 import { SCHEMA_VERSION } from "./registry-schema.ts";

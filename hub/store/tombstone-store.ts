@@ -4,7 +4,7 @@
 // enrollment token. An operator's readmission marks it readmitted (the node
 // may register again; with the key it had, without spending a token use), and
 // the registration that follows deletes it. Writes go through group commit.
-import type { SqliteDatabase } from "../../kernel/sqlite.ts";
+import type { SqliteDatabase } from "../../lib/sqlite.ts";
 
 export interface Tombstone {
   nodeId: string;

@@ -3,8 +3,8 @@ import { statSync } from "node:fs";
 import { join } from "node:path";
 import { intentStream } from "../test/fixtures/intents.ts";
 import { removeTempDirs, tempDir } from "../test/helpers.ts";
-import { DEFAULT_CONFIG } from "./config.ts";
-import { IntentProcessor } from "./intent-processor.ts";
+import { DEFAULT_CONFIG } from "../kernel/config.ts";
+import { IntentProcessor } from "../kernel/intent-processor.ts";
 import { openDatabase } from "./sqlite.ts";
 import { startCheckpointer } from "./wal-checkpointer.ts";
 

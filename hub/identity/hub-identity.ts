@@ -3,9 +3,9 @@
 // watch token's. All are created once and kept in the registry.
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { generateKeyPair, type Ed25519KeyPair } from "../protocol/signing.ts";
+import { generateKeyPair, type Ed25519KeyPair } from "../../protocol/signing.ts";
 import { hashSecret, randomSecret } from "./secrets.ts";
-import type { Registry } from "./store/registry.ts";
+import type { Registry } from "../store/registry.ts";
 
 export interface HubIdentity {
   keys: Ed25519KeyPair;

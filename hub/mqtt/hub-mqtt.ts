@@ -2,7 +2,7 @@
 // retained online message and the republish after every (re)connect, and
 // hands every node message to ingest. Nothing else in the hub talks MQTT.
 import mqtt, { type MqttClient } from "mqtt";
-import { HUB_STATE_TOPIC, ROOT } from "../protocol/topics.ts";
+import { HUB_STATE_TOPIC, ROOT } from "../../protocol/topics.ts";
 
 export interface HubMqttOptions {
   url: string;

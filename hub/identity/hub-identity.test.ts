@@ -3,10 +3,10 @@
 import { afterAll, expect, test } from "bun:test";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { cleanUp, closeLater, tempDir } from "../test/helpers.ts";
+import { cleanUp, closeLater, tempDir } from "../../test/helpers.ts";
 import { ADMIN_TOKEN_FILE, loadHubIdentity, WATCH_TOKEN_FILE } from "./hub-identity.ts";
 import { hashSecret } from "./secrets.ts";
-import { openRegistry } from "./store/registry.ts";
+import { openRegistry } from "../store/registry.ts";
 
 afterAll(cleanUp);
 

@@ -3,15 +3,15 @@
 // `cmd` topic, and folded into the desired policy kept retained on
 // `nodes/{node}/policy` or `fleet/policy`.
 import { z } from "zod";
-import { applyPolicyUpdate, DEFAULT_POLICY, type KernelPolicy } from "../kernel/policy.ts";
-import { decisionEffect } from "../protocol/decision-policy.ts";
-import { DECISION_TYPES, type DecisionAckMessage, type DecisionMessage, type DesiredPolicyMessage } from "../protocol/messages.ts";
-import { signMessage } from "../protocol/signing.ts";
-import { FLEET_POLICY_TOPIC, NODE_ID_PATTERN, nodeTopic } from "../protocol/topics.ts";
-import type { HubContext } from "./hub-context.ts";
-import { HttpError, invalidBody } from "./http/http-error.ts";
-import { randomSecret } from "./secrets.ts";
-import type { StoredDecision } from "./store/decision-store.ts";
+import { applyPolicyUpdate, DEFAULT_POLICY, type KernelPolicy } from "../../kernel/policy.ts";
+import { decisionEffect } from "../../protocol/decision-policy.ts";
+import { DECISION_TYPES, type DecisionAckMessage, type DecisionMessage, type DesiredPolicyMessage } from "../../protocol/messages.ts";
+import { signMessage } from "../../protocol/signing.ts";
+import { FLEET_POLICY_TOPIC, NODE_ID_PATTERN, nodeTopic } from "../../protocol/topics.ts";
+import type { HubContext } from "../hub-context.ts";
+import { HttpError, invalidBody } from "../http/http-error.ts";
+import { randomSecret } from "../identity/secrets.ts";
+import type { StoredDecision } from "../store/decision-store.ts";
 
 export const DEFAULT_EXPIRY_S = 3600;
 /** The error of the ack-like row that closes a decision its node never acknowledged before it was removed. */

@@ -6,7 +6,7 @@
 // next heartbeat; verdict counts do not (README, "MQTT, ACLs and ingest").
 import { classifyHealth, type HealthRules } from "./health.ts";
 import type { HealthState, HealthTransition, NodeRecord } from "./node-model.ts";
-import type { NodeStore } from "./store/node-store.ts";
+import type { NodeStore } from "../store/node-store.ts";
 
 const RECENT_TRANSITIONS = 20;
 

@@ -3,17 +3,17 @@
 // an operator readmits it), issue fresh MQTT credentials, store the
 // node (group commit), and grant it on the broker. The old password stops
 // working as soon as a new one is issued.
-import { RegisterRequest, type RegisterResponse } from "../protocol/messages.ts";
-import { verifyMessage } from "../protocol/signing.ts";
-import { isReservedNodeId } from "./broker/broker-access.ts";
-import { nodeTopic } from "../protocol/topics.ts";
-import { NODE_REMOVED, type Decisions } from "./decisions.ts";
-import type { HubContext } from "./hub-context.ts";
-import { HttpError, invalidBody } from "./http/http-error.ts";
+import { RegisterRequest, type RegisterResponse } from "../../protocol/messages.ts";
+import { verifyMessage } from "../../protocol/signing.ts";
+import { isReservedNodeId } from "../broker/broker-access.ts";
+import { nodeTopic } from "../../protocol/topics.ts";
+import { NODE_REMOVED, type Decisions } from "../decisions/decisions.ts";
+import type { HubContext } from "../hub-context.ts";
+import { HttpError, invalidBody } from "../http/http-error.ts";
 import type { NodeRecord } from "./node-model.ts";
 import { emptyLive } from "./node-model.ts";
-import { hashSecret, randomSecret } from "./secrets.ts";
-import type { Tombstone } from "./store/tombstone-store.ts";
+import { hashSecret, randomSecret } from "../identity/secrets.ts";
+import type { Tombstone } from "../store/tombstone-store.ts";
 
 /** How far a registration proof's `ts` may be from the hub's clock. */
 export const PROOF_WINDOW_MS = 5 * 60_000;

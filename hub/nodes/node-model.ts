@@ -1,6 +1,6 @@
 // What the hub knows about a node: the registration (changes rarely) and the
 // live view built from its MQTT messages (changes with every heartbeat).
-import type { Mode } from "../kernel/types.ts";
+import type { Mode } from "../../kernel/types.ts";
 
 export const HEALTH_STATES = ["healthy", "degraded", "unhealthy", "offline"] as const;
 export type HealthState = (typeof HEALTH_STATES)[number];
