@@ -1,4 +1,4 @@
-// Benchmark output in the format DESIGN.md fixes: a table for people, then as
+// Benchmark output in the format docs/performance.md describes: a table for people, then as
 // the last line one JSON object {bench, value, unit, limit, ratio} where
 // `limit` is this machine's raw ceiling measured in the same run.
 
@@ -7,7 +7,7 @@ export interface BenchResult {
   value: number;
   unit: string;
   limit: number;
-  /** Further figures of the same run, for the README (kept after the fixed keys). */
+  /** Further figures of the same run, for docs/performance.md (kept after the fixed keys). */
   extra?: Record<string, number>;
 }
 

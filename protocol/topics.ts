@@ -1,4 +1,4 @@
-// MQTT topic names of protocol v1 (DESIGN.md), shared by agent and hub.
+// MQTT topic names of protocol v1 (docs/protocol.md), shared by agent and hub.
 // One place builds and parses them, so the two sides cannot drift apart.
 
 export const ROOT = "edgefed/v1";

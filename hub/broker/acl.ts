@@ -1,4 +1,4 @@
-// Who may publish and subscribe where (DESIGN.md "MQTT protocol"). A node
+// Who may publish and subscribe where (docs/protocol.md, "ACLs"). A node
 // publishes only what agents send, under its own subtree, and reads only its
 // own cmd and policy, the fleet policy and the hub's state. The hub may do
 // anything under the protocol root.

@@ -3,7 +3,7 @@
 // SQLite in one transaction every EDGEFED_FLUSH_MS. Registration and removal
 // write through at once (they are acknowledged to someone). A crash loses up
 // to one flush interval of live state: heartbeat fields come back with the
-// next heartbeat; verdict counts do not (README, "MQTT, ACLs and ingest").
+// next heartbeat; verdict counts do not (docs/hub.md, "MQTT ingest").
 import { classifyHealth, type HealthRules } from "./health.ts";
 import type { HealthState, HealthTransition, NodeRecord } from "./node-model.ts";
 import type { NodeStore } from "../store/node-store.ts";

@@ -1,5 +1,5 @@
 // Tests for classifyHealth (health.ts): node health from what the hub has
-// heard, at the boundaries DESIGN.md "Lifecycle of a node" sets.
+// heard, at the boundaries docs/hub.md "Health" sets.
 import { describe, expect, test } from "bun:test";
 import { classifyHealth, type HealthRules } from "./health.ts";
 import { emptyLive, type NodeLive } from "./node-model.ts";

@@ -1,4 +1,4 @@
-// Node health from what the hub has heard (DESIGN.md "Lifecycle of a node").
+// Node health from what the hub has heard (docs/hub.md, "Health").
 // Pure: the sweep in fleet.ts calls it with the clock.
 import type { HealthState, NodeLive } from "./node-model.ts";
 
