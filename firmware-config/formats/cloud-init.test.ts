@@ -2,7 +2,6 @@ import { describe, expect, test } from "bun:test";
 import { load } from "js-yaml";
 import { cloudInitSchema, pyYamlLoad } from "../../test/support/cloud-init.ts";
 import { flashCommon, nodeProvision as node, SSH_KEY, WIFI } from "../../test/support/flash-settings.ts";
-import type { BootPartition } from "../boot-partition.ts";
 import { BOOT_DIR, FLASH_MARK, wpaPsk } from "../first-boot-files.ts";
 import type { FlashCommon } from "../flash-options.ts";
 import { cloudInit, renderMetaData, renderNetworkConfig, renderUserData, toYaml } from "./cloud-init.ts";
@@ -146,13 +145,6 @@ describe("toYaml", () => {
 });
 
 describe("the cloud-init format", () => {
-  const partitionHolding = (names: string[]) => ({ read: (path: string) => (names.includes(path) ? "" : null) }) as unknown as BootPartition;
-
-  test("recognises a boot partition holding any of NoCloud's files, and says which", () => {
-    for (const name of ["user-data", "meta-data", "network-config"]) expect(cloudInit.recognise(partitionHolding([name]))).toStartWith(`${name} on the boot partition`);
-    expect(cloudInit.recognise(partitionHolding(["cmdline.txt", "config.txt"]))).toBeNull();
-  });
-
   test("files: network-config (with Wi-Fi, its key a secret) and user-data; meta-data names the instance", () => {
     expect(cloudInit.files(node(), common()).map((f) => [f.path, f.secrets])).toEqual([["network-config", [wpaPsk(WIFI)]], ["user-data", []]]);
     expect(cloudInit.files(node({ wifi: null }), common()).map((f) => f.path)).toEqual(["user-data"]);
