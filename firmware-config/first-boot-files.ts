@@ -1,17 +1,21 @@
 // The files a card needs for its first boot, rendered from one node's
-// settings. Pure apart from reading the files it copies (their bytes go into
-// the install-id): the same settings and files give the same bytes, so
-// writing a card twice writes it the same.
+// settings: the edgefed/ directory every card gets, then what its first-boot
+// format (formats/) adds. Pure apart from reading the files it copies (their
+// bytes go into the install-id): the same settings and files give the same
+// bytes, so writing a card twice writes it the same.
 import { createHash, pbkdf2Sync, type Hash } from "node:crypto";
 import { closeSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
 import type { BootFile } from "./boot-partition.ts";
-import { REPO_ROOT, type BootFormat, type FlashCommon, type NodeProvision, type Wifi } from "./flash-options.ts";
+import type { FlashCommon, NodeProvision, Wifi } from "./flash-options.ts";
+import type { FirstBootFormat } from "./formats/format.ts";
 
 /** Where flash keeps its files on the boot partition; first boot reads them from here. */
 export const BOOT_DIR = "edgefed";
 /** Where the boot partition is mounted on Raspberry Pi OS Bookworm and Trixie. */
-const PI_BOOT_MOUNT = "/boot/firmware";
+export const PI_BOOT_MOUNT = "/boot/firmware";
+/** The agent's systemd unit, copied to the card as it is. */
+const AGENT_UNIT = join(import.meta.dir, "../systemd/edgefed-agent.service");
 /** The first line of everything flash renders: how flash tells its own files from what was there before. */
 export const FLASH_MARK = "written by edgefed flash";
 
@@ -39,80 +43,6 @@ export function renderAgentEnv(node: NodeProvision, common: FlashCommon): string
     "EDGEFED_KERNEL_CONFIG=/etc/edgefed/core_gates.env",
     "",
   ].join("\n");
-}
-
-/** A YAML scalar: JSON strings are valid YAML double-quoted scalars. */
-const yaml = (value: string) => JSON.stringify(value);
-/** A POSIX shell word: single quotes, with ' written as '\''. */
-const shellWord = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
-
-export function renderUserData(node: NodeProvision, common: FlashCommon): string {
-  const lines = [
-    "#cloud-config",
-    `# ${FLASH_MARK} for node ${node.nodeId}: first boot installs the edgefed agent from ${PI_BOOT_MOUNT}/${BOOT_DIR}.`,
-    `hostname: ${yaml(node.hostname)}`,
-    "manage_etc_hosts: true",
-    "ssh_pwauth: false",
-  ];
-  if (common.sshKey) {
-    lines.push(
-      "users:",
-      `  - name: ${yaml(common.sshUser)}`,
-      "    groups: [sudo, adm]",
-      "    shell: /bin/bash",
-      "    lock_passwd: true",
-      '    sudo: "ALL=(ALL) NOPASSWD:ALL"',
-      "    ssh_authorized_keys:",
-      `      - ${yaml(common.sshKey)}`,
-    );
-  }
-  // bootcmd runs on every boot, runcmd only once per instance: cloud-init marks a
-  // module done before running it, so a power cut during a runcmd install would
-  // never be retried. The installer runs until /etc/edgefed holds this card's install-id.
-  const dir = `${PI_BOOT_MOUNT}/${BOOT_DIR}`;
-  lines.push("bootcmd:", `  - [sh, -c, ${yaml(`[ ! -e ${dir}/install-id ] || cmp -s ${dir}/install-id /etc/edgefed/installed-id || sh ${dir}/install.sh --start`)}]`);
-  if (common.sshKey) lines.push("runcmd:", "  - [systemctl, enable, --now, ssh]");
-  return `${lines.join("\n")}\n`;
-}
-
-/** netplan v2, as cloud-init's NoCloud reads network-config: wired DHCP, and the Wi-Fi network when given. */
-export function renderNetworkConfig(wifi: Wifi): string {
-  return [
-    `# ${FLASH_MARK}`,
-    "network:",
-    "  version: 2",
-    "  ethernets:",
-    "    eth0:",
-    "      dhcp4: true",
-    "      optional: true",
-    "  wifis:",
-    "    wlan0:",
-    "      dhcp4: true",
-    "      optional: true",
-    `      regulatory-domain: ${yaml(wifi.country)}`,
-    "      access-points:",
-    `        ${yaml(wifi.ssid)}:`,
-    `          password: ${yaml(wpaPsk(wifi))}`,
-    "",
-  ].join("\n");
-}
-
-export function renderMetaData(node: NodeProvision, instanceId: string): string {
-  // Quoted: a host name such as 1234 or "on" would otherwise reach cloud-init as a number or a boolean.
-  return `# ${FLASH_MARK}\ninstance-id: ${yaml(instanceId)}\nlocal-hostname: ${yaml(node.hostname)}\n`;
-}
-
-/** firstrun.sh's settings, as shell assignments it sources. */
-export function renderFirstrunConf(node: NodeProvision, common: FlashCommon): string {
-  const values: Record<string, string> = {
-    EDGEFED_HOSTNAME: node.hostname,
-    WIFI_SSID: node.wifi?.ssid ?? "",
-    WIFI_PSK_HEX: node.wifi ? wpaPsk(node.wifi) : "",
-    WIFI_COUNTRY: node.wifi?.country ?? "",
-    SSH_USER: common.sshUser,
-    SSH_KEY: common.sshKey ?? "",
-  };
-  return `# ${FLASH_MARK}; firstrun.sh reads this and deletes it\n${Object.entries(values).map(([k, v]) => `${k}=${shellWord(v)}\n`).join("")}`;
 }
 
 /**
@@ -145,7 +75,7 @@ function hashFile(digest: Hash, path: string): void {
 }
 
 /** A file flash copies as it is, from the repo (or the operator's --agent and --kernel-config). */
-function fixedFile(path: string, source: string): PlannedFile {
+export function fixedFile(path: string, source: string): PlannedFile {
   return { path, content: { copyFrom: source }, secrets: [], origin: source };
 }
 
@@ -154,27 +84,17 @@ function fixedFile(path: string, source: string): PlannedFile {
  * directory first, then what makes first boot use it, so that a write cut
  * short leaves a card that does not start half a setup.
  */
-export function renderFirstBootFiles(node: NodeProvision, common: FlashCommon, format: BootFormat): { files: PlannedFile[]; installId: string } {
-  const agentEnv = renderAgentEnv(node, common);
-  const tokenSecret = [common.enrollToken];
+export function renderFirstBootFiles(node: NodeProvision, common: FlashCommon, format: FirstBootFormat): { files: PlannedFile[]; installId: string } {
   const files: PlannedFile[] = [
     fixedFile(`${BOOT_DIR}/edgefed-agent`, common.agentBinary),
     fixedFile(`${BOOT_DIR}/core_gates.env`, common.kernelConfig),
-    fixedFile(`${BOOT_DIR}/edgefed-agent.service`, join(REPO_ROOT, "systemd/edgefed-agent.service")),
+    fixedFile(`${BOOT_DIR}/edgefed-agent.service`, AGENT_UNIT),
     fixedFile(`${BOOT_DIR}/install.sh`, join(import.meta.dir, "install.sh")),
-    { path: `${BOOT_DIR}/agent.env`, content: agentEnv, secrets: tokenSecret },
+    { path: `${BOOT_DIR}/agent.env`, content: renderAgentEnv(node, common), secrets: [common.enrollToken] },
+    ...format.files(node, common),
   ];
-  const pskSecret = node.wifi ? [wpaPsk(node.wifi)] : [];
-  if (format === "firstrun") {
-    files.push({ path: `${BOOT_DIR}/firstrun.conf`, content: renderFirstrunConf(node, common), secrets: pskSecret });
-    files.push(fixedFile("firstrun.sh", join(import.meta.dir, "firstrun.sh")));
-  } else {
-    if (node.wifi) files.push({ path: "network-config", content: renderNetworkConfig(node.wifi), secrets: pskSecret });
-    files.push({ path: "user-data", content: renderUserData(node, common), secrets: [] });
-  }
   // What this writing of the card installs: install.sh records it in /etc/edgefed/installed-id when done.
   const id = installId(node, files);
-  files.push({ path: `${BOOT_DIR}/install-id`, content: `${id}\n`, secrets: [] });
-  if (format === "cloud-init") files.push({ path: "meta-data", content: renderMetaData(node, id), secrets: [] });
+  files.push({ path: `${BOOT_DIR}/install-id`, content: `${id}\n`, secrets: [] }, ...format.filesNamingInstall(node, id));
   return { files, installId: id };
 }

@@ -5,10 +5,9 @@ import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } fro
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { isNodeId } from "../protocol/topics.ts";
+import { FORMAT_NAMES, formatNamed, type FirstBootFormat } from "./formats/index.ts";
 
 export const REPO_ROOT = join(import.meta.dir, "..");
-export const FORMATS = ["cloud-init", "firstrun"] as const;
-export type BootFormat = (typeof FORMATS)[number];
 
 export interface Wifi {
   ssid: string;
@@ -34,7 +33,8 @@ export interface FlashCommon {
   sshKey: string | null;
   sshUser: string;
   capabilities: string;
-  format: BootFormat | null;
+  /** --format; null: detect it from the boot partition. */
+  format: FirstBootFormat | null;
   dryRun: boolean;
   staging: boolean;
 }
@@ -69,7 +69,7 @@ onto its boot partition: a mounted card (directory) or a whole-disk image.
                          a Wi-Fi network (PSK or EDGEFED_WIFI_PSK; only its derived key is written)
   --ssh-key FILE         public key for an admin user who may log in over SSH
   --ssh-user NAME        that admin user (default: pi)
-  --format cloud-init|firstrun
+  --format ${FORMAT_NAMES.join("|")}
                          first-boot mechanism (default: what the boot partition holds)
   --dry-run              show what would be written, secrets masked, and write nothing
   --staging              --boot is a directory to fill and copy later, not necessarily FAT
@@ -109,7 +109,17 @@ const COUNTRY_PATTERN = /^[A-Z]{2}$/;
 const ENV_SAFE = /^[A-Za-z0-9._:/@%+=,~-]+$/;
 /** ELF e_machine for AArch64. */
 const EM_AARCH64 = 0xb7;
-const SSH_KEY_TYPES = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/;
+/** An OpenSSH public key line: type, base64 key, and an optional comment of any characters. */
+const SSH_KEY_TYPES = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/=]+( .*)?$/s;
+/**
+ * C0 controls and DEL: they end or split a line where SSIDs and keys are
+ * written line by line (authorized_keys, NetworkManager keyfiles), so flash
+ * refuses them. Every other character, C1 controls included, is written
+ * (escaped in YAML where YAML needs it).
+ */
+const C0_CONTROL = /[\x00-\x1f\x7f]/;
+/** "U+0009": how a message names a character that does not print. */
+const codePoint = (char: string) => `U+${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
 
 export function parseFlashArgs(argv: string[], env: Record<string, string | undefined>): FlashRequest | "help" {
   let values: Partial<Record<keyof typeof OPTIONS, string | boolean>>;
@@ -198,10 +208,10 @@ function checkCommon(input: CommonInput, problems: string[]): FlashCommon {
     problems.push(`--ssh-user ${JSON.stringify(input.sshUser)} is not a user name an admin can have (lowercase, at most 32, not root or edgefed)`);
   }
   if (!/^[a-z0-9][a-z0-9:._,-]*$/.test(input.capabilities)) problems.push(`--capabilities ${JSON.stringify(input.capabilities)} is not a comma-separated capability list`);
-  let format: BootFormat | null = null;
+  let format: FirstBootFormat | null = null;
   if (input.format !== undefined) {
-    if ((FORMATS as readonly string[]).includes(input.format)) format = input.format as BootFormat;
-    else problems.push(`--format ${JSON.stringify(input.format)}: one of ${FORMATS.join(", ")}`);
+    format = formatNamed(input.format) ?? null;
+    if (!format) problems.push(`--format ${JSON.stringify(input.format)}: one of ${FORMAT_NAMES.join(", ")}`);
   }
   return {
     hubUrl: input.hubUrl ?? "",
@@ -251,6 +261,8 @@ function readSshKey(path: string): { key: string } | { problem: string } {
   const content = readFileSync(path, "utf8");
   if (content.includes("PRIVATE KEY")) return { problem: `--ssh-key ${path} is a private key: give the public one (${path}.pub)` };
   const lines = content.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  const control = lines.length === 1 ? C0_CONTROL.exec(lines[0]!) : null;
+  if (control) return { problem: `--ssh-key ${path}: the key line holds the control character ${codePoint(control[0])}: not an OpenSSH public key line` };
   if (lines.length !== 1 || !SSH_KEY_TYPES.test(lines[0]!)) return { problem: `--ssh-key ${path}: expected one OpenSSH public key line (ssh-ed25519 AAAA... comment)` };
   return { key: lines[0]! };
 }
@@ -278,7 +290,7 @@ export function checkNode(input: NodeInput, label: (field: "node-id" | "hostname
     const passphrase = input.psk ?? "";
     const country = input.country ?? "";
     if (given < 3) problems.push(`Wi-Fi needs all three of ${label("wifi-ssid")}, ${label("wifi-psk")} and ${label("wifi-country")}`);
-    if (ssid && (Buffer.byteLength(ssid) > 32 || /[\x00-\x1f\x7f]/.test(ssid))) problems.push(`${label("wifi-ssid")} must be 1 to 32 bytes without control characters`);
+    if (ssid && (Buffer.byteLength(ssid) > 32 || C0_CONTROL.test(ssid))) problems.push(`${label("wifi-ssid")} must be 1 to 32 bytes (UTF-8) without the control characters U+0000-U+001F and U+007F`);
     // WPA2-PSK: a passphrase of 8 to 63 printable ASCII characters (IEEE 802.11i), or the 64-hex-digit key itself.
     if (passphrase && !/^[\x20-\x7e]{8,63}$/.test(passphrase) && !/^[0-9a-fA-F]{64}$/.test(passphrase)) {
       problems.push(`${label("wifi-psk")} must be 8 to 63 printable ASCII characters or 64 hex digits; value not shown`);

@@ -1,12 +1,14 @@
 // Writing one card: plan everything (format, files, cmdline.txt, room), and
 // only when the plan holds write it, cmdline.txt last. A dry run prints the
 // plan with secrets masked instead.
+import { chmodSync, statSync } from "node:fs";
 import { AgentSettingsError, parseAgentSettings } from "../agent/settings.ts";
 import { ConfigError, loadGateConfig } from "../kernel/config-file.ts";
-import { contentSize, type BootPartition } from "./boot-partition.ts";
+import { contentSize, openBootPartition, type BootPartition } from "./boot-partition.ts";
 import { CmdlineError, editCmdline } from "./cmdline.ts";
 import { BOOT_DIR, FLASH_MARK, renderFirstBootFiles, type PlannedFile } from "./first-boot-files.ts";
-import type { BootFormat, FlashCommon, NodeProvision } from "./flash-options.ts";
+import type { FlashCommon, NodeProvision } from "./flash-options.ts";
+import { detectFormat, type FirstBootFormat } from "./formats/index.ts";
 
 /** The card cannot be written as asked; nothing has been written. */
 export class FlashError extends Error {
@@ -16,28 +18,18 @@ export class FlashError extends Error {
   }
 }
 
-/** Files cloud-init's NoCloud source reads from the boot partition. */
-const CLOUD_INIT_FILES = ["user-data", "meta-data", "network-config"];
-/** What a card may hold from before flash that flash replaces: kept once under edgefed/before-flash/. */
-const REPLACED_FILES = ["cmdline.txt", "firstrun.sh", ...CLOUD_INIT_FILES];
 /** Room kept free beyond the files themselves: directory entries, new directory clusters. */
 const SLACK_BYTES = 256 * 1024;
 
 export interface FlashPlan {
   target: string;
-  format: BootFormat;
+  format: FirstBootFormat;
   formatReason: string;
   /** In write order; cmdline.txt is last. */
   files: PlannedFile[];
   cmdlineBefore: string;
   neededBytes: number;
   freeBytes: number;
-}
-
-export function detectFormat(partition: BootPartition): { format: BootFormat; reason: string } {
-  const found = CLOUD_INIT_FILES.find((name) => partition.read(name) !== null);
-  if (found) return { format: "cloud-init", reason: `${found} on the boot partition: Raspberry Pi OS Trixie and later boot with cloud-init` };
-  return { format: "firstrun", reason: "no cloud-init files on the boot partition: Raspberry Pi OS Bookworm runs firstrun.sh" };
 }
 
 /** Checks the gate config the way the agent will load it (check-config would otherwise refuse it on the Pi, forever). */
@@ -77,15 +69,15 @@ export function planFlash(partition: BootPartition, node: NodeProvision, common:
   }
   files.push({ path: "cmdline.txt", content: cmdline, secrets: [] });
 
-  // Keep what flash replaces, once: the card's own cmdline.txt, or Imager's user-data, is not lost.
+  // Everything outside edgefed/ replaces what the card may hold from before (its own cmdline.txt,
+  // Imager's user-data or firstrun.sh): kept once under edgefed/before-flash/, so it is not lost.
   const backups: PlannedFile[] = [];
-  for (const name of REPLACED_FILES) {
-    if (!files.some((f) => f.path === name)) continue;
-    const before = name === "cmdline.txt" ? cmdlineBefore : partition.read(name);
-    const backup = `${BOOT_DIR}/before-flash/${name}`;
+  for (const { path } of files.filter((f) => !f.path.startsWith(`${BOOT_DIR}/`))) {
+    const before = path === "cmdline.txt" ? cmdlineBefore : partition.read(path);
+    const backup = `${BOOT_DIR}/before-flash/${path}`;
     if (before !== null && !before.includes(FLASH_MARK) && partition.read(backup) === null) {
       // Imager's user-data or network-config may hold a password hash or a Wi-Fi key: kept as a secret whole.
-      backups.push({ path: backup, content: before, secrets: [before], origin: `the card's own ${name}, kept` });
+      backups.push({ path: backup, content: before, secrets: [before], origin: `the card's own ${path}, kept` });
     }
   }
   const all = [...backups, ...files];
@@ -112,7 +104,7 @@ function masked(text: string, secrets: string[]): string {
 
 /** The plan as an operator reads it: each file, its size, text files in full with secrets masked. */
 export function describePlan(plan: FlashPlan, dryRun: boolean): string[] {
-  const lines = [`${dryRun ? "would write" : "writing"} ${plan.target}`, `format: ${plan.format} (${plan.formatReason})`];
+  const lines = [`${dryRun ? "would write" : "writing"} ${plan.target}`, `format: ${plan.format.name} (${plan.formatReason})`];
   for (const file of plan.files) {
     const size = contentSize(file.content);
     if (file.origin) {
@@ -124,4 +116,27 @@ export function describePlan(plan: FlashPlan, dryRun: boolean): string[] {
   }
   lines.push(`room: ${Math.ceil(plan.neededBytes / 1024)} KiB needed, ${Math.floor(plan.freeBytes / 1024)} KiB free`);
   return lines;
+}
+
+/** Where flash tells the operator what it does, some lines at a time. */
+export type Report = (lines: string[]) => void;
+
+/** An image file holding a node's enrollment token is the operator's to read only. */
+function makeOwnerOnly(image: string, report: Report): void {
+  const stat = statSync(image);
+  if (stat.isFile() && (stat.mode & 0o077) !== 0) {
+    chmodSync(image, 0o600);
+    report([`${image}: mode set to 0600, it holds the enrollment token now`]);
+  }
+}
+
+/** Writes one card (its mounted boot partition, or an image file), or with --dry-run shows what it would write. */
+export function flashCard(boot: string, node: NodeProvision, common: FlashCommon, report: Report): void {
+  const partition = openBootPartition(boot, { staging: common.staging });
+  const plan = planFlash(partition, node, common);
+  report(describePlan(plan, common.dryRun));
+  if (common.dryRun) return;
+  makeOwnerOnly(boot, report);
+  writePlan(partition, plan);
+  report([`node ${node.nodeId}: done. On first boot the Pi installs the agent and registers with ${common.hubUrl}.`]);
 }

@@ -6,7 +6,9 @@ import { spawnSync } from "node:child_process";
 import { createHash, pbkdf2Sync } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { load } from "js-yaml";
 import { BUN, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
+import { cloudInitNetplan, cloudInitSchema } from "./support/cloud-init.ts";
 import { bytesOutsideBoot, envValues, extractBootFile, fakeArm64Binary, makePiImage, PI_CMDLINE, readBootFile, scratchInstall, type PiImage } from "./support/pi-image.ts";
 
 const dir = tempDir("edgefed-flash-");
@@ -61,7 +63,7 @@ describe("a Trixie image (cloud-init on the boot partition)", () => {
     const text = readFileSync(userData, "utf8");
     expect(text.startsWith("#cloud-config\n")).toBe(true);
     expect(text).toContain('hostname: "pi-01"');
-    expect(text).toContain('  - [sh, -c, "[ ! -e /boot/firmware/edgefed/install-id ] || cmp -s /boot/firmware/edgefed/install-id /etc/edgefed/installed-id || sh /boot/firmware/edgefed/install.sh --start"]');
+    expect(text).toContain('  - ["sh", "-c", "[ ! -e /boot/firmware/edgefed/install-id ] || cmp -s /boot/firmware/edgefed/install-id /etc/edgefed/installed-id || sh /boot/firmware/edgefed/install.sh --start"]');
     expect(text).toContain(readFileSync(sshKey, "utf8").trim());
   });
 
@@ -76,7 +78,7 @@ describe("a Trixie image (cloud-init on the boot partition)", () => {
   test("network-config is netplan v2 with wlan0, the regulatory domain, and the derived key, never the passphrase", () => {
     const network = readBootFile(image, "network-config")!;
     expect(network).toContain("network:\n  version: 2\n");
-    expect(network).toContain('    wlan0:\n      dhcp4: true\n      optional: true\n      regulatory-domain: "GB"\n      access-points:\n        "Shop Floor":\n');
+    expect(network).toContain('    wlan0:\n      dhcp4: true\n      optional: true\n      regulatory-domain: "GB"\n      access-points:\n        Shop Floor:\n');
     expect(network).toContain(`password: "${expectedPsk}"`);
     expect(network).not.toContain(PASSPHRASE);
   });
@@ -120,6 +122,35 @@ describe("a Trixie image (cloud-init on the boot partition)", () => {
   });
 });
 
+describe("an SSID and an SSH key comment with C1 control characters (U+0080-U+009F)", () => {
+  // Legal in an 802.11 SSID and in a key comment; cloud-init's YAML reader refuses them unescaped
+  // (U+0090), or reads a line break (U+0085, NEL, in YAML 1.1), and then a Trixie Pi does nothing at first boot.
+  const ssid = "Caf\u0090 \u0085Net";
+  const keyLine = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH3j5dJ8Zm7P3s1QbNcW2R6m6yQ0l2m9n0p1q2r3s4t5 op\u009b\u0080@laptop";
+  type NetworkConfig = { network: { wifis: { wlan0: { "access-points": Record<string, unknown> } } } };
+  const accessPoints = (yaml: string) => Object.keys((load(yaml) as NetworkConfig).network.wifis.wlan0["access-points"]);
+
+  test("user-data and network-config pass cloud-init's readers and read back as given", () => {
+    const image = makePiImage(dir, "c1.img", { cloudInit: true });
+    const keyFile = join(dir, "c1.pub");
+    writeFileSync(keyFile, `${keyLine}\n`);
+    const result = flash([...nodeArgs(image.path), "--wifi-ssid", ssid, "--wifi-psk", "password123", "--wifi-country", "GB", "--ssh-key", keyFile]);
+    expect(result.code).toBe(0);
+
+    const userData = readBootFile(image, "user-data")!;
+    const schema = cloudInitSchema(userData);
+    expect(schema.output).toContain("Valid cloud-config");
+    expect(schema.status).toBe(0);
+    expect((load(userData) as { users: { ssh_authorized_keys: string[] }[] }).users[0]!.ssh_authorized_keys).toEqual([keyLine]);
+
+    const networkConfig = readBootFile(image, "network-config")!;
+    expect(accessPoints(networkConfig)).toEqual([ssid]);
+    const converted = cloudInitNetplan(networkConfig);
+    if ("problem" in converted) throw new Error(`cloud-init refused network-config:\n${converted.problem}`);
+    expect(accessPoints(converted.netplan)).toEqual([ssid]); // the netplan cloud-init renders from it names the same network
+  });
+});
+
 describe("a Bookworm image (no cloud-init files)", () => {
   const image = makePiImage(dir, "bookworm.img", { cloudInit: false });
 
@@ -132,7 +163,7 @@ describe("a Bookworm image (no cloud-init files)", () => {
     expect(readBootFile(image, "cmdline.txt")).toBe(
       `${PI_CMDLINE.trimEnd()} cfg80211.ieee80211_regdom=GB systemd.run=/boot/firstrun.sh systemd.run_success_action=reboot systemd.unit=kernel-command-line.target\n`,
     );
-    expect(readBootFile(image, "firstrun.sh")).toBe(readFileSync(join(REPO_ROOT, "firmware-config/firstrun.sh"), "utf8"));
+    expect(readBootFile(image, "firstrun.sh")).toBe(readFileSync(join(REPO_ROOT, "firmware-config/formats/firstrun.sh"), "utf8"));
     expect(readBootFile(image, "user-data")).toBeNull();
   });
 
@@ -146,7 +177,7 @@ describe("a Bookworm image (no cloud-init files)", () => {
   test("the firstrun script removes exactly its own cmdline.txt entry", () => {
     const cmdline = join(dir, "bookworm-cmdline.txt");
     writeFileSync(cmdline, readBootFile(image, "cmdline.txt")!);
-    const sed = /^sed -i (.*) "\$boot\/cmdline.txt"$/m.exec(readFileSync(join(REPO_ROOT, "firmware-config/firstrun.sh"), "utf8"))![1];
+    const sed = /^sed -i (.*) "\$boot\/cmdline.txt"$/m.exec(readFileSync(join(REPO_ROOT, "firmware-config/formats/firstrun.sh"), "utf8"))![1];
     expect(spawnSync("bash", ["-c", `sed -i ${sed} ${cmdline}`]).status).toBe(0);
     expect(readFileSync(cmdline, "utf8")).toBe(`${PI_CMDLINE.trimEnd()} cfg80211.ieee80211_regdom=GB\n`);
   });
@@ -201,6 +232,7 @@ describe("refusals: a clear error and nothing written", () => {
     ["an x86-64 agent binary", (i) => [...nodeArgs(i.path).slice(0, -1), process.execPath], /not arm64: a Pi needs dist\/edgefed-agent-linux-arm64/],
     ["Wi-Fi without its country", (i) => [...nodeArgs(i.path), "--wifi-ssid", "x", "--wifi-psk", "12345678"], /Wi-Fi needs all three/],
     ["a private SSH key", (i) => [...nodeArgs(i.path), "--ssh-key", privateKey()], /is a private key/],
+    ["an SSH key line with a control character", (i) => [...nodeArgs(i.path), "--ssh-key", keyWithEscape()], /--ssh-key .*: the key line holds the control character U\+001B: not an OpenSSH public key line/],
     ["an unknown option", (i) => [...nodeArgs(i.path), "--wifi-pass", "x"], /Unknown option '--wifi-pass'/],
     ["a gate config the agent would refuse", (i) => [...nodeArgs(i.path), "--kernel-config", badGateConfig()], /the agent would refuse --kernel-config .*\n.*MIN_NOTIONAL_USD/],
     ["a malformed token, without echoing it", (i) => [...nodeArgs(i.path).slice(0, 6), "--enroll-token", "tok en-SECRET", "--agent", agent], /--enroll-token contains spaces.*value not shown/],
@@ -219,6 +251,13 @@ describe("refusals: a clear error and nothing written", () => {
   function badGateConfig(): string {
     const file = join(dir, "bad_gates.env");
     writeFileSync(file, "MIN_NOTIONAL_USD=abc\n");
+    return file;
+  }
+
+  /** A terminal escape sequence in the comment: not something an OpenSSH key line holds. */
+  function keyWithEscape(): string {
+    const file = join(dir, "escape.pub");
+    writeFileSync(file, `${readFileSync(sshKey, "utf8").trim()}\x1b[2J\n`);
     return file;
   }
 
