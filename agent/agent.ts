@@ -231,7 +231,7 @@ export class Agent {
   private onCommand(payload: Buffer): void {
     const outcome = this.applier.apply(payload, Date.now());
     const ack = outcome.ack
-      ? [{ topic: nodeTopic(this.identity.nodeId, "cmd/ack"), payload: JSON.stringify(outcome.ack), qos: 1 as const, retain: false, kind: "ack" as const, queuedAt: Date.now() }]
+      ? [{ topic: nodeTopic(this.identity.nodeId, "cmd/ack"), payload: JSON.stringify(outcome.ack), qos: 1 as const, retain: false, kind: "cmd/ack" as const, queuedAt: Date.now() }]
       : [];
     this.outbox.enqueue(ack, outcome.record); // the decision is recorded exactly when its ack is queued
     if (outcome.policy) this.processor.setPolicy(outcome.policy);
