@@ -8,6 +8,7 @@ import { DEFAULT_CONFIG } from "../kernel/config.ts";
 import { intentStream } from "../test/fixtures/intents.ts";
 import { removeTempDirs, tempDir } from "../test/helpers.ts";
 import { IntentProcessor } from "../kernel/intent-processor.ts";
+import { openDatabase } from "../lib/sqlite.ts";
 import { Agent, JOURNAL_FILE, type AgentConfig } from "./agent.ts";
 
 const agents: Agent[] = [];
@@ -86,6 +87,27 @@ test("EDGEFED_OFFLINE_HOLD_AFTER_S: after that long without the hub every entry 
   expect(held!.reasons[0]).toBe("OFFLINE");
   expect(exitVerdict).toMatchObject({ verdict: "PASS" });
   expect(agent.status()).toMatchObject({ offline_hold: true });
+});
+
+test("a journal holding a close dated in the future opens with a warning, and the symbol trades again after the cooldown from the start", async () => {
+  const dataDir = tempDir();
+  IntentProcessor.open(join(dataDir, JOURNAL_FILE), { config: { ...DEFAULT_CONFIG } }).close();
+  const raw = openDatabase(join(dataDir, JOURNAL_FILE));
+  raw.exec("INSERT INTO symbol_state (symbol, last_close_ts) VALUES ('DOGEUSDT', 4070908800000)"); // as a close on 2099-01-01 left it
+  raw.close();
+  const logs: string[] = [];
+  const minHoldS = 30; // the default 300 s is beyond the 60 s an intent may be dated ahead
+  const agent = await offlineAgent("poisoned-pi", { dataDir, gateConfig: { ...DEFAULT_CONFIG, MIN_HOLD_SECONDS: minHoldS }, log: (line) => logs.push(line) });
+  const started = Date.now();
+  expect(logs.join("\n")).toContain("WARNING: journal.sqlite held a close of DOGEUSDT dated 2099-01-01T00:00:00.000Z");
+  const [template] = intentStream(1, { seed: 9, prefix: "doge" });
+  const entry = { ...template!, symbol: "DOGEUSDT", side: "BUY", qty: 1, price: 100, tp: 130, sl: 90, expected_move_usd: 5, model: "NHiTS", regime: "TREND" } as const;
+  const [during, after] = await agent.submit([
+    { ...entry, id: "doge-during", ts: started },
+    { ...entry, id: "doge-after", ts: started + minHoldS * 1000 },
+  ]);
+  expect(during!.reasons).toEqual(["COOLDOWN"]);
+  expect(after).toMatchObject({ verdict: "PASS" });
 });
 
 test("healthy() (the watchdog's condition): true while both SQLite files answer, false once stopped", async () => {

@@ -286,6 +286,12 @@ export class Agent {
    * them would be judged again. Said loudly.
    */
   private reportJournalBehind(): void {
+    for (const { symbol, was, now } of this.processor.clampedCloses) {
+      this.config.log(
+        `WARNING: ${JOURNAL_FILE} held a close of ${symbol} dated ${new Date(was).toISOString()}, in the future: it would have held the symbol's entries until then. ` +
+          `Its cooldown now runs from ${new Date(now).toISOString()}.`,
+      );
+    }
     const behind = this.processor.behind;
     if (!behind) return;
     this.config.log(
@@ -330,7 +336,7 @@ export class Agent {
   private localApi() {
     return createLocalApi({
       submit: (intents) => this.submit(intents),
-      recordClose: (close) => this.processor.recordClose(close),
+      recordCloses: (closes) => this.processor.recordCloses(closes),
       status: () => this.status(),
     });
   }
