@@ -117,6 +117,19 @@ test("healthy() (the watchdog's condition): true while both SQLite files answer,
   expect(agent.healthy()).toBe(false);
 });
 
+test("a part that fails to start (the API's port taken) stops the parts started before it and closes both files, so the data dir can be used again", async () => {
+  const dataDir = tempDir();
+  const taken = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
+  try {
+    await expect(offlineAgent("blocked-pi", { dataDir, apiPort: taken.port ?? null })).rejects.toThrow(/port/i);
+  } finally {
+    await taken.stop(true);
+  }
+  const again = await offlineAgent("blocked-pi", { dataDir, apiPort: 0 });
+  expect(again.healthy()).toBe(true);
+  expect(again.apiPort).toBeGreaterThan(0);
+});
+
 test("a journal restored behind what was already queued continues its seqs after it, its unjudged intents included", async () => {
   const dataDir = tempDir();
   const first = await offlineAgent("restored-pi", { dataDir });

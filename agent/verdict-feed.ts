@@ -8,13 +8,14 @@ import type { IntentProcessor } from "../kernel/intent-processor.ts";
 import type { VerdictEventMessage } from "../protocol/messages.ts";
 import { nodeTopic } from "../protocol/topics.ts";
 import type { SqliteDatabase } from "../lib/sqlite.ts";
+import type { AgentPart } from "./agent-part.ts";
 import type { ConnectivityLog } from "./connectivity-log.ts";
 import type { Outbox } from "./outbox.ts";
 
 const BATCH = 1000;
 const MAX_SYMBOL = 32;
 
-export class VerdictFeed {
+export class VerdictFeed implements AgentPart {
   private readonly writeCursor;
   /** The last seq queued; kept in memory (this feed is the table's only writer), set after each commit. */
   private queuedThrough: number;
@@ -38,6 +39,13 @@ export class VerdictFeed {
   static storedCursor(db: SqliteDatabase): number {
     return db.prepare("SELECT seq FROM verdict_cursor").get<{ seq: number }>()!.seq;
   }
+
+  /** Queues what a crash left journaled but not queued. */
+  start(): void {
+    this.catchUp();
+  }
+
+  stop(): void {}
 
   /** The last seq queued for the hub. */
   get cursor(): number {
