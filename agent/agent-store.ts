@@ -1,59 +1,17 @@
 // The agent's local registry (agent.sqlite in the data dir): who this node is
 // (node id, Ed25519 key pair), the hubs it knows with the credentials each
 // gave it, its capability advertisement, the policy in force and the
-// decisions it applied. The intent journal lives in its own file (the intent
-// processor owns it); the outbox shares this one.
+// decisions it applied. The outbox, the verdict feed's cursor and the
+// connectivity log share the file; its tables are in agent-schema.ts. The
+// intent journal lives in its own file (the intent processor owns it).
 import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_POLICY, type KernelPolicy } from "../kernel/policy.ts";
-import { openDatabase, type SqliteDatabase } from "../lib/sqlite.ts";
+import type { SqliteDatabase } from "../lib/sqlite.ts";
 import { generateKeyPair, type Ed25519KeyPair } from "../protocol/signing.ts";
+import { openAgentDatabase } from "./agent-schema.ts";
 
 export const AGENT_STORE_FILE = "agent.sqlite";
-const SCHEMA_VERSION = 1;
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS identity (
-  singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
-  node_id TEXT NOT NULL,
-  public_key TEXT NOT NULL,
-  private_key TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  sessions INTEGER NOT NULL DEFAULT 0   -- MQTT connects so far; birth's session counter
-);
-CREATE TABLE IF NOT EXISTS hubs (
-  url TEXT PRIMARY KEY,
-  hub_public_key TEXT NOT NULL,         -- pinned at registration: decisions must verify with it
-  registration_id TEXT NOT NULL,
-  mqtt_url TEXT NOT NULL,
-  mqtt_username TEXT NOT NULL,
-  mqtt_password TEXT NOT NULL,
-  heartbeat_s REAL NOT NULL,
-  registered_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS advertisement (
-  singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
-  capabilities TEXT NOT NULL,           -- JSON array
-  version TEXT NOT NULL,
-  arch TEXT NOT NULL,
-  updated_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS policy (
-  singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
-  policy TEXT NOT NULL,                 -- JSON KernelPolicy in force
-  version INTEGER NOT NULL,             -- desired-policy version it came from (0: local default)
-  source TEXT NOT NULL,                 -- 'default', 'decision', 'fleet' or 'node': which desired policy it follows
-  updated_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS decisions_applied (
-  id TEXT PRIMARY KEY,                  -- a decision applies once, however often it is delivered
-  type TEXT NOT NULL,
-  ok INTEGER NOT NULL,
-  error TEXT,
-  applied_at INTEGER NOT NULL,
-  message TEXT NOT NULL                 -- the signed decision as received
-);
-`;
 
 export interface NodeIdentity {
   nodeId: string;
@@ -94,12 +52,7 @@ export class AgentStore {
   static open(dataDir: string): AgentStore {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     chmodSync(dataDir, 0o700); // holds the node's private key and broker password
-    const db = openDatabase(join(dataDir, AGENT_STORE_FILE));
-    const version = db.prepare("PRAGMA user_version").get<{ user_version: number }>()?.user_version ?? 0;
-    if (version > SCHEMA_VERSION) throw new Error(`${db.path} has schema ${version}, newer than this agent (${SCHEMA_VERSION})`);
-    db.exec(SCHEMA);
-    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-    return new AgentStore(db);
+    return new AgentStore(openAgentDatabase(join(dataDir, AGENT_STORE_FILE)));
   }
 
   /**

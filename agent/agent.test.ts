@@ -8,6 +8,7 @@ import { DEFAULT_CONFIG } from "../kernel/config.ts";
 import { intentStream } from "../test/fixtures/intents.ts";
 import { removeTempDirs, tempDir } from "../test/helpers.ts";
 import { IntentProcessor } from "../kernel/intent-processor.ts";
+import { openDatabase } from "../lib/sqlite.ts";
 import { Agent, JOURNAL_FILE, type AgentConfig } from "./agent.ts";
 
 const agents: Agent[] = [];
@@ -41,7 +42,7 @@ test("the recovery sweep judges intents received but not judged, and queues thei
   expect(agent.processor.receive(intentStream(5, { seed: 2, prefix: "stuck" }))).toBe(5);
   agent.recoverySweep();
   expect(agent.status()).toMatchObject({ verdicts_queued_through: 5 });
-  expect(agent.outbox.stats().byKind.verdict).toBe(5);
+  expect(agent.outbox.stats().byKind.verdicts).toBe(5);
 });
 
 test("without any hub (simulation only) nothing is queued: the outbox cannot grow without bound", async () => {
@@ -88,11 +89,45 @@ test("EDGEFED_OFFLINE_HOLD_AFTER_S: after that long without the hub every entry 
   expect(agent.status()).toMatchObject({ offline_hold: true });
 });
 
+test("a journal holding a close dated in the future opens with a warning, and the symbol trades again after the cooldown from the start", async () => {
+  const dataDir = tempDir();
+  IntentProcessor.open(join(dataDir, JOURNAL_FILE), { config: { ...DEFAULT_CONFIG } }).close();
+  const raw = openDatabase(join(dataDir, JOURNAL_FILE));
+  raw.exec("INSERT INTO symbol_state (symbol, last_close_ts) VALUES ('DOGEUSDT', 4070908800000)"); // as a close on 2099-01-01 left it
+  raw.close();
+  const logs: string[] = [];
+  const minHoldS = 30; // the default 300 s is beyond the 60 s an intent may be dated ahead
+  const agent = await offlineAgent("poisoned-pi", { dataDir, gateConfig: { ...DEFAULT_CONFIG, MIN_HOLD_SECONDS: minHoldS }, log: (line) => logs.push(line) });
+  const started = Date.now();
+  expect(logs.join("\n")).toContain("WARNING: journal.sqlite held a close of DOGEUSDT dated 2099-01-01T00:00:00.000Z");
+  const [template] = intentStream(1, { seed: 9, prefix: "doge" });
+  const entry = { ...template!, symbol: "DOGEUSDT", side: "BUY", qty: 1, price: 100, tp: 130, sl: 90, expected_move_usd: 5, model: "NHiTS", regime: "TREND" } as const;
+  const [during, after] = await agent.submit([
+    { ...entry, id: "doge-during", ts: started },
+    { ...entry, id: "doge-after", ts: started + minHoldS * 1000 },
+  ]);
+  expect(during!.reasons).toEqual(["COOLDOWN"]);
+  expect(after).toMatchObject({ verdict: "PASS" });
+});
+
 test("healthy() (the watchdog's condition): true while both SQLite files answer, false once stopped", async () => {
   const agent = await offlineAgent("healthy-pi");
   expect(agent.healthy()).toBe(true);
   await agent.stop();
   expect(agent.healthy()).toBe(false);
+});
+
+test("a part that fails to start (the API's port taken) stops the parts started before it and closes both files, so the data dir can be used again", async () => {
+  const dataDir = tempDir();
+  const taken = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
+  try {
+    await expect(offlineAgent("blocked-pi", { dataDir, apiPort: taken.port ?? null })).rejects.toThrow(/port/i);
+  } finally {
+    await taken.stop(true);
+  }
+  const again = await offlineAgent("blocked-pi", { dataDir, apiPort: 0 });
+  expect(again.healthy()).toBe(true);
+  expect(again.apiPort).toBeGreaterThan(0);
 });
 
 test("a journal restored behind what was already queued continues its seqs after it, its unjudged intents included", async () => {

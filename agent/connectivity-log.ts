@@ -15,8 +15,8 @@ export class ConnectivityLog {
   private readonly insert;
   private readonly deleteBefore;
 
+  /** On an open agent store (its `connectivity_changes` table: agent-schema.ts). */
   constructor(db: SqliteDatabase) {
-    db.exec("CREATE TABLE IF NOT EXISTS connectivity_changes (at INTEGER NOT NULL, online INTEGER NOT NULL)");
     this.changes = db
       .prepare("SELECT at, online FROM connectivity_changes ORDER BY rowid")
       .all<{ at: number; online: number }>()

@@ -1,13 +1,15 @@
 // The local intent API for strategy processes on the Pi, on 127.0.0.1 only:
 // POST /v1/intents (one intent or an array) answers with verdicts, exactly
-// once per intent id; POST /v1/closes records position closes for cooldown;
+// once per intent id; POST /v1/closes records position closes for cooldown
+// (all or none; one dated more than 60 s ahead of the clock is refused with
+// FUTURE_CLOSE, as it would hold the symbol's entries until then);
 // GET /v1/status says how the agent is. A malformed body gets 400 naming
 // what is wrong; an intent with bad fields gets a HOLD naming the field, as
 // the kernel fails closed.
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { CloseRefusedError } from "../kernel/intent-processor.ts";
 import type { CloseEvent, JournaledVerdict } from "../kernel/types.ts";
-import { invalidClose } from "../kernel/validate-intent.ts";
 
 export const MAX_INTENTS_PER_REQUEST = 1000;
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -15,7 +17,8 @@ const MAX_BODY_BYTES = 1024 * 1024;
 export interface LocalApiBackend {
   /** Judges intents exactly once each and queues their events for the hub. */
   submit(intents: unknown[]): Promise<JournaledVerdict[]>;
-  recordClose(close: CloseEvent): void;
+  /** Records closes all or none; throws CloseRefusedError naming the first it refuses (unusable, or FUTURE_CLOSE). */
+  recordCloses(closes: CloseEvent[]): void;
   status(): object;
 }
 
@@ -56,12 +59,13 @@ export function createLocalApi(backend: LocalApiBackend): Hono {
     if (!body.ok) return body.response;
     const closes = (Array.isArray(body.value) ? body.value : [body.value]) as CloseEvent[];
     if (closes.length > MAX_INTENTS_PER_REQUEST) return problem(c, 400, "invalid_body", `body: at most ${MAX_INTENTS_PER_REQUEST} closes per request`);
-    // All checked before any is recorded, so a bad one leaves nothing half done.
-    for (const [i, close] of closes.entries()) {
-      const why = invalidClose({ ...close, type: "close" });
-      if (why) return problem(c, 400, "invalid_close", `${Array.isArray(body.value) ? `[${i}] ` : ""}${why}`);
+    // All or none: a refused one (unusable, or dated in the future) leaves nothing half done.
+    try {
+      backend.recordCloses(closes.map((close) => ({ ...close, type: "close" })));
+    } catch (error) {
+      if (!(error instanceof CloseRefusedError)) throw error;
+      return problem(c, 400, "invalid_close", `${Array.isArray(body.value) ? `[${error.index}] ` : ""}${error.message}`);
     }
-    for (const close of closes) backend.recordClose({ ...close, type: "close" });
     return c.json({ recorded: closes.length });
   });
 

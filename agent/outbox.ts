@@ -23,7 +23,8 @@
 // one process (the agent holds its data dir alone).
 import type { SqliteDatabase, SqliteStatement } from "../lib/sqlite.ts";
 
-export const OUTBOX_KINDS = ["heartbeat", "verdict", "ack", "state", "birth"] as const;
+/** The protocol's topic kinds of what the agent publishes (stored in each row; see agent-schema.ts). */
+export const OUTBOX_KINDS = ["heartbeat", "verdicts", "cmd/ack", "state", "birth"] as const;
 export type OutboxKind = (typeof OUTBOX_KINDS)[number];
 
 export interface OutboxMessage {
@@ -53,26 +54,12 @@ export interface OutboxStats {
   byKind: Record<OutboxKind, number>;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS outbox (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, -- publish order; never reused
-  topic TEXT NOT NULL,
-  payload TEXT NOT NULL,
-  qos INTEGER NOT NULL,
-  retain INTEGER NOT NULL,              -- 0 or 1
-  kind TEXT NOT NULL,                   -- checked in code, so a new kind needs no table rebuild
-  queued_at INTEGER NOT NULL
-);
--- Oldest heartbeats first, and older state/birth of a kind: both by kind then id.
-CREATE INDEX IF NOT EXISTS outbox_kind_id ON outbox (kind, id);
-`;
-
 /** Retained topics: a newer message makes older queued ones of its kind and topic pointless. */
 const SUPERSEDING: ReadonlySet<OutboxKind> = new Set(["state", "birth"]);
 const KNOWN_KINDS: ReadonlySet<string> = new Set(OUTBOX_KINDS);
 
 function zeroCounts(): Record<OutboxKind, number> {
-  return { heartbeat: 0, verdict: 0, ack: 0, state: 0, birth: 0 };
+  return { heartbeat: 0, verdicts: 0, "cmd/ack": 0, state: 0, birth: 0 };
 }
 
 /** Why `m` cannot be queued, or null. Checked for the whole batch before anything is written. */
@@ -115,7 +102,7 @@ export class Outbox {
   private overBound = false;
   private readonly sql: Record<"insert" | "supersede" | "dropHeartbeats" | "peek" | "removeThrough" | "remove", SqliteStatement>;
 
-  /** Creates its table (`outbox`) in an already open agent database if missing. */
+  /** On an open agent store (its `outbox` table: agent-schema.ts). */
   constructor(
     private readonly db: SqliteDatabase,
     options: OutboxOptions,
@@ -125,7 +112,6 @@ export class Outbox {
     }
     this.maxMessages = options.maxMessages;
     this.log = options.log ?? ((line) => console.error(line));
-    db.exec(SCHEMA);
     for (const { kind, n } of db.prepare("SELECT kind, count(*) AS n FROM outbox GROUP BY kind").all<{ kind: string; n: number }>()) {
       if (KNOWN_KINDS.has(kind)) this.counts[kind as OutboxKind] = n;
       else this.unknownKinds += n;
@@ -243,7 +229,7 @@ export class Outbox {
       const c = this.counts;
       this.log(
         `outbox: ${depth} messages, over its bound of ${this.maxMessages} with no heartbeat left to drop; ` +
-          `it keeps growing rather than drop verdicts (${c.verdict}), acks (${c.ack}), state (${c.state}) or birth (${c.birth})`,
+          `it keeps growing rather than drop verdicts (${c.verdicts}), acks (${c["cmd/ack"]}), state (${c.state}) or birth (${c.birth})`,
       );
     } else if (depth <= this.maxMessages && this.overBound) {
       this.overBound = false;

@@ -8,13 +8,14 @@ import type { IntentProcessor } from "../kernel/intent-processor.ts";
 import type { VerdictEventMessage } from "../protocol/messages.ts";
 import { nodeTopic } from "../protocol/topics.ts";
 import type { SqliteDatabase } from "../lib/sqlite.ts";
+import type { AgentPart } from "./agent-part.ts";
 import type { ConnectivityLog } from "./connectivity-log.ts";
 import type { Outbox } from "./outbox.ts";
 
 const BATCH = 1000;
 const MAX_SYMBOL = 32;
 
-export class VerdictFeed {
+export class VerdictFeed implements AgentPart {
   private readonly writeCursor;
   /** The last seq queued; kept in memory (this feed is the table's only writer), set after each commit. */
   private queuedThrough: number;
@@ -36,10 +37,15 @@ export class VerdictFeed {
 
   /** The last seq queued, as stored (0 for a new store): the journal's seq floor when it is opened. */
   static storedCursor(db: SqliteDatabase): number {
-    db.exec("CREATE TABLE IF NOT EXISTS verdict_cursor (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), seq INTEGER NOT NULL)");
-    db.exec("INSERT OR IGNORE INTO verdict_cursor (singleton, seq) VALUES (1, 0)");
     return db.prepare("SELECT seq FROM verdict_cursor").get<{ seq: number }>()!.seq;
   }
+
+  /** Queues what a crash left journaled but not queued. */
+  start(): void {
+    this.catchUp();
+  }
+
+  stop(): void {}
 
   /** The last seq queued for the hub. */
   get cursor(): number {
@@ -67,7 +73,7 @@ export class VerdictFeed {
           symbol: v.symbol.slice(0, MAX_SYMBOL),
           verdict: { id: v.id ?? "-", verdict: v.verdict, reasons: v.reasons, enforced: v.enforced, mode: v.mode, metrics: v.metrics },
         };
-        return { topic, payload: JSON.stringify(event), qos: 1 as const, retain: false, kind: "verdict" as const, queuedAt: now };
+        return { topic, payload: JSON.stringify(event), qos: 1 as const, retain: false, kind: "verdicts" as const, queuedAt: now };
       });
       const last = verdicts[verdicts.length - 1]!.seq;
       if (this.options.queue) this.outbox.enqueue(messages, () => this.writeCursor.run(last));

@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, loadGateConfig } from "./config-file.ts";
-import { IntentProcessor } from "./intent-processor.ts";
+import { CloseRefusedError, IntentProcessor } from "./intent-processor.ts";
 import { DEFAULT_POLICY, applyPolicyUpdate, type KernelPolicy } from "./policy.ts";
 import type { CloseEvent } from "./types.ts";
 import { invalidClose } from "./validate-intent.ts";
@@ -60,6 +60,17 @@ function classify(text: string, lineNo: number): Line {
   return { kind: "close", value: { type: "close", symbol, ts } };
 }
 
+/** Records a close line: its ack, or the error of a close the processor refuses (FUTURE_CLOSE: dated ahead of the clock). */
+function recordClose(processor: IntentProcessor, close: CloseEvent, lineNo: number): object {
+  try {
+    processor.recordClose(close);
+  } catch (error) {
+    if (!(error instanceof CloseRefusedError)) throw error;
+    return { error: "invalid_close", line: lineNo, detail: error.message };
+  }
+  return { type: "close_ack", symbol: close.symbol, ts: close.ts };
+}
+
 async function main(): Promise<void> {
   let args;
   try {
@@ -89,6 +100,9 @@ async function main(): Promise<void> {
   for (const warning of loaded.warnings) process.stderr.write(`edgefed gate: warning: ${warning}\n`);
   const processor = IntentProcessor.open(args.db ?? ":memory:", { config: loaded.config, policy: loadPolicy(args.policy) });
   process.stderr.write(`edgefed gate: config ${loaded.hash}${args.config ? ` from ${args.config}` : " (defaults)"}\n`);
+  for (const { symbol, was, now } of processor.clampedCloses) {
+    process.stderr.write(`edgefed gate: warning: ${args.db} held a close of ${symbol} dated ${new Date(was).toISOString()}, in the future: its cooldown now runs from ${new Date(now).toISOString()}\n`);
+  }
 
   const tally = { PASS: 0, HOLD: 0, other: 0 };
   const decoder = new TextDecoder();
@@ -119,10 +133,7 @@ async function main(): Promise<void> {
       judgeBatch(); // what came before a close or an error is judged before it
       tally.other++;
       if (line.kind === "error") out.push(JSON.stringify(line.value));
-      else {
-        processor.recordClose(line.value);
-        out.push(JSON.stringify({ type: "close_ack", symbol: line.value.symbol, ts: line.value.ts }));
-      }
+      else out.push(JSON.stringify(recordClose(processor, line.value, lineNo)));
     }
     judgeBatch();
     if (out.length) process.stdout.write(out.join("\n") + "\n");

@@ -6,7 +6,7 @@ import { effectiveConfig, modeAt, type KernelPolicy } from "./policy.ts";
 import type { TradeWindow } from "./trade-window.ts";
 import type { Intent, Mode, Reason, Regime, Verdict, VerdictMetrics } from "./types.ts";
 import { REGIMES } from "./types.ts";
-import { invalidFields } from "./validate-intent.ts";
+import { invalidFields, MAX_FUTURE_SKEW_MS } from "./validate-intent.ts";
 
 /**
  * Thresholds are inclusive, and a value equal to its threshold in decimal must
@@ -60,14 +60,6 @@ function hold(id: string | null, reasons: Reason[], mode: Mode, metrics: Verdict
 
 const NO_METRICS: VerdictMetrics = Object.freeze({ notional: null, friction_usd: null, required_edge_usd: null, r_ratio: null });
 
-/**
- * An intent more than this far ahead of the clock is held: judged and counted,
- * it would make every later, correctly timed intent look stale and escape a
- * timed freeze. Only checked when the caller passes the time (the processor
- * does; replays of recorded intents are in the past anyway).
- */
-export const MAX_FUTURE_SKEW_MS = 60_000;
-
 export function evaluate(input: unknown, ctx: GateContext, window: TradeWindow, now?: number): Verdict {
   const invalid = invalidFields(input, ctx.knownModels);
   const raw = input as Record<string, unknown> | null;
@@ -100,6 +92,7 @@ export function evaluate(input: unknown, ctx: GateContext, window: TradeWindow, 
     return mode === "SHADOW" ? hold(intent.id, ["MODE_SHADOW"], mode, metrics) : pass(intent.id, mode, metrics);
   }
   if (window.isStale(intent.ts)) return hold(intent.id, ["STALE_INTENT"], mode, metrics);
+  // Only checked when the caller passes the time (the processor does; replays of recorded intents are in the past anyway).
   if (now !== undefined && intent.ts > now + MAX_FUTURE_SKEW_MS) return hold(intent.id, ["FUTURE_INTENT"], mode, metrics);
 
   const reasons: Reason[] = [];

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { removeTempDirs, tempDir } from "../test/helpers.ts";
 import { intentStream } from "../test/fixtures/intents.ts";
 import { DEFAULT_CONFIG } from "./config.ts";
-import { IntentProcessor } from "./intent-processor.ts";
+import { CloseRefusedError, IntentProcessor } from "./intent-processor.ts";
 import { openDatabase } from "../lib/sqlite.ts";
 import { DEFAULT_POLICY, applyPolicyUpdate } from "./policy.ts";
 import type { Intent } from "./types.ts";
@@ -224,6 +224,60 @@ describe("IntentProcessor input the gates alone cannot judge", () => {
     }
     expect(p.process([passing("a", "S1", T0)])[0]!.verdict).toBe("PASS");
     p.close();
+  });
+});
+
+describe("closes dated in the future (FUTURE_CLOSE)", () => {
+  const YEAR_2099 = 4_070_908_800_000;
+
+  test("a close more than 60 s ahead of the clock is refused, alone or in a batch, and nothing of it is recorded", () => {
+    const path = join(tempDir(), "j.db");
+    const p = IntentProcessor.open(path, { config: DEFAULT_CONFIG, clock: () => T0 });
+    expect(() => p.recordClose({ type: "close", symbol: "DOGEUSDT", ts: YEAR_2099 })).toThrow(
+      /^FUTURE_CLOSE: ts 4070908800000 \(2099-01-01T00:00:00.000Z\) is more than 60 s ahead of this clock/,
+    );
+    let refused: unknown;
+    try {
+      p.recordCloses([
+        { type: "close", symbol: "S1", ts: T0 - 1000 },
+        { type: "close", symbol: "S2", ts: T0 + 60_001 },
+      ]);
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(CloseRefusedError);
+    expect(refused).toMatchObject({ index: 1, message: expect.stringMatching(/^FUTURE_CLOSE: ts /) });
+    p.close();
+    // Nothing was recorded, not even the good close of the refused batch: every symbol trades, also after a reopen.
+    const again = IntentProcessor.open(path, { config: DEFAULT_CONFIG, clock: () => T0 });
+    expect(again.process([passing("d", "DOGEUSDT", T0), passing("s", "S1", T0 + 1)]).map((v) => v.verdict)).toEqual(["PASS", "PASS"]);
+    again.recordClose({ type: "close", symbol: "S3", ts: T0 + 60_000 }); // within the allowance, as for intents
+    expect(again.process([passing("s3", "S3", T0 + 60_000)])[0]!.reasons).toEqual(["COOLDOWN"]); // recorded: its cooldown runs
+    again.close();
+  });
+
+  test("a journal already holding one opens with it moved to now: the symbol trades again after the normal cooldown", () => {
+    const path = join(tempDir(), "poisoned.db");
+    openAt(path).close();
+    const raw = openDatabase(path);
+    raw.exec(`INSERT INTO symbol_state (symbol, last_close_ts) VALUES ('DOGEUSDT', ${YEAR_2099}), ('S1', ${T0 - 10_000})`);
+    raw.close();
+
+    let now = T0;
+    const p = IntentProcessor.open(path, { config: DEFAULT_CONFIG, clock: () => now });
+    expect(p.clampedCloses).toEqual([{ symbol: "DOGEUSDT", was: YEAR_2099, now: T0 }]);
+    const [during, other] = p.process([
+      passing("d1", "DOGEUSDT", T0 + 1000),
+      passing("s1", "S1", T0 + 1000), // a close in the past is left as it was
+    ]);
+    expect(during!.reasons).toEqual(["COOLDOWN"]);
+    expect(other!.reasons).toEqual(["COOLDOWN"]);
+    now = T0 + DEFAULT_CONFIG.MIN_HOLD_SECONDS * 1000;
+    expect(p.process([passing("d2", "DOGEUSDT", now)])[0]!.verdict).toBe("PASS");
+    p.close();
+    const reopened = IntentProcessor.open(path, { config: DEFAULT_CONFIG, clock: () => T0 + 1 });
+    expect(reopened.clampedCloses).toEqual([]); // mended on disk, said once
+    reopened.close();
   });
 });
 

@@ -10,14 +10,14 @@ import { migrateJournal } from "./journal-schema.ts";
 import { DEFAULT_POLICY, type KernelPolicy } from "./policy.ts";
 import { openDatabase, type OpenOptions, type SqliteDatabase, type SqliteStatement } from "../lib/sqlite.ts";
 import { RATE_WINDOW_MS, STALE_AFTER_MS, TradeWindow } from "./trade-window.ts";
-import { invalidClose, isIntentId } from "./validate-intent.ts";
+import { futureClose, invalidClose, isIntentId, MAX_FUTURE_SKEW_MS } from "./validate-intent.ts";
 import { startCheckpointer, type Checkpointer } from "../lib/wal-checkpointer.ts";
 import type { CloseEvent, Intent, JournaledVerdict, Verdict } from "./types.ts";
 
 export interface ProcessorOptions extends OpenOptions {
   config: GateConfig;
   policy?: KernelPolicy;
-  /** The wall clock, for holding intents dated in the future (FUTURE_INTENT) and stamping when each verdict was judged. */
+  /** The wall clock, for refusing intents and closes dated in the future (FUTURE_INTENT, FUTURE_CLOSE) and stamping when each verdict was judged. */
   clock?: () => number;
   /**
    * The last seq the caller already handed on. A journal that ends before it
@@ -33,6 +33,24 @@ export interface JournalBehind {
   lastSeq: number;
   /** Where it continues from (the floor). */
   continuedAfter: number;
+}
+
+/** A close found dated in the future when the journal was opened, and the time it was moved to. */
+export interface ClampedClose {
+  symbol: string;
+  was: number;
+  now: number;
+}
+
+/** A close that cannot be recorded; `index` is its place in the batch given to recordCloses(). */
+export class CloseRefusedError extends TypeError {
+  override name = "CloseRefusedError";
+  constructor(
+    readonly index: number,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 export interface KernelCounters {
@@ -73,6 +91,8 @@ export class IntentProcessor {
 
   /** Set when the journal ended before the seq floor it was opened with (see ProcessorOptions.seqFloor). */
   readonly behind: JournalBehind | null = null;
+  /** Closes dated in the future that opening the journal moved to its clock's now (see clampFutureCloses). */
+  readonly clampedCloses: ClampedClose[];
 
   private constructor(
     private readonly db: SqliteDatabase,
@@ -87,6 +107,7 @@ export class IntentProcessor {
       this.continueSeqAfter(seqFloor);
       this.behind = { lastSeq, continuedAfter: seqFloor };
     }
+    this.clampedCloses = this.clampFutureCloses();
     this.ctx = compileContext(config, policy);
     this.sql = {
       findVerdict: db.prepare("SELECT seq, verdict FROM verdicts WHERE intent_id = ?"),
@@ -200,12 +221,27 @@ export class IntentProcessor {
     );
   }
 
-  /** Records a position close; the symbol's cooldown restarts from `ts`. Throws on an unusable close. */
+  /** Records one position close; see recordCloses(). */
   recordClose(close: CloseEvent): void {
-    const problem = invalidClose(close);
-    if (problem) throw new TypeError(problem);
-    this.inTransaction(() => this.sql.recordClose.run(close.symbol, close.ts));
-    this.window.recordClose(close.symbol, close.ts);
+    this.recordCloses([close]);
+  }
+
+  /**
+   * Records position closes, all or none, in one transaction: each symbol's
+   * cooldown restarts from its close's `ts`. A close that is unusable, or
+   * dated more than MAX_FUTURE_SKEW_MS ahead of the clock (FUTURE_CLOSE),
+   * throws CloseRefusedError naming it, and nothing of the batch is recorded.
+   */
+  recordCloses(closes: readonly CloseEvent[]): void {
+    const now = this.clock();
+    closes.forEach((close, index) => {
+      const problem = invalidClose(close) ?? futureClose(close, now);
+      if (problem) throw new CloseRefusedError(index, problem);
+    });
+    this.inTransaction(() => {
+      for (const close of closes) this.sql.recordClose.run(close.symbol, close.ts);
+    });
+    for (const close of closes) this.window.recordClose(close.symbol, close.ts);
   }
 
   /**
@@ -222,6 +258,23 @@ export class IntentProcessor {
   /** The highest seq ever given out (AUTOINCREMENT keeps it through compaction); 0 for a new journal. */
   lastSeq(): number {
     return this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'verdicts'").get<{ seq: number }>()?.seq ?? 0;
+  }
+
+  /**
+   * A journal written before closes were checked against the clock may hold
+   * one dated far ahead, which would hold the symbol's entries until then.
+   * Such a close is moved to now, not dropped: the close did happen, at the
+   * latest now, so a cooldown from now is at least as long as the one its
+   * true time would give (fail-closed), and it ends.
+   */
+  private clampFutureCloses(): ClampedClose[] {
+    const now = this.clock();
+    const future = this.db
+      .prepare("SELECT symbol, last_close_ts AS was FROM symbol_state WHERE last_close_ts > ? ORDER BY symbol")
+      .all<{ symbol: string; was: number }>(now + MAX_FUTURE_SKEW_MS);
+    if (future.length === 0) return [];
+    this.db.transaction(() => this.db.prepare("UPDATE symbol_state SET last_close_ts = ? WHERE last_close_ts > ?").run(now, now + MAX_FUTURE_SKEW_MS));
+    return future.map(({ symbol, was }) => ({ symbol, was, now }));
   }
 
   /** The next verdict gets a seq above `seq` (never lower than it would anyway). */

@@ -1,23 +1,11 @@
 // The intent journal's tables. One file so the layout is read in one place.
+import { migrate, type Schema } from "../lib/migrations.ts";
 import type { SqliteDatabase } from "../lib/sqlite.ts";
 
-const SCHEMA_VERSION = 2;
-
-/** Upgrades the journal to SCHEMA_VERSION, each step in one transaction with its user_version. */
-export function migrateJournal(db: SqliteDatabase): void {
-  const { user_version } = db.prepare("PRAGMA user_version").get<{ user_version: number }>()!;
-  if (user_version > SCHEMA_VERSION) {
-    throw new Error(`${db.path}: intent journal schema ${user_version} is newer than this build understands (${SCHEMA_VERSION})`);
-  }
-  for (let version = user_version + 1; version <= SCHEMA_VERSION; version++) {
-    db.transaction(() => {
-      db.exec(STEPS[version - 1]!);
-      db.exec(`PRAGMA user_version = ${version}`);
-    });
-  }
-}
-
-const STEPS = [
+const JOURNAL_SCHEMA: Schema = {
+  name: "intent journal",
+  steps: [
+  // 1: receipts, the verdict journal and per-symbol cooldown state.
   `
       -- Intents accepted for evaluation whose verdict is not journaled yet.
       -- A row lives here only between receive() and its evaluation; after a
@@ -53,4 +41,10 @@ const STEPS = [
   // was made. NULL for verdicts journaled before. Older builds refuse a v2
   // journal rather than misread it: an agent cannot be downgraded past this.
   `ALTER TABLE verdicts ADD COLUMN judged_at INTEGER;`,
-];
+  ],
+};
+
+/** Brings the journal to its latest version (lib/migrations.ts: numbered steps, each in one transaction). */
+export function migrateJournal(db: SqliteDatabase): void {
+  migrate(db, JOURNAL_SCHEMA);
+}

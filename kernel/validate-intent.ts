@@ -9,6 +9,14 @@ export const MIN_INTENT_TS = 946_684_800_000;
  * would escape any timed freeze and make every later intent look stale.
  */
 export const MAX_INTENT_TS = 4_102_444_800_000;
+/**
+ * How far ahead of the clock an intent or a close may be dated. An intent
+ * further ahead is held (FUTURE_INTENT): judged and counted, it would make
+ * every later, correctly timed intent look stale and escape a timed freeze. A
+ * close further ahead is refused (FUTURE_CLOSE): recorded, it would hold the
+ * symbol's entries in cooldown until that time.
+ */
+export const MAX_FUTURE_SKEW_MS = 60_000;
 const ID = /^[\x21-\x7e]{1,128}$/;
 const SYMBOL = /^[A-Za-z0-9._:/-]{1,32}$/;
 
@@ -31,6 +39,15 @@ export function invalidClose(close: unknown): string | null {
     return "a close needs ts in ms since the epoch";
   }
   return null;
+}
+
+/** Why a usable close cannot be recorded at `now`, or null: dated more than MAX_FUTURE_SKEW_MS ahead of it. */
+export function futureClose(close: { ts: number }, now: number): string | null {
+  if (close.ts <= now + MAX_FUTURE_SKEW_MS) return null;
+  return (
+    `FUTURE_CLOSE: ts ${close.ts} (${new Date(close.ts).toISOString()}) is more than ${MAX_FUTURE_SKEW_MS / 1000} s ahead of ` +
+    `this clock (${new Date(now).toISOString()}); recorded, it would hold the symbol's entries in cooldown until then`
+  );
 }
 
 function isPositive(v: unknown): v is number {

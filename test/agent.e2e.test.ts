@@ -104,6 +104,29 @@ test("the local API refuses malformed bodies naming the problem and answers bad 
   expect(status).toMatchObject({ node_id: "agent-e2e-3", registered: false, connectivity: "simulation" });
 });
 
+test("the local API refuses a close dated in the future with a 400 naming FUTURE_CLOSE, and records nothing of its request", async () => {
+  const agent = await Agent.start(config("agent-future-close", { hubUrl: "" }));
+  agents.push(agent);
+  const closes = (body: unknown) =>
+    fetch(`http://127.0.0.1:${agent.apiPort}/v1/closes`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const single = await closes({ symbol: "DOGEUSDT", ts: 4_070_908_800_000 });
+  expect(single.status).toBe(400);
+  expect(await single.json()).toEqual({ error: "invalid_close", detail: expect.stringMatching(/^FUTURE_CLOSE: ts 4070908800000 \(2099-01-01T00:00:00.000Z\) is more than 60 s ahead/) });
+  const batch = await closes([{ symbol: "BTCUSDT", ts: Date.now() - 1000 }, { symbol: "DOGEUSDT", ts: Date.now() + 120_000 }]);
+  expect(batch.status).toBe(400);
+  expect((await batch.json()).detail).toStartWith("[1] FUTURE_CLOSE: ");
+  // Neither symbol is held by a close: the good one of the refused batch was not recorded either.
+  const [template] = intentStream(1, { seed: 9, prefix: "after-close" });
+  const entry = { ...template!, side: "BUY", qty: 1, price: 100, tp: 130, sl: 90, expected_move_usd: 5, model: "NHiTS", regime: "TREND", ts: Date.now() };
+  const verdicts = await agent.submit([
+    { ...entry, id: "doge", symbol: "DOGEUSDT" },
+    { ...entry, id: "btc", symbol: "BTCUSDT", ts: entry.ts + 1 },
+  ]);
+  expect(verdicts.map((v) => v.reasons)).toEqual([[], []]);
+  const fine = await closes({ symbol: "DOGEUSDT", ts: Date.now() });
+  expect(await fine.json()).toEqual({ recorded: 1 });
+});
+
 test("with the hub down the agent keeps judging in simulation mode, and replays everything in order when it is back", async () => {
   const [httpPort, mqttPort] = [await freePort(), await freePort()];
   const ports = { EDGEFED_HTTP_PORT: String(httpPort), EDGEFED_MQTT_PORT: String(mqttPort) };
@@ -122,7 +145,7 @@ test("with the hub down the agent keeps judging in simulation mode, and replays 
   const offlineVerdicts = await agent.submit(intents.slice(10));
   expect(offlineVerdicts.map((v) => v.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 11));
   expect(agent.status()).toMatchObject({ connectivity: "simulation", verdicts_queued_through: 30 });
-  expect(agent.outbox.stats().byKind.verdict).toBe(20);
+  expect(agent.outbox.stats().byKind.verdicts).toBe(20);
 
   hub = await startTestHub({ env: ports, dataDir });
   try {
@@ -132,7 +155,7 @@ test("with the hub down the agent keeps judging in simulation mode, and replays 
     }, 15_000, "replayed verdicts at the hub");
     expect(tally.missing).toBe(0);
     expect(agent.online).toBe(true);
-    await eventually(() => agent.outbox.stats().byKind.verdict === 0, 5000, "outbox drained");
+    await eventually(() => agent.outbox.stats().byKind.verdicts === 0, 5000, "outbox drained");
   } finally {
     await agent.stop();
     agents.splice(agents.indexOf(agent), 1);
@@ -155,7 +178,7 @@ test("with a real Mosquitto killed and restarted, the agent queues, waits for th
     await mosquitto.kill(); // no last will reaches anyone: the agent must not trust the old "hub online"
     await eventually(() => !agent.online, 5000, "agent offline");
     await agent.submit(intents.slice(10));
-    expect(agent.outbox.stats().byKind.verdict).toBe(20);
+    expect(agent.outbox.stats().byKind.verdicts).toBe(20);
 
     await mosquitto.restart();
     const tally = await eventually(async () => {

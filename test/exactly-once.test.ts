@@ -151,6 +151,20 @@ describe("gate command", () => {
     ]);
   });
 
+  test("a close dated in the future is refused on its line (FUTURE_CLOSE), and the run goes on without it", () => {
+    const dbPath = join(tempDir(), "journal.db");
+    const [a] = intentStream(1, { seed: 5 });
+    const out = runGate(
+      ["--db", dbPath],
+      [
+        JSON.stringify({ type: "close", symbol: "DOGEUSDT", ts: 4_070_908_800_000 }),
+        JSON.stringify({ ...a, symbol: "DOGEUSDT", side: "BUY", qty: 1, price: 100, tp: 130, sl: 90, expected_move_usd: 5, model: "NHiTS", regime: "TREND", ts: Date.now() }),
+      ].join("\n"),
+    ).map((line) => JSON.parse(line));
+    expect(out[0]).toEqual({ error: "invalid_close", line: 1, detail: expect.stringMatching(/^FUTURE_CLOSE: ts 4070908800000 \(2099-01-01T00:00:00.000Z\) is more than 60 s ahead/) });
+    expect(out[1]).toMatchObject({ id: a!.id, verdict: "PASS" }); // not held by the refused close
+  });
+
   test("a bad config stops it before reading input, naming key, file and line", () => {
     const dir = tempDir();
     const config = join(dir, "core_gates.env");

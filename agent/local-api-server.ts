@@ -1,0 +1,30 @@
+// The local intent API (local-api.ts) served on 127.0.0.1 while the agent
+// runs; no port (the fleet simulator) serves nothing.
+import type { AgentPart } from "./agent-part.ts";
+import { createLocalApi, type LocalApiBackend } from "./local-api.ts";
+import { serveLocal, type LocalServer } from "./serve-local.ts";
+
+export class LocalApiServer implements AgentPart {
+  private server: LocalServer | null = null;
+
+  constructor(
+    private readonly backend: LocalApiBackend,
+    /** 0: any free port; null: none. */
+    private readonly port: number | null,
+  ) {}
+
+  async start(): Promise<void> {
+    if (this.port !== null) this.server = await serveLocal(createLocalApi(this.backend).fetch, this.port);
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    await server?.stop();
+  }
+
+  /** The port it listens on, null when not serving. */
+  get boundPort(): number | null {
+    return this.server?.port ?? null;
+  }
+}
