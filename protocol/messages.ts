@@ -3,6 +3,7 @@
 // `mosquitto_sub -v -t 'edgefed/v1/#'`.
 import { z } from "zod";
 import { MODES } from "../kernel/types.ts";
+import { jsonDepthProblem } from "../lib/json-depth.ts";
 import { NODE_ID_PATTERN } from "./topics.ts";
 
 /** No protocol payload may be larger; brokers and the hub drop what is. */
@@ -189,6 +190,8 @@ export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: strin
 export function decodePayload<S extends z.ZodType>(schema: S, payload: Uint8Array | string): DecodeResult<z.infer<S>> {
   const size = typeof payload === "string" ? Buffer.byteLength(payload) : payload.byteLength;
   if (size > MAX_PAYLOAD_BYTES) return { ok: false, error: `payload of ${size} bytes exceeds ${MAX_PAYLOAD_BYTES}` };
+  const tooDeep = jsonDepthProblem(payload);
+  if (tooDeep) return { ok: false, error: tooDeep };
   let json: unknown;
   try {
     const text =
