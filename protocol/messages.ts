@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { MODES } from "../kernel/types.ts";
 import { jsonDepthProblem } from "../lib/json-depth.ts";
+import { isPublicKey } from "./signing.ts";
 import { NODE_ID_PATTERN } from "./topics.ts";
 
 /** No protocol payload may be larger; brokers and the hub drop what is. */
@@ -124,9 +125,12 @@ export const HubStateMessage = z.strictObject({
   ts: timestamp,
 });
 
+/** Refused: with a small-order key anyone can forge the key holder's signatures (see isUsablePoint in signing.ts). */
+const WEAK_KEY = "not a usable Ed25519 public key (not on the curve, of small order, or not canonically encoded)";
+
 export const RegisterRequest = z.strictObject({
   node_id: nodeId,
-  public_key: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "public_key: base64url Ed25519 key"),
+  public_key: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "public_key: base64url Ed25519 key").refine(isPublicKey, WEAK_KEY),
   capabilities: z.array(capability).max(64),
   arch: z.enum(["arm64", "x64"]),
   version: shortText,
@@ -149,7 +153,7 @@ export const RegisterResponse = z.object({
   node_id: nodeId,
   mqtt: z.object({ url: z.string().min(1).max(256), username: z.string().min(1).max(128), password: z.string().min(16).max(256), client_id: z.string().min(1).max(128) }),
   heartbeat_s: z.number().positive(),
-  hub_public_key: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+  hub_public_key: z.string().regex(/^[A-Za-z0-9_-]{43}$/).refine(isPublicKey, WEAK_KEY),
   /**
    * Which desired policy the node follows: "node" when the hub keeps one of
    * the node's own, "fleet" otherwise (e.g. after a removal forgot it). A
