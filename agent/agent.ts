@@ -86,7 +86,7 @@ export class Agent {
     });
     this.outbox = new Outbox(this.store.db, { maxMessages: config.outboxMax, log: config.log });
     this.feed = new VerdictFeed(this.store.db, this.outbox, this.processor, config.nodeId, this.connectivity, { queue: config.hubUrl !== "" });
-    this.applier = new DecisionApplier(this.store, config.nodeId, () => this.registration()?.hubPublicKey ?? null);
+    this.applier = new DecisionApplier(this.store, config.nodeId, () => this.registration()?.hubPublicKey ?? null, config.log);
     this.mqtt = new AgentMqtt({
       nodeId: config.nodeId,
       credentials: () => this.registration()?.mqtt ?? null,

@@ -114,6 +114,8 @@ export const DecisionAckMessage = z.strictObject({
 
 /** Desired policy, retained on `nodes/{node}/policy` and `fleet/policy`; `version` only ever grows. */
 export const DesiredPolicyMessage = z.strictObject({
+  /** Whose policy this is (signed): the node id of `nodes/{node}/policy`, or "fleet" for `fleet/policy`. */
+  target: z.union([nodeId, z.literal("fleet")]),
   version: z.int().min(1),
   issuedAt: timestamp,
   policy: z.record(z.string(), z.unknown()),
