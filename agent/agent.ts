@@ -89,7 +89,7 @@ export class Agent implements LocalApiBackend {
     this.outbox = new Outbox(this.store.db, { maxMessages: config.outboxMax, log: config.log });
     this.feed = new VerdictFeed(this.store.db, this.outbox, this.processor, config.nodeId, connectivity, { queue: config.hubUrl !== "" });
 
-    const applier = new DecisionApplier(this.store, config.nodeId, () => this.store.registration(config.hubUrl)?.hubPublicKey ?? null);
+    const applier = new DecisionApplier(this.store, config.nodeId, () => this.store.registration(config.hubUrl)?.hubPublicKey ?? null, config.log);
     const policy = new PolicyFollower({ ...config, store: this.store, applier, processor: this.processor, outbox: this.outbox });
     this.link = new HubLink({
       ...config,

@@ -131,27 +131,62 @@ describe("DecisionApplier.apply", () => {
 });
 
 describe("DecisionApplier.adoptDesiredPolicy", () => {
-  const desired = (version: number, mode: string, key = hub.privateKey) =>
-    JSON.stringify(signMessage({ version, issuedAt: NOW, policy: { ...DEFAULT_POLICY, mode } }, key));
+  /** A desired policy as the hub signs it, for `target` ("fleet" or a node id). */
+  const desired = (target: string, version: number, mode: string, key = hub.privateKey) =>
+    JSON.stringify(signMessage({ target, version, issuedAt: NOW, policy: { ...DEFAULT_POLICY, mode } }, key));
 
   test("newer verified policies are adopted; older, equal and forged ones are not", () => {
-    expect(applier.adoptDesiredPolicy(desired(3, "PAUSED"), "fleet", NOW)).toMatchObject({ mode: "PAUSED" });
-    expect(applier.adoptDesiredPolicy(desired(2, "LIVE"), "fleet", NOW)).toBeNull();
-    expect(applier.adoptDesiredPolicy(desired(3, "LIVE"), "fleet", NOW)).toBeNull();
-    expect(applier.adoptDesiredPolicy(desired(9, "EMERGENCY", forger.privateKey), "fleet", NOW)).toBeNull();
+    expect(applier.adoptDesiredPolicy(desired("fleet", 3, "PAUSED"), "fleet", NOW)).toMatchObject({ mode: "PAUSED" });
+    expect(applier.adoptDesiredPolicy(desired("fleet", 2, "LIVE"), "fleet", NOW)).toBeNull();
+    expect(applier.adoptDesiredPolicy(desired("fleet", 3, "LIVE"), "fleet", NOW)).toBeNull();
+    expect(applier.adoptDesiredPolicy(desired("fleet", 9, "EMERGENCY", forger.privateKey), "fleet", NOW)).toBeNull();
     expect(store.policy()).toMatchObject({ version: 3, source: "fleet", policy: { mode: "PAUSED" } });
   });
 
   test("a node policy of the same version beats the fleet's, and then fleet policies are ignored", () => {
-    applier.adoptDesiredPolicy(desired(5, "PAUSED"), "fleet", NOW);
-    expect(applier.adoptDesiredPolicy(desired(5, "SHADOW"), "node", NOW)).toMatchObject({ mode: "SHADOW" });
-    expect(applier.adoptDesiredPolicy(desired(6, "LIVE"), "fleet", NOW)).toBeNull();
-    expect(applier.adoptDesiredPolicy(desired(6, "EMERGENCY"), "node", NOW)).toMatchObject({ mode: "EMERGENCY" });
+    applier.adoptDesiredPolicy(desired("fleet", 5, "PAUSED"), "fleet", NOW);
+    expect(applier.adoptDesiredPolicy(desired("pi-01", 5, "SHADOW"), "node", NOW)).toMatchObject({ mode: "SHADOW" });
+    expect(applier.adoptDesiredPolicy(desired("fleet", 6, "LIVE"), "fleet", NOW)).toBeNull();
+    expect(applier.adoptDesiredPolicy(desired("pi-01", 6, "EMERGENCY"), "node", NOW)).toMatchObject({ mode: "EMERGENCY" });
     expect(store.policy()).toMatchObject({ version: 6, source: "node" });
   });
 
   test("a signed policy of the wrong shape is refused", () => {
-    const bad = JSON.stringify(signMessage({ version: 9, issuedAt: NOW, policy: { mode: "FREEZE" } }, hub.privateKey));
+    const bad = JSON.stringify(signMessage({ target: "fleet", version: 9, issuedAt: NOW, policy: { mode: "FREEZE" } }, hub.privateKey));
     expect(applier.adoptDesiredPolicy(bad, "fleet", NOW)).toBeNull();
+  });
+
+  test("a policy signed for another node, or for the fleet, is refused on this node's topic, and the other way round, with the reason logged", () => {
+    const logs: string[] = [];
+    const logging = new DecisionApplier(store, "pi-01", () => hub.publicKey, (line) => logs.push(line));
+    expect(logging.adoptDesiredPolicy(desired("pi-02", 7, "EMERGENCY"), "node", NOW)).toBeNull();
+    expect(logging.adoptDesiredPolicy(desired("fleet", 8, "EMERGENCY"), "node", NOW)).toBeNull();
+    expect(logging.adoptDesiredPolicy(desired("pi-01", 9, "EMERGENCY"), "fleet", NOW)).toBeNull();
+    expect(store.policy()).toMatchObject({ version: 0, policy: { mode: "LIVE" } });
+    expect(logs).toEqual([
+      "refused the desired policy on nodes/pi-01/policy: signed for pi-02, not pi-01",
+      "refused the desired policy on nodes/pi-01/policy: signed for fleet, not pi-01",
+      "refused the desired policy on fleet/policy: signed for pi-01, not fleet",
+    ]);
+    // Its own, on its own topic, is adopted.
+    expect(logging.adoptDesiredPolicy(desired("pi-01", 9, "EMERGENCY"), "node", NOW)).toMatchObject({ mode: "EMERGENCY" });
+  });
+
+  test("a policy signed without a target (a hub from before targets) is refused: the hub signs it again, bound, when it starts", () => {
+    const logs: string[] = [];
+    const logging = new DecisionApplier(store, "pi-01", () => hub.publicKey, (line) => logs.push(line));
+    const unbound = JSON.stringify(signMessage({ version: 4, issuedAt: NOW, policy: { ...DEFAULT_POLICY, mode: "PAUSED" } }, hub.privateKey));
+    expect(logging.adoptDesiredPolicy(unbound, "node", NOW)).toBeNull();
+    expect(logs).toEqual([expect.stringContaining("refused the desired policy on nodes/pi-01/policy: malformed: target:")]);
+    expect(logging.adoptDesiredPolicy("", "node", NOW)).toBeNull(); // a cleared retained topic is not worth a log line
+    expect(logs).toHaveLength(1);
+  });
+
+  test("a deeply nested policy is refused before anything walks it", () => {
+    const logs: string[] = [];
+    const logging = new DecisionApplier(store, "pi-01", () => hub.publicKey, (line) => logs.push(line));
+    const deep = `{"target":"pi-01","version":9,"issuedAt":1,"sig":"x","policy":{"x":${"[".repeat(10_000)}${"]".repeat(10_000)}}}`;
+    expect(logging.adoptDesiredPolicy(deep, "node", NOW)).toBeNull();
+    expect(logs).toEqual([expect.stringContaining("JSON nested deeper than the limit of 32 levels")]);
   });
 });

@@ -28,6 +28,7 @@ export class DecisionApplier {
     private readonly store: AgentStore,
     private readonly nodeId: string,
     private readonly hubPublicKey: () => string | null,
+    private readonly log: (line: string) => void = () => {},
   ) {}
 
   /** Judges a delivered decision; nothing is stored until `record` runs. */
@@ -82,24 +83,42 @@ export class DecisionApplier {
 
   /**
    * A retained desired policy from `nodes/{node}/policy` ("node") or
-   * `fleet/policy` ("fleet"), adopted when it verifies and is newer than the
-   * one in force. A node policy folds the fleet's decisions too, so once the
-   * node follows one, fleet policies are ignored; and a node policy of the
-   * same version as a fleet one wins (the hub publishes both after a fleet
-   * decision, in no guaranteed order).
+   * `fleet/policy` ("fleet"), adopted when it verifies, is signed for that
+   * topic's target (this node, or "fleet") and is newer than the one in
+   * force. A node policy folds the fleet's decisions too, so once the node
+   * follows one, fleet policies are ignored; and a node policy of the same
+   * version as a fleet one wins (the hub publishes both after a fleet
+   * decision, in no guaranteed order). A refused one changes nothing and is
+   * logged with the reason.
    */
   adoptDesiredPolicy(payload: Buffer | string, source: "node" | "fleet", now: number): KernelPolicy | null {
-    const decoded = decodePayload(DesiredPolicyMessage, payload);
     const hubKey = this.hubPublicKey();
-    if (!decoded.ok || hubKey === null || !verifyMessage(decoded.value, hubKey)) return null;
+    if (hubKey === null) return null; // not registered: nothing to check it against yet
+    if (payload.length === 0) return null; // the retained policy was cleared (the hub forgot it at a removal)
+    const decoded = decodePayload(DesiredPolicyMessage, payload);
+    if (!decoded.ok) return this.refusePolicy(source, `malformed: ${decoded.error}`);
+    // Signed for this topic's target: a copy of another node's policy (or the fleet's) republished here is not ours.
+    const expectedTarget = source === "fleet" ? "fleet" : this.nodeId;
+    const problem = !verifyMessage(decoded.value, hubKey)
+      ? "signature does not verify with the hub's key"
+      : decoded.value.target !== expectedTarget
+        ? `signed for ${decoded.value.target}, not ${expectedTarget}`
+        : !isKernelPolicy(decoded.value.policy)
+          ? "not a policy this agent understands"
+          : null;
+    if (problem) return this.refusePolicy(source, problem);
     const policy = decoded.value.policy as unknown as KernelPolicy;
-    if (!isKernelPolicy(policy)) return null;
     const current = this.store.policy();
     const version = decoded.value.version;
     const newer = version > current.version || (version === current.version && source === "node" && current.source !== "node");
     if (!newer || (source === "fleet" && current.source === "node")) return null;
     this.store.savePolicy({ policy, version, source }, now);
     return policy;
+  }
+
+  private refusePolicy(source: "node" | "fleet", reason: string): null {
+    this.log(`refused the desired policy on ${source === "fleet" ? "fleet/policy" : `nodes/${this.nodeId}/policy`}: ${reason}`);
+    return null;
   }
 }
 

@@ -10,6 +10,7 @@ import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { CloseRefusedError } from "../kernel/intent-processor.ts";
 import type { CloseEvent, JournaledVerdict } from "../kernel/types.ts";
+import { jsonDepthProblem } from "../lib/json-depth.ts";
 
 export const MAX_INTENTS_PER_REQUEST = 1000;
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -30,8 +31,11 @@ async function jsonBody(c: Context): Promise<{ ok: true; value: unknown } | { ok
   if (!(c.req.header("content-type") ?? "").toLowerCase().startsWith("application/json")) {
     return { ok: false, response: problem(c, 415, "unsupported_media_type", "send Content-Type: application/json") };
   }
+  const text = await c.req.text();
+  const tooDeep = jsonDepthProblem(text);
+  if (tooDeep) return { ok: false, response: problem(c, 400, "json_too_deep", tooDeep) };
   try {
-    return { ok: true, value: await c.req.json() };
+    return { ok: true, value: JSON.parse(text) };
   } catch {
     return { ok: false, response: problem(c, 400, "invalid_json", "the body is not valid JSON") };
   }

@@ -3,6 +3,7 @@
 // re-register, and each proof must be newer than the last). Retried with
 // jittered exponential backoff while the hub is away; the agent works in
 // simulation mode meanwhile. Once registered it never needs the token again.
+import { jsonDepthProblem } from "../lib/json-depth.ts";
 import { RegisterResponse } from "../protocol/messages.ts";
 import { signMessage } from "../protocol/signing.ts";
 import type { HubRegistration, NodeIdentity } from "./agent-store.ts";
@@ -55,6 +56,8 @@ export async function registerOnce(
   }
   const text = await response.text().catch(() => "");
   if (response.status === 200 || response.status === 201) {
+    const tooDeep = jsonDepthProblem(text);
+    if (tooDeep) return { kind: "unreachable", reason: `the hub's answer: ${tooDeep}` };
     let json: unknown;
     try {
       json = JSON.parse(text);

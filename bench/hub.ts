@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
 import { openDatabase } from "../lib/sqlite.ts";
+import { generateKeyPair } from "../protocol/signing.ts";
 import { nodeTopic } from "../protocol/topics.ts";
 import { REGISTRY_FILE } from "../hub/store/registry.ts";
 import { startMosquitto } from "../test/support/mosquitto.ts";
@@ -47,7 +48,8 @@ async function createToken(dataDir: string): Promise<string> {
   return proc.stdout.toString().trim();
 }
 
-const PUBLIC_KEY = "A".repeat(43);
+/** One real key for every benchmark node: the hub refuses small-order points such as 32 zero bytes ("A" x 43). */
+const PUBLIC_KEY = generateKeyPair().publicKey;
 function registration(nodeId: string): string {
   return JSON.stringify({ node_id: nodeId, public_key: PUBLIC_KEY, capabilities: ["kernel"], arch: "arm64", version: "bench" });
 }

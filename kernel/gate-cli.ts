@@ -7,6 +7,7 @@
 // and every intent is judged exactly once.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { jsonDepthProblem } from "../lib/json-depth.ts";
 import { ConfigError, loadGateConfig } from "./config-file.ts";
 import { CloseRefusedError, IntentProcessor } from "./intent-processor.ts";
 import { DEFAULT_POLICY, applyPolicyUpdate, type KernelPolicy } from "./policy.ts";
@@ -29,7 +30,10 @@ function loadPolicy(file: string | undefined): KernelPolicy {
   if (file === undefined) return DEFAULT_POLICY;
   let update: unknown;
   try {
-    update = JSON.parse(readFileSync(file, "utf8"));
+    const text = readFileSync(file, "utf8");
+    const tooDeep = jsonDepthProblem(text);
+    if (tooDeep) fail(`${file}: ${tooDeep}`);
+    update = JSON.parse(text);
   } catch (error) {
     fail(`${file}: ${(error as Error).message}`);
   }
@@ -40,6 +44,8 @@ function loadPolicy(file: string | undefined): KernelPolicy {
 
 /** Classifies one input line: an intent, a close, or an error to report on its line. */
 function classify(text: string, lineNo: number): Line {
+  const tooDeep = jsonDepthProblem(text);
+  if (tooDeep) return { kind: "error", value: { error: "json_too_deep", line: lineNo, detail: tooDeep } };
   let value: unknown;
   try {
     value = JSON.parse(text);

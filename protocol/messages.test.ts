@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { BirthMessage, DecisionMessage, HeartbeatMessage, MAX_PAYLOAD_BYTES, NODE_TOPIC_SCHEMAS, RegisterRequest, VerdictEventMessage, decodePayload } from "./messages.ts";
+import { generateKeyPair } from "./signing.ts";
 
 const heartbeat = {
   seq: 7,
@@ -58,11 +59,12 @@ describe("messages", () => {
   });
 
   test("registration requests: node id, base64url key, optional http(s) endpoint", () => {
-    const req = { node_id: "pi-01", public_key: "A".repeat(43), capabilities: ["gate"], arch: "arm64", version: "0.1.0" };
+    const req = { node_id: "pi-01", public_key: generateKeyPair().publicKey, capabilities: ["gate"], arch: "arm64", version: "0.1.0" };
     expect(RegisterRequest.safeParse(req).success).toBe(true);
     expect(RegisterRequest.safeParse({ ...req, endpoint: "http://10.0.0.5:8081" }).success).toBe(true);
     expect(RegisterRequest.safeParse({ ...req, node_id: "PI 01" }).success).toBe(false);
     expect(RegisterRequest.safeParse({ ...req, public_key: "short" }).success).toBe(false);
+    expect(RegisterRequest.safeParse({ ...req, public_key: "A".repeat(43) }).success).toBe(false); // (0, y = 0): a point of order 4
     expect(RegisterRequest.safeParse({ ...req, arch: "armv7" }).success).toBe(false);
   });
 

@@ -3,6 +3,8 @@
 // `mosquitto_sub -v -t 'edgefed/v1/#'`.
 import { z } from "zod";
 import { MODES } from "../kernel/types.ts";
+import { jsonDepthProblem } from "../lib/json-depth.ts";
+import { isPublicKey } from "./signing.ts";
 import { NODE_ID_PATTERN } from "./topics.ts";
 
 /** No protocol payload may be larger; brokers and the hub drop what is. */
@@ -112,6 +114,8 @@ export const DecisionAckMessage = z.strictObject({
 
 /** Desired policy, retained on `nodes/{node}/policy` and `fleet/policy`; `version` only ever grows. */
 export const DesiredPolicyMessage = z.strictObject({
+  /** Whose policy this is (signed): the node id of `nodes/{node}/policy`, or "fleet" for `fleet/policy`. */
+  target: z.union([nodeId, z.literal("fleet")]),
   version: z.int().min(1),
   issuedAt: timestamp,
   policy: z.record(z.string(), z.unknown()),
@@ -123,9 +127,12 @@ export const HubStateMessage = z.strictObject({
   ts: timestamp,
 });
 
+/** Refused: with a small-order key anyone can forge the key holder's signatures (see isUsablePoint in signing.ts). */
+const WEAK_KEY = "not a usable Ed25519 public key (not on the curve, of small order, or not canonically encoded)";
+
 export const RegisterRequest = z.strictObject({
   node_id: nodeId,
-  public_key: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "public_key: base64url Ed25519 key"),
+  public_key: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "public_key: base64url Ed25519 key").refine(isPublicKey, WEAK_KEY),
   capabilities: z.array(capability).max(64),
   arch: z.enum(["arm64", "x64"]),
   version: shortText,
@@ -148,7 +155,7 @@ export const RegisterResponse = z.object({
   node_id: nodeId,
   mqtt: z.object({ url: z.string().min(1).max(256), username: z.string().min(1).max(128), password: z.string().min(16).max(256), client_id: z.string().min(1).max(128) }),
   heartbeat_s: z.number().positive(),
-  hub_public_key: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+  hub_public_key: z.string().regex(/^[A-Za-z0-9_-]{43}$/).refine(isPublicKey, WEAK_KEY),
   /**
    * Which desired policy the node follows: "node" when the hub keeps one of
    * the node's own, "fleet" otherwise (e.g. after a removal forgot it). A
@@ -189,6 +196,8 @@ export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: strin
 export function decodePayload<S extends z.ZodType>(schema: S, payload: Uint8Array | string): DecodeResult<z.infer<S>> {
   const size = typeof payload === "string" ? Buffer.byteLength(payload) : payload.byteLength;
   if (size > MAX_PAYLOAD_BYTES) return { ok: false, error: `payload of ${size} bytes exceeds ${MAX_PAYLOAD_BYTES}` };
+  const tooDeep = jsonDepthProblem(payload);
+  if (tooDeep) return { ok: false, error: tooDeep };
   let json: unknown;
   try {
     const text =

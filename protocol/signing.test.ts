@@ -1,4 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { Point } from "@noble/ed25519";
+import { createPublicKey, randomBytes, verify } from "node:crypto";
+import { IDENTITY_KEY, mixedOrderKey, NON_CANONICAL_KEY, OFF_CURVE_KEY, SMALL_ORDER_KEYS, TRIVIAL_SIGNATURE } from "../test/fixtures/weak-keys.ts";
 import { canonicalJson, generateKeyPair, isPublicKey, signMessage, verifyMessage } from "./signing.ts";
 
 const decision = { id: "d-12345678", type: "MODE_CHANGE", target: "pi-01", payload: { mode: "PAUSED", nested: { b: 1, a: [2, { y: 1, x: 0 }] } }, issuedAt: 1, expiresAt: 2 };
@@ -44,5 +47,43 @@ describe("signing", () => {
     expect(publicKey).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(isPublicKey(publicKey)).toBe(true);
     for (const bad of ["", "abc", publicKey + "A", publicKey.slice(1), 42, null]) expect(isPublicKey(bad)).toBe(false);
+  });
+
+  test("the weak keys of the fixture are what they say: small-order (8 distinct points), y >= p, off the curve, mixed-order", () => {
+    const lenient = (key: string) => Point.fromBytes(Buffer.from(key, "base64url"), true); // ZIP-215: accepts non-canonical encodings
+    for (const [, key] of SMALL_ORDER_KEYS) expect(lenient(key).isSmallOrder()).toBe(true);
+    expect(new Set(SMALL_ORDER_KEYS.map(([, key]) => lenient(key).toHex())).size).toBe(8);
+    const y = BigInt("0x" + Buffer.from(NON_CANONICAL_KEY, "base64url").reverse().toString("hex")) & ((1n << 255n) - 1n);
+    expect(y).toBe(2n ** 255n - 19n + 3n); // y >= p: non-canonical
+    expect(() => lenient(NON_CANONICAL_KEY)).not.toThrow(); // yet a point on the curve
+    expect(() => lenient(OFF_CURVE_KEY)).toThrow();
+    const mixed = lenient(mixedOrderKey(generateKeyPair().publicKey));
+    expect(mixed.isSmallOrder() || mixed.isTorsionFree()).toBe(false);
+  });
+
+  test("the identity key's trivial signature verifies any message in node:crypto, and nothing here", () => {
+    const message = { id: randomBytes(8).toString("hex"), target: "anything" };
+    // Why the check exists: node:crypto (Bun's and Node's) takes R = identity, S = 0 as a signature by the identity key.
+    const spki = Buffer.concat([Buffer.from("302a300506032b6570032100", "hex"), Buffer.from(IDENTITY_KEY, "base64url")]);
+    expect(verify(null, Buffer.from(canonicalJson(message)), createPublicKey({ key: spki, format: "der", type: "spki" }), Buffer.from(TRIVIAL_SIGNATURE, "base64url"))).toBe(true);
+    // The forged registration proof: before the fix verifyMessage accepted it.
+    expect(verifyMessage({ ...message, sig: TRIVIAL_SIGNATURE }, IDENTITY_KEY)).toBe(false);
+  });
+
+  test("small-order, non-canonical and off-curve keys are no public keys, and nothing verifies with them", () => {
+    for (const [label, key] of [...SMALL_ORDER_KEYS, ["y >= p", NON_CANONICAL_KEY], ["off the curve", OFF_CURVE_KEY]] as const) {
+      expect({ label, publicKey: isPublicKey(key) }).toEqual({ label, publicKey: false });
+      expect({ label, verifies: verifyMessage({ n: 1, sig: TRIVIAL_SIGNATURE }, key) }).toEqual({ label, verifies: false });
+    }
+  });
+
+  test("a mixed-order key is let through: only the holder of its prime-order part's secret signs for it", () => {
+    const holder = generateKeyPair();
+    expect(isPublicKey(mixedOrderKey(holder.publicKey))).toBe(true);
+    expect(verifyMessage({ n: 1, sig: TRIVIAL_SIGNATURE }, mixedOrderKey(holder.publicKey))).toBe(false);
+  });
+
+  test("every generated key passes the check", () => {
+    for (let i = 0; i < 200; i++) expect(isPublicKey(generateKeyPair().publicKey)).toBe(true);
   });
 });

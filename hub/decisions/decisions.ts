@@ -43,7 +43,21 @@ export class Decisions {
   private issuing: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly hub: HubContext) {
-    for (const [target, message] of hub.registry.decisions.policies()) this.desired.set(target, message);
+    for (const [target, stored] of hub.registry.decisions.policies()) {
+      // Kept by a hub from before policies named their target (issue 10): signed again, bound to it,
+      // and so republished bound on the next connect; agents refuse unbound ones.
+      const message = stored.target === target ? stored : this.signPolicy(target, stored);
+      if (message !== stored) hub.registry.decisions.savePolicy(target, message);
+      this.desired.set(target, message);
+    }
+  }
+
+  /**
+   * A desired policy signed together with its target, so a copy retained on
+   * another node's topic (or the fleet's) is refused by the agent there.
+   */
+  private signPolicy(target: string, policy: { version: number; issuedAt: number; policy: Record<string, unknown> }): DesiredPolicyMessage {
+    return signMessage({ target, version: policy.version, issuedAt: policy.issuedAt, policy: policy.policy }, this.hub.identity.keys.privateKey);
   }
 
   /** The retained policy messages, republished whenever the hub (re)connects. */
@@ -107,7 +121,7 @@ export class Decisions {
         for (const target of policyTargets) {
           const next = applyPolicyUpdate(this.policyOf(target), effect.update);
           if (!next.ok) throw new HttpError(400, "invalid_decision", next.violations.join("; "));
-          const message = signMessage({ version: seq, issuedAt: now, policy: next.policy as unknown as Record<string, unknown> }, hub.identity.keys.privateKey);
+          const message = this.signPolicy(target, { version: seq, issuedAt: now, policy: next.policy as unknown as Record<string, unknown> });
           hub.registry.decisions.savePolicy(target, message);
           policies.set(target, message);
         }

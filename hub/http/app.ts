@@ -4,6 +4,7 @@ import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { MODES } from "../../kernel/types.ts";
+import { jsonDepthProblem } from "../../lib/json-depth.ts";
 import type { Decisions, IssuedDecision } from "../decisions/decisions.ts";
 import type { HubContext } from "../hub-context.ts";
 import type { Ingest } from "../ingest/ingest.ts";
@@ -42,8 +43,11 @@ async function jsonBody(c: Context): Promise<unknown> {
   if (!(c.req.header("content-type") ?? "").toLowerCase().startsWith("application/json")) {
     throw new HttpError(415, "unsupported_media_type", "send the body as Content-Type: application/json");
   }
+  const text = await c.req.text();
+  const tooDeep = jsonDepthProblem(text);
+  if (tooDeep) throw new HttpError(400, "json_too_deep", tooDeep);
   try {
-    return await c.req.json();
+    return JSON.parse(text);
   } catch {
     throw new HttpError(400, "invalid_json", "the body is not valid JSON");
   }

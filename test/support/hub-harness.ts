@@ -22,7 +22,7 @@ export interface TestHub {
   stop(): Promise<void>;
 }
 
-export async function startTestHub(options: { mosquitto?: RunningMosquitto; dataDir?: string; env?: Record<string, string> } = {}): Promise<TestHub> {
+export async function startTestHub(options: { mosquitto?: RunningMosquitto; dataDir?: string; env?: Record<string, string>; log?: (line: string) => void } = {}): Promise<TestHub> {
   const dataDir = options.dataDir ?? tempDir("edgefed-hub-");
   const adminToken = "test-admin-token-0123456789abcdef";
   const watchToken = "test-watch-token-0123456789abcdef";
@@ -45,7 +45,7 @@ export async function startTestHub(options: { mosquitto?: RunningMosquitto; data
     env.EDGEFED_MQTT_PASSWORD = options.mosquitto.admin!.password;
   }
   const settings = parseHubSettings([], env);
-  const hub = await startHub(settings, () => {});
+  const hub = await startHub(settings, options.log ?? (() => {}));
   // Enrollment tokens are made the way the CLI makes them: straight into the registry file.
   const registry = openRegistry(dataDir);
   const api: TestHub["api"] = async (method, path, body, token = adminToken) => {
