@@ -11,13 +11,13 @@ import { IntentProcessor } from "../kernel/intent-processor.ts";
 import { modeAt } from "../kernel/policy.ts";
 import type { HeartbeatMessage } from "../protocol/messages.ts";
 import { nodeTopic } from "../protocol/topics.ts";
-import { serveLocal, type LocalServer } from "./serve-local.ts";
 import { AgentMqtt } from "./agent-mqtt.ts";
 import { AgentStore, type NodeIdentity } from "./agent-store.ts";
 import { DecisionApplier } from "./decision-applier.ts";
 import { createLocalApi } from "./local-api.ts";
 import { Outbox } from "./outbox.ts";
 import { backoffMs } from "../lib/backoff.ts";
+import { serveHttp, type RunningServer } from "../lib/http-serve.ts";
 import { registerOnce, type Advertisement } from "./registration.ts";
 import { scheduleAgentJobs } from "./scheduler.ts";
 import { ConnectivityLog } from "./connectivity-log.ts";
@@ -63,7 +63,7 @@ export class Agent {
   private heartbeatSeq = 0;
   private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
   private registerTimer: ReturnType<typeof setTimeout> | null = null;
-  private api: LocalServer | null = null;
+  private api: RunningServer | null = null;
   private cancelJobs: () => void = () => {};
   private offlineHoldTimer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
@@ -133,7 +133,8 @@ export class Agent {
       if (agent.registration()) agent.mqtt.start();
       else agent.registerLoop(0);
     }
-    if (config.apiPort !== null) agent.api = await serveLocal(agent.localApi().fetch, config.apiPort);
+    // Loopback only: strategy processes run on the same Pi, and nothing on the network may submit intents.
+    if (config.apiPort !== null) agent.api = await serveHttp(agent.localApi().fetch, "127.0.0.1", config.apiPort);
     return agent;
   }
 

@@ -1,7 +1,8 @@
 // Writing one card: plan everything (format, files, cmdline.txt, room), and
 // only when the plan holds write it, cmdline.txt last. A dry run prints the
 // plan with secrets masked instead.
-import { AgentSettingsError, parseAgentSettings } from "../agent/settings.ts";
+import { UsageError as AgentSettingsError } from "../lib/command-line.ts";
+import { parseAgentSettings } from "../protocol/agent-env.ts";
 import { ConfigError, loadGateConfig } from "../kernel/config-file.ts";
 import { contentSize, type BootPartition } from "./boot-partition.ts";
 import { CmdlineError, editCmdline } from "./cmdline.ts";

@@ -7,7 +7,7 @@ import { startEmbeddedBroker, type EmbeddedBroker } from "./broker/embedded-brok
 import { Decisions } from "./decisions/decisions.ts";
 import { Fleet } from "./nodes/fleet.ts";
 import { createHubApp } from "./http/app.ts";
-import { serveHttp } from "./http/serve.ts";
+import { serveHttp } from "../lib/http-serve.ts";
 import type { HubContext } from "./hub-context.ts";
 import { loadHubIdentity } from "./identity/hub-identity.ts";
 import { HubMqtt } from "./mqtt/hub-mqtt.ts";

@@ -8,6 +8,7 @@ import { BootTargetError, BootWriteError, openBootPartition } from "../firmware-
 import { parseFleet } from "../firmware-config/fleet-csv.ts";
 import { describePlan, FlashError, planFlash, writePlan } from "../firmware-config/flash.ts";
 import { FLASH_HELP, FlashOptionsError, parseFlashArgs, type FlashCommon, type NodeProvision } from "../firmware-config/flash-options.ts";
+import { UsageError } from "../lib/command-line.ts";
 
 const say = (lines: string[]) => console.log(lines.join("\n"));
 
@@ -74,6 +75,10 @@ try {
   else if (request.kind === "single") flashCard(request.boot, request.node, request.common);
   else flashFleet(request.fleetCsv, request.template, request.outDir, request.common);
 } catch (error) {
+  if (error instanceof UsageError) {
+    console.error(`edgefed flash: ${error.message}`); // a command-line mistake: one line
+    process.exit(2);
+  }
   if (error instanceof BootWriteError) {
     console.error(`edgefed flash: ${error.message}`);
     console.error("edgefed flash: the card may hold part of the new files (cmdline.txt is written last); fix the cause and write it again");

@@ -201,7 +201,6 @@ describe("refusals: a clear error and nothing written", () => {
     ["an x86-64 agent binary", (i) => [...nodeArgs(i.path).slice(0, -1), process.execPath], /not arm64: a Pi needs dist\/edgefed-agent-linux-arm64/],
     ["Wi-Fi without its country", (i) => [...nodeArgs(i.path), "--wifi-ssid", "x", "--wifi-psk", "12345678"], /Wi-Fi needs all three/],
     ["a private SSH key", (i) => [...nodeArgs(i.path), "--ssh-key", privateKey()], /is a private key/],
-    ["an unknown option", (i) => [...nodeArgs(i.path), "--wifi-pass", "x"], /Unknown option '--wifi-pass'/],
     ["a gate config the agent would refuse", (i) => [...nodeArgs(i.path), "--kernel-config", badGateConfig()], /the agent would refuse --kernel-config .*\n.*MIN_NOTIONAL_USD/],
     ["a malformed token, without echoing it", (i) => [...nodeArgs(i.path).slice(0, 6), "--enroll-token", "tok en-SECRET", "--agent", agent], /--enroll-token contains spaces.*value not shown/],
   ];

@@ -1,5 +1,6 @@
 // Starts an HTTP server for a fetch handler: Bun.serve under Bun,
-// @hono/node-server under Node. Nothing else knows which runtime runs.
+// @hono/node-server under Node (the hub's Node bundle). The hub's API and the
+// agent's local intent API both start here; nothing else knows which runtime runs.
 import type { AddressInfo } from "node:net";
 
 export interface RunningServer {
