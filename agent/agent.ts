@@ -17,7 +17,7 @@ import { DecisionApplier } from "./decision-applier.ts";
 import { createLocalApi } from "./local-api.ts";
 import { Outbox } from "./outbox.ts";
 import { backoffMs } from "../lib/backoff.ts";
-import { serveHttp, type RunningServer } from "../lib/http-serve.ts";
+import { serveOnBun, type RunningServer } from "../lib/http-serve.ts";
 import { registerOnce, type Advertisement } from "./registration.ts";
 import { scheduleAgentJobs } from "./scheduler.ts";
 import { ConnectivityLog } from "./connectivity-log.ts";
@@ -134,7 +134,7 @@ export class Agent {
       else agent.registerLoop(0);
     }
     // Loopback only: strategy processes run on the same Pi, and nothing on the network may submit intents.
-    if (config.apiPort !== null) agent.api = await serveHttp(agent.localApi().fetch, "127.0.0.1", config.apiPort);
+    if (config.apiPort !== null) agent.api = serveOnBun(agent.localApi().fetch, "127.0.0.1", config.apiPort);
     return agent;
   }
 

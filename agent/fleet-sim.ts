@@ -8,7 +8,7 @@ import { DEFAULT_CONFIG } from "../kernel/config.ts";
 import type { Intent } from "../kernel/types.ts";
 import { runCommand } from "../lib/command-line.ts";
 import { createLogger, lineLog } from "../lib/logger.ts";
-import { httpUrl, nonNegative, path, token, wholeNumber } from "../lib/setting-values.ts";
+import { httpUrl, nonEmpty, nonNegative, path, token, wholeNumber } from "../lib/setting-values.ts";
 import { parseSettings, settingsHelp, type Checked, type Setting, type SettingsTable } from "../lib/settings.ts";
 import { isNodeId } from "../protocol/topics.ts";
 import { Agent } from "./agent.ts";
@@ -91,14 +91,8 @@ export class Fleet {
   }
 }
 
-interface SimSettings {
-  nodes: number;
-  hubUrl: string;
-  token: string;
-  rate: number;
-  dataDir: string;
-  prefix: string;
-}
+/** The command line's settings: all a fleet needs but where it logs. */
+type SimSettings = Omit<FleetOptions, "log">;
 
 /** Also read by `npm start` (scripts/start.ts), which runs a fleet of this size beside its hub. */
 export const SIM_NODES_SETTING: Setting<SimSettings, "nodes"> = {
@@ -111,14 +105,10 @@ export const SIM_NODES_SETTING: Setting<SimSettings, "nodes"> = {
   help: "simulated agents",
 };
 
-function required(check: (raw: string) => Checked<string>): (raw: string) => Checked<string> {
-  return (raw) => (raw === "" ? { problem: "required (see --help)" } : check(raw));
-}
-
 const SIM_SETTINGS: SettingsTable<SimSettings> = [
   SIM_NODES_SETTING,
-  { key: "hubUrl", flag: "hub", env: "EDGEFED_HUB_URL", parse: required(httpUrl), value: "URL", default: "", help: "the hub, e.g. http://127.0.0.1:8080" },
-  { key: "token", flag: "token", env: "EDGEFED_ENROLL_TOKEN", parse: required(token), value: "TOKEN", default: "", help: "an enrollment token for that many nodes (bun run hub token create --uses N)", secret: true },
+  { key: "hubUrl", flag: "hub", env: "EDGEFED_HUB_URL", parse: nonEmpty(httpUrl), value: "URL", help: "the hub, e.g. http://127.0.0.1:8080" },
+  { key: "token", flag: "token", env: "EDGEFED_ENROLL_TOKEN", parse: nonEmpty(token), value: "TOKEN", help: "an enrollment token for that many nodes (bun run hub token create --uses N)", secret: true },
   { key: "rate", flag: "rate", parse: nonNegative, value: "PER_S", default: "1", help: "intents per second per node; 0: none" },
   { key: "dataDir", flag: "data-dir", parse: path, value: "DIR", default: "./data/sim", help: "one state directory per simulated node" },
   { key: "prefix", flag: "prefix", parse: nodeIdPrefix, value: "NAME", default: "sim", help: "node ids are NAME-001, NAME-002, ..." },

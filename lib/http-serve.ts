@@ -1,6 +1,9 @@
-// Starts an HTTP server for a fetch handler: Bun.serve under Bun,
-// @hono/node-server under Node (the hub's Node bundle). The hub's API and the
-// agent's local intent API both start here; nothing else knows which runtime runs.
+// Starts an HTTP server for a fetch handler, the one way both the hub's API
+// and the agent's local intent API are served. Under Bun it is Bun.serve; the
+// hub also runs as a Node bundle, where serveHttp uses @hono/node-server.
+// The agent (always Bun: `bun run` or the compiled binary) calls serveOnBun, so
+// its binary never carries @hono/node-server: bundled, its top-level
+// node:http2 import alone costs the agent about 3 MB of RSS at start.
 import type { AddressInfo } from "node:net";
 
 export interface RunningServer {
@@ -10,12 +13,15 @@ export interface RunningServer {
 
 type FetchHandler = (request: Request) => Response | Promise<Response>;
 
+/** Under Bun only. */
+export function serveOnBun(fetch: FetchHandler, host: string, port: number): RunningServer {
+  const server = Bun.serve({ fetch, hostname: host, port });
+  return { port: server.port ?? port, stop: () => server.stop(true) };
+}
+
+/** Under Bun or Node, whichever runs. */
 export async function serveHttp(fetch: FetchHandler, host: string, port: number): Promise<RunningServer> {
-  const bun = (globalThis as { Bun?: { serve(options: object): { port: number; stop(force?: boolean): Promise<void> } } }).Bun;
-  if (bun) {
-    const server = bun.serve({ fetch, hostname: host, port });
-    return { port: server.port, stop: () => server.stop(true) };
-  }
+  if (typeof globalThis.Bun !== "undefined") return serveOnBun(fetch, host, port);
   const { serve } = await import("@hono/node-server");
   return new Promise((resolve, reject) => {
     const server = serve({ fetch, hostname: host, port }, (info: AddressInfo) =>

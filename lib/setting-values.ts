@@ -12,6 +12,11 @@ export function text(raw: string): Checked<string> {
   return { value: raw };
 }
 
+/** `check`, refusing an empty value. */
+export function nonEmpty<T>(check: (raw: string) => Checked<T>): (raw: string) => Checked<T> {
+  return (raw) => (raw === "" ? problem("must not be empty") : check(raw));
+}
+
 /** A file or directory name: not empty, no NUL or line breaks. */
 export function path(raw: string): Checked<string> {
   if (raw === "") return problem("must not be empty");

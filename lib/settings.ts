@@ -131,14 +131,18 @@ export function resolveSettings<S>(table: SettingsTable<S>, layers: GivenValues<
 }
 
 /**
- * Settings from the environment and flags (flags win), defaults for the rest.
- * Throws UsageError listing every problem, HelpRequested for --help. For a
- * table whose every setting has a default.
+ * Settings from the environment and flags (flags win), defaults for the rest;
+ * a setting without default must be given. Throws UsageError listing every
+ * problem, HelpRequested for --help.
  */
 export function parseSettings<S>(table: SettingsTable<S>, args: string[], env: Record<string, string | undefined>): S {
   const flags = fromFlags(table, args);
   const problems: string[] = [];
-  const { values } = resolveSettings(table, [fromEnvironment(table, env), flags], problems);
+  const { values, failed } = resolveSettings(table, [fromEnvironment(table, env), flags], problems);
+  for (const setting of table) {
+    if (values[setting.key] !== undefined || failed.has(setting.key)) continue;
+    problems.push(`${setting.env ? `${setting.env} (--${setting.flag})` : `--${setting.flag}`}: required (see --help)`);
+  }
   if (problems.length) throw new UsageError(problems);
   return values as S;
 }

@@ -15,8 +15,8 @@ import { parseSettings } from "../lib/settings.ts";
 
 function help(): string {
   return [
-    "usage: npm start [-- options]   the hub and a simulated fleet in one process; Ctrl-C stops everything",
-    `  ${SIM_NODES_SETTING.env}=N simulated agents (default ${SIM_NODES_SETTING.default})`,
+    "usage: npm start [-- options]   the hub and a simulated fleet (in ./data/sim) in one process; Ctrl-C stops everything",
+    `       ${SIM_NODES_SETTING.env}=N npm start   with N simulated agents (default ${SIM_NODES_SETTING.default})`,
     "",
     ...hubSettingsHelp(),
   ].join("\n");
