@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { UsageError } from "../lib/command-line.ts";
 import { removeTempDirs, tempDir } from "../test/helpers.ts";
 import {
+  agentEnvLine,
   agentHelp,
   DEFAULT_ENV_FILE,
   describeAgentSettings,
@@ -462,5 +463,13 @@ describe("agentHelp", () => {
     expect(help).toContain("(default 100000)");
     expect(help).toContain("check-config");
     expect(help).toContain("127.0.0.1 only");
+  });
+});
+
+describe("agentEnvLine", () => {
+  test("writes the variable the agent reads back", () => {
+    const file = [agentEnvLine("hubUrl", HUB), agentEnvLine("nodeId", "pi-07"), agentEnvLine("capabilities", "kernel,gpio")].join("\n");
+    expect(file).toBe(`EDGEFED_HUB_URL=${HUB}\nEDGEFED_NODE_ID=pi-07\nEDGEFED_CAPABILITIES=kernel,gpio`);
+    expect(parse([], {}, { [DEFAULT_ENV_FILE]: file })).toMatchObject({ hubUrl: HUB, nodeId: "pi-07", capabilities: ["kernel", "gpio"] });
   });
 });

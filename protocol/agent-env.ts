@@ -229,6 +229,11 @@ export function agentHelp(): string {
   ].join("\n");
 }
 
+/** One agent.env line, `VARIABLE=value`, named by the table (flash writes agent.env with these). */
+export function agentEnvLine(key: keyof Tabled, value: string): string {
+  return `${AGENT_SETTINGS.find((s) => s.key === key)!.env}=${value}`;
+}
+
 /** Settings with secrets masked, for the start-up log line; an unset secret shows as "". */
 export function describeAgentSettings(settings: AgentSettings): Record<string, unknown> {
   return { ...maskSecrets(AGENT_SETTINGS, settings), capabilities: [...settings.capabilities] };

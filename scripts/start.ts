@@ -24,7 +24,7 @@ function help(): string {
 
 async function main(): Promise<void> {
   const settings = parseHubSettings(process.argv.slice(2), process.env);
-  const { nodes } = parseSettings([SIM_NODES_SETTING], [], process.env);
+  const { nodes } = parseSettings<{ nodes: number }>([SIM_NODES_SETTING], [], process.env);
   const logger = createLogger("start");
   const hub = await startHub(settings, lineLog(createLogger("hub")));
 
