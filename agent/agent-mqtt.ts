@@ -8,6 +8,7 @@ import type { BirthMessage, StateMessage } from "../protocol/messages.ts";
 import { FLEET_POLICY_TOPIC, HUB_STATE_TOPIC, nodeTopic } from "../protocol/topics.ts";
 import type { Outbox } from "./outbox.ts";
 import { backoffMs } from "../lib/backoff.ts";
+import { brokerAddress } from "../lib/mqtt-url.ts";
 
 export interface AgentMqttOptions {
   nodeId: string;
@@ -61,7 +62,8 @@ export class AgentMqtt {
     if (!credentials || this.stopped) return this.scheduleReconnect();
     const { nodeId } = this.options;
     const will: StateMessage = { state: "offline", bootId: this.options.bootId, ts: Date.now() };
-    const client = mqtt.connect(credentials.url, {
+    const client = mqtt.connect({
+      ...brokerAddress(credentials.url),
       clientId: nodeId,
       username: credentials.username,
       password: credentials.password,

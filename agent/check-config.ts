@@ -3,7 +3,7 @@
 import { accessSync, constants, statSync, type Stats } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { ConfigError, loadGateConfig } from "../kernel/config-file.ts";
-import type { AgentSettings } from "./settings.ts";
+import type { AgentSettings } from "../protocol/agent-env.ts";
 
 export interface CheckOptions {
   /** Where gate variables may override core_gates.env, as at start-up (default: process.env). */

@@ -6,6 +6,11 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_CONFIG } from "../kernel/config.ts";
 import type { Intent } from "../kernel/types.ts";
+import { runCommand } from "../lib/command-line.ts";
+import { createLogger, lineLog } from "../lib/logger.ts";
+import { httpUrl, nonEmpty, nonNegative, path, token, wholeNumber } from "../lib/setting-values.ts";
+import { parseSettings, settingsHelp, type Checked, type Setting, type SettingsTable } from "../lib/settings.ts";
+import { isNodeId } from "../protocol/topics.ts";
 import { Agent } from "./agent.ts";
 
 export interface FleetOptions {
@@ -86,23 +91,44 @@ export class Fleet {
   }
 }
 
-function flag(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
+/** The command line's settings: all a fleet needs but where it logs. */
+type SimSettings = Omit<FleetOptions, "log">;
+
+/** Also read by `npm start` (scripts/start.ts), which runs a fleet of this size beside its hub. */
+export const SIM_NODES_SETTING: Setting<SimSettings, "nodes"> = {
+  key: "nodes",
+  flag: "nodes",
+  env: "EDGEFED_SIM_NODES",
+  parse: wholeNumber(0),
+  value: "N",
+  default: "5",
+  help: "simulated agents",
+};
+
+const SIM_SETTINGS: SettingsTable<SimSettings> = [
+  SIM_NODES_SETTING,
+  { key: "hubUrl", flag: "hub", env: "EDGEFED_HUB_URL", parse: nonEmpty(httpUrl), value: "URL", help: "the hub, e.g. http://127.0.0.1:8080" },
+  { key: "token", flag: "token", env: "EDGEFED_ENROLL_TOKEN", parse: nonEmpty(token), value: "TOKEN", help: "an enrollment token for that many nodes (bun run hub token create --uses N)", secret: true },
+  { key: "rate", flag: "rate", parse: nonNegative, value: "PER_S", default: "1", help: "intents per second per node; 0: none" },
+  { key: "dataDir", flag: "data-dir", parse: path, value: "DIR", default: "./data/sim", help: "one state directory per simulated node" },
+  { key: "prefix", flag: "prefix", parse: nodeIdPrefix, value: "NAME", default: "sim", help: "node ids are NAME-001, NAME-002, ..." },
+];
+
+function nodeIdPrefix(raw: string): Checked<string> {
+  return isNodeId(`${raw}-001`) ? { value: raw } : { problem: `${JSON.stringify(raw)} does not make node ids (lowercase letters, digits and -)` };
+}
+
+function simHelp(): string {
+  return ["usage: bun run sim --hub URL --token TOKEN [options]   N agents in one process, against a real hub", "", "options (flag, environment variable):", ...settingsHelp(SIM_SETTINGS), "  -h, --help"].join("\n");
 }
 
 if (import.meta.main) {
-  const args = process.argv.slice(2);
-  const hubUrl = flag(args, "--hub") ?? process.env.EDGEFED_HUB_URL ?? "";
-  const token = flag(args, "--token") ?? process.env.EDGEFED_ENROLL_TOKEN ?? "";
-  const nodes = Number(flag(args, "--nodes") ?? 5);
-  const rate = Number(flag(args, "--rate") ?? 1);
-  if (!/^https?:\/\//.test(hubUrl) || !token || !Number.isInteger(nodes) || nodes < 1 || !(rate >= 0)) {
-    console.error("usage: bun run sim --nodes N --hub http://HUB:8080 --token ENROLLMENT_TOKEN [--rate INTENTS_PER_S] [--data-dir DIR] [--prefix NAME]");
-    process.exit(2);
-  }
-  const fleet = await Fleet.start({ nodes, hubUrl, token, rate, dataDir: flag(args, "--data-dir") ?? "./data/sim", prefix: flag(args, "--prefix") ?? "sim", log: (line) => console.log(`[sim] ${line}`) });
-  console.log(`[sim] ${nodes} simulated agents running against ${hubUrl}; Ctrl-C stops them`);
-  process.on("SIGINT", () => void fleet.stop().then(() => process.exit(0)));
-  process.on("SIGTERM", () => void fleet.stop().then(() => process.exit(0)));
+  await runCommand("edgefed sim", simHelp, async () => {
+    const settings = parseSettings(SIM_SETTINGS, process.argv.slice(2), process.env);
+    const logger = createLogger("sim");
+    const fleet = await Fleet.start({ ...settings, log: lineLog(logger) });
+    logger.info(`${settings.nodes} simulated agents running against ${settings.hubUrl}; Ctrl-C stops them`);
+    process.on("SIGINT", () => void fleet.stop().then(() => process.exit(0)));
+    process.on("SIGTERM", () => void fleet.stop().then(() => process.exit(0)));
+  });
 }

@@ -1,11 +1,12 @@
 // The local intent API (local-api.ts) served on 127.0.0.1 while the agent
-// runs; no port (the fleet simulator) serves nothing.
+// runs; no port (the fleet simulator) serves nothing. Loopback only: strategy
+// processes run on the same Pi, and nothing on the network may submit intents.
+import { serveOnBun, type RunningServer } from "../lib/http-serve.ts";
 import type { AgentPart } from "./agent-part.ts";
 import { createLocalApi, type LocalApiBackend } from "./local-api.ts";
-import { serveLocal, type LocalServer } from "./serve-local.ts";
 
 export class LocalApiServer implements AgentPart {
-  private server: LocalServer | null = null;
+  private server: RunningServer | null = null;
 
   constructor(
     private readonly backend: LocalApiBackend,
@@ -14,7 +15,7 @@ export class LocalApiServer implements AgentPart {
   ) {}
 
   async start(): Promise<void> {
-    if (this.port !== null) this.server = await serveLocal(createLocalApi(this.backend).fetch, this.port);
+    if (this.port !== null) this.server = serveOnBun(createLocalApi(this.backend).fetch, "127.0.0.1", this.port);
   }
 
   async stop(): Promise<void> {

@@ -3,37 +3,22 @@
 // ExecStartPre). Exit codes: 0 ok, 2 bad settings, 1 failure.
 import { arch as osArch } from "node:os";
 import { ConfigError, loadGateConfig } from "../kernel/config-file.ts";
+import { runCommand, UsageError } from "../lib/command-line.ts";
+import { createLogger, lineLog } from "../lib/logger.ts";
+import { firstStopSignal } from "../lib/stop-signal.ts";
+import { agentHelp, describeAgentSettings, parseAgentSettings } from "../protocol/agent-env.ts";
 import { Agent } from "./agent.ts";
 import { checkAgentConfig } from "./check-config.ts";
 import { openSdNotify } from "./sd-notify.ts";
-import { agentHelp, AgentSettingsError, describeAgentSettings, parseAgentSettings } from "./settings.ts";
-import { firstStopSignal } from "../lib/stop-signal.ts";
 
 export const AGENT_VERSION = "0.1.0";
 
-const log = (line: string) => console.log(`[agent] ${line}`);
-
-function fail(lines: string[], code: number): never {
-  for (const line of lines) console.error(`edgefed-agent: ${line}`);
-  process.exit(code);
-}
-
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  if (args.includes("--help") || args.includes("-h")) {
-    console.log(agentHelp());
-    return;
-  }
   const checkOnly = args[0] === "check-config";
-  let settings;
-  try {
-    settings = parseAgentSettings(checkOnly ? args.slice(1) : args, process.env);
-  } catch (error) {
-    if (error instanceof AgentSettingsError) fail(error.problems, 2);
-    throw error;
-  }
+  const settings = parseAgentSettings(checkOnly ? args.slice(1) : args, process.env);
   const problems = checkAgentConfig(settings);
-  if (problems.length) fail(problems, 2);
+  if (problems.length) throw new UsageError(problems);
   if (checkOnly) {
     console.log(`edgefed-agent: configuration ok (node ${settings.nodeId})`);
     return;
@@ -43,13 +28,15 @@ async function main(): Promise<void> {
   try {
     gateConfig = loadGateConfig({ file: settings.kernelConfig, env: process.env });
   } catch (error) {
-    if (error instanceof ConfigError) fail(error.problems, 2);
+    if (error instanceof ConfigError) throw new UsageError(error.problems);
     throw error;
   }
-  for (const warning of gateConfig.warnings) log(`kernel config: ${warning}`);
+  const logger = createLogger("agent");
+  const log = lineLog(logger);
+  for (const warning of gateConfig.warnings) logger.warn(`kernel config: ${warning}`);
   // Listening before start-up (lib/stop-signal.ts says why).
   const stopSignal = firstStopSignal();
-  log(`starting with ${JSON.stringify(describeAgentSettings(settings))}; kernel config ${gateConfig.hash}`);
+  logger.info({ settings: describeAgentSettings(settings), kernelConfig: gateConfig.hash }, "starting");
 
   const agent = await Agent.start({
     nodeId: settings.nodeId,
@@ -79,4 +66,4 @@ async function main(): Promise<void> {
   process.exit(0);
 }
 
-await main();
+await runCommand("edgefed-agent", agentHelp, main);

@@ -6,6 +6,7 @@
 import { createHash, pbkdf2Sync, type Hash } from "node:crypto";
 import { closeSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
+import { agentEnvLine } from "../protocol/agent-env.ts";
 import type { BootFile } from "./boot-partition.ts";
 import type { FlashCommon, NodeProvision, Wifi } from "./flash-options.ts";
 import type { FirstBootFormat } from "./formats/format.ts";
@@ -36,11 +37,11 @@ export function renderAgentEnv(node: NodeProvision, common: FlashCommon): string
   return [
     `# /etc/edgefed/agent.env for node ${node.nodeId}, ${FLASH_MARK}. Owner-only: it holds the enrollment token`,
     "# until the node has registered (after that the token is never sent again).",
-    `EDGEFED_NODE_ID=${node.nodeId}`,
-    `EDGEFED_HUB_URL=${common.hubUrl}`,
-    `EDGEFED_ENROLL_TOKEN=${common.enrollToken}`,
-    `EDGEFED_CAPABILITIES=${common.capabilities}`,
-    "EDGEFED_KERNEL_CONFIG=/etc/edgefed/core_gates.env",
+    agentEnvLine("nodeId", node.nodeId),
+    agentEnvLine("hubUrl", common.hubUrl),
+    agentEnvLine("enrollToken", common.enrollToken),
+    agentEnvLine("capabilities", common.capabilities),
+    agentEnvLine("kernelConfig", "/etc/edgefed/core_gates.env"),
     "",
   ].join("\n");
 }

@@ -3,7 +3,7 @@
 // secret is never echoed back, not even a malformed one.
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { HelpRequested, readCommandLine, type OptionValues } from "../lib/command-line.ts";
 import { isNodeId } from "../protocol/topics.ts";
 import { FORMAT_NAMES, formatNamed, type FirstBootFormat } from "./formats/index.ts";
 
@@ -98,7 +98,6 @@ const OPTIONS = {
   fleet: { type: "string" },
   "boot-template": { type: "string" },
   "out-dir": { type: "string" },
-  help: { type: "boolean", short: "h" },
 } as const;
 
 /** A host name label (RFC 1123): letters, digits and -, not starting or ending with -. */
@@ -121,14 +120,15 @@ const C0_CONTROL = /[\x00-\x1f\x7f]/;
 /** "U+0009": how a message names a character that does not print. */
 const codePoint = (char: string) => `U+${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
 
+/** Throws UsageError (one line) for a command line parseArgs refuses; FlashOptionsError for every problem with the values. */
 export function parseFlashArgs(argv: string[], env: Record<string, string | undefined>): FlashRequest | "help" {
-  let values: Partial<Record<keyof typeof OPTIONS, string | boolean>>;
+  let values: OptionValues<typeof OPTIONS>;
   try {
-    values = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
+    values = readCommandLine(argv, OPTIONS).values;
   } catch (error) {
-    throw new FlashOptionsError([`${(error as Error).message} (see --help)`]);
+    if (error instanceof HelpRequested) return "help";
+    throw error;
   }
-  if (values.help) return "help";
   const text = (name: keyof typeof OPTIONS) => (typeof values[name] === "string" ? (values[name] as string) : undefined);
   const problems: string[] = [];
 

@@ -2,7 +2,8 @@
 // only when the plan holds write it, cmdline.txt last. A dry run prints the
 // plan with secrets masked instead.
 import { chmodSync, statSync } from "node:fs";
-import { AgentSettingsError, parseAgentSettings } from "../agent/settings.ts";
+import { UsageError as AgentSettingsError } from "../lib/command-line.ts";
+import { parseAgentSettings } from "../protocol/agent-env.ts";
 import { ConfigError, loadGateConfig } from "../kernel/config-file.ts";
 import { contentSize, openBootPartition, type BootPartition } from "./boot-partition.ts";
 import { CmdlineError, editCmdline } from "./cmdline.ts";

@@ -7,7 +7,7 @@ import { startEmbeddedBroker, type EmbeddedBroker } from "./broker/embedded-brok
 import { Decisions } from "./decisions/decisions.ts";
 import { Fleet } from "./nodes/fleet.ts";
 import { createHubApp } from "./http/app.ts";
-import { serveHttp } from "./http/serve.ts";
+import { serveHttp } from "../lib/http-serve.ts";
 import type { HubContext } from "./hub-context.ts";
 import { loadHubIdentity } from "./identity/hub-identity.ts";
 import { HubMqtt } from "./mqtt/hub-mqtt.ts";
@@ -29,7 +29,7 @@ export interface RunningHub {
 const BROKER_CONNECT_TIMEOUT_MS = 15_000;
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]", "0.0.0.0"]);
 
-export async function startHub(settings: HubSettings, log: (line: string) => void = (line) => console.log(`[hub] ${line}`)): Promise<RunningHub> {
+export async function startHub(settings: HubSettings, log: (line: string) => void): Promise<RunningHub> {
   const startedAt = Date.now();
   const registry = openRegistry(settings.dataDir);
   const identity = loadHubIdentity(registry, settings.dataDir, { adminToken: settings.adminToken, watchToken: settings.watchToken }, log);

@@ -1,72 +1,36 @@
-// edgefed-hub: `bun run hub [options]` runs the hub; `bun run hub token create`
-// makes an enrollment token. Exit codes: 0 ok, 2 bad usage or settings, 1 failure.
-import { startHub } from "./hub.ts";
-import { describeSettings, hubHelp, parseHubSettings, SettingsError } from "./settings.ts";
-import { openRegistry } from "./store/registry.ts";
-import { parseTtl } from "./store/token-store.ts";
+// edgefed-hub: `bun run hub [serve] [options]` runs the hub; `bun run hub
+// token create` makes an enrollment token. Exit codes: 0 ok, 2 bad usage or
+// settings, 1 failure.
+import { runCommand, UsageError } from "../lib/command-line.ts";
+import { createLogger, lineLog } from "../lib/logger.ts";
 import { firstStopSignal } from "../lib/stop-signal.ts";
+import { startHub, type RunningHub } from "./hub.ts";
+import { describeSettings, hubHelp, parseHubSettings } from "./settings.ts";
+import { createToken, tokenHelp } from "./token-command.ts";
 
-function fail(message: string, code = 2): never {
-  console.error(`edgefed-hub: ${message}`);
-  process.exit(code);
-}
-
-function takeOption(args: string[], name: string): string | undefined {
-  const i = args.findIndex((a) => a === name || a.startsWith(`${name}=`));
-  if (i < 0) return undefined;
-  const [arg] = args.splice(i, 1) as [string];
-  if (arg.includes("=")) return arg.slice(name.length + 1);
-  const [value] = args.splice(i, 1);
-  if (value === undefined) fail(`${name}: needs a value`);
-  return value;
-}
-
-function createToken(args: string[]): void {
-  const usesText = takeOption(args, "--uses");
-  const ttlText = takeOption(args, "--ttl");
-  const label = takeOption(args, "--label") ?? "";
-  const uses = usesText === undefined ? 1 : Number(usesText);
-  if (!Number.isInteger(uses) || uses < 1) fail(`--uses: ${JSON.stringify(usesText)} is not a whole number of at least 1`);
-  let ttlMs: number | null = 24 * 3600_000;
-  try {
-    if (ttlText !== undefined) ttlMs = ttlText === "never" ? null : parseTtl(ttlText);
-  } catch (error) {
-    fail((error as Error).message);
-  }
+async function serve(args: string[]): Promise<void> {
   const settings = parseHubSettings(args);
-  const registry = openRegistry(settings.dataDir);
-  const token = registry.tokens.create({ uses, ttlMs, label }, Date.now());
-  registry.close();
-  const expiry = ttlMs === null ? "never expires" : `expires ${new Date(Date.now() + ttlMs).toISOString()}`;
-  console.error(`enrollment token for ${uses} node(s), ${expiry} (shown once; the hub keeps only its hash):`);
-  console.log(token);
-}
-
-async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  if (args.includes("--help") || args.includes("-h")) {
-    console.log(hubHelp());
-    return;
-  }
+  const logger = createLogger("hub");
+  // Listening before start-up (lib/stop-signal.ts says why).
+  const stopSignal = firstStopSignal();
+  logger.info({ settings: describeSettings(settings) }, "starting");
+  let hub: RunningHub;
   try {
-    if (args[0] === "token") {
-      if (args[1] !== "create") fail("usage: edgefed-hub token create [--uses N] [--ttl 1d] [--label text]");
-      createToken(args.slice(2));
-      return;
-    }
-    if (args[0] === "serve") args.shift();
-    const settings = parseHubSettings(args);
-    // Listening before start-up (lib/stop-signal.ts says why).
-    const stopSignal = firstStopSignal();
-    console.log(`[hub] starting with ${JSON.stringify(describeSettings(settings))}`);
-    const hub = await startHub(settings);
-    console.log(`[hub] ${await stopSignal}: stopping`);
-    await hub.stop();
-    process.exit(0);
+    hub = await startHub(settings, lineLog(logger));
   } catch (error) {
-    if (error instanceof SettingsError) fail(error.message);
-    fail((error as Error).message, 1);
+    logger.fatal(`start-up failed: ${(error as Error).message}`);
+    process.exit(1);
   }
+  logger.info(`${await stopSignal}: stopping`);
+  await hub.stop();
+  process.exit(0);
 }
 
-await main();
+await runCommand("edgefed-hub", () => [hubHelp(), "", ...tokenHelp()].join("\n"), () => {
+  const args = process.argv.slice(2);
+  if (args[0] === "token") {
+    if (args[1] !== "create") throw new UsageError([`token ${args[1] ?? ""}: the token command is \`token create\` (see --help)`]);
+    return createToken(args.slice(2));
+  }
+  return serve(args[0] === "serve" ? args.slice(1) : args);
+});

@@ -1,10 +1,11 @@
 // Tests for the hub settings (settings.ts): defaults, the environment, flags
 // winning over it, errors that name the setting, secrets masked in the log.
 import { describe, expect, test } from "bun:test";
-import { describeSettings, hubHelp, parseHubSettings, SettingsError, type HubSettings } from "./settings.ts";
+import { UsageError } from "../lib/command-line.ts";
+import { describeSettings, hubHelp, parseHubSettings, type HubSettings } from "./settings.ts";
 
 const DEFAULTS: HubSettings = {
-  dataDir: "./data",
+  dataDir: "./data/hub",
   httpHost: "0.0.0.0",
   httpPort: 8080,
   mqttUrl: "",
@@ -43,12 +44,12 @@ const ALL_ENV_VARS = [
   "EDGEFED_SWEEP_MS",
 ];
 
-/** The SettingsError message parseHubSettings throws; fails the test if it does not throw one. */
+/** The UsageError message parseHubSettings throws; fails the test if it does not throw one. */
 function settingsError(args: string[], env: Record<string, string | undefined> = {}): string {
   try {
     parseHubSettings(args, env);
   } catch (error) {
-    expect(error).toBeInstanceOf(SettingsError);
+    expect(error).toBeInstanceOf(UsageError);
     return (error as Error).message;
   }
   throw new Error(`parseHubSettings(${JSON.stringify(args)}, ${JSON.stringify(env)}) did not throw`);
@@ -136,13 +137,14 @@ describe("parseHubSettings", () => {
 
   test("a bad port names the flag or the environment variable", () => {
     for (const bad of ["65536", "-1", "80.5", "http", "", "1e3"]) {
-      expect(settingsError(["--http-port", bad])).toBe(`--http-port: ${JSON.stringify(bad)} is not a port (0-65535)`);
+      expect(settingsError([`--http-port=${bad}`])).toBe(`--http-port: ${JSON.stringify(bad)} is not a port (0-65535)`);
       expect(settingsError([], { EDGEFED_MQTT_PORT: bad })).toBe(`EDGEFED_MQTT_PORT: ${JSON.stringify(bad)} is not a port (0-65535)`);
     }
   });
 
   test("a negative or non-numeric number names the flag or the environment variable", () => {
-    expect(settingsError(["--flush-ms", "-5"])).toBe('--flush-ms: "-5" is not a number above 0');
+    // A value starting with - goes after =: parseArgs takes `--flush-ms -5` for a missing value.
+    expect(settingsError(["--flush-ms=-5"])).toBe('--flush-ms: "-5" is not a number above 0');
     expect(settingsError(["--flush-ms", "0"])).toBe('--flush-ms: "0" is not a number above 0');
     expect(settingsError([], { EDGEFED_DEGRADED_LOAD: "-0.1" })).toBe('EDGEFED_DEGRADED_LOAD: "-0.1" is not a number above 0');
     expect(settingsError([], { EDGEFED_SWEEP_MS: "soon" })).toBe('EDGEFED_SWEEP_MS: "soon" is not a number above 0');
@@ -181,15 +183,19 @@ describe("parseHubSettings", () => {
     }
   });
 
-  test("an unknown flag is named", () => {
-    expect(settingsError(["--http-prot", "80"])).toBe("--http-prot: unknown option (see --help)");
+  test("an unknown flag is named, with a guess when one is near", () => {
+    expect(settingsError(["--http-prot", "80"])).toBe("--http-prot: unknown option (did you mean --http-port?)");
     expect(settingsError(["--nope=1"])).toBe("--nope: unknown option (see --help)");
-    expect(settingsError(["serve"])).toBe("serve: unknown option (see --help)");
+    expect(settingsError(["serve"])).toBe("serve: unexpected argument (see --help)");
   });
 
   test("a flag without a value is named", () => {
-    expect(settingsError(["--http-port"])).toBe("--http-port: needs a value");
-    expect(settingsError(["--data-dir", "/d", "--mqtt-url"])).toBe("--mqtt-url: needs a value");
+    expect(settingsError(["--http-port"])).toBe("--http-port: needs a value (write --http-port=VALUE for one starting with -)");
+    expect(settingsError(["--data-dir", "/d", "--mqtt-url"])).toBe("--mqtt-url: needs a value (write --mqtt-url=VALUE for one starting with -)");
+  });
+
+  test("every bad value is reported at once", () => {
+    expect(settingsError(["--http-port", "x"], { EDGEFED_FLUSH_MS: "0" })).toBe('--http-port: "x" is not a port (0-65535)\nEDGEFED_FLUSH_MS: "0" is not a number above 0');
   });
 
   test("offlineAfterS 0 means ten heartbeats, from whichever source the heartbeat came", () => {
@@ -270,6 +276,6 @@ describe("hubHelp", () => {
     const help = hubHelp();
     expect(help).toContain("(default 8080)");
     expect(help).toContain("(default 1883)");
-    expect(help).toContain("(default ./data)");
+    expect(help).toContain("(default ./data/hub)");
   });
 });

@@ -6,13 +6,13 @@
 // run is durable and resumable: run it again on the same input after a crash
 // and every intent is judged exactly once.
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { jsonDepthProblem } from "../lib/json-depth.ts";
 import { ConfigError, loadGateConfig } from "./config-file.ts";
 import { CloseRefusedError, IntentProcessor } from "./intent-processor.ts";
 import { DEFAULT_POLICY, applyPolicyUpdate, type KernelPolicy } from "./policy.ts";
 import type { CloseEvent } from "./types.ts";
 import { invalidClose } from "./validate-intent.ts";
+import { readCommandLine, runCommand } from "../lib/command-line.ts";
 
 const USAGE = `usage: bun run gate [--config core_gates.env] [--policy policy.json] [--db journal.db] < intents.jsonl > verdicts.jsonl`;
 
@@ -78,23 +78,7 @@ function recordClose(processor: IntentProcessor, close: CloseEvent, lineNo: numb
 }
 
 async function main(): Promise<void> {
-  let args;
-  try {
-    args = parseArgs({
-      options: {
-        config: { type: "string" },
-        policy: { type: "string" },
-        db: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }).values;
-  } catch (error) {
-    fail(`${(error as Error).message}\n${USAGE}`);
-  }
-  if (args.help) {
-    process.stdout.write(USAGE + "\n");
-    return;
-  }
+  const args = readCommandLine(process.argv.slice(2), { config: { type: "string" }, policy: { type: "string" }, db: { type: "string" } }).values;
 
   let loaded;
   try {
@@ -156,4 +140,4 @@ async function main(): Promise<void> {
   process.stderr.write(`edgefed gate: ${tally.PASS} PASS, ${tally.HOLD} HOLD, ${tally.other} closes and errors\n`);
 }
 
-await main();
+await runCommand("edgefed gate", () => USAGE, main);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { editDistance } from "./edit-distance.ts";
+import { closest, editDistance } from "./edit-distance.ts";
 
 describe("editDistance", () => {
   test.each([
@@ -18,5 +18,17 @@ describe("editDistance", () => {
   ])("editDistance(%p, %p) = %p", (a, b, d) => {
     expect(editDistance(a, b)).toBe(d);
     expect(editDistance(b, a)).toBe(d);
+  });
+});
+
+describe("closest", () => {
+  const flags = ["http-port", "http-host", "data-dir"];
+  test("the nearest candidate within the limit", () => {
+    expect(closest("http-prot", flags, 2)).toBe("http-port");
+    expect(closest("data-dri", flags, 2)).toBe("data-dir");
+  });
+  test("none when every candidate is further than the limit", () => {
+    expect(closest("verbose", flags, 2)).toBeNull();
+    expect(closest("x", [], 3)).toBeNull();
   });
 });

@@ -14,3 +14,14 @@ export function editDistance(a: string, b: string): number {
   }
   return d[a.length]![b.length]!;
 }
+
+/** The candidate `name` is most likely a misspelling of: the nearest within `maxDistance` edits, else null. */
+export function closest(name: string, candidates: Iterable<string>, maxDistance: number): string | null {
+  let best: string | null = null;
+  let bestDistance = maxDistance + 1;
+  for (const candidate of candidates) {
+    const distance = editDistance(name, candidate);
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best;
+}

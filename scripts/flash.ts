@@ -7,6 +7,7 @@ import { BootTargetError, BootWriteError } from "../firmware-config/boot-partiti
 import { flashCard, FlashError, type Report } from "../firmware-config/flash.ts";
 import { FLASH_HELP, FlashOptionsError, parseFlashArgs } from "../firmware-config/flash-options.ts";
 import { flashFleet } from "../firmware-config/fleet.ts";
+import { UsageError } from "../lib/command-line.ts";
 
 const say: Report = (lines) => console.log(lines.join("\n"));
 
@@ -16,6 +17,10 @@ try {
   else if (request.kind === "single") flashCard(request.boot, request.node, request.common, say);
   else flashFleet(request.fleetCsv, request.template, request.outDir, request.common, say);
 } catch (error) {
+  if (error instanceof UsageError) {
+    console.error(`edgefed flash: ${error.message}`); // a command-line mistake: one line
+    process.exit(2);
+  }
   if (error instanceof BootWriteError) {
     console.error(`edgefed flash: ${error.message}`);
     console.error("edgefed flash: the card may hold part of the new files (cmdline.txt is written last); fix the cause and write it again");

@@ -9,7 +9,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { intentStream } from "./fixtures/intents.ts";
 import { REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
-import { arm64AgentBinary, QEMU, qemuArgs } from "./support/arm64-agent.ts";
+import { arm64AgentBinary, QEMU, qemuArgs } from "./support/agent-binary.ts";
 import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
 import { bindNotifyReceiver } from "./support/notify-receiver.ts";
 

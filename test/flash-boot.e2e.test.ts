@@ -12,7 +12,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, chownSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
-import { arm64AgentBinary, QEMU } from "./support/arm64-agent.ts";
+import { arm64AgentBinary, QEMU } from "./support/agent-binary.ts";
 import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
 import { bindNotifyReceiver } from "./support/notify-receiver.ts";
 import { envValues, makePiImage, scratchInstall } from "./support/pi-image.ts";

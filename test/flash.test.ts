@@ -233,7 +233,6 @@ describe("refusals: a clear error and nothing written", () => {
     ["Wi-Fi without its country", (i) => [...nodeArgs(i.path), "--wifi-ssid", "x", "--wifi-psk", "12345678"], /Wi-Fi needs all three/],
     ["a private SSH key", (i) => [...nodeArgs(i.path), "--ssh-key", privateKey()], /is a private key/],
     ["an SSH key line with a control character", (i) => [...nodeArgs(i.path), "--ssh-key", keyWithEscape()], /--ssh-key .*: the key line holds the control character U\+001B: not an OpenSSH public key line/],
-    ["an unknown option", (i) => [...nodeArgs(i.path), "--wifi-pass", "x"], /Unknown option '--wifi-pass'/],
     ["a gate config the agent would refuse", (i) => [...nodeArgs(i.path), "--kernel-config", badGateConfig()], /the agent would refuse --kernel-config .*\n.*MIN_NOTIONAL_USD/],
     ["a malformed token, without echoing it", (i) => [...nodeArgs(i.path).slice(0, 6), "--enroll-token", "tok en-SECRET", "--agent", agent], /--enroll-token contains spaces.*value not shown/],
   ];

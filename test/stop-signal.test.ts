@@ -60,19 +60,31 @@ function agentEnv(): Record<string, string> {
 
 /** Each program, with what it logs: `stopped` is a line it prints once its stop has finished, where it has one. */
 const programs = [
-  { name: "hub", program: "hub/main.ts", env: hubEnv, stopped: "[hub] stopped" },
+  { name: "hub", program: "hub/main.ts", env: hubEnv, stopped: "stopped" },
   { name: "agent", program: "agent/main.ts", env: agentEnv, stopped: null },
 ];
+
+/** Whether `output` (JSON log lines: stdout is a pipe) holds a line from `name` with message `msg`. */
+function logged(output: string, name: string, msg: string): boolean {
+  return output.split("\n").some((line) => {
+    try {
+      const entry = JSON.parse(line);
+      return entry.name === name && entry.msg === msg;
+    } catch {
+      return false; // a line still being written
+    }
+  });
+}
 
 for (const { name, program, env, stopped } of programs) {
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     test(`${name}: ${signal} during start-up stops it cleanly once it is up`, async () => {
       const started = start(program, env());
-      await eventually(() => started.output().includes(`[${name}] starting with`), 15_000, `${name} starting`);
+      await eventually(() => logged(started.output(), name, "starting"), 15_000, `${name} starting`);
       started.kill(signal);
       expect(await started.exit).toEqual({ code: 0, signal: null });
-      expect(started.output()).toContain(`[${name}] ${signal}: stopping`);
-      if (stopped) expect(started.output()).toContain(stopped);
+      expect(logged(started.output(), name, `${signal}: stopping`)).toBe(true);
+      if (stopped) expect(logged(started.output(), name, stopped)).toBe(true);
     }, 30_000);
   }
 }

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { parseAgentSettings } from "../agent/settings.ts";
+import { parseAgentSettings } from "../protocol/agent-env.ts";
 import { parseHubSettings } from "../hub/settings.ts";
 import { REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
 

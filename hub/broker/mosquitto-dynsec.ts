@@ -18,6 +18,7 @@
 //   checked with getClient first rather than added blindly.
 import { randomBytes } from "node:crypto";
 import mqtt, { type MqttClient } from "mqtt";
+import { brokerAddress } from "../../lib/mqtt-url.ts";
 import { isNodeId, ROOT } from "../../protocol/topics.ts";
 import { nodePublishTopics, nodeSubscribeTopics } from "./acl.ts";
 import { isReservedNodeId, type BrokerAccess, type NodeGrant } from "./broker-access.ts";
@@ -77,7 +78,8 @@ export async function connectMosquittoDynsec(options: {
   // One operation at a time, so a grant and a revoke of the same node cannot interleave.
   let queue: Promise<unknown> = Promise.resolve();
 
-  const client: MqttClient = mqtt.connect(options.url, {
+  const client: MqttClient = mqtt.connect({
+    ...brokerAddress(options.url),
     clientId: DYNSEC_CLIENT_ID,
     username: options.username,
     password: options.password,

@@ -3,6 +3,7 @@
 // hands every node message to ingest. Nothing else in the hub talks MQTT.
 import mqtt, { type MqttClient } from "mqtt";
 import { HUB_STATE_TOPIC, ROOT } from "../../protocol/topics.ts";
+import { brokerAddress } from "../../lib/mqtt-url.ts";
 
 export interface HubMqttOptions {
   url: string;
@@ -22,7 +23,8 @@ export class HubMqtt {
   connected = false;
 
   constructor(private readonly options: HubMqttOptions) {
-    this.client = mqtt.connect(options.url, {
+    this.client = mqtt.connect({
+      ...brokerAddress(options.url),
       clientId: "edgefed-hub",
       username: options.username,
       password: options.password,

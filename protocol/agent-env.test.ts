@@ -1,12 +1,13 @@
-// Tests for the agent settings (settings.ts, and check-config.ts): env file < environment < flags,
+// Tests for the agent.env contract (agent-env.ts): env file < environment < flags,
 // errors that name the setting (and the env file line), the node id from the
-// host name, capabilities, masking, help, and check-config's look at the disk.
+// host name, capabilities, masking, help.
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, removeTempDirs, tempDir } from "../test/helpers.ts";
+import { UsageError } from "../lib/command-line.ts";
+import { removeTempDirs, tempDir } from "../test/helpers.ts";
 import {
-  AgentSettingsError,
+  agentEnvLine,
   agentHelp,
   DEFAULT_ENV_FILE,
   describeAgentSettings,
@@ -14,8 +15,7 @@ import {
   parseAgentSettings,
   type AgentSettings,
   type ParseOptions,
-} from "./settings.ts";
-import { checkAgentConfig } from "./check-config.ts";
+} from "./agent-env.ts";
 
 afterAll(removeTempDirs);
 
@@ -30,13 +30,13 @@ function parse(args: string[], env: Record<string, string | undefined> = {}, fil
   return parseAgentSettings(args, env, { hostname: () => host, readFile: files(fileMap) });
 }
 
-/** The problems parseAgentSettings reports; fails the test if it does not throw AgentSettingsError. */
+/** The problems parseAgentSettings reports; fails the test if it does not throw UsageError. */
 function problems(args: string[], env: Record<string, string | undefined> = {}, options: ParseOptions = {}): string[] {
   try {
     parseAgentSettings(args, env, { hostname: () => "pi-test", readFile: files({}), ...options });
   } catch (error) {
-    expect(error).toBeInstanceOf(AgentSettingsError);
-    const { problems: list, message } = error as AgentSettingsError;
+    expect(error).toBeInstanceOf(UsageError);
+    const { problems: list, message } = error as UsageError;
     expect(message).toBe(list.join("\n"));
     return list;
   }
@@ -272,7 +272,8 @@ describe("parseAgentSettings: every bad value names the variable or the flag", (
     test(`${variable}=${JSON.stringify(raw)}`, () => {
       const base = variable === "EDGEFED_HUB_URL" ? { EDGEFED_OFFLINE: "1" } : { EDGEFED_HUB_URL: HUB };
       expect(problem([], { ...base, [variable]: raw })).toBe(`${variable}: ${why}`);
-      expect(problem([`${flag}=${raw}`], base)).toBe(`${flag}: ${why}`);
+      // --offline is a switch: the flag takes no value, only its variable does.
+      expect(problem([`${flag}=${raw}`], base)).toBe(flag === "--offline" ? "--offline: takes no value" : `${flag}: ${why}`);
     });
   }
 
@@ -283,7 +284,7 @@ describe("parseAgentSettings: every bad value names the variable or the flag", (
     expect(problem([], { EDGEFED_HUB_URL: "" }, { readFile: files({ [DEFAULT_ENV_FILE]: "EDGEFED_HUB_URL=http://h" }) })).toStartWith("EDGEFED_HUB_URL: required");
     expect(parse(["--offline"])).toMatchObject({ offline: true, hubUrl: "" });
     expect(parse([], { EDGEFED_OFFLINE: "true" })).toMatchObject({ offline: true, hubUrl: "" });
-    expect(problem(["--offline=no"])).toStartWith("EDGEFED_HUB_URL: required");
+    expect(problem(["--offline=no"])).toBe("--offline: takes no value");
     // Offline with a URL keeps it (and still checks it).
     expect(parse(["--offline", "--hub-url", "https://hub:8443"]).hubUrl).toBe("https://hub:8443");
   });
@@ -311,15 +312,16 @@ describe("parseAgentSettings: every bad value names the variable or the flag", (
     expect(parse(["--api-port", "65535", "--reconnect-max-s", "0.25"], { EDGEFED_HUB_URL: HUB })).toMatchObject({ apiPort: 65535, reconnectMaxS: 0.25 });
   });
 
-  test("unknown options, positional arguments and missing values are named", () => {
-    expect(problem(["--hub-ulr", HUB], { EDGEFED_HUB_URL: HUB })).toBe("--hub-ulr: unknown option (see --help)");
-    expect(problem(["--api-host=0.0.0.0"], { EDGEFED_HUB_URL: HUB })).toBe("--api-host: unknown option (see --help)");
+  test("unknown options (with a guess), positional arguments and missing values are named, one line for the first", () => {
+    expect(problem(["--hub-ulr", HUB], { EDGEFED_HUB_URL: HUB })).toBe("--hub-ulr: unknown option (did you mean --hub-url?)");
+    expect(problem(["--api-host=0.0.0.0", "--nope"], { EDGEFED_HUB_URL: HUB })).toBe("--api-host: unknown option (did you mean --api-port?)");
+    expect(problem(["--verbose"], { EDGEFED_HUB_URL: HUB })).toBe("--verbose: unknown option (see --help)");
     expect(problem(["check-config"], { EDGEFED_HUB_URL: HUB })).toBe("check-config: unexpected argument (see --help)");
-    expect(problem(["--data-dir"], { EDGEFED_HUB_URL: HUB })).toBe("--data-dir: needs a value (write --data-dir=VALUE for one starting with --)");
+    expect(problem(["--data-dir"], { EDGEFED_HUB_URL: HUB })).toBe("--data-dir: needs a value (write --data-dir=VALUE for one starting with -)");
   });
 
   test("a flag missing its value does not swallow the next option", () => {
-    expect(problem(["--enroll-token", "--offline"])).toBe("--enroll-token: needs a value (write --enroll-token=VALUE for one starting with --)");
+    expect(problem(["--enroll-token", "--offline"])).toBe("--enroll-token: needs a value (write --enroll-token=VALUE for one starting with -)");
   });
 
   test("--flag=value keeps any further = in the value; the last of a repeated flag wins", () => {
@@ -464,99 +466,10 @@ describe("agentHelp", () => {
   });
 });
 
-describe("checkAgentConfig", () => {
-  function setup(gates = "MIN_NOTIONAL_USD=50\nEDGE_MULTIPLIER=2.5\n") {
-    const dir = tempDir();
-    const kernelConfig = join(dir, "core_gates.env");
-    writeFileSync(kernelConfig, gates);
-    const dataDir = join(dir, "data");
-    mkdirSync(dataDir);
-    return { dir, settings: { ...DEFAULTS, kernelConfig, dataDir } };
-  }
-
-  test("a good setup has no problems; a data dir that does not exist yet but can be made is fine", () => {
-    const { dir, settings } = setup();
-    expect(checkAgentConfig(settings, { env: {} })).toEqual([]);
-    expect(checkAgentConfig({ ...settings, dataDir: join(dir, "new") }, { env: {} })).toEqual([]);
-    expect(checkAgentConfig({ ...settings, dataDir: join(dir, "new", "deeper", "still") }, { env: {} })).toEqual([]);
-  });
-
-  test("a missing kernel config", () => {
-    const { dir, settings } = setup();
-    const missing = join(dir, "absent.env");
-    const found = checkAgentConfig({ ...settings, kernelConfig: missing }, { env: {} });
-    expect(found).toHaveLength(1);
-    expect(found[0]).toStartWith(`EDGEFED_KERNEL_CONFIG (--kernel-config): ${missing}: cannot read: `);
-    expect(found[0]).toContain("ENOENT");
-  });
-
-  test("an invalid kernel config names its file and line", () => {
-    const { settings } = setup("MIN_NOTIONAL_USD=50\nEDGE_MULTIPLIER=lots\nMIN_HOLD_SECS=300\n");
-    expect(checkAgentConfig(settings, { env: {} })).toEqual([
-      `EDGEFED_KERNEL_CONFIG (--kernel-config): ${settings.kernelConfig}:2: EDGE_MULTIPLIER: "lots" is not a number`,
-      `EDGEFED_KERNEL_CONFIG (--kernel-config): ${settings.kernelConfig}:3: MIN_HOLD_SECS: unknown gate variable (did you mean MIN_HOLD_SECONDS?)`,
-    ]);
-  });
-
-  test("gate variables in the environment are checked too, as at start-up", () => {
-    const { settings } = setup();
-    expect(checkAgentConfig(settings, { env: { MAX_TRADES_10MIN: "-3" } })).toEqual([
-      "EDGEFED_KERNEL_CONFIG (--kernel-config): environment: MAX_TRADES_10MIN: -3 is negative",
-    ]);
-  });
-
-  test("a data dir that is a file, or under a file", () => {
-    const { dir, settings } = setup();
-    const file = join(dir, "plain-file");
-    writeFileSync(file, "x");
-    expect(checkAgentConfig({ ...settings, dataDir: file }, { env: {} })).toEqual([`EDGEFED_DATA_DIR (--data-dir): ${file}: exists but is not a directory`]);
-    expect(checkAgentConfig({ ...settings, dataDir: join(file, "data") }, { env: {} })).toEqual([
-      `EDGEFED_DATA_DIR (--data-dir): ${join(file, "data")}: does not exist and cannot be created: ${file} is not a directory`,
-    ]);
-  });
-
-  test("reports every problem together", () => {
-    const { dir, settings } = setup();
-    const file = join(dir, "plain-file");
-    writeFileSync(file, "x");
-    const found = checkAgentConfig({ ...settings, kernelConfig: join(dir, "absent.env"), dataDir: file }, { env: {} });
-    expect(found).toHaveLength(2);
-    expect(found[0]).toStartWith("EDGEFED_KERNEL_CONFIG");
-    expect(found[1]).toStartWith("EDGEFED_DATA_DIR");
-  });
-
-  // Root may write anywhere, so as root the check runs in a child process as nobody.
-  const isRoot = process.getuid?.() === 0;
-  const setpriv = Bun.which("setpriv");
-  function checkUnprivileged(settings: AgentSettings, cwd: string): string[] {
-    if (!isRoot) return checkAgentConfig(settings, { env: {} });
-    const script = `import { checkAgentConfig } from ${JSON.stringify(join(import.meta.dir, "check-config.ts"))};
-      console.log(JSON.stringify(checkAgentConfig(${JSON.stringify(settings)}, { env: {} })));`;
-    const run = Bun.spawnSync([setpriv!, "--reuid=65534", "--regid=65534", "--clear-groups", BUN, "-e", script], {
-      cwd,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: cwd, BUN_INSTALL_CACHE_DIR: join(cwd, ".cache") },
-    });
-    if (run.exitCode !== 0) throw new Error(`child failed: ${run.stderr.toString()}`);
-    return JSON.parse(run.stdout.toString()) as string[];
-  }
-
-  test.skipIf(isRoot && !setpriv)("an unwritable data dir, or one that cannot be created", () => {
-    const { dir, settings } = setup();
-    chmodSync(dir, 0o755); // let an unprivileged child in
-    chmodSync(settings.kernelConfig, 0o644);
-    const locked = join(dir, "locked");
-    mkdirSync(locked);
-    chmodSync(locked, 0o555);
-    const uid = isRoot ? 65534 : process.getuid!();
-    try {
-      expect(checkUnprivileged({ ...settings, dataDir: locked }, dir)).toEqual([
-        `EDGEFED_DATA_DIR (--data-dir): ${locked}: not writable by this user (uid ${uid})`,
-      ]);
-      expect(checkUnprivileged({ ...settings, dataDir: join(locked, "data", "sub") }, dir)).toEqual([
-        `EDGEFED_DATA_DIR (--data-dir): ${join(locked, "data", "sub")}: does not exist and cannot be created: ${locked} is not writable by this user (uid ${uid})`,
-      ]);
-    } finally {
-      chmodSync(locked, 0o755);
-    }
+describe("agentEnvLine", () => {
+  test("writes the variable the agent reads back", () => {
+    const file = [agentEnvLine("hubUrl", HUB), agentEnvLine("nodeId", "pi-07"), agentEnvLine("capabilities", "kernel,gpio")].join("\n");
+    expect(file).toBe(`EDGEFED_HUB_URL=${HUB}\nEDGEFED_NODE_ID=pi-07\nEDGEFED_CAPABILITIES=kernel,gpio`);
+    expect(parse([], {}, { [DEFAULT_ENV_FILE]: file })).toMatchObject({ hubUrl: HUB, nodeId: "pi-07", capabilities: ["kernel", "gpio"] });
   });
 });

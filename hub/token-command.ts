@@ -1,0 +1,49 @@
+// `edgefed-hub token create`: makes an enrollment token in the registry the
+// hub uses (the same data dir default as the hub's, so the running hub knows
+// it) and prints it once; the registry keeps only its hash.
+import { text, wholeNumber } from "../lib/setting-values.ts";
+import { parseSettings, settingsHelp, type Checked, type SettingsTable } from "../lib/settings.ts";
+import { DATA_DIR_SETTING } from "./settings.ts";
+import { openRegistry } from "./store/registry.ts";
+import { parseTtl } from "./store/token-store.ts";
+
+interface TokenRequest {
+  uses: number;
+  /** null: never expires. */
+  ttlMs: number | null;
+  label: string;
+  dataDir: string;
+}
+
+function ttl(raw: string): Checked<number | null> {
+  if (raw === "never") return { value: null };
+  try {
+    return { value: parseTtl(raw) };
+  } catch (error) {
+    // parseTtl names the flag itself; the engine adds where the value came from.
+    return { problem: (error as Error).message.replace(/^--ttl: /, "") };
+  }
+}
+
+const TOKEN_SETTINGS: SettingsTable<TokenRequest> = [
+  { key: "uses", flag: "uses", parse: wholeNumber(1), value: "N", default: "1", help: "nodes that may register with it" },
+  { key: "ttlMs", flag: "ttl", parse: ttl, value: "DURATION", default: "1d", help: "valid this long: 90s, 30m, 12h, 7d, or never" },
+  { key: "label", flag: "label", parse: text, value: "TEXT", default: "", help: "a note kept with the token" },
+  DATA_DIR_SETTING,
+];
+
+export function tokenHelp(): string[] {
+  return ["token create options:", ...settingsHelp(TOKEN_SETTINGS)];
+}
+
+/** Creates the token asked for by `args` (options only) and prints it on stdout, what it allows on stderr. */
+export function createToken(args: string[], env: Record<string, string | undefined> = process.env): void {
+  const request = parseSettings(TOKEN_SETTINGS, args, env);
+  const registry = openRegistry(request.dataDir);
+  const now = Date.now();
+  const token = registry.tokens.create({ uses: request.uses, ttlMs: request.ttlMs, label: request.label }, now);
+  registry.close();
+  const expiry = request.ttlMs === null ? "never expires" : `expires ${new Date(now + request.ttlMs).toISOString()}`;
+  console.error(`enrollment token for ${request.uses} node(s), ${expiry} (shown once; the hub keeps only its hash):`);
+  console.log(token);
+}

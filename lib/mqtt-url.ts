@@ -1,0 +1,19 @@
+// A broker URL as MQTT.js connection options. Handing MQTT.js the URL string
+// makes it call Node's legacy url.parse(), which prints a DEP0169 deprecation
+// warning (at every start of the compiled agent); MQTT.js PR #1927 to change
+// that is still open. So the URL is parsed here with the WHATWG URL API and
+// mqtt.connect() gets options only. Credentials go in the options, never in
+// the URL (they would end up in logs).
+import type { IClientOptions } from "mqtt";
+
+export function brokerAddress(url: string): IClientOptions {
+  const parsed = new URL(url);
+  const protocol = parsed.protocol.replace(/:$/, "") as NonNullable<IClientOptions["protocol"]>;
+  // Like url.parse(): an IPv6 address without its brackets.
+  const hostname = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
+  const address: IClientOptions = { protocol, hostname, host: hostname };
+  if (parsed.port !== "") address.port = Number(parsed.port);
+  // Only WebSocket brokers have a path: for TCP, MQTT.js would take one as a Unix socket.
+  if (protocol === "ws" || protocol === "wss") address.path = `${parsed.pathname}${parsed.search}`;
+  return address;
+}

@@ -1,0 +1,65 @@
+// The compiled agent's output, as journald or an operator sees it: the x64
+// binary (bun build --compile) registers with a real hub, connects to its
+// broker and stops. Every line it prints carries its time and level, the
+// enrollment token never shows, and no deprecation warning is printed (it
+// printed DEP0169 at every start: MQTT.js called url.parse() on the broker URL).
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
+import { x64AgentBinary } from "./support/agent-binary.ts";
+import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
+
+let binary: string;
+let t: TestHub;
+
+beforeAll(async () => {
+  binary = x64AgentBinary();
+  t = await startTestHub();
+});
+
+afterAll(async () => {
+  await t?.stop();
+  removeTempDirs();
+});
+
+test("the x64 agent binary: time and level on every line, no deprecation warning, no token", async () => {
+  const token = t.enrollmentToken();
+  const envFile = join(tempDir(), "agent.env");
+  const settings = {
+    EDGEFED_HUB_URL: t.hub.httpUrl,
+    EDGEFED_ENROLL_TOKEN: token,
+    EDGEFED_NODE_ID: "x64-logs",
+    EDGEFED_DATA_DIR: join(tempDir(), "state"),
+    EDGEFED_KERNEL_CONFIG: join(REPO_ROOT, "examples/core_gates.env"),
+    EDGEFED_API_PORT: "0",
+  };
+  writeFileSync(envFile, Object.entries(settings).map(([k, v]) => `${k}=${v}\n`).join(""), { mode: 0o600 });
+  const agent = spawn(binary, [], { env: { PATH: process.env.PATH, EDGEFED_AGENT_ENV: envFile }, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  agent.stdout!.on("data", (chunk) => (stdout += chunk));
+  agent.stderr!.on("data", (chunk) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => agent.once("exit", (code) => resolve(code)));
+  try {
+    // The MQTT connection is where the warning came from.
+    await eventually(() => stdout.includes("connected to broker"), 20_000, () => `the agent to connect:\n${stdout}${stderr}`);
+  } finally {
+    agent.kill("SIGTERM");
+  }
+  expect(await exited).toBe(0);
+
+  expect(stderr).toBe("");
+  expect(stdout).not.toContain("DEP0169");
+  expect(stdout).not.toContain(token);
+  const lines = stdout.trimEnd().split("\n");
+  expect(lines.length).toBeGreaterThanOrEqual(4);
+  for (const line of lines) {
+    const entry = JSON.parse(line) as { level?: unknown; time?: unknown; msg?: unknown };
+    expect(entry.level).toBeOneOf(["info", "warn", "error"]);
+    expect(new Date(entry.time as string).toISOString()).toBe(entry.time as string);
+    expect(typeof entry.msg).toBe("string");
+  }
+  expect(lines.map((line) => JSON.parse(line).msg)).toContain("SIGTERM: stopping");
+}, 60_000);
