@@ -18,7 +18,7 @@ import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
 import { openDatabase } from "../lib/sqlite.ts";
 import { nodeTopic } from "../protocol/topics.ts";
-import { REGISTRY_FILE } from "../hub/store/registry.ts";
+import { REGISTRY_FILE } from "../hub/store/sqlite/sqlite-store.ts";
 import { startMosquitto } from "../test/support/mosquitto.ts";
 import { printResult, printTable, round } from "./report.ts";
 import { startChild, type Child } from "./support/child.ts";

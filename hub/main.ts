@@ -2,8 +2,8 @@
 // makes an enrollment token. Exit codes: 0 ok, 2 bad usage or settings, 1 failure.
 import { startHub } from "./hub.ts";
 import { describeSettings, hubHelp, parseHubSettings, SettingsError } from "./settings.ts";
-import { openRegistry } from "./store/registry.ts";
-import { parseTtl } from "./store/token-store.ts";
+import { createEnrollmentToken, parseTtl } from "./identity/enrollment-tokens.ts";
+import { openHubStore } from "./store/open-hub-store.ts";
 import { firstStopSignal } from "../lib/stop-signal.ts";
 
 function fail(message: string, code = 2): never {
@@ -21,7 +21,7 @@ function takeOption(args: string[], name: string): string | undefined {
   return value;
 }
 
-function createToken(args: string[]): void {
+async function createToken(args: string[]): Promise<void> {
   const usesText = takeOption(args, "--uses");
   const ttlText = takeOption(args, "--ttl");
   const label = takeOption(args, "--label") ?? "";
@@ -34,9 +34,9 @@ function createToken(args: string[]): void {
     fail((error as Error).message);
   }
   const settings = parseHubSettings(args);
-  const registry = openRegistry(settings.dataDir);
-  const token = registry.tokens.create({ uses, ttlMs, label }, Date.now());
-  registry.close();
+  const store = await openHubStore(settings);
+  const token = await createEnrollmentToken(store, { uses, ttlMs, label }, Date.now());
+  await store.close();
   const expiry = ttlMs === null ? "never expires" : `expires ${new Date(Date.now() + ttlMs).toISOString()}`;
   console.error(`enrollment token for ${uses} node(s), ${expiry} (shown once; the hub keeps only its hash):`);
   console.log(token);
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   try {
     if (args[0] === "token") {
       if (args[1] !== "create") fail("usage: edgefed-hub token create [--uses N] [--ttl 1d] [--label text]");
-      createToken(args.slice(2));
+      await createToken(args.slice(2));
       return;
     }
     if (args[0] === "serve") args.shift();

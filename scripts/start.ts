@@ -8,15 +8,13 @@
 import { Fleet } from "../agent/fleet-sim.ts";
 import { startHub } from "../hub/hub.ts";
 import { parseHubSettings } from "../hub/settings.ts";
-import { openRegistry } from "../hub/store/registry.ts";
+import { createEnrollmentToken } from "../hub/identity/enrollment-tokens.ts";
 
 const NODES = Number(process.env.EDGEFED_SIM_NODES ?? 5);
 const settings = parseHubSettings(process.argv.slice(2), { EDGEFED_DATA_DIR: "./data/hub", ...process.env });
 const hub = await startHub(settings);
 
-const registry = openRegistry(settings.dataDir);
-const token = registry.tokens.create({ uses: NODES, ttlMs: 3600_000, label: "npm start" }, Date.now());
-registry.close();
+const token = await createEnrollmentToken(hub.context.store, { uses: NODES, ttlMs: 3600_000, label: "npm start" }, Date.now());
 
 const fleet = await Fleet.start({
   nodes: NODES,

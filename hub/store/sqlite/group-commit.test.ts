@@ -3,8 +3,8 @@
 // promise resolves only once its write is committed and visible to others.
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { openDatabase, type SqliteDatabase } from "../../lib/sqlite.ts";
-import { cleanUp, closeLater, tempDir } from "../../test/helpers.ts";
+import { openDatabase, type SqliteDatabase } from "../../../lib/sqlite.ts";
+import { cleanUp, closeLater, tempDir } from "../../../test/helpers.ts";
 import { GroupCommit } from "./group-commit.ts";
 
 function open(path: string): SqliteDatabase {
