@@ -207,3 +207,56 @@ describe("GroupCommit", () => {
     expect(db.prepare("SELECT n FROM items ORDER BY n").all()).toEqual([{ n: 1 }, { n: 2 }]);
   });
 });
+
+describe("GroupCommit with async work", () => {
+  test("work that awaits only what answers at once shares the batch's transaction", async () => {
+    const { path, db } = freshDb();
+    const group = new GroupCommit(db);
+    const insert = db.prepare("INSERT INTO items (n, label) VALUES (?, ?)");
+    const observer = open(path);
+    const countSeen = observer.prepare("SELECT count(*) AS c FROM items");
+    const seenByOthers: number[] = [];
+    const writes = Array.from({ length: 20 }, (_, i) =>
+      group.run(async () => {
+        await Promise.resolve(insert.run(i + 1, "x"));
+        await Promise.resolve();
+        seenByOthers.push(countSeen.get<{ c: number }>()!.c);
+        return i + 1;
+      }),
+    );
+    expect(await Promise.all(writes)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(seenByOthers).toEqual(new Array<number>(20).fill(0)); // nothing committed before the batch ended
+    expect(committedRows(path)).toHaveLength(20);
+  });
+
+  test("work that waits on something else (a timer) is rolled back and rejected; the rest of the batch commits", async () => {
+    const { path, db } = freshDb();
+    const group = new GroupCommit(db);
+    const insert = db.prepare("INSERT INTO items (n, label) VALUES (?, ?)");
+    const before = group.run(() => insert.run(1, "before"));
+    const waits = group.run(async () => {
+      insert.run(2, "written, then the work waits for a timer");
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      insert.run(3, "after the wait");
+    });
+    const after = group.run(() => insert.run(4, "after"));
+    await expect(waits).rejects.toThrow(/awaited something other than the store/);
+    await before;
+    await after;
+    expect(committedRows(path)).toEqual([1, 4]);
+  });
+
+  test("a write queued while an async batch runs waits for the next batch", async () => {
+    const { db } = freshDb();
+    const group = new GroupCommit(db);
+    const insert = db.prepare("INSERT INTO items (n, label) VALUES (?, ?)");
+    let inner: Promise<unknown> | undefined;
+    await group.run(async () => {
+      await Promise.resolve();
+      insert.run(1, "outer");
+      inner = group.run(async () => insert.run(2, "inner"));
+    });
+    await inner;
+    expect(db.prepare("SELECT n FROM items ORDER BY n").all()).toEqual([{ n: 1 }, { n: 2 }]);
+  });
+});
