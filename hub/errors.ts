@@ -38,3 +38,8 @@ export function invalidInput(issues: readonly { path: PropertyKey[]; message: st
   const field = issue?.path.map(String).join(".") || "body";
   return new DomainError("invalid", "invalid_body", `${field}: ${issue?.message ?? "invalid"}`);
 }
+
+/** A node id the hub has no registered node for. */
+export function unknownNodeError(nodeId: string): DomainError {
+  return new DomainError("not_found", "unknown_node", `no registered node ${nodeId}`);
+}

@@ -8,7 +8,7 @@ import { decisionEffect } from "../../protocol/decision-policy.ts";
 import { DECISION_TYPES, type DecisionAckMessage, type DecisionMessage, type DesiredPolicyMessage } from "../../protocol/messages.ts";
 import { signMessage } from "../../protocol/signing.ts";
 import { FLEET_POLICY_TOPIC, NODE_ID_PATTERN, nodeTopic } from "../../protocol/topics.ts";
-import { DomainError, invalidInput } from "../errors.ts";
+import { DomainError, invalidInput, unknownNodeError } from "../errors.ts";
 import type { HubContext } from "../hub-context.ts";
 import { randomSecret } from "../identity/secrets.ts";
 import type { StoreTransaction } from "../store/hub-store.ts";
@@ -73,7 +73,7 @@ export class Decisions {
     const request = parsed.data;
     const { hub } = this;
     if (request.target !== "fleet" && !hub.fleet.get(request.target)) {
-      throw new DomainError("not_found", "unknown_node", `no registered node ${request.target}`);
+      throw unknownNodeError(request.target);
     }
     const now = hub.clock();
     const effect = decisionEffect(request.type, request.payload, now);
@@ -98,7 +98,7 @@ export class Decisions {
       // pending for it, no node policy saved again.
       const registered = await tx.nodes.existing([...candidates, ...policyCandidates]);
       const targets = candidates.filter((node) => registered.has(node));
-      if (request.target !== "fleet" && targets.length === 0) throw new DomainError("not_found", "unknown_node", `no registered node ${request.target}`);
+      if (request.target !== "fleet" && targets.length === 0) throw unknownNodeError(request.target);
       const policyTargets = policyCandidates.filter((target) => target === "fleet" || registered.has(target));
       // The decision carries its seq (signed), the version of the desired
       // policy that folds it: an agent holding a newer policy knows this

@@ -8,7 +8,7 @@ import { verifyMessage } from "../../protocol/signing.ts";
 import { isReservedNodeId } from "../broker/broker-access.ts";
 import { nodeTopic } from "../../protocol/topics.ts";
 import { NODE_REMOVED, type Decisions } from "../decisions/decisions.ts";
-import { DomainError, invalidInput } from "../errors.ts";
+import { DomainError, invalidInput, unknownNodeError } from "../errors.ts";
 import type { HubContext } from "../hub-context.ts";
 import { tokenHash } from "../identity/enrollment-tokens.ts";
 import type { NodeRecord } from "./node-model.ts";
@@ -157,7 +157,7 @@ function removedError(tombstone: Tombstone, kind: "forbidden" | "gone"): DomainE
 /** Why an id has no registered node: gone while its removal stands (until readmitted), else not found. */
 export async function notRegisteredError(hub: HubContext, nodeId: string): Promise<DomainError> {
   const tombstone = await hub.store.tombstones.standing(nodeId);
-  return tombstone ? removedError(tombstone, "gone") : new DomainError("not_found", "unknown_node", `no registered node ${nodeId}`);
+  return tombstone ? removedError(tombstone, "gone") : unknownNodeError(nodeId);
 }
 
 /**
@@ -177,7 +177,7 @@ export async function removeNode(hub: HubContext, nodeId: string, decisions: Pic
     const node = hub.fleet.get(nodeId);
     if (!node) {
       const tombstone = await hub.store.tombstones.get(nodeId);
-      if (!tombstone) throw new DomainError("not_found", "unknown_node", `no registered node ${nodeId}`);
+      if (!tombstone) throw unknownNodeError(nodeId);
       if (tombstone.readmittedAt === null) throw removedError(tombstone, "gone");
       // Readmitted but not back yet: the operator changed their mind, the removal stands again.
       await hub.store.write((tx) => tx.tombstones.put({ ...tombstone, removedAt: hub.clock(), readmittedAt: null }));

@@ -14,7 +14,7 @@ export type OpenStore = () => Promise<{ store: HubStore; reopen(): Promise<HubSt
 const NOW = 1_700_000_000_000;
 const HOUR = 3_600_000;
 
-export function node(nodeId: string, overrides: Partial<NodeRecord> = {}): NodeRecord {
+function node(nodeId: string, overrides: Partial<NodeRecord> = {}): NodeRecord {
   return {
     nodeId,
     registrationId: `reg_${nodeId}`,
