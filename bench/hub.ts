@@ -19,7 +19,7 @@ import mqtt, { type MqttClient } from "mqtt";
 import { openDatabase } from "../lib/sqlite.ts";
 import { generateKeyPair } from "../protocol/signing.ts";
 import { nodeTopic } from "../protocol/topics.ts";
-import { REGISTRY_FILE } from "../hub/store/registry.ts";
+import { REGISTRY_FILE } from "../hub/store/sqlite/sqlite-store.ts";
 import { startMosquitto } from "../test/support/mosquitto.ts";
 import { printResult, printTable, round } from "./report.ts";
 import { startChild, type Child } from "./support/child.ts";

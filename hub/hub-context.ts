@@ -4,11 +4,11 @@ import type { Fleet } from "./nodes/fleet.ts";
 import type { HubIdentity } from "./identity/hub-identity.ts";
 import type { KeyedLock } from "../lib/keyed-lock.ts";
 import type { HubSettings } from "./settings.ts";
-import type { Registry } from "./store/registry.ts";
+import type { HubStore } from "./store/hub-store.ts";
 
 export interface HubContext {
   settings: HubSettings;
-  registry: Registry;
+  store: HubStore;
   fleet: Fleet;
   identity: HubIdentity;
   broker: BrokerAccess;

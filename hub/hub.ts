@@ -14,7 +14,7 @@ import { HubMqtt } from "./mqtt/hub-mqtt.ts";
 import { Ingest } from "./ingest/ingest.ts";
 import { KeyedLock } from "../lib/keyed-lock.ts";
 import type { HubSettings } from "./settings.ts";
-import { openRegistry } from "./store/registry.ts";
+import { openHubStore } from "./store/open-hub-store.ts";
 
 export interface RunningHub {
   httpUrl: string;
@@ -31,10 +31,10 @@ const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]", "0.0.0.0"]);
 
 export async function startHub(settings: HubSettings, log: (line: string) => void): Promise<RunningHub> {
   const startedAt = Date.now();
-  const registry = openRegistry(settings.dataDir);
-  const identity = loadHubIdentity(registry, settings.dataDir, { adminToken: settings.adminToken, watchToken: settings.watchToken }, log);
+  const store = await openHubStore(settings);
+  const identity = await loadHubIdentity(store, settings.dataDir, { adminToken: settings.adminToken, watchToken: settings.watchToken }, log);
   const heartbeatMs = settings.heartbeatS * 1000;
-  const fleet = new Fleet(registry.nodes, (work) => registry.db.transaction(work), {
+  const fleet = await Fleet.load(store, {
     heartbeatMs,
     offlineAfterMs: settings.offlineAfterS * 1000,
     degradedLoad: settings.degradedLoad,
@@ -64,7 +64,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   let mqtt: HubMqtt | null = null;
   const context: HubContext = {
     settings,
-    registry,
+    store,
     fleet,
     identity,
     broker,
@@ -85,12 +85,12 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     startedAt,
   };
 
-  const decisions = new Decisions(context);
+  const decisions = await Decisions.load(context);
   const ingest = new Ingest(
     fleet,
     {
       onAck: (node, ack, now) => decisions.acknowledge(node, ack, now),
-      onBirth: (node, now) => decisions.redeliver(node, now),
+      onBirth: (node, now) => void decisions.redeliver(node, now),
     },
     log,
   );
@@ -102,13 +102,8 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   });
   await mqtt.waitConnected(BROKER_CONNECT_TIMEOUT_MS);
 
-  const flushAndReport = () => {
-    try {
-      fleet.flush();
-    } catch (error) {
-      log(`writing live node state failed (kept for the next flush): ${(error as Error).message}`);
-    }
-  };
+  const flushAndReport = () =>
+    fleet.flush().catch((error) => log(`writing live node state failed (kept for the next flush): ${(error as Error).message}`));
   const flushTimer = setInterval(flushAndReport, settings.flushMs);
   const sweepTimer = setInterval(() => fleet.sweep(Date.now()), settings.sweepMs);
 
@@ -130,9 +125,8 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
       await mqtt!.close();
       await broker.close();
       if (embedded) await embedded.close();
-      await registry.group.run(() => {}); // writes already queued (acks) commit first
-      flushAndReport();
-      registry.close();
+      await flushAndReport(); // behind the writes already queued (acks)
+      await store.close();
       log("stopped");
     },
   };

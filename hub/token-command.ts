@@ -4,8 +4,8 @@
 import { text, wholeNumber } from "../lib/setting-values.ts";
 import { parseSettings, settingsHelp, type Checked, type SettingsTable } from "../lib/settings.ts";
 import { DATA_DIR_SETTING } from "./settings.ts";
-import { openRegistry } from "./store/registry.ts";
-import { parseTtl } from "./store/token-store.ts";
+import { createEnrollmentToken, parseTtl } from "./identity/enrollment-tokens.ts";
+import { openHubStore } from "./store/open-hub-store.ts";
 
 interface TokenRequest {
   uses: number;
@@ -37,12 +37,12 @@ export function tokenHelp(): string[] {
 }
 
 /** Creates the token asked for by `args` (options only) and prints it on stdout, what it allows on stderr. */
-export function createToken(args: string[], env: Record<string, string | undefined> = process.env): void {
+export async function createToken(args: string[], env: Record<string, string | undefined> = process.env): Promise<void> {
   const request = parseSettings(TOKEN_SETTINGS, args, env);
-  const registry = openRegistry(request.dataDir);
+  const store = await openHubStore(request);
   const now = Date.now();
-  const token = registry.tokens.create({ uses: request.uses, ttlMs: request.ttlMs, label: request.label }, now);
-  registry.close();
+  const token = await createEnrollmentToken(store, { uses: request.uses, ttlMs: request.ttlMs, label: request.label }, now);
+  await store.close();
   const expiry = request.ttlMs === null ? "never expires" : `expires ${new Date(now + request.ttlMs).toISOString()}`;
   console.error(`enrollment token for ${request.uses} node(s), ${expiry} (shown once; the hub keeps only its hash):`);
   console.log(token);

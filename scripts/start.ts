@@ -7,8 +7,8 @@
 // `curl -H "Authorization: Bearer $(cat data/hub/admin-token)" localhost:8080/federation/nodes`.
 import { Fleet, SIM_NODES_SETTING } from "../agent/fleet-sim.ts";
 import { startHub } from "../hub/hub.ts";
+import { createEnrollmentToken } from "../hub/identity/enrollment-tokens.ts";
 import { hubSettingsHelp, parseHubSettings } from "../hub/settings.ts";
-import { openRegistry } from "../hub/store/registry.ts";
 import { runCommand } from "../lib/command-line.ts";
 import { createLogger, lineLog } from "../lib/logger.ts";
 import { parseSettings } from "../lib/settings.ts";
@@ -28,9 +28,7 @@ async function main(): Promise<void> {
   const logger = createLogger("start");
   const hub = await startHub(settings, lineLog(createLogger("hub")));
 
-  const registry = openRegistry(settings.dataDir);
-  const token = registry.tokens.create({ uses: Math.max(nodes, 1), ttlMs: 3600_000, label: "npm start" }, Date.now());
-  registry.close();
+  const token = await createEnrollmentToken(hub.context.store, { uses: Math.max(nodes, 1), ttlMs: 3600_000, label: "npm start" }, Date.now());
 
   const fleet = await Fleet.start({ nodes, hubUrl: hub.httpUrl, token, rate: 1, dataDir: "./data/sim", prefix: "sim", log: lineLog(createLogger("sim")) });
   logger.info(`hub on ${hub.httpUrl}, ${nodes} simulated agents; Ctrl-C stops everything`);

@@ -22,19 +22,19 @@ export const BUN = process.execPath;
 
 export const REPO_ROOT = join(import.meta.dir, "..");
 
-const closeAfterTest: { close(): void }[] = [];
+const closeAfterTest: { close(): void | Promise<void> }[] = [];
 
-/** Keeps something with close() (a database, a registry) to close in cleanUp(). */
-export function closeLater<T extends { close(): void }>(resource: T): T {
+/** Keeps something with close() (a database, a store) to close in cleanUp(). */
+export function closeLater<T extends { close(): void | Promise<void> }>(resource: T): T {
   closeAfterTest.push(resource);
   return resource;
 }
 
 /** Closes what closeLater() kept (ignoring what a test closed itself) and removes the temp dirs. */
-export function cleanUp(): void {
+export async function cleanUp(): Promise<void> {
   for (const resource of closeAfterTest.splice(0)) {
     try {
-      resource.close();
+      await resource.close();
     } catch {
       // already closed by the test
     }

@@ -4,6 +4,10 @@
 // reach nobody later, its desired policy goes in the removal's transaction,
 // and a broker that does not revoke leaves everything as it was (503).
 import { afterAll, expect, test } from "bun:test";
+import { join } from "node:path";
+import type { StoreTransaction } from "../hub/store/hub-store.ts";
+import { REGISTRY_FILE } from "../hub/store/sqlite/sqlite-store.ts";
+import { openDatabase } from "../lib/sqlite.ts";
 import { FLEET_POLICY_TOPIC, nodeTopic } from "../protocol/topics.ts";
 import { removeTempDirs } from "./helpers.ts";
 import { connectNode, eventually, newNode, registerBody, startTestHub } from "./support/hub-harness.ts";
@@ -30,7 +34,7 @@ test("a registration proof signed before the readmission is dead after it: one r
       expect(r.body).toEqual({ error: "invalid_proof", detail: expect.stringContaining("signed before the readmission") });
     }
     expect((await t.api("GET", "/federation/nodes/replayed")).status).toBe(404); // still readmitted, not back
-    expect(usesLeft(t, token)).toBe(4); // the refusals spent nothing
+    expect(await usesLeft(t, token)).toBe(4); // the refusals spent nothing
 
     const fresh = registerBody(node);
     const back = await t.api("POST", "/federation/register", fresh, token);
@@ -89,7 +93,9 @@ test("decisions a node had not acknowledged when removed are closed as node_remo
     expect((await t.api("POST", "/federation/register", registerBody(newNode(older)), t.enrollmentToken())).status).toBe(201);
     const open = await t.api("POST", "/api/federation/decisions", { type: "RESEARCH_TASK", target: older, payload: { task: "backtest" } });
     expect((await t.api("DELETE", `/federation/nodes/${older}`)).status).toBe(200);
-    t.hub.context.registry.db.prepare("DELETE FROM decision_acks WHERE node_id = ?").run(older);
+    const registryFile = openDatabase(join(t.dataDir, REGISTRY_FILE));
+    registryFile.prepare("DELETE FROM decision_acks WHERE node_id = ?").run(older);
+    registryFile.close();
     expect((await t.api("POST", `/federation/nodes/${older}/readmit`)).status).toBe(200);
     expect((await t.api("POST", "/federation/register", registerBody(newNode(older)), t.enrollmentToken())).status).toBe(201);
     expect((await t.api("GET", `/api/federation/decisions?node=${older}`)).body.decisions[0]).toMatchObject({
@@ -130,7 +136,7 @@ test("a removed node's desired policy goes in the removal's transaction: a fleet
     for (const id of ["policy-after", "policy-before"]) {
       await register(id);
       expect((await t.api("POST", "/api/federation/mode", { mode: "SHADOW", target: id })).status).toBe(201); // a policy of its own
-      expect(ctx.registry.decisions.policies().has(id)).toBe(true);
+      expect((await ctx.store.decisions.policies()).has(id)).toBe(true);
     }
 
     // 1. A fleet decision issued the moment the removal lets go of the node's lock.
@@ -138,7 +144,7 @@ test("a removed node's desired policy goes in the removal's transaction: a fleet
     let after: { status: number; body: any } | undefined;
     ctx.nodeLocks.run = (async (key: string, work: () => Promise<unknown>) => {
       const result = await run.call(ctx.nodeLocks, key, work);
-      if (key === "policy-after" && result === "removed" && !after) after = await fleetPolicy(2);
+      if (key === "policy-after" && !after) after = await fleetPolicy(2); // the removal: the only use of its lock meanwhile
       return result;
     }) as typeof run;
     try {
@@ -148,30 +154,30 @@ test("a removed node's desired policy goes in the removal's transaction: a fleet
     }
     expect(after?.status).toBe(201);
     expect([...after!.body.targets].sort()).toEqual(["policy-before", "policy-bystander"]);
-    expect(ctx.registry.decisions.policies().has("policy-after")).toBe(false);
+    expect((await ctx.store.decisions.policies()).has("policy-after")).toBe(false);
     const one = await successorPolicy("policy-after");
     expect(one.ownPolicy).toEqual([]); // no retained policy of the removed node for the device that took its id
     expect(one.view.desired_policy_version).toBeNull();
 
     // 2. A fleet decision that listed its targets and policies while the node was
     // still there, and writes in the same transaction, just after the removal.
-    const group = ctx.registry.group;
-    const originalRun = group.run;
-    const groupRun = <T,>(work: () => T) => originalRun.call(group, work) as Promise<T>;
+    const store = ctx.store;
+    const originalWrite = store.write;
+    const storeWrite = <T,>(work: (tx: StoreTransaction) => Promise<T>) => originalWrite.call(store, work) as Promise<T>;
     const revoke = ctx.broker.revoke;
     let holdNextWrite = false;
     let releaseHeld: (() => void) | undefined;
     let heldWrite!: () => void;
     const writeHeld = new Promise<void>((resolve) => (heldWrite = resolve));
-    group.run = function <T>(work: () => T): Promise<T> {
+    store.write = function <T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
       if (holdNextWrite) {
         holdNextWrite = false; // the decision's write: queued right behind the removal's
         return new Promise<T>((resolve, reject) => {
-          releaseHeld = () => groupRun(work).then(resolve, reject);
+          releaseHeld = () => storeWrite(work).then(resolve, reject);
           heldWrite();
         });
       }
-      const result = groupRun(work);
+      const result = storeWrite(work);
       const release = releaseHeld;
       releaseHeld = undefined;
       release?.();
@@ -188,13 +194,13 @@ test("a removed node's desired policy goes in the removal's transaction: a fleet
     try {
       expect((await t.api("DELETE", "/federation/nodes/policy-before")).status).toBe(200);
     } finally {
-      group.run = originalRun;
+      store.write = originalWrite;
       ctx.broker.revoke = revoke;
     }
     const issued = await before!;
     expect(issued.status).toBe(201);
     expect([...issued.body.targets].sort()).toEqual(["policy-after", "policy-bystander"]); // not sent to, nor pending for, the removed node
-    expect(ctx.registry.decisions.policies().has("policy-before")).toBe(false);
+    expect((await ctx.store.decisions.policies()).has("policy-before")).toBe(false);
     const listed = (await t.api("GET", "/api/federation/decisions?node=policy-before")).body.decisions;
     expect(listed.map((d: any) => d.id)).not.toContain(issued.body.id);
     // What it had (its own policy, the first fleet decision) was closed at the removal.
@@ -211,17 +217,19 @@ test("a removed node's desired policy goes in the removal's transaction: a fleet
     // 3. All or nothing: a removal whose write fails leaves the node registered (the operator may try again).
     const id = "policy-fails";
     await register(id);
-    const deletePolicy = ctx.registry.decisions.deletePolicy;
-    ctx.registry.decisions.deletePolicy = () => {
-      throw new Error("disk I/O error");
-    };
+    // Every write meanwhile gets a transaction whose policy deletion fails, as on a failing disk.
+    store.write = <T,>(work: (tx: StoreTransaction) => Promise<T>) =>
+      storeWrite((tx) => {
+        const decisions = Object.assign(Object.create(tx.decisions), { deletePolicy: () => Promise.reject(new Error("disk I/O error")) });
+        return work({ ...tx, decisions });
+      });
     try {
       expect((await t.api("DELETE", `/federation/nodes/${id}`)).status).toBe(500);
     } finally {
-      ctx.registry.decisions.deletePolicy = deletePolicy;
+      store.write = originalWrite;
     }
     expect((await t.api("GET", `/federation/nodes/${id}`)).status).toBe(200);
-    expect(ctx.registry.tombstones.get(id)).toBeUndefined();
+    expect(await ctx.store.tombstones.get(id)).toBeUndefined();
     expect((await t.api("DELETE", `/federation/nodes/${id}`)).status).toBe(200);
     expect((await t.api("GET", `/federation/nodes/${id}`)).status).toBe(410);
   } finally {

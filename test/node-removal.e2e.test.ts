@@ -18,7 +18,7 @@ test("a removed node stays removed across a hub restart, is refused without spen
     const token = t.enrollmentToken({ uses: 2 });
     const first = await t.api("POST", "/federation/register", registerBody(node), token);
     expect(first.status).toBe(201);
-    expect(usesLeft(t, token)).toBe(1);
+    expect(await usesLeft(t, token)).toBe(1);
 
     expect((await t.api("DELETE", "/federation/nodes/removed-1")).status).toBe(200);
     await expect(connectNode(first.body.mqtt)).rejects.toThrow();
@@ -26,11 +26,11 @@ test("a removed node stays removed across a hub restart, is refused without spen
     const refused = await t.api("POST", "/federation/register", registerBody(node), token);
     expect(refused.status).toBe(403);
     expect(refused.body).toEqual({ error: "node_removed", detail: expect.stringContaining("POST /federation/nodes/removed-1/readmit") });
-    expect(usesLeft(t, token)).toBe(1); // the refusal spent nothing
+    expect(await usesLeft(t, token)).toBe(1); // the refusal spent nothing
     // Another key for the id, or a fresh proof, makes no difference.
     expect((await t.api("POST", "/federation/register", registerBody(newNode("removed-1")), token)).status).toBe(403);
     expect((await t.api("POST", "/federation/register", registerBody(node, {}, false), token)).status).toBe(403);
-    expect(usesLeft(t, token)).toBe(1);
+    expect(await usesLeft(t, token)).toBe(1);
     // A bad token still learns nothing about the id.
     expect((await t.api("POST", "/federation/register", registerBody(node), "efe_not-a-token")).status).toBe(401);
 
@@ -49,7 +49,7 @@ test("a removed node stays removed across a hub restart, is refused without spen
     // The tombstone is in the registry file, not only in memory.
     expect((await t.api("GET", "/federation/nodes/removed-1")).status).toBe(410);
     expect((await t.api("POST", "/federation/register", registerBody(node), token)).status).toBe(403);
-    expect(usesLeft(t, token)).toBe(1);
+    expect(await usesLeft(t, token)).toBe(1);
 
     const readmitted = await t.api("POST", "/federation/nodes/removed-1/readmit");
     expect(readmitted.status).toBe(200);
@@ -61,7 +61,7 @@ test("a removed node stays removed across a hub restart, is refused without spen
     const again = await t.api("POST", "/federation/register", registerBody(node), token);
     expect(again.status).toBe(201); // a new registration ...
     expect(again.body.registration_id).not.toBe(first.body.registration_id);
-    expect(usesLeft(t, token)).toBe(1); // ... that spends no use
+    expect(await usesLeft(t, token)).toBe(1); // ... that spends no use
     const client = await connectNode(again.body.mqtt);
     await client.endAsync(true);
     expect((await t.api("GET", "/federation/nodes/removed-1")).status).toBe(200);
@@ -84,7 +84,7 @@ test("readmitted, a node comes back on its used-up one-use token; another key fo
     const pi = newNode("one-use");
     const single = t.enrollmentToken({ uses: 1 });
     expect((await register(pi, single)).status).toBe(201);
-    expect(usesLeft(t, single)).toBeUndefined(); // used up
+    expect(await usesLeft(t, single)).toBeUndefined(); // used up
     expect((await t.api("DELETE", "/federation/nodes/one-use")).status).toBe(200);
     expect((await register(pi, single)).status).toBe(403); // removed, not "token used up"
     expect((await t.api("POST", "/federation/nodes/one-use/readmit")).status).toBe(200);
@@ -101,7 +101,7 @@ test("readmitted, a node comes back on its used-up one-use token; another key fo
     expect(usedUp.body.detail).toContain("used up");
     const fresh = t.enrollmentToken({ uses: 1 });
     expect((await register(replacement, fresh)).status).toBe(201);
-    expect(usesLeft(t, fresh)).toBeUndefined();
+    expect(await usesLeft(t, fresh)).toBeUndefined();
     expect((await register(old, single)).status).toBe(409); // the old key is nobody now
 
     // Readmitted, then removed again before it registered: the removal stands.
@@ -184,10 +184,10 @@ test("removals, registrations and readmissions of one id, in every order and at 
     async function agree(node: TestNode, token: string, register: { status: number; body: any }, view: number): Promise<void> {
       const id = node.nodeId;
       expect((await t.api("GET", `/federation/nodes/${id}`)).status).toBe(view);
-      const { registry } = t.hub.context;
-      expect(registry.nodes.get(id) !== undefined).toBe(view === 200);
-      expect(registry.tombstones.standing(id) !== undefined).toBe(view === 410);
-      expect(registry.tombstones.get(id) !== undefined).toBe(view !== 200); // readmitted and not back: still there, lifted
+      const { store } = t.hub.context;
+      expect((await store.nodes.get(id)) !== undefined).toBe(view === 200);
+      expect((await store.tombstones.standing(id)) !== undefined).toBe(view === 410);
+      expect((await store.tombstones.get(id)) !== undefined).toBe(view !== 200); // readmitted and not back: still there, lifted
       expect((await t.api("GET", "/federation/nodes?limit=1000")).body.nodes.some((n: any) => n.node_id === id)).toBe(view === 200);
       // The registration's credentials work on the broker exactly when it is the one that stands.
       if (register.status === 200 || register.status === 201) {
@@ -260,8 +260,8 @@ test("a readmitted node's registration that the broker does not take undoes itse
       expect(failed.status).toBe(503);
       expect(failed.body.error).toBe("broker_unavailable");
     }
-    expect(usesLeft(t, fresh)).toBe(1); // refunded
-    expect(usesLeft(t, returning)).toBeUndefined(); // still used up: nothing was spent, so nothing is given back
+    expect(await usesLeft(t, fresh)).toBe(1); // refunded
+    expect(await usesLeft(t, returning)).toBeUndefined(); // still used up: nothing was spent, so nothing is given back
     expect((await t.api("GET", "/federation/nodes/undo-readmit")).status).toBe(404); // not registered, not removed
     expect((await t.api("POST", "/federation/nodes/undo-readmit/readmit")).body.detail).toContain("readmitted already");
 

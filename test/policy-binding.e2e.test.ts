@@ -12,7 +12,7 @@ import { DEFAULT_POLICY } from "../kernel/policy.ts";
 import { DesiredPolicyMessage } from "../protocol/messages.ts";
 import { signMessage, verifyMessage, type Ed25519KeyPair } from "../protocol/signing.ts";
 import { FLEET_POLICY_TOPIC, nodeTopic } from "../protocol/topics.ts";
-import { openRegistry } from "../hub/store/registry.ts";
+import { openSqliteRegistry } from "../hub/store/sqlite/sqlite-store.ts";
 import { removeTempDirs, tempDir } from "./helpers.ts";
 import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
 import { startMosquitto, type RunningMosquitto } from "./support/mosquitto.ts";
@@ -114,11 +114,11 @@ test("a policy an older hub kept unbound is signed again, bound, when the hub st
   await t.stop();
 
   // What an older hub left: the next version of the node's policy, signed without a target, in its registry and retained.
-  const registry = openRegistry(dataDir);
-  const hubKeys = JSON.parse(registry.setting("hub_keys")!) as Ed25519KeyPair;
+  const registry = openSqliteRegistry(dataDir);
+  const hubKeys = JSON.parse((await registry.hubValues.get("hub_keys"))!) as Ed25519KeyPair;
   const version = modeOf(agent).policy_version + 1;
   const unbound = signMessage({ version, issuedAt: Date.now(), policy: { ...DEFAULT_POLICY, mode: "PAUSED" } }, hubKeys.privateKey);
-  registry.decisions.savePolicy("bound-upgrade", unbound as unknown as DesiredPolicyMessage);
+  await registry.decisions.savePolicy("bound-upgrade", unbound as unknown as DesiredPolicyMessage);
   registry.close();
   const oldHub = await asHub();
   await oldHub.publishAsync(nodeTopic("bound-upgrade", "policy"), JSON.stringify(unbound), { qos: 1, retain: true });

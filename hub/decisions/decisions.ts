@@ -8,10 +8,10 @@ import { decisionEffect } from "../../protocol/decision-policy.ts";
 import { DECISION_TYPES, type DecisionAckMessage, type DecisionMessage, type DesiredPolicyMessage } from "../../protocol/messages.ts";
 import { signMessage } from "../../protocol/signing.ts";
 import { FLEET_POLICY_TOPIC, NODE_ID_PATTERN, nodeTopic } from "../../protocol/topics.ts";
+import { DomainError, invalidInput, unknownNodeError } from "../errors.ts";
 import type { HubContext } from "../hub-context.ts";
-import { HttpError, invalidBody } from "../http/http-error.ts";
 import { randomSecret } from "../identity/secrets.ts";
-import type { StoredDecision } from "../store/decision-store.ts";
+import type { StoreTransaction } from "../store/hub-store.ts";
 
 export const DEFAULT_EXPIRY_S = 3600;
 /** The error of the ack-like row that closes a decision its node never acknowledged before it was removed. */
@@ -42,14 +42,25 @@ export class Decisions {
    */
   private issuing: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly hub: HubContext) {
-    for (const [target, stored] of hub.registry.decisions.policies()) {
+  private constructor(private readonly hub: HubContext) {}
+
+  /** Takes up the desired policies the registry keeps. */
+  static async load(hub: HubContext): Promise<Decisions> {
+    const decisions = new Decisions(hub);
+    const resigned = new Map<string, DesiredPolicyMessage>();
+    for (const [target, stored] of await hub.store.decisions.policies()) {
       // Kept by a hub from before policies named their target (issue 10): signed again, bound to it,
       // and so republished bound on the next connect; agents refuse unbound ones.
-      const message = stored.target === target ? stored : this.signPolicy(target, stored);
-      if (message !== stored) hub.registry.decisions.savePolicy(target, message);
-      this.desired.set(target, message);
+      const message = stored.target === target ? stored : decisions.signPolicy(target, stored);
+      if (message !== stored) resigned.set(target, message);
+      decisions.desired.set(target, message);
     }
+    if (resigned.size) {
+      await hub.store.write(async (tx) => {
+        for (const [target, message] of resigned) await tx.decisions.savePolicy(target, message);
+      });
+    }
+    return decisions;
   }
 
   /**
@@ -78,15 +89,15 @@ export class Decisions {
 
   private async issueNow(rawBody: unknown): Promise<IssuedDecision> {
     const parsed = DecisionRequest.safeParse(rawBody);
-    if (!parsed.success) throw invalidBody(parsed.error.issues);
+    if (!parsed.success) throw invalidInput(parsed.error.issues);
     const request = parsed.data;
     const { hub } = this;
     if (request.target !== "fleet" && !hub.fleet.get(request.target)) {
-      throw new HttpError(404, "unknown_node", `no registered node ${request.target}`);
+      throw unknownNodeError(request.target);
     }
     const now = hub.clock();
     const effect = decisionEffect(request.type, request.payload, now);
-    if (effect.kind === "invalid") throw new HttpError(400, "invalid_decision", effect.violations.join("; "));
+    if (effect.kind === "invalid") throw new DomainError("invalid", "invalid_decision", effect.violations.join("; "));
 
     const unsigned = {
       id: `dec_${randomSecret(16)}`,
@@ -101,28 +112,28 @@ export class Decisions {
     // A fleet decision changes the fleet policy and every node policy that overrides it.
     const policyCandidates =
       effect.kind !== "policy" ? [] : request.target === "fleet" ? [...this.desired.keys(), "fleet"].filter(uniq) : [request.target];
-    const { seq, decision, policies, targets } = await hub.registry.group.run(() => {
+    const { seq, decision, policies, targets } = await hub.store.write(async (tx) => {
       // A node removed since the lists above were taken (its removal may even
       // sit earlier in this transaction) gets nothing: no decision left
       // pending for it, no node policy saved again.
-      const registered = (node: string) => hub.registry.nodes.get(node) !== undefined;
-      const targets = candidates.filter(registered);
-      if (request.target !== "fleet" && targets.length === 0) throw new HttpError(404, "unknown_node", `no registered node ${request.target}`);
-      const policyTargets = policyCandidates.filter((target) => target === "fleet" || registered(target));
+      const registered = await tx.nodes.existing([...candidates, ...policyCandidates]);
+      const targets = candidates.filter((node) => registered.has(node));
+      if (request.target !== "fleet" && targets.length === 0) throw unknownNodeError(request.target);
+      const policyTargets = policyCandidates.filter((target) => target === "fleet" || registered.has(target));
       // The decision carries its seq (signed), the version of the desired
       // policy that folds it: an agent holding a newer policy knows this
       // decision is already in it. issue() runs one at a time, so the next
       // seq is known before the insert.
-      const seq = hub.registry.decisions.nextSeq();
+      const seq = await tx.decisions.nextSeq();
       const decision: DecisionMessage = signMessage({ ...unsigned, seq }, hub.identity.keys.privateKey);
-      hub.registry.decisions.add(decision, targets);
+      await tx.decisions.add(decision, targets);
       const policies = new Map<string, DesiredPolicyMessage>();
       if (effect.kind === "policy") {
         for (const target of policyTargets) {
           const next = applyPolicyUpdate(this.policyOf(target), effect.update);
-          if (!next.ok) throw new HttpError(400, "invalid_decision", next.violations.join("; "));
+          if (!next.ok) throw new DomainError("invalid", "invalid_decision", next.violations.join("; "));
           const message = this.signPolicy(target, { version: seq, issuedAt: now, policy: next.policy as unknown as Record<string, unknown> });
-          hub.registry.decisions.savePolicy(target, message);
+          await tx.decisions.savePolicy(target, message);
           policies.set(target, message);
         }
       }
@@ -141,30 +152,18 @@ export class Decisions {
     return { decision, seq, targets, published };
   }
 
-  /** Records a node's acknowledgement; returns why it was refused, or null. */
-  acknowledge(nodeId: string, ack: DecisionAckMessage, now: number): string | null {
-    const stored = this.hub.registry.decisions.get(ack.id);
-    if (!stored) return `unknown decision ${ack.id}`;
-    if (!stored.targets.includes(nodeId)) return `decision ${ack.id} was not sent to this node`;
-    void this.hub.registry.group
-      .run(() => this.hub.registry.decisions.addAck(ack.id, { nodeId, ok: ack.ok, error: ack.error ?? null, appliedAt: ack.appliedAt, receivedAt: now }))
-      .catch((error) => this.hub.log(`storing ack of ${ack.id} from ${nodeId} failed: ${(error as Error).message}`));
-    return null;
-  }
-
-  list(options: { limit: number; node?: string; beforeSeq?: number }): object[] {
-    return this.hub.registry.decisions.list(options).map((stored) => this.view(stored));
-  }
-
-  private view(stored: StoredDecision): object {
-    const acks = this.hub.registry.decisions.acks(stored.message.id);
-    const acked = new Set(acks.map((a) => a.nodeId));
-    return {
-      ...stored.message,
-      targets: stored.targets,
-      acks: acks.map((a) => ({ node_id: a.nodeId, ok: a.ok, error: a.error, applied_at: a.appliedAt, received_at: a.receivedAt })),
-      pending: stored.targets.filter((node) => !acked.has(node)),
-    };
+  /**
+   * Records a node's acknowledgement; resolves once it is committed, with
+   * why it was refused (checked in the same transaction), or null.
+   */
+  acknowledge(nodeId: string, ack: DecisionAckMessage, now: number): Promise<string | null> {
+    return this.hub.store.write(async (tx) => {
+      const stored = await tx.decisions.get(ack.id);
+      if (!stored) return `unknown decision ${ack.id}`;
+      if (!stored.targets.includes(nodeId)) return `decision ${ack.id} was not sent to this node`;
+      await tx.decisions.addAck(ack.id, { nodeId, ok: ack.ok, error: ack.error ?? null, appliedAt: ack.appliedAt, receivedAt: now });
+      return null;
+    });
   }
 
   desiredPolicy(target: string): DesiredPolicyMessage | undefined {
@@ -178,9 +177,9 @@ export class Decisions {
    * whoever takes the id next, and drops its desired policy. Call forgotten()
    * once that transaction has committed.
    */
-  closeRemoved(nodeId: string, at: number): void {
-    this.hub.registry.decisions.closePending(nodeId, NODE_REMOVED, at);
-    this.hub.registry.decisions.deletePolicy(nodeId);
+  async closeRemoved(tx: StoreTransaction, nodeId: string, at: number): Promise<void> {
+    await tx.decisions.closePending(nodeId, NODE_REMOVED, at);
+    await tx.decisions.deletePolicy(nodeId);
   }
 
   /** After the removal committed: the desired policy kept in memory goes too. */
@@ -195,8 +194,15 @@ export class Decisions {
    * node was away). Agents apply a decision once by id and acknowledge a
    * redelivery again.
    */
-  redeliver(nodeId: string, now: number): void {
-    for (const message of this.hub.registry.decisions.pendingFor(nodeId, now)) {
+  async redeliver(nodeId: string, now: number): Promise<void> {
+    let pending: DecisionMessage[];
+    try {
+      pending = await this.hub.store.decisions.pendingFor(nodeId, now);
+    } catch (error) {
+      this.hub.log(`reading what ${nodeId} has pending failed: ${(error as Error).message}`);
+      return;
+    }
+    for (const message of pending) {
       this.hub
         .publish(nodeTopic(nodeId, "cmd"), JSON.stringify(message), { qos: 1, retain: false })
         .catch((error) => this.hub.log(`redelivering ${message.id} to ${nodeId} failed: ${(error as Error).message}`));

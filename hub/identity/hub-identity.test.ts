@@ -6,15 +6,15 @@ import { join } from "node:path";
 import { cleanUp, closeLater, tempDir } from "../../test/helpers.ts";
 import { ADMIN_TOKEN_FILE, loadHubIdentity, WATCH_TOKEN_FILE } from "./hub-identity.ts";
 import { hashSecret } from "./secrets.ts";
-import { openRegistry } from "../store/registry.ts";
+import { openSqliteStore } from "../store/sqlite/sqlite-store.ts";
 
 afterAll(cleanUp);
 
-test("first start generates an admin and a watch token into owner-only files; later starts keep them", () => {
+test("first start generates an admin and a watch token into owner-only files; later starts keep them", async () => {
   const dataDir = tempDir();
-  const registry = closeLater(openRegistry(dataDir));
+  const store = closeLater(openSqliteStore(dataDir));
   const logs: string[] = [];
-  const first = loadHubIdentity(registry, dataDir, { adminToken: "", watchToken: "" }, (line) => logs.push(line));
+  const first = await loadHubIdentity(store, dataDir, { adminToken: "", watchToken: "" }, (line) => logs.push(line));
   const admin = readFileSync(join(dataDir, ADMIN_TOKEN_FILE), "utf8").trim();
   const watch = readFileSync(join(dataDir, WATCH_TOKEN_FILE), "utf8").trim();
   for (const file of [ADMIN_TOKEN_FILE, WATCH_TOKEN_FILE]) expect(statSync(join(dataDir, file)).mode & 0o777).toBe(0o600);
@@ -24,18 +24,18 @@ test("first start generates an admin and a watch token into owner-only files; la
   expect(logs.join("\n")).not.toContain(admin);
   expect(logs.join("\n")).not.toContain(watch);
 
-  const again = loadHubIdentity(registry, dataDir, { adminToken: "", watchToken: "" }, () => {});
+  const again = await loadHubIdentity(store, dataDir, { adminToken: "", watchToken: "" }, () => {});
   expect(again).toEqual(first);
-  const configured = loadHubIdentity(registry, dataDir, { adminToken: "configured-admin-token-0123", watchToken: "configured-watch-token-0123" }, () => {});
+  const configured = await loadHubIdentity(store, dataDir, { adminToken: "configured-admin-token-0123", watchToken: "configured-watch-token-0123" }, () => {});
   expect(configured.adminTokenHash).toBe(hashSecret("configured-admin-token-0123"));
   expect(configured.watchTokenHash).toBe(hashSecret("configured-watch-token-0123"));
   expect(configured.keys).toEqual(first.keys);
 });
 
-test("a watch token equal to the admin token, even a generated one, is refused", () => {
+test("a watch token equal to the admin token, even a generated one, is refused", async () => {
   const dataDir = tempDir();
-  const registry = closeLater(openRegistry(dataDir));
-  loadHubIdentity(registry, dataDir, { adminToken: "", watchToken: "" }, () => {});
+  const store = closeLater(openSqliteStore(dataDir));
+  await loadHubIdentity(store, dataDir, { adminToken: "", watchToken: "" }, () => {});
   const admin = readFileSync(join(dataDir, ADMIN_TOKEN_FILE), "utf8").trim();
-  expect(() => loadHubIdentity(registry, dataDir, { adminToken: "", watchToken: admin }, () => {})).toThrow("must differ from the admin token");
+  await expect(loadHubIdentity(store, dataDir, { adminToken: "", watchToken: admin }, () => {})).rejects.toThrow("must differ from the admin token");
 });

@@ -5,7 +5,7 @@ import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateKeyPair, type Ed25519KeyPair } from "../../protocol/signing.ts";
 import { hashSecret, randomSecret } from "./secrets.ts";
-import type { Registry } from "../store/registry.ts";
+import type { HubStore } from "../store/hub-store.ts";
 
 export interface HubIdentity {
   keys: Ed25519KeyPair;
@@ -23,33 +23,34 @@ export const WATCH_TOKEN_FILE = "watch-token";
  * `<dataDir>/admin-token` (and `watch-token`) rather than printed, because
  * logs are kept and copied around and a secret in them is a secret leaked.
  */
-export function loadHubIdentity(
-  registry: Registry,
+export async function loadHubIdentity(
+  store: HubStore,
   dataDir: string,
   configured: { adminToken: string; watchToken: string },
   log: (line: string) => void,
-): HubIdentity {
-  let keysJson = registry.setting("hub_keys");
+): Promise<HubIdentity> {
+  let keysJson = await store.hubValues.get("hub_keys");
   if (!keysJson) {
-    keysJson = JSON.stringify(generateKeyPair());
-    registry.saveSetting("hub_keys", keysJson);
+    const generated = JSON.stringify(generateKeyPair());
+    await store.write((tx) => tx.hubValues.put("hub_keys", generated));
+    keysJson = generated;
   }
   const keys = JSON.parse(keysJson) as Ed25519KeyPair;
-  const tokenHash = (given: string, setting: string, file: string, what: string): string => {
+  const tokenHash = async (given: string, setting: string, file: string, what: string): Promise<string> => {
     if (given) return hashSecret(given);
-    const stored = registry.setting(setting);
+    const stored = await store.hubValues.get(setting);
     if (stored) return stored;
     const token = randomSecret(32);
     const path = join(dataDir, file);
     writeFileSync(path, `${token}\n`, { mode: 0o600 });
     chmodSync(path, 0o600); // the mode above applies only to a file that did not exist
     const hash = hashSecret(token);
-    registry.saveSetting(setting, hash);
+    await store.write((tx) => tx.hubValues.put(setting, hash));
     log(`generated ${what} into ${path} (owner-only); read it from there`);
     return hash;
   };
-  const adminTokenHash = tokenHash(configured.adminToken, "admin_token_hash", ADMIN_TOKEN_FILE, "an admin token");
-  const watchTokenHash = tokenHash(configured.watchToken, "watch_token_hash", WATCH_TOKEN_FILE, "a watch token (read-only MQTT)");
+  const adminTokenHash = await tokenHash(configured.adminToken, "admin_token_hash", ADMIN_TOKEN_FILE, "an admin token");
+  const watchTokenHash = await tokenHash(configured.watchToken, "watch_token_hash", WATCH_TOKEN_FILE, "a watch token (read-only MQTT)");
   // Also when one of them was generated: the watch token must never open the admin API.
   if (watchTokenHash === adminTokenHash) throw new Error("EDGEFED_WATCH_TOKEN: must differ from the admin token (watching grants no admin rights)");
   return { keys, adminTokenHash, watchTokenHash };

@@ -25,11 +25,14 @@ export interface IngestStats {
 
 /** What ingest hands on beyond the fleet view. */
 export interface IngestHooks {
-  /** Records a decision ack; returns why it was refused, or null. */
-  onAck(nodeId: string, ack: DecisionAck, now: number): string | null;
+  /** Records a decision ack; resolves once stored, with why it was refused, or null. */
+  onAck(nodeId: string, ack: DecisionAck, now: number): Promise<string | null>;
   /** A node (re)connected. */
   onBirth(nodeId: string, now: number): void;
 }
+
+/** An ack is applied or dropped once the store has checked and recorded it. */
+const ACK_PENDING = Symbol("ack pending");
 
 export class Ingest {
   private received = 0;
@@ -49,15 +52,15 @@ export class Ingest {
     const now = this.clock();
     this.received++;
     try {
-      const dropReason = this.apply(topic, payload, retained, now);
-      if (dropReason === null) this.applied++;
+      const outcome = this.apply(topic, payload, retained, now);
+      if (outcome === null) this.applied++;
     } catch (error) {
       this.drops.drop("internal error", topic, (error as Error).message, now);
     }
   }
 
-  /** Applies a message; returns null, or the reason it was dropped (already counted). */
-  private apply(topic: string, payload: Buffer, retained: boolean, now: number): string | null {
+  /** Applies a message; returns null, ACK_PENDING (counted when stored), or the reason it was dropped (already counted). */
+  private apply(topic: string, payload: Buffer, retained: boolean, now: number): string | typeof ACK_PENDING | null {
     const parsed = parseNodeTopic(topic);
     if (!parsed) return this.dropped("unknown topic", "unknown topics", topic.slice(0, 200), now);
     const node = this.fleet.get(parsed.node);
@@ -95,10 +98,20 @@ export class Ingest {
       case "cmd/ack": {
         const ack = decodePayload(DecisionAckMessage, payload);
         if (!ack.ok) return this.dropped("invalid payload", source, `cmd/ack: ${ack.error}`, now);
-        const problem = this.hooks.onAck(parsed.node, ack.value, now);
-        if (problem) return this.dropped("bad ack", source, problem, now);
-        node.live.lastSeen = now;
-        break;
+        // Checked against the audit trail where it is stored: counted once that answers.
+        void this.hooks.onAck(parsed.node, ack.value, now).then(
+          (problem) => {
+            if (problem) {
+              this.dropped("bad ack", source, problem, now);
+              return;
+            }
+            this.applied++;
+            node.live.lastSeen = now;
+            this.fleet.touched(node, now);
+          },
+          (error) => this.drops.drop("internal error", topic, (error as Error).message, now),
+        );
+        return ACK_PENDING;
       }
       default:
         return this.dropped("unexpected kind", source, parsed.kind, now); // cmd and policy are the hub's own

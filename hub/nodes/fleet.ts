@@ -6,7 +6,7 @@
 // next heartbeat; verdict counts do not (docs/hub.md, "MQTT ingest").
 import { classifyHealth, type HealthRules } from "./health.ts";
 import type { HealthState, HealthTransition, NodeRecord } from "./node-model.ts";
-import type { NodeStore } from "../store/node-store.ts";
+import type { HubStore } from "../store/hub-store.ts";
 
 const RECENT_TRANSITIONS = 20;
 
@@ -16,15 +16,20 @@ export class Fleet {
   private readonly dirty = new Set<string>();
   private pendingTransitions: { nodeId: string; transition: HealthTransition }[] = [];
 
-  constructor(
-    private readonly store: NodeStore,
-    private readonly runInTransaction: (work: () => void) => void,
+  private constructor(
+    private readonly store: HubStore,
     private readonly rules: HealthRules,
-  ) {
-    for (const node of store.all()) {
-      this.nodes.set(node.nodeId, node);
-      this.recent.set(node.nodeId, store.transitions(node.nodeId, RECENT_TRANSITIONS));
+  ) {}
+
+  /** The fleet view of the nodes in the registry, with their recent transitions. */
+  static async load(store: HubStore, rules: HealthRules): Promise<Fleet> {
+    const fleet = new Fleet(store, rules);
+    const [nodes, transitions] = await Promise.all([store.nodes.all(), store.nodes.latestTransitions(RECENT_TRANSITIONS)]);
+    for (const node of nodes) {
+      fleet.nodes.set(node.nodeId, node);
+      fleet.recent.set(node.nodeId, transitions.get(node.nodeId) ?? []);
     }
+    return fleet;
   }
 
   get(nodeId: string): NodeRecord | undefined {
@@ -109,20 +114,17 @@ export class Fleet {
     return counts;
   }
 
-  /** Writes changed live state and new transitions in one transaction. */
-  flush(): number {
+  /** Writes changed live state and new transitions in one transaction; resolves once committed. */
+  async flush(): Promise<number> {
     if (this.dirty.size === 0 && this.pendingTransitions.length === 0) return 0;
     const ids = [...this.dirty];
     const transitions = this.pendingTransitions;
     this.dirty.clear();
     this.pendingTransitions = [];
     try {
-      this.runInTransaction(() => {
-        for (const id of ids) {
-          const node = this.nodes.get(id);
-          if (node) this.store.saveLive(node);
-        }
-        for (const { nodeId, transition } of transitions) if (this.nodes.has(nodeId)) this.store.addTransition(nodeId, transition);
+      await this.store.write(async (tx) => {
+        await tx.nodes.saveLive(ids.flatMap((id) => this.nodes.get(id) ?? []));
+        await tx.nodes.addTransitions(transitions.filter(({ nodeId }) => this.nodes.has(nodeId)));
       });
     } catch (error) {
       // Keep the changes for the next flush rather than losing them.

@@ -5,7 +5,8 @@ import mqtt, { type MqttClient } from "mqtt";
 import { generateKeyPair, signMessage, type Ed25519KeyPair } from "../../protocol/signing.ts";
 import { startHub, type RunningHub } from "../../hub/hub.ts";
 import { parseHubSettings, type HubSettings } from "../../hub/settings.ts";
-import { openRegistry } from "../../hub/store/registry.ts";
+import { newEnrollmentToken } from "../../hub/identity/enrollment-tokens.ts";
+import { openSqliteRegistry } from "../../hub/store/sqlite/sqlite-store.ts";
 import { tempDir } from "../helpers.ts";
 import type { RunningMosquitto } from "./mosquitto.ts";
 
@@ -46,8 +47,9 @@ export async function startTestHub(options: { mosquitto?: RunningMosquitto; data
   }
   const settings = parseHubSettings([], env);
   const hub = await startHub(settings, options.log ?? (() => {}));
-  // Enrollment tokens are made the way the CLI makes them: straight into the registry file.
-  const registry = openRegistry(dataDir);
+  // Enrollment tokens go straight into the registry file, as `token create` puts them there for a
+  // running hub; the SQLite tables write at once, so enrollmentToken() can stay synchronous.
+  const registry = openSqliteRegistry(dataDir);
   const api: TestHub["api"] = async (method, path, body, token = adminToken) => {
     const response = await fetch(`${hub.httpUrl}${path}`, {
       method,
@@ -67,7 +69,11 @@ export async function startTestHub(options: { mosquitto?: RunningMosquitto; data
     adminToken,
     watchToken,
     settings,
-    enrollmentToken: (o = {}) => registry.tokens.create({ uses: o.uses ?? 100, ttlMs: o.ttlMs === undefined ? 3600_000 : o.ttlMs }, Date.now()),
+    enrollmentToken: (o = {}) => {
+      const { token, record } = newEnrollmentToken({ uses: o.uses ?? 100, ttlMs: o.ttlMs === undefined ? 3600_000 : o.ttlMs }, Date.now());
+      void registry.tokens.add(record); // written when it returns: the promise only carries the (empty) result
+      return token;
+    },
     api,
     async stop() {
       registry.close();

@@ -1,6 +1,7 @@
 // Helpers shared by the node-removal end-to-end tests.
 import type { MqttClient } from "mqtt";
-import { openRegistry } from "../../hub/store/registry.ts";
+import { tokenHash } from "../../hub/identity/enrollment-tokens.ts";
+import { openHubStore } from "../../hub/store/open-hub-store.ts";
 import type { TestHub } from "./hub-harness.ts";
 
 /** A node's birth payload, as its agent would publish it. */
@@ -14,12 +15,12 @@ export function collect(client: MqttClient): { topic: string; payload: string }[
   return seen;
 }
 
-/** Uses left on a token, read from the registry file as the CLI would. */
-export function usesLeft(t: TestHub, token: string): number | null | undefined {
-  const registry = openRegistry(t.dataDir);
+/** Uses left on a token, read from the registry as the CLI would. */
+export async function usesLeft(t: TestHub, token: string): Promise<number | null | undefined> {
+  const store = await openHubStore({ dataDir: t.dataDir });
   try {
-    return registry.tokens.valid(token, Date.now())?.usesLeft;
+    return (await store.tokens.valid(tokenHash(token), Date.now()))?.usesLeft;
   } finally {
-    registry.close();
+    await store.close();
   }
 }

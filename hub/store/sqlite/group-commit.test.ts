@@ -3,8 +3,8 @@
 // promise resolves only once its write is committed and visible to others.
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { openDatabase, type SqliteDatabase } from "../../lib/sqlite.ts";
-import { cleanUp, closeLater, tempDir } from "../../test/helpers.ts";
+import { openDatabase, type SqliteDatabase } from "../../../lib/sqlite.ts";
+import { cleanUp, closeLater, tempDir } from "../../../test/helpers.ts";
 import { GroupCommit } from "./group-commit.ts";
 
 function open(path: string): SqliteDatabase {
@@ -46,11 +46,13 @@ describe("GroupCommit", () => {
     const observer = open(path);
     const countSeen = observer.prepare("SELECT count(*) AS c FROM items");
     const seenByOthers: number[] = [];
+    const write = (n: number) => {
+      insert.run(n, "x");
+      seenByOthers.push(countSeen.get<{ c: number }>()!.c);
+    };
+    // Every other work is async and awaits what answers at once, as the store's methods do.
     const writes = Array.from({ length: 100 }, (_, i) =>
-      group.run(() => {
-        insert.run(i + 1, "x");
-        seenByOthers.push(countSeen.get<{ c: number }>()!.c);
-      }),
+      group.run(i % 2 === 0 ? () => write(i + 1) : async () => write(await Promise.resolve(i + 1))),
     );
     await Promise.all(writes);
     // Had any write committed on its own, a later one would have seen it.
@@ -202,6 +204,39 @@ describe("GroupCommit", () => {
     await group.run(() => {
       insert.run(1, "outer");
       inner = group.run(() => insert.run(2, "inner"));
+    });
+    await inner;
+    expect(db.prepare("SELECT n FROM items ORDER BY n").all()).toEqual([{ n: 1 }, { n: 2 }]);
+  });
+});
+
+describe("GroupCommit with async work", () => {
+  test("work that waits on something else (a timer) is rolled back and rejected; the rest of the batch commits", async () => {
+    const { path, db } = freshDb();
+    const group = new GroupCommit(db);
+    const insert = db.prepare("INSERT INTO items (n, label) VALUES (?, ?)");
+    const before = group.run(() => insert.run(1, "before"));
+    const waits = group.run(async () => {
+      insert.run(2, "written, then the work waits for a timer");
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      insert.run(3, "after the wait");
+    });
+    const after = group.run(() => insert.run(4, "after"));
+    await expect(waits).rejects.toThrow(/awaited something other than the store/);
+    await before;
+    await after;
+    expect(committedRows(path)).toEqual([1, 4]);
+  });
+
+  test("a write queued while an async batch runs waits for the next batch", async () => {
+    const { db } = freshDb();
+    const group = new GroupCommit(db);
+    const insert = db.prepare("INSERT INTO items (n, label) VALUES (?, ?)");
+    let inner: Promise<unknown> | undefined;
+    await group.run(async () => {
+      await Promise.resolve();
+      insert.run(1, "outer");
+      inner = group.run(async () => insert.run(2, "inner"));
     });
     await inner;
     expect(db.prepare("SELECT n FROM items ORDER BY n").all()).toEqual([{ n: 1 }, { n: 2 }]);

@@ -2,9 +2,10 @@
 // release can migrate a registry written by this one: SCHEMA is version 1,
 // and each later version is one step in UPGRADES, run in order on a registry
 // that is behind (a fresh one goes through all of them).
-import type { SqliteDatabase } from "../../lib/sqlite.ts";
+import type { SqliteDatabase } from "../../../lib/sqlite.ts";
+import { TRANSITIONS_KEPT_PER_NODE } from "../hub-store.ts";
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS hub_settings (
@@ -81,6 +82,16 @@ CREATE TABLE IF NOT EXISTS removed_nodes (
   removed_at INTEGER NOT NULL,     -- ms since the epoch
   public_key TEXT NOT NULL,        -- the key it was registered with; once readmitted, that key comes back without a token use
   readmitted_at INTEGER            -- NULL: removed, registration refused; else readmitted, the row goes when it registers
+);
+`,
+  // 3: health transitions are kept per node up to TRANSITIONS_KEPT_PER_NODE
+  // and go with their node. Hubs before this kept every one, also of nodes
+  // long removed: those go now, and each node keeps its newest.
+  3: `
+DELETE FROM health_transitions WHERE node_id NOT IN (SELECT node_id FROM nodes);
+DELETE FROM health_transitions WHERE id IN (
+  SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY node_id ORDER BY id DESC) AS newness FROM health_transitions)
+  WHERE newness > ${TRANSITIONS_KEPT_PER_NODE}
 );
 `,
 };

@@ -1,19 +1,9 @@
-// Tombstones of removed nodes: DELETE /federation/nodes/:id leaves one in the
-// same transaction that forgets the node, and registration refuses an id whose
-// tombstone stands, so a removed node cannot come straight back with its
-// enrollment token. An operator's readmission marks it readmitted (the node
-// may register again; with the key it had, without spending a token use), and
-// the registration that follows deletes it. Writes go through group commit.
-import type { SqliteDatabase } from "../../lib/sqlite.ts";
-
-export interface Tombstone {
-  nodeId: string;
-  removedAt: number;
-  /** The key the node was registered with when it was removed. */
-  publicKey: string;
-  /** null: the removal stands; else when an operator readmitted the id. */
-  readmittedAt: number | null;
-}
+// Tombstones of removed nodes in SQLite (TombstoneWrites in ../hub-store.ts
+// says what each method promises). DELETE /federation/nodes/:id leaves one
+// in the transaction that forgets the node; the registration that follows a
+// readmission deletes it.
+import type { SqliteDatabase } from "../../../lib/sqlite.ts";
+import type { Tombstone, TombstoneWrites } from "../hub-store.ts";
 
 interface TombstoneRow {
   node_id: string;
@@ -22,7 +12,8 @@ interface TombstoneRow {
   readmitted_at: number | null;
 }
 
-export class TombstoneStore {
+/** Each method does its work when called: SQLite answers at once, the promise only carries the result. */
+export class SqliteTombstoneTable implements TombstoneWrites {
   private readonly selectOne;
   private readonly upsert;
   private readonly markReadmitted;
@@ -40,34 +31,29 @@ export class TombstoneStore {
     this.countStanding = db.prepare("SELECT count(*) AS n FROM removed_nodes WHERE readmitted_at IS NULL");
   }
 
-  get(nodeId: string): Tombstone | undefined {
+  async get(nodeId: string): Promise<Tombstone | undefined> {
     const row = this.selectOne.get<TombstoneRow>(nodeId);
     return row && { nodeId: row.node_id, removedAt: row.removed_at, publicKey: row.public_key, readmittedAt: row.readmitted_at };
   }
 
-  /** Whether the id is removed and not readmitted: its registration is refused. */
-  standing(nodeId: string): Tombstone | undefined {
-    const tombstone = this.get(nodeId);
+  async standing(nodeId: string): Promise<Tombstone | undefined> {
+    const tombstone = await this.get(nodeId);
     return tombstone && tombstone.readmittedAt === null ? tombstone : undefined;
   }
 
-  /** Records (or renews, or puts back) a tombstone. */
-  put(tombstone: Tombstone): void {
+  async count(): Promise<number> {
+    return this.countStanding.get<{ n: number }>()?.n ?? 0;
+  }
+
+  async put(tombstone: Tombstone): Promise<void> {
     this.upsert.run(tombstone.nodeId, tombstone.removedAt, tombstone.publicKey, tombstone.readmittedAt);
   }
 
-  /** Lifts a standing removal: false if the id has none. */
-  readmit(nodeId: string, at: number): boolean {
+  async readmit(nodeId: string, at: number): Promise<boolean> {
     return this.markReadmitted.run(at, nodeId).changes > 0;
   }
 
-  /** Forgets the tombstone (the readmitted node registered): false if there was none. */
-  delete(nodeId: string): boolean {
+  async delete(nodeId: string): Promise<boolean> {
     return this.deleteOne.run(nodeId).changes > 0;
-  }
-
-  /** Removals that stand (not readmitted). */
-  count(): number {
-    return this.countStanding.get<{ n: number }>()?.n ?? 0;
   }
 }

@@ -1,0 +1,35 @@
+// What the hub says about itself: GET /health (no token, for load balancers
+// and service checks: 503 when the broker or the store is down) and
+// GET /api/federation/status (admin: counts, ingest, uptime).
+import { Hono, type MiddlewareHandler } from "hono";
+import type { HubContext } from "../../hub-context.ts";
+import type { Ingest } from "../../ingest/ingest.ts";
+
+const bunVersion = (globalThis as { Bun?: { version: string } }).Bun?.version;
+const RUNTIME = bunVersion ? `bun ${bunVersion}` : `node ${process.version}`;
+
+export function statusRoutes(hub: HubContext, ingest: Ingest, admin: MiddlewareHandler): Hono {
+  const routes = new Hono();
+  const uptimeS = () => Math.round((hub.clock() - hub.startedAt) / 1000);
+
+  routes.get("/health", async (c) => {
+    const broker = hub.brokerConnected() && hub.broker.healthy;
+    const store = await hub.store.healthy();
+    const ok = broker && store;
+    return c.json({ status: ok ? "ok" : "degraded", broker: broker ? "up" : "down", store: store ? "up" : "down", runtime: RUNTIME, uptime_s: uptimeS() }, ok ? 200 : 503);
+  });
+
+  routes.get("/api/federation/status", admin, async (c) => {
+    const [removed, decisions] = await Promise.all([hub.store.tombstones.count(), hub.store.decisions.count()]);
+    return c.json({
+      nodes: { total: hub.fleet.size, by_health: hub.fleet.countsByHealth(), removed },
+      decisions: { total: decisions },
+      ingest: ingest.stats(),
+      broker: hub.brokerConnected() ? "up" : "down",
+      uptime_s: uptimeS(),
+      started_at: hub.startedAt,
+    });
+  });
+
+  return routes;
+}

@@ -1,0 +1,51 @@
+// Enrollment tokens: made by `edgefed-hub token create`, limited in uses and
+// lifetime. The token is shown once; the registry keeps only its sha256, so
+// every store backend holds hashes and nothing else. A use is spent only by a
+// new node; a node re-registering its own key does not use the token up.
+import type { EnrollmentTokenRecord, HubStore } from "../store/hub-store.ts";
+import { hashSecret, randomSecret } from "./secrets.ts";
+
+export const ENROLLMENT_TOKEN_PREFIX = "efe_";
+
+export interface TokenOptions {
+  /** null: unlimited. */
+  uses: number | null;
+  /** null: never expires. */
+  ttlMs: number | null;
+  label?: string;
+}
+
+/** What the registry looks a token up by. */
+export function tokenHash(token: string): string {
+  return hashSecret(token);
+}
+
+/** A fresh token and the record the registry keeps of it. */
+export function newEnrollmentToken(options: TokenOptions, now: number): { token: string; record: EnrollmentTokenRecord } {
+  const token = ENROLLMENT_TOKEN_PREFIX + randomSecret(24);
+  const record = {
+    hash: tokenHash(token),
+    label: options.label ?? "",
+    usesLeft: options.uses,
+    expiresAt: options.ttlMs === null ? null : now + options.ttlMs,
+    createdAt: now,
+  };
+  return { token, record };
+}
+
+/** Creates a token in the registry and returns it: the one time it is seen. */
+export async function createEnrollmentToken(store: HubStore, options: TokenOptions, now: number): Promise<string> {
+  const { token, record } = newEnrollmentToken(options, now);
+  await store.write((tx) => tx.tokens.add(record));
+  return token;
+}
+
+/** "90s", "30m", "12h", "7d" or plain seconds, in ms. */
+export function parseTtl(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)([smhd]?)$/.exec(text.trim());
+  if (!match) throw new Error(`--ttl: ${JSON.stringify(text)} is not a duration like 90s, 30m, 12h or 7d`);
+  const unit = { "": 1, s: 1, m: 60, h: 3600, d: 86400 }[match[2] as "" | "s" | "m" | "h" | "d"];
+  const ms = Number(match[1]) * unit * 1000;
+  if (ms <= 0) throw new Error("--ttl: must be longer than 0");
+  return ms;
+}

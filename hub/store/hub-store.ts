@@ -1,0 +1,194 @@
+// The hub's registry as every caller sees it: nodes and their health
+// transitions, enrollment tokens, tombstones of removed nodes, the decisions
+// audit trail with acks and desired policies, and the hub's own values (key
+// pair, token hashes). A backend implements HubStore; callers never see SQL.
+//
+// Every method returns a promise, because a networked backend (PostgreSQL, a
+// later issue) answers over a socket; the SQLite backend answers at once.
+// Reads run anywhere. Writes run only inside write(): one transaction that
+// resolves once committed (durable), and leaves nothing behind if its work
+// throws. The hub serialises what must not interleave (registration and
+// removal per node id, decisions one at a time) before it writes; a backend
+// needs no locks beyond its transaction.
+import type { DecisionMessage, DesiredPolicyMessage } from "../../protocol/messages.ts";
+import type { HealthTransition, NodeRecord } from "../nodes/node-model.ts";
+
+/**
+ * Health transitions kept per node; older ones are deleted as new ones come.
+ * The API shows the latest 20; 100 keeps five times that for an operator
+ * looking into a flapping node, bounded at about 10 KB a node.
+ */
+export const TRANSITIONS_KEPT_PER_NODE = 100;
+
+export interface NodeReads {
+  get(nodeId: string): Promise<NodeRecord | undefined>;
+  /** Every node, by id. */
+  all(): Promise<NodeRecord[]>;
+  /** The ids among `nodeIds` that are registered. */
+  existing(nodeIds: readonly string[]): Promise<Set<string>>;
+  /** Each node's latest `limit` transitions, newest first (nodes without any are left out). */
+  latestTransitions(limit: number): Promise<Map<string, HealthTransition[]>>;
+}
+
+export interface NodeWrites extends NodeReads {
+  /** Inserts a node; for a known id updates only what re-registration changes (capabilities, arch, version, endpoint, password, credentialsAt, proofTs). */
+  save(node: NodeRecord): Promise<void>;
+  /** Writes each node's health and live view, and what births change (version, arch, capabilities); ids not registered are skipped. */
+  saveLive(nodes: readonly NodeRecord[]): Promise<void>;
+  /** Appends transitions (oldest first), then keeps the newest TRANSITIONS_KEPT_PER_NODE of each node; ids not registered are skipped. */
+  addTransitions(transitions: readonly { nodeId: string; transition: HealthTransition }[]): Promise<void>;
+  /** Deletes a node with its transitions; false if there was none. */
+  delete(nodeId: string): Promise<boolean>;
+}
+
+/** An enrollment token as stored: its hash only (hub/identity/enrollment-tokens.ts makes and hashes tokens). */
+export interface EnrollmentTokenRecord {
+  hash: string;
+  label: string;
+  /** null: unlimited. */
+  usesLeft: number | null;
+  /** ms since the epoch; null: never. */
+  expiresAt: number | null;
+  createdAt: number;
+}
+
+export interface TokenInfo {
+  label: string;
+  usesLeft: number | null;
+  expiresAt: number | null;
+  /** Registrations made with it, re-registrations included. */
+  registrations: number;
+}
+
+export interface TokenReads {
+  /** The token's state if it may still enrol a new node (a use left, not expired), else undefined. */
+  valid(hash: string, now: number): Promise<TokenInfo | undefined>;
+  /** Whether it exists and has not expired, used up or not (re-registration needs no use). */
+  known(hash: string, now: number): Promise<boolean>;
+}
+
+export interface TokenWrites extends TokenReads {
+  add(token: EnrollmentTokenRecord): Promise<void>;
+  /** Spends one use and counts the registration; false (and nothing spent) if none is left or it expired. */
+  spendUse(hash: string, now: number): Promise<boolean>;
+  /** Counts a re-registration without spending a use (also on a used-up token). */
+  countReuse(hash: string): Promise<void>;
+  /** Gives back a use spent by a registration that then failed. */
+  refundUse(hash: string): Promise<void>;
+}
+
+/**
+ * What a removed node leaves: registration refuses the id while the removal
+ * stands; an operator's readmission lifts it (the row stays until the node
+ * registers again).
+ */
+export interface Tombstone {
+  nodeId: string;
+  removedAt: number;
+  /** The key the node was registered with when it was removed. */
+  publicKey: string;
+  /** null: the removal stands; else when an operator readmitted the id. */
+  readmittedAt: number | null;
+}
+
+export interface TombstoneReads {
+  get(nodeId: string): Promise<Tombstone | undefined>;
+  /** The tombstone if the removal stands (not readmitted). */
+  standing(nodeId: string): Promise<Tombstone | undefined>;
+  /** Removals that stand. */
+  count(): Promise<number>;
+}
+
+export interface TombstoneWrites extends TombstoneReads {
+  /** Records, renews or puts back a tombstone. */
+  put(tombstone: Tombstone): Promise<void>;
+  /** Lifts a standing removal; false if the id has none. */
+  readmit(nodeId: string, at: number): Promise<boolean>;
+  /** Forgets the tombstone (the readmitted node registered); false if there was none. */
+  delete(nodeId: string): Promise<boolean>;
+}
+
+export interface DecisionAck {
+  nodeId: string;
+  ok: boolean;
+  error: string | null;
+  appliedAt: number;
+  receivedAt: number;
+}
+
+export interface StoredDecision {
+  seq: number;
+  /** The signed decision exactly as published. */
+  message: DecisionMessage;
+  /** The node ids it was sent to. */
+  targets: string[];
+  /** Acknowledgements (and removal closings), by node id. */
+  acks: DecisionAck[];
+}
+
+export interface DecisionReads {
+  get(id: string): Promise<StoredDecision | undefined>;
+  /** Newest first, below `beforeSeq`; `node` keeps those sent to that node. */
+  list(options: { limit: number; beforeSeq?: number; node?: string }): Promise<StoredDecision[]>;
+  /** Unexpired decisions sent to a node that it has not acknowledged, oldest first. */
+  pendingFor(nodeId: string, now: number): Promise<DecisionMessage[]>;
+  count(): Promise<number>;
+  /** The desired policy messages kept retained, by target ("fleet" or a node id). */
+  policies(): Promise<Map<string, DesiredPolicyMessage>>;
+  hasPolicy(target: string): Promise<boolean>;
+}
+
+export interface DecisionWrites extends DecisionReads {
+  /** The seq the next decision gets (decisions are issued one at a time). */
+  nextSeq(): Promise<number>;
+  /** Stores a decision under its own seq (`message.seq`). */
+  add(message: DecisionMessage, targets: readonly string[]): Promise<void>;
+  /** Records an ack; the first one of a node counts, later ones (redeliveries) change nothing. */
+  addAck(decisionId: string, ack: DecisionAck): Promise<void>;
+  /**
+   * Closes every decision sent to `nodeId` that it has not acknowledged (the
+   * node was removed): an ack with ok false, `reason` as its error and `at` as
+   * both times. Returns how many were closed.
+   */
+  closePending(nodeId: string, reason: string, at: number): Promise<number>;
+  savePolicy(target: string, message: DesiredPolicyMessage): Promise<void>;
+  deletePolicy(target: string): Promise<void>;
+}
+
+/** The hub's own values, by key (its key pair, the admin and watch token hashes). */
+export interface HubValueReads {
+  get(key: string): Promise<string | undefined>;
+}
+
+export interface HubValueWrites extends HubValueReads {
+  put(key: string, value: string): Promise<void>;
+}
+
+/** What a write's work gets: reads and writes inside its transaction. */
+export interface StoreTransaction {
+  nodes: NodeWrites;
+  tokens: TokenWrites;
+  tombstones: TombstoneWrites;
+  decisions: DecisionWrites;
+  hubValues: HubValueWrites;
+}
+
+export interface HubStore {
+  nodes: NodeReads;
+  tokens: TokenReads;
+  tombstones: TombstoneReads;
+  decisions: DecisionReads;
+  hubValues: HubValueReads;
+  /**
+   * Runs `work` in one transaction and resolves with its result once that is
+   * committed; if `work` throws, nothing it wrote stays and the promise
+   * rejects with its error. `work` awaits only `tx`: the SQLite backend
+   * commits the writes of one event-loop turn together (group commit) and
+   * refuses work that waits on anything else.
+   */
+  write<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T>;
+  /** Whether the store answers (GET /health). */
+  healthy(): Promise<boolean>;
+  /** Commits what is queued, then closes. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,143 @@
+// The decisions audit trail in SQLite: every signed decision as published,
+// whom it was sent to, each node's acknowledgement, and the desired policies
+// kept retained (DecisionWrites in ../hub-store.ts says what each method
+// promises).
+import type { SqliteDatabase } from "../../../lib/sqlite.ts";
+import type { DecisionMessage, DesiredPolicyMessage } from "../../../protocol/messages.ts";
+import type { DecisionAck, DecisionWrites, StoredDecision } from "../hub-store.ts";
+
+interface DecisionRow {
+  seq: number;
+  id: string;
+  message: string;
+  targets: string;
+}
+
+interface AckRow {
+  decision_id: string;
+  node_id: string;
+  ok: number;
+  error: string | null;
+  applied_at: number;
+  received_at: number;
+}
+
+/** Each method does its work when called: SQLite answers at once, the promise only carries the result. */
+export class SqliteDecisionTable implements DecisionWrites {
+  private readonly insertDecision;
+  private readonly selectById;
+  private readonly selectAcks;
+  private readonly upsertAck;
+  private readonly upsertPolicy;
+
+  constructor(private readonly db: SqliteDatabase) {
+    this.insertDecision = db.prepare(
+      "INSERT INTO decisions (seq, id, type, target, message, targets, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    );
+    this.selectById = db.prepare("SELECT seq, id, message, targets FROM decisions WHERE id = ?");
+    // The acks of a page of decisions in one query (their ids as a JSON array).
+    this.selectAcks = db.prepare(
+      `SELECT decision_id, node_id, ok, error, applied_at, received_at FROM decision_acks
+       WHERE decision_id IN (SELECT value FROM json_each(?)) ORDER BY decision_id, node_id`,
+    );
+    // A redelivered decision is acknowledged again; the first ack is the one that counts.
+    this.upsertAck = db.prepare(
+      `INSERT INTO decision_acks (decision_id, node_id, ok, error, applied_at, received_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (decision_id, node_id) DO NOTHING`,
+    );
+    this.upsertPolicy = db.prepare(
+      `INSERT INTO desired_policies (target, version, message) VALUES (?, ?, ?)
+       ON CONFLICT (target) DO UPDATE SET version = excluded.version, message = excluded.message`,
+    );
+  }
+
+  async nextSeq(): Promise<number> {
+    const row = this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'decisions'").get<{ seq: number }>();
+    return (row?.seq ?? 0) + 1;
+  }
+
+  async add(message: DecisionMessage, targets: readonly string[]): Promise<void> {
+    this.insertDecision.run(
+      message.seq,
+      message.id,
+      message.type,
+      message.target,
+      JSON.stringify(message),
+      JSON.stringify(targets),
+      message.issuedAt,
+      message.expiresAt,
+    );
+  }
+
+  async get(id: string): Promise<StoredDecision | undefined> {
+    const row = this.selectById.get<DecisionRow>(id);
+    return row && this.withAcks([row])[0];
+  }
+
+  async list(options: { limit: number; beforeSeq?: number; node?: string }): Promise<StoredDecision[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT seq, id, message, targets FROM decisions
+         WHERE seq < ? AND (? IS NULL OR EXISTS (SELECT 1 FROM json_each(targets) WHERE value = ?))
+         ORDER BY seq DESC LIMIT ?`,
+      )
+      .all<DecisionRow>(options.beforeSeq ?? Number.MAX_SAFE_INTEGER, options.node ?? null, options.node ?? null, options.limit);
+    return this.withAcks(rows);
+  }
+
+  private withAcks(rows: DecisionRow[]): StoredDecision[] {
+    const acks = new Map<string, DecisionAck[]>(rows.map((row) => [row.id, []]));
+    for (const r of this.selectAcks.all<AckRow>(JSON.stringify(rows.map((row) => row.id)))) {
+      acks.get(r.decision_id)!.push({ nodeId: r.node_id, ok: r.ok === 1, error: r.error, appliedAt: r.applied_at, receivedAt: r.received_at });
+    }
+    return rows.map((row) => ({ seq: row.seq, message: JSON.parse(row.message), targets: JSON.parse(row.targets), acks: acks.get(row.id)! }));
+  }
+
+  async pendingFor(nodeId: string, now: number): Promise<DecisionMessage[]> {
+    return this.db
+      .prepare(
+        `SELECT message FROM decisions d
+         WHERE expires_at > ? AND EXISTS (SELECT 1 FROM json_each(d.targets) WHERE value = ?)
+           AND NOT EXISTS (SELECT 1 FROM decision_acks a WHERE a.decision_id = d.id AND a.node_id = ?)
+         ORDER BY seq`,
+      )
+      .all<{ message: string }>(now, nodeId, nodeId)
+      .map((row) => JSON.parse(row.message) as DecisionMessage);
+  }
+
+  async closePending(nodeId: string, reason: string, at: number): Promise<number> {
+    return this.db
+      .prepare(
+        `INSERT INTO decision_acks (decision_id, node_id, ok, error, applied_at, received_at)
+         SELECT d.id, ?, 0, ?, ?, ? FROM decisions d
+         WHERE EXISTS (SELECT 1 FROM json_each(d.targets) WHERE value = ?)
+           AND NOT EXISTS (SELECT 1 FROM decision_acks a WHERE a.decision_id = d.id AND a.node_id = ?)`,
+      )
+      .run(nodeId, reason, at, at, nodeId, nodeId).changes;
+  }
+
+  async addAck(decisionId: string, ack: DecisionAck): Promise<void> {
+    this.upsertAck.run(decisionId, ack.nodeId, ack.ok ? 1 : 0, ack.error, ack.appliedAt, ack.receivedAt);
+  }
+
+  async count(): Promise<number> {
+    return this.db.prepare("SELECT count(*) AS n FROM decisions").get<{ n: number }>()!.n;
+  }
+
+  async savePolicy(target: string, message: DesiredPolicyMessage): Promise<void> {
+    this.upsertPolicy.run(target, message.version, JSON.stringify(message));
+  }
+
+  async policies(): Promise<Map<string, DesiredPolicyMessage>> {
+    const rows = this.db.prepare("SELECT target, message FROM desired_policies").all<{ target: string; message: string }>();
+    return new Map(rows.map((r) => [r.target, JSON.parse(r.message) as DesiredPolicyMessage]));
+  }
+
+  async hasPolicy(target: string): Promise<boolean> {
+    return this.db.prepare("SELECT 1 FROM desired_policies WHERE target = ?").get(target) !== undefined;
+  }
+
+  async deletePolicy(target: string): Promise<void> {
+    this.db.prepare("DELETE FROM desired_policies WHERE target = ?").run(target);
+  }
+}

@@ -1,0 +1,172 @@
+// Node rows and their health transitions in SQLite (NodeWrites in
+// ../hub-store.ts says what each method promises). Registration writes them
+// at once; the fleet view (hub/nodes/fleet.ts) writes live state in batches.
+import type { SqliteDatabase } from "../../../lib/sqlite.ts";
+import { emptyLive, type HealthTransition, type NodeRecord } from "../../nodes/node-model.ts";
+import { TRANSITIONS_KEPT_PER_NODE, type NodeWrites } from "../hub-store.ts";
+
+interface NodeRow {
+  node_id: string;
+  registration_id: string;
+  public_key: string;
+  capabilities: string;
+  arch: string;
+  version: string;
+  endpoint: string | null;
+  password_hash: string;
+  registered_at: number;
+  credentials_at: number;
+  proof_ts: number | null;
+  health: string;
+  health_since: number;
+  health_cause: string;
+  live: string;
+}
+
+function fromRow(row: NodeRow): NodeRecord {
+  return {
+    nodeId: row.node_id,
+    registrationId: row.registration_id,
+    publicKey: row.public_key,
+    capabilities: JSON.parse(row.capabilities) as string[],
+    arch: row.arch,
+    version: row.version,
+    endpoint: row.endpoint,
+    passwordHash: row.password_hash,
+    registeredAt: row.registered_at,
+    credentialsAt: row.credentials_at,
+    proofTs: row.proof_ts,
+    health: row.health as NodeRecord["health"],
+    healthSince: row.health_since,
+    healthCause: row.health_cause,
+    live: { ...emptyLive(), ...(JSON.parse(row.live) as object) },
+  };
+}
+
+interface TransitionRow {
+  node_id: string;
+  from_state: string | null;
+  to_state: string;
+  at: number;
+  cause: string;
+}
+
+/** Each method does its work when called: SQLite answers at once, the promise only carries the result. */
+export class SqliteNodeTable implements NodeWrites {
+  private readonly selectOne;
+  private readonly selectExists;
+  private readonly upsert;
+  private readonly updateLive;
+  private readonly insertTransition;
+  private readonly trimTransitions;
+  private readonly deleteTransitions;
+  private readonly deleteOne;
+
+  constructor(private readonly db: SqliteDatabase) {
+    this.selectOne = db.prepare("SELECT * FROM nodes WHERE node_id = ?");
+    this.selectExists = db.prepare("SELECT 1 FROM nodes WHERE node_id = ?");
+    this.upsert = db.prepare(`
+      INSERT INTO nodes (node_id, registration_id, public_key, capabilities, arch, version, endpoint, password_hash,
+                         registered_at, credentials_at, proof_ts, health, health_since, health_cause, live)
+      VALUES ($nodeId, $registrationId, $publicKey, $capabilities, $arch, $version, $endpoint, $passwordHash,
+              $registeredAt, $credentialsAt, $proofTs, $health, $healthSince, $healthCause, $live)
+      ON CONFLICT (node_id) DO UPDATE SET
+        capabilities = excluded.capabilities, arch = excluded.arch, version = excluded.version,
+        endpoint = excluded.endpoint, password_hash = excluded.password_hash, credentials_at = excluded.credentials_at,
+        proof_ts = excluded.proof_ts`);
+    // Live state, plus what birth messages update (version, arch, capabilities).
+    this.updateLive = db.prepare(
+      "UPDATE nodes SET health = ?, health_since = ?, health_cause = ?, live = ?, version = ?, arch = ?, capabilities = ? WHERE node_id = ?",
+    );
+    // Only for a registered node: a transition queued before the node's removal committed must not outlive it.
+    this.insertTransition = db.prepare(
+      `INSERT INTO health_transitions (node_id, from_state, to_state, at, cause)
+       SELECT $nodeId, $from, $to, $at, $cause WHERE EXISTS (SELECT 1 FROM nodes WHERE node_id = $nodeId)`,
+    );
+    // Everything at or below the id of the first transition past the ones kept (none past them: NULL, nothing deleted).
+    this.trimTransitions = db.prepare(
+      `DELETE FROM health_transitions WHERE node_id = $nodeId AND id <=
+         (SELECT id FROM health_transitions WHERE node_id = $nodeId ORDER BY id DESC LIMIT 1 OFFSET $kept)`,
+    );
+    this.deleteTransitions = db.prepare("DELETE FROM health_transitions WHERE node_id = ?");
+    this.deleteOne = db.prepare("DELETE FROM nodes WHERE node_id = ?");
+  }
+
+  async get(nodeId: string): Promise<NodeRecord | undefined> {
+    const row = this.selectOne.get<NodeRow>(nodeId);
+    return row && fromRow(row);
+  }
+
+  async all(): Promise<NodeRecord[]> {
+    return this.db.prepare("SELECT * FROM nodes ORDER BY node_id").all<NodeRow>().map(fromRow);
+  }
+
+  async existing(nodeIds: readonly string[]): Promise<Set<string>> {
+    return new Set(nodeIds.filter((nodeId) => this.selectExists.get(nodeId) !== undefined));
+  }
+
+  async latestTransitions(limit: number): Promise<Map<string, HealthTransition[]>> {
+    const rows = this.db
+      .prepare(
+        `SELECT node_id, from_state, to_state, at, cause FROM
+           (SELECT *, row_number() OVER (PARTITION BY node_id ORDER BY id DESC) AS newness FROM health_transitions)
+         WHERE newness <= ? ORDER BY node_id, id DESC`,
+      )
+      .all<TransitionRow>(limit);
+    const byNode = new Map<string, HealthTransition[]>();
+    for (const row of rows) {
+      const transition = { from: row.from_state as HealthTransition["from"], to: row.to_state as HealthTransition["to"], at: row.at, cause: row.cause };
+      const list = byNode.get(row.node_id);
+      if (list) list.push(transition);
+      else byNode.set(row.node_id, [transition]);
+    }
+    return byNode;
+  }
+
+  async save(node: NodeRecord): Promise<void> {
+    this.upsert.run({
+      nodeId: node.nodeId,
+      registrationId: node.registrationId,
+      publicKey: node.publicKey,
+      capabilities: JSON.stringify(node.capabilities),
+      arch: node.arch,
+      version: node.version,
+      endpoint: node.endpoint,
+      passwordHash: node.passwordHash,
+      registeredAt: node.registeredAt,
+      credentialsAt: node.credentialsAt,
+      proofTs: node.proofTs,
+      health: node.health,
+      healthSince: node.healthSince,
+      healthCause: node.healthCause,
+      live: JSON.stringify(node.live),
+    });
+  }
+
+  async saveLive(nodes: readonly NodeRecord[]): Promise<void> {
+    for (const node of nodes) {
+      this.updateLive.run(
+        node.health,
+        node.healthSince,
+        node.healthCause,
+        JSON.stringify(node.live),
+        node.version,
+        node.arch,
+        JSON.stringify(node.capabilities),
+        node.nodeId,
+      );
+    }
+  }
+
+  async addTransitions(transitions: readonly { nodeId: string; transition: HealthTransition }[]): Promise<void> {
+    for (const { nodeId, transition: t } of transitions) {
+      this.insertTransition.run({ nodeId, from: t.from, to: t.to, at: t.at, cause: t.cause });
+    }
+    for (const nodeId of new Set(transitions.map((t) => t.nodeId))) this.trimTransitions.run({ nodeId, kept: TRANSITIONS_KEPT_PER_NODE });
+  }
+
+  async delete(nodeId: string): Promise<boolean> {
+    this.deleteTransitions.run(nodeId);
+    return this.deleteOne.run(nodeId).changes > 0;
+  }
+}

@@ -1,0 +1,95 @@
+// Tests for the SQLite registry's schema upgrades (schema.ts): a registry
+// written by an older hub opens, keeps its rows and gains what the newer
+// versions brought (tombstones in 2, bounded health transitions in 3); one
+// from a newer hub is refused.
+import { afterEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { openDatabase, type SqliteDatabase } from "../../../lib/sqlite.ts";
+import { cleanUp, closeLater, tempDir } from "../../../test/helpers.ts";
+import { TRANSITIONS_KEPT_PER_NODE } from "../hub-store.ts";
+import { openSqliteRegistry, REGISTRY_FILE, type SqliteRegistry } from "./sqlite-store.ts";
+import { SCHEMA_VERSION } from "./schema.ts";
+
+const NOW = 1_700_000_000_000;
+
+function registry(dir = tempDir()): SqliteRegistry {
+  return closeLater(openSqliteRegistry(dir));
+}
+
+afterEach(cleanUp);
+
+const userVersion = (db: SqliteDatabase) => db.prepare("PRAGMA user_version").get<{ user_version: number }>()!.user_version;
+const tables = (db: SqliteDatabase) => db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all<{ name: string }>().map((t) => t.name);
+
+/** A node row as a version-1 hub wrote it. */
+function insertNode(db: SqliteDatabase, nodeId: string): void {
+  db.prepare(
+    `INSERT INTO nodes (node_id, registration_id, public_key, capabilities, arch, version, endpoint, password_hash,
+                        registered_at, credentials_at, proof_ts, health, health_since, health_cause)
+     VALUES (?, 'reg_old', 'pk', '["kernel"]', 'arm64', '0.1.0', NULL, 'hash', ?, ?, NULL, 'offline', ?, 'registered')`,
+  ).run(nodeId, NOW, NOW, NOW);
+}
+
+/** Leaves the registry in `dir` at `version`, as an older hub would have left it, after `setUp` wrote its rows. */
+function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase) => void): void {
+  const r = openSqliteRegistry(dir);
+  setUp(r.db);
+  if (version < 2) r.db.exec("DROP TABLE removed_nodes");
+  r.db.exec(`PRAGMA user_version = ${version}`);
+  r.close();
+  const check = openDatabase(join(dir, REGISTRY_FILE));
+  expect(userVersion(check)).toBe(version);
+  check.close();
+}
+
+describe("registry schema upgrade", () => {
+  test("a fresh registry is at the current version and has every table", () => {
+    const r = registry();
+    expect(SCHEMA_VERSION).toBe(3);
+    expect(userVersion(r.db)).toBe(3);
+    expect(tables(r.db)).toEqual(expect.arrayContaining(["decisions", "enrollment_tokens", "health_transitions", "nodes", "removed_nodes"]));
+  });
+
+  test("a version-1 registry opens, keeps its nodes and tokens, and gains tombstones", async () => {
+    const dir = tempDir();
+    olderRegistry(dir, 1, (db) => {
+      insertNode(db, "pi-old");
+      db.prepare("INSERT INTO enrollment_tokens (token_hash, label, uses_left, expires_at, created_at) VALUES ('h-v1', 'v1', 3, NULL, ?)").run(NOW);
+    });
+    const upgraded = registry(dir);
+    expect(userVersion(upgraded.db)).toBe(SCHEMA_VERSION);
+    expect(tables(upgraded.db)).toContain("removed_nodes");
+    expect(await upgraded.nodes.get("pi-old")).toMatchObject({ registrationId: "reg_old", arch: "arm64", capabilities: ["kernel"] });
+    expect(await upgraded.tokens.valid("h-v1", NOW)).toMatchObject({ label: "v1", usesLeft: 3 });
+    await upgraded.tombstones.put({ nodeId: "pi-old", removedAt: NOW, publicKey: "pk", readmittedAt: null });
+    expect(await upgraded.tombstones.count()).toBe(1);
+  });
+
+  test("a version-2 registry sheds the transitions of removed nodes and all but each node's newest (defect 5)", async () => {
+    const dir = tempDir();
+    olderRegistry(dir, 2, (db) => {
+      insertNode(db, "flapper");
+      insertNode(db, "steady");
+      const insert = db.prepare("INSERT INTO health_transitions (node_id, from_state, to_state, at, cause) VALUES (?, 'healthy', 'offline', ?, 'flap')");
+      db.transaction(() => {
+        for (let i = 0; i < 3000; i++) insert.run("flapper", NOW + i);
+        for (let i = 0; i < 50; i++) insert.run("removed-long-ago", NOW + i);
+        insert.run("steady", NOW);
+      });
+    });
+    const upgraded = registry(dir);
+    const perNode = upgraded.db.prepare("SELECT node_id, count(*) AS n, max(at) AS newest FROM health_transitions GROUP BY node_id ORDER BY node_id").all();
+    expect(perNode).toEqual([
+      { node_id: "flapper", n: TRANSITIONS_KEPT_PER_NODE, newest: NOW + 2999 },
+      { node_id: "steady", n: 1, newest: NOW },
+    ]);
+  });
+
+  test("a registry from a newer hub is refused", () => {
+    const dir = tempDir();
+    const r = openSqliteRegistry(dir);
+    r.db.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
+    r.close();
+    expect(() => openSqliteRegistry(dir)).toThrow(/newer than this hub/);
+  });
+});

@@ -1,0 +1,69 @@
+// The SQLite backend of the hub's registry: one file in the data dir,
+// synchronous=FULL, and group commit, so an acknowledged registration
+// survives a power cut. openSqliteStore() is the HubStore the hub runs on;
+// openSqliteRegistry() hands out the tables themselves, for the few tools and
+// tests that write into a registry file synchronously (the way
+// `edgefed-hub token create` fills it for a hub that is running).
+import { chmodSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { openDatabase, type SqliteDatabase } from "../../../lib/sqlite.ts";
+import type { HubStore, StoreTransaction } from "../hub-store.ts";
+import { SqliteDecisionTable } from "./decision-table.ts";
+import { GroupCommit } from "./group-commit.ts";
+import { SqliteHubValueTable } from "./hub-value-table.ts";
+import { SqliteNodeTable } from "./node-table.ts";
+import { migrateRegistry } from "./schema.ts";
+import { SqliteTokenTable } from "./token-table.ts";
+import { SqliteTombstoneTable } from "./tombstone-table.ts";
+
+export const REGISTRY_FILE = "registry.sqlite";
+
+/** The registry's tables on one connection. Their methods run at once (SQLite is synchronous) and write outside any group transaction. */
+export interface SqliteRegistry extends StoreTransaction {
+  db: SqliteDatabase;
+  close(): void;
+}
+
+export function openSqliteRegistry(dataDir: string): SqliteRegistry {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700); // holds the hub's private key
+  const db = openDatabase(join(dataDir, REGISTRY_FILE));
+  migrateRegistry(db);
+  return {
+    db,
+    nodes: new SqliteNodeTable(db),
+    tokens: new SqliteTokenTable(db),
+    tombstones: new SqliteTombstoneTable(db),
+    decisions: new SqliteDecisionTable(db),
+    hubValues: new SqliteHubValueTable(db),
+    close: () => db.close(),
+  };
+}
+
+export function openSqliteStore(dataDir: string): HubStore {
+  const registry = openSqliteRegistry(dataDir);
+  const group = new GroupCommit(registry.db);
+  const ping = registry.db.prepare("SELECT 1");
+  // One connection: inside a group transaction the same tables are the transaction's.
+  const tx: StoreTransaction = registry;
+  return {
+    nodes: registry.nodes,
+    tokens: registry.tokens,
+    tombstones: registry.tombstones,
+    decisions: registry.decisions,
+    hubValues: registry.hubValues,
+    write: (work) => group.run(() => work(tx)),
+    async healthy() {
+      try {
+        ping.get();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      await group.run(() => undefined); // what was queued before commits first
+      registry.close();
+    },
+  };
+}

@@ -1,0 +1,58 @@
+// Enrollment tokens in SQLite, by hash only (TokenWrites in ../hub-store.ts
+// says what each method promises; hub/identity/enrollment-tokens.ts makes
+// and hashes the tokens).
+import type { SqliteDatabase } from "../../../lib/sqlite.ts";
+import type { EnrollmentTokenRecord, TokenInfo, TokenWrites } from "../hub-store.ts";
+
+/** Each method does its work when called: SQLite answers at once, the promise only carries the result. */
+export class SqliteTokenTable implements TokenWrites {
+  private readonly insert;
+  private readonly selectValid;
+  private readonly spend;
+  private readonly count;
+  private readonly selectKnown;
+  private readonly refund;
+
+  constructor(db: SqliteDatabase) {
+    this.insert = db.prepare("INSERT INTO enrollment_tokens (token_hash, label, uses_left, expires_at, created_at) VALUES (?, ?, ?, ?, ?)");
+    this.selectValid = db.prepare(
+      `SELECT label, uses_left, expires_at, registrations FROM enrollment_tokens
+       WHERE token_hash = ? AND (uses_left IS NULL OR uses_left > 0) AND (expires_at IS NULL OR expires_at > ?)`,
+    );
+    this.spend = db.prepare(
+      `UPDATE enrollment_tokens SET uses_left = uses_left - (uses_left IS NOT NULL), registrations = registrations + 1
+       WHERE token_hash = ? AND (uses_left IS NULL OR uses_left > 0) AND (expires_at IS NULL OR expires_at > ?)`,
+    );
+    this.count = db.prepare("UPDATE enrollment_tokens SET registrations = registrations + 1 WHERE token_hash = ?");
+    this.selectKnown = db.prepare("SELECT 1 FROM enrollment_tokens WHERE token_hash = ? AND (expires_at IS NULL OR expires_at > ?)");
+    this.refund = db.prepare(
+      `UPDATE enrollment_tokens SET uses_left = uses_left + (uses_left IS NOT NULL), registrations = registrations - 1
+       WHERE token_hash = ? AND registrations > 0`,
+    );
+  }
+
+  async add(token: EnrollmentTokenRecord): Promise<void> {
+    this.insert.run(token.hash, token.label, token.usesLeft, token.expiresAt, token.createdAt);
+  }
+
+  async valid(hash: string, now: number): Promise<TokenInfo | undefined> {
+    const row = this.selectValid.get<{ label: string; uses_left: number | null; expires_at: number | null; registrations: number }>(hash, now);
+    return row && { label: row.label, usesLeft: row.uses_left, expiresAt: row.expires_at, registrations: row.registrations };
+  }
+
+  async known(hash: string, now: number): Promise<boolean> {
+    return this.selectKnown.get(hash, now) !== undefined;
+  }
+
+  async spendUse(hash: string, now: number): Promise<boolean> {
+    return this.spend.run(hash, now).changes === 1;
+  }
+
+  async countReuse(hash: string): Promise<void> {
+    this.count.run(hash);
+  }
+
+  async refundUse(hash: string): Promise<void> {
+    this.refund.run(hash);
+  }
+}

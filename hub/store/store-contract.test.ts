@@ -1,0 +1,13 @@
+// The store contract (store-contract.ts) on the SQLite backend: a registry
+// file in a fresh temp dir per test.
+import { afterEach } from "bun:test";
+import { cleanUp, tempDir } from "../../test/helpers.ts";
+import { openSqliteStore } from "./sqlite/sqlite-store.ts";
+import { describeStoreContract } from "./store-contract.ts";
+
+afterEach(cleanUp);
+
+describeStoreContract("SQLite", async () => {
+  const dir = tempDir();
+  return { store: openSqliteStore(dir), reopen: async () => openSqliteStore(dir) };
+});

@@ -1,0 +1,497 @@
+// What every backend of the hub's registry must do, as one suite:
+// describeStoreContract(name, openStore) runs it against a backend.
+// store-contract.test.ts runs it on SQLite files; a second backend
+// (PostgreSQL) gets a test file that calls it with its own openStore.
+// Everything goes through the HubStore interface, nothing through SQL.
+import { afterEach, describe, expect, test } from "bun:test";
+import type { DecisionMessage, DesiredPolicyMessage } from "../../protocol/messages.ts";
+import { emptyLive, type HealthTransition, type NodeRecord } from "../nodes/node-model.ts";
+import { TRANSITIONS_KEPT_PER_NODE, type EnrollmentTokenRecord, type HubStore, type Tombstone } from "./hub-store.ts";
+
+/** Opens a fresh, empty store; `reopen` opens the same data again (as after a restart). */
+export type OpenStore = () => Promise<{ store: HubStore; reopen(): Promise<HubStore> }>;
+
+const NOW = 1_700_000_000_000;
+const HOUR = 3_600_000;
+
+function node(nodeId: string, overrides: Partial<NodeRecord> = {}): NodeRecord {
+  return {
+    nodeId,
+    registrationId: `reg_${nodeId}`,
+    publicKey: `key-${nodeId}`,
+    capabilities: ["kernel"],
+    arch: "arm64",
+    version: "0.1.0",
+    endpoint: null,
+    passwordHash: "0".repeat(64),
+    registeredAt: NOW,
+    credentialsAt: NOW,
+    proofTs: null,
+    health: "offline",
+    healthSince: NOW,
+    healthCause: "registered, not heard from yet",
+    live: emptyLive(),
+    ...overrides,
+  };
+}
+
+function token(hash: string, overrides: Partial<EnrollmentTokenRecord> = {}): EnrollmentTokenRecord {
+  return { hash, label: "", usesLeft: 1, expiresAt: NOW + HOUR, createdAt: NOW, ...overrides };
+}
+
+function decision(seq: number, target: string, expiresAt = NOW + HOUR): DecisionMessage {
+  return { id: `dec_${seq}`, seq, type: "OVERRIDE", target, payload: {}, issuedAt: NOW, expiresAt, sig: "sig" } as DecisionMessage;
+}
+
+function policy(version: number, target = "fleet"): DesiredPolicyMessage {
+  return { target, version, issuedAt: NOW, policy: { max_leverage: version }, sig: "sig" } as DesiredPolicyMessage;
+}
+
+function flap(at: number, to: HealthTransition["to"]): HealthTransition {
+  return { from: to === "healthy" ? "offline" : "healthy", to, at, cause: `flap at ${at}` };
+}
+
+export function describeStoreContract(name: string, openStore: OpenStore): void {
+  const opened: HubStore[] = [];
+  afterEach(async () => {
+    for (const store of opened.splice(0)) await store.close().catch(() => {}); // a test may have closed it
+  });
+
+  async function open(): Promise<{ store: HubStore; reopen(): Promise<HubStore> }> {
+    const { store, reopen } = await openStore();
+    opened.push(store);
+    return {
+      store,
+      reopen: async () => {
+        const again = await reopen();
+        opened.push(again);
+        return again;
+      },
+    };
+  }
+  const fresh = async () => (await open()).store;
+
+  describe(`${name}: nodes`, () => {
+    test("a saved node reads back whole; all() lists by id", async () => {
+      const store = await fresh();
+      const b = node("pi-b", { capabilities: ["kernel", "sim"], endpoint: "http://pi-b:8081", proofTs: NOW - 5 });
+      await store.write(async (tx) => {
+        await tx.nodes.save(b);
+        await tx.nodes.save(node("pi-a"));
+      });
+      expect(await store.nodes.get("pi-b")).toEqual(b);
+      expect(await store.nodes.get("pi-c")).toBeUndefined();
+      expect((await store.nodes.all()).map((n) => n.nodeId)).toEqual(["pi-a", "pi-b"]);
+      expect(await store.nodes.existing(["pi-c", "pi-b", "pi-a"])).toEqual(new Set(["pi-b", "pi-a"]));
+    });
+
+    test("saving a known node again changes only what re-registration changes", async () => {
+      const store = await fresh();
+      await store.write((tx) => tx.nodes.save(node("pi-1", { health: "healthy", healthCause: "heartbeat on time" })));
+      const again = node("pi-1", {
+        registrationId: "reg_other",
+        publicKey: "other-key",
+        registeredAt: NOW + 1,
+        capabilities: ["gate"],
+        arch: "x64",
+        version: "0.2.0",
+        endpoint: "http://pi-1:8081",
+        passwordHash: "1".repeat(64),
+        credentialsAt: NOW + 2,
+        proofTs: NOW + 3,
+      });
+      await store.write((tx) => tx.nodes.save(again));
+      expect(await store.nodes.get("pi-1")).toEqual({
+        ...again,
+        registrationId: "reg_pi-1",
+        publicKey: "key-pi-1",
+        registeredAt: NOW,
+        health: "healthy",
+        healthCause: "heartbeat on time",
+      });
+    });
+
+    test("saveLive writes health, the live view and what a birth changes, and skips ids not registered", async () => {
+      const store = await fresh();
+      await store.write((tx) => tx.nodes.save(node("pi-1")));
+      const live = { ...emptyLive(), lastSeen: NOW + 10, heartbeats: 7, load: [0.5, 0.25, 0.125] as [number, number, number] };
+      const changed = node("pi-1", { health: "healthy", healthSince: NOW + 10, healthCause: "heartbeat on time", version: "0.3.0", arch: "x64", capabilities: ["gate"], live });
+      await store.write((tx) => tx.nodes.saveLive([changed, node("pi-unknown")]));
+      expect(await store.nodes.get("pi-1")).toEqual(changed);
+      expect(await store.nodes.get("pi-unknown")).toBeUndefined();
+    });
+
+    test("deleting a node says whether there was one", async () => {
+      const store = await fresh();
+      await store.write((tx) => tx.nodes.save(node("pi-1")));
+      expect(await store.write((tx) => tx.nodes.delete("pi-1"))).toBe(true);
+      expect(await store.write((tx) => tx.nodes.delete("pi-1"))).toBe(false);
+      expect(await store.nodes.get("pi-1")).toBeUndefined();
+    });
+  });
+
+  describe(`${name}: health transitions`, () => {
+    test("read back newest first, per node, as many as asked", async () => {
+      const store = await fresh();
+      await store.write(async (tx) => {
+        await tx.nodes.save(node("pi-1"));
+        await tx.nodes.save(node("pi-2"));
+        await tx.nodes.addTransitions([
+          { nodeId: "pi-1", transition: { from: null, to: "offline", at: NOW, cause: "registered" } },
+          { nodeId: "pi-2", transition: flap(NOW + 1, "healthy") },
+          { nodeId: "pi-1", transition: flap(NOW + 2, "healthy") },
+          { nodeId: "pi-unknown", transition: flap(NOW + 3, "healthy") }, // not registered: skipped
+        ]);
+      });
+      await store.write((tx) => tx.nodes.addTransitions([{ nodeId: "pi-1", transition: flap(NOW + 4, "offline") }]));
+      const latest = await store.nodes.latestTransitions(2);
+      expect([...latest.keys()].sort()).toEqual(["pi-1", "pi-2"]);
+      expect(latest.get("pi-1")).toEqual([flap(NOW + 4, "offline"), flap(NOW + 2, "healthy")]);
+      expect(latest.get("pi-2")).toEqual([flap(NOW + 1, "healthy")]);
+      expect((await store.nodes.latestTransitions(20)).get("pi-1")).toHaveLength(3);
+    });
+
+    test(`a flapping node keeps its newest ${TRANSITIONS_KEPT_PER_NODE} transitions, not one per flap (defect 5)`, async () => {
+      const store = await fresh();
+      await store.write(async (tx) => {
+        await tx.nodes.save(node("flapper"));
+        await tx.nodes.save(node("steady"));
+        await tx.nodes.addTransitions([{ nodeId: "steady", transition: flap(NOW, "healthy") }]);
+      });
+      // 3,000 flaps, written the way the fleet flushes them: a batch per flush.
+      const FLAPS = 3000;
+      for (let batch = 0; batch < FLAPS / 100; batch++) {
+        const transitions = Array.from({ length: 100 }, (_, i) => {
+          const n = batch * 100 + i;
+          return { nodeId: "flapper", transition: flap(NOW + n, n % 2 === 0 ? "offline" : "healthy") };
+        });
+        await store.write((tx) => tx.nodes.addTransitions(transitions));
+      }
+      const kept = (await store.nodes.latestTransitions(FLAPS)).get("flapper")!;
+      expect(kept).toHaveLength(TRANSITIONS_KEPT_PER_NODE);
+      expect(kept[0]!.at).toBe(NOW + FLAPS - 1); // the newest stay
+      expect(kept.at(-1)!.at).toBe(NOW + FLAPS - TRANSITIONS_KEPT_PER_NODE);
+      // One batch larger than the limit is trimmed as well.
+      const burst = Array.from({ length: TRANSITIONS_KEPT_PER_NODE * 3 }, (_, i) => ({ nodeId: "flapper", transition: flap(NOW + FLAPS + i, "healthy") }));
+      await store.write((tx) => tx.nodes.addTransitions(burst));
+      expect((await store.nodes.latestTransitions(FLAPS)).get("flapper")).toHaveLength(TRANSITIONS_KEPT_PER_NODE);
+      expect((await store.nodes.latestTransitions(FLAPS)).get("steady")).toEqual([flap(NOW, "healthy")]);
+    });
+
+    test("a node's transitions go with it, and a later node of the same id starts without them (defect 5)", async () => {
+      const store = await fresh();
+      await store.write(async (tx) => {
+        await tx.nodes.save(node("pi-1"));
+        await tx.nodes.save(node("pi-2"));
+        await tx.nodes.addTransitions([
+          { nodeId: "pi-1", transition: flap(NOW, "healthy") },
+          { nodeId: "pi-2", transition: flap(NOW, "healthy") },
+        ]);
+      });
+      await store.write((tx) => tx.nodes.delete("pi-1"));
+      expect((await store.nodes.latestTransitions(TRANSITIONS_KEPT_PER_NODE)).has("pi-1")).toBe(false);
+      // Transitions of a node removed in the same transaction before them are not written.
+      await store.write(async (tx) => {
+        await tx.nodes.delete("pi-2");
+        await tx.nodes.addTransitions([{ nodeId: "pi-2", transition: flap(NOW + 1, "offline") }]);
+      });
+      await store.write((tx) => tx.nodes.save(node("pi-2")));
+      expect((await store.nodes.latestTransitions(TRANSITIONS_KEPT_PER_NODE)).size).toBe(0);
+    });
+  });
+
+  describe(`${name}: enrollment tokens`, () => {
+    test("a valid token is described; unknown, expired and used-up ones are not", async () => {
+      const store = await fresh();
+      await store.write(async (tx) => {
+        await tx.tokens.add(token("h-valid", { usesLeft: 2, label: "rack 2" }));
+        await tx.tokens.add(token("h-forever", { expiresAt: null }));
+        await tx.tokens.add(token("h-used", { usesLeft: 0 }));
+      });
+      expect(await store.tokens.valid("h-valid", NOW)).toEqual({ label: "rack 2", usesLeft: 2, expiresAt: NOW + HOUR, registrations: 0 });
+      expect(await store.tokens.valid("h-unknown", NOW)).toBeUndefined();
+      expect((await store.tokens.valid("h-valid", NOW + HOUR - 1))?.usesLeft).toBe(2);
+      expect(await store.tokens.valid("h-valid", NOW + HOUR)).toBeUndefined(); // from the expiry instant on
+      expect(await store.tokens.valid("h-forever", NOW + 100 * 365 * 24 * HOUR)).toEqual({ label: "", usesLeft: 1, expiresAt: null, registrations: 0 });
+      expect(await store.tokens.valid("h-used", NOW)).toBeUndefined();
+    });
+
+    test("known: there and not expired, used up or not", async () => {
+      const store = await fresh();
+      await store.write((tx) => tx.tokens.add(token("h-1")));
+      expect(await store.write((tx) => tx.tokens.spendUse("h-1", NOW))).toBe(true);
+      expect(await store.tokens.known("h-1", NOW)).toBe(true);
+      expect(await store.tokens.known("h-1", NOW + HOUR)).toBe(false);
+      expect(await store.tokens.known("h-unknown", NOW)).toBe(false);
+    });
+
+    test("spending decrements the uses and counts the registration, and stops at 0", async () => {
+      const store = await fresh();
+      await store.write((tx) => tx.tokens.add(token("h-1", { usesLeft: 2 })));
+      expect(await store.write((tx) => tx.tokens.spendUse("h-1", NOW))).toBe(true);
+      expect(await store.tokens.valid("h-1", NOW)).toEqual({ label: "", usesLeft: 1, expiresAt: NOW + HOUR, registrations: 1 });
+      expect(await store.write((tx) => tx.tokens.spendUse("h-1", NOW))).toBe(true);
+      expect(await store.write((tx) => tx.tokens.spendUse("h-1", NOW))).toBe(false);
+      expect(await store.write((tx) => tx.tokens.spendUse("h-1", NOW))).toBe(false);
+      // A refund shows what the refused spends left: 0 uses and 2 registrations, one given back.
+      await store.write((tx) => tx.tokens.refundUse("h-1"));
+      expect(await store.tokens.valid("h-1", NOW)).toEqual({ label: "", usesLeft: 1, expiresAt: NOW + HOUR, registrations: 1 });
+    });
+
+    test("spends nothing of an expired or unknown token, and only the token it is given", async () => {
+      const store = await fresh();
+      await store.write(async (tx) => {
+        await tx.tokens.add(token("h-a", { usesLeft: 2 }));
+        await tx.tokens.add(token("h-b"));
+      });
+      expect(await store.write((tx) => tx.tokens.spendUse("h-a", NOW + HOUR))).toBe(false);
+      expect(await store.write((tx) => tx.tokens.spendUse("h-nope", NOW))).toBe(false);
+      expect(await store.tokens.valid("h-a", NOW)).toEqual({ label: "", usesLeft: 2, expiresAt: NOW + HOUR, registrations: 0 });
+      expect(await store.write((tx) => tx.tokens.spendUse("h-b", NOW))).toBe(true);
+      expect(await store.tokens.valid("h-b", NOW)).toBeUndefined();
+      expect((await store.tokens.valid("h-a", NOW))?.usesLeft).toBe(2);
+    });
+
+    test("an unlimited token never runs out, counts its registrations, and still expires", async () => {
+      const store = await fresh();
+      await store.write(async (tx) => {
+        await tx.tokens.add(token("h-unlimited", { usesLeft: null, expiresAt: null }));
+        await tx.tokens.add(token("h-short", { usesLeft: null, expiresAt: NOW + 1000 }));
+      });
+      for (let i = 0; i < 50; i++) expect(await store.write((tx) => tx.tokens.spendUse("h-unlimited", NOW + i))).toBe(true);
+      expect(await store.tokens.valid("h-unlimited", NOW)).toEqual({ label: "", usesLeft: null, expiresAt: null, registrations: 50 });
+      await store.write((tx) => tx.tokens.refundUse("h-unlimited"));
+      expect(await store.tokens.valid("h-unlimited", NOW)).toEqual({ label: "", usesLeft: null, expiresAt: null, registrations: 49 });
+      expect(await store.write((tx) => tx.tokens.spendUse("h-short", NOW + 999))).toBe(true);
+      expect(await store.write((tx) => tx.tokens.spendUse("h-short", NOW + 1000))).toBe(false);
+    });
+
+    test("a re-registration is counted without spending a use, also on a used-up token", async () => {
+      const store = await fresh();
+      await store.write(async (tx) => {
+        await tx.tokens.add(token("h-1"));
+        await tx.tokens.add(token("h-2"));
+      });
+      await store.write(async (tx) => {
+        await tx.tokens.countReuse("h-1");
+        await tx.tokens.countReuse("h-1");
+        await tx.tokens.countReuse("h-unknown"); // nothing to count
+      });
+      expect(await store.tokens.valid("h-1", NOW)).toEqual({ label: "", usesLeft: 1, expiresAt: NOW + HOUR, registrations: 2 });
+      await store.write(async (tx) => {
+        await tx.tokens.spendUse("h-2", NOW);
+        await tx.tokens.countReuse("h-2");
+      });
+      expect(await store.tokens.valid("h-2", NOW)).toBeUndefined(); // still used up
+      await store.write((tx) => tx.tokens.refundUse("h-2"));
+      expect(await store.tokens.valid("h-2", NOW)).toEqual({ label: "", usesLeft: 1, expiresAt: NOW + HOUR, registrations: 1 });
+    });
+
+    test("a refund needs a registration to give back", async () => {
+      const store = await fresh();
+      await store.write((tx) => tx.tokens.add(token("h-1")));
+      await store.write((tx) => tx.tokens.refundUse("h-1"));
+      expect(await store.tokens.valid("h-1", NOW)).toEqual({ label: "", usesLeft: 1, expiresAt: NOW + HOUR, registrations: 0 });
+    });
+  });
+
+  describe(`${name}: tombstones`, () => {
+    const removed = (nodeId: string, publicKey: string, removedAt = NOW): Tombstone => ({ nodeId, removedAt, publicKey, readmittedAt: null });
+
+    test("records, finds, renews, counts and deletes tombstones", async () => {
+      const store = await fresh();
+      expect(await store.tombstones.get("pi-1")).toBeUndefined();
+      expect(await store.tombstones.count()).toBe(0);
+      await store.write(async (tx) => {
+        await tx.tombstones.put(removed("pi-1", "key-a"));
+        await tx.tombstones.put(removed("pi-2", "key-b"));
+      });
+      expect(await store.tombstones.get("pi-1")).toEqual(removed("pi-1", "key-a"));
+      expect(await store.tombstones.standing("pi-1")).toEqual(removed("pi-1", "key-a"));
+      await store.write((tx) => tx.tombstones.put(removed("pi-1", "key-c", NOW + 5))); // removed again after a readmission
+      expect(await store.tombstones.get("pi-1")).toEqual(removed("pi-1", "key-c", NOW + 5));
+      expect(await store.tombstones.count()).toBe(2);
+      expect(await store.write((tx) => tx.tombstones.delete("pi-1"))).toBe(true);
+      expect(await store.write((tx) => tx.tombstones.delete("pi-1"))).toBe(false);
+      expect(await store.tombstones.get("pi-1")).toBeUndefined();
+      expect(await store.tombstones.count()).toBe(1);
+    });
+
+    test("a readmission lifts the removal once, keeps the key, and a new removal stands again", async () => {
+      const store = await fresh();
+      await store.write((tx) => tx.tombstones.put(removed("pi-1", "key-a")));
+      expect(await store.write((tx) => tx.tombstones.readmit("pi-1", NOW + 10))).toBe(true);
+      expect(await store.write((tx) => tx.tombstones.readmit("pi-1", NOW + 20))).toBe(false); // already readmitted
+      expect(await store.write((tx) => tx.tombstones.readmit("pi-9", NOW))).toBe(false); // never removed
+      expect(await store.tombstones.get("pi-1")).toEqual({ nodeId: "pi-1", removedAt: NOW, publicKey: "key-a", readmittedAt: NOW + 10 });
+      expect(await store.tombstones.standing("pi-1")).toBeUndefined();
+      expect(await store.tombstones.count()).toBe(0); // only standing removals count
+      await store.write((tx) => tx.tombstones.put(removed("pi-1", "key-a", NOW + 30)));
+      expect(await store.tombstones.standing("pi-1")).toEqual(removed("pi-1", "key-a", NOW + 30));
+      expect(await store.tombstones.count()).toBe(1);
+    });
+  });
+
+  describe(`${name}: decisions`, () => {
+    test("stored decisions read back by id and newest first, paged by seq and kept to a node", async () => {
+      const store = await fresh();
+      expect(await store.write((tx) => tx.decisions.nextSeq())).toBe(1);
+      await store.write(async (tx) => {
+        await tx.decisions.add(decision(1, "fleet"), ["pi-1", "pi-2"]);
+        await tx.decisions.add(decision(2, "pi-2"), ["pi-2"]);
+        await tx.decisions.add(decision(3, "pi-1"), ["pi-1"]);
+      });
+      expect(await store.write((tx) => tx.decisions.nextSeq())).toBe(4);
+      expect(await store.decisions.count()).toBe(3);
+      expect(await store.decisions.get("dec_2")).toEqual({ seq: 2, message: decision(2, "pi-2"), targets: ["pi-2"], acks: [] });
+      expect(await store.decisions.get("dec_9")).toBeUndefined();
+      const ids = async (options: { limit: number; beforeSeq?: number; node?: string }) => (await store.decisions.list(options)).map((d) => d.message.id);
+      expect(await ids({ limit: 10 })).toEqual(["dec_3", "dec_2", "dec_1"]);
+      expect(await ids({ limit: 2 })).toEqual(["dec_3", "dec_2"]);
+      expect(await ids({ limit: 10, beforeSeq: 3 })).toEqual(["dec_2", "dec_1"]);
+      expect(await ids({ limit: 10, node: "pi-1" })).toEqual(["dec_3", "dec_1"]);
+      expect(await ids({ limit: 10, node: "pi-9" })).toEqual([]);
+    });
+
+    test("the first ack of a node counts; acks read back with their decision", async () => {
+      const store = await fresh();
+      await store.write((tx) => tx.decisions.add(decision(1, "fleet"), ["pi-1", "pi-2"]));
+      const first = { nodeId: "pi-2", ok: false, error: "LOCKED", appliedAt: NOW + 1, receivedAt: NOW + 2 };
+      await store.write(async (tx) => {
+        await tx.decisions.addAck("dec_1", first);
+        await tx.decisions.addAck("dec_1", { ...first, ok: true, error: null, appliedAt: NOW + 5 }); // a redelivery, acknowledged again
+        await tx.decisions.addAck("dec_1", { nodeId: "pi-1", ok: true, error: null, appliedAt: NOW + 3, receivedAt: NOW + 4 });
+      });
+      const [listed] = await store.decisions.list({ limit: 1 });
+      expect(listed!.acks).toEqual([{ nodeId: "pi-1", ok: true, error: null, appliedAt: NOW + 3, receivedAt: NOW + 4 }, first]);
+      expect((await store.decisions.get("dec_1"))!.acks).toEqual(listed!.acks);
+    });
+
+    test("closing a removed node's decisions: what it had not acknowledged is closed as removed, nothing else changes", async () => {
+      const store = await fresh();
+      const { decisions } = store;
+      await store.write(async (tx) => {
+        await tx.decisions.add(decision(1, "pi-1"), ["pi-1"]); // acknowledged before the removal
+        await tx.decisions.add(decision(2, "pi-1"), ["pi-1"]); // pending
+        await tx.decisions.add(decision(3, "pi-1", NOW - 1), ["pi-1"]); // expired, never acknowledged
+        await tx.decisions.add(decision(4, "fleet"), ["pi-1", "pi-2"]); // pending for both
+        await tx.decisions.add(decision(5, "pi-2"), ["pi-2"]);
+        await tx.decisions.addAck("dec_1", { nodeId: "pi-1", ok: true, error: null, appliedAt: NOW + 1, receivedAt: NOW + 2 });
+      });
+      const acks = async (id: string) => (await decisions.get(id))!.acks;
+      expect((await decisions.pendingFor("pi-1", NOW)).map((d) => d.id)).toEqual(["dec_2", "dec_4"]);
+      expect(await store.write((tx) => tx.decisions.closePending("pi-1", "node_removed", NOW + 10))).toBe(3);
+      expect(await decisions.pendingFor("pi-1", NOW)).toEqual([]);
+      const closed = { nodeId: "pi-1", ok: false, error: "node_removed", appliedAt: NOW + 10, receivedAt: NOW + 10 };
+      for (const id of ["dec_2", "dec_3"]) expect(await acks(id)).toEqual([closed]);
+      expect(await acks("dec_1")).toEqual([{ nodeId: "pi-1", ok: true, error: null, appliedAt: NOW + 1, receivedAt: NOW + 2 }]); // its own ack stands
+      expect(await acks("dec_4")).toEqual([closed]); // the other target is still waited for
+      expect((await decisions.pendingFor("pi-2", NOW)).map((d) => d.id)).toEqual(["dec_4", "dec_5"]);
+      // Once closed, closed: a second removal or a late ack changes nothing.
+      expect(await store.write((tx) => tx.decisions.closePending("pi-1", "node_removed", NOW + 20))).toBe(0);
+      await store.write((tx) => tx.decisions.addAck("dec_2", { nodeId: "pi-1", ok: true, error: null, appliedAt: NOW + 30, receivedAt: NOW + 30 }));
+      expect(await acks("dec_2")).toEqual([closed]);
+      // A decision sent to the id after that is pending as usual.
+      await store.write((tx) => tx.decisions.add(decision(6, "pi-1"), ["pi-1"]));
+      expect((await decisions.pendingFor("pi-1", NOW)).map((d) => d.id)).toEqual(["dec_6"]);
+    });
+
+    test("desired policies are saved per target, replaced, and deleted", async () => {
+      const store = await fresh();
+      await store.write(async (tx) => {
+        await tx.decisions.savePolicy("fleet", policy(1));
+        await tx.decisions.savePolicy("pi-1", policy(2, "pi-1"));
+      });
+      await store.write((tx) => tx.decisions.savePolicy("fleet", policy(3)));
+      expect(await store.decisions.policies()).toEqual(new Map([["fleet", policy(3)], ["pi-1", policy(2, "pi-1")]]));
+      expect(await store.decisions.hasPolicy("pi-1")).toBe(true);
+      await store.write((tx) => tx.decisions.deletePolicy("pi-1"));
+      expect(await store.decisions.hasPolicy("pi-1")).toBe(false);
+      expect([...(await store.decisions.policies()).keys()]).toEqual(["fleet"]);
+    });
+  });
+
+  describe(`${name}: hub values`, () => {
+    test("kept by key, replaced on put", async () => {
+      const store = await fresh();
+      expect(await store.hubValues.get("hub_keys")).toBeUndefined();
+      await store.write((tx) => tx.hubValues.put("hub_keys", "first"));
+      await store.write((tx) => tx.hubValues.put("hub_keys", "second"));
+      expect(await store.hubValues.get("hub_keys")).toBe("second");
+    });
+  });
+
+  describe(`${name}: writes`, () => {
+    test("a write resolves with its work's result, and what it wrote is read back after", async () => {
+      const store = await fresh();
+      const result = await store.write(async (tx) => {
+        await tx.tombstones.put({ nodeId: "pi-1", removedAt: NOW, publicKey: "k", readmittedAt: null });
+        return "done";
+      });
+      expect(result).toBe("done");
+      expect(await store.tombstones.count()).toBe(1);
+    });
+
+    test("a write whose work throws leaves nothing it wrote and rejects with its error; writes beside it commit", async () => {
+      const store = await fresh();
+      const failure = new Error("the work gave up halfway");
+      const results = await Promise.allSettled([
+        store.write((tx) => tx.tokens.add(token("h-before"))),
+        store.write(async (tx) => {
+          await tx.tokens.add(token("h-failed"));
+          await tx.nodes.save(node("pi-failed"));
+          throw failure;
+        }),
+        store.write((tx) => tx.tokens.add(token("h-after"))),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+      expect((results[1] as PromiseRejectedResult).reason).toBe(failure);
+      expect(await store.tokens.known("h-failed", NOW)).toBe(false);
+      expect(await store.nodes.get("pi-failed")).toBeUndefined();
+      expect(await store.tokens.known("h-before", NOW)).toBe(true);
+      expect(await store.tokens.known("h-after", NOW)).toBe(true);
+    });
+
+    test("a write sees what it wrote before committing", async () => {
+      const store = await fresh();
+      const seen = await store.write(async (tx) => {
+        await tx.nodes.save(node("pi-1"));
+        return tx.nodes.get("pi-1");
+      });
+      expect(seen?.nodeId).toBe("pi-1");
+    });
+
+    test("100 writes at once all commit", async () => {
+      const store = await fresh();
+      await Promise.all(Array.from({ length: 100 }, (_, i) => store.write((tx) => tx.tokens.add(token(`h-${i}`)))));
+      for (let i = 0; i < 100; i++) expect(await store.tokens.known(`h-${i}`, NOW)).toBe(true);
+    });
+
+    test("what was committed is there after reopening; close commits what was queued", async () => {
+      const { store, reopen } = await open();
+      await store.write(async (tx) => {
+        await tx.nodes.save(node("pi-1"));
+        await tx.tokens.add(token("h-1", { usesLeft: 2, label: "persisted" }));
+        await tx.tombstones.put({ nodeId: "gone", removedAt: NOW, publicKey: "key", readmittedAt: null });
+        await tx.decisions.add(decision(1, "pi-1"), ["pi-1"]);
+        await tx.hubValues.put("hub_keys", "keys");
+      });
+      const queued = store.write((tx) => tx.tombstones.put({ nodeId: "back", removedAt: NOW, publicKey: "key", readmittedAt: NOW + 1 }));
+      await store.close();
+      await queued;
+      const again = await reopen();
+      expect(await again.nodes.get("pi-1")).toEqual(node("pi-1"));
+      expect(await again.tokens.valid("h-1", NOW)).toEqual({ label: "persisted", usesLeft: 2, expiresAt: NOW + HOUR, registrations: 0 });
+      expect(await again.tombstones.standing("gone")).toEqual({ nodeId: "gone", removedAt: NOW, publicKey: "key", readmittedAt: null });
+      expect((await again.tombstones.get("back"))?.readmittedAt).toBe(NOW + 1);
+      expect((await again.decisions.get("dec_1"))?.targets).toEqual(["pi-1"]);
+      expect(await again.hubValues.get("hub_keys")).toBe("keys");
+      expect(await again.write((tx) => tx.decisions.nextSeq())).toBe(2);
+    });
+
+    test("a store that is open answers healthy", async () => {
+      const store = await fresh();
+      expect(await store.healthy()).toBe(true);
+    });
+  });
+}
