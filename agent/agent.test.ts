@@ -41,7 +41,7 @@ test("the recovery sweep judges intents received but not judged, and queues thei
   expect(agent.processor.receive(intentStream(5, { seed: 2, prefix: "stuck" }))).toBe(5);
   agent.recoverySweep();
   expect(agent.status()).toMatchObject({ verdicts_queued_through: 5 });
-  expect(agent.outbox.stats().byKind.verdict).toBe(5);
+  expect(agent.outbox.stats().byKind.verdicts).toBe(5);
 });
 
 test("without any hub (simulation only) nothing is queued: the outbox cannot grow without bound", async () => {

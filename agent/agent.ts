@@ -10,13 +10,12 @@ import { configHash } from "../kernel/config.ts";
 import { IntentProcessor } from "../kernel/intent-processor.ts";
 import { modeAt } from "../kernel/policy.ts";
 import type { HeartbeatMessage } from "../protocol/messages.ts";
-import { nodeTopic } from "../protocol/topics.ts";
 import { serveLocal, type LocalServer } from "./serve-local.ts";
 import { AgentMqtt } from "./agent-mqtt.ts";
 import { AgentStore, type NodeIdentity } from "./agent-store.ts";
 import { DecisionApplier } from "./decision-applier.ts";
 import { createLocalApi } from "./local-api.ts";
-import { Outbox } from "./outbox.ts";
+import { Outbox, outboxMessage } from "./outbox.ts";
 import { backoffMs } from "../lib/backoff.ts";
 import { registerOnce, type Advertisement } from "./registration.ts";
 import { scheduleAgentJobs } from "./scheduler.ts";
@@ -230,9 +229,7 @@ export class Agent {
 
   private onCommand(payload: Buffer): void {
     const outcome = this.applier.apply(payload, Date.now());
-    const ack = outcome.ack
-      ? [{ topic: nodeTopic(this.identity.nodeId, "cmd/ack"), payload: JSON.stringify(outcome.ack), qos: 1 as const, retain: false, kind: "ack" as const, queuedAt: Date.now() }]
-      : [];
+    const ack = outcome.ack ? [outboxMessage(this.identity.nodeId, "cmd/ack", outcome.ack, Date.now())] : [];
     this.outbox.enqueue(ack, outcome.record); // the decision is recorded exactly when its ack is queued
     if (outcome.policy) this.processor.setPolicy(outcome.policy);
     this.mqtt.kick();
@@ -266,7 +263,7 @@ export class Agent {
       outbox_depth: this.outbox.depth(),
       kernel: { ...counters },
     };
-    this.outbox.enqueue([{ topic: nodeTopic(this.identity.nodeId, "heartbeat"), payload: JSON.stringify(message), qos: 0, retain: false, kind: "heartbeat", queuedAt: message.ts }]);
+    this.outbox.enqueue([outboxMessage(this.identity.nodeId, "heartbeat", message, message.ts)]);
     this.mqtt.kick();
   }
 

@@ -122,7 +122,7 @@ test("with the hub down the agent keeps judging in simulation mode, and replays 
   const offlineVerdicts = await agent.submit(intents.slice(10));
   expect(offlineVerdicts.map((v) => v.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 11));
   expect(agent.status()).toMatchObject({ connectivity: "simulation", verdicts_queued_through: 30 });
-  expect(agent.outbox.stats().byKind.verdict).toBe(20);
+  expect(agent.outbox.stats().byKind.verdicts).toBe(20);
 
   hub = await startTestHub({ env: ports, dataDir });
   try {
@@ -132,7 +132,7 @@ test("with the hub down the agent keeps judging in simulation mode, and replays 
     }, 15_000, "replayed verdicts at the hub");
     expect(tally.missing).toBe(0);
     expect(agent.online).toBe(true);
-    await eventually(() => agent.outbox.stats().byKind.verdict === 0, 5000, "outbox drained");
+    await eventually(() => agent.outbox.stats().byKind.verdicts === 0, 5000, "outbox drained");
   } finally {
     await agent.stop();
     agents.splice(agents.indexOf(agent), 1);
@@ -155,7 +155,7 @@ test("with a real Mosquitto killed and restarted, the agent queues, waits for th
     await mosquitto.kill(); // no last will reaches anyone: the agent must not trust the old "hub online"
     await eventually(() => !agent.online, 5000, "agent offline");
     await agent.submit(intents.slice(10));
-    expect(agent.outbox.stats().byKind.verdict).toBe(20);
+    expect(agent.outbox.stats().byKind.verdicts).toBe(20);
 
     await mosquitto.restart();
     const tally = await eventually(async () => {

@@ -32,6 +32,15 @@ describe("nodeMayPublish", () => {
     for (const kind of ["state", "birth", "heartbeat", "verdicts", "cmd/ack"]) expect(nodeMayPublish(NODE, own(kind))).toBe(true);
   });
 
+  test("allows the retain flag only on the latest-value kinds (state, birth): never on a heartbeat, verdict or ack", () => {
+    for (const kind of ["state", "birth"]) expect(nodeMayPublish(NODE, own(kind), true)).toBe(true);
+    for (const kind of ["heartbeat", "verdicts", "cmd/ack"]) {
+      expect(nodeMayPublish(NODE, own(kind), true)).toBe(false);
+      expect(nodeMayPublish(NODE, own(kind), false)).toBe(true);
+    }
+    expect(nodeMayPublish(NODE, "edgefed/v1/nodes/pi-2/state", true)).toBe(false);
+  });
+
   test("refuses the node's own cmd and policy: those come from the hub", () => {
     expect(nodeMayPublish(NODE, own("cmd"))).toBe(false);
     expect(nodeMayPublish(NODE, own("policy"))).toBe(false);

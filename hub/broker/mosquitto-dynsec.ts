@@ -36,7 +36,13 @@ type Acl = { acltype: string; topic: string; allow: boolean };
 type DynsecResponse = { command: string; error?: string; data?: unknown; correlationData?: string };
 type Pending = { resolve(response: DynsecResponse): void; reject(error: Error): void; timer: ReturnType<typeof setTimeout> };
 
-function nodeAcls(nodeId: string): Acl[] {
+/**
+ * A node's role. Dynamic-security ACLs cannot refuse the retain flag on one
+ * topic (retain_available is all or nothing), so unlike the embedded broker
+ * Mosquitto stores a node's retained heartbeat; the hub's ingest ignores
+ * retained messages of kinds the protocol does not retain.
+ */
+export function nodeAcls(nodeId: string): Acl[] {
   return [
     ...nodePublishTopics(nodeId).map((topic) => ({ acltype: "publishClientSend", topic, allow: true })),
     ...nodeSubscribeTopics(nodeId).map((topic) => ({ acltype: "subscribeLiteral", topic, allow: true })),
