@@ -1,9 +1,10 @@
 // MQTT ingest: every message on a node topic is parsed, validated against its
 // protocol/ schema and applied to the fleet view. Whatever does not fit
 // (unknown topic or node, bad or oversized payload, a birth naming another
-// node) is counted and dropped; nothing a node sends can throw out of here.
+// node, a retained copy of what the protocol does not retain) is counted and
+// dropped; nothing a node sends can throw out of here.
 import type { DecisionAckMessage } from "../../protocol/messages.ts";
-import { decodeTopic, isNodeToHubKind, parseNodeTopic, type MessageOf, type NodeToHubKind } from "../../protocol/topics.ts";
+import { decodeTopic, isNodeToHubKind, parseNodeTopic, retainAllowed, type MessageOf, type NodeToHubKind } from "../../protocol/topics.ts";
 import type { Fleet } from "../nodes/fleet.ts";
 import type { NodeRecord } from "../nodes/node-model.ts";
 import { DropCounter } from "./drop-counter.ts";
@@ -113,6 +114,10 @@ export class Ingest {
     if (!node) return this.dropped("unknown node", parsed.node, `not registered (${parsed.kind})`, now);
     const { kind } = parsed;
     if (!isNodeToHubKind(kind)) return this.dropped("unexpected kind", parsed.node, kind, now); // the hub's own topics
+    // The broker hands a retained message to every new subscription as if it
+    // were new, e.g. when the hub restarts: a retained heartbeat would make a
+    // silent node look alive. Only latest-value kinds may be retained.
+    if (retained && !retainAllowed(kind)) return this.dropped("retain not allowed", parsed.node, `${kind} published with the retain flag`, now);
     return this.dispatch(kind, node, payload, retained, now);
   }
 
