@@ -57,30 +57,44 @@ describe("topics", () => {
     }
   });
 
-  test("the protocol table: who sends what, QoS and retain as DESIGN.md fixes them", () => {
-    expect(NODE_TO_HUB_KINDS).toEqual(["state", "birth", "heartbeat", "verdicts", "cmd/ack"]);
-    expect(HUB_TO_NODE_KINDS).toEqual(["cmd", "policy"]);
-    expect(FLEET_KINDS).toEqual(["fleet/policy", "hub/state"]);
-    expect(deliveryOf("heartbeat")).toEqual({ qos: 0, retain: false });
-    for (const kind of ["verdicts", "cmd", "cmd/ack"] as const) expect(deliveryOf(kind)).toEqual({ qos: 1, retain: false });
-    for (const kind of ["state", "birth", "policy", "hub/state", "fleet/policy"] as const) expect(deliveryOf(kind)).toEqual({ qos: 1, retain: true });
+  test("the table is DESIGN.md's protocol table: who sends what, QoS, retain, and what goes through the agent's outbox", () => {
+    const rows = Object.fromEntries(
+      Object.entries(TOPICS).map(([kind, spec]) => {
+        const outbox = "viaOutbox" in spec && spec.viaOutbox ? ", outbox" : "";
+        return [kind, `${spec.direction}, QoS ${spec.delivery.qos}${spec.delivery.retain ? ", retained" : ""}${outbox}`];
+      }),
+    );
+    expect(rows).toEqual({
+      state: "node->hub, QoS 1, retained",
+      birth: "node->hub, QoS 1, retained",
+      heartbeat: "node->hub, QoS 0, outbox",
+      verdicts: "node->hub, QoS 1, outbox",
+      "cmd/ack": "node->hub, QoS 1, outbox",
+      cmd: "hub->node, QoS 1",
+      policy: "hub->node, QoS 1, retained",
+      "fleet/policy": "hub->fleet, QoS 1, retained",
+      "hub/state": "hub->fleet, QoS 1, retained",
+    });
   });
 
-  test("a node may retain only latest-value topics: never a heartbeat, a verdict or an ack", () => {
-    expect(NODE_TO_HUB_KINDS.filter(retainAllowed)).toEqual(["state", "birth"]);
-  });
-
-  test("the outbox carries the events; state and birth go directly on each connect", () => {
-    expect(OUTBOX_KINDS).toEqual(["heartbeat", "verdicts", "cmd/ack"]);
+  test("derived lists: kinds by direction, the outbox kinds, what a node may retain", () => {
+    expect([...NODE_TO_HUB_KINDS, ...HUB_TO_NODE_KINDS, ...FLEET_KINDS].sort()).toEqual(Object.keys(TOPICS).sort() as (keyof typeof TOPICS)[]);
+    for (const kind of NODE_TO_HUB_KINDS) expect(TOPICS[kind].direction).toBe("node->hub");
+    for (const kind of HUB_TO_NODE_KINDS) expect(TOPICS[kind].direction).toBe("hub->node");
+    for (const kind of FLEET_KINDS) expect(TOPICS[kind].direction).toBe("hub->fleet");
+    expect<readonly string[]>(OUTBOX_KINDS).toEqual(NODE_TO_HUB_KINDS.filter((kind) => TOPICS[kind].viaOutbox));
+    for (const kind of Object.keys(TOPICS) as (keyof typeof TOPICS)[]) {
+      expect(deliveryOf(kind)).toBe(TOPICS[kind].delivery);
+      expect(retainAllowed(kind)).toBe(TOPICS[kind].delivery.retain);
+    }
+    expect(retainAllowed("heartbeat")).toBe(false);
   });
 
   test("a node publishes exactly its node->hub kinds and reads its hub->node kinds and the fleet's", () => {
     expect(nodePublishTopics("pi-1")).toEqual(NODE_TO_HUB_KINDS.map((kind) => `edgefed/v1/nodes/pi-1/${kind}`));
     expect(nodeSubscriptions("pi-1")).toEqual([
-      { topic: "edgefed/v1/nodes/pi-1/cmd", kind: "cmd" },
-      { topic: "edgefed/v1/nodes/pi-1/policy", kind: "policy" },
-      { topic: "edgefed/v1/fleet/policy", kind: "fleet/policy" },
-      { topic: "edgefed/v1/hub/state", kind: "hub/state" },
+      ...HUB_TO_NODE_KINDS.map((kind) => ({ topic: `edgefed/v1/nodes/pi-1/${kind}`, kind })),
+      ...FLEET_KINDS.map((kind) => ({ topic: `edgefed/v1/${kind}`, kind })),
     ]);
   });
 
