@@ -47,8 +47,8 @@ interface TopicSpec {
   /** A faster decoder accepting exactly what the schema accepts (heartbeats: thousands a second at the hub). */
   readonly decode?: (payload: Buffer) => DecodeResult<unknown>;
   /**
-   * QoS and retain flag of every publish. The retain flag is also the only
-   * place a node may set it: a retained message is handed to every new
+   * QoS and retain flag of every publish. A node may set the retain flag
+   * only where this does: a retained message is handed to every new
    * subscription as if it were new, which only a latest-value topic (state,
    * birth) can afford; a retained heartbeat would make a dead node look alive
    * after a hub restart.
@@ -116,7 +116,7 @@ export function deliveryOf(kind: TopicKind): Delivery {
   return TOPICS[kind].delivery;
 }
 
-/** Whether a publish of `kind` may carry the retain flag (brokers refuse, and ingest ignores, the others retained). */
+/** Whether a publish of `kind` may carry the retain flag (the embedded broker refuses, and the hub's ingest ignores, the others retained). */
 export function retainAllowed(kind: TopicKind): boolean {
   return TOPICS[kind].delivery.retain;
 }
