@@ -5,7 +5,7 @@
 // and `birth` of each new session go first, around the outbox.
 import mqtt, { type MqttClient } from "mqtt";
 import type { BirthMessage, StateMessage } from "../protocol/messages.ts";
-import { FLEET_POLICY_TOPIC, HUB_STATE_TOPIC, nodeTopic } from "../protocol/topics.ts";
+import { decodeTopic, deliveryOf, nodeSubscriptions, nodeTopic, type NodeInboundKind } from "../protocol/topics.ts";
 import type { Outbox } from "./outbox.ts";
 import { backoffMs } from "../lib/backoff.ts";
 import { brokerAddress } from "../lib/mqtt-url.ts";
@@ -45,7 +45,19 @@ export class AgentMqtt {
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
 
-  constructor(private readonly options: AgentMqttOptions) {}
+  /** What this node reads, by topic: its hub->node kinds and the hub->fleet ones (protocol/topics.ts). */
+  private readonly subscriptions: Map<string, NodeInboundKind>;
+  /** One handler per kind a node reads: a kind without one does not compile. */
+  private readonly handlers: Record<NodeInboundKind, (payload: Buffer) => void> = {
+    cmd: (payload) => this.options.onCommand(payload),
+    policy: (payload) => this.options.onPolicy(payload, "node"),
+    "fleet/policy": (payload) => this.options.onPolicy(payload, "fleet"),
+    "hub/state": (payload) => this.onHubState(payload),
+  };
+
+  constructor(private readonly options: AgentMqttOptions) {
+    this.subscriptions = new Map(nodeSubscriptions(options.nodeId).map(({ topic, kind }) => [topic, kind]));
+  }
 
   /** Online means: connected to the broker and the hub says it is online. */
   get online(): boolean {
@@ -72,7 +84,7 @@ export class AgentMqtt {
       reconnectPeriod: 0, // reconnects are ours, with jittered backoff
       connectTimeout: 10_000,
       queueQoSZero: false,
-      will: { topic: nodeTopic(nodeId, "state"), payload: Buffer.from(JSON.stringify(will)), qos: 1, retain: true },
+      will: { topic: nodeTopic(nodeId, "state"), payload: Buffer.from(JSON.stringify(will)), ...deliveryOf("state") },
     });
     this.client = client;
     this.closed = new Promise<never>((_, reject) => client.once("close", () => reject(new Error("connection closed"))));
@@ -139,14 +151,14 @@ export class AgentMqtt {
     this.hubUp = false;
     try {
       // Subscribe first: a decision sent the moment the hub sees our birth must find us listening.
-      const granted = await client.subscribeAsync([nodeTopic(nodeId, "cmd"), nodeTopic(nodeId, "policy"), FLEET_POLICY_TOPIC, HUB_STATE_TOPIC], { qos: 1 });
+      const granted = await client.subscribeAsync([...this.subscriptions.keys()], { qos: 1 });
       const refused = granted.filter((g) => g.qos === 128).map((g) => g.topic);
       if (refused.length) throw new Error(`the broker refused ${refused.join(", ")}`);
       // state and birth go first, around the outbox: they are retained (only the
       // latest matters) and the hub redelivers pending decisions when it sees a birth.
       const state: StateMessage = { state: "online", bootId: this.options.bootId, ts: Date.now() };
-      await client.publishAsync(nodeTopic(nodeId, "state"), JSON.stringify(state), { qos: 1, retain: true });
-      await client.publishAsync(nodeTopic(nodeId, "birth"), JSON.stringify(this.options.birth()), { qos: 1, retain: true });
+      await client.publishAsync(nodeTopic(nodeId, "state"), JSON.stringify(state), deliveryOf("state"));
+      await client.publishAsync(nodeTopic(nodeId, "birth"), JSON.stringify(this.options.birth()), deliveryOf("birth"));
     } catch (error) {
       this.options.log(`setting up the session failed: ${(error as Error).message}`);
       client.end(true);
@@ -160,20 +172,14 @@ export class AgentMqtt {
   }
 
   private onMessage(topic: string, payload: Buffer): void {
-    const { nodeId } = this.options;
-    if (topic === HUB_STATE_TOPIC) return this.onHubState(payload);
-    if (topic === nodeTopic(nodeId, "cmd")) return this.options.onCommand(payload);
-    if (topic === nodeTopic(nodeId, "policy")) return this.options.onPolicy(payload, "node");
-    if (topic === FLEET_POLICY_TOPIC) return this.options.onPolicy(payload, "fleet");
+    const kind = this.subscriptions.get(topic);
+    if (kind) this.handlers[kind](payload);
   }
 
+  /** Anything but a valid `{state: "online"}` (an empty retained message, garbage) counts as the hub being away. */
   private onHubState(payload: Buffer): void {
-    let up = false;
-    try {
-      up = (JSON.parse(payload.toString()) as { state?: unknown }).state === "online";
-    } catch {
-      up = false;
-    }
+    const message = decodeTopic("hub/state", payload);
+    const up = message.ok && message.value.state === "online";
     const wasOnline = this.online;
     this.hubUp = up;
     if (this.online !== wasOnline) this.options.onConnectivity(this.online);
@@ -222,7 +228,7 @@ export class AgentMqtt {
     if (this.brokerUp) {
       const state: StateMessage = { state: "offline", bootId: this.options.bootId, ts: Date.now() };
       await Promise.race([
-        client.publishAsync(nodeTopic(this.options.nodeId, "state"), JSON.stringify(state), { qos: 1, retain: true }),
+        client.publishAsync(nodeTopic(this.options.nodeId, "state"), JSON.stringify(state), deliveryOf("state")),
         new Promise((resolve) => setTimeout(resolve, 1000)),
       ]).catch(() => {});
     }

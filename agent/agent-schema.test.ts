@@ -100,7 +100,7 @@ test("a store written before the numbered schema is upgraded in place: data kept
     [3, "heartbeat"],
     [4, "verdicts"],
   ]);
-  expect(outbox.stats().byKind).toEqual({ heartbeat: 1, verdicts: 2, "cmd/ack": 1, state: 0, birth: 0 });
+  expect(outbox.stats().byKind).toEqual({ heartbeat: 1, verdicts: 2, "cmd/ack": 1 });
   expect(outbox.enqueue([{ topic: `${NODE}/verdicts`, payload: "{}", qos: 1, retain: false, kind: "verdicts", queuedAt: 5000 }])).toEqual([5]);
 
   const fresh = closeLater(AgentStore.open(tempDir()));

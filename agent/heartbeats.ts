@@ -6,11 +6,10 @@ import { loadavg } from "node:os";
 import type { IntentProcessor } from "../kernel/intent-processor.ts";
 import { modeAt } from "../kernel/policy.ts";
 import type { HeartbeatMessage } from "../protocol/messages.ts";
-import { nodeTopic } from "../protocol/topics.ts";
 import type { AgentPart } from "./agent-part.ts";
 import type { AgentStore } from "./agent-store.ts";
 import type { HubLink, LinkListener } from "./hub-link.ts";
-import type { Outbox } from "./outbox.ts";
+import { outboxMessage, type Outbox } from "./outbox.ts";
 
 const DEFAULT_INTERVAL_S = 15;
 
@@ -70,7 +69,7 @@ export class Heartbeats implements AgentPart, LinkListener {
       outbox_depth: outbox.depth(),
       kernel: { ...processor.counters },
     };
-    outbox.enqueue([{ topic: nodeTopic(nodeId, "heartbeat"), payload: JSON.stringify(message), qos: 0, retain: false, kind: "heartbeat", queuedAt: now }]);
+    outbox.enqueue([outboxMessage(nodeId, "heartbeat", message, now)]);
     link.kick();
   }
 }

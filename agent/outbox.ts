@@ -1,8 +1,10 @@
-// The agent's durable outbox: every message the agent publishes (state,
-// birth, heartbeats, verdict events, decision acks) is written here first and
-// published from here, in id order, once the broker takes it. It replaces
-// MQTT.js's offline queue, which lives in memory (lost on restart) and floods
-// the broker with queued QoS 0 on reconnect.
+// The agent's durable outbox: every event the agent publishes (the kinds the
+// topic table in protocol/topics.ts sends via the outbox: heartbeats, verdict
+// events, decision acks) is written here first and published from here, in id
+// order, once the broker takes it. It replaces MQTT.js's offline queue, which
+// lives in memory (lost on restart) and floods the broker with queued QoS 0 on
+// reconnect. State and birth, retained latest values, are not queued: the
+// agent publishes them directly on each connect (agent-mqtt.ts).
 //
 // Durability: enqueue() returns after its transaction committed, and the
 // agent's database runs synchronous=FULL, so a returned id survives kill -9
@@ -12,20 +14,17 @@
 // again).
 //
 // Bound: past `maxMessages` the OLDEST heartbeats go first, in the enqueue's
-// own transaction. Verdicts, acks, state and birth are never dropped; with
-// only those left the outbox grows past its bound and says so once per
-// crossing. A newer state or birth replaces older queued ones of the same
-// kind and topic (retained topics: only the last one counts).
+// own transaction. Verdicts and acks are never dropped; with only those left
+// the outbox grows past its bound and says so once per crossing.
 //
 // The depth and the per-kind counts are kept in memory (one count query at
 // construction), so an enqueue costs its INSERT, not a count(*). That holds
 // only if this class is the one writer of the table: one Outbox per database,
 // one process (the agent holds its data dir alone).
 import type { SqliteDatabase, SqliteStatement } from "../lib/sqlite.ts";
+import { deliveryOf, nodeTopic, OUTBOX_KINDS, type MessageOf, type OutboxKind } from "../protocol/topics.ts";
 
-/** The protocol's topic kinds of what the agent publishes (stored in each row; see agent-schema.ts). */
-export const OUTBOX_KINDS = ["heartbeat", "verdicts", "cmd/ack", "state", "birth"] as const;
-export type OutboxKind = (typeof OUTBOX_KINDS)[number];
+export { OUTBOX_KINDS, type OutboxKind };
 
 export interface OutboxMessage {
   id: number;
@@ -54,12 +53,15 @@ export interface OutboxStats {
   byKind: Record<OutboxKind, number>;
 }
 
-/** Retained topics: a newer message makes older queued ones of its kind and topic pointless. */
-const SUPERSEDING: ReadonlySet<OutboxKind> = new Set(["state", "birth"]);
 const KNOWN_KINDS: ReadonlySet<string> = new Set(OUTBOX_KINDS);
 
 function zeroCounts(): Record<OutboxKind, number> {
-  return { heartbeat: 0, verdicts: 0, "cmd/ack": 0, state: 0, birth: 0 };
+  return Object.fromEntries(OUTBOX_KINDS.map((kind) => [kind, 0])) as Record<OutboxKind, number>;
+}
+
+/** A message of `kind` from `node`, with the topic, QoS and retain flag the protocol gives that kind. */
+export function outboxMessage<K extends OutboxKind>(node: string, kind: K, message: MessageOf<K>, queuedAt: number): NewOutboxMessage {
+  return { topic: nodeTopic(node, kind), payload: JSON.stringify(message), ...deliveryOf(kind), kind, queuedAt };
 }
 
 /** Why `m` cannot be queued, or null. Checked for the whole batch before anything is written. */
@@ -100,7 +102,7 @@ export class Outbox {
   private unknownKinds = 0;
   private dropped = 0;
   private overBound = false;
-  private readonly sql: Record<"insert" | "supersede" | "dropHeartbeats" | "peek" | "removeThrough" | "remove", SqliteStatement>;
+  private readonly sql: Record<"insert" | "dropHeartbeats" | "peek" | "removeThrough" | "remove", SqliteStatement>;
 
   /** On an open agent store (its `outbox` table: agent-schema.ts). */
   constructor(
@@ -118,7 +120,6 @@ export class Outbox {
     }
     this.sql = {
       insert: db.prepare("INSERT INTO outbox (topic, payload, qos, retain, kind, queued_at) VALUES (?, ?, ?, ?, ?, ?)"),
-      supersede: db.prepare("DELETE FROM outbox WHERE kind = ? AND topic = ? AND id < ?"),
       dropHeartbeats: db.prepare("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE kind = 'heartbeat' ORDER BY id LIMIT ?)"),
       peek: db.prepare("SELECT id, topic, payload, qos, retain, kind, queued_at FROM outbox WHERE id > ? ORDER BY id LIMIT ?"),
       // RETURNING kind keeps the per-kind counts exact without a count query.
@@ -130,8 +131,7 @@ export class Outbox {
   /**
    * Queues `messages` in one transaction and returns their ids in order;
    * durable when it returns (the caller's database runs synchronous=FULL).
-   * Applies supersession (state, birth) and the bound in the same
-   * transaction. If the bound can only be kept by dropping heartbeats of this
+   * Applies the bound in the same transaction. If the bound can only be kept by dropping heartbeats of this
    * very batch, they are dropped too, so a returned heartbeat id may already
    * be gone. Throws, writing nothing, if any message is invalid.
    * `alsoInTransaction` runs inside the same transaction (after the inserts),
@@ -157,11 +157,6 @@ export class Outbox {
         ids.push(id);
         delta[m.kind] += 1;
         depth += 1;
-        if (SUPERSEDING.has(m.kind)) {
-          const gone = this.sql.supersede.run(m.kind, m.topic, id).changes;
-          delta[m.kind] -= gone;
-          depth -= gone;
-        }
       }
       if (depth > this.maxMessages) {
         dropped = this.sql.dropHeartbeats.run(depth - this.maxMessages).changes;
@@ -226,10 +221,10 @@ export class Outbox {
     const depth = this.depth();
     if (depth > this.maxMessages && !this.overBound) {
       this.overBound = true;
-      const c = this.counts;
+      const kept = OUTBOX_KINDS.filter((kind) => kind !== "heartbeat").map((kind) => `${kind} (${this.counts[kind]})`);
       this.log(
         `outbox: ${depth} messages, over its bound of ${this.maxMessages} with no heartbeat left to drop; ` +
-          `it keeps growing rather than drop verdicts (${c.verdicts}), acks (${c["cmd/ack"]}), state (${c.state}) or birth (${c.birth})`,
+          `it keeps growing rather than drop ${kept.join(" or ")}`,
       );
     } else if (depth <= this.maxMessages && this.overBound) {
       this.overBound = false;

@@ -5,10 +5,9 @@
 // the node follows the fleet again, or come from another hub. Whatever policy
 // that puts in force goes into the intent processor at once.
 import type { IntentProcessor } from "../kernel/intent-processor.ts";
-import { nodeTopic } from "../protocol/topics.ts";
 import type { AgentStore } from "./agent-store.ts";
 import type { DecisionApplier } from "./decision-applier.ts";
-import type { Outbox } from "./outbox.ts";
+import { outboxMessage, type Outbox } from "./outbox.ts";
 
 export interface PolicyFollowerOptions {
   nodeId: string;
@@ -34,9 +33,7 @@ export class PolicyFollower {
   applyDecision(payload: Buffer): void {
     const { applier, outbox, processor, nodeId } = this.options;
     const outcome = applier.apply(payload, Date.now());
-    const ack = outcome.ack
-      ? [{ topic: nodeTopic(nodeId, "cmd/ack"), payload: JSON.stringify(outcome.ack), qos: 1 as const, retain: false, kind: "cmd/ack" as const, queuedAt: Date.now() }]
-      : [];
+    const ack = outcome.ack ? [outboxMessage(nodeId, "cmd/ack", outcome.ack, Date.now())] : [];
     outbox.enqueue(ack, outcome.record); // the decision is recorded exactly when its ack is queued
     if (outcome.policy) processor.setPolicy(outcome.policy);
   }

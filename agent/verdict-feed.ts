@@ -6,11 +6,10 @@
 // (it counts any redelivery as a duplicate).
 import type { IntentProcessor } from "../kernel/intent-processor.ts";
 import type { VerdictEventMessage } from "../protocol/messages.ts";
-import { nodeTopic } from "../protocol/topics.ts";
 import type { SqliteDatabase } from "../lib/sqlite.ts";
 import type { AgentPart } from "./agent-part.ts";
 import type { ConnectivityLog } from "./connectivity-log.ts";
-import type { Outbox } from "./outbox.ts";
+import { outboxMessage, type Outbox } from "./outbox.ts";
 
 const BATCH = 1000;
 const MAX_SYMBOL = 32;
@@ -54,7 +53,6 @@ export class VerdictFeed implements AgentPart {
 
   /** Queues every journaled verdict past the cursor; returns how many. */
   catchUp(): number {
-    const topic = nodeTopic(this.nodeId, "verdicts");
     let queued = 0;
     for (;;) {
       const verdicts = this.processor.verdictsAfter(this.cursor, BATCH);
@@ -73,7 +71,7 @@ export class VerdictFeed implements AgentPart {
           symbol: v.symbol.slice(0, MAX_SYMBOL),
           verdict: { id: v.id ?? "-", verdict: v.verdict, reasons: v.reasons, enforced: v.enforced, mode: v.mode, metrics: v.metrics },
         };
-        return { topic, payload: JSON.stringify(event), qos: 1 as const, retain: false, kind: "verdicts" as const, queuedAt: now };
+        return outboxMessage(this.nodeId, "verdicts", event, now);
       });
       const last = verdicts[verdicts.length - 1]!.seq;
       if (this.options.queue) this.outbox.enqueue(messages, () => this.writeCursor.run(last));

@@ -51,6 +51,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
       username: settings.mqttUsername,
       password: settings.mqttPassword,
       hubUsername: settings.mqttUsername,
+      log,
     });
     mqttCredentials = { url: settings.mqttUrl, username: settings.mqttUsername, password: settings.mqttPassword };
   } else {

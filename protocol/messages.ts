@@ -4,8 +4,8 @@
 import { z } from "zod";
 import { MODES } from "../kernel/types.ts";
 import { jsonDepthProblem } from "../lib/json-depth.ts";
+import { NODE_ID_PATTERN } from "./node-id.ts";
 import { isPublicKey } from "./signing.ts";
-import { NODE_ID_PATTERN } from "./topics.ts";
 
 /** No protocol payload may be larger; brokers and the hub drop what is. */
 export const MAX_PAYLOAD_BYTES = 64 * 1024;
@@ -175,17 +175,6 @@ export type DesiredPolicyMessage = z.infer<typeof DesiredPolicyMessage>;
 export type HubStateMessage = z.infer<typeof HubStateMessage>;
 export type RegisterRequest = z.infer<typeof RegisterRequest>;
 export type RegisterResponse = z.infer<typeof RegisterResponse>;
-
-/** The typed map from node topic kind to payload schema. */
-export const NODE_TOPIC_SCHEMAS = {
-  state: StateMessage,
-  birth: BirthMessage,
-  heartbeat: HeartbeatMessage,
-  verdicts: VerdictEventMessage,
-  cmd: DecisionMessage,
-  "cmd/ack": DecisionAckMessage,
-  policy: DesiredPolicyMessage,
-} as const;
 
 export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: string };
 

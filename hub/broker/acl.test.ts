@@ -2,34 +2,34 @@
 // send under its own subtree and reads only its own cmd and policy, the fleet
 // policy and the hub's state. Topics are compared exactly: no prefixes, no wildcards.
 import { describe, expect, test } from "bun:test";
+import { FLEET_KINDS, HUB_TO_NODE_KINDS, NODE_TO_HUB_KINDS } from "../../protocol/topics.ts";
 import { nodeMayPublish, nodeMaySubscribe, nodePublishTopics, nodeSubscribeTopics } from "./acl.ts";
 
 const NODE = "pi-1";
 const own = (kind: string) => `edgefed/v1/nodes/${NODE}/${kind}`;
 
 describe("nodePublishTopics / nodeSubscribeTopics", () => {
-  test("list exactly the node's own publish topics", () => {
-    expect(nodePublishTopics(NODE).sort()).toEqual(
-      [
-        "edgefed/v1/nodes/pi-1/state",
-        "edgefed/v1/nodes/pi-1/birth",
-        "edgefed/v1/nodes/pi-1/heartbeat",
-        "edgefed/v1/nodes/pi-1/verdicts",
-        "edgefed/v1/nodes/pi-1/cmd/ack",
-      ].sort(),
-    );
+  test("list exactly the node's own node->hub topics", () => {
+    expect(nodePublishTopics(NODE).sort()).toEqual(NODE_TO_HUB_KINDS.map(own).sort());
   });
 
-  test("list exactly the node's own subscribe filters", () => {
-    expect(nodeSubscribeTopics(NODE).sort()).toEqual(
-      ["edgefed/v1/nodes/pi-1/cmd", "edgefed/v1/nodes/pi-1/policy", "edgefed/v1/fleet/policy", "edgefed/v1/hub/state"].sort(),
-    );
+  test("list exactly the node's own hub->node topics and the hub->fleet ones", () => {
+    expect(nodeSubscribeTopics(NODE).sort()).toEqual([...HUB_TO_NODE_KINDS.map(own), ...FLEET_KINDS.map((kind) => `edgefed/v1/${kind}`)].sort());
   });
 });
 
 describe("nodeMayPublish", () => {
   test("allows the node's state, birth, heartbeat, verdicts and cmd/ack", () => {
     for (const kind of ["state", "birth", "heartbeat", "verdicts", "cmd/ack"]) expect(nodeMayPublish(NODE, own(kind))).toBe(true);
+  });
+
+  test("allows the retain flag only on the latest-value kinds (state, birth): never on a heartbeat, verdict or ack", () => {
+    for (const kind of ["state", "birth"]) expect(nodeMayPublish(NODE, own(kind), true)).toBe(true);
+    for (const kind of ["heartbeat", "verdicts", "cmd/ack"]) {
+      expect(nodeMayPublish(NODE, own(kind), true)).toBe(false);
+      expect(nodeMayPublish(NODE, own(kind), false)).toBe(true);
+    }
+    expect(nodeMayPublish(NODE, "edgefed/v1/nodes/pi-2/state", true)).toBe(false);
   });
 
   test("refuses the node's own cmd and policy: those come from the hub", () => {

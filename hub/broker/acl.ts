@@ -1,25 +1,26 @@
-// Who may publish and subscribe where (docs/protocol.md, "ACLs"). A node
-// publishes only what agents send, under its own subtree, and reads only its
-// own cmd and policy, the fleet policy and the hub's state. The hub may do
-// anything under the protocol root.
-import { FLEET_POLICY_TOPIC, HUB_STATE_TOPIC, nodeTopic, type NodeTopicKind } from "../../protocol/topics.ts";
+// Who may publish and subscribe where (docs/protocol.md, "ACLs"), as the
+// protocol's topic table (protocol/topics.ts) says: a node publishes only its
+// node->hub kinds under its own subtree, and reads only its own hub->node kinds
+// and the hub->fleet topics. The hub may do anything under the protocol root.
+// Both brokers use these lists: the embedded one checks them itself, Mosquitto
+// gets them as dynamic-security roles (mosquitto-dynsec.ts).
+import { nodePublishTopics, nodeSubscriptions, parseNodeTopic, retainAllowed } from "../../protocol/topics.ts";
 
-/** What an agent sends; `cmd` and `policy` come only from the hub. */
-export const NODE_PUBLISH_KINDS: readonly NodeTopicKind[] = ["state", "birth", "heartbeat", "verdicts", "cmd/ack"];
-/** What an agent reads of its own subtree. */
-export const NODE_SUBSCRIBE_KINDS: readonly NodeTopicKind[] = ["cmd", "policy"];
-
-export function nodePublishTopics(nodeId: string): string[] {
-  return NODE_PUBLISH_KINDS.map((kind) => nodeTopic(nodeId, kind));
-}
+export { nodePublishTopics };
 
 /** Exact topics a node may subscribe to (no wildcards: a node never needs one). */
 export function nodeSubscribeTopics(nodeId: string): string[] {
-  return [...NODE_SUBSCRIBE_KINDS.map((kind) => nodeTopic(nodeId, kind)), FLEET_POLICY_TOPIC, HUB_STATE_TOPIC];
+  return nodeSubscriptions(nodeId).map((subscription) => subscription.topic);
 }
 
-export function nodeMayPublish(nodeId: string, topic: string): boolean {
-  return nodePublishTopics(nodeId).includes(topic);
+/**
+ * Whether the node may publish on `topic`, with the retain flag if `retain`.
+ * Mosquitto's roles cannot refuse the flag per topic; there the hub's ingest
+ * ignores what is retained where the protocol does not retain.
+ */
+export function nodeMayPublish(nodeId: string, topic: string, retain = false): boolean {
+  if (!nodePublishTopics(nodeId).includes(topic)) return false;
+  return !retain || retainAllowed(parseNodeTopic(topic)!.kind);
 }
 
 export function nodeMaySubscribe(nodeId: string, filter: string): boolean {

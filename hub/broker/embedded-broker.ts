@@ -1,6 +1,8 @@
 // The embedded broker (aedes) that lets one command run the whole hub. It
 // authenticates every client and authorises every publish and subscribe
-// itself, with the same rules a Mosquitto gets through dynamic security.
+// itself, with the same rules a Mosquitto gets through dynamic security, and
+// also refuses a node's retain flag where the protocol does not retain (a
+// retained heartbeat), which Mosquitto's roles cannot express.
 import { Aedes, type Client } from "aedes";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { ROOT } from "../../protocol/topics.ts";
@@ -79,7 +81,7 @@ export async function startEmbeddedBroker(options: {
         identity !== undefined &&
         identity !== null &&
         identity.role !== "watcher" &&
-        (identity.role === "hub" ? packet.topic.startsWith(`${ROOT}/`) : nodeMayPublish(identity.nodeId, packet.topic));
+        (identity.role === "hub" ? packet.topic.startsWith(`${ROOT}/`) : nodeMayPublish(identity.nodeId, packet.topic, packet.retain));
       callback(allowed ? null : new Error(`publish to ${packet.topic} not allowed`));
     },
     authorizeSubscribe(client, subscription, callback) {

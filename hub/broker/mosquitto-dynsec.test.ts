@@ -13,7 +13,7 @@ import { FLEET_POLICY_TOPIC, nodeTopic, ROOT } from "../../protocol/topics.ts";
 import { removeTempDirs } from "../../test/helpers.ts";
 import { startMosquitto, type RunningMosquitto } from "../../test/support/mosquitto.ts";
 import type { BrokerAccess } from "./broker-access.ts";
-import { connectMosquittoDynsec } from "./mosquitto-dynsec.ts";
+import { connectMosquittoDynsec, nodeAcls } from "./mosquitto-dynsec.ts";
 
 const WAIT_MS = 3_000;
 const QUIET_MS = 300;
@@ -257,6 +257,29 @@ describe("connectMosquittoDynsec", () => {
       ]);
     } finally {
       await other.close();
+    }
+  });
+
+  test("a node role written by an older hub, with fewer topics, is brought up to date when the hub connects", async () => {
+    await access.grant({ nodeId: "n-older", username: "n-older", password: "pw-older" });
+    const current = nodeAcls("n-older");
+    const older = current.filter((acl) => acl.topic !== nodeTopic("n-older", "cmd/ack"));
+    expect((await dynsec({ command: "modifyRole", rolename: "edgefed-node-n-older", acls: older })).error).toBeUndefined();
+    const node = await connect("n-older", "pw-older");
+    await expectDropped(node, nodeTopic("n-older", "cmd/ack"), nodeTopic("n-older", "heartbeat"));
+
+    const lines: string[] = [];
+    const restarted = await connectMosquittoDynsec({ url: broker.url, ...admin, hubUsername: admin.username, timeoutMs: 2_000, log: (line) => lines.push(line) });
+    try {
+      await until("the role brought up to date", () => lines.length > 0);
+      expect(lines).toEqual(["brought the broker roles of 1 node(s) up to date with the protocol's topics"]);
+      const role = (await dynsec({ command: "getRole", rolename: "edgefed-node-n-older" })).data as { role: { acls: { acltype: string; topic: string }[] } };
+      expect(role.role.acls.map((acl) => `${acl.acltype} ${acl.topic}`).sort()).toEqual(current.map((acl) => `${acl.acltype} ${acl.topic}`).sort());
+      const marker = `ack-${crypto.randomUUID()}`;
+      await node.publishAsync(nodeTopic("n-older", "cmd/ack"), marker, { qos: 1 });
+      await until("the ack at the hub", () => seen.some((m) => m.payload === marker));
+    } finally {
+      await restarted.close();
     }
   });
 

@@ -15,7 +15,12 @@
 // - deleteRole of a role a client still holds leaves that client pointing at
 //   freed memory, so a role is only ever deleted after its client;
 // - duplicate addClientRole answers "Internal error", so the hub's role is
-//   checked with getClient first rather than added blindly.
+//   checked with getClient first rather than added blindly;
+// - listRoles with verbose answers every role with its ACLs, in pages.
+//
+// A node's role is written when the node is granted, so roles written by an
+// older hub miss topics the protocol gained since: after every (re)connect
+// the hub brings every node role whose ACLs differ up to date.
 import { randomBytes } from "node:crypto";
 import mqtt, { type MqttClient } from "mqtt";
 import { brokerAddress } from "../../lib/mqtt-url.ts";
@@ -27,17 +32,26 @@ const COMMAND_TOPIC = "$CONTROL/dynamic-security/v1";
 const RESPONSE_TOPIC = "$CONTROL/dynamic-security/v1/response";
 export const DYNSEC_CLIENT_ID = "edgefed-hub-dynsec";
 export const HUB_ROLE = "edgefed-hub";
+const NODE_ROLE_PREFIX = "edgefed-node-";
+/** Roles per listRoles answer when node roles are brought up to date. */
+const ROLE_PAGE = 200;
 /** Node ids the hub refuses to grant: they would share a client id with the hub's own connections and could take them over. */
 
 export function nodeRoleName(nodeId: string): string {
-  return `edgefed-node-${nodeId}`;
+  return `${NODE_ROLE_PREFIX}${nodeId}`;
 }
 
 type Acl = { acltype: string; topic: string; allow: boolean };
 type DynsecResponse = { command: string; error?: string; data?: unknown; correlationData?: string };
 type Pending = { resolve(response: DynsecResponse): void; reject(error: Error): void; timer: ReturnType<typeof setTimeout> };
 
-function nodeAcls(nodeId: string): Acl[] {
+/**
+ * A node's role. Dynamic-security ACLs cannot refuse the retain flag on one
+ * topic (retain_available is all or nothing), so unlike the embedded broker
+ * Mosquitto stores a node's retained heartbeat; the hub's ingest ignores
+ * retained messages of kinds the protocol does not retain.
+ */
+export function nodeAcls(nodeId: string): Acl[] {
   return [
     ...nodePublishTopics(nodeId).map((topic) => ({ acltype: "publishClientSend", topic, allow: true })),
     ...nodeSubscribeTopics(nodeId).map((topic) => ({ acltype: "subscribeLiteral", topic, allow: true })),
@@ -51,6 +65,12 @@ const HUB_ACLS: Acl[] = [
   { acltype: "subscribePattern", topic: `${ROOT}/#`, allow: true },
 ];
 
+/** Same ACLs, whatever their order (the broker lists them sorted) and extra fields (priority). */
+function sameAcls(a: Acl[], b: Acl[]): boolean {
+  const keys = (acls: Acl[]) => acls.map((acl) => `${acl.acltype} ${acl.allow} ${acl.topic}`).sort().join("\n");
+  return keys(a) === keys(b);
+}
+
 function clientRoles(response: DynsecResponse): string[] {
   const roles = (response.data as { client?: { roles?: { rolename?: unknown }[] } } | undefined)?.client?.roles ?? [];
   return roles.map((role) => String(role.rolename));
@@ -62,7 +82,9 @@ export async function connectMosquittoDynsec(options: {
   password: string;
   hubUsername: string;
   timeoutMs?: number;
+  log?: (line: string) => void;
 }): Promise<BrokerAccess> {
+  const log = options.log ?? (() => {});
   const timeoutMs = options.timeoutMs ?? 5_000;
   // Correlation ids are unique to this connection object: every admin
   // subscribed to the response topic sees every answer.
@@ -141,6 +163,25 @@ export async function connectMosquittoDynsec(options: {
     }
   }
 
+  /** Gives every node role the ACLs acl.ts gives now, where they differ; returns how many changed. */
+  async function refreshNodeRoles(): Promise<number> {
+    let changed = 0;
+    for (let offset = 0; ; offset += ROLE_PAGE) {
+      const page = await call({ command: "listRoles", verbose: true, count: ROLE_PAGE, offset });
+      const roles = (page.data as { roles?: { rolename?: unknown; acls?: Acl[] }[] } | undefined)?.roles ?? [];
+      const stale = roles.flatMap(({ rolename, acls }) => {
+        const nodeId = String(rolename).slice(NODE_ROLE_PREFIX.length);
+        if (!String(rolename).startsWith(NODE_ROLE_PREFIX) || !isNodeId(nodeId)) return [];
+        const wanted = nodeAcls(nodeId);
+        return sameAcls(acls ?? [], wanted) ? [] : [{ rolename: String(rolename), acls: wanted }];
+      });
+      // Sent back to back: the broker answers in order, without a round trip each.
+      await Promise.all(stale.map((role) => call({ command: "modifyRole", ...role })));
+      changed += stale.length;
+      if (roles.length < ROLE_PAGE) return changed;
+    }
+  }
+
   client.on("message", (topic, payload) => {
     if (topic !== RESPONSE_TOPIC) return;
     let responses: DynsecResponse[];
@@ -166,6 +207,11 @@ export async function connectMosquittoDynsec(options: {
         ready = true;
         lastError = null;
         for (const wake of readyWaiters.splice(0)) wake();
+        // In the background, queued like a grant: a large fleet's roles may take a while.
+        serially(refreshNodeRoles).then(
+          (changed) => changed > 0 && log(`brought the broker roles of ${changed} node(s) up to date with the protocol's topics`),
+          (error: Error) => log(`bringing node roles up to date failed (tried again on the next connect): ${error.message}`),
+        );
       },
       (error: Error) => {
         // Usually the self-kick of addClientRole (see top): the reconnect sets up again.

@@ -7,7 +7,7 @@ import { applyPolicyUpdate, DEFAULT_POLICY, type KernelPolicy } from "../../kern
 import { decisionEffect } from "../../protocol/decision-policy.ts";
 import { DECISION_TYPES, type DecisionAckMessage, type DecisionMessage, type DesiredPolicyMessage } from "../../protocol/messages.ts";
 import { signMessage } from "../../protocol/signing.ts";
-import { FLEET_POLICY_TOPIC, NODE_ID_PATTERN, nodeTopic } from "../../protocol/topics.ts";
+import { deliveryOf, FLEET_POLICY_TOPIC, NODE_ID_PATTERN, nodeTopic, type Delivery } from "../../protocol/topics.ts";
 import { DomainError, invalidInput, unknownNodeError } from "../errors.ts";
 import type { HubContext } from "../hub-context.ts";
 import { randomSecret } from "../identity/secrets.ts";
@@ -72,8 +72,8 @@ export class Decisions {
   }
 
   /** The retained policy messages, republished whenever the hub (re)connects. */
-  retainedPolicies(): { topic: string; payload: string }[] {
-    return [...this.desired].map(([target, message]) => ({ topic: policyTopic(target), payload: JSON.stringify(message) }));
+  retainedPolicies(): { topic: string; payload: string; delivery: Delivery }[] {
+    return [...this.desired].map(([target, message]) => ({ topic: policyTopic(target), payload: JSON.stringify(message), delivery: policyDelivery(target) }));
   }
 
   private policyOf(target: string): KernelPolicy {
@@ -144,8 +144,8 @@ export class Decisions {
 
     const payload = JSON.stringify(decision);
     const publishes = [
-      ...targets.map((node) => hub.publish(nodeTopic(node, "cmd"), payload, { qos: 1, retain: false })),
-      ...[...policies].map(([target, message]) => hub.publish(policyTopic(target), JSON.stringify(message), { qos: 1, retain: true })),
+      ...targets.map((node) => hub.publish(nodeTopic(node, "cmd"), payload, deliveryOf("cmd"))),
+      ...[...policies].map(([target, message]) => hub.publish(policyTopic(target), JSON.stringify(message), policyDelivery(target))),
     ];
     const published = await withTimeout(Promise.all(publishes), PUBLISH_TIMEOUT_MS);
     if (!published) hub.log(`decision ${decision.id}: the broker did not confirm delivery in time; it is sent again when the node next connects`);
@@ -204,7 +204,7 @@ export class Decisions {
     }
     for (const message of pending) {
       this.hub
-        .publish(nodeTopic(nodeId, "cmd"), JSON.stringify(message), { qos: 1, retain: false })
+        .publish(nodeTopic(nodeId, "cmd"), JSON.stringify(message), deliveryOf("cmd"))
         .catch((error) => this.hub.log(`redelivering ${message.id} to ${nodeId} failed: ${(error as Error).message}`));
     }
   }
@@ -212,6 +212,10 @@ export class Decisions {
 
 function policyTopic(target: string): string {
   return target === "fleet" ? FLEET_POLICY_TOPIC : nodeTopic(target, "policy");
+}
+
+function policyDelivery(target: string): Delivery {
+  return deliveryOf(target === "fleet" ? "fleet/policy" : "policy");
 }
 
 function uniq<T>(value: T, index: number, all: T[]): boolean {

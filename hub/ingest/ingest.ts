@@ -1,18 +1,12 @@
 // MQTT ingest: every message on a node topic is parsed, validated against its
 // protocol/ schema and applied to the fleet view. Whatever does not fit
 // (unknown topic or node, bad or oversized payload, a birth naming another
-// node) is counted and dropped; nothing a node sends can throw out of here.
-import { decodeHeartbeat } from "../../protocol/heartbeat-guard.ts";
-import {
-  BirthMessage,
-  decodePayload,
-  DecisionAckMessage,
-  StateMessage,
-  VerdictEventMessage,
-  type DecisionAckMessage as DecisionAck,
-} from "../../protocol/messages.ts";
-import { parseNodeTopic } from "../../protocol/topics.ts";
+// node, a retained copy of what the protocol does not retain) is counted and
+// dropped; nothing a node sends can throw out of here.
+import type { DecisionAckMessage } from "../../protocol/messages.ts";
+import { decodeTopic, isNodeToHubKind, parseNodeTopic, retainAllowed, type MessageOf, type NodeToHubKind } from "../../protocol/topics.ts";
 import type { Fleet } from "../nodes/fleet.ts";
+import type { NodeRecord } from "../nodes/node-model.ts";
 import { DropCounter } from "./drop-counter.ts";
 import { applyBirth, applyHeartbeat, applyState, applyVerdict } from "./node-messages.ts";
 
@@ -26,26 +20,87 @@ export interface IngestStats {
 /** What ingest hands on beyond the fleet view. */
 export interface IngestHooks {
   /** Records a decision ack; resolves once stored, with why it was refused, or null. */
-  onAck(nodeId: string, ack: DecisionAck, now: number): Promise<string | null>;
+  onAck(nodeId: string, ack: DecisionAckMessage, now: number): Promise<string | null>;
   /** A node (re)connected. */
   onBirth(nodeId: string, now: number): void;
 }
 
-/** An ack is applied or dropped once the store has checked and recorded it. */
-const ACK_PENDING = Symbol("ack pending");
+/** A message whose handler answers later (an ack, once stored): counted then. */
+const PENDING = Symbol("pending");
+
+/** Why a valid message was not applied; counted as a drop with this reason. */
+interface Refusal {
+  reason: string;
+  detail: string;
+}
+
+/** What a handler may change besides the node's record. */
+interface HandlerContext {
+  fleet: Fleet;
+  hooks: IngestHooks;
+}
+
+/**
+ * Applies one decoded message of kind K from a registered node; returns null,
+ * or why it refused it. A handler whose effect must first be checked against
+ * the store (an ack) answers with a promise; the message is counted then.
+ */
+type Handler<K extends NodeToHubKind> = (
+  context: HandlerContext,
+  node: NodeRecord,
+  message: MessageOf<K>,
+  now: number,
+  retained: boolean,
+) => Refusal | null | Promise<Refusal | null>;
+
+/** One handler per node->hub kind of the topic table: a kind without one does not compile. */
+export const INGEST_HANDLERS: { [K in NodeToHubKind]: Handler<K> } = {
+  state({ fleet }, node, state, now, retained) {
+    applyState(node, state, now, retained);
+    fleet.touched(node, now, state.state === "offline" ? "node said offline (last will or clean stop)" : undefined);
+    return null;
+  },
+  birth({ fleet, hooks }, node, birth, now) {
+    if (birth.node_id !== node.nodeId) return { reason: "wrong node", detail: `birth names node ${birth.node_id}` };
+    applyBirth(node, birth, now);
+    hooks.onBirth(node.nodeId, now);
+    fleet.touched(node, now);
+    return null;
+  },
+  heartbeat({ fleet }, node, heartbeat, now) {
+    applyHeartbeat(node, heartbeat, now);
+    fleet.touched(node, now);
+    return null;
+  },
+  verdicts({ fleet }, node, event, now) {
+    applyVerdict(node, event, now);
+    fleet.touched(node, now);
+    return null;
+  },
+  async "cmd/ack"({ fleet, hooks }, node, ack, now) {
+    // Checked against the audit trail where it is stored: counted once that answers.
+    const problem = await hooks.onAck(node.nodeId, ack, now);
+    if (problem) return { reason: "bad ack", detail: problem };
+    node.live.lastSeen = now;
+    fleet.touched(node, now);
+    return null;
+  },
+};
 
 export class Ingest {
   private received = 0;
   private applied = 0;
   private readonly drops: DropCounter;
+  private readonly handlerContext: HandlerContext;
 
   constructor(
     private readonly fleet: Fleet,
-    private readonly hooks: IngestHooks,
+    hooks: IngestHooks,
     log: (line: string) => void,
     private readonly clock: () => number = Date.now,
   ) {
     this.drops = new DropCounter(log);
+    this.handlerContext = { fleet, hooks };
   }
 
   handle(topic: string, payload: Buffer, retained: boolean): void {
@@ -59,65 +114,31 @@ export class Ingest {
     }
   }
 
-  /** Applies a message; returns null, ACK_PENDING (counted when stored), or the reason it was dropped (already counted). */
-  private apply(topic: string, payload: Buffer, retained: boolean, now: number): string | typeof ACK_PENDING | null {
+  /** Applies a message; returns null, PENDING (counted when the handler's promise settles), or the reason it was dropped (already counted). */
+  private apply(topic: string, payload: Buffer, retained: boolean, now: number): string | typeof PENDING | null {
     const parsed = parseNodeTopic(topic);
     if (!parsed) return this.dropped("unknown topic", "unknown topics", topic.slice(0, 200), now);
     const node = this.fleet.get(parsed.node);
     if (!node) return this.dropped("unknown node", parsed.node, `not registered (${parsed.kind})`, now);
-    const source = parsed.node;
+    const { kind } = parsed;
+    if (!isNodeToHubKind(kind)) return this.dropped("unexpected kind", parsed.node, kind, now); // the hub's own topics
+    // The broker hands a retained message to every new subscription as if it
+    // were new, e.g. when the hub restarts: a retained heartbeat would make a
+    // silent node look alive. Only latest-value kinds may be retained.
+    if (retained && !retainAllowed(kind)) return this.dropped("retain not allowed", parsed.node, `${kind} published with the retain flag`, now);
+    return this.dispatch(kind, node, payload, retained, now);
+  }
 
-    switch (parsed.kind) {
-      case "birth": {
-        const birth = decodePayload(BirthMessage, payload);
-        if (!birth.ok) return this.dropped("invalid payload", source, `birth: ${birth.error}`, now);
-        if (birth.value.node_id !== parsed.node) return this.dropped("wrong node", source, `birth names node ${birth.value.node_id}`, now);
-        applyBirth(node, birth.value, now);
-        this.hooks.onBirth(parsed.node, now);
-        break;
-      }
-      case "state": {
-        const state = decodePayload(StateMessage, payload);
-        if (!state.ok) return this.dropped("invalid payload", source, `state: ${state.error}`, now);
-        applyState(node, state.value, now, retained);
-        this.fleet.touched(node, now, state.value.state === "offline" ? "node said offline (last will or clean stop)" : undefined);
-        return null;
-      }
-      case "heartbeat": {
-        const heartbeat = decodeHeartbeat(payload);
-        if (!heartbeat.ok) return this.dropped("invalid payload", source, `heartbeat: ${heartbeat.error}`, now);
-        applyHeartbeat(node, heartbeat.value, now);
-        break;
-      }
-      case "verdicts": {
-        const event = decodePayload(VerdictEventMessage, payload);
-        if (!event.ok) return this.dropped("invalid payload", source, `verdicts: ${event.error}`, now);
-        applyVerdict(node, event.value, now);
-        break;
-      }
-      case "cmd/ack": {
-        const ack = decodePayload(DecisionAckMessage, payload);
-        if (!ack.ok) return this.dropped("invalid payload", source, `cmd/ack: ${ack.error}`, now);
-        // Checked against the audit trail where it is stored: counted once that answers.
-        void this.hooks.onAck(parsed.node, ack.value, now).then(
-          (problem) => {
-            if (problem) {
-              this.dropped("bad ack", source, problem, now);
-              return;
-            }
-            this.applied++;
-            node.live.lastSeen = now;
-            this.fleet.touched(node, now);
-          },
-          (error) => this.drops.drop("internal error", topic, (error as Error).message, now),
-        );
-        return ACK_PENDING;
-      }
-      default:
-        return this.dropped("unexpected kind", source, parsed.kind, now); // cmd and policy are the hub's own
-    }
-    this.fleet.touched(node, now);
-    return null;
+  private dispatch<K extends NodeToHubKind>(kind: K, node: NodeRecord, payload: Buffer, retained: boolean, now: number): string | typeof PENDING | null {
+    const message = decodeTopic(kind, payload);
+    if (!message.ok) return this.dropped("invalid payload", node.nodeId, `${kind}: ${message.error}`, now);
+    const outcome = INGEST_HANDLERS[kind](this.handlerContext, node, message.value, now, retained);
+    if (!(outcome instanceof Promise)) return outcome && this.dropped(outcome.reason, node.nodeId, outcome.detail, now);
+    outcome.then(
+      (refusal) => (refusal ? this.dropped(refusal.reason, node.nodeId, refusal.detail, now) : this.applied++),
+      (error) => this.drops.drop("internal error", node.nodeId, (error as Error).message, now),
+    );
+    return PENDING;
   }
 
   /** Counts a drop and returns its reason. */

@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import type { BirthMessage, HeartbeatMessage, StateMessage, VerdictEventMessage } from "../../protocol/messages.ts";
 import { emptyLive, type NodeRecord } from "../nodes/node-model.ts";
-import { applyBirth, applyHeartbeat, applyState, applyVerdict } from "./node-messages.ts";
+import { applyBirth, applyHeartbeat, applyState, applyVerdict, MAX_DISTINCT_REASONS, OTHER_REASONS } from "./node-messages.ts";
 
 const T0 = 1_700_000_000_000;
 
@@ -193,6 +193,33 @@ describe("applyVerdict", () => {
     applyVerdict(n, verdict(5), T0);
     expect(n.live.verdicts.missing).toBe(4);
     expect(n.live.verdicts.lastSeq).toBe(5);
+  });
+
+  test("reasons named like Object.prototype's members are counted like any other, also after a JSON round trip", () => {
+    const names = ["constructor", "toString", "__proto__", "hasOwnProperty", "valueOf"];
+    const n = node();
+    applyVerdict(n, verdict(1, "HOLD", names), T0);
+    applyVerdict(n, verdict(2, "HOLD", ["constructor", "__proto__"]), T0);
+    expect(JSON.stringify(n.live.verdicts.byReason)).toBe('{"constructor":2,"toString":1,"__proto__":2,"hasOwnProperty":1,"valueOf":1}');
+    expect(Object.keys(n.live.verdicts.byReason)).toEqual(names);
+    expect(Object.getPrototypeOf(n.live.verdicts.byReason)).toBe(Object.prototype); // the prototype was not replaced
+
+    // As the registry stores and loads it: JSON, so an ordinary object again.
+    n.live.verdicts.byReason = JSON.parse(JSON.stringify(n.live.verdicts.byReason));
+    applyVerdict(n, verdict(3, "HOLD", ["toString", "__proto__"]), T0);
+    expect(JSON.stringify(n.live.verdicts.byReason)).toBe('{"constructor":2,"toString":2,"__proto__":3,"hasOwnProperty":1,"valueOf":1}');
+  });
+
+  test("at most MAX_DISTINCT_REASONS reasons are kept; later ones, prototype names included, count as OTHER", () => {
+    const n = node();
+    const many = Array.from({ length: MAX_DISTINCT_REASONS }, (_, i) => `REASON_${i}`);
+    for (let i = 0; i < many.length; i += 32) applyVerdict(n, verdict(1 + i / 32, "HOLD", many.slice(i, i + 32)), T0);
+    applyVerdict(n, verdict(10, "HOLD", ["constructor", "toString", "__proto__", "REASON_0", "NEW"]), T0);
+    const byReason = n.live.verdicts.byReason;
+    expect(Object.keys(byReason).length).toBe(MAX_DISTINCT_REASONS + 1);
+    expect(Object.hasOwn(byReason, "constructor") || Object.hasOwn(byReason, "toString") || Object.hasOwn(byReason, "__proto__")).toBe(false);
+    expect(byReason[OTHER_REASONS]).toBe(4);
+    expect(byReason.REASON_0).toBe(2);
   });
 
   test("a late event below the last seq does not undo the missing count or the tally", () => {

@@ -65,8 +65,17 @@ export function applyVerdict(node: NodeRecord, event: VerdictEventMessage, now: 
   tally.missing += event.seq - tally.lastSeq - 1;
   tally.lastSeq = event.seq;
   tally.byVerdict[event.verdict.verdict] = (tally.byVerdict[event.verdict.verdict] ?? 0) + 1;
-  for (const reason of event.verdict.reasons) {
-    const key = reason in tally.byReason || Object.keys(tally.byReason).length < MAX_DISTINCT_REASONS ? reason : OTHER_REASONS;
-    tally.byReason[key] = (tally.byReason[key] ?? 0) + 1;
-  }
+  for (const reason of event.verdict.reasons) countReason(tally.byReason, reason);
+}
+
+/**
+ * The tally is a plain object (it goes to the registry as JSON and comes back
+ * as one), so only its own properties count: a reason named `constructor` or
+ * `toString` must not read Object.prototype's member (and pass the cap as
+ * "already known"), nor `__proto__` set the object's prototype.
+ */
+function countReason(byReason: Record<string, number>, reason: string): void {
+  const key = Object.hasOwn(byReason, reason) || Object.keys(byReason).length < MAX_DISTINCT_REASONS ? reason : OTHER_REASONS;
+  const count = Object.hasOwn(byReason, key) ? byReason[key]! : 0;
+  Object.defineProperty(byReason, key, { value: count + 1, enumerable: true, writable: true, configurable: true });
 }

@@ -2,7 +2,7 @@
 // retained online message and the republish after every (re)connect, and
 // hands every node message to ingest. Nothing else in the hub talks MQTT.
 import mqtt, { type MqttClient } from "mqtt";
-import { HUB_STATE_TOPIC, ROOT } from "../../protocol/topics.ts";
+import { deliveryOf, everyNodeFilter, HUB_STATE_TOPIC, NODE_TO_HUB_KINDS, type Delivery } from "../../protocol/topics.ts";
 import { brokerAddress } from "../../lib/mqtt-url.ts";
 
 export interface HubMqttOptions {
@@ -11,12 +11,12 @@ export interface HubMqttOptions {
   password: string;
   onMessage(topic: string, payload: Buffer, retained: boolean): void;
   /** Retained messages to (re)publish on every connect: the desired policies. */
-  retainedOnConnect(): { topic: string; payload: string }[];
+  retainedOnConnect(): { topic: string; payload: string; delivery: Delivery }[];
   log(line: string): void;
 }
 
-/** Everything agents send; `cmd` and `policy` are the hub's own and not listened to. */
-const INGEST_FILTERS = ["state", "birth", "heartbeat", "verdicts", "cmd/ack"].map((kind) => `${ROOT}/nodes/+/${kind}`);
+/** Everything agents send (the node->hub kinds); what the hub sends it does not listen to. */
+export const INGEST_FILTERS = NODE_TO_HUB_KINDS.map(everyNodeFilter);
 
 export class HubMqtt {
   private readonly client: MqttClient;
@@ -34,7 +34,7 @@ export class HubMqtt {
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
       queueQoSZero: false,
-      will: { topic: HUB_STATE_TOPIC, payload: Buffer.from(hubState("offline")), qos: 1, retain: true },
+      will: { topic: HUB_STATE_TOPIC, payload: Buffer.from(hubState("offline")), ...deliveryOf("hub/state") },
     });
     this.client.on("connect", (connack) => {
       // Logged before the session set-up: a resumed session's backlog starts flowing at once.
@@ -52,9 +52,9 @@ export class HubMqtt {
   private async onConnect(): Promise<void> {
     try {
       await this.client.subscribeAsync(INGEST_FILTERS, { qos: 1 });
-      await this.publish(HUB_STATE_TOPIC, hubState("online"), { qos: 1, retain: true });
+      await this.publish(HUB_STATE_TOPIC, hubState("online"), deliveryOf("hub/state"));
       for (const message of this.options.retainedOnConnect()) {
-        await this.publish(message.topic, message.payload, { qos: 1, retain: true });
+        await this.publish(message.topic, message.payload, message.delivery);
       }
       this.connected = true;
     } catch (error) {
@@ -63,7 +63,7 @@ export class HubMqtt {
   }
 
   /** Resolves once the broker has the message (PUBACK for QoS 1). */
-  async publish(topic: string, payload: string, options: { qos: 0 | 1; retain: boolean }): Promise<void> {
+  async publish(topic: string, payload: string, options: Delivery): Promise<void> {
     await this.client.publishAsync(topic, payload, options);
   }
 
@@ -80,7 +80,7 @@ export class HubMqtt {
   async close(): Promise<void> {
     if (this.client.connected) {
       await Promise.race([
-        this.publish(HUB_STATE_TOPIC, hubState("offline"), { qos: 1, retain: true }),
+        this.publish(HUB_STATE_TOPIC, hubState("offline"), deliveryOf("hub/state")),
         new Promise((resolve) => setTimeout(resolve, 1000)),
       ]).catch(() => {});
       // A clean DISCONNECT, so the broker does not publish the will on top.

@@ -6,7 +6,7 @@
 import { RegisterRequest, type RegisterResponse } from "../../protocol/messages.ts";
 import { verifyMessage } from "../../protocol/signing.ts";
 import { isReservedNodeId } from "../broker/broker-access.ts";
-import { nodeTopic } from "../../protocol/topics.ts";
+import { deliveryOf, NODE_TOPIC_KINDS, nodeTopic } from "../../protocol/topics.ts";
 import { NODE_REMOVED, type Decisions } from "../decisions/decisions.ts";
 import { DomainError, invalidInput, unknownNodeError } from "../errors.ts";
 import type { HubContext } from "../hub-context.ts";
@@ -198,8 +198,8 @@ export async function removeNode(hub: HubContext, nodeId: string, decisions: Pic
     });
     decisions.forgotten(nodeId);
     hub.fleet.remove(nodeId);
-    for (const kind of ["state", "birth", "policy"] as const) {
-      await hub.publish(nodeTopic(nodeId, kind), "", { qos: 1, retain: true }).catch(() => {}); // empty retained = cleared
+    for (const kind of NODE_TOPIC_KINDS.filter((kind) => deliveryOf(kind).retain)) {
+      await hub.publish(nodeTopic(nodeId, kind), "", deliveryOf(kind)).catch(() => {}); // empty retained = cleared
     }
     hub.log(`removed node ${nodeId} and revoked its credentials; it cannot register again until readmitted`);
   });
