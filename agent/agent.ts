@@ -105,7 +105,7 @@ export class Agent implements LocalApiBackend {
     const heartbeats = new Heartbeats({ ...config, intervalS: config.heartbeatS, store: this.store, processor: this.processor, outbox: this.outbox, link: this.link });
     this.link.listen(offlineHold, heartbeats);
     this.jobs = new AgentJobs({ ...config, processor: this.processor, feed: this.feed, link: this.link });
-    this.api = new LocalApiServer(this, config.apiPort);
+    this.api = new LocalApiServer(this, config.apiPort, config.log);
 
     this.parts = [this.feed, this.link, offlineHold, heartbeats, this.jobs, this.api];
   }

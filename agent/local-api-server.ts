@@ -12,10 +12,11 @@ export class LocalApiServer implements AgentPart {
     private readonly backend: LocalApiBackend,
     /** 0: any free port; null: none. */
     private readonly port: number | null,
+    private readonly log: (line: string) => void,
   ) {}
 
   async start(): Promise<void> {
-    if (this.port !== null) this.server = serveOnBun(createLocalApi(this.backend).fetch, "127.0.0.1", this.port);
+    if (this.port !== null) this.server = serveOnBun(createLocalApi(this.backend, this.log).fetch, "127.0.0.1", this.port);
   }
 
   async stop(): Promise<void> {

@@ -2,7 +2,7 @@
 // enrollment token (checked by registration itself).
 import type { MiddlewareHandler } from "hono";
 import { secretMatchesDigest } from "../identity/secrets.ts";
-import { HttpError } from "./http-error.ts";
+import { HttpError } from "../../lib/http-errors.ts";
 
 export function bearerToken(header: string | null | undefined): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");

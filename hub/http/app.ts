@@ -3,12 +3,12 @@
 // every error as `{error, detail}` with its status (error-handler.ts).
 // Handlers stay thin: parse, call the domain, shape JSON.
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { Decisions } from "../decisions/decisions.ts";
 import type { HubContext } from "../hub-context.ts";
 import type { Ingest } from "../ingest/ingest.ts";
 import { requireAdmin } from "./admin-auth.ts";
-import { errorHandler, routeNotFound } from "./error-handler.ts";
+import { limitBody, routeNotFound } from "../../lib/http-errors.ts";
+import { hubErrorHandler } from "./error-handler.ts";
 import { decisionRoutes } from "./routes/decisions.ts";
 import { nodeRoutes } from "./routes/nodes.ts";
 import { registerRoutes } from "./routes/register.ts";
@@ -18,15 +18,12 @@ export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Inge
   const app = new Hono();
   const admin = requireAdmin(hub.identity.adminTokenHash);
 
-  const limitBody = bodyLimit({
-    maxSize: hub.settings.maxBodyBytes,
-    onError: (c) => c.json({ error: "payload_too_large", detail: `request bodies are limited to ${hub.settings.maxBodyBytes} bytes` }, 413),
-  });
+  const bodyLimit = limitBody(hub.settings.maxBodyBytes);
   // Reads carry no body; skipping the limit keeps the busiest route lean.
-  app.use("*", (c, next) => (c.req.method === "GET" || c.req.method === "HEAD" ? next() : limitBody(c, next)));
+  app.use("*", (c, next) => (c.req.method === "GET" || c.req.method === "HEAD" ? next() : bodyLimit(c, next)));
 
   // Only the top app's handlers: the route modules have none of their own, so their errors come here.
-  app.onError(errorHandler(hub.log));
+  app.onError(hubErrorHandler(hub.log));
   app.notFound(routeNotFound);
 
   app.route("/", statusRoutes(hub, ingest, admin));

@@ -5,8 +5,8 @@
 import { describe, expect, test } from "bun:test";
 import { Hono } from "hono";
 import { DOMAIN_ERROR_KINDS, DomainError, type DomainErrorKind } from "../errors.ts";
-import { errorHandler, routeNotFound } from "./error-handler.ts";
-import { HttpError } from "./http-error.ts";
+import { HttpError, routeNotFound } from "../../lib/http-errors.ts";
+import { hubErrorHandler } from "./error-handler.ts";
 
 const EXPECTED_STATUS: Record<DomainErrorKind, number> = {
   invalid: 400,
@@ -30,13 +30,13 @@ function app(log: string[]): Hono {
     throw new Error("secret internals");
   });
   const top = new Hono();
-  top.onError(errorHandler((line) => log.push(line)));
+  top.onError(hubErrorHandler((line) => log.push(line)));
   top.notFound(routeNotFound);
   top.route("/mounted", routes);
   return top;
 }
 
-describe("errorHandler", () => {
+describe("hubErrorHandler", () => {
   test("every domain error kind answers with its status, thrown in a mounted route module", async () => {
     const hub = app([]);
     for (const kind of DOMAIN_ERROR_KINDS) {

@@ -1,10 +1,9 @@
-// The one place errors become HTTP answers: `{error, detail}` with the status
-// a domain error's kind maps to, or the HTTP layer's own; anything else is a
-// 500 whose cause goes to the log, not to the client.
-import type { ErrorHandler, NotFoundHandler } from "hono";
+// The hub's one error handler: a domain error's kind maps to its status here,
+// the rest is the shared convention (lib/http-errors.ts).
+import type { ErrorHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { errorHandler, HttpError } from "../../lib/http-errors.ts";
 import { DomainError, type DomainErrorKind } from "../errors.ts";
-import { HttpError } from "./http-error.ts";
 
 const STATUS_OF: Record<DomainErrorKind, ContentfulStatusCode> = {
   invalid: 400,
@@ -16,13 +15,6 @@ const STATUS_OF: Record<DomainErrorKind, ContentfulStatusCode> = {
   unavailable: 503,
 };
 
-export function errorHandler(log: (line: string) => void): ErrorHandler {
-  return (error, c) => {
-    if (error instanceof DomainError) return c.json({ error: error.error, detail: error.detail }, STATUS_OF[error.kind]);
-    if (error instanceof HttpError) return c.json({ error: error.error, detail: error.detail }, error.status);
-    log(`internal error on ${c.req.method} ${c.req.path}: ${error.message}`);
-    return c.json({ error: "internal_error", detail: "the hub failed to handle this request; see its log" }, 500);
-  };
+export function hubErrorHandler(log: (line: string) => void): ErrorHandler {
+  return errorHandler("hub", log, (error) => (error instanceof DomainError ? new HttpError(STATUS_OF[error.kind], error.error, error.detail) : null));
 }
-
-export const routeNotFound: NotFoundHandler = (c) => c.json({ error: "not_found", detail: `no route ${c.req.method} ${c.req.path}` }, 404);

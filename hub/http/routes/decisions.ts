@@ -9,7 +9,8 @@ import { invalidInput } from "../../errors.ts";
 import type { HubContext } from "../../hub-context.ts";
 import { decisionView, issuedView } from "../decision-view.ts";
 import { DecisionListQuery } from "../list-queries.ts";
-import { jsonBody, parseQuery } from "../request.ts";
+import { jsonBody } from "../../../lib/http-errors.ts";
+import { parseQuery } from "../request.ts";
 
 const ModeRequest = z.strictObject({
   mode: z.enum(MODES),

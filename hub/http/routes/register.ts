@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import type { HubContext } from "../../hub-context.ts";
 import { registerNode } from "../../nodes/registration.ts";
 import { bearerToken } from "../admin-auth.ts";
-import { jsonBody } from "../request.ts";
+import { jsonBody } from "../../../lib/http-errors.ts";
 
 export function registerRoutes(hub: HubContext): Hono {
   const routes = new Hono();
