@@ -1,6 +1,8 @@
 // The hub's single MQTT seam: it owns the last will (hub/state offline), the
 // retained online message and the republish after every (re)connect, and
-// hands every node message to ingest. Nothing else in the hub talks MQTT.
+// hands every node message to ingest. Nothing else in the hub talks MQTT to
+// nodes (with Mosquitto, broker/mosquitto-dynsec.ts keeps its own admin
+// connection for dynamic security commands).
 import mqtt, { type MqttClient } from "mqtt";
 import { deliveryOf, everyNodeFilter, HUB_STATE_TOPIC, NODE_TO_HUB_KINDS, type Delivery } from "../../protocol/topics.ts";
 import { brokerAddress } from "../../lib/mqtt-url.ts";

@@ -1,9 +1,9 @@
 // The SQLite backend of the hub's registry: one file in the data dir,
 // synchronous=FULL, and group commit, so an acknowledged registration
 // survives a power cut. openSqliteStore() is the HubStore the hub runs on;
-// openSqliteRegistry() hands out the tables themselves, for the few tools and
-// tests that write into a registry file synchronously (the way
-// `edgefed-hub token create` fills it for a hub that is running).
+// openSqliteRegistry() hands out the tables themselves, for tests that write
+// into a registry file synchronously beside a running hub (as `edgefed-hub
+// token create` does through the store, from another process).
 import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { openDatabase, type SqliteDatabase } from "../../../lib/sqlite.ts";
