@@ -301,7 +301,10 @@ function expectedVerdict(i: Record<string, unknown>, update: PolicyUpdate, histo
   if (update.max_leverage != null && !atLeast(update.max_leverage, (i.leverage as number | undefined) ?? 1)) {
     reasons.push("LEVERAGE_TOO_HIGH");
   }
-  if (update.max_notional_usd != null && !atLeast(update.max_notional_usd, notional)) reasons.push("NOTIONAL_TOO_LARGE");
+  // STRATEGY_ALLOCATION (issue 11): a model's weight scales the cap (0 disables instead).
+  const weight = update.model_weights && Object.hasOwn(update.model_weights, model) ? update.model_weights[model]! : 1;
+  const cap = update.max_notional_usd == null ? null : update.max_notional_usd * (weight === 0 ? 1 : weight);
+  if (cap !== null && !atLeast(cap, notional)) reasons.push("NOTIONAL_TOO_LARGE");
   if (!atLeast(notional, config.MIN_NOTIONAL_USD)) reasons.push("MIN_NOTIONAL");
   if (!atLeast(i.expected_move_usd as number, required)) reasons.push("EDGE_TOO_SMALL");
   const from = m.cooldownFrom(symbol);

@@ -47,6 +47,12 @@ describe("DEFAULT_POLICY", () => {
       model_weights: null,
       thresholds: {},
       windows: [],
+      capital: null,
+      max_drawdown_pct: null,
+      max_exposure_pct: null,
+      stop_loss_multiplier: null,
+      ess: null,
+      cashflow: null,
     });
     expect(Object.isFrozen(DEFAULT_POLICY)).toBe(true);
   });
@@ -152,6 +158,12 @@ describe("applyPolicyUpdate: each valid field applies", () => {
       model_weights: { XGBoost: 0.3 },
       thresholds: { MIN_R_TREND: 3 },
       windows: [],
+      capital: null,
+      max_drawdown_pct: null,
+      max_exposure_pct: null,
+      stop_loss_multiplier: null,
+      ess: null,
+      cashflow: null,
     });
   });
 });
@@ -466,6 +478,12 @@ describe("applyPolicyUpdate: the current policy is never mutated", () => {
       model_weights: { XGBoost: 1 },
       thresholds: { MIN_NOTIONAL_USD: 60, EDGE_MULTIPLIER: 4, ALLOWED_MODELS_TREND: ["NHiTS"] },
       windows: [],
+      capital: null,
+      max_drawdown_pct: null,
+      max_exposure_pct: null,
+      stop_loss_multiplier: null,
+      ess: null,
+      cashflow: null,
     });
   });
 
