@@ -13,6 +13,7 @@ import { clampFutureCloses, continueSeqAfter, type ClampedClose } from "./journa
 export type { ClampedClose };
 import { migrateJournal } from "./journal-schema.ts";
 import { DEFAULT_POLICY, type KernelPolicy } from "./policy.ts";
+import type { EssThresholds } from "./policy-limits.ts";
 import { openDatabase, type OpenOptions, type SqliteDatabase, type SqliteStatement } from "../lib/sqlite.ts";
 import { RATE_WINDOW_MS, STALE_AFTER_MS, TradeWindow } from "./trade-window.ts";
 import { futureClose, invalidClose, isIntentId } from "./validate-intent.ts";
@@ -42,6 +43,8 @@ export interface EssChange {
   drawdown_pct: number | null;
   /** Why: a new snapshot, or a policy change (ESS thresholds). */
   cause: "portfolio" | "policy";
+  /** The thresholds judged by. */
+  thresholds: EssThresholds | null;
 }
 
 
@@ -203,6 +206,15 @@ export class IntentProcessor {
 
   get policy(): KernelPolicy {
     return this.ctx.policy;
+  }
+
+  get essState(): EssState {
+    return this.account.ess;
+  }
+
+  /** Every model in the allow tables of the config in force (file config plus the policy's threshold overrides). */
+  get knownModels(): ReadonlySet<string> {
+    return this.ctx.knownModels;
   }
 
   /**
@@ -425,7 +437,7 @@ export class IntentProcessor {
   private changeEss(to: EssState, drawdown: number | null, cause: EssChange["cause"]): void {
     const from = this.account.ess;
     this.account.ess = to;
-    this.onEssChange({ from, to, drawdown_pct: drawdown, cause });
+    this.onEssChange({ from, to, drawdown_pct: drawdown, cause, thresholds: this.ctx.policy.ess ?? null });
   }
 
   private loadState(): void {

@@ -152,7 +152,8 @@ function cashflowUpdate(current: CashflowPolicy | null | undefined, u: unknown, 
   const share = (key: string, required: boolean): number => {
     const value = u[key];
     if (value === undefined && !required) return 0;
-    if (!isFiniteNumber(value) || value < 0 || value > 100) violations.push(`${key}: must be a percentage from 0 to 100`);
+    if (value === undefined) violations.push(`${key}: required (profit_lock_pct + reinvest_pct = 100)`);
+    else if (!isFiniteNumber(value) || value < 0 || value > 100) violations.push(`${key}: must be a percentage from 0 to 100`);
     return isFiniteNumber(value) ? value : 0;
   };
   const lock = share("profit_lock_pct", true);

@@ -46,6 +46,7 @@ export function nodeDetail(node: NodeRecord, fleet: Fleet, desiredPolicyVersion:
       simulated: live.simulated,
       outbox_depth: live.outboxDepth,
       kernel: live.kernel,
+      ess_state: live.essState,
     },
     verdicts: {
       last_seq: live.verdicts.lastSeq,
