@@ -154,6 +154,10 @@ export interface AccountStatus {
   /** null until a portfolio is reported. */
   capital: CapitalView | null;
   positions: { open: number; in_snapshot: number; authorised_since_snapshot: number } | null;
+  /** What MAX_EXPOSURE adds an entry to: the snapshot's exposure and the notional authorised since (null: no snapshot). */
+  exposure_usd: number | null;
+  /** What DAILY_RISK reads as today's realised pnl: the snapshot's and that of the closes since (null: no snapshot). */
+  realized_pnl_today: number | null;
   open_risk_usd: number;
   /** The ts of the snapshot in force. */
   portfolio_ts: number | null;
@@ -168,6 +172,8 @@ export function accountStatus(account: AccountView, limits: ResolvedLimits): Acc
     positions: snapshot
       ? { open: snapshot.num_positions + account.entriesSinceSnapshot, in_snapshot: snapshot.num_positions, authorised_since_snapshot: account.entriesSinceSnapshot }
       : null,
+    exposure_usd: snapshot ? snapshot.total_exposure_usd + account.notionalSinceSnapshot : null,
+    realized_pnl_today: snapshot ? snapshot.realized_pnl_today + account.realisedSinceSnapshot : null,
     open_risk_usd: account.openRisk,
     portfolio_ts: snapshot?.ts ?? null,
     risk_limits: limits,

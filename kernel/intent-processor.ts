@@ -157,6 +157,7 @@ export class IntentProcessor {
     };
     this.accounts = new AccountJournal(db);
     this.loadState();
+    this.judgeEss("policy"); // the journal's state, under the policy it is opened with
     this.counters.recovered = this.evaluatePending().length;
   }
 
@@ -187,12 +188,16 @@ export class IntentProcessor {
     this.ctx = compileContext(this.config, policy, this.ctx.halt);
     const after = policy.cashflow ?? null;
     if (before?.since !== after?.since) this.accounts.loadCashflow(this.account, after);
+    this.judgeEss("policy");
+  }
+
+  /** The ESS state at the snapshot in force under the thresholds in force (NOMINAL without either), journaled if it changes. */
+  private judgeEss(cause: EssChange["cause"]): void {
     const snapshot = this.account.snapshot;
-    const ess = snapshot ? nextEssState(this.account.ess, snapshot.drawdown_pct, policy.ess) : "NOMINAL";
-    if (ess !== this.account.ess) {
-      if (snapshot) this.inTransaction(() => this.accounts.saveEss(ess));
-      this.changeEss(ess, snapshot?.drawdown_pct ?? null, "policy");
-    }
+    const ess = snapshot ? nextEssState(this.account.ess, snapshot.drawdown_pct, this.ctx.policy.ess) : "NOMINAL";
+    if (ess === this.account.ess) return;
+    if (snapshot) this.inTransaction(() => this.accounts.saveEss(ess));
+    this.changeEss(ess, snapshot?.drawdown_pct ?? null, cause);
   }
 
   /** Sets or lifts the node's own halt (OFFLINE): every entry is held with it; exits still pass. */
