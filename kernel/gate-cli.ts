@@ -166,8 +166,9 @@ async function main(): Promise<void> {
         tally.other++;
         out.push(JSON.stringify(recordClose(processor, line.value, lineNo)));
       } else if (line.kind === "portfolio") {
-        tally.portfolio++;
-        out.push(JSON.stringify(recordPortfolio(processor, line.value, lineNo)));
+        const result = recordPortfolio(processor, line.value, lineNo);
+        tally["error" in result ? "other" : "portfolio"]++;
+        out.push(JSON.stringify(result));
       } else {
         tally[line.value.type === "health_ack" ? "health" : "model"]++;
         out.push(JSON.stringify(line.value));
