@@ -161,7 +161,17 @@ export interface AccountStatus {
   open_risk_usd: number;
   /** The ts of the snapshot in force. */
   portfolio_ts: number | null;
-  risk_limits: ResolvedLimits;
+  /** The account limits in force, the capital profile's defaults filled in (null: off). */
+  risk_limits: {
+    max_positions: number | null;
+    max_risk_per_trade_pct: number | null;
+    max_daily_risk_pct: number | null;
+    max_exposure_pct: number | null;
+    max_drawdown_pct: number | null;
+    stop_loss_multiplier: number;
+    ess: EssThresholds | null;
+    cashflow: CashflowPolicy | null;
+  };
 }
 
 export function accountStatus(account: AccountView, limits: ResolvedLimits): AccountStatus {
@@ -176,7 +186,16 @@ export function accountStatus(account: AccountView, limits: ResolvedLimits): Acc
     realized_pnl_today: snapshot ? snapshot.realized_pnl_today + account.realisedSinceSnapshot : null,
     open_risk_usd: account.openRisk,
     portfolio_ts: snapshot?.ts ?? null,
-    risk_limits: limits,
+    risk_limits: {
+      max_positions: limits.maxPositions,
+      max_risk_per_trade_pct: limits.riskPerTradePct,
+      max_daily_risk_pct: limits.dailyRiskPct,
+      max_exposure_pct: limits.maxExposurePct,
+      max_drawdown_pct: limits.maxDrawdownPct,
+      stop_loss_multiplier: limits.stopLossMultiplier,
+      ess: limits.ess,
+      cashflow: limits.cashflow,
+    },
   };
 }
 

@@ -170,7 +170,7 @@ function pushSizingReasons(
   account: AccountView,
   reasons: Reason[],
 ): void {
-  const riskUsd = intent.qty * Math.abs(intent.price - intent.sl) * limits.stopLossMultiplier;
+  const riskUsd = entryRisk(intent, limits);
   const tradable = tradableEquity(account, limits.cashflow);
   const share = (pct: number) => (pct * tradable) / 100;
   // CAUTION halves what a single entry may take: the notional cap and the risk per trade.
@@ -206,7 +206,7 @@ export function countsAsTrade(verdict: Verdict, input: unknown): boolean {
   return isAuthorised(verdict) && (input as Intent).reduce_only !== true;
 }
 
-/** An authorised entry's loss at its stop, in USD: what it adds to the account's open risk. */
-export function entryRisk(intent: Intent, ctx: GateContext): number {
-  return intent.qty * Math.abs(intent.price - intent.sl) * ctx.limits.stopLossMultiplier;
+/** An entry's loss at its stop (widened by stop_loss_multiplier), in USD: what RISK_PER_TRADE judges and what it adds to open risk. */
+export function entryRisk(intent: Intent, limits: Pick<ResolvedLimits, "stopLossMultiplier">): number {
+  return intent.qty * Math.abs(intent.price - intent.sl) * limits.stopLossMultiplier;
 }

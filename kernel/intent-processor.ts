@@ -417,7 +417,7 @@ export class IntentProcessor {
       this.clock(),
     );
     if (trade) {
-      const risk = entryRisk(intent as Intent, this.ctx);
+      const risk = entryRisk(intent as Intent, this.ctx.limits);
       this.sql.recordTrade.run(symbol, ts, risk);
       this.window.recordTrade(symbol, ts);
       this.account.recordEntry(symbol, (intent as Intent).price * (intent as Intent).qty, risk);

@@ -110,7 +110,7 @@ describe("each decision type through the hub's HTTP API, with the contract's pay
     expect(await judge(agent, entry())).toEqual([hold("MAX_POSITIONS")]); // a 4th
     feed(agent, { num_positions: 0, realized_pnl_today: -195 });
     expect(await judge(agent, entry())).toEqual([hold("DAILY_RISK")]); // 195 + 10 > 200
-    expect(agent.status()).toMatchObject({ positions: { open: 0 }, risk_limits: { maxPositions: 3, riskPerTradePct: 0.5, dailyRiskPct: 2 } });
+    expect(agent.status()).toMatchObject({ positions: { open: 0 }, risk_limits: { max_positions: 3, max_risk_per_trade_pct: 0.5, max_daily_risk_pct: 2 } });
   });
 
   test("RISK_ADJUSTMENT {max_leverage, max_position_size_usd, max_drawdown_pct, max_exposure_pct, stop_loss_multiplier}", async () => {
