@@ -89,7 +89,7 @@ export class Agent implements LocalApiBackend {
     this.outbox = new Outbox(this.store.db, { maxMessages: config.outboxMax, log: config.log });
     this.feed = new VerdictFeed(this.store.db, this.outbox, this.processor, config.nodeId, connectivity, { queue: config.hubUrl !== "" });
 
-    const applier = new DecisionApplier(this.store, config.nodeId, () => this.store.registration(config.hubUrl)?.hubPublicKey ?? null, config.log);
+    const applier = new DecisionApplier(this.store, config.nodeId, () => this.store.registration(config.hubUrl)?.hubPublicKey ?? null, config.log, () => this.processor.knownModels);
     const policy = new PolicyFollower({ ...config, store: this.store, applier, processor: this.processor, outbox: this.outbox });
     this.link = new HubLink({
       ...config,
@@ -182,6 +182,9 @@ export class Agent implements LocalApiBackend {
       mode: modeAt(policy.policy, Date.now()),
       offline_hold: this.processor.halt === "OFFLINE",
       policy_version: policy.version,
+      freeze: policy.policy.freeze,
+      // The ESS state, the capital model, the positions MAX_POSITIONS counts and the risk limits in force.
+      ...this.processor.accountStatus(),
       outbox: this.outbox.stats(),
       verdicts_queued_through: this.feed.cursor,
       kernel: { ...this.processor.counters },

@@ -190,3 +190,17 @@ describe("DecisionApplier.adoptDesiredPolicy", () => {
     expect(logs).toEqual([expect.stringContaining("JSON nested deeper than the limit of 32 levels")]);
   });
 });
+
+describe("DecisionApplier.apply: what only the node can check (issue 11)", () => {
+  test("a STRATEGY_ALLOCATION naming a model outside the node's allow tables is refused, naming it; known names apply", () => {
+    const withModels = recording(new DecisionApplier(store, "pi-01", () => hub.publicKey, () => {}, () => new Set(["NHiTS", "XGBoost"])));
+    const typo = decision("STRATEGY_ALLOCATION", { model_weights: { NHITS: 0, XGBoost: 0.5 } });
+    const refused = withModels.apply(typo, NOW);
+    expect(refused.ack).toEqual({ id: JSON.parse(typo).id, ok: false, error: "invalid: model_weights.NHITS: not in this node's allow tables (ALLOWED_MODELS_*)", appliedAt: NOW });
+    expect(refused.policy).toBeNull();
+    expect(store.policy().policy.model_weights).toBeNull();
+    const good = withModels.apply(decision("STRATEGY_ALLOCATION", { model_weights: { NHiTS: 0, XGBoost: 0.5 } }), NOW);
+    expect(good.ack).toMatchObject({ ok: true });
+    expect(store.policy().policy.model_weights).toEqual({ NHiTS: 0, XGBoost: 0.5 });
+  });
+});

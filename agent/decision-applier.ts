@@ -29,6 +29,8 @@ export class DecisionApplier {
     private readonly nodeId: string,
     private readonly hubPublicKey: () => string | null,
     private readonly log: (line: string) => void = () => {},
+    /** The models of the gate config in force: a STRATEGY_ALLOCATION naming another is refused (see decisionEffect). */
+    private readonly knownModels?: () => ReadonlySet<string>,
   ) {}
 
   /** Judges a delivered decision; nothing is stored until `record` runs. */
@@ -56,7 +58,7 @@ export class DecisionApplier {
     // Forged or misaddressed decisions are not recorded: a forger must not be able to burn a real decision's id.
     if (problem) return { ack: refusedAck(decision.id, problem, now), policy: null };
 
-    const effect = decisionEffect(decision.type, decision.payload, decision.issuedAt);
+    const effect = decisionEffect(decision.type, decision.payload, decision.issuedAt, this.knownModels && { knownModels: this.knownModels() });
     let policy: KernelPolicy | null = null;
     let error: string | null = null;
     // A retained desired policy of this version or newer already folds it in

@@ -68,6 +68,7 @@ export class Heartbeats implements AgentPart, LinkListener {
       simulated: !link.online,
       outbox_depth: outbox.depth(),
       kernel: { ...processor.counters },
+      ess_state: processor.essState,
     };
     outbox.enqueue([outboxMessage(nodeId, "heartbeat", message, now)]);
     link.kick();

@@ -2,7 +2,7 @@
 // processor opened on it, and what opening it found said loudly in the log.
 import { join } from "node:path";
 import type { GateConfig } from "../kernel/config.ts";
-import { IntentProcessor } from "../kernel/intent-processor.ts";
+import { IntentProcessor, type EssChange } from "../kernel/intent-processor.ts";
 import type { KernelPolicy } from "../kernel/policy.ts";
 
 export const JOURNAL_FILE = "journal.sqlite";
@@ -22,10 +22,28 @@ export function openJournal(options: JournalOptions): IntentProcessor {
     config: options.gateConfig,
     policy: options.policy,
     seqFloor: options.queuedThrough,
+    onEssChange: (change) => options.log(essChangeLine(change)),
   });
   reportClampedCloses(processor, options.log);
   reportJournalBehind(processor, options.log);
+  if (processor.essState !== "NOMINAL") options.log(`ESS state ${processor.essState} (kept in ${JOURNAL_FILE}): ${ESS_EFFECT[processor.essState]}`);
   return processor;
+}
+
+const ESS_EFFECT: Record<EssChange["to"], string> = {
+  NOMINAL: "entries judged as usual",
+  CAUTION: "entries may take half the notional cap and half the risk per trade (ESS_CAUTION)",
+  WARNING: "entries held, exits only (ESS_WARNING)",
+  CRITICAL: "entries frozen (ESS_CRITICAL) until drawdown is back at or below the caution threshold",
+};
+
+/** A change of the ESS state, said so that an operator reading the log on the Pi knows what the node does now. */
+function essChangeLine(change: EssChange): string {
+  const drawdown = change.drawdown_pct === null ? "no portfolio" : `drawdown ${change.drawdown_pct}%`;
+  const t = change.thresholds;
+  const thresholds = t ? ` (thresholds: caution ${t.caution_threshold_pct}%, warning ${t.warning_threshold_pct}%, critical ${t.critical_threshold_pct}%)` : "";
+  const cause = change.cause === "portfolio" ? "at a portfolio snapshot" : "at a policy change";
+  return `ESS state ${change.from} -> ${change.to} ${cause}, ${drawdown}${thresholds}: ${ESS_EFFECT[change.to]}`;
 }
 
 /** Closes dated in the future (written before closes were checked against the clock) would have held their symbols for good. */

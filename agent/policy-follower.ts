@@ -5,6 +5,7 @@
 // the node follows the fleet again, or come from another hub. Whatever policy
 // that puts in force goes into the intent processor at once.
 import type { IntentProcessor } from "../kernel/intent-processor.ts";
+import type { KernelPolicy } from "../kernel/policy.ts";
 import type { AgentStore } from "./agent-store.ts";
 import type { DecisionApplier } from "./decision-applier.ts";
 import { outboxMessage, type Outbox } from "./outbox.ts";
@@ -35,13 +36,25 @@ export class PolicyFollower {
     const outcome = applier.apply(payload, Date.now());
     const ack = outcome.ack ? [outboxMessage(nodeId, "cmd/ack", outcome.ack, Date.now())] : [];
     outbox.enqueue(ack, outcome.record); // the decision is recorded exactly when its ack is queued
-    if (outcome.policy) processor.setPolicy(outcome.policy);
+    if (outcome.policy) this.putInForce(outcome.policy);
   }
 
   /** A retained desired policy, put in force if it verifies and is newer than the one in force. */
   adoptDesiredPolicy(payload: Buffer, source: "node" | "fleet"): void {
     const policy = this.options.applier.adoptDesiredPolicy(payload, source, Date.now());
-    if (policy) this.options.processor.setPolicy(policy);
+    if (policy) this.putInForce(policy);
+  }
+
+  /** Into the processor; a new freeze is logged with its severity and reason. */
+  private putInForce(policy: KernelPolicy): void {
+    const before = JSON.stringify(this.options.processor.policy.freeze ?? null);
+    this.options.processor.setPolicy(policy);
+    const freeze = policy.freeze;
+    if (freeze && JSON.stringify(freeze) !== before) {
+      const until = freeze.until === null ? "until unfrozen" : `until ${new Date(freeze.until).toISOString()}`;
+      // The reason is the hub's free text: quoted, so it cannot forge a log line.
+      this.options.log(`frozen ${until}, severity ${freeze.severity ?? "not given"}${freeze.reason ? `: ${JSON.stringify(freeze.reason)}` : ""}`);
+    }
   }
 
   /**

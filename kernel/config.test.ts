@@ -19,7 +19,7 @@ import {
 import { ConfigError, loadGateConfig } from "./config-file.ts";
 
 const EXAMPLE_FILE = join(import.meta.dir, "..", "examples", "core_gates.env");
-const DEFAULT_HASH = "sha256:601c52326843c83f";
+const DEFAULT_HASH = "sha256:02470a113fdcd2f0";
 
 let dir: string;
 let fileCount = 0;
@@ -96,6 +96,18 @@ describe("loadGateConfig: defaults and the example file", () => {
       ALLOWED_MODELS_RANGE: 24,
       ALLOWED_MODELS_HIGH_VOL: 25,
       ALLOWED_MODELS_LOW_VOL: 26,
+      CAPITAL_MICRO_RISK_PER_TRADE_PCT: 32,
+      CAPITAL_MICRO_DAILY_RISK_PCT: 33,
+      CAPITAL_MICRO_MAX_POSITIONS: 34,
+      CAPITAL_SMALL_RISK_PER_TRADE_PCT: 35,
+      CAPITAL_SMALL_DAILY_RISK_PCT: 36,
+      CAPITAL_SMALL_MAX_POSITIONS: 37,
+      CAPITAL_MEDIUM_RISK_PER_TRADE_PCT: 38,
+      CAPITAL_MEDIUM_DAILY_RISK_PCT: 39,
+      CAPITAL_MEDIUM_MAX_POSITIONS: 40,
+      CAPITAL_LARGE_RISK_PER_TRADE_PCT: 41,
+      CAPITAL_LARGE_DAILY_RISK_PCT: 42,
+      CAPITAL_LARGE_MAX_POSITIONS: 43,
     };
     const expected = Object.fromEntries(CONFIG_KEYS.map((k) => [k, `${EXAMPLE_FILE}:${lines[k]}`]));
     expect(loaded.sources).toEqual(expected);
@@ -391,7 +403,7 @@ describe("configHash", () => {
 
   test("stable across key order", () => {
     const reversed = Object.fromEntries([...CONFIG_KEYS].reverse().map((k) => [k, DEFAULT_CONFIG[k]])) as unknown as GateConfig;
-    expect(Object.keys(reversed)[0]).toBe("ALLOWED_MODELS_LOW_VOL");
+    expect(Object.keys(reversed)[0]).toBe("CAPITAL_LARGE_MAX_POSITIONS");
     expect(configHash(reversed)).toBe(DEFAULT_HASH);
   });
 
@@ -456,8 +468,8 @@ describe("closestConfigKey and isConfigKey", () => {
     expect(closestConfigKey(input)).toBeNull();
   });
 
-  test("isConfigKey knows exactly the 16 contract keys and nothing inherited", () => {
-    expect(CONFIG_KEYS).toHaveLength(16);
+  test("isConfigKey knows exactly the 28 contract keys and nothing inherited", () => {
+    expect(CONFIG_KEYS).toHaveLength(28);
     for (const key of CONFIG_KEYS) expect(isConfigKey(key)).toBe(true);
     expect(isConfigKey("min_notional_usd")).toBe(false);
     expect(isConfigKey("toString")).toBe(false);

@@ -3,7 +3,7 @@
 // Pure: reading files and the environment lives in config-file.ts.
 import { createHash } from "node:crypto";
 import { editDistance } from "../lib/edit-distance.ts";
-import type { Regime } from "./types.ts";
+import type { CapitalProfile, Regime } from "./types.ts";
 
 export interface GateConfig {
   MIN_NOTIONAL_USD: number;
@@ -22,6 +22,18 @@ export interface GateConfig {
   ALLOWED_MODELS_RANGE: string[];
   ALLOWED_MODELS_HIGH_VOL: string[];
   ALLOWED_MODELS_LOW_VOL: string[];
+  CAPITAL_MICRO_RISK_PER_TRADE_PCT: number;
+  CAPITAL_MICRO_DAILY_RISK_PCT: number;
+  CAPITAL_MICRO_MAX_POSITIONS: number;
+  CAPITAL_SMALL_RISK_PER_TRADE_PCT: number;
+  CAPITAL_SMALL_DAILY_RISK_PCT: number;
+  CAPITAL_SMALL_MAX_POSITIONS: number;
+  CAPITAL_MEDIUM_RISK_PER_TRADE_PCT: number;
+  CAPITAL_MEDIUM_DAILY_RISK_PCT: number;
+  CAPITAL_MEDIUM_MAX_POSITIONS: number;
+  CAPITAL_LARGE_RISK_PER_TRADE_PCT: number;
+  CAPITAL_LARGE_DAILY_RISK_PCT: number;
+  CAPITAL_LARGE_MAX_POSITIONS: number;
 }
 
 export type ConfigKey = keyof GateConfig;
@@ -31,6 +43,9 @@ export type ConfigKey = keyof GateConfig;
  * (about $0.22 per $100 traded, as the operators measured): taker fees in and
  * out 10, funding 2, slippage 6, noise 4. HIGH_VOL asks for more reward per unit
  * of risk than TREND because stops are hit more often; LOW_VOL sits between RANGE and TREND.
+ * Capital profiles (the CAPITAL_PROFILE decision) step up from MICRO, a
+ * small or new account risking a quarter percent a trade, to LARGE; the
+ * percentages are of tradable equity (see account.ts).
  */
 export const DEFAULT_CONFIG: Readonly<GateConfig> = deepFreeze({
   MIN_NOTIONAL_USD: 25,
@@ -49,6 +64,18 @@ export const DEFAULT_CONFIG: Readonly<GateConfig> = deepFreeze({
   ALLOWED_MODELS_RANGE: ["XGBoost", "LightGBM"],
   ALLOWED_MODELS_HIGH_VOL: ["XGBoost"],
   ALLOWED_MODELS_LOW_VOL: ["PatchTST"],
+  CAPITAL_MICRO_RISK_PER_TRADE_PCT: 0.25,
+  CAPITAL_MICRO_DAILY_RISK_PCT: 1,
+  CAPITAL_MICRO_MAX_POSITIONS: 2,
+  CAPITAL_SMALL_RISK_PER_TRADE_PCT: 0.5,
+  CAPITAL_SMALL_DAILY_RISK_PCT: 2,
+  CAPITAL_SMALL_MAX_POSITIONS: 3,
+  CAPITAL_MEDIUM_RISK_PER_TRADE_PCT: 1,
+  CAPITAL_MEDIUM_DAILY_RISK_PCT: 3,
+  CAPITAL_MEDIUM_MAX_POSITIONS: 5,
+  CAPITAL_LARGE_RISK_PER_TRADE_PCT: 1.5,
+  CAPITAL_LARGE_DAILY_RISK_PCT: 5,
+  CAPITAL_LARGE_MAX_POSITIONS: 8,
 });
 
 /** Configs are copied with spread, which shares the model lists: freezing them keeps the defaults fixed. */
@@ -59,7 +86,14 @@ function deepFreeze(config: GateConfig): Readonly<GateConfig> {
 
 export const CONFIG_KEYS = Object.keys(DEFAULT_CONFIG) as ConfigKey[];
 
-const INTEGER_KEYS = new Set<ConfigKey>(["MIN_HOLD_SECONDS", "MAX_TRADES_10MIN"]);
+const INTEGER_KEYS = new Set<ConfigKey>([
+  "MIN_HOLD_SECONDS",
+  "MAX_TRADES_10MIN",
+  "CAPITAL_MICRO_MAX_POSITIONS",
+  "CAPITAL_SMALL_MAX_POSITIONS",
+  "CAPITAL_MEDIUM_MAX_POSITIONS",
+  "CAPITAL_LARGE_MAX_POSITIONS",
+]);
 const MODEL_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export const MIN_R_KEY: Record<Regime, ConfigKey> = {
@@ -74,6 +108,14 @@ export const ALLOWED_MODELS_KEY: Record<Regime, ConfigKey> = {
   RANGE: "ALLOWED_MODELS_RANGE",
   HIGH_VOL: "ALLOWED_MODELS_HIGH_VOL",
   LOW_VOL: "ALLOWED_MODELS_LOW_VOL",
+};
+
+/** Each capital profile's default limits, by gate variable. */
+export const CAPITAL_PROFILE_KEYS: Record<CapitalProfile, { riskPerTradePct: ConfigKey; dailyRiskPct: ConfigKey; maxPositions: ConfigKey }> = {
+  MICRO: { riskPerTradePct: "CAPITAL_MICRO_RISK_PER_TRADE_PCT", dailyRiskPct: "CAPITAL_MICRO_DAILY_RISK_PCT", maxPositions: "CAPITAL_MICRO_MAX_POSITIONS" },
+  SMALL: { riskPerTradePct: "CAPITAL_SMALL_RISK_PER_TRADE_PCT", dailyRiskPct: "CAPITAL_SMALL_DAILY_RISK_PCT", maxPositions: "CAPITAL_SMALL_MAX_POSITIONS" },
+  MEDIUM: { riskPerTradePct: "CAPITAL_MEDIUM_RISK_PER_TRADE_PCT", dailyRiskPct: "CAPITAL_MEDIUM_DAILY_RISK_PCT", maxPositions: "CAPITAL_MEDIUM_MAX_POSITIONS" },
+  LARGE: { riskPerTradePct: "CAPITAL_LARGE_RISK_PER_TRADE_PCT", dailyRiskPct: "CAPITAL_LARGE_DAILY_RISK_PCT", maxPositions: "CAPITAL_LARGE_MAX_POSITIONS" },
 };
 
 export function isConfigKey(key: string): key is ConfigKey {

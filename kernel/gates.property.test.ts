@@ -3,8 +3,9 @@ import fc from "fast-check";
 import { DEFAULT_CONFIG, type GateConfig } from "./config.ts";
 import { compileContext, countsAsTrade, evaluate, isAuthorised } from "./gates.ts";
 import { DEFAULT_POLICY, applyPolicyUpdate, type KernelPolicy, type PolicyUpdate } from "./policy.ts";
+import { Account } from "./account.ts";
 import { TradeWindow } from "./trade-window.ts";
-import { GATE_REASONS, MODE_REASONS, RISK_REASONS, type Verdict } from "./types.ts";
+import { ACCOUNT_REASONS, ESS_STATES, GATE_REASONS, MODE_REASONS, RISK_REASONS, type Verdict } from "./types.ts";
 
 const T0 = 1_764_000_000_000;
 const HOUR = 3_600_000;
@@ -301,7 +302,10 @@ function expectedVerdict(i: Record<string, unknown>, update: PolicyUpdate, histo
   if (update.max_leverage != null && !atLeast(update.max_leverage, (i.leverage as number | undefined) ?? 1)) {
     reasons.push("LEVERAGE_TOO_HIGH");
   }
-  if (update.max_notional_usd != null && !atLeast(update.max_notional_usd, notional)) reasons.push("NOTIONAL_TOO_LARGE");
+  // STRATEGY_ALLOCATION (issue 11): a model's weight scales the cap (0 disables instead).
+  const weight = update.model_weights && Object.hasOwn(update.model_weights, model) ? update.model_weights[model]! : 1;
+  const cap = update.max_notional_usd == null ? null : update.max_notional_usd * (weight === 0 ? 1 : weight);
+  if (cap !== null && !atLeast(cap, notional)) reasons.push("NOTIONAL_TOO_LARGE");
   if (!atLeast(notional, config.MIN_NOTIONAL_USD)) reasons.push("MIN_NOTIONAL");
   if (!atLeast(i.expected_move_usd as number, required)) reasons.push("EDGE_TOO_SMALL");
   const from = m.cooldownFrom(symbol);
@@ -603,5 +607,56 @@ describe("gates properties", () => {
       { numRuns: RUNS },
     );
     expect(waived).toBeGreaterThan(10);
+  });
+
+  test("(e) with every account limit off, any account and a cashflow policy judge exactly as today's gates", () => {
+    // Off: null, absent, a capital block with neither profile nor limits, ESS thresholds null, multiplier 1.
+    const limitsOffArb = fc.record(
+      {
+        capital: fc.constantFrom(null, { profile: null }),
+        max_drawdown_pct: fc.constant(null),
+        max_exposure_pct: fc.constant(null),
+        stop_loss_multiplier: fc.constantFrom(null, 1),
+        ess: fc.constant(null),
+        cashflow: fc.option(
+          fc.record({ profit_lock_pct: fc.constantFrom(0, 30, 100), reserve_buffer_pct: fc.constantFrom(0, 10, 99) }).map((c) => ({ ...c, reinvest_pct: 100 - c.profit_lock_pct })),
+          { nil: null },
+        ),
+      },
+      { requiredKeys: [] },
+    );
+    const accountArb = fc.record({
+      snapshot: fc.option(
+        fc.record({
+          total_equity: fc.double({ min: -1000, max: 1e6, noNaN: true }),
+          drawdown_pct: fc.double({ min: 0, max: 100, noNaN: true }),
+          realized_pnl_today: fc.double({ min: -1e4, max: 1e4, noNaN: true }),
+          num_positions: fc.nat({ max: 20 }),
+          total_exposure_usd: fc.double({ min: 0, max: 1e6, noNaN: true }),
+        }),
+        { nil: null },
+      ),
+      entries: fc.array(fc.tuple(fc.constantFrom(...SYMBOLS), fc.double({ min: 0, max: 1e4, noNaN: true }), fc.double({ min: 0, max: 500, noNaN: true })), { maxLength: 5 }),
+      closes: fc.array(fc.tuple(fc.constantFrom(...SYMBOLS), fc.double({ min: -500, max: 500, noNaN: true }), fc.boolean()), { maxLength: 5 }),
+      ess: fc.constantFrom(...ESS_STATES),
+    });
+    fc.assert(
+      fc.property(planArb, policyUpdateArb, limitsOffArb, historyArb, accountArb, (plan, update, off, history, a) => {
+        const config: GateConfig = { ...DEFAULT_CONFIG, ...(update.thresholds as Partial<GateConfig>) };
+        const i = resolve(plan, config, history, update);
+        fc.pre(wellFormed(i));
+        const account = new Account();
+        for (const [symbol, pnl, forCashflow] of a.closes) account.recordClose(symbol, pnl, forCashflow);
+        if (a.snapshot) account.recordSnapshot({ ...a.snapshot, max_drawdown_pct: 0, unrealized_pnl: 0, win_rate_today: 0, sharpe_ratio_7d: 0, ts: T0 });
+        for (const [symbol, notional, risk] of a.entries) account.recordEntry(symbol, notional, risk);
+        account.ess = a.ess;
+        const withAccount = evaluate(i, compileContext(DEFAULT_CONFIG, toPolicy({ ...update, ...off } as PolicyUpdate)), windowFrom(history), undefined, account);
+        expect(withAccount).toEqual(evaluate(i, compileContext(DEFAULT_CONFIG, toPolicy(update)), windowFrom(history)));
+        const e = expectedVerdict(i, update, history);
+        expect<unknown>({ verdict: withAccount.verdict, reasons: withAccount.reasons, enforced: withAccount.enforced, mode: withAccount.mode }).toEqual(e);
+        expect(withAccount.reasons.some((r) => (ACCOUNT_REASONS as readonly string[]).includes(r))).toBe(false);
+      }),
+      { numRuns: RUNS },
+    );
   });
 });

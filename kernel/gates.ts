@@ -1,23 +1,18 @@
 // The profit-gate kernel: one intent in, one verdict out. Pure: it reads the
-// trade window but never changes it, and does no I/O, so the same intent,
-// config, policy and history always give the same verdict.
+// trade window and the account but never changes them, and does no I/O, so
+// the same intent, config, policy, history and account always give the same
+// verdict.
+import { NO_ACCOUNT, tradableEquity, type AccountView } from "./account.ts";
 import { ALLOWED_MODELS_KEY, MIN_R_KEY, frictionBps, type GateConfig } from "./config.ts";
 import { effectiveConfig, modeAt, type KernelPolicy } from "./policy.ts";
+import { resolveLimits, type ResolvedLimits } from "./policy-limits.ts";
+import { atLeast } from "./tolerance.ts";
 import type { TradeWindow } from "./trade-window.ts";
-import type { Intent, Mode, Reason, Regime, Verdict, VerdictMetrics } from "./types.ts";
+import type { Intent, Mode, PortfolioSnapshot, Reason, Regime, Verdict, VerdictMetrics } from "./types.ts";
 import { REGIMES } from "./types.ts";
 import { invalidFields, MAX_FUTURE_SKEW_MS } from "./validate-intent.ts";
 
-/**
- * Thresholds are inclusive, and a value equal to its threshold in decimal must
- * pass even when binary floating point lands a hair below it (0.1 * 250 is
- * 25.000000000000004, 0.25 / 0.1 is 2.4999999999999996): comparisons allow
- * a relative 1e-9.
- */
-const TOLERANCE = 1e-9;
-export function atLeast(value: number, minimum: number): boolean {
-  return value >= minimum - Math.abs(minimum) * TOLERANCE;
-}
+export { atLeast };
 
 /** Config and policy prepared once for fast repeated evaluation. */
 export interface GateContext {
@@ -29,6 +24,10 @@ export interface GateContext {
   activeSymbols: ReadonlySet<string> | null;
   /** A halt the node itself imposes (OFFLINE), on top of the policy's mode; null: none. */
   halt: "OFFLINE" | null;
+  /** The account limits in force, capital profile defaults filled in from the config. */
+  limits: ResolvedLimits;
+  /** Weights by model, scaling the notional cap; null: no weights. A Map, so no model name can reach an inherited property. */
+  modelWeights: ReadonlyMap<string, number> | null;
 }
 
 export function compileContext(fileConfig: GateConfig, policy: KernelPolicy, halt: GateContext["halt"] = null): GateContext {
@@ -44,6 +43,8 @@ export function compileContext(fileConfig: GateConfig, policy: KernelPolicy, hal
     allowedModels,
     activeSymbols: policy.active_symbols ? new Set(policy.active_symbols) : null,
     halt,
+    limits: resolveLimits(config, policy),
+    modelWeights: policy.model_weights ? new Map(Object.entries(policy.model_weights)) : null,
   };
 }
 
@@ -60,7 +61,23 @@ function hold(id: string | null, reasons: Reason[], mode: Mode, metrics: Verdict
 
 const NO_METRICS: VerdictMetrics = Object.freeze({ notional: null, friction_usd: null, required_edge_usd: null, r_ratio: null });
 
-export function evaluate(input: unknown, ctx: GateContext, window: TradeWindow, now?: number): Verdict {
+/**
+ * The notional cap for a model: max_notional_usd times the model's weight
+ * (STRATEGY_ALLOCATION; a model without one takes the whole cap, and weight 0
+ * is MODEL_DISABLED rather than a cap of 0); null without a cap.
+ */
+function notionalCap(ctx: GateContext, model: string): number | null {
+  const cap = ctx.policy.max_notional_usd;
+  if (cap === null || ctx.modelWeights === null) return cap;
+  const weight = ctx.modelWeights.get(model);
+  return weight === undefined || weight === 0 ? cap : cap * weight;
+}
+
+/**
+ * `account`: the node's account (the intent processor passes its own);
+ * without one, every limit that needs a portfolio holds with NO_PORTFOLIO.
+ */
+export function evaluate(input: unknown, ctx: GateContext, window: TradeWindow, now?: number, account: AccountView = NO_ACCOUNT): Verdict {
   const invalid = invalidFields(input, ctx.knownModels);
   const raw = input as Record<string, unknown> | null;
   const id = typeof raw?.id === "string" && !invalid.includes("INVALID_INPUT:id") ? raw.id : null;
@@ -75,9 +92,10 @@ export function evaluate(input: unknown, ctx: GateContext, window: TradeWindow, 
   const notional = intent.price * intent.qty;
   const frictionUsd = (notional * ctx.frictionBps) / 10_000;
   const requiredEdgeUsd = frictionUsd * config.EDGE_MULTIPLIER;
+  // stop_loss_multiplier widens the stop distance (1 when off, which leaves the ratio exactly as it was).
   const rRatio = intent.reduce_only
     ? null
-    : Math.abs(intent.tp - intent.price) / Math.abs(intent.price - intent.sl);
+    : Math.abs(intent.tp - intent.price) / (Math.abs(intent.price - intent.sl) * ctx.limits.stopLossMultiplier);
   const metrics: VerdictMetrics = {
     notional,
     friction_usd: frictionUsd,
@@ -99,11 +117,15 @@ export function evaluate(input: unknown, ctx: GateContext, window: TradeWindow, 
   if (modeReason) reasons.push(modeReason);
   if (ctx.halt) reasons.push(ctx.halt);
 
-  const { policy } = ctx;
+  const { policy, limits } = ctx;
+  const snapshot = limits.needsPortfolio ? account.snapshot : null;
+  if (limits.needsPortfolio) pushAccountHalts(snapshot, limits, account, reasons);
   if (ctx.activeSymbols && !ctx.activeSymbols.has(intent.symbol)) reasons.push("SYMBOL_NOT_ACTIVE");
   if (policy.model_weights && policy.model_weights[intent.model] === 0) reasons.push("MODEL_DISABLED");
   if (policy.max_leverage !== null && !atLeast(policy.max_leverage, intent.leverage ?? 1)) reasons.push("LEVERAGE_TOO_HIGH");
-  if (policy.max_notional_usd !== null && !atLeast(policy.max_notional_usd, notional)) reasons.push("NOTIONAL_TOO_LARGE");
+  const cap = notionalCap(ctx, intent.model);
+  if (cap !== null && !atLeast(cap, notional)) reasons.push("NOTIONAL_TOO_LARGE");
+  if (snapshot) pushSizingReasons(intent, notional, cap, snapshot, limits, account, reasons);
 
   if (!atLeast(notional, config.MIN_NOTIONAL_USD)) reasons.push("MIN_NOTIONAL");
   if (!atLeast(intent.expected_move_usd, requiredEdgeUsd)) reasons.push("EDGE_TOO_SMALL");
@@ -122,6 +144,54 @@ export function evaluate(input: unknown, ctx: GateContext, window: TradeWindow, 
   return { id: intent.id, verdict: "HOLD", reasons, enforced, mode, metrics };
 }
 
+/** NO_PORTFOLIO, or the account's halts: the ESS's WARNING and CRITICAL, and DRAWDOWN_LIMIT. */
+function pushAccountHalts(snapshot: PortfolioSnapshot | null, limits: ResolvedLimits, account: AccountView, reasons: Reason[]): void {
+  if (!snapshot) {
+    reasons.push("NO_PORTFOLIO");
+    return;
+  }
+  if (limits.ess && account.ess === "CRITICAL") reasons.push("ESS_CRITICAL");
+  else if (limits.ess && account.ess === "WARNING") reasons.push("ESS_WARNING");
+  if (limits.maxDrawdownPct !== null && !atLeast(limits.maxDrawdownPct, snapshot.drawdown_pct)) reasons.push("DRAWDOWN_LIMIT");
+}
+
+/**
+ * The limits on an entry's size against the account, each inclusive (at the
+ * limit passes), percentages of tradable equity (account.ts). The entry's
+ * risk is its loss at the stop, the stop distance widened by
+ * stop_loss_multiplier.
+ */
+function pushSizingReasons(
+  intent: Intent,
+  notional: number,
+  cap: number | null,
+  snapshot: PortfolioSnapshot,
+  limits: ResolvedLimits,
+  account: AccountView,
+  reasons: Reason[],
+): void {
+  const riskUsd = entryRisk(intent, limits);
+  const tradable = tradableEquity(account, limits.cashflow);
+  const share = (pct: number) => (pct * tradable) / 100;
+  // CAUTION halves what a single entry may take: the notional cap and the risk per trade.
+  if (limits.ess && account.ess === "CAUTION") {
+    const overHalfCap = cap !== null && !atLeast(cap / 2, notional);
+    const overHalfRisk = limits.riskPerTradePct !== null && !atLeast(share(limits.riskPerTradePct) / 2, riskUsd);
+    if (overHalfCap || overHalfRisk) reasons.push("ESS_CAUTION");
+  }
+  if (limits.maxPositions !== null && !atLeast(limits.maxPositions, snapshot.num_positions + account.entriesSinceSnapshot + 1)) {
+    reasons.push("MAX_POSITIONS");
+  }
+  if (limits.maxExposurePct !== null && !atLeast(share(limits.maxExposurePct), snapshot.total_exposure_usd + account.notionalSinceSnapshot + notional)) {
+    reasons.push("MAX_EXPOSURE");
+  }
+  if (limits.riskPerTradePct !== null && !atLeast(share(limits.riskPerTradePct), riskUsd)) reasons.push("RISK_PER_TRADE");
+  if (limits.dailyRiskPct !== null) {
+    const realisedLoss = Math.max(0, -(snapshot.realized_pnl_today + account.realisedSinceSnapshot));
+    if (!atLeast(share(limits.dailyRiskPct), realisedLoss + account.openRisk + riskUsd)) reasons.push("DAILY_RISK");
+  }
+}
+
 function pass(id: string, mode: Mode, metrics: VerdictMetrics): Verdict {
   return { id, verdict: "PASS", reasons: [], enforced: true, mode, metrics };
 }
@@ -134,4 +204,9 @@ export function isAuthorised(verdict: Verdict): boolean {
 /** Whether an authorised verdict starts a cooldown and takes a slot in the rate window (exits do not). */
 export function countsAsTrade(verdict: Verdict, input: unknown): boolean {
   return isAuthorised(verdict) && (input as Intent).reduce_only !== true;
+}
+
+/** An entry's loss at its stop (widened by stop_loss_multiplier), in USD: what RISK_PER_TRADE judges and what it adds to open risk. */
+export function entryRisk(intent: Intent, limits: Pick<ResolvedLimits, "stopLossMultiplier">): number {
+  return intent.qty * Math.abs(intent.price - intent.sl) * limits.stopLossMultiplier;
 }

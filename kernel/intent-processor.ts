@@ -2,17 +2,24 @@
 // an agent. It owns the intent journal (SQLite, WAL) and hands a verdict back
 // only after the transaction holding it has committed. The same intent id
 // always yields its stored verdict and is never evaluated or counted twice,
-// also across restarts and kill -9.
+// also across restarts and kill -9. It also keeps the node's account
+// (account.ts): portfolio snapshots and closes are journaled like verdicts.
+import { accountStatus, nextEssState, type Account, type AccountStatus } from "./account.ts";
+import { AccountJournal } from "./account-journal.ts";
 import type { GateConfig } from "./config.ts";
-import { compileContext, countsAsTrade, evaluate, type GateContext } from "./gates.ts";
+import { compileContext, countsAsTrade, entryRisk, evaluate, type GateContext } from "./gates.ts";
 import { lockJournal } from "./journal-lock.ts";
+import { clampFutureCloses, continueSeqAfter, type ClampedClose } from "./journal-repair.ts";
+export type { ClampedClose };
 import { migrateJournal } from "./journal-schema.ts";
 import { DEFAULT_POLICY, type KernelPolicy } from "./policy.ts";
+import type { EssThresholds } from "./policy-limits.ts";
 import { openDatabase, type OpenOptions, type SqliteDatabase, type SqliteStatement } from "../lib/sqlite.ts";
 import { RATE_WINDOW_MS, STALE_AFTER_MS, TradeWindow } from "./trade-window.ts";
-import { futureClose, invalidClose, isIntentId, MAX_FUTURE_SKEW_MS } from "./validate-intent.ts";
+import { futureClose, invalidClose, isIntentId } from "./validate-intent.ts";
 import { startCheckpointer, type Checkpointer } from "../lib/wal-checkpointer.ts";
-import type { CloseEvent, Intent, JournaledVerdict, Verdict } from "./types.ts";
+import type { CloseEvent, EssState, Intent, JournaledVerdict, PortfolioSnapshot, Verdict } from "./types.ts";
+import { futurePortfolio, invalidPortfolio, portfolioFields } from "./validate-portfolio.ts";
 
 export interface ProcessorOptions extends OpenOptions {
   config: GateConfig;
@@ -25,7 +32,21 @@ export interface ProcessorOptions extends OpenOptions {
    * unjudged is judged, so no seq is given out twice.
    */
   seqFloor?: number;
+  /** Told of every change of the ESS state (at a snapshot, or a policy change), after it is journaled. */
+  onEssChange?: (change: EssChange) => void;
 }
+
+export interface EssChange {
+  from: EssState;
+  to: EssState;
+  /** The drawdown judged, from the snapshot in force (null: no snapshot, the state went back to NOMINAL). */
+  drawdown_pct: number | null;
+  /** Why: a new snapshot, or a policy change (ESS thresholds). */
+  cause: "portfolio" | "policy";
+  /** The thresholds judged by. */
+  thresholds: EssThresholds | null;
+}
+
 
 /** A journal that ended before the caller's seq floor when it was opened. */
 export interface JournalBehind {
@@ -35,11 +56,10 @@ export interface JournalBehind {
   continuedAfter: number;
 }
 
-/** A close found dated in the future when the journal was opened, and the time it was moved to. */
-export interface ClampedClose {
-  symbol: string;
-  was: number;
-  now: number;
+
+/** A portfolio snapshot that cannot be recorded; the message starts with the field (`drawdown_pct: ...`). */
+export class PortfolioRefusedError extends TypeError {
+  override name = "PortfolioRefusedError";
 }
 
 /** A close that cannot be recorded; `index` is its place in the batch given to recordCloses(). */
@@ -72,6 +92,8 @@ export class IntentProcessor {
   readonly counters: KernelCounters = { evaluated: 0, passed: 0, held: 0, duplicates: 0, recovered: 0 };
   private ctx: GateContext;
   private window = new TradeWindow();
+  private account!: Account;
+  private readonly accounts: AccountJournal;
   private readonly sql: Record<
     | "findVerdict"
     | "insertVerdict"
@@ -100,27 +122,29 @@ export class IntentProcessor {
     policy: KernelPolicy,
     private readonly clock: () => number,
     seqFloor: number,
+    private readonly onEssChange: (change: EssChange) => void = () => {},
   ) {
     migrateJournal(db);
     const lastSeq = this.lastSeq();
     if (lastSeq < seqFloor) {
-      this.continueSeqAfter(seqFloor);
+      continueSeqAfter(db, seqFloor);
       this.behind = { lastSeq, continuedAfter: seqFloor };
     }
-    this.clampedCloses = this.clampFutureCloses();
+    this.clampedCloses = clampFutureCloses(db, clock());
     this.ctx = compileContext(config, policy);
     this.sql = {
       findVerdict: db.prepare("SELECT seq, verdict FROM verdicts WHERE intent_id = ?"),
       insertVerdict: db.prepare(
         "INSERT INTO verdicts (intent_id, symbol, ts, counts_as_trade, intent, verdict, judged_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
       ),
+      // An entry adds its loss at stop to the symbol's open risk; a close ends it.
       recordTrade: db.prepare(
-        `INSERT INTO symbol_state (symbol, last_trade_ts) VALUES (?1, ?2) ON CONFLICT (symbol)
-         DO UPDATE SET last_trade_ts = max(coalesce(last_trade_ts, ?2), ?2)`,
+        `INSERT INTO symbol_state (symbol, last_trade_ts, open_risk_usd) VALUES (?1, ?2, ?3) ON CONFLICT (symbol)
+         DO UPDATE SET last_trade_ts = max(coalesce(last_trade_ts, ?2), ?2), open_risk_usd = open_risk_usd + ?3`,
       ),
       recordClose: db.prepare(
         `INSERT INTO symbol_state (symbol, last_close_ts) VALUES (?1, ?2) ON CONFLICT (symbol)
-         DO UPDATE SET last_close_ts = max(coalesce(last_close_ts, ?2), ?2)`,
+         DO UPDATE SET last_close_ts = max(coalesce(last_close_ts, ?2), ?2), open_risk_usd = 0`,
       ),
       insertReceipt: db.prepare(
         `INSERT INTO receipts (intent_id, intent, received_at) SELECT ?1, ?2, ?3
@@ -131,7 +155,9 @@ export class IntentProcessor {
       pending: db.prepare("SELECT intent FROM receipts ORDER BY rowid"),
       since: db.prepare("SELECT seq, symbol, verdict, judged_at FROM verdicts WHERE seq > ? ORDER BY seq LIMIT ?"),
     };
-    this.loadWindow();
+    this.accounts = new AccountJournal(db);
+    this.loadState();
+    this.judgeEss("policy"); // the journal's state, under the policy it is opened with
     this.counters.recovered = this.evaluatePending().length;
   }
 
@@ -141,7 +167,7 @@ export class IntentProcessor {
     let db: SqliteDatabase | undefined;
     try {
       db = openDatabase(path, options);
-      const processor = new IntentProcessor(db, options.config, options.policy ?? DEFAULT_POLICY, options.clock ?? Date.now, options.seqFloor ?? 0);
+      const processor = new IntentProcessor(db, options.config, options.policy ?? DEFAULT_POLICY, options.clock ?? Date.now, options.seqFloor ?? 0, options.onEssChange);
       processor.unlock = unlock;
       return processor;
     } catch (error) {
@@ -151,9 +177,27 @@ export class IntentProcessor {
     }
   }
 
-  /** Policy changes apply to intents evaluated from now on; stored verdicts never change. */
+  /**
+   * Policy changes apply to intents evaluated from now on; stored verdicts
+   * never change. The ESS state is judged again under the new thresholds,
+   * and locked profit counted again if the cashflow policy starts at another
+   * time (or starts, or ends).
+   */
   setPolicy(policy: KernelPolicy): void {
+    const before = this.ctx.policy.cashflow ?? null;
     this.ctx = compileContext(this.config, policy, this.ctx.halt);
+    const after = policy.cashflow ?? null;
+    if (before?.since !== after?.since) this.accounts.loadCashflow(this.account, after);
+    this.judgeEss("policy");
+  }
+
+  /** The ESS state at the snapshot in force under the thresholds in force (NOMINAL without either), journaled if it changes. */
+  private judgeEss(cause: EssChange["cause"]): void {
+    const snapshot = this.account.snapshot;
+    const ess = snapshot ? nextEssState(this.account.ess, snapshot.drawdown_pct, this.ctx.policy.ess) : "NOMINAL";
+    if (ess === this.account.ess) return;
+    if (snapshot) this.inTransaction(() => this.accounts.saveEss(ess));
+    this.changeEss(ess, snapshot?.drawdown_pct ?? null, cause);
   }
 
   /** Sets or lifts the node's own halt (OFFLINE): every entry is held with it; exits still pass. */
@@ -167,6 +211,15 @@ export class IntentProcessor {
 
   get policy(): KernelPolicy {
     return this.ctx.policy;
+  }
+
+  get essState(): EssState {
+    return this.account.ess;
+  }
+
+  /** Every model in the allow tables of the config in force (file config plus the policy's threshold overrides). */
+  get knownModels(): ReadonlySet<string> {
+    return this.ctx.knownModels;
   }
 
   /**
@@ -221,6 +274,30 @@ export class IntentProcessor {
     );
   }
 
+  /**
+   * Records a portfolio snapshot as the account's new base (durable, in its
+   * own transaction) and judges the ESS state at it. A snapshot older than
+   * the one in force (delivered late) changes nothing. An unusable one, or
+   * one dated more than MAX_FUTURE_SKEW_MS ahead of the clock, throws
+   * PortfolioRefusedError naming the field.
+   */
+  recordPortfolio(snapshot: PortfolioSnapshot): void {
+    const problem = invalidPortfolio(snapshot) ?? futurePortfolio(snapshot, this.clock());
+    if (problem) throw new PortfolioRefusedError(problem);
+    const current = this.account.snapshot;
+    if (current && snapshot.ts < current.ts) return;
+    const kept = portfolioFields(snapshot);
+    const ess = nextEssState(this.account.ess, kept.drawdown_pct, this.ctx.policy.ess);
+    this.inTransaction(() => this.accounts.saveSnapshot(kept, this.lastSeq(), ess));
+    this.account.recordSnapshot(kept);
+    if (ess !== this.account.ess) this.changeEss(ess, kept.drawdown_pct, "portfolio");
+  }
+
+  /** The account as the agent's status shows it. */
+  accountStatus(): AccountStatus {
+    return accountStatus(this.account, this.ctx.limits);
+  }
+
   /** Records one position close; see recordCloses(). */
   recordClose(close: CloseEvent): void {
     this.recordCloses([close]);
@@ -239,9 +316,16 @@ export class IntentProcessor {
       if (problem) throw new CloseRefusedError(index, problem);
     });
     this.inTransaction(() => {
-      for (const close of closes) this.sql.recordClose.run(close.symbol, close.ts);
+      for (const close of closes) {
+        this.sql.recordClose.run(close.symbol, close.ts);
+        this.accounts.recordClose(close);
+      }
     });
-    for (const close of closes) this.window.recordClose(close.symbol, close.ts);
+    const cashflow = this.ctx.policy.cashflow ?? null;
+    for (const close of closes) {
+      this.window.recordClose(close.symbol, close.ts);
+      this.account.recordClose(close.symbol, close.pnl_usd, cashflow !== null && close.ts >= cashflow.since);
+    }
   }
 
   /**
@@ -261,41 +345,23 @@ export class IntentProcessor {
   }
 
   /**
-   * A journal written before closes were checked against the clock may hold
-   * one dated far ahead, which would hold the symbol's entries until then.
-   * Such a close is moved to now, not dropped: the close did happen, at the
-   * latest now, so a cooldown from now is at least as long as the one its
-   * true time would give (fail-closed), and it ends.
-   */
-  private clampFutureCloses(): ClampedClose[] {
-    const now = this.clock();
-    const future = this.db
-      .prepare("SELECT symbol, last_close_ts AS was FROM symbol_state WHERE last_close_ts > ? ORDER BY symbol")
-      .all<{ symbol: string; was: number }>(now + MAX_FUTURE_SKEW_MS);
-    if (future.length === 0) return [];
-    this.db.transaction(() => this.db.prepare("UPDATE symbol_state SET last_close_ts = ? WHERE last_close_ts > ?").run(now, now + MAX_FUTURE_SKEW_MS));
-    return future.map(({ symbol, was }) => ({ symbol, was, now }));
-  }
-
-  /** The next verdict gets a seq above `seq` (never lower than it would anyway). */
-  private continueSeqAfter(seq: number): void {
-    this.db.transaction(() => {
-      const updated = this.db.prepare("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'verdicts'").run(seq);
-      if (updated.changes === 0) this.db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('verdicts', ?)").run(seq);
-    });
-  }
-
-  /**
    * Journal compaction: deletes verdicts of intents dated before `beforeTs`,
    * but never at or past `keepFromSeq` (verdicts not yet handed on, e.g. not
    * yet queued for the hub). An intent id whose verdict was compacted away
    * is judged anew if it ever comes back, so the retention must be longer
    * than any strategy would retry. Cooldown state lives apart (symbol_state)
-   * and the rate window spans minutes, so neither is shortened. Returns the
+   * and the rate window spans minutes, so neither is shortened. Verdicts and
+   * closes recorded after the portfolio snapshot in force stay (the account
+   * counts them), and so do closes the cashflow policy counts. Returns the
    * number of verdicts deleted.
    */
   compact(beforeTs: number, keepFromSeq: number): number {
-    return this.inTransaction(() => this.db.prepare("DELETE FROM verdicts WHERE ts < ? AND seq < ?").run(beforeTs, keepFromSeq).changes);
+    const keepAfter = this.accounts.mark()?.afterSeq;
+    const keepFrom = keepAfter === undefined ? keepFromSeq : Math.min(keepFromSeq, keepAfter + 1);
+    return this.inTransaction(() => {
+      this.accounts.compact(beforeTs, this.ctx.policy.cashflow ?? null);
+      return this.db.prepare("DELETE FROM verdicts WHERE ts < ? AND seq < ?").run(beforeTs, keepFrom).changes;
+    });
   }
 
   /**
@@ -331,7 +397,7 @@ export class IntentProcessor {
       // cycle); answer it alone instead of failing the whole batch.
       return { ...evaluate(null, this.ctx, this.window), id, seq: null };
     }
-    const verdict = evaluate(intent, this.ctx, this.window, this.clock());
+    const verdict = evaluate(intent, this.ctx, this.window, this.clock(), this.account);
     this.counters.evaluated++;
     if (verdict.verdict === "PASS") this.counters.passed++;
     else this.counters.held++;
@@ -351,27 +417,36 @@ export class IntentProcessor {
       this.clock(),
     );
     if (trade) {
-      this.sql.recordTrade.run(symbol, ts);
+      const risk = entryRisk(intent as Intent, this.ctx.limits);
+      this.sql.recordTrade.run(symbol, ts, risk);
       this.window.recordTrade(symbol, ts);
+      this.account.recordEntry(symbol, (intent as Intent).price * (intent as Intent).qty, risk);
     }
     return { ...verdict, seq: Number(lastInsertRowid) };
   }
 
   /**
-   * Runs `fn` in a transaction. The trade window is changed as intents are
-   * judged, before the commit; if the commit fails the window is rebuilt from
-   * the journal so memory never runs ahead of disk.
+   * Runs `fn` in a transaction. The trade window and the account are changed
+   * as intents are judged, before the commit; if the commit fails both are
+   * rebuilt from the journal so memory never runs ahead of disk.
    */
   private inTransaction<T>(fn: () => T): T {
     try {
       return this.db.transaction(fn);
     } catch (error) {
-      this.loadWindow();
+      this.loadState();
       throw error;
     }
   }
 
-  private loadWindow(): void {
+  private changeEss(to: EssState, drawdown: number | null, cause: EssChange["cause"]): void {
+    const from = this.account.ess;
+    this.account.ess = to;
+    this.onEssChange({ from, to, drawdown_pct: drawdown, cause, thresholds: this.ctx.policy.ess ?? null });
+  }
+
+  private loadState(): void {
+    this.account = this.accounts.load(this.ctx.policy.cashflow ?? null);
     const window = new TradeWindow();
     for (const row of this.db
       .prepare("SELECT symbol, last_trade_ts, last_close_ts FROM symbol_state")

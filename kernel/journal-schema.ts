@@ -41,6 +41,31 @@ const JOURNAL_SCHEMA: Schema = {
   // was made. NULL for verdicts journaled before. Older builds refuse a v2
   // journal rather than misread it: an agent cannot be downgraded past this.
   `ALTER TABLE verdicts ADD COLUMN judged_at INTEGER;`,
+  // 3: the account (account.ts). Each symbol's open risk: the loss at stop of
+  // the entries authorised since its last close. Every close, with its
+  // outcome, for realised profit (the cashflow model counts it from when its
+  // policy took effect). The last portfolio snapshot, with where the journal
+  // stood when it was recorded (what came after is not in it), and the ESS
+  // state judged at that snapshot or at the policy change since.
+  `
+      ALTER TABLE symbol_state ADD COLUMN open_risk_usd REAL NOT NULL DEFAULT 0;
+      -- AUTOINCREMENT: a rowid is never reused after compaction, so "closes after
+      -- the snapshot" stays exact.
+      CREATE TABLE closes (
+        rowid   INTEGER PRIMARY KEY AUTOINCREMENT,
+        symbol  TEXT NOT NULL,
+        ts      INTEGER NOT NULL,
+        pnl_usd REAL,
+        exit    TEXT
+      );
+      CREATE TABLE account (
+        singleton   INTEGER PRIMARY KEY CHECK (singleton = 1),
+        snapshot    TEXT NOT NULL,
+        after_seq   INTEGER NOT NULL,
+        after_close INTEGER NOT NULL,
+        ess_state   TEXT NOT NULL
+      );
+  `,
   ],
 };
 

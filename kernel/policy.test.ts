@@ -47,6 +47,12 @@ describe("DEFAULT_POLICY", () => {
       model_weights: null,
       thresholds: {},
       windows: [],
+      capital: null,
+      max_drawdown_pct: null,
+      max_exposure_pct: null,
+      stop_loss_multiplier: null,
+      ess: null,
+      cashflow: null,
     });
     expect(Object.isFrozen(DEFAULT_POLICY)).toBe(true);
   });
@@ -152,6 +158,12 @@ describe("applyPolicyUpdate: each valid field applies", () => {
       model_weights: { XGBoost: 0.3 },
       thresholds: { MIN_R_TREND: 3 },
       windows: [],
+      capital: null,
+      max_drawdown_pct: null,
+      max_exposure_pct: null,
+      stop_loss_multiplier: null,
+      ess: null,
+      cashflow: null,
     });
   });
 });
@@ -466,6 +478,12 @@ describe("applyPolicyUpdate: the current policy is never mutated", () => {
       model_weights: { XGBoost: 1 },
       thresholds: { MIN_NOTIONAL_USD: 60, EDGE_MULTIPLIER: 4, ALLOWED_MODELS_TREND: ["NHiTS"] },
       windows: [],
+      capital: null,
+      max_drawdown_pct: null,
+      max_exposure_pct: null,
+      stop_loss_multiplier: null,
+      ess: null,
+      cashflow: null,
     });
   });
 
@@ -611,5 +629,60 @@ describe("mode windows", () => {
   test("a policy stored before windows existed still reads", () => {
     const { windows: _none, ...old } = DEFAULT_POLICY;
     expect(modeAt(old as KernelPolicy, FROM)).toBe("LIVE");
+  });
+});
+
+describe("applyPolicyUpdate: account limits (issue 11)", () => {
+  test("a policy stored before the account limits existed reads as every limit off, and takes them", () => {
+    const { capital, max_drawdown_pct, max_exposure_pct, stop_loss_multiplier, ess, cashflow, ...old } = basePolicy();
+    expect([capital, max_drawdown_pct, max_exposure_pct, stop_loss_multiplier, ess, cashflow]).toEqual([null, null, null, null, null, null]);
+    const policy = accepted(applyPolicyUpdate(old as KernelPolicy, { max_drawdown_pct: 20 }));
+    expect(policy.max_drawdown_pct).toBe(20);
+    expect(policy.ess).toBeUndefined();
+  });
+
+  test("windows_end_at ends windows in force at that time, keeps earlier and later ones", () => {
+    const [before, during, after] = [
+      { mode: "PAUSED" as const, from: 1000, until: 2000 },
+      { mode: "SHADOW" as const, from: 2500, until: 4000 },
+      { mode: "EMERGENCY" as const, from: 5000, until: 6000 },
+    ];
+    const windows = [before, during, after];
+    const policy = accepted(applyPolicyUpdate(basePolicy({ windows }), { mode: "LIVE", windows_end_at: 3000 }));
+    expect(policy.windows).toEqual([before, { ...during, until: 3000 }, after]);
+    // A window starting exactly then is ended before it starts, so it goes.
+    expect(accepted(applyPolicyUpdate(basePolicy({ windows }), { windows_end_at: 2500 })).windows).toEqual([before, after]);
+  });
+
+  test("freeze severity and reason are kept with the freeze, and only valid with it", () => {
+    expect(accepted(applyPolicyUpdate(basePolicy(), { mode: "FREEZE", freeze_severity: "LOW", freeze_reason: "r" })).freeze).toEqual({ until: null, severity: "LOW", reason: "r" });
+    expect(rejected(applyPolicyUpdate(basePolicy(), { freeze_severity: "LOW" }))).toEqual(["freeze_severity: only valid with mode FREEZE"]);
+    expect(rejected(applyPolicyUpdate(basePolicy(), { mode: "FREEZE", freeze_reason: "x".repeat(513) }))).toEqual(["reason: must be text of at most 512 characters"]);
+  });
+
+  test("unknown fields inside the account blocks are named", () => {
+    expect(rejected(applyPolicyUpdate(basePolicy(), { capital: { profile: "MICRO", positions: 3 }, ess: { panic_pct: 3 }, cashflow: { profit_lock_pct: 0, reinvest_pct: 100, lock: 1 } }))).toEqual([
+      "capital: unknown field positions",
+      "ess: unknown field panic_pct",
+      "cashflow: unknown field lock",
+    ]);
+  });
+
+  test("ESS thresholds all null is ESS off; a cashflow's start is kept while one stays in force, and null ends it", () => {
+    const on = accepted(applyPolicyUpdate(basePolicy(), { ess: { critical_threshold_pct: 20 }, cashflow: { profit_lock_pct: 50, reinvest_pct: 50, since: 1000 } }));
+    expect(on.ess).toEqual({ caution_threshold_pct: null, warning_threshold_pct: null, critical_threshold_pct: 20 });
+    const off = accepted(applyPolicyUpdate(on, { ess: { critical_threshold_pct: null }, cashflow: { profit_lock_pct: 10, reinvest_pct: 90, since: 9000 } }));
+    expect(off.ess).toBeNull();
+    expect(off.cashflow).toEqual({ profit_lock_pct: 10, reinvest_pct: 90, reserve_buffer_pct: 0, since: 1000 });
+    const restarted = accepted(applyPolicyUpdate(accepted(applyPolicyUpdate(off, { cashflow: null })), { cashflow: { profit_lock_pct: 10, reinvest_pct: 90, since: 9000 } }));
+    expect(restarted.cashflow!.since).toBe(9000);
+  });
+
+  test("stop_loss_multiplier from 1 to 100: below 1 would narrow stops and loosen every limit that reads them", () => {
+    expect(accepted(applyPolicyUpdate(basePolicy(), { stop_loss_multiplier: 1 })).stop_loss_multiplier).toBe(1);
+    expect(accepted(applyPolicyUpdate(basePolicy(), { stop_loss_multiplier: 100 })).stop_loss_multiplier).toBe(100);
+    for (const value of [0.99, 0, -1, 100.5, Number.NaN, "2"]) {
+      expect(rejected(applyPolicyUpdate(basePolicy(), { stop_loss_multiplier: value }))).toEqual(["stop_loss_multiplier: must be a number from 1 to 100, or null (1)"]);
+    }
   });
 });

@@ -1,16 +1,25 @@
 // The kernel's policy: what hub decisions set (mode, enforcement, risk limits,
-// symbol universe, model allocation, threshold overrides) and how an update is
-// validated whole. Pure: the agent persists policies, this file only decides.
+// symbol universe, model allocation, threshold overrides, and the account
+// limits of policy-limits.ts) and how an update is validated whole. Pure:
+// the agent persists policies, this file only decides.
 import { CONFIG_KEYS, overrideConfig, type GateConfig } from "./config.ts";
-import { ENFORCEMENTS, MODES, type Enforcement, type Mode } from "./types.ts";
+import { ACCOUNT_UPDATE_KEYS, applyAccountLimitsUpdate, NO_ACCOUNT_LIMITS, type AccountLimits, type AccountLimitsUpdate } from "./policy-limits.ts";
+import { ENFORCEMENTS, FREEZE_SEVERITIES, MODES, type Enforcement, type FreezeSeverity, type Mode } from "./types.ts";
 import { isSymbol } from "./validate-intent.ts";
 
 export type BaseMode = Exclude<Mode, "FREEZE">;
 
-export interface KernelPolicy {
+/** A freeze: `until` in ms since the epoch, or null for "until unfrozen"; severity and reason as the decision gave them. */
+export interface Freeze {
+  until: number | null;
+  severity?: FreezeSeverity;
+  reason?: string;
+}
+
+export interface KernelPolicy extends AccountLimits {
   mode: BaseMode;
-  /** Set while frozen: `until` in ms since the epoch, or null for "until unfrozen". */
-  freeze: { until: number | null } | null;
+  /** Set while frozen. */
+  freeze: Freeze | null;
   enforcement: Enforcement;
   /** Risk limits; null means off. */
   max_leverage: number | null;
@@ -51,12 +60,16 @@ export const DEFAULT_POLICY: Readonly<KernelPolicy> = Object.freeze({
   model_weights: null,
   thresholds: {},
   windows: [],
+  ...NO_ACCOUNT_LIMITS,
 });
 
 /** A partial policy as a hub decision carries it. `mode: "FREEZE"` takes `freeze_until` (absent: indefinite). */
-export interface PolicyUpdate {
+export interface PolicyUpdate extends AccountLimitsUpdate {
   mode?: Mode;
   freeze_until?: number | null;
+  /** With mode FREEZE: recorded with the freeze. */
+  freeze_severity?: FreezeSeverity;
+  freeze_reason?: string;
   enforcement?: Enforcement;
   max_leverage?: number | null;
   max_notional_usd?: number | null;
@@ -65,11 +78,15 @@ export interface PolicyUpdate {
   thresholds?: Partial<Record<keyof GateConfig, unknown>>;
   /** Adds a mode window; null clears them all. */
   mode_window?: ModeWindow | null;
+  /** Windows in force at this time (ms) end at it; later ones stay. A mode change "from now on" ends a timed one. */
+  windows_end_at?: number;
 }
 
-const UPDATE_KEYS = new Set([
+const UPDATE_KEYS = new Set<string>([
   "mode",
   "freeze_until",
+  "freeze_severity",
+  "freeze_reason",
   "enforcement",
   "max_leverage",
   "max_notional_usd",
@@ -77,7 +94,11 @@ const UPDATE_KEYS = new Set([
   "model_weights",
   "thresholds",
   "mode_window",
+  "windows_end_at",
+  ...ACCOUNT_UPDATE_KEYS,
 ]);
+
+const MAX_FREEZE_REASON_LENGTH = 512;
 
 export type PolicyResult = { ok: true; policy: KernelPolicy } | { ok: false; violations: string[] };
 
@@ -111,13 +132,15 @@ export function applyPolicyUpdate(current: KernelPolicy, update: unknown): Polic
       if (until !== null && (typeof until !== "number" || !Number.isFinite(until) || until <= 0)) {
         violations.push("freeze_until: must be a time in ms since the epoch, or absent for an indefinite freeze");
       }
-      next.freeze = { until: until as number | null };
+      next.freeze = { until: until as number | null, ...freezeNotes(u, violations) };
     } else {
       next.mode = u.mode as BaseMode;
       next.freeze = null; // any other mode change ends a freeze
     }
   }
-  if ("freeze_until" in u && u.mode !== "FREEZE") violations.push("freeze_until: only valid with mode FREEZE");
+  for (const key of ["freeze_until", "freeze_severity", "freeze_reason"]) {
+    if (key in u && u.mode !== "FREEZE") violations.push(`${key}: only valid with mode FREEZE`);
+  }
 
   if ("enforcement" in u) {
     if (ENFORCEMENTS.includes(u.enforcement as Enforcement)) next.enforcement = u.enforcement as Enforcement;
@@ -169,6 +192,12 @@ export function applyPolicyUpdate(current: KernelPolicy, update: unknown): Polic
     }
   }
 
+  if ("windows_end_at" in u) {
+    const at = u.windows_end_at;
+    if (typeof at !== "number" || !Number.isFinite(at) || at <= 0) violations.push("windows_end_at: must be a time in ms since the epoch");
+    else next.windows = (next.windows ?? []).map((w) => (w.from <= at && at < w.until ? { ...w, until: at } : w)).filter((w) => w.until > w.from);
+  }
+
   if ("mode_window" in u) {
     const w = u.mode_window as Partial<ModeWindow> | null;
     if (w === null) next.windows = [];
@@ -187,7 +216,22 @@ export function applyPolicyUpdate(current: KernelPolicy, update: unknown): Polic
     }
   }
 
+  applyAccountLimitsUpdate(next, u, violations);
   return violations.length ? { ok: false, violations } : { ok: true, policy: next };
+}
+
+/** A freeze's severity and reason, when the update gives them. */
+function freezeNotes(u: Record<string, unknown>, violations: string[]): Pick<Freeze, "severity" | "reason"> {
+  const notes: Pick<Freeze, "severity" | "reason"> = {};
+  if ("freeze_severity" in u) {
+    if (FREEZE_SEVERITIES.includes(u.freeze_severity as FreezeSeverity)) notes.severity = u.freeze_severity as FreezeSeverity;
+    else violations.push(`severity: must be one of ${FREEZE_SEVERITIES.join(", ")}`);
+  }
+  if ("freeze_reason" in u) {
+    if (typeof u.freeze_reason === "string" && u.freeze_reason.length <= MAX_FREEZE_REASON_LENGTH) notes.reason = u.freeze_reason;
+    else violations.push(`reason: must be text of at most ${MAX_FREEZE_REASON_LENGTH} characters`);
+  }
+  return notes;
 }
 
 /**

@@ -11,6 +11,14 @@ export type Regime = (typeof REGIMES)[number];
 export const MODES = ["LIVE", "SHADOW", "PAUSED", "EMERGENCY", "FREEZE"] as const;
 export type Mode = (typeof MODES)[number];
 
+/** How grave a freeze is; recorded with it so the node and the hub show it. */
+export const FREEZE_SEVERITIES = ["LOW", "MEDIUM", "HIGH", "CRITICAL"] as const;
+export type FreezeSeverity = (typeof FREEZE_SEVERITIES)[number];
+
+/** Capital profiles; each has default risk limits in the gate config (CAPITAL_<PROFILE>_*). */
+export const CAPITAL_PROFILES = ["MICRO", "SMALL", "MEDIUM", "LARGE"] as const;
+export type CapitalProfile = (typeof CAPITAL_PROFILES)[number];
+
 /** `enforce`: a HOLD blocks the order. `audit`: gate HOLDs are recorded but not enforced. */
 export const ENFORCEMENTS = ["enforce", "audit"] as const;
 export type Enforcement = (typeof ENFORCEMENTS)[number];
@@ -32,11 +40,39 @@ export interface Intent {
   ts: number;
 }
 
-/** A reported position close; it restarts the symbol's cooldown. */
+export const SYSTEM_STATUSES = ["OPTIMAL", "HEALTHY", "DEGRADED", "CRITICAL", "EMERGENCY"] as const;
+export type SystemStatus = (typeof SYSTEM_STATUSES)[number];
+export const ESS_STATES = ["NOMINAL", "CAUTION", "WARNING", "CRITICAL"] as const;
+export type EssState = (typeof ESS_STATES)[number];
+export const EXIT_KINDS = ["stop_loss", "take_profit", "manual", "liquidation"] as const;
+export type ExitKind = (typeof EXIT_KINDS)[number];
+
+/** A strategy's portfolio as it reports it (the federation contract's names). `ts` in ms. */
+export interface PortfolioSnapshot {
+  total_equity: number;
+  drawdown_pct: number;
+  max_drawdown_pct: number;
+  realized_pnl_today: number;
+  unrealized_pnl: number;
+  num_positions: number;
+  total_exposure_usd: number;
+  win_rate_today: number;
+  sharpe_ratio_7d: number;
+  ts: number;
+}
+
+/**
+ * A reported position close; it restarts the symbol's cooldown, ends the
+ * symbol's open risk, and its `pnl_usd` counts as realised profit or loss.
+ */
 export interface CloseEvent {
   type: "close";
   symbol: string;
   ts: number;
+  /** The trade's realised profit (negative: loss) in USD. */
+  pnl_usd?: number;
+  /** How the position ended. */
+  exit?: ExitKind;
 }
 
 /** The six economic gates, in the order their reasons are listed. */
@@ -58,6 +94,24 @@ export const RISK_REASONS = [
 ] as const;
 
 /**
+ * Risk limits judged against the node's account (the last portfolio snapshot
+ * and what the kernel authorised and saw closed since): checked with the risk
+ * limits above, and waived by audit like them. NO_PORTFOLIO: a limit that
+ * needs the portfolio is on and none was reported yet.
+ */
+export const ACCOUNT_REASONS = [
+  "NO_PORTFOLIO",
+  "ESS_CRITICAL",
+  "ESS_WARNING",
+  "DRAWDOWN_LIMIT",
+  "ESS_CAUTION",
+  "MAX_POSITIONS",
+  "MAX_EXPOSURE",
+  "RISK_PER_TRADE",
+  "DAILY_RISK",
+] as const;
+
+/**
  * Halt reasons: the kernel is not authorising new trades at all. OFFLINE is
  * the agent's own halt (EDGEFED_OFFLINE_HOLD_AFTER_S), not a hub mode.
  */
@@ -65,7 +119,7 @@ export const MODE_REASONS = ["MODE_SHADOW", "MODE_PAUSED", "MODE_EMERGENCY", "FR
 
 /** Reasons that `audit` enforcement may waive (economic and risk); mode and input reasons never are. */
 export type GateReason = (typeof GATE_REASONS)[number];
-export type RiskReason = (typeof RISK_REASONS)[number];
+export type RiskReason = (typeof RISK_REASONS)[number] | (typeof ACCOUNT_REASONS)[number];
 export type ModeReason = (typeof MODE_REASONS)[number];
 /** `INVALID_INPUT:<field>` names the first field that made the intent unusable. */
 export type InvalidReason = `INVALID_INPUT:${string}`;

@@ -1,6 +1,6 @@
 // Fail-closed input checks: anything missing, non-finite or contradictory in an
 // intent becomes an `INVALID_INPUT:<field>` reason, never an exception.
-import { REGIMES, SIDES, type InvalidReason, type Regime, type Side } from "./types.ts";
+import { EXIT_KINDS, REGIMES, SIDES, type ExitKind, type InvalidReason, type Regime, type Side } from "./types.ts";
 
 /** 2000-01-01T00:00:00Z. An earlier `ts` is almost surely seconds sent as milliseconds. */
 export const MIN_INTENT_TS = 946_684_800_000;
@@ -30,14 +30,19 @@ export function isIntentId(id: unknown): id is string {
   return typeof id === "string" && ID.test(id);
 }
 
-/** Why a close event is unusable, or null if it is fine. */
+/** A time the kernel accepts: whole ms since the epoch, from 2000 to before 2100 (see MIN_INTENT_TS, MAX_INTENT_TS). */
+export function isEpochMs(ts: unknown): ts is number {
+  return typeof ts === "number" && Number.isSafeInteger(ts) && ts >= MIN_INTENT_TS && ts < MAX_INTENT_TS;
+}
+
+/** Why a close event is unusable, or null if it is fine. `pnl_usd` and `exit` are optional, checked when present (null counts as present). */
 export function invalidClose(close: unknown): string | null {
-  const c = close as { symbol?: unknown; ts?: unknown } | null;
+  const c = close as { symbol?: unknown; ts?: unknown; pnl_usd?: unknown; exit?: unknown } | null;
   if (typeof c !== "object" || c === null) return "a close must be an object";
   if (!isSymbol(c.symbol)) return "a close needs a symbol";
-  if (typeof c.ts !== "number" || !Number.isSafeInteger(c.ts) || c.ts < MIN_INTENT_TS || c.ts >= MAX_INTENT_TS) {
-    return "a close needs ts in ms since the epoch";
-  }
+  if (!isEpochMs(c.ts)) return "a close needs ts in ms since the epoch";
+  if (c.pnl_usd !== undefined && (typeof c.pnl_usd !== "number" || !Number.isFinite(c.pnl_usd))) return "pnl_usd: must be a finite number (USD, negative for a loss)";
+  if (c.exit !== undefined && !EXIT_KINDS.includes(c.exit as ExitKind)) return `exit: must be one of ${EXIT_KINDS.join(", ")}`;
   return null;
 }
 

@@ -1,7 +1,7 @@
 // Tests for decisionEffect (decision-policy.ts): what each decision type does
 // to a kernel policy, validated whole, with every violation listed.
 import { describe, expect, test } from "bun:test";
-import { applyPolicyUpdate, DEFAULT_POLICY, type KernelPolicy, type PolicyUpdate } from "../kernel/policy.ts";
+import { applyPolicyUpdate, DEFAULT_POLICY, modeAt, type KernelPolicy, type PolicyUpdate } from "../kernel/policy.ts";
 import { decisionEffect, type DecisionEffect } from "./decision-policy.ts";
 import { DECISION_TYPES, type DecisionType } from "./messages.ts";
 
@@ -27,7 +27,7 @@ function applied(update: PolicyUpdate): KernelPolicy {
 
 /** One valid payload per policy-changing type, with the exact update it must give. */
 const VALID: Record<DecisionType, { payload: Record<string, unknown>; effect: DecisionEffect }> = {
-  MODE_CHANGE: { payload: { mode: "PAUSED" }, effect: { kind: "policy", update: { mode: "PAUSED" } } },
+  MODE_CHANGE: { payload: { mode: "PAUSED" }, effect: { kind: "policy", update: { mode: "PAUSED", windows_end_at: ISSUED_AT } } },
   CAPITAL_PROFILE: {
     payload: { max_notional_usd: 5000, max_leverage: 3, thresholds: { MIN_NOTIONAL_USD: 50 } },
     effect: { kind: "policy", update: { max_notional_usd: 5000, max_leverage: 3, thresholds: { MIN_NOTIONAL_USD: 50 } } },
@@ -66,10 +66,11 @@ describe("decisionEffect: each decision type with a valid payload", () => {
     });
   }
 
-  test("a reason is accepted by every type and never reaches the update", () => {
+  test("a reason is accepted by every type, and reaches the update only as a freeze's reason", () => {
     for (const type of DECISION_TYPES) {
       const { payload, effect } = VALID[type];
-      expect(decisionEffect(type, { ...payload, reason: "operator asked for it" }, ISSUED_AT)).toEqual(effect);
+      const expected: DecisionEffect = type === "FREEZE" ? { kind: "policy", update: { ...policyUpdate(effect), freeze_reason: "operator asked for it" } } : effect;
+      expect(decisionEffect(type, { ...payload, reason: "operator asked for it" }, ISSUED_AT)).toEqual(expected);
     }
   });
 
@@ -106,8 +107,11 @@ describe("decisionEffect: FREEZE and MODE_CHANGE to FREEZE", () => {
     expect("freeze_until" in update).toBe(false);
   });
 
-  test("FREEZE with only a reason is still an indefinite freeze", () => {
-    expect(decisionEffect("FREEZE", { reason: "exchange outage" }, ISSUED_AT)).toEqual({ kind: "policy", update: { mode: "FREEZE" } });
+  test("FREEZE with only a reason is still an indefinite freeze, the reason kept with it", () => {
+    expect(decisionEffect("FREEZE", { reason: "exchange outage" }, ISSUED_AT)).toEqual({
+      kind: "policy",
+      update: { mode: "FREEZE", freeze_reason: "exchange outage" },
+    });
   });
 
   test("MODE_CHANGE to FREEZE with duration_s ends at issuedAt + duration", () => {
@@ -123,21 +127,21 @@ describe("decisionEffect: FREEZE and MODE_CHANGE to FREEZE", () => {
     expect("freeze_until" in update).toBe(false);
   });
 
-  test("each other mode is a plain mode change", () => {
+  test("each other mode is a change of the base mode from issuedAt on, ending windows in force then", () => {
     for (const mode of ["LIVE", "SHADOW", "PAUSED", "EMERGENCY"] as const) {
-      expect(decisionEffect("MODE_CHANGE", { mode }, ISSUED_AT)).toEqual({ kind: "policy", update: { mode } });
+      expect(decisionEffect("MODE_CHANGE", { mode }, ISSUED_AT)).toEqual({ kind: "policy", update: { mode, windows_end_at: ISSUED_AT } });
     }
   });
 
-  test("MODE_CHANGE to PAUSED with a duration is invalid", () => {
+  test("MODE_CHANGE to PAUSED with duration_s (the older name) is a window from issuedAt", () => {
     expect(decisionEffect("MODE_CHANGE", { mode: "PAUSED", duration_s: 5 }, ISSUED_AT)).toEqual({
-      kind: "invalid",
-      violations: ["duration_s: only valid with mode FREEZE"],
+      kind: "policy",
+      update: { mode_window: { mode: "PAUSED", from: ISSUED_AT, until: ISSUED_AT + 5000 } },
     });
   });
 
-  test("a zero, negative, non-finite or non-numeric duration is invalid", () => {
-    const message = "duration_s: must be a positive number of seconds, or absent for an indefinite freeze";
+  test("a zero, negative, non-finite or non-numeric duration_s is invalid", () => {
+    const message = "duration_s: must be a positive number of seconds, or absent for no end";
     for (const duration_s of [0, -60, Number.POSITIVE_INFINITY, Number.NaN, "60", null]) {
       expect(decisionEffect("FREEZE", { duration_s }, ISSUED_AT)).toEqual({ kind: "invalid", violations: [message] });
       expect(decisionEffect("MODE_CHANGE", { mode: "FREEZE", duration_s }, ISSUED_AT)).toEqual({ kind: "invalid", violations: [message] });
@@ -148,13 +152,17 @@ describe("decisionEffect: FREEZE and MODE_CHANGE to FREEZE", () => {
 describe("decisionEffect: invalid payloads list every violation", () => {
   test("an empty payload is invalid for every policy type except FREEZE", () => {
     const expected: Partial<Record<DecisionType, string[]>> = {
-      MODE_CHANGE: ["payload: MODE_CHANGE needs at least one of mode, duration_s, from, until", "mode: required"],
-      CAPITAL_PROFILE: ["payload: CAPITAL_PROFILE needs at least one of max_notional_usd, max_leverage, thresholds"],
-      RISK_ADJUSTMENT: ["payload: RISK_ADJUSTMENT needs at least one of max_leverage, max_notional_usd, thresholds"],
-      ESS_POLICY: ["payload: ESS_POLICY needs at least one of enforcement, thresholds"],
+      MODE_CHANGE: ["payload: MODE_CHANGE needs at least one of mode, duration_minutes, duration_s, from, until", "mode: required"],
+      CAPITAL_PROFILE: [
+        "payload: CAPITAL_PROFILE needs at least one of profile, max_risk_per_trade_pct, max_daily_risk_pct, max_positions, max_notional_usd, max_leverage, thresholds",
+      ],
+      RISK_ADJUSTMENT: [
+        "payload: RISK_ADJUSTMENT needs at least one of max_leverage, max_position_size_usd, max_drawdown_pct, max_exposure_pct, stop_loss_multiplier, max_notional_usd, thresholds",
+      ],
+      ESS_POLICY: ["payload: ESS_POLICY needs at least one of caution_threshold_pct, warning_threshold_pct, critical_threshold_pct, enforcement, thresholds"],
       STRATEGY_ALLOCATION: ["payload: STRATEGY_ALLOCATION needs at least one of model_weights"],
       SYMBOL_UNIVERSE: ["payload: SYMBOL_UNIVERSE needs at least one of active_symbols"],
-      CASHFLOW: ["payload: CASHFLOW needs at least one of max_notional_usd"],
+      CASHFLOW: ["payload: CASHFLOW needs at least one of profit_lock_pct, reinvest_pct, reserve_buffer_pct, max_notional_usd"],
     };
     for (const [type, list] of Object.entries(expected) as [DecisionType, string[]][]) {
       expect(decisionEffect(type, {}, ISSUED_AT)).toEqual({ kind: "invalid", violations: list });
@@ -166,25 +174,23 @@ describe("decisionEffect: invalid payloads list every violation", () => {
   test("an unknown field is named with the fields the type accepts", () => {
     expect(decisionEffect("RISK_ADJUSTMENT", { max_leverage: 3, colour: "red" }, ISSUED_AT)).toEqual({
       kind: "invalid",
-      violations: ["colour: not a field of RISK_ADJUSTMENT (max_leverage, max_notional_usd, thresholds)"],
+      violations: ["colour: not a field of RISK_ADJUSTMENT (max_leverage, max_position_size_usd, max_drawdown_pct, max_exposure_pct, stop_loss_multiplier, max_notional_usd, thresholds)"],
     });
   });
 
   test("a field of another type is unknown here", () => {
     expect(violations(decisionEffect("CASHFLOW", { max_leverage: 2 }, ISSUED_AT))).toEqual([
-      "max_leverage: not a field of CASHFLOW (max_notional_usd)",
+      "max_leverage: not a field of CASHFLOW (profit_lock_pct, reinvest_pct, reserve_buffer_pct, max_notional_usd)",
     ]);
-    expect(violations(decisionEffect("FREEZE", { mode: "LIVE" }, ISSUED_AT))).toEqual(["mode: not a field of FREEZE (duration_s)"]);
+    expect(violations(decisionEffect("FREEZE", { mode: "LIVE" }, ISSUED_AT))).toEqual(["mode: not a field of FREEZE (duration_minutes, severity, duration_s)"]);
     expect(violations(decisionEffect("SYMBOL_UNIVERSE", { freeze_until: 5 }, ISSUED_AT))).toEqual([
       "freeze_until: not a field of SYMBOL_UNIVERSE (active_symbols)",
     ]);
   });
 
-  test("duration_s outside a freeze is invalid, and MODE_CHANGE needs a mode", () => {
-    expect(violations(decisionEffect("MODE_CHANGE", { duration_s: 60 }, ISSUED_AT))).toEqual([
-      "duration_s: only valid with mode FREEZE",
-      "mode: required",
-    ]);
+  test("MODE_CHANGE needs a mode, also with a duration", () => {
+    expect(violations(decisionEffect("MODE_CHANGE", { duration_s: 60 }, ISSUED_AT))).toEqual(["mode: required"]);
+    expect(violations(decisionEffect("MODE_CHANGE", { duration_minutes: 60 }, ISSUED_AT))).toEqual(["mode: required"]);
   });
 
   test("an unknown mode is invalid", () => {
@@ -277,7 +283,7 @@ describe("decisionEffect: invalid payloads list every violation", () => {
     );
     expect(violations(effect)).toEqual([
       "reason: must be text of at most 512 characters",
-      "colour: not a field of RISK_ADJUSTMENT (max_leverage, max_notional_usd, thresholds)",
+      "colour: not a field of RISK_ADJUSTMENT (max_leverage, max_position_size_usd, max_drawdown_pct, max_exposure_pct, stop_loss_multiplier, max_notional_usd, thresholds)",
       "max_leverage: must be a positive number or null (off)",
       "max_notional_usd: must be a positive number or null (off)",
       "thresholds.EDGE_MULTIPLIER: -1 is negative",
@@ -287,8 +293,8 @@ describe("decisionEffect: invalid payloads list every violation", () => {
 
   test("MODE_CHANGE to FREEZE with a bad duration and half a window lists every problem", () => {
     expect(violations(decisionEffect("MODE_CHANGE", { mode: "FREEZE", duration_s: -1, until: 5 }, ISSUED_AT))).toEqual([
+      "duration_s: must be a positive number of seconds, or absent for no end",
       "from, until: a mode window needs both",
-      "duration_s: only valid with mode FREEZE",
       "mode_window.mode: must be LIVE, SHADOW, PAUSED or EMERGENCY",
       "mode_window: from and until must be times in ms since the epoch",
     ]);
@@ -350,5 +356,149 @@ describe("decisionEffect: MODE_CHANGE windows", () => {
       kind: "policy",
       update: { mode_window: { mode: "PAUSED", from: 1_000, until: 2_000 } },
     });
+  });
+});
+
+/** Folds decisions into a policy in order, as the hub and the agent do. */
+function fold(decisions: [DecisionType, Record<string, unknown>, number][], start: KernelPolicy = DEFAULT_POLICY): KernelPolicy {
+  let policy = start;
+  for (const [type, payload, issuedAt] of decisions) {
+    const result = applyPolicyUpdate(policy, policyUpdate(decisionEffect(type, payload, issuedAt)));
+    if (!result.ok) throw new Error(result.violations.join("; "));
+    policy = result.policy;
+  }
+  return policy;
+}
+
+const MINUTE = 60_000;
+const T = 1_764_000_000_000;
+
+describe("decisionEffect: the federation contract's payloads (issue 11)", () => {
+  test("MODE_CHANGE {mode, duration_minutes}: that mode from issuedAt, then the one before comes back", () => {
+    const policy = fold([
+      ["MODE_CHANGE", { mode: "PAUSED" }, T - MINUTE],
+      ["MODE_CHANGE", { mode: "EMERGENCY", duration_minutes: 30, reason: "exchange incident" }, T],
+    ]);
+    expect(policy.windows).toEqual([{ mode: "EMERGENCY", from: T, until: T + 30 * MINUTE }]);
+    expect(modeAt(policy, T - 1)).toBe("PAUSED");
+    expect(modeAt(policy, T)).toBe("EMERGENCY");
+    expect(modeAt(policy, T + 30 * MINUTE - 1)).toBe("EMERGENCY");
+    expect(modeAt(policy, T + 30 * MINUTE)).toBe("PAUSED"); // reverted, by intent time
+  });
+
+  test("a MODE_CHANGE without duration ends a timed one in force, and leaves a window still to come", () => {
+    const policy = fold([
+      ["MODE_CHANGE", { mode: "SHADOW", from: T + 60 * MINUTE, until: T + 90 * MINUTE }, T - MINUTE],
+      ["MODE_CHANGE", { mode: "EMERGENCY", duration_minutes: 30 }, T],
+      ["MODE_CHANGE", { mode: "LIVE" }, T + 5 * MINUTE],
+    ]);
+    expect(modeAt(policy, T + 5 * MINUTE - 1)).toBe("EMERGENCY"); // earlier intents are judged as they were
+    expect(modeAt(policy, T + 5 * MINUTE)).toBe("LIVE");
+    expect(modeAt(policy, T + 60 * MINUTE)).toBe("SHADOW");
+  });
+
+  test("duration_minutes 0 is no duration; duration_minutes with duration_s, or negative, is refused", () => {
+    expect(policyUpdate(decisionEffect("MODE_CHANGE", { mode: "PAUSED", duration_minutes: 0 }, T))).toEqual({ mode: "PAUSED", windows_end_at: T });
+    expect(violations(decisionEffect("MODE_CHANGE", { mode: "PAUSED", duration_minutes: 1, duration_s: 60 }, T))).toEqual([
+      "duration_minutes, duration_s: give one (duration_s is the older name, in seconds)",
+    ]);
+    for (const duration_minutes of [-1, Number.NaN, "5", null]) {
+      expect(violations(decisionEffect("MODE_CHANGE", { mode: "PAUSED", duration_minutes }, T))).toEqual([
+        "duration_minutes: must be a number of minutes, 0 or more (0 or absent: no end)",
+      ]);
+    }
+  });
+
+  test("MODE_CHANGE to FREEZE with duration_minutes freezes until then", () => {
+    expect(policyUpdate(decisionEffect("MODE_CHANGE", { mode: "FREEZE", duration_minutes: 10 }, T))).toEqual({ mode: "FREEZE", freeze_until: T + 10 * MINUTE });
+  });
+
+  test("FREEZE {duration_minutes, reason, severity}: the freeze keeps its severity and reason", () => {
+    const policy = fold([["FREEZE", { duration_minutes: 15, reason: "funding spike", severity: "HIGH" }, T]]);
+    expect(policy.freeze).toEqual({ until: T + 15 * MINUTE, severity: "HIGH", reason: "funding spike" });
+    expect(fold([["FREEZE", { duration_minutes: 0, severity: "CRITICAL" }, T]]).freeze).toEqual({ until: null, severity: "CRITICAL" });
+    expect(violations(decisionEffect("FREEZE", { severity: "SEVERE" }, T))).toEqual(["severity: must be one of LOW, MEDIUM, HIGH, CRITICAL"]);
+  });
+
+  test("CAPITAL_PROFILE {profile, max_risk_per_trade_pct, max_daily_risk_pct, max_positions}", () => {
+    const payload = { profile: "SMALL", max_risk_per_trade_pct: 1, max_daily_risk_pct: 3, max_positions: 4, reason: "scaling up" };
+    expect(policyUpdate(decisionEffect("CAPITAL_PROFILE", payload, T))).toEqual({
+      capital: { profile: "SMALL", max_risk_per_trade_pct: 1, max_daily_risk_pct: 3, max_positions: 4 },
+    });
+    // A new profile starts from its own defaults; a payload without one tunes the profile in force.
+    const policy = fold([
+      ["CAPITAL_PROFILE", payload, T],
+      ["CAPITAL_PROFILE", { profile: "LARGE" }, T + 1],
+      ["CAPITAL_PROFILE", { max_positions: null }, T + 2],
+    ]);
+    expect(policy.capital).toEqual({ profile: "LARGE", max_positions: null });
+    expect(violations(decisionEffect("CAPITAL_PROFILE", { profile: "HUGE", max_positions: 2.5, max_risk_per_trade_pct: 0 }, T))).toEqual([
+      "profile: must be one of MICRO, SMALL, MEDIUM, LARGE",
+      "max_risk_per_trade_pct: must be a percentage above 0 and at most 100, or null (off)",
+      "max_positions: must be a whole number, 0 or more, or null (off)",
+    ]);
+  });
+
+  test("RISK_ADJUSTMENT {max_leverage, max_position_size_usd, max_drawdown_pct, max_exposure_pct, stop_loss_multiplier}", () => {
+    const payload = { max_leverage: 3, max_position_size_usd: 2000, max_drawdown_pct: 12, max_exposure_pct: 150, stop_loss_multiplier: 1.5 };
+    expect(policyUpdate(decisionEffect("RISK_ADJUSTMENT", payload, T))).toEqual({
+      max_leverage: 3,
+      max_notional_usd: 2000,
+      max_drawdown_pct: 12,
+      max_exposure_pct: 150,
+      stop_loss_multiplier: 1.5,
+    });
+    expect(violations(decisionEffect("RISK_ADJUSTMENT", { max_position_size_usd: 1, max_notional_usd: 1 }, T))).toEqual([
+      "max_position_size_usd, max_notional_usd: give one (max_notional_usd is the older name)",
+    ]);
+    expect(violations(decisionEffect("RISK_ADJUSTMENT", { stop_loss_multiplier: 0.5, max_drawdown_pct: 101, max_exposure_pct: 0 }, T))).toEqual([
+      "max_drawdown_pct: must be a percentage above 0 and at most 100, or null (off)",
+      "max_exposure_pct: must be a positive percentage, or null (off)",
+      "stop_loss_multiplier: must be a number from 1 to 100, or null (1)",
+    ]);
+  });
+
+  test("ESS_POLICY {caution, warning, critical thresholds} with enforcement as its own field", () => {
+    const payload = { caution_threshold_pct: 5, warning_threshold_pct: 10, critical_threshold_pct: 15, enforcement: "enforce" };
+    expect(fold([["ESS_POLICY", payload, T]])).toMatchObject({
+      ess: { caution_threshold_pct: 5, warning_threshold_pct: 10, critical_threshold_pct: 15 },
+      enforcement: "enforce",
+    });
+    expect(violations(decisionEffect("ESS_POLICY", { caution_threshold_pct: 10, warning_threshold_pct: 5 }, T))).toEqual([
+      "warning_threshold_pct: must be at least caution_threshold_pct (10)",
+    ]);
+    // Thresholds given later change only themselves.
+    expect(fold([["ESS_POLICY", payload, T], ["ESS_POLICY", { critical_threshold_pct: 20 }, T + 1]]).ess).toEqual({
+      caution_threshold_pct: 5,
+      warning_threshold_pct: 10,
+      critical_threshold_pct: 20,
+    });
+  });
+
+  test("STRATEGY_ALLOCATION: the hub checks the weights' form, the node also their names against its allow tables", () => {
+    const payload = { model_weights: { NHiTS: 0.5, NHITS: 0 } };
+    expect(decisionEffect("STRATEGY_ALLOCATION", payload, T).kind).toBe("policy");
+    const node = { knownModels: new Set(["NHiTS", "PatchTST", "XGBoost", "LightGBM"]) };
+    expect(violations(decisionEffect("STRATEGY_ALLOCATION", payload, T, node))).toEqual([
+      "model_weights.NHITS: not in this node's allow tables (ALLOWED_MODELS_*)",
+    ]);
+    expect(decisionEffect("STRATEGY_ALLOCATION", { model_weights: { NHiTS: 0.5 } }, T, node).kind).toBe("policy");
+  });
+
+  test("CASHFLOW {profit_lock_pct, reinvest_pct, reserve_buffer_pct}: counted from the first one's issuedAt", () => {
+    const policy = fold([
+      ["CASHFLOW", { profit_lock_pct: 50, reinvest_pct: 50, reserve_buffer_pct: 10 }, T],
+      ["CASHFLOW", { profit_lock_pct: 30, reinvest_pct: 70 }, T + 1000],
+    ]);
+    expect(policy.cashflow).toEqual({ profit_lock_pct: 30, reinvest_pct: 70, reserve_buffer_pct: 0, since: T });
+    expect(violations(decisionEffect("CASHFLOW", { profit_lock_pct: 40, reinvest_pct: 50 }, T))).toEqual(["profit_lock_pct + reinvest_pct: must be 100 (is 90)"]);
+    expect(violations(decisionEffect("CASHFLOW", { profit_lock_pct: 100 }, T))).toEqual([
+      "reinvest_pct: required (profit_lock_pct + reinvest_pct = 100)",
+    ]);
+    expect(violations(decisionEffect("CASHFLOW", { profit_lock_pct: 50, reinvest_pct: 50, reserve_buffer_pct: 100 }, T))).toEqual([
+      "reserve_buffer_pct: must be below 100 (a reserve of all equity leaves nothing to trade)",
+    ]);
+    // 33.3 + 66.7 is 100 in decimal, a hair off in binary.
+    expect(decisionEffect("CASHFLOW", { profit_lock_pct: 33.3, reinvest_pct: 66.7 }, T).kind).toBe("policy");
   });
 });

@@ -1,7 +1,7 @@
 // The fast heartbeat check must accept exactly what the zod schema accepts.
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { MODES } from "../kernel/types.ts";
+import { ESS_STATES, MODES } from "../kernel/types.ts";
 import { decodeHeartbeat, isHeartbeat } from "./heartbeat-guard.ts";
 import { HeartbeatMessage } from "./messages.ts";
 
@@ -18,13 +18,14 @@ const validHeartbeat = fc.record({
   simulated: fc.boolean(),
   outbox_depth: count,
   kernel: fc.record({ evaluated: count, passed: count, held: count, duplicates: count, recovered: count }),
-});
+  ess_state: fc.option(fc.constantFrom(...ESS_STATES), { nil: undefined }),
+}).map(({ ess_state, ...hb }) => (ess_state === undefined ? hb : { ...hb, ess_state }));
 // Values that break one field: wrong types, negatives, fractions where integers belong, unsafe integers, nested junk.
 const junk = fc.oneof(
   fc.constantFrom(-1, 1.5, 2 ** 53, -0.0001, "", "LIVE", null, true, [], {}, [1, 2], [0, 0, -1], [0, 0, 0, 0], "online"),
   fc.jsonValue(),
 );
-const KEYS = ["seq", "ts", "uptime_s", "load", "rss_bytes", "mode", "connectivity", "simulated", "outbox_depth", "kernel"] as const;
+const KEYS = ["seq", "ts", "uptime_s", "load", "rss_bytes", "mode", "connectivity", "simulated", "outbox_depth", "kernel", "ess_state"] as const;
 
 const KERNEL_KEYS = ["evaluated", "passed", "held", "duplicates", "recovered", "extra"] as const;
 

@@ -3,12 +3,13 @@
 // exactly what it accepts (heartbeat-guard.test.ts compares the two on
 // generated input), without copying the parsed object, about ten times
 // faster. Anything it refuses goes through zod for the error message.
-import { MODES } from "../kernel/types.ts";
+import { ESS_STATES, MODES } from "../kernel/types.ts";
 import { decodePayload, HeartbeatMessage, MAX_PAYLOAD_BYTES, type DecodeResult } from "./messages.ts";
 
 const HEARTBEAT_KEYS = 10;
 const KERNEL_KEYS = 5;
 const MODE_SET: ReadonlySet<unknown> = new Set(MODES);
+const ESS_SET: ReadonlySet<unknown> = new Set(ESS_STATES);
 
 const isCount = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
 const isNonNegative = (v: unknown): boolean => typeof v === "number" && Number.isFinite(v) && v >= 0;
@@ -30,7 +31,10 @@ function isKernelCounters(v: unknown): boolean {
 }
 
 export function isHeartbeat(v: unknown): v is HeartbeatMessage {
-  if (!isPlainObject(v) || Object.keys(v).length !== HEARTBEAT_KEYS) return false;
+  if (!isPlainObject(v)) return false;
+  // ess_state is optional (older agents do not send it).
+  const hasEss = Object.hasOwn(v, "ess_state");
+  if (Object.keys(v).length !== HEARTBEAT_KEYS + (hasEss ? 1 : 0) || (hasEss && !ESS_SET.has(v.ess_state))) return false;
   const load = v.load;
   return (
     isCount(v.seq) &&

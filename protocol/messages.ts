@@ -2,7 +2,7 @@
 // and hub alike. Every payload is JSON a person can read on
 // `mosquitto_sub -v -t 'edgefed/v1/#'`.
 import { z } from "zod";
-import { MODES } from "../kernel/types.ts";
+import { ESS_STATES, MODES } from "../kernel/types.ts";
 import { jsonDepthProblem } from "../lib/json-depth.ts";
 import { NODE_ID_PATTERN } from "./node-id.ts";
 import { isPublicKey } from "./signing.ts";
@@ -54,6 +54,8 @@ export const HeartbeatMessage = z.strictObject({
   simulated: z.boolean(),
   outbox_depth: count,
   kernel: KernelCountersMessage,
+  /** The ESS state the node's kernel judges from its portfolio (issue 11); absent from older agents. */
+  ess_state: z.enum(ESS_STATES).optional(),
 });
 
 const nullableMetric = z.number().nullable();

@@ -333,7 +333,7 @@ describe.each(brokers)("hub with the %s broker", (brokerKind) => {
     const cmd = await eventually(() => got.find((m) => m.topic.endsWith("/cmd") && JSON.parse(m.payload).id === issued.body.id));
     expect(JSON.parse(cmd.payload)).toMatchObject({ type: "MODE_CHANGE", target: "fleet", payload: { mode: "FREEZE", duration_s: 60 } });
     const fleetPolicy = await eventually(() => got.find((m) => m.topic === "edgefed/v1/fleet/policy" && JSON.parse(m.payload).version === issued.body.seq));
-    expect(JSON.parse(fleetPolicy.payload).policy.freeze).toEqual({ until: issued.body.issuedAt + 60_000 });
+    expect(JSON.parse(fleetPolicy.payload).policy.freeze).toEqual({ until: issued.body.issuedAt + 60_000, reason: "maintenance" }); // a freeze keeps its reason (issue 11)
 
     const bad = await t.api("POST", "/api/federation/decisions", { type: "RISK_ADJUSTMENT", target: "fleet", payload: { max_leverage: -1 } });
     expect(bad.status).toBe(400);

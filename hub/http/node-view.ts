@@ -16,7 +16,8 @@ export function nodeSummary(node: NodeRecord): object {
   };
 }
 
-export function nodeDetail(node: NodeRecord, fleet: Fleet, desiredPolicyVersion: number | null): object {
+/** `desiredPolicy`: the policy the node follows (its own, else the fleet's), as the hub last signed it. */
+export function nodeDetail(node: NodeRecord, fleet: Fleet, desiredPolicyVersion: number | null, desiredPolicy: Record<string, unknown> | null = null): object {
   const live = node.live;
   return {
     node_id: node.nodeId,
@@ -46,6 +47,7 @@ export function nodeDetail(node: NodeRecord, fleet: Fleet, desiredPolicyVersion:
       simulated: live.simulated,
       outbox_depth: live.outboxDepth,
       kernel: live.kernel,
+      ess_state: live.essState,
     },
     verdicts: {
       last_seq: live.verdicts.lastSeq,
@@ -55,5 +57,6 @@ export function nodeDetail(node: NodeRecord, fleet: Fleet, desiredPolicyVersion:
       missing: live.verdicts.missing,
     },
     desired_policy_version: desiredPolicyVersion,
+    desired_policy: desiredPolicy,
   };
 }

@@ -45,6 +45,7 @@ export function applyHeartbeat(node: NodeRecord, heartbeat: HeartbeatMessage, no
   live.simulated = heartbeat.simulated;
   live.outboxDepth = heartbeat.outbox_depth;
   live.kernel = heartbeat.kernel;
+  live.essState = heartbeat.ess_state ?? null;
 }
 
 /**

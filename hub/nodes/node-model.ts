@@ -1,6 +1,6 @@
 // What the hub knows about a node: the registration (changes rarely) and the
 // live view built from its MQTT messages (changes with every heartbeat).
-import type { Mode } from "../../kernel/types.ts";
+import type { EssState, Mode } from "../../kernel/types.ts";
 
 export const HEALTH_STATES = ["healthy", "degraded", "unhealthy", "offline"] as const;
 export type HealthState = (typeof HEALTH_STATES)[number];
@@ -43,6 +43,8 @@ export interface NodeLive {
   simulated: boolean | null;
   outboxDepth: number | null;
   kernel: Record<string, number> | null;
+  /** The ESS state the node reported with its last heartbeat (null: none yet, or an older agent). */
+  essState: EssState | null;
   verdicts: VerdictTally;
 }
 
@@ -87,6 +89,7 @@ export function emptyLive(): NodeLive {
     simulated: null,
     outboxDepth: null,
     kernel: null,
+    essState: null,
     verdicts: { lastSeq: 0, byVerdict: {}, byReason: {}, duplicates: 0, missing: 0 },
   };
 }

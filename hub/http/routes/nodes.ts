@@ -20,7 +20,8 @@ export function nodeRoutes(hub: HubContext, decisions: Decisions, admin: Middlew
     const id = c.req.param("id");
     const node = hub.fleet.get(id);
     if (!node) throw await notRegisteredError(hub, id);
-    return c.json(nodeDetail(node, hub.fleet, decisions.desiredPolicy(node.nodeId)?.version ?? null));
+    const followed = decisions.desiredPolicy(node.nodeId) ?? decisions.desiredPolicy("fleet");
+    return c.json(nodeDetail(node, hub.fleet, decisions.desiredPolicy(node.nodeId)?.version ?? null, followed?.policy ?? null));
   });
 
   routes.delete("/:id", admin, async (c) => {
