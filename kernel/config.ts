@@ -60,7 +60,8 @@ function deepFreeze(config: GateConfig): Readonly<GateConfig> {
 export const CONFIG_KEYS = Object.keys(DEFAULT_CONFIG) as ConfigKey[];
 
 const INTEGER_KEYS = new Set<ConfigKey>(["MIN_HOLD_SECONDS", "MAX_TRADES_10MIN"]);
-const MODEL_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+/** A model name in the allow tables (and in model performance reports). */
+export const MODEL_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export const MIN_R_KEY: Record<Regime, ConfigKey> = {
   TREND: "MIN_R_TREND",

@@ -12,7 +12,7 @@ import { openDatabase, type OpenOptions, type SqliteDatabase, type SqliteStateme
 import { RATE_WINDOW_MS, STALE_AFTER_MS, TradeWindow } from "./trade-window.ts";
 import { futureClose, invalidClose, isIntentId, MAX_FUTURE_SKEW_MS } from "./validate-intent.ts";
 import { startCheckpointer, type Checkpointer } from "../lib/wal-checkpointer.ts";
-import type { CloseEvent, Intent, JournaledVerdict, Verdict } from "./types.ts";
+import type { CloseEvent, Intent, JournaledVerdict, PortfolioSnapshot, Verdict } from "./types.ts";
 
 export interface ProcessorOptions extends OpenOptions {
   config: GateConfig;
@@ -51,6 +51,11 @@ export class CloseRefusedError extends TypeError {
   ) {
     super(message);
   }
+}
+
+/** A portfolio snapshot the kernel refuses; the message names the field. */
+export class PortfolioRefusedError extends TypeError { // stub: h11-kernel implements
+  override name = "PortfolioRefusedError";
 }
 
 export interface KernelCounters {
@@ -242,6 +247,11 @@ export class IntentProcessor {
       for (const close of closes) this.sql.recordClose.run(close.symbol, close.ts);
     });
     for (const close of closes) this.window.recordClose(close.symbol, close.ts);
+  }
+
+  // stub: h11-kernel implements
+  recordPortfolio(snapshot: PortfolioSnapshot): void {
+    void snapshot;
   }
 
   /**

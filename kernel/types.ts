@@ -15,6 +15,27 @@ export type Mode = (typeof MODES)[number];
 export const ENFORCEMENTS = ["enforce", "audit"] as const;
 export type Enforcement = (typeof ENFORCEMENTS)[number];
 
+export const SYSTEM_STATUSES = ["OPTIMAL", "HEALTHY", "DEGRADED", "CRITICAL", "EMERGENCY"] as const;
+export type SystemStatus = (typeof SYSTEM_STATUSES)[number];
+export const ESS_STATES = ["NOMINAL", "CAUTION", "WARNING", "CRITICAL"] as const;
+export type EssState = (typeof ESS_STATES)[number];
+export const EXIT_KINDS = ["stop_loss", "take_profit", "manual", "liquidation"] as const;
+export type ExitKind = (typeof EXIT_KINDS)[number];
+
+/** A strategy's portfolio as it reports it (the federation contract's names). `ts` in ms. */
+export interface PortfolioSnapshot {
+  total_equity: number;
+  drawdown_pct: number;
+  max_drawdown_pct: number;
+  realized_pnl_today: number;
+  unrealized_pnl: number;
+  num_positions: number;
+  total_exposure_usd: number;
+  win_rate_today: number;
+  sharpe_ratio_7d: number;
+  ts: number;
+}
+
 /** A trade intent as a strategy sends it. `ts` is milliseconds since the epoch. */
 export interface Intent {
   id: string;
