@@ -1,7 +1,8 @@
 // The agent store's numbered schema: a file written before it existed (user
 // version 1, outbox, cursor and connectivity tables unversioned beside the
 // registry) opens and is upgraded in place, its data kept and its outbox
-// kinds renamed to the topic kinds; a file from a newer agent is refused.
+// kinds renamed to the topic kinds; a file of version 3 gains the strategy
+// reports' table (step 4); a file from a newer agent is refused.
 import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { openDatabase, type SqliteDatabase } from "../lib/sqlite.ts";

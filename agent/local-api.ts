@@ -76,6 +76,7 @@ export function createLocalApi(backend: LocalApiBackend, log: (line: string) => 
     if (many && !batch) throw invalidBody(`body: one ${kind} report, not an array`);
     const list = many ? (body as unknown[]) : [body];
     if (list.length === 0) throw invalidBody("body: the array is empty");
+    // A batch reports the node's models, of which there are at most this many.
     if (list.length > MAX_MODELS_PER_NODE) throw invalidBody(`body: at most ${MAX_MODELS_PER_NODE} reports per request`);
     try {
       return c.json(backend.report(kind, list));
