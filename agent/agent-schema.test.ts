@@ -1,16 +1,18 @@
 // The agent store's numbered schema: a file written before it existed (user
 // version 1, outbox, cursor and connectivity tables unversioned beside the
 // registry) opens and is upgraded in place, its data kept and its outbox
-// kinds renamed to the topic kinds; a file from a newer agent is refused.
+// kinds renamed to the topic kinds; a file of version 3 gains the strategy
+// reports' table (step 4); a file from a newer agent is refused.
 import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { openDatabase, type SqliteDatabase } from "../lib/sqlite.ts";
-import { schemaVersion } from "../lib/migrations.ts";
+import { migrate, schemaVersion } from "../lib/migrations.ts";
 import { cleanUp, closeLater, tempDir } from "../test/helpers.ts";
 import { AGENT_SCHEMA } from "./agent-schema.ts";
 import { AGENT_STORE_FILE, AgentStore } from "./agent-store.ts";
 import { ConnectivityLog } from "./connectivity-log.ts";
-import { OUTBOX_KINDS, Outbox } from "./outbox.ts";
+import { OUTBOX_KINDS, Outbox, type OutboxKind } from "./outbox.ts";
+import { StrategyReports } from "./strategy-reports.ts";
 import { VerdictFeed } from "./verdict-feed.ts";
 
 afterEach(cleanUp);
@@ -101,7 +103,7 @@ test("a store written before the numbered schema is upgraded in place: data kept
     [4, "verdicts"],
   ]);
   // Every outbox kind of the topic table, so a new one needs no change here.
-  const none = Object.fromEntries(OUTBOX_KINDS.map((kind) => [kind, 0]));
+  const none = Object.fromEntries(OUTBOX_KINDS.map((kind) => [kind, 0])) as Record<OutboxKind, number>;
   expect(outbox.stats().byKind).toEqual({ ...none, heartbeat: 1, verdicts: 2, "cmd/ack": 1 });
   expect(outbox.enqueue([{ topic: `${NODE}/verdicts`, payload: "{}", qos: 1, retain: false, kind: "verdicts", queuedAt: 5000 }])).toEqual([5]);
 
@@ -128,4 +130,27 @@ test("a store written by a newer agent is refused with the file and both version
   expect(() => AgentStore.open(dir)).toThrow(`${join(dir, AGENT_STORE_FILE)}: agent store schema 99 is newer than this build understands (${AGENT_SCHEMA.steps.length})`);
   const after = closeLater(openDatabase(join(dir, AGENT_STORE_FILE)));
   expect(schemaVersion(after)).toBe(99);
+});
+
+test("a store of version 3 (before strategy reports) gains their table, its data kept; reports are then kept and queued", () => {
+  const dir = tempDir();
+  const v3 = openDatabase(join(dir, AGENT_STORE_FILE));
+  migrate(v3, { ...AGENT_SCHEMA, steps: AGENT_SCHEMA.steps.slice(0, 3) });
+  v3.exec(`
+    INSERT INTO identity VALUES (1, 'v3-pi', 'pub-key', 'priv-key', 1000, 2);
+    INSERT INTO outbox (topic, payload, qos, retain, kind, queued_at) VALUES ('edgefed/v1/nodes/v3-pi/verdicts', '{"seq":1}', 1, 0, 'verdicts', 4000);
+  `);
+  expect(schemaVersion(v3)).toBe(3);
+  v3.close();
+
+  const store = closeLater(AgentStore.open(dir));
+  expect(schemaVersion(store.db)).toBe(4);
+  expect(store.identity("v3-pi", 9999).createdAt).toBe(1000);
+  const outbox = new Outbox(store.db, { maxMessages: 100 });
+  const reports = new StrategyReports(store.db, outbox, { nodeId: "v3-pi", queue: true });
+  const ts = Date.now();
+  reports.record(reports.check("health", [{ system_status: "HEALTHY", ess_state: "NOMINAL", ts }], ts), ts);
+  expect(reports.latest().health).toEqual({ report: { system_status: "HEALTHY", ess_state: "NOMINAL", ts }, received_at: ts });
+  expect(outbox.peek(10).map((m) => m.kind)).toEqual(["verdicts", "health"]);
+  expect(layout(store.db)).toEqual(layout(closeLater(AgentStore.open(tempDir())).db));
 });

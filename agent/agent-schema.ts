@@ -1,7 +1,7 @@
 // The tables of the agent's store (agent.sqlite in the data dir), all in one
 // versioned schema: the registry (identity, hubs, advertisement, policy,
-// decisions applied), the outbox, the verdict feed's cursor and the
-// connectivity log. The intent journal is another file with its own schema
+// decisions applied), the outbox, the verdict feed's cursor, the
+// connectivity log and the strategy's reports. The intent journal is another file with its own schema
 // (kernel/journal-schema.ts). Steps are append-only (lib/migrations.ts).
 import { migrate, type Schema } from "../lib/migrations.ts";
 import { openDatabase, type SqliteDatabase } from "../lib/sqlite.ts";
@@ -78,6 +78,20 @@ CREATE TABLE IF NOT EXISTS connectivity_changes (at INTEGER NOT NULL, online INT
     `
 UPDATE outbox SET kind = 'verdicts' WHERE kind = 'verdict';
 UPDATE outbox SET kind = 'cmd/ack' WHERE kind = 'ack';
+`,
+    // 4: what the strategy process reports (protocol/reports.ts): a series'
+    // latest is its newest row; strategy-reports.ts keeps the newest
+    // REPORT_HISTORY of each series.
+    `
+CREATE TABLE strategy_reports (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, -- the order they were reported in
+  kind TEXT NOT NULL,                   -- 'portfolio', 'health' or 'models'
+  series TEXT NOT NULL,                 -- the model of a model report, '' for the others
+  ts INTEGER NOT NULL,                  -- the report's own ts (ms): increases within a series
+  report TEXT NOT NULL,                 -- JSON, as published
+  received_at INTEGER NOT NULL
+);
+CREATE INDEX strategy_reports_series ON strategy_reports (kind, series, id);
 `,
   ],
 };

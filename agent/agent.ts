@@ -11,9 +11,10 @@
 import { randomUUID } from "node:crypto";
 import type { GateConfig } from "../kernel/config.ts";
 import { configHash } from "../kernel/config.ts";
-import type { IntentProcessor } from "../kernel/intent-processor.ts";
+import { PortfolioRefusedError, type IntentProcessor } from "../kernel/intent-processor.ts";
 import { modeAt } from "../kernel/policy.ts";
-import type { CloseEvent, JournaledVerdict } from "../kernel/types.ts";
+import type { CloseEvent, JournaledVerdict, PortfolioSnapshot } from "../kernel/types.ts";
+import type { ReportKind } from "../protocol/reports.ts";
 import type { AgentPart } from "./agent-part.ts";
 import { AgentStore, type NodeIdentity } from "./agent-store.ts";
 import { ConnectivityLog } from "./connectivity-log.ts";
@@ -22,12 +23,13 @@ import { Heartbeats } from "./heartbeats.ts";
 import { HubLink } from "./hub-link.ts";
 import { openJournal } from "./journal.ts";
 import { LocalApiServer } from "./local-api-server.ts";
-import type { LocalApiBackend } from "./local-api.ts";
+import type { LocalApiBackend, ReportOutcome } from "./local-api.ts";
 import { OfflineHold } from "./offline-hold.ts";
 import { Outbox } from "./outbox.ts";
 import { PolicyFollower } from "./policy-follower.ts";
 import type { Advertisement } from "./registration.ts";
 import { AgentJobs } from "./scheduler.ts";
+import { ReportRefusedError, StrategyReports } from "./strategy-reports.ts";
 import { VerdictFeed } from "./verdict-feed.ts";
 
 export { JOURNAL_FILE } from "./journal.ts";
@@ -58,6 +60,7 @@ export class Agent implements LocalApiBackend {
   readonly identity: NodeIdentity;
   readonly processor: IntentProcessor;
   readonly outbox: Outbox;
+  private readonly reports: StrategyReports;
   private readonly bootId = randomUUID();
   private readonly feed: VerdictFeed;
   private readonly link: HubLink;
@@ -88,6 +91,7 @@ export class Agent implements LocalApiBackend {
     }
     this.outbox = new Outbox(this.store.db, { maxMessages: config.outboxMax, log: config.log });
     this.feed = new VerdictFeed(this.store.db, this.outbox, this.processor, config.nodeId, connectivity, { queue: config.hubUrl !== "" });
+    this.reports = new StrategyReports(this.store.db, this.outbox, { nodeId: config.nodeId, queue: config.hubUrl !== "" });
 
     const applier = new DecisionApplier(this.store, config.nodeId, () => this.store.registration(config.hubUrl)?.hubPublicKey ?? null, config.log, () => this.processor.knownModels);
     const policy = new PolicyFollower({ ...config, store: this.store, applier, processor: this.processor, outbox: this.outbox });
@@ -163,6 +167,27 @@ export class Agent implements LocalApiBackend {
     this.processor.recordCloses(closes);
   }
 
+  /**
+   * Records the strategy's reports of one kind, all or none: checked, a
+   * portfolio snapshot handed to the kernel, then kept and queued for the hub.
+   */
+  report(kind: ReportKind, inputs: unknown[]): ReportOutcome {
+    const now = Date.now();
+    const checked = this.reports.check(kind, inputs, now);
+    if (kind === "portfolio") {
+      for (const snapshot of checked.fresh as PortfolioSnapshot[]) {
+        try {
+          this.processor.recordPortfolio(snapshot);
+        } catch (error) {
+          throw error instanceof PortfolioRefusedError ? new ReportRefusedError(0, error.message) : error;
+        }
+      }
+    }
+    this.reports.record(checked, now);
+    if (checked.fresh.length > 0) this.link.kick();
+    return { recorded: checked.fresh.length, duplicates: checked.duplicates };
+  }
+
   recoverySweep(): void {
     this.jobs.recoverySweep();
   }
@@ -188,6 +213,7 @@ export class Agent implements LocalApiBackend {
       outbox: this.outbox.stats(),
       verdicts_queued_through: this.feed.cursor,
       kernel: { ...this.processor.counters },
+      reports: this.reports.latest(),
     };
   }
 }

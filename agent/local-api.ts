@@ -3,14 +3,19 @@
 // once per intent id; POST /v1/closes records position closes for cooldown
 // (all or none; one dated more than 60 s ahead of the clock is refused with
 // FUTURE_CLOSE, as it would hold the symbol's entries until then);
+// POST /v1/portfolio, /v1/health (one report each) and /v1/models (one or an
+// array) record what the strategy reports about itself (protocol/reports.ts),
+// all or none, a refused one answered 400 naming its field;
 // GET /v1/status says how the agent is. Errors follow the hub's convention
 // (lib/http-errors.ts): `{error, detail}` with the status; a malformed body
 // gets 400 naming what is wrong. An intent with bad fields gets a HOLD
 // naming the field instead, as the kernel fails closed.
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { CloseRefusedError } from "../kernel/intent-processor.ts";
 import type { CloseEvent, JournaledVerdict } from "../kernel/types.ts";
 import { errorHandler, HttpError, jsonBody, limitBody, routeNotFound } from "../lib/http-errors.ts";
+import { MAX_MODELS_PER_NODE, type ReportKind } from "../protocol/reports.ts";
+import { ReportRefusedError } from "./strategy-reports.ts";
 
 export const MAX_INTENTS_PER_REQUEST = 1000;
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -20,7 +25,15 @@ export interface LocalApiBackend {
   submit(intents: unknown[]): Promise<JournaledVerdict[]>;
   /** Records closes all or none; throws CloseRefusedError naming the first it refuses (unusable, or FUTURE_CLOSE). */
   recordCloses(closes: CloseEvent[]): void;
+  /** Records the strategy's reports of one kind, all or none; throws ReportRefusedError naming the first it refuses. */
+  report(kind: ReportKind, reports: unknown[]): ReportOutcome;
   status(): object;
+}
+
+export interface ReportOutcome {
+  recorded: number;
+  /** Retries of a series' latest report, answered without recording them again. */
+  duplicates: number;
 }
 
 const invalidBody = (detail: string) => new HttpError(400, "invalid_body", detail);
@@ -55,6 +68,26 @@ export function createLocalApi(backend: LocalApiBackend, log: (line: string) => 
     }
     return c.json({ recorded: closes.length });
   });
+
+  /** A report route: `batch` takes an array too. */
+  const reports = (kind: ReportKind, batch: boolean) => async (c: Context) => {
+    const body = await jsonBody(c);
+    const many = Array.isArray(body);
+    if (many && !batch) throw invalidBody(`body: one ${kind} report, not an array`);
+    const list = many ? (body as unknown[]) : [body];
+    if (list.length === 0) throw invalidBody("body: the array is empty");
+    // A batch reports the node's models, of which there are at most this many.
+    if (list.length > MAX_MODELS_PER_NODE) throw invalidBody(`body: at most ${MAX_MODELS_PER_NODE} reports per request`);
+    try {
+      return c.json(backend.report(kind, list));
+    } catch (error) {
+      if (!(error instanceof ReportRefusedError)) throw error;
+      throw new HttpError(400, `invalid_${kind}`, `${many ? `[${error.index}] ` : ""}${error.message}`);
+    }
+  };
+  app.post("/v1/portfolio", reports("portfolio", false));
+  app.post("/v1/health", reports("health", false));
+  app.post("/v1/models", reports("models", true));
 
   app.get("/v1/status", (c) => c.json(backend.status()));
   return app;

@@ -6,7 +6,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { SqliteDatabase } from "../lib/sqlite.ts";
 import { BUN, cleanUp, closeLater, killAfterLines as killAfterPrinted, REPO_ROOT, tempDir } from "../test/helpers.ts";
-import { deliveryOf } from "../protocol/topics.ts";
+import { REPORT_HISTORY } from "../protocol/reports.ts";
+import { deliveryOf, outboxCap } from "../protocol/topics.ts";
 import { openAgentDatabase } from "./agent-schema.ts";
 import { OUTBOX_KINDS, Outbox, outboxMessage, type NewOutboxMessage, type OutboxKind } from "./outbox.ts";
 
@@ -152,7 +153,7 @@ describe("Outbox order and durability", () => {
     outbox = new Outbox(db, { maxMessages: 1_000 });
     expect(outbox.depth()).toBe(36);
     expect(outbox.depth()).toBe(tableCount(db));
-    expect(outbox.stats()).toEqual({ depth: 36, droppedHeartbeats: 0, byKind: tableByKind(db) });
+    expect(outbox.stats()).toEqual({ depth: 36, droppedHeartbeats: 0, droppedOverCap: { portfolio: 0, health: 0 }, byKind: tableByKind(db) });
     expect(tableByKind(db)).toEqual(counts({ heartbeat: 9, verdicts: 18, "cmd/ack": 9 }));
   });
 });
@@ -183,7 +184,7 @@ describe("Outbox bound", () => {
     // a heartbeat queued while over the bound is the only one that can go: it goes at once
     expect(outbox.enqueue([msg("heartbeat", "m19")])).toEqual([19]);
     expect(tableIds(db)).toEqual([2, 4, 6, 9, 10, 11, 12, 13, 15, 16, 17, 18]);
-    expect(outbox.stats()).toEqual({ depth: 12, droppedHeartbeats: 7, byKind: counts({ heartbeat: 0, verdicts: 8, "cmd/ack": 4 }) });
+    expect(outbox.stats()).toEqual({ depth: 12, droppedHeartbeats: 7, droppedOverCap: { portfolio: 0, health: 0 }, byKind: counts({ heartbeat: 0, verdicts: 8, "cmd/ack": 4 }) });
     expect(outbox.stats().byKind).toEqual(tableByKind(db));
     expect(lines.length).toBe(1);
     // (any other outbox kind is listed after these)
@@ -236,6 +237,57 @@ describe("Outbox bound", () => {
     expect(tableIds(db)).toEqual([1, 2, 3, 4, 5, 6, 9]);
     expect(outbox.stats().droppedHeartbeats).toBe(2);
     expect(lines.length).toBe(1);
+  });
+});
+
+describe("Outbox caps of superseded kinds", () => {
+  const PORTFOLIO_CAP = outboxCap("portfolio")!;
+
+  test("the topic table caps portfolio and health at what the hub keeps; verdicts, acks and model reports have no cap", () => {
+    expect(PORTFOLIO_CAP).toBe(REPORT_HISTORY.portfolio);
+    expect(outboxCap("health")).toBe(REPORT_HISTORY.health);
+    for (const kind of ["heartbeat", "verdicts", "cmd/ack", "models"] as const) expect(outboxCap(kind)).toBeNull();
+  });
+
+  test("past its cap the oldest portfolio snapshots go, in the enqueue's transaction, whatever the bound; other kinds stay", () => {
+    const db = open(dbPath());
+    const outbox = new Outbox(db, { maxMessages: 100_000 });
+    outbox.enqueue([msg("verdicts", "v0"), msg("models", "m0")]);
+    outbox.enqueue(range(1, PORTFOLIO_CAP).map((i) => msg("portfolio", `p${i}`)));
+    expect(outbox.stats().byKind.portfolio).toBe(PORTFOLIO_CAP); // at the cap: nothing dropped
+    outbox.enqueue([msg("portfolio", `p${PORTFOLIO_CAP + 1}`), msg("health", "h1"), msg("portfolio", `p${PORTFOLIO_CAP + 2}`)]);
+    const queued = outbox.peek(10_000);
+    const portfolio = queued.filter((m) => m.kind === "portfolio").map((m) => m.payload);
+    expect(portfolio).toEqual(range(3, PORTFOLIO_CAP + 2).map((i) => `p${i}`)); // the newest, in order
+    expect(queued.filter((m) => m.kind !== "portfolio").map((m) => m.payload)).toEqual(["v0", "m0", "h1"]);
+    expect(outbox.stats()).toMatchObject({ depth: PORTFOLIO_CAP + 3, droppedHeartbeats: 0, droppedOverCap: { portfolio: 2, health: 0 } });
+    expect(outbox.stats().byKind).toEqual(tableByKind(db));
+  });
+
+  test("a batch larger than the cap keeps only its newest; the cap holds across a reopen", () => {
+    const path = dbPath();
+    let db = open(path);
+    const first = new Outbox(db, { maxMessages: 100_000 });
+    const ids = first.enqueue(range(1, PORTFOLIO_CAP + 5).map((i) => msg("portfolio", `p${i}`)));
+    expect(ids).toEqual(range(1, PORTFOLIO_CAP + 5));
+    expect(tableIds(db)).toEqual(range(6, PORTFOLIO_CAP + 5));
+    db.close();
+    db = open(path);
+    const again = new Outbox(db, { maxMessages: 100_000 });
+    again.enqueue([msg("portfolio", "newest")]);
+    expect(tableIds(db)).toEqual(range(7, PORTFOLIO_CAP + 6));
+    expect(again.stats().droppedOverCap.portfolio).toBe(1);
+  });
+
+  test("over the bound, heartbeats still go first and capped kinds are not dropped below their cap for it", () => {
+    const db = open(dbPath());
+    const outbox = new Outbox(db, { maxMessages: 4, log: () => {} });
+    outbox.enqueue([msg("heartbeat", "h1"), msg("portfolio", "p1"), msg("health", "s1"), msg("portfolio", "p2"), msg("heartbeat", "h2")]);
+    expect(outbox.peek(10).map((m) => m.payload)).toEqual(["p1", "s1", "p2", "h2"]);
+    outbox.enqueue([msg("portfolio", "p3")]);
+    expect(outbox.peek(10).map((m) => m.payload)).toEqual(["p1", "s1", "p2", "p3"]);
+    outbox.enqueue([msg("portfolio", "p4")]); // over the bound with no heartbeat left: kept, as verdicts are
+    expect(outbox.peek(10).map((m) => m.payload)).toEqual(["p1", "s1", "p2", "p3", "p4"]);
   });
 });
 
@@ -330,7 +382,7 @@ describe("Outbox against a reference model", () => {
         dropped = 0; // per process
       }
       const byKind = Object.fromEntries(OUTBOX_KINDS.map((k) => [k, model.filter((x) => x.kind === k).length]));
-      expect(outbox.stats()).toEqual({ depth: model.length, droppedHeartbeats: dropped, byKind: byKind as Record<OutboxKind, number> });
+      expect(outbox.stats()).toEqual({ depth: model.length, droppedHeartbeats: dropped, droppedOverCap: { portfolio: 0, health: 0 }, byKind: byKind as Record<OutboxKind, number> });
       if (step % 50 === 0 || op >= 97) {
         expect(outbox.peek(10_000).map(({ id, kind, topic, payload }) => ({ id, kind, topic, payload }))).toEqual(model);
         expect(tableByKind(db)).toEqual(byKind as Record<OutboxKind, number>);

@@ -14,15 +14,18 @@
 // again).
 //
 // Bound: past `maxMessages` the OLDEST heartbeats go first, in the enqueue's
-// own transaction. Verdicts and acks are never dropped; with only those left
-// the outbox grows past its bound and says so once per crossing.
+// own transaction. A kind with a cap of its own in the topic table (portfolio
+// and health reports, whose newer messages supersede the older) keeps at most
+// that many queued, its oldest going first, also in the enqueue's
+// transaction. Verdicts, acks and model reports are never dropped; with only
+// those left the outbox grows past its bound and says so once per crossing.
 //
 // The depth and the per-kind counts are kept in memory (one count query at
 // construction), so an enqueue costs its INSERT, not a count(*). That holds
 // only if this class is the one writer of the table: one Outbox per database,
 // one process (the agent holds its data dir alone).
 import type { SqliteDatabase, SqliteStatement } from "../lib/sqlite.ts";
-import { deliveryOf, nodeTopic, OUTBOX_KINDS, type MessageOf, type OutboxKind } from "../protocol/topics.ts";
+import { deliveryOf, nodeTopic, outboxCap, OUTBOX_KINDS, type MessageOf, type OutboxKind } from "../protocol/topics.ts";
 
 export { OUTBOX_KINDS, type OutboxKind };
 
@@ -50,10 +53,17 @@ export interface OutboxStats {
   depth: number;
   /** Heartbeats dropped by the bound since this Outbox was constructed. */
   droppedHeartbeats: number;
+  /** Messages of each capped kind dropped by its cap since this Outbox was constructed. */
+  droppedOverCap: Partial<Record<OutboxKind, number>>;
   byKind: Record<OutboxKind, number>;
 }
 
 const KNOWN_KINDS: ReadonlySet<string> = new Set(OUTBOX_KINDS);
+/** The kinds with a cap of their own (topics.ts), and the cap. */
+const CAPPED_KINDS = OUTBOX_KINDS.flatMap((kind) => {
+  const cap = outboxCap(kind);
+  return cap === null ? [] : [{ kind, cap }];
+});
 
 function zeroCounts(): Record<OutboxKind, number> {
   return Object.fromEntries(OUTBOX_KINDS.map((kind) => [kind, 0])) as Record<OutboxKind, number>;
@@ -101,8 +111,9 @@ export class Outbox {
   /** Rows of kinds this version does not know (written by a newer agent): counted in the depth only. */
   private unknownKinds = 0;
   private dropped = 0;
+  private readonly droppedOverCap: Partial<Record<OutboxKind, number>> = Object.fromEntries(CAPPED_KINDS.map(({ kind }) => [kind, 0]));
   private overBound = false;
-  private readonly sql: Record<"insert" | "dropHeartbeats" | "peek" | "removeThrough" | "remove", SqliteStatement>;
+  private readonly sql: Record<"insert" | "dropHeartbeats" | "dropOldest" | "peek" | "removeThrough" | "remove", SqliteStatement>;
 
   /** On an open agent store (its `outbox` table: agent-schema.ts). */
   constructor(
@@ -121,6 +132,7 @@ export class Outbox {
     this.sql = {
       insert: db.prepare("INSERT INTO outbox (topic, payload, qos, retain, kind, queued_at) VALUES (?, ?, ?, ?, ?, ?)"),
       dropHeartbeats: db.prepare("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE kind = 'heartbeat' ORDER BY id LIMIT ?)"),
+      dropOldest: db.prepare("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE kind = ? ORDER BY id LIMIT ?)"),
       peek: db.prepare("SELECT id, topic, payload, qos, retain, kind, queued_at FROM outbox WHERE id > ? ORDER BY id LIMIT ?"),
       // RETURNING kind keeps the per-kind counts exact without a count query.
       removeThrough: db.prepare("DELETE FROM outbox WHERE id <= ? RETURNING kind"),
@@ -131,9 +143,9 @@ export class Outbox {
   /**
    * Queues `messages` in one transaction and returns their ids in order;
    * durable when it returns (the caller's database runs synchronous=FULL).
-   * Applies the bound in the same transaction. If the bound can only be kept by dropping heartbeats of this
-   * very batch, they are dropped too, so a returned heartbeat id may already
-   * be gone. Throws, writing nothing, if any message is invalid.
+   * Applies the caps and the bound in the same transaction. If they can
+   * only be kept by dropping messages of this very batch, those are dropped
+   * too, so a returned id of a heartbeat or a capped kind may already be gone. Throws, writing nothing, if any message is invalid.
    * `alsoInTransaction` runs inside the same transaction (after the inserts),
    * so the caller can record what it queued atomically with queuing it.
    */
@@ -150,6 +162,7 @@ export class Outbox {
     const delta = zeroCounts();
     let depth = this.depth();
     let dropped = 0;
+    const overCap: Partial<Record<OutboxKind, number>> = {};
     const ids = this.db.transaction(() => {
       const ids: number[] = [];
       for (const m of messages) {
@@ -157,6 +170,14 @@ export class Outbox {
         ids.push(id);
         delta[m.kind] += 1;
         depth += 1;
+      }
+      for (const { kind, cap } of CAPPED_KINDS) {
+        const excess = this.counts[kind] + delta[kind] - cap;
+        if (excess <= 0) continue;
+        const n = this.sql.dropOldest.run(kind, excess).changes;
+        overCap[kind] = n;
+        delta[kind] -= n;
+        depth -= n;
       }
       if (depth > this.maxMessages) {
         dropped = this.sql.dropHeartbeats.run(depth - this.maxMessages).changes;
@@ -168,6 +189,7 @@ export class Outbox {
     });
     for (const kind of OUTBOX_KINDS) this.counts[kind] += delta[kind];
     this.dropped += dropped;
+    for (const { kind } of CAPPED_KINDS) this.droppedOverCap[kind]! += overCap[kind] ?? 0;
     this.noteBound();
     return ids;
   }
@@ -205,7 +227,7 @@ export class Outbox {
   }
 
   stats(): OutboxStats {
-    return { depth: this.depth(), droppedHeartbeats: this.dropped, byKind: { ...this.counts } };
+    return { depth: this.depth(), droppedHeartbeats: this.dropped, droppedOverCap: { ...this.droppedOverCap }, byKind: { ...this.counts } };
   }
 
   private forget(removed: { kind: string }[]): void {
@@ -221,7 +243,7 @@ export class Outbox {
     const depth = this.depth();
     if (depth > this.maxMessages && !this.overBound) {
       this.overBound = true;
-      const kept = OUTBOX_KINDS.filter((kind) => kind !== "heartbeat").map((kind) => `${kind} (${this.counts[kind]})`);
+      const kept = OUTBOX_KINDS.filter((kind) => kind !== "heartbeat" && this.counts[kind] > 0).map((kind) => `${kind} (${this.counts[kind]})`);
       this.log(
         `outbox: ${depth} messages, over its bound of ${this.maxMessages} with no heartbeat left to drop; ` +
           `it keeps growing rather than drop ${kept.join(" or ")}`,

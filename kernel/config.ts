@@ -94,7 +94,8 @@ const INTEGER_KEYS = new Set<ConfigKey>([
   "CAPITAL_MEDIUM_MAX_POSITIONS",
   "CAPITAL_LARGE_MAX_POSITIONS",
 ]);
-const MODEL_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+/** A model name in the allow tables (and in model performance reports). */
+export const MODEL_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export const MIN_R_KEY: Record<Regime, ConfigKey> = {
   TREND: "MIN_R_TREND",

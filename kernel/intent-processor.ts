@@ -56,7 +56,6 @@ export interface JournalBehind {
   continuedAfter: number;
 }
 
-
 /** A portfolio snapshot that cannot be recorded; the message starts with the field (`drawdown_pct: ...`). */
 export class PortfolioRefusedError extends TypeError {
   override name = "PortfolioRefusedError";

@@ -23,23 +23,6 @@ export type CapitalProfile = (typeof CAPITAL_PROFILES)[number];
 export const ENFORCEMENTS = ["enforce", "audit"] as const;
 export type Enforcement = (typeof ENFORCEMENTS)[number];
 
-/** A trade intent as a strategy sends it. `ts` is milliseconds since the epoch. */
-export interface Intent {
-  id: string;
-  symbol: string;
-  side: Side;
-  qty: number;
-  price: number;
-  tp: number;
-  sl: number;
-  expected_move_usd: number;
-  model: string;
-  regime: Regime;
-  leverage?: number;
-  reduce_only?: boolean;
-  ts: number;
-}
-
 export const SYSTEM_STATUSES = ["OPTIMAL", "HEALTHY", "DEGRADED", "CRITICAL", "EMERGENCY"] as const;
 export type SystemStatus = (typeof SYSTEM_STATUSES)[number];
 export const ESS_STATES = ["NOMINAL", "CAUTION", "WARNING", "CRITICAL"] as const;
@@ -58,6 +41,23 @@ export interface PortfolioSnapshot {
   total_exposure_usd: number;
   win_rate_today: number;
   sharpe_ratio_7d: number;
+  ts: number;
+}
+
+/** A trade intent as a strategy sends it. `ts` is milliseconds since the epoch. */
+export interface Intent {
+  id: string;
+  symbol: string;
+  side: Side;
+  qty: number;
+  price: number;
+  tp: number;
+  sl: number;
+  expected_move_usd: number;
+  model: string;
+  regime: Regime;
+  leverage?: number;
+  reduce_only?: boolean;
   ts: number;
 }
 

@@ -1,5 +1,16 @@
 import { describe, expect, test } from "bun:test";
-import { BirthMessage, DecisionMessage, HeartbeatMessage, MAX_PAYLOAD_BYTES, RegisterRequest, VerdictEventMessage, decodePayload } from "./messages.ts";
+import {
+  BirthMessage,
+  DecisionMessage,
+  HeartbeatMessage,
+  MAX_PAYLOAD_BYTES,
+  ModelPerformanceMessage,
+  PortfolioMessage,
+  RegisterRequest,
+  SystemHealthMessage,
+  VerdictEventMessage,
+  decodePayload,
+} from "./messages.ts";
 import { generateKeyPair } from "./signing.ts";
 
 const heartbeat = {
@@ -66,5 +77,32 @@ describe("messages", () => {
     expect(RegisterRequest.safeParse({ ...req, public_key: "short" }).success).toBe(false);
     expect(RegisterRequest.safeParse({ ...req, public_key: "A".repeat(43) }).success).toBe(false); // (0, y = 0): a point of order 4
     expect(RegisterRequest.safeParse({ ...req, arch: "armv7" }).success).toBe(false);
+  });
+
+  test("strategy reports on the wire: the contract's names, strict, numbers finite and in range", () => {
+    const portfolio = {
+      total_equity: 5000,
+      drawdown_pct: 0.03,
+      max_drawdown_pct: 0.08,
+      realized_pnl_today: -12,
+      unrealized_pnl: 4,
+      num_positions: 0,
+      total_exposure_usd: 0,
+      win_rate_today: 1,
+      sharpe_ratio_7d: -0.4,
+      ts: 1_764_000_000_000,
+    };
+    expect(decodePayload(PortfolioMessage, JSON.stringify(portfolio))).toEqual({ ok: true, value: portfolio });
+    // The local API leaves extra fields out; on the wire an unknown field is refused, as for every payload.
+    expect(decodePayload(PortfolioMessage, JSON.stringify({ ...portfolio, cash_balance: 1 }))).toMatchObject({ ok: false });
+    expect(decodePayload(PortfolioMessage, '{"total_equity":1e400}')).toMatchObject({ ok: false, error: expect.stringMatching(/^total_equity: /) });
+    expect(decodePayload(PortfolioMessage, JSON.stringify({ ...portfolio, win_rate_today: 1.5 }))).toMatchObject({ ok: false, error: expect.stringMatching(/^win_rate_today: /) });
+    const health = { system_status: "EMERGENCY", ess_state: "CRITICAL", ts: 1 };
+    expect(SystemHealthMessage.safeParse(health).success).toBe(true);
+    expect(SystemHealthMessage.safeParse({ ...health, ess_state: "EMERGENCY" }).success).toBe(false);
+    const model = { model_name: "PatchTST", sharpe_ratio: 0.9, win_rate: 0.51, profit_factor: 1.1, total_trades: 7, days_since_training: 0.5, ts: 1 };
+    expect(ModelPerformanceMessage.safeParse(model).success).toBe(true);
+    expect(ModelPerformanceMessage.safeParse({ ...model, model_name: "a/b" }).success).toBe(false);
+    expect(ModelPerformanceMessage.safeParse({ ...model, total_trades: 7.5 }).success).toBe(false);
   });
 });

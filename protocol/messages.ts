@@ -2,7 +2,8 @@
 // and hub alike. Every payload is JSON a person can read on
 // `mosquitto_sub -v -t 'edgefed/v1/#'`.
 import { z } from "zod";
-import { ESS_STATES, MODES } from "../kernel/types.ts";
+import { MODEL_NAME } from "../kernel/config.ts";
+import { ESS_STATES, MODES, SYSTEM_STATUSES } from "../kernel/types.ts";
 import { jsonDepthProblem } from "../lib/json-depth.ts";
 import { NODE_ID_PATTERN } from "./node-id.ts";
 import { isPublicKey } from "./signing.ts";
@@ -78,6 +79,49 @@ export const VerdictEventMessage = z.strictObject({
       r_ratio: nullableMetric,
     }),
   }),
+});
+
+// What a strategy process reports through its agent (protocol/reports.ts):
+// the federation contract's field names, each a finite number (JSON cannot
+// carry NaN, and zod refuses the Infinity that 1e400 parses to). Rates are
+// fractions as in the contract (0.55 = 55%); counts are whole.
+const anyNumber = z.number();
+const atLeastZero = z.number().min(0, "must be 0 or more");
+const fraction = z.number().min(0, "a fraction from 0 to 1 (0.55 = 55%)").max(1, "a fraction from 0 to 1 (0.55 = 55%)");
+
+/** The strategy's portfolio, every few seconds (kernel/types.ts PortfolioSnapshot). */
+export const PortfolioMessage = z.strictObject({
+  total_equity: atLeastZero,
+  /** Below the equity peak now, in the contract's unit (the ESS thresholds use the same); no upper bound. */
+  drawdown_pct: atLeastZero,
+  max_drawdown_pct: atLeastZero,
+  realized_pnl_today: anyNumber,
+  unrealized_pnl: anyNumber,
+  num_positions: count,
+  total_exposure_usd: atLeastZero,
+  win_rate_today: fraction,
+  sharpe_ratio_7d: anyNumber,
+  ts: timestamp,
+});
+
+/** How the strategy process and its exchange link are, and its own ESS state. */
+export const SystemHealthMessage = z.strictObject({
+  system_status: z.enum(SYSTEM_STATUSES),
+  ess_state: z.enum(ESS_STATES),
+  ts: timestamp,
+});
+
+/** One model's performance, after trades or daily. */
+export const ModelPerformanceMessage = z.strictObject({
+  model_name: z.string().regex(MODEL_NAME, "1 to 64 of letters, digits, _ . and -"),
+  sharpe_ratio: anyNumber,
+  win_rate: fraction,
+  /** Gross profit over gross loss; with no loss yet the strategy sends a finite stand-in. */
+  profit_factor: atLeastZero,
+  total_trades: count,
+  /** May be fractional. */
+  days_since_training: atLeastZero,
+  ts: timestamp,
 });
 
 export const DECISION_TYPES = [
@@ -171,6 +215,9 @@ export type StateMessage = z.infer<typeof StateMessage>;
 export type BirthMessage = z.infer<typeof BirthMessage>;
 export type HeartbeatMessage = z.infer<typeof HeartbeatMessage>;
 export type VerdictEventMessage = z.infer<typeof VerdictEventMessage>;
+export type PortfolioMessage = z.infer<typeof PortfolioMessage>;
+export type SystemHealthMessage = z.infer<typeof SystemHealthMessage>;
+export type ModelPerformanceMessage = z.infer<typeof ModelPerformanceMessage>;
 export type DecisionMessage = z.infer<typeof DecisionMessage>;
 export type DecisionAckMessage = z.infer<typeof DecisionAckMessage>;
 export type DesiredPolicyMessage = z.infer<typeof DesiredPolicyMessage>;

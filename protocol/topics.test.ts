@@ -60,7 +60,8 @@ describe("topics", () => {
   test("the table is DESIGN.md's protocol table: who sends what, QoS, retain, and what goes through the agent's outbox", () => {
     const rows = Object.fromEntries(
       Object.entries(TOPICS).map(([kind, spec]) => {
-        const outbox = "viaOutbox" in spec && spec.viaOutbox ? ", outbox" : "";
+        const cap = "outboxCap" in spec ? ` (newest ${spec.outboxCap})` : "";
+        const outbox = "viaOutbox" in spec && spec.viaOutbox ? `, outbox${cap}` : "";
         return [kind, `${spec.direction}, QoS ${spec.delivery.qos}${spec.delivery.retain ? ", retained" : ""}${outbox}`];
       }),
     );
@@ -70,6 +71,9 @@ describe("topics", () => {
       heartbeat: "node->hub, QoS 0, outbox",
       verdicts: "node->hub, QoS 1, outbox",
       "cmd/ack": "node->hub, QoS 1, outbox",
+      portfolio: "node->hub, QoS 1, outbox (newest 1000)",
+      health: "node->hub, QoS 1, outbox (newest 1000)",
+      models: "node->hub, QoS 1, outbox",
       cmd: "hub->node, QoS 1",
       policy: "hub->node, QoS 1, retained",
       "fleet/policy": "hub->fleet, QoS 1, retained",

@@ -18,11 +18,15 @@ import {
   DesiredPolicyMessage,
   HeartbeatMessage,
   HubStateMessage,
+  ModelPerformanceMessage,
+  PortfolioMessage,
   StateMessage,
+  SystemHealthMessage,
   VerdictEventMessage,
   type DecodeResult,
 } from "./messages.ts";
 import { isNodeId } from "./node-id.ts";
+import { REPORT_HISTORY } from "./reports.ts";
 
 export { isNodeId, NODE_ID_PATTERN } from "./node-id.ts";
 
@@ -56,6 +60,13 @@ interface TopicSpec {
   readonly delivery: Delivery;
   /** node->hub only: whether the agent queues it in its durable outbox (false: published directly on each connect). */
   readonly viaOutbox?: boolean;
+  /**
+   * Via the outbox only: at most this many of the kind stay queued, the
+   * oldest going first, for a kind whose newer messages supersede the older
+   * ones (none: never dropped for its own sake; heartbeats still go first
+   * when the outbox is over its bound).
+   */
+  readonly outboxCap?: number;
 }
 
 /** QoS 0, not retained: lost now and then, nobody minds (the hub counts seq gaps). */
@@ -74,6 +85,16 @@ export const TOPICS = {
   /** One event per judged intent, with the journal's per-node seq. */
   verdicts: { direction: "node->hub", schema: VerdictEventMessage, delivery: EVENT, viaOutbox: true },
   "cmd/ack": { direction: "node->hub", schema: DecisionAckMessage, delivery: EVENT, viaOutbox: true },
+  /**
+   * The strategy's reports (reports.ts), each queued when reported and
+   * replayed in order after an outage. A portfolio snapshot every few seconds
+   * would fill the outbox over a long outage: of portfolio and health only
+   * the newest the hub keeps stay queued. Model reports come after trades or
+   * daily, no faster than verdicts, and are never dropped.
+   */
+  portfolio: { direction: "node->hub", schema: PortfolioMessage, delivery: EVENT, viaOutbox: true, outboxCap: REPORT_HISTORY.portfolio },
+  health: { direction: "node->hub", schema: SystemHealthMessage, delivery: EVENT, viaOutbox: true, outboxCap: REPORT_HISTORY.health },
+  models: { direction: "node->hub", schema: ModelPerformanceMessage, delivery: EVENT, viaOutbox: true },
   /** A signed decision. */
   cmd: { direction: "hub->node", schema: DecisionMessage, delivery: EVENT },
   /** The node's signed desired policy. */
@@ -114,6 +135,12 @@ export function isNodeToHubKind(kind: TopicKind): kind is NodeToHubKind {
 /** The QoS and retain flag every publish of `kind` uses. */
 export function deliveryOf(kind: TopicKind): Delivery {
   return TOPICS[kind].delivery;
+}
+
+/** How many messages of `kind` the outbox keeps queued at most, or null for no cap of its own. */
+export function outboxCap(kind: OutboxKind): number | null {
+  const spec: TopicSpec = TOPICS[kind];
+  return spec.outboxCap ?? null;
 }
 
 /** Whether a publish of `kind` may carry the retain flag (the embedded broker refuses, and the hub's ingest ignores, the others retained). */

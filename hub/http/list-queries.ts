@@ -1,6 +1,8 @@
 // What the list endpoints take in their query string, and how the node list
 // filters and pages (by node id, `after` the last one of the page before).
 import { z } from "zod";
+import { MODEL_NAME } from "../../kernel/config.ts";
+import { REPORT_KINDS } from "../../protocol/reports.ts";
 import { HEALTH_STATES, type NodeRecord } from "../nodes/node-model.ts";
 
 const MAX_PAGE = 1000;
@@ -18,6 +20,16 @@ export const DecisionListQuery = z.object({
   node: z.string().max(63).optional(),
   before: z.coerce.number().int().min(1).optional(),
 });
+
+/** GET /federation/nodes/:id/history: one kind, newest first, `before` the seq the last page ended at. */
+export const ReportHistoryQuery = z
+  .object({
+    kind: z.enum(REPORT_KINDS),
+    limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
+    before: z.coerce.number().int().min(1).optional(),
+    model: z.string().regex(MODEL_NAME, "a model name").optional(),
+  })
+  .refine((q) => q.model === undefined || q.kind === "models", { path: ["model"], message: "only with kind=models" });
 
 export interface NodePage {
   nodes: NodeRecord[];

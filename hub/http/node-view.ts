@@ -1,6 +1,7 @@
 // How a node looks in the HTTP API: snake_case JSON, secrets left out.
 import type { Fleet } from "../nodes/fleet.ts";
-import type { NodeRecord } from "../nodes/node-model.ts";
+import type { NodeRecord, Reported } from "../nodes/node-model.ts";
+import type { StoredReport } from "../store/hub-store.ts";
 
 export function nodeSummary(node: NodeRecord): object {
   return {
@@ -56,7 +57,23 @@ export function nodeDetail(node: NodeRecord, fleet: Fleet, desiredPolicyVersion:
       duplicates: live.verdicts.duplicates,
       missing: live.verdicts.missing,
     },
+    reports: {
+      portfolio: reportedView(live.reports.portfolio),
+      health: reportedView(live.reports.health),
+      models: live.reports.models.map(reportedView),
+      duplicates: live.reports.duplicates,
+    },
     desired_policy_version: desiredPolicyVersion,
     desired_policy: desiredPolicy,
   };
+}
+
+/** A strategy report as the API shows it: what the node sent, and when the hub received it. */
+function reportedView<T>(reported: Reported<T> | null): { report: T; received_at: number } | null {
+  return reported && { report: reported.report, received_at: reported.receivedAt };
+}
+
+/** A report of a node's history, with its seq (the `before` of the next page). */
+export function storedReportView(stored: StoredReport): object {
+  return { seq: stored.seq, received_at: stored.receivedAt, report: stored.report };
 }

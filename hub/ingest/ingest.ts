@@ -8,7 +8,8 @@ import { decodeTopic, isNodeToHubKind, parseNodeTopic, retainAllowed, type Messa
 import type { Fleet } from "../nodes/fleet.ts";
 import type { NodeRecord } from "../nodes/node-model.ts";
 import { DropCounter } from "./drop-counter.ts";
-import { applyBirth, applyHeartbeat, applyState, applyVerdict } from "./node-messages.ts";
+import { MAX_MODELS_PER_NODE, type ReportKind, type ReportOf } from "../../protocol/reports.ts";
+import { applyBirth, applyHeartbeat, applyReport, applyState, applyVerdict } from "./node-messages.ts";
 
 export interface IngestStats {
   received: number;
@@ -53,6 +54,20 @@ type Handler<K extends NodeToHubKind> = (
   retained: boolean,
 ) => Refusal | null | Promise<Refusal | null>;
 
+/** A strategy report's: the latest of its series in the fleet view at once, its history with the next flush. */
+function reportHandler<K extends ReportKind>(kind: K): Handler<K> {
+  return ({ fleet }, node, message, now) => {
+    const report = message as ReportOf[K];
+    const outcome = applyReport(node, kind, report, now);
+    if (outcome === "too many models") {
+      return { reason: "too many models", detail: `model ${(report as ReportOf["models"]).model_name} past the ${MAX_MODELS_PER_NODE} a node may report` };
+    }
+    if (outcome === "new") fleet.reported({ nodeId: node.nodeId, kind, report, receivedAt: now });
+    fleet.touched(node, now);
+    return null;
+  };
+}
+
 /** One handler per node->hub kind of the topic table: a kind without one does not compile. */
 export const INGEST_HANDLERS: { [K in NodeToHubKind]: Handler<K> } = {
   state({ fleet }, node, state, now, retained) {
@@ -85,6 +100,9 @@ export const INGEST_HANDLERS: { [K in NodeToHubKind]: Handler<K> } = {
     fleet.touched(node, now);
     return null;
   },
+  portfolio: reportHandler("portfolio"),
+  health: reportHandler("health"),
+  models: reportHandler("models"),
 };
 
 export class Ingest {

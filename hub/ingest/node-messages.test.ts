@@ -1,10 +1,11 @@
 // Tests for what each agent message does to the fleet view (node-messages.ts):
 // heartbeat seq gaps and restarts, the verdict tally, reboots vs reconnects,
-// and which state message wins.
+// which state message wins, and the latest strategy report of each series.
 import { describe, expect, test } from "bun:test";
 import type { BirthMessage, HeartbeatMessage, StateMessage, VerdictEventMessage } from "../../protocol/messages.ts";
 import { emptyLive, type NodeRecord } from "../nodes/node-model.ts";
-import { applyBirth, applyHeartbeat, applyState, applyVerdict, MAX_DISTINCT_REASONS, OTHER_REASONS } from "./node-messages.ts";
+import { MAX_MODELS_PER_NODE, type ReportOf } from "../../protocol/reports.ts";
+import { applyBirth, applyHeartbeat, applyReport, applyState, applyVerdict, MAX_DISTINCT_REASONS, OTHER_REASONS } from "./node-messages.ts";
 
 const T0 = 1_700_000_000_000;
 
@@ -318,5 +319,51 @@ describe("applyState", () => {
     applyState(n, state("online", T0 + 1000), T0 + 1000, true);
     applyState(n, state("offline", T0), T0 + 1000, false);
     expect(n.live).toMatchObject({ state: "offline", stateAt: T0 + 1000, lastSeen: T0 + 1000 });
+  });
+});
+
+describe("applyReport", () => {
+  const health = (ts: number, ess_state: ReportOf["health"]["ess_state"] = "NOMINAL"): ReportOf["health"] => ({ system_status: "HEALTHY", ess_state, ts });
+  const model = (model_name: string, ts: number): ReportOf["models"] => ({ model_name, sharpe_ratio: 1, win_rate: 0.5, profit_factor: 1.3, total_trades: 9, days_since_training: 1, ts });
+
+  test("a newer report becomes the latest of its series, with when the hub heard it, and counts as seen", () => {
+    const n = node();
+    expect(applyReport(n, "health", health(T0), T0 + 5)).toBe("new");
+    expect(applyReport(n, "health", health(T0 + 1, "CAUTION"), T0 + 6)).toBe("new");
+    expect(n.live.reports.health).toEqual({ report: health(T0 + 1, "CAUTION"), receivedAt: T0 + 6 });
+    expect(n.live.lastSeen).toBe(T0 + 6);
+    expect(n.live.reports.portfolio).toBeNull();
+  });
+
+  test("one dated at or before the latest is a redelivery: counted as a duplicate, the latest kept", () => {
+    const n = node();
+    applyReport(n, "health", health(T0 + 10), T0);
+    expect(applyReport(n, "health", health(T0 + 10), T0 + 1)).toBe("duplicate");
+    expect(applyReport(n, "health", health(T0 + 9, "CRITICAL"), T0 + 2)).toBe("duplicate");
+    expect(n.live.reports).toMatchObject({ health: { report: health(T0 + 10), receivedAt: T0 }, duplicates: 2 });
+  });
+
+  test("each model is its own series, in the order first reported; past MAX_MODELS_PER_NODE a new model is refused", () => {
+    const n = node();
+    expect(applyReport(n, "models", model("NHiTS", T0 + 5), T0)).toBe("new");
+    expect(applyReport(n, "models", model("XGBoost", T0), T0)).toBe("new"); // older than NHiTS's: another series
+    expect(applyReport(n, "models", model("NHiTS", T0 + 6), T0)).toBe("new");
+    expect(applyReport(n, "models", model("NHiTS", T0 + 6), T0)).toBe("duplicate");
+    expect(n.live.reports.models.map((m) => [m.report.model_name, m.report.ts])).toEqual([
+      ["NHiTS", T0 + 6],
+      ["XGBoost", T0],
+    ]);
+    for (let i = 2; i < MAX_MODELS_PER_NODE; i++) expect(applyReport(n, "models", model(`m-${i}`, T0), T0)).toBe("new");
+    expect(applyReport(n, "models", model("one-too-many", T0), T0)).toBe("too many models");
+    expect(applyReport(n, "models", model("XGBoost", T0 + 1), T0)).toBe("new"); // a known one still reports
+    expect(n.live.reports.models).toHaveLength(MAX_MODELS_PER_NODE);
+  });
+
+  test("models named like Object.prototype's members are models like any other, also after a JSON round trip", () => {
+    const n = node();
+    for (const name of ["__proto__", "constructor", "toString"]) expect(applyReport(n, "models", model(name, T0), T0)).toBe("new");
+    const back = { ...n, live: JSON.parse(JSON.stringify(n.live)) } as NodeRecord;
+    expect(applyReport(back, "models", model("__proto__", T0), T0)).toBe("duplicate");
+    expect(back.live.reports.models.map((m) => m.report.model_name)).toEqual(["__proto__", "constructor", "toString"]);
   });
 });

@@ -1,7 +1,8 @@
 // What each agent message kind changes in the fleet view: one small function
 // per kind. Each gets a message already validated against its schema.
-import type { BirthMessage, HeartbeatMessage, StateMessage, VerdictEventMessage } from "../../protocol/messages.ts";
-import type { NodeRecord } from "../nodes/node-model.ts";
+import type { BirthMessage, HeartbeatMessage, ModelPerformanceMessage, StateMessage, VerdictEventMessage } from "../../protocol/messages.ts";
+import { MAX_MODELS_PER_NODE, type ReportKind, type ReportOf } from "../../protocol/reports.ts";
+import type { NodeRecord, NodeReports, Reported } from "../nodes/node-model.ts";
 
 export function applyBirth(node: NodeRecord, birth: BirthMessage, now: number): void {
   const live = node.live;
@@ -79,4 +80,38 @@ function countReason(byReason: Record<string, number>, reason: string): void {
   const key = Object.hasOwn(byReason, reason) || Object.keys(byReason).length < MAX_DISTINCT_REASONS ? reason : OTHER_REASONS;
   const count = Object.hasOwn(byReason, key) ? byReason[key]! : 0;
   Object.defineProperty(byReason, key, { value: count + 1, enumerable: true, writable: true, configurable: true });
+}
+
+/**
+ * Takes a strategy report as the latest of its series (its kind; for a model
+ * report, its model). The agent sends each series in time order, so one
+ * dated at or before the latest is a redelivery: counted as a duplicate, not
+ * applied. A model past the MAX_MODELS_PER_NODE the node reports already is
+ * refused, so made-up names cannot grow the hub's memory.
+ */
+export function applyReport<K extends ReportKind>(node: NodeRecord, kind: K, report: ReportOf[K], now: number): "new" | "duplicate" | "too many models" {
+  node.live.lastSeen = now;
+  const reports = node.live.reports;
+  if (kind !== "models") {
+    const one = kind as "portfolio" | "health";
+    if (isRedelivery(reports, reports[one], report)) return "duplicate";
+    reports[one] = { report, receivedAt: now } as Reported<never>;
+    return "new";
+  }
+  const model = report as ModelPerformanceMessage;
+  const at = reports.models.findIndex((m) => m.report.model_name === model.model_name);
+  if (at < 0) {
+    if (reports.models.length >= MAX_MODELS_PER_NODE) return "too many models";
+    reports.models.push({ report: model, receivedAt: now });
+    return "new";
+  }
+  if (isRedelivery(reports, reports.models[at], model)) return "duplicate";
+  reports.models[at] = { report: model, receivedAt: now };
+  return "new";
+}
+
+function isRedelivery(reports: NodeReports, latest: Reported<{ ts: number }> | null | undefined, report: { ts: number }): boolean {
+  if (!latest || report.ts > latest.report.ts) return false;
+  reports.duplicates++;
+  return true;
 }

@@ -3,10 +3,12 @@
 // SQLite in one transaction every EDGEFED_FLUSH_MS. Registration and removal
 // write through at once (they are acknowledged to someone). A crash loses up
 // to one flush interval of live state: heartbeat fields come back with the
-// next heartbeat; verdict counts do not (docs/hub.md, "MQTT ingest").
+// next heartbeat; verdict counts do not (docs/hub.md, "MQTT ingest"). The
+// strategy reports' history goes in the same transaction as the latest
+// report kept in the live state, so the two agree.
 import { classifyHealth, type HealthRules } from "./health.ts";
 import type { HealthState, HealthTransition, NodeRecord } from "./node-model.ts";
-import type { HubStore } from "../store/hub-store.ts";
+import type { HubStore, ReportRecord } from "../store/hub-store.ts";
 
 const RECENT_TRANSITIONS = 20;
 
@@ -15,6 +17,7 @@ export class Fleet {
   private readonly recent = new Map<string, HealthTransition[]>();
   private readonly dirty = new Set<string>();
   private pendingTransitions: { nodeId: string; transition: HealthTransition }[] = [];
+  private pendingReports: ReportRecord[] = [];
 
   private constructor(
     private readonly store: HubStore,
@@ -81,6 +84,12 @@ export class Fleet {
     if (node.health !== "healthy" || node.live.state !== "online" || cause !== undefined) this.evaluate(node, now, cause);
   }
 
+  /** Queues a new strategy report for the history (the latest is in the node's live state already). */
+  reported(report: ReportRecord): void {
+    this.pendingReports.push(report);
+    this.dirty.add(report.nodeId);
+  }
+
   /** Re-evaluates every node's health; returns how many changed state. */
   sweep(now: number): number {
     let changed = 0;
@@ -119,17 +128,21 @@ export class Fleet {
     if (this.dirty.size === 0 && this.pendingTransitions.length === 0) return 0;
     const ids = [...this.dirty];
     const transitions = this.pendingTransitions;
+    const reports = this.pendingReports;
     this.dirty.clear();
     this.pendingTransitions = [];
+    this.pendingReports = [];
     try {
       await this.store.write(async (tx) => {
         await tx.nodes.saveLive(ids.flatMap((id) => this.nodes.get(id) ?? []));
         await tx.nodes.addTransitions(transitions.filter(({ nodeId }) => this.nodes.has(nodeId)));
+        await tx.reports.add(reports.filter(({ nodeId }) => this.nodes.has(nodeId)));
       });
     } catch (error) {
       // Keep the changes for the next flush rather than losing them.
       for (const id of ids) this.dirty.add(id);
       this.pendingTransitions = transitions.concat(this.pendingTransitions);
+      this.pendingReports = reports.concat(this.pendingReports);
       throw error;
     }
     return ids.length;

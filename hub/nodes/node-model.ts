@@ -1,6 +1,7 @@
 // What the hub knows about a node: the registration (changes rarely) and the
 // live view built from its MQTT messages (changes with every heartbeat).
 import type { EssState, Mode } from "../../kernel/types.ts";
+import type { ReportOf } from "../../protocol/reports.ts";
 
 export const HEALTH_STATES = ["healthy", "degraded", "unhealthy", "offline"] as const;
 export type HealthState = (typeof HEALTH_STATES)[number];
@@ -20,6 +21,22 @@ export interface VerdictTally {
   duplicates: number;
   /** Seqs skipped over: events the hub never saw. */
   missing: number;
+}
+
+/** A report as the hub keeps it: what the node sent, and when the hub heard it. */
+export interface Reported<T> {
+  report: T;
+  receivedAt: number;
+}
+
+/** The latest of each report the node's strategy made (protocol/reports.ts). */
+export interface NodeReports {
+  portfolio: Reported<ReportOf["portfolio"]> | null;
+  health: Reported<ReportOf["health"]> | null;
+  /** The latest of each model, in the order first reported; at most MAX_MODELS_PER_NODE. */
+  models: Reported<ReportOf["models"]>[];
+  /** Reports dated at or before the latest of their series (redeliveries): not applied again. */
+  duplicates: number;
 }
 
 export interface NodeLive {
@@ -46,6 +63,7 @@ export interface NodeLive {
   /** The ESS state the node reported with its last heartbeat (null: none yet, or an older agent). */
   essState: EssState | null;
   verdicts: VerdictTally;
+  reports: NodeReports;
 }
 
 export interface NodeRecord {
@@ -91,5 +109,6 @@ export function emptyLive(): NodeLive {
     kernel: null,
     essState: null,
     verdicts: { lastSeq: 0, byVerdict: {}, byReason: {}, duplicates: 0, missing: 0 },
+    reports: { portfolio: null, health: null, models: [], duplicates: 0 },
   };
 }

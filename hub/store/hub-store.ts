@@ -1,7 +1,7 @@
 // The hub's registry as every caller sees it: nodes and their health
 // transitions, enrollment tokens, tombstones of removed nodes, the decisions
-// audit trail with acks and desired policies, and the hub's own values (key
-// pair, token hashes). A backend implements HubStore; callers never see SQL.
+// audit trail with acks and desired policies, the history of what each node's
+// strategy reported, and the hub's own values (key pair, token hashes). A backend implements HubStore; callers never see SQL.
 //
 // Every method returns a promise, because a networked backend (PostgreSQL, a
 // later issue) answers over a socket; the SQLite backend answers at once.
@@ -11,6 +11,7 @@
 // removal per node id, decisions one at a time) before it writes; a backend
 // needs no locks beyond its transaction.
 import type { DecisionMessage, DesiredPolicyMessage } from "../../protocol/messages.ts";
+import type { Report, ReportKind } from "../../protocol/reports.ts";
 import type { HealthTransition, NodeRecord } from "../nodes/node-model.ts";
 
 /**
@@ -37,7 +38,7 @@ export interface NodeWrites extends NodeReads {
   saveLive(nodes: readonly NodeRecord[]): Promise<void>;
   /** Appends transitions (oldest first), then keeps the newest TRANSITIONS_KEPT_PER_NODE of each node; ids not registered are skipped. */
   addTransitions(transitions: readonly { nodeId: string; transition: HealthTransition }[]): Promise<void>;
-  /** Deletes a node with its transitions; false if there was none. */
+  /** Deletes a node with its transitions and its reports; false if there was none. */
   delete(nodeId: string): Promise<boolean>;
 }
 
@@ -155,6 +156,36 @@ export interface DecisionWrites extends DecisionReads {
   deletePolicy(target: string): Promise<void>;
 }
 
+/** A report a node's strategy made (protocol/reports.ts), as the hub received it. */
+export interface ReportRecord {
+  nodeId: string;
+  kind: ReportKind;
+  report: Report;
+  receivedAt: number;
+}
+
+/** A report read back, with the seq the store gave it (increasing in the order reports were added). */
+export interface StoredReport extends ReportRecord {
+  seq: number;
+}
+
+export interface ReportReads {
+  /**
+   * A node's reports of one kind, newest first, below `beforeSeq`; `model`
+   * keeps one model's (model reports only).
+   */
+  history(nodeId: string, kind: ReportKind, options: { limit: number; beforeSeq?: number; model?: string }): Promise<StoredReport[]>;
+}
+
+export interface ReportWrites extends ReportReads {
+  /**
+   * Appends reports (oldest first), then keeps the newest REPORT_HISTORY of
+   * each series (protocol/reports.ts: a kind, or one model) of each node;
+   * ids not registered are skipped.
+   */
+  add(reports: readonly ReportRecord[]): Promise<void>;
+}
+
 /** The hub's own values, by key (its key pair, the admin and watch token hashes). */
 export interface HubValueReads {
   get(key: string): Promise<string | undefined>;
@@ -170,6 +201,7 @@ export interface StoreTransaction {
   tokens: TokenWrites;
   tombstones: TombstoneWrites;
   decisions: DecisionWrites;
+  reports: ReportWrites;
   hubValues: HubValueWrites;
 }
 
@@ -178,6 +210,7 @@ export interface HubStore {
   tokens: TokenReads;
   tombstones: TombstoneReads;
   decisions: DecisionReads;
+  reports: ReportReads;
   hubValues: HubValueReads;
   /**
    * Runs `work` in one transaction and resolves with its result once that is

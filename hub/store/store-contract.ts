@@ -6,7 +6,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { DecisionMessage, DesiredPolicyMessage } from "../../protocol/messages.ts";
 import { emptyLive, type HealthTransition, type NodeRecord } from "../nodes/node-model.ts";
-import { TRANSITIONS_KEPT_PER_NODE, type EnrollmentTokenRecord, type HubStore, type Tombstone } from "./hub-store.ts";
+import { REPORT_HISTORY, type ReportKind, type ReportOf } from "../../protocol/reports.ts";
+import { TRANSITIONS_KEPT_PER_NODE, type EnrollmentTokenRecord, type HubStore, type ReportRecord, type Tombstone } from "./hub-store.ts";
 
 /** Opens a fresh, empty store; `reopen` opens the same data again (as after a restart). */
 export type OpenStore = () => Promise<{ store: HubStore; reopen(): Promise<HubStore> }>;
@@ -49,6 +50,19 @@ function policy(version: number, target = "fleet"): DesiredPolicyMessage {
 
 function flap(at: number, to: HealthTransition["to"]): HealthTransition {
   return { from: to === "healthy" ? "offline" : "healthy", to, at, cause: `flap at ${at}` };
+}
+
+function portfolio(ts: number): ReportOf["portfolio"] {
+  const p = { total_equity: 1000 + ts - NOW, drawdown_pct: 0.01, max_drawdown_pct: 0.02, realized_pnl_today: 5, unrealized_pnl: -1 };
+  return { ...p, num_positions: 1, total_exposure_usd: 500, win_rate_today: 0.5, sharpe_ratio_7d: 1.1, ts };
+}
+
+function modelReport(model_name: string, ts: number): ReportOf["models"] {
+  return { model_name, sharpe_ratio: 1, win_rate: 0.5, profit_factor: 1.2, total_trades: 10, days_since_training: 1, ts };
+}
+
+function reported<K extends ReportKind>(nodeId: string, kind: K, report: ReportOf[K]): ReportRecord {
+  return { nodeId, kind, report, receivedAt: report.ts + 5 };
 }
 
 export function describeStoreContract(name: string, openStore: OpenStore): void {
@@ -197,6 +211,98 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       });
       await store.write((tx) => tx.nodes.save(node("pi-2")));
       expect((await store.nodes.latestTransitions(TRANSITIONS_KEPT_PER_NODE)).size).toBe(0);
+    });
+  });
+
+  describe(`${name}: strategy reports`, () => {
+    const history = (store: HubStore, nodeId: string, kind: ReportKind, options: { limit?: number; beforeSeq?: number; model?: string } = {}) =>
+      store.reports.history(nodeId, kind, { limit: 10_000, ...options });
+    const tsOf = (reports: { report: { ts: number } }[]) => reports.map((r) => r.report.ts);
+
+    test("read back whole, newest first, per node and kind, paged by seq; one model's alone; ids not registered skipped; kept across a reopen", async () => {
+      const { store, reopen } = await open();
+      const health = { system_status: "DEGRADED", ess_state: "CAUTION", ts: NOW + 2 } as const;
+      await store.write(async (tx) => {
+        await tx.nodes.save(node("pi-1"));
+        await tx.nodes.save(node("pi-2"));
+        await tx.reports.add([
+          reported("pi-1", "portfolio", portfolio(NOW)),
+          reported("pi-2", "portfolio", portfolio(NOW + 1)),
+          reported("pi-1", "health", health),
+          reported("pi-1", "models", modelReport("NHiTS", NOW + 3)),
+          reported("pi-1", "models", modelReport("XGBoost", NOW + 4)),
+          reported("pi-unknown", "portfolio", portfolio(NOW)), // not registered: skipped
+        ]);
+      });
+      await store.write((tx) => tx.reports.add([reported("pi-1", "portfolio", portfolio(NOW + 5)), reported("pi-1", "models", modelReport("NHiTS", NOW + 6))]));
+
+      const newest = await history(store, "pi-1", "portfolio");
+      expect(newest).toEqual([
+        { seq: expect.any(Number), ...reported("pi-1", "portfolio", portfolio(NOW + 5)) },
+        { seq: expect.any(Number), ...reported("pi-1", "portfolio", portfolio(NOW)) },
+      ]);
+      expect(newest[0]!.seq).toBeGreaterThan(newest[1]!.seq);
+      expect(await history(store, "pi-1", "health")).toEqual([{ seq: expect.any(Number), ...reported("pi-1", "health", health) }]);
+      expect(tsOf(await history(store, "pi-2", "portfolio"))).toEqual([NOW + 1]);
+      expect(await history(store, "pi-unknown", "portfolio")).toEqual([]);
+      expect(await history(store, "pi-2", "models")).toEqual([]);
+
+      const models = await history(store, "pi-1", "models");
+      expect(models.map((r) => [(r.report as ReportOf["models"]).model_name, r.report.ts])).toEqual([
+        ["NHiTS", NOW + 6],
+        ["XGBoost", NOW + 4],
+        ["NHiTS", NOW + 3],
+      ]);
+      expect(tsOf(await history(store, "pi-1", "models", { model: "NHiTS" }))).toEqual([NOW + 6, NOW + 3]);
+      expect(await history(store, "pi-1", "models", { model: "PatchTST" })).toEqual([]);
+      // Pages: `limit` of them, then the next below the last seq of the page.
+      const first = await history(store, "pi-1", "models", { limit: 2 });
+      expect(tsOf(first)).toEqual([NOW + 6, NOW + 4]);
+      expect(tsOf(await history(store, "pi-1", "models", { limit: 2, beforeSeq: first[1]!.seq }))).toEqual([NOW + 3]);
+
+      await store.close();
+      const again = await reopen();
+      expect(await history(again, "pi-1", "models")).toEqual(models);
+    });
+
+    test(`each series keeps its newest ${REPORT_HISTORY.portfolio} (portfolio, health) or ${REPORT_HISTORY.models} (each model), also written a batch at a time`, async () => {
+      const store = await fresh();
+      await store.write((tx) => tx.nodes.save(node("pi-1")));
+      const EXTRA = 30;
+      const snapshots = Array.from({ length: REPORT_HISTORY.portfolio + EXTRA }, (_, i) => reported("pi-1", "portfolio", portfolio(NOW + i)));
+      for (let at = 0; at < snapshots.length; at += 100) await store.write((tx) => tx.reports.add(snapshots.slice(at, at + 100)));
+      const kept = await history(store, "pi-1", "portfolio");
+      expect(kept).toHaveLength(REPORT_HISTORY.portfolio);
+      expect(kept[0]!.report.ts).toBe(NOW + REPORT_HISTORY.portfolio + EXTRA - 1);
+      expect(kept.at(-1)!.report.ts).toBe(NOW + EXTRA);
+
+      const burst = Array.from({ length: REPORT_HISTORY.models * 2 }, (_, i) => reported("pi-1", "models", modelReport("NHiTS", NOW + i)));
+      await store.write((tx) => tx.reports.add([reported("pi-1", "models", modelReport("rare", NOW)), ...burst]));
+      expect(tsOf(await history(store, "pi-1", "models", { model: "NHiTS" }))).toEqual(
+        Array.from({ length: REPORT_HISTORY.models }, (_, i) => NOW + REPORT_HISTORY.models * 2 - 1 - i),
+      );
+      expect(tsOf(await history(store, "pi-1", "models", { model: "rare" }))).toEqual([NOW]);
+      expect(await history(store, "pi-1", "portfolio")).toEqual(kept); // other series untouched
+    });
+
+    test("a node's reports go with it; reports of a node removed in the same transaction before them are not written", async () => {
+      const store = await fresh();
+      await store.write(async (tx) => {
+        await tx.nodes.save(node("pi-1"));
+        await tx.nodes.save(node("pi-2"));
+        await tx.reports.add([reported("pi-1", "portfolio", portfolio(NOW)), reported("pi-2", "models", modelReport("NHiTS", NOW))]);
+      });
+      await store.write((tx) => tx.nodes.delete("pi-1"));
+      await store.write(async (tx) => {
+        await tx.nodes.delete("pi-2");
+        await tx.reports.add([reported("pi-2", "models", modelReport("NHiTS", NOW + 1))]);
+      });
+      await store.write(async (tx) => {
+        await tx.nodes.save(node("pi-1"));
+        await tx.nodes.save(node("pi-2"));
+      });
+      expect(await history(store, "pi-1", "portfolio")).toEqual([]);
+      expect(await history(store, "pi-2", "models")).toEqual([]);
     });
   });
 

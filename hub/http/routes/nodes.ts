@@ -1,11 +1,12 @@
 // /federation/nodes (admin): the node list (filtered, paged), one node's
-// view, its removal and its readmission.
+// view, the history of what its strategy reported, its removal and its
+// readmission.
 import { Hono, type MiddlewareHandler } from "hono";
 import type { Decisions } from "../../decisions/decisions.ts";
 import type { HubContext } from "../../hub-context.ts";
 import { notRegisteredError, readmitNode, removeNode } from "../../nodes/registration.ts";
-import { NodeListQuery, pageOfNodes } from "../list-queries.ts";
-import { nodeDetail, nodeSummary } from "../node-view.ts";
+import { NodeListQuery, pageOfNodes, ReportHistoryQuery } from "../list-queries.ts";
+import { nodeDetail, nodeSummary, storedReportView } from "../node-view.ts";
 import { parseQuery } from "../request.ts";
 
 export function nodeRoutes(hub: HubContext, decisions: Decisions, admin: MiddlewareHandler): Hono {
@@ -22,6 +23,17 @@ export function nodeRoutes(hub: HubContext, decisions: Decisions, admin: Middlew
     if (!node) throw await notRegisteredError(hub, id);
     const followed = decisions.desiredPolicy(node.nodeId) ?? decisions.desiredPolicy("fleet");
     return c.json(nodeDetail(node, hub.fleet, decisions.desiredPolicy(node.nodeId)?.version ?? null, followed?.policy ?? null));
+  });
+
+  // As of the last flush (EDGEFED_FLUSH_MS): the node view's latest may be a little newer.
+  routes.get("/:id/history", admin, async (c) => {
+    const id = c.req.param("id");
+    if (!hub.fleet.get(id)) throw await notRegisteredError(hub, id);
+    const q = parseQuery(ReportHistoryQuery, c);
+    // One more than asked, to tell whether another page follows.
+    const found = await hub.store.reports.history(id, q.kind, { limit: q.limit + 1, beforeSeq: q.before, model: q.model });
+    const page = found.slice(0, q.limit);
+    return c.json({ node_id: id, kind: q.kind, reports: page.map(storedReportView), next_before: found.length > q.limit ? page.at(-1)!.seq : null });
   });
 
   routes.delete("/:id", admin, async (c) => {

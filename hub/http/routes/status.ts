@@ -1,9 +1,11 @@
 // What the hub says about itself: GET /health (no token, for load balancers
 // and service checks: 503 when the broker or the store is down) and
-// GET /api/federation/status (admin: counts, ingest, uptime).
+// GET /api/federation/status (admin: counts, ingest, uptime, and the fleet's
+// aggregate of what its strategies reported).
 import { Hono, type MiddlewareHandler } from "hono";
 import type { HubContext } from "../../hub-context.ts";
 import type { Ingest } from "../../ingest/ingest.ts";
+import { fleetReports } from "../../nodes/fleet-reports.ts";
 
 const bunVersion = (globalThis as { Bun?: { version: string } }).Bun?.version;
 const RUNTIME = bunVersion ? `bun ${bunVersion}` : `node ${process.version}`;
@@ -24,6 +26,7 @@ export function statusRoutes(hub: HubContext, ingest: Ingest, admin: MiddlewareH
     return c.json({
       nodes: { total: hub.fleet.size, by_health: hub.fleet.countsByHealth(), removed },
       decisions: { total: decisions },
+      fleet: fleetReports(hub.fleet.all()),
       ingest: ingest.stats(),
       broker: hub.brokerConnected() ? "up" : "down",
       uptime_s: uptimeS(),

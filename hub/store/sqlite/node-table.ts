@@ -1,4 +1,4 @@
-// Node rows and their health transitions in SQLite (NodeWrites in
+// Node rows and their health transitions in SQLite (and, on deletion, their reports: report-table.ts) (NodeWrites in
 // ../hub-store.ts says what each method promises). Registration writes them
 // at once; the fleet view (hub/nodes/fleet.ts) writes live state in batches.
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
@@ -60,6 +60,7 @@ export class SqliteNodeTable implements NodeWrites {
   private readonly insertTransition;
   private readonly trimTransitions;
   private readonly deleteTransitions;
+  private readonly deleteReports;
   private readonly deleteOne;
 
   constructor(private readonly db: SqliteDatabase) {
@@ -89,6 +90,7 @@ export class SqliteNodeTable implements NodeWrites {
          (SELECT id FROM health_transitions WHERE node_id = $nodeId ORDER BY id DESC LIMIT 1 OFFSET $kept)`,
     );
     this.deleteTransitions = db.prepare("DELETE FROM health_transitions WHERE node_id = ?");
+    this.deleteReports = db.prepare("DELETE FROM node_reports WHERE node_id = ?");
     this.deleteOne = db.prepare("DELETE FROM nodes WHERE node_id = ?");
   }
 
@@ -167,6 +169,7 @@ export class SqliteNodeTable implements NodeWrites {
 
   async delete(nodeId: string): Promise<boolean> {
     this.deleteTransitions.run(nodeId);
+    this.deleteReports.run(nodeId);
     return this.deleteOne.run(nodeId).changes > 0;
   }
 }

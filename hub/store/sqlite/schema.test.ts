@@ -1,7 +1,7 @@
 // Tests for the SQLite registry's schema upgrades (schema.ts): a registry
 // written by an older hub opens, keeps its rows and gains what the newer
-// versions brought (tombstones in 2, bounded health transitions in 3); one
-// from a newer hub is refused.
+// versions brought (tombstones in 2, bounded health transitions in 3, the
+// strategy reports' history in 4); one from a newer hub is refused.
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { openDatabase, type SqliteDatabase } from "../../../lib/sqlite.ts";
@@ -35,6 +35,7 @@ function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase)
   const r = openSqliteRegistry(dir);
   setUp(r.db);
   if (version < 2) r.db.exec("DROP TABLE removed_nodes");
+  if (version < 4) r.db.exec("DROP TABLE node_reports");
   r.db.exec(`PRAGMA user_version = ${version}`);
   r.close();
   const check = openDatabase(join(dir, REGISTRY_FILE));
@@ -45,9 +46,9 @@ function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase)
 describe("registry schema upgrade", () => {
   test("a fresh registry is at the current version and has every table", () => {
     const r = registry();
-    expect(SCHEMA_VERSION).toBe(3);
-    expect(userVersion(r.db)).toBe(3);
-    expect(tables(r.db)).toEqual(expect.arrayContaining(["decisions", "enrollment_tokens", "health_transitions", "nodes", "removed_nodes"]));
+    expect(SCHEMA_VERSION).toBe(4);
+    expect(userVersion(r.db)).toBe(4);
+    expect(tables(r.db)).toEqual(expect.arrayContaining(["decisions", "enrollment_tokens", "health_transitions", "node_reports", "nodes", "removed_nodes"]));
   });
 
   test("a version-1 registry opens, keeps its nodes and tokens, and gains tombstones", async () => {
@@ -83,6 +84,22 @@ describe("registry schema upgrade", () => {
       { node_id: "flapper", n: TRANSITIONS_KEPT_PER_NODE, newest: NOW + 2999 },
       { node_id: "steady", n: 1, newest: NOW },
     ]);
+  });
+
+  test("a version-3 registry gains the reports table; its nodes keep their live state and read back with no reports", async () => {
+    const dir = tempDir();
+    olderRegistry(dir, 3, (db) => {
+      insertNode(db, "pi-v3");
+      db.prepare("UPDATE nodes SET live = ? WHERE node_id = 'pi-v3'").run(JSON.stringify({ heartbeats: 12, lastSeen: NOW }));
+    });
+    expect(tables(closeLater(openDatabase(join(dir, REGISTRY_FILE))))).not.toContain("node_reports");
+    const upgraded = registry(dir);
+    expect(userVersion(upgraded.db)).toBe(SCHEMA_VERSION);
+    const node = await upgraded.nodes.get("pi-v3");
+    expect(node!.live).toMatchObject({ heartbeats: 12, lastSeen: NOW, reports: { portfolio: null, health: null, models: [], duplicates: 0 } });
+    const health = { system_status: "HEALTHY", ess_state: "NOMINAL", ts: NOW } as const;
+    await upgraded.reports.add([{ nodeId: "pi-v3", kind: "health", report: health, receivedAt: NOW + 1 }]);
+    expect(await upgraded.reports.history("pi-v3", "health", { limit: 10 })).toEqual([{ seq: 1, nodeId: "pi-v3", kind: "health", report: health, receivedAt: NOW + 1 }]);
   });
 
   test("a registry from a newer hub is refused", () => {

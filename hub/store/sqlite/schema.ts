@@ -5,7 +5,7 @@
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import { TRANSITIONS_KEPT_PER_NODE } from "../hub-store.ts";
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS hub_settings (
@@ -93,6 +93,20 @@ DELETE FROM health_transitions WHERE id IN (
   SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY node_id ORDER BY id DESC) AS newness FROM health_transitions)
   WHERE newness > ${TRANSITIONS_KEPT_PER_NODE}
 );
+`,
+  // 4: what each node's strategy reports (protocol/reports.ts), the newest
+  // REPORT_HISTORY of each series; the latest of each is also in the node's
+  // live view (nodes.live).
+  4: `
+CREATE TABLE IF NOT EXISTS node_reports (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  node_id TEXT NOT NULL,
+  kind TEXT NOT NULL,              -- 'portfolio', 'health' or 'models'
+  series TEXT NOT NULL,            -- the model of a model report, '' for the others
+  report TEXT NOT NULL,            -- JSON as the node sent it
+  received_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS node_reports_series ON node_reports (node_id, kind, series, seq);
 `,
 };
 

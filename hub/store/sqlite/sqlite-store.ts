@@ -12,6 +12,7 @@ import { SqliteDecisionTable } from "./decision-table.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { SqliteHubValueTable } from "./hub-value-table.ts";
 import { SqliteNodeTable } from "./node-table.ts";
+import { SqliteReportTable } from "./report-table.ts";
 import { migrateRegistry } from "./schema.ts";
 import { SqliteTokenTable } from "./token-table.ts";
 import { SqliteTombstoneTable } from "./tombstone-table.ts";
@@ -35,6 +36,7 @@ export function openSqliteRegistry(dataDir: string): SqliteRegistry {
     tokens: new SqliteTokenTable(db),
     tombstones: new SqliteTombstoneTable(db),
     decisions: new SqliteDecisionTable(db),
+    reports: new SqliteReportTable(db),
     hubValues: new SqliteHubValueTable(db),
     close: () => db.close(),
   };
@@ -51,6 +53,7 @@ export function openSqliteStore(dataDir: string): HubStore {
     tokens: registry.tokens,
     tombstones: registry.tombstones,
     decisions: registry.decisions,
+    reports: registry.reports,
     hubValues: registry.hubValues,
     write: (work) => group.run(() => work(tx)),
     async healthy() {
