@@ -255,6 +255,23 @@ export class IntentProcessor {
       .map((row) => ({ ...toJournaled(row), seq: row.seq, symbol: row.symbol, judgedAt: row.judged_at }));
   }
 
+  /**
+   * Journaled verdicts of intents dated from `sinceTs` on, counted by verdict
+   * and by reason (every reason of a HOLD counts): what the agent's
+   * journal_stats research task reports. One pass over that part of the
+   * journal, which compaction bounds.
+   */
+  verdictCounts(sinceTs: number): { total: number; by_verdict: Record<string, number>; by_reason: Record<string, number> } {
+    const byVerdict = this.db
+      .prepare("SELECT json_extract(verdict, '$.verdict') AS name, count(*) AS n FROM verdicts WHERE ts >= ? GROUP BY name ORDER BY name")
+      .all<{ name: string; n: number }>(sinceTs);
+    const byReason = this.db
+      .prepare("SELECT r.value AS name, count(*) AS n FROM verdicts v, json_each(v.verdict, '$.reasons') r WHERE v.ts >= ? GROUP BY r.value ORDER BY r.value")
+      .all<{ name: string; n: number }>(sinceTs);
+    const tally = (rows: { name: string; n: number }[]) => Object.fromEntries(rows.map((row) => [row.name, row.n]));
+    return { total: byVerdict.reduce((sum, row) => sum + row.n, 0), by_verdict: tally(byVerdict), by_reason: tally(byReason) };
+  }
+
   /** The highest seq ever given out (AUTOINCREMENT keeps it through compaction); 0 for a new journal. */
   lastSeq(): number {
     return this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'verdicts'").get<{ seq: number }>()?.seq ?? 0;

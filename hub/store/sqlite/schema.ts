@@ -5,7 +5,7 @@
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import { TRANSITIONS_KEPT_PER_NODE } from "../hub-store.ts";
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS hub_settings (
@@ -93,6 +93,12 @@ DELETE FROM health_transitions WHERE id IN (
   SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY node_id ORDER BY id DESC) AS newness FROM health_transitions)
   WHERE newness > ${TRANSITIONS_KEPT_PER_NODE}
 );
+`,
+  // 4: OVERRIDE and RESEARCH_TASK (issue 11). A decision an OVERRIDE reversed
+  // names it, and a node's ack may carry what its research task found.
+  4: `
+ALTER TABLE decisions ADD COLUMN overridden_by TEXT;   -- the id of the OVERRIDE that reversed it; NULL: in force
+ALTER TABLE decision_acks ADD COLUMN result TEXT;      -- JSON object: a RESEARCH_TASK's result; NULL: none
 `,
 };
 
