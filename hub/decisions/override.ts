@@ -8,7 +8,7 @@ import { decisionEffect } from "../../protocol/decision-policy.ts";
 import type { OverridePayload } from "../../protocol/override-and-research.ts";
 import { DomainError } from "../errors.ts";
 import type { StoreTransaction } from "../store/hub-store.ts";
-import { foldPolicy } from "./policy-fold.ts";
+import { foldPolicies } from "./policy-fold.ts";
 
 /**
  * Checks that the decision an OVERRIDE names can be reversed, and links the
@@ -48,12 +48,9 @@ export async function linkOverride(tx: StoreTransaction, target: string, payload
  */
 export async function refoldPolicies(tx: StoreTransaction, targets: readonly string[]): Promise<Map<string, KernelPolicy>> {
   const history = await tx.decisions.addressedTo(["fleet", ...targets.filter((target) => target !== "fleet")]);
-  const policies = new Map<string, KernelPolicy>();
-  for (const target of targets) {
-    const since = target === "fleet" ? 0 : ((await tx.nodes.get(target))?.registeredAt ?? 0);
-    const folded = foldPolicy(target, history, since);
-    if (!folded.ok) throw new DomainError("conflict", "cannot_refold", folded.problem);
-    policies.set(target, folded.policy);
-  }
-  return policies;
+  const foldTargets = [];
+  for (const target of targets) foldTargets.push({ target, since: target === "fleet" ? 0 : ((await tx.nodes.get(target))?.registeredAt ?? 0) });
+  const folded = foldPolicies(foldTargets, history);
+  if (!folded.ok) throw new DomainError("conflict", "cannot_refold", folded.problem);
+  return folded.value;
 }

@@ -2,9 +2,11 @@
 // the audit trail, without what OVERRIDEs reversed.
 import { describe, expect, test } from "bun:test";
 import { applyPolicyUpdate, DEFAULT_POLICY, type KernelPolicy, type PolicyUpdate } from "../../kernel/policy.ts";
+import { decisionEffect } from "../../protocol/decision-policy.ts";
 import type { DecisionMessage, DecisionType } from "../../protocol/messages.ts";
 import type { DecisionHistoryEntry } from "../store/hub-store.ts";
-import { foldPolicy } from "./policy-fold.ts";
+import { seededRandom } from "../../test/fixtures/intents.ts";
+import { foldPolicies, foldPolicy } from "./policy-fold.ts";
 
 const T0 = 1_800_000_000_000;
 let seq = 0;
@@ -29,7 +31,7 @@ function policyOf(...updates: PolicyUpdate[]): KernelPolicy {
 function folded(target: string, history: DecisionHistoryEntry[], since?: number): KernelPolicy {
   const result = foldPolicy(target, history, since);
   if (!result.ok) throw new Error(result.problem);
-  return result.policy;
+  return result.value;
 }
 
 describe("foldPolicy", () => {
@@ -96,6 +98,43 @@ describe("foldPolicy", () => {
     expect(result.ok).toBe(false);
     expect(!result.ok && result.problem).toStartWith(`decision ${stale.message.id} (RISK_ADJUSTMENT, seq ${stale.seq}) no longer folds: renamed_since: not a field of RISK_ADJUSTMENT`);
     // Overridden, it is not folded at all.
-    expect(foldPolicy("fleet", [{ ...stale, overriddenBy: "dec_o" }])).toEqual({ ok: true, policy: { ...DEFAULT_POLICY } });
+    expect(foldPolicy("fleet", [{ ...stale, overriddenBy: "dec_o" }])).toEqual({ ok: true, value: { ...DEFAULT_POLICY } });
+  });
+
+  test("many targets at once fold exactly as each alone, by the plain definition (200 random trails)", () => {
+    const random = seededRandom(11);
+    const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)]!;
+    const updates: [DecisionType, Record<string, unknown>][] = [
+      ["RISK_ADJUSTMENT", { max_leverage: 2 }],
+      ["RISK_ADJUSTMENT", { max_leverage: 7 }],
+      ["SYMBOL_UNIVERSE", { active_symbols: ["BTCUSDT"] }],
+      ["SYMBOL_UNIVERSE", { active_symbols: null }],
+      ["ESS_POLICY", { enforcement: "audit" }],
+      ["MODE_CHANGE", { mode: "PAUSED" }],
+      ["FREEZE", { duration_s: 5 }],
+      ["RESEARCH_TASK", { task_type: "echo", description: "d" }],
+    ];
+    /** The definition, one target at a time: every decision that reaches it, in order, from the default. */
+    const plain = (target: string, history: DecisionHistoryEntry[], since: number) =>
+      policyOf(
+        ...history
+          .filter((e) => e.overriddenBy === null && e.message.type !== "RESEARCH_TASK")
+          .filter((e) => e.message.target === "fleet" || (e.message.target === target && e.message.issuedAt >= since))
+          .map((e) => {
+            const effect = decisionEffect(e.message.type, e.message.payload, e.message.issuedAt);
+            if (effect.kind !== "policy") throw new Error("a policy decision");
+            return effect.update;
+          }),
+      );
+    for (let trail = 0; trail < 200; trail++) {
+      const history = Array.from({ length: 1 + Math.floor(random() * 30) }, (_, i) => {
+        const [type, payload] = pick(updates);
+        return entry(type, pick(["fleet", "fleet", "pi-1", "pi-2", "pi-3"]), payload, { at: T0 + i, overriddenBy: random() < 0.2 ? "dec_o" : undefined });
+      });
+      const targets = [{ target: "fleet", since: 0 }, { target: "pi-1", since: 0 }, { target: "pi-2", since: T0 + 10 }, { target: "pi-3", since: T0 + 40 }];
+      const folded = foldPolicies(targets, history);
+      if (!folded.ok) throw new Error(folded.problem);
+      for (const { target, since } of targets) expect(folded.value.get(target)).toEqual(plain(target, history, since));
+    }
   });
 });
