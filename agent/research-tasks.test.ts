@@ -35,14 +35,14 @@ const entry = (id: string, symbol: string, ts: number) => ({
   ts,
 });
 
-function tally(verdicts: JournaledVerdict[]): { total: number; by_verdict: Record<string, number>; by_reason: Record<string, number> } {
+function tally(verdicts: JournaledVerdict[]): { total: number; truncated: boolean; by_verdict: Record<string, number>; by_reason: Record<string, number> } {
   const by_verdict: Record<string, number> = {};
   const by_reason: Record<string, number> = {};
   for (const v of verdicts) {
     by_verdict[v.verdict] = (by_verdict[v.verdict] ?? 0) + 1;
     for (const reason of v.reasons) by_reason[reason] = (by_reason[reason] ?? 0) + 1;
   }
-  return { total: verdicts.length, by_verdict, by_reason };
+  return { total: verdicts.length, truncated: false, by_verdict, by_reason };
 }
 
 describe("runResearchTask", () => {
@@ -87,6 +87,13 @@ describe("runResearchTask", () => {
     // The default window is a day: everything.
     const day = runResearchTask({ task_type: "journal_stats", description: "holds" }, RESEARCH, n, NOW);
     expect(day.ok && day.result.total).toBe(6);
+  });
+
+  test("the journal's counts stop at their limit, the newest first, and say so", () => {
+    const n = node();
+    const verdicts = n.processor.process([0, 1, 2, 3, 4].map((i) => ({ ...entry(`c-${i}`, `S${i}USDT`, NOW - 10 * MINUTE + i), qty: i < 2 ? undefined : 1 })));
+    expect(n.processor.verdictCounts(0, 3)).toEqual({ ...tally(verdicts.slice(2)), truncated: true });
+    expect(n.processor.verdictCounts(0, 5)).toEqual(tally(verdicts));
   });
 
   test("journal_stats refuses a window it cannot take, naming the parameter", () => {

@@ -13,6 +13,7 @@
 // result message, not in this table.
 import type { GateConfig } from "../kernel/config.ts";
 import { configHash } from "../kernel/config.ts";
+import type { IntentProcessor } from "../kernel/intent-processor.ts";
 import { effectiveConfig, type KernelPolicy } from "../kernel/policy.ts";
 import { ackResultProblem } from "../protocol/messages.ts";
 import { ResearchTaskPayload } from "../protocol/override-and-research.ts";
@@ -22,7 +23,7 @@ export const RESEARCH_CAPABILITY = "research";
 /** What handlers may read on the node. */
 export interface ResearchNode {
   /** The intent journal's counts (IntentProcessor.verdictCounts). */
-  journal: { verdictCounts(sinceTs: number): { total: number; by_verdict: Record<string, number>; by_reason: Record<string, number> } };
+  journal: Pick<IntentProcessor, "verdictCounts">;
   /** core_gates.env as loaded. */
   gateConfig: GateConfig;
   /** The policy in force and the desired-policy version it came from. */
@@ -39,20 +40,26 @@ class BadParams extends Error {}
 const MINUTE = 60_000;
 const DEFAULT_WINDOW_MINUTES = 24 * 60;
 const MAX_WINDOW_MINUTES = 7 * 24 * 60;
+/**
+ * journal_stats counts at most the newest this many verdicts of its window
+ * (and says `truncated`): about 20 ms on an x64 core, so the agent's thread
+ * is not held long on a Pi either.
+ */
+export const JOURNAL_STATS_MAX_VERDICTS = 20_000;
 
 /** The handler table: task_type -> handler. Adding a task type is adding a line here (and its test). */
 export const RESEARCH_HANDLERS: Readonly<Record<string, ResearchHandler>> = {
   /** Says the task back: checks the path hub -> node -> ack -> audit trail. */
   echo: (task) => ({ task_type: task.task_type, description: task.description, params: task.params ?? {} }),
 
-  /** Verdicts judged over the last `params.window_minutes` (default a day, at most a week), by verdict and reason. */
+  /** Verdicts of the last `params.window_minutes` (default a day, at most a week; the newest JOURNAL_STATS_MAX_VERDICTS), by verdict and reason. */
   journal_stats: (task, node, now) => {
     const minutes = task.params?.window_minutes ?? DEFAULT_WINDOW_MINUTES;
     if (typeof minutes !== "number" || !Number.isInteger(minutes) || minutes < 1 || minutes > MAX_WINDOW_MINUTES) {
       throw new BadParams(`params.window_minutes: a whole number of minutes from 1 to ${MAX_WINDOW_MINUTES}`);
     }
     const since = now - minutes * MINUTE;
-    return { window_minutes: minutes, since: new Date(since).toISOString(), ...node.journal.verdictCounts(since) };
+    return { window_minutes: minutes, since: new Date(since).toISOString(), ...node.journal.verdictCounts(since, JOURNAL_STATS_MAX_VERDICTS) };
   },
 
   /** Which gate config the node judges with: core_gates.env's hash and, with the hub's threshold overrides, the effective one. */

@@ -256,20 +256,23 @@ export class IntentProcessor {
   }
 
   /**
-   * Journaled verdicts of intents dated from `sinceTs` on, counted by verdict
-   * and by reason (every reason of a HOLD counts): what the agent's
-   * journal_stats research task reports. One pass over that part of the
-   * journal, which compaction bounds.
+   * The newest `limit` journaled verdicts of intents dated from `sinceTs` on,
+   * counted by verdict and by reason (every reason of a HOLD counts): what the
+   * agent's journal_stats research task reports. `truncated` says the window
+   * held more than `limit`; the limit bounds the time this takes.
    */
-  verdictCounts(sinceTs: number): { total: number; by_verdict: Record<string, number>; by_reason: Record<string, number> } {
-    const byVerdict = this.db
-      .prepare("SELECT json_extract(verdict, '$.verdict') AS name, count(*) AS n FROM verdicts WHERE ts >= ? GROUP BY name ORDER BY name")
-      .all<{ name: string; n: number }>(sinceTs);
-    const byReason = this.db
-      .prepare("SELECT r.value AS name, count(*) AS n FROM verdicts v, json_each(v.verdict, '$.reasons') r WHERE v.ts >= ? GROUP BY r.value ORDER BY r.value")
-      .all<{ name: string; n: number }>(sinceTs);
-    const tally = (rows: { name: string; n: number }[]) => Object.fromEntries(rows.map((row) => [row.name, row.n]));
-    return { total: byVerdict.reduce((sum, row) => sum + row.n, 0), by_verdict: tally(byVerdict), by_reason: tally(byReason) };
+  verdictCounts(sinceTs: number, limit: number): { total: number; truncated: boolean; by_verdict: Record<string, number>; by_reason: Record<string, number> } {
+    const rows = this.db
+      .prepare("SELECT json_extract(verdict, '$.verdict') AS verdict, json_extract(verdict, '$.reasons') AS reasons FROM verdicts WHERE ts >= ? ORDER BY seq DESC LIMIT ?")
+      .all<{ verdict: string; reasons: string }>(sinceTs, limit + 1);
+    const truncated = rows.length > limit;
+    const by_verdict: Record<string, number> = {};
+    const by_reason: Record<string, number> = {};
+    for (const row of truncated ? rows.slice(0, limit) : rows) {
+      by_verdict[row.verdict] = (by_verdict[row.verdict] ?? 0) + 1;
+      for (const reason of JSON.parse(row.reasons) as string[]) by_reason[reason] = (by_reason[reason] ?? 0) + 1;
+    }
+    return { total: Math.min(rows.length, limit), truncated, by_verdict, by_reason };
   }
 
   /** The highest seq ever given out (AUTOINCREMENT keeps it through compaction); 0 for a new journal. */
