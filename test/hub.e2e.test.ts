@@ -594,6 +594,16 @@ describe.each(brokers)("hub with the %s broker", (brokerKind) => {
   });
 });
 
+test("a hub that has issued no decision says so in its status: total_decisions 0, last_update null, no roles", async () => {
+  const fresh = await startTestHub();
+  try {
+    const status = (await fresh.api("GET", "/api/federation/status")).body;
+    expect(status).toMatchObject({ roles: {}, total_decisions: 0, last_update: null, decisions: { total: 0 } });
+  } finally {
+    await fresh.stop();
+  }
+});
+
 describe("hub restart", () => {
   afterAll(() => removeTempDirs());
 
