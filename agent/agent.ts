@@ -18,7 +18,7 @@ import type { ReportKind } from "../protocol/reports.ts";
 import type { AgentPart } from "./agent-part.ts";
 import { AgentStore, type NodeIdentity } from "./agent-store.ts";
 import { ConnectivityLog } from "./connectivity-log.ts";
-import { DecisionApplier } from "./decision-applier.ts";
+import { DecisionApplier, type ResearchRunner } from "./decision-applier.ts";
 import { Heartbeats } from "./heartbeats.ts";
 import { HubLink } from "./hub-link.ts";
 import { openJournal } from "./journal.ts";
@@ -27,6 +27,7 @@ import type { LocalApiBackend, ReportOutcome } from "./local-api.ts";
 import { OfflineHold } from "./offline-hold.ts";
 import { Outbox } from "./outbox.ts";
 import { PolicyFollower } from "./policy-follower.ts";
+import { runResearchTask } from "./research-tasks.ts";
 import type { Advertisement } from "./registration.ts";
 import { AgentJobs } from "./scheduler.ts";
 import { ReportRefusedError, StrategyReports } from "./strategy-reports.ts";
@@ -93,7 +94,12 @@ export class Agent implements LocalApiBackend {
     this.feed = new VerdictFeed(this.store.db, this.outbox, this.processor, config.nodeId, connectivity, { queue: config.hubUrl !== "" });
     this.reports = new StrategyReports(this.store.db, this.outbox, { nodeId: config.nodeId, queue: config.hubUrl !== "" });
 
-    const applier = new DecisionApplier(this.store, config.nodeId, () => this.store.registration(config.hubUrl)?.hubPublicKey ?? null, config.log, () => this.processor.knownModels);
+    const research: ResearchRunner = (payload, now) =>
+      runResearchTask(payload, config.advertisement.capabilities, { journal: this.processor, gateConfig: config.gateConfig, policy: () => this.store.policy() }, now);
+    const applier = new DecisionApplier(this.store, config.nodeId, () => this.store.registration(config.hubUrl)?.hubPublicKey ?? null, config.log, {
+      knownModels: () => this.processor.knownModels,
+      runResearch: research,
+    });
     const policy = new PolicyFollower({ ...config, store: this.store, applier, processor: this.processor, outbox: this.outbox });
     this.link = new HubLink({
       ...config,

@@ -86,11 +86,37 @@ describe("DecisionApplier.apply", () => {
     expect(store.policy().policy.freeze).toEqual({ until: NOW - 1000 + 60_000 });
   });
 
-  test("RESEARCH_TASK and OVERRIDE are recorded and acknowledged; the policy stays", () => {
-    const message = decision("RESEARCH_TASK", { task: "backtest" });
-    expect(applier.apply(message, NOW).ack).toMatchObject({ ok: true });
-    expect(store.appliedDecision(JSON.parse(message).id)).toMatchObject({ type: "RESEARCH_TASK", ok: true });
+  test("an OVERRIDE is recorded and acknowledged; the policy stays (the hub's refolded desired policy carries its effect)", () => {
+    const message = decision("OVERRIDE", { reason: "wrong", overridden_decision_id: "dec_test0000001" });
+    expect(applier.apply(message, NOW).ack).toEqual({ id: JSON.parse(message).id, ok: true, appliedAt: NOW });
+    expect(store.appliedDecision(JSON.parse(message).id)).toMatchObject({ type: "OVERRIDE", ok: true });
     expect(store.policy().policy).toEqual({ ...DEFAULT_POLICY });
+  });
+
+  test("a RESEARCH_TASK runs once through the research runner; its result rides in the first ack only", () => {
+    const runs: Record<string, unknown>[] = [];
+    const researching = recording(
+      new DecisionApplier(store, "pi-01", () => hub.publicKey, () => {}, { runResearch: (payload) => {
+        runs.push(payload);
+        return { ok: true, result: { echoed: payload.description } };
+      } }),
+    );
+    const message = decision("RESEARCH_TASK", { task_type: "echo", description: "ping" });
+    const first = researching.apply(message, NOW);
+    expect(first.ack).toEqual({ id: JSON.parse(message).id, ok: true, result: { echoed: "ping" }, appliedAt: NOW });
+    expect(first.policy).toBeNull();
+    expect(store.appliedDecision(JSON.parse(message).id)).toMatchObject({ type: "RESEARCH_TASK", ok: true });
+    const again = researching.apply(message, NOW + 5);
+    expect(again.ack).toEqual({ id: JSON.parse(message).id, ok: true, appliedAt: NOW });
+    expect(runs).toHaveLength(1);
+    expect(store.policy().policy).toEqual({ ...DEFAULT_POLICY });
+  });
+
+  test("a RESEARCH_TASK the node cannot run is acknowledged as refused with the reason, and recorded so", () => {
+    const message = decision("RESEARCH_TASK", { task_type: "echo", description: "ping" });
+    const outcome = applier.apply(message, NOW); // built without a runner: a node without the research capability
+    expect(outcome.ack).toEqual({ id: JSON.parse(message).id, ok: false, error: "this node does not run research tasks", appliedAt: NOW });
+    expect(store.appliedDecision(JSON.parse(message).id)).toMatchObject({ ok: false, error: "this node does not run research tasks" });
   });
 
   test("forged, expired and misaddressed decisions are refused, not recorded, and change nothing", () => {
@@ -193,7 +219,7 @@ describe("DecisionApplier.adoptDesiredPolicy", () => {
 
 describe("DecisionApplier.apply: what only the node can check (issue 11)", () => {
   test("a STRATEGY_ALLOCATION naming a model outside the node's allow tables is refused, naming it; known names apply", () => {
-    const withModels = recording(new DecisionApplier(store, "pi-01", () => hub.publicKey, () => {}, () => new Set(["NHiTS", "XGBoost"])));
+    const withModels = recording(new DecisionApplier(store, "pi-01", () => hub.publicKey, () => {}, { knownModels: () => new Set(["NHiTS", "XGBoost"]) }));
     const typo = decision("STRATEGY_ALLOCATION", { model_weights: { NHITS: 0, XGBoost: 0.5 } });
     const refused = withModels.apply(typo, NOW);
     expect(refused.ack).toEqual({ id: JSON.parse(typo).id, ok: false, error: "invalid: model_weights.NHITS: not in this node's allow tables (ALLOWED_MODELS_*)", appliedAt: NOW });

@@ -2,13 +2,20 @@
 // carries the pinned hub key's signature, is addressed to this node (or the
 // fleet) and has not expired; it then applies once by id, however often it
 // is delivered, and is acknowledged every time. Refused decisions change
-// nothing and are acknowledged as refused, with the reason.
+// nothing and are acknowledged as refused, with the reason. A RESEARCH_TASK
+// runs once, when applied, and its result rides in that first ack.
 import { applyPolicyUpdate, type KernelPolicy } from "../kernel/policy.ts";
 import { ENFORCEMENTS, MODES } from "../kernel/types.ts";
 import { decisionEffect } from "../protocol/decision-policy.ts";
 import { decodePayload, DecisionMessage, DesiredPolicyMessage, type DecisionAckMessage } from "../protocol/messages.ts";
 import { verifyMessage } from "../protocol/signing.ts";
 import type { AgentStore } from "./agent-store.ts";
+import type { ResearchOutcome } from "./research-tasks.ts";
+
+/** Runs a RESEARCH_TASK's payload on this node (research-tasks.ts's runResearchTask, with the node's parts). */
+export type ResearchRunner = (payload: Record<string, unknown>, now: number) => ResearchOutcome;
+
+const NO_RESEARCH: ResearchRunner = () => ({ ok: false, error: "this node does not run research tasks" });
 
 export interface DecisionOutcome {
   /** The ack to publish on cmd/ack; null when the payload had no usable id at all. */
@@ -29,8 +36,12 @@ export class DecisionApplier {
     private readonly nodeId: string,
     private readonly hubPublicKey: () => string | null,
     private readonly log: (line: string) => void = () => {},
-    /** The models of the gate config in force: a STRATEGY_ALLOCATION naming another is refused (see decisionEffect). */
-    private readonly knownModels?: () => ReadonlySet<string>,
+    private readonly node: {
+      /** The models of the gate config in force: a STRATEGY_ALLOCATION naming another is refused (see decisionEffect). */
+      knownModels?: () => ReadonlySet<string>;
+      /** Runs RESEARCH_TASKs; without it the node refuses them. */
+      runResearch?: ResearchRunner;
+    } = {},
   ) {}
 
   /** Judges a delivered decision; nothing is stored until `record` runs. */
@@ -58,9 +69,10 @@ export class DecisionApplier {
     // Forged or misaddressed decisions are not recorded: a forger must not be able to burn a real decision's id.
     if (problem) return { ack: refusedAck(decision.id, problem, now), policy: null };
 
-    const effect = decisionEffect(decision.type, decision.payload, decision.issuedAt, this.knownModels && { knownModels: this.knownModels() });
+    const effect = decisionEffect(decision.type, decision.payload, decision.issuedAt, this.node.knownModels && { knownModels: this.node.knownModels() });
     let policy: KernelPolicy | null = null;
     let error: string | null = null;
+    let result: Record<string, unknown> | null = null;
     // A retained desired policy of this version or newer already folds it in
     // (and whatever came after): applying it again would undo later decisions.
     const superseded = this.store.policy().version >= decision.seq;
@@ -70,8 +82,15 @@ export class DecisionApplier {
       const next = applyPolicyUpdate(current.policy, effect.update);
       if (next.ok) policy = next.policy;
       else error = `invalid: ${next.violations.join("; ")}`;
+    } else if (decision.type === "RESEARCH_TASK") {
+      // Run once, here: a redelivery is acknowledged from the record, without the result, which the
+      // first ack carries (the outbox never drops an ack, and the hub keeps a node's first).
+      const outcome = (this.node.runResearch ?? NO_RESEARCH)(decision.payload, now);
+      if (outcome.ok) result = outcome.result;
+      else error = outcome.error;
+      this.log(`research task ${decision.id} (${String(decision.payload.task_type)}): ${outcome.ok ? "done" : `refused: ${outcome.error}`}`);
     }
-    const ack: DecisionAckMessage = { id: decision.id, ok: error === null, ...(error ? { error } : {}), appliedAt: now };
+    const ack: DecisionAckMessage = { id: decision.id, ok: error === null, ...(error ? { error } : {}), ...(result ? { result } : {}), appliedAt: now };
     return {
       ack,
       policy,

@@ -338,6 +338,26 @@ export class IntentProcessor {
       .map((row) => ({ ...toJournaled(row), seq: row.seq, symbol: row.symbol, judgedAt: row.judged_at }));
   }
 
+  /**
+   * The newest `limit` journaled verdicts of intents dated from `sinceTs` on,
+   * counted by verdict and by reason (every reason of a HOLD counts): what the
+   * agent's journal_stats research task reports. `truncated` says the window
+   * held more than `limit`; the limit bounds the time this takes.
+   */
+  verdictCounts(sinceTs: number, limit: number): { total: number; truncated: boolean; by_verdict: Record<string, number>; by_reason: Record<string, number> } {
+    const rows = this.db
+      .prepare("SELECT json_extract(verdict, '$.verdict') AS verdict, json_extract(verdict, '$.reasons') AS reasons FROM verdicts WHERE ts >= ? ORDER BY seq DESC LIMIT ?")
+      .all<{ verdict: string; reasons: string }>(sinceTs, limit + 1);
+    const truncated = rows.length > limit;
+    const by_verdict: Record<string, number> = {};
+    const by_reason: Record<string, number> = {};
+    for (const row of truncated ? rows.slice(0, limit) : rows) {
+      by_verdict[row.verdict] = (by_verdict[row.verdict] ?? 0) + 1;
+      for (const reason of JSON.parse(row.reasons) as string[]) by_reason[reason] = (by_reason[reason] ?? 0) + 1;
+    }
+    return { total: Math.min(rows.length, limit), truncated, by_verdict, by_reason };
+  }
+
   /** The highest seq ever given out (AUTOINCREMENT keeps it through compaction); 0 for a new journal. */
   lastSeq(): number {
     return this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'verdicts'").get<{ seq: number }>()?.seq ?? 0;

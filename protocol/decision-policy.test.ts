@@ -50,8 +50,11 @@ const VALID: Record<DecisionType, { payload: Record<string, unknown>; effect: De
   },
   CASHFLOW: { payload: { max_notional_usd: 250 }, effect: { kind: "policy", update: { max_notional_usd: 250 } } },
   FREEZE: { payload: { duration_s: 60 }, effect: { kind: "policy", update: { mode: "FREEZE", freeze_until: 1_060_000 } } },
-  RESEARCH_TASK: { payload: { topic: "funding drift", horizon_days: 7 }, effect: { kind: "record" } },
-  OVERRIDE: { payload: { anything: ["goes", 1, null] }, effect: { kind: "record" } },
+  RESEARCH_TASK: {
+    payload: { task_type: "journal_stats", description: "funding drift", expected_impact: "fewer COOLDOWN holds", params: { window_minutes: 60 } },
+    effect: { kind: "record" },
+  },
+  OVERRIDE: { payload: { reason: "wrong universe", overridden_decision_id: "dec_0123456789abcdef" }, effect: { kind: "record" } },
 };
 
 describe("decisionEffect: each decision type with a valid payload", () => {
@@ -252,21 +255,22 @@ describe("decisionEffect: invalid payloads list every violation", () => {
 
   test("a non-string or too long reason is invalid, for policy and record types alike", () => {
     const message = "reason: must be text of at most 512 characters";
-    expect(decisionEffect("RESEARCH_TASK", { reason: 42 }, ISSUED_AT)).toEqual({ kind: "invalid", violations: [message] });
-    expect(decisionEffect("OVERRIDE", { reason: "x".repeat(513) }, ISSUED_AT)).toEqual({ kind: "invalid", violations: [message] });
-    expect(decisionEffect("OVERRIDE", { reason: null }, ISSUED_AT)).toEqual({ kind: "invalid", violations: [message] });
+    const override = VALID.OVERRIDE.payload;
+    expect(decisionEffect("RESEARCH_TASK", { ...VALID.RESEARCH_TASK.payload, reason: 42 }, ISSUED_AT)).toEqual({ kind: "invalid", violations: [message] });
+    expect(decisionEffect("OVERRIDE", { ...override, reason: "x".repeat(513) }, ISSUED_AT)).toEqual({ kind: "invalid", violations: [message] });
+    expect(decisionEffect("OVERRIDE", { ...override, reason: null }, ISSUED_AT)).toEqual({ kind: "invalid", violations: [message] });
     expect(decisionEffect("FREEZE", { reason: ["a"] }, ISSUED_AT)).toEqual({ kind: "invalid", violations: [message] });
     // 512 characters is the limit, not past it.
-    expect(decisionEffect("OVERRIDE", { reason: "x".repeat(512) }, ISSUED_AT)).toEqual({ kind: "record" });
+    expect(decisionEffect("OVERRIDE", { ...override, reason: "x".repeat(512) }, ISSUED_AT)).toEqual({ kind: "record" });
     expect(decisionEffect("CASHFLOW", { max_notional_usd: 10, reason: "x".repeat(512) }, ISSUED_AT)).toEqual({
       kind: "policy",
       update: { max_notional_usd: 10 },
     });
   });
 
-  test("RESEARCH_TASK and OVERRIDE with an empty payload are recorded", () => {
-    expect(decisionEffect("RESEARCH_TASK", {}, ISSUED_AT)).toEqual({ kind: "record" });
-    expect(decisionEffect("OVERRIDE", {}, ISSUED_AT)).toEqual({ kind: "record" });
+  test("RESEARCH_TASK and OVERRIDE without their contract's fields are invalid, naming them (override-and-research.test.ts has the rest)", () => {
+    expect(violations(decisionEffect("RESEARCH_TASK", {}, ISSUED_AT)).map((v) => v.split(":")[0])).toEqual(["task_type", "description"]);
+    expect(violations(decisionEffect("OVERRIDE", {}, ISSUED_AT)).map((v) => v.split(":")[0])).toEqual(["reason", "overridden_decision_id"]);
   });
 
   test("every violation of one payload is listed, none stops the others", () => {

@@ -1,7 +1,8 @@
 // What each decision type does to a node's kernel policy. Hub and agent both
 // use this: the hub to validate a decision before signing it and to keep the
 // desired policy, the agent to apply it. RESEARCH_TASK and OVERRIDE change no
-// policy; they are recorded and acknowledged.
+// policy; they are recorded and acknowledged (their payloads:
+// override-and-research.ts).
 //
 // Payload fields are the federation contract's names (issue 11); the fields
 // each type took before it stay accepted (duration_s, max_notional_usd,
@@ -9,6 +10,7 @@
 import { MODES, type Mode } from "../kernel/types.ts";
 import { applyPolicyUpdate, DEFAULT_POLICY, type BaseMode, type PolicyUpdate } from "../kernel/policy.ts";
 import type { DecisionType } from "./messages.ts";
+import { recordPayloadProblems } from "./override-and-research.ts";
 
 export type DecisionEffect =
   | { kind: "policy"; update: PolicyUpdate }
@@ -186,7 +188,10 @@ export function decisionEffect(type: DecisionType, payload: Payload, issuedAt: n
     violations.push(`reason: must be text of at most ${MAX_REASON_LENGTH} characters`);
   }
   const policyType = POLICY_TYPES[type];
-  if (!policyType) return violations.length ? { kind: "invalid", violations } : { kind: "record" };
+  if (!policyType) {
+    violations.push(...recordPayloadProblems(type, payload));
+    return violations.length ? { kind: "invalid", violations } : { kind: "record" };
+  }
 
   const { fields } = policyType;
   const given = Object.keys(payload).filter((k) => k !== "reason");

@@ -1,8 +1,12 @@
 import { describe, expect, test } from "bun:test";
+import { MAX_JSON_DEPTH } from "../lib/json-depth.ts";
 import {
+  ackResultProblem,
   BirthMessage,
+  DecisionAckMessage,
   DecisionMessage,
   HeartbeatMessage,
+  MAX_ACK_RESULT_BYTES,
   MAX_PAYLOAD_BYTES,
   ModelPerformanceMessage,
   PortfolioMessage,
@@ -104,5 +108,35 @@ describe("messages", () => {
     expect(ModelPerformanceMessage.safeParse(model).success).toBe(true);
     expect(ModelPerformanceMessage.safeParse({ ...model, model_name: "a/b" }).success).toBe(false);
     expect(ModelPerformanceMessage.safeParse({ ...model, total_trades: 7.5 }).success).toBe(false);
+  });
+});
+
+describe("DecisionAckMessage: a research task's result", () => {
+  const ack = { id: "dec_0123456789", ok: true, appliedAt: 1_764_000_000_000 };
+
+  test("an ack without a result, and one with a JSON object, decode", () => {
+    expect(decodePayload(DecisionAckMessage, JSON.stringify(ack))).toEqual({ ok: true, value: ack });
+    const result = { total: 2, by_reason: { COOLDOWN: 2 } };
+    expect(decodePayload(DecisionAckMessage, JSON.stringify({ ...ack, result }))).toEqual({ ok: true, value: { ...ack, result } });
+  });
+
+  test("a result is an object no larger than MAX_ACK_RESULT_BYTES (inclusive)", () => {
+    const padding = (bytes: number) => ({ note: "x".repeat(bytes - '{"note":""}'.length) });
+    expect(ackResultProblem(padding(MAX_ACK_RESULT_BYTES))).toBeNull();
+    expect(decodePayload(DecisionAckMessage, JSON.stringify({ ...ack, result: padding(MAX_ACK_RESULT_BYTES) })).ok).toBe(true);
+    const tooBig = decodePayload(DecisionAckMessage, JSON.stringify({ ...ack, result: padding(MAX_ACK_RESULT_BYTES + 1) }));
+    expect(tooBig).toEqual({ ok: false, error: `result: result of ${MAX_ACK_RESULT_BYTES + 1} bytes exceeds ${MAX_ACK_RESULT_BYTES}` });
+    for (const result of [[1, 2], "text", 3, null]) {
+      expect(decodePayload(DecisionAckMessage, JSON.stringify({ ...ack, result })).ok).toBe(false);
+    }
+  });
+
+  test("the nesting limit counts the ack around the result", () => {
+    const nested = (levels: number): unknown => (levels === 0 ? 1 : { n: nested(levels - 1) });
+    // result is level 2 of the ack: 31 levels of its own reach the limit of 32 and no further.
+    expect(ackResultProblem(nested(MAX_JSON_DEPTH - 1) as Record<string, unknown>)).toBeNull();
+    expect(decodePayload(DecisionAckMessage, JSON.stringify({ ...ack, result: nested(MAX_JSON_DEPTH - 1) })).ok).toBe(true);
+    expect(ackResultProblem(nested(MAX_JSON_DEPTH) as Record<string, unknown>)).toContain("nested deeper");
+    expect(decodePayload(DecisionAckMessage, JSON.stringify({ ...ack, result: nested(MAX_JSON_DEPTH) })).ok).toBe(false);
   });
 });

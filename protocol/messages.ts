@@ -4,7 +4,7 @@
 import { z } from "zod";
 import { MODEL_NAME } from "../kernel/config.ts";
 import { ESS_STATES, MODES, SYSTEM_STATUSES } from "../kernel/types.ts";
-import { jsonDepthProblem } from "../lib/json-depth.ts";
+import { jsonDepthProblem, MAX_JSON_DEPTH } from "../lib/json-depth.ts";
 import { NODE_ID_PATTERN } from "./node-id.ts";
 import { isPublicKey } from "./signing.ts";
 
@@ -138,9 +138,12 @@ export const DECISION_TYPES = [
 ] as const;
 export type DecisionType = (typeof DECISION_TYPES)[number];
 
+/** What a decision id looks like (`dec_` and 32 random characters, as the hub makes them). */
+export const DECISION_ID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
+
 /** A hub decision as published on a node's `cmd` topic, signed by the hub's Ed25519 key. */
 export const DecisionMessage = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/),
+  id: z.string().regex(DECISION_ID_PATTERN),
   type: z.enum(DECISION_TYPES),
   target: z.union([nodeId, z.literal("fleet")]),
   payload: z.record(z.string(), z.unknown()),
@@ -151,11 +154,35 @@ export const DecisionMessage = z.strictObject({
   sig: z.string().min(1),
 });
 
+/**
+ * The largest result an ack may carry, as JSON: a research task's answer is
+ * a summary (counts, a hash), not a data set, and the ack must stay far
+ * below MAX_PAYLOAD_BYTES.
+ */
+export const MAX_ACK_RESULT_BYTES = 16 * 1024;
+
+/** Why a research task's result cannot travel in an ack, or null. The agent checks before it acks; the schema checks again. */
+export function ackResultProblem(result: Record<string, unknown>): string | null {
+  const json = JSON.stringify(result);
+  const bytes = Buffer.byteLength(json);
+  if (bytes > MAX_ACK_RESULT_BYTES) return `result of ${bytes} bytes exceeds ${MAX_ACK_RESULT_BYTES}`;
+  // The ack is one level above its result, and the whole ack must stay within the nesting limit.
+  return jsonDepthProblem(json, MAX_JSON_DEPTH - 1);
+}
+
 export const DecisionAckMessage = z.strictObject({
   id: z.string().min(1).max(64),
   ok: z.boolean(),
   error: z.string().max(1024).optional(),
   appliedAt: timestamp,
+  /** What a RESEARCH_TASK found, from the node's handler for its task_type. */
+  result: z
+    .record(z.string(), z.unknown())
+    .superRefine((result, ctx) => {
+      const problem = ackResultProblem(result);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .optional(),
 });
 
 /** Desired policy, retained on `nodes/{node}/policy` and `fleet/policy`; `version` only ever grows. */

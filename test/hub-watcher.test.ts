@@ -86,7 +86,7 @@ test("the watcher cannot publish, not even to a node's cmd", async () => {
   watcher.publish(nodeTopic(NODE, "cmd"), '{"forged":true}', { qos: 1 });
   await closed; // the embedded broker closes a client on an unauthorised publish
   // A decision from the hub is the fence: once it arrives on the node's cmd, the forged message would have too.
-  const issued = await t.api("POST", "/api/federation/decisions", { type: "RESEARCH_TASK", target: NODE, payload: { task: "fence" } });
+  const issued = await t.api("POST", "/api/federation/decisions", { type: "RESEARCH_TASK", target: NODE, payload: { task_type: "echo", description: "fence" } });
   expect(issued.status).toBe(201);
   await eventually(() => nodeCmd.some((m) => m.includes('"fence"')), 5000, "the fence decision at the node");
   expect(nodeCmd.filter((m) => m.includes("forged"))).toEqual([]);

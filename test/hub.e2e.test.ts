@@ -2,7 +2,7 @@
 // broker and once with a real Mosquitto (dynamic security) started here.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { MqttClient } from "mqtt";
-import { DecisionMessage, DesiredPolicyMessage } from "../protocol/messages.ts";
+import { DecisionMessage, DesiredPolicyMessage, MAX_ACK_RESULT_BYTES } from "../protocol/messages.ts";
 import { verifyMessage } from "../protocol/signing.ts";
 import { nodeTopic } from "../protocol/topics.ts";
 import { removeTempDirs } from "./helpers.ts";
@@ -331,7 +331,8 @@ describe.each(brokers)("hub with the %s broker", (brokerKind) => {
     expect(issued.status).toBe(201);
     expect(issued.body.targets).toContain(node.nodeId);
     const cmd = await eventually(() => got.find((m) => m.topic.endsWith("/cmd") && JSON.parse(m.payload).id === issued.body.id));
-    expect(JSON.parse(cmd.payload)).toMatchObject({ type: "MODE_CHANGE", target: "fleet", payload: { mode: "FREEZE", duration_s: 60 } });
+    // duration_s is the alias of the contract's duration_minutes, which the decision carries.
+    expect(JSON.parse(cmd.payload)).toMatchObject({ type: "MODE_CHANGE", target: "fleet", payload: { mode: "FREEZE", duration_minutes: 1, reason: "maintenance" } });
     const fleetPolicy = await eventually(() => got.find((m) => m.topic === "edgefed/v1/fleet/policy" && JSON.parse(m.payload).version === issued.body.seq));
     expect(JSON.parse(fleetPolicy.payload).policy.freeze).toEqual({ until: issued.body.issuedAt + 60_000, reason: "maintenance" }); // a freeze keeps its reason (issue 11)
 
@@ -345,6 +346,126 @@ describe.each(brokers)("hub with the %s broker", (brokerKind) => {
     expect(nobody.status).toBe(404);
     const unauthorised = await t.api("POST", "/api/federation/decisions", { type: "OVERRIDE", target: "fleet", payload: {} }, "wrong-admin-token");
     expect(unauthorised.status).toBe(401);
+  });
+
+  test("POST /mode takes the contract's {mode, reason, duration_minutes}; duration_s is its alias, not both", async () => {
+    const { node, creds } = await registered();
+    const client = await online(creds);
+    const got = collect(client);
+    await subscribe(client, nodeTopic(node.nodeId, "cmd"));
+    await subscribe(client, nodeTopic(node.nodeId, "policy"));
+    const issued = await t.api("POST", "/api/federation/mode", { mode: "FREEZE", reason: "exchange outage", duration_minutes: 30, target: node.nodeId });
+    expect(issued.status).toBe(201);
+    expect(issued.body.payload).toEqual({ mode: "FREEZE", reason: "exchange outage", duration_minutes: 30 });
+    const cmd = await eventually(() => got.find((m) => m.topic.endsWith("/cmd") && JSON.parse(m.payload).id === issued.body.id));
+    expect(JSON.parse(cmd.payload).payload).toEqual({ mode: "FREEZE", reason: "exchange outage", duration_minutes: 30 });
+    const policy = await eventually(() => got.find((m) => m.topic.endsWith("/policy") && JSON.parse(m.payload).version === issued.body.seq));
+    expect(JSON.parse(policy.payload).policy.freeze).toEqual({ until: issued.body.issuedAt + 30 * 60_000 });
+    const alias = await t.api("POST", "/api/federation/mode", { mode: "FREEZE", duration_s: 90, target: node.nodeId });
+    expect(alias.body.payload).toEqual({ mode: "FREEZE", duration_minutes: 1.5 });
+
+    const both = await t.api("POST", "/api/federation/mode", { mode: "FREEZE", duration_minutes: 1, duration_s: 60 });
+    expect(both.status).toBe(400);
+    expect(both.body.detail).toBe("duration_s: give duration_minutes or its alias duration_s, not both");
+    for (const duration_minutes of [-1, "5", null]) {
+      const bad = await t.api("POST", "/api/federation/mode", { mode: "PAUSED", duration_minutes });
+      expect(bad.status).toBe(400);
+      expect(bad.body.detail).toStartWith("duration_minutes: ");
+    }
+  });
+
+  test("status keeps its fields and adds the contract's roles, total_decisions and last_update", async () => {
+    const { node } = await registered();
+    const issued = await t.api("POST", "/api/federation/decisions", { type: "RISK_ADJUSTMENT", target: node.nodeId, payload: { max_leverage: 4 } });
+    const status = (await t.api("GET", "/api/federation/status")).body;
+    expect(status).toMatchObject({ roles: {}, broker: "up", nodes: { total: expect.any(Number) }, ingest: expect.any(Object), uptime_s: expect.any(Number) });
+    expect(status.total_decisions).toBe(status.decisions.total);
+    expect(status.total_decisions).toBeGreaterThanOrEqual(issued.body.seq);
+    expect(status.last_update).toBe(new Date(issued.body.issuedAt).toISOString());
+  });
+
+  test("an OVERRIDE republishes the desired policies its decision reached, folded without it, at its own seq; both ends are linked", async () => {
+    const { node, creds } = await registered();
+    const client = await online(creds);
+    const got = collect(client);
+    await subscribe(client, nodeTopic(node.nodeId, "policy"));
+    const issue = async (type: string, payload: Record<string, unknown>, target = node.nodeId) => {
+      const r = await t.api("POST", "/api/federation/decisions", { type, target, payload });
+      expect(r.status).toBe(201);
+      return r.body;
+    };
+    const retained = (version: number) => eventually(() => got.find((m) => m.topic.endsWith("/policy") && JSON.parse(m.payload).version === version), 5000, `policy v${version}`);
+    const leverage = await issue("RISK_ADJUSTMENT", { max_leverage: 3 });
+    const universe = await issue("SYMBOL_UNIVERSE", { active_symbols: ["BTCUSDT"] });
+    const audit = await issue("ESS_POLICY", { enforcement: "audit" });
+    const before = JSON.parse((await retained(audit.seq)).payload).policy;
+    expect(before).toMatchObject({ max_leverage: 3, active_symbols: ["BTCUSDT"], enforcement: "audit" });
+
+    const override = await issue("OVERRIDE", { reason: "universe by mistake", overridden_decision_id: universe.id });
+    const after = DesiredPolicyMessage.parse(JSON.parse((await retained(override.seq)).payload));
+    expect(after.target).toBe(node.nodeId);
+    expect(after.policy).toEqual({ ...before, active_symbols: null }); // everything else as it was, before and after the reversed one
+    const trail = (await t.api("GET", `/api/federation/decisions?node=${node.nodeId}`)).body.decisions;
+    expect(trail.map((d: any) => [d.type, d.overridden_by, d.overrides])).toEqual([
+      ["OVERRIDE", null, universe.id],
+      ["ESS_POLICY", null, null],
+      ["SYMBOL_UNIVERSE", override.id, null],
+      ["RISK_ADJUSTMENT", null, null],
+    ]);
+    expect((await t.api("GET", `/federation/nodes/${node.nodeId}`)).body.desired_policy_version).toBe(override.seq);
+    expect(leverage.seq).toBeLessThan(override.seq);
+  });
+
+  test("an OVERRIDE that names no decision, one that changes no policy, one overridden already or another target is refused", async () => {
+    const { node } = await registered();
+    const other = (await registered()).node;
+    const issue = (type: string, payload: Record<string, unknown>, target = node.nodeId) => t.api("POST", "/api/federation/decisions", { type, target, payload });
+    const universe = (await issue("SYMBOL_UNIVERSE", { active_symbols: ["BTCUSDT"] })).body;
+    const task = (await issue("RESEARCH_TASK", { task_type: "echo", description: "ping" })).body;
+    const override = (payload: Record<string, unknown>, target = node.nodeId) => issue("OVERRIDE", { reason: "r", ...payload }, target);
+    const total = async () => (await t.api("GET", "/api/federation/status")).body.total_decisions;
+    const before = await total();
+
+    const cases: [Promise<{ status: number; body: any }>, number, string][] = [
+      [override({ overridden_decision_id: "dec_doesnotexist" }), 400, "overridden_decision_id: no decision dec_doesnotexist"],
+      [override({}), 400, "overridden_decision_id: required: the id of the decision to override"],
+      [issue("OVERRIDE", { overridden_decision_id: universe.id }), 400, "reason: required: why the decision is overridden"],
+      [override({ overridden_decision_id: task.id }), 400, `overridden_decision_id: ${task.id} is a RESEARCH_TASK, which changes no policy: there is nothing to reverse`],
+      [override({ overridden_decision_id: universe.id }, other.nodeId), 400, `target: an OVERRIDE goes where the decision it reverses went (${node.nodeId}), not ${other.nodeId}`],
+      [override({ overridden_decision_id: universe.id }, "fleet"), 400, `target: an OVERRIDE goes where the decision it reverses went (${node.nodeId}), not fleet`],
+    ];
+    for (const [response, status, detail] of cases) {
+      const r = await response;
+      expect([r.status, r.body.detail]).toEqual([status, detail]);
+    }
+    expect(await total()).toBe(before); // nothing was issued
+
+    const first = await override({ overridden_decision_id: universe.id });
+    expect(first.status).toBe(201);
+    const again = await override({ overridden_decision_id: universe.id });
+    expect([again.status, again.body]).toEqual([409, { error: "already_overridden", detail: `overridden_decision_id: ${universe.id} was already overridden by ${first.body.id}` }]);
+    const ofOverride = await override({ overridden_decision_id: first.body.id });
+    expect([ofOverride.status, ofOverride.body.detail]).toEqual([400, `overridden_decision_id: ${first.body.id} is a OVERRIDE, which changes no policy: there is nothing to reverse`]);
+    expect((await t.api("GET", `/api/federation/decisions/${universe.id}`)).body.overridden_by).toBe(first.body.id);
+    expect((await t.api("GET", "/api/federation/decisions/dec_doesnotexist")).status).toBe(404);
+  });
+
+  test("a research task's result comes back with the ack and is kept in the audit trail; an oversized one is dropped", async () => {
+    const { node, creds } = await registered();
+    const client = await online(creds);
+    const issued = await t.api("POST", "/api/federation/decisions", { type: "RESEARCH_TASK", target: node.nodeId, payload: { task_type: "journal_stats", description: "holds" } });
+    const ack = (result: unknown) => client.publishAsync(nodeTopic(node.nodeId, "cmd/ack"), JSON.stringify({ id: issued.body.id, ok: true, appliedAt: Date.now(), result }), { qos: 1 });
+    const dropped = () => t.api("GET", "/api/federation/status").then((r) => r.body.ingest.dropped_by_reason["invalid payload"] ?? 0);
+    const droppedBefore = await dropped();
+    await ack({ pad: "x".repeat(MAX_ACK_RESULT_BYTES) }); // over the limit: refused whole, the decision stays pending
+    await eventually(async () => (await dropped()) > droppedBefore, 5000, "the oversized ack dropped");
+    const result = { window_minutes: 1440, total: 2, by_verdict: { HOLD: 2 }, by_reason: { COOLDOWN: 2 } };
+    await ack(result);
+    const listed = await eventually(async () => {
+      const r = await t.api("GET", `/api/federation/decisions?node=${node.nodeId}`);
+      return r.body.decisions[0]?.acks.length === 1 && r.body.decisions[0];
+    });
+    expect(listed.acks).toEqual([{ node_id: node.nodeId, ok: true, error: null, applied_at: expect.any(Number), received_at: expect.any(Number), result }]);
   });
 
   test("decisions issued at the same moment each fold into the desired policy", async () => {
@@ -365,7 +486,7 @@ describe.each(brokers)("hub with the %s broker", (brokerKind) => {
 
   test("a decision the node has not acknowledged is sent again when it next connects", async () => {
     const { node, creds } = await registered();
-    const issued = await t.api("POST", "/api/federation/decisions", { type: "RESEARCH_TASK", target: node.nodeId, payload: { task: "backtest" } });
+    const issued = await t.api("POST", "/api/federation/decisions", { type: "RESEARCH_TASK", target: node.nodeId, payload: { task_type: "echo", description: "backtest" } });
     expect(issued.status).toBe(201); // nobody was subscribed: the broker dropped it
     const client = await online(creds);
     const got = collect(client);
@@ -471,6 +592,16 @@ describe.each(brokers)("hub with the %s broker", (brokerKind) => {
     expect((await t.api("DELETE", `/federation/nodes/${node.nodeId}`)).status).toBe(410);
     expect((await t.api("DELETE", `/federation/nodes/unknown-${brokerKind}`)).status).toBe(404);
   });
+});
+
+test("a hub that has issued no decision says so in its status: total_decisions 0, last_update null, no roles", async () => {
+  const fresh = await startTestHub();
+  try {
+    const status = (await fresh.api("GET", "/api/federation/status")).body;
+    expect(status).toMatchObject({ roles: {}, total_decisions: 0, last_update: null, decisions: { total: 0 } });
+  } finally {
+    await fresh.stop();
+  }
 });
 
 describe("hub restart", () => {

@@ -34,15 +34,15 @@ describe("the hub", () => {
 
   test("a decision whose payload nests 10,000 levels gets 400 naming the limit, not 500", async () => {
     for (const notes of [deepObjects, deep]) {
-      const body = `{"type":"RESEARCH_TASK","target":"fleet","payload":{"notes":${notes}}}`;
+      const body = `{"type":"RESEARCH_TASK","target":"fleet","payload":{"task_type":"echo","description":"d","params":{"notes":${notes}}}}`;
       expect(body.length).toBeLessThan(t.settings.maxBodyBytes);
       const response = await t.api("POST", "/api/federation/decisions", body);
       expect(response.body).toEqual({ error: "json_too_deep", detail: expect.stringContaining(LIMIT) });
       expect(response.status).toBe(400);
     }
-    // Free-form payloads below the limit are still signed and issued.
-    const nested = "[".repeat(MAX_JSON_DEPTH - 3) + "]".repeat(MAX_JSON_DEPTH - 3); // body > payload > notes > ...
-    const fine = await t.api("POST", "/api/federation/decisions", `{"type":"RESEARCH_TASK","target":"fleet","payload":{"notes":${nested}}}`);
+    // Free-form parameters below the limit are still signed and issued.
+    const nested = "[".repeat(MAX_JSON_DEPTH - 3) + "]".repeat(MAX_JSON_DEPTH - 3); // body > payload > params > notes ...
+    const fine = await t.api("POST", "/api/federation/decisions", `{"type":"RESEARCH_TASK","target":"fleet","payload":{"task_type":"echo","description":"d","params":{"notes":${nested}}}}`);
     expect(fine.status).toBe(201);
   });
 

@@ -52,7 +52,7 @@ test("decisions a node had not acknowledged when removed are closed as node_remo
     const id = "stale-cmd";
     expect((await t.api("POST", "/federation/register", registerBody(newNode(id)), t.enrollmentToken())).status).toBe(201);
     // Sent while it is offline (nobody subscribed): left pending, to be sent again at its next birth.
-    const stale = await t.api("POST", "/api/federation/decisions", { type: "RESEARCH_TASK", target: id, payload: { task: "backtest" } });
+    const stale = await t.api("POST", "/api/federation/decisions", { type: "RESEARCH_TASK", target: id, payload: { task_type: "echo", description: "backtest" } });
     expect(stale.status).toBe(201);
     expect((await t.api("GET", `/api/federation/decisions?node=${id}`)).body.decisions[0]).toMatchObject({ id: stale.body.id, pending: [id] });
     expect((await t.api("DELETE", `/federation/nodes/${id}`)).status).toBe(200);
@@ -72,7 +72,7 @@ test("decisions a node had not acknowledged when removed are closed as node_remo
       await client.publishAsync(nodeTopic(id, "birth"), birth(id), { qos: 1, retain: true });
       await eventually(async () => (await t.api("GET", `/federation/nodes/${id}`)).body.state?.boot_id === "boot-1", 5000, "the birth taken in");
       // The fence: a decision issued after the birth arrives; a redelivery at the birth would have come before it.
-      const fence = await t.api("POST", "/api/federation/decisions", { type: "RESEARCH_TASK", target: id, payload: { task: "fence" } });
+      const fence = await t.api("POST", "/api/federation/decisions", { type: "RESEARCH_TASK", target: id, payload: { task_type: "echo", description: "fence" } });
       expect(fence.status).toBe(201);
       fenceId = fence.body.id;
       await eventually(() => got.some((m) => JSON.parse(m.payload).id === fenceId), 5000, "the fence decision");
@@ -85,13 +85,13 @@ test("decisions a node had not acknowledged when removed are closed as node_remo
     expect(listed.map((d: any) => d.id)).toEqual([fenceId, stale.body.id]);
     const [fresh, old] = listed;
     expect(old.pending).toEqual([]); // closed: not delivered, the node was removed
-    expect(old.acks).toEqual([{ node_id: id, ok: false, error: "node_removed", applied_at: expect.any(Number), received_at: expect.any(Number) }]);
+    expect(old.acks).toEqual([{ node_id: id, ok: false, error: "node_removed", applied_at: expect.any(Number), received_at: expect.any(Number), result: null }]);
     expect(fresh.pending).toEqual([id]); // the new device's own decision waits for its ack
 
     // A removal by a hub from before this closing left its decisions open: the readmitted id's registration closes them.
     const older = "stale-old-hub";
     expect((await t.api("POST", "/federation/register", registerBody(newNode(older)), t.enrollmentToken())).status).toBe(201);
-    const open = await t.api("POST", "/api/federation/decisions", { type: "RESEARCH_TASK", target: older, payload: { task: "backtest" } });
+    const open = await t.api("POST", "/api/federation/decisions", { type: "RESEARCH_TASK", target: older, payload: { task_type: "echo", description: "backtest" } });
     expect((await t.api("DELETE", `/federation/nodes/${older}`)).status).toBe(200);
     const registryFile = openDatabase(join(t.dataDir, REGISTRY_FILE));
     registryFile.prepare("DELETE FROM decision_acks WHERE node_id = ?").run(older);
@@ -245,7 +245,7 @@ test("a removal the broker does not take answers 503 and changes nothing; once t
     const id = "undo-remove";
     const registered = await t.api("POST", "/federation/register", registerBody(newNode(id)), t.enrollmentToken());
     expect(registered.status).toBe(201);
-    const pending = await t.api("POST", "/api/federation/decisions", { type: "RESEARCH_TASK", target: id, payload: { task: "backtest" } });
+    const pending = await t.api("POST", "/api/federation/decisions", { type: "RESEARCH_TASK", target: id, payload: { task_type: "echo", description: "backtest" } });
     expect(pending.status).toBe(201);
 
     await mosquitto.kill();

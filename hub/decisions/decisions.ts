@@ -1,17 +1,20 @@
 // Hub decisions: validated against the kernel's policy rules, signed with the
 // hub's Ed25519 key, stored in the audit trail, published on each target's
 // `cmd` topic, and folded into the desired policy kept retained on
-// `nodes/{node}/policy` or `fleet/policy`.
+// `nodes/{node}/policy` or `fleet/policy`. An OVERRIDE folds those policies
+// again without the decision it reverses (override.ts).
 import { z } from "zod";
 import { applyPolicyUpdate, DEFAULT_POLICY, type KernelPolicy } from "../../kernel/policy.ts";
-import { decisionEffect } from "../../protocol/decision-policy.ts";
+import { decisionEffect, type DecisionEffect } from "../../protocol/decision-policy.ts";
 import { DECISION_TYPES, type DecisionAckMessage, type DecisionMessage, type DesiredPolicyMessage } from "../../protocol/messages.ts";
+import type { OverridePayload } from "../../protocol/override-and-research.ts";
 import { signMessage } from "../../protocol/signing.ts";
 import { deliveryOf, FLEET_POLICY_TOPIC, NODE_ID_PATTERN, nodeTopic, type Delivery } from "../../protocol/topics.ts";
 import { DomainError, invalidInput, unknownNodeError } from "../errors.ts";
 import type { HubContext } from "../hub-context.ts";
 import { randomSecret } from "../identity/secrets.ts";
 import type { StoreTransaction } from "../store/hub-store.ts";
+import { linkOverride, refoldPolicies } from "./override.ts";
 
 export const DEFAULT_EXPIRY_S = 3600;
 /** The error of the ack-like row that closes a decision its node never acknowledged before it was removed. */
@@ -108,10 +111,8 @@ export class Decisions {
       expiresAt: now + (request.expires_in_s ?? DEFAULT_EXPIRY_S) * 1000,
     };
     const candidates = request.target === "fleet" ? [...hub.fleet.all()].map((n) => n.nodeId) : [request.target];
-
-    // A fleet decision changes the fleet policy and every node policy that overrides it.
-    const policyCandidates =
-      effect.kind !== "policy" ? [] : request.target === "fleet" ? [...this.desired.keys(), "fleet"].filter(uniq) : [request.target];
+    const overriding = request.type === "OVERRIDE";
+    const policyCandidates = this.policyCandidates(request.target, effect.kind === "policy" ? "fold" : overriding ? "refold" : null);
     const { seq, decision, policies, targets } = await hub.store.write(async (tx) => {
       // A node removed since the lists above were taken (its removal may even
       // sit earlier in this transaction) gets nothing: no decision left
@@ -127,20 +128,23 @@ export class Decisions {
       const seq = await tx.decisions.nextSeq();
       const decision: DecisionMessage = signMessage({ ...unsigned, seq }, hub.identity.keys.privateKey);
       await tx.decisions.add(decision, targets);
+      let next = new Map<string, KernelPolicy>();
+      if (effect.kind === "policy") next = this.foldedInto(policyTargets, effect);
+      else if (overriding) {
+        await linkOverride(tx, request.target, request.payload as OverridePayload, decision.id);
+        next = await refoldPolicies(tx, policyTargets);
+      }
       const policies = new Map<string, DesiredPolicyMessage>();
-      if (effect.kind === "policy") {
-        for (const target of policyTargets) {
-          const next = applyPolicyUpdate(this.policyOf(target), effect.update);
-          if (!next.ok) throw new DomainError("invalid", "invalid_decision", next.violations.join("; "));
-          const message = this.signPolicy(target, { version: seq, issuedAt: now, policy: next.policy as unknown as Record<string, unknown> });
-          await tx.decisions.savePolicy(target, message);
-          policies.set(target, message);
-        }
+      for (const [target, policy] of next) {
+        const message = this.signPolicy(target, { version: seq, issuedAt: now, policy: policy as unknown as Record<string, unknown> });
+        await tx.decisions.savePolicy(target, message);
+        policies.set(target, message);
       }
       return { seq, decision, policies, targets };
     });
     for (const [target, message] of policies) this.desired.set(target, message);
-    hub.log(`decision ${decision.id} ${decision.type} -> ${decision.target} (${targets.length} node(s))`);
+    const reverses = overriding ? `, reverses ${(request.payload as OverridePayload).overridden_decision_id}` : "";
+    hub.log(`decision ${decision.id} ${decision.type} -> ${decision.target} (${targets.length} node(s)${reverses}, ${policies.size} desired policies)`);
 
     const payload = JSON.stringify(decision);
     const publishes = [
@@ -153,6 +157,29 @@ export class Decisions {
   }
 
   /**
+   * The desired policies a decision changes: a fleet decision the fleet's and
+   * every node's that overrides it, a node decision its node's. An OVERRIDE
+   * ("refold") folds again only policies that exist: a node without one of
+   * its own follows the fleet's, already folded again if it changed.
+   */
+  private policyCandidates(target: string, change: "fold" | "refold" | null): string[] {
+    if (change === null) return [];
+    if (target === "fleet") return [...this.desired.keys(), "fleet"].filter(uniq);
+    return change === "fold" || this.desired.has(target) ? [target] : [];
+  }
+
+  /** Each target's desired policy with a policy decision folded in. */
+  private foldedInto(targets: readonly string[], effect: Extract<DecisionEffect, { kind: "policy" }>): Map<string, KernelPolicy> {
+    const policies = new Map<string, KernelPolicy>();
+    for (const target of targets) {
+      const next = applyPolicyUpdate(this.policyOf(target), effect.update);
+      if (!next.ok) throw new DomainError("invalid", "invalid_decision", next.violations.join("; "));
+      policies.set(target, next.policy);
+    }
+    return policies;
+  }
+
+  /**
    * Records a node's acknowledgement; resolves once it is committed, with
    * why it was refused (checked in the same transaction), or null.
    */
@@ -161,7 +188,7 @@ export class Decisions {
       const stored = await tx.decisions.get(ack.id);
       if (!stored) return `unknown decision ${ack.id}`;
       if (!stored.targets.includes(nodeId)) return `decision ${ack.id} was not sent to this node`;
-      await tx.decisions.addAck(ack.id, { nodeId, ok: ack.ok, error: ack.error ?? null, appliedAt: ack.appliedAt, receivedAt: now });
+      await tx.decisions.addAck(ack.id, { nodeId, ok: ack.ok, error: ack.error ?? null, appliedAt: ack.appliedAt, receivedAt: now, result: ack.result ?? null });
       return null;
     });
   }

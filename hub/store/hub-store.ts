@@ -115,6 +115,8 @@ export interface DecisionAck {
   error: string | null;
   appliedAt: number;
   receivedAt: number;
+  /** What a RESEARCH_TASK found on the node; null for every other ack. */
+  result: Record<string, unknown> | null;
 }
 
 export interface StoredDecision {
@@ -125,12 +127,23 @@ export interface StoredDecision {
   targets: string[];
   /** Acknowledgements (and removal closings), by node id. */
   acks: DecisionAck[];
+  /** The id of the OVERRIDE that reversed this decision's policy effect; null while it stands. */
+  overriddenBy: string | null;
 }
+
+/** A decision as the fold of the desired policies needs it: no acks. */
+export type DecisionHistoryEntry = Pick<StoredDecision, "seq" | "message" | "overriddenBy">;
 
 export interface DecisionReads {
   get(id: string): Promise<StoredDecision | undefined>;
   /** Newest first, below `beforeSeq`; `node` keeps those sent to that node. */
   list(options: { limit: number; beforeSeq?: number; node?: string }): Promise<StoredDecision[]>;
+  /**
+   * Every decision addressed to one of `targets` ("fleet" or node ids), oldest
+   * first: the history the desired policies are folded from again when an
+   * OVERRIDE takes one of them out.
+   */
+  addressedTo(targets: readonly string[]): Promise<DecisionHistoryEntry[]>;
   /** Unexpired decisions sent to a node that it has not acknowledged, oldest first. */
   pendingFor(nodeId: string, now: number): Promise<DecisionMessage[]>;
   count(): Promise<number>;
@@ -144,6 +157,8 @@ export interface DecisionWrites extends DecisionReads {
   nextSeq(): Promise<number>;
   /** Stores a decision under its own seq (`message.seq`). */
   add(message: DecisionMessage, targets: readonly string[]): Promise<void>;
+  /** Links a decision to the OVERRIDE that reversed it; false if there is no such decision or it was overridden already. */
+  setOverriddenBy(decisionId: string, overrideId: string): Promise<boolean>;
   /** Records an ack; the first one of a node counts, later ones (redeliveries) change nothing. */
   addAck(decisionId: string, ack: DecisionAck): Promise<void>;
   /**

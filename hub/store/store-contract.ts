@@ -449,7 +449,7 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       });
       expect(await store.write((tx) => tx.decisions.nextSeq())).toBe(4);
       expect(await store.decisions.count()).toBe(3);
-      expect(await store.decisions.get("dec_2")).toEqual({ seq: 2, message: decision(2, "pi-2"), targets: ["pi-2"], acks: [] });
+      expect(await store.decisions.get("dec_2")).toEqual({ seq: 2, message: decision(2, "pi-2"), targets: ["pi-2"], acks: [], overriddenBy: null });
       expect(await store.decisions.get("dec_9")).toBeUndefined();
       const ids = async (options: { limit: number; beforeSeq?: number; node?: string }) => (await store.decisions.list(options)).map((d) => d.message.id);
       expect(await ids({ limit: 10 })).toEqual(["dec_3", "dec_2", "dec_1"]);
@@ -462,15 +462,50 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
     test("the first ack of a node counts; acks read back with their decision", async () => {
       const store = await fresh();
       await store.write((tx) => tx.decisions.add(decision(1, "fleet"), ["pi-1", "pi-2"]));
-      const first = { nodeId: "pi-2", ok: false, error: "LOCKED", appliedAt: NOW + 1, receivedAt: NOW + 2 };
+      const first = { nodeId: "pi-2", ok: false, error: "LOCKED", appliedAt: NOW + 1, receivedAt: NOW + 2, result: null };
       await store.write(async (tx) => {
         await tx.decisions.addAck("dec_1", first);
         await tx.decisions.addAck("dec_1", { ...first, ok: true, error: null, appliedAt: NOW + 5 }); // a redelivery, acknowledged again
-        await tx.decisions.addAck("dec_1", { nodeId: "pi-1", ok: true, error: null, appliedAt: NOW + 3, receivedAt: NOW + 4 });
+        await tx.decisions.addAck("dec_1", { nodeId: "pi-1", ok: true, error: null, appliedAt: NOW + 3, receivedAt: NOW + 4, result: null });
       });
       const [listed] = await store.decisions.list({ limit: 1 });
-      expect(listed!.acks).toEqual([{ nodeId: "pi-1", ok: true, error: null, appliedAt: NOW + 3, receivedAt: NOW + 4 }, first]);
+      expect(listed!.acks).toEqual([{ nodeId: "pi-1", ok: true, error: null, appliedAt: NOW + 3, receivedAt: NOW + 4, result: null }, first]);
       expect((await store.decisions.get("dec_1"))!.acks).toEqual(listed!.acks);
+    });
+
+    test("an ack's result (a research task's answer) reads back as the object it was", async () => {
+      const store = await fresh();
+      await store.write((tx) => tx.decisions.add(decision(1, "pi-1"), ["pi-1"]));
+      const result = { total: 3, by_reason: { COOLDOWN: 2, "INVALID_INPUT:qty": 1 }, nested: [{ deep: [1, null, "x"] }] };
+      await store.write((tx) => tx.decisions.addAck("dec_1", { nodeId: "pi-1", ok: true, error: null, appliedAt: NOW + 1, receivedAt: NOW + 2, result }));
+      expect((await store.decisions.get("dec_1"))!.acks).toEqual([{ nodeId: "pi-1", ok: true, error: null, appliedAt: NOW + 1, receivedAt: NOW + 2, result }]);
+      expect((await store.decisions.list({ limit: 1 }))[0]!.acks[0]!.result).toEqual(result);
+    });
+
+    test("an override is linked once; the history of some targets reads back oldest first with the links", async () => {
+      const store = await fresh();
+      await store.write(async (tx) => {
+        await tx.decisions.add(decision(1, "fleet"), ["pi-1", "pi-2"]);
+        await tx.decisions.add(decision(2, "pi-1"), ["pi-1"]);
+        await tx.decisions.add(decision(3, "pi-2"), ["pi-2"]);
+        await tx.decisions.add(decision(4, "fleet"), ["pi-1", "pi-2"]);
+      });
+      expect(await store.write((tx) => tx.decisions.setOverriddenBy("dec_2", "dec_4"))).toBe(true);
+      expect(await store.write((tx) => tx.decisions.setOverriddenBy("dec_2", "dec_5"))).toBe(false); // already overridden: the first link stands
+      expect(await store.write((tx) => tx.decisions.setOverriddenBy("dec_9", "dec_4"))).toBe(false); // no such decision
+      expect((await store.decisions.get("dec_2"))!.overriddenBy).toBe("dec_4");
+      expect((await store.decisions.list({ limit: 10 })).map((d) => [d.message.id, d.overriddenBy])).toEqual([
+        ["dec_4", null],
+        ["dec_3", null],
+        ["dec_2", "dec_4"],
+        ["dec_1", null],
+      ]);
+      expect(await store.decisions.addressedTo(["fleet", "pi-1"])).toEqual([
+        { seq: 1, message: decision(1, "fleet"), overriddenBy: null },
+        { seq: 2, message: decision(2, "pi-1"), overriddenBy: "dec_4" },
+        { seq: 4, message: decision(4, "fleet"), overriddenBy: null },
+      ]);
+      expect(await store.decisions.addressedTo([])).toEqual([]);
     });
 
     test("closing a removed node's decisions: what it had not acknowledged is closed as removed, nothing else changes", async () => {
@@ -482,20 +517,20 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
         await tx.decisions.add(decision(3, "pi-1", NOW - 1), ["pi-1"]); // expired, never acknowledged
         await tx.decisions.add(decision(4, "fleet"), ["pi-1", "pi-2"]); // pending for both
         await tx.decisions.add(decision(5, "pi-2"), ["pi-2"]);
-        await tx.decisions.addAck("dec_1", { nodeId: "pi-1", ok: true, error: null, appliedAt: NOW + 1, receivedAt: NOW + 2 });
+        await tx.decisions.addAck("dec_1", { nodeId: "pi-1", ok: true, error: null, appliedAt: NOW + 1, receivedAt: NOW + 2, result: null });
       });
       const acks = async (id: string) => (await decisions.get(id))!.acks;
       expect((await decisions.pendingFor("pi-1", NOW)).map((d) => d.id)).toEqual(["dec_2", "dec_4"]);
       expect(await store.write((tx) => tx.decisions.closePending("pi-1", "node_removed", NOW + 10))).toBe(3);
       expect(await decisions.pendingFor("pi-1", NOW)).toEqual([]);
-      const closed = { nodeId: "pi-1", ok: false, error: "node_removed", appliedAt: NOW + 10, receivedAt: NOW + 10 };
+      const closed = { nodeId: "pi-1", ok: false, error: "node_removed", appliedAt: NOW + 10, receivedAt: NOW + 10, result: null };
       for (const id of ["dec_2", "dec_3"]) expect(await acks(id)).toEqual([closed]);
-      expect(await acks("dec_1")).toEqual([{ nodeId: "pi-1", ok: true, error: null, appliedAt: NOW + 1, receivedAt: NOW + 2 }]); // its own ack stands
+      expect(await acks("dec_1")).toEqual([{ nodeId: "pi-1", ok: true, error: null, appliedAt: NOW + 1, receivedAt: NOW + 2, result: null }]); // its own ack stands
       expect(await acks("dec_4")).toEqual([closed]); // the other target is still waited for
       expect((await decisions.pendingFor("pi-2", NOW)).map((d) => d.id)).toEqual(["dec_4", "dec_5"]);
       // Once closed, closed: a second removal or a late ack changes nothing.
       expect(await store.write((tx) => tx.decisions.closePending("pi-1", "node_removed", NOW + 20))).toBe(0);
-      await store.write((tx) => tx.decisions.addAck("dec_2", { nodeId: "pi-1", ok: true, error: null, appliedAt: NOW + 30, receivedAt: NOW + 30 }));
+      await store.write((tx) => tx.decisions.addAck("dec_2", { nodeId: "pi-1", ok: true, error: null, appliedAt: NOW + 30, receivedAt: NOW + 30, result: null }));
       expect(await acks("dec_2")).toEqual([closed]);
       // A decision sent to the id after that is pending as usual.
       await store.write((tx) => tx.decisions.add(decision(6, "pi-1"), ["pi-1"]));

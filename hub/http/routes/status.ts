@@ -1,7 +1,8 @@
 // What the hub says about itself: GET /health (no token, for load balancers
 // and service checks: 503 when the broker or the store is down) and
-// GET /api/federation/status (admin: counts, ingest, uptime, and the fleet's
-// aggregate of what its strategies reported).
+// GET /api/federation/status (admin: counts, ingest, uptime, the fleet's
+// aggregate of what its strategies reported, and the federation contract's
+// roles, total_decisions and last_update).
 import { Hono, type MiddlewareHandler } from "hono";
 import type { HubContext } from "../../hub-context.ts";
 import type { Ingest } from "../../ingest/ingest.ts";
@@ -22,7 +23,11 @@ export function statusRoutes(hub: HubContext, ingest: Ingest, admin: MiddlewareH
   });
 
   routes.get("/api/federation/status", admin, async (c) => {
-    const [removed, decisions] = await Promise.all([hub.store.tombstones.count(), hub.store.decisions.count()]);
+    const [removed, decisions, [latest]] = await Promise.all([
+      hub.store.tombstones.count(),
+      hub.store.decisions.count(),
+      hub.store.decisions.list({ limit: 1 }),
+    ]);
     return c.json({
       nodes: { total: hub.fleet.size, by_health: hub.fleet.countsByHealth(), removed },
       decisions: { total: decisions },
@@ -31,6 +36,10 @@ export function statusRoutes(hub: HubContext, ingest: Ingest, admin: MiddlewareH
       broker: hub.brokerConnected() ? "up" : "down",
       uptime_s: uptimeS(),
       started_at: hub.startedAt,
+      // The federation contract's names: its roles (name -> enabled; none run yet), and the decisions.
+      roles: {},
+      total_decisions: decisions,
+      last_update: latest ? new Date(latest.message.issuedAt).toISOString() : null,
     });
   });
 

@@ -4,13 +4,14 @@
 // promises).
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import type { DecisionMessage, DesiredPolicyMessage } from "../../../protocol/messages.ts";
-import type { DecisionAck, DecisionWrites, StoredDecision } from "../hub-store.ts";
+import type { DecisionAck, DecisionHistoryEntry, DecisionWrites, StoredDecision } from "../hub-store.ts";
 
 interface DecisionRow {
   seq: number;
   id: string;
   message: string;
   targets: string;
+  overridden_by: string | null;
 }
 
 interface AckRow {
@@ -20,6 +21,7 @@ interface AckRow {
   error: string | null;
   applied_at: number;
   received_at: number;
+  result: string | null;
 }
 
 /** Each method does its work when called: SQLite answers at once, the promise only carries the result. */
@@ -34,15 +36,15 @@ export class SqliteDecisionTable implements DecisionWrites {
     this.insertDecision = db.prepare(
       "INSERT INTO decisions (seq, id, type, target, message, targets, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     );
-    this.selectById = db.prepare("SELECT seq, id, message, targets FROM decisions WHERE id = ?");
+    this.selectById = db.prepare("SELECT seq, id, message, targets, overridden_by FROM decisions WHERE id = ?");
     // The acks of a page of decisions in one query (their ids as a JSON array).
     this.selectAcks = db.prepare(
-      `SELECT decision_id, node_id, ok, error, applied_at, received_at FROM decision_acks
+      `SELECT decision_id, node_id, ok, error, applied_at, received_at, result FROM decision_acks
        WHERE decision_id IN (SELECT value FROM json_each(?)) ORDER BY decision_id, node_id`,
     );
     // A redelivered decision is acknowledged again; the first ack is the one that counts.
     this.upsertAck = db.prepare(
-      `INSERT INTO decision_acks (decision_id, node_id, ok, error, applied_at, received_at) VALUES (?, ?, ?, ?, ?, ?)
+      `INSERT INTO decision_acks (decision_id, node_id, ok, error, applied_at, received_at, result) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (decision_id, node_id) DO NOTHING`,
     );
     this.upsertPolicy = db.prepare(
@@ -77,7 +79,7 @@ export class SqliteDecisionTable implements DecisionWrites {
   async list(options: { limit: number; beforeSeq?: number; node?: string }): Promise<StoredDecision[]> {
     const rows = this.db
       .prepare(
-        `SELECT seq, id, message, targets FROM decisions
+        `SELECT seq, id, message, targets, overridden_by FROM decisions
          WHERE seq < ? AND (? IS NULL OR EXISTS (SELECT 1 FROM json_each(targets) WHERE value = ?))
          ORDER BY seq DESC LIMIT ?`,
       )
@@ -88,9 +90,33 @@ export class SqliteDecisionTable implements DecisionWrites {
   private withAcks(rows: DecisionRow[]): StoredDecision[] {
     const acks = new Map<string, DecisionAck[]>(rows.map((row) => [row.id, []]));
     for (const r of this.selectAcks.all<AckRow>(JSON.stringify(rows.map((row) => row.id)))) {
-      acks.get(r.decision_id)!.push({ nodeId: r.node_id, ok: r.ok === 1, error: r.error, appliedAt: r.applied_at, receivedAt: r.received_at });
+      acks.get(r.decision_id)!.push({
+        nodeId: r.node_id,
+        ok: r.ok === 1,
+        error: r.error,
+        appliedAt: r.applied_at,
+        receivedAt: r.received_at,
+        result: r.result === null ? null : JSON.parse(r.result),
+      });
     }
-    return rows.map((row) => ({ seq: row.seq, message: JSON.parse(row.message), targets: JSON.parse(row.targets), acks: acks.get(row.id)! }));
+    return rows.map((row) => ({
+      seq: row.seq,
+      message: JSON.parse(row.message),
+      targets: JSON.parse(row.targets),
+      acks: acks.get(row.id)!,
+      overriddenBy: row.overridden_by,
+    }));
+  }
+
+  async addressedTo(targets: readonly string[]): Promise<DecisionHistoryEntry[]> {
+    return this.db
+      .prepare("SELECT seq, message, overridden_by FROM decisions WHERE target IN (SELECT value FROM json_each(?)) ORDER BY seq")
+      .all<{ seq: number; message: string; overridden_by: string | null }>(JSON.stringify(targets))
+      .map((row) => ({ seq: row.seq, message: JSON.parse(row.message) as DecisionMessage, overriddenBy: row.overridden_by }));
+  }
+
+  async setOverriddenBy(decisionId: string, overrideId: string): Promise<boolean> {
+    return this.db.prepare("UPDATE decisions SET overridden_by = ? WHERE id = ? AND overridden_by IS NULL").run(overrideId, decisionId).changes === 1;
   }
 
   async pendingFor(nodeId: string, now: number): Promise<DecisionMessage[]> {
@@ -117,7 +143,7 @@ export class SqliteDecisionTable implements DecisionWrites {
   }
 
   async addAck(decisionId: string, ack: DecisionAck): Promise<void> {
-    this.upsertAck.run(decisionId, ack.nodeId, ack.ok ? 1 : 0, ack.error, ack.appliedAt, ack.receivedAt);
+    this.upsertAck.run(decisionId, ack.nodeId, ack.ok ? 1 : 0, ack.error, ack.appliedAt, ack.receivedAt, ack.result === null ? null : JSON.stringify(ack.result));
   }
 
   async count(): Promise<number> {

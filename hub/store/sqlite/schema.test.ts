@@ -1,7 +1,8 @@
 // Tests for the SQLite registry's schema upgrades (schema.ts): a registry
 // written by an older hub opens, keeps its rows and gains what the newer
 // versions brought (tombstones in 2, bounded health transitions in 3, the
-// strategy reports' history in 4); one from a newer hub is refused.
+// strategy reports' history in 4, override links and ack results in 5); one
+// from a newer hub is refused.
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { openDatabase, type SqliteDatabase } from "../../../lib/sqlite.ts";
@@ -36,6 +37,7 @@ function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase)
   setUp(r.db);
   if (version < 2) r.db.exec("DROP TABLE removed_nodes");
   if (version < 4) r.db.exec("DROP TABLE node_reports");
+  if (version < 5) r.db.exec("ALTER TABLE decisions DROP COLUMN overridden_by; ALTER TABLE decision_acks DROP COLUMN result;");
   r.db.exec(`PRAGMA user_version = ${version}`);
   r.close();
   const check = openDatabase(join(dir, REGISTRY_FILE));
@@ -100,6 +102,26 @@ describe("registry schema upgrade", () => {
     const health = { system_status: "HEALTHY", ess_state: "NOMINAL", ts: NOW } as const;
     await upgraded.reports.add([{ nodeId: "pi-v3", kind: "health", report: health, receivedAt: NOW + 1 }]);
     expect(await upgraded.reports.history("pi-v3", "health", { limit: 10 })).toEqual([{ seq: 1, nodeId: "pi-v3", kind: "health", report: health, receivedAt: NOW + 1 }]);
+  });
+
+  test("a version-4 registry keeps its decisions and acks, none overridden, none with a result", async () => {
+    const dir = tempDir();
+    olderRegistry(dir, 4, (db) => {
+      const message = { id: "dec_old00001", seq: 1, type: "FREEZE", target: "fleet", payload: {}, issuedAt: NOW, expiresAt: NOW + 1, sig: "s" };
+      db.prepare("INSERT INTO decisions (seq, id, type, target, message, targets, issued_at, expires_at) VALUES (1, ?, 'FREEZE', 'fleet', ?, '[\"pi-old\"]', ?, ?)").run(
+        message.id,
+        JSON.stringify(message),
+        NOW,
+        NOW + 1,
+      );
+      db.prepare("INSERT INTO decision_acks (decision_id, node_id, ok, error, applied_at, received_at) VALUES (?, 'pi-old', 1, NULL, ?, ?)").run(message.id, NOW, NOW);
+    });
+    const upgraded = registry(dir);
+    expect(await upgraded.decisions.get("dec_old00001")).toMatchObject({
+      overriddenBy: null,
+      acks: [{ nodeId: "pi-old", ok: true, error: null, result: null }],
+    });
+    expect(await upgraded.decisions.setOverriddenBy("dec_old00001", "dec_new00002")).toBe(true);
   });
 
   test("a registry from a newer hub is refused", () => {

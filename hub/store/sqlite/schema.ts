@@ -5,7 +5,7 @@
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import { TRANSITIONS_KEPT_PER_NODE } from "../hub-store.ts";
 
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS hub_settings (
@@ -107,6 +107,12 @@ CREATE TABLE IF NOT EXISTS node_reports (
   received_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS node_reports_series ON node_reports (node_id, kind, series, seq);
+`,
+  // 5: OVERRIDE and RESEARCH_TASK (issue 11). A decision an OVERRIDE reversed
+  // names it, and a node's ack may carry what its research task found.
+  5: `
+ALTER TABLE decisions ADD COLUMN overridden_by TEXT;   -- the id of the OVERRIDE that reversed it; NULL: in force
+ALTER TABLE decision_acks ADD COLUMN result TEXT;      -- JSON object: a RESEARCH_TASK's result; NULL: none
 `,
 };
 

@@ -1,0 +1,107 @@
+// RESEARCH_TASK end to end: real agents and a real hub (embedded broker).
+// Issued through the API with the contract's payload, a task reaches every
+// node; one with the `research` capability runs it through its handler
+// table and its result comes back with the ack into the audit trail; a node
+// without the capability, or without a handler for the type, refuses it.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { Agent, type AgentConfig } from "../agent/agent.ts";
+import { configHash, DEFAULT_CONFIG } from "../kernel/config.ts";
+import { removeTempDirs, tempDir } from "./helpers.ts";
+import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
+
+let t: TestHub;
+const agents: Agent[] = [];
+beforeAll(async () => {
+  t = await startTestHub();
+});
+afterAll(async () => {
+  for (const agent of agents) await agent.stop().catch(() => {});
+  await t.stop();
+  removeTempDirs();
+});
+
+async function started(nodeId: string, capabilities: string[]): Promise<Agent> {
+  const config: AgentConfig = {
+    nodeId,
+    dataDir: tempDir("edgefed-agent-"),
+    hubUrl: t.hub.httpUrl,
+    enrollToken: t.enrollmentToken(),
+    advertisement: { capabilities, arch: "x64", version: "0.1.0-test" },
+    gateConfig: { ...DEFAULT_CONFIG },
+    heartbeatS: 0,
+    apiPort: null,
+    outboxMax: 10_000,
+    reconnectMaxS: 2,
+    journalRetentionDays: 30,
+    log: () => {},
+  };
+  const agent = await Agent.start(config);
+  agents.push(agent);
+  await eventually(async () => (await t.api("GET", `/federation/nodes/${nodeId}`)).body.state?.session >= 1, 10_000, `${nodeId} online`);
+  return agent;
+}
+
+/** The acks of decision `id` by node, once every one of `nodes` has acknowledged it. */
+async function acks(id: string, nodes: string[]): Promise<Record<string, { ok: boolean; error: string | null; result: Record<string, unknown> | null }>> {
+  const listed = await eventually(async () => {
+    const d = (await t.api("GET", "/api/federation/decisions?limit=20")).body.decisions.find((x: { id: string }) => x.id === id);
+    return d && nodes.every((node) => d.acks.some((a: { node_id: string }) => a.node_id === node)) && d;
+  }, 15_000, `acks of ${id}`);
+  return Object.fromEntries(listed.acks.map((a: { node_id: string }) => [a.node_id, a]));
+}
+
+test("a research node runs journal_stats and config_hash and sends the result with the ack; other nodes refuse, saying why", async () => {
+  const researcher = await started("rt-research", ["kernel", "research"]);
+  await started("rt-plain", ["kernel"]);
+  const entry = { side: "BUY", qty: 1, price: 100, tp: 130, sl: 90, expected_move_usd: 5, model: "NHiTS", regime: "TREND" };
+  const verdicts = await researcher.submit([
+    { ...entry, id: "rt-1", symbol: "BTCUSDT", ts: Date.now() },
+    { ...entry, id: "rt-2", symbol: "BTCUSDT", ts: Date.now() + 1 }, // COOLDOWN
+    { ...entry, id: "rt-3", symbol: "ETHUSDT", qty: -1, ts: Date.now() + 2 }, // INVALID_INPUT:qty
+  ]);
+  expect(verdicts.map((v) => v.reasons[0] ?? "PASS")).toEqual(["PASS", "COOLDOWN", "INVALID_INPUT:qty"]);
+
+  const stats = await t.api("POST", "/api/federation/decisions", {
+    type: "RESEARCH_TASK",
+    target: "fleet",
+    payload: { task_type: "journal_stats", description: "how often entries are held", expected_impact: "tune cooldown", params: { window_minutes: 60 } },
+  });
+  expect(stats.status).toBe(201);
+  const statsAcks = await acks(stats.body.id, ["rt-research", "rt-plain"]);
+  expect(statsAcks["rt-research"]).toMatchObject({
+    ok: true,
+    error: null,
+    result: { window_minutes: 60, total: 3, by_verdict: { PASS: 1, HOLD: 2 }, by_reason: { COOLDOWN: 1, "INVALID_INPUT:qty": 1 } },
+  });
+  expect(statsAcks["rt-plain"]).toEqual(expect.objectContaining({ ok: false, error: 'this node does not run research tasks (no "research" capability)', result: null }));
+
+  const hash = await t.api("POST", "/api/federation/decisions", { type: "RESEARCH_TASK", target: "rt-research", payload: { task_type: "config_hash", description: "config drift" } });
+  expect((await acks(hash.body.id, ["rt-research"]))["rt-research"]).toMatchObject({
+    ok: true,
+    result: { kernel_config_hash: configHash(DEFAULT_CONFIG), effective_config_hash: configHash(DEFAULT_CONFIG), policy_version: expect.any(Number) },
+  });
+
+  const unknown = await t.api("POST", "/api/federation/decisions", { type: "RESEARCH_TASK", target: "rt-research", payload: { task_type: "backtest", description: "five years" } });
+  expect((await acks(unknown.body.id, ["rt-research"]))["rt-research"]).toMatchObject({
+    ok: false,
+    error: "no handler for task_type backtest on this node (handlers: echo, journal_stats, config_hash)",
+    result: null,
+  });
+}, 30_000);
+
+test("a task payload that is not the contract's is refused with 400 naming the field, and sent nowhere", async () => {
+  const before = (await t.api("GET", "/api/federation/status")).body.total_decisions;
+  const cases: [Record<string, unknown>, string][] = [
+    [{ description: "no type" }, "task_type"],
+    [{ task_type: "rm -rf /", description: "a command" }, "task_type"],
+    [{ task_type: "echo" }, "description"],
+    [{ task_type: "echo", description: "x".repeat(2001) }, "description"],
+    [{ task_type: "echo", description: "d", command: "sh" }, "command"],
+  ];
+  for (const [payload, field] of cases) {
+    const response = await t.api("POST", "/api/federation/decisions", { type: "RESEARCH_TASK", target: "fleet", payload });
+    expect(response.status).toBe(400);
+    expect(response.body.detail).toStartWith(`${field}: `);
+  }
+  expect((await t.api("GET", "/api/federation/status")).body.total_decisions).toBe(before);
+});
