@@ -49,7 +49,8 @@ describe("exactly-once across kill -9", () => {
     const writing = (async () => {
       try {
         for (let i = 0; i < input.length; i += 16_384) {
-          proc.stdin.write(input.slice(i, i + 16_384));
+          // Awaited: under backpressure write() returns a promise, which rejects (EPIPE) once the child is killed.
+          await proc.stdin.write(input.slice(i, i + 16_384));
           await proc.stdin.flush();
         }
         await proc.stdin.end();

@@ -360,7 +360,7 @@ describe.each(brokers)("hub with the %s broker", (brokerKind) => {
     const cmd = await eventually(() => got.find((m) => m.topic.endsWith("/cmd") && JSON.parse(m.payload).id === issued.body.id));
     expect(JSON.parse(cmd.payload).payload).toEqual({ mode: "FREEZE", reason: "exchange outage", duration_minutes: 30 });
     const policy = await eventually(() => got.find((m) => m.topic.endsWith("/policy") && JSON.parse(m.payload).version === issued.body.seq));
-    expect(JSON.parse(policy.payload).policy.freeze).toEqual({ until: issued.body.issuedAt + 30 * 60_000 });
+    expect(JSON.parse(policy.payload).policy.freeze).toEqual({ until: issued.body.issuedAt + 30 * 60_000, reason: "exchange outage" });
     const alias = await t.api("POST", "/api/federation/mode", { mode: "FREEZE", duration_s: 90, target: node.nodeId });
     expect(alias.body.payload).toEqual({ mode: "FREEZE", duration_minutes: 1.5 });
 

@@ -48,8 +48,8 @@ function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase)
 describe("registry schema upgrade", () => {
   test("a fresh registry is at the current version and has every table", () => {
     const r = registry();
-    expect(SCHEMA_VERSION).toBe(4);
-    expect(userVersion(r.db)).toBe(4);
+    expect(SCHEMA_VERSION).toBe(5);
+    expect(userVersion(r.db)).toBe(5);
     expect(tables(r.db)).toEqual(expect.arrayContaining(["decisions", "enrollment_tokens", "health_transitions", "node_reports", "nodes", "removed_nodes"]));
   });
 
