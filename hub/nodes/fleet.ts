@@ -2,8 +2,10 @@
 // second, so ingest changes this view only, and flush() writes what changed to
 // SQLite in one transaction every EDGEFED_FLUSH_MS. Registration and removal
 // write through at once (they are acknowledged to someone). A crash loses up
-// to one flush interval of live state: heartbeat fields come back with the
-// next heartbeat; verdict counts do not (README, "MQTT, ACLs and ingest").
+// to one flush interval of live state, which heartbeats bring back. What the
+// broker must not redeliver (a verdict event, a decision ack) is acknowledged
+// to it only after commit() has written the node's live state
+// (hub/mqtt/commit-before-ack.ts).
 import { classifyHealth, type HealthRules } from "./health.ts";
 import type { HealthState, HealthTransition, NodeRecord } from "./node-model.ts";
 import type { NodeStore } from "../store/node-store.ts";
@@ -15,11 +17,15 @@ export class Fleet {
   private readonly recent = new Map<string, HealthTransition[]>();
   private readonly dirty = new Set<string>();
   private pendingTransitions: { nodeId: string; transition: HealthTransition }[] = [];
+  /** Nodes whose live state is queued for the next group commit, with its promise. */
+  private readonly committing = new Map<string, Promise<void>>();
 
   constructor(
     private readonly store: NodeStore,
     private readonly runInTransaction: (work: () => void) => void,
     private readonly rules: HealthRules,
+    /** The registry's group commit (store/group-commit.ts): work queued in one turn shares a transaction, in queue order. */
+    private readonly groupCommit: (work: () => void) => Promise<void>,
   ) {
     for (const node of store.all()) {
       this.nodes.set(node.nodeId, node);
@@ -112,24 +118,66 @@ export class Fleet {
   /** Writes changed live state and new transitions in one transaction. */
   flush(): number {
     if (this.dirty.size === 0 && this.pendingTransitions.length === 0) return 0;
-    const ids = [...this.dirty];
-    const transitions = this.pendingTransitions;
-    this.dirty.clear();
-    this.pendingTransitions = [];
+    const changes = this.take([...this.dirty]);
     try {
-      this.runInTransaction(() => {
-        for (const id of ids) {
-          const node = this.nodes.get(id);
-          if (node) this.store.saveLive(node);
-        }
-        for (const { nodeId, transition } of transitions) if (this.nodes.has(nodeId)) this.store.addTransition(nodeId, transition);
-      });
+      this.runInTransaction(() => this.write(changes));
     } catch (error) {
-      // Keep the changes for the next flush rather than losing them.
-      for (const id of ids) this.dirty.add(id);
-      this.pendingTransitions = transitions.concat(this.pendingTransitions);
+      this.putBack(changes);
       throw error;
     }
-    return ids.length;
+    return changes.ids.length;
   }
+
+  /**
+   * Writes this node's live state (and the transitions pending) in the next
+   * group commit, not waiting for the flush. Resolves once committed, and so
+   * once every write queued before it is too (the ack a decision ack queued).
+   * Calls in one turn share one write.
+   */
+  commit(nodeId: string): Promise<void> {
+    if (!this.nodes.has(nodeId)) return Promise.resolve();
+    const queued = this.committing.get(nodeId);
+    if (queued) return queued;
+    let changes: Changes | undefined;
+    const write = this.groupCommit(() => {
+      // From here on, what changes the node waits for the next commit.
+      this.committing.delete(nodeId);
+      changes = this.take([nodeId]);
+      this.write(changes);
+    });
+    this.committing.set(nodeId, write);
+    write.catch(() => {
+      if (this.committing.get(nodeId) === write) this.committing.delete(nodeId);
+      if (changes) this.putBack(changes);
+    });
+    return write;
+  }
+
+  /** Takes the live state of `ids` and every pending transition out of what is left to write. */
+  private take(ids: string[]): Changes {
+    const changes = { ids, transitions: this.pendingTransitions };
+    for (const id of ids) this.dirty.delete(id);
+    this.pendingTransitions = [];
+    return changes;
+  }
+
+  /** A write failed: keep its changes for the next one rather than losing them. */
+  private putBack(changes: Changes): void {
+    for (const id of changes.ids) this.dirty.add(id);
+    this.pendingTransitions = changes.transitions.concat(this.pendingTransitions);
+  }
+
+  /** Inside a transaction. */
+  private write(changes: Changes): void {
+    for (const id of changes.ids) {
+      const node = this.nodes.get(id);
+      if (node) this.store.saveLive(node);
+    }
+    for (const { nodeId, transition } of changes.transitions) if (this.nodes.has(nodeId)) this.store.addTransition(nodeId, transition);
+  }
+}
+
+interface Changes {
+  ids: string[];
+  transitions: { nodeId: string; transition: HealthTransition }[];
 }
