@@ -11,12 +11,18 @@
 // once and reach the registry with the periodic flush.
 import { parseNodeTopic } from "../../protocol/topics.ts";
 
-const COMMITTED_BEFORE_ACK: ReadonlySet<string> = new Set(["verdicts", "cmd/ack"]);
+const COMMITTED_BEFORE_ACK: readonly string[] = ["verdicts", "cmd/ack"];
+const SUFFIXES = COMMITTED_BEFORE_ACK.map((kind) => `/${kind}`);
 
 /** The node whose live state must be committed before a message on `topic` is acknowledged, or null. */
 export function nodeToCommitBeforeAck(topic: string): string | null {
-  const parsed = parseNodeTopic(topic);
-  return parsed !== null && COMMITTED_BEFORE_ACK.has(parsed.kind) ? parsed.node : null;
+  // A suffix test first: this runs for every heartbeat too.
+  for (const suffix of SUFFIXES) {
+    if (!topic.endsWith(suffix)) continue;
+    const parsed = parseNodeTopic(topic);
+    return parsed !== null && COMMITTED_BEFORE_ACK.includes(parsed.kind) ? parsed.node : null;
+  }
+  return null;
 }
 
 /** Handles a node message; a promise means: acknowledge it once this resolves. */
