@@ -1,4 +1,4 @@
-// bun run bench hub [heartbeats|http]
+// bun run bench hub [heartbeats|verdicts|http]
 // (a) heartbeat ingest: 1,000 registered nodes, each with its own MQTT
 //     connection and credentials, publish heartbeats through a real Mosquitto
 //     (dynamic security on) while the subscriber is away, so the broker
@@ -8,7 +8,10 @@
 //     heartbeat; limit = a bare MQTT.js subscriber draining the same backlog
 //     through the same broker in the same run. The publishers' speed is out
 //     of both figures.
-// (b) HTTP under wrk: GET /federation/nodes/:id and POST /federation/register
+// (b) verdict ingest: the same with 100 nodes each queueing 1,000 verdict
+//     events at QoS 1 (the hub acknowledges each only once the registry
+//     holds it); done when the registry file holds every node's last seq.
+// (c) HTTP under wrk: GET /federation/nodes/:id and POST /federation/register
 //     (a new node per request) against the hub with the embedded broker;
 //     limit = a bare Hono route on the same runtime in the same run,
 //     answering a fixed body as large as the hub's node answer.
@@ -27,6 +30,8 @@ import { runWrk, wrkAvailable } from "./support/wrk.ts";
 
 const NODES = Number(process.env.NODES ?? 1000);
 const ROUNDS = Number(process.env.ROUNDS ?? 1000); // heartbeats queued per node
+const VERDICT_NODES = Number(process.env.VERDICT_NODES ?? 100);
+const VERDICT_ROUNDS = Number(process.env.VERDICT_ROUNDS ?? 1000); // verdict events queued per node
 const WRK_SECONDS = Number(process.env.WRK_SECONDS ?? 5);
 const ADMIN = "bench-admin-token-0123456789";
 const ROOT = join(import.meta.dir, "..");
@@ -111,15 +116,57 @@ async function drainSeconds(who: string, start: number, done: () => Promise<bool
   return (performance.now() - start) / 1000;
 }
 
-async function heartbeatIngest(): Promise<{ hub: number; bare: number }> {
+/**
+ * Queues verdict events (QoS 1, seq 1..rounds per node) at the broker while
+ * the subscriber is away; each publisher waits for the broker's PUBACKs, so
+ * once all are in, the broker has them queued.
+ */
+async function queueVerdicts(publishers: { nodeId: string; client: MqttClient }[], rounds: number): Promise<void> {
+  await Promise.all(
+    publishers.map(async ({ nodeId, client }) => {
+      const topic = nodeTopic(nodeId, "verdicts");
+      for (let start = 1; start <= rounds; start += 100) {
+        const seqs = Array.from({ length: Math.min(100, rounds - start + 1) }, (_, i) => start + i);
+        await Promise.all(seqs.map((seq) => client.publishAsync(topic, verdictEvent(seq), { qos: 1 })));
+      }
+    }),
+  );
+}
+
+function verdictEvent(seq: number): string {
+  return JSON.stringify({
+    seq,
+    ts: Date.now(),
+    simulated: false,
+    symbol: "BTCUSDT",
+    verdict: { id: `b-${seq}`, verdict: "HOLD", reasons: ["COOLDOWN"], enforced: true, mode: "LIVE", metrics: { notional: 100, friction_usd: 0.22, required_edge_usd: 0.66, r_ratio: 2 } },
+  });
+}
+
+/** One kind of node message drained from a backlog at the broker: what is queued, and where the registry keeps each node's last seq. */
+interface Backlog {
+  kind: "heartbeat" | "verdicts";
+  nodes: number;
+  /** Messages queued per node, seq 1..rounds. */
+  rounds: number;
+  queue(publishers: { nodeId: string; client: MqttClient }[], rounds: number): Promise<void>;
+  /** JSON path of the node's last seq in the registry's `live` column. */
+  lastSeqPath: string;
+}
+
+const HEARTBEATS: Backlog = { kind: "heartbeat", nodes: NODES, rounds: ROUNDS, queue: (publishers, rounds) => queueHeartbeats(publishers, 1, rounds), lastSeqPath: "$.heartbeatSeq" };
+const VERDICTS: Backlog = { kind: "verdicts", nodes: VERDICT_NODES, rounds: VERDICT_ROUNDS, queue: queueVerdicts, lastSeqPath: "$.verdicts.lastSeq" };
+
+/** Messages/s of the hub and of a bare MQTT.js subscriber, each draining the same backlog through Mosquitto. */
+async function backlogIngest(backlog: Backlog): Promise<{ hub: number; bare: number }> {
   // Queue for offline persistent sessions without limit, QoS 0 included, so
   // each subscriber drains the same backlog as fast as it can.
   const mosquitto = await startMosquitto({ dynsec: true, extraConfig: ["queue_qos0_messages true", "max_queued_messages 0", "max_queued_bytes 0"] });
-  const dataDir = join(dir, "hb-hub");
+  const dataDir = join(dir, `${backlog.kind}-hub`);
   const hubEnv = { EDGEFED_MQTT_URL: mosquitto.url, EDGEFED_MQTT_USERNAME: mosquitto.admin!.username, EDGEFED_MQTT_PASSWORD: mosquitto.admin!.password, EDGEFED_FLUSH_MS: "250" };
   const firstHub = await startHubProcess(dataDir, hubEnv);
   const token = await createToken(dataDir);
-  const nodes = await registerNodes(firstHub.url, token, NODES);
+  const nodes = await registerNodes(firstHub.url, token, backlog.nodes);
   const publishers: { nodeId: string; client: MqttClient }[] = [];
   for (const node of nodes) {
     const client = mqtt.connect(node.mqtt.url, { clientId: node.mqtt.client_id, username: node.mqtt.username, password: node.mqtt.password, reconnectPeriod: 0, queueQoSZero: false });
@@ -131,10 +178,10 @@ async function heartbeatIngest(): Promise<{ hub: number; bare: number }> {
   }
   await firstHub.child.stop(); // its persistent session stays; the broker queues for it
 
-  const bareArgs = [join(import.meta.dir, "support/bare-subscriber.ts"), mosquitto.url, mosquitto.admin!.username, mosquitto.admin!.password, "edgefed/v1/nodes/+/heartbeat"];
+  const bareArgs = [join(import.meta.dir, "support/bare-subscriber.ts"), mosquitto.url, mosquitto.admin!.username, mosquitto.admin!.password, `edgefed/v1/nodes/+/${backlog.kind}`];
   await (await startChild(bareArgs, {}, /port (\d+)/)).stop(); // creates its session and subscription
-  await queueHeartbeats(publishers, 1, ROUNDS);
-  const total = NODES * ROUNDS;
+  await backlog.queue(publishers, backlog.rounds);
+  const total = backlog.nodes * backlog.rounds;
 
   // Each clock starts when the subscriber's session is set up (the backlog starts flowing at once).
   const bare = await startChild(bareArgs, {}, /(connected)/);
@@ -145,11 +192,11 @@ async function heartbeatIngest(): Promise<{ hub: number; bare: number }> {
   await bare.stop();
 
   const registry = openDatabase(join(dataDir, REGISTRY_FILE));
-  const current = registry.prepare("SELECT count(*) AS n FROM nodes WHERE json_extract(live, '$.heartbeatSeq') = ?");
+  const current = registry.prepare(`SELECT count(*) AS n FROM nodes WHERE json_extract(live, '${backlog.lastSeqPath}') = ?`);
   const hub = await startChild([join(ROOT, "hub/main.ts")], { ...hubProcessEnv(dataDir), ...hubEnv }, /(connected to broker)/);
   const hubStart = performance.now();
-  // Done when the registry file (not just memory) holds every node's last heartbeat.
-  const hubSeconds = await drainSeconds("hub", hubStart, async () => current.get<{ n: number }>(ROUNDS)!.n === nodes.length);
+  // Done when the registry file (not just memory) holds every node's last message.
+  const hubSeconds = await drainSeconds("hub", hubStart, async () => current.get<{ n: number }>(backlog.rounds)!.n === nodes.length);
   registry.close();
   await hub.stop();
   for (const p of publishers) p.client.end(true);
@@ -184,28 +231,37 @@ end`,
   return { reads: reads.requestsPerSecond, readLimit: readLimit.requestsPerSecond, registrations: registrations.requestsPerSecond };
 }
 
+const runs = (name: string) => part === undefined || part === name;
+
 try {
-  const heartbeats = part === "http" ? null : await heartbeatIngest();
-  const http = part === "heartbeats" ? null : await httpLoad();
+  const heartbeats = runs("heartbeats") ? await backlogIngest(HEARTBEATS) : null;
+  const verdicts = runs("verdicts") ? await backlogIngest(VERDICTS) : null;
+  const http = runs("http") ? await httpLoad() : null;
   const rows: [string, string | number][] = [];
   if (heartbeats) {
     rows.push(["heartbeats/s into the hub (registry current)", heartbeats.hub], ["heartbeats/s bare MQTT.js subscriber (limit)", heartbeats.bare]);
     rows.push(["ratio (target >= 0.7)", round(heartbeats.hub / heartbeats.bare, 3)]);
   }
+  if (verdicts) {
+    rows.push(["verdict events/s into the hub (registry current)", verdicts.hub], ["verdict events/s bare MQTT.js subscriber (limit)", verdicts.bare]);
+    rows.push(["verdict ratio", round(verdicts.hub / verdicts.bare, 3)]);
+  }
   if (http) {
     rows.push(["GET /federation/nodes/:id req/s", http.reads], ["bare Hono route req/s (limit)", http.readLimit]);
     rows.push(["read ratio (target >= 0.5)", round(http.reads / http.readLimit, 3)], ["POST /federation/register req/s (target >= 5,000)", http.registrations]);
   }
-  const parts = [heartbeats && `${NODES} nodes x ${ROUNDS} heartbeats drained through Mosquitto`, http && `wrk ${WRK_SECONDS} s, 64 connections`];
+  const parts = [
+    heartbeats && `${NODES} nodes x ${ROUNDS} heartbeats drained through Mosquitto`,
+    verdicts && `${VERDICT_NODES} nodes x ${VERDICT_ROUNDS} verdict events (QoS 1) drained through Mosquitto`,
+    http && `wrk ${WRK_SECONDS} s, 64 connections`,
+  ];
   printTable(`hub: ${parts.filter(Boolean).join("; ")}`, rows);
+  const verdictFigures = verdicts && { verdicts_per_s: Math.round(verdicts.hub), verdicts_limit: Math.round(verdicts.bare), verdicts_ratio: round(verdicts.hub / verdicts.bare, 3) };
+  const httpFigures = http && { reads_per_s: Math.round(http.reads), reads_limit: Math.round(http.readLimit), reads_ratio: round(http.reads / http.readLimit, 3), registrations_per_s: Math.round(http.registrations) };
   if (heartbeats) {
-    printResult({
-      bench: "hub",
-      value: Math.round(heartbeats.hub),
-      unit: "heartbeats/s",
-      limit: Math.round(heartbeats.bare),
-      extra: http ? { reads_per_s: Math.round(http.reads), reads_limit: Math.round(http.readLimit), reads_ratio: round(http.reads / http.readLimit, 3), registrations_per_s: Math.round(http.registrations) } : undefined,
-    });
+    printResult({ bench: "hub", value: Math.round(heartbeats.hub), unit: "heartbeats/s", limit: Math.round(heartbeats.bare), extra: { ...verdictFigures, ...httpFigures } });
+  } else if (verdicts) {
+    printResult({ bench: "hub-verdicts", value: Math.round(verdicts.hub), unit: "verdict events/s", limit: Math.round(verdicts.bare), extra: httpFigures ?? undefined });
   } else if (http) {
     printResult({ bench: "hub-http", value: Math.round(http.reads), unit: "requests/s", limit: Math.round(http.readLimit), extra: { registrations_per_s: Math.round(http.registrations) } });
   }

@@ -10,6 +10,7 @@ import { createHubApp } from "./http/app.ts";
 import { serveHttp } from "../lib/http-serve.ts";
 import type { HubContext } from "./hub-context.ts";
 import { loadHubIdentity } from "./identity/hub-identity.ts";
+import { ingestThenCommit, nodeToCommitBeforeAck, type NodeMessageHandler } from "./mqtt/commit-before-ack.ts";
 import { HubMqtt } from "./mqtt/hub-mqtt.ts";
 import { Ingest } from "./ingest/ingest.ts";
 import { KeyedLock } from "../lib/keyed-lock.ts";
@@ -40,6 +41,8 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     degradedLoad: settings.degradedLoad,
     listeningSince: startedAt,
   });
+  // Set once ingest exists, before any node message can reach it.
+  let handleNodeMessage: NodeMessageHandler = () => Promise.reject(new Error("the hub is still starting"));
 
   let embedded: EmbeddedBroker | null = null;
   let broker: BrokerAccess;
@@ -55,7 +58,21 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     });
     mqttCredentials = { url: settings.mqttUrl, username: settings.mqttUsername, password: settings.mqttPassword };
   } else {
-    embedded = await startEmbeddedBroker({ host: settings.mqttHost, port: settings.mqttPort, nodes: fleet.all(), watcherPasswordHash: identity.watchTokenHash });
+    embedded = await startEmbeddedBroker({
+      host: settings.mqttHost,
+      port: settings.mqttPort,
+      nodes: fleet.all(),
+      watcherPasswordHash: identity.watchTokenHash,
+      // The broker dies with the hub: it may acknowledge these to a node only once the hub has committed them.
+      ingestBeforeAck: {
+        covers: (topic) => nodeToCommitBeforeAck(topic) !== null,
+        ingest: (topic, payload) =>
+          handleNodeMessage(topic, payload, false)?.catch((error: Error) => {
+            log(`committing a message on ${topic} failed; the node gets no PUBACK and sends it again: ${error.message}`);
+            throw error;
+          }),
+      },
+    });
     broker = embedded.access;
     mqttCredentials = { url: embedded.url, ...embedded.hubCredentials };
     log(`embedded broker on ${settings.mqttHost}:${embedded.port}`);
@@ -95,9 +112,10 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     },
     log,
   );
+  handleNodeMessage = ingestThenCommit(ingest, fleet);
   mqtt = new HubMqtt({
     ...mqttCredentials,
-    onMessage: (topic, payload, retained) => ingest.handle(topic, payload, retained),
+    onMessage: (topic, payload, retained) => handleNodeMessage(topic, payload, retained),
     retainedOnConnect: () => decisions.retainedPolicies(),
     log,
   });

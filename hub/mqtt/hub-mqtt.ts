@@ -1,17 +1,24 @@
 // The hub's single MQTT seam: it owns the last will (hub/state offline), the
 // retained online message and the republish after every (re)connect, and
-// hands every node message to ingest. Nothing else in the hub talks MQTT to
-// nodes (with Mosquitto, broker/mosquitto-dynsec.ts keeps its own admin
-// connection for dynamic security commands).
-import mqtt, { type MqttClient } from "mqtt";
+// hands every node message to ingest, acknowledging each QoS 1 message only
+// once its effect is committed. Nothing else in the hub talks MQTT to nodes
+// (with Mosquitto, broker/mosquitto-dynsec.ts keeps its own admin connection
+// for dynamic security commands).
+import mqtt, { type IPublishPacket, type MqttClient } from "mqtt";
 import { deliveryOf, everyNodeFilter, HUB_STATE_TOPIC, NODE_TO_HUB_KINDS, type Delivery } from "../../protocol/topics.ts";
 import { brokerAddress } from "../../lib/mqtt-url.ts";
+import { OrderedAcks } from "./ordered-acks.ts";
 
 export interface HubMqttOptions {
   url: string;
   username: string;
   password: string;
-  onMessage(topic: string, payload: Buffer, retained: boolean): void;
+  /**
+   * Handles a node message. A promise means its effect is being committed:
+   * the PUBACK waits for it, so a broker keeping the hub's session redelivers
+   * whatever the hub had not committed when it died.
+   */
+  onMessage(topic: string, payload: Buffer, retained: boolean): Promise<void> | undefined;
   /** Retained messages to (re)publish on every connect: the desired policies. */
   retainedOnConnect(): { topic: string; payload: string; delivery: Delivery }[];
   log(line: string): void;
@@ -19,9 +26,24 @@ export interface HubMqttOptions {
 
 /** Everything agents send (the node->hub kinds); what the hub sends it does not listen to. */
 export const INGEST_FILTERS = NODE_TO_HUB_KINDS.map(everyNodeFilter);
+/** How long a clean stop waits for PUBACKs of messages whose commit is under way. */
+const ACKS_AT_STOP_MS = 1000;
+
+/**
+ * Passed to MQTT.js's handleMessage callback to go on with the next packet
+ * without sending the PUBACK itself (its QoS 1 path skips it on an error):
+ * OrderedAcks sends it after the commit. Calling back only after the commit
+ * would hold every later packet, heartbeats too, behind one commit per
+ * message: MQTT.js 5 handles one message at a time until that callback.
+ */
+const PUBACK_DEFERRED = new Error("PUBACK sent by the hub after the commit");
+
+/** MQTT.js's own packet writer (not in its typings): the path its automatic PUBACKs take. */
+type PacketWriter = { _sendPacket(packet: { cmd: "puback"; messageId: number }, done: () => void): void };
 
 export class HubMqtt {
   private readonly client: MqttClient;
+  private readonly acks: OrderedAcks;
   connected = false;
 
   constructor(private readonly options: HubMqttOptions) {
@@ -38,6 +60,14 @@ export class HubMqtt {
       queueQoSZero: false,
       will: { topic: HUB_STATE_TOPIC, payload: Buffer.from(hubState("offline")), ...deliveryOf("hub/state") },
     });
+    this.acks = new OrderedAcks(
+      (messageId) => this.sendPuback(messageId),
+      (error) => {
+        // The broker redelivers what it has no PUBACK for when the hub reconnects.
+        options.log(`committing a node message failed, so it is not acknowledged; reconnecting for its redelivery: ${error.message}`);
+        this.client.stream.destroy();
+      },
+    );
     this.client.on("connect", (connack) => {
       // Logged before the session set-up: a resumed session's backlog starts flowing at once.
       options.log(`connected to broker (${connack.sessionPresent ? "resumed session" : "new session"})`);
@@ -46,9 +76,22 @@ export class HubMqtt {
     this.client.on("close", () => {
       if (this.connected) options.log("broker connection lost; reconnecting");
       this.connected = false;
+      this.acks.clear();
     });
     this.client.on("error", (error) => options.log(`broker: ${error.message}`));
-    this.client.on("message", (topic, payload, packet) => options.onMessage(topic, payload, packet.retain));
+    this.client.handleMessage = (packet, done) => this.handleMessage(packet, done);
+  }
+
+  private handleMessage(packet: IPublishPacket, done: (error?: Error) => void): void {
+    const committed = this.options.onMessage(packet.topic, packet.payload as Buffer, packet.retain);
+    if (packet.qos !== 1 || packet.messageId === undefined) return done();
+    this.acks.add(packet.messageId, committed);
+    done(PUBACK_DEFERRED);
+  }
+
+  private sendPuback(messageId: number): void {
+    // Only on the connection the message came on (a new one gets it again, under an id of its own).
+    if (this.client.connected) (this.client as unknown as PacketWriter)._sendPacket({ cmd: "puback", messageId }, () => {});
   }
 
   private async onConnect(): Promise<void> {
@@ -81,6 +124,8 @@ export class HubMqtt {
   /** A clean stop: hub/state offline (retained) first, since a clean disconnect suppresses the will. */
   async close(): Promise<void> {
     if (this.client.connected) {
+      const deadline = Date.now() + ACKS_AT_STOP_MS;
+      while (this.acks.pending > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
       await Promise.race([
         this.publish(HUB_STATE_TOPIC, hubState("offline"), deliveryOf("hub/state")),
         new Promise((resolve) => setTimeout(resolve, 1000)),

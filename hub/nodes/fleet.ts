@@ -2,13 +2,15 @@
 // second, so ingest changes this view only, and flush() writes what changed to
 // SQLite in one transaction every EDGEFED_FLUSH_MS. Registration and removal
 // write through at once (they are acknowledged to someone). A crash loses up
-// to one flush interval of live state: heartbeat fields come back with the
-// next heartbeat; verdict counts do not (docs/hub.md, "MQTT ingest"). The
-// strategy reports' history goes in the same transaction as the latest
-// report kept in the live state, so the two agree.
+// to one flush interval of live state, which heartbeats bring back. What the
+// broker must not redeliver (a verdict event, a decision ack) is acknowledged
+// to it only after commit() has written the node's live state
+// (hub/mqtt/commit-before-ack.ts). The strategy reports' history goes in the
+// same transaction as the latest report kept in the live state, so the two
+// agree.
 import { classifyHealth, type HealthRules } from "./health.ts";
 import type { HealthState, HealthTransition, NodeRecord } from "./node-model.ts";
-import type { HubStore, ReportRecord } from "../store/hub-store.ts";
+import type { HubStore, ReportRecord, StoreTransaction } from "../store/hub-store.ts";
 
 const RECENT_TRANSITIONS = 20;
 
@@ -18,6 +20,8 @@ export class Fleet {
   private readonly dirty = new Set<string>();
   private pendingTransitions: { nodeId: string; transition: HealthTransition }[] = [];
   private pendingReports: ReportRecord[] = [];
+  /** Nodes whose live state is queued for the next group commit, with its promise. */
+  private readonly committing = new Map<string, Promise<void>>();
 
   private constructor(
     private readonly store: HubStore,
@@ -123,28 +127,70 @@ export class Fleet {
     return counts;
   }
 
-  /** Writes changed live state and new transitions in one transaction; resolves once committed. */
+  /** Writes changed live state, new transitions and reports in one transaction; resolves once committed. */
   async flush(): Promise<number> {
     if (this.dirty.size === 0 && this.pendingTransitions.length === 0) return 0;
-    const ids = [...this.dirty];
-    const transitions = this.pendingTransitions;
-    const reports = this.pendingReports;
-    this.dirty.clear();
-    this.pendingTransitions = [];
-    this.pendingReports = [];
+    const changes = this.take([...this.dirty]);
     try {
-      await this.store.write(async (tx) => {
-        await tx.nodes.saveLive(ids.flatMap((id) => this.nodes.get(id) ?? []));
-        await tx.nodes.addTransitions(transitions.filter(({ nodeId }) => this.nodes.has(nodeId)));
-        await tx.reports.add(reports.filter(({ nodeId }) => this.nodes.has(nodeId)));
-      });
+      await this.store.write((tx) => this.write(tx, changes));
     } catch (error) {
-      // Keep the changes for the next flush rather than losing them.
-      for (const id of ids) this.dirty.add(id);
-      this.pendingTransitions = transitions.concat(this.pendingTransitions);
-      this.pendingReports = reports.concat(this.pendingReports);
+      this.putBack(changes);
       throw error;
     }
-    return ids.length;
+    return changes.ids.length;
   }
+
+  /**
+   * Writes this node's live state (and the transitions and reports pending)
+   * in the next group commit, not waiting for the flush. Resolves once
+   * committed, and so once every write queued before it is too (the ack a
+   * decision ack queued). Calls in one turn share one write.
+   */
+  commit(nodeId: string): Promise<void> {
+    if (!this.nodes.has(nodeId)) return Promise.resolve();
+    const queued = this.committing.get(nodeId);
+    if (queued) return queued;
+    let changes: Changes | undefined;
+    const write = this.store.write(async (tx) => {
+      // From here on, what changes the node waits for the next commit.
+      this.committing.delete(nodeId);
+      changes = this.take([nodeId]);
+      await this.write(tx, changes);
+    });
+    this.committing.set(nodeId, write);
+    write.catch(() => {
+      if (this.committing.get(nodeId) === write) this.committing.delete(nodeId);
+      if (changes) this.putBack(changes);
+    });
+    return write;
+  }
+
+  /** Takes the live state of `ids` and every pending transition and report out of what is left to write. */
+  private take(ids: string[]): Changes {
+    const changes = { ids, transitions: this.pendingTransitions, reports: this.pendingReports };
+    for (const id of ids) this.dirty.delete(id);
+    this.pendingTransitions = [];
+    this.pendingReports = [];
+    return changes;
+  }
+
+  /** A write failed: keep its changes for the next one rather than losing them. */
+  private putBack(changes: Changes): void {
+    for (const id of changes.ids) this.dirty.add(id);
+    this.pendingTransitions = changes.transitions.concat(this.pendingTransitions);
+    this.pendingReports = changes.reports.concat(this.pendingReports);
+  }
+
+  /** Inside the store's write transaction; what belongs to nodes removed meanwhile is left out. */
+  private async write(tx: StoreTransaction, changes: Changes): Promise<void> {
+    await tx.nodes.saveLive(changes.ids.flatMap((id) => this.nodes.get(id) ?? []));
+    await tx.nodes.addTransitions(changes.transitions.filter(({ nodeId }) => this.nodes.has(nodeId)));
+    await tx.reports.add(changes.reports.filter(({ nodeId }) => this.nodes.has(nodeId)));
+  }
+}
+
+interface Changes {
+  ids: string[];
+  transitions: { nodeId: string; transition: HealthTransition }[];
+  reports: ReportRecord[];
 }
