@@ -3,26 +3,13 @@
 // good report is recorded and shown in /v1/status, a bad one is answered 400
 // naming its field, and nothing of a refused request is kept.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { DEFAULT_CONFIG } from "../kernel/config.ts";
-import { removeTempDirs, tempDir } from "../test/helpers.ts";
+import { removeTempDirs } from "../test/helpers.ts";
+import { testAgentConfig } from "../test/support/agent-harness.ts";
 import { Agent } from "./agent.ts";
 
 let agent: Agent;
 beforeAll(async () => {
-  agent = await Agent.start({
-    nodeId: "local-api-reports",
-    dataDir: tempDir(),
-    hubUrl: "",
-    enrollToken: "",
-    advertisement: { capabilities: ["kernel"], arch: "x64", version: "test" },
-    gateConfig: { ...DEFAULT_CONFIG },
-    heartbeatS: 60,
-    apiPort: 0,
-    outboxMax: 10_000,
-    reconnectMaxS: 1,
-    journalRetentionDays: 30,
-    log: () => {},
-  });
+  agent = await Agent.start(testAgentConfig(null, "local-api-reports", { apiPort: 0 }));
 });
 afterAll(async () => {
   await agent.stop();

@@ -3,9 +3,9 @@
 // applied and acknowledged, and the outbox across a hub outage.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Agent, type AgentConfig } from "../agent/agent.ts";
-import { DEFAULT_CONFIG } from "../kernel/config.ts";
 import { intentStream } from "./fixtures/intents.ts";
 import { freePort, removeTempDirs, tempDir } from "./helpers.ts";
+import { testAgentConfig, type TestAgentOverrides } from "./support/agent-harness.ts";
 import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
 
 let t: TestHub;
@@ -19,22 +19,8 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-function config(nodeId: string, overrides: Partial<AgentConfig> = {}): AgentConfig {
-  return {
-    nodeId,
-    dataDir: tempDir("edgefed-agent-"),
-    hubUrl: t.hub.httpUrl,
-    enrollToken: t.enrollmentToken(),
-    advertisement: { capabilities: ["kernel", "sim"], arch: "x64", version: "0.1.0-test" },
-    gateConfig: { ...DEFAULT_CONFIG },
-    heartbeatS: 0,
-    apiPort: 0,
-    outboxMax: 10_000,
-    reconnectMaxS: 2,
-    journalRetentionDays: 30,
-    log: () => {},
-    ...overrides,
-  };
+function config(nodeId: string, overrides: TestAgentOverrides = {}): AgentConfig {
+  return testAgentConfig(t, nodeId, { capabilities: ["kernel", "sim"], apiPort: 0, ...overrides });
 }
 
 async function node(nodeId: string) {

@@ -9,7 +9,8 @@ import { Agent, type AgentConfig } from "../agent/agent.ts";
 import { DEFAULT_CONFIG } from "../kernel/config.ts";
 import type { JournaledVerdict, PortfolioSnapshot } from "../kernel/types.ts";
 import { portfolio } from "./fixtures/portfolio.ts";
-import { freePort, removeTempDirs, tempDir } from "./helpers.ts";
+import { freePort, removeTempDirs } from "./helpers.ts";
+import { testAgentConfig } from "./support/agent-harness.ts";
 import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
 
 let t: TestHub;
@@ -24,21 +25,12 @@ afterAll(async () => {
 });
 
 function config(hub: TestHub, nodeId: string, log: (line: string) => void = () => {}): AgentConfig {
-  return {
-    nodeId,
-    dataDir: tempDir("edgefed-agent-"),
-    hubUrl: hub.hub.httpUrl,
-    enrollToken: hub.enrollmentToken(),
-    advertisement: { capabilities: ["kernel"], arch: "x64", version: "0.1.0-test" },
+  return testAgentConfig(hub, nodeId, {
     // No cooldown or rate limit: every entry here is judged by the decision under test alone.
     gateConfig: { ...DEFAULT_CONFIG, MIN_HOLD_SECONDS: 0, MAX_TRADES_10MIN: 1000 },
-    heartbeatS: 0,
-    apiPort: null,
-    outboxMax: 10_000,
     reconnectMaxS: 1,
-    journalRetentionDays: 30,
     log,
-  };
+  });
 }
 
 async function onlineAgent(nodeId: string, hub = t, log?: (line: string) => void): Promise<Agent> {
