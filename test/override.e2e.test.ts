@@ -4,10 +4,10 @@
 // they gave before, on the fleet and on a node, also on a node registered
 // after the decision and on one that was off while both were issued.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Agent, type AgentConfig } from "../agent/agent.ts";
+import type { Agent, AgentConfig } from "../agent/agent.ts";
 import { DEFAULT_CONFIG } from "../kernel/config.ts";
 import { removeTempDirs } from "./helpers.ts";
-import { testAgentConfig } from "./support/agent-harness.ts";
+import { startOnlineAgent, testAgentConfig } from "./support/agent-harness.ts";
 import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
 
 let t: TestHub;
@@ -27,10 +27,7 @@ function config(nodeId: string): AgentConfig {
 }
 
 async function started(agentConfig: AgentConfig): Promise<Agent> {
-  const agent = await Agent.start(agentConfig);
-  running.push(agent);
-  await eventually(async () => (await t.api("GET", `/federation/nodes/${agentConfig.nodeId}`)).body.state?.session >= 1, 10_000, `${agentConfig.nodeId} online`);
-  return agent;
+  return startOnlineAgent(t, agentConfig, running);
 }
 
 async function stopped(agent: Agent): Promise<void> {

@@ -1,9 +1,10 @@
 // Real agents in-process for tests: the one AgentConfig they start from,
-// enrolled with a test hub or with none (simulation only).
-import type { AgentConfig } from "../../agent/agent.ts";
+// enrolled with a test hub or with none (simulation only), and starting
+// one that the hub has heard from.
+import { Agent, type AgentConfig } from "../../agent/agent.ts";
 import { DEFAULT_CONFIG } from "../../kernel/config.ts";
 import { tempDir } from "../helpers.ts";
-import type { TestHub } from "./hub-harness.ts";
+import { eventually, type TestHub } from "./hub-harness.ts";
 
 export type TestAgentOverrides = Partial<AgentConfig> & {
   /** What the agent advertises; ["kernel"] unless given. */
@@ -32,4 +33,12 @@ export function testAgentConfig(hub: TestHub | null, nodeId: string, overrides: 
     log: () => {},
     ...config,
   };
+}
+
+/** Starts an agent, keeps it in `running` for the test file's afterAll to stop, and waits until `hub` has its birth. */
+export async function startOnlineAgent(hub: TestHub, config: AgentConfig, running: Agent[]): Promise<Agent> {
+  const agent = await Agent.start(config);
+  running.push(agent);
+  await eventually(async () => (await hub.api("GET", `/federation/nodes/${config.nodeId}`)).body.state?.session >= 1, 10_000, `${config.nodeId} online`);
+  return agent;
 }
