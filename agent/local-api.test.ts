@@ -4,7 +4,7 @@
 // naming its field, and nothing of a refused request is kept.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { removeTempDirs } from "../test/helpers.ts";
-import { testAgentConfig } from "../test/support/agent-harness.ts";
+import { postJson, testAgentConfig } from "../test/support/agent-harness.ts";
 import { Agent } from "./agent.ts";
 
 let agent: Agent;
@@ -16,14 +16,7 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-async function post(path: string, body: unknown, type = "application/json"): Promise<{ status: number; body: any }> {
-  const response = await fetch(`http://127.0.0.1:${agent.apiPort}${path}`, {
-    method: "POST",
-    headers: { "content-type": type },
-    body: typeof body === "string" ? body : JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json() };
-}
+const post = (path: string, body: unknown, type?: string) => postJson(agent.apiPort, path, body, type);
 
 async function status(): Promise<any> {
   return (await fetch(`http://127.0.0.1:${agent.apiPort}/v1/status`)).json();

@@ -9,7 +9,7 @@ import { Agent } from "../agent/agent.ts";
 import { DEFAULT_CONFIG } from "../kernel/config.ts";
 import { portfolio } from "./fixtures/portfolio.ts";
 import { removeTempDirs } from "./helpers.ts";
-import { testAgentConfig } from "./support/agent-harness.ts";
+import { postJson, testAgentConfig } from "./support/agent-harness.ts";
 import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
 
 const NODE = "inputs-e2e";
@@ -33,14 +33,7 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-async function post(path: string, body: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(`http://127.0.0.1:${agent.apiPort}${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json() };
-}
+const post = (path: string, body: unknown) => postJson(agent.apiPort, path, body);
 
 let counter = 0;
 /** A BUY of 1 at 100 that passes every economic gate. */

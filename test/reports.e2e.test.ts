@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { Agent } from "../agent/agent.ts";
 import { freePort, removeTempDirs } from "./helpers.ts";
-import { testAgentConfig } from "./support/agent-harness.ts";
+import { postJson, testAgentConfig } from "./support/agent-harness.ts";
 import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
 import { startMosquitto, type RunningMosquitto } from "./support/mosquitto.ts";
 
@@ -53,9 +53,9 @@ describe.each(["embedded", "mosquitto"] as const)("strategy reports, %s broker",
     const dataDir = hub.dataDir;
     agent = await Agent.start(testAgentConfig(hub, nodeId, { apiPort: 0 }));
     const report = async (path: string, body: unknown) => {
-      const response = await fetch(`http://127.0.0.1:${agent!.apiPort}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      const response = await postJson(agent!.apiPort, path, body);
       expect(response.status).toBe(200);
-      return response.json();
+      return response.body;
     };
     const view = async () => (await hub!.api("GET", `/federation/nodes/${nodeId}`)).body;
     const history = async (query: string) => (await hub!.api("GET", `/federation/nodes/${nodeId}/history?${query}`)).body;

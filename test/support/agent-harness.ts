@@ -1,6 +1,6 @@
 // Real agents in-process for tests: the one AgentConfig they start from,
-// enrolled with a test hub or with none (simulation only), and starting
-// one that the hub has heard from.
+// enrolled with a test hub or with none (simulation only), starting one
+// that the hub has heard from, and speaking its local API over real HTTP.
 import { Agent, type AgentConfig } from "../../agent/agent.ts";
 import { DEFAULT_CONFIG } from "../../kernel/config.ts";
 import { tempDir } from "../helpers.ts";
@@ -41,4 +41,24 @@ export async function startOnlineAgent(hub: TestHub, config: AgentConfig, runnin
   running.push(agent);
   await eventually(async () => (await hub.api("GET", `/federation/nodes/${config.nodeId}`)).body.state?.session >= 1, 10_000, `${config.nodeId} online`);
   return agent;
+}
+
+/**
+ * POSTs `body` to an agent's local API on loopback, as a strategy process
+ * does: JSON-encoded, or as it is when a string (to send malformed JSON).
+ * Returns the status and the answer, parsed when it is JSON.
+ */
+export async function postJson(apiPort: number | null, path: string, body: unknown, contentType = "application/json"): Promise<{ status: number; body: any }> {
+  if (apiPort === null) throw new Error("this agent has no local API (apiPort: null)");
+  const response = await fetch(`http://127.0.0.1:${apiPort}${path}`, {
+    method: "POST",
+    headers: { "content-type": contentType },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  try {
+    return { status: response.status, body: JSON.parse(text) };
+  } catch {
+    return { status: response.status, body: text };
+  }
 }
