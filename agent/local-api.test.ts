@@ -3,6 +3,7 @@
 // good report is recorded and shown in /v1/status, a bad one is answered 400
 // naming its field, and nothing of a refused request is kept.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { reportedPortfolio } from "../test/fixtures/portfolio.ts";
 import { removeTempDirs } from "../test/helpers.ts";
 import { postJson, testAgentConfig } from "../test/support/agent-harness.ts";
 import { Agent } from "./agent.ts";
@@ -23,18 +24,7 @@ async function status(): Promise<any> {
 }
 
 const now = Date.now();
-const portfolio = {
-  total_equity: 10_000,
-  drawdown_pct: 0.02,
-  max_drawdown_pct: 0.05,
-  realized_pnl_today: 120.5,
-  unrealized_pnl: -30,
-  num_positions: 2,
-  total_exposure_usd: 2500,
-  win_rate_today: 0.6,
-  sharpe_ratio_7d: 1.4,
-  ts: now,
-};
+const portfolio = reportedPortfolio(now);
 const health = { system_status: "DEGRADED", ess_state: "CAUTION", ts: now };
 const model = { model_name: "NHiTS", sharpe_ratio: 1.2, win_rate: 0.55, profit_factor: 1.6, total_trades: 40, days_since_training: 3, ts: now };
 
