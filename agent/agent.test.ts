@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { DEFAULT_CONFIG } from "../kernel/config.ts";
 import { intentStream } from "../test/fixtures/intents.ts";
 import { removeTempDirs, tempDir } from "../test/helpers.ts";
+import { testAgentConfig } from "../test/support/agent-harness.ts";
 import { IntentProcessor } from "../kernel/intent-processor.ts";
 import { openDatabase } from "../lib/sqlite.ts";
 import { Agent, JOURNAL_FILE, type AgentConfig } from "./agent.ts";
@@ -18,21 +19,7 @@ afterAll(async () => {
 });
 
 async function offlineAgent(nodeId: string, overrides: Partial<AgentConfig> = {}): Promise<Agent> {
-  const agent = await Agent.start({
-    nodeId,
-    dataDir: tempDir(),
-    hubUrl: "",
-    enrollToken: "",
-    advertisement: { capabilities: ["kernel"], arch: "x64", version: "test" },
-    gateConfig: { ...DEFAULT_CONFIG },
-    heartbeatS: 60,
-    apiPort: null,
-    outboxMax: 10_000,
-    reconnectMaxS: 1,
-    journalRetentionDays: 30,
-    log: () => {},
-    ...overrides,
-  });
+  const agent = await Agent.start(testAgentConfig(null, nodeId, overrides));
   agents.push(agent);
   return agent;
 }

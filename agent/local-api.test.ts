@@ -3,58 +3,28 @@
 // good report is recorded and shown in /v1/status, a bad one is answered 400
 // naming its field, and nothing of a refused request is kept.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { DEFAULT_CONFIG } from "../kernel/config.ts";
-import { removeTempDirs, tempDir } from "../test/helpers.ts";
+import { reportedPortfolio } from "../test/fixtures/portfolio.ts";
+import { removeTempDirs } from "../test/helpers.ts";
+import { postJson, testAgentConfig } from "../test/support/agent-harness.ts";
 import { Agent } from "./agent.ts";
 
 let agent: Agent;
 beforeAll(async () => {
-  agent = await Agent.start({
-    nodeId: "local-api-reports",
-    dataDir: tempDir(),
-    hubUrl: "",
-    enrollToken: "",
-    advertisement: { capabilities: ["kernel"], arch: "x64", version: "test" },
-    gateConfig: { ...DEFAULT_CONFIG },
-    heartbeatS: 60,
-    apiPort: 0,
-    outboxMax: 10_000,
-    reconnectMaxS: 1,
-    journalRetentionDays: 30,
-    log: () => {},
-  });
+  agent = await Agent.start(testAgentConfig(null, "local-api-reports", { apiPort: 0 }));
 });
 afterAll(async () => {
   await agent.stop();
   removeTempDirs();
 });
 
-async function post(path: string, body: unknown, type = "application/json"): Promise<{ status: number; body: any }> {
-  const response = await fetch(`http://127.0.0.1:${agent.apiPort}${path}`, {
-    method: "POST",
-    headers: { "content-type": type },
-    body: typeof body === "string" ? body : JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json() };
-}
+const post = (path: string, body: unknown, type?: string) => postJson(agent.apiPort, path, body, type);
 
 async function status(): Promise<any> {
   return (await fetch(`http://127.0.0.1:${agent.apiPort}/v1/status`)).json();
 }
 
 const now = Date.now();
-const portfolio = {
-  total_equity: 10_000,
-  drawdown_pct: 0.02,
-  max_drawdown_pct: 0.05,
-  realized_pnl_today: 120.5,
-  unrealized_pnl: -30,
-  num_positions: 2,
-  total_exposure_usd: 2500,
-  win_rate_today: 0.6,
-  sharpe_ratio_7d: 1.4,
-  ts: now,
-};
+const portfolio = reportedPortfolio(now);
 const health = { system_status: "DEGRADED", ess_state: "CAUTION", ts: now };
 const model = { model_name: "NHiTS", sharpe_ratio: 1.2, win_rate: 0.55, profit_factor: 1.6, total_trades: 40, days_since_training: 3, ts: now };
 

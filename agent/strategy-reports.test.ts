@@ -6,6 +6,7 @@ import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { SqliteDatabase } from "../lib/sqlite.ts";
 import { MAX_MODELS_PER_NODE, REPORT_HISTORY } from "../protocol/reports.ts";
+import { reportedPortfolio } from "../test/fixtures/portfolio.ts";
 import { cleanUp, closeLater, tempDir } from "../test/helpers.ts";
 import { openAgentDatabase } from "./agent-schema.ts";
 import { Outbox } from "./outbox.ts";
@@ -16,18 +17,7 @@ afterEach(cleanUp);
 
 const NOW = 1_760_000_000_000;
 
-const PORTFOLIO = {
-  total_equity: 10_000,
-  drawdown_pct: 0.02,
-  max_drawdown_pct: 0.05,
-  realized_pnl_today: 120.5,
-  unrealized_pnl: -30,
-  num_positions: 2,
-  total_exposure_usd: 2500,
-  win_rate_today: 0.6,
-  sharpe_ratio_7d: 1.4,
-  ts: NOW,
-};
+const PORTFOLIO = reportedPortfolio(NOW);
 const HEALTH = { system_status: "HEALTHY", ess_state: "NOMINAL", ts: NOW } as const;
 const MODEL = { model_name: "NHiTS", sharpe_ratio: 1.2, win_rate: 0.55, profit_factor: 1.6, total_trades: 40, days_since_training: 2.5, ts: NOW };
 

@@ -14,6 +14,16 @@ import {
 const UNTIL = 1_700_000_600_000;
 const MODE_LIST = "LIVE, SHADOW, PAUSED, EMERGENCY, FREEZE";
 
+/** Every account limit off: stated here, not taken from NO_ACCOUNT_LIMITS in policy-limits.ts, so the tests check it. */
+const ACCOUNT_LIMITS_OFF = {
+  capital: null,
+  max_drawdown_pct: null,
+  max_exposure_pct: null,
+  stop_loss_multiplier: null,
+  ess: null,
+  cashflow: null,
+};
+
 function basePolicy(overrides: Partial<KernelPolicy> = {}): KernelPolicy {
   return { ...(structuredClone({ ...DEFAULT_POLICY }) as KernelPolicy), ...overrides };
 }
@@ -47,12 +57,7 @@ describe("DEFAULT_POLICY", () => {
       model_weights: null,
       thresholds: {},
       windows: [],
-      capital: null,
-      max_drawdown_pct: null,
-      max_exposure_pct: null,
-      stop_loss_multiplier: null,
-      ess: null,
-      cashflow: null,
+      ...ACCOUNT_LIMITS_OFF,
     });
     expect(Object.isFrozen(DEFAULT_POLICY)).toBe(true);
   });
@@ -158,12 +163,7 @@ describe("applyPolicyUpdate: each valid field applies", () => {
       model_weights: { XGBoost: 0.3 },
       thresholds: { MIN_R_TREND: 3 },
       windows: [],
-      capital: null,
-      max_drawdown_pct: null,
-      max_exposure_pct: null,
-      stop_loss_multiplier: null,
-      ess: null,
-      cashflow: null,
+      ...ACCOUNT_LIMITS_OFF,
     });
   });
 });
@@ -478,12 +478,7 @@ describe("applyPolicyUpdate: the current policy is never mutated", () => {
       model_weights: { XGBoost: 1 },
       thresholds: { MIN_NOTIONAL_USD: 60, EDGE_MULTIPLIER: 4, ALLOWED_MODELS_TREND: ["NHiTS"] },
       windows: [],
-      capital: null,
-      max_drawdown_pct: null,
-      max_exposure_pct: null,
-      stop_loss_multiplier: null,
-      ess: null,
-      cashflow: null,
+      ...ACCOUNT_LIMITS_OFF,
     });
   });
 

@@ -3,9 +3,9 @@
 // applied and acknowledged, and the outbox across a hub outage.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Agent, type AgentConfig } from "../agent/agent.ts";
-import { DEFAULT_CONFIG } from "../kernel/config.ts";
 import { intentStream } from "./fixtures/intents.ts";
 import { freePort, removeTempDirs, tempDir } from "./helpers.ts";
+import { postJson, testAgentConfig, type TestAgentOverrides } from "./support/agent-harness.ts";
 import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
 
 let t: TestHub;
@@ -19,22 +19,8 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-function config(nodeId: string, overrides: Partial<AgentConfig> = {}): AgentConfig {
-  return {
-    nodeId,
-    dataDir: tempDir("edgefed-agent-"),
-    hubUrl: t.hub.httpUrl,
-    enrollToken: t.enrollmentToken(),
-    advertisement: { capabilities: ["kernel", "sim"], arch: "x64", version: "0.1.0-test" },
-    gateConfig: { ...DEFAULT_CONFIG },
-    heartbeatS: 0,
-    apiPort: 0,
-    outboxMax: 10_000,
-    reconnectMaxS: 2,
-    journalRetentionDays: 30,
-    log: () => {},
-    ...overrides,
-  };
+function config(nodeId: string, overrides: TestAgentOverrides = {}): AgentConfig {
+  return testAgentConfig(t, nodeId, { capabilities: ["kernel", "sim"], apiPort: 0, ...overrides });
 }
 
 async function node(nodeId: string) {
@@ -52,9 +38,9 @@ test("an agent registers, says who it is, heartbeats, and its verdicts reach the
   expect(view.kernel_config_hash).toMatch(/^sha256:/);
 
   const intents = intentStream(40, { seed: 7, prefix: "e2e" });
-  const response = await fetch(`http://127.0.0.1:${agent.apiPort}/v1/intents`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(intents) });
+  const response = await postJson(agent.apiPort, "/v1/intents", intents);
   expect(response.status).toBe(200);
-  const verdicts = (await response.json()) as { seq: number; verdict: string }[];
+  const verdicts = response.body as { seq: number; verdict: string }[];
   expect(verdicts.map((v) => v.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
   const tally = await eventually(async () => {
     const v = await node("agent-e2e-1");
@@ -86,20 +72,19 @@ test("a decision from the hub is applied, persisted and acknowledged", async () 
 test("the local API refuses malformed bodies naming the problem and answers bad intents with a HOLD", async () => {
   const agent = await Agent.start(config("agent-e2e-3", { hubUrl: "" }));
   agents.push(agent);
-  const post = (path: string, body: string, type = "application/json") =>
-    fetch(`http://127.0.0.1:${agent.apiPort}${path}`, { method: "POST", headers: { "content-type": type }, body });
+  const post = (path: string, body: string, type?: string) => postJson(agent.apiPort, path, body, type);
   expect((await post("/v1/intents", "{nope")).status).toBe(400);
   expect((await post("/v1/intents", "[]")).status).toBe(400);
   expect((await post("/v1/intents", "42")).status).toBe(400);
   expect((await post("/v1/intents", "{}", "text/plain")).status).toBe(415);
   const bad = await post("/v1/intents", JSON.stringify({ id: "bad-1", symbol: "BTCUSDT" }));
   expect(bad.status).toBe(200);
-  const badVerdict = (await bad.json()) as { verdict: string; reasons: string[] };
+  const badVerdict = bad.body as { verdict: string; reasons: string[] };
   expect(badVerdict.verdict).toBe("HOLD");
   expect(badVerdict.reasons).toContain("INVALID_INPUT:qty");
   const close = await post("/v1/closes", JSON.stringify({ symbol: "BTCUSDT" }));
   expect(close.status).toBe(400);
-  expect((await close.json()).detail).toContain("ts");
+  expect(close.body.detail).toContain("ts");
   const status = await (await fetch(`http://127.0.0.1:${agent.apiPort}/v1/status`)).json();
   expect(status).toMatchObject({ node_id: "agent-e2e-3", registered: false, connectivity: "simulation" });
 });
@@ -107,14 +92,13 @@ test("the local API refuses malformed bodies naming the problem and answers bad 
 test("the local API refuses a close dated in the future with a 400 naming FUTURE_CLOSE, and records nothing of its request", async () => {
   const agent = await Agent.start(config("agent-future-close", { hubUrl: "" }));
   agents.push(agent);
-  const closes = (body: unknown) =>
-    fetch(`http://127.0.0.1:${agent.apiPort}/v1/closes`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const closes = (body: unknown) => postJson(agent.apiPort, "/v1/closes", body);
   const single = await closes({ symbol: "DOGEUSDT", ts: 4_070_908_800_000 });
   expect(single.status).toBe(400);
-  expect(await single.json()).toEqual({ error: "invalid_close", detail: expect.stringMatching(/^FUTURE_CLOSE: ts 4070908800000 \(2099-01-01T00:00:00.000Z\) is more than 60 s ahead/) });
+  expect(single.body).toEqual({ error: "invalid_close", detail: expect.stringMatching(/^FUTURE_CLOSE: ts 4070908800000 \(2099-01-01T00:00:00.000Z\) is more than 60 s ahead/) });
   const batch = await closes([{ symbol: "BTCUSDT", ts: Date.now() - 1000 }, { symbol: "DOGEUSDT", ts: Date.now() + 120_000 }]);
   expect(batch.status).toBe(400);
-  expect((await batch.json()).detail).toStartWith("[1] FUTURE_CLOSE: ");
+  expect(batch.body.detail).toStartWith("[1] FUTURE_CLOSE: ");
   // Neither symbol is held by a close: the good one of the refused batch was not recorded either.
   const [template] = intentStream(1, { seed: 9, prefix: "after-close" });
   const entry = { ...template!, side: "BUY", qty: 1, price: 100, tp: 130, sl: 90, expected_move_usd: 5, model: "NHiTS", regime: "TREND", ts: Date.now() };
@@ -124,7 +108,7 @@ test("the local API refuses a close dated in the future with a 400 naming FUTURE
   ]);
   expect(verdicts.map((v) => v.reasons)).toEqual([[], []]);
   const fine = await closes({ symbol: "DOGEUSDT", ts: Date.now() });
-  expect(await fine.json()).toEqual({ recorded: 1 });
+  expect(fine.body).toEqual({ recorded: 1 });
 });
 
 test("with the hub down the agent keeps judging in simulation mode, and replays everything in order when it is back", async () => {

@@ -5,11 +5,12 @@
 // offline when its drawdown crosses the critical threshold freezes itself and
 // says so: in its log, its status and, once back, its heartbeat.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Agent, type AgentConfig } from "../agent/agent.ts";
+import type { Agent } from "../agent/agent.ts";
 import { DEFAULT_CONFIG } from "../kernel/config.ts";
 import type { JournaledVerdict, PortfolioSnapshot } from "../kernel/types.ts";
 import { portfolio } from "./fixtures/portfolio.ts";
-import { freePort, removeTempDirs, tempDir } from "./helpers.ts";
+import { freePort, removeTempDirs } from "./helpers.ts";
+import { startOnlineAgent, testAgentConfig } from "./support/agent-harness.ts";
 import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
 
 let t: TestHub;
@@ -23,29 +24,14 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-function config(hub: TestHub, nodeId: string, log: (line: string) => void = () => {}): AgentConfig {
-  return {
-    nodeId,
-    dataDir: tempDir("edgefed-agent-"),
-    hubUrl: hub.hub.httpUrl,
-    enrollToken: hub.enrollmentToken(),
-    advertisement: { capabilities: ["kernel"], arch: "x64", version: "0.1.0-test" },
+async function onlineAgent(nodeId: string, hub = t, log: (line: string) => void = () => {}): Promise<Agent> {
+  const config = testAgentConfig(hub, nodeId, {
     // No cooldown or rate limit: every entry here is judged by the decision under test alone.
     gateConfig: { ...DEFAULT_CONFIG, MIN_HOLD_SECONDS: 0, MAX_TRADES_10MIN: 1000 },
-    heartbeatS: 0,
-    apiPort: null,
-    outboxMax: 10_000,
     reconnectMaxS: 1,
-    journalRetentionDays: 30,
     log,
-  };
-}
-
-async function onlineAgent(nodeId: string, hub = t, log?: (line: string) => void): Promise<Agent> {
-  const agent = await Agent.start(config(hub, nodeId, log));
-  agents.push(agent);
-  await eventually(async () => (await hub.api("GET", `/federation/nodes/${nodeId}`)).body.state?.session >= 1, 10_000, `${nodeId} online`);
-  return agent;
+  });
+  return startOnlineAgent(hub, config, agents);
 }
 
 /** Issues a decision to one node and waits for its ack at the hub; returns the decision and the ack. */

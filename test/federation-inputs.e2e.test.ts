@@ -8,7 +8,8 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Agent } from "../agent/agent.ts";
 import { DEFAULT_CONFIG } from "../kernel/config.ts";
 import { portfolio } from "./fixtures/portfolio.ts";
-import { removeTempDirs, tempDir } from "./helpers.ts";
+import { removeTempDirs } from "./helpers.ts";
+import { postJson, testAgentConfig } from "./support/agent-harness.ts";
 import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
 
 const NODE = "inputs-e2e";
@@ -17,21 +18,13 @@ let agent: Agent;
 
 beforeAll(async () => {
   hub = await startTestHub();
-  agent = await Agent.start({
-    nodeId: NODE,
-    dataDir: tempDir("edgefed-agent-"),
-    hubUrl: hub.hub.httpUrl,
-    enrollToken: hub.enrollmentToken(),
-    advertisement: { capabilities: ["kernel"], arch: "x64", version: "0.1.0-test" },
-    // No cooldown or rate limit: each entry is judged by the ESS state alone.
-    gateConfig: { ...DEFAULT_CONFIG, MIN_HOLD_SECONDS: 0, MAX_TRADES_10MIN: 1000 },
-    heartbeatS: 0,
-    apiPort: 0,
-    outboxMax: 10_000,
-    reconnectMaxS: 1,
-    journalRetentionDays: 30,
-    log: () => {},
-  });
+  agent = await Agent.start(
+    testAgentConfig(hub, NODE, {
+      // No cooldown or rate limit: each entry is judged by the ESS state alone.
+      gateConfig: { ...DEFAULT_CONFIG, MIN_HOLD_SECONDS: 0, MAX_TRADES_10MIN: 1000 },
+      apiPort: 0,
+    }),
+  );
   await eventually(() => agent.online, 10_000, "the agent online");
 });
 afterAll(async () => {
@@ -40,14 +33,7 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-async function post(path: string, body: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(`http://127.0.0.1:${agent.apiPort}${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json() };
-}
+const post = (path: string, body: unknown) => postJson(agent.apiPort, path, body);
 
 let counter = 0;
 /** A BUY of 1 at 100 that passes every economic gate. */

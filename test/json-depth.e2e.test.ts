@@ -6,10 +6,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Agent } from "../agent/agent.ts";
-import { DEFAULT_CONFIG } from "../kernel/config.ts";
 import { MAX_JSON_DEPTH } from "../lib/json-depth.ts";
 import { nodeTopic } from "../protocol/topics.ts";
-import { BUN, removeTempDirs, REPO_ROOT, tempDir } from "./helpers.ts";
+import { BUN, removeTempDirs, REPO_ROOT } from "./helpers.ts";
+import { postJson, testAgentConfig } from "./support/agent-harness.ts";
 import { connectNode, eventually, newNode, registerBody, startTestHub, type TestHub } from "./support/hub-harness.ts";
 
 const LEVELS = 10_000;
@@ -71,25 +71,12 @@ describe("the hub", () => {
 });
 
 test("the agent's local API answers a 10,000-level intent body with 400 naming the limit", async () => {
-  const agent = await Agent.start({
-    nodeId: "deep-intents",
-    dataDir: tempDir("edgefed-agent-"),
-    hubUrl: "",
-    enrollToken: "",
-    advertisement: { capabilities: ["kernel"], arch: "x64", version: "0.1.0-test" },
-    gateConfig: { ...DEFAULT_CONFIG },
-    heartbeatS: 0,
-    apiPort: 0,
-    outboxMax: 1000,
-    reconnectMaxS: 2,
-    journalRetentionDays: 30,
-    log: () => {},
-  });
+  const agent = await Agent.start(testAgentConfig(null, "deep-intents", { apiPort: 0 }));
   try {
     for (const path of ["/v1/intents", "/v1/closes"]) {
-      const response = await fetch(`http://127.0.0.1:${agent.apiPort}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: `[${deep}]` });
+      const response = await postJson(agent.apiPort, path, `[${deep}]`);
       expect(response.status).toBe(400);
-      expect(await response.json()).toEqual({ error: "json_too_deep", detail: expect.stringContaining(LIMIT) });
+      expect(response.body).toEqual({ error: "json_too_deep", detail: expect.stringContaining(LIMIT) });
     }
   } finally {
     await agent.stop();

@@ -4,9 +4,10 @@
 // they gave before, on the fleet and on a node, also on a node registered
 // after the decision and on one that was off while both were issued.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Agent, type AgentConfig } from "../agent/agent.ts";
+import type { Agent, AgentConfig } from "../agent/agent.ts";
 import { DEFAULT_CONFIG } from "../kernel/config.ts";
-import { removeTempDirs, tempDir } from "./helpers.ts";
+import { removeTempDirs } from "./helpers.ts";
+import { startOnlineAgent, testAgentConfig } from "./support/agent-harness.ts";
 import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
 
 let t: TestHub;
@@ -20,29 +21,13 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-function config(nodeId: string, dataDir = tempDir("edgefed-agent-")): AgentConfig {
-  return {
-    nodeId,
-    dataDir,
-    hubUrl: t.hub.httpUrl,
-    enrollToken: t.enrollmentToken(),
-    advertisement: { capabilities: ["kernel"], arch: "x64", version: "0.1.0-test" },
-    // Many entries in a few seconds: the rate gate must not be what holds them.
-    gateConfig: { ...DEFAULT_CONFIG, MAX_TRADES_10MIN: 1000 },
-    heartbeatS: 0,
-    apiPort: null,
-    outboxMax: 10_000,
-    reconnectMaxS: 2,
-    journalRetentionDays: 30,
-    log: () => {},
-  };
+function config(nodeId: string): AgentConfig {
+  // Many entries in a few seconds: the rate gate must not be what holds them.
+  return testAgentConfig(t, nodeId, { gateConfig: { ...DEFAULT_CONFIG, MAX_TRADES_10MIN: 1000 } });
 }
 
 async function started(agentConfig: AgentConfig): Promise<Agent> {
-  const agent = await Agent.start(agentConfig);
-  running.push(agent);
-  await eventually(async () => (await t.api("GET", `/federation/nodes/${agentConfig.nodeId}`)).body.state?.session >= 1, 10_000, `${agentConfig.nodeId} online`);
-  return agent;
+  return startOnlineAgent(t, agentConfig, running);
 }
 
 async function stopped(agent: Agent): Promise<void> {

@@ -6,14 +6,14 @@
 // the copy is published with the hub's own broker credentials.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import mqtt, { type MqttClient } from "mqtt";
-import { Agent, type AgentConfig } from "../agent/agent.ts";
-import { DEFAULT_CONFIG } from "../kernel/config.ts";
+import { Agent } from "../agent/agent.ts";
 import { DEFAULT_POLICY } from "../kernel/policy.ts";
 import { DesiredPolicyMessage } from "../protocol/messages.ts";
 import { signMessage, verifyMessage, type Ed25519KeyPair } from "../protocol/signing.ts";
 import { FLEET_POLICY_TOPIC, nodeTopic } from "../protocol/topics.ts";
 import { openSqliteRegistry } from "../hub/store/sqlite/sqlite-store.ts";
-import { removeTempDirs, tempDir } from "./helpers.ts";
+import { removeTempDirs } from "./helpers.ts";
+import { testAgentConfig } from "./support/agent-harness.ts";
 import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
 import { startMosquitto, type RunningMosquitto } from "./support/mosquitto.ts";
 
@@ -35,21 +35,7 @@ afterAll(async () => {
 });
 
 async function startAgent(nodeId: string, logs: string[]): Promise<Agent> {
-  const config: AgentConfig = {
-    nodeId,
-    dataDir: tempDir("edgefed-agent-"),
-    hubUrl: t.hub.httpUrl,
-    enrollToken: t.enrollmentToken(),
-    advertisement: { capabilities: ["kernel"], arch: "x64", version: "0.1.0-test" },
-    gateConfig: { ...DEFAULT_CONFIG },
-    heartbeatS: 0,
-    apiPort: null,
-    outboxMax: 1000,
-    reconnectMaxS: 2,
-    journalRetentionDays: 30,
-    log: (line) => logs.push(line),
-  };
-  const agent = await Agent.start(config);
+  const agent = await Agent.start(testAgentConfig(t, nodeId, { log: (line) => logs.push(line) }));
   agents.push(agent);
   await eventually(() => agent.online, 15_000, `${nodeId} online`);
   return agent;

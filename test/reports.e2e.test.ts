@@ -5,8 +5,8 @@
 // outbox and replayed in order when the hub is back.
 import { afterAll, describe, expect, test } from "bun:test";
 import { Agent } from "../agent/agent.ts";
-import { DEFAULT_CONFIG } from "../kernel/config.ts";
-import { freePort, removeTempDirs, tempDir } from "./helpers.ts";
+import { freePort, removeTempDirs } from "./helpers.ts";
+import { postJson, testAgentConfig } from "./support/agent-harness.ts";
 import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
 import { startMosquitto, type RunningMosquitto } from "./support/mosquitto.ts";
 
@@ -51,24 +51,11 @@ describe.each(["embedded", "mosquitto"] as const)("strategy reports, %s broker",
     const env = { EDGEFED_HTTP_PORT: String(await freePort()), EDGEFED_MQTT_PORT: String(await freePort()) };
     hub = await startTestHub({ mosquitto, env });
     const dataDir = hub.dataDir;
-    agent = await Agent.start({
-      nodeId,
-      dataDir: tempDir("edgefed-agent-"),
-      hubUrl: hub.hub.httpUrl,
-      enrollToken: hub.enrollmentToken(),
-      advertisement: { capabilities: ["kernel"], arch: "x64", version: "0.1.0-test" },
-      gateConfig: { ...DEFAULT_CONFIG },
-      heartbeatS: 0,
-      apiPort: 0,
-      outboxMax: 10_000,
-      reconnectMaxS: 2,
-      journalRetentionDays: 30,
-      log: () => {},
-    });
+    agent = await Agent.start(testAgentConfig(hub, nodeId, { apiPort: 0 }));
     const report = async (path: string, body: unknown) => {
-      const response = await fetch(`http://127.0.0.1:${agent!.apiPort}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      const response = await postJson(agent!.apiPort, path, body);
       expect(response.status).toBe(200);
-      return response.json();
+      return response.body;
     };
     const view = async () => (await hub!.api("GET", `/federation/nodes/${nodeId}`)).body;
     const history = async (query: string) => (await hub!.api("GET", `/federation/nodes/${nodeId}/history?${query}`)).body;

@@ -4,9 +4,10 @@
 // table and its result comes back with the ack into the audit trail; a node
 // without the capability, or without a handler for the type, refuses it.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Agent, type AgentConfig } from "../agent/agent.ts";
+import type { Agent } from "../agent/agent.ts";
 import { configHash, DEFAULT_CONFIG } from "../kernel/config.ts";
-import { removeTempDirs, tempDir } from "./helpers.ts";
+import { removeTempDirs } from "./helpers.ts";
+import { startOnlineAgent, testAgentConfig } from "./support/agent-harness.ts";
 import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
 
 let t: TestHub;
@@ -21,24 +22,7 @@ afterAll(async () => {
 });
 
 async function started(nodeId: string, capabilities: string[]): Promise<Agent> {
-  const config: AgentConfig = {
-    nodeId,
-    dataDir: tempDir("edgefed-agent-"),
-    hubUrl: t.hub.httpUrl,
-    enrollToken: t.enrollmentToken(),
-    advertisement: { capabilities, arch: "x64", version: "0.1.0-test" },
-    gateConfig: { ...DEFAULT_CONFIG },
-    heartbeatS: 0,
-    apiPort: null,
-    outboxMax: 10_000,
-    reconnectMaxS: 2,
-    journalRetentionDays: 30,
-    log: () => {},
-  };
-  const agent = await Agent.start(config);
-  agents.push(agent);
-  await eventually(async () => (await t.api("GET", `/federation/nodes/${nodeId}`)).body.state?.session >= 1, 10_000, `${nodeId} online`);
-  return agent;
+  return startOnlineAgent(t, testAgentConfig(t, nodeId, { capabilities }), agents);
 }
 
 /** The acks of decision `id` by node, once every one of `nodes` has acknowledged it. */

@@ -3,31 +3,14 @@
 // which state message wins, and the latest strategy report of each series.
 import { describe, expect, test } from "bun:test";
 import type { BirthMessage, HeartbeatMessage, StateMessage, VerdictEventMessage } from "../../protocol/messages.ts";
-import { emptyLive, type NodeRecord } from "../nodes/node-model.ts";
+import type { NodeRecord } from "../nodes/node-model.ts";
 import { MAX_MODELS_PER_NODE, type ReportOf } from "../../protocol/reports.ts";
+import { registeredNode } from "../../test/fixtures/node-record.ts";
 import { applyBirth, applyHeartbeat, applyReport, applyState, applyVerdict, MAX_DISTINCT_REASONS, OTHER_REASONS } from "./node-messages.ts";
 
 const T0 = 1_700_000_000_000;
 
-function node(): NodeRecord {
-  return {
-    nodeId: "pi-1",
-    registrationId: "reg-1",
-    publicKey: "k".repeat(43),
-    capabilities: ["gate"],
-    arch: "arm64",
-    version: "0.0.1",
-    endpoint: null,
-    passwordHash: "0".repeat(64),
-    registeredAt: T0 - 1000,
-    credentialsAt: T0 - 1000,
-    proofTs: null,
-    health: "offline",
-    healthSince: T0 - 1000,
-    healthCause: "never heard from",
-    live: emptyLive(),
-  };
-}
+const node = (): NodeRecord => registeredNode("pi-1", T0 - 1000);
 
 function heartbeat(seq: number, overrides: Partial<HeartbeatMessage> = {}): HeartbeatMessage {
   return {

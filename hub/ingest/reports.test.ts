@@ -5,10 +5,10 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { nodeTopic } from "../../protocol/topics.ts";
 import { MAX_MODELS_PER_NODE, type ReportKind, type ReportOf } from "../../protocol/reports.ts";
+import { registeredNode } from "../../test/fixtures/node-record.ts";
 import { cleanUp, closeLater, tempDir } from "../../test/helpers.ts";
 import { Fleet } from "../nodes/fleet.ts";
 import { fleetReports } from "../nodes/fleet-reports.ts";
-import { emptyLive, type NodeRecord } from "../nodes/node-model.ts";
 import type { HubStore } from "../store/hub-store.ts";
 import { openSqliteStore } from "../store/sqlite/sqlite-store.ts";
 import { Ingest } from "./ingest.ts";
@@ -17,30 +17,10 @@ afterEach(cleanUp);
 
 const T0 = 1_760_000_000_000;
 
-function registered(nodeId: string): NodeRecord {
-  return {
-    nodeId,
-    registrationId: `reg-${nodeId}`,
-    publicKey: "k".repeat(43),
-    capabilities: ["kernel"],
-    arch: "arm64",
-    version: "0.1.0",
-    endpoint: null,
-    passwordHash: "0".repeat(64),
-    registeredAt: T0,
-    credentialsAt: T0,
-    proofTs: null,
-    health: "offline",
-    healthSince: T0,
-    healthCause: "registered, not heard from yet",
-    live: emptyLive(),
-  };
-}
-
 async function setUp(nodeIds: string[]): Promise<{ store: HubStore; fleet: Fleet; ingest: Ingest; logs: string[]; clock: { now: number } }> {
   const store = closeLater(openSqliteStore(tempDir()));
   await store.write(async (tx) => {
-    for (const id of nodeIds) await tx.nodes.save(registered(id));
+    for (const id of nodeIds) await tx.nodes.save(registeredNode(id, T0));
   });
   const fleet = await Fleet.load(store, { heartbeatMs: 1000, offlineAfterMs: 10_000, degradedLoad: 4, listeningSince: 0 });
   const logs: string[] = [];
@@ -166,7 +146,7 @@ describe("strategy reports through ingest", () => {
   });
 
   test("with no report anywhere the aggregate says so with zeroes and nulls", () => {
-    expect(fleetReports([registered("pi-1")])).toEqual({
+    expect(fleetReports([registeredNode("pi-1", T0)])).toEqual({
       portfolio: { nodes: 0, total_equity: 0, realized_pnl_today: 0, unrealized_pnl: 0, total_exposure_usd: 0, num_positions: 0, worst_drawdown_pct: null, worst_drawdown_node: null, oldest_ts: null },
       health: { nodes: 0, by_system_status: { OPTIMAL: 0, HEALTHY: 0, DEGRADED: 0, CRITICAL: 0, EMERGENCY: 0 }, by_ess_state: { NOMINAL: 0, CAUTION: 0, WARNING: 0, CRITICAL: 0 } },
       models: {},

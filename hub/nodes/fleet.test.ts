@@ -7,39 +7,19 @@ import { afterEach, expect, test } from "bun:test";
 import type { HubStore } from "../store/hub-store.ts";
 import { openHubStore } from "../store/open-hub-store.ts";
 import { openSqliteRegistry, type SqliteRegistry } from "../store/sqlite/sqlite-store.ts";
+import { registeredNode } from "../../test/fixtures/node-record.ts";
 import { cleanUp, closeLater, tempDir } from "../../test/helpers.ts";
 import { Fleet } from "./fleet.ts";
-import { emptyLive, type NodeRecord } from "./node-model.ts";
 
 afterEach(cleanUp);
 
 const T0 = 1_700_000_000_000;
 
-function node(nodeId: string): NodeRecord {
-  return {
-    nodeId,
-    registrationId: `reg-${nodeId}`,
-    publicKey: "k".repeat(43),
-    capabilities: ["kernel"],
-    arch: "arm64",
-    version: "0.0.1",
-    endpoint: null,
-    passwordHash: "0".repeat(64),
-    registeredAt: T0,
-    credentialsAt: T0,
-    proofTs: null,
-    health: "offline",
-    healthSince: T0,
-    healthCause: "registered, not heard from yet",
-    live: emptyLive(),
-  };
-}
-
 async function setUp(nodeIds: string[]): Promise<{ store: HubStore; fleet: Fleet; other: SqliteRegistry; committedLastSeq(nodeId: string): Promise<number> }> {
   const dataDir = tempDir();
   const store = closeLater(await openHubStore({ dataDir }));
   await store.write(async (tx) => {
-    for (const id of nodeIds) await tx.nodes.save(node(id));
+    for (const id of nodeIds) await tx.nodes.save(registeredNode(id, T0));
   });
   const rules = { heartbeatMs: 1000, offlineAfterMs: 10_000, degradedLoad: 4, listeningSince: T0 };
   const fleet = await Fleet.load(store, rules);

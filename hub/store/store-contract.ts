@@ -7,6 +7,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import type { DecisionMessage, DesiredPolicyMessage } from "../../protocol/messages.ts";
 import { emptyLive, type HealthTransition, type NodeRecord } from "../nodes/node-model.ts";
 import { REPORT_HISTORY, type ReportKind, type ReportOf } from "../../protocol/reports.ts";
+import { registeredNode } from "../../test/fixtures/node-record.ts";
 import { TRANSITIONS_KEPT_PER_NODE, type EnrollmentTokenRecord, type HubStore, type ReportRecord, type Tombstone } from "./hub-store.ts";
 
 /** Opens a fresh, empty store; `reopen` opens the same data again (as after a restart). */
@@ -15,26 +16,8 @@ export type OpenStore = () => Promise<{ store: HubStore; reopen(): Promise<HubSt
 const NOW = 1_700_000_000_000;
 const HOUR = 3_600_000;
 
-function node(nodeId: string, overrides: Partial<NodeRecord> = {}): NodeRecord {
-  return {
-    nodeId,
-    registrationId: `reg_${nodeId}`,
-    publicKey: `key-${nodeId}`,
-    capabilities: ["kernel"],
-    arch: "arm64",
-    version: "0.1.0",
-    endpoint: null,
-    passwordHash: "0".repeat(64),
-    registeredAt: NOW,
-    credentialsAt: NOW,
-    proofTs: null,
-    health: "offline",
-    healthSince: NOW,
-    healthCause: "registered, not heard from yet",
-    live: emptyLive(),
-    ...overrides,
-  };
-}
+/** A node registered at NOW: registration id reg_<id>, public key key-<id>. */
+const node = (nodeId: string, overrides: Partial<NodeRecord> = {}): NodeRecord => registeredNode(nodeId, NOW, overrides);
 
 function token(hash: string, overrides: Partial<EnrollmentTokenRecord> = {}): EnrollmentTokenRecord {
   return { hash, label: "", usesLeft: 1, expiresAt: NOW + HOUR, createdAt: NOW, ...overrides };
