@@ -25,7 +25,7 @@ export function nodeRoutes(hub: HubContext, decisions: Decisions, admin: Middlew
     return c.json(nodeDetail(node, hub.fleet, decisions.desiredPolicy(node.nodeId)?.version ?? null, followed?.policy ?? null));
   });
 
-  // As of the last flush (EDGEFED_FLUSH_MS): the node view's latest may be a little newer.
+  // As committed: reports are written before their PUBACK (hub/mqtt/commit-before-ack.ts), so this holds every acknowledged one.
   routes.get("/:id/history", admin, async (c) => {
     const id = c.req.param("id");
     if (!hub.fleet.get(id)) throw await notRegisteredError(hub, id);
