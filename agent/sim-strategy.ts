@@ -24,12 +24,14 @@ export const MODELS: [string, Intent["regime"]][] = [["NHiTS", "TREND"], ["XGBoo
 
 const HEALTH_EVERY = 6;
 const MODELS_EVERY = 12;
-/** Per step: a drawdown starts about once in 300 steps (25 minutes at a step every 5 s). */
-const DRAWDOWN_CHANCE = 1 / 300;
+/** Per step: a drawdown starts about once in 1,500 steps (two hours at a step every 5 s; a 5-node fleet sees one every 25 minutes). */
+const DRAWDOWN_CHANCE = 1 / 1500;
 /** Per step with an open position: a close about every 7 steps. */
 const CLOSE_CHANCE = 0.15;
-const STEP_VOLATILITY = 0.0015;
-const STEP_DRIFT = 0.0001;
+const STEP_VOLATILITY = 0.0008;
+const STEP_DRIFT = 0.00005;
+/** Outside a drawdown episode, the share of the distance to the peak won back per step (recovery over minutes). */
+const RECOVERY = 0.01;
 
 /** mulberry32: a small, fast, seedable generator; numbers in [0, 1). */
 export function seededRandom(seed: number): () => number {
@@ -116,11 +118,11 @@ export class SimulatedStrategy {
     if (day !== this.day) [this.day, this.realizedToday, this.tradesToday, this.winsToday] = [day, 0, 0, 0];
 
     if (!this.drawdown && this.random() < DRAWDOWN_CHANCE) {
-      const depth = 0.04 + this.random() * 0.16; // 4% to 20% below where it starts
+      const depth = 0.03 + this.random() * 0.12; // 3% to 15% below where it starts
       const stepsLeft = 30 + Math.floor(this.random() * 90);
       this.drawdown = { stepsLeft, drift: Math.log(1 - depth) / stepsLeft };
     }
-    const drift = this.drawdown?.drift ?? STEP_DRIFT;
+    const drift = this.drawdown?.drift ?? STEP_DRIFT + RECOVERY * Math.log(this.peak / this.equity);
     if (this.drawdown && --this.drawdown.stepsLeft <= 0) this.drawdown = null;
     const ret = drift + STEP_VOLATILITY * this.normal();
     this.equity = round(this.equity * Math.exp(ret), 2);
@@ -154,7 +156,7 @@ export class SimulatedStrategy {
     if (this.positions === 0 || this.random() >= CLOSE_CHANCE) return [];
     this.positions--;
     const pnl = round(this.equity * (0.002 * this.normal() + ret * 5 + (this.drawdown ? -0.002 : 0.0005)), 2);
-    const deep = this.peak > 0 && (this.peak - this.equity) / this.peak > 0.12;
+    const deep = (this.peak - this.equity) / this.peak > 0.08;
     const exit: ExitKind =
       pnl < 0 ? (deep && this.random() < 0.1 ? "liquidation" : this.random() < 0.85 ? "stop_loss" : "manual") : this.random() < 0.85 ? "take_profit" : "manual";
     this.realizedToday += pnl;
