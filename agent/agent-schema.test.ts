@@ -144,7 +144,7 @@ test("a store of version 3 (before strategy reports) gains their table, its data
   v3.close();
 
   const store = closeLater(AgentStore.open(dir));
-  expect(schemaVersion(store.db)).toBe(4);
+  expect(schemaVersion(store.db)).toBe(AGENT_SCHEMA.steps.length);
   expect(store.identity("v3-pi", 9999).createdAt).toBe(1000);
   const outbox = new Outbox(store.db, { maxMessages: 100 });
   const reports = new StrategyReports(store.db, outbox, { nodeId: "v3-pi", queue: true });
@@ -153,4 +153,14 @@ test("a store of version 3 (before strategy reports) gains their table, its data
   expect(reports.latest().health).toEqual({ report: { system_status: "HEALTHY", ess_state: "NOMINAL", ts }, received_at: ts });
   expect(outbox.peek(10).map((m) => m.kind)).toEqual(["verdicts", "health"]);
   expect(layout(store.db)).toEqual(layout(closeLater(AgentStore.open(tempDir())).db));
+});
+
+test("a store of version 4 (before the close feed) gains its cursor, unset until the feed starts", () => {
+  const dir = tempDir();
+  const v4 = openDatabase(join(dir, AGENT_STORE_FILE));
+  migrate(v4, { ...AGENT_SCHEMA, steps: AGENT_SCHEMA.steps.slice(0, 4) });
+  v4.close();
+  const store = closeLater(AgentStore.open(dir));
+  expect(schemaVersion(store.db)).toBe(5);
+  expect(store.db.prepare("SELECT seq FROM close_cursor").all()).toEqual([{ seq: null }]);
 });

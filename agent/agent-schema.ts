@@ -1,6 +1,6 @@
 // The tables of the agent's store (agent.sqlite in the data dir), all in one
 // versioned schema: the registry (identity, hubs, advertisement, policy,
-// decisions applied), the outbox, the verdict feed's cursor, the
+// decisions applied), the outbox, the verdict and close feeds' cursors, the
 // connectivity log and the strategy's reports. The intent journal is another file with its own schema
 // (kernel/journal-schema.ts). Steps are append-only (lib/migrations.ts).
 import { migrate, type Schema } from "../lib/migrations.ts";
@@ -92,6 +92,14 @@ CREATE TABLE strategy_reports (
   received_at INTEGER NOT NULL
 );
 CREATE INDEX strategy_reports_series ON strategy_reports (kind, series, id);
+`,
+    // 5: the close feed's cursor (close-feed.ts): the last journal close number
+    // queued for the hub. NULL until the feed first starts, which sets it to
+    // the journal's last close, so an agent upgraded to this version does not
+    // send the hub the closes it recorded before.
+    `
+CREATE TABLE close_cursor (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), seq INTEGER);
+INSERT INTO close_cursor (singleton, seq) VALUES (1, NULL);
 `,
   ],
 };

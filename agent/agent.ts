@@ -3,8 +3,8 @@
 //
 // The data path: intents come in through the local API (or submit()); the
 // intent processor judges each once and journals the verdict
-// (journal.sqlite); the verdict feed moves journaled verdicts into the outbox
-// (agent.sqlite); the hub link publishes the outbox over MQTT while the hub is
+// (journal.sqlite); the verdict feed moves journaled verdicts, and the close
+// feed the strategy's closes, into the outbox (agent.sqlite); the hub link publishes the outbox over MQTT while the hub is
 // up. Back from the hub, the link hands decisions and desired policies to the
 // policy follower, which puts them in force in the processor and queues the
 // acks. Heartbeats, the offline hold and the scheduled jobs work beside them.
@@ -17,6 +17,7 @@ import type { CloseEvent, JournaledVerdict, PortfolioSnapshot } from "../kernel/
 import type { ReportKind } from "../protocol/reports.ts";
 import type { AgentPart } from "./agent-part.ts";
 import { AgentStore, type NodeIdentity } from "./agent-store.ts";
+import { CloseFeed } from "./close-feed.ts";
 import { ConnectivityLog } from "./connectivity-log.ts";
 import { DecisionApplier, type ResearchRunner } from "./decision-applier.ts";
 import { Heartbeats } from "./heartbeats.ts";
@@ -64,6 +65,7 @@ export class Agent implements LocalApiBackend {
   private readonly reports: StrategyReports;
   private readonly bootId = randomUUID();
   private readonly feed: VerdictFeed;
+  private readonly closeFeed: CloseFeed;
   private readonly link: HubLink;
   private readonly jobs: AgentJobs;
   private readonly api: LocalApiServer;
@@ -92,6 +94,7 @@ export class Agent implements LocalApiBackend {
     }
     this.outbox = new Outbox(this.store.db, { maxMessages: config.outboxMax, log: config.log });
     this.feed = new VerdictFeed(this.store.db, this.outbox, this.processor, config.nodeId, connectivity, { queue: config.hubUrl !== "" });
+    this.closeFeed = new CloseFeed(this.store.db, this.outbox, this.processor, config.nodeId, { queue: config.hubUrl !== "" });
     this.reports = new StrategyReports(this.store.db, this.outbox, { nodeId: config.nodeId, queue: config.hubUrl !== "" });
 
     const research: ResearchRunner = (payload, now) =>
@@ -117,7 +120,7 @@ export class Agent implements LocalApiBackend {
     this.jobs = new AgentJobs({ ...config, processor: this.processor, feed: this.feed, link: this.link });
     this.api = new LocalApiServer(this, config.apiPort, config.log);
 
-    this.parts = [this.feed, this.link, offlineHold, heartbeats, this.jobs, this.api];
+    this.parts = [this.feed, this.closeFeed, this.link, offlineHold, heartbeats, this.jobs, this.api];
   }
 
   static async start(config: AgentConfig): Promise<Agent> {
@@ -169,8 +172,10 @@ export class Agent implements LocalApiBackend {
     return verdicts;
   }
 
+  /** Records closes all or none in the journal, then queues them for the hub with their outcome. */
   recordCloses(closes: CloseEvent[]): void {
     this.processor.recordCloses(closes);
+    if (this.closeFeed.catchUp() > 0) this.link.kick();
   }
 
   /**
@@ -218,6 +223,7 @@ export class Agent implements LocalApiBackend {
       ...this.processor.accountStatus(),
       outbox: this.outbox.stats(),
       verdicts_queued_through: this.feed.cursor,
+      closes_queued_through: this.closeFeed.cursor,
       kernel: { ...this.processor.counters },
       reports: this.reports.latest(),
     };

@@ -1,7 +1,12 @@
 // The fleet simulator: N agents in one process, each with its own identity,
-// store and MQTT connection, generating intents at a steady rate, so
-// operators can try a fleet without hardware and benchmarks can load a hub.
-//   bun run sim --nodes 10 --hub http://127.0.0.1:8080 --token efe_... [--rate 1] [--data-dir DIR] [--prefix sim]
+// store and MQTT connection, generating intents at a steady rate and
+// reporting what its simulated strategy (sim-strategy.ts) does: portfolio
+// snapshots of a random walk with occasional drawdowns, health that follows
+// the drawdown, model performance and position closes, all through the same
+// agent methods the local API calls for a real strategy. So operators can
+// try a fleet, and the federation roles have something to watch, without
+// hardware; benchmarks can load a hub. `--seed` makes it repeatable.
+//   bun run sim --nodes 10 --hub http://127.0.0.1:8080 --token efe_... [--rate 1] [--report-every 5] [--seed N] [--data-dir DIR] [--prefix sim]
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_CONFIG } from "../kernel/config.ts";
@@ -12,6 +17,7 @@ import { httpUrl, nonEmpty, nonNegative, path, token, wholeNumber } from "../lib
 import { parseSettings, settingsHelp, type Checked, type Setting, type SettingsTable } from "../lib/settings.ts";
 import { isNodeId } from "../protocol/topics.ts";
 import { Agent } from "./agent.ts";
+import { MODELS, SimulatedStrategy, SYMBOLS } from "./sim-strategy.ts";
 
 export interface FleetOptions {
   nodes: number;
@@ -19,34 +25,48 @@ export interface FleetOptions {
   token: string;
   /** Intents per second per node; 0 for none. */
   rate: number;
+  /** Seconds between two steps of each node's simulated strategy (its reports); 0 for none. */
+  reportEveryS: number;
+  /** Seeds every node's strategy and intents (node i gets seed + i): the same seed gives the same values. */
+  seed: number;
   dataDir: string;
   prefix: string;
   log(line: string): void;
 }
 
-const SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"];
-const MODELS: [string, Intent["regime"]][] = [["NHiTS", "TREND"], ["XGBoost", "RANGE"], ["XGBoost", "HIGH_VOL"], ["PatchTST", "LOW_VOL"]];
-
 /** A plausible intent: about half pass the gates, the rest hold for a mix of reasons. */
-function randomIntent(nodeId: string, n: number): Intent {
-  const price = 100 + Math.random() * 900;
-  const side = Math.random() < 0.5 ? "BUY" : "SELL";
-  const risk = price * (0.002 + Math.random() * 0.01);
-  const reward = risk * (1 + Math.random() * 3);
-  const [model, regime] = MODELS[Math.floor(Math.random() * MODELS.length)]!;
+function randomIntent(nodeId: string, n: number, random: () => number): Intent {
+  const price = 100 + random() * 900;
+  const side = random() < 0.5 ? "BUY" : "SELL";
+  const risk = price * (0.002 + random() * 0.01);
+  const reward = risk * (1 + random() * 3);
+  const [model, regime] = MODELS[Math.floor(random() * MODELS.length)]!;
   return {
     id: `${nodeId}-${Date.now()}-${n}`,
-    symbol: SYMBOLS[Math.floor(Math.random() * SYMBOLS.length)]!,
+    symbol: SYMBOLS[Math.floor(random() * SYMBOLS.length)]!,
     side,
-    qty: Math.round((10 + Math.random() * 500) / price * 1e6) / 1e6,
+    qty: Math.round(((10 + random() * 500) / price) * 1e6) / 1e6,
     price,
     tp: side === "BUY" ? price + reward : price - reward,
     sl: side === "BUY" ? price - risk : price + risk,
-    expected_move_usd: Math.random() * 20,
+    expected_move_usd: random() * 20,
     model,
     regime,
     ts: Date.now(),
   };
+}
+
+/** One step of a node's strategy, reported as a real strategy would; a refusal is logged, never thrown into the timer. */
+function reportStep(agent: Agent, strategy: SimulatedStrategy, log: (line: string) => void): void {
+  const step = strategy.step(Date.now());
+  try {
+    agent.report("portfolio", [step.portfolio]);
+    if (step.health) agent.report("health", [step.health]);
+    if (step.models.length) agent.report("models", step.models);
+    if (step.closes.length) agent.recordCloses(step.closes);
+  } catch (error) {
+    log(`${agent.identity.nodeId}: the simulated strategy's report was refused: ${(error as Error).message}`);
+  }
 }
 
 export class Fleet {
@@ -76,12 +96,15 @@ export class Fleet {
       );
     }
     const fleet = new Fleet(agents);
-    if (options.rate > 0) {
+    const startedAt = Date.now();
+    agents.forEach((agent, i) => {
+      const strategy = new SimulatedStrategy(options.seed + i, startedAt);
       let n = 0;
-      for (const agent of agents) {
-        fleet.timers.push(setInterval(() => void agent.submit([randomIntent(agent.identity.nodeId, n++)]), 1000 / options.rate));
+      if (options.rate > 0) {
+        fleet.timers.push(setInterval(() => void agent.submit([randomIntent(agent.identity.nodeId, n++, strategy.random)]), 1000 / options.rate));
       }
-    }
+      if (options.reportEveryS > 0) fleet.timers.push(setInterval(() => reportStep(agent, strategy, options.log), options.reportEveryS * 1000));
+    });
     return fleet;
   }
 
@@ -110,9 +133,22 @@ const SIM_SETTINGS: SettingsTable<SimSettings> = [
   { key: "hubUrl", flag: "hub", env: "EDGEFED_HUB_URL", parse: nonEmpty(httpUrl), value: "URL", help: "the hub, e.g. http://127.0.0.1:8080" },
   { key: "token", flag: "token", env: "EDGEFED_ENROLL_TOKEN", parse: nonEmpty(token), value: "TOKEN", help: "an enrollment token for that many nodes (bun run hub token create --uses N)", secret: true },
   { key: "rate", flag: "rate", parse: nonNegative, value: "PER_S", default: "1", help: "intents per second per node; 0: none" },
+  {
+    key: "reportEveryS",
+    flag: "report-every",
+    parse: nonNegative,
+    value: "S",
+    default: "5",
+    help: "seconds between the simulated strategies' reports (portfolio, health, models, closes); 0: none",
+  },
+  { key: "seed", flag: "seed", parse: seedValue, value: "N", default: "clock", help: "seeds the simulated strategies: the same N, the same run; clock: a new one each run" },
   { key: "dataDir", flag: "data-dir", parse: path, value: "DIR", default: "./data/sim", help: "one state directory per simulated node" },
   { key: "prefix", flag: "prefix", parse: nodeIdPrefix, value: "NAME", default: "sim", help: "node ids are NAME-001, NAME-002, ..." },
 ];
+
+function seedValue(raw: string): Checked<number> {
+  return raw === "clock" ? { value: Date.now() % 2 ** 32 } : wholeNumber(0)(raw);
+}
 
 function nodeIdPrefix(raw: string): Checked<string> {
   return isNodeId(`${raw}-001`) ? { value: raw } : { problem: `${JSON.stringify(raw)} does not make node ids (lowercase letters, digits and -)` };

@@ -1,4 +1,5 @@
 // What the hub's services share. Built once by hub.ts; tests build it the same way.
+import type { Alerts } from "./alerts.ts";
 import type { BrokerAccess } from "./broker/broker-access.ts";
 import type { Fleet } from "./nodes/fleet.ts";
 import type { HubIdentity } from "./identity/hub-identity.ts";
@@ -12,6 +13,8 @@ export interface HubContext {
   fleet: Fleet;
   identity: HubIdentity;
   broker: BrokerAccess;
+  /** Where what needs an operator's eye is raised (GET /api/federation/alerts). */
+  alerts: Alerts;
   /** Serialises registration and removal per node id. */
   nodeLocks: KeyedLock;
   /** The broker URL nodes get when EDGEFED_PUBLIC_MQTT_URL is not set, given the host they called the hub by. */

@@ -2,6 +2,7 @@
 // Mosquitto through dynamic security), the hub's MQTT session and ingest, the
 // health sweep and batched flush, and the HTTP API. main.ts and tests both
 // start hubs through here.
+import { Alerts } from "./alerts.ts";
 import type { BrokerAccess } from "./broker/broker-access.ts";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./broker/embedded-broker.ts";
 import { Decisions } from "./decisions/decisions.ts";
@@ -24,6 +25,8 @@ export interface RunningHub {
   mqttUrl: string;
   context: HubContext;
   ingest: Ingest;
+  /** Issues decisions (the HTTP API's, and a federation role's with its origin). */
+  decisions: Decisions;
   stop(): Promise<void>;
 }
 
@@ -86,6 +89,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     fleet,
     identity,
     broker,
+    alerts: new Alerts(log),
     nodeLocks: new KeyedLock(),
     brokerUrlFor(requestHost) {
       if (settings.publicMqttUrl) return settings.publicMqttUrl;
@@ -137,6 +141,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     mqttUrl: mqttCredentials.url,
     context,
     ingest,
+    decisions,
     async stop() {
       clearInterval(flushTimer);
       clearInterval(sweepTimer);

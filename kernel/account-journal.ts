@@ -4,7 +4,16 @@
 import type { SqliteDatabase, SqliteStatement } from "../lib/sqlite.ts";
 import { Account } from "./account.ts";
 import type { CashflowPolicy } from "./policy-limits.ts";
-import type { CloseEvent, EssState, Intent, PortfolioSnapshot } from "./types.ts";
+import type { CloseEvent, EssState, ExitKind, Intent, PortfolioSnapshot } from "./types.ts";
+
+/** A close as journaled, with its number (increasing, never reused): what the agent hands on to the hub. */
+export interface RecordedClose {
+  seq: number;
+  symbol: string;
+  ts: number;
+  pnl_usd: number | null;
+  exit: ExitKind | null;
+}
 
 /** Where the journal stood when the snapshot in force was recorded. */
 export interface SnapshotMark {
@@ -13,7 +22,10 @@ export interface SnapshotMark {
 }
 
 export class AccountJournal {
-  private readonly sql: Record<"insertClose" | "saveSnapshot" | "saveEss" | "clearOpenRisk" | "mark" | "lastClose" | "cashflowProfits", SqliteStatement>;
+  private readonly sql: Record<
+    "insertClose" | "saveSnapshot" | "saveEss" | "clearOpenRisk" | "mark" | "lastClose" | "cashflowProfits" | "closesAfter",
+    SqliteStatement
+  >;
 
   constructor(private readonly db: SqliteDatabase) {
     this.sql = {
@@ -27,12 +39,23 @@ export class AccountJournal {
       mark: db.prepare("SELECT after_seq AS afterSeq, after_close AS afterClose FROM account WHERE singleton = 1"),
       lastClose: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'closes'"),
       cashflowProfits: db.prepare("SELECT pnl_usd FROM closes WHERE ts >= ? AND pnl_usd IS NOT NULL ORDER BY rowid"),
+      closesAfter: db.prepare("SELECT rowid AS seq, symbol, ts, pnl_usd, exit FROM closes WHERE rowid > ? ORDER BY rowid LIMIT ?"),
     };
   }
 
   /** Inside the caller's transaction. */
   recordClose(close: CloseEvent): void {
     this.sql.insertClose.run(close.symbol, close.ts, close.pnl_usd ?? null, close.exit ?? null);
+  }
+
+  /** Closes journaled after number `seq`, oldest first, at most `limit`. */
+  closesAfter(seq: number, limit: number): RecordedClose[] {
+    return this.sql.closesAfter.all<RecordedClose>(seq, limit);
+  }
+
+  /** The highest close number ever given out (AUTOINCREMENT keeps it through compaction); 0 for none. */
+  lastCloseSeq(): number {
+    return this.sql.lastClose.get<{ seq: number }>()?.seq ?? 0;
   }
 
   /** Inside the caller's transaction: the snapshot, marked after everything journaled so far. */

@@ -5,7 +5,8 @@
 // also across restarts and kill -9. It also keeps the node's account
 // (account.ts): portfolio snapshots and closes are journaled like verdicts.
 import { accountStatus, nextEssState, type Account, type AccountStatus } from "./account.ts";
-import { AccountJournal } from "./account-journal.ts";
+import { AccountJournal, type RecordedClose } from "./account-journal.ts";
+export type { RecordedClose };
 import type { GateConfig } from "./config.ts";
 import { compileContext, countsAsTrade, entryRisk, evaluate, type GateContext } from "./gates.ts";
 import { lockJournal } from "./journal-lock.ts";
@@ -356,6 +357,16 @@ export class IntentProcessor {
       for (const reason of JSON.parse(row.reasons) as string[]) by_reason[reason] = (by_reason[reason] ?? 0) + 1;
     }
     return { total: Math.min(rows.length, limit), truncated, by_verdict, by_reason };
+  }
+
+  /** Closes recorded after close number `seq`, oldest first: what an agent publishes next. */
+  closesAfter(seq: number, limit = 1000): RecordedClose[] {
+    return this.accounts.closesAfter(seq, limit);
+  }
+
+  /** The highest close number given out; 0 for a journal without closes. */
+  lastCloseSeq(): number {
+    return this.accounts.lastCloseSeq();
   }
 
   /** The highest seq ever given out (AUTOINCREMENT keeps it through compaction); 0 for a new journal. */

@@ -3,7 +3,7 @@
 // `mosquitto_sub -v -t 'edgefed/v1/#'`.
 import { z } from "zod";
 import { MODEL_NAME } from "../kernel/config.ts";
-import { ESS_STATES, MODES, SYSTEM_STATUSES } from "../kernel/types.ts";
+import { ESS_STATES, EXIT_KINDS, MODES, SYSTEM_STATUSES } from "../kernel/types.ts";
 import { jsonDepthProblem, MAX_JSON_DEPTH } from "../lib/json-depth.ts";
 import { NODE_ID_PATTERN } from "./node-id.ts";
 import { isPublicKey } from "./signing.ts";
@@ -79,6 +79,22 @@ export const VerdictEventMessage = z.strictObject({
       r_ratio: nullableMetric,
     }),
   }),
+});
+
+/**
+ * A position close the strategy reported (POST /v1/closes), with its outcome:
+ * what per-symbol protections of the federation roles count (stop-losses,
+ * profit over a window). `seq` is the journal's close number on the node:
+ * increasing, each once, so the hub takes a redelivery once.
+ */
+export const CloseMessage = z.strictObject({
+  seq: z.int().min(1),
+  symbol: z.string().min(1).max(32),
+  /** When the position closed, as the strategy said. */
+  ts: timestamp,
+  /** Realised profit in USD, negative for a loss; absent when the strategy did not say. */
+  pnl_usd: z.number().optional(),
+  exit: z.enum(EXIT_KINDS).optional(),
 });
 
 // What a strategy process reports through its agent (protocol/reports.ts):
@@ -242,6 +258,7 @@ export type StateMessage = z.infer<typeof StateMessage>;
 export type BirthMessage = z.infer<typeof BirthMessage>;
 export type HeartbeatMessage = z.infer<typeof HeartbeatMessage>;
 export type VerdictEventMessage = z.infer<typeof VerdictEventMessage>;
+export type CloseMessage = z.infer<typeof CloseMessage>;
 export type PortfolioMessage = z.infer<typeof PortfolioMessage>;
 export type SystemHealthMessage = z.infer<typeof SystemHealthMessage>;
 export type ModelPerformanceMessage = z.infer<typeof ModelPerformanceMessage>;

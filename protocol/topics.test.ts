@@ -71,6 +71,7 @@ describe("topics", () => {
       heartbeat: "node->hub, QoS 0, outbox",
       verdicts: "node->hub, QoS 1, outbox",
       "cmd/ack": "node->hub, QoS 1, outbox",
+      closes: "node->hub, QoS 1, outbox",
       portfolio: "node->hub, QoS 1, outbox (newest 1000)",
       health: "node->hub, QoS 1, outbox (newest 1000)",
       models: "node->hub, QoS 1, outbox",

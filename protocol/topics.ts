@@ -12,6 +12,7 @@ import type { z } from "zod";
 import { decodeHeartbeat } from "./heartbeat-guard.ts";
 import {
   BirthMessage,
+  CloseMessage,
   DecisionAckMessage,
   DecisionMessage,
   decodePayload,
@@ -85,6 +86,8 @@ export const TOPICS = {
   /** One event per judged intent, with the journal's per-node seq. */
   verdicts: { direction: "node->hub", schema: VerdictEventMessage, delivery: EVENT, viaOutbox: true },
   "cmd/ack": { direction: "node->hub", schema: DecisionAckMessage, delivery: EVENT, viaOutbox: true },
+  /** One event per position close the strategy reported, with the journal's per-node close seq; never dropped. */
+  closes: { direction: "node->hub", schema: CloseMessage, delivery: EVENT, viaOutbox: true },
   /**
    * The strategy's reports (reports.ts), each queued when reported and
    * replayed in order after an outage. A portfolio snapshot every few seconds

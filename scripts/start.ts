@@ -30,7 +30,7 @@ async function main(): Promise<void> {
 
   const token = await createEnrollmentToken(hub.context.store, { uses: Math.max(nodes, 1), ttlMs: 3600_000, label: "npm start" }, Date.now());
 
-  const fleet = await Fleet.start({ nodes, hubUrl: hub.httpUrl, token, rate: 1, dataDir: "./data/sim", prefix: "sim", log: lineLog(createLogger("sim")) });
+  const fleet = await Fleet.start({ nodes, hubUrl: hub.httpUrl, token, rate: 1, reportEveryS: 5, seed: Date.now() % 2 ** 32, dataDir: "./data/sim", prefix: "sim", log: lineLog(createLogger("sim")) });
   logger.info(`hub on ${hub.httpUrl}, ${nodes} simulated agents; Ctrl-C stops everything`);
 
   const report = setInterval(() => {

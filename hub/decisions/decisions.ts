@@ -14,6 +14,7 @@ import { DomainError, invalidInput, unknownNodeError } from "../errors.ts";
 import type { HubContext } from "../hub-context.ts";
 import { randomSecret } from "../identity/secrets.ts";
 import type { StoreTransaction } from "../store/hub-store.ts";
+import { OPERATOR, type DecisionOrigin } from "./decision-origin.ts";
 import { linkOverride, refoldPolicies } from "./override.ts";
 
 export const DEFAULT_EXPIRY_S = 3600;
@@ -31,6 +32,7 @@ export const DecisionRequest = z.strictObject({
 
 export interface IssuedDecision {
   decision: DecisionMessage;
+  origin: DecisionOrigin;
   seq: number;
   targets: string[];
   published: boolean;
@@ -84,13 +86,18 @@ export class Decisions {
     return (message?.policy as unknown as KernelPolicy | undefined) ?? { ...DEFAULT_POLICY };
   }
 
-  issue(rawBody: unknown): Promise<IssuedDecision> {
-    const result = this.issuing.then(() => this.issueNow(rawBody));
+  /**
+   * Checks, signs, stores, publishes and folds one decision. `origin` says
+   * who made it, for the audit trail: an operator through the HTTP API
+   * unless a federation role says otherwise.
+   */
+  issue(rawBody: unknown, origin: DecisionOrigin = OPERATOR): Promise<IssuedDecision> {
+    const result = this.issuing.then(() => this.issueNow(rawBody, origin));
     this.issuing = result.catch(() => {});
     return result;
   }
 
-  private async issueNow(rawBody: unknown): Promise<IssuedDecision> {
+  private async issueNow(rawBody: unknown, origin: DecisionOrigin): Promise<IssuedDecision> {
     const parsed = DecisionRequest.safeParse(rawBody);
     if (!parsed.success) throw invalidInput(parsed.error.issues);
     const request = parsed.data;
@@ -127,7 +134,7 @@ export class Decisions {
       // seq is known before the insert.
       const seq = await tx.decisions.nextSeq();
       const decision: DecisionMessage = signMessage({ ...unsigned, seq }, hub.identity.keys.privateKey);
-      await tx.decisions.add(decision, targets);
+      await tx.decisions.add(decision, targets, origin);
       let next = new Map<string, KernelPolicy>();
       if (effect.kind === "policy") next = this.foldedInto(policyTargets, effect);
       else if (overriding) {
@@ -144,7 +151,8 @@ export class Decisions {
     });
     for (const [target, message] of policies) this.desired.set(target, message);
     const reverses = overriding ? `, reverses ${(request.payload as OverridePayload).overridden_decision_id}` : "";
-    hub.log(`decision ${decision.id} ${decision.type} -> ${decision.target} (${targets.length} node(s)${reverses}, ${policies.size} desired policies)`);
+    const by = origin.kind === "role" ? ` by role ${origin.role} (${origin.rule})` : "";
+    hub.log(`decision ${decision.id} ${decision.type} -> ${decision.target}${by} (${targets.length} node(s)${reverses}, ${policies.size} desired policies)`);
 
     const payload = JSON.stringify(decision);
     const publishes = [
@@ -153,7 +161,7 @@ export class Decisions {
     ];
     const published = await withTimeout(Promise.all(publishes), PUBLISH_TIMEOUT_MS);
     if (!published) hub.log(`decision ${decision.id}: the broker did not confirm delivery in time; it is sent again when the node next connects`);
-    return { decision, seq, targets, published };
+    return { decision, origin, seq, targets, published };
   }
 
   /**

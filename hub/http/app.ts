@@ -10,6 +10,7 @@ import { requireAdmin } from "./admin-auth.ts";
 import { limitBody, routeNotFound } from "../../lib/http-errors.ts";
 import { hubErrorHandler } from "./error-handler.ts";
 import { decisionRoutes } from "./routes/decisions.ts";
+import { federationRoutes } from "./routes/federation.ts";
 import { nodeRoutes } from "./routes/nodes.ts";
 import { registerRoutes } from "./routes/register.ts";
 import { statusRoutes } from "./routes/status.ts";
@@ -30,5 +31,6 @@ export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Inge
   app.route("/federation/register", registerRoutes(hub));
   app.route("/federation/nodes", nodeRoutes(hub, decisions, admin));
   app.route("/api/federation", decisionRoutes(hub, decisions, admin));
+  app.route("/api/federation", federationRoutes(hub, admin));
   return app;
 }

@@ -1,4 +1,4 @@
-// How decisions look in the HTTP API: as signed, with whom they went to,
+// How decisions look in the HTTP API: as signed, who made them (origin), whom they went to,
 // their acks (snake_case, with a research task's result) and who has not
 // acknowledged yet, and the link between an OVERRIDE and what it reversed.
 import type { IssuedDecision } from "../decisions/decisions.ts";
@@ -9,6 +9,7 @@ export function decisionView(stored: StoredDecision): object {
   const { message } = stored;
   return {
     ...message,
+    origin: stored.origin,
     targets: stored.targets,
     acks: stored.acks.map((a) => ({ node_id: a.nodeId, ok: a.ok, error: a.error, applied_at: a.appliedAt, received_at: a.receivedAt, result: a.result })),
     pending: stored.targets.filter((node) => !acked.has(node)),
@@ -21,5 +22,5 @@ export function decisionView(stored: StoredDecision): object {
 
 /** A decision just issued: as signed, whom it went to, and whether the broker confirmed it in time. */
 export function issuedView(issued: IssuedDecision): object {
-  return { ...issued.decision, targets: issued.targets, published: issued.published };
+  return { ...issued.decision, origin: issued.origin, targets: issued.targets, published: issued.published };
 }

@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { MODEL_NAME } from "../../kernel/config.ts";
 import { REPORT_KINDS } from "../../protocol/reports.ts";
+import { NODE_ID_PATTERN } from "../../protocol/node-id.ts";
 import { HEALTH_STATES, type NodeRecord } from "../nodes/node-model.ts";
 
 const MAX_PAGE = 1000;
@@ -49,3 +50,38 @@ export function pageOfNodes(nodes: Iterable<NodeRecord>, q: NodeListQuery): Node
   const more = start >= 0 && start + q.limit < matching.length;
   return { nodes: page, total: matching.length, nextAfter: more && last ? last.nodeId : null };
 }
+
+/** A time in a query: ms since the epoch, or an ISO 8601 date or time (`2026-12-01`, `2026-12-01T03:00:00Z`). */
+const time = z.string().transform((raw, ctx) => {
+  const ms = /^\d{1,15}$/.test(raw) ? Number(raw) : /^\d{4}-\d{2}-\d{2}/.test(raw) ? Date.parse(raw) : Number.NaN;
+  if (Number.isNaN(ms)) {
+    ctx.addIssue({ code: "custom", message: "a time: ms since the epoch or an ISO 8601 date or time" });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** Events per page of the export: a few MB of JSON lines at most. */
+export const MAX_EVENTS_PAGE = 10_000;
+
+/**
+ * GET /api/federation/events: `from` (included) to `to` (excluded) on the
+ * hub's time of observation, one node's or the fleet's, `limit` a page,
+ * `cursor` where the page before ended. A parameter it does not name is
+ * refused, so a misspelt `form=` does not export everything.
+ */
+export const FederationEventsQuery = z
+  .strictObject({
+    from: time.optional(),
+    to: time.optional(),
+    node: z.string().regex(NODE_ID_PATTERN, "a node id").optional(),
+    limit: z.coerce.number().int().min(1).max(MAX_EVENTS_PAGE).default(1000),
+    cursor: z.string().regex(/^\d{1,15}$/, "the cursor of the page before (its Link or X-Next-Cursor header)").transform(Number).optional(),
+  })
+  .refine((q) => q.from === undefined || q.to === undefined || q.from < q.to, { path: ["to"], message: "must be after from" });
+
+/** GET /api/federation/alerts: those raised at or after `since`, newest first. */
+export const AlertListQuery = z.strictObject({
+  since: time.optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
+});

@@ -57,6 +57,7 @@ export function nodeDetail(node: NodeRecord, fleet: Fleet, desiredPolicyVersion:
       duplicates: live.verdicts.duplicates,
       missing: live.verdicts.missing,
     },
+    closes: { last_seq: live.closes.lastSeq, count: live.closes.count, duplicates: live.closes.duplicates, missing: live.closes.missing },
     reports: {
       portfolio: reportedView(live.reports.portfolio),
       health: reportedView(live.reports.health),

@@ -6,6 +6,12 @@ import { invalidInput } from "../errors.ts";
 
 export function parseQuery<T extends z.ZodType>(schema: T, c: Context): z.infer<T> {
   const parsed = schema.safeParse(c.req.query());
-  if (!parsed.success) throw invalidInput(parsed.error.issues);
+  if (!parsed.success) throw invalidInput(parsed.error.issues.map(namingUnknownKeys));
   return parsed.data;
+}
+
+/** A strict schema's "unrecognized keys" issue names no field; name the first unknown parameter. */
+function namingUnknownKeys(issue: z.core.$ZodIssue): { path: PropertyKey[]; message: string } {
+  if (issue.code !== "unrecognized_keys") return issue;
+  return { path: [issue.keys[0]!], message: "not a parameter of this endpoint" };
 }

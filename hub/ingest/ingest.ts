@@ -9,7 +9,7 @@ import type { Fleet } from "../nodes/fleet.ts";
 import type { NodeRecord } from "../nodes/node-model.ts";
 import { DropCounter } from "./drop-counter.ts";
 import { MAX_MODELS_PER_NODE, type ReportKind, type ReportOf } from "../../protocol/reports.ts";
-import { applyBirth, applyHeartbeat, applyReport, applyState, applyVerdict } from "./node-messages.ts";
+import { applyBirth, applyClose, applyHeartbeat, applyReport, applyState, applyVerdict } from "./node-messages.ts";
 
 export interface IngestStats {
   received: number;
@@ -88,7 +88,15 @@ export const INGEST_HANDLERS: { [K in NodeToHubKind]: Handler<K> } = {
     return null;
   },
   verdicts({ fleet }, node, event, now) {
-    applyVerdict(node, event, now);
+    if (applyVerdict(node, event, now) === "new") fleet.observed({ type: "verdict", node: node.nodeId, at: now, event });
+    fleet.touched(node, now);
+    return null;
+  },
+  closes({ fleet }, node, close, now) {
+    if (applyClose(node, close, now) === "new") {
+      const { seq: _, ...outcome } = close; // the close number only orders the wire
+      fleet.observed({ type: "close", node: node.nodeId, at: now, close: outcome });
+    }
     fleet.touched(node, now);
     return null;
   },

@@ -1,6 +1,6 @@
 // What each agent message kind changes in the fleet view: one small function
 // per kind. Each gets a message already validated against its schema.
-import type { BirthMessage, HeartbeatMessage, ModelPerformanceMessage, StateMessage, VerdictEventMessage } from "../../protocol/messages.ts";
+import type { BirthMessage, CloseMessage, HeartbeatMessage, ModelPerformanceMessage, StateMessage, VerdictEventMessage } from "../../protocol/messages.ts";
 import { MAX_MODELS_PER_NODE, type ReportKind, type ReportOf } from "../../protocol/reports.ts";
 import type { NodeRecord, NodeReports, Reported } from "../nodes/node-model.ts";
 
@@ -57,17 +57,33 @@ export const MAX_DISTINCT_REASONS = 100;
 export const OTHER_REASONS = "OTHER";
 
 /** Counts a verdict event once: redeliveries (seq at or below the last) are counted as duplicates only. */
-export function applyVerdict(node: NodeRecord, event: VerdictEventMessage, now: number): void {
+export function applyVerdict(node: NodeRecord, event: VerdictEventMessage, now: number): "new" | "duplicate" {
   const tally = node.live.verdicts;
   node.live.lastSeen = now;
   if (event.seq <= tally.lastSeq) {
     tally.duplicates++;
-    return;
+    return "duplicate";
   }
   tally.missing += event.seq - tally.lastSeq - 1;
   tally.lastSeq = event.seq;
   tally.byVerdict[event.verdict.verdict] = (tally.byVerdict[event.verdict.verdict] ?? 0) + 1;
   for (const reason of event.verdict.reasons) countReason(tally.byReason, reason);
+  return "new";
+}
+
+/** Counts a position close once, by its close number, as verdicts are counted by seq. */
+export function applyClose(node: NodeRecord, close: CloseMessage, now: number): "new" | "duplicate" {
+  const tally = node.live.closes;
+  node.live.lastSeen = now;
+  if (close.seq <= tally.lastSeq) {
+    tally.duplicates++;
+    return "duplicate";
+  }
+  // An agent upgraded to the closes topic starts after the closes it had journaled before: no gap.
+  if (tally.lastSeq > 0) tally.missing += close.seq - tally.lastSeq - 1;
+  tally.lastSeq = close.seq;
+  tally.count++;
+  return "new";
 }
 
 /**

@@ -1,18 +1,19 @@
 // Which node messages the hub commits before the broker learns they arrived:
-// the events of the topic table. A verdict event is counted, a decision ack
-// and a strategy report recorded once, and nothing
+// the events of the topic table. A verdict event and a close are counted, a
+// decision ack and a strategy report recorded once (each with its federation
+// event), and nothing
 // brings them back later: the broker forgets a QoS 1 message at the hub's
 // PUBACK, the agent at the broker's. So the hub acknowledges these only after
 // the registry commit holding their effect (Fleet.commit); if it dies before,
 // the broker (or, with the embedded broker, the agent) sends them again, and
-// ingest takes a redelivery once: a verdict whose seq is at or below the
-// node's last counts as a duplicate only, an ack is stored by decision and
-// node. `state` and `birth` are retained and come back with every subscribe,
+// ingest takes a redelivery once: a verdict or close whose number is at or
+// below the node's last counts as a duplicate only, an ack is stored by
+// decision and node. `state` and `birth` are retained and come back with every subscribe,
 // heartbeats are QoS 0 and replaced by the next: those are acknowledged at
 // once and reach the registry with the periodic flush.
 import { deliveryOf, NODE_TO_HUB_KINDS, parseNodeTopic } from "../../protocol/topics.ts";
 
-/** The node->hub kinds the topic table sends as events (QoS 1, not retained): verdicts, acks, strategy reports. */
+/** The node->hub kinds the topic table sends as events (QoS 1, not retained): verdicts, acks, strategy reports, closes. */
 const COMMITTED_BEFORE_ACK: readonly string[] = NODE_TO_HUB_KINDS.filter((kind) => {
   const delivery = deliveryOf(kind);
   return delivery.qos === 1 && !delivery.retain;

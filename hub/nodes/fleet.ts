@@ -7,10 +7,16 @@
 // to it only after commit() has written the node's live state
 // (hub/mqtt/commit-before-ack.ts). The strategy reports' history goes in the
 // same transaction as the latest report kept in the live state, so the two
-// agree.
+// agree; so do the federation events (protocol/federation-events.ts) the
+// hub observed: each new report, health transition, verdict event and close,
+// in the order observed, the federation roles' input stream.
 import { classifyHealth, type HealthRules } from "./health.ts";
 import type { HealthState, HealthTransition, NodeRecord } from "./node-model.ts";
-import type { HubStore, ReportRecord, StoreTransaction } from "../store/hub-store.ts";
+import type { NodeFederationEvent, HubStore, ReportRecord, StoreTransaction } from "../store/hub-store.ts";
+import type { ReportKind } from "../../protocol/reports.ts";
+
+/** The federation event type of each report kind. */
+const EVENT_OF_REPORT = { portfolio: "portfolio", health: "health", models: "model" } as const satisfies Record<ReportKind, NodeFederationEvent["type"]>;
 
 const RECENT_TRANSITIONS = 20;
 
@@ -20,6 +26,7 @@ export class Fleet {
   private readonly dirty = new Set<string>();
   private pendingTransitions: { nodeId: string; transition: HealthTransition }[] = [];
   private pendingReports: ReportRecord[] = [];
+  private pendingEvents: NodeFederationEvent[] = [];
   /** Nodes whose live state is queued for the next group commit, with its promise. */
   private readonly committing = new Map<string, Promise<void>>();
 
@@ -88,10 +95,16 @@ export class Fleet {
     if (node.health !== "healthy" || node.live.state !== "online" || cause !== undefined) this.evaluate(node, now, cause);
   }
 
-  /** Queues a new strategy report for the history (the latest is in the node's live state already). */
-  reported(report: ReportRecord): void {
-    this.pendingReports.push(report);
-    this.dirty.add(report.nodeId);
+  /** Queues a new strategy report for the history (the latest is in the node's live state already), and its federation event. */
+  reported(record: ReportRecord): void {
+    this.pendingReports.push(record);
+    this.observed({ type: EVENT_OF_REPORT[record.kind], node: record.nodeId, at: record.receivedAt, report: record.report } as NodeFederationEvent);
+  }
+
+  /** Queues a federation event the hub observed, written with the node's live state. */
+  observed(event: NodeFederationEvent): void {
+    this.pendingEvents.push(event);
+    this.dirty.add(event.node);
   }
 
   /** Re-evaluates every node's health; returns how many changed state. */
@@ -118,7 +131,7 @@ export class Fleet {
     if (recent.length > RECENT_TRANSITIONS) recent.pop();
     this.recent.set(node.nodeId, recent);
     this.pendingTransitions.push({ nodeId: node.nodeId, transition });
-    this.dirty.add(node.nodeId);
+    this.observed({ type: "node_health", node: node.nodeId, at, state: to });
   }
 
   countsByHealth(): Record<HealthState, number> {
@@ -129,7 +142,7 @@ export class Fleet {
 
   /** Writes changed live state, new transitions and reports in one transaction; resolves once committed. */
   async flush(): Promise<number> {
-    if (this.dirty.size === 0 && this.pendingTransitions.length === 0) return 0;
+    if (this.dirty.size === 0 && this.pendingTransitions.length === 0 && this.pendingEvents.length === 0) return 0;
     const changes = this.take([...this.dirty]);
     try {
       await this.store.write((tx) => this.write(tx, changes));
@@ -165,12 +178,13 @@ export class Fleet {
     return write;
   }
 
-  /** Takes the live state of `ids` and every pending transition and report out of what is left to write. */
+  /** Takes the live state of `ids` and every pending transition, report and event out of what is left to write. */
   private take(ids: string[]): Changes {
-    const changes = { ids, transitions: this.pendingTransitions, reports: this.pendingReports };
+    const changes = { ids, transitions: this.pendingTransitions, reports: this.pendingReports, events: this.pendingEvents };
     for (const id of ids) this.dirty.delete(id);
     this.pendingTransitions = [];
     this.pendingReports = [];
+    this.pendingEvents = [];
     return changes;
   }
 
@@ -179,6 +193,7 @@ export class Fleet {
     for (const id of changes.ids) this.dirty.add(id);
     this.pendingTransitions = changes.transitions.concat(this.pendingTransitions);
     this.pendingReports = changes.reports.concat(this.pendingReports);
+    this.pendingEvents = changes.events.concat(this.pendingEvents);
   }
 
   /** Inside the store's write transaction; what belongs to nodes removed meanwhile is left out. */
@@ -186,6 +201,7 @@ export class Fleet {
     await tx.nodes.saveLive(changes.ids.flatMap((id) => this.nodes.get(id) ?? []));
     await tx.nodes.addTransitions(changes.transitions.filter(({ nodeId }) => this.nodes.has(nodeId)));
     await tx.reports.add(changes.reports.filter(({ nodeId }) => this.nodes.has(nodeId)));
+    await tx.federationEvents.add(changes.events.filter(({ node }) => this.nodes.has(node)));
   }
 }
 
@@ -193,4 +209,5 @@ interface Changes {
   ids: string[];
   transitions: { nodeId: string; transition: HealthTransition }[];
   reports: ReportRecord[];
+  events: NodeFederationEvent[];
 }

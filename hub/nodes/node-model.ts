@@ -23,6 +23,16 @@ export interface VerdictTally {
   missing: number;
 }
 
+/** The position closes a node reported (the `closes` topic), counted once each by their close number. */
+export interface CloseTally {
+  lastSeq: number;
+  count: number;
+  /** Closes at or below the last number seen (redelivery): not counted again. */
+  duplicates: number;
+  /** Close numbers skipped over: closes the hub never saw. */
+  missing: number;
+}
+
 /** A report as the hub keeps it: what the node sent, and when the hub heard it. */
 export interface Reported<T> {
   report: T;
@@ -63,6 +73,7 @@ export interface NodeLive {
   /** The ESS state the node reported with its last heartbeat (null: none yet, or an older agent). */
   essState: EssState | null;
   verdicts: VerdictTally;
+  closes: CloseTally;
   reports: NodeReports;
 }
 
@@ -109,6 +120,7 @@ export function emptyLive(): NodeLive {
     kernel: null,
     essState: null,
     verdicts: { lastSeq: 0, byVerdict: {}, byReason: {}, duplicates: 0, missing: 0 },
+    closes: { lastSeq: 0, count: 0, duplicates: 0, missing: 0 },
     reports: { portfolio: null, health: null, models: [], duplicates: 0 },
   };
 }

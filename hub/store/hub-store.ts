@@ -1,7 +1,9 @@
 // The hub's registry as every caller sees it: nodes and their health
 // transitions, enrollment tokens, tombstones of removed nodes, the decisions
 // audit trail with acks and desired policies, the history of what each node's
-// strategy reported, and the hub's own values (key pair, token hashes). A backend implements HubStore; callers never see SQL.
+// strategy reported, the federation events the hub observed (the roles'
+// input stream), and the hub's own values (key pair, token hashes). A backend
+// implements HubStore; callers never see SQL.
 //
 // Every method returns a promise, because a networked backend (PostgreSQL, a
 // later issue) answers over a socket; the SQLite backend answers at once.
@@ -10,8 +12,10 @@
 // throws. The hub serialises what must not interleave (registration and
 // removal per node id, decisions one at a time) before it writes; a backend
 // needs no locks beyond its transaction.
+import type { FederationEvent } from "../../protocol/federation-events.ts";
 import type { DecisionMessage, DesiredPolicyMessage } from "../../protocol/messages.ts";
 import type { Report, ReportKind } from "../../protocol/reports.ts";
+import type { DecisionOrigin } from "../decisions/decision-origin.ts";
 import type { HealthTransition, NodeRecord } from "../nodes/node-model.ts";
 
 /**
@@ -38,7 +42,7 @@ export interface NodeWrites extends NodeReads {
   saveLive(nodes: readonly NodeRecord[]): Promise<void>;
   /** Appends transitions (oldest first), then keeps the newest TRANSITIONS_KEPT_PER_NODE of each node; ids not registered are skipped. */
   addTransitions(transitions: readonly { nodeId: string; transition: HealthTransition }[]): Promise<void>;
-  /** Deletes a node with its transitions and its reports; false if there was none. */
+  /** Deletes a node with its transitions, its reports and its federation events; false if there was none. */
   delete(nodeId: string): Promise<boolean>;
 }
 
@@ -123,6 +127,8 @@ export interface StoredDecision {
   seq: number;
   /** The signed decision exactly as published. */
   message: DecisionMessage;
+  /** Who made it: an operator, or a federation role with its rule, inputs and thresholds. */
+  origin: DecisionOrigin;
   /** The node ids it was sent to. */
   targets: string[];
   /** Acknowledgements (and removal closings), by node id. */
@@ -155,8 +161,8 @@ export interface DecisionReads {
 export interface DecisionWrites extends DecisionReads {
   /** The seq the next decision gets (decisions are issued one at a time). */
   nextSeq(): Promise<number>;
-  /** Stores a decision under its own seq (`message.seq`). */
-  add(message: DecisionMessage, targets: readonly string[]): Promise<void>;
+  /** Stores a decision under its own seq (`message.seq`), with who made it. */
+  add(message: DecisionMessage, targets: readonly string[], origin: DecisionOrigin): Promise<void>;
   /** Links a decision to the OVERRIDE that reversed it; false if there is no such decision or it was overridden already. */
   setOverriddenBy(decisionId: string, overrideId: string): Promise<boolean>;
   /** Records an ack; the first one of a node counts, later ones (redeliveries) change nothing. */
@@ -201,6 +207,60 @@ export interface ReportWrites extends ReportReads {
   add(reports: readonly ReportRecord[]): Promise<void>;
 }
 
+/** A federation event of a node (a tick belongs to no node and is not recorded). */
+export type NodeFederationEvent = Exclude<FederationEvent, { type: "tick" }>;
+
+/**
+ * Federation events kept: a week, so an operator can replay last week's
+ * inputs with a new config, and at most FEDERATION_EVENTS_KEPT_PER_NODE of a
+ * node, so a chatty node cannot fill the disk: 200,000 is a week of a
+ * portfolio snapshot and a health report every 6 s (verdicts and closes come
+ * on top), about 60 MB of a node's JSON.
+ */
+export const FEDERATION_EVENTS_KEPT_MS = 7 * 86_400_000;
+export const FEDERATION_EVENTS_KEPT_PER_NODE = 200_000;
+
+/** How much a store keeps of what grows without end; a backend is opened with these (tests make them small). */
+export interface StoreBounds {
+  federationEventsPerNode: number;
+  federationEventsMs: number;
+}
+
+export const DEFAULT_STORE_BOUNDS: StoreBounds = { federationEventsPerNode: FEDERATION_EVENTS_KEPT_PER_NODE, federationEventsMs: FEDERATION_EVENTS_KEPT_MS };
+
+/** An event read back, with the seq the store gave it (increasing in the order events were added: observation order). */
+export interface StoredFederationEvent {
+  seq: number;
+  event: NodeFederationEvent;
+}
+
+export interface FederationEventQuery {
+  limit: number;
+  /** Only events after this seq (the cursor of the page before). */
+  afterSeq?: number;
+  /** Only events with `at` at or after this. */
+  from?: number;
+  /** Only events with `at` before this. */
+  to?: number;
+  /** Only this node's. */
+  node?: string;
+}
+
+export interface FederationEventReads {
+  /** Events in the order they were added (observed), oldest first, as the query narrows them; at most `limit`. */
+  list(query: FederationEventQuery): Promise<StoredFederationEvent[]>;
+}
+
+export interface FederationEventWrites extends FederationEventReads {
+  /**
+   * Appends events in the order given (the order observed); those of ids
+   * not registered are skipped. Then keeps each node's newest
+   * `federationEventsPerNode` and deletes every event with `at` more than
+   * `federationEventsMs` before the newest `at` given (StoreBounds).
+   */
+  add(events: readonly NodeFederationEvent[]): Promise<void>;
+}
+
 /** The hub's own values, by key (its key pair, the admin and watch token hashes). */
 export interface HubValueReads {
   get(key: string): Promise<string | undefined>;
@@ -217,6 +277,7 @@ export interface StoreTransaction {
   tombstones: TombstoneWrites;
   decisions: DecisionWrites;
   reports: ReportWrites;
+  federationEvents: FederationEventWrites;
   hubValues: HubValueWrites;
 }
 
@@ -226,6 +287,7 @@ export interface HubStore {
   tombstones: TombstoneReads;
   decisions: DecisionReads;
   reports: ReportReads;
+  federationEvents: FederationEventReads;
   hubValues: HubValueReads;
   /**
    * Runs `work` in one transaction and resolves with its result once that is

@@ -7,7 +7,7 @@ import { describeStoreContract } from "./store-contract.ts";
 
 afterEach(cleanUp);
 
-describeStoreContract("SQLite", async () => {
+describeStoreContract("SQLite", async (bounds) => {
   const dir = tempDir();
-  return { store: openSqliteStore(dir), reopen: async () => openSqliteStore(dir) };
+  return { store: openSqliteStore(dir, bounds), reopen: async () => openSqliteStore(dir, bounds) };
 });

@@ -8,10 +8,23 @@ import type { DecisionMessage, DesiredPolicyMessage } from "../../protocol/messa
 import { emptyLive, type HealthTransition, type NodeRecord } from "../nodes/node-model.ts";
 import { REPORT_HISTORY, type ReportKind, type ReportOf } from "../../protocol/reports.ts";
 import { registeredNode } from "../../test/fixtures/node-record.ts";
-import { TRANSITIONS_KEPT_PER_NODE, type EnrollmentTokenRecord, type HubStore, type ReportRecord, type Tombstone } from "./hub-store.ts";
+import { OPERATOR, type DecisionOrigin } from "../decisions/decision-origin.ts";
+import {
+  DEFAULT_STORE_BOUNDS,
+  TRANSITIONS_KEPT_PER_NODE,
+  type EnrollmentTokenRecord,
+  type HubStore,
+  type NodeFederationEvent,
+  type ReportRecord,
+  type StoreBounds,
+  type Tombstone,
+} from "./hub-store.ts";
 
-/** Opens a fresh, empty store; `reopen` opens the same data again (as after a restart). */
-export type OpenStore = () => Promise<{ store: HubStore; reopen(): Promise<HubStore> }>;
+/**
+ * Opens a fresh, empty store with these bounds (the defaults when none are
+ * given); `reopen` opens the same data again (as after a restart).
+ */
+export type OpenStore = (bounds?: StoreBounds) => Promise<{ store: HubStore; reopen(): Promise<HubStore> }>;
 
 const NOW = 1_700_000_000_000;
 const HOUR = 3_600_000;
@@ -54,8 +67,8 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
     for (const store of opened.splice(0)) await store.close().catch(() => {}); // a test may have closed it
   });
 
-  async function open(): Promise<{ store: HubStore; reopen(): Promise<HubStore> }> {
-    const { store, reopen } = await openStore();
+  async function open(bounds?: StoreBounds): Promise<{ store: HubStore; reopen(): Promise<HubStore> }> {
+    const { store, reopen } = await openStore(bounds);
     opened.push(store);
     return {
       store,
@@ -289,6 +302,108 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
     });
   });
 
+  describe(`${name}: federation events`, () => {
+    const portfolioEvent = (nodeId: string, at: number): NodeFederationEvent => ({ type: "portfolio", node: nodeId, at, report: portfolio(at - 3) });
+    const healthEvent = (nodeId: string, at: number, state: "healthy" | "offline" = "healthy"): NodeFederationEvent => ({ type: "node_health", node: nodeId, at, state });
+    const closeEvent = (nodeId: string, at: number): NodeFederationEvent => ({
+      type: "close",
+      node: nodeId,
+      at,
+      close: { symbol: "BTCUSDT", ts: at - 1, pnl_usd: -12.5, exit: "stop_loss" },
+    });
+    const all = (store: HubStore, query: { afterSeq?: number; from?: number; to?: number; node?: string; limit?: number } = {}) =>
+      store.federationEvents.list({ limit: 10_000, ...query });
+    const atOf = (events: { event: { at: number } }[]) => events.map((e) => e.event.at);
+
+    test("read back whole in the order added, narrowed by time, node and cursor; ids not registered skipped; kept across a reopen", async () => {
+      const { store, reopen } = await open();
+      await store.write(async (tx) => {
+        await tx.nodes.save(node("pi-1"));
+        await tx.nodes.save(node("pi-2"));
+      });
+      const first = [portfolioEvent("pi-1", NOW), healthEvent("pi-2", NOW + 1), closeEvent("pi-1", NOW + 2), portfolioEvent("pi-unknown", NOW + 3)];
+      await store.write((tx) => tx.federationEvents.add(first));
+      // Observation order, not time order: an event observed later with an earlier `at` comes after.
+      const second = [healthEvent("pi-1", NOW + 5, "offline"), portfolioEvent("pi-2", NOW + 4)];
+      await store.write((tx) => tx.federationEvents.add(second));
+
+      const everything = await all(store);
+      expect(everything.map((e) => e.event)).toEqual([...first.slice(0, 3), ...second]);
+      const seqs = everything.map((e) => e.seq);
+      expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
+      expect(new Set(seqs).size).toBe(seqs.length);
+
+      expect(atOf(await all(store, { node: "pi-1" }))).toEqual([NOW, NOW + 2, NOW + 5]);
+      expect(atOf(await all(store, { from: NOW + 2 }))).toEqual([NOW + 2, NOW + 5, NOW + 4]);
+      expect(atOf(await all(store, { to: NOW + 2 }))).toEqual([NOW, NOW + 1]); // `to` excluded
+      expect(atOf(await all(store, { from: NOW + 1, to: NOW + 5, node: "pi-2" }))).toEqual([NOW + 1, NOW + 4]);
+      expect(await all(store, { node: "pi-unknown" })).toEqual([]);
+      // Pages: `limit` of them, then the next after the last seq of the page.
+      const page = await all(store, { limit: 2 });
+      expect(atOf(page)).toEqual([NOW, NOW + 1]);
+      expect(atOf(await all(store, { limit: 2, afterSeq: page[1]!.seq }))).toEqual([NOW + 2, NOW + 5]);
+      expect(await all(store, { afterSeq: seqs.at(-1)! })).toEqual([]);
+
+      await store.close();
+      expect(await all(await reopen())).toEqual(everything);
+    });
+
+    test("each node keeps its newest events up to the bound, also written a batch at a time or in one batch past it", async () => {
+      const store = (await open({ ...DEFAULT_STORE_BOUNDS, federationEventsPerNode: 50 })).store;
+      await store.write(async (tx) => {
+        await tx.nodes.save(node("chatty"));
+        await tx.nodes.save(node("quiet"));
+      });
+      await store.write((tx) => tx.federationEvents.add([healthEvent("quiet", NOW)]));
+      for (let batch = 0; batch < 7; batch++) {
+        const events = Array.from({ length: 10 }, (_, i) => portfolioEvent("chatty", NOW + batch * 10 + i));
+        await store.write((tx) => tx.federationEvents.add(events));
+      }
+      expect(atOf(await all(store, { node: "chatty" }))).toEqual(Array.from({ length: 50 }, (_, i) => NOW + 20 + i));
+      const burst = Array.from({ length: 120 }, (_, i) => portfolioEvent("chatty", NOW + 100 + i));
+      await store.write((tx) => tx.federationEvents.add(burst));
+      expect(atOf(await all(store, { node: "chatty" }))).toEqual(Array.from({ length: 50 }, (_, i) => NOW + 170 + i));
+      expect(atOf(await all(store, { node: "quiet" }))).toEqual([NOW]); // other nodes untouched
+    });
+
+    test("events observed longer ago than the bound before the newest added go, and a trimmed node's count stays right", async () => {
+      const store = (await open({ federationEventsPerNode: 3, federationEventsMs: HOUR })).store;
+      await store.write(async (tx) => {
+        await tx.nodes.save(node("pi-1"));
+        await tx.nodes.save(node("pi-2"));
+      });
+      await store.write((tx) => tx.federationEvents.add([healthEvent("pi-1", NOW), healthEvent("pi-1", NOW + 1), healthEvent("pi-2", NOW + 2)]));
+      await store.write((tx) => tx.federationEvents.add([healthEvent("pi-2", NOW + HOUR + 1)])); // NOW + 1 is exactly an hour before: kept
+      expect(atOf(await all(store))).toEqual([NOW + 1, NOW + 2, NOW + HOUR + 1]);
+      // pi-1 has one event left, counted so: two more fit before its bound of 3 trims anything.
+      await store.write((tx) => tx.federationEvents.add([healthEvent("pi-1", NOW + 3), healthEvent("pi-1", NOW + 4)]));
+      expect(atOf(await all(store, { node: "pi-1" }))).toEqual([NOW + 1, NOW + 3, NOW + 4]);
+      await store.write((tx) => tx.federationEvents.add([healthEvent("pi-1", NOW + 5)]));
+      expect(atOf(await all(store, { node: "pi-1" }))).toEqual([NOW + 3, NOW + 4, NOW + 5]);
+    });
+
+    test("a node's events go with it; events of a node removed in the same transaction before them are not written; its id starts afresh", async () => {
+      const store = (await open({ ...DEFAULT_STORE_BOUNDS, federationEventsPerNode: 2 })).store;
+      await store.write(async (tx) => {
+        await tx.nodes.save(node("pi-1"));
+        await tx.nodes.save(node("pi-2"));
+        await tx.federationEvents.add([healthEvent("pi-1", NOW), healthEvent("pi-1", NOW + 1), closeEvent("pi-2", NOW + 2)]);
+      });
+      await store.write((tx) => tx.nodes.delete("pi-1"));
+      await store.write(async (tx) => {
+        await tx.nodes.delete("pi-2");
+        await tx.federationEvents.add([closeEvent("pi-2", NOW + 3)]);
+      });
+      expect(await all(store)).toEqual([]);
+      await store.write(async (tx) => {
+        await tx.nodes.save(node("pi-1"));
+        await tx.federationEvents.add([healthEvent("pi-1", NOW + 10)]);
+      });
+      await store.write((tx) => tx.federationEvents.add([healthEvent("pi-1", NOW + 11)]));
+      expect(atOf(await all(store))).toEqual([NOW + 10, NOW + 11]); // the removed node's count went with it
+    });
+  });
+
   describe(`${name}: enrollment tokens`, () => {
     test("a valid token is described; unknown, expired and used-up ones are not", async () => {
       const store = await fresh();
@@ -426,13 +541,13 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       const store = await fresh();
       expect(await store.write((tx) => tx.decisions.nextSeq())).toBe(1);
       await store.write(async (tx) => {
-        await tx.decisions.add(decision(1, "fleet"), ["pi-1", "pi-2"]);
-        await tx.decisions.add(decision(2, "pi-2"), ["pi-2"]);
-        await tx.decisions.add(decision(3, "pi-1"), ["pi-1"]);
+        await tx.decisions.add(decision(1, "fleet"), ["pi-1", "pi-2"], OPERATOR);
+        await tx.decisions.add(decision(2, "pi-2"), ["pi-2"], OPERATOR);
+        await tx.decisions.add(decision(3, "pi-1"), ["pi-1"], OPERATOR);
       });
       expect(await store.write((tx) => tx.decisions.nextSeq())).toBe(4);
       expect(await store.decisions.count()).toBe(3);
-      expect(await store.decisions.get("dec_2")).toEqual({ seq: 2, message: decision(2, "pi-2"), targets: ["pi-2"], acks: [], overriddenBy: null });
+      expect(await store.decisions.get("dec_2")).toEqual({ seq: 2, message: decision(2, "pi-2"), origin: OPERATOR, targets: ["pi-2"], acks: [], overriddenBy: null });
       expect(await store.decisions.get("dec_9")).toBeUndefined();
       const ids = async (options: { limit: number; beforeSeq?: number; node?: string }) => (await store.decisions.list(options)).map((d) => d.message.id);
       expect(await ids({ limit: 10 })).toEqual(["dec_3", "dec_2", "dec_1"]);
@@ -442,9 +557,26 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       expect(await ids({ limit: 10, node: "pi-9" })).toEqual([]);
     });
 
+    test("who made a decision reads back with it: an operator, or a role with its rule, inputs and thresholds", async () => {
+      const store = await fresh();
+      const supervisor: DecisionOrigin = {
+        kind: "role",
+        role: "supervisor",
+        rule: "fleet_drawdown",
+        inputs: { fleet_drawdown_pct: 0.12, nodes: ["pi-1", "pi-2"] },
+        thresholds: { max_fleet_drawdown_pct: 0.1 },
+      };
+      await store.write(async (tx) => {
+        await tx.decisions.add(decision(1, "fleet"), ["pi-1"], supervisor);
+        await tx.decisions.add(decision(2, "pi-1"), ["pi-1"], OPERATOR);
+      });
+      expect((await store.decisions.get("dec_1"))!.origin).toEqual(supervisor);
+      expect((await store.decisions.list({ limit: 10 })).map((d) => d.origin)).toEqual([OPERATOR, supervisor]);
+    });
+
     test("the first ack of a node counts; acks read back with their decision", async () => {
       const store = await fresh();
-      await store.write((tx) => tx.decisions.add(decision(1, "fleet"), ["pi-1", "pi-2"]));
+      await store.write((tx) => tx.decisions.add(decision(1, "fleet"), ["pi-1", "pi-2"], OPERATOR));
       const first = { nodeId: "pi-2", ok: false, error: "LOCKED", appliedAt: NOW + 1, receivedAt: NOW + 2, result: null };
       await store.write(async (tx) => {
         await tx.decisions.addAck("dec_1", first);
@@ -458,7 +590,7 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
 
     test("an ack's result (a research task's answer) reads back as the object it was", async () => {
       const store = await fresh();
-      await store.write((tx) => tx.decisions.add(decision(1, "pi-1"), ["pi-1"]));
+      await store.write((tx) => tx.decisions.add(decision(1, "pi-1"), ["pi-1"], OPERATOR));
       const result = { total: 3, by_reason: { COOLDOWN: 2, "INVALID_INPUT:qty": 1 }, nested: [{ deep: [1, null, "x"] }] };
       await store.write((tx) => tx.decisions.addAck("dec_1", { nodeId: "pi-1", ok: true, error: null, appliedAt: NOW + 1, receivedAt: NOW + 2, result }));
       expect((await store.decisions.get("dec_1"))!.acks).toEqual([{ nodeId: "pi-1", ok: true, error: null, appliedAt: NOW + 1, receivedAt: NOW + 2, result }]);
@@ -468,10 +600,10 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
     test("an override is linked once; the history of some targets reads back oldest first with the links", async () => {
       const store = await fresh();
       await store.write(async (tx) => {
-        await tx.decisions.add(decision(1, "fleet"), ["pi-1", "pi-2"]);
-        await tx.decisions.add(decision(2, "pi-1"), ["pi-1"]);
-        await tx.decisions.add(decision(3, "pi-2"), ["pi-2"]);
-        await tx.decisions.add(decision(4, "fleet"), ["pi-1", "pi-2"]);
+        await tx.decisions.add(decision(1, "fleet"), ["pi-1", "pi-2"], OPERATOR);
+        await tx.decisions.add(decision(2, "pi-1"), ["pi-1"], OPERATOR);
+        await tx.decisions.add(decision(3, "pi-2"), ["pi-2"], OPERATOR);
+        await tx.decisions.add(decision(4, "fleet"), ["pi-1", "pi-2"], OPERATOR);
       });
       expect(await store.write((tx) => tx.decisions.setOverriddenBy("dec_2", "dec_4"))).toBe(true);
       expect(await store.write((tx) => tx.decisions.setOverriddenBy("dec_2", "dec_5"))).toBe(false); // already overridden: the first link stands
@@ -495,11 +627,11 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       const store = await fresh();
       const { decisions } = store;
       await store.write(async (tx) => {
-        await tx.decisions.add(decision(1, "pi-1"), ["pi-1"]); // acknowledged before the removal
-        await tx.decisions.add(decision(2, "pi-1"), ["pi-1"]); // pending
-        await tx.decisions.add(decision(3, "pi-1", NOW - 1), ["pi-1"]); // expired, never acknowledged
-        await tx.decisions.add(decision(4, "fleet"), ["pi-1", "pi-2"]); // pending for both
-        await tx.decisions.add(decision(5, "pi-2"), ["pi-2"]);
+        await tx.decisions.add(decision(1, "pi-1"), ["pi-1"], OPERATOR); // acknowledged before the removal
+        await tx.decisions.add(decision(2, "pi-1"), ["pi-1"], OPERATOR); // pending
+        await tx.decisions.add(decision(3, "pi-1", NOW - 1), ["pi-1"], OPERATOR); // expired, never acknowledged
+        await tx.decisions.add(decision(4, "fleet"), ["pi-1", "pi-2"], OPERATOR); // pending for both
+        await tx.decisions.add(decision(5, "pi-2"), ["pi-2"], OPERATOR);
         await tx.decisions.addAck("dec_1", { nodeId: "pi-1", ok: true, error: null, appliedAt: NOW + 1, receivedAt: NOW + 2, result: null });
       });
       const acks = async (id: string) => (await decisions.get(id))!.acks;
@@ -516,7 +648,7 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       await store.write((tx) => tx.decisions.addAck("dec_2", { nodeId: "pi-1", ok: true, error: null, appliedAt: NOW + 30, receivedAt: NOW + 30, result: null }));
       expect(await acks("dec_2")).toEqual([closed]);
       // A decision sent to the id after that is pending as usual.
-      await store.write((tx) => tx.decisions.add(decision(6, "pi-1"), ["pi-1"]));
+      await store.write((tx) => tx.decisions.add(decision(6, "pi-1"), ["pi-1"], OPERATOR));
       expect((await decisions.pendingFor("pi-1", NOW)).map((d) => d.id)).toEqual(["dec_6"]);
     });
 
@@ -597,7 +729,7 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
         await tx.nodes.save(node("pi-1"));
         await tx.tokens.add(token("h-1", { usesLeft: 2, label: "persisted" }));
         await tx.tombstones.put({ nodeId: "gone", removedAt: NOW, publicKey: "key", readmittedAt: null });
-        await tx.decisions.add(decision(1, "pi-1"), ["pi-1"]);
+        await tx.decisions.add(decision(1, "pi-1"), ["pi-1"], OPERATOR);
         await tx.hubValues.put("hub_keys", "keys");
       });
       const queued = store.write((tx) => tx.tombstones.put({ nodeId: "back", removedAt: NOW, publicKey: "key", readmittedAt: NOW + 1 }));

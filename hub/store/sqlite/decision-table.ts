@@ -4,6 +4,7 @@
 // promises).
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import type { DecisionMessage, DesiredPolicyMessage } from "../../../protocol/messages.ts";
+import type { DecisionOrigin } from "../../decisions/decision-origin.ts";
 import type { DecisionAck, DecisionHistoryEntry, DecisionWrites, StoredDecision } from "../hub-store.ts";
 
 interface DecisionRow {
@@ -12,6 +13,7 @@ interface DecisionRow {
   message: string;
   targets: string;
   overridden_by: string | null;
+  origin: string;
 }
 
 interface AckRow {
@@ -34,9 +36,9 @@ export class SqliteDecisionTable implements DecisionWrites {
 
   constructor(private readonly db: SqliteDatabase) {
     this.insertDecision = db.prepare(
-      "INSERT INTO decisions (seq, id, type, target, message, targets, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO decisions (seq, id, type, target, message, targets, issued_at, expires_at, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     );
-    this.selectById = db.prepare("SELECT seq, id, message, targets, overridden_by FROM decisions WHERE id = ?");
+    this.selectById = db.prepare("SELECT seq, id, message, targets, overridden_by, origin FROM decisions WHERE id = ?");
     // The acks of a page of decisions in one query (their ids as a JSON array).
     this.selectAcks = db.prepare(
       `SELECT decision_id, node_id, ok, error, applied_at, received_at, result FROM decision_acks
@@ -58,7 +60,7 @@ export class SqliteDecisionTable implements DecisionWrites {
     return (row?.seq ?? 0) + 1;
   }
 
-  async add(message: DecisionMessage, targets: readonly string[]): Promise<void> {
+  async add(message: DecisionMessage, targets: readonly string[], origin: DecisionOrigin): Promise<void> {
     this.insertDecision.run(
       message.seq,
       message.id,
@@ -68,6 +70,7 @@ export class SqliteDecisionTable implements DecisionWrites {
       JSON.stringify(targets),
       message.issuedAt,
       message.expiresAt,
+      JSON.stringify(origin),
     );
   }
 
@@ -79,7 +82,7 @@ export class SqliteDecisionTable implements DecisionWrites {
   async list(options: { limit: number; beforeSeq?: number; node?: string }): Promise<StoredDecision[]> {
     const rows = this.db
       .prepare(
-        `SELECT seq, id, message, targets, overridden_by FROM decisions
+        `SELECT seq, id, message, targets, overridden_by, origin FROM decisions
          WHERE seq < ? AND (? IS NULL OR EXISTS (SELECT 1 FROM json_each(targets) WHERE value = ?))
          ORDER BY seq DESC LIMIT ?`,
       )
@@ -102,6 +105,7 @@ export class SqliteDecisionTable implements DecisionWrites {
     return rows.map((row) => ({
       seq: row.seq,
       message: JSON.parse(row.message),
+      origin: JSON.parse(row.origin) as DecisionOrigin,
       targets: JSON.parse(row.targets),
       acks: acks.get(row.id)!,
       overriddenBy: row.overridden_by,

@@ -61,6 +61,8 @@ export class SqliteNodeTable implements NodeWrites {
   private readonly trimTransitions;
   private readonly deleteTransitions;
   private readonly deleteReports;
+  private readonly deleteFederationEvents;
+  private readonly deleteFederationEventCount;
   private readonly deleteOne;
 
   constructor(private readonly db: SqliteDatabase) {
@@ -91,6 +93,8 @@ export class SqliteNodeTable implements NodeWrites {
     );
     this.deleteTransitions = db.prepare("DELETE FROM health_transitions WHERE node_id = ?");
     this.deleteReports = db.prepare("DELETE FROM node_reports WHERE node_id = ?");
+    this.deleteFederationEvents = db.prepare("DELETE FROM federation_events WHERE node_id = ?");
+    this.deleteFederationEventCount = db.prepare("DELETE FROM federation_event_counts WHERE node_id = ?");
     this.deleteOne = db.prepare("DELETE FROM nodes WHERE node_id = ?");
   }
 
@@ -170,6 +174,8 @@ export class SqliteNodeTable implements NodeWrites {
   async delete(nodeId: string): Promise<boolean> {
     this.deleteTransitions.run(nodeId);
     this.deleteReports.run(nodeId);
+    this.deleteFederationEvents.run(nodeId);
+    this.deleteFederationEventCount.run(nodeId);
     return this.deleteOne.run(nodeId).changes > 0;
   }
 }

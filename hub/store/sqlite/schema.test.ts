@@ -1,8 +1,9 @@
 // Tests for the SQLite registry's schema upgrades (schema.ts): a registry
 // written by an older hub opens, keeps its rows and gains what the newer
 // versions brought (tombstones in 2, bounded health transitions in 3, the
-// strategy reports' history in 4, override links and ack results in 5); one
-// from a newer hub is refused.
+// strategy reports' history in 4, override links and ack results in 5,
+// federation events and decision origins in 6); one from a newer hub is
+// refused.
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { openDatabase, type SqliteDatabase } from "../../../lib/sqlite.ts";
@@ -38,6 +39,7 @@ function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase)
   if (version < 2) r.db.exec("DROP TABLE removed_nodes");
   if (version < 4) r.db.exec("DROP TABLE node_reports");
   if (version < 5) r.db.exec("ALTER TABLE decisions DROP COLUMN overridden_by; ALTER TABLE decision_acks DROP COLUMN result;");
+  if (version < 6) r.db.exec("DROP TABLE federation_events; DROP TABLE federation_event_counts; ALTER TABLE decisions DROP COLUMN origin;");
   r.db.exec(`PRAGMA user_version = ${version}`);
   r.close();
   const check = openDatabase(join(dir, REGISTRY_FILE));
@@ -48,9 +50,11 @@ function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase)
 describe("registry schema upgrade", () => {
   test("a fresh registry is at the current version and has every table", () => {
     const r = registry();
-    expect(SCHEMA_VERSION).toBe(5);
-    expect(userVersion(r.db)).toBe(5);
-    expect(tables(r.db)).toEqual(expect.arrayContaining(["decisions", "enrollment_tokens", "health_transitions", "node_reports", "nodes", "removed_nodes"]));
+    expect(SCHEMA_VERSION).toBe(6);
+    expect(userVersion(r.db)).toBe(6);
+    expect(tables(r.db)).toEqual(
+      expect.arrayContaining(["decisions", "enrollment_tokens", "federation_events", "health_transitions", "node_reports", "nodes", "removed_nodes"]),
+    );
   });
 
   test("a version-1 registry opens, keeps its nodes and tokens, and gains tombstones", async () => {
@@ -122,6 +126,26 @@ describe("registry schema upgrade", () => {
       acks: [{ nodeId: "pi-old", ok: true, error: null, result: null }],
     });
     expect(await upgraded.decisions.setOverriddenBy("dec_old00001", "dec_new00002")).toBe(true);
+  });
+
+  test("a version-5 registry's decisions were all an operator's, and it gains the federation events", async () => {
+    const dir = tempDir();
+    olderRegistry(dir, 5, (db) => {
+      insertNode(db, "pi-v5");
+      const message = { id: "dec_v5000001", seq: 1, type: "FREEZE", target: "fleet", payload: {}, issuedAt: NOW, expiresAt: NOW + 1, sig: "s" };
+      db.prepare("INSERT INTO decisions (seq, id, type, target, message, targets, issued_at, expires_at) VALUES (1, ?, 'FREEZE', 'fleet', ?, '[]', ?, ?)").run(
+        message.id,
+        JSON.stringify(message),
+        NOW,
+        NOW + 1,
+      );
+    });
+    expect(tables(closeLater(openDatabase(join(dir, REGISTRY_FILE))))).not.toContain("federation_events");
+    const upgraded = registry(dir);
+    expect((await upgraded.decisions.get("dec_v5000001"))!.origin).toEqual({ kind: "operator" });
+    const event = { type: "node_health", node: "pi-v5", at: NOW, state: "healthy" } as const;
+    await upgraded.federationEvents.add([event]);
+    expect(await upgraded.federationEvents.list({ limit: 10 })).toEqual([{ seq: 1, event }]);
   });
 
   test("a registry from a newer hub is refused", () => {

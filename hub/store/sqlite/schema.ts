@@ -5,7 +5,7 @@
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import { TRANSITIONS_KEPT_PER_NODE } from "../hub-store.ts";
 
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS hub_settings (
@@ -113,6 +113,27 @@ CREATE INDEX IF NOT EXISTS node_reports_series ON node_reports (node_id, kind, s
   5: `
 ALTER TABLE decisions ADD COLUMN overridden_by TEXT;   -- the id of the OVERRIDE that reversed it; NULL: in force
 ALTER TABLE decision_acks ADD COLUMN result TEXT;      -- JSON object: a RESEARCH_TASK's result; NULL: none
+`,
+  // 6: the federation roles (issue 12). What the hub observed of its fleet,
+  // in the order observed (protocol/federation-events.ts), kept a week and
+  // at most FEDERATION_EVENTS_KEPT_PER_NODE a node (counted per node in
+  // federation_event_counts, so trimming never walks a node's events); and
+  // who made each decision. Every decision before this was an operator's.
+  6: `
+CREATE TABLE federation_events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, -- observation order
+  node_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  at INTEGER NOT NULL,             -- the hub's time of observation (ms)
+  event TEXT NOT NULL              -- the FederationEvent as JSON
+);
+CREATE INDEX federation_events_node ON federation_events (node_id, seq);
+CREATE INDEX federation_events_at ON federation_events (at);
+CREATE TABLE federation_event_counts (
+  node_id TEXT PRIMARY KEY,
+  events INTEGER NOT NULL
+);
+ALTER TABLE decisions ADD COLUMN origin TEXT NOT NULL DEFAULT '{"kind":"operator"}'; -- JSON DecisionOrigin
 `,
 };
 

@@ -7,8 +7,9 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { openDatabase, type SqliteDatabase } from "../../../lib/sqlite.ts";
-import type { HubStore, StoreTransaction } from "../hub-store.ts";
+import { DEFAULT_STORE_BOUNDS, type HubStore, type StoreBounds, type StoreTransaction } from "../hub-store.ts";
 import { SqliteDecisionTable } from "./decision-table.ts";
+import { SqliteFederationEventTable } from "./federation-event-table.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { SqliteHubValueTable } from "./hub-value-table.ts";
 import { SqliteNodeTable } from "./node-table.ts";
@@ -25,7 +26,7 @@ export interface SqliteRegistry extends StoreTransaction {
   close(): void;
 }
 
-export function openSqliteRegistry(dataDir: string): SqliteRegistry {
+export function openSqliteRegistry(dataDir: string, bounds: StoreBounds = DEFAULT_STORE_BOUNDS): SqliteRegistry {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   chmodSync(dataDir, 0o700); // holds the hub's private key
   const db = openDatabase(join(dataDir, REGISTRY_FILE));
@@ -37,13 +38,14 @@ export function openSqliteRegistry(dataDir: string): SqliteRegistry {
     tombstones: new SqliteTombstoneTable(db),
     decisions: new SqliteDecisionTable(db),
     reports: new SqliteReportTable(db),
+    federationEvents: new SqliteFederationEventTable(db, bounds),
     hubValues: new SqliteHubValueTable(db),
     close: () => db.close(),
   };
 }
 
-export function openSqliteStore(dataDir: string): HubStore {
-  const registry = openSqliteRegistry(dataDir);
+export function openSqliteStore(dataDir: string, bounds: StoreBounds = DEFAULT_STORE_BOUNDS): HubStore {
+  const registry = openSqliteRegistry(dataDir, bounds);
   const group = new GroupCommit(registry.db);
   const ping = registry.db.prepare("SELECT 1");
   // One connection: inside a group transaction the same tables are the transaction's.
@@ -54,6 +56,7 @@ export function openSqliteStore(dataDir: string): HubStore {
     tombstones: registry.tombstones,
     decisions: registry.decisions,
     reports: registry.reports,
+    federationEvents: registry.federationEvents,
     hubValues: registry.hubValues,
     write: (work) => group.run(() => work(tx)),
     async healthy() {
