@@ -14,6 +14,7 @@ import { configHash } from "../kernel/config.ts";
 import { PortfolioRefusedError, type IntentProcessor } from "../kernel/intent-processor.ts";
 import { modeAt } from "../kernel/policy.ts";
 import type { CloseEvent, JournaledVerdict, PortfolioSnapshot } from "../kernel/types.ts";
+import { allowTablesOf } from "../protocol/allow-tables.ts";
 import type { ReportKind } from "../protocol/reports.ts";
 import type { AgentPart } from "./agent-part.ts";
 import { AgentStore, type NodeIdentity } from "./agent-store.ts";
@@ -107,6 +108,7 @@ export class Agent implements LocalApiBackend {
     this.link = new HubLink({
       ...config,
       kernelConfigHash: configHash(config.gateConfig),
+      allowTables: allowTablesOf(config.gateConfig),
       bootId: this.bootId,
       identity: this.identity,
       store: this.store,

@@ -217,16 +217,18 @@ describe("DecisionApplier.adoptDesiredPolicy", () => {
   });
 });
 
-describe("DecisionApplier.apply: what only the node can check (issue 11)", () => {
-  test("a STRATEGY_ALLOCATION naming a model outside the node's allow tables is refused, naming it; known names apply", () => {
-    const withModels = recording(new DecisionApplier(store, "pi-01", () => hub.publicKey, () => {}, { knownModels: () => new Set(["NHiTS", "XGBoost"]) }));
-    const typo = decision("STRATEGY_ALLOCATION", { model_weights: { NHITS: 0, XGBoost: 0.5 } });
-    const refused = withModels.apply(typo, NOW);
-    expect(refused.ack).toEqual({ id: JSON.parse(typo).id, ok: false, error: "invalid: model_weights.NHITS: not in this node's allow tables (ALLOWED_MODELS_*)", appliedAt: NOW });
-    expect(refused.policy).toBeNull();
-    expect(store.policy().policy.model_weights).toBeNull();
-    const good = withModels.apply(decision("STRATEGY_ALLOCATION", { model_weights: { NHiTS: 0, XGBoost: 0.5 } }), NOW);
-    expect(good.ack).toMatchObject({ ok: true });
-    expect(store.policy().policy.model_weights).toEqual({ NHiTS: 0, XGBoost: 0.5 });
+describe("DecisionApplier.apply: STRATEGY_ALLOCATION and the node's allow tables", () => {
+  test("names the node does not allow are taken with the rest, as the hub folds them, and logged", () => {
+    const logs: string[] = [];
+    const withModels = recording(new DecisionApplier(store, "pi-01", () => hub.publicKey, (line) => logs.push(line), { knownModels: () => new Set(["NHiTS", "XGBoost"]) }));
+    // The hub refuses names no target allows; these it issued for other nodes of the fleet.
+    const weights = { LightGBM: 0, XGBoost: 0.5 };
+    const message = decision("STRATEGY_ALLOCATION", { model_weights: weights }, { target: "fleet" });
+    const outcome = withModels.apply(message, NOW);
+    expect(outcome.ack).toEqual({ id: JSON.parse(message).id, ok: true, appliedAt: NOW });
+    expect(store.policy().policy).toEqual({ ...DEFAULT_POLICY, model_weights: weights }); // the hub's fold of it
+    expect(logs).toEqual([`${JSON.parse(message).id} STRATEGY_ALLOCATION weighs ["LightGBM"], in none of this node's allow tables: no effect here`]);
+    withModels.apply(decision("STRATEGY_ALLOCATION", { model_weights: { NHiTS: 0 } }), NOW);
+    expect(logs).toHaveLength(1);
   });
 });

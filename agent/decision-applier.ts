@@ -37,7 +37,7 @@ export class DecisionApplier {
     private readonly hubPublicKey: () => string | null,
     private readonly log: (line: string) => void = () => {},
     private readonly node: {
-      /** The models of the gate config in force: a STRATEGY_ALLOCATION naming another is refused (see decisionEffect). */
+      /** The models of the gate config in force: a STRATEGY_ALLOCATION's other names are logged (see noteModelsNotAllowed). */
       knownModels?: () => ReadonlySet<string>;
       /** Runs RESEARCH_TASKs; without it the node refuses them. */
       runResearch?: ResearchRunner;
@@ -69,7 +69,8 @@ export class DecisionApplier {
     // Forged or misaddressed decisions are not recorded: a forger must not be able to burn a real decision's id.
     if (problem) return { ack: refusedAck(decision.id, problem, now), policy: null };
 
-    const effect = decisionEffect(decision.type, decision.payload, decision.issuedAt, this.node.knownModels && { knownModels: this.node.knownModels() });
+    const effect = decisionEffect(decision.type, decision.payload, decision.issuedAt);
+    if (effect.kind === "policy" && decision.type === "STRATEGY_ALLOCATION") this.noteModelsNotAllowed(decision);
     let policy: KernelPolicy | null = null;
     let error: string | null = null;
     let result: Record<string, unknown> | null = null;
@@ -100,6 +101,22 @@ export class DecisionApplier {
         this.store.recordDecision({ id: decision.id, type: decision.type, ok: error === null, error, appliedAt: now }, JSON.stringify(decision));
       },
     };
+  }
+
+  /**
+   * A STRATEGY_ALLOCATION may name models this node does not allow: the hub
+   * refused names no target allows, so these are weighed for other nodes of
+   * the fleet (or for a node the hub could not check). Taken with the rest,
+   * not refused: the node adopts the desired policy that folds them anyway,
+   * and they do nothing here (an intent naming such a model is held
+   * INVALID_INPUT:model before any weight counts). Logged, quoted.
+   */
+  private noteModelsNotAllowed(decision: DecisionMessage): void {
+    const known = this.node.knownModels?.();
+    const weights = decision.payload.model_weights;
+    if (!known || typeof weights !== "object" || weights === null) return;
+    const others = Object.keys(weights).filter((model) => !known.has(model));
+    if (others.length) this.log(`${decision.id} STRATEGY_ALLOCATION weighs ${JSON.stringify(others)}, in none of this node's allow tables: no effect here`);
   }
 
   /**

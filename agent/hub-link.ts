@@ -5,6 +5,7 @@
 // connectivity is logged, kept in the connectivity log and told to the
 // listeners (offline hold, heartbeats). Without a hub URL it does nothing.
 import { backoffMs } from "../lib/backoff.ts";
+import type { AllowTables } from "../protocol/allow-tables.ts";
 import type { BirthMessage } from "../protocol/messages.ts";
 import type { AgentPart } from "./agent-part.ts";
 import { AgentMqtt } from "./agent-mqtt.ts";
@@ -32,6 +33,8 @@ export interface HubLinkOptions {
   enrollToken: string;
   advertisement: Advertisement;
   kernelConfigHash: string;
+  /** Said in every birth, so the hub refuses allocations naming a model this node does not allow; null: not said. */
+  allowTables?: AllowTables | null;
   reconnectMaxS: number;
   bootId: string;
   identity: NodeIdentity;
@@ -131,6 +134,7 @@ export class HubLink implements AgentPart {
       arch: advertisement.arch,
       capabilities: advertisement.capabilities,
       kernel_config_hash: this.options.kernelConfigHash,
+      ...(this.options.allowTables ? { allowed_models: this.options.allowTables } : {}),
       bootId: this.options.bootId,
       session: this.options.store.nextSession(),
       ts: Date.now(),

@@ -479,14 +479,16 @@ describe("decisionEffect: the federation contract's payloads (issue 11)", () => 
     });
   });
 
-  test("STRATEGY_ALLOCATION: the hub checks the weights' form, the node also their names against its allow tables", () => {
+  test("STRATEGY_ALLOCATION: the weights' form always, their names when the hub knows what the targets allow", () => {
     const payload = { model_weights: { NHiTS: 0.5, NHITS: 0 } };
     expect(decisionEffect("STRATEGY_ALLOCATION", payload, T).kind).toBe("policy");
-    const node = { knownModels: new Set(["NHiTS", "PatchTST", "XGBoost", "LightGBM"]) };
-    expect(violations(decisionEffect("STRATEGY_ALLOCATION", payload, T, node))).toEqual([
-      "model_weights.NHITS: not in this node's allow tables (ALLOWED_MODELS_*)",
+    const targets = { allowed: new Set(["NHiTS", "PatchTST", "XGBoost", "LightGBM"]), of: "node pi-01" };
+    expect(violations(decisionEffect("STRATEGY_ALLOCATION", payload, T, targets))).toEqual([
+      "model_weights.NHITS: not in the allow tables (ALLOWED_MODELS_*) of node pi-01",
     ]);
-    expect(decisionEffect("STRATEGY_ALLOCATION", { model_weights: { NHiTS: 0.5 } }, T, node).kind).toBe("policy");
+    expect(decisionEffect("STRATEGY_ALLOCATION", { model_weights: { NHiTS: 0.5 } }, T, targets).kind).toBe("policy");
+    // Only a STRATEGY_ALLOCATION's names are checked.
+    expect(decisionEffect("SYMBOL_UNIVERSE", { active_symbols: ["BTCUSDT"] }, T, { allowed: new Set(), of: "node pi-01" }).kind).toBe("policy");
   });
 
   test("CASHFLOW {profit_lock_pct, reinvest_pct, reserve_buffer_pct}: counted from the first one's issuedAt", () => {

@@ -17,9 +17,11 @@ export type DecisionEffect =
   | { kind: "record" }
   | { kind: "invalid"; violations: string[] };
 
-/** What the node knows that the hub does not: the models of its gate config's allow tables. */
-export interface NodeContext {
-  knownModels: ReadonlySet<string>;
+/** What the hub checks a STRATEGY_ALLOCATION's model names against: the models its target nodes allow, and whose. */
+export interface TargetModels {
+  allowed: ReadonlySet<string>;
+  /** "node pi-01", "any node of the fleet": ends the refusal's text. */
+  of: string;
 }
 
 type Payload = Record<string, unknown>;
@@ -162,27 +164,26 @@ const POLICY_TYPES: Partial<Record<DecisionType, PolicyType>> = {
 };
 
 /**
- * Model names of a STRATEGY_ALLOCATION that are in none of the node's allow
- * tables. Only the node can tell (the hub knows a node's config by its hash
- * only), so the hub checks the weights' form and the node checks the names:
- * a misspelt name would otherwise switch nothing off while looking as if it
- * did.
+ * Model names of a STRATEGY_ALLOCATION that no target allows: a misspelt name
+ * would otherwise switch nothing off while looking as if it did. Checked by
+ * the hub, before the weights are folded into a desired policy, since the
+ * nodes adopt that policy whatever they make of the decision.
  */
-function unknownModels(payload: Payload, node: NodeContext): string[] {
+function modelsNoTargetAllows(payload: Payload, targets: TargetModels): string[] {
   const weights = payload.model_weights;
   if (typeof weights !== "object" || weights === null || Array.isArray(weights)) return [];
   return Object.keys(weights)
-    .filter((model) => !node.knownModels.has(model))
-    .map((model) => `model_weights.${model}: not in this node's allow tables (ALLOWED_MODELS_*)`);
+    .filter((model) => !targets.allowed.has(model))
+    .map((model) => `model_weights.${model}: not in the allow tables (ALLOWED_MODELS_*) of ${targets.of}`);
 }
 
 /**
  * The effect of a decision, validated whole against the kernel's policy
  * rules. `issuedAt` anchors durations and the cashflow model's start, so
- * every node computes the same whenever the decision reaches it. `node`:
- * given on the node, which then also checks what only it knows.
+ * every node computes the same whenever the decision reaches it. `targets`:
+ * given by the hub when it knows the models the decision's targets allow.
  */
-export function decisionEffect(type: DecisionType, payload: Payload, issuedAt: number, node?: NodeContext): DecisionEffect {
+export function decisionEffect(type: DecisionType, payload: Payload, issuedAt: number, targets?: TargetModels): DecisionEffect {
   const violations: string[] = [];
   if ("reason" in payload && (typeof payload.reason !== "string" || payload.reason.length > MAX_REASON_LENGTH)) {
     violations.push(`reason: must be text of at most ${MAX_REASON_LENGTH} characters`);
@@ -199,7 +200,7 @@ export function decisionEffect(type: DecisionType, payload: Payload, issuedAt: n
   if (given.length === 0 && type !== "FREEZE") violations.push(`payload: ${type} needs at least one of ${fields.join(", ")}`);
 
   const update = policyType.translate(payload, issuedAt, violations);
-  if (node && type === "STRATEGY_ALLOCATION") violations.push(...unknownModels(payload, node));
+  if (targets && type === "STRATEGY_ALLOCATION") violations.push(...modelsNoTargetAllows(payload, targets));
   const checked = applyPolicyUpdate(DEFAULT_POLICY, update);
   if (!checked.ok) violations.push(...checked.violations);
   return violations.length ? { kind: "invalid", violations } : { kind: "policy", update };

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { MODEL_NAME } from "../kernel/config.ts";
 import { ESS_STATES, EXIT_KINDS, MODES, SYSTEM_STATUSES } from "../kernel/types.ts";
 import { jsonDepthProblem, MAX_JSON_DEPTH } from "../lib/json-depth.ts";
+import { AllowTables } from "./allow-tables.ts";
 import { NODE_ID_PATTERN } from "./node-id.ts";
 import { isPublicKey } from "./signing.ts";
 
@@ -34,6 +35,8 @@ export const BirthMessage = z.strictObject({
   /** Increases on every connect, so the hub can tell a reconnect from a reboot (new bootId). */
   session: z.int().min(1),
   ts: timestamp,
+  /** The node's allow tables (allow-tables.ts); absent from agents before issue 11's allocation fix. */
+  allowed_models: AllowTables.optional(),
 });
 
 export const KernelCountersMessage = z.strictObject({

@@ -128,14 +128,32 @@ describe("each decision type through the hub's HTTP API, with the contract's pay
     expect(await judge(agent, entry({ qty: 0.5 }))).toEqual([PASS]);
   });
 
-  test("STRATEGY_ALLOCATION {model_weights}: weight x the cap, 0 disables; a name outside the node's allow tables is refused", async () => {
+  test("STRATEGY_ALLOCATION {model_weights}: weight x the cap, 0 disables", async () => {
     const agent = await onlineAgent("dt-alloc");
     await decide("dt-alloc", "RISK_ADJUSTMENT", { max_position_size_usd: 1000 });
     const { ack } = await decide("dt-alloc", "STRATEGY_ALLOCATION", { model_weights: { NHiTS: 0.1, PatchTST: 0 } });
     expect(ack).toMatchObject({ ok: true });
     expect(await judge(agent, entry(), entry({ qty: 1.5 }), entry({ model: "PatchTST" }))).toEqual([PASS, hold("NOTIONAL_TOO_LARGE"), hold("MODEL_DISABLED")]);
-    const typo = await decide("dt-alloc", "STRATEGY_ALLOCATION", { model_weights: { NHITS: 0 } });
-    expect(typo.ack).toMatchObject({ ok: false, error: "invalid: model_weights.NHITS: not in this node's allow tables (ALLOWED_MODELS_*)" });
+  });
+
+  test("STRATEGY_ALLOCATION naming a model outside the node's allow tables: 400 at the hub, and the node keeps the weights it had", async () => {
+    const agent = await onlineAgent("dt-alloc-unknown");
+    const xgboost = () => entry({ model: "XGBoost", regime: "RANGE" });
+    expect((await decide("dt-alloc-unknown", "STRATEGY_ALLOCATION", { model_weights: { XGBoost: 0 } })).ack).toMatchObject({ ok: true });
+    expect(await judge(agent, xgboost())).toEqual([hold("MODEL_DISABLED")]);
+
+    const refused = await t.api("POST", "/api/federation/decisions", { type: "STRATEGY_ALLOCATION", target: "dt-alloc-unknown", payload: { model_weights: { Nope: 0.5 } } });
+    expect([refused.status, refused.body]).toEqual([
+      400,
+      { error: "invalid_decision", detail: "model_weights.Nope: not in the allow tables (ALLOWED_MODELS_*) of node dt-alloc-unknown" },
+    ]);
+    // A decision issued after it reaches the node after anything the refused one could have sent, with the desired policy that folds it.
+    expect((await decide("dt-alloc-unknown", "SYMBOL_UNIVERSE", { active_symbols: ["BTCUSDT"] })).ack).toMatchObject({ ok: true });
+    const node = (await t.api("GET", "/federation/nodes/dt-alloc-unknown")).body;
+    expect(node.desired_policy.model_weights).toEqual({ XGBoost: 0 });
+    await eventually(() => agent.store.policy().version === node.desired_policy_version, 10_000, "the node on the hub's desired policy");
+    expect(agent.store.policy().policy).toEqual(node.desired_policy);
+    expect(await judge(agent, xgboost())).toEqual([hold("MODEL_DISABLED")]);
   });
 
   test("SYMBOL_UNIVERSE {active_symbols}: other symbols hold", async () => {
@@ -159,6 +177,45 @@ describe("each decision type through the hub's HTTP API, with the contract's pay
     expect(await judge(agent, entry({ qty: 8, expected_move_usd: 50 }), entry({ qty: 7.4, expected_move_usd: 50 }))).toEqual([hold("RISK_PER_TRADE"), PASS]);
   });
 });
+
+test("a fleet STRATEGY_ALLOCATION: 400 if no node allows a name; one only some allow reaches all, each node on the hub's desired policy", async () => {
+  const hub = await startTestHub(); // its own: a fleet decision reaches every node of its hub
+  const logs: string[] = [];
+  const everyModel = await onlineAgent("fa-every", hub);
+  const noLightGbm = testAgentConfig(hub, "fa-no-lightgbm", { gateConfig: { ...DEFAULT_CONFIG, ALLOWED_MODELS_RANGE: ["XGBoost"] }, log: (line) => logs.push(line) });
+  const without = await startOnlineAgent(hub, noLightGbm, agents);
+  try {
+    const refused = await hub.api("POST", "/api/federation/decisions", { type: "STRATEGY_ALLOCATION", target: "fleet", payload: { model_weights: { Nope: 0.5 } } });
+    expect([refused.status, refused.body]).toEqual([
+      400,
+      { error: "invalid_decision", detail: "model_weights.Nope: not in the allow tables (ALLOWED_MODELS_*) of any node of the fleet" },
+    ]);
+
+    const issued = await hub.api("POST", "/api/federation/decisions", { type: "STRATEGY_ALLOCATION", target: "fleet", payload: { model_weights: { LightGBM: 0 } } });
+    expect(issued.status).toBe(201);
+    const acks = await eventually(async () => {
+      const { decisions } = (await hub.api("GET", "/api/federation/decisions?limit=1")).body;
+      return decisions[0]?.id === issued.body.id && decisions[0].acks.length === 2 && decisions[0].acks;
+    }, 10_000, "both acks");
+    expect(acks.map((ack: { ok: boolean; error: string | null }) => [ack.ok, ack.error])).toEqual([[true, null], [true, null]]);
+    expect(logs).toContainEqual(`${issued.body.id} STRATEGY_ALLOCATION weighs ["LightGBM"], in none of this node's allow tables: no effect here`);
+    for (const agent of [everyModel, without]) {
+      const node = (await hub.api("GET", `/federation/nodes/${agent.identity.nodeId}`)).body;
+      expect(node.desired_policy.model_weights).toEqual({ LightGBM: 0 });
+      await eventually(() => agent.store.policy().version === issued.body.seq, 10_000, "the node on the fleet's desired policy");
+      expect(agent.store.policy().policy).toEqual(node.desired_policy);
+    }
+    const lightGbm = () => entry({ model: "LightGBM", regime: "RANGE" });
+    expect(await judge(everyModel, lightGbm())).toEqual([hold("MODEL_DISABLED")]);
+    expect(await judge(without, lightGbm())).toEqual([hold("INVALID_INPUT:model")]); // as before the weight
+  } finally {
+    for (const agent of [everyModel, without]) {
+      await agent.stop();
+      agents.splice(agents.indexOf(agent), 1);
+    }
+    await hub.stop();
+  }
+}, 60_000);
 
 test("a node offline when its drawdown crosses critical_threshold_pct freezes itself, and says so: log, status, and its heartbeat once back", async () => {
   const [httpPort, mqttPort] = [await freePort(), await freePort()];

@@ -5,7 +5,7 @@
 // again without the decision it reverses (override.ts).
 import { z } from "zod";
 import { applyPolicyUpdate, DEFAULT_POLICY, type KernelPolicy } from "../../kernel/policy.ts";
-import { decisionEffect, type DecisionEffect } from "../../protocol/decision-policy.ts";
+import { decisionEffect, type DecisionEffect, type TargetModels } from "../../protocol/decision-policy.ts";
 import { DECISION_TYPES, type DecisionAckMessage, type DecisionMessage, type DesiredPolicyMessage } from "../../protocol/messages.ts";
 import type { OverridePayload } from "../../protocol/override-and-research.ts";
 import { signMessage } from "../../protocol/signing.ts";
@@ -14,6 +14,7 @@ import { DomainError, invalidInput, unknownNodeError } from "../errors.ts";
 import type { HubContext } from "../hub-context.ts";
 import { randomSecret } from "../identity/secrets.ts";
 import type { StoreTransaction } from "../store/hub-store.ts";
+import { modelsTargetsAllow } from "./allocation-models.ts";
 import { OPERATOR, type DecisionOrigin } from "./decision-origin.ts";
 import { linkOverride, refoldPolicies } from "./override.ts";
 
@@ -106,7 +107,7 @@ export class Decisions {
       throw unknownNodeError(request.target);
     }
     const now = hub.clock();
-    const effect = decisionEffect(request.type, request.payload, now);
+    const effect = decisionEffect(request.type, request.payload, now, request.type === "STRATEGY_ALLOCATION" ? this.modelsTargetsAllow(request.target) : undefined);
     if (effect.kind === "invalid") throw new DomainError("invalid", "invalid_decision", effect.violations.join("; "));
 
     const unsigned = {
@@ -174,6 +175,12 @@ export class Decisions {
     if (change === null) return [];
     if (target === "fleet") return [...this.desired.keys(), "fleet"].filter(uniq);
     return change === "fold" || this.desired.has(target) ? [target] : [];
+  }
+
+  /** What a STRATEGY_ALLOCATION to `target` is checked against (allocation-models.ts). */
+  private modelsTargetsAllow(target: string): TargetModels | undefined {
+    const nodes = target === "fleet" ? [...this.hub.fleet.all()] : [this.hub.fleet.get(target)!];
+    return modelsTargetsAllow(target, nodes, (node) => this.policyOf(node), (line) => this.hub.log(line));
   }
 
   /** Each target's desired policy with a policy decision folded in. */

@@ -34,6 +34,7 @@ export function nodeDetail(node: NodeRecord, fleet: Fleet, desiredPolicyVersion:
     transitions: fleet.transitions(node.nodeId),
     state: { state: live.state, at: live.stateAt, boot_id: live.bootId, session: live.session, reboots: live.reboots, reconnects: live.reconnects },
     kernel_config_hash: live.kernelConfigHash,
+    allowed_models: live.allowTables,
     last_seen: live.lastSeen,
     heartbeat: {
       last_at: live.lastHeartbeatAt,

@@ -225,6 +225,15 @@ describe("applyBirth", () => {
     expect(n.capabilities).toEqual(["gate", "journal"]);
   });
 
+  test("the allow tables of the latest birth; none from an older agent's", () => {
+    const n = node();
+    const tables = { TREND: ["NHiTS"], RANGE: [], HIGH_VOL: [], LOW_VOL: [] };
+    applyBirth(n, birth("boot-a", 1, { allowed_models: tables }), T0);
+    expect(n.live.allowTables).toEqual(tables);
+    applyBirth(n, birth("boot-b", 1), T0 + 1);
+    expect(n.live.allowTables).toBeNull();
+  });
+
   test("a higher session with the same bootId is a reconnect", () => {
     const n = node();
     applyBirth(n, birth("boot-a", 1), T0);

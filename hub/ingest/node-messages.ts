@@ -11,6 +11,7 @@ export function applyBirth(node: NodeRecord, birth: BirthMessage, now: number): 
   live.bootId = birth.bootId;
   live.session = birth.session;
   live.kernelConfigHash = birth.kernel_config_hash;
+  live.allowTables = birth.allowed_models ?? null;
   node.version = birth.version;
   node.arch = birth.arch;
   node.capabilities = birth.capabilities;

@@ -1,6 +1,7 @@
 // What the hub knows about a node: the registration (changes rarely) and the
 // live view built from its MQTT messages (changes with every heartbeat).
 import type { EssState, Mode } from "../../kernel/types.ts";
+import type { AllowTables } from "../../protocol/allow-tables.ts";
 import type { ReportOf } from "../../protocol/reports.ts";
 
 export const HEALTH_STATES = ["healthy", "degraded", "unhealthy", "offline"] as const;
@@ -55,6 +56,8 @@ export interface NodeLive {
   bootId: string | null;
   session: number | null;
   kernelConfigHash: string | null;
+  /** The allow tables of its gate config, from its last birth; null: not said (an older agent, or no birth yet). */
+  allowTables: AllowTables | null;
   reboots: number;
   reconnects: number;
   lastSeen: number | null;
@@ -103,6 +106,7 @@ export function emptyLive(): NodeLive {
     bootId: null,
     session: null,
     kernelConfigHash: null,
+    allowTables: null,
     reboots: 0,
     reconnects: 0,
     lastSeen: null,
