@@ -53,11 +53,15 @@ function describeIssue(file: string, issue: z.core.$ZodIssue): string[] {
 export function parseFederationConfig(text: string, file: string): FederationConfig {
   const tooDeep = jsonDepthProblem(text);
   if (tooDeep && file.endsWith(".json")) throw new FederationConfigError([`${file}: ${tooDeep}`]);
-  let raw: unknown;
-  try {
-    raw = load(text, { filename: file });
-  } catch (error) {
-    throw new FederationConfigError([`${file}: ${(error as Error).message.split("\n")[0]}`]);
+  let raw: unknown = {};
+  // A file of nothing but blank lines and comments is every default (js-yaml wants a document).
+  const empty = text.split("\n").every((line) => /^\s*(#.*)?$/.test(line));
+  if (!empty) {
+    try {
+      raw = load(text, { filename: file });
+    } catch (error) {
+      throw new FederationConfigError([`${file}: ${(error as Error).message.split("\n")[0]}`]);
+    }
   }
   const parsed = FederationConfigSchema.safeParse(raw ?? {});
   if (!parsed.success) throw new FederationConfigError(parsed.error.issues.flatMap((issue) => describeIssue(file, issue)));

@@ -167,6 +167,8 @@ export const FederationConfigSchema = z.strictObject({
         method: method("mean"),
         ...guard({ lookback_s: 60, min_samples: 3, recovery_s: 1800, min_hold_s: 3600 }),
         hysteresis_pct: percent(2),
+        /** The day's loss must stay this far below a step's at_daily_loss_pct to step back up. */
+        loss_hysteresis_pct: percent(1),
         base: z.enum(CAPITAL_PROFILES).default("MEDIUM"),
         steps: z
           .array(CapitalStep)

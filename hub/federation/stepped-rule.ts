@@ -24,6 +24,8 @@ export interface Metric<S> {
   of(sample: S): number;
   /** Per step (first = step 1): the threshold that reaches it, or null (this metric does not). */
   thresholds: readonly (number | null)[];
+  /** This metric's own hysteresis, when not the rule's (another unit, or a smaller scale). */
+  hysteresis?: number;
 }
 
 export interface StepChange {
@@ -73,7 +75,7 @@ export function steppedLevel<S extends Sample>(series: Series<S>, now: number, r
   for (const metric of metrics) {
     const threshold = metric.thresholds[current - 1];
     if (threshold === null || threshold === undefined) continue;
-    const below = threshold - rule.hysteresis;
+    const below = threshold - (metric.hysteresis ?? rule.hysteresis);
     // Newest first: a recent sample not below ends the check at once, the common case while it holds.
     let worst = -Infinity;
     series.eachNewest(recoveryFrom, now, (sample) => {

@@ -11,7 +11,7 @@ function profile(input: RoleInput, node: NodeState): Proposal[] {
   const rule = input.config.roles.capital_allocator.profile;
   const metrics = [
     { name: "drawdown_pct", of: (s: PortfolioSample) => s.drawdown_pct, thresholds: rule.steps.map((s) => s.at_drawdown_pct) },
-    { name: "daily_loss_pct", of: (s: PortfolioSample) => s.daily_loss_pct, thresholds: rule.steps.map((s) => s.at_daily_loss_pct) },
+    { name: "daily_loss_pct", of: (s: PortfolioSample) => s.daily_loss_pct, thresholds: rule.steps.map((s) => s.at_daily_loss_pct), hysteresis: rule.loss_hysteresis_pct },
   ];
   const change = steppedLevel(node.portfolio, input.now, { ...rule, hysteresis: rule.hysteresis_pct }, metrics, input.latch("profile", node.id));
   if (!change) return [];
