@@ -141,7 +141,13 @@ export class FederationEngine {
       else this.latches.set(this.latchKey(output.role, output.rule, output.target), output.latch);
     }
     proposals.sort((a, b) => priorityOf(a.role) - priorityOf(b.role));
-    for (const proposal of proposals) this.decide(proposal, now, step);
+    for (const proposal of proposals) {
+      try {
+        this.decide(proposal, now, step);
+      } catch (error) {
+        this.unhealthy(`deciding on ${proposal.role}'s ${proposal.type} for ${proposal.target} failed: ${(error as Error).message}`, `${proposal.role}:decide`, now, step);
+      }
+    }
     this.alertOnConflicts(now, step);
     return step;
   }

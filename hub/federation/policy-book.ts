@@ -7,10 +7,15 @@ import { decisionEffect } from "../../protocol/decision-policy.ts";
 import type { DecisionRecord } from "./records.ts";
 
 export class PolicyBook {
-  private fleetPolicy: KernelPolicy = { ...DEFAULT_POLICY };
+  private fleetPolicy: KernelPolicy;
   private readonly own = new Map<string, KernelPolicy>();
   private readonly frozenMs = new Map<string, number>();
   private readonly countedTo = new Map<string, number>();
+
+  /** `fleetPolicy`: the fleet's policy at the start (default: DEFAULT_POLICY). */
+  constructor(fleetPolicy: KernelPolicy = DEFAULT_POLICY) {
+    this.fleetPolicy = { ...fleetPolicy };
+  }
 
   /** The policy in force for a target. */
   readonly policyOf = (target: string): KernelPolicy => (target === "fleet" ? this.fleetPolicy : (this.own.get(target) ?? this.fleetPolicy));

@@ -3,6 +3,7 @@
 // their decisions would have put in force (policy-book.ts), the conflicts,
 // the alerts and a summary. A bad line gives an error record and the
 // replay goes on. Used by `npm run federation -- replay` and the benchmark.
+import type { KernelPolicy } from "../../kernel/policy.ts";
 import { jsonDepthProblem } from "../../lib/json-depth.ts";
 import { FederationEvent } from "../../protocol/federation-events.ts";
 import type { FederationConfig } from "./config.ts";
@@ -34,7 +35,7 @@ export interface ReplaySummary {
 }
 
 export class Replay {
-  readonly book = new PolicyBook();
+  readonly book: PolicyBook;
   readonly engine: FederationEngine;
   private lines = 0;
   private errors = 0;
@@ -43,7 +44,9 @@ export class Replay {
   private decisionsTotal = 0;
   private readonly alerts: Record<string, number> = {};
 
-  constructor(config: FederationConfig) {
+  /** `fleetPolicy`: the fleet's policy in force when the stream starts (default: DEFAULT_POLICY). */
+  constructor(config: FederationConfig, fleetPolicy?: KernelPolicy) {
+    this.book = new PolicyBook(fleetPolicy);
     this.engine = new FederationEngine(config, { policyOf: this.book.policyOf, alertAdvisory: true });
   }
 
