@@ -37,8 +37,11 @@ class LineWriter {
 }
 
 await runCommand("edgefed federation", () => USAGE, async () => {
-  const { values, positionals } = readCommandLine(process.argv.slice(2), { config: { type: "string" } }, 1);
-  if (positionals[0] !== "replay") throw new UsageError([positionals[0] === undefined ? "which command? replay (see --help)" : `${positionals[0]}: unknown command; replay (see --help)`]);
+  // The command first, then its options (so an option's mistake is named, not the command word).
+  const args = process.argv.slice(2);
+  const command = args[0]?.startsWith("-") ? undefined : args.shift();
+  const { values } = readCommandLine(args, { config: { type: "string" } });
+  if (command !== "replay") throw new UsageError([command === undefined ? "which command? replay (see --help)" : `${command}: unknown command; replay (see --help)`]);
   let config = DEFAULT_FEDERATION_CONFIG;
   if (values.config !== undefined) {
     try {
