@@ -29,6 +29,7 @@ const COMMANDS: [name: string, command: string[], usage: RegExp][] = [
   ["sim", ["agent/fleet-sim.ts"], /^usage: bun run sim/],
   ["bench", ["bench/run.ts"], /^usage: bun run bench/],
   ["gate", ["kernel/gate-cli.ts"], /^usage: bun run gate/],
+  ["federation replay", ["hub/federation/cli.ts", "replay"], /^usage: npm run federation -- replay/],
   ["flash", ["scripts/flash.ts"], /^bun run flash -- --boot/],
 ];
 

@@ -1,0 +1,276 @@
+// The federation engine: folds each FederationEvent into the fleet state,
+// runs the roles (node rules for the node that reported, fleet rules every
+// engine.evaluate_every_s of event time and on every tick), and decides which
+// proposals become decisions: by role priority when roles conflict, never
+// one that changes nothing in the policy in force, within each role's
+// interval and hourly cap, not while an operator's OVERRIDE silences it.
+// No I/O and no clock: time comes with the events, so the same stream and
+// config always give the same decisions. The hub issues what comes back
+// `issued` and raises the alerts; a replay prints them.
+import { applyPolicyUpdate, type KernelPolicy } from "../../kernel/policy.ts";
+import { decisionEffect } from "../../protocol/decision-policy.ts";
+import type { FederationEvent } from "../../protocol/federation-events.ts";
+import { canonicalJson } from "../../protocol/signing.ts";
+import type { FederationConfig, RoleMode } from "./config.ts";
+import { ConflictWindow, fieldsOf } from "./conflicts.ts";
+import { FleetState, type NodeState } from "./fleet-state.ts";
+import type { AlertEvent, DecisionRecord, EngineStep } from "./records.ts";
+import { isProposal, priorityOf, ROLE_NAMES, type Latch, type LatchMove, type Proposal, type Role, type RoleInput, type RoleName } from "./role.ts";
+import { ROLES } from "./roles/index.ts";
+import { Throttle, type Refusal } from "./throttle.ts";
+
+const HOUR_MS = 3_600_000;
+
+export interface EngineOptions {
+  /** The policy in force for a target ("fleet" or a node id). */
+  policyOf(target: string): KernelPolicy;
+  /** Raise alerts for advisory decisions too, marked so (a replay: what would have happened). */
+  alertAdvisory?: boolean;
+}
+
+/** What the engine counted since it started. */
+export interface EngineCounters {
+  events: number;
+  evaluations: number;
+  decisions: Record<string, Record<string, number>>;
+  conflicts: number;
+  refused: Record<Refusal | "unchanged" | "lost_conflict", number>;
+  errors: number;
+}
+
+export interface RoleStatus {
+  mode: RoleMode;
+  enabled: boolean;
+  last_evaluation: number | null;
+  last_decision: DecisionRecord | null;
+}
+
+export class FederationEngine {
+  readonly fleet: FleetState;
+  private config: FederationConfig;
+  private readonly latches = new Map<string, Latch>();
+  private readonly throttle: Throttle;
+  private readonly conflictWindow: ConflictWindow;
+  private readonly conflictTimes: number[] = [];
+  private lastConflictAlert = -Infinity;
+  private lastFleetEvaluation = -Infinity;
+  private lastInput: number | null = null;
+  private silenceAlerted = false;
+  private readonly errorAlerted = new Map<string, number>();
+  private readonly roleStatus = new Map<RoleName, { last_evaluation: number | null; last_decision: DecisionRecord | null }>();
+  private nextId = 1;
+  readonly counters: EngineCounters = {
+    events: 0,
+    evaluations: 0,
+    decisions: {},
+    conflicts: 0,
+    refused: { suppressed: 0, too_soon: 0, hourly_cap: 0, unchanged: 0, lost_conflict: 0 },
+    errors: 0,
+  };
+
+  constructor(
+    config: FederationConfig,
+    private readonly options: EngineOptions,
+  ) {
+    this.config = config;
+    this.fleet = new FleetState(config);
+    this.throttle = new Throttle(config);
+    this.conflictWindow = new ConflictWindow(config.engine.conflict_window_s * 1000);
+    for (const name of ROLE_NAMES) this.roleStatus.set(name, { last_evaluation: null, last_decision: null });
+  }
+
+  get currentConfig(): FederationConfig {
+    return this.config;
+  }
+
+  /** A new config (hot reload): thresholds and modes from the next event on; the state observed stays. */
+  setConfig(config: FederationConfig): void {
+    this.config = config;
+    this.throttle.setConfig(config);
+    this.conflictWindow.setWindow(config.engine.conflict_window_s * 1000);
+  }
+
+  /** Each role's mode, when it last evaluated and its last decision (for the hub's status). */
+  status(): Record<RoleName, RoleStatus> {
+    const out = {} as Record<RoleName, RoleStatus>;
+    for (const name of ROLE_NAMES) {
+      const mode = this.config.roles[name].mode;
+      out[name] = { mode, enabled: mode !== "off", ...this.roleStatus.get(name)! };
+    }
+    return out;
+  }
+
+  /**
+   * An operator overrode one of a role's decisions at `at`: the role makes
+   * no decision of that type to that target for engine.override_suppression_s,
+   * and its rule starts again from nothing, so it decides afresh after.
+   */
+  noteOverride(decision: Pick<DecisionRecord, "role" | "rule" | "type" | "target">, at: number): void {
+    this.throttle.suppress(decision.role, decision.type, decision.target, at);
+    for (const key of [...this.latches.keys()]) if (key.startsWith(`${decision.role}/`) && key.endsWith(`|${decision.target}`)) this.latches.delete(key);
+  }
+
+  /** Folds one event in and evaluates; what to issue, record and raise. */
+  handle(event: FederationEvent): EngineStep {
+    const step: EngineStep = { decisions: [], conflicts: [], alerts: [] };
+    this.counters.events++;
+    const node = this.fleet.apply(event);
+    const now = this.fleet.now;
+    this.watchSilence(event, now, step);
+
+    const outputs: Array<Proposal | LatchMove> = [];
+    const fleetDue = event.type === "tick" || now - this.lastFleetEvaluation >= this.config.engine.evaluate_every_s * 1000;
+    if (fleetDue) {
+      this.lastFleetEvaluation = now;
+      this.fleet.sampleFleet(now, this.config.engine.freshness_s * 1000);
+    }
+    const nodeInput = node !== null && (event.type === "portfolio" || event.type === "health") ? event.type : null;
+    if (!fleetDue && nodeInput === null) return step;
+
+    const input = this.input(now);
+    for (const name of ROLE_NAMES) {
+      if (this.config.roles[name].mode === "off") continue;
+      const role = ROLES[name];
+      if (fleetDue && role.evaluateFleet) outputs.push(...this.run(role, now, step, () => role.evaluateFleet!(input(name))));
+      if (nodeInput !== null && role.evaluateNode && role.nodeInputs?.includes(nodeInput)) outputs.push(...this.run(role, now, step, () => role.evaluateNode!(input(name), node as NodeState)));
+    }
+    // Higher priority first, so within one evaluation the winner of a conflict is made first.
+    const proposals: Proposal[] = [];
+    for (const output of outputs) {
+      if (isProposal(output)) proposals.push(output);
+      else this.latches.set(this.latchKey(output.role, output.rule, output.target), output.latch);
+    }
+    proposals.sort((a, b) => priorityOf(a.role) - priorityOf(b.role));
+    for (const proposal of proposals) {
+      try {
+        this.decide(proposal, now, step);
+      } catch (error) {
+        this.unhealthy(`deciding on ${proposal.role}'s ${proposal.type} for ${proposal.target} failed: ${(error as Error).message}`, `${proposal.role}:decide`, now, step);
+      }
+    }
+    this.alertOnConflicts(now, step);
+    return step;
+  }
+
+  private input(now: number): (role: RoleName) => RoleInput {
+    return (role) => ({
+      fleet: this.fleet,
+      config: this.config,
+      now,
+      policyOf: this.options.policyOf,
+      latch: (rule, target) => this.latches.get(this.latchKey(role, rule, target)),
+    });
+  }
+
+  private latchKey(role: RoleName, rule: string, target: string): string {
+    return `${role}/${rule}|${target}`;
+  }
+
+  /** One role's evaluation; one that throws makes no proposal and an alert (at most one an hour per role). */
+  private run(role: Role, now: number, step: EngineStep, evaluate: () => Array<Proposal | LatchMove>): Array<Proposal | LatchMove> {
+    this.counters.evaluations++;
+    this.roleStatus.get(role.name)!.last_evaluation = now;
+    try {
+      return evaluate();
+    } catch (error) {
+      this.unhealthy(`${role.name} failed to evaluate: ${(error as Error).message}`, role.name, now, step);
+      return [];
+    }
+  }
+
+  private decide(proposal: Proposal, now: number, step: EngineStep): void {
+    const commitLatch = () => {
+      if (proposal.latch) this.latches.set(this.latchKey(proposal.role, proposal.latchRule ?? proposal.rule, proposal.latchTarget ?? proposal.target), proposal.latch);
+    };
+    // The cheap checks first: a role held back retries at every evaluation.
+    const refusal = this.throttle.refusal(proposal.role, proposal.type, proposal.target, now);
+    if (refusal) {
+      this.counters.refused[refusal]++;
+      return;
+    }
+    const effect = decisionEffect(proposal.type, proposal.payload, now);
+    if (effect.kind === "invalid") {
+      this.unhealthy(`${proposal.role} proposed an invalid ${proposal.type}: ${effect.violations.join("; ")}`, `${proposal.role}:invalid`, now, step);
+      return;
+    }
+    let fields: string[] = [];
+    if (effect.kind === "policy") {
+      const current = this.options.policyOf(proposal.target);
+      const next = applyPolicyUpdate(current, effect.update);
+      if (!next.ok) {
+        this.unhealthy(`${proposal.role}'s ${proposal.type} does not apply to ${proposal.target}'s policy: ${next.violations.join("; ")}`, `${proposal.role}:apply`, now, step);
+        return;
+      }
+      if (canonicalJson(next.policy) === canonicalJson(current)) {
+        this.counters.refused.unchanged++;
+        commitLatch(); // already in force: the rule stands where it wanted to be
+        return;
+      }
+      fields = fieldsOf(effect.update);
+    }
+
+    const judged = this.conflictWindow.judge(proposal, fields, now);
+    for (const conflict of judged.conflicts) {
+      step.conflicts.push(conflict);
+      this.conflictTimes.push(now);
+      this.counters.conflicts++;
+    }
+    if (judged.lost) {
+      this.counters.refused.lost_conflict++;
+      return;
+    }
+
+    const mode = this.config.roles[proposal.role].mode as "active" | "advisory";
+    const { latch: _l, latchRule: _r, latchTarget: _t, ...decided } = proposal;
+    const decision: DecisionRecord = { id: `fed-${this.nextId++}`, at: now, ...decided, mode, issued: mode === "active" };
+    step.decisions.push(decision);
+    commitLatch();
+    this.throttle.made(proposal.role, proposal.target, now);
+    this.conflictWindow.record(decision, fields);
+    this.roleStatus.get(proposal.role)!.last_decision = decision;
+    const byType = (this.counters.decisions[proposal.role] ??= {});
+    byType[proposal.type] = (byType[proposal.type] ?? 0) + 1;
+    this.alertOnDecision(decision, step);
+  }
+
+  private alertOnDecision(decision: DecisionRecord, step: EngineStep): void {
+    if (!decision.issued && !this.options.alertAdvisory) return;
+    const note = decision.issued ? "" : " (advisory: not issued)";
+    const frozen = decision.type === "FREEZE" || (decision.type === "MODE_CHANGE" && decision.payload.mode === "FREEZE");
+    if (decision.role === "supervisor" && frozen) {
+      step.alerts.push({ severity: "critical", kind: "supervisor_freeze", message: `trading frozen on ${decision.target} by the Supervisor${note}: ${decision.reason}`, at: decision.at });
+    }
+    if (decision.type === "CAPITAL_PROFILE" && decision.payload.profile === "MICRO") {
+      step.alerts.push({ severity: "high", kind: "capital_micro", message: `capital profile of ${decision.target} downgraded to MICRO${note}: ${decision.reason}`, at: decision.at });
+    }
+  }
+
+  /** engine.conflict_alert_per_hour conflicts within an hour: one medium alert, then none for an hour. */
+  private alertOnConflicts(now: number, step: EngineStep): void {
+    while (this.conflictTimes.length && this.conflictTimes[0]! <= now - HOUR_MS) this.conflictTimes.shift();
+    if (this.conflictTimes.length < this.config.engine.conflict_alert_per_hour || now - this.lastConflictAlert < HOUR_MS) return;
+    this.lastConflictAlert = now;
+    step.alerts.push({ severity: "medium", kind: "role_conflicts", message: `${this.conflictTimes.length} role conflicts within an hour (alert at ${this.config.engine.conflict_alert_per_hour})`, at: now });
+  }
+
+  /** No input for engine.no_input_alert_s (as ticks tell): one low alert until input comes again. */
+  private watchSilence(event: FederationEvent, now: number, step: EngineStep): void {
+    if (event.type !== "tick") {
+      this.lastInput = now;
+      this.silenceAlerted = false;
+      return;
+    }
+    const since = this.lastInput;
+    if (since === null || this.silenceAlerted || now - since < this.config.engine.no_input_alert_s * 1000) return;
+    this.silenceAlerted = true;
+    step.alerts.push({ severity: "low", kind: "engine_unhealthy", message: `no federation input for ${Math.round((now - since) / 1000)} s (alert at ${this.config.engine.no_input_alert_s} s)`, at: now });
+  }
+
+  private unhealthy(message: string, key: string, now: number, step: EngineStep): void {
+    this.counters.errors++;
+    const last = this.errorAlerted.get(key);
+    if (last !== undefined && now - last < HOUR_MS) return;
+    this.errorAlerted.set(key, now);
+    step.alerts.push({ severity: "low", kind: "engine_unhealthy", message, at: now });
+  }
+}

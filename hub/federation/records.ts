@@ -1,0 +1,61 @@
+// What the engine returns: decisions (issued, or recorded in advisory
+// mode), conflicts between roles, and alerts.
+import type { DecisionType } from "../../protocol/messages.ts";
+import type { RoleMode } from "./config.ts";
+import type { Direction, RoleName } from "./role.ts";
+
+export interface DecisionRecord {
+  /** The engine's own numbering (fed-1, fed-2, ...): the same stream gives the same ids. */
+  id: string;
+  at: number;
+  role: RoleName;
+  rule: string;
+  type: DecisionType;
+  target: string;
+  payload: Record<string, unknown>;
+  direction: Direction;
+  reason: string;
+  inputs: Record<string, unknown>;
+  thresholds: Record<string, unknown>;
+  mode: Exclude<RoleMode, "off">;
+  /** To be signed and delivered (the role is active); false: recorded only (advisory). */
+  issued: boolean;
+}
+
+/** One side of a conflict: which role wanted what. */
+export interface ConflictSide {
+  role: RoleName;
+  rule: string;
+  type: DecisionType;
+  target: string;
+  payload: Record<string, unknown>;
+  direction: Direction;
+  at: number;
+  /** The decision's id when it was made (the winner made earlier, or now). */
+  id?: string;
+}
+
+export interface ConflictRecord {
+  at: number;
+  /** The policy fields both sides change. */
+  fields: string[];
+  winner: ConflictSide;
+  loser: ConflictSide;
+}
+
+export const ALERT_SEVERITIES = ["critical", "high", "medium", "low"] as const;
+export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
+
+/** The shape of hub/alerts.ts raise(). */
+export interface AlertEvent {
+  severity: AlertSeverity;
+  kind: "supervisor_freeze" | "capital_micro" | "role_conflicts" | "engine_unhealthy";
+  message: string;
+  at: number;
+}
+
+export interface EngineStep {
+  decisions: DecisionRecord[];
+  conflicts: ConflictRecord[];
+  alerts: AlertEvent[];
+}

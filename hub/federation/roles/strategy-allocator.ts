@@ -1,0 +1,87 @@
+// Strategy allocator: fleet-wide model weights from each model's reports
+// across the fleet over the lookback (mean Sharpe, win rate and profit
+// factor, scored against their targets, the best model at 1). A model
+// below any floor gets 0; one with too few reports or trades is left out
+// (its weight stays as it is). New weights only when one moves at least
+// min_change, or a model switches on or off (the hysteresis).
+import type { ModelSample } from "../fleet-state.ts";
+import { propose, type Proposal, type Role, type RoleInput } from "../role.ts";
+import { figure } from "../series.ts";
+
+interface ModelFigures {
+  samples: number;
+  trades: number;
+  sharpe: number;
+  win_rate: number;
+  profit_factor: number;
+}
+
+function figuresOf(samples: ModelSample[]): ModelFigures {
+  const mean = (of: (s: ModelSample) => number) => samples.reduce((sum, s) => sum + of(s), 0) / samples.length;
+  return {
+    samples: samples.length,
+    trades: samples[samples.length - 1]!.total_trades,
+    sharpe: figure(mean((s) => s.sharpe_ratio)),
+    win_rate: figure(mean((s) => s.win_rate)),
+    profit_factor: figure(mean((s) => s.profit_factor)),
+  };
+}
+
+function changedEnough(next: Record<string, number>, before: Record<string, number> | undefined, minChange: number): boolean {
+  if (!before) return true;
+  for (const [model, weight] of Object.entries(next)) {
+    const old = before[model];
+    if (old === undefined || (old === 0) !== (weight === 0) || Math.abs(old - weight) >= minChange) return true;
+  }
+  return false;
+}
+
+function evaluateFleet(input: RoleInput): Proposal[] {
+  const rule = input.config.roles.strategy_allocator.allocation;
+  const figures: Record<string, ModelFigures> = {};
+  const scores: Record<string, number> = {};
+  const floored: string[] = [];
+  for (const [model, series] of [...input.fleet.models].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const samples = series.window(input.now - rule.lookback_s * 1000, input.now);
+    if (samples.length < rule.min_samples) continue;
+    const f = figuresOf(samples);
+    if (f.trades < rule.min_trades) continue;
+    figures[model] = f;
+    if (f.sharpe < rule.floor.sharpe || f.win_rate < rule.floor.win_rate || f.profit_factor < rule.floor.profit_factor) {
+      floored.push(model);
+      scores[model] = 0;
+      continue;
+    }
+    const w = rule.score_weights;
+    const clamp = (x: number) => Math.min(1, Math.max(0, x));
+    const total = w.sharpe + w.win_rate + w.profit_factor || 1;
+    scores[model] = (w.sharpe * clamp(f.sharpe / rule.sharpe_target) + w.win_rate * f.win_rate + w.profit_factor * clamp(f.profit_factor / rule.profit_factor_target)) / total;
+  }
+  const models = Object.keys(scores);
+  if (models.length === 0) return [];
+  const best = Math.max(...Object.values(scores));
+  const weights: Record<string, number> = {};
+  for (const model of models) weights[model] = best > 0 ? figure(Math.round(scores[model]! / best / rule.step) * rule.step, 4) : 0;
+  const latch = input.latch("allocation", "fleet");
+  if (!changedEnough(weights, latch?.value as Record<string, number> | undefined, rule.min_change)) return [];
+  const inForce = input.policyOf("fleet").model_weights ?? {};
+  const lowers = models.some((m) => weights[m]! < (inForce[m] ?? 1));
+  const listed = models.map((m) => `${m} ${weights[m]} (sharpe ${figures[m]!.sharpe}, win_rate ${figures[m]!.win_rate}, profit_factor ${figures[m]!.profit_factor}, ${figures[m]!.samples} reports)`);
+  const floors = floored.length ? `; below a floor (sharpe ${rule.floor.sharpe}, win_rate ${rule.floor.win_rate}, profit_factor ${rule.floor.profit_factor}): ${floored.join(", ")}` : "";
+  return [
+    propose({
+      role: "strategy_allocator",
+      rule: "allocation",
+      type: "STRATEGY_ALLOCATION",
+      target: "fleet",
+      payload: { model_weights: weights },
+      direction: lowers ? "tighten" : "loosen",
+      reason: `Strategy allocator sets model weights over ${rule.lookback_s} s: ${listed.join("; ")}${floors}`,
+      inputs: figures as unknown as Record<string, unknown>,
+      thresholds: { floor: rule.floor, min_samples: rule.min_samples, min_trades: rule.min_trades, min_change: rule.min_change },
+      latch: { level: 1, since: input.now, value: weights },
+    }),
+  ];
+}
+
+export const strategyAllocator: Role = { name: "strategy_allocator", evaluateFleet };

@@ -1,0 +1,98 @@
+// A time series of samples kept for a bounded time: what a rule's lookback
+// window reads. Samples arrive in time order (the hub's time of
+// observation); one older than the newest is placed where it belongs.
+import type { Method } from "./config.ts";
+
+export interface Sample {
+  at: number;
+}
+
+export class Series<T extends Sample> {
+  private items: T[] = [];
+  /** Index of the oldest sample still kept (the ones before it are dropped in batches). */
+  private head = 0;
+
+  constructor(
+    private readonly retentionMs: number,
+    private readonly maxSamples = 20_000,
+  ) {}
+
+  push(sample: T): void {
+    const items = this.items;
+    let i = items.length;
+    while (i > this.head && items[i - 1]!.at > sample.at) i--;
+    if (i === items.length) items.push(sample);
+    else items.splice(i, 0, sample);
+    this.trim(items[items.length - 1]!.at);
+  }
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  latest(): T | undefined {
+    return this.size ? this.items[this.items.length - 1] : undefined;
+  }
+
+  /** The samples with `from <= at <= to`, oldest first. */
+  window(from: number, to = Infinity): T[] {
+    const [start, end] = this.range(from, to);
+    return this.items.slice(start, end);
+  }
+
+  /** The newest first of the samples with `from <= at <= to`, without copying them: stop early by returning false. */
+  eachNewest(from: number, to: number, visit: (sample: T) => boolean | void): void {
+    const [start, end] = this.range(from, to);
+    for (let i = end - 1; i >= start; i--) if (visit(this.items[i]!) === false) return;
+  }
+
+  /** How many samples have `from <= at <= to`. */
+  count(from: number, to = Infinity): number {
+    const [start, end] = this.range(from, to);
+    return end - start;
+  }
+
+  /** Indexes [start, end) of the samples with `from <= at <= to` (searched from the newest end: windows are recent). */
+  private range(from: number, to: number): [number, number] {
+    const items = this.items;
+    let end = items.length;
+    while (end > this.head && items[end - 1]!.at > to) end--;
+    let start = end;
+    while (start > this.head && items[start - 1]!.at >= from) start--;
+    return [start, end];
+  }
+
+  private trim(newest: number): void {
+    const cutoff = newest - this.retentionMs;
+    while (this.head < this.items.length && (this.items[this.head]!.at < cutoff || this.items.length - this.head > this.maxSamples)) this.head++;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/** The values of a series' samples over a window as one figure by `method`; NaN for none. */
+export function aggregate<T extends Sample>(series: Series<T>, from: number, to: number, of: (sample: T) => number, method: Method): number {
+  let result = NaN;
+  let n = 0;
+  series.eachNewest(from, to, (sample) => {
+    const v = of(sample);
+    n++;
+    if (method === "latest") {
+      result = v;
+      return false;
+    }
+    if (n === 1) result = v;
+    else if (method === "min") result = Math.min(result, v);
+    else if (method === "max") result = Math.max(result, v);
+    else result += v;
+  });
+  return method === "mean" && n > 0 ? result / n : result;
+}
+
+/** Rounds a figure for a reason or an inputs record (readable, and stable across runs). */
+export function figure(value: number, digits = 3): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}

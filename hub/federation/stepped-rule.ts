@@ -1,0 +1,91 @@
+// The one rule shape every latched rule shares, modelled on a trading
+// protection: a metric over a lookback window (method: latest, mean, min or
+// max) with a minimum number of samples before it may fire; steps, each
+// with a threshold the metric must reach (at or above); and a way back that
+// needs both the step's hold (min_hold_s, like a protection's lock) and a
+// sustained recovery: every sample over recovery_s below the step's
+// threshold by the hysteresis. It moves one step back at a time.
+import type { Method } from "./config.ts";
+import type { Latch } from "./role.ts";
+import { aggregate, figure, type Sample, type Series } from "./series.ts";
+
+export interface SteppedRule {
+  method: Method;
+  lookback_s: number;
+  min_samples: number;
+  recovery_s: number;
+  min_hold_s: number;
+  /** How far below a step's threshold the metric must stay for the way back (the metric's unit). */
+  hysteresis: number;
+}
+
+export interface Metric<S> {
+  name: string;
+  of(sample: S): number;
+  /** Per step (first = step 1): the threshold that reaches it, or null (this metric does not). */
+  thresholds: readonly (number | null)[];
+  /** This metric's own hysteresis, when not the rule's (another unit, or a smaller scale). */
+  hysteresis?: number;
+}
+
+export interface StepChange {
+  from: number;
+  to: number;
+  /** The metric values the change was judged on, by metric name (and the number of samples). */
+  inputs: Record<string, number>;
+  /** The thresholds that fired (up) or were stayed below (down), by metric name. */
+  thresholds: Record<string, number>;
+  why: string;
+}
+
+/**
+ * The step `series` calls for given where the rule stands (`latch`), or
+ * null when it stays. Up: straight to the highest step reached. Down: one
+ * step, when held long enough and recovered.
+ */
+export function steppedLevel<S extends Sample>(series: Series<S>, now: number, rule: SteppedRule, metrics: readonly Metric<S>[], latch: Latch | undefined): StepChange | null {
+  const current = latch?.level ?? 0;
+  const from = now - rule.lookback_s * 1000;
+  const samples = series.count(from, now);
+  if (samples >= rule.min_samples) {
+    let reached = 0;
+    const inputs: Record<string, number> = { samples };
+    const fired: Record<string, number> = {};
+    for (const metric of metrics) {
+      const value = aggregate(series, from, now, metric.of, rule.method);
+      metric.thresholds.forEach((threshold, i) => {
+        if (threshold !== null && value >= threshold && i + 1 > reached) {
+          reached = i + 1;
+          inputs[metric.name] = figure(value);
+          fired[metric.name] = threshold;
+        }
+      });
+    }
+    if (reached > current) {
+      const words = Object.entries(fired).map(([name, threshold]) => `${name} ${inputs[name]} (${rule.method} of ${samples} samples over ${rule.lookback_s} s) >= ${threshold}`);
+      return { from: current, to: reached, inputs, thresholds: fired, why: words.join(" and ") };
+    }
+  }
+  if (current === 0 || !latch || now - latch.since < rule.min_hold_s * 1000) return null;
+  const recoveryFrom = now - rule.recovery_s * 1000;
+  const recovered = series.count(recoveryFrom, now);
+  if (recovered < rule.min_samples) return null;
+  const inputs: Record<string, number> = { samples: recovered };
+  const thresholds: Record<string, number> = {};
+  for (const metric of metrics) {
+    const threshold = metric.thresholds[current - 1];
+    if (threshold === null || threshold === undefined) continue;
+    const below = threshold - (metric.hysteresis ?? rule.hysteresis);
+    // Newest first: a recent sample not below ends the check at once, the common case while it holds.
+    let worst = -Infinity;
+    series.eachNewest(recoveryFrom, now, (sample) => {
+      worst = Math.max(worst, metric.of(sample));
+      return worst < below;
+    });
+    if (!(worst < below)) return null;
+    inputs[metric.name] = figure(worst);
+    thresholds[metric.name] = figure(below);
+  }
+  const words = Object.keys(thresholds).map((name) => `${name} at most ${inputs[name]} over ${rule.recovery_s} s < ${thresholds[name]}`);
+  return { from: current, to: current - 1, inputs, thresholds, why: `${words.join(" and ")}, held ${Math.round((now - latch.since) / 1000)} s >= ${rule.min_hold_s} s` };
+}
