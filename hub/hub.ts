@@ -6,6 +6,7 @@ import { Alerts } from "./alerts.ts";
 import type { BrokerAccess } from "./broker/broker-access.ts";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./broker/embedded-broker.ts";
 import { Decisions } from "./decisions/decisions.ts";
+import { LiveFederation } from "./federation/live.ts";
 import { Fleet } from "./nodes/fleet.ts";
 import { createHubApp } from "./http/app.ts";
 import { serveHttp } from "../lib/http-serve.ts";
@@ -27,6 +28,8 @@ export interface RunningHub {
   ingest: Ingest;
   /** Issues decisions (the HTTP API's, and a federation role's with its origin). */
   decisions: Decisions;
+  /** The federation roles at work on what the hub observes. */
+  federation: LiveFederation;
   stop(): Promise<void>;
 }
 
@@ -108,6 +111,8 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   };
 
   const decisions = await Decisions.load(context);
+  const federation = new LiveFederation({ decisions, alerts: context.alerts, clock: context.clock, log, configFile: settings.federationConfig });
+  fleet.onEvent(federation.observe);
   const ingest = new Ingest(
     fleet,
     {
@@ -130,7 +135,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   const flushTimer = setInterval(flushAndReport, settings.flushMs);
   const sweepTimer = setInterval(() => fleet.sweep(Date.now()), settings.sweepMs);
 
-  const app = createHubApp(context, decisions, ingest);
+  const app = createHubApp(context, decisions, ingest, federation);
   const server = await serveHttp(app.fetch, settings.httpHost, settings.httpPort);
   const httpHost = settings.httpHost === "0.0.0.0" ? "127.0.0.1" : settings.httpHost;
   log(`HTTP API on ${settings.httpHost}:${server.port}; ${fleet.size} node(s) in the registry`);
@@ -142,7 +147,9 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     context,
     ingest,
     decisions,
+    federation,
     async stop() {
+      federation.stop();
       clearInterval(flushTimer);
       clearInterval(sweepTimer);
       await server.stop();
