@@ -158,7 +158,7 @@ describe("no flapping", () => {
       ["c", 1],
       ["d", 1],
     ]);
-    expect(engine.counters.refused.hourly_cap).toBeGreaterThan(0);
+    expect(engine.counters.capped_evaluations).toBeGreaterThan(0);
   });
 
   test("an operator's OVERRIDE silences the role on that decision for override_suppression_s, then it decides afresh", () => {

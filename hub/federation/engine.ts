@@ -35,6 +35,8 @@ export interface EngineCounters {
   decisions: Record<string, Record<string, number>>;
   conflicts: number;
   refused: Record<Refusal | "unchanged" | "lost_conflict", number>;
+  /** Evaluations of a role skipped while it was at its hourly cap. */
+  capped_evaluations: number;
   errors: number;
 }
 
@@ -48,12 +50,17 @@ export interface RoleStatus {
 export class FederationEngine {
   readonly fleet: FleetState;
   private config: FederationConfig;
-  private readonly latches = new Map<string, Latch>();
+  /** Each rule's latch by target, under "role/rule". */
+  private readonly latches = new Map<string, Map<string, Latch>>();
   private readonly throttle: Throttle;
   private readonly conflictWindow: ConflictWindow;
   private readonly conflictTimes: number[] = [];
   private lastConflictAlert = -Infinity;
   private lastFleetEvaluation = -Infinity;
+  /** Roles with fleetInputs that had one of them since their fleet rules last ran. */
+  private readonly fleetInputsSeen = new Set<RoleName>();
+  /** When each role's fleet rules last ran. */
+  private readonly lastFleetRun = new Map<RoleName, number>();
   private lastInput: number | null = null;
   private silenceAlerted = false;
   private readonly errorAlerted = new Map<string, number>();
@@ -65,6 +72,7 @@ export class FederationEngine {
     decisions: {},
     conflicts: 0,
     refused: { suppressed: 0, too_soon: 0, hourly_cap: 0, unchanged: 0, lost_conflict: 0 },
+    capped_evaluations: 0,
     errors: 0,
   };
 
@@ -107,7 +115,7 @@ export class FederationEngine {
    */
   noteOverride(decision: Pick<DecisionRecord, "role" | "rule" | "type" | "target">, at: number): void {
     this.throttle.suppress(decision.role, decision.type, decision.target, at);
-    for (const key of [...this.latches.keys()]) if (key.startsWith(`${decision.role}/`) && key.endsWith(`|${decision.target}`)) this.latches.delete(key);
+    for (const [rule, byTarget] of this.latches) if (rule.startsWith(`${decision.role}/`)) byTarget.delete(decision.target);
   }
 
   /** Folds one event in and evaluates; what to issue, record and raise. */
@@ -118,6 +126,7 @@ export class FederationEngine {
     const now = this.fleet.now;
     this.watchSilence(event, now, step);
 
+    for (const name of ROLE_NAMES) if (ROLES[name].fleetInputs?.includes(event.type)) this.fleetInputsSeen.add(name);
     const outputs: Array<Proposal | LatchMove> = [];
     const fleetDue = event.type === "tick" || now - this.lastFleetEvaluation >= this.config.engine.evaluate_every_s * 1000;
     if (fleetDue) {
@@ -127,18 +136,28 @@ export class FederationEngine {
     const nodeInput = node !== null && (event.type === "portfolio" || event.type === "health") ? event.type : null;
     if (!fleetDue && nodeInput === null) return step;
 
-    const input = this.input(now);
+    const input = this.input(now, event.type === "tick");
     for (const name of ROLE_NAMES) {
+      // A role at its hourly cap can decide nothing: it is not evaluated until the hour has room again.
       if (this.config.roles[name].mode === "off") continue;
+      if (this.throttle.capped(name, now)) {
+        this.counters.capped_evaluations++;
+        continue;
+      }
       const role = ROLES[name];
-      if (fleetDue && role.evaluateFleet) outputs.push(...this.run(role, now, step, () => role.evaluateFleet!(input(name))));
+      const fleetRuns = fleetDue && role.evaluateFleet && (!role.fleetInputs || event.type === "tick" || this.fleetInputsSeen.has(name));
+      if (fleetRuns) {
+        this.fleetInputsSeen.delete(name);
+        outputs.push(...this.run(role, now, step, () => role.evaluateFleet!(input(name))));
+        this.lastFleetRun.set(name, now);
+      }
       if (nodeInput !== null && role.evaluateNode && role.nodeInputs?.includes(nodeInput)) outputs.push(...this.run(role, now, step, () => role.evaluateNode!(input(name), node as NodeState)));
     }
     // Higher priority first, so within one evaluation the winner of a conflict is made first.
     const proposals: Proposal[] = [];
     for (const output of outputs) {
       if (isProposal(output)) proposals.push(output);
-      else this.latches.set(this.latchKey(output.role, output.rule, output.target), output.latch);
+      else this.setLatch(output.role, output.rule, output.target, output.latch);
     }
     proposals.sort((a, b) => priorityOf(a.role) - priorityOf(b.role));
     for (const proposal of proposals) {
@@ -152,18 +171,21 @@ export class FederationEngine {
     return step;
   }
 
-  private input(now: number): (role: RoleName) => RoleInput {
+  private input(now: number, everything: boolean): (role: RoleName) => RoleInput {
     return (role) => ({
       fleet: this.fleet,
       config: this.config,
       now,
+      changedSince: everything ? -Infinity : (this.lastFleetRun.get(role) ?? -Infinity),
       policyOf: this.options.policyOf,
-      latch: (rule, target) => this.latches.get(this.latchKey(role, rule, target)),
+      latch: (rule, target) => this.latches.get(`${role}/${rule}`)?.get(target),
     });
   }
 
-  private latchKey(role: RoleName, rule: string, target: string): string {
-    return `${role}/${rule}|${target}`;
+  private setLatch(role: RoleName, rule: string, target: string, latch: Latch): void {
+    let byTarget = this.latches.get(`${role}/${rule}`);
+    if (!byTarget) this.latches.set(`${role}/${rule}`, (byTarget = new Map()));
+    byTarget.set(target, latch);
   }
 
   /** One role's evaluation; one that throws makes no proposal and an alert (at most one an hour per role). */
@@ -180,7 +202,7 @@ export class FederationEngine {
 
   private decide(proposal: Proposal, now: number, step: EngineStep): void {
     const commitLatch = () => {
-      if (proposal.latch) this.latches.set(this.latchKey(proposal.role, proposal.latchRule ?? proposal.rule, proposal.latchTarget ?? proposal.target), proposal.latch);
+      if (proposal.latch) this.setLatch(proposal.role, proposal.latchRule ?? proposal.rule, proposal.latchTarget ?? proposal.target, proposal.latch);
     };
     // The cheap checks first: a role held back retries at every evaluation.
     const refusal = this.throttle.refusal(proposal.role, proposal.type, proposal.target, now);

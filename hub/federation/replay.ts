@@ -29,6 +29,8 @@ export interface ReplaySummary {
   conflicts: number;
   /** Proposals not made, by why. */
   refused: Record<string, number>;
+  /** Role evaluations skipped while the role was at its hourly cap. */
+  capped_evaluations: number;
   alerts: Record<string, number>;
   /** Seconds frozen: the fleet, and each node frozen by a decision of its own. */
   frozen_s: Record<string, number>;
@@ -101,6 +103,7 @@ export class Replay {
       decisions_total: this.decisionsTotal,
       conflicts: c.conflicts,
       refused: { ...c.refused },
+      capped_evaluations: c.capped_evaluations,
       alerts: this.alerts,
       frozen_s: this.book.frozenSeconds(this.to ?? 0),
     };

@@ -4,6 +4,7 @@
 // proposed decisions, each with the rule that fired and the inputs and
 // thresholds it fired on. The engine (engine.ts) decides which are made.
 import type { KernelPolicy } from "../../kernel/policy.ts";
+import type { FederationEventType } from "../../protocol/federation-events.ts";
 import type { DecisionType } from "../../protocol/messages.ts";
 import type { FederationConfig } from "./config.ts";
 import type { FleetState, NodeState } from "./fleet-state.ts";
@@ -73,6 +74,12 @@ export interface RoleInput {
   config: FederationConfig;
   /** The time of the event being evaluated (ms): the only clock a role has. */
   now: number;
+  /**
+   * What is new: the time of this role's previous fleet evaluation, or
+   * -Infinity on a tick (the timer: everything is looked at again). Fleet
+   * rules may skip what has had no input since (a model with no new report).
+   */
+  changedSince: number;
   /** The policy in force for a target. */
   policyOf(target: string): KernelPolicy;
   /** This role's latch for a rule and target, if it has one. */
@@ -85,6 +92,12 @@ export interface Role {
   nodeInputs?: ReadonlyArray<"portfolio" | "health">;
   /** Rules about one node, run when that node reports. */
   evaluateNode?(input: RoleInput, node: NodeState): Array<Proposal | LatchMove>;
+  /**
+   * The inputs its fleet rules read, when not every one: they then run at a
+   * fleet evaluation only if one of these came in since they last ran, or on
+   * a tick (the timer, which also lets their locks run out).
+   */
+  fleetInputs?: ReadonlyArray<FederationEventType>;
   /** Rules about the fleet, run at each fleet evaluation (engine.evaluate_every_s, and ticks). */
   evaluateFleet?(input: RoleInput): Array<Proposal | LatchMove>;
 }

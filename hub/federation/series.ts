@@ -52,14 +52,21 @@ export class Series<T extends Sample> {
     return end - start;
   }
 
-  /** Indexes [start, end) of the samples with `from <= at <= to` (searched from the newest end: windows are recent). */
+  /** Indexes [start, end) of the samples with `from <= at <= to`. */
   private range(from: number, to: number): [number, number] {
-    const items = this.items;
-    let end = items.length;
-    while (end > this.head && items[end - 1]!.at > to) end--;
-    let start = end;
-    while (start > this.head && items[start - 1]!.at >= from) start--;
-    return [start, end];
+    return [this.firstIndex((at) => at >= from), this.firstIndex((at) => at > to)];
+  }
+
+  /** The first index (from head) whose sample's time passes `test` (monotone in time), or the end: a binary search. */
+  private firstIndex(test: (at: number) => boolean): number {
+    let low = this.head;
+    let high = this.items.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (test(this.items[mid]!.at)) high = mid;
+      else low = mid + 1;
+    }
+    return low;
   }
 
   private trim(newest: number): void {

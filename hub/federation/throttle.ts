@@ -27,8 +27,13 @@ export class Throttle {
     const interval = (this.config.roles[role].min_interval_s ?? this.config.engine.min_interval_s) * 1000;
     const last = this.lastByTarget.get(`${role}|${target}`);
     if (last !== undefined && at - last < interval) return "too_soon";
-    if (this.recent(role, at).length >= this.config.engine.max_decisions_per_hour) return "hourly_cap";
+    if (this.capped(role, at)) return "hourly_cap";
     return null;
+  }
+
+  /** The role made its hourly cap of decisions in the hour before `at`. */
+  capped(role: RoleName, at: number): boolean {
+    return this.recent(role, at).length >= this.config.engine.max_decisions_per_hour;
   }
 
   made(role: RoleName, target: string, at: number): void {

@@ -32,7 +32,7 @@ function models(input: RoleInput): Proposal[] {
   const out: Proposal[] = [];
   for (const [model, series] of input.fleet.models) {
     const latest = series.latest();
-    if (!latest) continue;
+    if (!latest || latest.at <= input.changedSince) continue; // no new report: nothing new to judge
     if (latest.days_since_training >= stale.max_days_since_training && !locked(input, "stale_model", `model:${model}`, stale.lock_s)) {
       const description = `retrain ${model}: days_since_training ${figure(latest.days_since_training, 1)} on ${latest.node} >= ${stale.max_days_since_training}`;
       out.push(researchTask(input, "stale_model", model, latest.node, stale.task_type, description, { model, days_since_training: latest.days_since_training, node: latest.node }, { max_days_since_training: stale.max_days_since_training }));
@@ -61,16 +61,21 @@ function symbolUniverse(input: RoleInput): Proposal[] {
   const why: string[] = [];
   const inputs: Record<string, unknown> = {};
   for (const [symbol, series] of [...input.fleet.closes].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    if (symbol in locks) continue;
-    const closes = series.window(input.now - rule.lookback_s * 1000, input.now);
-    const stops = closes.filter((c) => c.exit === "stop_loss").length;
-    const withPnl = closes.filter((c) => c.pnl_usd !== undefined);
-    const meanPnl = withPnl.length ? withPnl.reduce((sum, c) => sum + c.pnl_usd!, 0) / withPnl.length : NaN;
+    // Locked already, or no close since the last look (a tick looks at every symbol again).
+    if (symbol in locks || series.latest()!.at <= input.changedSince) continue;
+    let stops = 0;
+    let withPnl = 0;
+    let pnl = 0;
+    series.eachNewest(input.now - rule.lookback_s * 1000, input.now, (close) => {
+      if (close.exit === "stop_loss") stops++;
+      if (close.pnl_usd !== undefined) [withPnl, pnl] = [withPnl + 1, pnl + close.pnl_usd];
+    });
+    const meanPnl = withPnl ? pnl / withPnl : NaN;
     if (stops >= rule.stoploss_count) why.push(`${symbol} ${stops} stop-losses over ${rule.lookback_s} s >= ${rule.stoploss_count}`);
-    else if (withPnl.length >= rule.min_trades && meanPnl < rule.min_profit_usd) why.push(`${symbol} mean pnl ${figure(meanPnl, 2)} over ${withPnl.length} closes < ${rule.min_profit_usd}`);
+    else if (withPnl >= rule.min_trades && meanPnl < rule.min_profit_usd) why.push(`${symbol} mean pnl ${figure(meanPnl, 2)} over ${withPnl} closes < ${rule.min_profit_usd}`);
     else continue;
     locks[symbol] = input.now + rule.lock_s * 1000;
-    inputs[symbol] = { stop_losses: stops, closes: withPnl.length, mean_pnl_usd: figure(meanPnl, 2) };
+    inputs[symbol] = { stop_losses: stops, closes: withPnl, mean_pnl_usd: figure(meanPnl, 2) };
   }
   const same = Object.keys(locks).length === Object.keys(before).length && Object.keys(locks).every((s) => s in before);
   if (same) return [];
@@ -95,4 +100,4 @@ function symbolUniverse(input: RoleInput): Proposal[] {
   ];
 }
 
-export const researcher: Role = { name: "researcher", evaluateFleet: (input) => [...models(input), ...symbolUniverse(input)] };
+export const researcher: Role = { name: "researcher", fleetInputs: ["model", "close", "verdict"], evaluateFleet: (input) => [...models(input), ...symbolUniverse(input)] };

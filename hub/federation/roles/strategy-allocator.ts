@@ -84,4 +84,4 @@ function evaluateFleet(input: RoleInput): Proposal[] {
   ];
 }
 
-export const strategyAllocator: Role = { name: "strategy_allocator", evaluateFleet };
+export const strategyAllocator: Role = { name: "strategy_allocator", fleetInputs: ["model"], evaluateFleet };
