@@ -6,6 +6,7 @@ import { Alerts } from "./alerts.ts";
 import type { BrokerAccess } from "./broker/broker-access.ts";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./broker/embedded-broker.ts";
 import { Decisions } from "./decisions/decisions.ts";
+import { loadFederationConfig } from "./federation/config-file.ts";
 import { LiveFederation } from "./federation/live.ts";
 import { Fleet } from "./nodes/fleet.ts";
 import { createHubApp } from "./http/app.ts";
@@ -38,6 +39,8 @@ const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]", "0.0.0.0"]);
 
 export async function startHub(settings: HubSettings, log: (line: string) => void): Promise<RunningHub> {
   const startedAt = Date.now();
+  // A bad federation config stops start-up before anything opens or listens (it names the file and field).
+  if (settings.federationConfig) loadFederationConfig(settings.federationConfig);
   const store = await openHubStore(settings);
   const identity = await loadHubIdentity(store, settings.dataDir, { adminToken: settings.adminToken, watchToken: settings.watchToken }, log);
   const heartbeatMs = settings.heartbeatS * 1000;

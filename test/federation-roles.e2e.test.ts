@@ -179,3 +179,9 @@ test("an operator's OVERRIDE of the Supervisor's freeze keeps the Supervisor fro
   for (const agent of agents) expect(agent.status()).not.toMatchObject({ mode: "FREEZE" });
   expect(logged.some((line) => line.includes(`will not issue FREEZE to fleet again for 3600 s (operator OVERRIDE of ${freeze.id})`))).toBe(true);
 }, 60_000);
+
+test("a hub given a bad config file does not start, and says which file and field", async () => {
+  const bad = join(tempDir("edgefed-federation-"), "federation.yaml");
+  writeFileSync(bad, "roles:\n  supervisor: {mode: sometimes}\n");
+  await expect(startTestHub({ env: { EDGEFED_FEDERATION_CONFIG: bad } })).rejects.toThrow(`${bad}: roles.supervisor.mode: `);
+});
