@@ -6,6 +6,8 @@ import { Alerts } from "./alerts.ts";
 import type { BrokerAccess } from "./broker/broker-access.ts";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./broker/embedded-broker.ts";
 import { Decisions } from "./decisions/decisions.ts";
+import { loadFederationConfig } from "./federation/config-file.ts";
+import { LiveFederation } from "./federation/live.ts";
 import { Fleet } from "./nodes/fleet.ts";
 import { createHubApp } from "./http/app.ts";
 import { serveHttp } from "../lib/http-serve.ts";
@@ -27,6 +29,8 @@ export interface RunningHub {
   ingest: Ingest;
   /** Issues decisions (the HTTP API's, and a federation role's with its origin). */
   decisions: Decisions;
+  /** The federation roles at work on what the hub observes. */
+  federation: LiveFederation;
   stop(): Promise<void>;
 }
 
@@ -35,6 +39,8 @@ const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]", "0.0.0.0"]);
 
 export async function startHub(settings: HubSettings, log: (line: string) => void): Promise<RunningHub> {
   const startedAt = Date.now();
+  // A bad federation config stops start-up before anything opens or listens (it names the file and field).
+  if (settings.federationConfig) loadFederationConfig(settings.federationConfig);
   const store = await openHubStore(settings);
   const identity = await loadHubIdentity(store, settings.dataDir, { adminToken: settings.adminToken, watchToken: settings.watchToken }, log);
   const heartbeatMs = settings.heartbeatS * 1000;
@@ -108,6 +114,8 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   };
 
   const decisions = await Decisions.load(context);
+  const federation = new LiveFederation({ decisions, alerts: context.alerts, clock: context.clock, log, configFile: settings.federationConfig });
+  fleet.onEvent(federation.observe);
   const ingest = new Ingest(
     fleet,
     {
@@ -130,7 +138,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   const flushTimer = setInterval(flushAndReport, settings.flushMs);
   const sweepTimer = setInterval(() => fleet.sweep(Date.now()), settings.sweepMs);
 
-  const app = createHubApp(context, decisions, ingest);
+  const app = createHubApp(context, decisions, ingest, federation);
   const server = await serveHttp(app.fetch, settings.httpHost, settings.httpPort);
   const httpHost = settings.httpHost === "0.0.0.0" ? "127.0.0.1" : settings.httpHost;
   log(`HTTP API on ${settings.httpHost}:${server.port}; ${fleet.size} node(s) in the registry`);
@@ -142,7 +150,9 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     context,
     ingest,
     decisions,
+    federation,
     async stop() {
+      federation.stop();
       clearInterval(flushTimer);
       clearInterval(sweepTimer);
       await server.stop();

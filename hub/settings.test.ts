@@ -22,6 +22,7 @@ const DEFAULTS: HubSettings = {
   maxBodyBytes: 65536,
   flushMs: 1000,
   sweepMs: 1000,
+  federationConfig: "",
 };
 
 const ALL_ENV_VARS = [
@@ -42,6 +43,7 @@ const ALL_ENV_VARS = [
   "EDGEFED_MAX_BODY_BYTES",
   "EDGEFED_FLUSH_MS",
   "EDGEFED_SWEEP_MS",
+  "EDGEFED_FEDERATION_CONFIG",
 ];
 
 /** The UsageError message parseHubSettings throws; fails the test if it does not throw one. */
@@ -83,6 +85,7 @@ describe("parseHubSettings", () => {
       EDGEFED_MAX_BODY_BYTES: "1024",
       EDGEFED_FLUSH_MS: "250",
       EDGEFED_SWEEP_MS: "500",
+      EDGEFED_FEDERATION_CONFIG: "/etc/edgefed/federation.yaml",
     };
     expect(parseHubSettings([], env)).toEqual({
       dataDir: "/var/lib/edgefed",
@@ -102,6 +105,7 @@ describe("parseHubSettings", () => {
       maxBodyBytes: 1024,
       flushMs: 250,
       sweepMs: 500,
+      federationConfig: "/etc/edgefed/federation.yaml",
     });
   });
 

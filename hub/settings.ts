@@ -2,7 +2,7 @@
 // winning. One table describes them; the engine (lib/settings.ts) derives the
 // parser, --help and the masked start-up description from it.
 import { UsageError } from "../lib/command-line.ts";
-import { port, positive, nonNegative, text } from "../lib/setting-values.ts";
+import { port, positive, nonNegative, path, text } from "../lib/setting-values.ts";
 import { maskSecrets, parseSettings, settingsHelp, type Checked, type Setting, type SettingsTable } from "../lib/settings.ts";
 
 export interface HubSettings {
@@ -25,6 +25,8 @@ export interface HubSettings {
   maxBodyBytes: number;
   flushMs: number;
   sweepMs: number;
+  /** The federation config file (YAML or JSON), reloaded on change; empty: built-in defaults, every role advisory. */
+  federationConfig: string;
 }
 
 /**
@@ -83,6 +85,7 @@ const HUB_SETTINGS: SettingsTable<HubSettings> = [
   { key: "maxBodyBytes", env: "EDGEFED_MAX_BODY_BYTES", flag: "max-body-bytes", parse: positive, value: "BYTES", default: "65536", help: "larger request bodies get 413" },
   { key: "flushMs", env: "EDGEFED_FLUSH_MS", flag: "flush-ms", parse: positive, value: "MS", default: "1000", help: "how often live node state is written to SQLite" },
   { key: "sweepMs", env: "EDGEFED_SWEEP_MS", flag: "sweep-ms", parse: positive, value: "MS", default: "1000", help: "how often node health is re-evaluated" },
+  { key: "federationConfig", env: "EDGEFED_FEDERATION_CONFIG", flag: "federation-config", parse: (raw) => (raw === "" ? { value: raw } : path(raw)), value: "FILE", default: "", help: "federation roles config (YAML or JSON, reloaded on change); empty: built-in defaults, every role advisory" },
 ];
 
 /** Settings from the environment and flags; throws UsageError naming each bad setting, HelpRequested for --help. */

@@ -594,11 +594,13 @@ describe.each(brokers)("hub with the %s broker", (brokerKind) => {
   });
 });
 
-test("a hub that has issued no decision says so in its status: total_decisions 0, last_update null, no roles", async () => {
+test("a hub that has issued no decision says so in its status: total_decisions 0, last_update null, every role advisory (not enabled)", async () => {
   const fresh = await startTestHub();
   try {
     const status = (await fresh.api("GET", "/api/federation/status")).body;
-    expect(status).toMatchObject({ roles: {}, total_decisions: 0, last_update: null, decisions: { total: 0 } });
+    expect(status).toMatchObject({ total_decisions: 0, last_update: null, decisions: { total: 0 } });
+    expect(status.roles).toEqual({ supervisor: false, risk_officer: false, ess_guard: false, capital_allocator: false, strategy_allocator: false, researcher: false });
+    for (const role of Object.values(status.role_status)) expect(role).toEqual({ mode: "advisory", last_evaluation: null, last_decision: null });
   } finally {
     await fresh.stop();
   }

@@ -13,7 +13,7 @@ import { deliveryOf, FLEET_POLICY_TOPIC, NODE_ID_PATTERN, nodeTopic, type Delive
 import { DomainError, invalidInput, unknownNodeError } from "../errors.ts";
 import type { HubContext } from "../hub-context.ts";
 import { randomSecret } from "../identity/secrets.ts";
-import type { StoreTransaction } from "../store/hub-store.ts";
+import type { StoredDecision, StoreTransaction } from "../store/hub-store.ts";
 import { modelsTargetsAllow } from "./allocation-models.ts";
 import { OPERATOR, type DecisionOrigin } from "./decision-origin.ts";
 import { linkOverride, refoldPolicies } from "./override.ts";
@@ -47,6 +47,8 @@ export class Decisions {
    * the one before it left, so two at once must not start from the same one.
    */
   private issuing: Promise<unknown> = Promise.resolve();
+  /** Told of each decision an operator's OVERRIDE reversed, once committed (the federation roles' suppression). */
+  private readonly overrideListeners: Array<(overridden: StoredDecision, at: number) => void> = [];
 
   private constructor(private readonly hub: HubContext) {}
 
@@ -82,7 +84,13 @@ export class Decisions {
     return [...this.desired].map(([target, message]) => ({ topic: policyTopic(target), payload: JSON.stringify(message), delivery: policyDelivery(target) }));
   }
 
-  private policyOf(target: string): KernelPolicy {
+  /** Calls `listener` with each decision an operator's OVERRIDE reverses, after it is committed. */
+  whenOverridden(listener: (overridden: StoredDecision, at: number) => void): void {
+    this.overrideListeners.push(listener);
+  }
+
+  /** The desired policy in force for a target: its own, else the fleet's, else the default. */
+  policyInForce(target: string): KernelPolicy {
     const message = this.desired.get(target) ?? this.desired.get("fleet");
     return (message?.policy as unknown as KernelPolicy | undefined) ?? { ...DEFAULT_POLICY };
   }
@@ -121,6 +129,7 @@ export class Decisions {
     const candidates = request.target === "fleet" ? [...hub.fleet.all()].map((n) => n.nodeId) : [request.target];
     const overriding = request.type === "OVERRIDE";
     const policyCandidates = this.policyCandidates(request.target, effect.kind === "policy" ? "fold" : overriding ? "refold" : null);
+    let overridden: StoredDecision | undefined;
     const { seq, decision, policies, targets } = await hub.store.write(async (tx) => {
       // A node removed since the lists above were taken (its removal may even
       // sit earlier in this transaction) gets nothing: no decision left
@@ -139,7 +148,7 @@ export class Decisions {
       let next = new Map<string, KernelPolicy>();
       if (effect.kind === "policy") next = this.foldedInto(policyTargets, effect);
       else if (overriding) {
-        await linkOverride(tx, request.target, request.payload as OverridePayload, decision.id);
+        overridden = await linkOverride(tx, request.target, request.payload as OverridePayload, decision.id);
         next = await refoldPolicies(tx, policyTargets);
       }
       const policies = new Map<string, DesiredPolicyMessage>();
@@ -151,6 +160,7 @@ export class Decisions {
       return { seq, decision, policies, targets };
     });
     for (const [target, message] of policies) this.desired.set(target, message);
+    if (overridden && origin.kind === "operator") for (const listener of this.overrideListeners) listener(overridden, now);
     const reverses = overriding ? `, reverses ${(request.payload as OverridePayload).overridden_decision_id}` : "";
     const by = origin.kind === "role" ? ` by role ${origin.role} (${origin.rule})` : "";
     hub.log(`decision ${decision.id} ${decision.type} -> ${decision.target}${by} (${targets.length} node(s)${reverses}, ${policies.size} desired policies)`);
@@ -187,7 +197,7 @@ export class Decisions {
   private foldedInto(targets: readonly string[], effect: Extract<DecisionEffect, { kind: "policy" }>): Map<string, KernelPolicy> {
     const policies = new Map<string, KernelPolicy>();
     for (const target of targets) {
-      const next = applyPolicyUpdate(this.policyOf(target), effect.update);
+      const next = applyPolicyUpdate(this.policyInForce(target), effect.update);
       if (!next.ok) throw new DomainError("invalid", "invalid_decision", next.violations.join("; "));
       policies.set(target, next.policy);
     }

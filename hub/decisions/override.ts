@@ -7,7 +7,7 @@ import type { KernelPolicy } from "../../kernel/policy.ts";
 import { decisionEffect } from "../../protocol/decision-policy.ts";
 import type { OverridePayload } from "../../protocol/override-and-research.ts";
 import { DomainError } from "../errors.ts";
-import type { StoreTransaction } from "../store/hub-store.ts";
+import type { StoredDecision, StoreTransaction } from "../store/hub-store.ts";
 import { foldPolicies } from "./policy-fold.ts";
 
 /**
@@ -23,7 +23,7 @@ import { foldPolicies } from "./policy-fold.ts";
  * - another target than the decision's (400): the OVERRIDE goes where the
  *   decision went, so each node that acknowledged one acknowledges the other.
  */
-export async function linkOverride(tx: StoreTransaction, target: string, payload: OverridePayload, overrideId: string): Promise<void> {
+export async function linkOverride(tx: StoreTransaction, target: string, payload: OverridePayload, overrideId: string): Promise<StoredDecision> {
   const id = payload.overridden_decision_id;
   const stored = await tx.decisions.get(id);
   if (!stored) throw new DomainError("invalid", "invalid_decision", `overridden_decision_id: no decision ${id}`);
@@ -38,6 +38,7 @@ export async function linkOverride(tx: StoreTransaction, target: string, payload
     throw new DomainError("invalid", "invalid_decision", `target: an OVERRIDE goes where the decision it reverses went (${message.target}), not ${target}`);
   }
   await tx.decisions.setOverriddenBy(id, overrideId);
+  return stored;
 }
 
 /**

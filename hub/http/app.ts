@@ -4,6 +4,7 @@
 // Handlers stay thin: parse, call the domain, shape JSON.
 import { Hono } from "hono";
 import type { Decisions } from "../decisions/decisions.ts";
+import type { LiveFederation } from "../federation/live.ts";
 import type { HubContext } from "../hub-context.ts";
 import type { Ingest } from "../ingest/ingest.ts";
 import { requireAdmin } from "./admin-auth.ts";
@@ -15,7 +16,7 @@ import { nodeRoutes } from "./routes/nodes.ts";
 import { registerRoutes } from "./routes/register.ts";
 import { statusRoutes } from "./routes/status.ts";
 
-export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Ingest): Hono {
+export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Ingest, federation: LiveFederation): Hono {
   const app = new Hono();
   const admin = requireAdmin(hub.identity.adminTokenHash);
 
@@ -27,10 +28,10 @@ export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Inge
   app.onError(hubErrorHandler(hub.log));
   app.notFound(routeNotFound);
 
-  app.route("/", statusRoutes(hub, ingest, admin));
+  app.route("/", statusRoutes(hub, ingest, admin, federation));
   app.route("/federation/register", registerRoutes(hub));
   app.route("/federation/nodes", nodeRoutes(hub, decisions, admin));
   app.route("/api/federation", decisionRoutes(hub, decisions, admin));
-  app.route("/api/federation", federationRoutes(hub, admin));
+  app.route("/api/federation", federationRoutes(hub, admin, federation));
   return app;
 }

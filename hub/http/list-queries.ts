@@ -85,3 +85,8 @@ export const AlertListQuery = z.strictObject({
   since: time.optional(),
   limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
 });
+
+/** GET /api/federation/roles: how many of the latest role decisions and conflicts to show. */
+export const RoleRecordsQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
+});

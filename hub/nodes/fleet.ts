@@ -27,6 +27,8 @@ export class Fleet {
   private pendingTransitions: { nodeId: string; transition: HealthTransition }[] = [];
   private pendingReports: ReportRecord[] = [];
   private pendingEvents: NodeFederationEvent[] = [];
+  /** Told of each federation event as it is observed (the federation engine); none by default. */
+  private eventListener: ((event: NodeFederationEvent) => void) | null = null;
   /** Nodes whose live state is queued for the next group commit, with its promise. */
   private readonly committing = new Map<string, Promise<void>>();
 
@@ -105,6 +107,12 @@ export class Fleet {
   observed(event: NodeFederationEvent): void {
     this.pendingEvents.push(event);
     this.dirty.add(event.node);
+    this.eventListener?.(event);
+  }
+
+  /** Hands every federation event observed from now on to `listener`, in order (one listener: the hub's engine). */
+  onEvent(listener: (event: NodeFederationEvent) => void): void {
+    this.eventListener = listener;
   }
 
   /** Re-evaluates every node's health; returns how many changed state. */

@@ -3,14 +3,40 @@
 // (protocol/federation-events.ts) as JSON lines, one event per line in the
 // order observed, the format `npm run federation -- replay` reads; a full
 // page says where the next starts (Link rel="next" and X-Next-Cursor).
-// GET /alerts lists the alerts raised (hub/alerts.ts).
+// GET /alerts lists the alerts raised (hub/alerts.ts). GET /roles shows the
+// roles at work (mode, last evaluation and decision), the engine's counters
+// and the latest decisions (issued and advisory) and conflicts; PUT
+// /roles/:name {mode} sets a role's mode.
 import { Hono, type MiddlewareHandler } from "hono";
+import { z } from "zod";
+import { jsonBody } from "../../../lib/http-errors.ts";
+import { ROLE_MODES } from "../../federation/config.ts";
+import type { LiveFederation } from "../../federation/live.ts";
+import { ROLE_NAMES } from "../../federation/role.ts";
+import { DomainError, invalidInput } from "../../errors.ts";
 import type { HubContext } from "../../hub-context.ts";
-import { AlertListQuery, FederationEventsQuery } from "../list-queries.ts";
+import { AlertListQuery, FederationEventsQuery, RoleRecordsQuery } from "../list-queries.ts";
 import { parseQuery } from "../request.ts";
 
-export function federationRoutes(hub: HubContext, admin: MiddlewareHandler): Hono {
+const RoleModeRequest = z.strictObject({ mode: z.enum(ROLE_MODES) });
+
+export function federationRoutes(hub: HubContext, admin: MiddlewareHandler, federation: LiveFederation): Hono {
   const routes = new Hono();
+
+  routes.get("/roles", admin, (c) => {
+    const q = parseQuery(RoleRecordsQuery, c);
+    return c.json({ roles: federation.roles(), counters: federation.counters(), ...federation.recent(q.limit) });
+  });
+
+  routes.put("/roles/:name", admin, async (c) => {
+    const name = c.req.param("name");
+    const role = ROLE_NAMES.find((known) => known === name);
+    if (!role) throw new DomainError("not_found", "unknown_role", `no role ${name} (roles: ${ROLE_NAMES.join(", ")})`);
+    const parsed = RoleModeRequest.safeParse(await jsonBody(c));
+    if (!parsed.success) throw invalidInput(parsed.error.issues);
+    federation.setMode(role, parsed.data.mode);
+    return c.json({ role, ...federation.roles()[role] });
+  });
 
   routes.get("/events", admin, async (c) => {
     const q = parseQuery(FederationEventsQuery, c);

@@ -1,9 +1,11 @@
 // What the hub says about itself: GET /health (no token, for load balancers
 // and service checks: 503 when the broker or the store is down) and
 // GET /api/federation/status (admin: counts, ingest, uptime, the fleet's
-// aggregate of what its strategies reported, and the federation contract's
-// roles, total_decisions and last_update).
+// aggregate of what its strategies reported, the federation contract's
+// roles (name -> enabled), total_decisions and last_update, and each role's
+// mode, last evaluation and last decision).
 import { Hono, type MiddlewareHandler } from "hono";
+import type { LiveFederation } from "../../federation/live.ts";
 import type { HubContext } from "../../hub-context.ts";
 import type { Ingest } from "../../ingest/ingest.ts";
 import { fleetReports } from "../../nodes/fleet-reports.ts";
@@ -11,7 +13,7 @@ import { fleetReports } from "../../nodes/fleet-reports.ts";
 const bunVersion = (globalThis as { Bun?: { version: string } }).Bun?.version;
 const RUNTIME = bunVersion ? `bun ${bunVersion}` : `node ${process.version}`;
 
-export function statusRoutes(hub: HubContext, ingest: Ingest, admin: MiddlewareHandler): Hono {
+export function statusRoutes(hub: HubContext, ingest: Ingest, admin: MiddlewareHandler, federation: LiveFederation): Hono {
   const routes = new Hono();
   const uptimeS = () => Math.round((hub.clock() - hub.startedAt) / 1000);
 
@@ -28,6 +30,7 @@ export function statusRoutes(hub: HubContext, ingest: Ingest, admin: MiddlewareH
       hub.store.decisions.count(),
       hub.store.decisions.list({ limit: 1 }),
     ]);
+    const roles = federation.roles();
     return c.json({
       nodes: { total: hub.fleet.size, by_health: hub.fleet.countsByHealth(), removed },
       decisions: { total: decisions },
@@ -36,8 +39,10 @@ export function statusRoutes(hub: HubContext, ingest: Ingest, admin: MiddlewareH
       broker: hub.brokerConnected() ? "up" : "down",
       uptime_s: uptimeS(),
       started_at: hub.startedAt,
-      // The federation contract's names: its roles (name -> enabled; none run yet), and the decisions.
-      roles: {},
+      // The federation contract's names: its roles (name -> enabled: issuing decisions), and the decisions.
+      roles: Object.fromEntries(Object.entries(roles).map(([name, role]) => [name, role.enabled])),
+      // Each role's mode (active, advisory, off), when it last evaluated and its last decision (issued or advisory).
+      role_status: Object.fromEntries(Object.entries(roles).map(([name, { mode, last_evaluation, last_decision }]) => [name, { mode, last_evaluation, last_decision }])),
       total_decisions: decisions,
       last_update: latest ? new Date(latest.message.issuedAt).toISOString() : null,
     });
