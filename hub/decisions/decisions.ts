@@ -190,7 +190,7 @@ export class Decisions {
   /** What a STRATEGY_ALLOCATION to `target` is checked against (allocation-models.ts). */
   private modelsTargetsAllow(target: string): TargetModels | undefined {
     const nodes = target === "fleet" ? [...this.hub.fleet.all()] : [this.hub.fleet.get(target)!];
-    return modelsTargetsAllow(target, nodes, (node) => this.policyOf(node), (line) => this.hub.log(line));
+    return modelsTargetsAllow(target, nodes, (node) => this.policyInForce(node), (line) => this.hub.log(line));
   }
 
   /** Each target's desired policy with a policy decision folded in. */
