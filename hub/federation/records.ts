@@ -1,35 +1,19 @@
 // What the engine returns: decisions (issued, or recorded in advisory
 // mode), conflicts between roles, and alerts.
-import type { DecisionType } from "../../protocol/messages.ts";
 import type { RoleMode } from "./config.ts";
-import type { Direction, RoleName } from "./role.ts";
+import type { Proposal } from "./role.ts";
 
-export interface DecisionRecord {
+export interface DecisionRecord extends Omit<Proposal, "latch" | "latchRule"> {
   /** The engine's own numbering (fed-1, fed-2, ...): the same stream gives the same ids. */
   id: string;
   at: number;
-  role: RoleName;
-  rule: string;
-  type: DecisionType;
-  target: string;
-  payload: Record<string, unknown>;
-  direction: Direction;
-  reason: string;
-  inputs: Record<string, unknown>;
-  thresholds: Record<string, unknown>;
   mode: Exclude<RoleMode, "off">;
   /** To be signed and delivered (the role is active); false: recorded only (advisory). */
   issued: boolean;
 }
 
 /** One side of a conflict: which role wanted what. */
-export interface ConflictSide {
-  role: RoleName;
-  rule: string;
-  type: DecisionType;
-  target: string;
-  payload: Record<string, unknown>;
-  direction: Direction;
+export interface ConflictSide extends Pick<Proposal, "role" | "rule" | "type" | "target" | "payload" | "direction"> {
   at: number;
   /** The decision's id when it was made (the winner made earlier, or now). */
   id?: string;
