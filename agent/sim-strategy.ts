@@ -7,6 +7,7 @@
 // times it is given, so the same seed and times give the same reports.
 import { type CloseEvent, type EssState, type ExitKind, type Intent, type SystemStatus } from "../kernel/types.ts";
 import type { ModelPerformanceMessage, PortfolioMessage, SystemHealthMessage } from "../protocol/messages.ts";
+import { seededRandom } from "../lib/seeded-random.ts";
 
 /** What the strategy reports after one step, through the agent's local API. */
 export interface StrategyStep {
@@ -32,18 +33,6 @@ const STEP_VOLATILITY = 0.0008;
 const STEP_DRIFT = 0.00005;
 /** Outside a drawdown episode, the share of the distance to the peak won back per step (recovery over minutes). */
 const RECOVERY = 0.01;
-
-/** mulberry32: a small, fast, seedable generator; numbers in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The ESS state a drawdown (in %) puts a node in; the thresholds a fleet would typically set. */
 function essOf(drawdownPct: number): EssState {

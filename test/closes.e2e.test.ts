@@ -5,9 +5,9 @@
 // order, when it is back.
 import { afterAll, describe, expect, test } from "bun:test";
 import { Agent } from "../agent/agent.ts";
-import { DEFAULT_CONFIG } from "../kernel/config.ts";
 import { FederationEvent } from "../protocol/federation-events.ts";
-import { freePort, removeTempDirs, tempDir } from "./helpers.ts";
+import { freePort, removeTempDirs } from "./helpers.ts";
+import { postJson, testAgentConfig } from "./support/agent-harness.ts";
 import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
 import { startMosquitto, type RunningMosquitto } from "./support/mosquitto.ts";
 
@@ -29,23 +29,9 @@ describe.each(["embedded", "mosquitto"] as const)("closes, %s broker", (brokerKi
     const env = { EDGEFED_HTTP_PORT: String(await freePort()), EDGEFED_MQTT_PORT: String(await freePort()) };
     hub = await startTestHub({ mosquitto, env });
     const dataDir = hub.dataDir;
-    agent = await Agent.start({
-      nodeId,
-      dataDir: tempDir("edgefed-agent-"),
-      hubUrl: hub.hub.httpUrl,
-      enrollToken: hub.enrollmentToken(),
-      advertisement: { capabilities: ["kernel"], arch: "x64", version: "0.1.0-test" },
-      gateConfig: { ...DEFAULT_CONFIG },
-      heartbeatS: 0,
-      apiPort: 0,
-      outboxMax: 10_000,
-      reconnectMaxS: 2,
-      journalRetentionDays: 30,
-      log: () => {},
-    });
+    agent = await Agent.start(testAgentConfig(hub, nodeId, { apiPort: 0 }));
     const postCloses = async (body: unknown) => {
-      const response = await fetch(`http://127.0.0.1:${agent!.apiPort}/v1/closes`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-      expect(response.status).toBe(200);
+      expect((await postJson(agent!.apiPort, "/v1/closes", body)).status).toBe(200);
     };
     const closesAtHub = async () => {
       const response = await fetch(`${hub!.hub.httpUrl}/api/federation/events?node=${nodeId}`, { headers: { authorization: `Bearer ${hub!.adminToken}` } });

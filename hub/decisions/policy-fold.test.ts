@@ -5,7 +5,7 @@ import { applyPolicyUpdate, DEFAULT_POLICY, type KernelPolicy, type PolicyUpdate
 import { decisionEffect } from "../../protocol/decision-policy.ts";
 import type { DecisionMessage, DecisionType } from "../../protocol/messages.ts";
 import type { DecisionHistoryEntry } from "../store/hub-store.ts";
-import { seededRandom } from "../../test/fixtures/intents.ts";
+import { seededRandom } from "../../lib/seeded-random.ts";
 import { foldPolicies, foldPolicy } from "./policy-fold.ts";
 
 const T0 = 1_800_000_000_000;
