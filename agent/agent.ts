@@ -9,6 +9,7 @@
 // policy follower, which puts them in force in the processor and queues the
 // acks. Heartbeats, the offline hold and the scheduled jobs work beside them.
 import { randomUUID } from "node:crypto";
+import { join } from "node:path";
 import type { GateConfig } from "../kernel/config.ts";
 import { configHash } from "../kernel/config.ts";
 import { PortfolioRefusedError, type IntentProcessor } from "../kernel/intent-processor.ts";
@@ -47,8 +48,12 @@ export interface AgentConfig {
   gateConfig: GateConfig;
   /** 0: as the hub says at registration. */
   heartbeatS: number;
-  /** null: no local API (the fleet simulator calls the agent directly). */
+  /** The local API on 127.0.0.1 with a bearer token (0: any free port); null: not on TCP (the fleet simulator calls the agent directly). */
   apiPort: number | null;
+  /** The local API on a Unix socket at this path (local-api-socket.ts); absent or null: none. */
+  apiSocket?: string | null;
+  /** The TCP API's bearer token file, generated when missing (default: api-token in the data dir). */
+  apiTokenFile?: string;
   outboxMax: number;
   reconnectMaxS: number;
   /** Journal compaction keeps verdicts of intents this recent. */
@@ -120,7 +125,11 @@ export class Agent implements LocalApiBackend {
     const heartbeats = new Heartbeats({ ...config, intervalS: config.heartbeatS, store: this.store, processor: this.processor, outbox: this.outbox, link: this.link });
     this.link.listen(offlineHold, heartbeats);
     this.jobs = new AgentJobs({ ...config, processor: this.processor, feed: this.feed, link: this.link });
-    this.api = new LocalApiServer(this, config.apiPort, config.log);
+    this.api = new LocalApiServer(
+      this,
+      { socket: config.apiSocket ?? null, port: config.apiPort, tokenFile: config.apiTokenFile ?? join(config.dataDir, "api-token") },
+      config.log,
+    );
 
     this.parts = [this.feed, this.closeFeed, this.link, offlineHold, heartbeats, this.jobs, this.api];
   }
@@ -146,6 +155,16 @@ export class Agent implements LocalApiBackend {
 
   get apiPort(): number | null {
     return this.api.boundPort;
+  }
+
+  /** The local API's Unix socket, null when it has none. */
+  get apiSocket(): string | null {
+    return this.api.socketPath;
+  }
+
+  /** Where the TCP API's bearer token is (read it from there, as a strategy does). */
+  get apiTokenFile(): string {
+    return this.api.tokenFile;
   }
 
   get online(): boolean {

@@ -20,8 +20,17 @@ describe("checkAgentConfig", () => {
     writeFileSync(kernelConfig, gates);
     const dataDir = join(dir, "data");
     mkdirSync(dataDir);
-    return { dir, settings: { ...DEFAULTS, kernelConfig, dataDir } };
+    return { dir, settings: { ...DEFAULTS, kernelConfig, dataDir, apiSocket: join(dir, "agent.sock") } };
   }
+
+  test("the socket's directory must exist and be writable: the agent does not make it (the unit's RuntimeDirectory does)", () => {
+    const { dir, settings } = setup();
+    const absent = join(dir, "run", "agent.sock");
+    expect(checkAgentConfig({ ...settings, apiSocket: absent }, { env: {} })).toEqual([
+      `EDGEFED_API_SOCKET (--api-socket): ${absent}: ${join(dir, "run")} is not a directory (the systemd unit makes /run/edgefed; elsewhere give a socket path in a writable directory, or an empty one for none)`,
+    ]);
+    expect(checkAgentConfig({ ...settings, apiSocket: null }, { env: {} })).toEqual([]);
+  });
 
   test("a good setup has no problems; a data dir that does not exist yet but can be made is fine", () => {
     const { dir, settings } = setup();
@@ -89,7 +98,7 @@ describe("checkAgentConfig", () => {
     return JSON.parse(run.stdout.toString()) as string[];
   }
 
-  test.skipIf(isRoot && !setpriv)("an unwritable data dir, or one that cannot be created", () => {
+  test.skipIf(isRoot && !setpriv)("an unwritable data dir, or one that cannot be created; an unwritable socket directory", () => {
     const { dir, settings } = setup();
     chmodSync(dir, 0o755); // let an unprivileged child in
     chmodSync(settings.kernelConfig, 0o644);
@@ -98,10 +107,11 @@ describe("checkAgentConfig", () => {
     chmodSync(locked, 0o555);
     const uid = isRoot ? 65534 : process.getuid!();
     try {
-      expect(checkUnprivileged({ ...settings, dataDir: locked }, dir)).toEqual([
+      expect(checkUnprivileged({ ...settings, dataDir: locked, apiSocket: join(locked, "agent.sock") }, dir)).toEqual([
         `EDGEFED_DATA_DIR (--data-dir): ${locked}: not writable by this user (uid ${uid})`,
+        `EDGEFED_API_SOCKET (--api-socket): ${join(locked, "agent.sock")}: ${locked} is not writable by this user (uid ${uid})`,
       ]);
-      expect(checkUnprivileged({ ...settings, dataDir: join(locked, "data", "sub") }, dir)).toEqual([
+      expect(checkUnprivileged({ ...settings, dataDir: join(locked, "data", "sub"), apiSocket: null }, dir)).toEqual([
         `EDGEFED_DATA_DIR (--data-dir): ${join(locked, "data", "sub")}: does not exist and cannot be created: ${locked} is not writable by this user (uid ${uid})`,
       ]);
     } finally {

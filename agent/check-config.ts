@@ -13,7 +13,8 @@ export interface CheckOptions {
 /**
  * What start-up needs on disk, beyond well-formed settings: a readable, valid
  * kernel config and a data dir that exists and is writable, or can be created
- * (its nearest existing ancestor is a writable directory). Returns the problems; [] means fine.
+ * (its nearest existing ancestor is a writable directory), and a writable
+ * directory for the local API's socket. Returns the problems; [] means fine.
  */
 export function checkAgentConfig(settings: AgentSettings, options: CheckOptions = {}): string[] {
   const problems: string[] = [];
@@ -25,6 +26,7 @@ export function checkAgentConfig(settings: AgentSettings, options: CheckOptions 
     else problems.push(`${kernelLabel}: ${settings.kernelConfig}: ${(error as Error).message}`);
   }
   problems.push(...dataDirProblems(settings.dataDir));
+  if (settings.apiSocket !== null) problems.push(...socketDirProblems(settings.apiSocket));
   return problems;
 }
 
@@ -47,9 +49,11 @@ function writable(dir: string): boolean {
   }
 }
 
+const uid = () => (typeof process.getuid === "function" ? ` (uid ${process.getuid()})` : "");
+
 function dataDirProblems(dataDir: string): string[] {
   const label = `EDGEFED_DATA_DIR (--data-dir): ${dataDir}`;
-  const who = typeof process.getuid === "function" ? ` (uid ${process.getuid()})` : "";
+  const who = uid();
   try {
     const stat = statOrNull(dataDir);
     if (stat) {
@@ -69,4 +73,14 @@ function dataDirProblems(dataDir: string): string[] {
   } catch (error) {
     return [`${label}: cannot be inspected: ${(error as Error).message}`];
   }
+}
+
+/** The socket's directory is not made by the agent: on the Pi the unit's RuntimeDirectory=edgefed makes it, with its group. */
+function socketDirProblems(socket: string): string[] {
+  const label = `EDGEFED_API_SOCKET (--api-socket): ${socket}`;
+  const dir = dirname(resolve(socket));
+  const stat = statOrNull(dir);
+  if (!stat?.isDirectory()) return [`${label}: ${dir} is not a directory (the systemd unit makes /run/edgefed; elsewhere give a socket path in a writable directory, or an empty one for none)`];
+  if (!writable(dir)) return [`${label}: ${dir} is not writable by this user${uid()}`];
+  return [];
 }

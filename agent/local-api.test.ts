@@ -1,26 +1,27 @@
 // The local API's report endpoints (POST /v1/portfolio, /v1/health,
-// /v1/models) on a real agent without a hub, over real HTTP on loopback: a
+// /v1/models) on a real agent without a hub, over real HTTP on its Unix socket: a
 // good report is recorded and shown in /v1/status, a bad one is answered 400
 // naming its field, and nothing of a refused request is kept.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { reportedPortfolio } from "../test/fixtures/portfolio.ts";
-import { removeTempDirs } from "../test/helpers.ts";
-import { postJson, testAgentConfig } from "../test/support/agent-harness.ts";
+import { join } from "node:path";
+import { removeTempDirs, tempDir } from "../test/helpers.ts";
+import { callLocalApi, postJson, testAgentConfig } from "../test/support/agent-harness.ts";
 import { Agent } from "./agent.ts";
 
 let agent: Agent;
 beforeAll(async () => {
-  agent = await Agent.start(testAgentConfig(null, "local-api-reports", { apiPort: 0 }));
+  agent = await Agent.start(testAgentConfig(null, "local-api-reports", { apiSocket: join(tempDir(), "agent.sock") }));
 });
 afterAll(async () => {
   await agent.stop();
   removeTempDirs();
 });
 
-const post = (path: string, body: unknown, type?: string) => postJson(agent.apiPort, path, body, type);
+const post = (path: string, body: unknown, type?: string) => postJson(agent, path, body, type);
 
 async function status(): Promise<any> {
-  return (await fetch(`http://127.0.0.1:${agent.apiPort}/v1/status`)).json();
+  return (await callLocalApi(agent, "/v1/status")).body;
 }
 
 const now = Date.now();

@@ -1,4 +1,6 @@
-// The local intent API for strategy processes on the Pi, on 127.0.0.1 only:
+// The local intent API for strategy processes on the Pi (served on a Unix
+// socket, and on 127.0.0.1 behind a bearer token when configured:
+// local-api-server.ts):
 // POST /v1/intents (one intent or an array) answers with verdicts, exactly
 // once per intent id; POST /v1/closes records position closes for cooldown
 // (all or none; one dated more than 60 s ahead of the clock is refused with
@@ -10,7 +12,7 @@
 // (lib/http-errors.ts): `{error, detail}` with the status; a malformed body
 // gets 400 naming what is wrong. An intent with bad fields gets a HOLD
 // naming the field instead, as the kernel fails closed.
-import { Hono, type Context } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { CloseRefusedError } from "../kernel/intent-processor.ts";
 import type { CloseEvent, JournaledVerdict } from "../kernel/types.ts";
 import { errorHandler, HttpError, jsonBody, limitBody, routeNotFound } from "../lib/http-errors.ts";
@@ -38,8 +40,10 @@ export interface ReportOutcome {
 
 const invalidBody = (detail: string) => new HttpError(400, "invalid_body", detail);
 
-export function createLocalApi(backend: LocalApiBackend, log: (line: string) => void = () => {}): Hono {
+/** `guard`: run before anything else on every request (the TCP listener's Host and token check). */
+export function createLocalApi(backend: LocalApiBackend, log: (line: string) => void = () => {}, guard?: MiddlewareHandler): Hono {
   const app = new Hono();
+  if (guard) app.use("*", guard);
   app.use("*", limitBody(MAX_BODY_BYTES));
   app.onError(errorHandler("agent", log));
   app.notFound(routeNotFound);

@@ -47,16 +47,19 @@ async function main(): Promise<void> {
     gateConfig: gateConfig.config,
     heartbeatS: settings.heartbeatS,
     apiPort: settings.apiPort,
+    apiSocket: settings.apiSocket,
+    apiTokenFile: settings.apiTokenFile,
     outboxMax: settings.outboxMax,
     reconnectMaxS: settings.reconnectMaxS,
     journalRetentionDays: settings.journalRetentionDays,
     offlineHoldAfterS: settings.offlineHoldAfterS,
     log,
   });
-  log(`local intent API on 127.0.0.1:${agent.apiPort}`);
+  const listeners = localApiListeners(agent);
+  for (const listener of listeners) log(`local intent API on ${listener}`);
   // systemd (Type=notify): ready once the local API listens; watchdog pings only while healthy. No-op without NOTIFY_SOCKET.
   const systemd = await openSdNotify({ log });
-  systemd.ready(`node ${settings.nodeId}, local API on 127.0.0.1:${agent.apiPort}`);
+  systemd.ready(`node ${settings.nodeId}, local API on ${listeners.join(" and ") || "nothing"}`);
   systemd.startWatchdog(() => agent.healthy());
   const signal = await stopSignal;
   log(`${signal}: stopping`);
@@ -64,6 +67,14 @@ async function main(): Promise<void> {
   await agent.stop();
   systemd.close();
   process.exit(0);
+}
+
+/** Where the local API listens, as the log says it: `unix:/run/edgefed/agent.sock`, `127.0.0.1:8787 (bearer token in FILE)`. */
+function localApiListeners(agent: Agent): string[] {
+  const listeners: string[] = [];
+  if (agent.apiSocket !== null) listeners.push(`unix:${agent.apiSocket}`);
+  if (agent.apiPort !== null) listeners.push(`127.0.0.1:${agent.apiPort} (bearer token in ${agent.apiTokenFile})`);
+  return listeners;
 }
 
 await runCommand("edgefed-agent", agentHelp, main);

@@ -1,5 +1,5 @@
 // Starts an HTTP server for a fetch handler, the one way both the hub's API
-// and the agent's local intent API are served. Under Bun it is Bun.serve; the
+// and the agent's local intent API (TCP or a Unix socket) are served. Under Bun it is Bun.serve; the
 // hub also runs as a Node bundle, where serveHttp uses @hono/node-server.
 // The agent (always Bun: `bun run` or the compiled binary) calls serveOnBun, so
 // its binary never carries @hono/node-server: bundled, its top-level
@@ -17,6 +17,12 @@ type FetchHandler = (request: Request) => Response | Promise<Response>;
 export function serveOnBun(fetch: FetchHandler, host: string, port: number): RunningServer {
   const server = Bun.serve({ fetch, hostname: host, port });
   return { port: server.port ?? port, stop: () => server.stop(true) };
+}
+
+/** Under Bun only: on a Unix socket at `path`, which must be free (Bun removes the file when it stops). */
+export function serveOnUnixSocket(fetch: FetchHandler, path: string): { stop(): Promise<void> } {
+  const server = Bun.serve({ fetch, unix: path });
+  return { stop: () => server.stop(true) };
 }
 
 /** Under Bun or Node, whichever runs. */

@@ -30,6 +30,11 @@ export function port(raw: string): Checked<number> {
   return { value: Number(raw) };
 }
 
+/** `check`, or null for an empty value: a setting that is off unless given. */
+export function orOff<T>(check: (raw: string) => Checked<T>): (raw: string) => Checked<T | null> {
+  return (raw) => (raw === "" ? { value: null } : check(raw));
+}
+
 /** A decimal number (digits, optionally a fraction), 0 or more. */
 export function nonNegative(raw: string): Checked<number> {
   if (!/^\d+(\.\d+)?$/.test(raw)) return problem(`${shown(raw)} is not a number 0 or more`);

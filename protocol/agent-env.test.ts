@@ -57,7 +57,9 @@ const DEFAULTS: AgentSettings = {
   kernelConfig: "/etc/edgefed/core_gates.env",
   heartbeatS: 0,
   capabilities: ["kernel"],
-  apiPort: 8787,
+  apiSocket: "/run/edgefed/agent.sock",
+  apiPort: null,
+  apiTokenFile: "/run/edgefed/api-token",
   outboxMax: 100000,
   offlineHoldAfterS: 0,
   journalRetentionDays: 30,
@@ -76,7 +78,9 @@ const VARIABLES: Record<string, string> = {
   EDGEFED_KERNEL_CONFIG: "--kernel-config",
   EDGEFED_HEARTBEAT_S: "--heartbeat-s",
   EDGEFED_CAPABILITIES: "--capabilities",
+  EDGEFED_API_SOCKET: "--api-socket",
   EDGEFED_API_PORT: "--api-port",
+  EDGEFED_API_TOKEN_FILE: "--api-token-file",
   EDGEFED_OUTBOX_MAX: "--outbox-max",
   EDGEFED_OFFLINE_HOLD_AFTER_S: "--offline-hold-after-s",
   EDGEFED_JOURNAL_RETENTION_DAYS: "--journal-retention-days",
@@ -113,7 +117,9 @@ describe("parseAgentSettings: sources", () => {
       "EDGEFED_KERNEL_CONFIG=/srv/core_gates.env",
       "EDGEFED_HEARTBEAT_S=2.5",
       "EDGEFED_CAPABILITIES=kernel,gpio,sim:fast",
+      "EDGEFED_API_SOCKET=/run/strategy/agent.sock",
       "EDGEFED_API_PORT=9000",
+      "EDGEFED_API_TOKEN_FILE=/run/strategy/token",
       "EDGEFED_OUTBOX_MAX=100",
       "EDGEFED_OFFLINE_HOLD_AFTER_S=600",
       "EDGEFED_JOURNAL_RETENTION_DAYS=7",
@@ -129,7 +135,9 @@ describe("parseAgentSettings: sources", () => {
       kernelConfig: "/srv/core_gates.env",
       heartbeatS: 2.5,
       capabilities: ["kernel", "gpio", "sim:fast"],
+      apiSocket: "/run/strategy/agent.sock",
       apiPort: 9000,
+      apiTokenFile: "/run/strategy/token",
       outboxMax: 100,
       offlineHoldAfterS: 600,
       journalRetentionDays: 7,
@@ -312,6 +320,14 @@ describe("parseAgentSettings: every bad value names the variable or the flag", (
     expect(parse(["--api-port", "65535", "--reconnect-max-s", "0.25"], { EDGEFED_HUB_URL: HUB })).toMatchObject({ apiPort: 65535, reconnectMaxS: 0.25 });
   });
 
+  test("the local API: TCP off unless a port is given, the socket off when empty, a socket path that fits sun_path", () => {
+    expect(parse(["--api-socket=", "--api-port="], { EDGEFED_HUB_URL: HUB })).toMatchObject({ apiSocket: null, apiPort: null });
+    expect(parse([], { EDGEFED_HUB_URL: HUB, EDGEFED_API_SOCKET: "/tmp/a.sock", EDGEFED_API_PORT: "8787" })).toMatchObject({ apiSocket: "/tmp/a.sock", apiPort: 8787 });
+    const long = `/run/${"x".repeat(103)}`;
+    expect(problem([`--api-socket=${long}`], { EDGEFED_HUB_URL: HUB })).toBe(`--api-socket: ${JSON.stringify(long)} is 108 bytes long; a Unix socket's path holds at most 107`);
+    expect(problem(["--api-token-file="], { EDGEFED_HUB_URL: HUB })).toBe("--api-token-file: must not be empty");
+  });
+
   test("unknown options (with a guess), positional arguments and missing values are named, one line for the first", () => {
     expect(problem(["--hub-ulr", HUB], { EDGEFED_HUB_URL: HUB })).toBe("--hub-ulr: unknown option (did you mean --hub-url?)");
     expect(problem(["--api-host=0.0.0.0", "--nope"], { EDGEFED_HUB_URL: HUB })).toBe("--api-host: unknown option (did you mean --api-port?)");
@@ -332,7 +348,7 @@ describe("parseAgentSettings: every bad value names the variable or the flag", (
     const saved = process.env.EDGEFED_API_PORT;
     process.env.EDGEFED_API_PORT = "1234";
     try {
-      expect(parse([], { EDGEFED_HUB_URL: HUB }).apiPort).toBe(8787);
+      expect(parse([], { EDGEFED_HUB_URL: HUB }).apiPort).toBeNull();
     } finally {
       if (saved === undefined) delete process.env.EDGEFED_API_PORT;
       else process.env.EDGEFED_API_PORT = saved;
@@ -455,14 +471,14 @@ describe("agentHelp", () => {
     expect([...new Set(help.match(/EDGEFED_[A-Z_]+/g))].sort()).toEqual(Object.keys(VARIABLES).sort());
   });
 
-  test("shows defaults, check-config, and that the API is loopback only", () => {
+  test("shows defaults, check-config, and that the API is on a socket, on TCP only with a token", () => {
     const help = agentHelp();
-    expect(help).toContain("(default 8787)");
+    expect(help).toContain("(default /run/edgefed/agent.sock)");
     expect(help).toContain("(default /var/lib/edgefed)");
     expect(help).toContain("(default /etc/edgefed/agent.env)");
     expect(help).toContain("(default 100000)");
     expect(help).toContain("check-config");
-    expect(help).toContain("127.0.0.1 only");
+    expect(help).toContain("127.0.0.1:PORT, with a bearer token");
   });
 });
 

@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import { UsageError } from "../lib/command-line.ts";
-import { httpUrl, nonNegative, path, port, positive, token, wholeNumber, yesNo } from "../lib/setting-values.ts";
+import { httpUrl, nonNegative, orOff, path, port, positive, token, wholeNumber, yesNo } from "../lib/setting-values.ts";
 import {
   fromEnvFile,
   fromEnvironment,
@@ -38,11 +38,20 @@ export interface AgentSettings {
   /** Advertised in `birth`: valid, duplicates removed, order kept. */
   capabilities: string[];
   /**
-   * The local intent API's port. The API is always bound to 127.0.0.1 and there
-   * is deliberately no host setting: it is for strategy processes on the Pi
-   * itself, and it has no authentication, so nothing off the Pi may reach it.
+   * The local intent API's Unix socket, mode 0660 with the agent's group (the
+   * unit makes that edgefed-strategy): processes in the group may post
+   * intents, others may not. null: none.
    */
-  apiPort: number;
+  apiSocket: string | null;
+  /**
+   * The local intent API on TCP, off (null) unless given. Always bound to
+   * 127.0.0.1 (deliberately no host setting: strategy processes run on the Pi
+   * itself, nothing off it may reach the API), and every request needs the
+   * bearer token in `apiTokenFile`.
+   */
+  apiPort: number | null;
+  /** The TCP API's bearer token: read from this file, or generated into it (0640) when missing. */
+  apiTokenFile: string;
   outboxMax: number;
   /** 0: off; else seconds offline after which the kernel HOLDs everything (reason OFFLINE). */
   offlineHoldAfterS: number;
@@ -60,6 +69,9 @@ export interface AgentSettings {
 type Tabled = Omit<AgentSettings, "envFileStatus">;
 
 export const DEFAULT_ENV_FILE = "/etc/edgefed/agent.env";
+/** In the unit's RuntimeDirectory (/run/edgefed, group edgefed-strategy, 0750). */
+export const DEFAULT_API_SOCKET = "/run/edgefed/agent.sock";
+export const DEFAULT_API_TOKEN_FILE = "/run/edgefed/api-token";
 
 const MAX_CAPABILITIES = 64;
 const CAPABILITY_PATTERN = /^[a-z0-9][a-z0-9:._-]{0,63}$/;
@@ -99,6 +111,17 @@ function capabilities(raw: string): Checked<string[]> {
   return { value: unique };
 }
 
+/** Linux's sun_path holds 108 bytes with the terminating NUL. */
+const MAX_SOCKET_PATH_BYTES = 107;
+
+function socketPath(raw: string): Checked<string> {
+  const checked = path(raw);
+  if ("problem" in checked) return checked;
+  const bytes = Buffer.byteLength(raw);
+  if (bytes > MAX_SOCKET_PATH_BYTES) return { problem: `${JSON.stringify(raw)} is ${bytes} bytes long; a Unix socket's path holds at most ${MAX_SOCKET_PATH_BYTES}` };
+  return checked;
+}
+
 /** The settings, in --help order. The node id has no default here: it comes from the host name. */
 const AGENT_SETTINGS: SettingsTable<Tabled> = [
   { key: "envFile", env: "EDGEFED_AGENT_ENV", flag: "env-file", parse: path, value: "FILE", default: DEFAULT_ENV_FILE, help: "KEY=VALUE file read first (the environment and flags win over it); the default may be absent" },
@@ -109,7 +132,9 @@ const AGENT_SETTINGS: SettingsTable<Tabled> = [
   { key: "kernelConfig", env: "EDGEFED_KERNEL_CONFIG", flag: "kernel-config", parse: path, value: "FILE", default: "/etc/edgefed/core_gates.env", help: "gate config (core_gates.env)" },
   { key: "heartbeatS", env: "EDGEFED_HEARTBEAT_S", flag: "heartbeat-s", parse: nonNegative, value: "S", default: "0", help: "heartbeat interval; 0: as the hub says" },
   { key: "capabilities", env: "EDGEFED_CAPABILITIES", flag: "capabilities", parse: capabilities, value: "LIST", default: "kernel", help: "comma-separated capabilities advertised to the hub (at most 64)" },
-  { key: "apiPort", env: "EDGEFED_API_PORT", flag: "api-port", parse: port, value: "PORT", default: "8787", help: "local intent API port, on 127.0.0.1 only (0 picks a free one)" },
+  { key: "apiSocket", env: "EDGEFED_API_SOCKET", flag: "api-socket", parse: orOff(socketPath), value: "FILE", default: DEFAULT_API_SOCKET, help: "local intent API's Unix socket, mode 0660, the agent's group; empty: none" },
+  { key: "apiPort", env: "EDGEFED_API_PORT", flag: "api-port", parse: orOff(port), value: "PORT", default: "", help: "local intent API also on 127.0.0.1:PORT, with a bearer token (0 picks a free port); empty: off" },
+  { key: "apiTokenFile", env: "EDGEFED_API_TOKEN_FILE", flag: "api-token-file", parse: path, value: "FILE", default: DEFAULT_API_TOKEN_FILE, help: "the TCP API's bearer token, generated (0640) when missing" },
   { key: "outboxMax", env: "EDGEFED_OUTBOX_MAX", flag: "outbox-max", parse: wholeNumber(100), value: "N", default: "100000", help: "messages kept while offline (oldest heartbeats dropped first, verdicts never)" },
   { key: "offlineHoldAfterS", env: "EDGEFED_OFFLINE_HOLD_AFTER_S", flag: "offline-hold-after-s", parse: nonNegative, value: "S", default: "0", help: "HOLD every intent after this long offline; 0: never" },
   { key: "journalRetentionDays", env: "EDGEFED_JOURNAL_RETENTION_DAYS", flag: "journal-retention-days", parse: wholeNumber(1), value: "DAYS", default: "30", help: "intent journal kept this long by compaction" },

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Agent, type AgentConfig } from "../agent/agent.ts";
 import { intentStream } from "./fixtures/intents.ts";
 import { freePort, removeTempDirs, tempDir } from "./helpers.ts";
-import { postJson, testAgentConfig, type TestAgentOverrides } from "./support/agent-harness.ts";
+import { callLocalApi, postJson, testAgentConfig, type TestAgentOverrides } from "./support/agent-harness.ts";
 import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
 
 let t: TestHub;
@@ -38,7 +38,7 @@ test("an agent registers, says who it is, heartbeats, and its verdicts reach the
   expect(view.kernel_config_hash).toMatch(/^sha256:/);
 
   const intents = intentStream(40, { seed: 7, prefix: "e2e" });
-  const response = await postJson(agent.apiPort, "/v1/intents", intents);
+  const response = await postJson(agent, "/v1/intents", intents);
   expect(response.status).toBe(200);
   const verdicts = response.body as { seq: number; verdict: string }[];
   expect(verdicts.map((v) => v.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
@@ -72,7 +72,7 @@ test("a decision from the hub is applied, persisted and acknowledged", async () 
 test("the local API refuses malformed bodies naming the problem and answers bad intents with a HOLD", async () => {
   const agent = await Agent.start(config("agent-e2e-3", { hubUrl: "" }));
   agents.push(agent);
-  const post = (path: string, body: string, type?: string) => postJson(agent.apiPort, path, body, type);
+  const post = (path: string, body: string, type?: string) => postJson(agent, path, body, type);
   expect((await post("/v1/intents", "{nope")).status).toBe(400);
   expect((await post("/v1/intents", "[]")).status).toBe(400);
   expect((await post("/v1/intents", "42")).status).toBe(400);
@@ -85,14 +85,14 @@ test("the local API refuses malformed bodies naming the problem and answers bad 
   const close = await post("/v1/closes", JSON.stringify({ symbol: "BTCUSDT" }));
   expect(close.status).toBe(400);
   expect(close.body.detail).toContain("ts");
-  const status = await (await fetch(`http://127.0.0.1:${agent.apiPort}/v1/status`)).json();
+  const status = (await callLocalApi(agent, "/v1/status")).body;
   expect(status).toMatchObject({ node_id: "agent-e2e-3", registered: false, connectivity: "simulation" });
 });
 
 test("the local API refuses a close dated in the future with a 400 naming FUTURE_CLOSE, and records nothing of its request", async () => {
   const agent = await Agent.start(config("agent-future-close", { hubUrl: "" }));
   agents.push(agent);
-  const closes = (body: unknown) => postJson(agent.apiPort, "/v1/closes", body);
+  const closes = (body: unknown) => postJson(agent, "/v1/closes", body);
   const single = await closes({ symbol: "DOGEUSDT", ts: 4_070_908_800_000 });
   expect(single.status).toBe(400);
   expect(single.body).toEqual({ error: "invalid_close", detail: expect.stringMatching(/^FUTURE_CLOSE: ts 4070908800000 \(2099-01-01T00:00:00.000Z\) is more than 60 s ahead/) });

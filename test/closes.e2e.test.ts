@@ -31,7 +31,7 @@ describe.each(["embedded", "mosquitto"] as const)("closes, %s broker", (brokerKi
     const dataDir = hub.dataDir;
     agent = await Agent.start(testAgentConfig(hub, nodeId, { apiPort: 0 }));
     const postCloses = async (body: unknown) => {
-      expect((await postJson(agent!.apiPort, "/v1/closes", body)).status).toBe(200);
+      expect((await postJson(agent!, "/v1/closes", body)).status).toBe(200);
     };
     const closesAtHub = async () => {
       const response = await fetch(`${hub!.hub.httpUrl}/api/federation/events?node=${nodeId}`, { headers: { authorization: `Bearer ${hub!.adminToken}` } });

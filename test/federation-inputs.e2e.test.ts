@@ -33,7 +33,7 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-const post = (path: string, body: unknown) => postJson(agent.apiPort, path, body);
+const post = (path: string, body: unknown) => postJson(agent, path, body);
 
 let counter = 0;
 /** A BUY of 1 at 100 that passes every economic gate. */

@@ -55,7 +55,7 @@ afterAll(async () => {
 /** Every agent's strategy reports this drawdown. */
 async function reportDrawdown(drawdown_pct: number): Promise<void> {
   for (const agent of agents) {
-    expect(await postJson(agent.apiPort, "/v1/portfolio", portfolio({ ts: Date.now(), drawdown_pct, max_drawdown_pct: drawdown_pct }))).toMatchObject({ status: 200 });
+    expect(await postJson(agent, "/v1/portfolio", portfolio({ ts: Date.now(), drawdown_pct, max_drawdown_pct: drawdown_pct }))).toMatchObject({ status: 200 });
   }
 }
 

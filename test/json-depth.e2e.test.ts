@@ -74,7 +74,7 @@ test("the agent's local API answers a 10,000-level intent body with 400 naming t
   const agent = await Agent.start(testAgentConfig(null, "deep-intents", { apiPort: 0 }));
   try {
     for (const path of ["/v1/intents", "/v1/closes"]) {
-      const response = await postJson(agent.apiPort, path, `[${deep}]`);
+      const response = await postJson(agent, path, `[${deep}]`);
       expect(response.status).toBe(400);
       expect(response.body).toEqual({ error: "json_too_deep", detail: expect.stringContaining(LIMIT) });
     }

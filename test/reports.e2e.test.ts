@@ -53,7 +53,7 @@ describe.each(["embedded", "mosquitto"] as const)("strategy reports, %s broker",
     const dataDir = hub.dataDir;
     agent = await Agent.start(testAgentConfig(hub, nodeId, { apiPort: 0 }));
     const report = async (path: string, body: unknown) => {
-      const response = await postJson(agent!.apiPort, path, body);
+      const response = await postJson(agent!, path, body);
       expect(response.status).toBe(200);
       return response.body;
     };

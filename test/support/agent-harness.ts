@@ -1,6 +1,8 @@
 // Real agents in-process for tests: the one AgentConfig they start from,
 // enrolled with a test hub or with none (simulation only), starting one
-// that the hub has heard from, and speaking its local API over real HTTP.
+// that the hub has heard from, and speaking its local API over real HTTP
+// (its Unix socket, or TCP with its bearer token).
+import { readFileSync } from "node:fs";
 import { Agent, type AgentConfig } from "../../agent/agent.ts";
 import { DEFAULT_CONFIG } from "../../kernel/config.ts";
 import { tempDir } from "../helpers.ts";
@@ -44,21 +46,30 @@ export async function startOnlineAgent(hub: TestHub, config: AgentConfig, runnin
 }
 
 /**
- * POSTs `body` to an agent's local API on loopback, as a strategy process
- * does: JSON-encoded, or as it is when a string (to send malformed JSON).
- * Returns the status and the answer, parsed when it is JSON.
+ * A request to an agent's local API as a strategy process makes it: over its
+ * Unix socket when it has one, else on 127.0.0.1 with the bearer token read
+ * from its token file. Returns the status and the answer, parsed when it is JSON.
  */
-export async function postJson(apiPort: number | null, path: string, body: unknown, contentType = "application/json"): Promise<{ status: number; body: any }> {
-  if (apiPort === null) throw new Error("this agent has no local API (apiPort: null)");
-  const response = await fetch(`http://127.0.0.1:${apiPort}${path}`, {
-    method: "POST",
-    headers: { "content-type": contentType },
-    body: typeof body === "string" ? body : JSON.stringify(body),
-  });
+export async function callLocalApi(agent: Agent, path: string, init: RequestInit = {}): Promise<{ status: number; body: any }> {
+  let response: Response;
+  if (agent.apiSocket !== null) {
+    response = await fetch(`http://localhost${path}`, { ...init, unix: agent.apiSocket });
+  } else if (agent.apiPort !== null) {
+    const headers = new Headers(init.headers);
+    headers.set("authorization", `Bearer ${readFileSync(agent.apiTokenFile, "utf8").trim()}`);
+    response = await fetch(`http://127.0.0.1:${agent.apiPort}${path}`, { ...init, headers });
+  } else {
+    throw new Error("this agent has no local API (neither apiSocket nor apiPort)");
+  }
   const text = await response.text();
   try {
     return { status: response.status, body: JSON.parse(text) };
   } catch {
     return { status: response.status, body: text };
   }
+}
+
+/** POSTs `body` to an agent's local API (callLocalApi): JSON-encoded, or as it is when a string (to send malformed JSON). */
+export function postJson(agent: Agent, path: string, body: unknown, contentType = "application/json"): Promise<{ status: number; body: any }> {
+  return callLocalApi(agent, path, { method: "POST", headers: { "content-type": contentType }, body: typeof body === "string" ? body : JSON.stringify(body) });
 }
