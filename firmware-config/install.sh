@@ -38,6 +38,19 @@ if ! grep -q '^edgefed:' "$root/etc/passwd" 2>/dev/null; then
   log "created system user edgefed"
 fi
 
+# The group of the strategy processes that may post intents to the agent: its
+# unit runs the agent with this group, so the local API's socket
+# (/run/edgefed/agent.sock, 0660) is theirs. Add a strategy's user with
+# usermod -aG edgefed-strategy USER.
+if ! grep -q '^edgefed-strategy:' "$root/etc/group" 2>/dev/null; then
+  if [ -n "$root" ]; then
+    groupadd --prefix "$root" --system edgefed-strategy
+  else
+    groupadd --system edgefed-strategy
+  fi
+  log "created system group edgefed-strategy"
+fi
+
 if [ -f "$here/edgefed-agent" ]; then
   install -D -m 0755 "$here/edgefed-agent" "$root/usr/local/bin/edgefed-agent.new"
   mv -f "$root/usr/local/bin/edgefed-agent.new" "$root/usr/local/bin/edgefed-agent"

@@ -109,6 +109,7 @@ test.skipIf(!canUnshare)("firstrun.sh sets host name, Wi-Fi and the SSH admin, i
   expect(readFileSync(join(etc, "edgefed/agent.env"), "utf8")).toContain("EDGEFED_NODE_ID=pi-07\n");
   expect(readFileSync(join(etc, "edgefed/installed-id"), "utf8")).toBe(readFileSync(join(boot, "edgefed/install-id"), "utf8"));
   expect(readFileSync(join(etc, "passwd"), "utf8")).toMatch(/^edgefed:x:\d+:\d+::\/var\/lib\/edgefed:\/usr\/sbin\/nologin$/m);
+  expect(readFileSync(join(etc, "group"), "utf8")).toMatch(/^edgefed-strategy:x:\d+:$/m);
   expect(pi.systemctlCalls()).toEqual(["enable ssh", "disable userconfig.service", "daemon-reload", "enable edgefed-agent.service"]);
   expect(pi.radioCalls()).toEqual(["iw reg set GB", "rfkill unblock wifi"]);
   // Its traces: the script, its settings, the token and binary are gone; cmdline.txt keeps all but its three entries.

@@ -209,6 +209,8 @@ describe("first boot's installer, run into a scratch root", () => {
     expect(lstatSync(wants).isSymbolicLink()).toBe(true);
     expect(readlinkSync(wants)).toBe("/etc/systemd/system/edgefed-agent.service");
     expect(readFileSync(join(root, "etc/passwd"), "utf8")).toMatch(/^edgefed:x:\d+:\d+::\/var\/lib\/edgefed:\/usr\/sbin\/nologin$/m);
+    // The group the unit runs the agent with, whose members may use its local API's socket.
+    expect(readFileSync(join(root, "etc/group"), "utf8")).toMatch(/^edgefed-strategy:x:\d+:$/m);
     // The token and the binary leave the boot partition; the install-id is recorded last (cloud-init's bootcmd compares them).
     expect(existsSync(join(boot, "edgefed/agent.env"))).toBe(false);
     expect(existsSync(join(boot, "edgefed/edgefed-agent"))).toBe(false);
@@ -221,6 +223,7 @@ describe("first boot's installer, run into a scratch root", () => {
     expect(sha256(readFileSync(join(root, "usr/local/bin/edgefed-agent")))).toBe(sha256(readFileSync(agent)));
     expect(envValues(readFileSync(env, "utf8")).EDGEFED_ENROLL_TOKEN).toBe(TOKEN);
     expect(readFileSync(join(root, "etc/passwd"), "utf8").match(/^edgefed:/gm)).toHaveLength(1);
+    expect(readFileSync(join(root, "etc/group"), "utf8").match(/^edgefed-strategy:/gm)).toHaveLength(1);
   });
 });
 

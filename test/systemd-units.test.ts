@@ -9,7 +9,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { parseAgentSettings } from "../protocol/agent-env.ts";
+import { DEFAULT_API_SOCKET, DEFAULT_API_TOKEN_FILE, parseAgentSettings } from "../protocol/agent-env.ts";
 import { parseHubSettings } from "../hub/settings.ts";
 import { REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
 
@@ -117,6 +117,13 @@ test("the agent unit: Type=notify with a watchdog, check-config first, and its c
   expect(value("WatchdogSec")).toHaveLength(1);
   expect(value("RestartSec")).toEqual(["3"]);
   expect(value("EnvironmentFile")).toEqual(["/etc/edgefed/agent.env", "/etc/edgefed/core_gates.env"]);
+  // The local API's socket and token file: in the runtime directory, which only the strategy group may enter.
+  expect(value("RuntimeDirectory")).toEqual(["edgefed"]);
+  expect(value("RuntimeDirectoryMode")).toEqual(["0750"]);
+  expect(value("Group")).toEqual(["edgefed-strategy"]);
+  expect(value("SupplementaryGroups")).toEqual([]); // mapped to nogroup under PrivateUsers=yes
+  expect(value("PrivateUsers")).toEqual(["yes"]);
+  for (const file of [DEFAULT_API_SOCKET, DEFAULT_API_TOKEN_FILE]) expect(dirname(file)).toBe("/run/edgefed");
   const [pre, main] = commands(text);
   expect(pre).toEqual(["/usr/local/bin/edgefed-agent", "check-config", "--data-dir=/var/lib/edgefed"]);
   expect(main![0]).toBe("/usr/local/bin/edgefed-agent");
