@@ -2,10 +2,11 @@
 // run under qemu as a Raspberry Pi 4 (Cortex-A72) and a Pi 3 / Zero 2 W
 // (Cortex-A53), both ARMv8.0 without LSE atomics: some Bun arm64 builds died
 // there with "Illegal instruction" (bun#26544). Each registers with a real
-// hub, heartbeats, and judges intents through its local API.
+// hub, heartbeats, and judges intents through its local API on a Unix socket
+// (Bun.serve's `unix` listener in the compiled binary, mode 0660).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, type ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { intentStream } from "./fixtures/intents.ts";
 import { REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
@@ -39,7 +40,7 @@ describe.each(["cortex-a72", "cortex-a53"])("the arm64 agent binary under qemu -
       EDGEFED_NODE_ID: nodeId,
       EDGEFED_DATA_DIR: join(tempDir(), "state"),
       EDGEFED_KERNEL_CONFIG: join(REPO_ROOT, "examples/core_gates.env"),
-      EDGEFED_API_PORT: "0",
+      EDGEFED_API_SOCKET: join(tempDir(), "agent.sock"),
     };
     writeFileSync(envFile, Object.entries(settings).map(([k, v]) => `${k}=${v}\n`).join(""), { mode: 0o600 });
     // As under systemd's Type=notify: the bun:ffi notify client in the compiled arm64 binary.
@@ -53,7 +54,8 @@ describe.each(["cortex-a72", "cortex-a53"])("the arm64 agent binary under qemu -
     agent.stdout!.on("data", (chunk) => (log += chunk));
     agent.stderr!.on("data", (chunk) => (log += chunk));
 
-    const port = await eventually(() => /local intent API on 127\.0\.0\.1:(\d+)/.exec(log)?.[1], 60_000, () => `the agent under ${cpu} to start:\n${log}`);
+    const socket = await eventually(() => /local intent API on unix:(\S+)"/.exec(log)?.[1], 60_000, () => `the agent under ${cpu} to start:\n${log}`);
+    expect(statSync(socket).mode & 0o777).toBe(0o660);
     const view = await eventually(async () => {
       const v = (await t.api("GET", `/federation/nodes/${nodeId}`)).body;
       return v.heartbeat?.count >= 1 && v;
@@ -61,7 +63,7 @@ describe.each(["cortex-a72", "cortex-a53"])("the arm64 agent binary under qemu -
     expect(view).toMatchObject({ arch: "arm64", health: { state: "healthy" } });
 
     const intents = intentStream(5, { seed: 5, prefix: cpu });
-    const response = await fetch(`http://127.0.0.1:${port}/v1/intents`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(intents) });
+    const response = await fetch("http://localhost/v1/intents", { unix: socket, method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(intents) });
     expect(response.status).toBe(200);
     expect(((await response.json()) as { seq: number }[]).map((v) => v.seq)).toEqual([1, 2, 3, 4, 5]);
     await eventually(async () => (await t.api("GET", `/federation/nodes/${nodeId}`)).body.verdicts.last_seq === 5, 30_000, "verdicts at the hub");

@@ -1,6 +1,8 @@
 // kill -9 an agent in the middle of a burst, start it again, retry every
 // intent: each acknowledged verdict comes back identical, every intent is
-// judged once, and the hub ends up with every seq once, none missing.
+// judged once, and the hub ends up with every seq once, none missing. The
+// strategy posts over the agent's Unix socket, which the killed agent leaves
+// behind: the second start removes it, as nothing listens on it any more.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -20,27 +22,27 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-function startAgent(envFile: string): { child: ChildProcess; port: Promise<number> } {
+function startAgent(envFile: string): { child: ChildProcess; socket: Promise<string> } {
   const child = spawn(BUN, [join(REPO_ROOT, "agent/main.ts")], { env: { PATH: process.env.PATH, EDGEFED_AGENT_ENV: envFile }, stdio: ["ignore", "pipe", "pipe"] });
   children.push(child);
   let log = "";
-  const port = new Promise<number>((resolve, reject) => {
+  const socket = new Promise<string>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
       log += chunk;
-      const match = /local intent API on 127\.0\.0\.1:(\d+)/.exec(log);
-      if (match) resolve(Number(match[1]));
+      const match = /local intent API on unix:(\S+)"/.exec(log);
+      if (match) resolve(match[1]!);
     };
     child.stdout!.on("data", onData);
     child.stderr!.on("data", onData);
     child.once("exit", (code) => reject(new Error(`agent exited with ${code}:\n${log}`)));
   });
-  return { child, port };
+  return { child, socket };
 }
 
 type Verdict = { id: string; seq: number; verdict: string; reasons: string[] };
 
-async function post(port: number, intents: unknown[]): Promise<Verdict[]> {
-  const response = await fetch(`http://127.0.0.1:${port}/v1/intents`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(intents) });
+async function post(socket: string, intents: unknown[]): Promise<Verdict[]> {
+  const response = await fetch("http://localhost/v1/intents", { unix: socket, method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(intents) });
   if (response.status !== 200) throw new Error(`HTTP ${response.status}`);
   return (await response.json()) as Verdict[];
 }
@@ -53,21 +55,21 @@ test("kill -9 during a burst loses no acknowledged verdict and judges nothing tw
     EDGEFED_NODE_ID: "crash-pi",
     EDGEFED_DATA_DIR: join(tempDir(), "state"),
     EDGEFED_KERNEL_CONFIG: join(REPO_ROOT, "examples/core_gates.env"),
-    EDGEFED_API_PORT: "0",
+    EDGEFED_API_SOCKET: join(tempDir(), "agent.sock"),
   };
   writeFileSync(envFile, Object.entries(settings).map(([k, v]) => `${k}=${v}\n`).join(""), { mode: 0o600 });
   const intents = intentStream(400, { seed: 21, prefix: "crash" });
   const batches = Array.from({ length: 40 }, (_, i) => intents.slice(i * 10, i * 10 + 10));
 
   const first = startAgent(envFile);
-  const port = await first.port;
+  const socket = await first.socket;
   await eventually(async () => (await t.api("GET", "/federation/nodes/crash-pi")).body.state?.session >= 1, 15_000, "agent online");
   const acknowledged = new Map<string, Verdict>();
   let sent = 0;
   const inFlight = batches.map(async (batch, i) => {
     await Bun.sleep(i * 3); // a steady burst rather than one request
     sent++;
-    for (const verdict of await post(port, batch)) acknowledged.set(verdict.id, verdict);
+    for (const verdict of await post(socket, batch)) acknowledged.set(verdict.id, verdict);
   });
   await eventually(() => acknowledged.size >= 100, 15_000, "some verdicts before the kill");
   first.child.kill("SIGKILL");
@@ -77,8 +79,8 @@ test("kill -9 during a burst loses no acknowledged verdict and judges nothing tw
 
   const second = startAgent(envFile);
   const again: Verdict[] = [];
-  const port2 = await second.port;
-  for (const batch of batches) again.push(...(await post(port2, batch)));
+  expect(await second.socket).toBe(socket); // the stale socket file did not stop it
+  for (const batch of batches) again.push(...(await post(socket, batch)));
   for (const verdict of again) {
     const before = acknowledged.get(verdict.id);
     if (before) expect(verdict).toEqual(before); // the stored verdict, not a second evaluation

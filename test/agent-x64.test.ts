@@ -1,11 +1,12 @@
 // The compiled agent's output, as journald or an operator sees it: the x64
 // binary (bun build --compile) registers with a real hub, connects to its
 // broker and stops. Every line it prints carries its time and level, the
-// enrollment token never shows, and no deprecation warning is printed (it
+// enrollment token and the local API's bearer token never show, and no
+// deprecation warning is printed (it
 // printed DEP0169 at every start: MQTT.js called url.parse() on the broker URL).
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
 import { x64AgentBinary } from "./support/agent-binary.ts";
@@ -33,7 +34,9 @@ test("the x64 agent binary: time and level on every line, no deprecation warning
     EDGEFED_NODE_ID: "x64-logs",
     EDGEFED_DATA_DIR: join(tempDir(), "state"),
     EDGEFED_KERNEL_CONFIG: join(REPO_ROOT, "examples/core_gates.env"),
+    EDGEFED_API_SOCKET: join(tempDir(), "agent.sock"),
     EDGEFED_API_PORT: "0",
+    EDGEFED_API_TOKEN_FILE: join(tempDir(), "api-token"),
   };
   writeFileSync(envFile, Object.entries(settings).map(([k, v]) => `${k}=${v}\n`).join(""), { mode: 0o600 });
   const agent = spawn(binary, [], { env: { PATH: process.env.PATH, EDGEFED_AGENT_ENV: envFile }, stdio: ["ignore", "pipe", "pipe"] });
@@ -53,6 +56,9 @@ test("the x64 agent binary: time and level on every line, no deprecation warning
   expect(stderr).toBe("");
   expect(stdout).not.toContain("DEP0169");
   expect(stdout).not.toContain(token);
+  const apiToken = readFileSync(settings.EDGEFED_API_TOKEN_FILE, "utf8").trim();
+  expect(apiToken).toHaveLength(43);
+  expect(stdout).not.toContain(apiToken);
   const lines = stdout.trimEnd().split("\n");
   expect(lines.length).toBeGreaterThanOrEqual(4);
   for (const line of lines) {

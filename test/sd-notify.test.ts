@@ -32,7 +32,7 @@ function startAgent(nodeId: string, extraEnv: Record<string, string>) {
       EDGEFED_NODE_ID: nodeId,
       EDGEFED_DATA_DIR: join(tempDir("edgefed-sdn-agent-"), "state"),
       EDGEFED_KERNEL_CONFIG: join(REPO_ROOT, "examples/core_gates.env"),
-      EDGEFED_API_PORT: "0",
+      EDGEFED_API_SOCKET: join(tempDir("edgefed-sdn-run-"), "agent.sock"),
       ...extraEnv,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -42,8 +42,8 @@ function startAgent(nodeId: string, extraEnv: Record<string, string>) {
   child.stdout!.on("data", (chunk) => (log += chunk));
   child.stderr!.on("data", (chunk) => (log += chunk));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const port = () => eventually(() => /local intent API on 127\.0\.0\.1:(\d+)/.exec(log)?.[1], 20_000, () => `the agent to start:\n${log}`);
-  return { child, exited, port, log: () => log };
+  const socket = () => eventually(() => /local intent API on unix:(\S+)"/.exec(log)?.[1], 20_000, () => `the agent to start:\n${log}`);
+  return { child, exited, socket, log: () => log };
 }
 
 function receiver(): NotifyReceiver {
@@ -58,8 +58,8 @@ test("under NOTIFY_SOCKET the agent sends READY=1 once its API answers, WATCHDOG
   await eventually(() => r.messages.length > 0, 20_000, () => `a first notification:\n${agent.log()}`);
   expect(r.messages[0]).toStartWith("READY=1\n"); // the first thing systemd hears
   expect(r.messages[0]).toContain("STATUS=node sdn-agent");
-  const port = /127\.0\.0\.1:(\d+)/.exec(r.messages[0]!)?.[1];
-  expect((await fetch(`http://127.0.0.1:${port}/v1/status`)).status).toBe(200); // ready means the API answers
+  const socket = /local API on unix:(\S+)/.exec(r.messages[0]!)?.[1];
+  expect((await fetch("http://localhost/v1/status", { unix: socket })).status).toBe(200); // ready means the API answers
 
   await eventually(() => r.messages.filter((m) => m === "WATCHDOG=1").length >= 5, 10_000, "five watchdog pings");
   agent.child.kill("SIGTERM");
@@ -73,7 +73,7 @@ test("under NOTIFY_SOCKET the agent sends READY=1 once its API answers, WATCHDOG
 test("WATCHDOG_PID naming another process: READY=1 and STOPPING=1 but no pings", async () => {
   const r = receiver();
   const agent = startAgent("sdn-other-pid", { NOTIFY_SOCKET: r.address, WATCHDOG_USEC: "100000", WATCHDOG_PID: "1" });
-  await agent.port();
+  await agent.socket();
   await eventually(() => r.messages.length > 0, 5000, "READY=1");
   await Bun.sleep(400); // eight ping intervals
   agent.child.kill("SIGTERM");
@@ -84,8 +84,8 @@ test("WATCHDOG_PID naming another process: READY=1 and STOPPING=1 but no pings",
 
 test("without NOTIFY_SOCKET the agent starts, answers and stops as before, saying nothing about systemd", async () => {
   const agent = startAgent("sdn-plain", { WATCHDOG_USEC: "100000" });
-  const port = await agent.port();
-  expect((await fetch(`http://127.0.0.1:${port}/v1/status`)).status).toBe(200);
+  const socket = await agent.socket();
+  expect((await fetch("http://localhost/v1/status", { unix: socket })).status).toBe(200);
   agent.child.kill("SIGTERM");
   expect(await agent.exited).toBe(0);
   expect(agent.log()).not.toContain("sd_notify");
@@ -93,9 +93,9 @@ test("without NOTIFY_SOCKET the agent starts, answers and stops as before, sayin
 
 test("a NOTIFY_SOCKET nobody listens on is logged once and does not stop the agent", async () => {
   const agent = startAgent("sdn-deaf", { NOTIFY_SOCKET: join(tempDir(), "nobody.sock"), WATCHDOG_USEC: "100000" });
-  const port = await agent.port();
+  const socket = await agent.socket();
   await Bun.sleep(300);
-  expect((await fetch(`http://127.0.0.1:${port}/v1/status`)).status).toBe(200);
+  expect((await fetch("http://localhost/v1/status", { unix: socket })).status).toBe(200);
   agent.child.kill("SIGTERM");
   expect(await agent.exited).toBe(0);
   expect(agent.log().match(/sd_notify:/g)).toHaveLength(1);

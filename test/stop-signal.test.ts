@@ -54,7 +54,7 @@ function agentEnv(): Record<string, string> {
     EDGEFED_NODE_ID: "signal-pi",
     EDGEFED_DATA_DIR: join(dir, "state"),
     EDGEFED_KERNEL_CONFIG: join(REPO_ROOT, "examples/core_gates.env"),
-    EDGEFED_API_PORT: "0",
+    EDGEFED_API_SOCKET: join(dir, "agent.sock"),
   };
 }
 
