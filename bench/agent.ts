@@ -36,18 +36,20 @@ const mb = (r: { total: number; anon: number; file: number }) => `${round(r.tota
 
 function agentEnvFile(name: string, settings: Record<string, string>): string {
   const file = join(dir, `${name}.env`);
-  const all = { EDGEFED_DATA_DIR: join(dir, name), EDGEFED_KERNEL_CONFIG: join(ROOT, "examples/core_gates.env"), EDGEFED_API_PORT: "0", EDGEFED_NODE_ID: name, ...settings };
+  const all = { EDGEFED_DATA_DIR: join(dir, name), EDGEFED_KERNEL_CONFIG: join(ROOT, "examples/core_gates.env"), EDGEFED_API_SOCKET: join(dir, `${name}.sock`), EDGEFED_NODE_ID: name, ...settings };
   writeFileSync(file, Object.entries(all).map(([k, v]) => `${k}=${v}\n`).join(""), { mode: 0o600 });
   return file;
 }
 
-const startAgent = (envFile: string, ready = /local intent API on 127\.0\.0\.1:(\d+)/) => startChild([join(ROOT, "agent/main.ts")], { EDGEFED_AGENT_ENV: envFile }, ready);
+/** The ready line names the local API's socket, which the intents are posted to (as a strategy in the group does). */
+const API_READY = /local intent API on unix:(\S+)"/;
+const startAgent = (envFile: string, ready = API_READY) => startChild([join(ROOT, "agent/main.ts")], { EDGEFED_AGENT_ENV: envFile }, ready);
 
-async function postIntents(port: number, count: number, prefix: string): Promise<number> {
+async function postIntents(socket: string, count: number, prefix: string): Promise<number> {
   const intents = intentStream(count, { seed: 9, prefix });
   const start = performance.now();
   for (let i = 0; i < count; i += 1000) {
-    const r = await fetch(`http://127.0.0.1:${port}/v1/intents`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(intents.slice(i, i + 1000)) });
+    const r = await fetch("http://localhost/v1/intents", { unix: socket, method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(intents.slice(i, i + 1000)) });
     if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
     await r.arrayBuffer();
   }
@@ -74,10 +76,10 @@ function buildBinary(): string {
 async function memory(binary: string, name: string, env: Record<string, string> = {}): Promise<{ atStart: Rss; after: Rss; idle: Rss; intentsPerS: number }> {
   Bun.spawnSync(["sync", binary]);
   Bun.spawnSync(["dd", `if=${binary}`, "iflag=nocache", "count=0", "status=none"]); // best effort (GNU dd)
-  const agent = await startChild([], { EDGEFED_AGENT_ENV: agentEnvFile(name, { EDGEFED_OFFLINE: "1" }), ...env }, /local intent API on 127\.0\.0\.1:(\d+)/, 20_000, binary);
+  const agent = await startChild([], { EDGEFED_AGENT_ENV: agentEnvFile(name, { EDGEFED_OFFLINE: "1" }), ...env }, API_READY, 20_000, binary);
   await Bun.sleep(500);
   const atStart = rss(agent.process.pid!);
-  const intentsPerS = await postIntents(Number(agent.ready), INTENTS, "mem");
+  const intentsPerS = await postIntents(agent.ready, INTENTS, "mem");
   await Bun.sleep(500);
   const after = rss(agent.process.pid!);
   await Bun.sleep(6000);
@@ -125,7 +127,7 @@ async function withHub(): Promise<{ firstHeartbeatMs: number; replay: number; ra
 
   // (c) the hub goes away; the agent queues INTENTS verdict events.
   await hub.stop();
-  await postIntents(Number(agent.ready), INTENTS, "replay");
+  await postIntents(agent.ready, INTENTS, "replay");
   hub = await startHub(hubDir, ports);
   await agent.waitFor(/(online: replaying)/, 60_000);
   const replayStart = performance.now();

@@ -6,10 +6,11 @@
 // -L prefix makes the scratch root the binary's /, so it finds
 // /etc/edgefed/core_gates.env there and /etc/edgefed/agent.env unreadable
 // (root's, 0600), as on the Pi. The node registers with the hub, heartbeats
-// over MQTT, and tells systemd it is ready.
+// over MQTT, tells systemd it is ready, and serves its local API on a socket
+// in the unit's runtime directory, mode 0660 with the unit's group.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
 import { arm64AgentBinary, QEMU } from "./support/agent-binary.ts";
@@ -58,11 +59,19 @@ test("a flashed image boots into a registered, heartbeating node, started the wa
   // The unit as installed: its user, its environment files, its state directory, its commands.
   const unit = readFileSync(join(root, "etc/systemd/system/edgefed-agent.service"), "utf8");
   const user = unitValues(unit, "User")[0]!;
-  const [uid, gid] = new RegExp(`^${user}:x:(\\d+):(\\d+):`, "m").exec(readFileSync(join(root, "etc/passwd"), "utf8"))!.slice(1).map(Number);
+  const uid = Number(new RegExp(`^${user}:x:(\\d+):`, "m").exec(readFileSync(join(root, "etc/passwd"), "utf8"))![1]);
+  const group = unitValues(unit, "Group")[0]!;
+  const gid = Number(new RegExp(`^${group}:x:(\\d+):`, "m").exec(readFileSync(join(root, "etc/group"), "utf8"))![1]);
   const stateRoot = join(dir, "var-lib");
   mkdirSync(join(stateRoot, unitValues(unit, "StateDirectory")[0]!), { recursive: true });
   chmodSync(stateRoot, 0o755);
-  chownSync(join(stateRoot, unitValues(unit, "StateDirectory")[0]!), uid!, gid!);
+  chownSync(join(stateRoot, unitValues(unit, "StateDirectory")[0]!), uid, gid);
+  // RuntimeDirectory=, as systemd makes it: the unit's user and group, RuntimeDirectoryMode=.
+  const runtimeDir = join(dir, "run", unitValues(unit, "RuntimeDirectory")[0]!);
+  mkdirSync(runtimeDir, { recursive: true });
+  chownSync(runtimeDir, uid, gid);
+  chmodSync(runtimeDir, Number.parseInt(unitValues(unit, "RuntimeDirectoryMode")[0]!, 8));
+  const socket = join(runtimeDir, "agent.sock");
   const environment: Record<string, string> = { PATH: "/usr/bin:/bin" };
   for (const file of unitValues(unit, "EnvironmentFile")) Object.assign(environment, envValues(readFileSync(join(root, file), "utf8")));
   const notify = bindNotifyReceiver(`@edgefed-boot-test-${process.pid}`);
@@ -73,8 +82,8 @@ test("a flashed image boots into a registered, heartbeating node, started the wa
   };
   const run = (line: string) => {
     const [program, ...args] = command(line);
-    // The one departure from the unit: a free port for the local API, as other tests may hold 8787.
-    return spawn(program!, args, { env: { ...environment, EDGEFED_API_PORT: "0" }, stdio: ["ignore", "pipe", "pipe"] });
+    // The one departure from the unit: the runtime directory is not /run/edgefed on this machine.
+    return spawn(program!, args, { env: { ...environment, EDGEFED_API_SOCKET: socket }, stdio: ["ignore", "pipe", "pipe"] });
   };
 
   try {
@@ -99,6 +108,8 @@ test("a flashed image boots into a registered, heartbeating node, started the wa
     expect(log).toContain('"envFileStatus":"unreadable"'); // root's agent.env: the settings came through the environment
     expect(log).not.toContain(token);
     await eventually(() => notify.messages.some((m) => m.startsWith("READY=1")), 10_000, "READY=1 on the notify socket");
+    expect(statSync(socket)).toMatchObject({ uid, gid, mode: 0o140660 }); // a socket, the strategy group's
+    expect((await fetch("http://localhost/v1/status", { unix: socket })).status).toBe(200);
 
     const exited = new Promise<number | null>((resolve) => agent!.once("exit", (code) => resolve(code)));
     agent.kill("SIGTERM");
