@@ -120,6 +120,7 @@ test("the agent unit: Type=notify with a watchdog, check-config first, and its c
   // The local API's socket and token file: in the runtime directory, which only the strategy group may enter.
   expect(value("RuntimeDirectory")).toEqual(["edgefed"]);
   expect(value("RuntimeDirectoryMode")).toEqual(["0750"]);
+  expect(value("RuntimeDirectoryPreserve")).toEqual(["restart"]); // the token outlives a restart
   expect(value("Group")).toEqual(["edgefed-strategy"]);
   expect(value("SupplementaryGroups")).toEqual([]); // mapped to nogroup under PrivateUsers=yes
   expect(value("PrivateUsers")).toEqual(["yes"]);
