@@ -42,7 +42,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   // A bad federation config stops start-up before anything opens or listens (it names the file and field).
   if (settings.federationConfig) loadFederationConfig(settings.federationConfig);
   const store = await openHubStore(settings);
-  const identity = await loadHubIdentity(store, settings.dataDir, { adminToken: settings.adminToken, watchToken: settings.watchToken }, log);
+  const identity = await loadHubIdentity(store, settings.dataDir, { adminToken: settings.adminToken, watchToken: settings.watchToken, metricsToken: settings.metricsToken }, log);
   const heartbeatMs = settings.heartbeatS * 1000;
   const fleet = await Fleet.load(store, {
     heartbeatMs,
