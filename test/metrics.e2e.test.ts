@@ -120,7 +120,7 @@ describe("GET /metrics", () => {
   });
 
   test("a decision issued and acknowledged, one left pending, the fleet frozen: counted by type and origin", async () => {
-    await startOnlineAgent(t, testAgentConfig(t, "metrics-acker"), agents);
+    const acker = await startOnlineAgent(t, testAgentConfig(t, "metrics-acker", { apiPort: 0 }), agents);
     const silent = newNode("metrics-silent"); // registered, never connects: never acknowledges
     expect((await t.api("POST", "/federation/register", registerBody(silent), t.enrollmentToken())).status).toBe(201);
     const before = await scrape();
@@ -131,6 +131,11 @@ describe("GET /metrics", () => {
     expect(toAgent.status).toBe(201);
     const exposition = await scrapedUntil("edgefed_decision_acks_total", { type: "MODE_CHANGE", origin: "operator", result: "ok" }, (n) => n === acked + 1, "the agent's ack");
     expect(sampleValue(exposition, "edgefed_decisions_issued_total", { type: "MODE_CHANGE", origin: "operator" })).toBe(issued + 1);
+    // The agent's own /v1/metrics says the same from its side: online, the decision's mode and policy in force.
+    const agentMetrics = parsePrometheusText(await (await fetch(`http://127.0.0.1:${acker.apiPort}/v1/metrics`)).text());
+    expect(sampleValue(agentMetrics, "edgefed_agent_online")).toBe(1);
+    expect(sampleValue(agentMetrics, "edgefed_agent_mode", { mode: "SHADOW" })).toBe(1);
+    expect(sampleValue(agentMetrics, "edgefed_agent_policy_version")).toBeGreaterThan(0);
 
     const toSilent = await t.api("POST", "/api/federation/decisions", { type: "MODE_CHANGE", target: silent.nodeId, payload: { mode: "PAUSED" } });
     expect(toSilent.status).toBe(201);
