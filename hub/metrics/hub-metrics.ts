@@ -51,6 +51,8 @@ const LAG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30
 const COMMIT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 const ROLE_MODES = ["active", "advisory", "off"] as const;
+const RUNS_ON_BUN = "Bun" in globalThis;
+const V8_HEAP_SPACE_METRICS = ["nodejs_heap_space_size_total_bytes", "nodejs_heap_space_size_used_bytes", "nodejs_heap_space_size_available_bytes"];
 
 export class HubMetrics {
   readonly registry = new Registry();
@@ -109,6 +111,9 @@ export class HubMetrics {
 
   constructor(options: { perNode: boolean }) {
     collectDefaultMetrics({ register: this.registry });
+    // Under Bun these ask for V8's heap spaces, which JavaScriptCore does not have: Bun's stand-in
+    // answers with made-up spaces and took 25 of the 27 ms a scrape cost at 10,000 nodes.
+    if (RUNS_ON_BUN) for (const name of V8_HEAP_SPACE_METRICS) this.registry.removeSingleMetric(name);
     this.scrapeTimeGauges();
     if (options.perNode) this.perNodeGauges();
   }
