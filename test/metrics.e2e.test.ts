@@ -146,6 +146,16 @@ describe("GET /metrics", () => {
     expect(sampleValue(pending, "edgefed_fleet_policy_mode", { mode: "LIVE" })).toBe(1);
     expect(sampleValue(pending, "edgefed_fleet_policy_capital_profile", { profile: "none" })).toBe(1);
 
+    // One that expires unacknowledged: counted as expired on the very first scrape after (the store read
+    // fills three gauges; each must wait for it, not show the scrape before's).
+    const expiring = await t.api("POST", "/api/federation/decisions", { type: "RISK_ADJUSTMENT", target: silent.nodeId, payload: { max_leverage: 2 }, expires_in_s: 1 });
+    expect(expiring.status).toBe(201);
+    await eventually(() => Date.now() > expiring.body.expiresAt, 5000, "the decision's expiry");
+    const expired = await scrape();
+    expect(sampleValue(expired, "edgefed_decisions_expired_unacked", { type: "RISK_ADJUSTMENT", origin: "operator" })).toBe(1);
+    expect(sampleValue(expired, "edgefed_decisions_pending", { type: "RISK_ADJUSTMENT", origin: "operator" })).toBe(0);
+    expect(sampleValue(expired, "edgefed_decision_oldest_pending_age_seconds")).toBeGreaterThan(0);
+
     const freeze = await t.api("POST", "/api/federation/decisions", { type: "FREEZE", target: "fleet", payload: { duration_minutes: 5, reason: "metrics test", severity: "HIGH" } });
     expect(freeze.status).toBe(201);
     const frozen = await scrape();
