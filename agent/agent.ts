@@ -14,9 +14,10 @@ import type { GateConfig } from "../kernel/config.ts";
 import { configHash } from "../kernel/config.ts";
 import { PortfolioRefusedError, type IntentProcessor } from "../kernel/intent-processor.ts";
 import { modeAt } from "../kernel/policy.ts";
-import type { CloseEvent, JournaledVerdict, PortfolioSnapshot } from "../kernel/types.ts";
+import { MODES, type CloseEvent, type JournaledVerdict, type PortfolioSnapshot } from "../kernel/types.ts";
 import { allowTablesOf } from "../protocol/allow-tables.ts";
 import type { ReportKind } from "../protocol/reports.ts";
+import { renderAgentMetrics } from "./agent-metrics.ts";
 import type { AgentPart } from "./agent-part.ts";
 import { AgentStore, type NodeIdentity } from "./agent-store.ts";
 import { CloseFeed } from "./close-feed.ts";
@@ -248,5 +249,24 @@ export class Agent implements LocalApiBackend {
       kernel: { ...this.processor.counters },
       reports: this.reports.latest(),
     };
+  }
+
+  /** GET /v1/metrics: Prometheus text (agent-metrics.ts). */
+  metrics(): string {
+    const policy = this.store.policy();
+    const { passed, held, duplicates } = this.processor.counters;
+    return renderAgentMetrics(
+      {
+        verdicts: { PASS: passed, HOLD: held },
+        holdReasons: this.processor.holdReasons,
+        duplicates,
+        outboxDepth: this.outbox.stats().depth,
+        online: this.link.online,
+        mode: modeAt(policy.policy, Date.now()),
+        policyVersion: policy.version,
+        journal: this.processor.journalSize(),
+      },
+      MODES,
+    );
   }
 }

@@ -8,7 +8,8 @@
 // POST /v1/portfolio, /v1/health (one report each) and /v1/models (one or an
 // array) record what the strategy reports about itself (protocol/reports.ts),
 // all or none, a refused one answered 400 naming its field;
-// GET /v1/status says how the agent is. Errors follow the hub's convention
+// GET /v1/status says how the agent is, GET /v1/metrics the same for a
+// Prometheus scrape (text format, agent-metrics.ts). Errors follow the hub's convention
 // (lib/http-errors.ts): `{error, detail}` with the status; a malformed body
 // gets 400 naming what is wrong. An intent with bad fields gets a HOLD
 // naming the field instead, as the kernel fails closed.
@@ -18,6 +19,7 @@ import type { CloseEvent, JournaledVerdict } from "../kernel/types.ts";
 import { errorHandler, HttpError, jsonBody, limitBody, routeNotFound } from "../lib/http-errors.ts";
 import { MAX_MODELS_PER_NODE, type ReportKind } from "../protocol/reports.ts";
 import { ReportRefusedError } from "./strategy-reports.ts";
+import { AGENT_METRICS_CONTENT_TYPE } from "./agent-metrics.ts";
 
 export const MAX_INTENTS_PER_REQUEST = 1000;
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -30,6 +32,8 @@ export interface LocalApiBackend {
   /** Records the strategy's reports of one kind, all or none; throws ReportRefusedError naming the first it refuses. */
   report(kind: ReportKind, reports: unknown[]): ReportOutcome;
   status(): object;
+  /** The agent's metrics in Prometheus text format. */
+  metrics(): string;
 }
 
 export interface ReportOutcome {
@@ -94,5 +98,6 @@ export function createLocalApi(backend: LocalApiBackend, log: (line: string) => 
   app.post("/v1/models", reports("models", true));
 
   app.get("/v1/status", (c) => c.json(backend.status()));
+  app.get("/v1/metrics", (c) => c.body(backend.metrics(), 200, { "content-type": AGENT_METRICS_CONTENT_TYPE }));
   return app;
 }

@@ -4,6 +4,7 @@ import type { BrokerAccess } from "./broker/broker-access.ts";
 import type { Fleet } from "./nodes/fleet.ts";
 import type { HubIdentity } from "./identity/hub-identity.ts";
 import type { KeyedLock } from "../lib/keyed-lock.ts";
+import type { HubMetrics } from "./metrics/hub-metrics.ts";
 import type { HubSettings } from "./settings.ts";
 import type { HubStore } from "./store/hub-store.ts";
 
@@ -15,6 +16,8 @@ export interface HubContext {
   broker: BrokerAccess;
   /** Where what needs an operator's eye is raised (GET /api/federation/alerts). */
   alerts: Alerts;
+  /** What GET /metrics exports: things that happen are counted through it. */
+  metrics: HubMetrics;
   /** Serialises registration and removal per node id. */
   nodeLocks: KeyedLock;
   /** The broker URL nodes get when EDGEFED_PUBLIC_MQTT_URL is not set, given the host they called the hub by. */

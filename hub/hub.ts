@@ -17,6 +17,8 @@ import { ingestThenCommit, nodeToCommitBeforeAck, type NodeMessageHandler } from
 import { HubMqtt } from "./mqtt/hub-mqtt.ts";
 import { Ingest } from "./ingest/ingest.ts";
 import { KeyedLock } from "../lib/keyed-lock.ts";
+import { HubMetrics } from "./metrics/hub-metrics.ts";
+import { timedStore } from "./metrics/timed-store.ts";
 import type { HubSettings } from "./settings.ts";
 import { openHubStore } from "./store/open-hub-store.ts";
 
@@ -41,8 +43,9 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   const startedAt = Date.now();
   // A bad federation config stops start-up before anything opens or listens (it names the file and field).
   if (settings.federationConfig) loadFederationConfig(settings.federationConfig);
-  const store = await openHubStore(settings);
-  const identity = await loadHubIdentity(store, settings.dataDir, { adminToken: settings.adminToken, watchToken: settings.watchToken }, log);
+  const metrics = new HubMetrics({ perNode: settings.metricsPerNode });
+  const store = timedStore(await openHubStore(settings), (seconds) => metrics.registryCommit(seconds));
+  const identity = await loadHubIdentity(store, settings.dataDir, { adminToken: settings.adminToken, watchToken: settings.watchToken, metricsToken: settings.metricsToken }, log);
   const heartbeatMs = settings.heartbeatS * 1000;
   const fleet = await Fleet.load(store, {
     heartbeatMs,
@@ -96,6 +99,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     identity,
     broker,
     alerts: new Alerts(log),
+    metrics,
     nodeLocks: new KeyedLock(),
     brokerUrlFor(requestHost) {
       if (settings.publicMqttUrl) return settings.publicMqttUrl;
@@ -113,6 +117,8 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     startedAt,
   };
 
+  context.alerts.whenRaised((alert) => metrics.alertRaised(alert.kind, alert.severity));
+
   const decisions = await Decisions.load(context);
   const federation = new LiveFederation({ decisions, alerts: context.alerts, clock: context.clock, log, configFile: settings.federationConfig });
   fleet.onEvent(federation.observe);
@@ -124,7 +130,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     },
     log,
   );
-  handleNodeMessage = ingestThenCommit(ingest, fleet);
+  handleNodeMessage = ingestThenCommit(ingest, fleet, (kind, sentAt) => metrics.ingestCommitted(kind, sentAt, Date.now()));
   mqtt = new HubMqtt({
     ...mqttCredentials,
     onMessage: (topic, payload, retained) => handleNodeMessage(topic, payload, retained),
@@ -132,6 +138,17 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     log,
   });
   await mqtt.waitConnected(BROKER_CONNECT_TIMEOUT_MS);
+  metrics.readFrom({
+    nodes: () => fleet.all(),
+    ingestStats: () => ingest.stats(),
+    fleetPolicy: () => decisions.policyInForce("fleet"),
+    outstandingDecisions: (now, expiredSince) => store.decisions.outstanding(now, expiredSince),
+    roleDecisions: () => federation.counters().decisions,
+    roleConflicts: () => federation.counters().conflicts,
+    roleModes: () => Object.fromEntries(Object.entries(federation.roles()).map(([role, { mode }]) => [role, mode])),
+    mqttClients: () => embedded?.connectedClients() ?? null,
+    clock: context.clock,
+  });
 
   const flushAndReport = () =>
     fleet.flush().catch((error) => log(`writing live node state failed (kept for the next flush): ${(error as Error).message}`));

@@ -16,6 +16,8 @@ const DEFAULTS: HubSettings = {
   publicMqttUrl: "",
   adminToken: "",
   watchToken: "",
+  metricsToken: "",
+  metricsPerNode: false,
   heartbeatS: 15,
   offlineAfterS: 150,
   degradedLoad: 4,
@@ -37,6 +39,8 @@ const ALL_ENV_VARS = [
   "EDGEFED_PUBLIC_MQTT_URL",
   "EDGEFED_ADMIN_TOKEN",
   "EDGEFED_WATCH_TOKEN",
+  "EDGEFED_METRICS_TOKEN",
+  "EDGEFED_METRICS_PER_NODE",
   "EDGEFED_HEARTBEAT_S",
   "EDGEFED_OFFLINE_AFTER_S",
   "EDGEFED_DEGRADED_LOAD",
@@ -79,6 +83,8 @@ describe("parseHubSettings", () => {
       EDGEFED_PUBLIC_MQTT_URL: "mqtt://hub.lan:1883",
       EDGEFED_ADMIN_TOKEN: "admin-token-of-24-chars-x",
       EDGEFED_WATCH_TOKEN: "watch-token-of-24-chars-x",
+      EDGEFED_METRICS_TOKEN: "metrics-token-of-24-chars",
+      EDGEFED_METRICS_PER_NODE: "1",
       EDGEFED_HEARTBEAT_S: "5",
       EDGEFED_OFFLINE_AFTER_S: "42",
       EDGEFED_DEGRADED_LOAD: "2.5",
@@ -99,6 +105,8 @@ describe("parseHubSettings", () => {
       publicMqttUrl: "mqtt://hub.lan:1883",
       adminToken: "admin-token-of-24-chars-x",
       watchToken: "watch-token-of-24-chars-x",
+      metricsToken: "metrics-token-of-24-chars",
+      metricsPerNode: true,
       heartbeatS: 5,
       offlineAfterS: 42,
       degradedLoad: 2.5,
@@ -256,6 +264,12 @@ describe("describeSettings", () => {
     expect(describeSettings(parseHubSettings([], { EDGEFED_WATCH_TOKEN: long })).watchToken).toBe("***");
     expect(() => parseHubSettings([], { EDGEFED_WATCH_TOKEN: "short" })).toThrow("EDGEFED_WATCH_TOKEN: at least");
     expect(() => parseHubSettings([], { EDGEFED_WATCH_TOKEN: long, EDGEFED_ADMIN_TOKEN: long })).toThrow("must differ from the admin token");
+  });
+
+  test("the metrics token is a secret, at least as long as the admin token's minimum", () => {
+    const long = "metrics-token-long-enough-1234";
+    expect(describeSettings(parseHubSettings([], { EDGEFED_METRICS_TOKEN: long })).metricsToken).toBe("***");
+    expect(() => parseHubSettings([], { EDGEFED_METRICS_TOKEN: "short" })).toThrow("EDGEFED_METRICS_TOKEN: at least");
   });
 
   test("shows empty secrets as empty, so an unset secret is visible as such", () => {

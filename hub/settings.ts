@@ -2,7 +2,7 @@
 // winning. One table describes them; the engine (lib/settings.ts) derives the
 // parser, --help and the masked start-up description from it.
 import { UsageError } from "../lib/command-line.ts";
-import { port, positive, nonNegative, path, text } from "../lib/setting-values.ts";
+import { port, positive, nonNegative, path, text, yesNo } from "../lib/setting-values.ts";
 import { maskSecrets, parseSettings, settingsHelp, type Checked, type Setting, type SettingsTable } from "../lib/settings.ts";
 
 export interface HubSettings {
@@ -19,6 +19,10 @@ export interface HubSettings {
   publicMqttUrl: string;
   adminToken: string;
   watchToken: string;
+  /** The bearer token of GET /metrics (the admin token works too); empty: generated once into <data-dir>/metrics-token. */
+  metricsToken: string;
+  /** Per-node gauges on /metrics (health, heartbeat age, outbox depth): for small fleets only, a series per node. */
+  metricsPerNode: boolean;
   heartbeatS: number;
   offlineAfterS: number;
   degradedLoad: number;
@@ -79,6 +83,8 @@ const HUB_SETTINGS: SettingsTable<HubSettings> = [
   { key: "publicMqttUrl", env: "EDGEFED_PUBLIC_MQTT_URL", flag: "public-mqtt-url", parse: brokerUrl, value: "URL", default: "", help: "broker URL given to nodes; empty: the host they called the hub by" },
   { key: "adminToken", env: "EDGEFED_ADMIN_TOKEN", flag: "admin-token", parse: text, value: "TOKEN", default: "", help: "admin API token (prefer the variable: flags show in ps); empty: generated once into <data-dir>/admin-token", secret: true },
   { key: "watchToken", env: "EDGEFED_WATCH_TOKEN", flag: "watch-token", parse: text, value: "TOKEN", default: "", help: "read-only MQTT watcher password on the embedded broker (prefer the variable: flags show in ps); empty: generated once into <data-dir>/watch-token", secret: true },
+  { key: "metricsToken", env: "EDGEFED_METRICS_TOKEN", flag: "metrics-token", parse: text, value: "TOKEN", default: "", help: "bearer token of GET /metrics (the admin token works too; prefer the variable: flags show in ps); empty: generated once into <data-dir>/metrics-token", secret: true },
+  { key: "metricsPerNode", env: "EDGEFED_METRICS_PER_NODE", flag: "metrics-per-node", parse: yesNo, value: "0|1", default: "0", help: "per-node gauges on /metrics (a series per node: small fleets only)" },
   { key: "heartbeatS", env: "EDGEFED_HEARTBEAT_S", flag: "heartbeat-s", parse: positive, value: "S", default: "15", help: "heartbeat interval told to nodes" },
   { key: "offlineAfterS", env: "EDGEFED_OFFLINE_AFTER_S", flag: "offline-after-s", parse: nonNegative, value: "S", default: "0", help: "silence after which a node is offline; 0: ten heartbeats" },
   { key: "degradedLoad", env: "EDGEFED_DEGRADED_LOAD", flag: "degraded-load", parse: positive, value: "LOAD", default: "4", help: "1-minute load above which a node counts as degraded" },
@@ -92,7 +98,7 @@ const HUB_SETTINGS: SettingsTable<HubSettings> = [
 export function parseHubSettings(args: string[], env: Record<string, string | undefined> = process.env): HubSettings {
   const settings = parseSettings(HUB_SETTINGS, args, env);
   const problems: string[] = [];
-  for (const [value, name] of [[settings.adminToken, "EDGEFED_ADMIN_TOKEN"], [settings.watchToken, "EDGEFED_WATCH_TOKEN"]] as const) {
+  for (const [value, name] of [[settings.adminToken, "EDGEFED_ADMIN_TOKEN"], [settings.watchToken, "EDGEFED_WATCH_TOKEN"], [settings.metricsToken, "EDGEFED_METRICS_TOKEN"]] as const) {
     if (value && value.length < MIN_ADMIN_TOKEN_LENGTH) problems.push(`${name}: at least ${MIN_ADMIN_TOKEN_LENGTH} characters (openssl rand -base64 32 makes one)`);
   }
   if (settings.watchToken && settings.watchToken === settings.adminToken) problems.push("EDGEFED_WATCH_TOKEN: must differ from the admin token (watching grants no admin rights)");

@@ -90,6 +90,8 @@ function intentId(input: unknown): string | null {
 
 export class IntentProcessor {
   readonly counters: KernelCounters = { evaluated: 0, passed: 0, held: 0, duplicates: 0, recovered: 0 };
+  /** HOLDs since start by reason (each reason of a HOLD counts): the kernel's reasons, a bounded set. */
+  readonly holdReasons: Record<string, number> = {};
   private ctx: GateContext;
   private window = new TradeWindow();
   private account!: Account;
@@ -369,6 +371,14 @@ export class IntentProcessor {
     return this.accounts.lastCloseSeq();
   }
 
+  /** The journal's size: verdict rows, and bytes of its database pages (the WAL not counted). */
+  journalSize(): { rows: number; bytes: number } {
+    const rows = this.db.prepare("SELECT count(*) AS n FROM verdicts").get<{ n: number }>()!.n;
+    const pages = this.db.prepare("PRAGMA page_count").get<{ page_count: number }>()!.page_count;
+    const pageSize = this.db.prepare("PRAGMA page_size").get<{ page_size: number }>()!.page_size;
+    return { rows, bytes: pages * pageSize };
+  }
+
   /** The highest seq ever given out (AUTOINCREMENT keeps it through compaction); 0 for a new journal. */
   lastSeq(): number {
     return this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'verdicts'").get<{ seq: number }>()?.seq ?? 0;
@@ -430,7 +440,10 @@ export class IntentProcessor {
     const verdict = evaluate(intent, this.ctx, this.window, this.clock(), this.account);
     this.counters.evaluated++;
     if (verdict.verdict === "PASS") this.counters.passed++;
-    else this.counters.held++;
+    else {
+      this.counters.held++;
+      for (const reason of verdict.reasons) this.holdReasons[reason] = (this.holdReasons[reason] ?? 0) + 1;
+    }
     // An intent without a usable id cannot be deduplicated, so it is answered
     // (HOLD, INVALID_INPUT:id) but never journaled.
     if (verdict.id === null) return { ...verdict, seq: null };

@@ -160,6 +160,7 @@ export class Decisions {
       return { seq, decision, policies, targets };
     });
     for (const [target, message] of policies) this.desired.set(target, message);
+    hub.metrics.decisionIssued(decision.type, origin);
     if (overridden && origin.kind === "operator") for (const listener of this.overrideListeners) listener(overridden, now);
     const reverses = overriding ? `, reverses ${(request.payload as OverridePayload).overridden_decision_id}` : "";
     const by = origin.kind === "role" ? ` by role ${origin.role} (${origin.rule})` : "";
@@ -208,14 +209,19 @@ export class Decisions {
    * Records a node's acknowledgement; resolves once it is committed, with
    * why it was refused (checked in the same transaction), or null.
    */
-  acknowledge(nodeId: string, ack: DecisionAckMessage, now: number): Promise<string | null> {
-    return this.hub.store.write(async (tx) => {
+  async acknowledge(nodeId: string, ack: DecisionAckMessage, now: number): Promise<string | null> {
+    /** The decision this node acknowledges for the first time (a redelivery's ack is not counted again). */
+    let firstAck: StoredDecision | undefined;
+    const problem = await this.hub.store.write(async (tx) => {
       const stored = await tx.decisions.get(ack.id);
       if (!stored) return `unknown decision ${ack.id}`;
       if (!stored.targets.includes(nodeId)) return `decision ${ack.id} was not sent to this node`;
+      if (!stored.acks.some((known) => known.nodeId === nodeId)) firstAck = stored;
       await tx.decisions.addAck(ack.id, { nodeId, ok: ack.ok, error: ack.error ?? null, appliedAt: ack.appliedAt, receivedAt: now, result: ack.result ?? null });
       return null;
     });
+    if (firstAck) this.hub.metrics.decisionAcked(firstAck.message.type, firstAck.origin, ack.ok);
+    return problem;
   }
 
   desiredPolicy(target: string): DesiredPolicyMessage | undefined {

@@ -10,8 +10,10 @@ import type { Ingest } from "../ingest/ingest.ts";
 import { requireAdmin } from "./admin-auth.ts";
 import { limitBody, routeNotFound } from "../../lib/http-errors.ts";
 import { hubErrorHandler } from "./error-handler.ts";
+import { measureHttp } from "../metrics/http-metrics.ts";
 import { decisionRoutes } from "./routes/decisions.ts";
 import { federationRoutes } from "./routes/federation.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
 import { nodeRoutes } from "./routes/nodes.ts";
 import { registerRoutes } from "./routes/register.ts";
 import { statusRoutes } from "./routes/status.ts";
@@ -19,6 +21,9 @@ import { statusRoutes } from "./routes/status.ts";
 export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Ingest, federation: LiveFederation): Hono {
   const app = new Hono();
   const admin = requireAdmin(hub.identity.adminTokenHash);
+
+  // First, so it times everything after it, the error handler's answers included.
+  app.use("*", measureHttp((method, route, status, seconds) => hub.metrics.httpRequest(method, route, status, seconds)));
 
   const bodyLimit = limitBody(hub.settings.maxBodyBytes);
   // Reads carry no body; skipping the limit keeps the busiest route lean.
@@ -29,6 +34,7 @@ export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Inge
   app.notFound(routeNotFound);
 
   app.route("/", statusRoutes(hub, ingest, admin, federation));
+  app.route("/", metricsRoutes(hub));
   app.route("/federation/register", registerRoutes(hub));
   app.route("/federation/nodes", nodeRoutes(hub, decisions, admin));
   app.route("/api/federation", decisionRoutes(hub, decisions, admin));

@@ -1,6 +1,6 @@
 // The hub's own secrets: its Ed25519 key pair (signs decisions and policies;
 // nodes pin the public half at registration), the admin token's hash and the
-// watch token's. All are created once and kept in the registry.
+// watch token's and the metrics token's. All are created once and kept in the registry.
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateKeyPair, type Ed25519KeyPair } from "../../protocol/signing.ts";
@@ -12,10 +12,13 @@ export interface HubIdentity {
   adminTokenHash: string;
   /** The read-only watcher's password on the embedded broker: not the admin token, so watching grants no admin rights. */
   watchTokenHash: string;
+  /** The bearer token of GET /metrics: a scraper's, which opens nothing else. */
+  metricsTokenHash: string;
 }
 
 export const ADMIN_TOKEN_FILE = "admin-token";
 export const WATCH_TOKEN_FILE = "watch-token";
+export const METRICS_TOKEN_FILE = "metrics-token";
 
 /**
  * Loads or creates the hub's identity. A configured token wins; without one,
@@ -26,7 +29,7 @@ export const WATCH_TOKEN_FILE = "watch-token";
 export async function loadHubIdentity(
   store: HubStore,
   dataDir: string,
-  configured: { adminToken: string; watchToken: string },
+  configured: { adminToken: string; watchToken: string; metricsToken: string },
   log: (line: string) => void,
 ): Promise<HubIdentity> {
   let keysJson = await store.hubValues.get("hub_keys");
@@ -51,7 +54,8 @@ export async function loadHubIdentity(
   };
   const adminTokenHash = await tokenHash(configured.adminToken, "admin_token_hash", ADMIN_TOKEN_FILE, "an admin token");
   const watchTokenHash = await tokenHash(configured.watchToken, "watch_token_hash", WATCH_TOKEN_FILE, "a watch token (read-only MQTT)");
+  const metricsTokenHash = await tokenHash(configured.metricsToken, "metrics_token_hash", METRICS_TOKEN_FILE, "a metrics token (GET /metrics)");
   // Also when one of them was generated: the watch token must never open the admin API.
   if (watchTokenHash === adminTokenHash) throw new Error("EDGEFED_WATCH_TOKEN: must differ from the admin token (watching grants no admin rights)");
-  return { keys, adminTokenHash, watchTokenHash };
+  return { keys, adminTokenHash, watchTokenHash, metricsTokenHash };
 }

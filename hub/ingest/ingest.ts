@@ -113,7 +113,16 @@ export const INGEST_HANDLERS: { [K in NodeToHubKind]: Handler<K> } = {
   models: reportHandler("models"),
 };
 
+/** The node's own time of a message: its `ts`, an ack's `appliedAt`; null for one without (state). */
+function sentAtOf(message: object): number | null {
+  if ("ts" in message) return message.ts as number;
+  if ("appliedAt" in message) return message.appliedAt as number;
+  return null;
+}
+
 export class Ingest {
+  /** The node's time of the message handle() last decoded, or null; read right after it (the ingest lag, hub/metrics). */
+  lastSentAt: number | null = null;
   private received = 0;
   private applied = 0;
   private readonly drops: DropCounter;
@@ -132,6 +141,7 @@ export class Ingest {
   handle(topic: string, payload: Buffer, retained: boolean): void {
     const now = this.clock();
     this.received++;
+    this.lastSentAt = null;
     try {
       const outcome = this.apply(topic, payload, retained, now);
       if (outcome === null) this.applied++;
@@ -158,6 +168,7 @@ export class Ingest {
   private dispatch<K extends NodeToHubKind>(kind: K, node: NodeRecord, payload: Buffer, retained: boolean, now: number): string | typeof PENDING | null {
     const message = decodeTopic(kind, payload);
     if (!message.ok) return this.dropped("invalid payload", node.nodeId, `${kind}: ${message.error}`, now);
+    this.lastSentAt = sentAtOf(message.value);
     const outcome = INGEST_HANDLERS[kind](this.handlerContext, node, message.value, now, retained);
     if (!(outcome instanceof Promise)) return outcome && this.dropped(outcome.reason, node.nodeId, outcome.detail, now);
     outcome.then(

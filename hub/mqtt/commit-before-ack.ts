@@ -37,15 +37,25 @@ export type NodeMessageHandler = (topic: string, payload: Buffer, retained: bool
 /**
  * Ingest followed, for the kinds above, by the commit of the node's live
  * state. Ingest queues its other registry writes (a decision ack) in the same
- * group commit before that, so the commit holds them too.
+ * group commit before that, so the commit holds them too. `committed` hears
+ * of each such message once committed, with the node's time of it (the
+ * ingest lag); heartbeats pay nothing for it.
  */
 export function ingestThenCommit(
-  ingest: { handle(topic: string, payload: Buffer, retained: boolean): void },
+  ingest: { handle(topic: string, payload: Buffer, retained: boolean): void; readonly lastSentAt: number | null },
   fleet: { commit(nodeId: string): Promise<void> },
+  committed: (kind: string, sentAt: number) => void = () => {},
 ): NodeMessageHandler {
   return (topic, payload, retained) => {
     ingest.handle(topic, payload, retained);
     const nodeId = nodeToCommitBeforeAck(topic);
-    return nodeId === null ? undefined : fleet.commit(nodeId);
+    if (nodeId === null) return undefined;
+    const commit = fleet.commit(nodeId);
+    const sentAt = ingest.lastSentAt;
+    if (sentAt !== null) {
+      const kind = parseNodeTopic(topic)!.kind;
+      commit.then(() => committed(kind, sentAt), () => {}); // a failed commit is logged and redelivered by the caller's chain
+    }
+    return commit;
   };
 }

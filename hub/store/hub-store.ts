@@ -140,6 +140,20 @@ export interface StoredDecision {
 /** A decision as the fold of the desired policies needs it: no acks. */
 export type DecisionHistoryEntry = Pick<StoredDecision, "seq" | "message" | "overriddenBy">;
 
+/**
+ * Decisions a target has not acknowledged (nor been closed for by its
+ * removal), counted by type, by who made them ("operator" or the role's
+ * name) and by whether they expired; what /metrics says of them.
+ */
+export interface OutstandingDecisions {
+  type: string;
+  origin: string;
+  expired: boolean;
+  count: number;
+  /** The oldest one's issuedAt. */
+  oldestIssuedAt: number;
+}
+
 export interface DecisionReads {
   get(id: string): Promise<StoredDecision | undefined>;
   /** Newest first, below `beforeSeq`; `node` keeps those sent to that node. */
@@ -153,6 +167,8 @@ export interface DecisionReads {
   /** Unexpired decisions sent to a node that it has not acknowledged, oldest first. */
   pendingFor(nodeId: string, now: number): Promise<DecisionMessage[]>;
   count(): Promise<number>;
+  /** Unacknowledged decisions: unexpired ones, and those that expired after `expiredSince` (at or before `now`). */
+  outstanding(now: number, expiredSince: number): Promise<OutstandingDecisions[]>;
   /** The desired policy messages kept retained, by target ("fleet" or a node id). */
   policies(): Promise<Map<string, DesiredPolicyMessage>>;
   hasPolicy(target: string): Promise<boolean>;

@@ -652,6 +652,34 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       expect((await decisions.pendingFor("pi-1", NOW)).map((d) => d.id)).toEqual(["dec_6"]);
     });
 
+    test("outstanding decisions are counted by type, origin and expiry until every target acknowledged or was closed", async () => {
+      const store = await fresh();
+      const riskOfficer: DecisionOrigin = { kind: "role", role: "risk_officer", rule: "r", inputs: {}, thresholds: {} };
+      const typed = (seq: number, type: string, target: string, expiresAt = NOW + HOUR, issuedAt = NOW) =>
+        ({ ...decision(seq, target, expiresAt), type, issuedAt }) as DecisionMessage;
+      const ack = (nodeId: string) => ({ nodeId, ok: true, error: null, appliedAt: NOW, receivedAt: NOW, result: null });
+      await store.write(async (tx) => {
+        await tx.decisions.add(typed(1, "FREEZE", "fleet", NOW + HOUR, NOW - 5), ["pi-1", "pi-2"], OPERATOR); // pi-2 acks: pending for pi-1
+        await tx.decisions.add(typed(2, "FREEZE", "pi-1"), ["pi-1"], OPERATOR); // pending
+        await tx.decisions.add(typed(3, "FREEZE", "pi-2"), ["pi-2"], OPERATOR); // acknowledged
+        await tx.decisions.add(typed(4, "RISK_LIMIT", "pi-1"), ["pi-1"], riskOfficer); // pending, a role's
+        await tx.decisions.add(typed(5, "FREEZE", "pi-1", NOW - 10), ["pi-1"], OPERATOR); // expired unacknowledged
+        await tx.decisions.add(typed(6, "FREEZE", "pi-1", NOW - 10 * HOUR), ["pi-1"], OPERATOR); // expired before expiredSince
+        await tx.decisions.addAck("dec_1", ack("pi-2"));
+        await tx.decisions.addAck("dec_3", ack("pi-2"));
+      });
+      expect(await store.decisions.outstanding(NOW, NOW - HOUR)).toEqual([
+        { type: "FREEZE", origin: "operator", expired: false, count: 2, oldestIssuedAt: NOW - 5 },
+        { type: "FREEZE", origin: "operator", expired: true, count: 1, oldestIssuedAt: NOW },
+        { type: "RISK_LIMIT", origin: "risk_officer", expired: false, count: 1, oldestIssuedAt: NOW },
+      ]);
+      await store.write(async (tx) => {
+        await tx.decisions.addAck("dec_1", ack("pi-1"));
+        await tx.decisions.closePending("pi-1", "node_removed", NOW);
+      });
+      expect(await store.decisions.outstanding(NOW, NOW - HOUR)).toEqual([]);
+    });
+
     test("desired policies are saved per target, replaced, and deleted", async () => {
       const store = await fresh();
       await store.write(async (tx) => {

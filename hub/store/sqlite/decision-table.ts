@@ -5,7 +5,7 @@
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import type { DecisionMessage, DesiredPolicyMessage } from "../../../protocol/messages.ts";
 import type { DecisionOrigin } from "../../decisions/decision-origin.ts";
-import type { DecisionAck, DecisionHistoryEntry, DecisionWrites, StoredDecision } from "../hub-store.ts";
+import type { DecisionAck, DecisionHistoryEntry, DecisionWrites, OutstandingDecisions, StoredDecision } from "../hub-store.ts";
 
 interface DecisionRow {
   seq: number;
@@ -152,6 +152,21 @@ export class SqliteDecisionTable implements DecisionWrites {
 
   async count(): Promise<number> {
     return this.db.prepare("SELECT count(*) AS n FROM decisions").get<{ n: number }>()!.n;
+  }
+
+  async outstanding(now: number, expiredSince: number): Promise<OutstandingDecisions[]> {
+    // Acks come only from targets (and removal closings, one per target), so fewer acks than targets
+    // means one is outstanding: a count on the acks' key, not a walk of a fleet decision's 10,000 targets.
+    return this.db
+      .prepare(
+        `SELECT type, CASE WHEN json_extract(origin, '$.kind') = 'role' THEN json_extract(origin, '$.role') ELSE 'operator' END AS origin,
+                expires_at <= ? AS expired, count(*) AS count, min(issued_at) AS oldest
+         FROM decisions d
+         WHERE expires_at > ? AND (SELECT count(*) FROM decision_acks a WHERE a.decision_id = d.id) < json_array_length(d.targets)
+         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+      )
+      .all<{ type: string; origin: string; expired: number; count: number; oldest: number }>(now, expiredSince)
+      .map((row) => ({ type: row.type, origin: row.origin, expired: row.expired === 1, count: row.count, oldestIssuedAt: row.oldest }));
   }
 
   async savePolicy(target: string, message: DesiredPolicyMessage): Promise<void> {
