@@ -2,7 +2,14 @@
 // Mosquitto through dynamic security), the hub's MQTT session and ingest, the
 // health sweep and batched flush, and the HTTP API. main.ts and tests both
 // start hubs through here.
+import { hostname } from "node:os";
 import { Alerts } from "./alerts.ts";
+import { alertOnFleetFreezes } from "./alerting/fleet-freeze-alerts.ts";
+import { NodeHealthAlerts } from "./alerting/node-health-alerts.ts";
+import { PendingDecisionAlerts } from "./alerting/pending-decision-alerts.ts";
+import { WebhookGate } from "./alerting/webhook-gate.ts";
+import { WebhookSender } from "./alerting/webhook-sender.ts";
+import { redactedUrl } from "./alerting/webhook-url.ts";
 import type { BrokerAccess } from "./broker/broker-access.ts";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./broker/embedded-broker.ts";
 import { Decisions } from "./decisions/decisions.ts";
@@ -18,6 +25,7 @@ import { HubMqtt } from "./mqtt/hub-mqtt.ts";
 import { Ingest } from "./ingest/ingest.ts";
 import { KeyedLock } from "../lib/keyed-lock.ts";
 import type { HubSettings } from "./settings.ts";
+import type { HubStore } from "./store/hub-store.ts";
 import { openHubStore } from "./store/open-hub-store.ts";
 
 export interface RunningHub {
@@ -31,6 +39,8 @@ export interface RunningHub {
   decisions: Decisions;
   /** The federation roles at work on what the hub observes. */
   federation: LiveFederation;
+  /** Posts alerts to EDGEFED_ALERT_WEBHOOK_URL; null without one. */
+  webhook: WebhookSender | null;
   stop(): Promise<void>;
 }
 
@@ -50,6 +60,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     degradedLoad: settings.degradedLoad,
     listeningSince: startedAt,
   });
+  const { alerts, webhook } = await startAlerts(settings, store, identity.keys.publicKey, log);
   // Set once ingest exists, before any node message can reach it.
   let handleNodeMessage: NodeMessageHandler = () => Promise.reject(new Error("the hub is still starting"));
 
@@ -95,7 +106,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     fleet,
     identity,
     broker,
-    alerts: new Alerts(log),
+    alerts,
     nodeLocks: new KeyedLock(),
     brokerUrlFor(requestHost) {
       if (settings.publicMqttUrl) return settings.publicMqttUrl;
@@ -115,7 +126,13 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
 
   const decisions = await Decisions.load(context);
   const federation = new LiveFederation({ decisions, alerts: context.alerts, clock: context.clock, log, configFile: settings.federationConfig });
-  fleet.onEvent(federation.observe);
+  alertOnFleetFreezes(decisions, alerts);
+  const nodeHealthAlerts = new NodeHealthAlerts(alerts, fleet, context.clock);
+  fleet.onEvent((event) => {
+    nodeHealthAlerts.observe(event);
+    federation.observe(event);
+  });
+  const pendingDecisionAlerts = await PendingDecisionAlerts.start({ store, alerts, limitMs: settings.decisionPendingAlertS * 1000, clock: context.clock, log });
   const ingest = new Ingest(
     fleet,
     {
@@ -151,8 +168,11 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     ingest,
     decisions,
     federation,
+    webhook,
     async stop() {
       federation.stop();
+      nodeHealthAlerts.stop();
+      alerts.stop();
       clearInterval(flushTimer);
       clearInterval(sweepTimer);
       await server.stop();
@@ -160,8 +180,32 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
       await broker.close();
       if (embedded) await embedded.close();
       await flushAndReport(); // behind the writes already queued (acks)
+      await pendingDecisionAlerts.stop();
+      await alerts.settled();
+      await webhook?.stop(); // the post in flight finishes and is recorded
       await store.close();
       log("stopped");
     },
   };
+}
+
+/** The alert sink over the registry and, with EDGEFED_ALERT_WEBHOOK_URL, the webhook that posts what it lets through. */
+async function startAlerts(settings: HubSettings, store: HubStore, hubPublicKey: string, log: (line: string) => void) {
+  const url = settings.alertWebhookUrl;
+  const gate = url ? new WebhookGate({ posts: settings.alertWebhookPerMinute, windowMs: 60_000, dedupMs: settings.alertDedupS * 1000 }) : null;
+  const alerts = await Alerts.load({ store, log, clock: Date.now, gate });
+  if (!url) return { alerts, webhook: null };
+  const webhook = new WebhookSender({
+    url,
+    store,
+    hub: { id: hubPublicKey.slice(0, 16), host: hostname() },
+    timeoutMs: settings.alertWebhookTimeoutMs,
+    retryBaseMs: settings.alertWebhookRetryMs,
+    clock: Date.now,
+    log,
+  });
+  alerts.whenQueued(webhook.kick);
+  webhook.kick(); // what a previous run left undelivered
+  log(`alert webhook: posting to ${redactedUrl(url)} (at most ${settings.alertWebhookPerMinute} a minute, repeats within ${settings.alertDedupS} s not posted)`);
+  return { alerts, webhook };
 }
