@@ -84,7 +84,7 @@ export class NodeHealthAlerts {
   private raiseGroup(direction: Direction, nodeIds: string[]): void {
     const named = nodeIds.slice(0, NAMED_IN_GROUP).join(", ");
     const more = nodeIds.length > NAMED_IN_GROUP ? ` and ${nodeIds.length - NAMED_IN_GROUP} more` : "";
-    const within = `within ${Math.round(this.groupMs / 1000)} s`;
+    const within = `within ${this.groupMs / 1000} s`;
     if (direction === "offline") {
       this.alerts.raise({ severity: "high", kind: "nodes_offline", subject: "fleet", message: `${nodeIds.length} more nodes went offline ${within}: ${named}${more}`, at: this.clock() });
     } else {
