@@ -53,6 +53,7 @@ export class Alerts {
   /** The last write queued: writes commit in the order queued, so once it has, every alert raised before has. */
   private lastWrite: Promise<unknown> = Promise.resolve();
   private readonly queuedListeners: Array<() => void> = [];
+  private readonly raisedListeners: Array<(alert: RaisedAlert) => void> = [];
   private summaryTimer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
 
@@ -93,7 +94,14 @@ export class Alerts {
     this.options.log(`alert ${severity} ${kind}: ${message}${note}`);
     this.store((tx) => tx.alerts.add(alert), alert.delivery === "queued");
     if (alert.delivery === "held") this.armSummary();
-    return { seq: alert.seq, severity, kind, message, at };
+    const raised: RaisedAlert = { seq: alert.seq, severity, kind, message, at };
+    for (const listener of this.raisedListeners) listener(raised);
+    return raised;
+  }
+
+  /** Calls `listener` with each alert raised from now on, as it is raised (counters). */
+  whenRaised(listener: (alert: RaisedAlert) => void): void {
+    this.raisedListeners.push(listener);
   }
 
   /** Alerts raised at or after `since` (their `at`), newest first, at most `limit`; those just raised included. */
