@@ -165,7 +165,7 @@ export class Alerts {
     const kinds = Object.entries(held.kinds)
       .map(([kind, n]) => `${n} ${kind}`)
       .join(", ");
-    const message = `${held.seqs.length} alert(s) held back by the webhook's rate limit (${describeRate(this.options.gate!.limits)}) since ${new Date(held.since).toISOString()}: ${kinds}; GET /api/federation/alerts lists them`;
+    const message = `${held.seqs.length} alert(s) held back by the webhook's rate limit (${describeRate(this.options.gate!.limits)}) since ${new Date(held.since).toISOString()}: ${kinds}; the most severe: ${held.mostSevere}`;
     const alert: StoredAlert = { seq: ++this.lastSeq, severity: held.severity, kind: HELD_BACK_KIND, subject: "webhook", message: message.slice(0, 1024), at: now, delivery: "queued" };
     this.options.log(`alert ${alert.severity} ${alert.kind}: ${alert.message}`);
     this.store(async (tx) => {

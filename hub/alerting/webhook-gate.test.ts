@@ -1,6 +1,7 @@
 // The webhook gate (webhook-gate.ts), with time given: a repeat about the
 // same subject within the window is not posted, a change of kind is; at most
-// `posts` in any window, the rest held and summarised once one fits; and a
+// `posts` in any window, the rest (and all after them while any wait) held
+// and summarised once one fits; and a
 // gate seeded from stored alerts carries on as the one before the restart.
 import { expect, test } from "bun:test";
 import type { StoredAlert } from "../store/hub-store.ts";
@@ -39,14 +40,16 @@ test("at most `posts` in any window; the rest are held and summarised in one pos
   expect(gate.heldCount).toBe(3);
   expect(gate.heldSummary(T + 59_999)).toBeNull();
   expect(gate.nextSummaryAt(T + 30_000)).toBe(T + 60_000);
-  expect(gate.heldSummary(T + 60_000)).toEqual({ seqs: held.map((a) => a.seq), severity: "critical", kinds: { node_back: 2, fleet_frozen: 1 }, since: T });
+  expect(gate.heldSummary(T + 60_000)).toEqual({ seqs: held.map((a) => a.seq), severity: "critical", kinds: { node_back: 2, fleet_frozen: 1 }, mostSevere: "d fleet_frozen", since: T });
   expect(gate.heldCount).toBe(0);
   expect(gate.nextSummaryAt(T + 60_000)).toBeNull();
   // The summary took a post: with b's still in the window, the next one is held.
   expect(gate.admit(alert("f"), T + 60_001)).toBe("held");
   expect(gate.admit(alert("g"), T + 60_005)).toBe("held");
   expect(gate.nextSummaryAt(T + 60_005)).toBe(T + 60_010);
-  expect(gate.admit(alert("h"), T + 60_010)).toBe("queued"); // b's post has left the window
+  expect(gate.admit(alert("h"), T + 60_010)).toBe("held"); // b's post has left the window, but f and g wait: h joins them
+  expect(gate.heldSummary(T + 60_010)).toMatchObject({ kinds: { node_offline: 3 } });
+  expect(gate.admit(alert("i"), T + 60_010)).toBe("held"); // the summary took that post
 });
 
 test("seeded from the stored alerts: what was posted lately still dedups and counts against the limit, and what was held is summarised", () => {
@@ -58,7 +61,8 @@ test("seeded from the stored alerts: what was posted lately still dedups and cou
   gate.seed([held, deduplicated, posted, older], [held], T);
   expect(gate.admit(alert("pi-1"), T)).toBe("deduplicated");
   expect(gate.admit(alert("pi-2"), T)).toBe("deduplicated"); // 5 min ago: within 10
-  expect(gate.admit(alert("pi-3"), T)).toBe("queued"); // never posted
-  expect(gate.admit(alert("pi-5"), T)).toBe("held"); // pi-1's post 30 s ago and pi-3's now fill the minute
-  expect(gate.heldSummary(T + 30_000)).toEqual({ seqs: [held.seq, seq], severity: "high", kinds: { node_back: 1, node_offline: 1 }, since: T - 5000 });
+  const pi3 = alert("pi-3");
+  expect(gate.admit(pi3, T)).toBe("held"); // never posted, but one held before the restart still waits
+  expect(gate.heldSummary(T)).toEqual({ seqs: [held.seq, pi3.seq], severity: "high", kinds: { node_back: 1, node_offline: 1 }, mostSevere: "pi-3 node_offline", since: T - 5000 });
+  expect(gate.admit(alert("pi-5"), T)).toBe("held"); // pi-1's post 30 s ago and the summary fill the minute
 });

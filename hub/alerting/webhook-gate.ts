@@ -2,8 +2,10 @@
 // and subject as the last one posted about that subject, less than the
 // window ago, is not posted: a repeat says nothing new, while offline, back,
 // offline all go) and a rate limit (at most `posts` in any `windowMs`, a
-// minute in the hub). An alert over the limit is held, not lost: once a post
-// fits again, the held ones are summarised in one post (heldSummary). Pure
+// minute in the hub). An alert over the limit is held, not lost, and so is
+// every alert after it while any is held (a storm must not starve the
+// summary): once a post fits again, the held ones are summarised in one post
+// (heldSummary) that names the most severe. Pure
 // and in memory, with time given; the hub seeds it at start from the alerts
 // it stored (seed), so a restart neither forgets what was posted a moment
 // ago nor what was held.
@@ -34,9 +36,13 @@ export interface HeldSummary {
   severity: AlertSeverity;
   /** How many of each kind. */
   kinds: Record<string, number>;
+  /** The message of the first of the highest severity. */
+  mostSevere: string;
   /** When the first was raised. */
   since: number;
 }
+
+type HeldAlert = Pick<StoredAlert, "seq" | "severity" | "kind" | "message" | "at">;
 
 type Admission = Extract<AlertDelivery, "queued" | "deduplicated" | "held">;
 
@@ -45,7 +51,7 @@ export class WebhookGate {
   private readonly lastPosted = new Map<string, { kind: string; at: number }>();
   /** When each post of the last window was admitted, oldest first. */
   private postTimes: number[] = [];
-  private held: Pick<StoredAlert, "seq" | "severity" | "kind" | "at">[] = [];
+  private held: HeldAlert[] = [];
 
   constructor(readonly limits: WebhookLimits) {}
 
@@ -56,15 +62,15 @@ export class WebhookGate {
       this.lastPosted.set(alert.subject, { kind: alert.kind, at: alert.at });
       if (alert.at > now - this.limits.windowMs) this.postTimes.push(alert.at);
     }
-    this.held = [...held].sort((a, b) => a.seq - b.seq).map(({ seq, severity, kind, at }) => ({ seq, severity, kind, at }));
+    this.held = [...held].sort((a, b) => a.seq - b.seq).map(({ seq, severity, kind, message, at }) => ({ seq, severity, kind, message, at }));
   }
 
   /** Whether an alert raised at `now` is posted, deduplicated or held; a held one is remembered for the summary. */
-  admit(alert: Pick<StoredAlert, "seq" | "severity" | "kind" | "subject" | "at">, now: number): Admission {
+  admit(alert: HeldAlert & Pick<StoredAlert, "subject">, now: number): Admission {
     const last = this.lastPosted.get(alert.subject);
     if (last?.kind === alert.kind && now - last.at < this.limits.dedupMs) return "deduplicated";
-    if (!this.slotFree(now)) {
-      this.held.push({ seq: alert.seq, severity: alert.severity, kind: alert.kind, at: alert.at });
+    if (this.held.length > 0 || !this.slotFree(now)) {
+      this.held.push({ seq: alert.seq, severity: alert.severity, kind: alert.kind, message: alert.message, at: alert.at });
       return "held";
     }
     this.postTimes.push(now);
@@ -80,12 +86,12 @@ export class WebhookGate {
     const held = this.held;
     this.held = [];
     const kinds: Record<string, number> = {};
-    let severity: AlertSeverity = "low";
+    let worst = held[0]!;
     for (const alert of held) {
       kinds[alert.kind] = (kinds[alert.kind] ?? 0) + 1;
-      if (SEVERITY_RANK[alert.severity] > SEVERITY_RANK[severity]) severity = alert.severity;
+      if (SEVERITY_RANK[alert.severity] > SEVERITY_RANK[worst.severity]) worst = alert;
     }
-    return { seqs: held.map((a) => a.seq), severity, kinds, since: held[0]!.at };
+    return { seqs: held.map((a) => a.seq), severity: worst.severity, kinds, mostSevere: worst.message, since: held[0]!.at };
   }
 
   /** When a held summary may go (the oldest post of the minute leaves it), or null when nothing is held. */
