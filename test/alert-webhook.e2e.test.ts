@@ -102,6 +102,7 @@ test("a sink answering 500 twice gets the alert on the third try, once; a 4xx is
   const refused = t.hub.context.alerts.raise({ severity: "low", kind: "engine_unhealthy", message: "refused by the sink", at: Date.now() });
   const next = t.hub.context.alerts.raise({ severity: "low", kind: "engine_unhealthy", message: "taken by the sink", at: Date.now() });
   await eventually(() => webhook.delivered().some((p) => p.seq === next.seq), 10_000, "the alert after the refused one");
+  await eventually(async () => (await t.hub.context.store.alerts.outbox(10)).length === 0, 10_000, "its delivery recorded");
   expect(webhook.requests.slice(3).map((r) => [r.post.seq, r.status])).toEqual([
     [refused.seq, 404],
     [next.seq, 200],

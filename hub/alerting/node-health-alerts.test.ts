@@ -43,6 +43,25 @@ test("a node heard for the first time raises nothing; going offline and coming b
   expect(await raised()).toEqual(["high node_offline: node pi-1 is offline: node said offline", "low node_back: node pi-1 is back (healthy: heartbeat on time)"]);
 });
 
+test("a node flapping within the window is named once, only in the state it ended in, and back only once alerted offline", async () => {
+  const { say, raised } = await setUp(["pi-a", "pi-b", "pi-c"]);
+  for (const id of ["pi-a", "pi-b", "pi-c"]) say(id, "online", T + 1);
+  say("pi-a", "offline", T + 2); // at once
+  for (let i = 0; i < 10; i++) {
+    say("pi-b", "offline", T + 3 + i);
+    say("pi-b", "online", T + 3 + i); // ends online: not offline news
+    say("pi-c", "offline", T + 3 + i);
+    if (i < 9) say("pi-c", "online", T + 3 + i); // ends offline
+  }
+  say("pi-a", "online", T + 20); // back after being alerted offline: the first back alert, at once
+  const alerts = await eventually(async () => ((await raised()).length === 3 ? raised() : false), 5000, "the gathered alerts");
+  expect(alerts).toEqual([
+    "high node_offline: node pi-a is offline: node said offline",
+    "low node_back: node pi-a is back (healthy: heartbeat on time)",
+    "high node_offline: node pi-c is offline: node said offline", // at the end of the window pi-a opened
+  ]);
+});
+
 test("an offline storm of 50 nodes is two alerts: the first at once, the other 49 gathered at the end of the window", async () => {
   const ids = Array.from({ length: 50 }, (_, i) => `pi-${String(i).padStart(2, "0")}`);
   const { say, raised } = await setUp(ids);
