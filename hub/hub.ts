@@ -1,15 +1,12 @@
 // Starts a whole hub: registry, broker (embedded aedes or an external
 // Mosquitto through dynamic security), the hub's MQTT session and ingest, the
-// health sweep and batched flush, and the HTTP API. main.ts and tests both
-// start hubs through here.
-import { hostname } from "node:os";
-import { Alerts } from "./alerts.ts";
+// health sweep and batched flush, the alerts (stored, posted to the webhook)
+// and the HTTP API. main.ts and tests both start hubs through here.
 import { alertOnFleetFreezes } from "./alerting/fleet-freeze-alerts.ts";
 import { NodeHealthAlerts } from "./alerting/node-health-alerts.ts";
+import { openAlerts } from "./alerting/open-alerts.ts";
 import { PendingDecisionAlerts } from "./alerting/pending-decision-alerts.ts";
-import { WebhookGate } from "./alerting/webhook-gate.ts";
-import { WebhookSender } from "./alerting/webhook-sender.ts";
-import { redactedUrl } from "./alerting/webhook-url.ts";
+import type { WebhookSender } from "./alerting/webhook-sender.ts";
 import type { BrokerAccess } from "./broker/broker-access.ts";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./broker/embedded-broker.ts";
 import { Decisions } from "./decisions/decisions.ts";
@@ -25,7 +22,6 @@ import { HubMqtt } from "./mqtt/hub-mqtt.ts";
 import { Ingest } from "./ingest/ingest.ts";
 import { KeyedLock } from "../lib/keyed-lock.ts";
 import type { HubSettings } from "./settings.ts";
-import type { HubStore } from "./store/hub-store.ts";
 import { openHubStore } from "./store/open-hub-store.ts";
 
 export interface RunningHub {
@@ -60,7 +56,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     degradedLoad: settings.degradedLoad,
     listeningSince: startedAt,
   });
-  const { alerts, webhook } = await startAlerts(settings, store, identity.keys.publicKey, log);
+  const { alerts, webhook } = await openAlerts(settings, store, identity.keys.publicKey, log);
   // Set once ingest exists, before any node message can reach it.
   let handleNodeMessage: NodeMessageHandler = () => Promise.reject(new Error("the hub is still starting"));
 
@@ -189,23 +185,3 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   };
 }
 
-/** The alert sink over the registry and, with EDGEFED_ALERT_WEBHOOK_URL, the webhook that posts what it lets through. */
-async function startAlerts(settings: HubSettings, store: HubStore, hubPublicKey: string, log: (line: string) => void) {
-  const url = settings.alertWebhookUrl;
-  const gate = url ? new WebhookGate({ posts: settings.alertWebhookPerMinute, windowMs: 60_000, dedupMs: settings.alertDedupS * 1000 }) : null;
-  const alerts = await Alerts.load({ store, log, clock: Date.now, gate });
-  if (!url) return { alerts, webhook: null };
-  const webhook = new WebhookSender({
-    url,
-    store,
-    hub: { id: hubPublicKey.slice(0, 16), host: hostname() },
-    timeoutMs: settings.alertWebhookTimeoutMs,
-    retryBaseMs: settings.alertWebhookRetryMs,
-    clock: Date.now,
-    log,
-  });
-  alerts.whenQueued(webhook.kick);
-  webhook.kick(); // what a previous run left undelivered
-  log(`alert webhook: posting to ${redactedUrl(url)} (at most ${settings.alertWebhookPerMinute} a minute, repeats within ${settings.alertDedupS} s not posted)`);
-  return { alerts, webhook };
-}

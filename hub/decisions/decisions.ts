@@ -94,7 +94,7 @@ export class Decisions {
     this.overrideListeners.push(listener);
   }
 
-  /** Calls `listener` with each decision issued, once committed, with the desired policies it changed in force. */
+  /** Calls `listener` with each decision issued, once committed and its desired policies in force (policyInForce), before it is published. */
   whenIssued(listener: (issued: CommittedDecision) => void): void {
     this.issuedListeners.push(listener);
   }
@@ -174,7 +174,13 @@ export class Decisions {
     const reverses = overriding ? `, reverses ${(request.payload as OverridePayload).overridden_decision_id}` : "";
     const by = origin.kind === "role" ? ` by role ${origin.role} (${origin.rule})` : "";
     hub.log(`decision ${decision.id} ${decision.type} -> ${decision.target}${by} (${targets.length} node(s)${reverses}, ${policies.size} desired policies)`);
-    for (const listener of this.issuedListeners) listener({ decision, origin, seq, targets });
+    for (const listener of this.issuedListeners) {
+      try {
+        listener({ decision, origin, seq, targets });
+      } catch (error) {
+        hub.log(`after decision ${decision.id}: ${(error as Error).message}`); // issued all the same
+      }
+    }
 
     const payload = JSON.stringify(decision);
     const publishes = [
