@@ -70,6 +70,8 @@ test("a node going offline is one post, with what the alert says and who the hub
     hub: { id: expect.any(String), host: expect.any(String) },
   });
   expect(offline.at_iso).toBe(new Date(offline.at).toISOString());
+  expect(offline.text).toBe(`[HIGH] node_offline on ${offline.hub.host}: ${offline.message}`);
+  expect(offline.content).toBe(offline.text);
   expect(webhook.requests[0]!.headers["content-type"]).toBe("application/json");
   expect(webhook.requests[0]!.path).toBe(`/hooks/${SINK_SECRET}`);
   await say(client, "pi-webhook-1", "online");

@@ -43,6 +43,13 @@ export interface WebhookPost {
   /** kind:subject: the same key is not posted twice within the dedup window. */
   dedup_key: string;
   hub: { id: string; host: string };
+  /**
+   * The alert in one line, `[SEVERITY] kind on host: message`, under the
+   * names chat webhooks read (Slack and Mattermost `text`, Discord
+   * `content`), so one works without a relay in between.
+   */
+  text: string;
+  content: string;
 }
 
 type Outcome = { kind: "delivered" } | { kind: "retry"; reason: string } | { kind: "refused"; reason: string };
@@ -115,6 +122,7 @@ export class WebhookSender {
 
   private async post(alert: StoredAlert): Promise<Outcome> {
     const { hub, timeoutMs } = this.options;
+    const line = `[${alert.severity.toUpperCase()}] ${alert.kind} on ${hub.host}: ${alert.message}`;
     const body: WebhookPost = {
       seq: alert.seq,
       severity: alert.severity,
@@ -125,6 +133,8 @@ export class WebhookSender {
       at_iso: new Date(alert.at).toISOString(),
       dedup_key: dedupKey(alert),
       hub,
+      text: line,
+      content: line,
     };
     try {
       const response = await fetch(this.options.url, {
