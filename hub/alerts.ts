@@ -9,7 +9,7 @@
 // which alerting/webhook-sender.ts delivers in order.
 import { z } from "zod";
 import type { WebhookGate, WebhookLimits } from "./alerting/webhook-gate.ts";
-import type { AlertDelivery, HubStore, StoredAlert } from "./store/hub-store.ts";
+import { ALERTS_KEPT, type AlertDelivery, type HubStore, type StoredAlert } from "./store/hub-store.ts";
 
 export const ALERT_SEVERITIES = ["critical", "high", "medium", "low"] as const;
 export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
@@ -67,7 +67,7 @@ export class Alerts {
     if (gate) {
       const now = clock();
       const window = Math.max(gate.limits.dedupMs, gate.limits.windowMs);
-      const [recent, held] = await Promise.all([store.alerts.list({ since: now - window, limit: 10_000 }), store.alerts.list({ delivery: "held", limit: 10_000 })]);
+      const [recent, held] = await Promise.all([store.alerts.list({ since: now - window, limit: ALERTS_KEPT }), store.alerts.list({ delivery: "held", limit: ALERTS_KEPT })]);
       gate.seed(recent, held, now);
       alerts.armSummary();
     }
