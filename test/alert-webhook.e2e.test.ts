@@ -3,7 +3,8 @@
 // is one post; a sink that fails twice gets the alert on the third try, once;
 // an alert left undelivered when the hub stops is delivered once after it
 // starts again, and one delivered before is not posted again; repeats are
-// not posted and the rate limit holds back, listing everything; a FREEZE of
+// not posted and the rate limit holds back, listing everything; a sink that
+// does not answer in time gets it again; a FREEZE of
 // the fleet is a critical post and its end a medium one; a decision left
 // unacknowledged is posted; the URL's secret never reaches the log.
 import { afterAll, afterEach, expect, test } from "bun:test";
@@ -14,7 +15,7 @@ import { openSqliteRegistry } from "../hub/store/sqlite/sqlite-store.ts";
 import { nodeTopic } from "../protocol/topics.ts";
 import { removeTempDirs } from "./helpers.ts";
 import { connectNode, eventually, newNode, registerBody, startTestHub, type TestHub } from "./support/hub-harness.ts";
-import { SINK_SECRET, startWebhookSink, type WebhookSink } from "./support/webhook-sink.ts";
+import { NO_ANSWER, SINK_SECRET, startWebhookSink, type WebhookSink } from "./support/webhook-sink.ts";
 
 afterAll(() => removeTempDirs());
 
@@ -118,6 +119,19 @@ test("a sink answering 500 twice gets the alert on the third try, once; a 4xx is
     [refused.seq, "failed"],
     [seq, "delivered"],
   ]);
+});
+
+test("a sink that does not answer within the timeout gets the alert again", async () => {
+  const webhook = sink();
+  webhook.script = [NO_ANSWER];
+  const { t, log } = await hubPostingTo(webhook, { EDGEFED_ALERT_WEBHOOK_TIMEOUT_MS: "300" });
+  const { seq } = t.hub.context.alerts.raise({ severity: "medium", kind: "decision_pending", subject: "dec_x", message: "dec_x waits", at: Date.now() });
+  await eventually(() => webhook.delivered().length === 1, 10_000, "the second try");
+  expect(webhook.requests.map((r) => [r.post.seq, r.status])).toEqual([
+    [seq, NO_ANSWER],
+    [seq, 200],
+  ]);
+  expect(log.some((line) => line.includes(`alert ${seq} (decision_pending)`) && line.includes("failed (no answer within 300 ms), attempt 1"))).toBe(true);
 });
 
 test("an alert undelivered when the hub stops is delivered once after it starts again; one delivered before is not posted again", async () => {
