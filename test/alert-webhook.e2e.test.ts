@@ -1,12 +1,12 @@
 // The hub's alerts posted to a webhook, end to end: a real hub (embedded
 // broker, registry file) posting to a local HTTP sink. A node going offline
-// is one post; a sink that fails twice gets the alert on the third try, once;
-// an alert left undelivered when the hub stops is delivered once after it
-// starts again, and one delivered before is not posted again; repeats are
-// not posted and the rate limit holds back, listing everything; a sink that
-// does not answer in time gets it again; a FREEZE of
-// the fleet is a critical post and its end a medium one; a decision left
-// unacknowledged is posted; the URL's secret never reaches the log.
+// is one post; a sink that fails twice gets the alert on the third try, once,
+// and one that does not answer in time gets it again; an alert left
+// undelivered when the hub stops is delivered once after it starts again, and
+// one delivered before is not posted again; repeats are not posted and the
+// rate limit holds back, listing everything; a FREEZE of the fleet is a
+// critical post and its end a medium one; a decision left unacknowledged is
+// posted; the URL's secret never reaches the log.
 import { afterAll, afterEach, expect, test } from "bun:test";
 import { hostname } from "node:os";
 import type { MqttClient } from "mqtt";
