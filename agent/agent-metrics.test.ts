@@ -1,8 +1,9 @@
-// GET /v1/metrics on a real agent without a hub, over real HTTP on loopback:
+// GET /v1/metrics on a real agent without a hub, over real HTTP on loopback (with its bearer token):
 // Prometheus text that parses, with verdicts by verdict and HOLD reason,
 // outbox depth, connectivity, mode, policy version and the journal's size
 // moving as intents are judged; and label values escaped as the format says.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { DEFAULT_CONFIG } from "../kernel/config.ts";
 import { removeTempDirs } from "../test/helpers.ts";
 import { testAgentConfig } from "../test/support/agent-harness.ts";
@@ -20,7 +21,7 @@ afterAll(async () => {
 });
 
 async function scrape() {
-  const response = await fetch(`http://127.0.0.1:${agent.apiPort}/v1/metrics`);
+  const response = await fetch(`http://127.0.0.1:${agent.apiPort}/v1/metrics`, { headers: { authorization: `Bearer ${readFileSync(agent.apiTokenFile, "utf8").trim()}` } });
   expect(response.status).toBe(200);
   expect(response.headers.get("content-type")).toBe(AGENT_METRICS_CONTENT_TYPE);
   return parsePrometheusText(await response.text());

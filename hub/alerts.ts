@@ -1,43 +1,84 @@
-// The hub's alert sink: what needs an operator's eye (the fleet frozen by the
-// Supervisor, capital downgraded to MICRO, roles in conflict, the federation
-// engine unhealthy). raise() keeps the alert, newest last, and logs it as one
-// line; GET /api/federation/alerts lists them. Kept in memory and bounded
-// (ALERTS_KEPT, the oldest going first): alerts are for now, the audit trail
-// of decisions is what lasts; a restart starts with none. The next issue's
-// alerting (notifications) reads from here.
+// The hub's alert sink: what needs an operator's eye (a node offline or back,
+// the fleet frozen or unfrozen, a decision left unacknowledged, and the
+// federation roles' alerts). raise() numbers the alert, logs it as one line
+// and stores it in the registry (HubStore.alerts, bounded), so GET
+// /api/federation/alerts lists it after a restart too. With a webhook
+// (EDGEFED_ALERT_WEBHOOK_URL) the gate (alerting/webhook-gate.ts) says in the
+// same breath whether it is posted, deduplicated or held by the rate limit;
+// a posted one goes into the outbox in the same transaction as the alert,
+// which alerting/webhook-sender.ts delivers in order.
 import { z } from "zod";
+import type { WebhookGate, WebhookLimits } from "./alerting/webhook-gate.ts";
+import { ALERTS_KEPT, type AlertDelivery, type HubStore, type StoredAlert } from "./store/hub-store.ts";
 
 export const ALERT_SEVERITIES = ["critical", "high", "medium", "low"] as const;
 export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
 
-/** What is raised: `kind` says what happened in a word (`fleet_frozen`), `message` to a person; `at` in ms. */
+/**
+ * What is raised: `kind` says what happened in a word (`fleet_frozen`),
+ * `subject` what it is about (a node id, "fleet", a decision id; the message
+ * when absent), `message` to a person; `at` in ms.
+ */
 export const Alert = z.strictObject({
   severity: z.enum(ALERT_SEVERITIES),
   kind: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, "a lowercase word of at most 64 characters, e.g. fleet_frozen"),
+  subject: z.string().min(1).max(256).optional(),
   message: z.string().min(1).max(1024),
   at: z.int().min(0),
 });
 export type Alert = z.infer<typeof Alert>;
 
-/** An alert as kept: numbered in the order raised (from 1). */
-export interface RaisedAlert extends Alert {
+/** An alert as listed: numbered in the order raised (from 1). */
+export interface RaisedAlert {
   seq: number;
+  severity: AlertSeverity;
+  kind: string;
+  message: string;
+  at: number;
 }
 
-/** A few days of a busy federation's alerts at most; about 300 KB. */
-export const ALERTS_KEPT = 1000;
+/** Kind of the post that summarises alerts held back by the webhook's rate limit. */
+export const HELD_BACK_KIND = "alerts_held_back";
+
+export interface AlertsOptions {
+  store: HubStore;
+  log(line: string): void;
+  clock(): number;
+  /** Decides what the webhook posts; null without a webhook (alerts are only kept). */
+  gate: WebhookGate | null;
+}
 
 export class Alerts {
-  private readonly kept: RaisedAlert[] = [];
-  private raised = 0;
-  private readonly listeners: Array<(alert: RaisedAlert) => void> = [];
+  private lastSeq = 0;
+  /** The last write queued: writes commit in the order queued, so once it has, every alert raised before has. */
+  private lastWrite: Promise<unknown> = Promise.resolve();
+  private readonly queuedListeners: Array<() => void> = [];
+  private readonly raisedListeners: Array<(alert: RaisedAlert) => void> = [];
+  private summaryTimer: ReturnType<typeof setTimeout> | null = null;
+  private stopped = false;
 
-  constructor(
-    private readonly log: (line: string) => void,
-    private readonly limit = ALERTS_KEPT,
-  ) {}
+  private constructor(private readonly options: AlertsOptions) {}
 
-  /** Keeps an alert and logs it; throws a TypeError naming the field of one that is malformed (a bug in the caller). */
+  /** The sink over the alerts the registry keeps: numbering goes on, and the gate learns what was posted and held. */
+  static async load(options: AlertsOptions): Promise<Alerts> {
+    const alerts = new Alerts(options);
+    const { store, gate, clock } = options;
+    alerts.lastSeq = await store.alerts.lastSeq();
+    if (gate) {
+      const now = clock();
+      const window = Math.max(gate.limits.dedupMs, gate.limits.windowMs);
+      const [recent, held] = await Promise.all([store.alerts.list({ since: now - window, limit: ALERTS_KEPT }), store.alerts.list({ delivery: "held", limit: ALERTS_KEPT })]);
+      gate.seed(recent, held, now);
+      alerts.armSummary();
+    }
+    return alerts;
+  }
+
+  /**
+   * Numbers, logs and stores an alert (committed shortly: settled() says
+   * when); throws a TypeError naming the field of one that is malformed (a
+   * bug in the caller).
+   */
   raise(input: Alert): RaisedAlert {
     const parsed = Alert.safeParse(input);
     if (!parsed.success) {
@@ -45,32 +86,99 @@ export class Alerts {
       throw new TypeError(`alert ${issue.path.join(".") || "input"}: ${issue.message}`);
     }
     // One line in the log whatever the message holds: a newline there could forge a line.
-    const message = parsed.data.message.replace(/[\u0000-\u001f\u007f]+/g, " ");
-    const alert: RaisedAlert = { seq: ++this.raised, ...parsed.data, message };
-    this.kept.push(alert);
-    if (this.kept.length > this.limit) this.kept.shift();
-    this.log(`alert ${alert.severity} ${alert.kind}: ${message}`);
-    for (const listener of this.listeners) listener(alert);
-    return alert;
+    const message = oneLine(parsed.data.message);
+    const { severity, kind, at } = parsed.data;
+    const alert: StoredAlert = { seq: ++this.lastSeq, severity, kind, subject: oneLine(parsed.data.subject ?? message), message, at, delivery: "none" };
+    if (this.options.gate) alert.delivery = this.options.gate.admit(alert, this.options.clock());
+    const note = alert.delivery === "deduplicated" || alert.delivery === "held" ? ` (webhook: ${alert.delivery})` : "";
+    this.options.log(`alert ${severity} ${kind}: ${message}${note}`);
+    this.store((tx) => tx.alerts.add(alert), alert.delivery === "queued");
+    if (alert.delivery === "held") this.armSummary();
+    const raised: RaisedAlert = { seq: alert.seq, severity, kind, message, at };
+    for (const listener of this.raisedListeners) listener(raised);
+    return raised;
   }
 
-  /** Calls `listener` with each alert raised from now on (the metrics count them). */
+  /** Calls `listener` with each alert raised from now on, as it is raised (counters). */
   whenRaised(listener: (alert: RaisedAlert) => void): void {
-    this.listeners.push(listener);
+    this.raisedListeners.push(listener);
   }
 
-  /** Alerts raised at or after `since` (their `at`), newest first, at most `limit`. */
-  list(options: { since?: number; limit: number }): RaisedAlert[] {
-    const since = options.since ?? 0;
-    const found: RaisedAlert[] = [];
-    for (let i = this.kept.length - 1; i >= 0 && found.length < options.limit; i--) {
-      if (this.kept[i]!.at >= since) found.push(this.kept[i]!);
-    }
-    return found;
+  /** Alerts raised at or after `since` (their `at`), newest first, at most `limit`; those just raised included. */
+  async list(options: { since?: number; limit: number }): Promise<RaisedAlert[]> {
+    await this.settled();
+    const stored = await this.options.store.alerts.list(options);
+    return stored.map(({ seq, severity, kind, message, at }) => ({ seq, severity, kind, message, at }));
   }
 
-  /** Alerts let go to keep within the bound, since the hub started. */
-  get dropped(): number {
-    return this.raised - this.kept.length;
+  /** Alerts let go to keep within the registry's bound. */
+  async dropped(): Promise<number> {
+    await this.settled();
+    const [last, kept] = await Promise.all([this.options.store.alerts.lastSeq(), this.options.store.alerts.count()]);
+    return last - kept;
   }
+
+  /** Resolves once every alert raised so far is stored (or failed to be, which was logged). */
+  settled(): Promise<void> {
+    return this.lastWrite.then(() => undefined);
+  }
+
+  /** Calls `listener` whenever a post has gone into the outbox, once committed (the webhook sender). */
+  whenQueued(listener: () => void): void {
+    this.queuedListeners.push(listener);
+  }
+
+  /** No summary of held alerts from now on; what is raised is still stored. */
+  stop(): void {
+    this.stopped = true;
+    if (this.summaryTimer) clearTimeout(this.summaryTimer);
+  }
+
+  private store(work: Parameters<HubStore["write"]>[0], queued: boolean): void {
+    const write = this.options.store.write(work).then(
+      () => {
+        if (queued) for (const listener of this.queuedListeners) listener();
+      },
+      (error: Error) => this.options.log(`storing an alert failed: ${error.message}`),
+    );
+    this.lastWrite = write;
+  }
+
+  /** Once a post fits under the rate limit again, the held alerts go as one summary. */
+  private armSummary(): void {
+    const gate = this.options.gate;
+    if (!gate || this.stopped || this.summaryTimer) return;
+    const at = gate.nextSummaryAt(this.options.clock());
+    if (at === null) return;
+    this.summaryTimer = setTimeout(() => {
+      this.summaryTimer = null;
+      this.summariseHeld();
+      this.armSummary();
+    }, Math.max(0, at - this.options.clock()));
+    this.summaryTimer.unref?.();
+  }
+
+  private summariseHeld(): void {
+    const now = this.options.clock();
+    const held = this.options.gate?.heldSummary(now);
+    if (!held) return;
+    const kinds = Object.entries(held.kinds)
+      .map(([kind, n]) => `${n} ${kind}`)
+      .join(", ");
+    const message = `${held.seqs.length} alert(s) held back by the webhook's rate limit (${describeRate(this.options.gate!.limits)}) since ${new Date(held.since).toISOString()}: ${kinds}; the most severe: ${held.mostSevere}`;
+    const alert: StoredAlert = { seq: ++this.lastSeq, severity: held.severity, kind: HELD_BACK_KIND, subject: "webhook", message: message.slice(0, 1024), at: now, delivery: "queued" };
+    this.options.log(`alert ${alert.severity} ${alert.kind}: ${alert.message}`);
+    this.store(async (tx) => {
+      await tx.alerts.add(alert);
+      await tx.alerts.setDelivery(held.seqs, "summarised" satisfies AlertDelivery);
+    }, true);
+  }
+}
+
+function describeRate(limits: WebhookLimits): string {
+  return limits.windowMs === 60_000 ? `${limits.posts} a minute` : `${limits.posts} in ${limits.windowMs} ms`;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]+/g, " ");
 }

@@ -1,8 +1,12 @@
 // Starts a whole hub: registry, broker (embedded aedes or an external
 // Mosquitto through dynamic security), the hub's MQTT session and ingest, the
-// health sweep and batched flush, and the HTTP API. main.ts and tests both
-// start hubs through here.
-import { Alerts } from "./alerts.ts";
+// health sweep and batched flush, the alerts (stored, posted to the webhook)
+// and the HTTP API. main.ts and tests both start hubs through here.
+import { alertOnFleetFreezes } from "./alerting/fleet-freeze-alerts.ts";
+import { NodeHealthAlerts } from "./alerting/node-health-alerts.ts";
+import { openAlerts } from "./alerting/open-alerts.ts";
+import { PendingDecisionAlerts } from "./alerting/pending-decision-alerts.ts";
+import type { WebhookSender } from "./alerting/webhook-sender.ts";
 import type { BrokerAccess } from "./broker/broker-access.ts";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./broker/embedded-broker.ts";
 import { Decisions } from "./decisions/decisions.ts";
@@ -33,6 +37,8 @@ export interface RunningHub {
   decisions: Decisions;
   /** The federation roles at work on what the hub observes. */
   federation: LiveFederation;
+  /** Posts alerts to EDGEFED_ALERT_WEBHOOK_URL; null without one. */
+  webhook: WebhookSender | null;
   stop(): Promise<void>;
 }
 
@@ -53,6 +59,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     degradedLoad: settings.degradedLoad,
     listeningSince: startedAt,
   });
+  const { alerts, webhook } = await openAlerts(settings, store, identity.keys.publicKey, log);
   // Set once ingest exists, before any node message can reach it.
   let handleNodeMessage: NodeMessageHandler = () => Promise.reject(new Error("the hub is still starting"));
 
@@ -98,7 +105,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     fleet,
     identity,
     broker,
-    alerts: new Alerts(log),
+    alerts,
     metrics,
     nodeLocks: new KeyedLock(),
     brokerUrlFor(requestHost) {
@@ -121,7 +128,13 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
 
   const decisions = await Decisions.load(context);
   const federation = new LiveFederation({ decisions, alerts: context.alerts, clock: context.clock, log, configFile: settings.federationConfig });
-  fleet.onEvent(federation.observe);
+  alertOnFleetFreezes(decisions, alerts);
+  const nodeHealthAlerts = new NodeHealthAlerts(alerts, fleet, context.clock);
+  fleet.onEvent((event) => {
+    nodeHealthAlerts.observe(event);
+    federation.observe(event);
+  });
+  const pendingDecisionAlerts = await PendingDecisionAlerts.start({ store, alerts, limitMs: settings.decisionPendingAlertS * 1000, clock: context.clock, log });
   const ingest = new Ingest(
     fleet,
     {
@@ -168,8 +181,11 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     ingest,
     decisions,
     federation,
+    webhook,
     async stop() {
       federation.stop();
+      nodeHealthAlerts.stop();
+      alerts.stop();
       clearInterval(flushTimer);
       clearInterval(sweepTimer);
       await server.stop();
@@ -177,8 +193,12 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
       await broker.close();
       if (embedded) await embedded.close();
       await flushAndReport(); // behind the writes already queued (acks)
+      await pendingDecisionAlerts.stop();
+      await alerts.settled();
+      await webhook?.stop(); // the post in flight finishes and is recorded
       await store.close();
       log("stopped");
     },
   };
 }
+

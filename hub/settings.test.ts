@@ -25,6 +25,12 @@ const DEFAULTS: HubSettings = {
   flushMs: 1000,
   sweepMs: 1000,
   federationConfig: "",
+  alertWebhookUrl: "",
+  alertWebhookPerMinute: 20,
+  alertDedupS: 600,
+  alertWebhookTimeoutMs: 5000,
+  alertWebhookRetryMs: 1000,
+  decisionPendingAlertS: 300,
 };
 
 const ALL_ENV_VARS = [
@@ -48,6 +54,12 @@ const ALL_ENV_VARS = [
   "EDGEFED_FLUSH_MS",
   "EDGEFED_SWEEP_MS",
   "EDGEFED_FEDERATION_CONFIG",
+  "EDGEFED_ALERT_WEBHOOK_URL",
+  "EDGEFED_ALERT_WEBHOOK_PER_MINUTE",
+  "EDGEFED_ALERT_DEDUP_S",
+  "EDGEFED_ALERT_WEBHOOK_TIMEOUT_MS",
+  "EDGEFED_ALERT_WEBHOOK_RETRY_MS",
+  "EDGEFED_DECISION_PENDING_ALERT_S",
 ];
 
 /** The UsageError message parseHubSettings throws; fails the test if it does not throw one. */
@@ -92,6 +104,12 @@ describe("parseHubSettings", () => {
       EDGEFED_FLUSH_MS: "250",
       EDGEFED_SWEEP_MS: "500",
       EDGEFED_FEDERATION_CONFIG: "/etc/edgefed/federation.yaml",
+      EDGEFED_ALERT_WEBHOOK_URL: "https://hooks.example/services/T0/B0/secret",
+      EDGEFED_ALERT_WEBHOOK_PER_MINUTE: "5",
+      EDGEFED_ALERT_DEDUP_S: "0",
+      EDGEFED_ALERT_WEBHOOK_TIMEOUT_MS: "2000",
+      EDGEFED_ALERT_WEBHOOK_RETRY_MS: "250",
+      EDGEFED_DECISION_PENDING_ALERT_S: "60",
     };
     expect(parseHubSettings([], env)).toEqual({
       dataDir: "/var/lib/edgefed",
@@ -114,6 +132,12 @@ describe("parseHubSettings", () => {
       flushMs: 250,
       sweepMs: 500,
       federationConfig: "/etc/edgefed/federation.yaml",
+      alertWebhookUrl: "https://hooks.example/services/T0/B0/secret",
+      alertWebhookPerMinute: 5,
+      alertDedupS: 0,
+      alertWebhookTimeoutMs: 2000,
+      alertWebhookRetryMs: 250,
+      decisionPendingAlertS: 60,
     });
   });
 
@@ -270,6 +294,17 @@ describe("describeSettings", () => {
     const long = "metrics-token-long-enough-1234";
     expect(describeSettings(parseHubSettings([], { EDGEFED_METRICS_TOKEN: long })).metricsToken).toBe("***");
     expect(() => parseHubSettings([], { EDGEFED_METRICS_TOKEN: "short" })).toThrow("EDGEFED_METRICS_TOKEN: at least");
+  });
+
+  test("the alert webhook URL is a secret (it may carry a token), and a bad one is refused without repeating it", () => {
+    const url = "https://hooks.example/services/T0/B0/s3cret-webhook-token";
+    const shown = describeSettings(parseHubSettings([], { EDGEFED_ALERT_WEBHOOK_URL: url }));
+    expect(shown.alertWebhookUrl).toBe("***");
+    expect(JSON.stringify(shown)).not.toContain("s3cret-webhook-token");
+    const problem = settingsError([], { EDGEFED_ALERT_WEBHOOK_URL: "ftp://hooks.example/s3cret-webhook-token" });
+    expect(problem).toContain("EDGEFED_ALERT_WEBHOOK_URL");
+    expect(problem).not.toContain("s3cret-webhook-token");
+    expect(settingsError([], { EDGEFED_ALERT_WEBHOOK_PER_MINUTE: "0" })).toContain("EDGEFED_ALERT_WEBHOOK_PER_MINUTE");
   });
 
   test("shows empty secrets as empty, so an unset secret is visible as such", () => {

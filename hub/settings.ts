@@ -2,7 +2,8 @@
 // winning. One table describes them; the engine (lib/settings.ts) derives the
 // parser, --help and the masked start-up description from it.
 import { UsageError } from "../lib/command-line.ts";
-import { port, positive, nonNegative, path, text, yesNo } from "../lib/setting-values.ts";
+import { port, positive, nonNegative, path, text, wholeNumber, yesNo } from "../lib/setting-values.ts";
+import { webhookUrl } from "./alerting/webhook-url.ts";
 import { maskSecrets, parseSettings, settingsHelp, type Checked, type Setting, type SettingsTable } from "../lib/settings.ts";
 
 export interface HubSettings {
@@ -31,6 +32,14 @@ export interface HubSettings {
   sweepMs: number;
   /** The federation config file (YAML or JSON), reloaded on change; empty: built-in defaults, every role advisory. */
   federationConfig: string;
+  /** Where alerts are posted as JSON; empty: nowhere (they are kept and listed only). A secret: the URL may carry a token. */
+  alertWebhookUrl: string;
+  alertWebhookPerMinute: number;
+  alertDedupS: number;
+  alertWebhookTimeoutMs: number;
+  alertWebhookRetryMs: number;
+  /** A decision not acknowledged by all its targets this long after it was issued raises an alert. */
+  decisionPendingAlertS: number;
 }
 
 /**
@@ -92,6 +101,12 @@ const HUB_SETTINGS: SettingsTable<HubSettings> = [
   { key: "flushMs", env: "EDGEFED_FLUSH_MS", flag: "flush-ms", parse: positive, value: "MS", default: "1000", help: "how often live node state is written to SQLite" },
   { key: "sweepMs", env: "EDGEFED_SWEEP_MS", flag: "sweep-ms", parse: positive, value: "MS", default: "1000", help: "how often node health is re-evaluated" },
   { key: "federationConfig", env: "EDGEFED_FEDERATION_CONFIG", flag: "federation-config", parse: (raw) => (raw === "" ? { value: raw } : path(raw)), value: "FILE", default: "", help: "federation roles config (YAML or JSON, reloaded on change); empty: built-in defaults, every role advisory" },
+  { key: "alertWebhookUrl", env: "EDGEFED_ALERT_WEBHOOK_URL", flag: "alert-webhook-url", parse: webhookUrl, value: "URL", default: "", help: "alerts are POSTed here as JSON (prefer the variable: a URL may carry a token); empty: kept and listed only", secret: true },
+  { key: "alertWebhookPerMinute", env: "EDGEFED_ALERT_WEBHOOK_PER_MINUTE", flag: "alert-webhook-per-minute", parse: wholeNumber(1), value: "N", default: "20", help: "webhook posts a minute at most; the alerts held back are summarised in a later post" },
+  { key: "alertDedupS", env: "EDGEFED_ALERT_DEDUP_S", flag: "alert-dedup-s", parse: nonNegative, value: "S", default: "600", help: "a repeat of the last alert posted about the same thing within this is not posted; 0: every one is" },
+  { key: "alertWebhookTimeoutMs", env: "EDGEFED_ALERT_WEBHOOK_TIMEOUT_MS", flag: "alert-webhook-timeout-ms", parse: positive, value: "MS", default: "5000", help: "a webhook post without an answer in this is tried again" },
+  { key: "alertWebhookRetryMs", env: "EDGEFED_ALERT_WEBHOOK_RETRY_MS", flag: "alert-webhook-retry-ms", parse: positive, value: "MS", default: "1000", help: "first retry of a failed webhook post after about this; doubled each time, up to 5 min" },
+  { key: "decisionPendingAlertS", env: "EDGEFED_DECISION_PENDING_ALERT_S", flag: "decision-pending-alert-s", parse: positive, value: "S", default: "300", help: "alert on a decision some targets have not acknowledged this long after it was issued" },
 ];
 
 /** Settings from the environment and flags; throws UsageError naming each bad setting, HelpRequested for --help. */

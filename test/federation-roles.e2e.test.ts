@@ -102,6 +102,7 @@ test("the Supervisor freezes the fleet within one evaluation of the drawdown pas
   expect(made.at - crossedAt!).toBeLessThanOrEqual(EVALUATE_EVERY_MS);
   const alerts = (await hub.api("GET", "/api/federation/alerts")).body.alerts;
   expect(alerts).toContainEqual(expect.objectContaining({ severity: "critical", kind: "supervisor_freeze" }));
+  expect(alerts).toContainEqual(expect.objectContaining({ severity: "critical", kind: "fleet_frozen", message: expect.stringMatching(/^the fleet is frozen by role supervisor \(/) }));
 
   await reportDrawdown(2);
   const lift = await eventually(async () => (await roleDecisions()).find((d: any) => d.type === "MODE_CHANGE"), 15_000, "the Supervisor lifting the freeze");
@@ -111,6 +112,8 @@ test("the Supervisor freezes the fleet within one evaluation of the drawdown pas
   expect(lifted.at - made.at).toBeGreaterThanOrEqual(HOLD_S * 1000);
   await acknowledgedByAll(lift.id);
   for (const agent of agents) expect(agent.status()).toMatchObject({ mode: "LIVE" });
+  const unfrozen = (await hub.api("GET", "/api/federation/alerts")).body.alerts.find((a: any) => a.kind === "fleet_unfrozen");
+  expect(unfrozen).toMatchObject({ severity: "medium", message: expect.stringMatching(/^the fleet is no longer frozen: MODE_CHANGE by role supervisor/) });
 
   const roles = (await hub.api("GET", "/api/federation/status")).body.role_status;
   expect(roles.supervisor.last_decision).toMatchObject({ type: "MODE_CHANGE", issued: true });

@@ -1,16 +1,20 @@
 // The hub also runs under Node (a bundle built with `bun build --target=node`),
 // storing with better-sqlite3 through the driver seam. This starts that bundle
-// under the machine's `node`, registers a node and sees its heartbeat land.
+// under the machine's `node`, registers a node and sees its heartbeat land,
+// and its alert webhook post a fleet FREEZE to a local sink.
 import { afterAll, expect, test } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { nodeTopic } from "../protocol/topics.ts";
 import { BUN, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
 import { connectNode, eventually, newNode, registerBody } from "./support/hub-harness.ts";
+import { startWebhookSink } from "./support/webhook-sink.ts";
 
 const children: ChildProcess[] = [];
-afterAll(() => {
+const webhook = startWebhookSink();
+afterAll(async () => {
   for (const child of children) child.kill("SIGKILL");
+  await webhook.stop();
   removeTempDirs();
 });
 
@@ -25,6 +29,7 @@ const nodeEnv = (dataDir: string) => ({
   EDGEFED_MQTT_PORT: "0",
   EDGEFED_ADMIN_TOKEN: "node-admin-token-0123456789",
   EDGEFED_FLUSH_MS: "100",
+  EDGEFED_ALERT_WEBHOOK_URL: webhook.url,
 });
 
 test("the hub bundle runs under Node with better-sqlite3 and registers a node", async () => {
@@ -72,6 +77,15 @@ test("the hub bundle runs under Node with better-sqlite3 and registers a node", 
     return body.heartbeat.count === 1 && body;
   }, 5000, "the heartbeat in the registry");
   expect(view).toMatchObject({ node_id: node.nodeId, health: { state: "healthy" } });
+
+  const freeze = await fetch(`${url}/api/federation/decisions`, {
+    method: "POST",
+    headers: { authorization: "Bearer node-admin-token-0123456789", "content-type": "application/json" },
+    body: JSON.stringify({ type: "FREEZE", target: "fleet" }),
+  });
+  expect(freeze.status).toBe(201);
+  const frozen = await eventually(() => webhook.delivered().find((post) => post.kind === "fleet_frozen"), 10_000, "the webhook's fleet_frozen post");
+  expect(frozen.severity).toBe("critical");
 
   // A clean stop under Node: SIGTERM ends it with status 0.
   const exited = new Promise<number | null>((resolve) => hub.once("exit", (code) => resolve(code)));

@@ -10,7 +10,7 @@ import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path";
 import { Agent } from "../agent/agent.ts";
 import { REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
-import { testAgentConfig } from "./support/agent-harness.ts";
+import { callLocalApi, testAgentConfig } from "./support/agent-harness.ts";
 import { startTestHub, type TestHub } from "./support/hub-harness.ts";
 import { exportedNames, parsePrometheusText } from "./support/prometheus-text.ts";
 
@@ -38,7 +38,7 @@ beforeAll(async () => {
   hub = await startTestHub({ env: { EDGEFED_METRICS_PER_NODE: "1" } });
   hubScrape = await (await fetch(`${hub.hub.httpUrl}/metrics`, { headers: { authorization: `Bearer ${hub.adminToken}` } })).text();
   agent = await Agent.start(testAgentConfig(null, "examples-agent", { apiPort: 0 }));
-  agentScrape = await (await fetch(`http://127.0.0.1:${agent.apiPort}/v1/metrics`)).text();
+  agentScrape = (await callLocalApi(agent, "/v1/metrics")).body;
 });
 afterAll(async () => {
   await agent.stop();
@@ -75,6 +75,7 @@ describe.skipIf(!promtool)(`promtool (${promtool ? "found" : NO_PROMTOOL})`, () 
     const dir = tempDir("edgefed-prometheus-");
     for (const file of ["prometheus.yml", "edgefed-rules.yml"]) copyFileSync(join(PROMETHEUS_DIR, file), join(dir, file));
     writeFileSync(join(dir, "edgefed-metrics-token"), "a-metrics-token\n", { mode: 0o600 });
+    writeFileSync(join(dir, "edgefed-agent-api-token"), "an-agent-api-token\n", { mode: 0o600 });
     const run = runPromtool(["check", "config", "prometheus.yml"], dir);
     expect([run.status, run.output]).toEqual([0, expect.stringContaining("is valid prometheus config file syntax")]);
   });

@@ -13,7 +13,7 @@ import { DEFAULT_CONFIG } from "../kernel/config.ts";
 import { METRICS_TOKEN_FILE } from "../hub/identity/hub-identity.ts";
 import { nodeTopic } from "../protocol/topics.ts";
 import { removeTempDirs } from "./helpers.ts";
-import { startOnlineAgent, testAgentConfig } from "./support/agent-harness.ts";
+import { callLocalApi, startOnlineAgent, testAgentConfig } from "./support/agent-harness.ts";
 import { connectNode, eventually, newNode, registerBody, startTestHub, type TestHub } from "./support/hub-harness.ts";
 import { parsePrometheusText, sampleValue, type Exposition } from "./support/prometheus-text.ts";
 
@@ -132,7 +132,7 @@ describe("GET /metrics", () => {
     const exposition = await scrapedUntil("edgefed_decision_acks_total", { type: "MODE_CHANGE", origin: "operator", result: "ok" }, (n) => n === acked + 1, "the agent's ack");
     expect(sampleValue(exposition, "edgefed_decisions_issued_total", { type: "MODE_CHANGE", origin: "operator" })).toBe(issued + 1);
     // The agent's own /v1/metrics says the same from its side: online, the decision's mode and policy in force.
-    const agentMetrics = parsePrometheusText(await (await fetch(`http://127.0.0.1:${acker.apiPort}/v1/metrics`)).text());
+    const agentMetrics = parsePrometheusText((await callLocalApi(acker, "/v1/metrics")).body);
     expect(sampleValue(agentMetrics, "edgefed_agent_online")).toBe(1);
     expect(sampleValue(agentMetrics, "edgefed_agent_mode", { mode: "SHADOW" })).toBe(1);
     expect(sampleValue(agentMetrics, "edgefed_agent_policy_version")).toBeGreaterThan(0);

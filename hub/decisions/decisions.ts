@@ -39,6 +39,9 @@ export interface IssuedDecision {
   published: boolean;
 }
 
+/** A decision as committed, before it is published. */
+export type CommittedDecision = Omit<IssuedDecision, "published">;
+
 export class Decisions {
   /** Desired policy per target ("fleet" or a node id), with the signed message kept retained. */
   private readonly desired = new Map<string, DesiredPolicyMessage>();
@@ -49,6 +52,8 @@ export class Decisions {
   private issuing: Promise<unknown> = Promise.resolve();
   /** Told of each decision an operator's OVERRIDE reversed, once committed (the federation roles' suppression). */
   private readonly overrideListeners: Array<(overridden: StoredDecision, at: number) => void> = [];
+  /** Told of each decision once committed and folded, before it is published (the alerts). */
+  private readonly issuedListeners: Array<(issued: CommittedDecision) => void> = [];
 
   private constructor(private readonly hub: HubContext) {}
 
@@ -87,6 +92,11 @@ export class Decisions {
   /** Calls `listener` with each decision an operator's OVERRIDE reverses, after it is committed. */
   whenOverridden(listener: (overridden: StoredDecision, at: number) => void): void {
     this.overrideListeners.push(listener);
+  }
+
+  /** Calls `listener` with each decision issued, once committed and its desired policies in force (policyInForce), before it is published. */
+  whenIssued(listener: (issued: CommittedDecision) => void): void {
+    this.issuedListeners.push(listener);
   }
 
   /** The desired policy in force for a target: its own, else the fleet's, else the default. */
@@ -165,6 +175,13 @@ export class Decisions {
     const reverses = overriding ? `, reverses ${(request.payload as OverridePayload).overridden_decision_id}` : "";
     const by = origin.kind === "role" ? ` by role ${origin.role} (${origin.rule})` : "";
     hub.log(`decision ${decision.id} ${decision.type} -> ${decision.target}${by} (${targets.length} node(s)${reverses}, ${policies.size} desired policies)`);
+    for (const listener of this.issuedListeners) {
+      try {
+        listener({ decision, origin, seq, targets });
+      } catch (error) {
+        hub.log(`after decision ${decision.id}: ${(error as Error).message}`); // issued all the same
+      }
+    }
 
     const payload = JSON.stringify(decision);
     const publishes = [

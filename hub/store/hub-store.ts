@@ -2,8 +2,9 @@
 // transitions, enrollment tokens, tombstones of removed nodes, the decisions
 // audit trail with acks and desired policies, the history of what each node's
 // strategy reported, the federation events the hub observed (the roles'
-// input stream), and the hub's own values (key pair, token hashes). A backend
-// implements HubStore; callers never see SQL.
+// input stream), the alerts raised with the webhook's outbox, and the hub's
+// own values (key pair, token hashes). A backend implements HubStore;
+// callers never see SQL.
 //
 // Every method returns a promise, because a networked backend (PostgreSQL, a
 // later issue) answers over a socket; the SQLite backend answers at once.
@@ -15,6 +16,7 @@
 import type { FederationEvent } from "../../protocol/federation-events.ts";
 import type { DecisionMessage, DesiredPolicyMessage } from "../../protocol/messages.ts";
 import type { Report, ReportKind } from "../../protocol/reports.ts";
+import type { AlertSeverity } from "../alerts.ts";
 import type { DecisionOrigin } from "../decisions/decision-origin.ts";
 import type { HealthTransition, NodeRecord } from "../nodes/node-model.ts";
 
@@ -166,12 +168,25 @@ export interface DecisionReads {
   addressedTo(targets: readonly string[]): Promise<DecisionHistoryEntry[]>;
   /** Unexpired decisions sent to a node that it has not acknowledged, oldest first. */
   pendingFor(nodeId: string, now: number): Promise<DecisionMessage[]>;
+  /**
+   * Decisions after `afterSeq` issued at or before `issuedBefore`, oldest
+   * first, at most `limit`, each with the targets that have not acknowledged
+   * it (empty once all have): what the pending-decision alert looks at.
+   */
+  unacknowledged(options: { afterSeq: number; issuedBefore: number; limit: number }): Promise<UnacknowledgedDecision[]>;
   count(): Promise<number>;
   /** Unacknowledged decisions: unexpired ones, and those that expired after `expiredSince` (at or before `now`). */
   outstanding(now: number, expiredSince: number): Promise<OutstandingDecisions[]>;
   /** The desired policy messages kept retained, by target ("fleet" or a node id). */
   policies(): Promise<Map<string, DesiredPolicyMessage>>;
   hasPolicy(target: string): Promise<boolean>;
+}
+
+export interface UnacknowledgedDecision {
+  seq: number;
+  message: DecisionMessage;
+  /** The node ids it was sent to that have not acknowledged it, by id. */
+  pending: string[];
 }
 
 export interface DecisionWrites extends DecisionReads {
@@ -236,13 +251,28 @@ export type NodeFederationEvent = Exclude<FederationEvent, { type: "tick" }>;
 export const FEDERATION_EVENTS_KEPT_MS = 7 * 86_400_000;
 export const FEDERATION_EVENTS_KEPT_PER_NODE = 200_000;
 
+/**
+ * Alerts kept: the newest ALERTS_KEPT and none raised more than
+ * ALERTS_KEPT_MS before the newest, about 3 MB; an alert still waiting in
+ * the webhook's outbox is kept whatever its age.
+ */
+export const ALERTS_KEPT = 10_000;
+export const ALERTS_KEPT_MS = 30 * 86_400_000;
+
 /** How much a store keeps of what grows without end; a backend is opened with these (tests make them small). */
 export interface StoreBounds {
   federationEventsPerNode: number;
   federationEventsMs: number;
+  alertsKept: number;
+  alertsMs: number;
 }
 
-export const DEFAULT_STORE_BOUNDS: StoreBounds = { federationEventsPerNode: FEDERATION_EVENTS_KEPT_PER_NODE, federationEventsMs: FEDERATION_EVENTS_KEPT_MS };
+export const DEFAULT_STORE_BOUNDS: StoreBounds = {
+  federationEventsPerNode: FEDERATION_EVENTS_KEPT_PER_NODE,
+  federationEventsMs: FEDERATION_EVENTS_KEPT_MS,
+  alertsKept: ALERTS_KEPT,
+  alertsMs: ALERTS_KEPT_MS,
+};
 
 /** An event read back, with the seq the store gave it (increasing in the order events were added: observation order). */
 export interface StoredFederationEvent {
@@ -277,6 +307,58 @@ export interface FederationEventWrites extends FederationEventReads {
   add(events: readonly NodeFederationEvent[]): Promise<void>;
 }
 
+/**
+ * What became of an alert with the webhook (EDGEFED_ALERT_WEBHOOK_URL):
+ * none (no webhook when raised), queued (in the outbox), delivered,
+ * deduplicated (the same kind and subject was posted within the window),
+ * held (over the rate limit, waiting to be summarised), summarised (counted
+ * in a later alerts_held_back post), failed (refused for good or given up).
+ */
+export const ALERT_DELIVERIES = ["none", "queued", "delivered", "deduplicated", "held", "summarised", "failed"] as const;
+export type AlertDelivery = (typeof ALERT_DELIVERIES)[number];
+
+/** An alert as stored, numbered by the hub in the order raised. */
+export interface StoredAlert {
+  seq: number;
+  severity: AlertSeverity;
+  kind: string;
+  /** What it is about (a node id, "fleet", a decision id); with `kind` it makes the dedup key. */
+  subject: string;
+  message: string;
+  at: number;
+  delivery: AlertDelivery;
+}
+
+/** A webhook post waiting in the outbox: its alert, attempts made, when the next may be. */
+export interface AlertOutboxEntry {
+  alert: StoredAlert;
+  attempts: number;
+  nextAttemptAt: number;
+}
+
+export interface AlertReads {
+  /** Alerts with `at` at or after `since`, newest first, at most `limit`; `delivery` keeps only those. */
+  list(options: { since?: number; limit: number; delivery?: AlertDelivery }): Promise<StoredAlert[]>;
+  /** The highest seq ever given (0 for none), also once that alert is trimmed. */
+  lastSeq(): Promise<number>;
+  count(): Promise<number>;
+  /** The webhook's outbox in order (oldest alert first), at most `limit`. */
+  outbox(limit: number): Promise<AlertOutboxEntry[]>;
+}
+
+export interface AlertWrites extends AlertReads {
+  /**
+   * Stores an alert under its seq (one queued goes in the outbox too), then
+   * trims: the newest `alertsKept` are kept, and those raised within
+   * `alertsMs` before the newest (StoreBounds); never one in the outbox.
+   */
+  add(alert: StoredAlert): Promise<void>;
+  /** Sets what became of alerts; any delivery but queued takes them out of the outbox. */
+  setDelivery(seqs: readonly number[], delivery: AlertDelivery): Promise<void>;
+  /** Records a failed attempt of an outbox entry and when to try again. */
+  retryLater(seq: number, attempts: number, nextAttemptAt: number): Promise<void>;
+}
+
 /** The hub's own values, by key (its key pair, the admin and watch token hashes). */
 export interface HubValueReads {
   get(key: string): Promise<string | undefined>;
@@ -294,6 +376,7 @@ export interface StoreTransaction {
   decisions: DecisionWrites;
   reports: ReportWrites;
   federationEvents: FederationEventWrites;
+  alerts: AlertWrites;
   hubValues: HubValueWrites;
 }
 
@@ -304,6 +387,7 @@ export interface HubStore {
   decisions: DecisionReads;
   reports: ReportReads;
   federationEvents: FederationEventReads;
+  alerts: AlertReads;
   hubValues: HubValueReads;
   /**
    * Runs `work` in one transaction and resolves with its result once that is

@@ -17,6 +17,7 @@ import {
   type NodeFederationEvent,
   type ReportRecord,
   type StoreBounds,
+  type StoredAlert,
   type Tombstone,
 } from "./hub-store.ts";
 
@@ -367,7 +368,7 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
     });
 
     test("events observed longer ago than the bound before the newest added go, and a trimmed node's count stays right", async () => {
-      const store = (await open({ federationEventsPerNode: 3, federationEventsMs: HOUR })).store;
+      const store = (await open({ ...DEFAULT_STORE_BOUNDS, federationEventsPerNode: 3, federationEventsMs: HOUR })).store;
       await store.write(async (tx) => {
         await tx.nodes.save(node("pi-1"));
         await tx.nodes.save(node("pi-2"));
@@ -401,6 +402,90 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       });
       await store.write((tx) => tx.federationEvents.add([healthEvent("pi-1", NOW + 11)]));
       expect(atOf(await all(store))).toEqual([NOW + 10, NOW + 11]); // the removed node's count went with it
+    });
+  });
+
+  describe(`${name}: alerts`, () => {
+    const alert = (seq: number, overrides: Partial<StoredAlert> = {}): StoredAlert => ({
+      seq,
+      severity: "high",
+      kind: "node_offline",
+      subject: `pi-${seq}`,
+      message: `pi-${seq} went offline`,
+      at: NOW + seq,
+      delivery: "none",
+      ...overrides,
+    });
+    const seqsOf = (alerts: { seq: number }[]) => alerts.map((a) => a.seq);
+
+    test("read back whole, newest first, from a time, by delivery, as many as asked; numbered as given; kept across a reopen", async () => {
+      const { store, reopen } = await open();
+      expect(await store.alerts.lastSeq()).toBe(0);
+      const raised = [alert(1), alert(2, { severity: "critical", kind: "fleet_frozen", subject: "fleet", delivery: "queued" }), alert(3, { delivery: "deduplicated" })];
+      await store.write(async (tx) => {
+        for (const a of raised) await tx.alerts.add(a);
+      });
+      expect(await store.alerts.list({ limit: 10 })).toEqual([...raised].reverse());
+      expect(seqsOf(await store.alerts.list({ since: NOW + 2, limit: 10 }))).toEqual([3, 2]);
+      expect(seqsOf(await store.alerts.list({ limit: 1 }))).toEqual([3]);
+      expect(seqsOf(await store.alerts.list({ delivery: "queued", limit: 10 }))).toEqual([2]);
+      expect(await store.alerts.lastSeq()).toBe(3);
+      expect(await store.alerts.count()).toBe(3);
+      await store.close();
+      const again = await reopen();
+      expect(await again.alerts.list({ limit: 10 })).toEqual([...raised].reverse());
+      expect(await again.alerts.lastSeq()).toBe(3);
+    });
+
+    test("the outbox holds the queued ones in seq order, with their attempts, until delivered or failed", async () => {
+      const { store, reopen } = await open();
+      await store.write(async (tx) => {
+        await tx.alerts.add(alert(1, { delivery: "queued" }));
+        await tx.alerts.add(alert(2, { delivery: "held" }));
+        await tx.alerts.add(alert(3, { delivery: "queued" }));
+        await tx.alerts.add(alert(4, { delivery: "queued" }));
+      });
+      expect((await store.alerts.outbox(10)).map((e) => [e.alert.seq, e.attempts, e.nextAttemptAt])).toEqual([
+        [1, 0, NOW + 1],
+        [3, 0, NOW + 3],
+        [4, 0, NOW + 4],
+      ]);
+      expect((await store.alerts.outbox(1))[0]!.alert).toEqual(alert(1, { delivery: "queued" }));
+      await store.write((tx) => tx.alerts.retryLater(1, 2, NOW + 500));
+      await store.write((tx) => tx.alerts.setDelivery([3], "delivered"));
+      await store.write((tx) => tx.alerts.setDelivery([2], "summarised"));
+      await store.close();
+      const again = await reopen();
+      expect((await again.alerts.outbox(10)).map((e) => [e.alert.seq, e.attempts, e.nextAttemptAt])).toEqual([
+        [1, 2, NOW + 500],
+        [4, 0, NOW + 4],
+      ]);
+      await again.write((tx) => tx.alerts.setDelivery([1, 4], "failed"));
+      expect(await again.alerts.outbox(10)).toEqual([]);
+      expect((await again.alerts.list({ limit: 10 })).map((a) => [a.seq, a.delivery])).toEqual([
+        [4, "failed"],
+        [3, "delivered"],
+        [2, "summarised"],
+        [1, "failed"],
+      ]);
+    });
+
+    test("only the newest and the recent are kept, never one still in the outbox; numbering goes on past those trimmed", async () => {
+      const { store, reopen } = await open({ ...DEFAULT_STORE_BOUNDS, alertsKept: 3, alertsMs: HOUR });
+      await store.write(async (tx) => {
+        await tx.alerts.add(alert(1, { delivery: "queued" }));
+        for (let seq = 2; seq <= 6; seq++) await tx.alerts.add(alert(seq));
+      });
+      expect(seqsOf(await store.alerts.list({ limit: 10 }))).toEqual([6, 5, 4, 1]);
+      await store.write((tx) => tx.alerts.add(alert(7, { at: NOW + HOUR + 7 }))); // 5 and 6 were raised more than an hour before it
+      expect(seqsOf(await store.alerts.list({ limit: 10 }))).toEqual([7, 1]);
+      await store.write((tx) => tx.alerts.setDelivery([1], "delivered"));
+      await store.write((tx) => tx.alerts.add(alert(8, { at: NOW + HOUR + 8 })));
+      expect(seqsOf(await store.alerts.list({ limit: 10 }))).toEqual([8, 7]);
+      await store.close();
+      const again = await reopen();
+      expect(await again.alerts.lastSeq()).toBe(8);
+      expect(await again.alerts.count()).toBe(2);
     });
   });
 
@@ -678,6 +763,30 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
         await tx.decisions.closePending("pi-1", "node_removed", NOW);
       });
       expect(await store.decisions.outstanding(NOW, NOW - HOUR)).toEqual([]);
+    });
+
+    test("unacknowledged: decisions after a seq issued by a time, oldest first, with the targets that have not acknowledged", async () => {
+      const store = await fresh();
+      const at = (seq: number, issuedAt: number) => ({ ...decision(seq, "fleet"), issuedAt });
+      const ack = (nodeId: string) => ({ nodeId, ok: true, error: null, appliedAt: NOW, receivedAt: NOW, result: null });
+      await store.write(async (tx) => {
+        await tx.decisions.add(at(1, NOW), ["pi-b", "pi-a"], OPERATOR);
+        await tx.decisions.add(at(2, NOW + 10), ["pi-a"], OPERATOR);
+        await tx.decisions.add(at(3, NOW + 20), ["pi-a", "pi-b", "pi-c"], OPERATOR);
+        await tx.decisions.add(at(4, NOW + 30), [], OPERATOR);
+        await tx.decisions.add(at(5, NOW + 40), ["pi-a"], OPERATOR);
+        await tx.decisions.addAck("dec_1", ack("pi-a"));
+        await tx.decisions.addAck("dec_2", ack("pi-a"));
+        await tx.decisions.addAck("dec_3", ack("pi-b"));
+      });
+      const found = await store.decisions.unacknowledged({ afterSeq: 0, issuedBefore: NOW + 30, limit: 10 });
+      expect(found.map((d) => [d.seq, d.message.id, d.pending])).toEqual([
+        [1, "dec_1", ["pi-b"]],
+        [2, "dec_2", []],
+        [3, "dec_3", ["pi-a", "pi-c"]],
+        [4, "dec_4", []],
+      ]);
+      expect((await store.decisions.unacknowledged({ afterSeq: 1, issuedBefore: NOW + 40, limit: 2 })).map((d) => d.seq)).toEqual([2, 3]);
     });
 
     test("desired policies are saved per target, replaced, and deleted", async () => {

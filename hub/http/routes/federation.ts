@@ -53,9 +53,10 @@ export function federationRoutes(hub: HubContext, admin: MiddlewareHandler, fede
     return c.body(body, 200, { "Content-Type": "application/x-ndjson" });
   });
 
-  routes.get("/alerts", admin, (c) => {
+  routes.get("/alerts", admin, async (c) => {
     const q = parseQuery(AlertListQuery, c);
-    return c.json({ alerts: hub.alerts.list(q), dropped: hub.alerts.dropped });
+    const [alerts, dropped] = await Promise.all([hub.alerts.list(q), hub.alerts.dropped()]);
+    return c.json({ alerts, dropped });
   });
 
   return routes;

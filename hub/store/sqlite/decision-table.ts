@@ -5,7 +5,7 @@
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import type { DecisionMessage, DesiredPolicyMessage } from "../../../protocol/messages.ts";
 import type { DecisionOrigin } from "../../decisions/decision-origin.ts";
-import type { DecisionAck, DecisionHistoryEntry, DecisionWrites, OutstandingDecisions, StoredDecision } from "../hub-store.ts";
+import type { DecisionAck, DecisionHistoryEntry, DecisionWrites, OutstandingDecisions, StoredDecision, UnacknowledgedDecision } from "../hub-store.ts";
 
 interface DecisionRow {
   seq: number;
@@ -133,6 +133,18 @@ export class SqliteDecisionTable implements DecisionWrites {
       )
       .all<{ message: string }>(now, nodeId, nodeId)
       .map((row) => JSON.parse(row.message) as DecisionMessage);
+  }
+
+  async unacknowledged(options: { afterSeq: number; issuedBefore: number; limit: number }): Promise<UnacknowledgedDecision[]> {
+    return this.db
+      .prepare(
+        `SELECT d.seq, d.message,
+           (SELECT json_group_array(t.value) FROM (SELECT value FROM json_each(d.targets) ORDER BY value) t
+            WHERE NOT EXISTS (SELECT 1 FROM decision_acks a WHERE a.decision_id = d.id AND a.node_id = t.value)) AS pending
+         FROM decisions d WHERE d.seq > ? AND d.issued_at <= ? ORDER BY d.seq LIMIT ?`,
+      )
+      .all<{ seq: number; message: string; pending: string }>(options.afterSeq, options.issuedBefore, options.limit)
+      .map((row) => ({ seq: row.seq, message: JSON.parse(row.message) as DecisionMessage, pending: JSON.parse(row.pending) as string[] }));
   }
 
   async closePending(nodeId: string, reason: string, at: number): Promise<number> {

@@ -2,8 +2,8 @@
 // written by an older hub opens, keeps its rows and gains what the newer
 // versions brought (tombstones in 2, bounded health transitions in 3, the
 // strategy reports' history in 4, override links and ack results in 5,
-// federation events and decision origins in 6); one from a newer hub is
-// refused.
+// federation events and decision origins in 6, alerts and the webhook's
+// outbox in 7); one from a newer hub is refused.
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { openDatabase, type SqliteDatabase } from "../../../lib/sqlite.ts";
@@ -40,6 +40,7 @@ function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase)
   if (version < 4) r.db.exec("DROP TABLE node_reports");
   if (version < 5) r.db.exec("ALTER TABLE decisions DROP COLUMN overridden_by; ALTER TABLE decision_acks DROP COLUMN result;");
   if (version < 6) r.db.exec("DROP TABLE federation_events; DROP TABLE federation_event_counts; ALTER TABLE decisions DROP COLUMN origin;");
+  if (version < 7) r.db.exec("DROP TABLE alerts; DROP TABLE alert_outbox;");
   r.db.exec(`PRAGMA user_version = ${version}`);
   r.close();
   const check = openDatabase(join(dir, REGISTRY_FILE));
@@ -50,10 +51,10 @@ function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase)
 describe("registry schema upgrade", () => {
   test("a fresh registry is at the current version and has every table", () => {
     const r = registry();
-    expect(SCHEMA_VERSION).toBe(6);
-    expect(userVersion(r.db)).toBe(6);
+    expect(SCHEMA_VERSION).toBe(7);
+    expect(userVersion(r.db)).toBe(7);
     expect(tables(r.db)).toEqual(
-      expect.arrayContaining(["decisions", "enrollment_tokens", "federation_events", "health_transitions", "node_reports", "nodes", "removed_nodes"]),
+      expect.arrayContaining(["alert_outbox", "alerts", "decisions", "enrollment_tokens", "federation_events", "health_transitions", "node_reports", "nodes", "removed_nodes"]),
     );
   });
 
@@ -146,6 +147,19 @@ describe("registry schema upgrade", () => {
     const event = { type: "node_health", node: "pi-v5", at: NOW, state: "healthy" } as const;
     await upgraded.federationEvents.add([event]);
     expect(await upgraded.federationEvents.list({ limit: 10 })).toEqual([{ seq: 1, event }]);
+  });
+
+  test("a version-6 registry keeps its events and gains the alerts and the webhook's outbox, empty", async () => {
+    const dir = tempDir();
+    olderRegistry(dir, 6, (db) => insertNode(db, "pi-v6"));
+    expect(tables(closeLater(openDatabase(join(dir, REGISTRY_FILE))))).not.toContain("alerts");
+    const upgraded = registry(dir);
+    expect(await upgraded.nodes.get("pi-v6")).toBeDefined();
+    expect(await upgraded.alerts.lastSeq()).toBe(0);
+    const alert = { seq: 1, severity: "high", kind: "node_offline", subject: "pi-v6", message: "pi-v6 went offline", at: NOW, delivery: "queued" } as const;
+    await upgraded.alerts.add(alert);
+    expect(await upgraded.alerts.list({ limit: 10 })).toEqual([alert]);
+    expect((await upgraded.alerts.outbox(10)).map((e) => e.alert.seq)).toEqual([1]);
   });
 
   test("a registry from a newer hub is refused", () => {

@@ -5,7 +5,7 @@
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import { TRANSITIONS_KEPT_PER_NODE } from "../hub-store.ts";
 
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS hub_settings (
@@ -134,6 +134,27 @@ CREATE TABLE federation_event_counts (
   events INTEGER NOT NULL
 );
 ALTER TABLE decisions ADD COLUMN origin TEXT NOT NULL DEFAULT '{"kind":"operator"}'; -- JSON DecisionOrigin
+`,
+  // 7: alerts (issue 13), kept in the registry rather than in memory, with
+  // what became of each with the webhook; the outbox holds the posts not yet
+  // delivered, read in seq order, so a restart neither loses nor repeats one.
+  7: `
+CREATE TABLE alerts (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, -- numbered by the hub in the order raised
+  severity TEXT NOT NULL,          -- critical, high, medium, low
+  kind TEXT NOT NULL,              -- a lowercase word: node_offline, fleet_frozen, ...
+  subject TEXT NOT NULL,           -- what it is about (node id, 'fleet', decision id); kind and subject dedup posts
+  message TEXT NOT NULL,
+  at INTEGER NOT NULL,             -- ms
+  delivery TEXT NOT NULL           -- with the webhook: none, queued, delivered, deduplicated, held, summarised, failed
+);
+CREATE INDEX alerts_at ON alerts (at);
+CREATE INDEX alerts_held ON alerts (delivery) WHERE delivery = 'held';
+CREATE TABLE alert_outbox (
+  alert_seq INTEGER PRIMARY KEY,   -- the alert to post; posted in this order
+  attempts INTEGER NOT NULL,       -- failed attempts so far
+  next_attempt_at INTEGER NOT NULL -- ms; not before
+);
 `,
 };
 

@@ -8,6 +8,7 @@ import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { openDatabase, type SqliteDatabase } from "../../../lib/sqlite.ts";
 import { DEFAULT_STORE_BOUNDS, type HubStore, type StoreBounds, type StoreTransaction } from "../hub-store.ts";
+import { SqliteAlertTable } from "./alert-table.ts";
 import { SqliteDecisionTable } from "./decision-table.ts";
 import { SqliteFederationEventTable } from "./federation-event-table.ts";
 import { GroupCommit } from "./group-commit.ts";
@@ -39,6 +40,7 @@ export function openSqliteRegistry(dataDir: string, bounds: StoreBounds = DEFAUL
     decisions: new SqliteDecisionTable(db),
     reports: new SqliteReportTable(db),
     federationEvents: new SqliteFederationEventTable(db, bounds),
+    alerts: new SqliteAlertTable(db, bounds),
     hubValues: new SqliteHubValueTable(db),
     close: () => db.close(),
   };
@@ -57,6 +59,7 @@ export function openSqliteStore(dataDir: string, bounds: StoreBounds = DEFAULT_S
     decisions: registry.decisions,
     reports: registry.reports,
     federationEvents: registry.federationEvents,
+    alerts: registry.alerts,
     hubValues: registry.hubValues,
     write: (work) => group.run(() => work(tx)),
     async healthy() {
