@@ -34,7 +34,7 @@ export function federationRoutes(hub: HubContext, admin: MiddlewareHandler, fede
     if (!role) throw new DomainError("not_found", "unknown_role", `no role ${name} (roles: ${ROLE_NAMES.join(", ")})`);
     const parsed = RoleModeRequest.safeParse(await jsonBody(c));
     if (!parsed.success) throw invalidInput(parsed.error.issues);
-    federation.setMode(role, parsed.data.mode);
+    await federation.setMode(role, parsed.data.mode);
     return c.json({ role, ...federation.roles()[role] });
   });
 

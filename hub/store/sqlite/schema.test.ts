@@ -2,8 +2,8 @@
 // written by an older hub opens, keeps its rows and gains what the newer
 // versions brought (tombstones in 2, bounded health transitions in 3, the
 // strategy reports' history in 4, override links and ack results in 5,
-// federation events and decision origins in 6); one from a newer hub is
-// refused.
+// federation events and decision origins in 6, the federation roles'
+// records, latches and API-set modes in 7); one from a newer hub is refused.
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { openDatabase, type SqliteDatabase } from "../../../lib/sqlite.ts";
@@ -40,6 +40,7 @@ function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase)
   if (version < 4) r.db.exec("DROP TABLE node_reports");
   if (version < 5) r.db.exec("ALTER TABLE decisions DROP COLUMN overridden_by; ALTER TABLE decision_acks DROP COLUMN result;");
   if (version < 6) r.db.exec("DROP TABLE federation_events; DROP TABLE federation_event_counts; ALTER TABLE decisions DROP COLUMN origin;");
+  if (version < 7) r.db.exec("DROP TABLE federation_role_decisions; DROP TABLE federation_role_conflicts; DROP TABLE federation_role_latches; DROP TABLE federation_role_modes;");
   r.db.exec(`PRAGMA user_version = ${version}`);
   r.close();
   const check = openDatabase(join(dir, REGISTRY_FILE));
@@ -50,10 +51,21 @@ function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase)
 describe("registry schema upgrade", () => {
   test("a fresh registry is at the current version and has every table", () => {
     const r = registry();
-    expect(SCHEMA_VERSION).toBe(6);
-    expect(userVersion(r.db)).toBe(6);
+    expect(SCHEMA_VERSION).toBe(7);
+    expect(userVersion(r.db)).toBe(7);
     expect(tables(r.db)).toEqual(
-      expect.arrayContaining(["decisions", "enrollment_tokens", "federation_events", "health_transitions", "node_reports", "nodes", "removed_nodes"]),
+      expect.arrayContaining([
+        "decisions",
+        "enrollment_tokens",
+        "federation_events",
+        "federation_role_decisions",
+        "federation_role_latches",
+        "federation_role_modes",
+        "health_transitions",
+        "node_reports",
+        "nodes",
+        "removed_nodes",
+      ]),
     );
   });
 
@@ -146,6 +158,22 @@ describe("registry schema upgrade", () => {
     const event = { type: "node_health", node: "pi-v5", at: NOW, state: "healthy" } as const;
     await upgraded.federationEvents.add([event]);
     expect(await upgraded.federationEvents.list({ limit: 10 })).toEqual([{ seq: 1, event }]);
+  });
+
+  test("a version-6 registry keeps its federation events and gains the roles' tables, empty", async () => {
+    const dir = tempDir();
+    const event = { type: "node_health", node: "pi-v6", at: NOW, state: "healthy" } as const;
+    olderRegistry(dir, 6, (db) => {
+      insertNode(db, "pi-v6");
+      db.prepare("INSERT INTO federation_events (node_id, type, at, event) VALUES ('pi-v6', 'node_health', ?, ?)").run(NOW, JSON.stringify(event));
+    });
+    expect(tables(closeLater(openDatabase(join(dir, REGISTRY_FILE))))).not.toContain("federation_role_decisions");
+    const upgraded = registry(dir);
+    expect(userVersion(upgraded.db)).toBe(SCHEMA_VERSION);
+    expect(await upgraded.federationEvents.list({ limit: 10 })).toEqual([{ seq: 1, event }]);
+    expect(await upgraded.federationRoles.decisions({ limit: 10 })).toEqual([]);
+    expect(await upgraded.federationRoles.latches()).toEqual([]);
+    expect(await upgraded.federationRoles.modes()).toEqual([]);
   });
 
   test("a registry from a newer hub is refused", () => {

@@ -10,6 +10,7 @@ import { openDatabase, type SqliteDatabase } from "../../../lib/sqlite.ts";
 import { DEFAULT_STORE_BOUNDS, type HubStore, type StoreBounds, type StoreTransaction } from "../hub-store.ts";
 import { SqliteDecisionTable } from "./decision-table.ts";
 import { SqliteFederationEventTable } from "./federation-event-table.ts";
+import { SqliteFederationRoleTable } from "./federation-role-table.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { SqliteHubValueTable } from "./hub-value-table.ts";
 import { SqliteNodeTable } from "./node-table.ts";
@@ -39,6 +40,7 @@ export function openSqliteRegistry(dataDir: string, bounds: StoreBounds = DEFAUL
     decisions: new SqliteDecisionTable(db),
     reports: new SqliteReportTable(db),
     federationEvents: new SqliteFederationEventTable(db, bounds),
+    federationRoles: new SqliteFederationRoleTable(db, bounds),
     hubValues: new SqliteHubValueTable(db),
     close: () => db.close(),
   };
@@ -57,6 +59,7 @@ export function openSqliteStore(dataDir: string, bounds: StoreBounds = DEFAULT_S
     decisions: registry.decisions,
     reports: registry.reports,
     federationEvents: registry.federationEvents,
+    federationRoles: registry.federationRoles,
     hubValues: registry.hubValues,
     write: (work) => group.run(() => work(tx)),
     async healthy() {
