@@ -145,7 +145,7 @@ export class FederationEngine {
    */
   fold(event: FederationEvent): void {
     const everyMs = this.config.engine.evaluate_every_s * 1000;
-    for (let at = this.lastFleetEvaluation + everyMs; at < event.at; at += everyMs) this.sampleAt(at);
+    if (Number.isFinite(this.lastFleetEvaluation)) for (let at = this.lastFleetEvaluation + everyMs; at < event.at; at += everyMs) this.sampleAt(at);
     this.fleet.apply(event);
     if (event.type !== "tick") this.lastInput = this.fleet.now;
     if (event.at - this.lastFleetEvaluation >= everyMs) this.sampleAt(event.at);

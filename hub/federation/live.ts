@@ -118,7 +118,12 @@ export class LiveFederation {
   /** Each role's mode, enabled (active), last evaluation and last decision. */
   roles(): Record<RoleName, { mode: RoleMode; enabled: boolean; last_evaluation: number | null; last_decision: DecisionRecord | null }> {
     const status = this.engine.status();
-    for (const name of ROLE_NAMES) status[name].enabled = status[name].mode === "active";
+    for (const name of ROLE_NAMES) {
+      status[name].enabled = status[name].mode === "active";
+      // As kept: with the hub's decision id once issued (as after a restart).
+      const last = status[name].last_decision;
+      if (last) status[name].last_decision = this.decided.findLast((kept) => kept.id === last.id) ?? last;
+    }
     return status;
   }
 
