@@ -53,6 +53,8 @@ export interface EngineRestore {
   conflicts: readonly ConflictRecord[];
   /** The operators' OVERRIDEs of role decisions still silencing a role. */
   overrides: ReadonlyArray<{ decision: Pick<DecisionRecord, "role" | "type" | "target">; at: number }>;
+  /** When the hub starts again: the watch for silence counts from then (the hub was down, not the engine unhealthy). */
+  now: number;
 }
 
 export interface RoleStatus {
@@ -147,7 +149,6 @@ export class FederationEngine {
     const everyMs = this.config.engine.evaluate_every_s * 1000;
     if (Number.isFinite(this.lastFleetEvaluation)) for (let at = this.lastFleetEvaluation + everyMs; at < event.at; at += everyMs) this.sampleAt(at);
     this.fleet.apply(event);
-    if (event.type !== "tick") this.lastInput = this.fleet.now;
     if (event.at - this.lastFleetEvaluation >= everyMs) this.sampleAt(event.at);
   }
 
@@ -175,6 +176,7 @@ export class FederationEngine {
       this.alertOnConflicts(conflict.at, { decisions: [], conflicts: [], alerts: [], latches: [] }); // raised then already
     }
     for (const { decision, at } of kept.overrides) this.throttle.suppress(decision.role, decision.type, decision.target, at);
+    this.lastInput = kept.now;
   }
 
   /** What a restart keeps of each id: the highest used so far. */

@@ -112,3 +112,28 @@ test("rebuilt without the kept latches and throttles (events only), the engine d
   expect(decideOn(eventsOnly.engine, eventsOnly.book, after)).not.toEqual(decideOn(live.engine, live.book, after));
   await store.close();
 }, 30_000);
+
+test("an operator's OVERRIDE of a role's decision in the audit trail keeps silencing that role after the rebuild, until the suppression time has passed", async () => {
+  const config = FederationConfigSchema.parse({
+    engine: { min_interval_s: 0, override_suppression_s: 600 },
+    roles: { supervisor: { mode: "active", fleet_drawdown: { method: "latest", lookback_s: 1, min_samples: 1 } } },
+  });
+  const T = 1_764_000_000_000;
+  const store = openSqliteStore(tempDir());
+  const message = (seq: number, type: string, payload: Record<string, unknown>, issuedAt: number) =>
+    ({ id: `dec_${seq}`, seq, type, target: "fleet", payload, issuedAt, expiresAt: issuedAt + 3_600_000, sig: "sig" }) as never;
+  await store.write(async (tx) => {
+    await tx.nodes.save(registeredNode("pi-1", T));
+    await tx.decisions.add(message(1, "FREEZE", { severity: "HIGH" }, T), ["pi-1"], { kind: "role", role: "supervisor", rule: "fleet_drawdown", inputs: {}, thresholds: {} });
+    await tx.decisions.add(message(2, "OVERRIDE", { overridden_decision_id: "dec_1", reason: "false alarm" }, T + 1000), ["pi-1"], { kind: "operator" });
+  });
+  const drawdown = (at: number): FederationEvent => ({ type: "portfolio", node: "pi-1", at, report: { total_equity: 10_000, drawdown_pct: 20, max_drawdown_pct: 20, realized_pnl_today: 0, unrealized_pnl: 0, num_positions: 0, total_exposure_usd: 0, win_rate_today: 0, sharpe_ratio_7d: 0, ts: at } });
+  const freezesAfterRebuildAt = async (now: number) => {
+    const engine = new FederationEngine(config, { policyOf: new PolicyBook().policyOf });
+    await rebuildEngine(engine, store, [], now);
+    return [engine.handle(drawdown(now + 1000)), engine.handle(drawdown(now + 2000))].flatMap((step) => step.decisions).filter((d) => d.type === "FREEZE").length;
+  };
+  expect(await freezesAfterRebuildAt(T + 60_000)).toBe(0);
+  expect(await freezesAfterRebuildAt(T + 1000 + 600_000)).toBe(1);
+  await store.close();
+});

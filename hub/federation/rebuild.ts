@@ -75,7 +75,7 @@ export async function rebuildEngine(engine: FederationEngine, store: HubStore, n
     store.federationRoles.conflicts({ limit: FEDERATION_ROLE_RECORDS_KEPT, since: now - HOUR_MS }),
     overridesSince(store, now - config.engine.override_suppression_s * 1000),
   ]);
-  engine.restore({ latches, decisions: [...decisions].reverse(), conflicts: [...conflicts].reverse(), overrides });
+  engine.restore({ latches, decisions: [...decisions].reverse(), conflicts: [...conflicts].reverse(), overrides, now });
   return { from, events, latches: latches.length, decisions, conflicts };
 }
 
