@@ -57,6 +57,8 @@ export class LiveFederation {
   private readonly decided: LiveDecision[] = [];
   private readonly conflicts: ConflictRecord[] = [];
   private stopped = false;
+  /** Set once rebuilt: what comes before waits in the queue. */
+  private rebuilt = false;
 
   /**
    * The engine rebuilt from what the registry kept, then at work: the
@@ -71,7 +73,9 @@ export class LiveFederation {
       live.stop();
       throw error;
     }
+    live.rebuilt = true;
     live.armTicks();
+    if (live.queue.length) live.scheduled ??= setImmediate(() => live.runQueue());
     return live;
   }
 
@@ -97,13 +101,13 @@ export class LiveFederation {
       else await store.write((tx) => tx.federationRoles.clearMode(kept.role)); // the file changed it since: the file's again
     }
     this.engine.setConfig(this.effectiveConfig());
-    const started = Date.now();
+    const started = performance.now();
     const rebuilt = await rebuildEngine(this.engine, store, this.options.nodes(), clock());
     this.decided.push(...rebuilt.decisions.slice(0, KEPT_RECORDS).reverse());
     this.conflicts.push(...(await store.federationRoles.conflicts({ limit: KEPT_RECORDS })).reverse());
     log(`federation roles: ${this.describeModes()}${configFile ? ` (config ${configFile})` : " (built-in defaults)"}`);
     log(
-      `federation engine rebuilt in ${Date.now() - started} ms: ${rebuilt.events} events since ${new Date(rebuilt.from).toISOString()}, ` +
+      `federation engine rebuilt in ${Math.round(performance.now() - started)} ms: ${rebuilt.events} events since ${new Date(rebuilt.from).toISOString()}, ` +
         `${rebuilt.latches} latches, ${rebuilt.decisions.length} decision records`,
     );
   }
@@ -112,7 +116,7 @@ export class LiveFederation {
   readonly observe = (event: FederationEvent): void => {
     if (this.stopped) return;
     this.queue.push(event);
-    this.scheduled ??= setImmediate(() => this.runQueue());
+    if (this.rebuilt) this.scheduled ??= setImmediate(() => this.runQueue());
   };
 
   /** Each role's mode, enabled (active), last evaluation and last decision. */
