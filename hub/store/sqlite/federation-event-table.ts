@@ -51,7 +51,8 @@ export class SqliteFederationEventTable implements FederationEventWrites {
     const columns = "SELECT seq, event FROM federation_events WHERE seq > $after AND ($node IS NULL OR node_id = $node)";
     this.selectRange = db.prepare(`${columns} AND at >= $from AND at < $to ORDER BY seq LIMIT $limit`);
     this.selectOpen = db.prepare(`${columns} AND +at >= $from ORDER BY seq LIMIT $limit`);
-    this.firstSeq = db.prepare("SELECT min(seq) AS seq FROM federation_events WHERE at >= ?");
+    // On the time index (covering: at and seq): left to itself, SQLite walks seq from the start of the table for min(seq).
+    this.firstSeq = db.prepare("SELECT min(seq) AS seq FROM federation_events INDEXED BY federation_events_at WHERE at >= ?");
   }
 
   async add(events: readonly NodeFederationEvent[]): Promise<void> {
