@@ -137,3 +137,29 @@ test("an operator's OVERRIDE of a role's decision in the audit trail keeps silen
   expect(await freezesAfterRebuildAt(T + 1000 + 600_000)).toBe(1);
   await store.close();
 });
+
+test("a registry from before latches were kept: a fleet freeze the Supervisor issued gets its latch back from the audit trail, so it is not issued again and lifts after recovery and the hold", async () => {
+  const config = FederationConfigSchema.parse({
+    engine: { min_interval_s: 0 },
+    roles: { supervisor: { mode: "active", fleet_drawdown: { method: "latest", lookback_s: 1, min_samples: 1, recovery_s: 1, min_hold_s: 60 } } },
+  });
+  const T = 1_764_000_000_000;
+  const store = openSqliteStore(tempDir());
+  const freeze = { id: "dec_1", seq: 1, type: "FREEZE", target: "fleet", payload: { severity: "HIGH", reason: "drawdown" }, issuedAt: T, expiresAt: T + 3_600_000, sig: "sig" } as never;
+  await store.write(async (tx) => {
+    await tx.nodes.save(registeredNode("pi-1", T));
+    await tx.decisions.add(freeze, ["pi-1"], { kind: "role", role: "supervisor", rule: "fleet_drawdown", inputs: {}, thresholds: {} });
+  });
+  const drawdown = (at: number, drawdown_pct: number): FederationEvent => ({ type: "portfolio", node: "pi-1", at, report: { total_equity: 10_000, drawdown_pct, max_drawdown_pct: drawdown_pct, realized_pnl_today: 0, unrealized_pnl: 0, num_positions: 0, total_exposure_usd: 0, win_rate_today: 0, sharpe_ratio_7d: 0, ts: at } });
+  const decidedAfterRebuild = async (withPolicy: boolean) => {
+    const book = new PolicyBook();
+    book.apply({ id: "fed-0", at: T, role: "supervisor", rule: "fleet_drawdown", type: "FREEZE", target: "fleet", payload: { severity: "HIGH", reason: "drawdown" }, direction: "tighten", reason: "drawdown", inputs: {}, thresholds: {}, mode: "active", issued: true });
+    const engine = new FederationEngine(config, { policyOf: book.policyOf });
+    await rebuildEngine(engine, store, [], T + 10_000, withPolicy ? book.policyOf : undefined);
+    return [drawdown(T + 20_000, 20), drawdown(T + 70_000, 2), drawdown(T + 76_000, 2)].flatMap((event) => engine.handle(event).decisions.filter((d) => d.role === "supervisor").map((d) => `${d.type} ${d.payload.mode ?? ""}`.trim()));
+  };
+  expect(await decidedAfterRebuild(true)).toEqual(["MODE_CHANGE LIVE"]);
+  // Without the policy in force the rebuild cannot tell the freeze stands: the Supervisor freezes again and cannot lift before a new hold.
+  expect(await decidedAfterRebuild(false)).toEqual(["FREEZE"]);
+  await store.close();
+});

@@ -6,9 +6,12 @@
 // latch, the role decision records and conflicts, the operators' OVERRIDEs
 // of role decisions still silencing a role). No role runs while it is
 // rebuilt, so nothing is issued, recorded or raised; the same records give
-// the same engine.
+// the same engine. A registry from before latches were kept (schema 6) has
+// none: a fleet freeze in force that the Supervisor issued gets its latch
+// back from the audit trail, so the Supervisor still lifts it.
+import { modeAt, type KernelPolicy } from "../../kernel/policy.ts";
 import type { HealthTransition } from "../nodes/node-model.ts";
-import type { HubStore, StoredDecision } from "../store/hub-store.ts";
+import type { HubStore, StoredDecision, StoredLatch } from "../store/hub-store.ts";
 import { FEDERATION_ROLE_RECORDS_KEPT } from "../store/hub-store.ts";
 import type { EngineRestore, FederationEngine } from "./engine.ts";
 import { retentionOf } from "./fleet-state.ts";
@@ -52,7 +55,8 @@ export function rebuildWindowMs(config: FederationConfig): number {
   return Math.min(REBUILD_WINDOW_MAX_MS, Math.max(nodeMs, modelMs, symbolMs, fleetMs));
 }
 
-export async function rebuildEngine(engine: FederationEngine, store: HubStore, nodes: Iterable<KnownNode>, now: number): Promise<Rebuilt> {
+/** `policyOf`: the policy in force for a target (the hub's desired policies). */
+export async function rebuildEngine(engine: FederationEngine, store: HubStore, nodes: Iterable<KnownNode>, now: number, policyOf?: (target: string) => KernelPolicy): Promise<Rebuilt> {
   const config = engine.currentConfig;
   const from = now - rebuildWindowMs(config);
 
@@ -75,8 +79,36 @@ export async function rebuildEngine(engine: FederationEngine, store: HubStore, n
     store.federationRoles.conflicts({ limit: FEDERATION_ROLE_RECORDS_KEPT, since: now - HOUR_MS }),
     overridesSince(store, now - config.engine.override_suppression_s * 1000),
   ]);
+  const fleetFrozen = policyOf !== undefined && modeAt(policyOf("fleet"), now) === "FREEZE";
+  if (fleetFrozen && !latches.some((l) => l.rule === FLEET_FREEZE_LATCH && l.target === "fleet")) {
+    const derived = await supervisorFreezeLatch(store);
+    if (derived) latches.push(derived);
+  }
   engine.restore({ latches, decisions: [...decisions].reverse(), conflicts: [...conflicts].reverse(), overrides, now });
   return { from, events, latches: latches.length, decisions, conflicts };
+}
+
+const FLEET_FREEZE_LATCH = "supervisor/fleet_freeze";
+const FLEET_FREEZE_CAUSES = new Set(["fleet_drawdown", "unhealthy_share"]);
+
+/**
+ * The Supervisor's fleet-freeze latch from the audit trail: the newest fleet
+ * decision that froze, if the Supervisor made it (its rule names the causes)
+ * and no OVERRIDE reversed it; held since it was issued.
+ */
+async function supervisorFreezeLatch(store: HubStore): Promise<StoredLatch | null> {
+  const fleetDecisions = await store.decisions.addressedTo(["fleet"]);
+  for (let i = fleetDecisions.length - 1; i >= 0; i--) {
+    const { message, overriddenBy } = fleetDecisions[i]!;
+    const freezes = message.type === "FREEZE" || (message.type === "MODE_CHANGE" && message.payload.mode === "FREEZE");
+    if (!freezes || overriddenBy !== null) continue;
+    const origin = (await store.decisions.get(message.id))?.origin;
+    if (origin?.kind !== "role" || origin.role !== "supervisor") return null;
+    const causes = origin.rule.split("+");
+    if (!causes.every((cause) => FLEET_FREEZE_CAUSES.has(cause))) return null;
+    return { rule: FLEET_FREEZE_LATCH, target: "fleet", latch: { level: 1, since: message.issuedAt, value: causes.sort() } };
+  }
+  return null;
 }
 
 /**
