@@ -47,7 +47,7 @@ export interface EngineCounters {
 export interface EngineRestore {
   /** Every rule's latch. */
   latches: readonly LatchChange[];
-  /** The role decision records (issued and advisory) of the last hour or more, oldest first: throttles, conflict window, each role's last decision, the next id. */
+  /** The role decision records (issued and advisory) kept, oldest first: throttles, conflict window, each role's last decision, the next id. */
   decisions: readonly DecisionRecord[];
   /** The conflicts of the last hour, oldest first: the conflict alert's count. */
   conflicts: readonly ConflictRecord[];
@@ -142,14 +142,14 @@ export class FederationEngine {
   /**
    * Folds an event into the fleet state only, as handle() does but running
    * no role: a restarted hub rebuilding its windows from the recorded events.
-   * The fleet's figures are sampled every engine.evaluate_every_s of event
-   * time, gaps included, as the hub's ticks would have.
+   * The fleet's figures are sampled at the events, every
+   * engine.evaluate_every_s of event time. Not in the gaps between them, as
+   * the hub's ticks did: a gap may be a time the hub was down, whose samples
+   * (no node fresh) would read as a recovery.
    */
   fold(event: FederationEvent): void {
-    const everyMs = this.config.engine.evaluate_every_s * 1000;
-    if (Number.isFinite(this.lastFleetEvaluation)) for (let at = this.lastFleetEvaluation + everyMs; at < event.at; at += everyMs) this.sampleAt(at);
     this.fleet.apply(event);
-    if (event.at - this.lastFleetEvaluation >= everyMs) this.sampleAt(event.at);
+    if (event.at - this.lastFleetEvaluation >= this.config.engine.evaluate_every_s * 1000) this.sampleAt(this.fleet.now);
   }
 
   /**
@@ -177,11 +177,6 @@ export class FederationEngine {
     }
     for (const { decision, at } of kept.overrides) this.throttle.suppress(decision.role, decision.type, decision.target, at);
     this.lastInput = kept.now;
-  }
-
-  /** What a restart keeps of each id: the highest used so far. */
-  get lastId(): number {
-    return this.nextId - 1;
   }
 
   /** Folds one event in and evaluates; what to issue, record and raise. */
