@@ -127,7 +127,16 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   context.alerts.whenRaised((alert) => metrics.alertRaised(alert.kind, alert.severity));
 
   const decisions = await Decisions.load(context);
-  const federation = new LiveFederation({ decisions, alerts: context.alerts, clock: context.clock, log, configFile: settings.federationConfig });
+  // Rebuilt from the registry before any node message can reach it (ingest is wired below).
+  const federation = await LiveFederation.start({
+    decisions,
+    alerts: context.alerts,
+    store,
+    nodes: () => [...fleet.all()].map((node) => ({ nodeId: node.nodeId, health: node.health, transitions: fleet.transitions(node.nodeId) })),
+    clock: context.clock,
+    log,
+    configFile: settings.federationConfig,
+  });
   alertOnFleetFreezes(decisions, alerts);
   const nodeHealthAlerts = new NodeHealthAlerts(alerts, fleet, context.clock);
   fleet.onEvent((event) => {

@@ -74,6 +74,12 @@ export class ConflictWindow {
     return { lost, conflicts, beaten };
   }
 
+  /** A conflict recorded before (a restarted hub): one against a decision still in the window is not recorded again. */
+  remember(conflict: ConflictRecord): void {
+    const { loser, winner } = conflict;
+    if (winner.id !== undefined) this.seen.add(`${loser.role}/${loser.rule}|${loser.target}|${winner.id}`);
+  }
+
   record(decision: DecisionRecord, fields: string[]): void {
     this.made.push({ decision, fields });
   }

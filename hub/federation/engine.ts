@@ -14,7 +14,7 @@ import { canonicalJson } from "../../protocol/signing.ts";
 import type { FederationConfig, RoleMode } from "./config.ts";
 import { ConflictWindow, fieldsOf } from "./conflicts.ts";
 import { FleetState, type NodeState } from "./fleet-state.ts";
-import type { AlertEvent, DecisionRecord, EngineStep } from "./records.ts";
+import type { AlertEvent, ConflictRecord, DecisionRecord, EngineStep, LatchChange } from "./records.ts";
 import { isProposal, priorityOf, ROLE_NAMES, type Latch, type LatchMove, type Proposal, type Role, type RoleInput, type RoleName } from "./role.ts";
 import { ROLES } from "./roles/index.ts";
 import { Throttle, type Refusal } from "./throttle.ts";
@@ -38,6 +38,23 @@ export interface EngineCounters {
   /** Evaluations of a role skipped while it was at its hourly cap. */
   capped_evaluations: number;
   errors: number;
+}
+
+/**
+ * Where a restarted hub's engine goes on from (hub/federation/rebuild.ts),
+ * besides the events it folds in: what the hub kept of the engine.
+ */
+export interface EngineRestore {
+  /** Every rule's latch. */
+  latches: readonly LatchChange[];
+  /** The role decision records (issued and advisory) kept, oldest first: throttles, conflict window, each role's last decision, the next id. */
+  decisions: readonly DecisionRecord[];
+  /** The conflicts of the last hour, oldest first: the conflict alert's count. */
+  conflicts: readonly ConflictRecord[];
+  /** The operators' OVERRIDEs of role decisions still silencing a role. */
+  overrides: ReadonlyArray<{ decision: Pick<DecisionRecord, "role" | "type" | "target">; at: number }>;
+  /** When the hub starts again: the watch for silence counts from then (the hub was down, not the engine unhealthy). */
+  now: number;
 }
 
 export interface RoleStatus {
@@ -113,14 +130,58 @@ export class FederationEngine {
    * no decision of that type to that target for engine.override_suppression_s,
    * and its rule starts again from nothing, so it decides afresh after.
    */
-  noteOverride(decision: Pick<DecisionRecord, "role" | "rule" | "type" | "target">, at: number): void {
+  noteOverride(decision: Pick<DecisionRecord, "role" | "rule" | "type" | "target">, at: number): LatchChange[] {
     this.throttle.suppress(decision.role, decision.type, decision.target, at);
-    for (const [rule, byTarget] of this.latches) if (rule.startsWith(`${decision.role}/`)) byTarget.delete(decision.target);
+    const forgotten: LatchChange[] = [];
+    for (const [rule, byTarget] of this.latches) {
+      if (rule.startsWith(`${decision.role}/`) && byTarget.delete(decision.target)) forgotten.push({ rule, target: decision.target, latch: null });
+    }
+    return forgotten;
+  }
+
+  /**
+   * Folds an event into the fleet state only, as handle() does but running
+   * no role: a restarted hub rebuilding its windows from the recorded events.
+   * The fleet's figures are sampled at the events, every
+   * engine.evaluate_every_s of event time. Not in the gaps between them, as
+   * the hub's ticks did: a gap may be a time the hub was down, whose samples
+   * (no node fresh) would read as a recovery.
+   */
+  fold(event: FederationEvent): void {
+    this.fleet.apply(event);
+    if (event.at - this.lastFleetEvaluation >= this.config.engine.evaluate_every_s * 1000) this.sampleAt(this.fleet.now);
+  }
+
+  /**
+   * Takes up what the hub kept (before folding the events in or after, the
+   * same): latches, throttles, the conflict window and counts, each role's
+   * last decision and the next id. Raises and issues nothing.
+   */
+  restore(kept: EngineRestore): void {
+    for (const { rule, target, latch } of kept.latches) {
+      const [role, ...name] = rule.split("/");
+      if (latch) this.setLatch(role as RoleName, name.join("/"), target, latch, null);
+    }
+    for (const decision of kept.decisions) {
+      if (!(ROLE_NAMES as readonly string[]).includes(decision.role)) continue;
+      this.throttle.made(decision.role, decision.target, decision.at);
+      const effect = decisionEffect(decision.type, decision.payload, decision.at);
+      this.conflictWindow.record(decision, effect.kind === "policy" ? fieldsOf(effect.update) : []);
+      this.roleStatus.get(decision.role)!.last_decision = decision;
+      this.nextId = Math.max(this.nextId, Number(/^fed-(\d+)$/.exec(decision.id)?.[1] ?? 0) + 1);
+    }
+    for (const conflict of kept.conflicts) {
+      this.conflictWindow.remember(conflict);
+      this.conflictTimes.push(conflict.at);
+      this.alertOnConflicts(conflict.at, { decisions: [], conflicts: [], alerts: [], latches: [] }); // raised then already
+    }
+    for (const { decision, at } of kept.overrides) this.throttle.suppress(decision.role, decision.type, decision.target, at);
+    this.lastInput = kept.now;
   }
 
   /** Folds one event in and evaluates; what to issue, record and raise. */
   handle(event: FederationEvent): EngineStep {
-    const step: EngineStep = { decisions: [], conflicts: [], alerts: [] };
+    const step: EngineStep = { decisions: [], conflicts: [], alerts: [], latches: [] };
     this.counters.events++;
     const node = this.fleet.apply(event);
     const now = this.fleet.now;
@@ -129,10 +190,7 @@ export class FederationEngine {
     for (const name of ROLE_NAMES) if (ROLES[name].fleetInputs?.includes(event.type)) this.fleetInputsSeen.add(name);
     const outputs: Array<Proposal | LatchMove> = [];
     const fleetDue = event.type === "tick" || now - this.lastFleetEvaluation >= this.config.engine.evaluate_every_s * 1000;
-    if (fleetDue) {
-      this.lastFleetEvaluation = now;
-      this.fleet.sampleFleet(now, this.config.engine.freshness_s * 1000);
-    }
+    if (fleetDue) this.sampleAt(now);
     const nodeInput = node !== null && (event.type === "portfolio" || event.type === "health") ? event.type : null;
     if (!fleetDue && nodeInput === null) return step;
 
@@ -157,7 +215,7 @@ export class FederationEngine {
     const proposals: Proposal[] = [];
     for (const output of outputs) {
       if (isProposal(output)) proposals.push(output);
-      else this.setLatch(output.role, output.rule, output.target, output.latch);
+      else this.setLatch(output.role, output.rule, output.target, output.latch, step);
     }
     proposals.sort((a, b) => priorityOf(a.role) - priorityOf(b.role));
     for (const proposal of proposals) {
@@ -182,10 +240,20 @@ export class FederationEngine {
     });
   }
 
-  private setLatch(role: RoleName, rule: string, target: string, latch: Latch): void {
-    let byTarget = this.latches.get(`${role}/${rule}`);
-    if (!byTarget) this.latches.set(`${role}/${rule}`, (byTarget = new Map()));
+  /** A fleet evaluation's figures at `at`. */
+  private sampleAt(at: number): void {
+    this.lastFleetEvaluation = at;
+    this.fleet.sampleFleet(at, this.config.engine.freshness_s * 1000);
+  }
+
+  /** Moves a rule's latch; the move goes in `step` for the hub to keep (none while restoring). */
+  private setLatch(role: RoleName, rule: string, target: string, latch: Latch, step: EngineStep | null): void {
+    const key = `${role}/${rule}`;
+    let byTarget = this.latches.get(key);
+    if (!byTarget) this.latches.set(key, (byTarget = new Map()));
+    const before = byTarget.get(target);
     byTarget.set(target, latch);
+    if (step && canonicalJson(before ?? null) !== canonicalJson(latch)) step.latches.push({ rule: key, target, latch });
   }
 
   /** One role's evaluation; one that throws makes no proposal and an alert (at most one an hour per role). */
@@ -202,7 +270,7 @@ export class FederationEngine {
 
   private decide(proposal: Proposal, now: number, step: EngineStep): void {
     const commitLatch = () => {
-      if (proposal.latch) this.setLatch(proposal.role, proposal.latchRule ?? proposal.rule, proposal.latchTarget ?? proposal.target, proposal.latch);
+      if (proposal.latch) this.setLatch(proposal.role, proposal.latchRule ?? proposal.rule, proposal.latchTarget ?? proposal.target, proposal.latch, step);
     };
     // The cheap checks first: a role held back retries at every evaluation.
     const refusal = this.throttle.refusal(proposal.role, proposal.type, proposal.target, now);

@@ -9,29 +9,35 @@
 // hub's sink. The config comes from EDGEFED_FEDERATION_CONFIG (reloaded on
 // change; a bad file keeps the one in force, logged and alerted), role modes
 // also from the admin API; an operator's OVERRIDE of a role's decision
-// silences that role on it (engine.noteOverride).
+// silences that role on it (engine.noteOverride). What the engine decides,
+// its conflicts, its latches and the modes set through the API are kept in
+// the registry, and start() rebuilds the engine from them and the recorded
+// events (rebuild.ts) before it sees anything new: a restart goes on where
+// the hub stopped.
 import type { Alerts } from "../alerts.ts";
 import type { Decisions } from "../decisions/decisions.ts";
-import type { StoredDecision } from "../store/hub-store.ts";
+import type { HubStore, StoredDecision, StoreTransaction } from "../store/hub-store.ts";
 import type { FederationEvent } from "../../protocol/federation-events.ts";
 import { DEFAULT_FEDERATION_CONFIG, type FederationConfig, type RoleMode } from "./config.ts";
 import { FederationConfigWatcher } from "./config-file.ts";
 import { FederationEngine, type EngineCounters } from "./engine.ts";
-import type { ConflictRecord, DecisionRecord, EngineStep } from "./records.ts";
+import type { ConflictRecord, DecisionRecord, EngineStep, KeptDecision } from "./records.ts";
+import { rebuildEngine, type KnownNode } from "./rebuild.ts";
 import { ROLE_NAMES, type RoleName } from "./role.ts";
 
 /** How many of the latest decisions (issued or advisory) and conflicts are kept for the API. */
 export const KEPT_RECORDS = 500;
 
 /** A role's decision as the hub kept it: the hub's decision id once issued, or why issuing failed. */
-export interface LiveDecision extends DecisionRecord {
-  decision_id?: string;
-  issue_error?: string;
-}
+export type LiveDecision = KeptDecision;
 
 export interface LiveFederationOptions {
   decisions: Decisions;
   alerts: Alerts;
+  /** Where the engine's records, latches and API-set modes are kept, and the recorded events it is rebuilt from. */
+  store: HubStore;
+  /** The nodes of the registry with their health, as the engine is rebuilt (their health when its window starts). */
+  nodes(): Iterable<KnownNode>;
   clock(): number;
   log(line: string): void;
   /** The config file; "" runs on the built-in defaults (every role advisory). */
@@ -51,8 +57,29 @@ export class LiveFederation {
   private readonly decided: LiveDecision[] = [];
   private readonly conflicts: ConflictRecord[] = [];
   private stopped = false;
+  /** Set once rebuilt: what comes before waits in the queue. */
+  private rebuilt = false;
 
-  constructor(private readonly options: LiveFederationOptions) {
+  /**
+   * The engine rebuilt from what the registry kept, then at work: the
+   * modes set through the API that the file has not changed since, and
+   * ticks. Nothing is issued or raised while it is rebuilt.
+   */
+  static async start(options: LiveFederationOptions): Promise<LiveFederation> {
+    const live = new LiveFederation(options);
+    try {
+      await live.takeUpKept();
+    } catch (error) {
+      live.stop();
+      throw error;
+    }
+    live.rebuilt = true;
+    live.armTicks();
+    if (live.queue.length) live.scheduled ??= setImmediate(() => live.runQueue());
+    return live;
+  }
+
+  private constructor(private readonly options: LiveFederationOptions) {
     const { decisions, log } = options;
     // A bad file at start-up throws (FederationConfigError naming file and field): there is no config in force yet.
     this.watcher = options.configFile
@@ -64,21 +91,43 @@ export class LiveFederation {
     this.fileConfig = this.watcher?.current ?? DEFAULT_FEDERATION_CONFIG;
     this.engine = new FederationEngine(this.fileConfig, { policyOf: (target) => decisions.policyInForce(target) });
     decisions.whenOverridden((overridden, at) => this.overridden(overridden, at));
-    this.armTicks();
-    log(`federation roles: ${this.describeModes()}${options.configFile ? ` (config ${options.configFile})` : " (built-in defaults)"}`);
+  }
+
+  private async takeUpKept(): Promise<void> {
+    const { store, log, clock, configFile } = this.options;
+    for (const kept of await store.federationRoles.modes()) {
+      const role = ROLE_NAMES.find((name) => name === kept.role);
+      if (role && this.fileConfig.roles[role].mode === kept.fileMode) this.modesSet.set(role, kept.mode);
+      else await store.write((tx) => tx.federationRoles.clearMode(kept.role)); // the file changed it since: the file's again
+    }
+    this.engine.setConfig(this.effectiveConfig());
+    const started = performance.now();
+    const rebuilt = await rebuildEngine(this.engine, store, this.options.nodes(), clock(), (target) => this.options.decisions.policyInForce(target));
+    this.decided.push(...rebuilt.decisions.slice(0, KEPT_RECORDS).reverse());
+    this.conflicts.push(...(await store.federationRoles.conflicts({ limit: KEPT_RECORDS })).reverse());
+    log(`federation roles: ${this.describeModes()}${configFile ? ` (config ${configFile})` : " (built-in defaults)"}`);
+    log(
+      `federation engine rebuilt in ${Math.round(performance.now() - started)} ms: ${rebuilt.events} events since ${new Date(rebuilt.from).toISOString()}, ` +
+        `${rebuilt.latches} latches, ${rebuilt.decisions.length} decision records`,
+    );
   }
 
   /** Hands one recorded event to the engine: queued, run at the end of this event-loop turn. Cheap: called on ingest. */
   readonly observe = (event: FederationEvent): void => {
     if (this.stopped) return;
     this.queue.push(event);
-    this.scheduled ??= setImmediate(() => this.runQueue());
+    if (this.rebuilt) this.scheduled ??= setImmediate(() => this.runQueue());
   };
 
   /** Each role's mode, enabled (active), last evaluation and last decision. */
   roles(): Record<RoleName, { mode: RoleMode; enabled: boolean; last_evaluation: number | null; last_decision: DecisionRecord | null }> {
     const status = this.engine.status();
-    for (const name of ROLE_NAMES) status[name].enabled = status[name].mode === "active";
+    for (const name of ROLE_NAMES) {
+      status[name].enabled = status[name].mode === "active";
+      // As kept: with the hub's decision id once issued (as after a restart).
+      const last = status[name].last_decision;
+      if (last) status[name].last_decision = this.decided.findLast((kept) => kept.id === last.id) ?? last;
+    }
     return status;
   }
 
@@ -95,7 +144,9 @@ export class LiveFederation {
    * Sets a role's mode (the admin API). It stays over reloads of the file
    * until the file itself changes that role's mode: the last to change it wins.
    */
-  setMode(role: RoleName, mode: RoleMode): void {
+  async setMode(role: RoleName, mode: RoleMode): Promise<void> {
+    const kept = { role, mode, fileMode: this.fileConfig.roles[role].mode, setAt: this.options.clock() };
+    await this.options.store.write((tx) => tx.federationRoles.setMode(kept));
     this.modesSet.set(role, mode);
     this.engine.setConfig(this.effectiveConfig());
     this.options.log(`federation role ${role} set to ${mode} through the admin API`);
@@ -118,6 +169,11 @@ export class LiveFederation {
   private apply(step: EngineStep): void {
     for (const alert of step.alerts) this.options.alerts.raise(alert);
     for (const conflict of step.conflicts) keep(this.conflicts, conflict);
+    this.keep("the engine's decisions", async (tx) => {
+      await tx.federationRoles.addDecisions(step.decisions);
+      await tx.federationRoles.addConflicts(step.conflicts);
+      await tx.federationRoles.moveLatches(step.latches);
+    }, step.decisions.length + step.conflicts.length + step.latches.length);
     for (const record of step.decisions) {
       const kept: LiveDecision = { ...record };
       keep(this.decided, kept);
@@ -125,13 +181,26 @@ export class LiveFederation {
     }
   }
 
+  /** Writes what the engine did into the registry, in the order done; a failure is logged and alerted, the engine goes on. */
+  private keep(what: string, work: (tx: StoreTransaction) => Promise<unknown>, count = 1): void {
+    if (count === 0) return;
+    this.options.store.write(work).catch((error: Error) => {
+      this.options.log(`keeping ${what} in the registry failed: ${error.message}`);
+      this.options.alerts.raise({ severity: "low", kind: "engine_unhealthy", message: `keeping ${what} in the registry failed: ${error.message}`, at: this.options.clock() });
+    });
+  }
+
   /** Issued in the order decided: Decisions issues one at a time, in call order. */
   private issue(record: LiveDecision): void {
     const { role, rule, inputs, thresholds } = record;
     this.options.decisions.issue({ type: record.type, target: record.target, payload: record.payload }, { kind: "role", role, rule, inputs, thresholds }).then(
-      (issued) => (record.decision_id = issued.decision.id),
+      (issued) => {
+        record.decision_id = issued.decision.id;
+        this.keep("a decision's id", (tx) => tx.federationRoles.settleDecision(record.id, { decision_id: issued.decision.id }));
+      },
       (error: Error) => {
         record.issue_error = error.message;
+        this.keep("why a decision failed", (tx) => tx.federationRoles.settleDecision(record.id, { issue_error: error.message }));
         this.options.alerts.raise({ severity: "low", kind: "engine_unhealthy", message: `issuing ${role}'s ${record.type} to ${record.target} failed: ${error.message}`, at: this.options.clock() });
       },
     );
@@ -142,13 +211,17 @@ export class LiveFederation {
     const origin = overridden.origin;
     if (origin.kind !== "role" || !(ROLE_NAMES as readonly string[]).includes(origin.role)) return;
     const { type, target } = overridden.message;
-    this.engine.noteOverride({ role: origin.role as RoleName, rule: origin.rule, type, target }, at);
+    const forgotten = this.engine.noteOverride({ role: origin.role as RoleName, rule: origin.rule, type, target }, at);
+    this.keep("latches an OVERRIDE reset", (tx) => tx.federationRoles.moveLatches(forgotten), forgotten.length);
     this.options.log(`federation role ${origin.role} will not issue ${type} to ${target} again for ${this.engine.currentConfig.engine.override_suppression_s} s (operator OVERRIDE of ${overridden.message.id})`);
   }
 
   private reloaded(config: FederationConfig): void {
     // A mode the file changes is the file's again; one set through the API stays otherwise.
-    for (const name of ROLE_NAMES) if (config.roles[name].mode !== this.fileConfig.roles[name].mode) this.modesSet.delete(name);
+    for (const name of ROLE_NAMES) {
+      if (config.roles[name].mode === this.fileConfig.roles[name].mode || !this.modesSet.delete(name)) continue;
+      this.keep(`${name}'s mode`, (tx) => tx.federationRoles.clearMode(name));
+    }
     this.fileConfig = config;
     this.engine.setConfig(this.effectiveConfig());
     this.armTicks();

@@ -2,9 +2,10 @@
 // transitions, enrollment tokens, tombstones of removed nodes, the decisions
 // audit trail with acks and desired policies, the history of what each node's
 // strategy reported, the federation events the hub observed (the roles'
-// input stream), the alerts raised with the webhook's outbox, and the hub's
-// own values (key pair, token hashes). A backend implements HubStore;
-// callers never see SQL.
+// input stream), what the federation roles decided and where their rules
+// stand, the alerts raised with the webhook's outbox, and the hub's own
+// values (key pair, token hashes). A backend implements HubStore; callers
+// never see SQL.
 //
 // Every method returns a promise, because a networked backend (PostgreSQL, a
 // later issue) answers over a socket; the SQLite backend answers at once.
@@ -18,6 +19,8 @@ import type { DecisionMessage, DesiredPolicyMessage } from "../../protocol/messa
 import type { Report, ReportKind } from "../../protocol/reports.ts";
 import type { AlertSeverity } from "../alerts.ts";
 import type { DecisionOrigin } from "../decisions/decision-origin.ts";
+import type { RoleMode } from "../federation/config.ts";
+import type { ConflictRecord, KeptDecision, LatchChange } from "../federation/records.ts";
 import type { HealthTransition, NodeRecord } from "../nodes/node-model.ts";
 
 /**
@@ -259,12 +262,21 @@ export const FEDERATION_EVENTS_KEPT_PER_NODE = 200_000;
 export const ALERTS_KEPT = 10_000;
 export const ALERTS_KEPT_MS = 30 * 86_400_000;
 
+/**
+ * The federation roles' decision records (issued and advisory) kept, and as
+ * many conflicts: the newest 10,000 of each, about 20 MB of JSON, days of
+ * a busy fleet's decisions at the engine's hourly cap per role.
+ */
+export const FEDERATION_ROLE_RECORDS_KEPT = 10_000;
+
 /** How much a store keeps of what grows without end; a backend is opened with these (tests make them small). */
 export interface StoreBounds {
   federationEventsPerNode: number;
   federationEventsMs: number;
   alertsKept: number;
   alertsMs: number;
+  /** Role decision records and conflicts kept, each (default FEDERATION_ROLE_RECORDS_KEPT). */
+  federationRoleRecords?: number;
 }
 
 export const DEFAULT_STORE_BOUNDS: StoreBounds = {
@@ -272,6 +284,7 @@ export const DEFAULT_STORE_BOUNDS: StoreBounds = {
   federationEventsMs: FEDERATION_EVENTS_KEPT_MS,
   alertsKept: ALERTS_KEPT,
   alertsMs: ALERTS_KEPT_MS,
+  federationRoleRecords: FEDERATION_ROLE_RECORDS_KEPT,
 };
 
 /** An event read back, with the seq the store gave it (increasing in the order events were added: observation order). */
@@ -359,6 +372,48 @@ export interface AlertWrites extends AlertReads {
   retryLater(seq: number, attempts: number, nextAttemptAt: number): Promise<void>;
 }
 
+/** A role's mode set through the admin API, with the mode the config file gave it then (a file that changes it since wins). */
+export interface StoredRoleMode {
+  role: string;
+  mode: RoleMode;
+  fileMode: RoleMode;
+  setAt: number;
+}
+
+/** A rule's latch as kept (LatchChange with a latch). */
+export type StoredLatch = LatchChange & { latch: NonNullable<LatchChange["latch"]> };
+
+/**
+ * What the federation roles did and where they stand, so a restarted hub
+ * goes on from there (hub/federation/rebuild.ts): their decision records
+ * (issued and advisory) and conflicts, each rule's latch, and the modes set
+ * through the admin API.
+ */
+export interface FederationRoleReads {
+  /** Decision records, newest first (the order added), with `at` at or after `since`; at most `limit`. */
+  decisions(query: { limit: number; since?: number }): Promise<KeptDecision[]>;
+  /** Conflicts, newest first (the order added), with `at` at or after `since`; at most `limit`. */
+  conflicts(query: { limit: number; since?: number }): Promise<ConflictRecord[]>;
+  /** Every rule's latch, by rule then target. */
+  latches(): Promise<StoredLatch[]>;
+  /** The modes set through the admin API, by role. */
+  modes(): Promise<StoredRoleMode[]>;
+}
+
+export interface FederationRoleWrites extends FederationRoleReads {
+  /** Appends decision records (oldest first), then keeps the newest `federationRoleRecords`. */
+  addDecisions(records: readonly KeptDecision[]): Promise<void>;
+  /** Adds the hub's decision id, or why issuing failed, to a record; false if there is no such record (any more). */
+  settleDecision(id: string, outcome: { decision_id: string } | { issue_error: string }): Promise<boolean>;
+  /** Appends conflicts (oldest first), then keeps the newest `federationRoleRecords`. */
+  addConflicts(records: readonly ConflictRecord[]): Promise<void>;
+  /** Applies latch changes in order: a latch replaces the rule's for that target, null deletes it. */
+  moveLatches(changes: readonly LatchChange[]): Promise<void>;
+  setMode(mode: StoredRoleMode): Promise<void>;
+  /** Forgets a role's API-set mode (the file changed it); false if there was none. */
+  clearMode(role: string): Promise<boolean>;
+}
+
 /** The hub's own values, by key (its key pair, the admin and watch token hashes). */
 export interface HubValueReads {
   get(key: string): Promise<string | undefined>;
@@ -377,6 +432,7 @@ export interface StoreTransaction {
   reports: ReportWrites;
   federationEvents: FederationEventWrites;
   alerts: AlertWrites;
+  federationRoles: FederationRoleWrites;
   hubValues: HubValueWrites;
 }
 
@@ -388,6 +444,7 @@ export interface HubStore {
   reports: ReportReads;
   federationEvents: FederationEventReads;
   alerts: AlertReads;
+  federationRoles: FederationRoleReads;
   hubValues: HubValueReads;
   /**
    * Runs `work` in one transaction and resolves with its result once that is

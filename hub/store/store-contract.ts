@@ -9,6 +9,7 @@ import { emptyLive, type HealthTransition, type NodeRecord } from "../nodes/node
 import { REPORT_HISTORY, type ReportKind, type ReportOf } from "../../protocol/reports.ts";
 import { registeredNode } from "../../test/fixtures/node-record.ts";
 import { OPERATOR, type DecisionOrigin } from "../decisions/decision-origin.ts";
+import type { ConflictRecord, KeptDecision } from "../federation/records.ts";
 import {
   DEFAULT_STORE_BOUNDS,
   TRANSITIONS_KEPT_PER_NODE,
@@ -18,6 +19,7 @@ import {
   type ReportRecord,
   type StoreBounds,
   type StoredAlert,
+  type StoredRoleMode,
   type Tombstone,
 } from "./hub-store.ts";
 
@@ -486,6 +488,105 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       const again = await reopen();
       expect(await again.alerts.lastSeq()).toBe(8);
       expect(await again.alerts.count()).toBe(2);
+    });
+  });
+
+  describe(`${name}: federation roles`, () => {
+    const roleDecision = (n: number, at = NOW + n): KeptDecision => ({
+      id: `fed-${n}`,
+      at,
+      role: "supervisor",
+      rule: "fleet_drawdown",
+      type: "FREEZE",
+      target: "fleet",
+      payload: { severity: "HIGH", reason: `freeze ${n}` },
+      direction: "tighten",
+      reason: `freeze ${n}`,
+      inputs: { fleet_drawdown_pct: 16 },
+      thresholds: { fleet_drawdown_pct: 15 },
+      mode: n % 2 ? "active" : "advisory",
+      issued: n % 2 === 1,
+    });
+    const conflict = (n: number): ConflictRecord => ({
+      at: NOW + n,
+      fields: ["mode"],
+      winner: { role: "supervisor", rule: "fleet_drawdown", type: "FREEZE", target: "fleet", payload: {}, direction: "tighten", at: NOW, id: `fed-${n}` },
+      loser: { role: "ess_guard", rule: "sustained_warning", type: "MODE_CHANGE", target: "pi-1", payload: { mode: "LIVE" }, direction: "loosen", at: NOW + n },
+    });
+    const ids = (records: KeptDecision[]) => records.map((r) => r.id);
+
+    test("decision records and conflicts read back whole, newest first, narrowed by time; an issued record gets its decision id; kept across a reopen", async () => {
+      const { store, reopen } = await open();
+      await store.write((tx) => tx.federationRoles.addDecisions([roleDecision(1), roleDecision(2)]));
+      await store.write(async (tx) => {
+        await tx.federationRoles.addDecisions([roleDecision(3, NOW)]); // decided later at an earlier time: still newest
+        await tx.federationRoles.addConflicts([conflict(1), conflict(2)]);
+      });
+      expect(await store.federationRoles.decisions({ limit: 10 })).toEqual([roleDecision(3, NOW), roleDecision(2), roleDecision(1)]);
+      expect(ids(await store.federationRoles.decisions({ limit: 2 }))).toEqual(["fed-3", "fed-2"]);
+      expect(ids(await store.federationRoles.decisions({ limit: 10, since: NOW + 1 }))).toEqual(["fed-2", "fed-1"]);
+      expect(await store.federationRoles.conflicts({ limit: 10 })).toEqual([conflict(2), conflict(1)]);
+      expect(await store.federationRoles.conflicts({ limit: 10, since: NOW + 2 })).toEqual([conflict(2)]);
+
+      expect(await store.write((tx) => tx.federationRoles.settleDecision("fed-1", { decision_id: "dec_abc" }))).toBe(true);
+      expect(await store.write((tx) => tx.federationRoles.settleDecision("fed-3", { issue_error: "unknown node" }))).toBe(true);
+      expect(await store.write((tx) => tx.federationRoles.settleDecision("fed-9", { decision_id: "dec_x" }))).toBe(false);
+      const settled = await store.federationRoles.decisions({ limit: 10 });
+      expect(settled[2]).toEqual({ ...roleDecision(1), decision_id: "dec_abc" });
+      expect(settled[0]).toEqual({ ...roleDecision(3, NOW), issue_error: "unknown node" });
+
+      await store.close();
+      const again = await reopen();
+      expect(await again.federationRoles.decisions({ limit: 10 })).toEqual(settled);
+      expect(await again.federationRoles.conflicts({ limit: 10 })).toEqual([conflict(2), conflict(1)]);
+    });
+
+    test("the newest records of each kind are kept up to the bound, also past it in one batch", async () => {
+      const store = (await open({ ...DEFAULT_STORE_BOUNDS, federationRoleRecords: 3 })).store;
+      await store.write((tx) => tx.federationRoles.addDecisions([1, 2].map((n) => roleDecision(n))));
+      await store.write((tx) => tx.federationRoles.addDecisions([3, 4].map((n) => roleDecision(n))));
+      expect(ids(await store.federationRoles.decisions({ limit: 10 }))).toEqual(["fed-4", "fed-3", "fed-2"]);
+      await store.write((tx) => tx.federationRoles.addDecisions([5, 6, 7, 8, 9].map((n) => roleDecision(n))));
+      expect(ids(await store.federationRoles.decisions({ limit: 10 }))).toEqual(["fed-9", "fed-8", "fed-7"]);
+      await store.write((tx) => tx.federationRoles.addConflicts([1, 2, 3, 4, 5].map(conflict)));
+      expect(await store.federationRoles.conflicts({ limit: 10 })).toEqual([conflict(5), conflict(4), conflict(3)]);
+    });
+
+    test("latches move in order (set, replaced, deleted) and read back by rule then target; kept across a reopen", async () => {
+      const { store, reopen } = await open();
+      await store.write((tx) =>
+        tx.federationRoles.moveLatches([
+          { rule: "supervisor/fleet_freeze", target: "fleet", latch: { level: 1, since: NOW, value: ["fleet_drawdown"] } },
+          { rule: "risk_officer/drawdown", target: "pi-2", latch: { level: 1, since: NOW } },
+          { rule: "risk_officer/drawdown", target: "pi-1", latch: { level: 1, since: NOW } },
+          { rule: "risk_officer/drawdown", target: "pi-1", latch: { level: 2, since: NOW + 5 } },
+          { rule: "researcher/stale_model", target: "model:m1", latch: { level: 1, since: NOW } },
+        ]),
+      );
+      await store.write((tx) => tx.federationRoles.moveLatches([{ rule: "researcher/stale_model", target: "model:m1", latch: null }, { rule: "ess_guard/thresholds", target: "pi-9", latch: null }]));
+      const expected = [
+        { rule: "risk_officer/drawdown", target: "pi-1", latch: { level: 2, since: NOW + 5 } },
+        { rule: "risk_officer/drawdown", target: "pi-2", latch: { level: 1, since: NOW } },
+        { rule: "supervisor/fleet_freeze", target: "fleet", latch: { level: 1, since: NOW, value: ["fleet_drawdown"] } },
+      ];
+      expect(await store.federationRoles.latches()).toEqual(expected);
+      await store.close();
+      expect(await (await reopen()).federationRoles.latches()).toEqual(expected);
+    });
+
+    test("a role's API-set mode is kept with the file's mode then, replaced, and forgotten; kept across a reopen", async () => {
+      const { store, reopen } = await open();
+      await store.write(async (tx) => {
+        await tx.federationRoles.setMode({ role: "supervisor", mode: "active", fileMode: "advisory", setAt: NOW });
+        await tx.federationRoles.setMode({ role: "researcher", mode: "off", fileMode: "advisory", setAt: NOW });
+      });
+      await store.write((tx) => tx.federationRoles.setMode({ role: "supervisor", mode: "off", fileMode: "active", setAt: NOW + 1 }));
+      expect(await store.write((tx) => tx.federationRoles.clearMode("researcher"))).toBe(true);
+      expect(await store.write((tx) => tx.federationRoles.clearMode("researcher"))).toBe(false);
+      const expected: StoredRoleMode[] = [{ role: "supervisor", mode: "off", fileMode: "active", setAt: NOW + 1 }];
+      expect(await store.federationRoles.modes()).toEqual(expected);
+      await store.close();
+      expect(await (await reopen()).federationRoles.modes()).toEqual(expected);
     });
   });
 

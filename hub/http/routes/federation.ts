@@ -6,7 +6,8 @@
 // GET /alerts lists the alerts raised (hub/alerts.ts). GET /roles shows the
 // roles at work (mode, last evaluation and decision), the engine's counters
 // and the latest decisions (issued and advisory) and conflicts; PUT
-// /roles/:name {mode} sets a role's mode.
+// /roles/:name {mode} sets a role's mode, kept in the registry (a 200 means
+// it survives a restart).
 import { Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { jsonBody } from "../../../lib/http-errors.ts";
@@ -34,7 +35,7 @@ export function federationRoutes(hub: HubContext, admin: MiddlewareHandler, fede
     if (!role) throw new DomainError("not_found", "unknown_role", `no role ${name} (roles: ${ROLE_NAMES.join(", ")})`);
     const parsed = RoleModeRequest.safeParse(await jsonBody(c));
     if (!parsed.success) throw invalidInput(parsed.error.issues);
-    federation.setMode(role, parsed.data.mode);
+    await federation.setMode(role, parsed.data.mode);
     return c.json({ role, ...federation.roles()[role] });
   });
 

@@ -23,7 +23,9 @@ export class SqliteFederationEventTable implements FederationEventWrites {
   private readonly trimOldest;
   private readonly deleteAged;
   private readonly uncount;
-  private readonly select;
+  private readonly selectRange;
+  private readonly selectOpen;
+  private readonly firstSeq;
 
   constructor(
     db: SqliteDatabase,
@@ -43,11 +45,14 @@ export class SqliteFederationEventTable implements FederationEventWrites {
     );
     this.deleteAged = db.prepare("DELETE FROM federation_events WHERE at < ? RETURNING node_id");
     this.uncount = db.prepare("UPDATE federation_event_counts SET events = events - ? WHERE node_id = ?");
-    this.select = db.prepare(
-      `SELECT seq, event FROM federation_events
-       WHERE seq > $after AND at >= $from AND at < $to AND ($node IS NULL OR node_id = $node)
-       ORDER BY seq LIMIT $limit`,
-    );
+    // A range with an end: gathered on the time index. One open to the newest: walked in seq (or a
+    // node's seq) from where it starts, stopping at `limit`, so paging through it costs each page only
+    // (`+at` keeps SQLite off the time index, which would gather and sort the rest for every page).
+    const columns = "SELECT seq, event FROM federation_events WHERE seq > $after AND ($node IS NULL OR node_id = $node)";
+    this.selectRange = db.prepare(`${columns} AND at >= $from AND at < $to ORDER BY seq LIMIT $limit`);
+    this.selectOpen = db.prepare(`${columns} AND +at >= $from ORDER BY seq LIMIT $limit`);
+    // On the time index (covering: at and seq): left to itself, SQLite walks seq from the start of the table for min(seq).
+    this.firstSeq = db.prepare("SELECT min(seq) AS seq FROM federation_events INDEXED BY federation_events_at WHERE at >= ?");
   }
 
   async add(events: readonly NodeFederationEvent[]): Promise<void> {
@@ -73,13 +78,18 @@ export class SqliteFederationEventTable implements FederationEventWrites {
   }
 
   async list(query: FederationEventQuery): Promise<StoredFederationEvent[]> {
-    const rows = this.select.all<{ seq: number; event: string }>({
-      after: query.afterSeq ?? 0,
-      from: query.from ?? 0,
-      to: query.to ?? Number.MAX_SAFE_INTEGER,
-      node: query.node ?? null,
-      limit: query.limit,
-    });
+    const from = query.from ?? 0;
+    const params = { after: query.afterSeq ?? 0, from, node: query.node ?? null, limit: query.limit };
+    let rows: { seq: number; event: string }[];
+    if (query.to !== undefined) rows = this.selectRange.all({ ...params, to: query.to });
+    else {
+      if (query.afterSeq === undefined && from > 0) {
+        const first = this.firstSeq.get<{ seq: number | null }>(from)?.seq ?? null;
+        if (first === null) return [];
+        params.after = first - 1;
+      }
+      rows = this.selectOpen.all(params);
+    }
     return rows.map((row) => ({ seq: row.seq, event: JSON.parse(row.event) as NodeFederationEvent }));
   }
 }

@@ -3,7 +3,8 @@
 // versions brought (tombstones in 2, bounded health transitions in 3, the
 // strategy reports' history in 4, override links and ack results in 5,
 // federation events and decision origins in 6, alerts and the webhook's
-// outbox in 7); one from a newer hub is refused.
+// outbox in 7, the federation roles' records, latches and API-set modes in
+// 8); one from a newer hub is refused.
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { openDatabase, type SqliteDatabase } from "../../../lib/sqlite.ts";
@@ -41,6 +42,7 @@ function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase)
   if (version < 5) r.db.exec("ALTER TABLE decisions DROP COLUMN overridden_by; ALTER TABLE decision_acks DROP COLUMN result;");
   if (version < 6) r.db.exec("DROP TABLE federation_events; DROP TABLE federation_event_counts; ALTER TABLE decisions DROP COLUMN origin;");
   if (version < 7) r.db.exec("DROP TABLE alerts; DROP TABLE alert_outbox;");
+  if (version < 8) r.db.exec("DROP TABLE federation_role_decisions; DROP TABLE federation_role_conflicts; DROP TABLE federation_role_latches; DROP TABLE federation_role_modes;");
   r.db.exec(`PRAGMA user_version = ${version}`);
   r.close();
   const check = openDatabase(join(dir, REGISTRY_FILE));
@@ -51,10 +53,23 @@ function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase)
 describe("registry schema upgrade", () => {
   test("a fresh registry is at the current version and has every table", () => {
     const r = registry();
-    expect(SCHEMA_VERSION).toBe(7);
-    expect(userVersion(r.db)).toBe(7);
+    expect(SCHEMA_VERSION).toBe(8);
+    expect(userVersion(r.db)).toBe(8);
     expect(tables(r.db)).toEqual(
-      expect.arrayContaining(["alert_outbox", "alerts", "decisions", "enrollment_tokens", "federation_events", "health_transitions", "node_reports", "nodes", "removed_nodes"]),
+      expect.arrayContaining([
+        "alert_outbox",
+        "alerts",
+        "decisions",
+        "enrollment_tokens",
+        "federation_events",
+        "federation_role_decisions",
+        "federation_role_latches",
+        "federation_role_modes",
+        "health_transitions",
+        "node_reports",
+        "nodes",
+        "removed_nodes",
+      ]),
     );
   });
 
@@ -160,6 +175,22 @@ describe("registry schema upgrade", () => {
     await upgraded.alerts.add(alert);
     expect(await upgraded.alerts.list({ limit: 10 })).toEqual([alert]);
     expect((await upgraded.alerts.outbox(10)).map((e) => e.alert.seq)).toEqual([1]);
+  });
+
+  test("a version-7 registry keeps its federation events and gains the roles' tables, empty", async () => {
+    const dir = tempDir();
+    const event = { type: "node_health", node: "pi-v7", at: NOW, state: "healthy" } as const;
+    olderRegistry(dir, 7, (db) => {
+      insertNode(db, "pi-v7");
+      db.prepare("INSERT INTO federation_events (node_id, type, at, event) VALUES ('pi-v7', 'node_health', ?, ?)").run(NOW, JSON.stringify(event));
+    });
+    expect(tables(closeLater(openDatabase(join(dir, REGISTRY_FILE))))).not.toContain("federation_role_decisions");
+    const upgraded = registry(dir);
+    expect(userVersion(upgraded.db)).toBe(SCHEMA_VERSION);
+    expect(await upgraded.federationEvents.list({ limit: 10 })).toEqual([{ seq: 1, event }]);
+    expect(await upgraded.federationRoles.decisions({ limit: 10 })).toEqual([]);
+    expect(await upgraded.federationRoles.latches()).toEqual([]);
+    expect(await upgraded.federationRoles.modes()).toEqual([]);
   });
 
   test("a registry from a newer hub is refused", () => {

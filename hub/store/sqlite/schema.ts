@@ -5,7 +5,7 @@
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import { TRANSITIONS_KEPT_PER_NODE } from "../hub-store.ts";
 
-export const SCHEMA_VERSION = 7;
+export const SCHEMA_VERSION = 8;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS hub_settings (
@@ -154,6 +154,39 @@ CREATE TABLE alert_outbox (
   alert_seq INTEGER PRIMARY KEY,   -- the alert to post; posted in this order
   attempts INTEGER NOT NULL,       -- failed attempts so far
   next_attempt_at INTEGER NOT NULL -- ms; not before
+);
+`,
+  // 8: what the federation roles did and where they stand, so a restarted
+  // hub goes on from there (issue 12): their decision records (issued and
+  // advisory) and conflicts, the newest FEDERATION_ROLE_RECORDS_KEPT of
+  // each; each rule's latch (one row per rule and target); the modes set
+  // through the admin API, with the file's mode when set (the file wins
+  // once it changes that mode).
+  8: `
+CREATE TABLE federation_role_decisions (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, -- the order decided
+  id TEXT NOT NULL UNIQUE,         -- the engine's id (fed-N)
+  at INTEGER NOT NULL,             -- the engine's time of the decision (ms)
+  record TEXT NOT NULL             -- JSON: the decision record, with decision_id or issue_error once issued
+);
+CREATE INDEX federation_role_decisions_at ON federation_role_decisions (at);
+CREATE TABLE federation_role_conflicts (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  record TEXT NOT NULL             -- JSON: the conflict record (both sides)
+);
+CREATE INDEX federation_role_conflicts_at ON federation_role_conflicts (at);
+CREATE TABLE federation_role_latches (
+  rule TEXT NOT NULL,              -- "role/rule"
+  target TEXT NOT NULL,            -- "fleet", a node id, or what the rule latches on (e.g. "model:m1")
+  latch TEXT NOT NULL,             -- JSON: {level, since, value?}
+  PRIMARY KEY (rule, target)
+);
+CREATE TABLE federation_role_modes (
+  role TEXT PRIMARY KEY,
+  mode TEXT NOT NULL,              -- set through PUT /api/federation/roles/:name
+  file_mode TEXT NOT NULL,         -- the config file's mode for the role then
+  set_at INTEGER NOT NULL
 );
 `,
 };

@@ -11,6 +11,7 @@ import { DEFAULT_STORE_BOUNDS, type HubStore, type StoreBounds, type StoreTransa
 import { SqliteAlertTable } from "./alert-table.ts";
 import { SqliteDecisionTable } from "./decision-table.ts";
 import { SqliteFederationEventTable } from "./federation-event-table.ts";
+import { SqliteFederationRoleTable } from "./federation-role-table.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { SqliteHubValueTable } from "./hub-value-table.ts";
 import { SqliteNodeTable } from "./node-table.ts";
@@ -41,6 +42,7 @@ export function openSqliteRegistry(dataDir: string, bounds: StoreBounds = DEFAUL
     reports: new SqliteReportTable(db),
     federationEvents: new SqliteFederationEventTable(db, bounds),
     alerts: new SqliteAlertTable(db, bounds),
+    federationRoles: new SqliteFederationRoleTable(db, bounds),
     hubValues: new SqliteHubValueTable(db),
     close: () => db.close(),
   };
@@ -60,6 +62,7 @@ export function openSqliteStore(dataDir: string, bounds: StoreBounds = DEFAULT_S
     reports: registry.reports,
     federationEvents: registry.federationEvents,
     alerts: registry.alerts,
+    federationRoles: registry.federationRoles,
     hubValues: registry.hubValues,
     write: (work) => group.run(() => work(tx)),
     async healthy() {
