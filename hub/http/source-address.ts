@@ -1,0 +1,38 @@
+// Where an HTTP request comes from, for the per-address rate limits: the
+// socket's remote address (Bun: server.requestIP, Node: the socket), never a
+// header a client can write. Only behind a reverse proxy the operator names
+// (EDGEFED_TRUSTED_PROXIES) is X-Forwarded-For read, and then only as far as
+// the proxies named: the client is the rightmost address no trusted proxy
+// owns, so a client cannot choose its own key by sending the header itself.
+import type { Context } from "hono";
+import { getConnInfo as bunConnInfo } from "hono/bun";
+import { getConnInfo as nodeConnInfo } from "@hono/node-server/conninfo";
+import { isIP } from "node:net";
+import { plainAddress, type TrustedProxies } from "./trusted-proxies.ts";
+
+const RUNS_ON_BUN = typeof globalThis.Bun !== "undefined";
+/** The key of a request whose address the server cannot tell (a Unix socket, a test's app.request()). */
+export const UNKNOWN_SOURCE = "unknown";
+
+function socketAddress(c: Context): string | undefined {
+  try {
+    return (RUNS_ON_BUN ? bunConnInfo(c) : nodeConnInfo(c)).remote.address;
+  } catch {
+    return undefined; // no server behind the request (app.request() in a test)
+  }
+}
+
+/** The request's source address: the socket's, or behind a trusted proxy the client it forwarded for. */
+export function sourceAddress(c: Context, proxies: TrustedProxies): string {
+  const peer = socketAddress(c);
+  if (peer === undefined) return UNKNOWN_SOURCE;
+  if (proxies.none || !proxies.has(peer)) return plainAddress(peer);
+  const forwarded = (c.req.header("x-forwarded-for") ?? "").split(",").map((part) => part.trim()).filter(Boolean);
+  // From the right: each trusted proxy appended the address it got the request from.
+  for (let i = forwarded.length - 1; i >= 0; i--) {
+    const hop = forwarded[i]!;
+    if (!isIP(plainAddress(hop))) return plainAddress(peer); // garbage a client wrote: the proxy is all we know
+    if (!proxies.has(hop)) return plainAddress(hop);
+  }
+  return plainAddress(forwarded[0] ?? peer);
+}
