@@ -8,6 +8,7 @@
 // - login: POST /api/session per source address;
 // - admin: every admin route per token, keyed by the token's hash (never the
 //   token), after the token was checked, so only real tokens get a bucket.
+// A per-address limit keys on the socket's address (source-address.ts).
 import type { Context, MiddlewareHandler } from "hono";
 import type { HubContext } from "../hub-context.ts";
 import { hashSecret } from "../identity/secrets.ts";
@@ -47,6 +48,18 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler {
   };
 }
 
+/**
+ * Whose admin bucket a request spends from: its bearer token's hash (never
+ * the token), else the hash of its Cookie header (a dashboard session, once
+ * sessions exist: one browser, one bucket).
+ */
+export function credentialKey(c: Context): string {
+  const token = bearerToken(c.req.header("authorization"));
+  if (token !== undefined) return `token:${hashSecret(token)}`;
+  const cookie = c.req.header("cookie");
+  return cookie ? `cookie:${hashSecret(cookie)}` : "none";
+}
+
 /** The hub's HTTP limits, from its settings: `app.ts` puts each on its routes. */
 export function hubRateLimits(hub: HubContext): Record<HttpLimit, MiddlewareHandler> {
   const { settings, metrics, clock } = hub;
@@ -60,7 +73,7 @@ export function hubRateLimits(hub: HubContext): Record<HttpLimit, MiddlewareHand
       ...common,
       limit: "admin",
       rate: { burst: settings.adminBurst, perSecond: settings.adminPerS },
-      keyOf: (c) => hashSecret(bearerToken(c.req.header("authorization")) ?? ""),
+      keyOf: credentialKey,
       what: "admin requests with this token",
     }),
   };
