@@ -79,12 +79,12 @@ export function hubRateLimits(hub: HubContext): Record<HttpLimit, MiddlewareHand
   };
 }
 
-/** `first`, then `second`: one middleware (an admin route takes one). A response `second` answers with is the answer, as Hono's own chaining does. */
+/**
+ * `first`, then `second`: one middleware (an admin route takes one). A
+ * response `second` answers with travels back through `first` to Hono, which
+ * makes it the answer as it does for any middleware's; the cast is only for
+ * Next's type (Promise<void>). No extra await: it runs on every admin read.
+ */
 export function both(first: MiddlewareHandler, second: MiddlewareHandler): MiddlewareHandler {
-  return (c, next) =>
-    first(c, () =>
-      second(c, next).then((answer) => {
-        if (answer instanceof Response) c.res = answer; // else next()'s own result (Hono's compose resolves to the context)
-      }),
-    );
+  return (c, next) => first(c, () => second(c, next) as Promise<void>);
 }
