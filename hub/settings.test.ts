@@ -37,7 +37,7 @@ const DEFAULTS: HubSettings = {
   loginPerS: 0.1,
   adminBurst: 600,
   adminPerS: 100,
-  mqttPublishBurst: 5000,
+  mqttPublishBurst: 100000,
   mqttPublishPerS: 1000,
   trustedProxies: [],
 };
