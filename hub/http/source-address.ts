@@ -5,12 +5,23 @@
 // the proxies named: the client is the rightmost address no trusted proxy
 // owns, so a client cannot choose its own key by sending the header itself.
 import type { Context } from "hono";
-import { getConnInfo as bunConnInfo } from "hono/bun";
 import { getConnInfo as nodeConnInfo } from "@hono/node-server/conninfo";
 import { isIP } from "node:net";
 import { plainAddress, type TrustedProxies } from "./trusted-proxies.ts";
 
 const RUNS_ON_BUN = typeof globalThis.Bun !== "undefined";
+
+/**
+ * Under Bun, Bun.serve hands the server to the fetch handler, which Hono keeps
+ * as c.env: its requestIP is what hono/bun's getConnInfo reads. Not imported
+ * from hono/bun: that module touches the Bun global as it loads, and the hub
+ * also runs as a Node bundle.
+ */
+function bunConnInfo(c: Context): { remote: { address?: string } } {
+  const server = c.env as { requestIP?: (request: Request) => { address: string } | null } | undefined;
+  if (typeof server?.requestIP !== "function") throw new TypeError("no Bun server behind this request");
+  return { remote: { address: server.requestIP(c.req.raw)?.address } };
+}
 /** The key of a request whose address the server cannot tell (a Unix socket, a test's app.request()). */
 export const UNKNOWN_SOURCE = "unknown";
 
