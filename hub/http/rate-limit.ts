@@ -8,13 +8,13 @@
 // - login: POST /api/session per source address;
 // - admin: every admin route per token, keyed by the token's hash (never the
 //   token), after the token was checked, so only real tokens get a bucket.
-// A per-address limit keys on the socket's address (source-address.ts).
+// A per-address limit keys on the socket's address, an IPv6 one by its /64 (source-address.ts).
 import type { Context, MiddlewareHandler } from "hono";
 import type { HubContext } from "../hub-context.ts";
 import { hashSecret } from "../identity/secrets.ts";
 import { TokenBuckets, type BucketRate } from "../../lib/token-bucket.ts";
 import { bearerToken } from "./admin-auth.ts";
-import { sourceAddress } from "./source-address.ts";
+import { addressKey, sourceAddress } from "./source-address.ts";
 import { TrustedProxies } from "./trusted-proxies.ts";
 
 export type HttpLimit = "register" | "login" | "admin";
@@ -64,7 +64,7 @@ export function credentialKey(c: Context): string {
 export function hubRateLimits(hub: HubContext): Record<HttpLimit, MiddlewareHandler> {
   const { settings, metrics, clock } = hub;
   const proxies = new TrustedProxies(settings.trustedProxies);
-  const bySource = (c: Context) => sourceAddress(c, proxies);
+  const bySource = (c: Context) => addressKey(sourceAddress(c, proxies));
   const common = { onLimited: (limit: string) => metrics.rateLimited(limit), clock };
   return {
     register: rateLimit({ ...common, limit: "register", rate: { burst: settings.registerBurst, perSecond: settings.registerPerS }, keyOf: bySource, what: "registration attempts from this address" }),

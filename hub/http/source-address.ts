@@ -47,3 +47,24 @@ export function sourceAddress(c: Context, proxies: TrustedProxies): string {
   }
   return plainAddress(forwarded[0] ?? peer);
 }
+
+/**
+ * Whose bucket an address spends from: an IPv4 address its own, an IPv6
+ * address its /64. A single IPv6 host usually holds a whole /64 and can send
+ * from any address in it: keyed per address, it would get a fresh burst per
+ * address.
+ */
+export function addressKey(address: string): string {
+  const plain = address.split("%")[0]!; // an IPv6 zone (fe80::1%eth0) names an interface, not a host
+  if (isIP(plain) !== 6) return address;
+  const [head = "", tail] = plain.split("::");
+  const headGroups = head === "" ? [] : head.split(":");
+  if (tail === undefined) return prefix64(headGroups);
+  const tailGroups = tail === "" ? [] : tail.split(":");
+  const tailLength = tailGroups.reduce((groups, group) => groups + (group.includes(".") ? 2 : 1), 0); // a dotted IPv4 tail is two groups
+  return prefix64([...headGroups, ...Array<string>(8 - headGroups.length - tailLength).fill("0"), ...tailGroups]);
+}
+
+function prefix64(groups: string[]): string {
+  return `${groups.slice(0, 4).map((group) => parseInt(group, 16).toString(16)).join(":")}::/64`;
+}
