@@ -88,10 +88,10 @@ async function memory(binary: string, name: string, env: Record<string, string> 
   return { atStart, after, idle, intentsPerS };
 }
 
-async function startHub(dataDir: string, ports: { http: number; mqtt: number }): Promise<Child> {
+async function startHub(dataDir: string, ports: { http: number; mqtt: number }, env: Record<string, string> = {}): Promise<Child> {
   return startChild(
     [join(ROOT, "hub/main.ts")],
-    { EDGEFED_DATA_DIR: dataDir, EDGEFED_HTTP_HOST: "127.0.0.1", EDGEFED_HTTP_PORT: String(ports.http), EDGEFED_MQTT_HOST: "127.0.0.1", EDGEFED_MQTT_PORT: String(ports.mqtt), EDGEFED_ADMIN_TOKEN: ADMIN, EDGEFED_HEARTBEAT_S: "15", EDGEFED_FLUSH_MS: "100" },
+    { EDGEFED_DATA_DIR: dataDir, EDGEFED_HTTP_HOST: "127.0.0.1", EDGEFED_HTTP_PORT: String(ports.http), EDGEFED_MQTT_HOST: "127.0.0.1", EDGEFED_MQTT_PORT: String(ports.mqtt), EDGEFED_ADMIN_TOKEN: ADMIN, EDGEFED_HEARTBEAT_S: "15", EDGEFED_FLUSH_MS: "100", ...env },
     /HTTP API on [\d.]+:(\d+)/,
   );
 }
@@ -135,7 +135,11 @@ async function withHub(): Promise<{ firstHeartbeatMs: number; replay: number; ra
   const replay = INTENTS / ((performance.now() - replayStart) / 1000);
   await agent.stop();
 
-  // The limit: the same messages from the node's own credentials, published raw.
+  // The limit: the same messages from the node's own credentials, published raw. Another INTENTS
+  // messages from one node within seconds of its replay is past its MQTT publish budget (the replay
+  // above ran under the default): a hub with the budget raised measures the raw rate.
+  await hub.stop();
+  hub = await startHub(hubDir, ports, { EDGEFED_RATE_MQTT_PUBLISH_BURST: String(10 * INTENTS) });
   const store = openDatabase(join(dir, "replay-pi", "agent.sqlite"));
   const creds = store.prepare("SELECT mqtt_url, mqtt_username, mqtt_password FROM hubs").get<{ mqtt_url: string; mqtt_username: string; mqtt_password: string }>()!;
   store.close();

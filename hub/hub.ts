@@ -9,6 +9,7 @@ import { PendingDecisionAlerts } from "./alerting/pending-decision-alerts.ts";
 import type { WebhookSender } from "./alerting/webhook-sender.ts";
 import type { BrokerAccess } from "./broker/broker-access.ts";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./broker/embedded-broker.ts";
+import { PublishBudget } from "./broker/publish-budget.ts";
 import { Decisions } from "./decisions/decisions.ts";
 import { loadFederationConfig } from "./federation/config-file.ts";
 import { LiveFederation } from "./federation/live.ts";
@@ -63,6 +64,13 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   // Set once ingest exists, before any node message can reach it.
   let handleNodeMessage: NodeMessageHandler = () => Promise.reject(new Error("the hub is still starting"));
 
+  // The embedded broker disconnects a node over its budget; with Mosquitto, ingest drops what is over.
+  const overBudget = settings.mqttUrl ? "dropping its messages over it" : "disconnected";
+  const publishBudget = new PublishBudget({ burst: settings.mqttPublishBurst, perSecond: settings.mqttPublishPerS }, (nodeId, episodeStarts) => {
+    metrics.rateLimited(settings.mqttUrl ? "mqtt_ingest" : "mqtt_publish");
+    if (episodeStarts) log(`node ${nodeId} is over its MQTT publish budget (${settings.mqttPublishBurst} at once, then ${settings.mqttPublishPerS}/s): ${overBudget}; logged again only after a quiet minute`);
+  });
+
   let embedded: EmbeddedBroker | null = null;
   let broker: BrokerAccess;
   let mqttCredentials: { url: string; username: string; password: string };
@@ -82,6 +90,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
       port: settings.mqttPort,
       nodes: fleet.all(),
       watcherPasswordHash: identity.watchTokenHash,
+      publishBudget,
       // The broker dies with the hub: it may acknowledge these to a node only once the hub has committed them.
       ingestBeforeAck: {
         covers: (topic) => nodeToCommitBeforeAck(topic) !== null,
@@ -151,6 +160,8 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
       onBirth: (node, now) => void decisions.redeliver(node, now),
     },
     log,
+    Date.now,
+    settings.mqttUrl ? publishBudget : null,
   );
   handleNodeMessage = ingestThenCommit(ingest, fleet, (kind, sentAt) => metrics.ingestCommitted(kind, sentAt, Date.now()));
   mqtt = new HubMqtt({

@@ -31,6 +31,15 @@ const DEFAULTS: HubSettings = {
   alertWebhookTimeoutMs: 5000,
   alertWebhookRetryMs: 1000,
   decisionPendingAlertS: 300,
+  registerBurst: 1000,
+  registerPerS: 10,
+  loginBurst: 10,
+  loginPerS: 0.1,
+  adminBurst: 600,
+  adminPerS: 100,
+  mqttPublishBurst: 100000,
+  mqttPublishPerS: 1000,
+  trustedProxies: [],
 };
 
 const ALL_ENV_VARS = [
@@ -60,6 +69,15 @@ const ALL_ENV_VARS = [
   "EDGEFED_ALERT_WEBHOOK_TIMEOUT_MS",
   "EDGEFED_ALERT_WEBHOOK_RETRY_MS",
   "EDGEFED_DECISION_PENDING_ALERT_S",
+  "EDGEFED_RATE_REGISTER_BURST",
+  "EDGEFED_RATE_REGISTER_PER_S",
+  "EDGEFED_RATE_LOGIN_BURST",
+  "EDGEFED_RATE_LOGIN_PER_S",
+  "EDGEFED_RATE_ADMIN_BURST",
+  "EDGEFED_RATE_ADMIN_PER_S",
+  "EDGEFED_RATE_MQTT_PUBLISH_BURST",
+  "EDGEFED_RATE_MQTT_PUBLISH_PER_S",
+  "EDGEFED_TRUSTED_PROXIES",
 ];
 
 /** The UsageError message parseHubSettings throws; fails the test if it does not throw one. */
@@ -110,6 +128,15 @@ describe("parseHubSettings", () => {
       EDGEFED_ALERT_WEBHOOK_TIMEOUT_MS: "2000",
       EDGEFED_ALERT_WEBHOOK_RETRY_MS: "250",
       EDGEFED_DECISION_PENDING_ALERT_S: "60",
+      EDGEFED_RATE_REGISTER_BURST: "50",
+      EDGEFED_RATE_REGISTER_PER_S: "2",
+      EDGEFED_RATE_LOGIN_BURST: "3",
+      EDGEFED_RATE_LOGIN_PER_S: "0.5",
+      EDGEFED_RATE_ADMIN_BURST: "20",
+      EDGEFED_RATE_ADMIN_PER_S: "5",
+      EDGEFED_RATE_MQTT_PUBLISH_BURST: "100",
+      EDGEFED_RATE_MQTT_PUBLISH_PER_S: "10",
+      EDGEFED_TRUSTED_PROXIES: "10.0.0.2, 192.168.1.0/24,::1",
     };
     expect(parseHubSettings([], env)).toEqual({
       dataDir: "/var/lib/edgefed",
@@ -138,6 +165,15 @@ describe("parseHubSettings", () => {
       alertWebhookTimeoutMs: 2000,
       alertWebhookRetryMs: 250,
       decisionPendingAlertS: 60,
+      registerBurst: 50,
+      registerPerS: 2,
+      loginBurst: 3,
+      loginPerS: 0.5,
+      adminBurst: 20,
+      adminPerS: 5,
+      mqttPublishBurst: 100,
+      mqttPublishPerS: 10,
+      trustedProxies: ["10.0.0.2", "192.168.1.0/24", "::1"],
     });
   });
 
@@ -186,6 +222,11 @@ describe("parseHubSettings", () => {
     expect(settingsError([], { EDGEFED_SWEEP_MS: "soon" })).toBe('EDGEFED_SWEEP_MS: "soon" is not a number above 0');
     expect(settingsError(["--max-body-bytes", ""])).toBe('--max-body-bytes: "" is not a number above 0');
     expect(settingsError(["--offline-after-s", "Infinity"])).toBe('--offline-after-s: "Infinity" is not a number 0 or more');
+  });
+
+  test("a trusted proxy that is not an address or CIDR range names the setting", () => {
+    expect(settingsError([], { EDGEFED_TRUSTED_PROXIES: "10.0.0.1,proxy.lan" })).toBe('EDGEFED_TRUSTED_PROXIES: "proxy.lan" is not an IP address or CIDR range');
+    expect(settingsError(["--trusted-proxies", "10.0.0.0/33"])).toBe('--trusted-proxies: "10.0.0.0/33": bad prefix length');
   });
 
   test("a non-mqtt URL names the flag or the environment variable", () => {

@@ -4,6 +4,7 @@
 import { UsageError } from "../lib/command-line.ts";
 import { port, positive, nonNegative, path, text, wholeNumber, yesNo } from "../lib/setting-values.ts";
 import { webhookUrl } from "./alerting/webhook-url.ts";
+import { trustedProxyList } from "./http/trusted-proxies.ts";
 import { maskSecrets, parseSettings, settingsHelp, type Checked, type Setting, type SettingsTable } from "../lib/settings.ts";
 
 export interface HubSettings {
@@ -40,6 +41,17 @@ export interface HubSettings {
   alertWebhookRetryMs: number;
   /** A decision not acknowledged by all its targets this long after it was issued raises an alert. */
   decisionPendingAlertS: number;
+  /** Rate limits (token buckets): a burst at once, then so many a second. */
+  registerBurst: number;
+  registerPerS: number;
+  loginBurst: number;
+  loginPerS: number;
+  adminBurst: number;
+  adminPerS: number;
+  mqttPublishBurst: number;
+  mqttPublishPerS: number;
+  /** Reverse proxies (addresses, CIDR ranges) whose X-Forwarded-For names the client; empty: none, the socket's address counts. */
+  trustedProxies: string[];
 }
 
 /**
@@ -107,6 +119,19 @@ const HUB_SETTINGS: SettingsTable<HubSettings> = [
   { key: "alertWebhookTimeoutMs", env: "EDGEFED_ALERT_WEBHOOK_TIMEOUT_MS", flag: "alert-webhook-timeout-ms", parse: positive, value: "MS", default: "5000", help: "a webhook post without an answer in this is tried again" },
   { key: "alertWebhookRetryMs", env: "EDGEFED_ALERT_WEBHOOK_RETRY_MS", flag: "alert-webhook-retry-ms", parse: positive, value: "MS", default: "1000", help: "first retry of a failed webhook post after about this; doubled each time, up to 5 min" },
   { key: "decisionPendingAlertS", env: "EDGEFED_DECISION_PENDING_ALERT_S", flag: "decision-pending-alert-s", parse: positive, value: "S", default: "300", help: "alert on a decision some targets have not acknowledged this long after it was issued" },
+  // Registration: 1,000 nodes behind one NAT re-registering at once (a power cut) fit the burst; more wait and retry (agents back off on 429).
+  { key: "registerBurst", env: "EDGEFED_RATE_REGISTER_BURST", flag: "rate-register-burst", parse: wholeNumber(1), value: "N", default: "1000", help: "registration attempts a source address may make at once (size for the most nodes behind one NAT)" },
+  { key: "registerPerS", env: "EDGEFED_RATE_REGISTER_PER_S", flag: "rate-register-per-s", parse: positive, value: "N", default: "10", help: "registration attempts a second a source address gets back after its burst" },
+  { key: "loginBurst", env: "EDGEFED_RATE_LOGIN_BURST", flag: "rate-login-burst", parse: wholeNumber(1), value: "N", default: "10", help: "login attempts (POST /api/session) a source address may make at once" },
+  { key: "loginPerS", env: "EDGEFED_RATE_LOGIN_PER_S", flag: "rate-login-per-s", parse: positive, value: "N", default: "0.1", help: "login attempts a second a source address gets back after its burst" },
+  { key: "adminBurst", env: "EDGEFED_RATE_ADMIN_BURST", flag: "rate-admin-burst", parse: wholeNumber(1), value: "N", default: "600", help: "admin API requests one token may make at once" },
+  { key: "adminPerS", env: "EDGEFED_RATE_ADMIN_PER_S", flag: "rate-admin-per-s", parse: positive, value: "N", default: "100", help: "admin API requests a second one token gets back after its burst" },
+  // After an outage a node replays its whole outbox (EDGEFED_OUTBOX_MAX, 100,000 by default) as fast as the hub
+  // acknowledges (11,000 to 21,000 events/s measured): the burst holds a full outbox, so a replay is never cut off.
+  // 1,000/s after it is a hundred times a busy node's steady rate.
+  { key: "mqttPublishBurst", env: "EDGEFED_RATE_MQTT_PUBLISH_BURST", flag: "rate-mqtt-publish-burst", parse: wholeNumber(1), value: "N", default: "100000", help: "MQTT messages a node may publish at once (a full outbox replayed after an outage); past its budget the embedded broker disconnects it, with Mosquitto ingest drops them" },
+  { key: "mqttPublishPerS", env: "EDGEFED_RATE_MQTT_PUBLISH_PER_S", flag: "rate-mqtt-publish-per-s", parse: positive, value: "N", default: "1000", help: "MQTT messages a second a node gets back after its burst" },
+  { key: "trustedProxies", env: "EDGEFED_TRUSTED_PROXIES", flag: "trusted-proxies", parse: trustedProxyList, value: "ADDRS", default: "", help: "reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For names the client for the per-address limits; empty: none" },
 ];
 
 /** Settings from the environment and flags; throws UsageError naming each bad setting, HelpRequested for --help. */

@@ -9,6 +9,7 @@ import { ROOT } from "../../protocol/topics.ts";
 import { hashSecret, randomSecret, secretMatches } from "../identity/secrets.ts";
 import { nodeMayPublish, nodeMaySubscribe } from "./acl.ts";
 import { guardPacketSize } from "./packet-size-guard.ts";
+import type { PublishBudget } from "./publish-budget.ts";
 import { HUB_CLIENT_PREFIX, type BrokerAccess, type NodeGrant } from "./broker-access.ts";
 
 /** The hub's own MQTT identity on the embedded broker; node ids never start with "$". */
@@ -68,6 +69,8 @@ export async function startEmbeddedBroker(options: {
   watcherPasswordHash: string;
   /** Node publishes the hub commits before the broker acknowledges them. */
   ingestBeforeAck?: IngestBeforeAck;
+  /** Each node's publish budget: a node over it is disconnected (aedes closes a client whose publish is refused). */
+  publishBudget?: PublishBudget;
 }): Promise<EmbeddedBroker> {
   const passwordHashes = new Map<string, string>();
   for (const node of options.nodes) passwordHashes.set(node.nodeId, node.passwordHash);
@@ -100,6 +103,9 @@ export async function startEmbeddedBroker(options: {
         identity.role !== "watcher" &&
         (identity.role === "hub" ? packet.topic.startsWith(`${ROOT}/`) : nodeMayPublish(identity.nodeId, packet.topic, packet.retain));
       if (!allowed) return callback(new Error(`publish to ${packet.topic} not allowed`));
+      if (identity.role === "node" && options.publishBudget && !options.publishBudget.allows(identity.nodeId, Date.now())) {
+        return callback(new Error(`node ${identity.nodeId} is over its publish budget`));
+      }
       const { ingestBeforeAck } = options;
       if (identity.role !== "node" || packet.qos !== 1 || !ingestBeforeAck?.covers(packet.topic)) return callback(null);
       const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;

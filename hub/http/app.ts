@@ -8,6 +8,7 @@ import type { LiveFederation } from "../federation/live.ts";
 import type { HubContext } from "../hub-context.ts";
 import type { Ingest } from "../ingest/ingest.ts";
 import { requireAdmin } from "./admin-auth.ts";
+import { both, hubRateLimits } from "./rate-limit.ts";
 import { limitBody, routeNotFound } from "../../lib/http-errors.ts";
 import { hubErrorHandler } from "./error-handler.ts";
 import { measureHttp } from "../metrics/http-metrics.ts";
@@ -20,7 +21,9 @@ import { statusRoutes } from "./routes/status.ts";
 
 export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Ingest, federation: LiveFederation): Hono {
   const app = new Hono();
-  const admin = requireAdmin(hub.identity.adminTokenHash);
+  const limits = hubRateLimits(hub);
+  // The token first: only a real token gets a bucket of its own.
+  const admin = both(requireAdmin(hub.identity.adminTokenHash), limits.admin);
 
   // First, so it times everything after it, the error handler's answers included.
   app.use("*", measureHttp((method, route, status, seconds) => hub.metrics.httpRequest(method, route, status, seconds)));
@@ -32,6 +35,10 @@ export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Inge
   // Only the top app's handlers: the route modules have none of their own, so their errors come here.
   app.onError(hubErrorHandler(hub.log));
   app.notFound(routeNotFound);
+
+  // Before the routes they guard. The login route (POST /api/session) finds its limit already in place.
+  app.post("/federation/register", limits.register);
+  app.post("/api/session", limits.login);
 
   app.route("/", statusRoutes(hub, ingest, admin, federation));
   app.route("/", metricsRoutes(hub));

@@ -8,6 +8,7 @@ import { decodeTopic, isNodeToHubKind, parseNodeTopic, retainAllowed, type Messa
 import type { Fleet } from "../nodes/fleet.ts";
 import type { NodeRecord } from "../nodes/node-model.ts";
 import { DropCounter } from "./drop-counter.ts";
+import type { PublishBudget } from "../broker/publish-budget.ts";
 import { MAX_MODELS_PER_NODE, type ReportKind, type ReportOf } from "../../protocol/reports.ts";
 import { applyBirth, applyClose, applyHeartbeat, applyReport, applyState, applyVerdict } from "./node-messages.ts";
 
@@ -133,6 +134,8 @@ export class Ingest {
     hooks: IngestHooks,
     log: (line: string) => void,
     private readonly clock: () => number = Date.now,
+    /** With an external broker (Mosquitto has no per-client publish rate): a node's messages over it are dropped here. */
+    private readonly publishBudget: PublishBudget | null = null,
   ) {
     this.drops = new DropCounter(log);
     this.handlerContext = { fleet, hooks };
@@ -156,6 +159,7 @@ export class Ingest {
     if (!parsed) return this.dropped("unknown topic", "unknown topics", topic.slice(0, 200), now);
     const node = this.fleet.get(parsed.node);
     if (!node) return this.dropped("unknown node", parsed.node, `not registered (${parsed.kind})`, now);
+    if (this.publishBudget && !this.publishBudget.allows(node.nodeId, now)) return this.dropped("over publish budget", node.nodeId, `past ${this.publishBudget.rate.burst} at once, then ${this.publishBudget.rate.perSecond}/s`, now);
     const { kind } = parsed;
     if (!isNodeToHubKind(kind)) return this.dropped("unexpected kind", parsed.node, kind, now); // the hub's own topics
     // The broker hands a retained message to every new subscription as if it

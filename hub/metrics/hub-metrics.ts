@@ -46,6 +46,13 @@ export interface HubMetricSources {
   clock(): number;
 }
 
+/**
+ * The rate limits' labels: register, login (per source address), admin (per
+ * token), mqtt_publish (embedded broker: the node is disconnected), mqtt_ingest
+ * (external broker: the message is dropped).
+ */
+export const RATE_LIMITS = ["register", "login", "admin", "mqtt_publish", "mqtt_ingest"] as const;
+
 const SECONDS = 1000;
 const LAG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600];
 const COMMIT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
@@ -102,6 +109,13 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  private readonly rateLimitHits = new Counter({
+    name: "edgefed_rate_limited_total",
+    help: "Requests and MQTT messages refused by a rate limit (hub/http/rate-limit.ts, hub/broker/publish-budget.ts), by limit",
+    labelNames: ["limit"] as const,
+    registers: [this.registry],
+  });
+
   private readonly commits = new Histogram({
     name: "edgefed_registry_commit_seconds",
     help: "Registry writes (HubStore.write) from call to commit, grouped commits included",
@@ -114,6 +128,8 @@ export class HubMetrics {
     // Under Bun these ask for V8's heap spaces, which JavaScriptCore does not have: Bun's stand-in
     // answers with made-up spaces and took 25 of the 27 ms a scrape cost at 10,000 nodes.
     if (RUNS_ON_BUN) for (const name of V8_HEAP_SPACE_METRICS) this.registry.removeSingleMetric(name);
+    // Each limit's series from the start (at 0): a rate() over a series that appears only when first hit misses that hit.
+    for (const limit of RATE_LIMITS) this.rateLimitHits.inc({ limit }, 0);
     this.scrapeTimeGauges();
     if (options.perNode) this.perNodeGauges();
   }
@@ -159,6 +175,11 @@ export class HubMetrics {
 
   httpRequest(method: string, route: string, status: number, seconds: number): void {
     this.httpRequests.observe({ method, route, status: String(status) }, seconds);
+  }
+
+  /** A request or message refused by `limit` (one of RATE_LIMITS). */
+  rateLimited(limit: string): void {
+    this.rateLimitHits.inc({ limit });
   }
 
   registryCommit(seconds: number): void {
