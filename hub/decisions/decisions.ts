@@ -49,6 +49,8 @@ export class Decisions {
   private issuing: Promise<unknown> = Promise.resolve();
   /** Told of each decision an operator's OVERRIDE reversed, once committed (the federation roles' suppression). */
   private readonly overrideListeners: Array<(overridden: StoredDecision, at: number) => void> = [];
+  /** Told the id of each decision issued or acknowledged, once committed (the dashboard's live stream). */
+  private readonly changeListeners: Array<(decisionId: string) => void> = [];
 
   private constructor(private readonly hub: HubContext) {}
 
@@ -87,6 +89,15 @@ export class Decisions {
   /** Calls `listener` with each decision an operator's OVERRIDE reverses, after it is committed. */
   whenOverridden(listener: (overridden: StoredDecision, at: number) => void): void {
     this.overrideListeners.push(listener);
+  }
+
+  /** Calls `listener` with the id of each decision issued, and again on each ack, once committed. */
+  onChange(listener: (decisionId: string) => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  private changed(decisionId: string): void {
+    for (const listener of this.changeListeners) listener(decisionId);
   }
 
   /** The desired policy in force for a target: its own, else the fleet's, else the default. */
@@ -160,6 +171,7 @@ export class Decisions {
       return { seq, decision, policies, targets };
     });
     for (const [target, message] of policies) this.desired.set(target, message);
+    this.changed(decision.id);
     if (overridden && origin.kind === "operator") for (const listener of this.overrideListeners) listener(overridden, now);
     const reverses = overriding ? `, reverses ${(request.payload as OverridePayload).overridden_decision_id}` : "";
     const by = origin.kind === "role" ? ` by role ${origin.role} (${origin.rule})` : "";
@@ -208,14 +220,16 @@ export class Decisions {
    * Records a node's acknowledgement; resolves once it is committed, with
    * why it was refused (checked in the same transaction), or null.
    */
-  acknowledge(nodeId: string, ack: DecisionAckMessage, now: number): Promise<string | null> {
-    return this.hub.store.write(async (tx) => {
+  async acknowledge(nodeId: string, ack: DecisionAckMessage, now: number): Promise<string | null> {
+    const problem = await this.hub.store.write(async (tx) => {
       const stored = await tx.decisions.get(ack.id);
       if (!stored) return `unknown decision ${ack.id}`;
       if (!stored.targets.includes(nodeId)) return `decision ${ack.id} was not sent to this node`;
       await tx.decisions.addAck(ack.id, { nodeId, ok: ack.ok, error: ack.error ?? null, appliedAt: ack.appliedAt, receivedAt: now, result: ack.result ?? null });
       return null;
     });
+    if (problem === null) this.changed(ack.id);
+    return problem;
   }
 
   desiredPolicy(target: string): DesiredPolicyMessage | undefined {
