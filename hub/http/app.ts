@@ -17,6 +17,7 @@ import { nodeRoutes } from "./routes/nodes.ts";
 import { registerRoutes } from "./routes/register.ts";
 import { sessionRoutes } from "./routes/session.ts";
 import { streamRoutes } from "./routes/stream.ts";
+import { tokenRoutes } from "./routes/tokens.ts";
 import { LiveFeed } from "./live-feed.ts";
 import { statusRoutes } from "./routes/status.ts";
 
@@ -41,5 +42,6 @@ export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Inge
   app.route("/federation/nodes", nodeRoutes(hub, decisions, access));
   app.route("/api/federation", decisionRoutes(hub, decisions, access));
   app.route("/api/federation", federationRoutes(hub, access, federation));
+  app.route("/api/federation", tokenRoutes(hub, access));
   return app;
 }
