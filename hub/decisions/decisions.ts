@@ -31,6 +31,19 @@ export const DecisionRequest = z.strictObject({
   expires_in_s: z.int().min(1).max(MAX_EXPIRY_S).optional(),
 });
 
+/** What a decision would do, checked and not issued (POST /api/federation/decisions?dry_run=1). */
+export interface DryRunOutcome {
+  /** The node ids it would be sent to. */
+  targets: string[];
+}
+
+/** Thrown at the end of a dry run's transaction, so the store rolls back everything it wrote. */
+class DryRunRollback extends Error {
+  constructor(readonly outcome: DryRunOutcome) {
+    super("dry run: rolled back");
+  }
+}
+
 export interface IssuedDecision {
   decision: DecisionMessage;
   origin: DecisionOrigin;
@@ -112,12 +125,23 @@ export class Decisions {
    * unless a federation role says otherwise.
    */
   issue(rawBody: unknown, origin: DecisionOrigin = OPERATOR): Promise<IssuedDecision> {
-    const result = this.issuing.then(() => this.issueNow(rawBody, origin));
+    const result = this.issuing.then(() => this.issueNow(rawBody, origin, false));
     this.issuing = result.catch(() => {});
-    return result;
+    return result as Promise<IssuedDecision>;
   }
 
-  private async issueNow(rawBody: unknown, origin: DecisionOrigin): Promise<IssuedDecision> {
+  /**
+   * Checks a decision exactly as issue() would (the same code, up to the
+   * transaction that stores it, which is rolled back) and says whom it would
+   * reach; issues, stores and publishes nothing, and fails as issue() would.
+   */
+  dryRun(rawBody: unknown): Promise<DryRunOutcome> {
+    const result = this.issuing.then(() => this.issueNow(rawBody, OPERATOR, true));
+    this.issuing = result.catch(() => {});
+    return result as Promise<DryRunOutcome>;
+  }
+
+  private async issueNow(rawBody: unknown, origin: DecisionOrigin, dryRun: boolean): Promise<IssuedDecision | DryRunOutcome> {
     const parsed = DecisionRequest.safeParse(rawBody);
     if (!parsed.success) throw invalidInput(parsed.error.issues);
     const request = parsed.data;
@@ -141,7 +165,7 @@ export class Decisions {
     const overriding = request.type === "OVERRIDE";
     const policyCandidates = this.policyCandidates(request.target, effect.kind === "policy" ? "fold" : overriding ? "refold" : null);
     let overridden: StoredDecision | undefined;
-    const { seq, decision, policies, targets } = await hub.store.write(async (tx) => {
+    const written = hub.store.write(async (tx) => {
       // A node removed since the lists above were taken (its removal may even
       // sit earlier in this transaction) gets nothing: no decision left
       // pending for it, no node policy saved again.
@@ -168,8 +192,17 @@ export class Decisions {
         await tx.decisions.savePolicy(target, message);
         policies.set(target, message);
       }
+      if (dryRun) throw new DryRunRollback({ targets });
       return { seq, decision, policies, targets };
     });
+    let outcome: Awaited<typeof written>;
+    try {
+      outcome = await written;
+    } catch (error) {
+      if (error instanceof DryRunRollback) return error.outcome;
+      throw error;
+    }
+    const { seq, decision, policies, targets } = outcome;
     for (const [target, message] of policies) this.desired.set(target, message);
     this.changed(decision.id);
     if (overridden && origin.kind === "operator") for (const listener of this.overrideListeners) listener(overridden, now);
