@@ -1,7 +1,10 @@
 // The hub's HTTP API (Hono): route modules mounted under their paths
 // (routes/), a body limit on writes, and one error handler that answers
 // every error as `{error, detail}` with its status (error-handler.ts).
-// Handlers stay thin: parse, call the domain, shape JSON.
+// Every API route takes one of two guards (admin-auth.ts): `reader` (the
+// admin bearer, or any dashboard session) or `admin`; a session's writes
+// also need its CSRF token. Handlers stay thin: parse, call the domain,
+// shape JSON.
 import { Hono } from "hono";
 import type { Decisions } from "../decisions/decisions.ts";
 import type { LiveFederation } from "../federation/live.ts";
