@@ -8,15 +8,16 @@ import type { MqttClient } from "mqtt";
 import { nodeTopic } from "../protocol/topics.ts";
 import { cleanUp } from "./helpers.ts";
 import { dashboardLogin, openEventStream, type EventStream } from "./support/dashboard-client.ts";
-import { connectNode, newNode, registerBody, startTestHub, type TestHub } from "./support/hub-harness.ts";
+import { connectNode, eventually, newNode, registerBody, startTestHub, type TestHub } from "./support/hub-harness.ts";
 import { birth, heartbeat } from "./support/node-payloads.ts";
 
 let hub: TestHub;
+const logs: string[] = [];
 const streams: EventStream[] = [];
 const clients: MqttClient[] = [];
 
 beforeAll(async () => {
-  hub = await startTestHub();
+  hub = await startTestHub({ log: (line) => logs.push(line) });
 });
 afterAll(async () => {
   for (const stream of streams) stream.close();
@@ -100,6 +101,13 @@ describe("the live stream", () => {
     await client.publishAsync(nodeTopic("pi-ack", "cmd/ack"), JSON.stringify({ id, ok: true, appliedAt: Date.now() }), { qos: 1 });
     const acked = await stream.next((e) => e.event === "decision" && e.data.id === id && e.data.acked === 1, 10_000, "the ack");
     expect(acked.data.pending).toBe(0);
+  });
+
+  test("a client that goes away is dropped", async () => {
+    const stream = await streamOf(hub, hub.adminToken);
+    const before = logs.filter((line) => line.startsWith("live stream closed: the client went away")).length;
+    stream.close();
+    await eventually(() => logs.filter((line) => line.startsWith("live stream closed: the client went away")).length > before, 10_000, "the hub to drop the client");
   });
 
   test("an alert comes as the alerts list shows it", async () => {

@@ -40,7 +40,7 @@ export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Inge
 
   app.route("/", statusRoutes(hub, ingest, access, federation));
   app.route("/api/session", sessionRoutes(sessions, hub.settings.sessionTtlS));
-  app.route("/api", streamRoutes(access, sessions, feed, hub.clock));
+  app.route("/api", streamRoutes(access, sessions, feed, hub.clock, hub.log));
   app.route("/federation/register", registerRoutes(hub));
   app.route("/federation/nodes", nodeRoutes(hub, decisions, access));
   app.route("/api/federation", decisionRoutes(hub, decisions, access));

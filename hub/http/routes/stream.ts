@@ -16,7 +16,7 @@ export const PING_MS = 15_000;
 export const MAX_QUEUED_EVENTS = 10_000;
 const PING = "ping" as const;
 
-export function streamRoutes(access: ApiAccess, sessions: DashboardSessions, feed: LiveFeed, clock: () => number): Hono {
+export function streamRoutes(access: ApiAccess, sessions: DashboardSessions, feed: LiveFeed, clock: () => number, log: (line: string) => void): Hono {
   const routes = new Hono();
 
   routes.get("/stream", access.reader, async (c) => {
@@ -32,7 +32,8 @@ export function streamRoutes(access: ApiAccess, sessions: DashboardSessions, fee
       const expiry = session ? setTimeout(() => client.close("the session expired"), Math.max(0, session.expiresAt - clock())) : undefined;
       try {
         await stream.write(": connected\n\n");
-        await client.pump((event) => (event === PING ? stream.write(": ping\n\n") : stream.writeSSE(event)));
+        const why = await client.pump((event) => (event === PING ? stream.write(": ping\n\n") : stream.writeSSE(event)));
+        log(`live stream closed: ${why} (${feed.subscribers - 1} left)`);
       } finally {
         unsubscribe();
         clearInterval(ping);
