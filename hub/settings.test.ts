@@ -40,6 +40,7 @@ const DEFAULTS: HubSettings = {
   mqttPublishBurst: 100000,
   mqttPublishPerS: 1000,
   trustedProxies: [],
+  sessionTtlS: 43200,
 };
 
 const ALL_ENV_VARS = [
@@ -78,6 +79,7 @@ const ALL_ENV_VARS = [
   "EDGEFED_RATE_MQTT_PUBLISH_BURST",
   "EDGEFED_RATE_MQTT_PUBLISH_PER_S",
   "EDGEFED_TRUSTED_PROXIES",
+  "EDGEFED_SESSION_TTL_S",
 ];
 
 /** The UsageError message parseHubSettings throws; fails the test if it does not throw one. */
@@ -137,6 +139,7 @@ describe("parseHubSettings", () => {
       EDGEFED_RATE_MQTT_PUBLISH_BURST: "100",
       EDGEFED_RATE_MQTT_PUBLISH_PER_S: "10",
       EDGEFED_TRUSTED_PROXIES: "10.0.0.2, 192.168.1.0/24,::1",
+      EDGEFED_SESSION_TTL_S: "600",
     };
     expect(parseHubSettings([], env)).toEqual({
       dataDir: "/var/lib/edgefed",
@@ -174,6 +177,7 @@ describe("parseHubSettings", () => {
       mqttPublishBurst: 100,
       mqttPublishPerS: 10,
       trustedProxies: ["10.0.0.2", "192.168.1.0/24", "::1"],
+      sessionTtlS: 600,
     });
   });
 

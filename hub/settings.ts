@@ -52,6 +52,8 @@ export interface HubSettings {
   mqttPublishPerS: number;
   /** Reverse proxies (addresses, CIDR ranges) whose X-Forwarded-For names the client; empty: none, the socket's address counts. */
   trustedProxies: string[];
+  /** How long a dashboard login session lasts. */
+  sessionTtlS: number;
 }
 
 /**
@@ -132,6 +134,7 @@ const HUB_SETTINGS: SettingsTable<HubSettings> = [
   { key: "mqttPublishBurst", env: "EDGEFED_RATE_MQTT_PUBLISH_BURST", flag: "rate-mqtt-publish-burst", parse: wholeNumber(1), value: "N", default: "100000", help: "MQTT messages a node may publish at once (a full outbox replayed after an outage); past its budget the embedded broker disconnects it, with Mosquitto ingest drops them" },
   { key: "mqttPublishPerS", env: "EDGEFED_RATE_MQTT_PUBLISH_PER_S", flag: "rate-mqtt-publish-per-s", parse: positive, value: "N", default: "1000", help: "MQTT messages a second a node gets back after its burst" },
   { key: "trustedProxies", env: "EDGEFED_TRUSTED_PROXIES", flag: "trusted-proxies", parse: trustedProxyList, value: "ADDRS", default: "", help: "reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For names the client for the per-address limits; empty: none" },
+  { key: "sessionTtlS", env: "EDGEFED_SESSION_TTL_S", flag: "session-ttl-s", parse: positive, value: "S", default: "43200", help: "how long a dashboard login lasts" },
 ];
 
 /** Settings from the environment and flags; throws UsageError naming each bad setting, HelpRequested for --help. */

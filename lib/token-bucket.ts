@@ -56,6 +56,12 @@ export class TokenBuckets {
     return { allowed, retryAfterMs: Math.ceil(((1 - bucket.tokens) / this.rate.perSecond) * 1000) };
   }
 
+  /** Gives `key` back one token (a request that turned out not to count), up to the burst. */
+  refund(key: string): void {
+    const bucket = this.buckets.get(key);
+    if (bucket) bucket.tokens = Math.min(this.rate.burst, bucket.tokens + 1);
+  }
+
   /** Keys held now (for tests and the bound). */
   get size(): number {
     return this.buckets.size;

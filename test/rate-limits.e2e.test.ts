@@ -87,13 +87,16 @@ describe("HTTP rate limits", () => {
     expectRateLimited(await register(t, "127.0.0.2", token, { "x-forwarded-for": "203.0.113.99" }));
   });
 
-  test("login (POST /api/session): limited per source address", async () => {
-    const t = await hubWith({ EDGEFED_RATE_LOGIN_BURST: "1", EDGEFED_RATE_LOGIN_PER_S: "0.01" });
-    const login = (source: string) => requestFrom(source, `${t.hub.httpUrl}/api/session`, { method: "POST", body: { token: "not-a-token" } });
-    expect((await login("127.0.0.1")).status).not.toBe(429); // whatever the route answers (not built yet: 404)
-    expectRateLimited(await login("127.0.0.1"));
-    expect((await login("127.0.0.2")).status).not.toBe(429);
-    expect(await rateLimited(t, "login")).toBe(1);
+  test("login (POST /api/session): refused attempts limited per source address; a good login does not count", async () => {
+    const t = await hubWith({ EDGEFED_RATE_LOGIN_BURST: "2", EDGEFED_RATE_LOGIN_PER_S: "0.01" });
+    const login = (source: string, token: string) => requestFrom(source, `${t.hub.httpUrl}/api/session`, { method: "POST", body: { token } });
+    for (let i = 0; i < 3; i++) expect((await login("127.0.0.1", t.adminToken)).status).toBe(200);
+    expect((await login("127.0.0.1", "not-a-token")).status).toBe(401);
+    expect((await login("127.0.0.1", "not-a-token")).status).toBe(401);
+    expectRateLimited(await login("127.0.0.1", "not-a-token"));
+    expectRateLimited(await login("127.0.0.1", t.adminToken)); // spent: the good token waits too
+    expect((await login("127.0.0.2", "not-a-token")).status).toBe(401);
+    expect(await rateLimited(t, "login")).toBe(2);
   });
 
   test("admin API: limited per token, after the token is checked", async () => {

@@ -31,6 +31,19 @@ export const DecisionRequest = z.strictObject({
   expires_in_s: z.int().min(1).max(MAX_EXPIRY_S).optional(),
 });
 
+/** What a decision would do, checked and not issued (POST /api/federation/decisions?dry_run=1). */
+export interface DryRunOutcome {
+  /** The node ids it would be sent to. */
+  targets: string[];
+}
+
+/** Thrown at the end of a dry run's transaction, so the store rolls back everything it wrote. */
+class DryRunRollback extends Error {
+  constructor(readonly outcome: DryRunOutcome) {
+    super("dry run: rolled back");
+  }
+}
+
 export interface IssuedDecision {
   decision: DecisionMessage;
   origin: DecisionOrigin;
@@ -54,6 +67,8 @@ export class Decisions {
   private readonly overrideListeners: Array<(overridden: StoredDecision, at: number) => void> = [];
   /** Told of each decision once committed and folded, before it is published (the alerts). */
   private readonly issuedListeners: Array<(issued: CommittedDecision) => void> = [];
+  /** Told the id of each decision issued or acknowledged, once committed (the dashboard's live stream). */
+  private readonly changeListeners: Array<(decisionId: string) => void> = [];
 
   private constructor(private readonly hub: HubContext) {}
 
@@ -99,6 +114,15 @@ export class Decisions {
     this.issuedListeners.push(listener);
   }
 
+  /** Calls `listener` with the id of each decision issued, and again on each ack, once committed. */
+  onChange(listener: (decisionId: string) => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  private changed(decisionId: string): void {
+    for (const listener of this.changeListeners) listener(decisionId);
+  }
+
   /** The desired policy in force for a target: its own, else the fleet's, else the default. */
   policyInForce(target: string): KernelPolicy {
     const message = this.desired.get(target) ?? this.desired.get("fleet");
@@ -111,12 +135,23 @@ export class Decisions {
    * unless a federation role says otherwise.
    */
   issue(rawBody: unknown, origin: DecisionOrigin = OPERATOR): Promise<IssuedDecision> {
-    const result = this.issuing.then(() => this.issueNow(rawBody, origin));
+    const result = this.issuing.then(() => this.issueNow(rawBody, origin, false));
     this.issuing = result.catch(() => {});
-    return result;
+    return result as Promise<IssuedDecision>;
   }
 
-  private async issueNow(rawBody: unknown, origin: DecisionOrigin): Promise<IssuedDecision> {
+  /**
+   * Checks a decision exactly as issue() would (the same code, up to the
+   * transaction that stores it, which is rolled back) and says whom it would
+   * reach; issues, stores and publishes nothing, and fails as issue() would.
+   */
+  dryRun(rawBody: unknown): Promise<DryRunOutcome> {
+    const result = this.issuing.then(() => this.issueNow(rawBody, OPERATOR, true));
+    this.issuing = result.catch(() => {});
+    return result as Promise<DryRunOutcome>;
+  }
+
+  private async issueNow(rawBody: unknown, origin: DecisionOrigin, dryRun: boolean): Promise<IssuedDecision | DryRunOutcome> {
     const parsed = DecisionRequest.safeParse(rawBody);
     if (!parsed.success) throw invalidInput(parsed.error.issues);
     const request = parsed.data;
@@ -140,7 +175,7 @@ export class Decisions {
     const overriding = request.type === "OVERRIDE";
     const policyCandidates = this.policyCandidates(request.target, effect.kind === "policy" ? "fold" : overriding ? "refold" : null);
     let overridden: StoredDecision | undefined;
-    const { seq, decision, policies, targets } = await hub.store.write(async (tx) => {
+    const written = hub.store.write(async (tx) => {
       // A node removed since the lists above were taken (its removal may even
       // sit earlier in this transaction) gets nothing: no decision left
       // pending for it, no node policy saved again.
@@ -167,10 +202,20 @@ export class Decisions {
         await tx.decisions.savePolicy(target, message);
         policies.set(target, message);
       }
+      if (dryRun) throw new DryRunRollback({ targets });
       return { seq, decision, policies, targets };
     });
+    let outcome: Awaited<typeof written>;
+    try {
+      outcome = await written;
+    } catch (error) {
+      if (error instanceof DryRunRollback) return error.outcome;
+      throw error;
+    }
+    const { seq, decision, policies, targets } = outcome;
     for (const [target, message] of policies) this.desired.set(target, message);
     hub.metrics.decisionIssued(decision.type, origin);
+    this.changed(decision.id);
     if (overridden && origin.kind === "operator") for (const listener of this.overrideListeners) listener(overridden, now);
     const reverses = overriding ? `, reverses ${(request.payload as OverridePayload).overridden_decision_id}` : "";
     const by = origin.kind === "role" ? ` by role ${origin.role} (${origin.rule})` : "";
@@ -238,6 +283,7 @@ export class Decisions {
       return null;
     });
     if (firstAck) this.hub.metrics.decisionAcked(firstAck.message.type, firstAck.origin, ack.ok);
+    if (problem === null) this.changed(ack.id);
     return problem;
   }
 

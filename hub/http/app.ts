@@ -1,13 +1,17 @@
 // The hub's HTTP API (Hono): route modules mounted under their paths
 // (routes/), a body limit on writes, and one error handler that answers
 // every error as `{error, detail}` with its status (error-handler.ts).
-// Handlers stay thin: parse, call the domain, shape JSON.
+// Every API route takes one of two guards (admin-auth.ts): `reader` (the
+// admin bearer, or any dashboard session) or `admin`; a session's writes
+// also need its CSRF token. Handlers stay thin: parse, call the domain,
+// shape JSON.
 import { Hono } from "hono";
 import type { Decisions } from "../decisions/decisions.ts";
 import type { LiveFederation } from "../federation/live.ts";
 import type { HubContext } from "../hub-context.ts";
 import type { Ingest } from "../ingest/ingest.ts";
-import { requireAdmin } from "./admin-auth.ts";
+import { DashboardSessions } from "../identity/dashboard-sessions.ts";
+import { apiAccess, type ApiAccess } from "./admin-auth.ts";
 import { both, hubRateLimits } from "./rate-limit.ts";
 import { limitBody, routeNotFound } from "../../lib/http-errors.ts";
 import { hubErrorHandler } from "./error-handler.ts";
@@ -17,13 +21,20 @@ import { federationRoutes } from "./routes/federation.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { nodeRoutes } from "./routes/nodes.ts";
 import { registerRoutes } from "./routes/register.ts";
+import { sessionRoutes } from "./routes/session.ts";
+import { streamRoutes } from "./routes/stream.ts";
+import { tokenRoutes } from "./routes/tokens.ts";
+import { LiveFeed } from "./live-feed.ts";
 import { statusRoutes } from "./routes/status.ts";
 
 export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Ingest, federation: LiveFederation): Hono {
   const app = new Hono();
   const limits = hubRateLimits(hub);
-  // The token first: only a real token gets a bucket of its own.
-  const admin = both(requireAdmin(hub.identity.adminTokenHash), limits.admin);
+  const sessions = new DashboardSessions(hub.store, hub.identity, hub.settings.sessionTtlS * 1000, hub.clock);
+  const guards = apiAccess(hub.identity.adminTokenHash, sessions);
+  // The token or session first: only a real caller gets a bucket of its own.
+  const access: ApiAccess = { reader: both(guards.reader, limits.admin), admin: both(guards.admin, limits.admin) };
+  const feed = new LiveFeed(hub, decisions);
 
   // First, so it times everything after it, the error handler's answers included.
   app.use("*", measureHttp((method, route, status, seconds) => hub.metrics.httpRequest(method, route, status, seconds)));
@@ -36,15 +47,18 @@ export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Inge
   app.onError(hubErrorHandler(hub.log));
   app.notFound(routeNotFound);
 
-  // Before the routes they guard. The login route (POST /api/session) finds its limit already in place.
+  // Before the routes they guard.
   app.post("/federation/register", limits.register);
   app.post("/api/session", limits.login);
 
-  app.route("/", statusRoutes(hub, ingest, admin, federation));
+  app.route("/", statusRoutes(hub, ingest, access, federation));
   app.route("/", metricsRoutes(hub));
+  app.route("/api/session", sessionRoutes(sessions, hub.settings.sessionTtlS));
+  app.route("/api", streamRoutes(access, sessions, feed, hub.clock, hub.log));
   app.route("/federation/register", registerRoutes(hub));
-  app.route("/federation/nodes", nodeRoutes(hub, decisions, admin));
-  app.route("/api/federation", decisionRoutes(hub, decisions, admin));
-  app.route("/api/federation", federationRoutes(hub, admin, federation));
+  app.route("/federation/nodes", nodeRoutes(hub, decisions, access));
+  app.route("/api/federation", decisionRoutes(hub, decisions, access));
+  app.route("/api/federation", federationRoutes(hub, access, federation));
+  app.route("/api/federation", tokenRoutes(hub, access));
   return app;
 }

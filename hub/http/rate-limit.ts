@@ -5,7 +5,7 @@
 //
 // The hub's limits (settings EDGEFED_RATE_*):
 // - register: POST /federation/register per source address;
-// - login: POST /api/session per source address;
+// - login: POST /api/session per source address, refused attempts only;
 // - admin: every admin route per token, keyed by the token's hash (never the
 //   token), after the token was checked, so only real tokens get a bucket.
 // A per-address limit keys on the socket's address, an IPv6 one by its /64 (source-address.ts).
@@ -30,14 +30,22 @@ export interface RateLimitOptions {
   /** Called with `limit` on each refusal (the metric). */
   onLimited(limit: string): void;
   clock(): number;
+  /** Whether an answered request counts against its key (default: every one); one that does not gets its token back. */
+  counts?(status: number): boolean;
 }
 
 /** Not async on purpose: it runs before every admin read, and an extra await per request shows. */
 export function rateLimit(options: RateLimitOptions): MiddlewareHandler {
   const buckets = new TokenBuckets(options.rate);
+  const counts = options.counts;
   return (c, next) => {
-    const take = buckets.take(options.keyOf(c), options.clock());
-    if (take.allowed) return next();
+    const key = options.keyOf(c);
+    const take = buckets.take(key, options.clock());
+    if (take.allowed && !counts) return next();
+    if (take.allowed)
+      return next().then(() => {
+        if (!counts!(c.res.status)) buckets.refund(key);
+      });
     options.onLimited(options.limit);
     const seconds = Math.max(1, Math.ceil(take.retryAfterMs / 1000));
     return Promise.resolve(
@@ -68,7 +76,8 @@ export function hubRateLimits(hub: HubContext): Record<HttpLimit, MiddlewareHand
   const common = { onLimited: (limit: string) => metrics.rateLimited(limit), clock };
   return {
     register: rateLimit({ ...common, limit: "register", rate: { burst: settings.registerBurst, perSecond: settings.registerPerS }, keyOf: bySource, what: "registration attempts from this address" }),
-    login: rateLimit({ ...common, limit: "login", rate: { burst: settings.loginBurst, perSecond: settings.loginPerS }, keyOf: bySource, what: "login attempts from this address" }),
+    // Only refused logins count: an operator logging in again and again is not guessing tokens.
+    login: rateLimit({ ...common, limit: "login", rate: { burst: settings.loginBurst, perSecond: settings.loginPerS }, keyOf: bySource, what: "failed login attempts from this address", counts: (status) => status === 401 }),
     admin: rateLimit({
       ...common,
       limit: "admin",

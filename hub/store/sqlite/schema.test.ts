@@ -4,7 +4,8 @@
 // strategy reports' history in 4, override links and ack results in 5,
 // federation events and decision origins in 6, alerts and the webhook's
 // outbox in 7, the federation roles' records, latches and API-set modes in
-// 8); one from a newer hub is refused.
+// 8, dashboard sessions, token revocation and metric buckets in 9); one from
+// a newer hub is refused.
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { openDatabase, type SqliteDatabase } from "../../../lib/sqlite.ts";
@@ -43,6 +44,7 @@ function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase)
   if (version < 6) r.db.exec("DROP TABLE federation_events; DROP TABLE federation_event_counts; ALTER TABLE decisions DROP COLUMN origin;");
   if (version < 7) r.db.exec("DROP TABLE alerts; DROP TABLE alert_outbox;");
   if (version < 8) r.db.exec("DROP TABLE federation_role_decisions; DROP TABLE federation_role_conflicts; DROP TABLE federation_role_latches; DROP TABLE federation_role_modes;");
+  if (version < 9) r.db.exec("DROP TABLE dashboard_sessions; DROP TABLE node_metric_buckets; ALTER TABLE enrollment_tokens DROP COLUMN revoked_at;");
   r.db.exec(`PRAGMA user_version = ${version}`);
   r.close();
   const check = openDatabase(join(dir, REGISTRY_FILE));
@@ -53,12 +55,13 @@ function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase)
 describe("registry schema upgrade", () => {
   test("a fresh registry is at the current version and has every table", () => {
     const r = registry();
-    expect(SCHEMA_VERSION).toBe(8);
-    expect(userVersion(r.db)).toBe(8);
+    expect(SCHEMA_VERSION).toBe(9);
+    expect(userVersion(r.db)).toBe(9);
     expect(tables(r.db)).toEqual(
       expect.arrayContaining([
         "alert_outbox",
         "alerts",
+        "dashboard_sessions",
         "decisions",
         "enrollment_tokens",
         "federation_events",
@@ -67,6 +70,7 @@ describe("registry schema upgrade", () => {
         "federation_role_modes",
         "health_transitions",
         "node_reports",
+        "node_metric_buckets",
         "nodes",
         "removed_nodes",
       ]),
@@ -191,6 +195,21 @@ describe("registry schema upgrade", () => {
     expect(await upgraded.federationRoles.decisions({ limit: 10 })).toEqual([]);
     expect(await upgraded.federationRoles.latches()).toEqual([]);
     expect(await upgraded.federationRoles.modes()).toEqual([]);
+  });
+
+  test("a version-8 registry keeps its tokens, none revoked, and gains sessions and metric buckets", async () => {
+    const dir = tempDir();
+    olderRegistry(dir, 8, (db) => {
+      insertNode(db, "pi-v8");
+      db.prepare("INSERT INTO enrollment_tokens (token_hash, label, uses_left, expires_at, created_at) VALUES (?, 'v8', 2, NULL, ?)").run("a".repeat(64), NOW);
+    });
+    expect(tables(closeLater(openDatabase(join(dir, REGISTRY_FILE))))).not.toContain("dashboard_sessions");
+    const upgraded = registry(dir);
+    expect(await upgraded.tokens.list(10)).toEqual([{ id: "a".repeat(12), label: "v8", usesLeft: 2, expiresAt: null, createdAt: NOW, registrations: 0, revokedAt: null }]);
+    await upgraded.sessions.add({ idHash: "h", role: "admin", csrfToken: "c", createdAt: NOW, expiresAt: NOW + 1 });
+    expect((await upgraded.sessions.get("h", NOW))?.role).toBe("admin");
+    await upgraded.metricBuckets.add([{ nodeId: "pi-v8", at: 0, load: 1, rssBytes: 2, outboxDepth: 3, verdicts: { PASS: 1, HOLD: 0 }, byReason: {} }]);
+    expect(await upgraded.metricBuckets.list("pi-v8", 0)).toHaveLength(1);
   });
 
   test("a registry from a newer hub is refused", () => {

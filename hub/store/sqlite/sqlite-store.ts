@@ -14,9 +14,11 @@ import { SqliteFederationEventTable } from "./federation-event-table.ts";
 import { SqliteFederationRoleTable } from "./federation-role-table.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { SqliteHubValueTable } from "./hub-value-table.ts";
+import { SqliteMetricBucketTable } from "./metric-bucket-table.ts";
 import { SqliteNodeTable } from "./node-table.ts";
 import { SqliteReportTable } from "./report-table.ts";
 import { migrateRegistry } from "./schema.ts";
+import { SqliteSessionTable } from "./session-table.ts";
 import { SqliteTokenTable } from "./token-table.ts";
 import { SqliteTombstoneTable } from "./tombstone-table.ts";
 
@@ -44,6 +46,8 @@ export function openSqliteRegistry(dataDir: string, bounds: StoreBounds = DEFAUL
     alerts: new SqliteAlertTable(db, bounds),
     federationRoles: new SqliteFederationRoleTable(db, bounds),
     hubValues: new SqliteHubValueTable(db),
+    sessions: new SqliteSessionTable(db),
+    metricBuckets: new SqliteMetricBucketTable(db),
     close: () => db.close(),
   };
 }
@@ -64,6 +68,8 @@ export function openSqliteStore(dataDir: string, bounds: StoreBounds = DEFAULT_S
     alerts: registry.alerts,
     federationRoles: registry.federationRoles,
     hubValues: registry.hubValues,
+    sessions: registry.sessions,
+    metricBuckets: registry.metricBuckets,
     write: (work) => group.run(() => work(tx)),
     async healthy() {
       try {
