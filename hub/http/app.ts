@@ -1,6 +1,7 @@
 // The hub's HTTP API (Hono): route modules mounted under their paths
-// (routes/), a body limit on writes, and one error handler that answers
-// every error as `{error, detail}` with its status (error-handler.ts).
+// (routes/), the dashboard at `/` (../dashboard/), a body limit on writes,
+// and one error handler that answers every error as `{error, detail}` with
+// its status (error-handler.ts).
 // Handlers stay thin: parse, call the domain, shape JSON.
 import { Hono } from "hono";
 import type { Decisions } from "../decisions/decisions.ts";
@@ -9,6 +10,7 @@ import type { HubContext } from "../hub-context.ts";
 import type { Ingest } from "../ingest/ingest.ts";
 import { requireAdmin } from "./admin-auth.ts";
 import { limitBody, routeNotFound } from "../../lib/http-errors.ts";
+import { dashboardRoutes } from "../dashboard/routes.ts";
 import { hubErrorHandler } from "./error-handler.ts";
 import { decisionRoutes } from "./routes/decisions.ts";
 import { federationRoutes } from "./routes/federation.ts";
@@ -33,5 +35,6 @@ export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Inge
   app.route("/federation/nodes", nodeRoutes(hub, decisions, admin));
   app.route("/api/federation", decisionRoutes(hub, decisions, admin));
   app.route("/api/federation", federationRoutes(hub, admin, federation));
+  app.route("/", dashboardRoutes(hub.log));
   return app;
 }
