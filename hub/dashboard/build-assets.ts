@@ -27,7 +27,6 @@ export interface DashboardBuild {
   buildMs: number;
 }
 
-const UI_DIR = join(import.meta.dir, "ui");
 const CONTENT_TYPES: Record<string, string> = {
   ".js": "text/javascript; charset=utf-8",
   ".css": "text/css; charset=utf-8",
@@ -46,8 +45,9 @@ export function dashboardBuild(): Promise<DashboardBuild> {
 async function buildDashboard(): Promise<DashboardBuild> {
   const started = performance.now();
   if (typeof globalThis.Bun === "undefined") throw new Error("the dashboard is built with Bun.build: run the hub under Bun (npm run hub)");
+  // import.meta.dir is Bun's: looked up only once Bun is known to run.
   const result = await Bun.build({
-    entrypoints: [join(UI_DIR, "main.tsx")],
+    entrypoints: [join(import.meta.dir, "ui", "main.tsx")],
     target: "browser",
     minify: true,
     naming: { entry: "[name]-[hash].[ext]", chunk: "[name]-[hash].[ext]", asset: "[name]-[hash].[ext]" },
