@@ -23,6 +23,7 @@ const DEFAULTS: HubSettings = {
   flushMs: 1000,
   sweepMs: 1000,
   federationConfig: "",
+  sessionTtlS: 43200,
 };
 
 const ALL_ENV_VARS = [
@@ -44,6 +45,7 @@ const ALL_ENV_VARS = [
   "EDGEFED_FLUSH_MS",
   "EDGEFED_SWEEP_MS",
   "EDGEFED_FEDERATION_CONFIG",
+  "EDGEFED_SESSION_TTL_S",
 ];
 
 /** The UsageError message parseHubSettings throws; fails the test if it does not throw one. */
@@ -86,6 +88,7 @@ describe("parseHubSettings", () => {
       EDGEFED_FLUSH_MS: "250",
       EDGEFED_SWEEP_MS: "500",
       EDGEFED_FEDERATION_CONFIG: "/etc/edgefed/federation.yaml",
+      EDGEFED_SESSION_TTL_S: "600",
     };
     expect(parseHubSettings([], env)).toEqual({
       dataDir: "/var/lib/edgefed",
@@ -106,6 +109,7 @@ describe("parseHubSettings", () => {
       flushMs: 250,
       sweepMs: 500,
       federationConfig: "/etc/edgefed/federation.yaml",
+      sessionTtlS: 600,
     });
   });
 

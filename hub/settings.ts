@@ -27,6 +27,8 @@ export interface HubSettings {
   sweepMs: number;
   /** The federation config file (YAML or JSON), reloaded on change; empty: built-in defaults, every role advisory. */
   federationConfig: string;
+  /** How long a dashboard login session lasts. */
+  sessionTtlS: number;
 }
 
 /**
@@ -86,6 +88,7 @@ const HUB_SETTINGS: SettingsTable<HubSettings> = [
   { key: "flushMs", env: "EDGEFED_FLUSH_MS", flag: "flush-ms", parse: positive, value: "MS", default: "1000", help: "how often live node state is written to SQLite" },
   { key: "sweepMs", env: "EDGEFED_SWEEP_MS", flag: "sweep-ms", parse: positive, value: "MS", default: "1000", help: "how often node health is re-evaluated" },
   { key: "federationConfig", env: "EDGEFED_FEDERATION_CONFIG", flag: "federation-config", parse: (raw) => (raw === "" ? { value: raw } : path(raw)), value: "FILE", default: "", help: "federation roles config (YAML or JSON, reloaded on change); empty: built-in defaults, every role advisory" },
+  { key: "sessionTtlS", env: "EDGEFED_SESSION_TTL_S", flag: "session-ttl-s", parse: positive, value: "S", default: "43200", help: "how long a dashboard login lasts" },
 ];
 
 /** Settings from the environment and flags; throws UsageError naming each bad setting, HelpRequested for --help. */

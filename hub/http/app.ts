@@ -8,7 +8,8 @@ import type { Decisions } from "../decisions/decisions.ts";
 import type { LiveFederation } from "../federation/live.ts";
 import type { HubContext } from "../hub-context.ts";
 import type { Ingest } from "../ingest/ingest.ts";
-import { requireAdmin } from "./admin-auth.ts";
+import { DashboardSessions } from "../identity/dashboard-sessions.ts";
+import { apiAccess } from "./admin-auth.ts";
 import { limitBody, routeNotFound } from "../../lib/http-errors.ts";
 import { dashboardRoutes } from "../dashboard/routes.ts";
 import { hubErrorHandler } from "./error-handler.ts";
@@ -16,11 +17,13 @@ import { decisionRoutes } from "./routes/decisions.ts";
 import { federationRoutes } from "./routes/federation.ts";
 import { nodeRoutes } from "./routes/nodes.ts";
 import { registerRoutes } from "./routes/register.ts";
+import { sessionRoutes } from "./routes/session.ts";
 import { statusRoutes } from "./routes/status.ts";
 
 export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Ingest, federation: LiveFederation): Hono {
   const app = new Hono();
-  const admin = requireAdmin(hub.identity.adminTokenHash);
+  const sessions = new DashboardSessions(hub.store, hub.identity, hub.settings.sessionTtlS * 1000, hub.clock);
+  const access = apiAccess(hub.identity.adminTokenHash, sessions);
 
   const bodyLimit = limitBody(hub.settings.maxBodyBytes);
   // Reads carry no body; skipping the limit keeps the busiest route lean.
@@ -30,11 +33,12 @@ export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Inge
   app.onError(hubErrorHandler(hub.log));
   app.notFound(routeNotFound);
 
-  app.route("/", statusRoutes(hub, ingest, admin, federation));
+  app.route("/", statusRoutes(hub, ingest, access, federation));
+  app.route("/api/session", sessionRoutes(sessions, hub.settings.sessionTtlS));
   app.route("/federation/register", registerRoutes(hub));
-  app.route("/federation/nodes", nodeRoutes(hub, decisions, admin));
-  app.route("/api/federation", decisionRoutes(hub, decisions, admin));
-  app.route("/api/federation", federationRoutes(hub, admin, federation));
+  app.route("/federation/nodes", nodeRoutes(hub, decisions, access));
+  app.route("/api/federation", decisionRoutes(hub, decisions, access));
+  app.route("/api/federation", federationRoutes(hub, access, federation));
   app.route("/", dashboardRoutes(hub.log));
   return app;
 }

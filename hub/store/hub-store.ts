@@ -2,7 +2,8 @@
 // transitions, enrollment tokens, tombstones of removed nodes, the decisions
 // audit trail with acks and desired policies, the history of what each node's
 // strategy reported, the federation events the hub observed (the roles'
-// input stream), and the hub's own values (key pair, token hashes). A backend
+// input stream), the dashboard's login sessions and each node's 1-minute
+// metric buckets, and the hub's own values (key pair, token hashes). A backend
 // implements HubStore; callers never see SQL.
 //
 // Every method returns a promise, because a networked backend (PostgreSQL, a
@@ -42,7 +43,7 @@ export interface NodeWrites extends NodeReads {
   saveLive(nodes: readonly NodeRecord[]): Promise<void>;
   /** Appends transitions (oldest first), then keeps the newest TRANSITIONS_KEPT_PER_NODE of each node; ids not registered are skipped. */
   addTransitions(transitions: readonly { nodeId: string; transition: HealthTransition }[]): Promise<void>;
-  /** Deletes a node with its transitions, its reports and its federation events; false if there was none. */
+  /** Deletes a node with its transitions, its reports, its federation events and its metric buckets; false if there was none. */
   delete(nodeId: string): Promise<boolean>;
 }
 
@@ -70,6 +71,8 @@ export interface TokenReads {
   valid(hash: string, now: number): Promise<TokenInfo | undefined>;
   /** Whether it exists and has not expired, used up or not (re-registration needs no use). */
   known(hash: string, now: number): Promise<boolean>;
+  /** Every token, newest first, at most `limit`. */
+  list(limit: number): Promise<ListedToken[]>;
 }
 
 export interface TokenWrites extends TokenReads {
@@ -80,6 +83,20 @@ export interface TokenWrites extends TokenReads {
   countReuse(hash: string): Promise<void>;
   /** Gives back a use spent by a registration that then failed. */
   refundUse(hash: string): Promise<void>;
+  /** Revokes the token whose hash starts with `id` (TOKEN_ID_LENGTH hex): it enrols and re-registers nothing from `at` on; false if none (or already revoked). */
+  revoke(id: string, at: number): Promise<boolean>;
+}
+
+/** How many hex characters of a token's hash name it in the API: not secret, unique enough (48 bits). */
+export const TOKEN_ID_LENGTH = 12;
+
+/** A token as listed: never the token nor its whole hash. */
+export interface ListedToken extends TokenInfo {
+  /** The first TOKEN_ID_LENGTH hex of its hash. */
+  id: string;
+  createdAt: number;
+  /** null: not revoked. */
+  revokedAt: number | null;
 }
 
 /**
@@ -261,6 +278,65 @@ export interface FederationEventWrites extends FederationEventReads {
   add(events: readonly NodeFederationEvent[]): Promise<void>;
 }
 
+/**
+ * A dashboard session (POST /api/session): the browser holds an opaque random
+ * id in a cookie; the registry keeps only its hash, so a copy of the registry
+ * opens no session.
+ */
+export interface SessionRecord {
+  /** sha256 (hex) of the session id. */
+  idHash: string;
+  role: "admin" | "viewer";
+  /** The synchronizer token a state-changing request must echo in X-CSRF-Token. */
+  csrfToken: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface SessionReads {
+  /** The session if it exists and has not expired at `now`. */
+  get(idHash: string, now: number): Promise<SessionRecord | undefined>;
+}
+
+export interface SessionWrites extends SessionReads {
+  add(session: SessionRecord): Promise<void>;
+  /** Ends a session; false if there was none. */
+  delete(idHash: string): Promise<boolean>;
+  /** Deletes the sessions expired at `now`; returns how many. */
+  prune(now: number): Promise<number>;
+}
+
+/**
+ * One node's heartbeat metrics and verdicts in one minute (the dashboard's
+ * charts): the last load, RSS and outbox depth heard in it, the verdicts
+ * counted in it, by verdict and by reason.
+ */
+export interface MetricBucket {
+  nodeId: string;
+  /** The minute's start, ms since the epoch (a multiple of 60,000). */
+  at: number;
+  load: number | null;
+  rssBytes: number | null;
+  outboxDepth: number | null;
+  verdicts: { PASS: number; HOLD: number };
+  byReason: Record<string, number>;
+}
+
+/** Minute buckets kept per node: 24 hours. */
+export const METRIC_BUCKETS_KEPT_MS = 24 * 3_600_000;
+
+export interface MetricBucketReads {
+  /** A node's buckets with `at` at or after `from`, oldest first. */
+  list(nodeId: string, from: number): Promise<MetricBucket[]>;
+}
+
+export interface MetricBucketWrites extends MetricBucketReads {
+  /** Adds (or replaces, same node and minute) buckets; ids not registered are skipped. */
+  add(buckets: readonly MetricBucket[]): Promise<void>;
+  /** Deletes every bucket with `at` before `before`; returns how many. */
+  prune(before: number): Promise<number>;
+}
+
 /** The hub's own values, by key (its key pair, the admin and watch token hashes). */
 export interface HubValueReads {
   get(key: string): Promise<string | undefined>;
@@ -279,6 +355,8 @@ export interface StoreTransaction {
   reports: ReportWrites;
   federationEvents: FederationEventWrites;
   hubValues: HubValueWrites;
+  sessions: SessionWrites;
+  metricBuckets: MetricBucketWrites;
 }
 
 export interface HubStore {
@@ -289,6 +367,8 @@ export interface HubStore {
   reports: ReportReads;
   federationEvents: FederationEventReads;
   hubValues: HubValueReads;
+  sessions: SessionReads;
+  metricBuckets: MetricBucketReads;
   /**
    * Runs `work` in one transaction and resolves with its result once that is
    * committed; if `work` throws, nothing it wrote stays and the promise

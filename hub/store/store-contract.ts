@@ -667,6 +667,106 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
     });
   });
 
+  describe(`${name}: enrollment tokens listed and revoked`, () => {
+    const hashOf = (n: number) => `${String(n).padStart(12, "0")}${"f".repeat(52)}`;
+
+    test("listed newest first by the first 12 hex of their hash, with their state; never the hash", async () => {
+      const store = await fresh();
+      await store.write(async (tx) => {
+        await tx.tokens.add(token(hashOf(1), { label: "old", createdAt: NOW - 10 }));
+        await tx.tokens.add(token(hashOf(2), { label: "new", usesLeft: null, expiresAt: null }));
+        await tx.tokens.spendUse(hashOf(1), NOW);
+      });
+      expect(await store.tokens.list(10)).toEqual([
+        { id: "000000000002", label: "new", usesLeft: null, expiresAt: null, createdAt: NOW, registrations: 0, revokedAt: null },
+        { id: "000000000001", label: "old", usesLeft: 0, expiresAt: NOW + HOUR, createdAt: NOW - 10, registrations: 1, revokedAt: null },
+      ]);
+      expect(await store.tokens.list(1)).toHaveLength(1);
+    });
+
+    test("a revoked token enrols nothing and re-registers nothing; revoking twice or an unknown id says false", async () => {
+      const store = await fresh();
+      await store.write(async (tx) => {
+        await tx.tokens.add(token(hashOf(1), { usesLeft: 5 }));
+        await tx.tokens.add(token(hashOf(2), { usesLeft: 5 }));
+      });
+      expect(await store.write((tx) => tx.tokens.revoke("000000000001", NOW))).toBe(true);
+      expect(await store.write((tx) => tx.tokens.revoke("000000000001", NOW + 1))).toBe(false);
+      expect(await store.write((tx) => tx.tokens.revoke("00000000000x", NOW))).toBe(false);
+      expect(await store.write((tx) => tx.tokens.revoke("%", NOW))).toBe(false);
+      expect(await store.tokens.valid(hashOf(1), NOW)).toBeUndefined();
+      expect(await store.tokens.known(hashOf(1), NOW)).toBe(false);
+      expect(await store.write((tx) => tx.tokens.spendUse(hashOf(1), NOW))).toBe(false);
+      expect((await store.tokens.list(10)).find((t) => t.id === "000000000001")?.revokedAt).toBe(NOW);
+      expect((await store.tokens.valid(hashOf(2), NOW))?.usesLeft).toBe(5); // only the one named
+    });
+  });
+
+  describe(`${name}: dashboard sessions`, () => {
+    const session = (idHash: string, expiresAt: number) => ({ idHash, role: "viewer" as const, csrfToken: `csrf-${idHash}`, createdAt: NOW, expiresAt });
+
+    test("read back until they expire, kept across a reopen, deleted one at a time or pruned once expired", async () => {
+      const { store, reopen } = await open();
+      await store.write(async (tx) => {
+        await tx.sessions.add(session("h-short", NOW + 1000));
+        await tx.sessions.add(session("h-long", NOW + HOUR));
+      });
+      expect(await store.sessions.get("h-short", NOW)).toEqual(session("h-short", NOW + 1000));
+      expect(await store.sessions.get("h-short", NOW + 1000)).toBeUndefined(); // from the expiry instant on
+      expect(await store.sessions.get("h-unknown", NOW)).toBeUndefined();
+      await store.close();
+      const again = await reopen();
+      expect(await again.sessions.get("h-long", NOW)).toEqual(session("h-long", NOW + HOUR));
+      expect(await again.write((tx) => tx.sessions.prune(NOW + 1000))).toBe(1);
+      expect(await again.write((tx) => tx.sessions.delete("h-long"))).toBe(true);
+      expect(await again.write((tx) => tx.sessions.delete("h-long"))).toBe(false);
+      expect(await again.sessions.get("h-long", NOW)).toBeUndefined();
+    });
+  });
+
+  describe(`${name}: metric buckets`, () => {
+    const MINUTE = 60_000;
+    const T0 = Math.floor(NOW / MINUTE) * MINUTE;
+    const bucket = (nodeId: string, at: number, pass = 1) => ({
+      nodeId,
+      at,
+      load: 0.5,
+      rssBytes: 40_000_000,
+      outboxDepth: 3,
+      verdicts: { PASS: pass, HOLD: 2 },
+      byReason: { COOLDOWN: 2 },
+    });
+
+    test("a node's buckets read back oldest first from a time on; a minute written again is replaced; ids not registered skipped", async () => {
+      const store = await fresh();
+      await store.write(async (tx) => {
+        await tx.nodes.save(node("pi-1"));
+        await tx.nodes.save(node("pi-2"));
+        await tx.metricBuckets.add([bucket("pi-1", T0 + MINUTE), bucket("pi-1", T0), bucket("pi-2", T0), bucket("pi-ghost", T0)]);
+        await tx.metricBuckets.add([{ ...bucket("pi-1", T0 + MINUTE, 7), load: null, rssBytes: null, outboxDepth: null, byReason: {} }]);
+      });
+      expect(await store.metricBuckets.list("pi-1", T0)).toEqual([
+        bucket("pi-1", T0),
+        { ...bucket("pi-1", T0 + MINUTE, 7), load: null, rssBytes: null, outboxDepth: null, byReason: {} },
+      ]);
+      expect((await store.metricBuckets.list("pi-1", T0 + 1)).map((b) => b.at)).toEqual([T0 + MINUTE]);
+      expect(await store.metricBuckets.list("pi-ghost", 0)).toEqual([]);
+    });
+
+    test("pruned before a time, and gone with their node", async () => {
+      const store = await fresh();
+      await store.write(async (tx) => {
+        await tx.nodes.save(node("pi-1"));
+        await tx.nodes.save(node("pi-2"));
+        await tx.metricBuckets.add([0, 1, 2].flatMap((m) => [bucket("pi-1", T0 + m * MINUTE), bucket("pi-2", T0 + m * MINUTE)]));
+      });
+      expect(await store.write((tx) => tx.metricBuckets.prune(T0 + 2 * MINUTE))).toBe(4);
+      expect((await store.metricBuckets.list("pi-1", 0)).map((b) => b.at)).toEqual([T0 + 2 * MINUTE]);
+      await store.write((tx) => tx.nodes.delete("pi-2"));
+      expect(await store.metricBuckets.list("pi-2", 0)).toEqual([]);
+    });
+  });
+
   describe(`${name}: hub values`, () => {
     test("kept by key, replaced on put", async () => {
       const store = await fresh();

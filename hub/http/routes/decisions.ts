@@ -1,13 +1,14 @@
 // /api/federation (admin): issuing decisions, the audit trail, and the mode
 // shortcut (a MODE_CHANGE decision). hub/decisions/decisions.ts checks,
 // signs and publishes.
-import { Hono, type MiddlewareHandler } from "hono";
+import { Hono } from "hono";
 import { z } from "zod";
 import { MODES } from "../../../kernel/types.ts";
 import { jsonBody } from "../../../lib/http-errors.ts";
 import type { Decisions } from "../../decisions/decisions.ts";
 import { DomainError, invalidInput } from "../../errors.ts";
 import type { HubContext } from "../../hub-context.ts";
+import type { ApiAccess } from "../admin-auth.ts";
 import { decisionView, issuedView } from "../decision-view.ts";
 import { DecisionListQuery } from "../list-queries.ts";
 import { parseQuery } from "../request.ts";
@@ -31,25 +32,25 @@ const ModeRequest = z
     message: "give duration_minutes or its alias duration_s, not both",
   });
 
-export function decisionRoutes(hub: HubContext, decisions: Decisions, admin: MiddlewareHandler): Hono {
+export function decisionRoutes(hub: HubContext, decisions: Decisions, access: ApiAccess): Hono {
   const routes = new Hono();
 
-  routes.post("/decisions", admin, async (c) => c.json(issuedView(await decisions.issue(await jsonBody(c))), 201));
+  routes.post("/decisions", access.admin, async (c) => c.json(issuedView(await decisions.issue(await jsonBody(c))), 201));
 
-  routes.get("/decisions", admin, async (c) => {
+  routes.get("/decisions", access.reader, async (c) => {
     const q = parseQuery(DecisionListQuery, c);
     const stored = await hub.store.decisions.list({ limit: q.limit, node: q.node, beforeSeq: q.before });
     return c.json({ decisions: stored.map(decisionView) });
   });
 
-  routes.get("/decisions/:id", admin, async (c) => {
+  routes.get("/decisions/:id", access.reader, async (c) => {
     const id = c.req.param("id");
     const stored = await hub.store.decisions.get(id);
     if (!stored) throw new DomainError("not_found", "unknown_decision", `no decision ${id}`);
     return c.json(decisionView(stored));
   });
 
-  routes.post("/mode", admin, async (c) => {
+  routes.post("/mode", access.admin, async (c) => {
     const parsed = ModeRequest.safeParse(await jsonBody(c));
     if (!parsed.success) throw invalidInput(parsed.error.issues);
     const { mode, target, duration_minutes, duration_s, reason, expires_in_s } = parsed.data;

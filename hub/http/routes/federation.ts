@@ -7,7 +7,7 @@
 // roles at work (mode, last evaluation and decision), the engine's counters
 // and the latest decisions (issued and advisory) and conflicts; PUT
 // /roles/:name {mode} sets a role's mode.
-import { Hono, type MiddlewareHandler } from "hono";
+import { Hono } from "hono";
 import { z } from "zod";
 import { jsonBody } from "../../../lib/http-errors.ts";
 import { ROLE_MODES } from "../../federation/config.ts";
@@ -15,20 +15,21 @@ import type { LiveFederation } from "../../federation/live.ts";
 import { ROLE_NAMES } from "../../federation/role.ts";
 import { DomainError, invalidInput } from "../../errors.ts";
 import type { HubContext } from "../../hub-context.ts";
+import type { ApiAccess } from "../admin-auth.ts";
 import { AlertListQuery, FederationEventsQuery, RoleRecordsQuery } from "../list-queries.ts";
 import { parseQuery } from "../request.ts";
 
 const RoleModeRequest = z.strictObject({ mode: z.enum(ROLE_MODES) });
 
-export function federationRoutes(hub: HubContext, admin: MiddlewareHandler, federation: LiveFederation): Hono {
+export function federationRoutes(hub: HubContext, access: ApiAccess, federation: LiveFederation): Hono {
   const routes = new Hono();
 
-  routes.get("/roles", admin, (c) => {
+  routes.get("/roles", access.reader, (c) => {
     const q = parseQuery(RoleRecordsQuery, c);
     return c.json({ roles: federation.roles(), counters: federation.counters(), ...federation.recent(q.limit) });
   });
 
-  routes.put("/roles/:name", admin, async (c) => {
+  routes.put("/roles/:name", access.admin, async (c) => {
     const name = c.req.param("name");
     const role = ROLE_NAMES.find((known) => known === name);
     if (!role) throw new DomainError("not_found", "unknown_role", `no role ${name} (roles: ${ROLE_NAMES.join(", ")})`);
@@ -38,7 +39,7 @@ export function federationRoutes(hub: HubContext, admin: MiddlewareHandler, fede
     return c.json({ role, ...federation.roles()[role] });
   });
 
-  routes.get("/events", admin, async (c) => {
+  routes.get("/events", access.reader, async (c) => {
     const q = parseQuery(FederationEventsQuery, c);
     const page = await hub.store.federationEvents.list({ limit: q.limit, afterSeq: q.cursor, from: q.from, to: q.to, node: q.node });
     const last = page.at(-1);
@@ -53,7 +54,7 @@ export function federationRoutes(hub: HubContext, admin: MiddlewareHandler, fede
     return c.body(body, 200, { "Content-Type": "application/x-ndjson" });
   });
 
-  routes.get("/alerts", admin, (c) => {
+  routes.get("/alerts", access.reader, (c) => {
     const q = parseQuery(AlertListQuery, c);
     return c.json({ alerts: hub.alerts.list(q), dropped: hub.alerts.dropped });
   });

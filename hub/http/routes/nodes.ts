@@ -1,23 +1,24 @@
 // /federation/nodes (admin): the node list (filtered, paged), one node's
 // view, the history of what its strategy reported, its removal and its
 // readmission.
-import { Hono, type MiddlewareHandler } from "hono";
+import { Hono } from "hono";
 import type { Decisions } from "../../decisions/decisions.ts";
 import type { HubContext } from "../../hub-context.ts";
+import type { ApiAccess } from "../admin-auth.ts";
 import { notRegisteredError, readmitNode, removeNode } from "../../nodes/registration.ts";
 import { NodeListQuery, pageOfNodes, ReportHistoryQuery } from "../list-queries.ts";
 import { nodeDetail, nodeSummary, storedReportView } from "../node-view.ts";
 import { parseQuery } from "../request.ts";
 
-export function nodeRoutes(hub: HubContext, decisions: Decisions, admin: MiddlewareHandler): Hono {
+export function nodeRoutes(hub: HubContext, decisions: Decisions, access: ApiAccess): Hono {
   const routes = new Hono();
 
-  routes.get("/", admin, (c) => {
+  routes.get("/", access.reader, (c) => {
     const page = pageOfNodes(hub.fleet.all(), parseQuery(NodeListQuery, c));
     return c.json({ nodes: page.nodes.map(nodeSummary), total: page.total, next_after: page.nextAfter });
   });
 
-  routes.get("/:id", admin, async (c) => {
+  routes.get("/:id", access.reader, async (c) => {
     const id = c.req.param("id");
     const node = hub.fleet.get(id);
     if (!node) throw await notRegisteredError(hub, id);
@@ -26,7 +27,7 @@ export function nodeRoutes(hub: HubContext, decisions: Decisions, admin: Middlew
   });
 
   // As committed: reports are written before their PUBACK (hub/mqtt/commit-before-ack.ts), so this holds every acknowledged one.
-  routes.get("/:id/history", admin, async (c) => {
+  routes.get("/:id/history", access.reader, async (c) => {
     const id = c.req.param("id");
     if (!hub.fleet.get(id)) throw await notRegisteredError(hub, id);
     const q = parseQuery(ReportHistoryQuery, c);
@@ -36,14 +37,14 @@ export function nodeRoutes(hub: HubContext, decisions: Decisions, admin: Middlew
     return c.json({ node_id: id, kind: q.kind, reports: page.map(storedReportView), next_before: found.length > q.limit ? page.at(-1)!.seq : null });
   });
 
-  routes.delete("/:id", admin, async (c) => {
+  routes.delete("/:id", access.admin, async (c) => {
     const id = c.req.param("id");
     await removeNode(hub, id, decisions);
     return c.json({ status: "removed", node_id: id });
   });
 
   // Lifts a removal: the node may register again (with the key it had, without spending a token use).
-  routes.post("/:id/readmit", admin, async (c) => {
+  routes.post("/:id/readmit", access.admin, async (c) => {
     const id = c.req.param("id");
     await readmitNode(hub, id);
     return c.json({ status: "readmitted", node_id: id });

@@ -4,16 +4,17 @@
 // aggregate of what its strategies reported, the federation contract's
 // roles (name -> enabled), total_decisions and last_update, and each role's
 // mode, last evaluation and last decision).
-import { Hono, type MiddlewareHandler } from "hono";
+import { Hono } from "hono";
 import type { LiveFederation } from "../../federation/live.ts";
 import type { HubContext } from "../../hub-context.ts";
+import type { ApiAccess } from "../admin-auth.ts";
 import type { Ingest } from "../../ingest/ingest.ts";
 import { fleetReports } from "../../nodes/fleet-reports.ts";
 
 const bunVersion = (globalThis as { Bun?: { version: string } }).Bun?.version;
 const RUNTIME = bunVersion ? `bun ${bunVersion}` : `node ${process.version}`;
 
-export function statusRoutes(hub: HubContext, ingest: Ingest, admin: MiddlewareHandler, federation: LiveFederation): Hono {
+export function statusRoutes(hub: HubContext, ingest: Ingest, access: ApiAccess, federation: LiveFederation): Hono {
   const routes = new Hono();
   const uptimeS = () => Math.round((hub.clock() - hub.startedAt) / 1000);
 
@@ -24,7 +25,7 @@ export function statusRoutes(hub: HubContext, ingest: Ingest, admin: MiddlewareH
     return c.json({ status: ok ? "ok" : "degraded", broker: broker ? "up" : "down", store: store ? "up" : "down", runtime: RUNTIME, uptime_s: uptimeS() }, ok ? 200 : 503);
   });
 
-  routes.get("/api/federation/status", admin, async (c) => {
+  routes.get("/api/federation/status", access.reader, async (c) => {
     const [removed, decisions, [latest]] = await Promise.all([
       hub.store.tombstones.count(),
       hub.store.decisions.count(),

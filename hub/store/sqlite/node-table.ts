@@ -64,6 +64,7 @@ export class SqliteNodeTable implements NodeWrites {
   private readonly deleteFederationEvents;
   private readonly deleteFederationEventCount;
   private readonly deleteOne;
+  private readonly deleteMetricBuckets;
 
   constructor(private readonly db: SqliteDatabase) {
     this.selectOne = db.prepare("SELECT * FROM nodes WHERE node_id = ?");
@@ -96,6 +97,7 @@ export class SqliteNodeTable implements NodeWrites {
     this.deleteFederationEvents = db.prepare("DELETE FROM federation_events WHERE node_id = ?");
     this.deleteFederationEventCount = db.prepare("DELETE FROM federation_event_counts WHERE node_id = ?");
     this.deleteOne = db.prepare("DELETE FROM nodes WHERE node_id = ?");
+    this.deleteMetricBuckets = db.prepare("DELETE FROM node_metric_buckets WHERE node_id = ?");
   }
 
   async get(nodeId: string): Promise<NodeRecord | undefined> {
@@ -176,6 +178,7 @@ export class SqliteNodeTable implements NodeWrites {
     this.deleteReports.run(nodeId);
     this.deleteFederationEvents.run(nodeId);
     this.deleteFederationEventCount.run(nodeId);
+    this.deleteMetricBuckets.run(nodeId);
     return this.deleteOne.run(nodeId).changes > 0;
   }
 }

@@ -40,6 +40,7 @@ function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase)
   if (version < 4) r.db.exec("DROP TABLE node_reports");
   if (version < 5) r.db.exec("ALTER TABLE decisions DROP COLUMN overridden_by; ALTER TABLE decision_acks DROP COLUMN result;");
   if (version < 6) r.db.exec("DROP TABLE federation_events; DROP TABLE federation_event_counts; ALTER TABLE decisions DROP COLUMN origin;");
+  if (version < 7) r.db.exec("DROP TABLE dashboard_sessions; DROP TABLE node_metric_buckets; ALTER TABLE enrollment_tokens DROP COLUMN revoked_at;");
   r.db.exec(`PRAGMA user_version = ${version}`);
   r.close();
   const check = openDatabase(join(dir, REGISTRY_FILE));
@@ -50,8 +51,8 @@ function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase)
 describe("registry schema upgrade", () => {
   test("a fresh registry is at the current version and has every table", () => {
     const r = registry();
-    expect(SCHEMA_VERSION).toBe(6);
-    expect(userVersion(r.db)).toBe(6);
+    expect(SCHEMA_VERSION).toBe(7);
+    expect(userVersion(r.db)).toBe(7);
     expect(tables(r.db)).toEqual(
       expect.arrayContaining(["decisions", "enrollment_tokens", "federation_events", "health_transitions", "node_reports", "nodes", "removed_nodes"]),
     );
@@ -146,6 +147,21 @@ describe("registry schema upgrade", () => {
     const event = { type: "node_health", node: "pi-v5", at: NOW, state: "healthy" } as const;
     await upgraded.federationEvents.add([event]);
     expect(await upgraded.federationEvents.list({ limit: 10 })).toEqual([{ seq: 1, event }]);
+  });
+
+  test("a version-6 registry keeps its tokens, none revoked, and gains sessions and metric buckets", async () => {
+    const dir = tempDir();
+    olderRegistry(dir, 6, (db) => {
+      insertNode(db, "pi-v6");
+      db.prepare("INSERT INTO enrollment_tokens (token_hash, label, uses_left, expires_at, created_at) VALUES (?, 'v6', 2, NULL, ?)").run("a".repeat(64), NOW);
+    });
+    expect(tables(closeLater(openDatabase(join(dir, REGISTRY_FILE))))).not.toContain("dashboard_sessions");
+    const upgraded = registry(dir);
+    expect(await upgraded.tokens.list(10)).toEqual([{ id: "a".repeat(12), label: "v6", usesLeft: 2, expiresAt: null, createdAt: NOW, registrations: 0, revokedAt: null }]);
+    await upgraded.sessions.add({ idHash: "h", role: "admin", csrfToken: "c", createdAt: NOW, expiresAt: NOW + 1 });
+    expect((await upgraded.sessions.get("h", NOW))?.role).toBe("admin");
+    await upgraded.metricBuckets.add([{ nodeId: "pi-v6", at: 0, load: 1, rssBytes: 2, outboxDepth: 3, verdicts: { PASS: 1, HOLD: 0 }, byReason: {} }]);
+    expect(await upgraded.metricBuckets.list("pi-v6", 0)).toHaveLength(1);
   });
 
   test("a registry from a newer hub is refused", () => {

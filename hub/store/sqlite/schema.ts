@@ -5,7 +5,7 @@
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import { TRANSITIONS_KEPT_PER_NODE } from "../hub-store.ts";
 
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS hub_settings (
@@ -134,6 +134,33 @@ CREATE TABLE federation_event_counts (
   events INTEGER NOT NULL
 );
 ALTER TABLE decisions ADD COLUMN origin TEXT NOT NULL DEFAULT '{"kind":"operator"}'; -- JSON DecisionOrigin
+`,
+  // 7: the dashboard (issue 13). Its login sessions, by the hash of their id
+  // (so a hub restart keeps them; expired ones are pruned); enrollment tokens
+  // an operator revoked; and each node's heartbeat metrics and verdicts in
+  // 1-minute buckets, kept 24 hours (WITHOUT ROWID: the key is the row, so a
+  // node's range reads in key order and a bucket costs no second index).
+  7: `
+CREATE TABLE dashboard_sessions (
+  id_hash TEXT PRIMARY KEY,        -- sha256 of the session id; the id itself is only in the browser's cookie
+  role TEXT NOT NULL,              -- 'admin' or 'viewer'
+  csrf_token TEXT NOT NULL,        -- the synchronizer token state-changing requests echo
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX dashboard_sessions_expiry ON dashboard_sessions (expires_at);
+ALTER TABLE enrollment_tokens ADD COLUMN revoked_at INTEGER;  -- NULL: not revoked
+CREATE TABLE node_metric_buckets (
+  node_id TEXT NOT NULL,
+  minute INTEGER NOT NULL,         -- minutes since the epoch
+  load REAL,                       -- the last 1-minute load heard in it
+  rss_bytes INTEGER,
+  outbox_depth INTEGER,
+  pass INTEGER NOT NULL,
+  hold INTEGER NOT NULL,
+  by_reason TEXT,                  -- JSON {reason: n}; NULL: none
+  PRIMARY KEY (node_id, minute)
+) WITHOUT ROWID;
 `,
 };
 

@@ -12,9 +12,11 @@ import { SqliteDecisionTable } from "./decision-table.ts";
 import { SqliteFederationEventTable } from "./federation-event-table.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { SqliteHubValueTable } from "./hub-value-table.ts";
+import { SqliteMetricBucketTable } from "./metric-bucket-table.ts";
 import { SqliteNodeTable } from "./node-table.ts";
 import { SqliteReportTable } from "./report-table.ts";
 import { migrateRegistry } from "./schema.ts";
+import { SqliteSessionTable } from "./session-table.ts";
 import { SqliteTokenTable } from "./token-table.ts";
 import { SqliteTombstoneTable } from "./tombstone-table.ts";
 
@@ -40,6 +42,8 @@ export function openSqliteRegistry(dataDir: string, bounds: StoreBounds = DEFAUL
     reports: new SqliteReportTable(db),
     federationEvents: new SqliteFederationEventTable(db, bounds),
     hubValues: new SqliteHubValueTable(db),
+    sessions: new SqliteSessionTable(db),
+    metricBuckets: new SqliteMetricBucketTable(db),
     close: () => db.close(),
   };
 }
@@ -58,6 +62,8 @@ export function openSqliteStore(dataDir: string, bounds: StoreBounds = DEFAULT_S
     reports: registry.reports,
     federationEvents: registry.federationEvents,
     hubValues: registry.hubValues,
+    sessions: registry.sessions,
+    metricBuckets: registry.metricBuckets,
     write: (work) => group.run(() => work(tx)),
     async healthy() {
       try {

@@ -2,7 +2,10 @@
 // says what each method promises; hub/identity/enrollment-tokens.ts makes
 // and hashes the tokens).
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
-import type { EnrollmentTokenRecord, TokenInfo, TokenWrites } from "../hub-store.ts";
+import { TOKEN_ID_LENGTH, type EnrollmentTokenRecord, type ListedToken, type TokenInfo, type TokenWrites } from "../hub-store.ts";
+
+/** A token that may still be used: not revoked, not expired at the bound time. */
+const USABLE = "revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)";
 
 /** Each method does its work when called: SQLite answers at once, the promise only carries the result. */
 export class SqliteTokenTable implements TokenWrites {
@@ -12,23 +15,30 @@ export class SqliteTokenTable implements TokenWrites {
   private readonly count;
   private readonly selectKnown;
   private readonly refund;
+  private readonly selectAll;
+  private readonly revokeOne;
 
   constructor(db: SqliteDatabase) {
     this.insert = db.prepare("INSERT INTO enrollment_tokens (token_hash, label, uses_left, expires_at, created_at) VALUES (?, ?, ?, ?, ?)");
     this.selectValid = db.prepare(
       `SELECT label, uses_left, expires_at, registrations FROM enrollment_tokens
-       WHERE token_hash = ? AND (uses_left IS NULL OR uses_left > 0) AND (expires_at IS NULL OR expires_at > ?)`,
+       WHERE token_hash = ? AND (uses_left IS NULL OR uses_left > 0) AND ${USABLE}`,
     );
     this.spend = db.prepare(
       `UPDATE enrollment_tokens SET uses_left = uses_left - (uses_left IS NOT NULL), registrations = registrations + 1
-       WHERE token_hash = ? AND (uses_left IS NULL OR uses_left > 0) AND (expires_at IS NULL OR expires_at > ?)`,
+       WHERE token_hash = ? AND (uses_left IS NULL OR uses_left > 0) AND ${USABLE}`,
     );
     this.count = db.prepare("UPDATE enrollment_tokens SET registrations = registrations + 1 WHERE token_hash = ?");
-    this.selectKnown = db.prepare("SELECT 1 FROM enrollment_tokens WHERE token_hash = ? AND (expires_at IS NULL OR expires_at > ?)");
+    this.selectKnown = db.prepare(`SELECT 1 FROM enrollment_tokens WHERE token_hash = ? AND ${USABLE}`);
     this.refund = db.prepare(
       `UPDATE enrollment_tokens SET uses_left = uses_left + (uses_left IS NOT NULL), registrations = registrations - 1
        WHERE token_hash = ? AND registrations > 0`,
     );
+    this.selectAll = db.prepare(
+      `SELECT substr(token_hash, 1, ${TOKEN_ID_LENGTH}) AS id, label, uses_left, expires_at, created_at, registrations, revoked_at
+       FROM enrollment_tokens ORDER BY created_at DESC, token_hash LIMIT ?`,
+    );
+    this.revokeOne = db.prepare(`UPDATE enrollment_tokens SET revoked_at = ? WHERE substr(token_hash, 1, ${TOKEN_ID_LENGTH}) = ? AND revoked_at IS NULL`);
   }
 
   async add(token: EnrollmentTokenRecord): Promise<void> {
@@ -54,5 +64,23 @@ export class SqliteTokenTable implements TokenWrites {
 
   async refundUse(hash: string): Promise<void> {
     this.refund.run(hash);
+  }
+
+  async list(limit: number): Promise<ListedToken[]> {
+    type Row = { id: string; label: string; uses_left: number | null; expires_at: number | null; created_at: number; registrations: number; revoked_at: number | null };
+    return this.selectAll.all<Row>(limit).map((row) => ({
+      id: row.id,
+      label: row.label,
+      usesLeft: row.uses_left,
+      expiresAt: row.expires_at,
+      createdAt: row.created_at,
+      registrations: row.registrations,
+      revokedAt: row.revoked_at,
+    }));
+  }
+
+  async revoke(id: string, at: number): Promise<boolean> {
+    if (!new RegExp(`^[0-9a-f]{${TOKEN_ID_LENGTH}}$`).test(id)) return false;
+    return this.revokeOne.run(at, id).changes > 0;
   }
 }
