@@ -3,6 +3,7 @@
 // decisions), and the alerts raised.
 import { useEffect, useState } from "preact/hooks";
 import { time } from "../format.ts";
+import { ScrollBox } from "../scroll-box.tsx";
 import { useApi } from "../hooks.ts";
 import { listen } from "../stream.ts";
 import type { DecisionView } from "./decision-list.tsx";
@@ -59,7 +60,7 @@ export function FederationPage() {
       )}
       <section aria-labelledby="roles">
         <h2 id="roles">Roles</h2>
-        <div class="table-wrap">
+        <ScrollBox label="Roles">
           <table>
             <thead>
               <tr>
@@ -83,14 +84,14 @@ export function FederationPage() {
                 ))}
             </tbody>
           </table>
-        </div>
+        </ScrollBox>
       </section>
       <section aria-labelledby="over-time">
         <h2 id="over-time">Mode, capital profile and freezes over time</h2>
         {changes.length === 0 ? (
           <p class="hint">No mode, freeze or capital profile decision yet.</p>
         ) : (
-          <div class="table-wrap">
+          <ScrollBox label="Mode, capital profile and freezes">
             <table>
               <thead>
                 <tr>
@@ -117,7 +118,7 @@ export function FederationPage() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </ScrollBox>
         )}
       </section>
       <section aria-labelledby="alerts">

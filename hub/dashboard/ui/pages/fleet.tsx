@@ -5,6 +5,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { query } from "../api.ts";
 import { age } from "../format.ts";
+import { ScrollBox } from "../scroll-box.tsx";
 import { useApi, useNow } from "../hooks.ts";
 import { listen, type FleetRow } from "../stream.ts";
 
@@ -119,7 +120,7 @@ export function FleetPage() {
           {error}
         </p>
       )}
-      <div class="table-wrap">
+      <ScrollBox label="Nodes">
         <table class="fleet">
           <caption class="visually-hidden">Nodes, sorted by {sort} {order === "asc" ? "ascending" : "descending"}</caption>
           <thead>
@@ -166,7 +167,7 @@ export function FleetPage() {
             )}
           </tbody>
         </table>
-      </div>
+      </ScrollBox>
       <nav class="pager" aria-label="Pages of nodes">
         <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE_SIZE))}>
           Previous

@@ -6,6 +6,7 @@ import { useMemo, useState } from "preact/hooks";
 import { api, query, type Session } from "../api.ts";
 import { TimeChart, type Series } from "../chart.tsx";
 import { age, time } from "../format.ts";
+import { ScrollBox } from "../scroll-box.tsx";
 import { useApi, useNow } from "../hooks.ts";
 import { DecisionList, type DecisionView } from "./decision-list.tsx";
 
@@ -137,6 +138,7 @@ function PolicySection({ node }: { node: any }) {
       {fields.length === 0 ? (
         <p class="hint">The fleet's defaults: no decision has changed this node's policy.</p>
       ) : (
+        <ScrollBox label="Policy fields">
         <table>
           <thead>
             <tr>
@@ -157,6 +159,7 @@ function PolicySection({ node }: { node: any }) {
             ))}
           </tbody>
         </table>
+        </ScrollBox>
       )}
     </section>
   );

@@ -3,6 +3,7 @@
 import { useState } from "preact/hooks";
 import { api, type Session } from "../api.ts";
 import { time } from "../format.ts";
+import { ScrollBox } from "../scroll-box.tsx";
 import { useApi } from "../hooks.ts";
 
 interface TokenRow {
@@ -86,7 +87,7 @@ export function TokensPage({ session }: { session: Session }) {
       <section aria-labelledby="list">
         <h2 id="list">Tokens</h2>
         {list.error && <p class="error">{list.error}</p>}
-        <div class="table-wrap">
+        <ScrollBox label="Tokens">
           <table>
             <thead>
               <tr>
@@ -123,7 +124,7 @@ export function TokensPage({ session }: { session: Session }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollBox>
       </section>
     </>
   );
