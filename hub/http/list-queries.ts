@@ -1,5 +1,6 @@
 // What the list endpoints take in their query string, and how the node list
-// filters and pages (by node id, `after` the last one of the page before).
+// searches, filters, sorts and pages (`after` the last node id of the page
+// before, or `offset` rows in).
 import { z } from "zod";
 import { MODEL_NAME } from "../../kernel/config.ts";
 import { REPORT_KINDS } from "../../protocol/reports.ts";
@@ -8,10 +9,17 @@ import { HEALTH_STATES, type NodeRecord } from "../nodes/node-model.ts";
 
 const MAX_PAGE = 1000;
 
+export const NODE_SORTS = ["node_id", "health", "last_seen", "version", "outbox_depth"] as const;
+
 export const NodeListQuery = z.object({
+  /** A part of the node id, any case. */
+  q: z.string().max(63).optional(),
   status: z.enum(HEALTH_STATES).optional(),
   capability: z.string().max(64).optional(),
+  sort: z.enum(NODE_SORTS).default("node_id"),
+  order: z.enum(["asc", "desc"]).default("asc"),
   limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
+  offset: z.coerce.number().int().min(0).max(10_000_000).default(0),
   after: z.string().max(63).optional(),
 });
 export type NodeListQuery = z.infer<typeof NodeListQuery>;
@@ -40,15 +48,61 @@ export interface NodePage {
   nextAfter: string | null;
 }
 
-export function pageOfNodes(nodes: Iterable<NodeRecord>, q: NodeListQuery): NodePage {
-  const matching = [...nodes]
-    .filter((n) => (q.status ? n.health === q.status : true) && (q.capability ? n.capabilities.includes(q.capability) : true))
-    .sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1));
-  const start = q.after ? matching.findIndex((n) => n.nodeId > q.after!) : 0;
-  const page = start < 0 ? [] : matching.slice(start, start + q.limit);
+/** Health from best to worst, the order `sort=health` lists in. */
+const HEALTH_RANK = Object.fromEntries(HEALTH_STATES.map((state, rank) => [state, rank])) as Record<NodeRecord["health"], number>;
+
+/** Each sort's key; nodes without a value (never heard) come last in either order. */
+const SORT_KEY: Record<Exclude<(typeof NODE_SORTS)[number], "node_id">, (n: NodeRecord) => number | string | null> = {
+  health: (n) => HEALTH_RANK[n.health],
+  last_seen: (n) => n.live.lastSeen,
+  version: (n) => n.version,
+  outbox_depth: (n) => n.live.outboxDepth,
+};
+
+/**
+ * `byId`: every node in id order (Fleet.byId(), kept between requests), so
+ * the default listing filters without sorting. Another sort orders the
+ * matching nodes by its key, then by id. `after` starts past that node id
+ * (by id order, as before sorting existed; in another sort, past that row),
+ * then `offset` skips rows.
+ */
+export function pageOfNodes(byId: readonly NodeRecord[], q: NodeListQuery): NodePage {
+  const needle = q.q?.toLowerCase();
+  const filtered = q.status || q.capability || needle;
+  let matching = filtered
+    ? byId.filter(
+        (n) =>
+          (q.status ? n.health === q.status : true) &&
+          (q.capability ? n.capabilities.includes(q.capability) : true) &&
+          (needle ? n.nodeId.toLowerCase().includes(needle) : true),
+      )
+    : byId;
+  if (q.sort !== "node_id") matching = sortedBy(matching, SORT_KEY[q.sort], q.order === "desc");
+  else if (q.order === "desc") matching = matching.toReversed();
+  let start = 0;
+  if (q.after !== undefined) {
+    const after = q.after;
+    start = q.sort === "node_id" ? matching.findIndex((n) => (q.order === "asc" ? n.nodeId > after : n.nodeId < after)) : matching.findIndex((n) => n.nodeId === after) + 1;
+    if (start < 0) start = matching.length;
+  }
+  start += q.offset;
+  const page = matching.slice(start, start + q.limit);
   const last = page.at(-1);
-  const more = start >= 0 && start + q.limit < matching.length;
+  const more = start + q.limit < matching.length;
   return { nodes: page, total: matching.length, nextAfter: more && last ? last.nodeId : null };
+}
+
+function sortedBy(nodes: readonly NodeRecord[], key: (n: NodeRecord) => number | string | null, descending: boolean): NodeRecord[] {
+  // Keys read once per node, not once per comparison.
+  const keyed = nodes.map((node) => ({ node, key: key(node) }));
+  const sign = descending ? -1 : 1;
+  keyed.sort((a, b) => {
+    if (a.key === b.key) return a.node.nodeId < b.node.nodeId ? -1 : 1;
+    if (a.key === null) return 1;
+    if (b.key === null) return -1;
+    return (a.key < b.key ? -1 : 1) * sign;
+  });
+  return keyed.map((k) => k.node);
 }
 
 /** A time in a query: ms since the epoch, or an ISO 8601 date or time (`2026-12-01`, `2026-12-01T03:00:00Z`). */

@@ -3,17 +3,22 @@ import type { Fleet } from "../nodes/fleet.ts";
 import type { NodeRecord, Reported } from "../nodes/node-model.ts";
 import type { StoredReport } from "../store/hub-store.ts";
 
-export function nodeSummary(node: NodeRecord): object {
+/** A row of the fleet list (and of the dashboard's live stream), with the node's PASS and HOLD verdicts of the last hour at `now`. */
+export function nodeSummary(node: NodeRecord, fleet: Fleet, now: number): object {
   return {
     node_id: node.nodeId,
     health: node.health,
     health_since: node.healthSince,
+    health_cause: node.healthCause,
     capabilities: node.capabilities,
     arch: node.arch,
     version: node.version,
     last_seen: node.live.lastSeen,
+    last_heartbeat_at: node.live.lastHeartbeatAt,
     mode: node.live.mode,
     connectivity: node.live.connectivity,
+    outbox_depth: node.live.outboxDepth,
+    verdicts_last_hour: fleet.metrics.lastHour(node.nodeId, now),
   };
 }
 

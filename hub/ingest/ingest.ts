@@ -80,15 +80,20 @@ export const INGEST_HANDLERS: { [K in NodeToHubKind]: Handler<K> } = {
     applyBirth(node, birth, now);
     hooks.onBirth(node.nodeId, now);
     fleet.touched(node, now);
+    fleet.changed(node.nodeId);
     return null;
   },
   heartbeat({ fleet }, node, heartbeat, now) {
     applyHeartbeat(node, heartbeat, now);
+    fleet.metrics.heartbeat(node.nodeId, heartbeat, now);
     fleet.touched(node, now);
     return null;
   },
   verdicts({ fleet }, node, event, now) {
-    if (applyVerdict(node, event, now) === "new") fleet.observed({ type: "verdict", node: node.nodeId, at: now, event });
+    if (applyVerdict(node, event, now) === "new") {
+      fleet.observed({ type: "verdict", node: node.nodeId, at: now, event });
+      fleet.metrics.verdict(node.nodeId, event.verdict.verdict, event.verdict.reasons, now);
+    }
     fleet.touched(node, now);
     return null;
   },

@@ -9,10 +9,12 @@
 // same transaction as the latest report kept in the live state, so the two
 // agree; so do the federation events (protocol/federation-events.ts) the
 // hub observed: each new report, health transition, verdict event and close,
-// in the order observed, the federation roles' input stream.
+// in the order observed, the federation roles' input stream. Each node's
+// closed 1-minute metric buckets (node-metrics.ts) go with the flush too.
 import { classifyHealth, type HealthRules } from "./health.ts";
 import type { HealthState, HealthTransition, NodeRecord } from "./node-model.ts";
-import type { NodeFederationEvent, HubStore, ReportRecord, StoreTransaction } from "../store/hub-store.ts";
+import { NodeMetrics } from "./node-metrics.ts";
+import { METRIC_BUCKETS_KEPT_MS, type MetricBucket, type NodeFederationEvent, type HubStore, type ReportRecord, type StoreTransaction } from "../store/hub-store.ts";
 import type { ReportKind } from "../../protocol/reports.ts";
 
 /** The federation event type of each report kind. */
@@ -31,6 +33,12 @@ export class Fleet {
   private eventListener: ((event: NodeFederationEvent) => void) | null = null;
   /** Nodes whose live state is queued for the next group commit, with its promise. */
   private readonly committing = new Map<string, Promise<void>>();
+  /** Each node's metrics of the minute being heard and verdicts of the last hour (the dashboard's). */
+  readonly metrics = new NodeMetrics();
+  /** Told of each node whose row changed (registered, born, health, removed): the dashboard's live stream. */
+  private readonly changeListeners: Array<(nodeId: string) => void> = [];
+  /** Node ids in order, kept until a node comes or goes (the node list's default order, at 10,000 nodes). */
+  private idsInOrder: NodeRecord[] | null = null;
 
   private constructor(
     private readonly store: HubStore,
@@ -56,6 +64,22 @@ export class Fleet {
     return this.nodes.values();
   }
 
+  /** Every node by id; the same array until a node is registered or removed (do not change it). */
+  byId(): readonly NodeRecord[] {
+    this.idsInOrder ??= [...this.nodes.values()].sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1));
+    return this.idsInOrder;
+  }
+
+  /** Calls `listener` with the id of each node whose row changed: registered, born, health changed, removed. */
+  onChange(listener: (nodeId: string) => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  /** Tells the change listeners a node's row changed (a birth, which the fleet does not see itself). */
+  changed(nodeId: string): void {
+    for (const listener of this.changeListeners) listener(nodeId);
+  }
+
   get size(): number {
     return this.nodes.size;
   }
@@ -75,7 +99,10 @@ export class Fleet {
       node.healthSince = known.healthSince;
       node.healthCause = known.healthCause;
       this.nodes.set(node.nodeId, node);
+      this.idsInOrder = null;
+      this.changed(node.nodeId);
     } else {
+      this.idsInOrder = null;
       this.nodes.set(node.nodeId, node);
       this.recent.set(node.nodeId, []);
       this.transition(node, null, "offline", node.registeredAt, "registered, not heard from yet");
@@ -86,6 +113,9 @@ export class Fleet {
     this.nodes.delete(nodeId);
     this.recent.delete(nodeId);
     this.dirty.delete(nodeId);
+    this.metrics.forget(nodeId);
+    this.idsInOrder = null;
+    this.changed(nodeId);
   }
 
   /** Marks a node's live state changed, re-evaluating its health at `now`. */
@@ -140,6 +170,7 @@ export class Fleet {
     this.recent.set(node.nodeId, recent);
     this.pendingTransitions.push({ nodeId: node.nodeId, transition });
     this.observed({ type: "node_health", node: node.nodeId, at, state: to });
+    this.changed(node.nodeId);
   }
 
   countsByHealth(): Record<HealthState, number> {
@@ -149,9 +180,11 @@ export class Fleet {
   }
 
   /** Writes changed live state, new transitions and reports in one transaction; resolves once committed. */
-  async flush(): Promise<number> {
-    if (this.dirty.size === 0 && this.pendingTransitions.length === 0 && this.pendingEvents.length === 0) return 0;
-    const changes = this.take([...this.dirty]);
+  async flush(now = Date.now()): Promise<number> {
+    this.metrics.rollOver(now);
+    const buckets = this.metrics.takeClosed();
+    if (this.dirty.size === 0 && this.pendingTransitions.length === 0 && this.pendingEvents.length === 0 && buckets.length === 0) return 0;
+    const changes = { ...this.take([...this.dirty]), buckets, pruneBucketsBefore: buckets.length ? now - METRIC_BUCKETS_KEPT_MS : null };
     try {
       await this.store.write((tx) => this.write(tx, changes));
     } catch (error) {
@@ -188,7 +221,7 @@ export class Fleet {
 
   /** Takes the live state of `ids` and every pending transition, report and event out of what is left to write. */
   private take(ids: string[]): Changes {
-    const changes = { ids, transitions: this.pendingTransitions, reports: this.pendingReports, events: this.pendingEvents };
+    const changes: Changes = { ids, transitions: this.pendingTransitions, reports: this.pendingReports, events: this.pendingEvents, buckets: [], pruneBucketsBefore: null };
     for (const id of ids) this.dirty.delete(id);
     this.pendingTransitions = [];
     this.pendingReports = [];
@@ -202,6 +235,7 @@ export class Fleet {
     this.pendingTransitions = changes.transitions.concat(this.pendingTransitions);
     this.pendingReports = changes.reports.concat(this.pendingReports);
     this.pendingEvents = changes.events.concat(this.pendingEvents);
+    this.metrics.putBack(changes.buckets);
   }
 
   /** Inside the store's write transaction; what belongs to nodes removed meanwhile is left out. */
@@ -210,6 +244,8 @@ export class Fleet {
     await tx.nodes.addTransitions(changes.transitions.filter(({ nodeId }) => this.nodes.has(nodeId)));
     await tx.reports.add(changes.reports.filter(({ nodeId }) => this.nodes.has(nodeId)));
     await tx.federationEvents.add(changes.events.filter(({ node }) => this.nodes.has(node)));
+    await tx.metricBuckets.add(changes.buckets.filter(({ nodeId }) => this.nodes.has(nodeId)));
+    if (changes.pruneBucketsBefore !== null) await tx.metricBuckets.prune(changes.pruneBucketsBefore);
   }
 }
 
@@ -218,4 +254,7 @@ interface Changes {
   transitions: { nodeId: string; transition: HealthTransition }[];
   reports: ReportRecord[];
   events: NodeFederationEvent[];
+  buckets: MetricBucket[];
+  /** Set when minutes closed (once a minute): buckets older than this go. */
+  pruneBucketsBefore: number | null;
 }

@@ -1,4 +1,5 @@
-// /federation/nodes (admin): the node list (filtered, paged), one node's
+// /federation/nodes (reader; removal and readmission admin): the node list
+// (searched, filtered, sorted, paged, with the fleet's counts by health), one node's
 // view, the history of what its strategy reported, its removal and its
 // readmission.
 import { Hono } from "hono";
@@ -14,8 +15,15 @@ export function nodeRoutes(hub: HubContext, decisions: Decisions, access: ApiAcc
   const routes = new Hono();
 
   routes.get("/", access.reader, (c) => {
-    const page = pageOfNodes(hub.fleet.all(), parseQuery(NodeListQuery, c));
-    return c.json({ nodes: page.nodes.map(nodeSummary), total: page.total, next_after: page.nextAfter });
+    const page = pageOfNodes(hub.fleet.byId(), parseQuery(NodeListQuery, c));
+    const now = hub.clock();
+    return c.json({
+      nodes: page.nodes.map((node) => nodeSummary(node, hub.fleet, now)),
+      total: page.total,
+      next_after: page.nextAfter,
+      // Over the whole fleet, whatever the filter: the dashboard's counts by health.
+      counts: hub.fleet.countsByHealth(),
+    });
   });
 
   routes.get("/:id", access.reader, async (c) => {
