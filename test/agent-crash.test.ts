@@ -2,11 +2,10 @@
 // intent: each acknowledged verdict comes back identical, every intent is
 // judged once, and the hub ends up with every seq once, none missing.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { spawn, type ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import type { ChildProcess } from "node:child_process";
 import { intentStream } from "./fixtures/intents.ts";
-import { BUN, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
+import { removeTempDirs } from "./helpers.ts";
+import { startAgentProcess, writeAgentEnv, type AgentProcess } from "./support/agent-process.ts";
 import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
 
 let t: TestHub;
@@ -20,21 +19,10 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-function startAgent(envFile: string): { child: ChildProcess; port: Promise<number> } {
-  const child = spawn(BUN, [join(REPO_ROOT, "agent/main.ts")], { env: { PATH: process.env.PATH, EDGEFED_AGENT_ENV: envFile }, stdio: ["ignore", "pipe", "pipe"] });
-  children.push(child);
-  let log = "";
-  const port = new Promise<number>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      log += chunk;
-      const match = /local intent API on 127\.0\.0\.1:(\d+)/.exec(log);
-      if (match) resolve(Number(match[1]));
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`agent exited with ${code}:\n${log}`)));
-  });
-  return { child, port };
+function startAgent(envFile: string): AgentProcess {
+  const agent = startAgentProcess(envFile);
+  children.push(agent.child);
+  return agent;
 }
 
 type Verdict = { id: string; seq: number; verdict: string; reasons: string[] };
@@ -46,21 +34,12 @@ async function post(port: number, intents: unknown[]): Promise<Verdict[]> {
 }
 
 test("kill -9 during a burst loses no acknowledged verdict and judges nothing twice", async () => {
-  const envFile = join(tempDir(), "agent.env");
-  const settings = {
-    EDGEFED_HUB_URL: t.hub.httpUrl,
-    EDGEFED_ENROLL_TOKEN: t.enrollmentToken(),
-    EDGEFED_NODE_ID: "crash-pi",
-    EDGEFED_DATA_DIR: join(tempDir(), "state"),
-    EDGEFED_KERNEL_CONFIG: join(REPO_ROOT, "examples/core_gates.env"),
-    EDGEFED_API_PORT: "0",
-  };
-  writeFileSync(envFile, Object.entries(settings).map(([k, v]) => `${k}=${v}\n`).join(""), { mode: 0o600 });
+  const envFile = writeAgentEnv(t, "crash-pi");
   const intents = intentStream(400, { seed: 21, prefix: "crash" });
   const batches = Array.from({ length: 40 }, (_, i) => intents.slice(i * 10, i * 10 + 10));
 
   const first = startAgent(envFile);
-  const port = await first.port;
+  const port = await first.apiPort;
   await eventually(async () => (await t.api("GET", "/federation/nodes/crash-pi")).body.state?.session >= 1, 15_000, "agent online");
   const acknowledged = new Map<string, Verdict>();
   let sent = 0;
@@ -77,7 +56,7 @@ test("kill -9 during a burst loses no acknowledged verdict and judges nothing tw
 
   const second = startAgent(envFile);
   const again: Verdict[] = [];
-  const port2 = await second.port;
+  const port2 = await second.apiPort;
   for (const batch of batches) again.push(...(await post(port2, batch)));
   for (const verdict of again) {
     const before = acknowledged.get(verdict.id);

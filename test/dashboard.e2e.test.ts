@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { removeTempDirs } from "./helpers.ts";
-import { agentStatus, startAgentProcess, type AgentProcess } from "./support/agent-process.ts";
+import { agentStatus, startAgentProcess, writeAgentEnv, type AgentProcess } from "./support/agent-process.ts";
 import { browserMissing, type AxeViolation, DESKTOP, launchChromium, PHONE, screenshot, seriousAccessibilityViolations } from "./support/browser.ts";
 import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
 
@@ -18,7 +18,7 @@ if (missing) console.warn(`skipping the dashboard's browser tests: ${missing}`);
 const OFFLINE_AFTER_S = 3;
 const NODE_IDS = ["dash-001", "dash-002", "dash-003"];
 let hub: TestHub;
-let agents: AgentProcess[] = [];
+let agents: (AgentProcess & { nodeId: string })[] = [];
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
@@ -28,7 +28,7 @@ beforeAll(async () => {
   if (missing) return;
   // The agents report this machine's load, which other tests push up: no node counts as degraded for it here.
   hub = await startTestHub({ env: { EDGEFED_OFFLINE_AFTER_S: String(OFFLINE_AFTER_S), EDGEFED_DEGRADED_LOAD: "1000" } });
-  agents = NODE_IDS.map((id) => startAgentProcess(hub, id));
+  agents = NODE_IDS.map((nodeId) => ({ nodeId, ...startAgentProcess(writeAgentEnv(hub, nodeId)) }));
   await Promise.all(agents.map((a) => a.apiPort));
   await eventually(async () => {
     const nodes = (await hub.api("GET", "/federation/nodes")).body.nodes as { node_id: string; health: string }[];

@@ -1,6 +1,7 @@
 // A real agent as its own process (bun agent/main.ts), enrolled with a test
 // hub, with its local API on a free port: what a test kills with SIGKILL to
-// see what the hub and the dashboard make of a node that just dies.
+// see what the hub (and the dashboard) make of a node that just dies, and
+// starts again from the same env file (same identity and state).
 import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -8,13 +9,13 @@ import { BUN, REPO_ROOT, tempDir } from "../helpers.ts";
 import type { TestHub } from "./hub-harness.ts";
 
 export interface AgentProcess {
-  nodeId: string;
   child: ChildProcess;
-  /** The local API's port, once it listens. */
+  /** The local API's port, once it listens; rejects if the agent exits first. */
   apiPort: Promise<number>;
 }
 
-export function startAgentProcess(hub: TestHub, nodeId: string, extraEnv: Record<string, string> = {}): AgentProcess {
+/** The agent.env of a new node enrolled with `hub`: its own data dir, the example kernel config, a free API port. */
+export function writeAgentEnv(hub: TestHub, nodeId: string): string {
   const envFile = join(tempDir(), "agent.env");
   const settings = {
     EDGEFED_HUB_URL: hub.hub.httpUrl,
@@ -23,9 +24,12 @@ export function startAgentProcess(hub: TestHub, nodeId: string, extraEnv: Record
     EDGEFED_DATA_DIR: join(tempDir(), "state"),
     EDGEFED_KERNEL_CONFIG: join(REPO_ROOT, "examples/core_gates.env"),
     EDGEFED_API_PORT: "0",
-    ...extraEnv,
   };
   writeFileSync(envFile, Object.entries(settings).map(([k, v]) => `${k}=${v}\n`).join(""), { mode: 0o600 });
+  return envFile;
+}
+
+export function startAgentProcess(envFile: string): AgentProcess {
   const child = spawn(BUN, [join(REPO_ROOT, "agent/main.ts")], { env: { PATH: process.env.PATH, EDGEFED_AGENT_ENV: envFile }, stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
   const apiPort = new Promise<number>((resolve, reject) => {
@@ -36,10 +40,10 @@ export function startAgentProcess(hub: TestHub, nodeId: string, extraEnv: Record
     };
     child.stdout!.on("data", onData);
     child.stderr!.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`agent ${nodeId} exited with ${code}:\n${log}`)));
+    child.once("exit", (code) => reject(new Error(`agent exited with ${code}:\n${log}`)));
   });
-  apiPort.catch(() => {}); // a test that killed it on purpose does not await it again
-  return { nodeId, child, apiPort };
+  apiPort.catch(() => {}); // killed on purpose later: nobody awaits it then
+  return { child, apiPort };
 }
 
 /** GET /v1/status of an agent's local API. */

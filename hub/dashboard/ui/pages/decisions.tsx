@@ -40,6 +40,7 @@ interface DryRun {
 /** Dry run, confirm naming its reach, issue. Returns what to tell the operator. */
 async function confirmAndIssue(request: DecisionRequest, label: string): Promise<string> {
   const dry = await api<DryRun>("POST", "/api/federation/decisions?dry_run=1", request);
+  if (dry?.valid !== true || typeof dry.reaches !== "number") throw new Error("the hub did not answer the dry run (does it support ?dry_run=1?)");
   if (!confirm(`${label} reaches ${plural(dry.reaches, "node")} (${request.target}). Issue it?`)) return "Not issued.";
   const issued = await api<{ id: string; targets: string[] }>("POST", "/api/federation/decisions", request);
   return `${label} issued as ${issued.id} to ${plural(issued.targets.length, "node")}.`;

@@ -107,7 +107,7 @@ export function NodePage({ nodeId, session }: { nodeId: string; session: Session
       )}
       <section aria-labelledby="charts">
         <h2 id="charts">Last hours</h2>
-        <label>
+        <label class="inline">
           Window{" "}
           <select value={hours} onChange={(e) => setHours(Number(e.currentTarget.value))}>
             {[1, 6, 12, 24].map((h) => (
@@ -128,48 +128,57 @@ export function NodePage({ nodeId, session }: { nodeId: string; session: Session
   );
 }
 
+/** Fields the policy leaves at their default (null, empty) are left out: the table shows what decisions changed. */
+function isSet(value: unknown): boolean {
+  if (value === null || value === undefined) return false;
+  if (Array.isArray(value)) return value.length > 0;
+  if (typeof value === "object") return Object.keys(value).length > 0;
+  return true;
+}
+
 function PolicySection({ node }: { node: any }) {
   const policy: Record<string, unknown> = node.desired_policy ?? {};
-  const origins: Record<string, unknown> = node.policy_origin ?? node.desired_policy_origin ?? {};
-  const fields = Object.keys(policy);
+  // Per field, when the hub says which decision set it; else the policy as a whole says whose it is.
+  const origins: Record<string, unknown> = node.policy_origins ?? {};
+  const whose = node.desired_policy_version === null ? "the fleet's policy" : `its own policy, version ${node.desired_policy_version}`;
+  const fields = Object.keys(policy).filter((field) => isSet(policy[field]));
   return (
     <section class="card" aria-labelledby="policy">
-      <h2 id="policy">Policy in force (version {node.desired_policy_version ?? "none"})</h2>
-      {fields.length === 0 ? (
-        <p class="hint">The fleet's defaults: no decision has changed this node's policy.</p>
-      ) : (
+      <h2 id="policy">Policy in force</h2>
+      <p class="hint">The node follows {whose}; fields not listed are at their defaults.</p>
+      {fields.length > 0 && (
         <ScrollBox label="Policy fields">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Field</th>
-              <th scope="col">Value</th>
-              <th scope="col">From</th>
-            </tr>
-          </thead>
-          <tbody>
-            {fields.map((field) => (
-              <tr key={field}>
-                <td>{field}</td>
-                <td>
-                  <code>{JSON.stringify(policy[field])}</code>
-                </td>
-                <td>{originText(origins[field])}</td>
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Field</th>
+                <th scope="col">Value</th>
+                <th scope="col">From</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {fields.map((field) => (
+                <tr key={field}>
+                  <td>{field}</td>
+                  <td>
+                    <code>{JSON.stringify(policy[field])}</code>
+                  </td>
+                  <td>{originText(origins[field]) ?? whose}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
         </ScrollBox>
       )}
     </section>
   );
 }
 
-function originText(origin: unknown): string {
-  if (!origin) return "—";
+function originText(origin: unknown): string | null {
+  if (!origin) return null;
   if (typeof origin === "string") return origin;
   const o = origin as Record<string, unknown>;
-  return [o.source ?? o.target, o.decision_id ?? o.id, o.type].filter(Boolean).join(" ");
+  return [o.type, o.target && `→ ${o.target}`, o.decision_id ?? o.id].filter(Boolean).join(" ");
 }
 
 function NodeCharts({ buckets }: { buckets: Bucket[] }) {
