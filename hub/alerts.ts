@@ -30,6 +30,8 @@ export const ALERTS_KEPT = 1000;
 export class Alerts {
   private readonly kept: RaisedAlert[] = [];
   private raised = 0;
+  /** Told of each alert as it is raised (the dashboard's live stream). */
+  private readonly listeners: Array<(alert: RaisedAlert) => void> = [];
 
   constructor(
     private readonly log: (line: string) => void,
@@ -49,7 +51,13 @@ export class Alerts {
     this.kept.push(alert);
     if (this.kept.length > this.limit) this.kept.shift();
     this.log(`alert ${alert.severity} ${alert.kind}: ${message}`);
+    for (const listener of this.listeners) listener(alert);
     return alert;
+  }
+
+  /** Calls `listener` with each alert raised from now on. */
+  onRaise(listener: (alert: RaisedAlert) => void): void {
+    this.listeners.push(listener);
   }
 
   /** Alerts raised at or after `since` (their `at`), newest first, at most `limit`. */

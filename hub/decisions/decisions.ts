@@ -31,6 +31,19 @@ export const DecisionRequest = z.strictObject({
   expires_in_s: z.int().min(1).max(MAX_EXPIRY_S).optional(),
 });
 
+/** What a decision would do, checked and not issued (POST /api/federation/decisions?dry_run=1). */
+export interface DryRunOutcome {
+  /** The node ids it would be sent to. */
+  targets: string[];
+}
+
+/** Thrown at the end of a dry run's transaction, so the store rolls back everything it wrote. */
+class DryRunRollback extends Error {
+  constructor(readonly outcome: DryRunOutcome) {
+    super("dry run: rolled back");
+  }
+}
+
 export interface IssuedDecision {
   decision: DecisionMessage;
   origin: DecisionOrigin;
@@ -49,6 +62,8 @@ export class Decisions {
   private issuing: Promise<unknown> = Promise.resolve();
   /** Told of each decision an operator's OVERRIDE reversed, once committed (the federation roles' suppression). */
   private readonly overrideListeners: Array<(overridden: StoredDecision, at: number) => void> = [];
+  /** Told the id of each decision issued or acknowledged, once committed (the dashboard's live stream). */
+  private readonly changeListeners: Array<(decisionId: string) => void> = [];
 
   private constructor(private readonly hub: HubContext) {}
 
@@ -89,6 +104,15 @@ export class Decisions {
     this.overrideListeners.push(listener);
   }
 
+  /** Calls `listener` with the id of each decision issued, and again on each ack, once committed. */
+  onChange(listener: (decisionId: string) => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  private changed(decisionId: string): void {
+    for (const listener of this.changeListeners) listener(decisionId);
+  }
+
   /** The desired policy in force for a target: its own, else the fleet's, else the default. */
   policyInForce(target: string): KernelPolicy {
     const message = this.desired.get(target) ?? this.desired.get("fleet");
@@ -101,12 +125,23 @@ export class Decisions {
    * unless a federation role says otherwise.
    */
   issue(rawBody: unknown, origin: DecisionOrigin = OPERATOR): Promise<IssuedDecision> {
-    const result = this.issuing.then(() => this.issueNow(rawBody, origin));
+    const result = this.issuing.then(() => this.issueNow(rawBody, origin, false));
     this.issuing = result.catch(() => {});
-    return result;
+    return result as Promise<IssuedDecision>;
   }
 
-  private async issueNow(rawBody: unknown, origin: DecisionOrigin): Promise<IssuedDecision> {
+  /**
+   * Checks a decision exactly as issue() would (the same code, up to the
+   * transaction that stores it, which is rolled back) and says whom it would
+   * reach; issues, stores and publishes nothing, and fails as issue() would.
+   */
+  dryRun(rawBody: unknown): Promise<DryRunOutcome> {
+    const result = this.issuing.then(() => this.issueNow(rawBody, OPERATOR, true));
+    this.issuing = result.catch(() => {});
+    return result as Promise<DryRunOutcome>;
+  }
+
+  private async issueNow(rawBody: unknown, origin: DecisionOrigin, dryRun: boolean): Promise<IssuedDecision | DryRunOutcome> {
     const parsed = DecisionRequest.safeParse(rawBody);
     if (!parsed.success) throw invalidInput(parsed.error.issues);
     const request = parsed.data;
@@ -130,7 +165,7 @@ export class Decisions {
     const overriding = request.type === "OVERRIDE";
     const policyCandidates = this.policyCandidates(request.target, effect.kind === "policy" ? "fold" : overriding ? "refold" : null);
     let overridden: StoredDecision | undefined;
-    const { seq, decision, policies, targets } = await hub.store.write(async (tx) => {
+    const written = hub.store.write(async (tx) => {
       // A node removed since the lists above were taken (its removal may even
       // sit earlier in this transaction) gets nothing: no decision left
       // pending for it, no node policy saved again.
@@ -157,9 +192,19 @@ export class Decisions {
         await tx.decisions.savePolicy(target, message);
         policies.set(target, message);
       }
+      if (dryRun) throw new DryRunRollback({ targets });
       return { seq, decision, policies, targets };
     });
+    let outcome: Awaited<typeof written>;
+    try {
+      outcome = await written;
+    } catch (error) {
+      if (error instanceof DryRunRollback) return error.outcome;
+      throw error;
+    }
+    const { seq, decision, policies, targets } = outcome;
     for (const [target, message] of policies) this.desired.set(target, message);
+    this.changed(decision.id);
     if (overridden && origin.kind === "operator") for (const listener of this.overrideListeners) listener(overridden, now);
     const reverses = overriding ? `, reverses ${(request.payload as OverridePayload).overridden_decision_id}` : "";
     const by = origin.kind === "role" ? ` by role ${origin.role} (${origin.rule})` : "";
@@ -208,14 +253,16 @@ export class Decisions {
    * Records a node's acknowledgement; resolves once it is committed, with
    * why it was refused (checked in the same transaction), or null.
    */
-  acknowledge(nodeId: string, ack: DecisionAckMessage, now: number): Promise<string | null> {
-    return this.hub.store.write(async (tx) => {
+  async acknowledge(nodeId: string, ack: DecisionAckMessage, now: number): Promise<string | null> {
+    const problem = await this.hub.store.write(async (tx) => {
       const stored = await tx.decisions.get(ack.id);
       if (!stored) return `unknown decision ${ack.id}`;
       if (!stored.targets.includes(nodeId)) return `decision ${ack.id} was not sent to this node`;
       await tx.decisions.addAck(ack.id, { nodeId, ok: ack.ok, error: ack.error ?? null, appliedAt: ack.appliedAt, receivedAt: now, result: ack.result ?? null });
       return null;
     });
+    if (problem === null) this.changed(ack.id);
+    return problem;
   }
 
   desiredPolicy(target: string): DesiredPolicyMessage | undefined {

@@ -18,12 +18,16 @@ import { federationRoutes } from "./routes/federation.ts";
 import { nodeRoutes } from "./routes/nodes.ts";
 import { registerRoutes } from "./routes/register.ts";
 import { sessionRoutes } from "./routes/session.ts";
+import { streamRoutes } from "./routes/stream.ts";
+import { tokenRoutes } from "./routes/tokens.ts";
+import { LiveFeed } from "./live-feed.ts";
 import { statusRoutes } from "./routes/status.ts";
 
 export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Ingest, federation: LiveFederation): Hono {
   const app = new Hono();
   const sessions = new DashboardSessions(hub.store, hub.identity, hub.settings.sessionTtlS * 1000, hub.clock);
   const access = apiAccess(hub.identity.adminTokenHash, sessions);
+  const feed = new LiveFeed(hub, decisions);
 
   const bodyLimit = limitBody(hub.settings.maxBodyBytes);
   // Reads carry no body; skipping the limit keeps the busiest route lean.
@@ -35,10 +39,12 @@ export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Inge
 
   app.route("/", statusRoutes(hub, ingest, access, federation));
   app.route("/api/session", sessionRoutes(sessions, hub.settings.sessionTtlS));
+  app.route("/api", streamRoutes(access, sessions, feed, hub.clock));
   app.route("/federation/register", registerRoutes(hub));
   app.route("/federation/nodes", nodeRoutes(hub, decisions, access));
   app.route("/api/federation", decisionRoutes(hub, decisions, access));
   app.route("/api/federation", federationRoutes(hub, access, federation));
+  app.route("/api/federation", tokenRoutes(hub, access));
   app.route("/", dashboardRoutes(hub.log));
   return app;
 }

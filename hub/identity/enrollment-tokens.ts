@@ -2,7 +2,7 @@
 // lifetime. The token is shown once; the registry keeps only its sha256, so
 // every store backend holds hashes and nothing else. A use is spent only by a
 // new node; a node re-registering its own key does not use the token up.
-import type { EnrollmentTokenRecord, HubStore } from "../store/hub-store.ts";
+import { TOKEN_ID_LENGTH, type EnrollmentTokenRecord, type HubStore } from "../store/hub-store.ts";
 import { hashSecret, randomSecret } from "./secrets.ts";
 
 export const ENROLLMENT_TOKEN_PREFIX = "efe_";
@@ -20,6 +20,11 @@ export function tokenHash(token: string): string {
   return hashSecret(token);
 }
 
+/** What the API names a token by: the start of its hash, which says nothing of the token. */
+export function tokenId(hash: string): string {
+  return hash.slice(0, TOKEN_ID_LENGTH);
+}
+
 /** A fresh token and the record the registry keeps of it. */
 export function newEnrollmentToken(options: TokenOptions, now: number): { token: string; record: EnrollmentTokenRecord } {
   const token = ENROLLMENT_TOKEN_PREFIX + randomSecret(24);
@@ -35,9 +40,14 @@ export function newEnrollmentToken(options: TokenOptions, now: number): { token:
 
 /** Creates a token in the registry and returns it: the one time it is seen. */
 export async function createEnrollmentToken(store: HubStore, options: TokenOptions, now: number): Promise<string> {
-  const { token, record } = newEnrollmentToken(options, now);
-  await store.write((tx) => tx.tokens.add(record));
-  return token;
+  return (await issueEnrollmentToken(store, options, now)).token;
+}
+
+/** The same, with the record kept (the API answers with both). */
+export async function issueEnrollmentToken(store: HubStore, options: TokenOptions, now: number): Promise<{ token: string; record: EnrollmentTokenRecord }> {
+  const made = newEnrollmentToken(options, now);
+  await store.write((tx) => tx.tokens.add(made.record));
+  return made;
 }
 
 /** "90s", "30m", "12h", "7d" or plain seconds, in ms. */

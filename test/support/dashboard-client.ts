@@ -45,3 +45,76 @@ export async function dashboardLogin(baseUrl: string, token: string): Promise<Da
     },
   };
 }
+
+export interface SseEvent {
+  event: string;
+  data: any;
+}
+
+/** A server-sent event stream read as it comes: events parsed, comments (pings) counted. */
+export interface EventStream {
+  status: number;
+  contentType: string | null;
+  events: SseEvent[];
+  comments: string[];
+  /** Resolves when the server ends the stream. */
+  ended: Promise<void>;
+  /** Waits for an event matching `match` (seen already or to come). */
+  next(match: (e: SseEvent) => boolean, timeoutMs?: number, what?: string): Promise<SseEvent>;
+  close(): void;
+}
+
+export async function openEventStream(baseUrl: string, headers: Record<string, string>): Promise<EventStream> {
+  const abort = new AbortController();
+  const response = await fetch(`${baseUrl}/api/stream`, { headers, signal: abort.signal });
+  const events: SseEvent[] = [];
+  const comments: string[] = [];
+  const waiters = new Set<() => void>();
+  const ended = (async () => {
+    if (!response.body) return;
+    const decoder = new TextDecoder();
+    let buffer = "";
+    try {
+      for await (const chunk of response.body) {
+        buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+        let cut: number;
+        while ((cut = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          const lines = block.split("\n");
+          const event = lines.find((l) => l.startsWith("event: "))?.slice(7);
+          const data = lines.filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
+          if (event) events.push({ event, data: JSON.parse(data) });
+          else comments.push(...lines.filter((l) => l.startsWith(":")));
+          for (const wake of waiters) wake();
+        }
+      }
+    } catch {
+      // aborted by close()
+    }
+  })();
+  return {
+    status: response.status,
+    contentType: response.headers.get("content-type"),
+    events,
+    comments,
+    ended,
+    next: (match, timeoutMs = 10_000, what = "an event") =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const found = events.find(match);
+          if (!found) return false;
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(found);
+          return true;
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; got ${JSON.stringify(events)}`));
+        }, timeoutMs);
+        if (!check()) waiters.add(check);
+      }),
+    close: () => abort.abort(),
+  };
+}

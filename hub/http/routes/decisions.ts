@@ -1,7 +1,8 @@
-// /api/federation (admin): issuing decisions, the audit trail, and the mode
-// shortcut (a MODE_CHANGE decision). hub/decisions/decisions.ts checks,
-// signs and publishes.
-import { Hono } from "hono";
+// /api/federation: issuing decisions (admin; `?dry_run=1` checks one and
+// says whom it would reach), the audit trail (reader), and the mode shortcut
+// (admin, a MODE_CHANGE decision; dry_run too). hub/decisions/decisions.ts checks, signs
+// and publishes.
+import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { MODES } from "../../../kernel/types.ts";
 import { jsonBody } from "../../../lib/http-errors.ts";
@@ -32,10 +33,23 @@ const ModeRequest = z
     message: "give duration_minutes or its alias duration_s, not both",
   });
 
+/** `?dry_run=1` (or true): check and count the targets, issue nothing. */
+const IssueQuery = z.strictObject({ dry_run: z.enum(["0", "1", "true", "false"]).transform((v) => v === "1" || v === "true").optional() });
+const DRY_RUN_TARGETS_SHOWN = 100;
+
 export function decisionRoutes(hub: HubContext, decisions: Decisions, access: ApiAccess): Hono {
   const routes = new Hono();
 
-  routes.post("/decisions", access.admin, async (c) => c.json(issuedView(await decisions.issue(await jsonBody(c))), 201));
+  /** Issues a decision, or with `?dry_run=1` checks it the same way and says whom it would reach (the dashboard's confirmation). */
+  async function issueOrTry(c: Context, request: unknown): Promise<Response> {
+    if (parseQuery(IssueQuery, c).dry_run) {
+      const { targets } = await decisions.dryRun(request);
+      return c.json({ valid: true, reaches: targets.length, targets: targets.slice(0, DRY_RUN_TARGETS_SHOWN) });
+    }
+    return c.json(issuedView(await decisions.issue(request)), 201);
+  }
+
+  routes.post("/decisions", access.admin, async (c) => issueOrTry(c, await jsonBody(c)));
 
   routes.get("/decisions", access.reader, async (c) => {
     const q = parseQuery(DecisionListQuery, c);
@@ -58,7 +72,7 @@ export function decisionRoutes(hub: HubContext, decisions: Decisions, access: Ap
     const minutes = duration_minutes ?? (duration_s === undefined ? undefined : duration_s / 60);
     if (minutes !== undefined) payload.duration_minutes = minutes;
     if (reason !== undefined) payload.reason = reason;
-    return c.json(issuedView(await decisions.issue({ type: "MODE_CHANGE", target, payload, expires_in_s })), 201);
+    return issueOrTry(c, { type: "MODE_CHANGE", target, payload, expires_in_s });
   });
 
   return routes;
