@@ -124,7 +124,7 @@ if (ingest) {
   rows.push(["heartbeat ingest ratio (bench hub), no dashboard", ingest.without]);
   rows.push([`heartbeat ingest ratio, ${SESSIONS} dashboard sessions open`, ingest.with]);
 }
-printTable(`dashboard: ${NODES} registered nodes`, rows);
+printTable(figures ? `dashboard: ${NODES} registered nodes` : "dashboard: heartbeat ingest with and without dashboards", rows);
 if (figures) {
   printResult({
     bench: "dashboard",

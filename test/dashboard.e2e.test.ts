@@ -1,10 +1,11 @@
 // The dashboard in a real browser (Debian's Chromium driven by
 // playwright-core) against a real hub with three real agent processes:
-// login refused and accepted, the fleet table, a killed agent's row turning
-// offline without a reload, FREEZE from the page reaching every agent with
-// its acks shown, a write without the CSRF token refused, no serious or
-// critical axe-core violation on any page, and screenshots of each page at
-// desktop and phone width (test-artifacts/dashboard/).
+// login refused and accepted (the admin token; the watch token read-only),
+// the fleet table, a killed agent's row turning offline without a reload,
+// FREEZE from the page reaching every agent with its acks shown, a write
+// without the CSRF token refused, no serious or critical axe-core violation
+// on any page, and screenshots of each page at desktop and phone width
+// (test-artifacts/dashboard/).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { removeTempDirs } from "./helpers.ts";
@@ -137,6 +138,25 @@ describe.skipIf(missing !== null)("the dashboard in Chromium", () => {
     await screenshot(fresh, "login-phone");
     await fresh.close();
     expect(found, JSON.stringify(found, null, 2)).toEqual({});
+  }, 60_000);
+
+  test("the watch token gives a read-only view: no admin actions, and a write is refused", async () => {
+    const viewer = await browser.newPage({ viewport: DESKTOP });
+    await viewer.goto(hub.hub.httpUrl);
+    await viewer.fill("#token", hub.watchToken);
+    await viewer.click("button[type=submit]");
+    await viewer.locator(`tr[data-node="${NODE_IDS[0]}"]`).waitFor();
+    expect(await viewer.getByRole("link", { name: "Tokens" }).count()).toBe(0);
+    await viewer.goto(`${hub.hub.httpUrl}/#/decisions`);
+    await viewer.locator("[data-decision]").first().waitFor();
+    expect(await viewer.getByRole("button", { name: "FREEZE fleet" }).count()).toBe(0);
+    const write = await viewer.evaluate(async () => {
+      const session = (await (await fetch("/api/session")).json()) as { role: string; csrf_token: string };
+      const response = await fetch("/api/federation/mode", { method: "POST", headers: { "content-type": "application/json", "x-csrf-token": session.csrf_token }, body: JSON.stringify({ mode: "PAUSED" }) });
+      return { role: session.role, status: response.status, body: await response.json() };
+    });
+    expect(write).toEqual({ role: "viewer", status: 403, body: expect.objectContaining({ error: "forbidden" }) });
+    await viewer.close();
   }, 60_000);
 
   test("logout ends the session: the API answers 401 and the page shows the login", async () => {

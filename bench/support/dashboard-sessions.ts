@@ -2,7 +2,7 @@
 // machine skewing the hub's figures: each session logs in, loads the page
 // and its assets, the fleet table's first page, holds /api/stream open and,
 // as the fleet page does, fetches that page again at most once a second
-// after node events. (bench dashboard measures the real page in Chromium.)
+// after node events and every 15 s. (bench dashboard measures the real page in Chromium.)
 export interface DashboardSessions {
   /** Requests made and stream events received, all sessions together. */
   stats(): { requests: number; events: number };
@@ -10,11 +10,13 @@ export interface DashboardSessions {
 }
 
 const FLEET_PAGE = "/federation/nodes?sort=node_id&order=asc&limit=50&offset=0";
+const REFRESH_MS = 15_000;
 
 export async function openDashboardSessions(url: string, adminToken: string, count: number): Promise<DashboardSessions> {
   const counters = { requests: 0, events: 0 };
   const aborter = new AbortController();
   const timers: ReturnType<typeof setTimeout>[] = [];
+  const intervals: ReturnType<typeof setInterval>[] = [];
   const get = async (path: string, cookie: string) => {
     counters.requests++;
     const response = await fetch(`${url}${path}`, { headers: { cookie, "accept-encoding": "gzip, br" }, signal: aborter.signal });
@@ -30,6 +32,7 @@ export async function openDashboardSessions(url: string, adminToken: string, cou
     const html = await (await fetch(`${url}/`, { headers: { cookie } })).text();
     for (const [, path] of html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)) await get(path!, cookie);
     await get(FLEET_PAGE, cookie);
+    intervals.push(setInterval(() => void get(FLEET_PAGE, cookie).catch(() => {}), REFRESH_MS));
 
     const stream = await fetch(`${url}/api/stream`, { headers: { cookie, accept: "text/event-stream" }, signal: aborter.signal });
     if (!stream.ok || !stream.body) throw new Error(`stream: ${stream.status}`);
@@ -59,6 +62,7 @@ export async function openDashboardSessions(url: string, adminToken: string, cou
     stats: () => ({ ...counters }),
     async stop() {
       for (const timer of timers) clearTimeout(timer);
+      for (const interval of intervals) clearInterval(interval);
       aborter.abort();
     },
   };

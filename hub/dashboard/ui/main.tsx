@@ -31,7 +31,7 @@ function App() {
     return onSignedOut(() => setSession(null));
   }, []);
   useEffect(() => {
-    if (session) openStream();
+    if (session) openStream(() => void resumeSession().then(setSession));
     else closeStream();
   }, [session]);
 

@@ -1,7 +1,7 @@
 // The live updates: one EventSource on /api/stream while signed in, its
-// events handed to whichever pages listen. The browser reconnects by itself;
-// a stream that ends for good (the session expired) is noticed by the next
-// API call's 401.
+// events handed to whichever pages listen. The browser reconnects by itself
+// after a dropped connection; when it gives up (the hub answered 401: the
+// session expired), the page checks its session and goes to the login.
 export interface FleetRow {
   node_id: string;
   health: string;
@@ -32,9 +32,17 @@ type Listeners = { node: Set<(row: FleetRow) => void>; decision: Set<(event: Dec
 const listeners: Listeners = { node: new Set(), decision: new Set(), alert: new Set() };
 let source: EventSource | null = null;
 
-export function openStream(): void {
+/** `onClosed`: the stream ended for good (the browser gives up on a 401: the session expired or was ended). */
+export function openStream(onClosed: () => void): void {
   if (source) return;
   source = new EventSource("/api/stream", { withCredentials: true });
+  const opened = source;
+  opened.addEventListener("error", () => {
+    if (opened.readyState === EventSource.CLOSED && source === opened) {
+      source = null;
+      onClosed();
+    }
+  });
   for (const name of Object.keys(listeners) as (keyof Listeners)[]) {
     source.addEventListener(name, (event) => {
       let data: unknown;

@@ -1,7 +1,8 @@
 // Fleet: counts by health, then the node table with search, health and
 // capability filters, sort and paging (all done by the hub, so it stays fast
 // at 10,000 nodes). A node event on the stream updates its row in place and
-// refreshes the page's counts soon after; heartbeat ages tick each second.
+// refreshes the page's counts soon after; heartbeat ages tick each second
+// (and the page is fetched again every 15 s for the latest heartbeat times).
 import { useEffect, useRef, useState } from "preact/hooks";
 import { query } from "../api.ts";
 import { age } from "../format.ts";
@@ -11,6 +12,8 @@ import { listen, type FleetRow } from "../stream.ts";
 
 const HEALTH = ["healthy", "degraded", "unhealthy", "offline"];
 const PAGE_SIZE = 50;
+/** Node events come on health changes only; the page's heartbeat times are refreshed this often. */
+const REFRESH_MS = 15_000;
 const COLUMNS: { key: string; label: string; sort?: string }[] = [
   { key: "node_id", label: "Node", sort: "node_id" },
   { key: "health", label: "Health", sort: "health" },
@@ -64,8 +67,10 @@ export function FleetPage() {
         setRefresh((n) => n + 1);
       }, 1000);
     });
+    const refresh = setInterval(() => setRefresh((n) => n + 1), REFRESH_MS);
     return () => {
       stop();
+      clearInterval(refresh);
       if (refetchTimer.current) clearTimeout(refetchTimer.current);
     };
   }, []);
