@@ -105,6 +105,11 @@ function sortedBy(nodes: readonly NodeRecord[], key: (n: NodeRecord) => number |
   return keyed.map((k) => k.node);
 }
 
+/** GET /federation/nodes/:id/metrics: the last `hours` of 1-minute buckets (the registry keeps 24). */
+export const NodeMetricsQuery = z.strictObject({
+  hours: z.coerce.number().int().min(1).max(24).default(6),
+});
+
 /** A time in a query: ms since the epoch, or an ISO 8601 date or time (`2026-12-01`, `2026-12-01T03:00:00Z`). */
 const time = z.string().transform((raw, ctx) => {
   const ms = /^\d{1,15}$/.test(raw) ? Number(raw) : /^\d{4}-\d{2}-\d{2}/.test(raw) ? Date.parse(raw) : Number.NaN;

@@ -1,7 +1,7 @@
 // How a node looks in the HTTP API: snake_case JSON, secrets left out.
 import type { Fleet } from "../nodes/fleet.ts";
 import type { NodeRecord, Reported } from "../nodes/node-model.ts";
-import type { StoredReport } from "../store/hub-store.ts";
+import type { MetricBucket, StoredReport } from "../store/hub-store.ts";
 
 /** A row of the fleet list (and of the dashboard's live stream), with the node's PASS and HOLD verdicts of the last hour at `now`. */
 export function nodeSummary(node: NodeRecord, fleet: Fleet, now: number): object {
@@ -83,4 +83,9 @@ function reportedView<T>(reported: Reported<T> | null): { report: T; received_at
 /** A report of a node's history, with its seq (the `before` of the next page). */
 export function storedReportView(stored: StoredReport): object {
   return { seq: stored.seq, received_at: stored.receivedAt, report: stored.report };
+}
+
+/** A node's 1-minute bucket of heartbeat metrics and verdicts, as the dashboard charts it. */
+export function metricBucketView(bucket: MetricBucket): object {
+  return { at: bucket.at, load: bucket.load, rss_bytes: bucket.rssBytes, outbox_depth: bucket.outboxDepth, verdicts: bucket.verdicts, by_reason: bucket.byReason };
 }

@@ -78,6 +78,13 @@ export class NodeMetrics {
     return minute ? toBucket(nodeId, minute) : null;
   }
 
+  /** A node's buckets not in the registry yet: minutes over waiting for the flush, then the open one; oldest first. */
+  unwritten(nodeId: string): MetricBucket[] {
+    const open = this.current(nodeId);
+    const waiting = this.closed.filter((bucket) => bucket.nodeId === nodeId);
+    return open ? [...waiting, open] : waiting;
+  }
+
   /** Closes every open minute that ended before `now` (once a minute: the walk is over every node heard). */
   rollOver(now: number): void {
     const minute = Math.floor(now / MINUTE_MS);

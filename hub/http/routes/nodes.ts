@@ -7,8 +7,9 @@ import type { Decisions } from "../../decisions/decisions.ts";
 import type { HubContext } from "../../hub-context.ts";
 import type { ApiAccess } from "../admin-auth.ts";
 import { notRegisteredError, readmitNode, removeNode } from "../../nodes/registration.ts";
-import { NodeListQuery, pageOfNodes, ReportHistoryQuery } from "../list-queries.ts";
-import { nodeDetail, nodeSummary, storedReportView } from "../node-view.ts";
+import { NodeListQuery, NodeMetricsQuery, pageOfNodes, ReportHistoryQuery } from "../list-queries.ts";
+import { metricBucketView, nodeDetail, nodeSummary, storedReportView } from "../node-view.ts";
+import { MINUTE_MS } from "../../nodes/node-metrics.ts";
 import { parseQuery } from "../request.ts";
 
 export function nodeRoutes(hub: HubContext, decisions: Decisions, access: ApiAccess): Hono {
@@ -43,6 +44,18 @@ export function nodeRoutes(hub: HubContext, decisions: Decisions, access: ApiAcc
     const found = await hub.store.reports.history(id, q.kind, { limit: q.limit + 1, beforeSeq: q.before, model: q.model });
     const page = found.slice(0, q.limit);
     return c.json({ node_id: id, kind: q.kind, reports: page.map(storedReportView), next_before: found.length > q.limit ? page.at(-1)!.seq : null });
+  });
+
+  // The dashboard's charts: what the registry holds of the last hours, then the minutes not written yet.
+  routes.get("/:id/metrics", access.reader, async (c) => {
+    const id = c.req.param("id");
+    if (!hub.fleet.get(id)) throw await notRegisteredError(hub, id);
+    const { hours } = parseQuery(NodeMetricsQuery, c);
+    const from = hub.clock() - hours * 3_600_000;
+    const stored = await hub.store.metricBuckets.list(id, from);
+    const lastStored = stored.at(-1)?.at ?? -1;
+    const unwritten = hub.fleet.metrics.unwritten(id).filter((bucket) => bucket.at >= from && bucket.at > lastStored);
+    return c.json({ node_id: id, bucket_s: MINUTE_MS / 1000, buckets: [...stored, ...unwritten].map(metricBucketView) });
   });
 
   routes.delete("/:id", access.admin, async (c) => {
