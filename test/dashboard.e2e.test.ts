@@ -95,6 +95,13 @@ describe.skipIf(missing !== null)("the dashboard in Chromium", () => {
     await page.getByTestId("ack-summary").filter({ hasText: `${NODE_IDS.length} of ${NODE_IDS.length} acknowledged` }).first().waitFor({ timeout: 15_000 });
   }, 60_000);
 
+  test("the node page charts the node's heartbeat metrics from the hub's 1-minute buckets", async () => {
+    await page.goto(`${hub.hub.httpUrl}/#/nodes/${NODE_IDS[0]}`);
+    for (const title of ["Load", "RSS", "Outbox depth", "Verdicts per minute"]) {
+      await page.locator("figure.chart", { has: page.getByText(title, { exact: true }) }).locator("canvas").waitFor();
+    }
+  }, 60_000);
+
   test("killing an agent turns its row offline without a reload", async () => {
     await page.goto(`${hub.hub.httpUrl}/#/fleet`);
     const killed = agents.at(-1)!;

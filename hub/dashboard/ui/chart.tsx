@@ -11,15 +11,17 @@ export interface Series {
 
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d"];
 
-export function TimeChart({ title, times, series, height = 180 }: { title: string; times: number[]; series: Series[]; height?: number }) {
+/** `window`: the x axis's [from, to] in unix seconds, so a few points sit where they belong in the hours asked for. */
+export function TimeChart({ title, times, series, window, height = 180 }: { title: string; times: number[]; series: Series[]; window: [number, number]; height?: number }) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const element = box.current;
-    if (!element || times.length === 0) return;
+    if (!element || times.length === 0 || series.length === 0) return;
     const plot = new uPlot(
       {
         width: Math.max(280, element.clientWidth),
         height,
+        scales: { x: { time: true, range: () => window } },
         series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: false }))],
         axes: [{ stroke: "currentColor", grid: { stroke: "rgba(128,128,128,.2)" } }, { stroke: "currentColor", grid: { stroke: "rgba(128,128,128,.2)" } }],
         legend: { live: false },
@@ -33,12 +35,12 @@ export function TimeChart({ title, times, series, height = 180 }: { title: strin
       resize.disconnect();
       plot.destroy();
     };
-  }, [times, series, height]);
+  }, [times, series, window[0], window[1], height]);
 
   return (
     <figure class="chart">
       <figcaption>{title}</figcaption>
-      {times.length === 0 ? <p class="hint">No data in this window.</p> : <div ref={box} role="img" aria-label={`${title}: ${summary(series)}`} />}
+      {times.length === 0 || series.length === 0 ? <p class="hint">No data in this window.</p> : <div ref={box} role="img" aria-label={`${title}: ${summary(series)}`} />}
     </figure>
   );
 }

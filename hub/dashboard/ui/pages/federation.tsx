@@ -39,6 +39,7 @@ export function FederationPage() {
   const alerts = useApi<{ alerts: Alert[] }>("/api/federation/alerts?limit=50", version);
   const s = status.data;
   const changes = (decisions.data?.decisions ?? []).filter((d) => POLICY_TYPES.has(d.type));
+  const now = fleetNow(changes);
 
   return (
     <>
@@ -88,6 +89,9 @@ export function FederationPage() {
       </section>
       <section aria-labelledby="over-time">
         <h2 id="over-time">Mode, capital profile and freezes over time</h2>
+        <p data-testid="fleet-now">
+          Fleet mode by the latest decisions: <strong>{now.mode}</strong>; capital profile: <strong>{now.profile}</strong>; freezes: <strong>{now.freezes}</strong> (of the last {decisions.data?.decisions.length ?? 0} decisions).
+        </p>
         {changes.length === 0 ? (
           <p class="hint">No mode, freeze or capital profile decision yet.</p>
         ) : (
@@ -137,4 +141,18 @@ export function FederationPage() {
       </section>
     </>
   );
+}
+
+/**
+ * The fleet's mode and capital profile as its latest fleet-wide decisions set
+ * them (newest first in `changes`): a FREEZE freezes, an untimed MODE_CHANGE
+ * sets the mode (and ends a freeze); a timed one is a window and is skipped.
+ */
+function fleetNow(changes: DecisionView[]): { mode: string; profile: string; freezes: number } {
+  const fleet = changes.filter((d) => d.target === "fleet");
+  const modeSetter = fleet.find((d) => d.type === "FREEZE" || (d.type === "MODE_CHANGE" && !d.payload.duration_minutes && !d.payload.duration_s && !("from" in d.payload)));
+  const mode = modeSetter ? (modeSetter.type === "FREEZE" ? "FREEZE" : String(modeSetter.payload.mode)) : "as configured";
+  const profileSetter = fleet.find((d) => d.type === "CAPITAL_PROFILE");
+  const profile = profileSetter ? String(profileSetter.payload.profile ?? JSON.stringify(profileSetter.payload)) : "as configured";
+  return { mode, profile, freezes: changes.filter((d) => d.type === "FREEZE" || d.payload.mode === "FREEZE").length };
 }

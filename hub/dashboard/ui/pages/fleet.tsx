@@ -75,6 +75,11 @@ export function FleetPage() {
     };
   }, []);
 
+  // A new filter starts again at the first page.
+  const filterBy = (set: (value: string) => void, value: string) => {
+    set(value);
+    setOffset(0);
+  };
   const sortBy = (key: string) => {
     if (sort === key) setOrder(order === "asc" ? "desc" : "asc");
     else {
@@ -106,7 +111,7 @@ export function FleetPage() {
         </label>
         <label>
           Health
-          <select value={status} onChange={(e) => (setStatus(e.currentTarget.value), setOffset(0))}>
+          <select value={status} onChange={(e) => filterBy(setStatus, e.currentTarget.value)}>
             <option value="">any</option>
             {HEALTH.map((h) => (
               <option key={h} value={h}>
@@ -117,7 +122,7 @@ export function FleetPage() {
         </label>
         <label>
           Capability
-          <input value={capability} onChange={(e) => (setCapability(e.currentTarget.value.trim()), setOffset(0))} placeholder="e.g. kernel" />
+          <input value={capability} onChange={(e) => filterBy(setCapability, e.currentTarget.value.trim())} placeholder="e.g. kernel" />
         </label>
       </form>
       {error && (

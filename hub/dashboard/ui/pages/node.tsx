@@ -118,7 +118,7 @@ export function NodePage({ nodeId, session }: { nodeId: string; session: Session
           </select>
         </label>
         {metrics.error && <p class="error">{metrics.error}</p>}
-        <NodeCharts buckets={metrics.data?.buckets ?? []} />
+        <NodeCharts buckets={metrics.data?.buckets ?? []} hours={hours} />
       </section>
       <section aria-labelledby="node-decisions">
         <h2 id="node-decisions">Decisions</h2>
@@ -181,13 +181,16 @@ function originText(origin: unknown): string | null {
   return [o.type, o.target && `→ ${o.target}`, o.decision_id ?? o.id].filter(Boolean).join(" ");
 }
 
-function NodeCharts({ buckets }: { buckets: Bucket[] }) {
+function NodeCharts({ buckets, hours }: { buckets: Bucket[]; hours: number }) {
   const charts = useMemo(() => {
+    const to = Math.round(Date.now() / 1000) + 60;
+    const window: [number, number] = [to - hours * 3600, to];
     const times = buckets.map((b) => Math.round(b.at / 1000));
     const column = (pick: (b: Bucket) => number | null): (number | null)[] => buckets.map(pick);
     const reasons = [...new Set(buckets.flatMap((b) => Object.keys(b.by_reason ?? {})))].sort();
     const byReason: Series[] = reasons.map((reason) => ({ label: reason, values: column((b) => b.by_reason?.[reason] ?? 0) }));
     return {
+      window,
       times,
       load: [{ label: "load", values: column((b) => b.load) }],
       rss: [{ label: "RSS MiB", values: column((b) => (b.rss_bytes === null ? null : Math.round((b.rss_bytes / 1024 ** 2) * 10) / 10)) }],
@@ -198,14 +201,14 @@ function NodeCharts({ buckets }: { buckets: Bucket[] }) {
       ],
       byReason,
     };
-  }, [buckets]);
+  }, [buckets, hours]);
   return (
     <div class="charts">
-      <TimeChart title="Load" times={charts.times} series={charts.load} />
-      <TimeChart title="RSS" times={charts.times} series={charts.rss} />
-      <TimeChart title="Outbox depth" times={charts.times} series={charts.outbox} />
-      <TimeChart title="Verdicts per minute" times={charts.times} series={charts.verdicts} />
-      <TimeChart title="Verdicts by reason per minute" times={charts.times} series={charts.byReason} />
+      <TimeChart title="Load" times={charts.times} window={charts.window} series={charts.load} />
+      <TimeChart title="RSS" times={charts.times} window={charts.window} series={charts.rss} />
+      <TimeChart title="Outbox depth" times={charts.times} window={charts.window} series={charts.outbox} />
+      <TimeChart title="Verdicts per minute" times={charts.times} window={charts.window} series={charts.verdicts} />
+      <TimeChart title="Verdicts by reason per minute" times={charts.times} window={charts.window} series={charts.byReason} />
     </div>
   );
 }
