@@ -5,7 +5,7 @@
 // and no referrer.
 import { Hono, type Context } from "hono";
 import { HttpError } from "../../lib/http-errors.ts";
-import { dashboardBuild, type DashboardAsset } from "./build-assets.ts";
+import { dashboardBuild, type DashboardAsset, type DashboardBuild } from "./build-assets.ts";
 
 const SECURITY_HEADERS: Record<string, string> = {
   "Content-Security-Policy": [
@@ -27,20 +27,22 @@ const SECURITY_HEADERS: Record<string, string> = {
 
 export function dashboardRoutes(log: (line: string) => void): Hono {
   const routes = new Hono();
-  // Started with the hub, so the first visitor does not wait for it; a failure is logged once and answered 503.
-  const ready = dashboardBuild().then(
-    (build) => {
-      log(`dashboard built in ${build.buildMs} ms (${build.assets.size} assets)`);
-      return build;
-    },
-    (error: Error) => {
-      log(`the dashboard is unavailable: ${error.message}`);
-      return error;
-    },
-  );
+  // Built on the first visit (once per process); its outcome logged once, a failure answered 503.
+  let ready: Promise<DashboardBuild | Error> | null = null;
+  const built = () =>
+    (ready ??= dashboardBuild().then(
+      (build) => {
+        log(`dashboard built in ${build.buildMs} ms (${build.assets.size} assets)`);
+        return build;
+      },
+      (error: Error) => {
+        log(`the dashboard is unavailable: ${error.message}`);
+        return error;
+      },
+    ));
 
   const serve = async (c: Context, path: string) => {
-    const build = await ready;
+    const build = await built();
     if (build instanceof Error) throw new HttpError(503, "dashboard_unavailable", build.message);
     const asset = build.assets.get(path);
     if (!asset) throw new HttpError(404, "not_found", `no dashboard asset ${path}`);
