@@ -114,7 +114,7 @@ describe.skipIf(missing !== null)("the dashboard in Chromium", () => {
     expect(await page.evaluate(() => (globalThis as { notReloaded?: boolean }).notReloaded)).toBe(true);
   }, 60_000);
 
-  test("every page: no serious or critical accessibility violation, screenshots at desktop and phone width", async () => {
+  test("every page, light and dark: no serious or critical accessibility violation; screenshots at desktop and phone width", async () => {
     const pages = [
       // `loaded`: what shows once the page's data is in.
       { name: "fleet", hash: "#/fleet", title: "Fleet", loaded: "tr[data-node]" },
@@ -125,8 +125,14 @@ describe.skipIf(missing !== null)("the dashboard in Chromium", () => {
     ];
     const found: Record<string, string[]> = {};
     const described = (violations: AxeViolation[]) => violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-    for (const [width, viewport] of [["desktop", DESKTOP], ["phone", PHONE]] as const) {
+    const looks = [
+      { look: "desktop", viewport: DESKTOP, colorScheme: "light" },
+      { look: "phone", viewport: PHONE, colorScheme: "light" },
+      { look: "desktop-dark", viewport: DESKTOP, colorScheme: "dark" },
+    ] as const;
+    for (const { look: width, viewport, colorScheme } of looks) {
       await page.setViewportSize(viewport);
+      await page.emulateMedia({ colorScheme });
       for (const p of pages) {
         await page.goto(`${hub.hub.httpUrl}/${p.hash}`);
         await page.getByRole("heading", { name: p.title, exact: true }).waitFor();
@@ -144,6 +150,8 @@ describe.skipIf(missing !== null)("the dashboard in Chromium", () => {
     if (loginViolations.length) found["login"] = described(loginViolations);
     await screenshot(fresh, "login-phone");
     await fresh.close();
+    await page.emulateMedia({ colorScheme: "light" });
+    await page.setViewportSize(DESKTOP);
     expect(found, JSON.stringify(found, null, 2)).toEqual({});
   }, 60_000);
 
