@@ -48,7 +48,7 @@ async function confirmAndIssue(request: DecisionRequest, label: string): Promise
 
 export function DecisionsPage({ session }: { session: Session }) {
   const [version, setVersion] = useState(0);
-  const list = useApi<{ decisions: DecisionView[] }>("/api/federation/decisions?limit=50", version);
+  const list = useApi<{ decisions: DecisionView[] }>("/api/federation/decisions?limit=20", version);
   const [status, setStatus] = useState<string | null>(null);
 
   useEffect(() => listen("decision", () => setVersion((v) => v + 1)), []);

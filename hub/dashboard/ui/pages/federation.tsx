@@ -35,7 +35,7 @@ export function FederationPage() {
     return () => stops.forEach((stop) => stop());
   }, []);
   const status = useApi<Status>("/api/federation/status", version);
-  const decisions = useApi<{ decisions: DecisionView[] }>("/api/federation/decisions?limit=200", version);
+  const decisions = useApi<{ decisions: DecisionView[] }>("/api/federation/decisions?limit=50", version);
   const alerts = useApi<{ alerts: Alert[] }>("/api/federation/alerts?limit=50", version);
   const s = status.data;
   const changes = (decisions.data?.decisions ?? []).filter((d) => POLICY_TYPES.has(d.type));

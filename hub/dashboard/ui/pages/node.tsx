@@ -122,7 +122,7 @@ export function NodePage({ nodeId, session }: { nodeId: string; session: Session
       </section>
       <section aria-labelledby="node-decisions">
         <h2 id="node-decisions">Decisions</h2>
-        <DecisionList decisions={decisions.data?.decisions ?? []} />
+        <DecisionList decisions={decisions.data?.decisions ?? []} node={nodeId} />
       </section>
     </>
   );
