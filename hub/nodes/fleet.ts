@@ -14,7 +14,7 @@
 import { classifyHealth, type HealthRules } from "./health.ts";
 import type { HealthState, HealthTransition, NodeRecord } from "./node-model.ts";
 import { NodeMetrics } from "./node-metrics.ts";
-import { METRIC_BUCKETS_KEPT_MS, type MetricBucket, type NodeFederationEvent, type HubStore, type ReportRecord, type StoreTransaction } from "../store/hub-store.ts";
+import type { MetricBucket, NodeFederationEvent, HubStore, ReportRecord, StoreTransaction } from "../store/hub-store.ts";
 import type { ReportKind } from "../../protocol/reports.ts";
 
 /** The federation event type of each report kind. */
@@ -181,10 +181,11 @@ export class Fleet {
 
   /** Writes changed live state, new transitions and reports in one transaction; resolves once committed. */
   async flush(now = Date.now()): Promise<number> {
-    this.metrics.rollOver(now);
+    const pruneBucketsBefore = this.metrics.rollOver(now);
     const buckets = this.metrics.takeClosed();
-    if (this.dirty.size === 0 && this.pendingTransitions.length === 0 && this.pendingEvents.length === 0 && buckets.length === 0) return 0;
-    const changes = { ...this.take([...this.dirty]), buckets, pruneBucketsBefore: buckets.length ? now - METRIC_BUCKETS_KEPT_MS : null };
+    const idle = this.dirty.size === 0 && this.pendingTransitions.length === 0 && this.pendingEvents.length === 0;
+    if (idle && buckets.length === 0 && pruneBucketsBefore === null) return 0;
+    const changes = { ...this.take([...this.dirty]), buckets, pruneBucketsBefore };
     try {
       await this.store.write((tx) => this.write(tx, changes));
     } catch (error) {
@@ -255,6 +256,6 @@ interface Changes {
   reports: ReportRecord[];
   events: NodeFederationEvent[];
   buckets: MetricBucket[];
-  /** Set when minutes closed (once a minute): buckets older than this go. */
+  /** Set every 10 minutes: buckets older than this go. */
   pruneBucketsBefore: number | null;
 }

@@ -19,21 +19,33 @@ describe("NodeMetrics", () => {
     expect(metrics.takeClosed()).toEqual([]);
   });
 
-  test("the next minute's message closes the minute before; a roll-over closes the silent ones, once a minute", () => {
+  test("the next minute's message closes the minute before; a roll-over closes those silent a whole minute since, once a minute", () => {
     const metrics = new NodeMetrics();
     metrics.heartbeat("pi-1", beat(1, 1, 1), T0);
     metrics.heartbeat("pi-2", beat(2, 2, 2), T0);
     metrics.heartbeat("pi-1", beat(3, 3, 3), T0 + MINUTE_MS);
+    expect(metrics.unwritten("pi-1").map((b) => b.at)).toEqual([T0, T0 + MINUTE_MS]);
     expect(metrics.takeClosed().map((b) => [b.nodeId, b.at, b.load])).toEqual([["pi-1", T0, 1]]);
     metrics.rollOver(T0 + MINUTE_MS + 10);
+    expect(metrics.takeClosed()).toEqual([]); // pi-2 may still be heard in the next seconds
+    metrics.rollOver(T0 + 2 * MINUTE_MS + 10);
     expect(metrics.takeClosed().map((b) => [b.nodeId, b.at])).toEqual([["pi-2", T0]]);
     expect(metrics.current("pi-2")).toBeNull();
-    expect(metrics.current("pi-1")?.at).toBe(T0 + MINUTE_MS); // still open
-    metrics.rollOver(T0 + 2 * MINUTE_MS);
+    expect(metrics.current("pi-1")?.at).toBe(T0 + MINUTE_MS); // its minute ended less than a minute ago
+    metrics.rollOver(T0 + 2 * MINUTE_MS + 20); // the same minute: no walk
+    expect(metrics.takeClosed()).toEqual([]);
+    metrics.rollOver(T0 + 3 * MINUTE_MS);
     const closed = metrics.takeClosed();
     expect(closed.map((b) => [b.nodeId, b.at])).toEqual([["pi-1", T0 + MINUTE_MS]]);
     metrics.putBack(closed);
     expect(metrics.takeClosed()).toEqual(closed);
+  });
+
+  test("every ten minutes a roll-over says which buckets the registry may drop: those older than a day", () => {
+    const metrics = new NodeMetrics();
+    const cutoffs = Array.from({ length: 25 }, (_, m) => metrics.rollOver(T0 + m * MINUTE_MS)).map((cutoff, m) => cutoff !== null && m);
+    expect(cutoffs.filter((m) => m !== false)).toEqual([0, 10, 20]);
+    expect(metrics.rollOver(T0 + 30 * MINUTE_MS)).toBe(T0 + 30 * MINUTE_MS - 24 * 3_600_000);
   });
 
   test("the last hour sums the minutes within it and forgets older ones", () => {

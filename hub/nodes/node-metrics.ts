@@ -2,17 +2,19 @@
 // minute being heard is kept in memory per node (the last load, RSS and
 // outbox depth, verdicts counted by verdict and reason) and, once the minute
 // is over, handed to the fleet's flush, which writes it to the registry as a
-// 1-minute bucket (kept METRIC_BUCKETS_KEPT_MS). Only the open minute lives
+// 1-minute bucket (kept METRIC_BUCKETS_KEPT_MS, pruned every 10 minutes). Only the open minute lives
 // here, so memory stays small at 10,000 nodes whatever the day holds; the
 // charts read the day from the registry. The fleet list's "verdicts in the
 // last hour" is a ring of 60 minute slots per node that had verdicts, so a
 // page of rows sums 60 numbers each instead of reading the registry.
 // Called on every heartbeat and verdict: a map lookup and a few stores.
 import { MAX_DISTINCT_REASONS, OTHER_REASONS } from "../ingest/node-messages.ts";
-import type { MetricBucket } from "../store/hub-store.ts";
+import { METRIC_BUCKETS_KEPT_MS, type MetricBucket } from "../store/hub-store.ts";
 
 export const MINUTE_MS = 60_000;
 const HOUR_MINUTES = 60;
+/** Minutes between prunes of the registry's buckets: each walks every node's key, not worth doing every minute. */
+const PRUNE_EVERY_MINUTES = 10;
 /** Per slot of the hour ring: the minute it holds, then PASS and HOLD counts. */
 const SLOT = 3;
 
@@ -37,6 +39,7 @@ export class NodeMetrics {
   /** Minutes over, waiting for the next flush. */
   private closed: MetricBucket[] = [];
   private rolledAt = 0;
+  private prunedAt = 0;
 
   heartbeat(nodeId: string, heartbeat: { load: [number, number, number]; rss_bytes: number; outbox_depth: number }, now: number): void {
     const minute = this.minuteOf(nodeId, now);
@@ -85,17 +88,27 @@ export class NodeMetrics {
     return open ? [...waiting, open] : waiting;
   }
 
-  /** Closes every open minute that ended before `now` (once a minute: the walk is over every node heard). */
-  rollOver(now: number): void {
+  /**
+   * Once a minute (the walk is over every node heard): closes the open
+   * minutes of nodes silent for a whole minute since. A node heard every few
+   * seconds closes its own minute with its next message, so the fleet's
+   * buckets reach the flush spread over the minute, not all at its start.
+   * Returns, every PRUNE_EVERY_MINUTES, the time before which the registry's
+   * buckets go; else null.
+   */
+  rollOver(now: number): number | null {
     const minute = Math.floor(now / MINUTE_MS);
-    if (minute <= this.rolledAt) return;
+    if (minute <= this.rolledAt) return null;
     this.rolledAt = minute;
     for (const [nodeId, open] of this.open) {
-      if (open.minute < minute) {
+      if (open.minute < minute - 1) {
         this.closed.push(toBucket(nodeId, open));
         this.open.delete(nodeId);
       }
     }
+    if (minute - this.prunedAt < PRUNE_EVERY_MINUTES) return null;
+    this.prunedAt = minute;
+    return now - METRIC_BUCKETS_KEPT_MS;
   }
 
   /** The buckets of minutes over, to write; putBack() them if the write fails. */
