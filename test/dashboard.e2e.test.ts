@@ -95,6 +95,22 @@ describe.skipIf(missing !== null)("the dashboard in Chromium", () => {
     await page.getByTestId("ack-summary").filter({ hasText: `${NODE_IDS.length} of ${NODE_IDS.length} acknowledged` }).first().waitFor({ timeout: 15_000 });
   }, 60_000);
 
+  test("the decision form checks through a dry run: a bad payload shows the hub's error beside the form and issues nothing", async () => {
+    const issuedBefore = (await hub.api("GET", "/api/federation/decisions")).body.decisions.length;
+    await page.goto(`${hub.hub.httpUrl}/#/decisions`);
+    await page.getByLabel("Type").selectOption("RISK_ADJUSTMENT");
+    await page.getByLabel("Payload (JSON)").fill(JSON.stringify({ max_leverage: "lots" }));
+    let asked = false;
+    page.once("dialog", (dialog) => {
+      asked = true;
+      void dialog.dismiss();
+    });
+    await page.getByRole("button", { name: "Check and issue" }).click();
+    await expect(page.locator("#payload-problem").filter({ hasText: "max_leverage" }).textContent()).resolves.toContain("max_leverage");
+    expect(asked).toBe(false); // refused before any confirmation
+    expect((await hub.api("GET", "/api/federation/decisions")).body.decisions.length).toBe(issuedBefore);
+  }, 60_000);
+
   test("the node page charts the node's heartbeat metrics from the hub's 1-minute buckets", async () => {
     await page.goto(`${hub.hub.httpUrl}/#/nodes/${NODE_IDS[0]}`);
     for (const title of ["Load", "RSS", "Outbox depth", "Verdicts per minute"]) {
@@ -175,6 +191,22 @@ describe.skipIf(missing !== null)("the dashboard in Chromium", () => {
     });
     expect(write).toEqual({ role: "viewer", status: 403, body: expect.objectContaining({ error: "forbidden" }) });
     await viewer.close();
+  }, 60_000);
+
+  test("an expired session goes back to the login by itself", async () => {
+    const shortHub = await startTestHub({ env: { EDGEFED_SESSION_TTL_S: "2" } });
+    const short = await browser.newPage({ viewport: DESKTOP });
+    try {
+      await short.goto(shortHub.hub.httpUrl);
+      await short.fill("#token", shortHub.adminToken);
+      await short.click("button[type=submit]");
+      await short.getByRole("heading", { name: "Fleet" }).waitFor();
+      // The hub ends the stream at expiry; the page finds its session gone and shows the login, no click needed.
+      await short.locator("#token").waitFor({ timeout: 20_000 });
+    } finally {
+      await short.close();
+      await shortHub.stop();
+    }
   }, 60_000);
 
   test("logout ends the session: the API answers 401 and the page shows the login", async () => {
