@@ -201,6 +201,9 @@ describe.skipIf(missing !== null)("the dashboard in Chromium", () => {
       await short.fill("#token", shortHub.adminToken);
       await short.click("button[type=submit]");
       await short.getByRole("heading", { name: "Fleet" }).waitFor();
+      // A page that fetches nothing by itself: only the stream's end can tell it.
+      await short.goto(`${shortHub.hub.httpUrl}/#/federation`);
+      await short.getByRole("heading", { name: "Federation" }).waitFor();
       // The hub ends the stream at expiry; the page finds its session gone and shows the login, no click needed.
       await short.locator("#token").waitFor({ timeout: 20_000 });
     } finally {
