@@ -8,23 +8,10 @@ import { api, type Session } from "../api.ts";
 import { plural } from "../format.ts";
 import { useApi } from "../hooks.ts";
 import { listen } from "../stream.ts";
+import { DECISION_EXAMPLES } from "../decision-examples.ts";
 import { DecisionList, type DecisionView } from "./decision-list.tsx";
 
 const MODES = ["LIVE", "SHADOW", "PAUSED", "EMERGENCY", "FREEZE"];
-/** A valid payload of each type to start from (docs/hub.md, "decisions"). */
-const EXAMPLES: Record<string, Record<string, unknown>> = {
-  MODE_CHANGE: { mode: "PAUSED", duration_minutes: 30, reason: "maintenance" },
-  CAPITAL_PROFILE: { max_notional_usd: 5000, max_leverage: 3 },
-  RISK_ADJUSTMENT: { max_leverage: 2, max_notional_usd: 1000 },
-  ESS_POLICY: { enforcement: "audit", thresholds: { EDGE_MULTIPLIER: 2.5 } },
-  STRATEGY_ALLOCATION: { model_weights: { XGBoost: 1 } },
-  SYMBOL_UNIVERSE: { active_symbols: ["BTCUSDT"] },
-  CASHFLOW: { max_notional_usd: 250 },
-  FREEZE: { reason: "operator freeze" },
-  RESEARCH_TASK: { task_type: "journal_stats", description: "why", expected_impact: "what", params: { window_minutes: 60 } },
-  OVERRIDE: { reason: "why", overridden_decision_id: "dec_..." },
-};
-
 interface DecisionRequest {
   type: string;
   target: string;
@@ -116,13 +103,13 @@ function QuickActions({ run }: { run(request: DecisionRequest, label: string): P
 function IssueForm({ run }: { run(request: DecisionRequest, label: string): Promise<void> }) {
   const [type, setType] = useState("MODE_CHANGE");
   const [target, setTarget] = useState("fleet");
-  const [payload, setPayload] = useState(JSON.stringify(EXAMPLES.MODE_CHANGE, null, 2));
+  const [payload, setPayload] = useState(JSON.stringify(DECISION_EXAMPLES.MODE_CHANGE!.payload, null, 2));
   const [expires, setExpires] = useState("");
   const [problem, setProblem] = useState<string | null>(null);
 
   const chooseType = (next: string) => {
     setType(next);
-    setPayload(JSON.stringify(EXAMPLES[next], null, 2));
+    setPayload(JSON.stringify(DECISION_EXAMPLES[next]!.payload, null, 2));
     setProblem(null);
   };
 
@@ -155,7 +142,7 @@ function IssueForm({ run }: { run(request: DecisionRequest, label: string): Prom
         <label>
           Type
           <select value={type} onChange={(e) => chooseType(e.currentTarget.value)}>
-            {Object.keys(EXAMPLES).map((t) => (
+            {Object.keys(DECISION_EXAMPLES).map((t) => (
               <option key={t}>{t}</option>
             ))}
           </select>
@@ -170,8 +157,11 @@ function IssueForm({ run }: { run(request: DecisionRequest, label: string): Prom
         </label>
         <label class="wide">
           Payload (JSON)
-          <textarea rows={6} value={payload} onInput={(e) => setPayload(e.currentTarget.value)} aria-describedby="payload-problem" />
+          <textarea rows={6} value={payload} onInput={(e) => setPayload(e.currentTarget.value)} aria-describedby="payload-fields payload-problem" />
         </label>
+        <p id="payload-fields" class="hint wide">
+          {type} takes: {DECISION_EXAMPLES[type]?.fields}
+        </p>
         <p id="payload-problem" role="alert" class="error">
           {problem}
         </p>
