@@ -15,17 +15,21 @@
 //     (a new node per request) against the hub with the embedded broker;
 //     limit = a bare Hono route on the same runtime in the same run,
 //     answering a fixed body as large as the hub's node answer.
+// DASHBOARD_SESSIONS=N (default 0): N dashboard sessions (login, page,
+// fleet table, live stream and its refetches: support/dashboard-sessions.ts)
+// are open on the hub while it drains a backlog (bench dashboard compares).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
 import { openDatabase } from "../lib/sqlite.ts";
-import { generateKeyPair } from "../protocol/signing.ts";
 import { nodeTopic } from "../protocol/topics.ts";
 import { REGISTRY_FILE } from "../hub/store/sqlite/sqlite-store.ts";
 import { startMosquitto } from "../test/support/mosquitto.ts";
 import { printResult, printTable, round } from "./report.ts";
-import { startChild, type Child } from "./support/child.ts";
+import { startChild } from "./support/child.ts";
+import { openDashboardSessions } from "./support/dashboard-sessions.ts";
+import { BENCH_ADMIN_TOKEN, createToken, hubProcessEnv, PUBLIC_KEY, registerNodes, startHubProcess } from "./support/hub-process.ts";
 import { runWrk, wrkAvailable } from "./support/wrk.ts";
 
 const NODES = Number(process.env.NODES ?? 1000);
@@ -33,45 +37,11 @@ const ROUNDS = Number(process.env.ROUNDS ?? 1000); // heartbeats queued per node
 const VERDICT_NODES = Number(process.env.VERDICT_NODES ?? 100);
 const VERDICT_ROUNDS = Number(process.env.VERDICT_ROUNDS ?? 1000); // verdict events queued per node
 const WRK_SECONDS = Number(process.env.WRK_SECONDS ?? 5);
-const ADMIN = "bench-admin-token-0123456789";
+const DASHBOARD_SESSIONS = Number(process.env.DASHBOARD_SESSIONS ?? 0);
+const ADMIN = BENCH_ADMIN_TOKEN;
 const ROOT = join(import.meta.dir, "..");
 const dir = mkdtempSync(join(tmpdir(), "edgefed-bench-hub-"));
 const part = process.argv[3];
-
-function hubProcessEnv(dataDir: string): Record<string, string> {
-  return { EDGEFED_DATA_DIR: dataDir, EDGEFED_HTTP_HOST: "127.0.0.1", EDGEFED_HTTP_PORT: "0", EDGEFED_MQTT_HOST: "127.0.0.1", EDGEFED_MQTT_PORT: "0", EDGEFED_ADMIN_TOKEN: ADMIN };
-}
-
-async function startHubProcess(dataDir: string, env: Record<string, string>): Promise<{ child: Child; url: string }> {
-  const child = await startChild([join(ROOT, "hub/main.ts")], { ...hubProcessEnv(dataDir), ...env }, /HTTP API on [\d.]+:(\d+)/);
-  return { child, url: `http://127.0.0.1:${child.ready}` };
-}
-
-async function createToken(dataDir: string): Promise<string> {
-  const proc = Bun.spawnSync([process.execPath, join(ROOT, "hub/main.ts"), "token", "create", "--uses", "100000000", "--ttl", "never", "--data-dir", dataDir]);
-  if (proc.exitCode !== 0) throw new Error(proc.stderr.toString());
-  return proc.stdout.toString().trim();
-}
-
-/** One real key for every benchmark node: the hub refuses small-order points such as 32 zero bytes ("A" x 43). */
-const PUBLIC_KEY = generateKeyPair().publicKey;
-function registration(nodeId: string): string {
-  return JSON.stringify({ node_id: nodeId, public_key: PUBLIC_KEY, capabilities: ["kernel"], arch: "arm64", version: "bench" });
-}
-
-async function registerNodes(url: string, token: string, count: number): Promise<{ nodeId: string; mqtt: { url: string; username: string; password: string; client_id: string } }[]> {
-  const nodes = [];
-  for (let start = 0; start < count; start += 50) {
-    const batch = Array.from({ length: Math.min(50, count - start) }, async (_, i) => {
-      const nodeId = `hb-${String(start + i).padStart(5, "0")}`;
-      const r = await fetch(`${url}/federation/register`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: registration(nodeId) });
-      if (r.status !== 201) throw new Error(`register ${nodeId}: ${r.status} ${await r.text()}`);
-      return { nodeId, mqtt: ((await r.json()) as { mqtt: { url: string; username: string; password: string; client_id: string } }).mqtt };
-    });
-    nodes.push(...(await Promise.all(batch)));
-  }
-  return nodes;
-}
 
 function heartbeat(seq: number): string {
   return JSON.stringify({
@@ -195,8 +165,15 @@ async function backlogIngest(backlog: Backlog): Promise<{ hub: number; bare: num
   const current = registry.prepare(`SELECT count(*) AS n FROM nodes WHERE json_extract(live, '${backlog.lastSeqPath}') = ?`);
   const hub = await startChild([join(ROOT, "hub/main.ts")], { ...hubProcessEnv(dataDir), ...hubEnv }, /(connected to broker)/);
   const hubStart = performance.now();
+  // Opened as soon as the hub listens, while the drain has begun.
+  const dashboards = DASHBOARD_SESSIONS > 0 ? hub.waitFor(/HTTP API on [\d.]+:(\d+)/).then((port) => openDashboardSessions(`http://127.0.0.1:${port}`, ADMIN, DASHBOARD_SESSIONS)) : null;
   // Done when the registry file (not just memory) holds every node's last message.
   const hubSeconds = await drainSeconds("hub", hubStart, async () => current.get<{ n: number }>(backlog.rounds)!.n === nodes.length);
+  if (dashboards) {
+    const sessions = await dashboards;
+    console.log(`${DASHBOARD_SESSIONS} dashboard sessions open during the drain: ${JSON.stringify(sessions.stats())}`);
+    await sessions.stop();
+  }
   registry.close();
   await hub.stop();
   for (const p of publishers) p.client.end(true);

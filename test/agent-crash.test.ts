@@ -4,11 +4,10 @@
 // strategy posts over the agent's Unix socket, which the killed agent leaves
 // behind: the second start removes it, as nothing listens on it any more.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { spawn, type ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import type { ChildProcess } from "node:child_process";
 import { intentStream } from "./fixtures/intents.ts";
-import { BUN, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
+import { removeTempDirs } from "./helpers.ts";
+import { startAgentProcess, writeAgentEnv, type AgentProcess } from "./support/agent-process.ts";
 import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
 
 let t: TestHub;
@@ -22,21 +21,10 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-function startAgent(envFile: string): { child: ChildProcess; socket: Promise<string> } {
-  const child = spawn(BUN, [join(REPO_ROOT, "agent/main.ts")], { env: { PATH: process.env.PATH, EDGEFED_AGENT_ENV: envFile }, stdio: ["ignore", "pipe", "pipe"] });
-  children.push(child);
-  let log = "";
-  const socket = new Promise<string>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      log += chunk;
-      const match = /local intent API on unix:(\S+)"/.exec(log);
-      if (match) resolve(match[1]!);
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`agent exited with ${code}:\n${log}`)));
-  });
-  return { child, socket };
+function startAgent(envFile: string): AgentProcess {
+  const agent = startAgentProcess(envFile);
+  children.push(agent.child);
+  return agent;
 }
 
 type Verdict = { id: string; seq: number; verdict: string; reasons: string[] };
@@ -48,16 +36,7 @@ async function post(socket: string, intents: unknown[]): Promise<Verdict[]> {
 }
 
 test("kill -9 during a burst loses no acknowledged verdict and judges nothing twice", async () => {
-  const envFile = join(tempDir(), "agent.env");
-  const settings = {
-    EDGEFED_HUB_URL: t.hub.httpUrl,
-    EDGEFED_ENROLL_TOKEN: t.enrollmentToken(),
-    EDGEFED_NODE_ID: "crash-pi",
-    EDGEFED_DATA_DIR: join(tempDir(), "state"),
-    EDGEFED_KERNEL_CONFIG: join(REPO_ROOT, "examples/core_gates.env"),
-    EDGEFED_API_SOCKET: join(tempDir(), "agent.sock"),
-  };
-  writeFileSync(envFile, Object.entries(settings).map(([k, v]) => `${k}=${v}\n`).join(""), { mode: 0o600 });
+  const envFile = writeAgentEnv(t, "crash-pi");
   const intents = intentStream(400, { seed: 21, prefix: "crash" });
   const batches = Array.from({ length: 40 }, (_, i) => intents.slice(i * 10, i * 10 + 10));
 

@@ -54,6 +54,10 @@ test("the hub bundle runs under Node with better-sqlite3 and registers a node", 
 
   const health = await (await fetch(`${url}/health`)).json();
   expect(health).toMatchObject({ status: "ok", store: "up", broker: "up", runtime: expect.stringMatching(/^node v\d+/) });
+  // The dashboard is built with Bun.build, which Node lacks: it says so, and the API is unaffected.
+  const dashboard = await fetch(`${url}/`);
+  expect(dashboard.status).toBe(503);
+  expect(await dashboard.json()).toMatchObject({ error: "dashboard_unavailable" });
 
   const node = newNode("node-runtime-pi");
   const response = await fetch(`${url}/federation/register`, {

@@ -1,10 +1,10 @@
 // The hub's HTTP API (Hono): route modules mounted under their paths
-// (routes/), a body limit on writes, and one error handler that answers
-// every error as `{error, detail}` with its status (error-handler.ts).
-// Every API route takes one of two guards (admin-auth.ts): `reader` (the
-// admin bearer, or any dashboard session) or `admin`; a session's writes
-// also need its CSRF token. Handlers stay thin: parse, call the domain,
-// shape JSON.
+// (routes/), the dashboard at `/` (../dashboard/), a body limit on writes,
+// and one error handler that answers every error as `{error, detail}` with
+// its status (error-handler.ts). Every API route takes one of two guards
+// (admin-auth.ts): `reader` (the admin bearer, or any dashboard session) or
+// `admin`; a session's writes also need its CSRF token. Handlers stay thin:
+// parse, call the domain, shape JSON.
 import { Hono } from "hono";
 import type { Decisions } from "../decisions/decisions.ts";
 import type { LiveFederation } from "../federation/live.ts";
@@ -14,6 +14,7 @@ import { DashboardSessions } from "../identity/dashboard-sessions.ts";
 import { apiAccess, type ApiAccess } from "./admin-auth.ts";
 import { both, hubRateLimits } from "./rate-limit.ts";
 import { limitBody, routeNotFound } from "../../lib/http-errors.ts";
+import { dashboardRoutes } from "../dashboard/routes.ts";
 import { hubErrorHandler } from "./error-handler.ts";
 import { measureHttp } from "../metrics/http-metrics.ts";
 import { decisionRoutes } from "./routes/decisions.ts";
@@ -60,5 +61,6 @@ export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Inge
   app.route("/api/federation", decisionRoutes(hub, decisions, access));
   app.route("/api/federation", federationRoutes(hub, access, federation));
   app.route("/api/federation", tokenRoutes(hub, access));
+  app.route("/", dashboardRoutes(hub.log));
   return app;
 }
