@@ -23,6 +23,13 @@ const DEFAULTS: HubSettings = {
   flushMs: 1000,
   sweepMs: 1000,
   federationConfig: "",
+  tls: false,
+  allowPlaintext: false,
+  mqttsPort: 8883,
+  tlsSans: [],
+  tlsCert: "",
+  tlsKey: "",
+  tlsCa: "",
 };
 
 const ALL_ENV_VARS = [
@@ -44,6 +51,13 @@ const ALL_ENV_VARS = [
   "EDGEFED_FLUSH_MS",
   "EDGEFED_SWEEP_MS",
   "EDGEFED_FEDERATION_CONFIG",
+  "EDGEFED_TLS",
+  "EDGEFED_ALLOW_PLAINTEXT",
+  "EDGEFED_MQTTS_PORT",
+  "EDGEFED_TLS_SANS",
+  "EDGEFED_TLS_CERT",
+  "EDGEFED_TLS_KEY",
+  "EDGEFED_TLS_CA",
 ];
 
 /** The UsageError message parseHubSettings throws; fails the test if it does not throw one. */
@@ -86,6 +100,13 @@ describe("parseHubSettings", () => {
       EDGEFED_FLUSH_MS: "250",
       EDGEFED_SWEEP_MS: "500",
       EDGEFED_FEDERATION_CONFIG: "/etc/edgefed/federation.yaml",
+      EDGEFED_TLS: "on",
+      EDGEFED_ALLOW_PLAINTEXT: "1",
+      EDGEFED_MQTTS_PORT: "8884",
+      EDGEFED_TLS_SANS: "hub.lan, 192.168.1.10",
+      EDGEFED_TLS_CERT: "/etc/edgefed/hub.pem",
+      EDGEFED_TLS_KEY: "/etc/edgefed/hub.key",
+      EDGEFED_TLS_CA: "/etc/edgefed/ca.pem",
     };
     expect(parseHubSettings([], env)).toEqual({
       dataDir: "/var/lib/edgefed",
@@ -106,7 +127,23 @@ describe("parseHubSettings", () => {
       flushMs: 250,
       sweepMs: 500,
       federationConfig: "/etc/edgefed/federation.yaml",
+      tls: true,
+      allowPlaintext: true,
+      mqttsPort: 8884,
+      tlsSans: ["hub.lan", "192.168.1.10"],
+      tlsCert: "/etc/edgefed/hub.pem",
+      tlsKey: "/etc/edgefed/hub.key",
+      tlsCa: "/etc/edgefed/ca.pem",
     });
+  });
+
+  test("TLS settings that do not fit together are refused, naming the variables", () => {
+    expect(settingsError([], { EDGEFED_TLS_CERT: "/etc/hub.pem" })).toContain("EDGEFED_TLS_CERT, EDGEFED_TLS_KEY, EDGEFED_TLS_CA: an operator's certificate needs all three");
+    const broker = { EDGEFED_MQTT_USERNAME: "admin" };
+    expect(settingsError([], { ...broker, EDGEFED_MQTT_URL: "mqtts://127.0.0.1:8883" })).toContain("EDGEFED_MQTT_URL: a TLS broker");
+    expect(settingsError([], { ...broker, EDGEFED_MQTT_URL: "mqtt://127.0.0.1:1883", EDGEFED_TLS: "on" })).toContain("plaintext needs EDGEFED_ALLOW_PLAINTEXT=1");
+    expect(parseHubSettings([], { ...broker, EDGEFED_MQTT_URL: "mqtt://127.0.0.1:1883", EDGEFED_TLS: "on", EDGEFED_ALLOW_PLAINTEXT: "1" }).tls).toBe(true);
+    expect(settingsError([], { EDGEFED_TLS_SANS: "hub lan" })).toContain("EDGEFED_TLS_SANS");
   });
 
   test("flags override the environment", () => {
