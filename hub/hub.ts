@@ -27,6 +27,8 @@ export interface RunningHub {
   httpPort: number;
   /** The broker's URL as seen from this machine. */
   mqttUrl: string;
+  /** The embedded broker's plaintext port; null with Mosquitto, or with TLS on and plaintext not allowed. */
+  plaintextMqttPort: number | null;
   context: HubContext;
   ingest: Ingest;
   /** Issues decisions (the HTTP API's, and a federation role's with its origin). */
@@ -163,6 +165,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     httpUrl: `${tls ? "https" : "http"}://${httpHost}:${server.port}`,
     httpPort: server.port,
     mqttUrl: mqttCredentials.url,
+    plaintextMqttPort: embedded?.plaintextPort ?? null,
     context,
     ingest,
     decisions,
