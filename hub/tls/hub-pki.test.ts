@@ -38,6 +38,17 @@ describe("generated TLS material", () => {
     expect(lines.join("\n")).not.toContain("PRIVATE KEY");
   });
 
+  test("a data dir given relative to the working directory works (npm start's ./data/hub)", () => {
+    const workingDir = process.cwd();
+    process.chdir(tempDir("edgefed-pki-"));
+    try {
+      const tls = loadHubTls(generated("data/hub"), Date.now(), quiet);
+      expect(new X509Certificate(tls.cert).verify(new X509Certificate(tls.ca).publicKey)).toBe(true);
+    } finally {
+      process.chdir(workingDir);
+    }
+  });
+
   test("a later start keeps the CA and the certificate", () => {
     const dataDir = tempDir("edgefed-pki-");
     const first = loadHubTls(generated(dataDir), Date.now(), quiet);

@@ -104,7 +104,7 @@ function loadGeneratedTls(sources: HubTlsSources, now: number, log: (line: strin
 
   if (!existsSync(caFile)) {
     if (existsSync(caKeyFile)) throw new Error(`TLS: ${caKeyFile} exists without ${caFile}: restore the CA certificate (nodes pin it) or remove both to make a new CA`);
-    createCa(dir, caKeyFile, caFile);
+    createCa(caKeyFile, caFile);
     log(`TLS: created the hub's certificate authority ${caFile} (nodes trust this file: flash puts it on their cards)`);
   }
   const ca = readFileSync(caFile, "utf8");
@@ -141,7 +141,7 @@ function serverCertificateDue(certFile: string, keyFile: string, caPem: string, 
   return null;
 }
 
-function createCa(dir: string, caKeyFile: string, caFile: string): void {
+function createCa(caKeyFile: string, caFile: string): void {
   openssl(
     [
       "req", "-x509", "-new", "-sha256", "-nodes",
@@ -151,7 +151,6 @@ function createCa(dir: string, caKeyFile: string, caFile: string): void {
       "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0",
       "-addext", "keyUsage=critical,keyCertSign,cRLSign",
     ],
-    { cwd: dir },
   );
   ownerOnly(caKeyFile, caFile);
 }
