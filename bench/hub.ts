@@ -15,7 +15,11 @@
 //     (a new node per request) against the hub with the embedded broker;
 //     limit = a bare Hono route on the same runtime in the same run,
 //     answering a fixed body as large as the hub's node answer.
-import { mkdtempSync, rmSync } from "node:fs";
+// TLS=1: all of it over TLS: the hub with EDGEFED_TLS=on (HTTPS API, MQTTS),
+// Mosquitto with a TLS listener serving the hub's certificate, every client
+// (nodes, the bare subscriber) pinning the hub's CA, and the bare route
+// serving HTTPS with the hub's certificate; results named <bench>-tls.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
@@ -23,6 +27,7 @@ import { openDatabase } from "../lib/sqlite.ts";
 import { generateKeyPair } from "../protocol/signing.ts";
 import { nodeTopic } from "../protocol/topics.ts";
 import { REGISTRY_FILE } from "../hub/store/sqlite/sqlite-store.ts";
+import { loadHubTls, type HubTls } from "../hub/tls/hub-pki.ts";
 import { startMosquitto } from "../test/support/mosquitto.ts";
 import { printResult, printTable, round } from "./report.ts";
 import { startChild, type Child } from "./support/child.ts";
@@ -37,14 +42,28 @@ const ADMIN = "bench-admin-token-0123456789";
 const ROOT = join(import.meta.dir, "..");
 const dir = mkdtempSync(join(tmpdir(), "edgefed-bench-hub-"));
 const part = process.argv[3];
+const TLS = process.env.TLS === "1";
 
 function hubProcessEnv(dataDir: string): Record<string, string> {
-  return { EDGEFED_DATA_DIR: dataDir, EDGEFED_HTTP_HOST: "127.0.0.1", EDGEFED_HTTP_PORT: "0", EDGEFED_MQTT_HOST: "127.0.0.1", EDGEFED_MQTT_PORT: "0", EDGEFED_ADMIN_TOKEN: ADMIN };
+  return {
+    EDGEFED_DATA_DIR: dataDir,
+    EDGEFED_HTTP_HOST: "127.0.0.1",
+    EDGEFED_HTTP_PORT: "0",
+    EDGEFED_MQTT_HOST: "127.0.0.1",
+    EDGEFED_MQTT_PORT: "0",
+    EDGEFED_ADMIN_TOKEN: ADMIN,
+    ...(TLS ? { EDGEFED_TLS: "on", EDGEFED_MQTTS_PORT: "0" } : {}),
+  };
+}
+
+/** With TLS=1, the hub's TLS material, made before the hub starts (as it would make it) so a Mosquitto can serve it too. */
+function hubTls(dataDir: string): HubTls | null {
+  return TLS ? loadHubTls({ dataDir, extraSans: [], certFile: "", keyFile: "", caFile: "" }, Date.now(), () => {}) : null;
 }
 
 async function startHubProcess(dataDir: string, env: Record<string, string>): Promise<{ child: Child; url: string }> {
-  const child = await startChild([join(ROOT, "hub/main.ts")], { ...hubProcessEnv(dataDir), ...env }, /HTTP API on [\d.]+:(\d+)/);
-  return { child, url: `http://127.0.0.1:${child.ready}` };
+  const child = await startChild([join(ROOT, "hub/main.ts")], { ...hubProcessEnv(dataDir), ...env }, /HTTPS? API on [\d.]+:(\d+)/);
+  return { child, url: `${TLS ? "https" : "http"}://127.0.0.1:${child.ready}` };
 }
 
 async function createToken(dataDir: string): Promise<string> {
@@ -53,18 +72,22 @@ async function createToken(dataDir: string): Promise<string> {
   return proc.stdout.toString().trim();
 }
 
+const REGISTER_BATCH = 10;
+
 /** One real key for every benchmark node: the hub refuses small-order points such as 32 zero bytes ("A" x 43). */
 const PUBLIC_KEY = generateKeyPair().publicKey;
 function registration(nodeId: string): string {
   return JSON.stringify({ node_id: nodeId, public_key: PUBLIC_KEY, capabilities: ["kernel"], arch: "arm64", version: "bench" });
 }
 
-async function registerNodes(url: string, token: string, count: number): Promise<{ nodeId: string; mqtt: { url: string; username: string; password: string; client_id: string } }[]> {
+async function registerNodes(url: string, token: string, count: number, ca: string | undefined): Promise<{ nodeId: string; mqtt: { url: string; username: string; password: string; client_id: string } }[]> {
   const nodes = [];
-  for (let start = 0; start < count; start += 50) {
-    const batch = Array.from({ length: Math.min(50, count - start) }, async (_, i) => {
+  // With Mosquitto the hub grants one node at a time (dynamic-security round trips): a larger batch
+  // leaves its last requests waiting past Bun.serve's 10 s idle timeout on a busy machine (ECONNRESET).
+  for (let start = 0; start < count; start += REGISTER_BATCH) {
+    const batch = Array.from({ length: Math.min(REGISTER_BATCH, count - start) }, async (_, i) => {
       const nodeId = `hb-${String(start + i).padStart(5, "0")}`;
-      const r = await fetch(`${url}/federation/register`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: registration(nodeId) });
+      const r = await fetch(`${url}/federation/register`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: registration(nodeId), ...(ca ? { tls: { ca } } : {}) });
       if (r.status !== 201) throw new Error(`register ${nodeId}: ${r.status} ${await r.text()}`);
       return { nodeId, mqtt: ((await r.json()) as { mqtt: { url: string; username: string; password: string; client_id: string } }).mqtt };
     });
@@ -161,15 +184,23 @@ const VERDICTS: Backlog = { kind: "verdicts", nodes: VERDICT_NODES, rounds: VERD
 async function backlogIngest(backlog: Backlog): Promise<{ hub: number; bare: number }> {
   // Queue for offline persistent sessions without limit, QoS 0 included, so
   // each subscriber drains the same backlog as fast as it can.
-  const mosquitto = await startMosquitto({ dynsec: true, extraConfig: ["queue_qos0_messages true", "max_queued_messages 0", "max_queued_bytes 0"] });
   const dataDir = join(dir, `${backlog.kind}-hub`);
+  const tls = hubTls(dataDir);
+  const mosquitto = await startMosquitto({ dynsec: true, extraConfig: ["queue_qos0_messages true", "max_queued_messages 0", "max_queued_bytes 0"], tls: tls ?? undefined });
   const hubEnv = { EDGEFED_MQTT_URL: mosquitto.url, EDGEFED_MQTT_USERNAME: mosquitto.admin!.username, EDGEFED_MQTT_PASSWORD: mosquitto.admin!.password, EDGEFED_FLUSH_MS: "250" };
   const firstHub = await startHubProcess(dataDir, hubEnv);
   const token = await createToken(dataDir);
-  const nodes = await registerNodes(firstHub.url, token, backlog.nodes);
+  const nodes = await registerNodes(firstHub.url, token, backlog.nodes, tls?.ca);
   const publishers: { nodeId: string; client: MqttClient }[] = [];
   for (const node of nodes) {
-    const client = mqtt.connect(node.mqtt.url, { clientId: node.mqtt.client_id, username: node.mqtt.username, password: node.mqtt.password, reconnectPeriod: 0, queueQoSZero: false });
+    const client = mqtt.connect(node.mqtt.url, {
+      clientId: node.mqtt.client_id,
+      username: node.mqtt.username,
+      password: node.mqtt.password,
+      reconnectPeriod: 0,
+      queueQoSZero: false,
+      ...(tls ? { ca: tls.ca, rejectUnauthorized: true } : {}),
+    });
     await new Promise<void>((resolve, reject) => {
       client.once("connect", () => resolve());
       client.once("error", reject);
@@ -179,12 +210,13 @@ async function backlogIngest(backlog: Backlog): Promise<{ hub: number; bare: num
   await firstHub.child.stop(); // its persistent session stays; the broker queues for it
 
   const bareArgs = [join(import.meta.dir, "support/bare-subscriber.ts"), mosquitto.url, mosquitto.admin!.username, mosquitto.admin!.password, `edgefed/v1/nodes/+/${backlog.kind}`];
-  await (await startChild(bareArgs, {}, /port (\d+)/)).stop(); // creates its session and subscription
+  const bareEnv: Record<string, string> = tls ? { CA_FILE: tls.caFile } : {};
+  await (await startChild(bareArgs, bareEnv, /port (\d+)/)).stop(); // creates its session and subscription
   await backlog.queue(publishers, backlog.rounds);
   const total = backlog.nodes * backlog.rounds;
 
   // Each clock starts when the subscriber's session is set up (the backlog starts flowing at once).
-  const bare = await startChild(bareArgs, {}, /(connected)/);
+  const bare = await startChild(bareArgs, bareEnv, /(connected)/);
   const bareStart = performance.now();
   const barePort = await bare.waitFor(/port (\d+)/);
   const bareCount = async () => ((await (await fetch(`http://127.0.0.1:${barePort}/`)).json()) as { count: number }).count;
@@ -207,13 +239,16 @@ async function backlogIngest(backlog: Backlog): Promise<{ hub: number; bare: num
 async function httpLoad(): Promise<{ reads: number; readLimit: number; registrations: number }> {
   if (!wrkAvailable()) throw new Error("wrk is not installed (apt-get install wrk)");
   const dataDir = join(dir, "http-hub");
+  const tls = hubTls(dataDir);
   const hub = await startHubProcess(dataDir, {});
   const token = await createToken(dataDir);
-  await registerNodes(hub.url, token, 100);
-  const nodeBytes = (await (await fetch(`${hub.url}/federation/nodes/hb-00042`, { headers: { authorization: `Bearer ${ADMIN}` } })).arrayBuffer()).byteLength;
-  const bare = await startChild([join(import.meta.dir, "support/bare-route.ts")], { BODY_BYTES: String(nodeBytes) }, /port (\d+)/);
+  await registerNodes(hub.url, token, 100, tls?.ca);
+  const nodeBytes = (await (await fetch(`${hub.url}/federation/nodes/hb-00042`, { headers: { authorization: `Bearer ${ADMIN}` }, ...(tls ? { tls: { ca: tls.ca } } : {}) })).arrayBuffer()).byteLength;
+  // Over TLS the bare route serves the hub's own certificate, so both pay the same handshakes and encryption.
+  const bareEnv: Record<string, string> = { BODY_BYTES: String(nodeBytes), ...(tls ? { TLS_CERT_FILE: tls.certFile, TLS_KEY_FILE: tls.keyFile } : {}) };
+  const bare = await startChild([join(import.meta.dir, "support/bare-route.ts")], bareEnv, /port (\d+)/);
   const options = { dir, seconds: WRK_SECONDS, connections: 64 };
-  const readLimit = await runWrk(`http://127.0.0.1:${bare.ready}/bare/hb-00042`, options);
+  const readLimit = await runWrk(`${TLS ? "https" : "http"}://127.0.0.1:${bare.ready}/bare/hb-00042`, options);
   const reads = await runWrk(`${hub.url}/federation/nodes/hb-00042`, { ...options, headers: [`Authorization: Bearer ${ADMIN}`] });
   const registrations = await runWrk(`${hub.url}/federation/register`, {
     ...options,
@@ -255,15 +290,16 @@ try {
     verdicts && `${VERDICT_NODES} nodes x ${VERDICT_ROUNDS} verdict events (QoS 1) drained through Mosquitto`,
     http && `wrk ${WRK_SECONDS} s, 64 connections`,
   ];
-  printTable(`hub: ${parts.filter(Boolean).join("; ")}`, rows);
+  printTable(`hub${TLS ? " over TLS" : ""}: ${parts.filter(Boolean).join("; ")}`, rows);
+  const name = (bench: string) => (TLS ? `${bench}-tls` : bench);
   const verdictFigures = verdicts && { verdicts_per_s: Math.round(verdicts.hub), verdicts_limit: Math.round(verdicts.bare), verdicts_ratio: round(verdicts.hub / verdicts.bare, 3) };
   const httpFigures = http && { reads_per_s: Math.round(http.reads), reads_limit: Math.round(http.readLimit), reads_ratio: round(http.reads / http.readLimit, 3), registrations_per_s: Math.round(http.registrations) };
   if (heartbeats) {
-    printResult({ bench: "hub", value: Math.round(heartbeats.hub), unit: "heartbeats/s", limit: Math.round(heartbeats.bare), extra: { ...verdictFigures, ...httpFigures } });
+    printResult({ bench: name("hub"), value: Math.round(heartbeats.hub), unit: "heartbeats/s", limit: Math.round(heartbeats.bare), extra: { ...verdictFigures, ...httpFigures } });
   } else if (verdicts) {
-    printResult({ bench: "hub-verdicts", value: Math.round(verdicts.hub), unit: "verdict events/s", limit: Math.round(verdicts.bare), extra: httpFigures ?? undefined });
+    printResult({ bench: name("hub-verdicts"), value: Math.round(verdicts.hub), unit: "verdict events/s", limit: Math.round(verdicts.bare), extra: httpFigures ?? undefined });
   } else if (http) {
-    printResult({ bench: "hub-http", value: Math.round(http.reads), unit: "requests/s", limit: Math.round(http.readLimit), extra: { registrations_per_s: Math.round(http.registrations) } });
+    printResult({ bench: name("hub-http"), value: Math.round(http.reads), unit: "requests/s", limit: Math.round(http.readLimit), extra: { registrations_per_s: Math.round(http.registrations) } });
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

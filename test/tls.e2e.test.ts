@@ -10,7 +10,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { connect as connectTls, type PeerCertificate } from "node:tls";
 import mqtt from "mqtt";
-import type { Agent } from "../agent/agent.ts";
+import { Agent } from "../agent/agent.ts";
 import { registerOnce } from "../agent/registration.ts";
 import { generateKeyPair } from "../protocol/signing.ts";
 import { loadHubTls, TLS_DIR } from "../hub/tls/hub-pki.ts";
@@ -154,7 +154,6 @@ describe("TLS on: pinning", () => {
     hubs.push(hub);
     const lines: string[] = [];
     const config = testAgentConfig(hub, "pinned-plain", { log: (line) => lines.push(line) });
-    const { Agent } = await import("../agent/agent.ts");
     running.push(await Agent.start(config));
     await eventually(() => lines.some((line) => line.includes("plaintext broker URL")), 10_000, "the refusal in the agent's log");
   });
