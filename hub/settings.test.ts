@@ -144,6 +144,8 @@ describe("parseHubSettings", () => {
     expect(settingsError([], { ...broker, EDGEFED_MQTT_URL: "mqtt://127.0.0.1:1883", EDGEFED_TLS: "on" })).toContain("plaintext needs EDGEFED_ALLOW_PLAINTEXT=1");
     expect(parseHubSettings([], { ...broker, EDGEFED_MQTT_URL: "mqtt://127.0.0.1:1883", EDGEFED_TLS: "on", EDGEFED_ALLOW_PLAINTEXT: "1" }).tls).toBe(true);
     expect(settingsError([], { EDGEFED_TLS_SANS: "hub lan" })).toContain("EDGEFED_TLS_SANS");
+    expect(settingsError([], { EDGEFED_TLS: "on", EDGEFED_PUBLIC_MQTT_URL: "mqtt://hub.lan:1883" })).toContain("EDGEFED_PUBLIC_MQTT_URL: with TLS on");
+    expect(parseHubSettings([], { EDGEFED_TLS: "on", EDGEFED_PUBLIC_MQTT_URL: "mqtts://hub.lan:8883" }).publicMqttUrl).toBe("mqtts://hub.lan:8883");
   });
 
   test("flags override the environment", () => {

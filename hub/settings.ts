@@ -133,6 +133,9 @@ export function parseHubSettings(args: string[], env: Record<string, string | un
     if (brokerTls && !settings.tls) problems.push("EDGEFED_MQTT_URL: a TLS broker (mqtts://, wss://) serves the hub's certificate: set EDGEFED_TLS=on");
     if (!brokerTls && settings.tls && !settings.allowPlaintext) problems.push("EDGEFED_MQTT_URL: with TLS on the hub talks to the broker over TLS (mqtts://); plaintext needs EDGEFED_ALLOW_PLAINTEXT=1");
   }
+  if (settings.publicMqttUrl && settings.tls && !settings.allowPlaintext && !["mqtts:", "wss:"].includes(new URL(settings.publicMqttUrl).protocol)) {
+    problems.push("EDGEFED_PUBLIC_MQTT_URL: with TLS on nodes are told a TLS broker (mqtts://); a plaintext one needs EDGEFED_ALLOW_PLAINTEXT=1");
+  }
   const operatorTls = [settings.tlsCert, settings.tlsKey, settings.tlsCa].filter((file) => file !== "").length;
   if (operatorTls !== 0 && operatorTls !== 3) problems.push("EDGEFED_TLS_CERT, EDGEFED_TLS_KEY, EDGEFED_TLS_CA: an operator's certificate needs all three (or none: the hub makes its own)");
   if (problems.length) throw new UsageError(problems);
