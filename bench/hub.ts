@@ -62,7 +62,7 @@ function hubTls(dataDir: string): HubTls | null {
 }
 
 async function startHubProcess(dataDir: string, env: Record<string, string>): Promise<{ child: Child; url: string }> {
-  const child = await startChild([join(ROOT, "hub/main.ts")], { ...hubProcessEnv(dataDir), ...env }, /HTTPS? API on [\d.]+:(\d+)/);
+  const child = await startChild([join(ROOT, "hub/main.ts")], { ...hubProcessEnv(dataDir), ...env }, /HTTP API on [\d.]+:(\d+)/);
   return { child, url: `${TLS ? "https" : "http"}://127.0.0.1:${child.ready}` };
 }
 

@@ -98,8 +98,8 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     });
     broker = embedded.access;
     mqttCredentials = { url: embedded.url, ...embedded.hubCredentials };
-    const listeners = [embedded.plaintextPort !== null ? `MQTT ${embedded.plaintextPort}` : "", tls ? `MQTTS ${embedded.port}` : ""].filter(Boolean);
-    log(`embedded broker on ${settings.mqttHost}: ${listeners.join(", ")}`);
+    const plaintextBeside = tls && embedded.plaintextPort !== null ? `, plaintext MQTT on ${settings.mqttHost}:${embedded.plaintextPort}` : "";
+    log(`embedded broker on ${settings.mqttHost}:${embedded.port}${tls ? " (MQTTS)" : ""}${plaintextBeside}`);
   }
   // What nodes are told (their host rewritten below): the embedded broker's MQTTS listener when TLS is on.
   const nodeBrokerUrl = settings.mqttUrl || `${tls ? "mqtts" : "mqtt"}://127.0.0.1:${embedded?.port}`;
@@ -159,7 +159,8 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   const app = createHubApp(context, decisions, ingest, federation);
   const server = await serveHttp(app.fetch, settings.httpHost, settings.httpPort, tls ? { cert: tls.cert, key: tls.key } : undefined);
   const httpHost = settings.httpHost === "0.0.0.0" ? "127.0.0.1" : settings.httpHost;
-  log(`${tls ? "HTTPS" : "HTTP"} API on ${settings.httpHost}:${server.port}; ${fleet.size} node(s) in the registry`);
+  // One wording with TLS or without: scripts and tests wait for "HTTP API on HOST:PORT".
+  log(`HTTP API on ${settings.httpHost}:${server.port}${tls ? " (HTTPS)" : ""}; ${fleet.size} node(s) in the registry`);
 
   return {
     httpUrl: `${tls ? "https" : "http"}://${httpHost}:${server.port}`,

@@ -103,7 +103,7 @@ test("under Node with TLS on: HTTPS and MQTTS with the hub's CA, and SIGHUP serv
   const tokenRun = spawnSync("node", [bundle, "token", "create", "--uses", "2"], { env: nodeEnv(dataDir), encoding: "utf8" });
   expect(tokenRun.status, tokenRun.stderr).toBe(0);
   const { hub, log } = startNodeHub(bundle, { ...nodeEnv(dataDir), EDGEFED_TLS: "on", EDGEFED_MQTTS_PORT: "0" });
-  const port = Number(await eventually(() => /HTTPS API on [\d.]+:(\d+)/.exec(log())?.[1], 15_000, "the hub under Node to listen"));
+  const port = Number(await eventually(() => /HTTP API on [\d.]+:(\d+) \(HTTPS\)/.exec(log())?.[1], 15_000, "the hub under Node to listen"));
   const ca = readFileSync(join(dataDir, "tls/ca.pem"), "utf8");
   const health = await (await fetch(`https://127.0.0.1:${port}/health`, { tls: { ca } })).json();
   expect(health).toMatchObject({ status: "ok", tls: true, plaintext: false, runtime: expect.stringMatching(/^node v\d+/) });
