@@ -1,4 +1,4 @@
-// bun run bench hub [heartbeats|verdicts|http]
+// bun run bench hub [heartbeats|verdicts|http|reconnect]   (TLS=1: over TLS)
 // (a) heartbeat ingest: 1,000 registered nodes, each with its own MQTT
 //     connection and credentials, publish heartbeats through a real Mosquitto
 //     (dynamic security on) while the subscriber is away, so the broker
@@ -19,6 +19,13 @@
 // Mosquitto with a TLS listener serving the hub's certificate, every client
 // (nodes, the bare subscriber) pinning the hub's CA, and the bare route
 // serving HTTPS with the hub's certificate; results named <bench>-tls.
+// (d) reconnect storm (TLS=1 only, part `reconnect`): NODES registered nodes
+//     connect to the embedded broker all at once, as after a hub restart,
+//     each with a new TLS handshake (clean sessions: the transport's cost
+//     only); value = connects/s until the last CONNACK; limit = the same
+//     storm to the same hub's plaintext listener (EDGEFED_ALLOW_PLAINTEXT=1)
+//     in the same run. The clients run in this process, so their side of
+//     every handshake is in both figures.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,6 +36,7 @@ import { nodeTopic } from "../protocol/topics.ts";
 import { REGISTRY_FILE } from "../hub/store/sqlite/sqlite-store.ts";
 import { loadHubTls, type HubTls } from "../hub/tls/hub-pki.ts";
 import { startMosquitto } from "../test/support/mosquitto.ts";
+import { freePort } from "../test/helpers.ts";
 import { printResult, printTable, round } from "./report.ts";
 import { startChild, type Child } from "./support/child.ts";
 import { runWrk, wrkAvailable } from "./support/wrk.ts";
@@ -266,12 +274,54 @@ end`,
   return { reads: reads.requestsPerSecond, readLimit: readLimit.requestsPerSecond, registrations: registrations.requestsPerSecond };
 }
 
+/** Seconds until every node has its CONNACK, all connecting at once; each connection is closed after. */
+async function connectStorm(nodes: Awaited<ReturnType<typeof registerNodes>>, url: string, ca: string | undefined): Promise<number> {
+  const start = performance.now();
+  const clients = await Promise.all(
+    nodes.map(
+      ({ mqtt: credentials }) =>
+        new Promise<MqttClient>((resolve, reject) => {
+          const client = mqtt.connect(url, {
+            clientId: credentials.client_id,
+            username: credentials.username,
+            password: credentials.password,
+            clean: true,
+            reconnectPeriod: 0,
+            connectTimeout: 60_000,
+            ...(ca ? { ca, rejectUnauthorized: true } : {}),
+          });
+          client.once("connect", () => resolve(client));
+          client.once("error", reject);
+        }),
+    ),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  await Promise.all(clients.map((client) => client.endAsync(true)));
+  return seconds;
+}
+
+async function reconnectStorm(): Promise<{ tls: number; tlsSeconds: number; plaintext: number }> {
+  if (!TLS) throw new Error("the reconnect part measures TLS handshakes: run it with TLS=1");
+  const dataDir = join(dir, "reconnect-hub");
+  const tls = hubTls(dataDir)!;
+  const [plaintextPort, mqttsPort] = [await freePort(), await freePort()];
+  const hub = await startHubProcess(dataDir, { EDGEFED_ALLOW_PLAINTEXT: "1", EDGEFED_MQTT_PORT: String(plaintextPort), EDGEFED_MQTTS_PORT: String(mqttsPort) });
+  const token = await createToken(dataDir);
+  const nodes = await registerNodes(hub.url, token, NODES, tls.ca);
+  const plaintextSeconds = await connectStorm(nodes, `mqtt://127.0.0.1:${plaintextPort}`, undefined);
+  const tlsSeconds = await connectStorm(nodes, `mqtts://127.0.0.1:${mqttsPort}`, tls.ca);
+  await hub.child.stop();
+  return { tls: nodes.length / tlsSeconds, tlsSeconds, plaintext: nodes.length / plaintextSeconds };
+}
+
 const runs = (name: string) => part === undefined || part === name;
 
 try {
   const heartbeats = runs("heartbeats") ? await backlogIngest(HEARTBEATS) : null;
   const verdicts = runs("verdicts") ? await backlogIngest(VERDICTS) : null;
   const http = runs("http") ? await httpLoad() : null;
+  // Only asked for by name: it needs TLS=1.
+  const reconnect = part === "reconnect" || (part === undefined && TLS) ? await reconnectStorm() : null;
   const rows: [string, string | number][] = [];
   if (heartbeats) {
     rows.push(["heartbeats/s into the hub (registry current)", heartbeats.hub], ["heartbeats/s bare MQTT.js subscriber (limit)", heartbeats.bare]);
@@ -285,21 +335,29 @@ try {
     rows.push(["GET /federation/nodes/:id req/s", http.reads], ["bare Hono route req/s (limit)", http.readLimit]);
     rows.push(["read ratio (target >= 0.5)", round(http.reads / http.readLimit, 3)], ["POST /federation/register req/s (target >= 5,000)", http.registrations]);
   }
+  if (reconnect) {
+    rows.push([`MQTTS connects/s, ${NODES} nodes at once (TLS handshakes)`, reconnect.tls], ["seconds until all are connected", round(reconnect.tlsSeconds, 2)]);
+    rows.push(["plaintext MQTT connects/s, same storm (limit)", reconnect.plaintext], ["TLS/plaintext ratio", round(reconnect.tls / reconnect.plaintext, 3)]);
+  }
   const parts = [
     heartbeats && `${NODES} nodes x ${ROUNDS} heartbeats drained through Mosquitto`,
     verdicts && `${VERDICT_NODES} nodes x ${VERDICT_ROUNDS} verdict events (QoS 1) drained through Mosquitto`,
     http && `wrk ${WRK_SECONDS} s, 64 connections`,
+    reconnect && `${NODES} nodes connecting at once`,
   ];
   printTable(`hub${TLS ? " over TLS" : ""}: ${parts.filter(Boolean).join("; ")}`, rows);
   const name = (bench: string) => (TLS ? `${bench}-tls` : bench);
   const verdictFigures = verdicts && { verdicts_per_s: Math.round(verdicts.hub), verdicts_limit: Math.round(verdicts.bare), verdicts_ratio: round(verdicts.hub / verdicts.bare, 3) };
+  const reconnectFigures = reconnect && { tls_connects_per_s: Math.round(reconnect.tls), all_connected_s: round(reconnect.tlsSeconds, 2), plaintext_connects_per_s: Math.round(reconnect.plaintext) };
   const httpFigures = http && { reads_per_s: Math.round(http.reads), reads_limit: Math.round(http.readLimit), reads_ratio: round(http.reads / http.readLimit, 3), registrations_per_s: Math.round(http.registrations) };
   if (heartbeats) {
-    printResult({ bench: name("hub"), value: Math.round(heartbeats.hub), unit: "heartbeats/s", limit: Math.round(heartbeats.bare), extra: { ...verdictFigures, ...httpFigures } });
+    printResult({ bench: name("hub"), value: Math.round(heartbeats.hub), unit: "heartbeats/s", limit: Math.round(heartbeats.bare), extra: { ...verdictFigures, ...httpFigures, ...reconnectFigures } });
   } else if (verdicts) {
     printResult({ bench: name("hub-verdicts"), value: Math.round(verdicts.hub), unit: "verdict events/s", limit: Math.round(verdicts.bare), extra: httpFigures ?? undefined });
   } else if (http) {
     printResult({ bench: name("hub-http"), value: Math.round(http.reads), unit: "requests/s", limit: Math.round(http.readLimit), extra: { registrations_per_s: Math.round(http.registrations) } });
+  } else if (reconnect) {
+    printResult({ bench: "hub-reconnect-tls", value: Math.round(reconnect.tls), unit: "connects/s", limit: Math.round(reconnect.plaintext), extra: { all_connected_s: round(reconnect.tlsSeconds, 2) } });
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
