@@ -4,7 +4,8 @@
 // whose certificate comes from another CA and a plaintext connection are all
 // refused; a certificate reload (what SIGHUP does) keeps open sessions and
 // serves the new certificate to new connections. Mosquitto runs a real TLS
-// listener with the hub's certificate files.
+// listener with the hub's certificate files, and serves a renewed one after
+// its own SIGHUP without dropping sessions.
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
@@ -186,6 +187,29 @@ describe("TLS on: reload and plaintext allowed", () => {
     expect(session.connected).toBe(true);
     expect(agent.online).toBe(true);
     session.end(true);
+  });
+
+  test("with Mosquitto, a renewed certificate is served once the hub and Mosquitto reload (SIGHUP), and sessions stay", async () => {
+    const dataDir = tempDir("edgefed-hub-");
+    const mosquitto = await mosquittoForHub(dataDir);
+    const hubLog: string[] = [];
+    const hub = await tlsHub({ dataDir, mosquitto, log: (line) => hubLog.push(line) });
+    const agentLog: string[] = [];
+    await startOnlineAgent(hub, testAgentConfig(hub, "reload-mosquitto", { log: (line) => agentLog.push(line) }), running);
+    const session = async () => (await hub.api("GET", "/federation/nodes/reload-mosquitto")).body.state.session;
+    const sessionBefore = await session();
+    const before = await presentedCertificate(mosquitto.port);
+
+    rmSync(join(dataDir, TLS_DIR, "server.pem"));
+    await hub.hub.reloadTls(); // issues the new certificate into the files Mosquitto's listener names
+    mosquitto.reload();
+    await eventually(async () => (await presentedCertificate(mosquitto.port)).serialNumber !== before.serialNumber, 10_000, "Mosquitto to serve the new certificate");
+    expect((await presentedCertificate(hub.hub.httpPort)).serialNumber).not.toBe(before.serialNumber);
+    (await connectNode(await registeredNode(hub, "reload-mosquitto-after"), { ca: hub.hub.tls!.ca })).end(true);
+    // Neither the node's session nor the hub's was dropped.
+    expect(await session()).toBe(sessionBefore);
+    expect(agentLog.filter((line) => line.startsWith("offline"))).toEqual([]);
+    expect(hubLog.filter((line) => line.includes("connection lost"))).toEqual([]);
   });
 
   test("EDGEFED_ALLOW_PLAINTEXT=1 keeps a plaintext MQTT listener beside MQTTS, and /health says so", async () => {

@@ -37,6 +37,8 @@ export interface RunningMosquitto {
   stop(): Promise<void>;
   /** SIGKILL and wait for exit. Idempotent. */
   kill(): Promise<void>;
+  /** SIGHUP: Mosquitto reads its config again, and its TLS listener's certificate files. */
+  reload(): void;
   /** Starts it again on the same port with the same config (and dynsec state) after stop() or kill(). */
   restart(): Promise<void>;
 }
@@ -197,6 +199,11 @@ export async function startMosquitto(options: { dynsec?: boolean; extraConfig?: 
     log: readLog,
     stop: () => terminate("SIGTERM"),
     kill: () => terminate("SIGKILL"),
+    reload() {
+      const child = proc;
+      if (!child || child.exitCode !== null || child.signalCode !== null) throw new Error("mosquitto is not running");
+      child.kill("SIGHUP");
+    },
     async restart() {
       const child = proc;
       if (child && child.exitCode === null && child.signalCode === null) throw new Error("mosquitto is still running");
