@@ -8,10 +8,12 @@ import type { BirthMessage, StateMessage } from "../protocol/messages.ts";
 import { decodeTopic, deliveryOf, nodeSubscriptions, nodeTopic, type NodeInboundKind } from "../protocol/topics.ts";
 import type { Outbox } from "./outbox.ts";
 import { backoffMs } from "../lib/backoff.ts";
-import { brokerAddress } from "../lib/mqtt-url.ts";
+import { brokerAddress, brokerTrust, isTlsBrokerUrl } from "../lib/mqtt-url.ts";
 
 export interface AgentMqttOptions {
   nodeId: string;
+  /** The hub's CA certificate (PEM): the broker must be mqtts:// and chain to it; "": the system store, plaintext allowed. */
+  ca: string;
   credentials: () => { url: string; username: string; password: string } | null;
   outbox: Outbox;
   bootId: string;
@@ -72,10 +74,16 @@ export class AgentMqtt {
   private connect(): void {
     const credentials = this.options.credentials();
     if (!credentials || this.stopped) return this.scheduleReconnect();
-    const { nodeId } = this.options;
+    const { nodeId, ca } = this.options;
+    if (ca && !isTlsBrokerUrl(credentials.url)) {
+      // Pinned to a CA, this node sends its broker password over TLS only.
+      this.options.log(`the hub gave a plaintext broker URL (${credentials.url}) but this node trusts only TLS to its hub (EDGEFED_HUB_CA): not connecting`);
+      return this.scheduleReconnect();
+    }
     const will: StateMessage = { state: "offline", bootId: this.options.bootId, ts: Date.now() };
     const client = mqtt.connect({
       ...brokerAddress(credentials.url),
+      ...brokerTrust(credentials.url, ca),
       clientId: nodeId,
       username: credentials.username,
       password: credentials.password,

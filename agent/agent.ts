@@ -44,6 +44,8 @@ export interface AgentConfig {
   dataDir: string;
   /** "" runs without a hub: simulation only. */
   hubUrl: string;
+  /** The hub's CA certificate (PEM), the only one trusted for HTTPS and MQTTS; "" or absent: the system store. */
+  hubCa?: string;
   enrollToken: string;
   advertisement: Advertisement;
   gateConfig: GateConfig;

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { parseAgentSettings, type AgentSettings } from "../protocol/agent-env.ts";
 import { BUN, removeTempDirs, tempDir } from "../test/helpers.ts";
 import { checkAgentConfig } from "./check-config.ts";
+import { loadHubTls } from "../hub/tls/hub-pki.ts";
 
 afterAll(removeTempDirs);
 
@@ -37,6 +38,17 @@ describe("checkAgentConfig", () => {
     expect(checkAgentConfig(settings, { env: {} })).toEqual([]);
     expect(checkAgentConfig({ ...settings, dataDir: join(dir, "new") }, { env: {} })).toEqual([]);
     expect(checkAgentConfig({ ...settings, dataDir: join(dir, "new", "deeper", "still") }, { env: {} })).toEqual([]);
+  });
+
+  test("the pinned hub CA must be a readable PEM certificate", () => {
+    const { dir, settings } = setup();
+    const ca = join(dir, "hub-ca.pem");
+    writeFileSync(ca, "not a certificate\n");
+    expect(checkAgentConfig({ ...settings, hubCa: ca }, { env: {} })).toEqual([`EDGEFED_HUB_CA (--hub-ca): ${ca}: not a PEM certificate`]);
+    const missing = checkAgentConfig({ ...settings, hubCa: join(dir, "absent.pem") }, { env: {} });
+    expect(missing[0]).toStartWith(`EDGEFED_HUB_CA (--hub-ca): ${join(dir, "absent.pem")}: cannot read: `);
+    const made = loadHubTls({ dataDir: join(dir, "hub"), extraSans: [], certFile: "", keyFile: "", caFile: "" }, Date.now(), () => {});
+    expect(checkAgentConfig({ ...settings, hubCa: made.caFile }, { env: {} })).toEqual([]);
   });
 
   test("a missing kernel config", () => {

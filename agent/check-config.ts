@@ -1,6 +1,7 @@
 // `edgefed-agent check-config` (systemd ExecStartPre): what start-up needs on
 // disk beyond well-formed settings, checked before the agent starts.
-import { accessSync, constants, statSync, type Stats } from "node:fs";
+import { X509Certificate } from "node:crypto";
+import { accessSync, constants, readFileSync, statSync, type Stats } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { ConfigError, loadGateConfig } from "../kernel/config-file.ts";
 import type { AgentSettings } from "../protocol/agent-env.ts";
@@ -27,7 +28,25 @@ export function checkAgentConfig(settings: AgentSettings, options: CheckOptions 
   }
   problems.push(...dataDirProblems(settings.dataDir));
   if (settings.apiSocket !== null) problems.push(...socketDirProblems(settings.apiSocket));
+  if (settings.hubCa) problems.push(...hubCaProblems(settings.hubCa));
   return problems;
+}
+
+/** The pinned hub CA must be a readable PEM certificate: without it the agent could never reach its hub. */
+function hubCaProblems(file: string): string[] {
+  const label = `EDGEFED_HUB_CA (--hub-ca): ${file}`;
+  let pem: string;
+  try {
+    pem = readFileSync(file, "utf8");
+  } catch (error) {
+    return [`${label}: cannot read: ${(error as Error).message}`];
+  }
+  try {
+    new X509Certificate(pem);
+  } catch {
+    return [`${label}: not a PEM certificate`];
+  }
+  return [];
 }
 
 function statOrNull(path: string): Stats | null {

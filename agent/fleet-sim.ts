@@ -7,7 +7,7 @@
 // try a fleet, and the federation roles have something to watch, without
 // hardware; benchmarks can load a hub. `--seed` makes it repeatable.
 //   bun run sim --nodes 10 --hub http://127.0.0.1:8080 --token efe_... [--rate 1] [--report-every 5] [--seed N] [--data-dir DIR] [--prefix sim]
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_CONFIG } from "../kernel/config.ts";
 import type { Intent } from "../kernel/types.ts";
@@ -22,6 +22,8 @@ import { MODELS, SimulatedStrategy, SYMBOLS } from "./sim-strategy.ts";
 export interface FleetOptions {
   nodes: number;
   hubUrl: string;
+  /** The hub's CA certificate file (PEM), which every simulated agent pins; "": the system store. */
+  hubCa?: string;
   token: string;
   /** Intents per second per node; 0 for none. */
   rate: number;
@@ -75,6 +77,7 @@ export class Fleet {
 
   static async start(options: FleetOptions): Promise<Fleet> {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    const hubCa = options.hubCa ? readFileSync(options.hubCa, "utf8") : "";
     const agents: Agent[] = [];
     for (let i = 0; i < options.nodes; i++) {
       const nodeId = `${options.prefix}-${String(i + 1).padStart(3, "0")}`;
@@ -83,6 +86,7 @@ export class Fleet {
           nodeId,
           dataDir: join(options.dataDir, nodeId),
           hubUrl: options.hubUrl,
+          hubCa,
           enrollToken: options.token,
           advertisement: { capabilities: ["kernel", "sim"], arch: "x64", version: "0.1.0-sim" },
           gateConfig: { ...DEFAULT_CONFIG },
@@ -131,6 +135,7 @@ export const SIM_NODES_SETTING: Setting<SimSettings, "nodes"> = {
 const SIM_SETTINGS: SettingsTable<SimSettings> = [
   SIM_NODES_SETTING,
   { key: "hubUrl", flag: "hub", env: "EDGEFED_HUB_URL", parse: nonEmpty(httpUrl), value: "URL", help: "the hub, e.g. http://127.0.0.1:8080" },
+  { key: "hubCa", flag: "hub-ca", env: "EDGEFED_HUB_CA", parse: (raw) => (raw === "" ? { value: raw } : path(raw)), value: "FILE", default: "", help: "the hub's CA certificate (PEM), the only one the agents trust; empty: the system's store" },
   { key: "token", flag: "token", env: "EDGEFED_ENROLL_TOKEN", parse: nonEmpty(token), value: "TOKEN", help: "an enrollment token for that many nodes (bun run hub token create --uses N)", secret: true },
   { key: "rate", flag: "rate", parse: nonNegative, value: "PER_S", default: "1", help: "intents per second per node; 0: none" },
   {

@@ -31,6 +31,8 @@ export interface HubLinkOptions {
   /** "" for no hub: simulation only. */
   hubUrl: string;
   enrollToken: string;
+  /** The hub's CA certificate (PEM), the only one trusted for HTTPS and MQTTS; "" or absent: the system store. */
+  hubCa?: string;
   advertisement: Advertisement;
   kernelConfigHash: string;
   /** Said in every birth, so the hub refuses allocations naming a model this node does not allow; null: not said. */
@@ -56,6 +58,7 @@ export class HubLink implements AgentPart {
   constructor(private readonly options: HubLinkOptions) {
     this.session = new AgentMqtt({
       nodeId: options.identity.nodeId,
+      ca: options.hubCa ?? "",
       credentials: () => this.registration()?.mqtt ?? null,
       outbox: options.outbox,
       bootId: options.bootId,
@@ -147,7 +150,7 @@ export class HubLink implements AgentPart {
     if (this.registerTimer) clearTimeout(this.registerTimer);
     this.registerTimer = null;
     const { hubUrl, enrollToken, identity, advertisement } = this.options;
-    void registerOnce(hubUrl, enrollToken, identity, advertisement, Date.now()).then((result) => {
+    void registerOnce(hubUrl, enrollToken, identity, advertisement, Date.now(), this.options.hubCa ?? "").then((result) => {
       if (this.stopped) return;
       if (result.kind === "registered") return this.registeredWith(result);
       this.registerTimer = setTimeout(() => this.registerLoop(attempt + 1), this.retryDelay(result, attempt));

@@ -1,6 +1,7 @@
 // edgefed-agent: `bun run agent [options]` runs the agent; `check-config`
 // validates settings and what start-up needs on disk, then exits (systemd
 // ExecStartPre). Exit codes: 0 ok, 2 bad settings, 1 failure.
+import { readFileSync } from "node:fs";
 import { arch as osArch } from "node:os";
 import { ConfigError, loadGateConfig } from "../kernel/config-file.ts";
 import { runCommand, UsageError } from "../lib/command-line.ts";
@@ -42,6 +43,8 @@ async function main(): Promise<void> {
     nodeId: settings.nodeId,
     dataDir: settings.dataDir,
     hubUrl: settings.offline ? "" : settings.hubUrl,
+    // checkAgentConfig made sure it reads as a certificate.
+    hubCa: settings.hubCa ? readFileSync(settings.hubCa, "utf8") : "",
     enrollToken: settings.enrollToken,
     advertisement: { capabilities: settings.capabilities, arch: osArch() === "arm64" ? "arm64" : "x64", version: AGENT_VERSION },
     gateConfig: gateConfig.config,

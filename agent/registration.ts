@@ -25,12 +25,17 @@ export type RegistrationAttempt =
 
 const REQUEST_TIMEOUT_MS = 10_000;
 
+/**
+ * `ca`: the hub's CA certificate (PEM), the only one trusted for an https hub
+ * (Bun's fetch takes it as tls.ca, in place of the system store); "" trusts the system store.
+ */
 export async function registerOnce(
   hubUrl: string,
   token: string,
   identity: NodeIdentity,
   advertisement: Advertisement,
   now: number,
+  ca = "",
 ): Promise<RegistrationAttempt> {
   const body = signMessage(
     {
@@ -50,6 +55,7 @@ export async function registerOnce(
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      ...(ca ? { tls: { ca } } : {}),
     });
   } catch (error) {
     return { kind: "unreachable", reason: (error as Error).message };

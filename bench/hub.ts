@@ -1,4 +1,4 @@
-// bun run bench hub [heartbeats|verdicts|http]
+// bun run bench hub [heartbeats|verdicts|http|reconnect]   (TLS=1: over TLS)
 // (a) heartbeat ingest: 1,000 registered nodes, each with its own MQTT
 //     connection and credentials, publish heartbeats through a real Mosquitto
 //     (dynamic security on) while the subscriber is away, so the broker
@@ -18,7 +18,18 @@
 // DASHBOARD_SESSIONS=N (default 0): N dashboard sessions (login, page,
 // fleet table, live stream and its refetches: support/dashboard-sessions.ts)
 // are open on the hub while it drains a backlog (bench dashboard compares).
-import { mkdtempSync, rmSync } from "node:fs";
+// TLS=1: all of it over TLS: the hub with EDGEFED_TLS=on (HTTPS API, MQTTS),
+// Mosquitto with a TLS listener serving the hub's certificate, every client
+// (nodes, the bare subscriber) pinning the hub's CA, and the bare route
+// serving HTTPS with the hub's certificate; results named <bench>-tls.
+// (d) reconnect storm (TLS=1 only, part `reconnect`): NODES registered nodes
+//     connect to the embedded broker all at once, as after a hub restart,
+//     each with a new TLS handshake (clean sessions: the transport's cost
+//     only); value = connects/s until the last CONNACK; limit = the same
+//     storm to the same hub's plaintext listener (EDGEFED_ALLOW_PLAINTEXT=1)
+//     in the same run. The clients run in this process, so their side of
+//     every handshake is in both figures.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
@@ -26,10 +37,11 @@ import { openDatabase } from "../lib/sqlite.ts";
 import { nodeTopic } from "../protocol/topics.ts";
 import { REGISTRY_FILE } from "../hub/store/sqlite/sqlite-store.ts";
 import { startMosquitto } from "../test/support/mosquitto.ts";
+import { freePort } from "../test/helpers.ts";
 import { printResult, printTable, round } from "./report.ts";
 import { startChild } from "./support/child.ts";
 import { openDashboardSessions } from "./support/dashboard-sessions.ts";
-import { BENCH_ADMIN_TOKEN, createToken, hubProcessEnv, PUBLIC_KEY, registerNodes, startHubProcess } from "./support/hub-process.ts";
+import { BENCH_ADMIN_TOKEN, BENCH_TLS as TLS, createToken, hubProcessEnv, hubTls, PUBLIC_KEY, registerNodes, startHubProcess } from "./support/hub-process.ts";
 import { runWrk, wrkAvailable } from "./support/wrk.ts";
 
 const NODES = Number(process.env.NODES ?? 1000);
@@ -131,15 +143,23 @@ const VERDICTS: Backlog = { kind: "verdicts", nodes: VERDICT_NODES, rounds: VERD
 async function backlogIngest(backlog: Backlog): Promise<{ hub: number; bare: number }> {
   // Queue for offline persistent sessions without limit, QoS 0 included, so
   // each subscriber drains the same backlog as fast as it can.
-  const mosquitto = await startMosquitto({ dynsec: true, extraConfig: ["queue_qos0_messages true", "max_queued_messages 0", "max_queued_bytes 0"] });
   const dataDir = join(dir, `${backlog.kind}-hub`);
+  const tls = hubTls(dataDir);
+  const mosquitto = await startMosquitto({ dynsec: true, extraConfig: ["queue_qos0_messages true", "max_queued_messages 0", "max_queued_bytes 0"], tls: tls ?? undefined });
   const hubEnv = { EDGEFED_MQTT_URL: mosquitto.url, EDGEFED_MQTT_USERNAME: mosquitto.admin!.username, EDGEFED_MQTT_PASSWORD: mosquitto.admin!.password, EDGEFED_FLUSH_MS: "250" };
   const firstHub = await startHubProcess(dataDir, hubEnv);
   const token = await createToken(dataDir);
-  const nodes = await registerNodes(firstHub.url, token, backlog.nodes);
+  const nodes = await registerNodes(firstHub.url, token, backlog.nodes, tls?.ca);
   const publishers: { nodeId: string; client: MqttClient }[] = [];
   for (const node of nodes) {
-    const client = mqtt.connect(node.mqtt.url, { clientId: node.mqtt.client_id, username: node.mqtt.username, password: node.mqtt.password, reconnectPeriod: 0, queueQoSZero: false });
+    const client = mqtt.connect(node.mqtt.url, {
+      clientId: node.mqtt.client_id,
+      username: node.mqtt.username,
+      password: node.mqtt.password,
+      reconnectPeriod: 0,
+      queueQoSZero: false,
+      ...(tls ? { ca: tls.ca, rejectUnauthorized: true } : {}),
+    });
     await new Promise<void>((resolve, reject) => {
       client.once("connect", () => resolve());
       client.once("error", reject);
@@ -149,12 +169,13 @@ async function backlogIngest(backlog: Backlog): Promise<{ hub: number; bare: num
   await firstHub.child.stop(); // its persistent session stays; the broker queues for it
 
   const bareArgs = [join(import.meta.dir, "support/bare-subscriber.ts"), mosquitto.url, mosquitto.admin!.username, mosquitto.admin!.password, `edgefed/v1/nodes/+/${backlog.kind}`];
-  await (await startChild(bareArgs, {}, /port (\d+)/)).stop(); // creates its session and subscription
+  const bareEnv: Record<string, string> = tls ? { CA_FILE: tls.caFile } : {};
+  await (await startChild(bareArgs, bareEnv, /port (\d+)/)).stop(); // creates its session and subscription
   await backlog.queue(publishers, backlog.rounds);
   const total = backlog.nodes * backlog.rounds;
 
   // Each clock starts when the subscriber's session is set up (the backlog starts flowing at once).
-  const bare = await startChild(bareArgs, {}, /(connected)/);
+  const bare = await startChild(bareArgs, bareEnv, /(connected)/);
   const bareStart = performance.now();
   const barePort = await bare.waitFor(/port (\d+)/);
   const bareCount = async () => ((await (await fetch(`http://127.0.0.1:${barePort}/`)).json()) as { count: number }).count;
@@ -184,15 +205,18 @@ async function backlogIngest(backlog: Backlog): Promise<{ hub: number; bare: num
 async function httpLoad(): Promise<{ reads: number; readLimit: number; registrations: number }> {
   if (!wrkAvailable()) throw new Error("wrk is not installed (apt-get install wrk)");
   const dataDir = join(dir, "http-hub");
+  const tls = hubTls(dataDir);
   // One address and one token at full speed is what the rate limits stop: raised far past what wrk sends, so it measures the API (the limiter's own cost included).
   const unlimited = String(1e9);
   const hub = await startHubProcess(dataDir, { EDGEFED_RATE_REGISTER_BURST: unlimited, EDGEFED_RATE_REGISTER_PER_S: unlimited, EDGEFED_RATE_ADMIN_BURST: unlimited, EDGEFED_RATE_ADMIN_PER_S: unlimited });
   const token = await createToken(dataDir);
-  await registerNodes(hub.url, token, 100);
-  const nodeBytes = (await (await fetch(`${hub.url}/federation/nodes/hb-00042`, { headers: { authorization: `Bearer ${ADMIN}` } })).arrayBuffer()).byteLength;
-  const bare = await startChild([join(import.meta.dir, "support/bare-route.ts")], { BODY_BYTES: String(nodeBytes) }, /port (\d+)/);
+  await registerNodes(hub.url, token, 100, tls?.ca);
+  const nodeBytes = (await (await fetch(`${hub.url}/federation/nodes/hb-00042`, { headers: { authorization: `Bearer ${ADMIN}` }, ...(tls ? { tls: { ca: tls.ca } } : {}) })).arrayBuffer()).byteLength;
+  // Over TLS the bare route serves the hub's own certificate, so both pay the same handshakes and encryption.
+  const bareEnv: Record<string, string> = { BODY_BYTES: String(nodeBytes), ...(tls ? { TLS_CERT_FILE: tls.certFile, TLS_KEY_FILE: tls.keyFile } : {}) };
+  const bare = await startChild([join(import.meta.dir, "support/bare-route.ts")], bareEnv, /port (\d+)/);
   const options = { dir, seconds: WRK_SECONDS, connections: 64 };
-  const readLimit = await runWrk(`http://127.0.0.1:${bare.ready}/bare/hb-00042`, options);
+  const readLimit = await runWrk(`${TLS ? "https" : "http"}://127.0.0.1:${bare.ready}/bare/hb-00042`, options);
   const reads = await runWrk(`${hub.url}/federation/nodes/hb-00042`, { ...options, headers: [`Authorization: Bearer ${ADMIN}`] });
   const registrations = await runWrk(`${hub.url}/federation/register`, {
     ...options,
@@ -210,12 +234,54 @@ end`,
   return { reads: reads.requestsPerSecond, readLimit: readLimit.requestsPerSecond, registrations: registrations.requestsPerSecond };
 }
 
+/** Seconds until every node has its CONNACK, all connecting at once; each connection is closed after. */
+async function connectStorm(nodes: Awaited<ReturnType<typeof registerNodes>>, url: string, ca: string | undefined): Promise<number> {
+  const start = performance.now();
+  const clients = await Promise.all(
+    nodes.map(
+      ({ mqtt: credentials }) =>
+        new Promise<MqttClient>((resolve, reject) => {
+          const client = mqtt.connect(url, {
+            clientId: credentials.client_id,
+            username: credentials.username,
+            password: credentials.password,
+            clean: true,
+            reconnectPeriod: 0,
+            connectTimeout: 60_000,
+            ...(ca ? { ca, rejectUnauthorized: true } : {}),
+          });
+          client.once("connect", () => resolve(client));
+          client.once("error", reject);
+        }),
+    ),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  await Promise.all(clients.map((client) => client.endAsync(true)));
+  return seconds;
+}
+
+async function reconnectStorm(): Promise<{ tls: number; tlsSeconds: number; plaintext: number }> {
+  if (!TLS) throw new Error("the reconnect part measures TLS handshakes: run it with TLS=1");
+  const dataDir = join(dir, "reconnect-hub");
+  const tls = hubTls(dataDir)!;
+  const [plaintextPort, mqttsPort] = [await freePort(), await freePort()];
+  const hub = await startHubProcess(dataDir, { EDGEFED_ALLOW_PLAINTEXT: "1", EDGEFED_MQTT_PORT: String(plaintextPort), EDGEFED_MQTTS_PORT: String(mqttsPort) });
+  const token = await createToken(dataDir);
+  const nodes = await registerNodes(hub.url, token, NODES, tls.ca);
+  const plaintextSeconds = await connectStorm(nodes, `mqtt://127.0.0.1:${plaintextPort}`, undefined);
+  const tlsSeconds = await connectStorm(nodes, `mqtts://127.0.0.1:${mqttsPort}`, tls.ca);
+  await hub.child.stop();
+  return { tls: nodes.length / tlsSeconds, tlsSeconds, plaintext: nodes.length / plaintextSeconds };
+}
+
 const runs = (name: string) => part === undefined || part === name;
 
 try {
   const heartbeats = runs("heartbeats") ? await backlogIngest(HEARTBEATS) : null;
   const verdicts = runs("verdicts") ? await backlogIngest(VERDICTS) : null;
   const http = runs("http") ? await httpLoad() : null;
+  // Only asked for by name: it needs TLS=1.
+  const reconnect = part === "reconnect" || (part === undefined && TLS) ? await reconnectStorm() : null;
   const rows: [string, string | number][] = [];
   if (heartbeats) {
     rows.push(["heartbeats/s into the hub (registry current)", heartbeats.hub], ["heartbeats/s bare MQTT.js subscriber (limit)", heartbeats.bare]);
@@ -229,20 +295,29 @@ try {
     rows.push(["GET /federation/nodes/:id req/s", http.reads], ["bare Hono route req/s (limit)", http.readLimit]);
     rows.push(["read ratio (target >= 0.5)", round(http.reads / http.readLimit, 3)], ["POST /federation/register req/s (target >= 5,000)", http.registrations]);
   }
+  if (reconnect) {
+    rows.push([`MQTTS connects/s, ${NODES} nodes at once (TLS handshakes)`, reconnect.tls], ["seconds until all are connected", round(reconnect.tlsSeconds, 2)]);
+    rows.push(["plaintext MQTT connects/s, same storm (limit)", reconnect.plaintext], ["TLS/plaintext ratio", round(reconnect.tls / reconnect.plaintext, 3)]);
+  }
   const parts = [
     heartbeats && `${NODES} nodes x ${ROUNDS} heartbeats drained through Mosquitto`,
     verdicts && `${VERDICT_NODES} nodes x ${VERDICT_ROUNDS} verdict events (QoS 1) drained through Mosquitto`,
     http && `wrk ${WRK_SECONDS} s, 64 connections`,
+    reconnect && `${NODES} nodes connecting at once`,
   ];
-  printTable(`hub: ${parts.filter(Boolean).join("; ")}`, rows);
+  printTable(`hub${TLS ? " over TLS" : ""}: ${parts.filter(Boolean).join("; ")}`, rows);
+  const name = (bench: string) => (TLS ? `${bench}-tls` : bench);
   const verdictFigures = verdicts && { verdicts_per_s: Math.round(verdicts.hub), verdicts_limit: Math.round(verdicts.bare), verdicts_ratio: round(verdicts.hub / verdicts.bare, 3) };
+  const reconnectFigures = reconnect && { tls_connects_per_s: Math.round(reconnect.tls), all_connected_s: round(reconnect.tlsSeconds, 2), plaintext_connects_per_s: Math.round(reconnect.plaintext) };
   const httpFigures = http && { reads_per_s: Math.round(http.reads), reads_limit: Math.round(http.readLimit), reads_ratio: round(http.reads / http.readLimit, 3), registrations_per_s: Math.round(http.registrations) };
   if (heartbeats) {
-    printResult({ bench: "hub", value: Math.round(heartbeats.hub), unit: "heartbeats/s", limit: Math.round(heartbeats.bare), extra: { ...verdictFigures, ...httpFigures } });
+    printResult({ bench: name("hub"), value: Math.round(heartbeats.hub), unit: "heartbeats/s", limit: Math.round(heartbeats.bare), extra: { ...verdictFigures, ...httpFigures, ...reconnectFigures } });
   } else if (verdicts) {
-    printResult({ bench: "hub-verdicts", value: Math.round(verdicts.hub), unit: "verdict events/s", limit: Math.round(verdicts.bare), extra: httpFigures ?? undefined });
+    printResult({ bench: name("hub-verdicts"), value: Math.round(verdicts.hub), unit: "verdict events/s", limit: Math.round(verdicts.bare), extra: httpFigures ?? undefined });
   } else if (http) {
-    printResult({ bench: "hub-http", value: Math.round(http.reads), unit: "requests/s", limit: Math.round(http.readLimit), extra: { registrations_per_s: Math.round(http.registrations) } });
+    printResult({ bench: name("hub-http"), value: Math.round(http.reads), unit: "requests/s", limit: Math.round(http.readLimit), extra: { registrations_per_s: Math.round(http.registrations) } });
+  } else if (reconnect) {
+    printResult({ bench: "hub-reconnect-tls", value: Math.round(reconnect.tls), unit: "connects/s", limit: Math.round(reconnect.plaintext), extra: { all_connected_s: round(reconnect.tlsSeconds, 2) } });
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -10,7 +10,7 @@ const available = readdirSync(import.meta.dir)
 const usage = () =>
   [
     `usage: bun run bench <${available.join("|")}> [part]`,
-    "  hub [heartbeats|verdicts|http]   one part of the hub benchmark only",
+    "  hub [heartbeats|verdicts|http|reconnect]   one part of the hub benchmark only (TLS=1: over TLS)",
     "  settings by environment: see each benchmark's header (e.g. NODES, ROUNDS, IN_FLIGHT)",
   ].join("\n");
 

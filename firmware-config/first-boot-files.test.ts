@@ -57,6 +57,12 @@ describe("renderAgentEnv", () => {
     expect(text.split("\n")[0]).toContain(FLASH_MARK);
   });
 
+  test("names the hub's CA where install.sh puts it, when the card carries one", () => {
+    const text = renderAgentEnv(node(), common({ hubUrl: "https://hub.lan:8443", hubCa: "/tmp/ca.pem" }));
+    expect(text).toContain("\nEDGEFED_HUB_CA=/etc/edgefed/hub-ca.pem\n");
+    expect(renderAgentEnv(node(), common())).not.toContain("EDGEFED_HUB_CA");
+  });
+
   test("holds no Wi-Fi or SSH settings", () => {
     const text = renderAgentEnv(node(), common());
     expect(text).not.toContain(WIFI.passphrase);

@@ -13,6 +13,8 @@ import type { FirstBootFormat } from "./formats/format.ts";
 
 /** Where flash keeps its files on the boot partition; first boot reads them from here. */
 export const BOOT_DIR = "edgefed";
+/** Where install.sh puts the hub's CA on the Pi (agent.env's EDGEFED_HUB_CA names it). */
+export const HUB_CA_PATH = "/etc/edgefed/hub-ca.pem";
 /** Where the boot partition is mounted on Raspberry Pi OS Bookworm and Trixie. */
 export const PI_BOOT_MOUNT = "/boot/firmware";
 /** The agent's systemd unit, copied to the card as it is. */
@@ -39,6 +41,7 @@ export function renderAgentEnv(node: NodeProvision, common: FlashCommon): string
     "# until the node has registered (after that the token is never sent again).",
     agentEnvLine("nodeId", node.nodeId),
     agentEnvLine("hubUrl", common.hubUrl),
+    ...(common.hubCa ? [agentEnvLine("hubCa", HUB_CA_PATH)] : []),
     agentEnvLine("enrollToken", common.enrollToken),
     agentEnvLine("capabilities", common.capabilities),
     agentEnvLine("kernelConfig", "/etc/edgefed/core_gates.env"),
@@ -91,6 +94,8 @@ export function renderFirstBootFiles(node: NodeProvision, common: FlashCommon, f
     fixedFile(`${BOOT_DIR}/core_gates.env`, common.kernelConfig),
     fixedFile(`${BOOT_DIR}/edgefed-agent.service`, AGENT_UNIT),
     fixedFile(`${BOOT_DIR}/install.sh`, join(import.meta.dir, "install.sh")),
+    // Public: the one CA the agent trusts for its hub (it stays on the card).
+    ...(common.hubCa ? [fixedFile(`${BOOT_DIR}/hub-ca.pem`, common.hubCa)] : []),
     { path: `${BOOT_DIR}/agent.env`, content: renderAgentEnv(node, common), secrets: [common.enrollToken] },
     ...format.files(node, common),
   ];

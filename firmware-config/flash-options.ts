@@ -1,10 +1,13 @@
 // What `bun run flash` is asked to write, checked whole before anything is
 // touched: every problem is reported at once, each naming its option, and a
 // secret is never echoed back, not even a malformed one.
+import { X509Certificate } from "node:crypto";
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { HelpRequested, readCommandLine, type OptionValues } from "../lib/command-line.ts";
 import { isNodeId } from "../protocol/topics.ts";
+import { DEFAULT_HUB_DATA_DIR } from "../hub/settings.ts";
+import { CA_CERT_FILE, TLS_DIR } from "../hub/tls/hub-pki.ts";
 import { FORMAT_NAMES, formatNamed, type FirstBootFormat } from "./formats/index.ts";
 
 export const REPO_ROOT = join(import.meta.dir, "..");
@@ -27,6 +30,8 @@ export interface NodeProvision {
 /** What every card of a run shares. */
 export interface FlashCommon {
   hubUrl: string;
+  /** The hub's CA certificate file, copied to the card for the agent to pin; null: none (an http hub, or one with a public certificate). */
+  hubCa: string | null;
   enrollToken: string;
   agentBinary: string;
   kernelConfig: string;
@@ -61,6 +66,8 @@ onto its boot partition: a mounted card (directory) or a whole-disk image.
   --node-id ID           node id: lowercase letters, digits and -, at most 63
   --hub URL              the hub, http:// or https://
   --enroll-token TOKEN   enrollment token (or EDGEFED_ENROLL_TOKEN, which keeps it out of ps)
+  --hub-ca FILE          the hub's CA certificate, the only one the agent will trust (default for an
+                         https:// hub: ${join(DEFAULT_HUB_DATA_DIR, TLS_DIR, CA_CERT_FILE)}, the CA a hub run here made, if it exists)
   --hostname NAME        the Pi's host name (default: the node id)
   --agent FILE           agent binary (default: dist/edgefed-agent-linux-arm64)
   --kernel-config FILE   gate config for /etc/edgefed/core_gates.env (default: examples/core_gates.env)
@@ -82,6 +89,7 @@ const OPTIONS = {
   boot: { type: "string" },
   "node-id": { type: "string" },
   hub: { type: "string" },
+  "hub-ca": { type: "string" },
   "enroll-token": { type: "string" },
   hostname: { type: "string" },
   agent: { type: "string" },
@@ -135,6 +143,7 @@ export function parseFlashArgs(argv: string[], env: Record<string, string | unde
   const common = checkCommon(
     {
       hubUrl: text("hub"),
+      hubCa: text("hub-ca"),
       enrollToken: text("enroll-token") ?? env.EDGEFED_ENROLL_TOKEN,
       agentBinary: text("agent") ?? join(REPO_ROOT, "dist/edgefed-agent-linux-arm64"),
       kernelConfig: text("kernel-config") ?? join(REPO_ROOT, "examples/core_gates.env"),
@@ -177,6 +186,7 @@ export function parseFlashArgs(argv: string[], env: Record<string, string | unde
 
 interface CommonInput {
   hubUrl?: string;
+  hubCa?: string;
   enrollToken?: string;
   agentBinary: string;
   kernelConfig: string;
@@ -196,6 +206,7 @@ function checkCommon(input: CommonInput, problems: string[]): FlashCommon {
   } else if (!ENV_SAFE.test(input.enrollToken)) {
     problems.push("--enroll-token contains spaces, quotes or other characters a token does not have (a paste error?); value not shown");
   }
+  const hubCa = chooseHubCa(input.hubUrl, input.hubCa, problems);
   problems.push(...agentBinaryProblems(input.agentBinary));
   if (!existsSync(input.kernelConfig)) problems.push(`--kernel-config ${input.kernelConfig}: no such file`);
   let sshKey: string | null = null;
@@ -215,6 +226,7 @@ function checkCommon(input: CommonInput, problems: string[]): FlashCommon {
   }
   return {
     hubUrl: input.hubUrl ?? "",
+    hubCa,
     enrollToken: input.enrollToken ?? "",
     agentBinary: input.agentBinary,
     kernelConfig: input.kernelConfig,
@@ -238,6 +250,38 @@ function hubUrlProblems(raw: string): string[] {
   if (url.username || url.password) return ["--hub must not carry a user name or password (the enrollment token is separate)"];
   if (url.search || url.hash || !ENV_SAFE.test(raw)) return [`--hub ${JSON.stringify(raw)}: a hub URL has no spaces, ?query or #fragment`];
   return [];
+}
+
+/**
+ * The CA the card carries: --hub-ca, else for an https:// hub the CA a hub
+ * run from this directory made (flash usually runs beside the hub), if any.
+ * Only a certificate: a private key pasted by mistake is refused.
+ */
+function chooseHubCa(hubUrl: string | undefined, given: string | undefined, problems: string[]): string | null {
+  const https = hubUrl?.startsWith("https://") ?? false;
+  const defaultCa = join(DEFAULT_HUB_DATA_DIR, TLS_DIR, CA_CERT_FILE);
+  const file = given ?? (https && existsSync(defaultCa) ? defaultCa : null);
+  if (file === null) return null;
+  const label = given !== undefined ? `--hub-ca ${file}` : `the hub's CA ${file}`;
+  if (!https) {
+    problems.push(`${label}: the agent pins a CA only for an https:// hub (--hub ${hubUrl ?? "is missing"})`);
+    return null;
+  }
+  if (!existsSync(file)) {
+    problems.push(`${label}: no such file`);
+    return null;
+  }
+  const content = readFileSync(file, "utf8");
+  if (content.includes("PRIVATE KEY")) {
+    problems.push(`${label} holds a private key: give the CA certificate (ca.pem), never its key`);
+    return null;
+  }
+  try {
+    if (!new X509Certificate(content).ca) problems.push(`${label} is not a CA certificate`);
+  } catch {
+    problems.push(`${label} is not a PEM certificate`);
+  }
+  return file;
 }
 
 function agentBinaryProblems(path: string): string[] {

@@ -71,6 +71,8 @@ elif [ ! -f "$root/etc/edgefed/agent.env" ]; then
   exit 1
 fi
 install -m 0644 "$here/core_gates.env" "$root/etc/edgefed/core_gates.env"
+# The hub's CA (public), which agent.env's EDGEFED_HUB_CA names: the only CA the agent trusts.
+if [ -f "$here/hub-ca.pem" ]; then install -m 0644 "$here/hub-ca.pem" "$root/etc/edgefed/hub-ca.pem"; fi
 install -D -m 0644 "$here/edgefed-agent.service" "$root/etc/systemd/system/edgefed-agent.service"
 
 if [ -n "$root" ]; then

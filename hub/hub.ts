@@ -26,12 +26,16 @@ import { HubMetrics } from "./metrics/hub-metrics.ts";
 import { timedStore } from "./metrics/timed-store.ts";
 import type { HubSettings } from "./settings.ts";
 import { openHubStore } from "./store/open-hub-store.ts";
+import { loadHubTls, type HubTls } from "./tls/hub-pki.ts";
+import { writeMosquittoTlsListener } from "./tls/mosquitto-listener.ts";
 
 export interface RunningHub {
   httpUrl: string;
   httpPort: number;
   /** The broker's URL as seen from this machine. */
   mqttUrl: string;
+  /** The embedded broker's plaintext port; null with Mosquitto, or with TLS on and plaintext not allowed. */
+  plaintextMqttPort: number | null;
   context: HubContext;
   ingest: Ingest;
   /** Issues decisions (the HTTP API's, and a federation role's with its origin). */
@@ -40,6 +44,10 @@ export interface RunningHub {
   federation: LiveFederation;
   /** Posts alerts to EDGEFED_ALERT_WEBHOOK_URL; null without one. */
   webhook: WebhookSender | null;
+  /** The CA, certificate and key the hub serves; null with TLS off. */
+  tls: HubTls | null;
+  /** Reads the certificate files again (issuing a new server certificate when due) and serves them to new connections; open sessions stay (SIGHUP). */
+  reloadTls(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -50,6 +58,8 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   const startedAt = Date.now();
   // A bad federation config stops start-up before anything opens or listens (it names the file and field).
   if (settings.federationConfig) loadFederationConfig(settings.federationConfig);
+  let tls = settings.tls ? loadTls(settings, log) : null;
+  announceTransport(settings, log);
   const metrics = new HubMetrics({ perNode: settings.metricsPerNode });
   const store = timedStore(await openHubStore(settings), (seconds) => metrics.registryCommit(seconds));
   const identity = await loadHubIdentity(store, settings.dataDir, { adminToken: settings.adminToken, watchToken: settings.watchToken, metricsToken: settings.metricsToken }, log);
@@ -81,13 +91,17 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
       username: settings.mqttUsername,
       password: settings.mqttPassword,
       hubUsername: settings.mqttUsername,
+      ca: tls?.ca,
       log,
     });
+    if (tls) log(`Mosquitto's MQTTS listener with the hub's certificate: ${writeMosquittoTlsListener(settings.dataDir, tls)}`);
     mqttCredentials = { url: settings.mqttUrl, username: settings.mqttUsername, password: settings.mqttPassword };
   } else {
     embedded = await startEmbeddedBroker({
       host: settings.mqttHost,
       port: settings.mqttPort,
+      plaintext: !tls || settings.allowPlaintext,
+      tls: tls ? { port: settings.mqttsPort, cert: tls.cert, key: tls.key } : undefined,
       nodes: fleet.all(),
       watcherPasswordHash: identity.watchTokenHash,
       publishBudget,
@@ -103,9 +117,11 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     });
     broker = embedded.access;
     mqttCredentials = { url: embedded.url, ...embedded.hubCredentials };
-    log(`embedded broker on ${settings.mqttHost}:${embedded.port}`);
+    const plaintextBeside = tls && embedded.plaintextPort !== null ? `, plaintext MQTT on ${settings.mqttHost}:${embedded.plaintextPort}` : "";
+    log(`embedded broker on ${settings.mqttHost}:${embedded.port}${tls ? " (MQTTS)" : ""}${plaintextBeside}`);
   }
-  const brokerPort = embedded?.port;
+  // What nodes are told (their host rewritten below): the embedded broker's MQTTS listener when TLS is on.
+  const nodeBrokerUrl = settings.mqttUrl || `${tls ? "mqtts" : "mqtt"}://127.0.0.1:${embedded?.port}`;
 
   let mqtt: HubMqtt | null = null;
   const context: HubContext = {
@@ -120,7 +136,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     brokerUrlFor(requestHost) {
       if (settings.publicMqttUrl) return settings.publicMqttUrl;
       // A broker the hub reaches on loopback is reached by nodes on the host they called the hub by.
-      const url = new URL(settings.mqttUrl || `mqtt://127.0.0.1:${brokerPort}`);
+      const url = new URL(nodeBrokerUrl);
       if (requestHost && LOOPBACK_HOSTS.has(url.hostname) && URL.canParse(`http://${requestHost}`)) {
         url.hostname = new URL(`http://${requestHost}`).hostname;
       }
@@ -169,6 +185,8 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     onMessage: (topic, payload, retained) => handleNodeMessage(topic, payload, retained),
     retainedOnConnect: () => decisions.retainedPolicies(),
     log,
+    ca: tls?.ca,
+    loopbackBroker: embedded !== null,
   });
   await mqtt.waitConnected(BROKER_CONNECT_TIMEOUT_MS);
   metrics.readFrom({
@@ -189,19 +207,31 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   const sweepTimer = setInterval(() => fleet.sweep(Date.now()), settings.sweepMs);
 
   const app = createHubApp(context, decisions, ingest, federation);
-  const server = await serveHttp(app.fetch, settings.httpHost, settings.httpPort);
+  const server = await serveHttp(app.fetch, settings.httpHost, settings.httpPort, tls ? { cert: tls.cert, key: tls.key } : undefined);
   const httpHost = settings.httpHost === "0.0.0.0" ? "127.0.0.1" : settings.httpHost;
-  log(`HTTP API on ${settings.httpHost}:${server.port}; ${fleet.size} node(s) in the registry`);
+  // One wording with TLS or without: scripts and tests wait for "HTTP API on HOST:PORT".
+  log(`HTTP API on ${settings.httpHost}:${server.port}${tls ? " (HTTPS)" : ""}; ${fleet.size} node(s) in the registry`);
 
   return {
-    httpUrl: `http://${httpHost}:${server.port}`,
+    httpUrl: `${tls ? "https" : "http"}://${httpHost}:${server.port}`,
     httpPort: server.port,
     mqttUrl: mqttCredentials.url,
+    plaintextMqttPort: embedded?.plaintextPort ?? null,
     context,
     ingest,
     decisions,
     federation,
     webhook,
+    get tls() {
+      return tls;
+    },
+    async reloadTls() {
+      if (!tls) return;
+      tls = loadTls(settings, log);
+      embedded?.setTlsCertificate(tls);
+      await server.setCertificate(tls);
+      log(`TLS: serving the certificate from ${tls.certFile} (expires ${new Date(tls.expiresAt).toISOString()}) to new connections`);
+    },
     async stop() {
       federation.stop();
       nodeHealthAlerts.stop();
@@ -222,3 +252,16 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   };
 }
 
+function loadTls(settings: HubSettings, log: (line: string) => void): HubTls {
+  return loadHubTls(
+    { dataDir: settings.dataDir, extraSans: settings.tlsSans, certFile: settings.tlsCert, keyFile: settings.tlsKey, caFile: settings.tlsCa },
+    Date.now(),
+    log,
+  );
+}
+
+/** Says at start when anything listens or talks in plaintext (also in /health). */
+function announceTransport(settings: HubSettings, log: (line: string) => void): void {
+  if (!settings.tls) log("PLAINTEXT: TLS is off (EDGEFED_TLS=off): the HTTP API and MQTT carry tokens and passwords in clear");
+  else if (settings.allowPlaintext) log("PLAINTEXT allowed (EDGEFED_ALLOW_PLAINTEXT=1): the embedded broker also listens without TLS (lab use only)");
+}

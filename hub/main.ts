@@ -21,6 +21,10 @@ async function serve(args: string[]): Promise<void> {
     logger.fatal(`start-up failed: ${(error as Error).message}`);
     process.exit(1);
   }
+  // SIGHUP: a renewed or replaced certificate is served to new connections; open sessions stay.
+  process.on("SIGHUP", () => {
+    hub.reloadTls().catch((error: Error) => logger.error(`TLS reload failed (the old certificate stays): ${error.message}`));
+  });
   logger.info(`${await stopSignal}: stopping`);
   await hub.stop();
   process.exit(0);

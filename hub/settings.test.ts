@@ -41,6 +41,13 @@ const DEFAULTS: HubSettings = {
   mqttPublishPerS: 1000,
   trustedProxies: [],
   sessionTtlS: 43200,
+  tls: false,
+  allowPlaintext: false,
+  mqttsPort: 8883,
+  tlsSans: [],
+  tlsCert: "",
+  tlsKey: "",
+  tlsCa: "",
 };
 
 const ALL_ENV_VARS = [
@@ -80,6 +87,13 @@ const ALL_ENV_VARS = [
   "EDGEFED_RATE_MQTT_PUBLISH_PER_S",
   "EDGEFED_TRUSTED_PROXIES",
   "EDGEFED_SESSION_TTL_S",
+  "EDGEFED_TLS",
+  "EDGEFED_ALLOW_PLAINTEXT",
+  "EDGEFED_MQTTS_PORT",
+  "EDGEFED_TLS_SANS",
+  "EDGEFED_TLS_CERT",
+  "EDGEFED_TLS_KEY",
+  "EDGEFED_TLS_CA",
 ];
 
 /** The UsageError message parseHubSettings throws; fails the test if it does not throw one. */
@@ -140,6 +154,13 @@ describe("parseHubSettings", () => {
       EDGEFED_RATE_MQTT_PUBLISH_PER_S: "10",
       EDGEFED_TRUSTED_PROXIES: "10.0.0.2, 192.168.1.0/24,::1",
       EDGEFED_SESSION_TTL_S: "600",
+      EDGEFED_TLS: "on",
+      EDGEFED_ALLOW_PLAINTEXT: "1",
+      EDGEFED_MQTTS_PORT: "8884",
+      EDGEFED_TLS_SANS: "hub.lan, 192.168.1.10",
+      EDGEFED_TLS_CERT: "/etc/edgefed/hub.pem",
+      EDGEFED_TLS_KEY: "/etc/edgefed/hub.key",
+      EDGEFED_TLS_CA: "/etc/edgefed/ca.pem",
     };
     expect(parseHubSettings([], env)).toEqual({
       dataDir: "/var/lib/edgefed",
@@ -178,7 +199,25 @@ describe("parseHubSettings", () => {
       mqttPublishPerS: 10,
       trustedProxies: ["10.0.0.2", "192.168.1.0/24", "::1"],
       sessionTtlS: 600,
+      tls: true,
+      allowPlaintext: true,
+      mqttsPort: 8884,
+      tlsSans: ["hub.lan", "192.168.1.10"],
+      tlsCert: "/etc/edgefed/hub.pem",
+      tlsKey: "/etc/edgefed/hub.key",
+      tlsCa: "/etc/edgefed/ca.pem",
     });
+  });
+
+  test("TLS settings that do not fit together are refused, naming the variables", () => {
+    expect(settingsError([], { EDGEFED_TLS_CERT: "/etc/hub.pem" })).toContain("EDGEFED_TLS_CERT, EDGEFED_TLS_KEY, EDGEFED_TLS_CA: an operator's certificate needs all three");
+    const broker = { EDGEFED_MQTT_USERNAME: "admin" };
+    expect(settingsError([], { ...broker, EDGEFED_MQTT_URL: "mqtts://127.0.0.1:8883" })).toContain("EDGEFED_MQTT_URL: a TLS broker");
+    expect(settingsError([], { ...broker, EDGEFED_MQTT_URL: "mqtt://127.0.0.1:1883", EDGEFED_TLS: "on" })).toContain("plaintext needs EDGEFED_ALLOW_PLAINTEXT=1");
+    expect(parseHubSettings([], { ...broker, EDGEFED_MQTT_URL: "mqtt://127.0.0.1:1883", EDGEFED_TLS: "on", EDGEFED_ALLOW_PLAINTEXT: "1" }).tls).toBe(true);
+    expect(settingsError([], { EDGEFED_TLS_SANS: "hub lan" })).toContain("EDGEFED_TLS_SANS");
+    expect(settingsError([], { EDGEFED_TLS: "on", EDGEFED_PUBLIC_MQTT_URL: "mqtt://hub.lan:1883" })).toContain("EDGEFED_PUBLIC_MQTT_URL: with TLS on");
+    expect(parseHubSettings([], { EDGEFED_TLS: "on", EDGEFED_PUBLIC_MQTT_URL: "mqtts://hub.lan:8883" }).publicMqttUrl).toBe("mqtts://hub.lan:8883");
   });
 
   test("flags override the environment", () => {

@@ -54,6 +54,18 @@ export interface HubSettings {
   trustedProxies: string[];
   /** How long a dashboard login session lasts. */
   sessionTtlS: number;
+  /** HTTPS for the API and MQTTS (mqttsPort) on the embedded broker; the hub's own broker connection over TLS. */
+  tls: boolean;
+  /** With TLS on: the embedded broker also listens in plaintext on mqttPort (lab use; announced at start and in /health). */
+  allowPlaintext: boolean;
+  /** The embedded broker's MQTTS port. */
+  mqttsPort: number;
+  /** Names and addresses the generated server certificate covers beyond localhost, loopback and the host name. */
+  tlsSans: string[];
+  /** An operator's server certificate, its key and the CA nodes trust (all three, or none: the hub makes its own). */
+  tlsCert: string;
+  tlsKey: string;
+  tlsCa: string;
 }
 
 /**
@@ -82,6 +94,16 @@ function brokerUrl(raw: string): Checked<string> {
   }
   return { value: raw };
 }
+
+/** Comma-separated host names and IP addresses (no wildcards, no spaces inside). */
+function sanList(raw: string): Checked<string[]> {
+  const names = raw.split(",").map((name) => name.trim()).filter((name) => name !== "");
+  const wrong = names.find((name) => !/^[A-Za-z0-9.:-]+$/.test(name));
+  if (wrong !== undefined) return { problem: `${JSON.stringify(wrong)} is not a host name or IP address` };
+  return { value: names };
+}
+
+const optionalPath = (raw: string): Checked<string> => (raw === "" ? { value: raw } : path(raw));
 
 /** Also a setting of `hub token create`, which opens the same registry. */
 export const DATA_DIR_SETTING: Setting<HubSettings, "dataDir"> = {
@@ -135,6 +157,13 @@ const HUB_SETTINGS: SettingsTable<HubSettings> = [
   { key: "mqttPublishPerS", env: "EDGEFED_RATE_MQTT_PUBLISH_PER_S", flag: "rate-mqtt-publish-per-s", parse: positive, value: "N", default: "1000", help: "MQTT messages a second a node gets back after its burst" },
   { key: "trustedProxies", env: "EDGEFED_TRUSTED_PROXIES", flag: "trusted-proxies", parse: trustedProxyList, value: "ADDRS", default: "", help: "reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For names the client for the per-address limits; empty: none" },
   { key: "sessionTtlS", env: "EDGEFED_SESSION_TTL_S", flag: "session-ttl-s", parse: positive, value: "S", default: "43200", help: "how long a dashboard login lasts" },
+  { key: "tls", env: "EDGEFED_TLS", flag: "tls", parse: yesNo, value: "on|off", default: "off", help: "HTTPS API and MQTTS broker, with the hub's own CA unless an operator's certificate is given (below)" },
+  { key: "allowPlaintext", env: "EDGEFED_ALLOW_PLAINTEXT", flag: "allow-plaintext", parse: yesNo, value: "1|0", default: "0", help: "with TLS on, the embedded broker also listens in plaintext on the MQTT port (lab use)" },
+  { key: "mqttsPort", env: "EDGEFED_MQTTS_PORT", flag: "mqtts-port", parse: port, value: "PORT", default: "8883", help: "embedded broker MQTTS port with TLS on (0 picks a free one)" },
+  { key: "tlsSans", env: "EDGEFED_TLS_SANS", flag: "tls-sans", parse: sanList, value: "LIST", default: "", help: "extra host names and addresses of the generated server certificate (always: localhost, 127.0.0.1, ::1, the host name)" },
+  { key: "tlsCert", env: "EDGEFED_TLS_CERT", flag: "tls-cert", parse: optionalPath, value: "FILE", default: "", help: "an operator's server certificate (PEM, with its chain); empty: the hub issues its own" },
+  { key: "tlsKey", env: "EDGEFED_TLS_KEY", flag: "tls-key", parse: optionalPath, value: "FILE", default: "", help: "that certificate's private key (PEM)" },
+  { key: "tlsCa", env: "EDGEFED_TLS_CA", flag: "tls-ca", parse: optionalPath, value: "FILE", default: "", help: "the CA certificate nodes trust for that certificate (PEM)" },
 ];
 
 /** Settings from the environment and flags; throws UsageError naming each bad setting, HelpRequested for --help. */
@@ -148,6 +177,16 @@ export function parseHubSettings(args: string[], env: Record<string, string | un
   if (settings.mqttUrl && !settings.mqttUsername) {
     problems.push("EDGEFED_MQTT_USERNAME: an external broker needs the dynamic-security admin user and password");
   }
+  if (settings.mqttUrl) {
+    const brokerTls = ["mqtts:", "wss:"].includes(new URL(settings.mqttUrl).protocol);
+    if (brokerTls && !settings.tls) problems.push("EDGEFED_MQTT_URL: a TLS broker (mqtts://, wss://) serves the hub's certificate: set EDGEFED_TLS=on");
+    if (!brokerTls && settings.tls && !settings.allowPlaintext) problems.push("EDGEFED_MQTT_URL: with TLS on the hub talks to the broker over TLS (mqtts://); plaintext needs EDGEFED_ALLOW_PLAINTEXT=1");
+  }
+  if (settings.publicMqttUrl && settings.tls && !settings.allowPlaintext && !["mqtts:", "wss:"].includes(new URL(settings.publicMqttUrl).protocol)) {
+    problems.push("EDGEFED_PUBLIC_MQTT_URL: with TLS on nodes are told a TLS broker (mqtts://); a plaintext one needs EDGEFED_ALLOW_PLAINTEXT=1");
+  }
+  const operatorTls = [settings.tlsCert, settings.tlsKey, settings.tlsCa].filter((file) => file !== "").length;
+  if (operatorTls !== 0 && operatorTls !== 3) problems.push("EDGEFED_TLS_CERT, EDGEFED_TLS_KEY, EDGEFED_TLS_CA: an operator's certificate needs all three (or none: the hub makes its own)");
   if (problems.length) throw new UsageError(problems);
   if (settings.offlineAfterS === 0) settings.offlineAfterS = settings.heartbeatS * 10;
   return settings;

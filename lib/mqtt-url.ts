@@ -17,3 +17,18 @@ export function brokerAddress(url: string): IClientOptions {
   if (protocol === "ws" || protocol === "wss") address.path = `${parsed.pathname}${parsed.search}`;
   return address;
 }
+
+/** Whether the URL's broker speaks TLS (mqtts://, wss://). */
+export function isTlsBrokerUrl(url: string): boolean {
+  return ["mqtts:", "wss:"].includes(new URL(url).protocol);
+}
+
+/**
+ * MQTT.js options that trust only `ca` (PEM) for a TLS broker, not the
+ * system's store: a server whose certificate does not chain to it is refused.
+ * Nothing for a plaintext URL or without a CA (MQTT.js then uses the system store).
+ */
+export function brokerTrust(url: string, ca: string | undefined): IClientOptions {
+  if (!ca || !isTlsBrokerUrl(url)) return {};
+  return { ca, rejectUnauthorized: true };
+}

@@ -51,6 +51,7 @@ function problem(args: string[], env: Record<string, string | undefined> = {}, o
 
 const DEFAULTS: AgentSettings = {
   hubUrl: HUB,
+  hubCa: "",
   enrollToken: "",
   nodeId: "pi-test",
   dataDir: "/var/lib/edgefed",
@@ -72,6 +73,7 @@ const DEFAULTS: AgentSettings = {
 const VARIABLES: Record<string, string> = {
   EDGEFED_AGENT_ENV: "--env-file",
   EDGEFED_HUB_URL: "--hub-url",
+  EDGEFED_HUB_CA: "--hub-ca",
   EDGEFED_ENROLL_TOKEN: "--enroll-token",
   EDGEFED_NODE_ID: "--node-id",
   EDGEFED_DATA_DIR: "--data-dir",
@@ -87,6 +89,13 @@ const VARIABLES: Record<string, string> = {
   EDGEFED_RECONNECT_MAX_S: "--reconnect-max-s",
   EDGEFED_OFFLINE: "--offline",
 };
+
+describe("parseAgentSettings: the pinned hub CA", () => {
+  test("needs an https hub: the enrollment token must not cross the network in clear", () => {
+    expect(problem([], { EDGEFED_HUB_URL: "http://hub.lan:8080", EDGEFED_HUB_CA: "/etc/edgefed/hub-ca.pem" })).toContain("EDGEFED_HUB_CA: a pinned hub CA needs an https://");
+    expect(parse([], { EDGEFED_HUB_URL: "https://hub.lan:8080", EDGEFED_HUB_CA: "/etc/edgefed/hub-ca.pem" }).hubCa).toBe("/etc/edgefed/hub-ca.pem");
+  });
+});
 
 describe("parseAgentSettings: sources", () => {
   test("defaults, with only the hub URL given and no env file", () => {
@@ -125,10 +134,12 @@ describe("parseAgentSettings: sources", () => {
       "EDGEFED_JOURNAL_RETENTION_DAYS=7",
       "EDGEFED_RECONNECT_MAX_S=30",
       "EDGEFED_OFFLINE=yes",
+      "EDGEFED_HUB_CA=/etc/edgefed/hub-ca.pem",
       "MIN_NOTIONAL_USD=25", // not ours: left for systemd to pass on
     ].join("\n");
     expect(parse([], {}, { [DEFAULT_ENV_FILE]: file }, "ignored")).toEqual({
       hubUrl: "https://hub.example/edgefed",
+      hubCa: "/etc/edgefed/hub-ca.pem",
       enrollToken: "eft_abc123",
       nodeId: "pi-01",
       dataDir: "/srv/edgefed",

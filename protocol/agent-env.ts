@@ -27,6 +27,12 @@ import { isNodeId } from "./topics.ts";
 export interface AgentSettings {
   /** The hub's http(s) URL; "" only when `offline`. */
   hubUrl: string;
+  /**
+   * The CA certificate file (PEM) the hub's HTTPS and MQTTS certificates must
+   * chain to; the only one trusted (not the system store). flash writes it
+   * next to agent.env when the hub has one. "": the system store (an https hub with a public certificate).
+   */
+  hubCa: string;
   /** Needed only until the node is registered. Secret: masked by describeAgentSettings. */
   enrollToken: string;
   nodeId: string;
@@ -126,6 +132,7 @@ function socketPath(raw: string): Checked<string> {
 const AGENT_SETTINGS: SettingsTable<Tabled> = [
   { key: "envFile", env: "EDGEFED_AGENT_ENV", flag: "env-file", parse: path, value: "FILE", default: DEFAULT_ENV_FILE, help: "KEY=VALUE file read first (the environment and flags win over it); the default may be absent" },
   { key: "hubUrl", env: "EDGEFED_HUB_URL", flag: "hub-url", parse: httpUrl, value: "URL", default: "", help: "the hub, http:// or https:// (required unless --offline)" },
+  { key: "hubCa", env: "EDGEFED_HUB_CA", flag: "hub-ca", parse: (raw) => (raw === "" ? { value: raw } : path(raw)), value: "FILE", default: "", help: "the hub's CA certificate (PEM), the only one trusted for its HTTPS and MQTTS; empty: the system's store" },
   { key: "enrollToken", env: "EDGEFED_ENROLL_TOKEN", flag: "enroll-token", parse: token, value: "TOKEN", default: "", help: "enrollment token, needed until the node is registered (prefer the variable: flags show in ps)", secret: true },
   { key: "nodeId", env: "EDGEFED_NODE_ID", flag: "node-id", parse: nodeId, value: "ID", help: "node id, [a-z0-9][a-z0-9-]{0,62} (default: the host name, lowercased, other characters turned into -)" },
   { key: "dataDir", env: "EDGEFED_DATA_DIR", flag: "data-dir", parse: path, value: "DIR", default: "/var/lib/edgefed", help: "identity, journal and outbox (SQLite)" },
@@ -186,6 +193,10 @@ export function parseAgentSettings(args: string[], env: Record<string, string | 
   if (values.offline !== true && !values.hubUrl && !failed.has("hubUrl")) {
     const why = envFile.status === "unreadable" ? `; ${envFile.path} could not be read: ${envFile.why}` : "";
     problems.push(`EDGEFED_HUB_URL: required: the hub's http(s) URL (or --hub-url; --offline runs in simulation only)${why}`);
+  }
+
+  if (values.hubCa && values.hubUrl && !values.hubUrl.startsWith("https://")) {
+    problems.push("EDGEFED_HUB_CA: a pinned hub CA needs an https:// EDGEFED_HUB_URL (the enrollment token would cross the network in clear)");
   }
 
   if (problems.length) throw new UsageError(problems);

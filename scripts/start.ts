@@ -30,7 +30,8 @@ async function main(): Promise<void> {
 
   const token = await createEnrollmentToken(hub.context.store, { uses: Math.max(nodes, 1), ttlMs: 3600_000, label: "npm start" }, Date.now());
 
-  const fleet = await Fleet.start({ nodes, hubUrl: hub.httpUrl, token, rate: 1, reportEveryS: 5, seed: Date.now() % 2 ** 32, dataDir: "./data/sim", prefix: "sim", log: lineLog(createLogger("sim")) });
+  // With TLS on, the simulated agents pin the CA the hub made, as a flashed card does.
+  const fleet = await Fleet.start({ nodes, hubUrl: hub.httpUrl, hubCa: hub.tls?.caFile ?? "", token, rate: 1, reportEveryS: 5, seed: Date.now() % 2 ** 32, dataDir: "./data/sim", prefix: "sim", log: lineLog(createLogger("sim")) });
   logger.info(`hub on ${hub.httpUrl}, ${nodes} simulated agents; Ctrl-C stops everything`);
 
   const report = setInterval(() => {
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
     await hub.stop();
     process.exit(0);
   }
+  process.on("SIGHUP", () => void hub.reloadTls().catch((error: Error) => logger.error(`TLS reload failed (the old certificate stays): ${error.message}`)));
   process.on("SIGINT", () => void stop());
   process.on("SIGTERM", () => void stop());
 }

@@ -69,3 +69,47 @@ test("the x64 agent binary: time and level on every line, no deprecation warning
   }
   expect(lines.map((line) => JSON.parse(line).msg)).toContain("SIGTERM: stopping");
 }, 60_000);
+
+/** Runs the binary with these agent.env settings until `until` shows in its output (or the bound); returns what it printed. */
+async function runAgentUntil(settings: Record<string, string>, until: (output: string) => boolean, what: string): Promise<string> {
+  const envFile = join(tempDir(), "agent.env");
+  writeFileSync(envFile, Object.entries(settings).map(([k, v]) => `${k}=${v}\n`).join(""), { mode: 0o600 });
+  const agent = spawn(binary, [], { env: { PATH: process.env.PATH, EDGEFED_AGENT_ENV: envFile }, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  agent.stdout!.on("data", (chunk) => (output += chunk));
+  agent.stderr!.on("data", (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => agent.once("exit", (code) => resolve(code)));
+  try {
+    await eventually(() => until(output), 20_000, () => `${what}:\n${output}`);
+  } finally {
+    agent.kill("SIGTERM");
+  }
+  expect(await exited).toBe(0);
+  return output;
+}
+
+test("the x64 agent binary pins the hub's CA file: registers and connects over HTTPS and MQTTS, and refuses a hub whose certificate comes from another CA", async () => {
+  const tlsHub = await startTestHub({ tls: true });
+  const otherHub = await startTestHub({ tls: true });
+  try {
+    const base = { EDGEFED_KERNEL_CONFIG: join(REPO_ROOT, "examples/core_gates.env"), EDGEFED_API_SOCKET: "" };
+    const connected = await runAgentUntil(
+      { ...base, EDGEFED_HUB_URL: tlsHub.hub.httpUrl, EDGEFED_HUB_CA: tlsHub.hub.tls!.caFile, EDGEFED_ENROLL_TOKEN: tlsHub.enrollmentToken(), EDGEFED_NODE_ID: "x64-tls", EDGEFED_DATA_DIR: join(tempDir(), "state") },
+      (output) => output.includes("connected to broker"),
+      "the agent to connect over TLS",
+    );
+    expect(connected).toContain(`registered with ${tlsHub.hub.httpUrl}`);
+
+    // The other hub is up and its token good: only its certificate is wrong for this CA.
+    const refused = await runAgentUntil(
+      { ...base, EDGEFED_HUB_URL: otherHub.hub.httpUrl, EDGEFED_HUB_CA: tlsHub.hub.tls!.caFile, EDGEFED_ENROLL_TOKEN: otherHub.enrollmentToken(), EDGEFED_NODE_ID: "x64-tls-other", EDGEFED_DATA_DIR: join(tempDir(), "state") },
+      (output) => output.includes("registration failed"),
+      "the registration to fail",
+    );
+    expect(refused).toMatch(/registration failed \([^)]*certificate/i);
+    expect(refused).not.toContain("registered with");
+  } finally {
+    await tlsHub.stop();
+    await otherHub.stop();
+  }
+}, 60_000);

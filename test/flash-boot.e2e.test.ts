@@ -7,7 +7,9 @@
 // /etc/edgefed/core_gates.env there and /etc/edgefed/agent.env unreadable
 // (root's, 0600), as on the Pi. The node registers with the hub, heartbeats
 // over MQTT, tells systemd it is ready, and serves its local API on a socket
-// in the unit's runtime directory, mode 0660 with the unit's group.
+// in the unit's runtime directory, mode 0660 with the unit's group. With TLS
+// on, flash puts the hub's CA on the card and the node pins it for HTTPS and
+// MQTTS.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, symlinkSync } from "node:fs";
@@ -38,12 +40,26 @@ function unitValues(unit: string, key: string): string[] {
 }
 
 test("a flashed image boots into a registered, heartbeating node, started the way its unit starts it", async () => {
+  await bootFlashedNode(hub, "pi-boot-01");
+}, 180_000);
+
+test("with TLS on, the card carries the hub's CA and the node registers and heartbeats over HTTPS and MQTTS pinning it", async () => {
+  const tlsHub = await startTestHub({ tls: true });
+  try {
+    const { root } = await bootFlashedNode(tlsHub, "pi-boot-tls", ["--hub-ca", tlsHub.hub.tls!.caFile]);
+    expect(readFileSync(join(root, "etc/edgefed/hub-ca.pem"), "utf8")).toBe(tlsHub.hub.tls!.ca);
+  } finally {
+    await tlsHub.stop();
+  }
+}, 180_000);
+
+/** Flashes an image for `hub` (with `flashArgs` besides), installs it into a scratch root, runs the unit's commands under qemu until the node heartbeats, and stops it. */
+async function bootFlashedNode(hub: TestHub, nodeId: string, flashArgs: string[] = []): Promise<{ root: string }> {
   const dir = tempDir("edgefed-boot-");
   chmodSync(dir, 0o755); // the unit's user walks into it
   const image = makePiImage(dir, "pi.img", { cloudInit: true, bootMiB: 256 });
-  const nodeId = "pi-boot-01";
   const token = hub.enrollmentToken();
-  const flash = spawnSync(BUN, [join(REPO_ROOT, "scripts/flash.ts"), "--boot", image.path, "--node-id", nodeId, "--hub", hub.hub.httpUrl, "--agent", arm64AgentBinary()], {
+  const flash = spawnSync(BUN, [join(REPO_ROOT, "scripts/flash.ts"), "--boot", image.path, "--node-id", nodeId, "--hub", hub.hub.httpUrl, "--agent", arm64AgentBinary(), ...flashArgs], {
     encoding: "utf8",
     env: { PATH: process.env.PATH, EDGEFED_ENROLL_TOKEN: token },
   });
@@ -118,4 +134,5 @@ test("a flashed image boots into a registered, heartbeating node, started the wa
   } finally {
     notify.close();
   }
-}, 180_000);
+  return { root };
+}

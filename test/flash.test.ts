@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { load } from "js-yaml";
 import { BUN, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
 import { cloudInitNetplan, cloudInitSchema } from "./support/cloud-init.ts";
+import { loadHubTls } from "../hub/tls/hub-pki.ts";
 import { bytesOutsideBoot, envValues, extractBootFile, fakeArm64Binary, makePiImage, PI_CMDLINE, readBootFile, scratchInstall, type PiImage } from "./support/pi-image.ts";
 
 const dir = tempDir("edgefed-flash-");
@@ -227,8 +228,35 @@ describe("first boot's installer, run into a scratch root", () => {
   });
 });
 
+describe("the hub's CA on the card", () => {
+  test("--hub-ca puts the CA on the card and agent.env names it; first boot installs it readable for the agent", () => {
+    const ca = hubCa();
+    const image = makePiImage(dir, "hub-ca.img", { cloudInit: true });
+    const args = [...nodeArgs(image.path, "pi-04")];
+    args[args.indexOf("--hub") + 1] = "https://hub.lan:8443";
+    const result = flash([...args, "--hub-ca", ca]);
+    expect(result.out).toContain("edgefed/hub-ca.pem");
+    expect(result.code).toBe(0);
+    const { root, install: run } = scratchInstall(image, dir, "install-ca");
+    expect(run().status).toBe(0);
+    const installed = join(root, "etc/edgefed/hub-ca.pem");
+    expect(readFileSync(installed, "utf8")).toBe(readFileSync(ca, "utf8"));
+    expect(statSync(installed).mode & 0o777).toBe(0o644);
+    const env = envValues(readFileSync(join(root, "etc/edgefed/agent.env"), "utf8"));
+    expect(env).toMatchObject({ EDGEFED_HUB_URL: "https://hub.lan:8443", EDGEFED_HUB_CA: "/etc/edgefed/hub-ca.pem" });
+  });
+});
+
+/** A hub's CA certificate, as a hub with TLS on makes it. */
+function hubCa(): string {
+  const dataDir = join(dir, "hub-data");
+  return loadHubTls({ dataDir, extraSans: [], certFile: "", keyFile: "", caFile: "" }, Date.now(), () => {}).caFile;
+}
+
 describe("refusals: a clear error and nothing written", () => {
   const cases: [string, (image: PiImage) => string[], RegExp][] = [
+    ["a hub CA for a plaintext hub", (i) => [...nodeArgs(i.path), "--hub-ca", hubCa()], /--hub-ca .*: the agent pins a CA only for an https:\/\/ hub/],
+    ["a private key given as the hub CA", (i) => [...nodeArgs(i.path).slice(0, 4), "--hub", "https://hub.lan", "--enroll-token", TOKEN, "--agent", agent, "--hub-ca", hubCa().replace(/ca\.pem$/, "ca.key")], /holds a private key: give the CA certificate/],
     ["missing options, all named", (i) => ["--boot", i.path, "--agent", agent], /^(?=[\s\S]*--node-id is missing)(?=[\s\S]*--hub is missing)(?=[\s\S]*--enroll-token is missing)/],
     ["a bad node id", (i) => [...nodeArgs(i.path, "Pi_01")], /--node-id "Pi_01" is not a node id/],
     ["a hub URL that is not http(s)", (i) => [...nodeArgs(i.path).slice(0, 4), "--hub", "mqtt://hub.lan:1883", "--enroll-token", TOKEN, "--agent", agent], /--hub "mqtt:\/\/hub.lan:1883": the hub is reached over http/],

@@ -1,10 +1,13 @@
 // The hub also runs under Node (a bundle built with `bun build --target=node`),
 // storing with better-sqlite3 through the driver seam. This starts that bundle
 // under the machine's `node`, registers a node and sees its heartbeat land,
-// and its alert webhook post a fleet FREEZE to a local sink.
+// and its alert webhook post a fleet FREEZE to a local sink; and, with TLS on,
+// serves HTTPS (node:https) and reloads its certificate on SIGHUP.
 import { afterAll, expect, test } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { connect as connectTls } from "node:tls";
 import { nodeTopic } from "../protocol/topics.ts";
 import { BUN, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
 import { connectNode, eventually, newNode, registerBody } from "./support/hub-harness.ts";
@@ -32,11 +35,30 @@ const nodeEnv = (dataDir: string) => ({
   EDGEFED_ALERT_WEBHOOK_URL: webhook.url,
 });
 
-test("the hub bundle runs under Node with better-sqlite3 and registers a node", async () => {
+/** The hub bundle, built once for the file's tests. */
+let built: { out: string; bundle: string } | null = null;
+function hubBundle(): { out: string; bundle: string } {
+  if (built) return built;
   const out = tempDir("edgefed-node-hub-");
   const bundle = join(out, "edgefed-hub.mjs");
   const build = spawnSync(BUN, ["build", join(REPO_ROOT, "hub/main.ts"), "--target=node", "--outfile", bundle, "--external", "better-sqlite3"], { encoding: "utf8" });
   expect(build.status, build.stderr).toBe(0);
+  built = { out, bundle };
+  return built;
+}
+
+/** Starts the bundle under node; `log()` is everything it printed so far. */
+function startNodeHub(bundle: string, env: Record<string, string | undefined>): { hub: ChildProcess; log: () => string } {
+  const hub = spawn("node", [bundle], { env, stdio: ["ignore", "pipe", "pipe"] });
+  children.push(hub);
+  let log = "";
+  hub.stdout!.on("data", (chunk) => (log += chunk));
+  hub.stderr!.on("data", (chunk) => (log += chunk));
+  return { hub, log: () => log };
+}
+
+test("the hub bundle runs under Node with better-sqlite3 and registers a node", async () => {
+  const { out, bundle } = hubBundle();
 
   const dataDir = join(out, "data");
   const tokenRun = spawnSync("node", [bundle, "token", "create", "--uses", "2"], { env: nodeEnv(dataDir), encoding: "utf8" });
@@ -44,12 +66,8 @@ test("the hub bundle runs under Node with better-sqlite3 and registers a node", 
   const token = tokenRun.stdout.trim();
   expect(token).toStartWith("efe_");
 
-  const hub = spawn("node", [bundle], { env: nodeEnv(dataDir), stdio: ["ignore", "pipe", "pipe"] });
-  children.push(hub);
-  let log = "";
-  hub.stdout!.on("data", (chunk) => (log += chunk));
-  hub.stderr!.on("data", (chunk) => (log += chunk));
-  const port = await eventually(() => /HTTP API on [\d.]+:(\d+)/.exec(log)?.[1], 15_000, "the hub under Node to listen");
+  const { hub, log } = startNodeHub(bundle, nodeEnv(dataDir));
+  const port = await eventually(() => /HTTP API on [\d.]+:(\d+)/.exec(log())?.[1], 15_000, "the hub under Node to listen");
   const url = `http://127.0.0.1:${port}`;
 
   const health = await (await fetch(`${url}/health`)).json();
@@ -96,3 +114,51 @@ test("the hub bundle runs under Node with better-sqlite3 and registers a node", 
   hub.kill("SIGTERM");
   expect(await exited).toBe(0);
 }, 60_000);
+
+test("under Node with TLS on: HTTPS and MQTTS with the hub's CA, and SIGHUP serves a new certificate while sessions stay", async () => {
+  const { out, bundle } = hubBundle();
+  const dataDir = join(out, "tls-data");
+  const tokenRun = spawnSync("node", [bundle, "token", "create", "--uses", "2"], { env: nodeEnv(dataDir), encoding: "utf8" });
+  expect(tokenRun.status, tokenRun.stderr).toBe(0);
+  const { hub, log } = startNodeHub(bundle, { ...nodeEnv(dataDir), EDGEFED_TLS: "on", EDGEFED_MQTTS_PORT: "0" });
+  const port = Number(await eventually(() => /HTTP API on [\d.]+:(\d+) \(HTTPS\)/.exec(log())?.[1], 15_000, "the hub under Node to listen"));
+  const ca = readFileSync(join(dataDir, "tls/ca.pem"), "utf8");
+  const health = await (await fetch(`https://127.0.0.1:${port}/health`, { tls: { ca } })).json();
+  expect(health).toMatchObject({ status: "ok", tls: true, plaintext: false, runtime: expect.stringMatching(/^node v\d+/) });
+
+  const response = await fetch(`https://127.0.0.1:${port}/federation/register`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${tokenRun.stdout.trim()}`, "content-type": "application/json" },
+    body: JSON.stringify(registerBody(newNode("node-tls-pi"))),
+    tls: { ca },
+  });
+  expect(response.status).toBe(201);
+  const { mqtt } = (await response.json()) as { mqtt: { url: string; username: string; password: string; client_id: string } };
+  expect(mqtt.url).toStartWith("mqtts://");
+  const session = await connectNode(mqtt, { ca });
+  let closed = false;
+  session.on("close", () => (closed = true));
+
+  const before = await peerSerial(port);
+  rmSync(join(dataDir, "tls/server.pem")); // issued again at the reload, as one due for renewal is
+  hub.kill("SIGHUP");
+  await eventually(() => log().includes("TLS: serving the certificate"), 10_000, "the reload in the hub's log");
+  expect(await peerSerial(port)).not.toBe(before);
+  expect(await peerSerial(Number(new URL(mqtt.url).port))).not.toBe(before);
+  expect((await fetch(`https://127.0.0.1:${port}/health`, { tls: { ca } })).status).toBe(200);
+  expect(closed).toBe(false);
+  expect(session.connected).toBe(true);
+  await session.endAsync(true);
+  hub.kill("SIGTERM");
+}, 60_000);
+
+/** The serial number of the certificate a TLS server on 127.0.0.1:port presents. */
+function peerSerial(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connectTls({ host: "127.0.0.1", port, rejectUnauthorized: false }, () => {
+      resolve(socket.getPeerCertificate().serialNumber);
+      socket.end();
+    });
+    socket.once("error", reject);
+  });
+}

@@ -3,11 +3,14 @@
 // queues for it while it is away. Run as a child process:
 //   bun bare-subscriber.ts <url> <user> <password> <filter>
 // It prints "connected", then serves its count on http://127.0.0.1:<port>/ and prints the port.
+// CA_FILE: for an mqtts:// broker, the CA it must chain to (as the hub pins it).
+import { readFileSync } from "node:fs";
 import mqtt from "mqtt";
 
 const [url, username, password, filter] = process.argv.slice(2) as [string, string, string, string];
 let count = 0;
-const client = mqtt.connect(url, { clientId: "bench-bare-subscriber", username, password, clean: false, reconnectPeriod: 0 });
+const trust = process.env.CA_FILE ? { ca: readFileSync(process.env.CA_FILE, "utf8"), rejectUnauthorized: true } : {};
+const client = mqtt.connect(url, { clientId: "bench-bare-subscriber", username, password, clean: false, reconnectPeriod: 0, ...trust });
 client.on("message", () => count++);
 client.once("connect", async () => {
   console.log("connected"); // a resumed session's backlog starts flowing now, before the SUBACK

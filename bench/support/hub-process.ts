@@ -1,20 +1,37 @@
 // A hub as its own process for benchmarks (bun hub/main.ts on free ports, the
 // embedded broker unless told otherwise), an enrollment token made the way an
 // operator makes one (`hub token create`), and nodes registered over HTTP.
+// TLS=1 in the environment: the hub with EDGEFED_TLS=on, its CA made before
+// it starts (as it would make it) so a Mosquitto and every client can use it.
 import { join } from "node:path";
+import { loadHubTls, type HubTls } from "../../hub/tls/hub-pki.ts";
 import { generateKeyPair } from "../../protocol/signing.ts";
 import { startChild, type Child } from "./child.ts";
 
 export const BENCH_ADMIN_TOKEN = "bench-admin-token-0123456789";
+export const BENCH_TLS = process.env.TLS === "1";
 const ROOT = join(import.meta.dir, "../..");
 
 export function hubProcessEnv(dataDir: string): Record<string, string> {
-  return { EDGEFED_DATA_DIR: dataDir, EDGEFED_HTTP_HOST: "127.0.0.1", EDGEFED_HTTP_PORT: "0", EDGEFED_MQTT_HOST: "127.0.0.1", EDGEFED_MQTT_PORT: "0", EDGEFED_ADMIN_TOKEN: BENCH_ADMIN_TOKEN };
+  return {
+    EDGEFED_DATA_DIR: dataDir,
+    EDGEFED_HTTP_HOST: "127.0.0.1",
+    EDGEFED_HTTP_PORT: "0",
+    EDGEFED_MQTT_HOST: "127.0.0.1",
+    EDGEFED_MQTT_PORT: "0",
+    EDGEFED_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
+    ...(BENCH_TLS ? { EDGEFED_TLS: "on", EDGEFED_MQTTS_PORT: "0" } : {}),
+  };
+}
+
+/** With TLS=1, the hub's TLS material in `dataDir`; null without. */
+export function hubTls(dataDir: string): HubTls | null {
+  return BENCH_TLS ? loadHubTls({ dataDir, extraSans: [], certFile: "", keyFile: "", caFile: "" }, Date.now(), () => {}) : null;
 }
 
 export async function startHubProcess(dataDir: string, env: Record<string, string>): Promise<{ child: Child; url: string }> {
   const child = await startChild([join(ROOT, "hub/main.ts")], { ...hubProcessEnv(dataDir), ...env }, /HTTP API on [\d.]+:(\d+)/);
-  return { child, url: `http://127.0.0.1:${child.ready}` };
+  return { child, url: `${BENCH_TLS ? "https" : "http"}://127.0.0.1:${child.ready}` };
 }
 
 export async function createToken(dataDir: string): Promise<string> {
@@ -34,13 +51,17 @@ export interface RegisteredNode {
   mqtt: { url: string; username: string; password: string; client_id: string };
 }
 
-/** Registers `count` nodes hb-00000, hb-00001, ... 50 at a time. */
-export async function registerNodes(url: string, token: string, count: number): Promise<RegisteredNode[]> {
+// With Mosquitto the hub grants one node at a time (dynamic-security round trips): a larger batch
+// leaves its last requests waiting past Bun.serve's 10 s idle timeout on a busy machine (ECONNRESET).
+const REGISTER_BATCH = 10;
+
+/** Registers `count` nodes hb-00000, hb-00001, ... REGISTER_BATCH at a time; `ca` pins the hub's CA over TLS. */
+export async function registerNodes(url: string, token: string, count: number, ca?: string): Promise<RegisteredNode[]> {
   const nodes = [];
-  for (let start = 0; start < count; start += 50) {
-    const batch = Array.from({ length: Math.min(50, count - start) }, async (_, i) => {
+  for (let start = 0; start < count; start += REGISTER_BATCH) {
+    const batch = Array.from({ length: Math.min(REGISTER_BATCH, count - start) }, async (_, i) => {
       const nodeId = `hb-${String(start + i).padStart(5, "0")}`;
-      const r = await fetch(`${url}/federation/register`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: registration(nodeId) });
+      const r = await fetch(`${url}/federation/register`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: registration(nodeId), ...(ca ? { tls: { ca } } : {}) });
       if (r.status !== 201) throw new Error(`register ${nodeId}: ${r.status} ${await r.text()}`);
       return { nodeId, mqtt: ((await r.json()) as RegisteredNode).mqtt };
     });

@@ -4,7 +4,8 @@
 // also refuses a node's retain flag where the protocol does not retain (a
 // retained heartbeat), which Mosquitto's roles cannot express.
 import { Aedes, type Client } from "aedes";
-import { createServer, type AddressInfo, type Server } from "node:net";
+import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer, type Server as TlsServer } from "node:tls";
 import { ROOT } from "../../protocol/topics.ts";
 import { hashSecret, randomSecret, secretMatches } from "../identity/secrets.ts";
 import { nodeMayPublish, nodeMaySubscribe } from "./acl.ts";
@@ -29,8 +30,14 @@ export const WATCHER_CLIENT_PREFIX = `${HUB_CLIENT_PREFIX}-watch-`;
 const MAX_BROKER_PACKET_BYTES = 256 * 1024;
 
 export interface EmbeddedBroker {
+  /** The URL the hub connects to: the MQTTS listener's when TLS is on. */
   url: string;
+  /** That listener's port. */
   port: number;
+  /** The plaintext listener's port; null when there is none (TLS on, plaintext not allowed). */
+  plaintextPort: number | null;
+  /** Serves a new certificate and key to new connections; sessions already open keep theirs (SIGHUP reload). */
+  setTlsCertificate(certificate: BrokerCertificate): void;
   access: BrokerAccess;
   /** Credentials for the hub's own client, valid for this broker's lifetime. */
   hubCredentials: { username: string; password: string };
@@ -53,6 +60,12 @@ export interface IngestBeforeAck {
   ingest(topic: string, payload: Buffer): Promise<void> | undefined;
 }
 
+/** The server certificate (PEM, with its chain) and key the MQTTS listener presents. */
+export interface BrokerCertificate {
+  cert: string;
+  key: string;
+}
+
 type Identity = { role: "hub" } | { role: "watcher" } | { role: "node"; nodeId: string };
 const identities = new WeakMap<Client, Identity>();
 
@@ -62,7 +75,12 @@ function authError(message: string): Error & { returnCode: number } {
 
 export async function startEmbeddedBroker(options: {
   host: string;
+  /** The plaintext listener's port (0: any free one). */
   port: number;
+  /** False: no plaintext listener (needs `tls`). Default true. */
+  plaintext?: boolean;
+  /** An MQTTS listener on `tls.port` (0: any free one) with this certificate. */
+  tls?: BrokerCertificate & { port: number };
   /** Node password hashes known at start (from the registry). */
   nodes: Iterable<{ nodeId: string; passwordHash: string }>;
   /** Hash of the watch token, the watcher's password. */
@@ -126,15 +144,19 @@ export async function startEmbeddedBroker(options: {
     },
   });
 
-  const server: Server = createServer((socket) => {
+  const handle = (socket: Socket) => {
     guardPacketSize(socket, MAX_BROKER_PACKET_BYTES);
     broker.handle(socket);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  };
+  const plaintext = options.plaintext ?? true;
+  if (!plaintext && !options.tls) throw new Error("the embedded broker needs a plaintext or a TLS listener");
+  const plainServer: Server | null = plaintext ? createServer(handle) : null;
+  // aedes handles a TLS socket like a plain one: the handshake is done before "secureConnection".
+  const tlsServer: TlsServer | null = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key, minVersion: "TLSv1.2" }) : null;
+  tlsServer?.on("secureConnection", handle);
+  const servers = [plainServer, tlsServer].filter((server): server is Server => server !== null);
+  const plaintextPort = plainServer ? await listen(plainServer, options.port, options.host) : null;
+  const tlsPort = tlsServer ? await listen(tlsServer, options.tls!.port, options.host) : null;
 
   function disconnect(nodeId: string): void {
     const clients = (broker as unknown as { clients: Record<string, Client> }).clients;
@@ -155,15 +177,29 @@ export async function startEmbeddedBroker(options: {
     async close() {},
   };
 
+  const reachableHost = options.host === "0.0.0.0" ? "127.0.0.1" : options.host;
   return {
-    url: `mqtt://${options.host === "0.0.0.0" ? "127.0.0.1" : options.host}:${port}`,
-    port,
+    url: tlsPort !== null ? `mqtts://${reachableHost}:${tlsPort}` : `mqtt://${reachableHost}:${plaintextPort}`,
+    port: (tlsPort ?? plaintextPort)!,
+    plaintextPort,
+    setTlsCertificate(certificate) {
+      if (!tlsServer) throw new Error("the embedded broker has no TLS listener");
+      tlsServer.setSecureContext({ cert: certificate.cert, key: certificate.key });
+    },
     access,
     hubCredentials: { username: HUB_USERNAME, password: hubPassword },
     connectedClients: () => broker.connectedClients,
     async close() {
       await new Promise<void>((resolve) => broker.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     },
   };
+}
+
+/** Listens on `port` (0: any free one) and returns the port listened on. */
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
 }

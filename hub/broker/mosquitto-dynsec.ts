@@ -23,7 +23,7 @@
 // the hub brings every node role whose ACLs differ up to date.
 import { randomBytes } from "node:crypto";
 import mqtt, { type MqttClient } from "mqtt";
-import { brokerAddress } from "../../lib/mqtt-url.ts";
+import { brokerAddress, brokerTrust } from "../../lib/mqtt-url.ts";
 import { isNodeId, ROOT } from "../../protocol/topics.ts";
 import { nodePublishTopics, nodeSubscribeTopics } from "./acl.ts";
 import { isReservedNodeId, type BrokerAccess, type NodeGrant } from "./broker-access.ts";
@@ -81,6 +81,8 @@ export async function connectMosquittoDynsec(options: {
   username: string;
   password: string;
   hubUsername: string;
+  /** For an mqtts:// broker: the CA its certificate must chain to (PEM). */
+  ca?: string;
   timeoutMs?: number;
   log?: (line: string) => void;
 }): Promise<BrokerAccess> {
@@ -102,6 +104,7 @@ export async function connectMosquittoDynsec(options: {
 
   const client: MqttClient = mqtt.connect({
     ...brokerAddress(options.url),
+    ...brokerTrust(options.url, options.ca),
     clientId: DYNSEC_CLIENT_ID,
     username: options.username,
     password: options.password,

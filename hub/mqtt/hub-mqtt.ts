@@ -6,7 +6,7 @@
 // for dynamic security commands).
 import mqtt, { type IPublishPacket, type MqttClient } from "mqtt";
 import { deliveryOf, everyNodeFilter, HUB_STATE_TOPIC, NODE_TO_HUB_KINDS, type Delivery } from "../../protocol/topics.ts";
-import { brokerAddress } from "../../lib/mqtt-url.ts";
+import { brokerAddress, brokerTrust } from "../../lib/mqtt-url.ts";
 import { OrderedAcks } from "./ordered-acks.ts";
 
 export interface HubMqttOptions {
@@ -22,6 +22,10 @@ export interface HubMqttOptions {
   /** Retained messages to (re)publish on every connect: the desired policies. */
   retainedOnConnect(): { topic: string; payload: string; delivery: Delivery }[];
   log(line: string): void;
+  /** For an mqtts:// broker: the CA its certificate must chain to (PEM). */
+  ca?: string;
+  /** Skip the host name check (the chain is still checked): for the in-process broker, reached on loopback whatever names its certificate has. */
+  loopbackBroker?: boolean;
 }
 
 /** Everything agents send (the node->hub kinds); what the hub sends it does not listen to. */
@@ -49,6 +53,8 @@ export class HubMqtt {
   constructor(private readonly options: HubMqttOptions) {
     this.client = mqtt.connect({
       ...brokerAddress(options.url),
+      ...brokerTrust(options.url, options.ca),
+      ...(options.loopbackBroker ? { checkServerIdentity: () => undefined } : {}),
       clientId: "edgefed-hub",
       username: options.username,
       password: options.password,

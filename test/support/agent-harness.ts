@@ -24,6 +24,7 @@ export function testAgentConfig(hub: TestHub | null, nodeId: string, overrides: 
     nodeId,
     dataDir: tempDir("edgefed-agent-"),
     hubUrl: hub ? hub.hub.httpUrl : "",
+    hubCa: hub?.hub.tls?.ca ?? "",
     enrollToken: hub ? hub.enrollmentToken() : "",
     advertisement: { capabilities, arch: "x64", version: "0.1.0-test" },
     gateConfig: { ...DEFAULT_CONFIG },

@@ -17,6 +17,7 @@ export function nodeProvision(overrides: Partial<NodeProvision> = {}): NodeProvi
 export function flashCommon(agentBinary: string, overrides: Partial<FlashCommon> = {}): FlashCommon {
   return {
     hubUrl: "http://hub.lan:8080",
+    hubCa: null,
     enrollToken: ENROLL_TOKEN,
     agentBinary,
     kernelConfig: KERNEL_CONFIG,

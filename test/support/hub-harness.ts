@@ -23,7 +23,14 @@ export interface TestHub {
   stop(): Promise<void>;
 }
 
-export async function startTestHub(options: { mosquitto?: RunningMosquitto; dataDir?: string; env?: Record<string, string>; log?: (line: string) => void } = {}): Promise<TestHub> {
+/**
+ * `tls`: HTTPS and MQTTS with the hub's generated CA (the MQTTS port picked
+ * free); `api` and `connectNode` then trust that CA only. With `mosquitto`,
+ * give the data dir whose certificates that broker serves (tlsMaterialFor).
+ */
+export async function startTestHub(
+  options: { mosquitto?: RunningMosquitto; dataDir?: string; env?: Record<string, string>; log?: (line: string) => void; tls?: boolean } = {},
+): Promise<TestHub> {
   const dataDir = options.dataDir ?? tempDir("edgefed-hub-");
   const adminToken = "test-admin-token-0123456789abcdef";
   const watchToken = "test-watch-token-0123456789abcdef";
@@ -38,6 +45,7 @@ export async function startTestHub(options: { mosquitto?: RunningMosquitto; data
     EDGEFED_HEARTBEAT_S: "1",
     EDGEFED_FLUSH_MS: "100",
     EDGEFED_SWEEP_MS: "100",
+    ...(options.tls ? { EDGEFED_TLS: "on", EDGEFED_MQTTS_PORT: "0" } : {}),
     ...options.env,
   };
   if (options.mosquitto) {
@@ -55,6 +63,7 @@ export async function startTestHub(options: { mosquitto?: RunningMosquitto; data
       method,
       headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
       body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+      ...(hub.tls ? { tls: { ca: hub.tls.ca } } : {}),
     });
     const text = await response.text();
     let parsed: unknown = text;
@@ -100,9 +109,10 @@ export function registerBody(node: TestNode, overrides: Record<string, unknown> 
 /** Connects as a node with the credentials registration returned. */
 export async function connectNode(
   credentials: { url: string; username: string; password: string; client_id: string },
-  options: { will?: mqtt.IClientOptions["will"]; clientId?: string } = {},
+  options: { will?: mqtt.IClientOptions["will"]; clientId?: string; ca?: string } = {},
 ): Promise<MqttClient> {
   const client = mqtt.connect(credentials.url, {
+    ...(options.ca ? { ca: options.ca, rejectUnauthorized: true } : {}),
     clientId: options.clientId ?? credentials.client_id,
     username: credentials.username,
     password: credentials.password,

@@ -8,6 +8,9 @@ import type { Subprocess } from "bun";
 import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
+import { connect as connectTls } from "node:tls";
+import { mosquittoTlsListener } from "../../hub/tls/mosquitto-listener.ts";
+import type { HubTls } from "../../hub/tls/hub-pki.ts";
 import { join } from "node:path";
 import { freePort, tempDir } from "../helpers.ts";
 
@@ -34,6 +37,8 @@ export interface RunningMosquitto {
   stop(): Promise<void>;
   /** SIGKILL and wait for exit. Idempotent. */
   kill(): Promise<void>;
+  /** SIGHUP: Mosquitto reads its config again, and its TLS listener's certificate files. */
+  reload(): void;
   /** Starts it again on the same port with the same config (and dynsec state) after stop() or kill(). */
   restart(): Promise<void>;
 }
@@ -50,26 +55,30 @@ function installExitHandler(): void {
 }
 
 /** Sends an anonymous MQTT 3.1.1 CONNECT and resolves true on any CONNACK (refused is fine: the broker is speaking MQTT). */
-function answersMqtt(port: number, timeoutMs: number): Promise<boolean> {
+function answersMqtt(port: number, timeoutMs: number, tls: boolean): Promise<boolean> {
   // CONNECT: protocol "MQTT" level 4, clean session, keepalive 60, empty client id.
   const connect = Buffer.from([0x10, 0x0c, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3c, 0x00, 0x00]);
   return new Promise((resolve) => {
-    const socket = createConnection({ host: "127.0.0.1", port });
+    // Readiness only: whether the broker speaks MQTT, not whom it is (tests check the certificate themselves).
+    const socket = tls ? connectTls({ host: "127.0.0.1", port, rejectUnauthorized: false }) : createConnection({ host: "127.0.0.1", port });
     const done = (ok: boolean) => {
       clearTimeout(timer);
       socket.destroy();
       resolve(ok);
     };
     const timer = setTimeout(() => done(false), timeoutMs);
-    socket.once("connect", () => socket.write(connect));
+    socket.once(tls ? "secureConnect" : "connect", () => socket.write(connect));
     socket.once("data", (data) => done(data[0] === 0x20));
     socket.once("error", () => done(false));
     socket.once("close", () => done(false));
   });
 }
 
-/** `extraConfig`: global mosquitto.conf lines (e.g. queue limits for a benchmark). */
-export async function startMosquitto(options: { dynsec?: boolean; extraConfig?: string[] } = {}): Promise<RunningMosquitto> {
+/**
+ * `extraConfig`: global mosquitto.conf lines (e.g. queue limits for a benchmark).
+ * `tls`: the listener speaks MQTTS only, with these files (the hub's, as hub/tls/mosquitto-listener.ts writes them).
+ */
+export async function startMosquitto(options: { dynsec?: boolean; extraConfig?: string[]; tls?: Pick<HubTls, "caFile" | "certFile" | "keyFile"> } = {}): Promise<RunningMosquitto> {
   installExitHandler();
   const dir = tempDir("edgefed-mosquitto-");
   const configFile = join(dir, "mosquitto.conf");
@@ -111,7 +120,7 @@ export async function startMosquitto(options: { dynsec?: boolean; extraConfig?: 
       "log_type information",
       "log_timestamp_format %H:%M:%S",
       ...dynsecLines,
-      `listener ${port} 127.0.0.1`,
+      ...(options.tls ? mosquittoTlsListener(options.tls, port, "127.0.0.1") : [`listener ${port} 127.0.0.1`]),
       // Per-listener in 2.0 (per_listener_settings false makes it global anyway).
       `allow_anonymous ${options.dynsec ? "false" : "true"}`,
     ];
@@ -146,7 +155,7 @@ export async function startMosquitto(options: { dynsec?: boolean; extraConfig?: 
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (Date.now() < deadline) {
       if (exited) break;
-      if (await answersMqtt(port, 500)) return;
+      if (await answersMqtt(port, 500, options.tls !== undefined)) return;
       await Bun.sleep(25);
     }
     if (!exited) {
@@ -183,13 +192,18 @@ export async function startMosquitto(options: { dynsec?: boolean; extraConfig?: 
   }
 
   return {
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `${options.tls ? "mqtts" : "mqtt"}://127.0.0.1:${port}`,
     port,
     admin,
     dir,
     log: readLog,
     stop: () => terminate("SIGTERM"),
     kill: () => terminate("SIGKILL"),
+    reload() {
+      const child = proc;
+      if (!child || child.exitCode !== null || child.signalCode !== null) throw new Error("mosquitto is not running");
+      child.kill("SIGHUP");
+    },
     async restart() {
       const child = proc;
       if (child && child.exitCode === null && child.signalCode === null) throw new Error("mosquitto is still running");

@@ -22,7 +22,9 @@ export function statusRoutes(hub: HubContext, ingest: Ingest, access: ApiAccess,
     const broker = hub.brokerConnected() && hub.broker.healthy;
     const store = await hub.store.healthy();
     const ok = broker && store;
-    return c.json({ status: ok ? "ok" : "degraded", broker: broker ? "up" : "down", store: store ? "up" : "down", runtime: RUNTIME, uptime_s: uptimeS() }, ok ? 200 : 503);
+    // Said to anyone who asks, like the start-up line: whether secrets may cross the network in clear here.
+    const transport = { tls: hub.settings.tls, plaintext: !hub.settings.tls || hub.settings.allowPlaintext };
+    return c.json({ status: ok ? "ok" : "degraded", broker: broker ? "up" : "down", store: store ? "up" : "down", runtime: RUNTIME, uptime_s: uptimeS(), ...transport }, ok ? 200 : 503);
   });
 
   routes.get("/api/federation/status", access.reader, async (c) => {
