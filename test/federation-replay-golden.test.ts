@@ -2,8 +2,8 @@
 // the golden was recorded (test/fixtures/replay-golden.json): every
 // decision, conflict, alert, error line and the summary, over a generated
 // stream of a small fleet's half day with bad lines, verdicts and events
-// out of order mixed in, under two configs (every role advisory; a busy one
-// with tight thresholds, caps and mixed modes). It holds the replay's
+// out of order mixed in, under three configs (every role advisory; a busy
+// one with tight thresholds and mixed modes; roles held at a small hourly cap). It holds the replay's
 // speed work to "no decision changes". The golden was recorded on the code
 // before that work (commit 27fd591); to record it again after a change
 // that is meant to change decisions: UPDATE_GOLDEN=1 bun test <this file>.
@@ -35,8 +35,12 @@ const CONFIGS: Record<string, string> = {
     stale_model: {max_days_since_training: 10, lock_s: 3600}
     performance_decay: {lookback_s: 1800, baseline_s: 3600, decay_pct: 5, lock_s: 1800}
     symbol_guard: {stoploss_count: 3, min_trades: 4, lookback_s: 1800, lock_s: 900, universe: [BTCUSDT, ETHUSDT, SOLUSDT, XRPUSDT, DOGEUSDT, ADAUSDT]}`,
+  capped: ["supervisor", "risk_officer", "ess_guard", "capital_allocator", "researcher"].map((role) => `  ${role}: {mode: active}`).join("\n") + "\n  strategy_allocator: {mode: off}",
 };
-const ENGINE_BUSY = "engine: {evaluate_every_s: 15, min_interval_s: 120, max_decisions_per_hour: 45, conflict_window_s: 1800, conflict_alert_per_hour: 2, no_input_alert_s: 30}\n";
+const ENGINES: Record<string, string> = {
+  busy: "engine: {evaluate_every_s: 15, min_interval_s: 120, max_decisions_per_hour: 45, conflict_window_s: 1800, conflict_alert_per_hour: 2, no_input_alert_s: 30}\n",
+  capped: "engine: {max_decisions_per_hour: 8}\n",
+};
 
 interface Golden {
   sha256: string;
@@ -47,7 +51,7 @@ interface Golden {
 function replayOutput(name: string, input: string): Golden {
   const dir = tempDir();
   const config = join(dir, "federation.yaml");
-  writeFileSync(config, `${name === "busy" ? ENGINE_BUSY : ""}roles:\n${CONFIGS[name]}\n`);
+  writeFileSync(config, `${ENGINES[name] ?? ""}roles:\n${CONFIGS[name]}\n`);
   const result = Bun.spawnSync([BUN, CLI, "replay", "--config", config], { stdin: Bun.file(input), stderr: "pipe" });
   expect({ code: result.exitCode, stderr: result.stderr.toString() }).toEqual({ code: 0, stderr: "" });
   const out = result.stdout.toString();
