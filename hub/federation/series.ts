@@ -36,34 +36,68 @@ export class Series<T extends Sample> {
 
   /** The samples with `from <= at <= to`, oldest first. */
   window(from: number, to = Infinity): T[] {
-    const [start, end] = this.range(from, to);
-    return this.items.slice(start, end);
+    return this.items.slice(this.firstAtOrAfter(from), this.firstAfter(to));
   }
 
   /** The newest first of the samples with `from <= at <= to`, without copying them: stop early by returning false. */
   eachNewest(from: number, to: number, visit: (sample: T) => boolean | void): void {
-    const [start, end] = this.range(from, to);
-    for (let i = end - 1; i >= start; i--) if (visit(this.items[i]!) === false) return;
+    const start = this.firstAtOrAfter(from);
+    for (let i = this.firstAfter(to) - 1; i >= start; i--) if (visit(this.items[i]!) === false) return;
   }
 
   /** How many samples have `from <= at <= to`. */
   count(from: number, to = Infinity): number {
-    const [start, end] = this.range(from, to);
-    return end - start;
+    return this.firstAfter(to) - this.firstAtOrAfter(from);
   }
 
-  /** Indexes [start, end) of the samples with `from <= at <= to`. */
-  private range(from: number, to: number): [number, number] {
-    return [this.firstIndex((at) => at >= from), this.firstIndex((at) => at > to)];
+  /** The values of the samples with `from <= at <= to` as one figure by `method` (newest first, in that order); NaN for none. */
+  aggregate(from: number, to: number, of: (sample: T) => number, method: Method): number {
+    const items = this.items;
+    const start = this.firstAtOrAfter(from);
+    const end = this.firstAfter(to);
+    if (end <= start) return NaN;
+    let result = of(items[end - 1]!);
+    if (method === "latest") return result;
+    for (let i = end - 2; i >= start; i--) {
+      const v = of(items[i]!);
+      if (method === "min") result = Math.min(result, v);
+      else if (method === "max") result = Math.max(result, v);
+      else result += v;
+    }
+    return method === "mean" ? result / (end - start) : result;
   }
 
-  /** The first index (from head) whose sample's time passes `test` (monotone in time), or the end: a binary search. */
-  private firstIndex(test: (at: number) => boolean): number {
+  /** The sum of a value over the samples with `from <= at <= to`, oldest first (in that order), and how many there are. */
+  sum(from: number, to: number, of: (sample: T) => number): { sum: number; count: number } {
+    const items = this.items;
+    const start = this.firstAtOrAfter(from);
+    const end = this.firstAfter(to);
+    let sum = 0;
+    for (let i = start; i < end; i++) sum += of(items[i]!);
+    return { sum, count: Math.max(0, end - start) };
+  }
+
+  /** The first index (from head) of a sample at or after `time`, or the end: a binary search. */
+  private firstAtOrAfter(time: number): number {
+    const items = this.items;
     let low = this.head;
-    let high = this.items.length;
+    let high = items.length;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      if (test(this.items[mid]!.at)) high = mid;
+      if (items[mid]!.at >= time) high = mid;
+      else low = mid + 1;
+    }
+    return low;
+  }
+
+  /** The first index (from head) of a sample after `time`, or the end. */
+  private firstAfter(time: number): number {
+    const items = this.items;
+    let low = this.head;
+    let high = items.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (items[mid]!.at > time) high = mid;
       else low = mid + 1;
     }
     return low;
@@ -81,21 +115,7 @@ export class Series<T extends Sample> {
 
 /** The values of a series' samples over a window as one figure by `method`; NaN for none. */
 export function aggregate<T extends Sample>(series: Series<T>, from: number, to: number, of: (sample: T) => number, method: Method): number {
-  let result = NaN;
-  let n = 0;
-  series.eachNewest(from, to, (sample) => {
-    const v = of(sample);
-    n++;
-    if (method === "latest") {
-      result = v;
-      return false;
-    }
-    if (n === 1) result = v;
-    else if (method === "min") result = Math.min(result, v);
-    else if (method === "max") result = Math.max(result, v);
-    else result += v;
-  });
-  return method === "mean" && n > 0 ? result / n : result;
+  return series.aggregate(from, to, of, method);
 }
 
 /** Rounds a figure for a reason or an inputs record (readable, and stable across runs). */

@@ -7,7 +7,7 @@
 // threshold by the hysteresis. It moves one step back at a time.
 import type { Method } from "./config.ts";
 import type { Latch } from "./role.ts";
-import { aggregate, figure, type Sample, type Series } from "./series.ts";
+import { figure, type Sample, type Series } from "./series.ts";
 
 export interface SteppedRule {
   method: Method;
@@ -49,21 +49,25 @@ export function steppedLevel<S extends Sample>(series: Series<S>, now: number, r
   const samples = series.count(from, now);
   if (samples >= rule.min_samples) {
     let reached = 0;
-    const inputs: Record<string, number> = { samples };
-    const fired: Record<string, number> = {};
+    // Made only when a threshold is reached (most evaluations reach none).
+    let inputs: Record<string, number> | null = null;
+    let fired: Record<string, number> | null = null;
     for (const metric of metrics) {
-      const value = aggregate(series, from, now, metric.of, rule.method);
-      metric.thresholds.forEach((threshold, i) => {
+      const value = series.aggregate(from, now, metric.of, rule.method);
+      for (let i = 0; i < metric.thresholds.length; i++) {
+        const threshold = metric.thresholds[i]!;
         if (threshold !== null && value >= threshold && i + 1 > reached) {
           reached = i + 1;
+          inputs ??= { samples };
+          fired ??= {};
           inputs[metric.name] = figure(value);
           fired[metric.name] = threshold;
         }
-      });
+      }
     }
     if (reached > current) {
-      const words = Object.entries(fired).map(([name, threshold]) => `${name} ${inputs[name]} (${rule.method} of ${samples} samples over ${rule.lookback_s} s) >= ${threshold}`);
-      return { from: current, to: reached, inputs, thresholds: fired, why: words.join(" and ") };
+      const words = Object.entries(fired!).map(([name, threshold]) => `${name} ${inputs![name]} (${rule.method} of ${samples} samples over ${rule.lookback_s} s) >= ${threshold}`);
+      return { from: current, to: reached, inputs: inputs!, thresholds: fired!, why: words.join(" and ") };
     }
   }
   if (current === 0 || !latch || now - latch.since < rule.min_hold_s * 1000) return null;
