@@ -21,6 +21,10 @@ import { Throttle, type Refusal } from "./throttle.ts";
 
 const HOUR_MS = 3_600_000;
 
+/** By event type, the roles whose fleet rules read it (Role.fleetInputs). */
+const FLEET_READERS = new Map<string, RoleName[]>();
+for (const name of ROLE_NAMES) for (const type of ROLES[name].fleetInputs ?? []) FLEET_READERS.set(type, [...(FLEET_READERS.get(type) ?? []), name]);
+
 export interface EngineOptions {
   /** The policy in force for a target ("fleet" or a node id). */
   policyOf(target: string): KernelPolicy;
@@ -50,8 +54,10 @@ export interface RoleStatus {
 export class FederationEngine {
   readonly fleet: FleetState;
   private config: FederationConfig;
-  /** Each rule's latch by target, under "role/rule". */
-  private readonly latches = new Map<string, Map<string, Latch>>();
+  /** Each role's latches: by rule, then by target. */
+  private readonly latches = new Map<RoleName, Map<string, Map<string, Latch>>>();
+  /** Each role's input, made once and brought up to date at each evaluation (one a role's evaluation reads, not keeps). */
+  private readonly inputs = new Map<RoleName, RoleInput>();
   private readonly throttle: Throttle;
   private readonly conflictWindow: ConflictWindow;
   private readonly conflictTimes: number[] = [];
@@ -84,7 +90,12 @@ export class FederationEngine {
     this.fleet = new FleetState(config);
     this.throttle = new Throttle(config);
     this.conflictWindow = new ConflictWindow(config.engine.conflict_window_s * 1000);
-    for (const name of ROLE_NAMES) this.roleStatus.set(name, { last_evaluation: null, last_decision: null });
+    for (const name of ROLE_NAMES) {
+      this.roleStatus.set(name, { last_evaluation: null, last_decision: null });
+      this.latches.set(name, new Map());
+      const latches = this.latches.get(name)!;
+      this.inputs.set(name, { fleet: this.fleet, config, now: 0, changedSince: -Infinity, policyOf: options.policyOf, latch: (rule, target) => latches.get(rule)?.get(target) });
+    }
   }
 
   get currentConfig(): FederationConfig {
@@ -115,7 +126,7 @@ export class FederationEngine {
    */
   noteOverride(decision: Pick<DecisionRecord, "role" | "rule" | "type" | "target">, at: number): void {
     this.throttle.suppress(decision.role, decision.type, decision.target, at);
-    for (const [rule, byTarget] of this.latches) if (rule.startsWith(`${decision.role}/`)) byTarget.delete(decision.target);
+    for (const byTarget of this.latches.get(decision.role)!.values()) byTarget.delete(decision.target);
   }
 
   /** Folds one event in and evaluates; what to issue, record and raise. */
@@ -126,7 +137,7 @@ export class FederationEngine {
     const now = this.fleet.now;
     this.watchSilence(event, now, step);
 
-    for (const name of ROLE_NAMES) if (ROLES[name].fleetInputs?.includes(event.type)) this.fleetInputsSeen.add(name);
+    for (const name of FLEET_READERS.get(event.type) ?? []) this.fleetInputsSeen.add(name);
     const outputs: Array<Proposal | LatchMove> = [];
     const fleetDue = event.type === "tick" || now - this.lastFleetEvaluation >= this.config.engine.evaluate_every_s * 1000;
     if (fleetDue) {
@@ -136,7 +147,6 @@ export class FederationEngine {
     const nodeInput = node !== null && (event.type === "portfolio" || event.type === "health") ? event.type : null;
     if (!fleetDue && nodeInput === null) return step;
 
-    const input = this.input(now, event.type === "tick");
     for (const name of ROLE_NAMES) {
       // A role at its hourly cap can decide nothing: it is not evaluated until the hour has room again.
       if (this.config.roles[name].mode === "off") continue;
@@ -148,10 +158,10 @@ export class FederationEngine {
       const fleetRuns = fleetDue && role.evaluateFleet && (!role.fleetInputs || event.type === "tick" || this.fleetInputsSeen.has(name));
       if (fleetRuns) {
         this.fleetInputsSeen.delete(name);
-        outputs.push(...this.run(role, now, step, () => role.evaluateFleet!(input(name))));
+        outputs.push(...this.run(role, now, step, () => role.evaluateFleet!(this.input(name, now, event.type === "tick"))));
         this.lastFleetRun.set(name, now);
       }
-      if (nodeInput !== null && role.evaluateNode && role.nodeInputs?.includes(nodeInput)) outputs.push(...this.run(role, now, step, () => role.evaluateNode!(input(name), node as NodeState)));
+      if (nodeInput !== null && role.evaluateNode && role.nodeInputs?.includes(nodeInput)) outputs.push(...this.run(role, now, step, () => role.evaluateNode!(this.input(name, now, event.type === "tick"), node as NodeState)));
     }
     // Higher priority first, so within one evaluation the winner of a conflict is made first.
     const proposals: Proposal[] = [];
@@ -171,20 +181,19 @@ export class FederationEngine {
     return step;
   }
 
-  private input(now: number, everything: boolean): (role: RoleName) => RoleInput {
-    return (role) => ({
-      fleet: this.fleet,
-      config: this.config,
-      now,
-      changedSince: everything ? -Infinity : (this.lastFleetRun.get(role) ?? -Infinity),
-      policyOf: this.options.policyOf,
-      latch: (rule, target) => this.latches.get(`${role}/${rule}`)?.get(target),
-    });
+  /** A role's input for an evaluation at `now` (`everything`: a tick, which looks at everything again). */
+  private input(role: RoleName, now: number, everything: boolean): RoleInput {
+    const input = this.inputs.get(role)!;
+    input.config = this.config;
+    input.now = now;
+    input.changedSince = everything ? -Infinity : (this.lastFleetRun.get(role) ?? -Infinity);
+    return input;
   }
 
   private setLatch(role: RoleName, rule: string, target: string, latch: Latch): void {
-    let byTarget = this.latches.get(`${role}/${rule}`);
-    if (!byTarget) this.latches.set(`${role}/${rule}`, (byTarget = new Map()));
+    const byRule = this.latches.get(role)!;
+    let byTarget = byRule.get(rule);
+    if (!byTarget) byRule.set(rule, (byTarget = new Map()));
     byTarget.set(target, latch);
   }
 
