@@ -23,6 +23,7 @@ const HOUR_MS = 3_600_000;
 
 /** By event type, the roles whose fleet rules read it (Role.fleetInputs). */
 const FLEET_READERS = new Map<string, RoleName[]>();
+const NO_ROLES: readonly RoleName[] = [];
 for (const name of ROLE_NAMES) for (const type of ROLES[name].fleetInputs ?? []) FLEET_READERS.set(type, [...(FLEET_READERS.get(type) ?? []), name]);
 
 export interface EngineOptions {
@@ -137,7 +138,7 @@ export class FederationEngine {
     const now = this.fleet.now;
     this.watchSilence(event, now, step);
 
-    for (const name of FLEET_READERS.get(event.type) ?? []) this.fleetInputsSeen.add(name);
+    for (const name of FLEET_READERS.get(event.type) ?? NO_ROLES) this.fleetInputsSeen.add(name);
     const outputs: Array<Proposal | LatchMove> = [];
     const fleetDue = event.type === "tick" || now - this.lastFleetEvaluation >= this.config.engine.evaluate_every_s * 1000;
     if (fleetDue) {
@@ -158,10 +159,10 @@ export class FederationEngine {
       const fleetRuns = fleetDue && role.evaluateFleet && (!role.fleetInputs || event.type === "tick" || this.fleetInputsSeen.has(name));
       if (fleetRuns) {
         this.fleetInputsSeen.delete(name);
-        outputs.push(...this.run(role, now, step, () => role.evaluateFleet!(this.input(name, now, event.type === "tick"))));
+        this.run(role, this.input(name, now, event.type === "tick"), null, step, outputs);
         this.lastFleetRun.set(name, now);
       }
-      if (nodeInput !== null && role.evaluateNode && role.nodeInputs?.includes(nodeInput)) outputs.push(...this.run(role, now, step, () => role.evaluateNode!(this.input(name, now, event.type === "tick"), node as NodeState)));
+      if (nodeInput !== null && role.evaluateNode && role.nodeInputs?.includes(nodeInput)) this.run(role, this.input(name, now, event.type === "tick"), node, step, outputs);
     }
     // Higher priority first, so within one evaluation the winner of a conflict is made first.
     const proposals: Proposal[] = [];
@@ -197,15 +198,19 @@ export class FederationEngine {
     byTarget.set(target, latch);
   }
 
-  /** One role's evaluation; one that throws makes no proposal and an alert (at most one an hour per role). */
-  private run(role: Role, now: number, step: EngineStep, evaluate: () => Array<Proposal | LatchMove>): Array<Proposal | LatchMove> {
+  /**
+   * One role's evaluation, its fleet rules (`node` null) or its node rules,
+   * its outputs added to `outputs`; one that throws makes no proposal and
+   * an alert (at most one an hour per role).
+   */
+  private run(role: Role, input: RoleInput, node: NodeState | null, step: EngineStep, outputs: Array<Proposal | LatchMove>): void {
     this.counters.evaluations++;
-    this.roleStatus.get(role.name)!.last_evaluation = now;
+    this.roleStatus.get(role.name)!.last_evaluation = input.now;
     try {
-      return evaluate();
+      const produced = node === null ? role.evaluateFleet!(input) : role.evaluateNode!(input, node);
+      for (const output of produced) outputs.push(output);
     } catch (error) {
-      this.unhealthy(`${role.name} failed to evaluate: ${(error as Error).message}`, role.name, now, step);
-      return [];
+      this.unhealthy(`${role.name} failed to evaluate: ${(error as Error).message}`, role.name, input.now, step);
     }
   }
 
