@@ -78,6 +78,22 @@ export class Series<T extends Sample> {
     return method === "mean" ? result / (end - start) : result;
   }
 
+  /**
+   * The largest value over the samples with `from <= at <= to` when every
+   * one is below `limit` (-Infinity for none); null as soon as one is not
+   * (newest first: while a level holds, a recent sample ends it at once).
+   */
+  maxIfAllBelow(from: number, to: number, of: (sample: T) => number, limit: number): number | null {
+    const items = this.items;
+    const start = this.firstAtOrAfter(from);
+    let max = -Infinity;
+    for (let i = this.firstAfter(to) - 1; i >= start; i--) {
+      max = Math.max(max, of(items[i]!));
+      if (!(max < limit)) return null;
+    }
+    return max;
+  }
+
   /** The sum of a value over the samples with `from <= at <= to`, oldest first (in that order), and how many there are. */
   sum(from: number, to: number, of: (sample: T) => number): { sum: number; count: number } {
     const items = this.items;
@@ -101,9 +117,10 @@ export class Series<T extends Sample> {
     return low;
   }
 
-  /** The first index (from head) of a sample after `time`, or the end. */
+  /** The first index (from head) of a sample after `time`, or the end (at once when no sample is: windows mostly end now). */
   private firstAfter(time: number): number {
     const times = this.times;
+    if (times.length === this.head || times[times.length - 1]! <= time) return times.length;
     let low = this.head;
     let high = times.length;
     while (low < high) {
