@@ -17,6 +17,12 @@ export class Series<T extends Sample> {
   private times: number[] = [];
   /** Index of the oldest sample still kept (the ones before it are dropped in batches). */
   private head = 0;
+  /**
+   * The last window start found (a rule asks for the same one several
+   * times in one evaluation: its count, then each metric), until the next
+   * sample comes.
+   */
+  private lastStart = { from: NaN, index: 0 };
 
   constructor(
     private readonly retentionMs: number,
@@ -35,6 +41,7 @@ export class Series<T extends Sample> {
       times.splice(i, 0, sample.at);
     }
     this.trim(times[times.length - 1]!);
+    this.lastStart.from = NaN;
   }
 
   get size(): number {
@@ -48,6 +55,13 @@ export class Series<T extends Sample> {
   /** The samples with `from <= at <= to`, oldest first. */
   window(from: number, to = Infinity): T[] {
     return this.items.slice(this.firstAtOrAfter(from), this.firstAfter(to));
+  }
+
+  /** Each of the samples with `from <= at <= to`, oldest first, without copying them. */
+  each(from: number, to: number, visit: (sample: T) => void): void {
+    const items = this.items;
+    const end = this.firstAfter(to);
+    for (let i = this.firstAtOrAfter(from); i < end; i++) visit(items[i]!);
   }
 
   /** The newest first of the samples with `from <= at <= to`, without copying them: stop early by returning false. */
@@ -106,6 +120,7 @@ export class Series<T extends Sample> {
 
   /** The first index (from head) of a sample at or after `time`, or the end: a binary search. */
   private firstAtOrAfter(time: number): number {
+    if (time === this.lastStart.from) return this.lastStart.index;
     const times = this.times;
     let low = this.head;
     let high = times.length;
@@ -114,6 +129,8 @@ export class Series<T extends Sample> {
       if (times[mid]! >= time) high = mid;
       else low = mid + 1;
     }
+    this.lastStart.from = time;
+    this.lastStart.index = low;
     return low;
   }
 

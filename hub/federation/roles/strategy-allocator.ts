@@ -16,24 +16,21 @@ interface ModelFigures {
   profit_factor: number;
 }
 
-/** A model's figures over its reports from `from` to `to` (at least one), read in place (a day of a fleet's reports is thousands). */
+/** A model's figures over its reports from `from` to `to` (at least one), in one pass in place (a day of a fleet's reports is thousands). */
 function figuresOf(series: Series<ModelSample>, from: number, to: number): ModelFigures {
-  const mean = (of: (s: ModelSample) => number) => {
-    const { sum, count } = series.sum(from, to, of);
-    return sum / count;
-  };
+  let samples = 0;
   let trades = 0;
-  series.eachNewest(from, to, (newest) => {
-    trades = newest.total_trades;
-    return false;
+  let sharpe = 0;
+  let winRate = 0;
+  let profitFactor = 0;
+  series.each(from, to, (s) => {
+    samples++;
+    trades = s.total_trades; // the newest's, at the end
+    sharpe += s.sharpe_ratio;
+    winRate += s.win_rate;
+    profitFactor += s.profit_factor;
   });
-  return {
-    samples: series.count(from, to),
-    trades,
-    sharpe: figure(mean((s) => s.sharpe_ratio)),
-    win_rate: figure(mean((s) => s.win_rate)),
-    profit_factor: figure(mean((s) => s.profit_factor)),
-  };
+  return { samples, trades, sharpe: figure(sharpe / samples), win_rate: figure(winRate / samples), profit_factor: figure(profitFactor / samples) };
 }
 
 function changedEnough(next: Record<string, number>, before: Record<string, number> | undefined, minChange: number): boolean {
