@@ -24,6 +24,8 @@ const HOUR_MS = 3_600_000;
 /** By event type, the roles whose fleet rules read it (Role.fleetInputs). */
 const FLEET_READERS = new Map<string, RoleName[]>();
 const NO_ROLES: readonly RoleName[] = [];
+
+const enabledRoles = (config: FederationConfig): RoleName[] => ROLE_NAMES.filter((name) => config.roles[name].mode !== "off");
 for (const name of ROLE_NAMES) for (const type of ROLES[name].fleetInputs ?? []) FLEET_READERS.set(type, [...(FLEET_READERS.get(type) ?? []), name]);
 
 export interface EngineOptions {
@@ -55,6 +57,8 @@ export interface RoleStatus {
 export class FederationEngine {
   readonly fleet: FleetState;
   private config: FederationConfig;
+  /** The roles not off, in priority order (from the config). */
+  private enabled: RoleName[];
   /** Each role's latches: by rule, then by target. */
   private readonly latches = new Map<RoleName, Map<string, Map<string, Latch>>>();
   /** Each role's input, made once and brought up to date at each evaluation (one a role's evaluation reads, not keeps). */
@@ -88,6 +92,7 @@ export class FederationEngine {
     private readonly options: EngineOptions,
   ) {
     this.config = config;
+    this.enabled = enabledRoles(config);
     this.fleet = new FleetState(config);
     this.throttle = new Throttle(config);
     this.conflictWindow = new ConflictWindow(config.engine.conflict_window_s * 1000);
@@ -106,6 +111,7 @@ export class FederationEngine {
   /** A new config (hot reload): thresholds and modes from the next event on; the state observed stays. */
   setConfig(config: FederationConfig): void {
     this.config = config;
+    this.enabled = enabledRoles(config);
     this.throttle.setConfig(config);
     this.conflictWindow.setWindow(config.engine.conflict_window_s * 1000);
   }
@@ -148,9 +154,8 @@ export class FederationEngine {
     const nodeInput = node !== null && (event.type === "portfolio" || event.type === "health") ? event.type : null;
     if (!fleetDue && nodeInput === null) return step;
 
-    for (const name of ROLE_NAMES) {
+    for (const name of this.enabled) {
       // A role at its hourly cap can decide nothing: it is not evaluated until the hour has room again.
-      if (this.config.roles[name].mode === "off") continue;
       if (this.throttle.capped(name, now)) {
         this.counters.capped_evaluations++;
         continue;
@@ -164,6 +169,13 @@ export class FederationEngine {
       }
       if (nodeInput !== null && role.evaluateNode && role.nodeInputs?.includes(nodeInput)) this.run(role, this.input(name, now, event.type === "tick"), node, step, outputs);
     }
+    if (outputs.length > 0) this.decideAll(outputs, now, step);
+    this.alertOnConflicts(now, step);
+    return step;
+  }
+
+  /** The roles' outputs of one evaluation: latches moved, proposals decided on. */
+  private decideAll(outputs: Array<Proposal | LatchMove>, now: number, step: EngineStep): void {
     // Higher priority first, so within one evaluation the winner of a conflict is made first.
     const proposals: Proposal[] = [];
     for (const output of outputs) {
@@ -178,8 +190,6 @@ export class FederationEngine {
         this.unhealthy(`deciding on ${proposal.role}'s ${proposal.type} for ${proposal.target} failed: ${(error as Error).message}`, `${proposal.role}:decide`, now, step);
       }
     }
-    this.alertOnConflicts(now, step);
-    return step;
   }
 
   /** A role's input for an evaluation at `now` (`everything`: a tick, which looks at everything again). */
