@@ -92,22 +92,6 @@ export class Series<T extends Sample> {
     return method === "mean" ? result / (end - start) : result;
   }
 
-  /**
-   * The largest value over the samples with `from <= at <= to` when every
-   * one is below `limit` (-Infinity for none); null as soon as one is not
-   * (newest first: while a level holds, a recent sample ends it at once).
-   */
-  maxIfAllBelow(from: number, to: number, of: (sample: T) => number, limit: number): number | null {
-    const items = this.items;
-    const start = this.firstAtOrAfter(from);
-    let max = -Infinity;
-    for (let i = this.firstAfter(to) - 1; i >= start; i--) {
-      max = Math.max(max, of(items[i]!));
-      if (!(max < limit)) return null;
-    }
-    return max;
-  }
-
   /** The sum of a value over the samples with `from <= at <= to`, oldest first (in that order), and how many there are. */
   sum(from: number, to: number, of: (sample: T) => number): { sum: number; count: number } {
     const items = this.items;

@@ -74,23 +74,27 @@ export function steppedLevel<S extends Sample>(series: Series<S>, now: number, r
   const recoveryFrom = now - rule.recovery_s * 1000;
   const recovered = series.count(recoveryFrom, now);
   if (recovered < rule.min_samples) return null;
-  // Each metric with a threshold at this step must have stayed below it by its hysteresis. Newest first: a recent
-  // sample not below ends it at once, the common case while the step holds (so the records are made only after).
-  let inputs: Record<string, number> | null = null;
-  let thresholds: Record<string, number> | null = null;
-  for (const metric of metrics) {
+  // Each metric with a threshold at this step must have stayed below it by its hysteresis.
+  const held = metrics.flatMap((metric) => {
     const threshold = metric.thresholds[current - 1];
-    if (threshold === null || threshold === undefined) continue;
-    const below = threshold - (metric.hysteresis ?? rule.hysteresis);
-    const worst = series.maxIfAllBelow(recoveryFrom, now, metric.of, below);
-    if (worst === null) return null;
-    inputs ??= { samples: recovered };
-    thresholds ??= {};
-    inputs[metric.name] = figure(worst);
-    thresholds[metric.name] = figure(below);
+    return threshold === null || threshold === undefined ? [] : [{ metric, below: threshold - (metric.hysteresis ?? rule.hysteresis), worst: -Infinity }];
+  });
+  // One pass, newest first, every metric at each sample: a recent sample not below ends it at once, the common case
+  // while the step holds (so the whole window is read only when every metric has recovered).
+  let recoveredAll = true;
+  series.eachNewest(recoveryFrom, now, (sample) => {
+    for (const h of held) {
+      h.worst = Math.max(h.worst, h.metric.of(sample));
+      if (!(h.worst < h.below)) return (recoveredAll = false);
+    }
+  });
+  if (!recoveredAll) return null;
+  const inputs: Record<string, number> = { samples: recovered };
+  const thresholds: Record<string, number> = {};
+  for (const h of held) {
+    inputs[h.metric.name] = figure(h.worst);
+    thresholds[h.metric.name] = figure(h.below);
   }
-  inputs ??= { samples: recovered };
-  thresholds ??= {};
-  const words = Object.keys(thresholds).map((name) => `${name} at most ${inputs![name]} over ${rule.recovery_s} s < ${thresholds[name]}`);
+  const words = Object.keys(thresholds).map((name) => `${name} at most ${inputs[name]} over ${rule.recovery_s} s < ${thresholds[name]}`);
   return { from: current, to: current - 1, inputs, thresholds, why: `${words.join(" and ")}, held ${Math.round((now - latch.since) / 1000)} s >= ${rule.min_hold_s} s` };
 }
