@@ -52,11 +52,6 @@ export class Series<T extends Sample> {
     return this.size ? this.items[this.items.length - 1] : undefined;
   }
 
-  /** The samples with `from <= at <= to`, oldest first. */
-  window(from: number, to = Infinity): T[] {
-    return this.items.slice(this.firstAtOrAfter(from), this.firstAfter(to));
-  }
-
   /** Each of the samples with `from <= at <= to`, oldest first, without copying them. */
   each(from: number, to: number, visit: (sample: T) => void): void {
     const items = this.items;
@@ -142,11 +137,6 @@ export class Series<T extends Sample> {
       this.head = 0;
     }
   }
-}
-
-/** The values of a series' samples over a window as one figure by `method`; NaN for none. */
-export function aggregate<T extends Sample>(series: Series<T>, from: number, to: number, of: (sample: T) => number, method: Method): number {
-  return series.aggregate(from, to, of, method);
 }
 
 /** Rounds a figure for a reason or an inputs record (readable, and stable across runs). */
