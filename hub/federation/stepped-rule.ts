@@ -51,6 +51,14 @@ export function steppedLevel<S extends Sample>(series: Series<S>, now: number, r
   if (samples >= rule.min_samples && highestReached(series, from, now, rule, metrics) > current) return rise(series, from, now, rule, metrics, current, samples);
   if (current === 0 || !latch || now - latch.since < rule.min_hold_s * 1000) return null;
   const recoveryFrom = now - rule.recovery_s * 1000;
+  // The newest sample first: while the step holds it is mostly not below, and nothing more need be read.
+  const newest = series.latest();
+  if (newest && newest.at >= recoveryFrom && newest.at <= now) {
+    for (const metric of metrics) {
+      const threshold = metric.thresholds[current - 1];
+      if (threshold !== null && threshold !== undefined && !(metric.of(newest) < threshold - (metric.hysteresis ?? rule.hysteresis))) return null;
+    }
+  }
   const recovered = series.count(recoveryFrom, now);
   if (recovered < rule.min_samples) return null;
   // Each metric with a threshold at this step must have stayed below it by its hysteresis.
