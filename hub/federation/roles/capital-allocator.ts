@@ -2,10 +2,10 @@
 // as drawdown or the day's realised loss passes each step, and back up one
 // step at a time after a sustained recovery; and locks part of the profit
 // (CASHFLOW) once the day's realised PnL stays above a floor.
-import type { NodeState, PortfolioSample } from "../fleet-state.ts";
-import { propose, type Proposal, type Role, type RoleInput } from "../role.ts";
 import type { RoleConfigs } from "../config.ts";
 import { derivedFrom } from "../derived.ts";
+import type { NodeState, PortfolioSample } from "../fleet-state.ts";
+import { propose, type Proposal, type Role, type RoleInput } from "../role.ts";
 import { figure } from "../series.ts";
 import { steppedLevel } from "../stepped-rule.ts";
 
