@@ -13,7 +13,10 @@ import { NODE_ID_PATTERN } from "./node-id.ts";
 const node = z.string().regex(NODE_ID_PATTERN);
 const at = z.int().min(0);
 /** The hub's health states of a node (hub/nodes/node-model.ts HEALTH_STATES). */
-const nodeHealth = z.enum(["healthy", "degraded", "unhealthy", "offline"]);
+export const NODE_HEALTH_STATES = ["healthy", "degraded", "unhealthy", "offline"] as const;
+/** How a position closed, as a close event says. */
+export const CLOSE_EXITS = ["stop_loss", "take_profit", "manual", "liquidation"] as const;
+const nodeHealth = z.enum(NODE_HEALTH_STATES);
 
 export const FederationEvent = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("portfolio"), node, at, report: PortfolioMessage }),
@@ -31,7 +34,7 @@ export const FederationEvent = z.discriminatedUnion("type", [
       symbol: z.string().min(1).max(32),
       ts: at,
       pnl_usd: z.number().optional(),
-      exit: z.enum(["stop_loss", "take_profit", "manual", "liquidation"]).optional(),
+      exit: z.enum(CLOSE_EXITS).optional(),
     }),
   }),
   /** The passing of time with nothing observed: lets timers (holds, locks) run in a replay. */

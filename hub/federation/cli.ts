@@ -5,7 +5,7 @@
 // and alerts, a {"kind":"error"} line for each bad input line (the replay
 // goes on), and a summary last. Without --config every default applies
 // (examples/federation.yaml lists them).
-import { createInterface } from "node:readline";
+import { lineBatches } from "../../lib/line-batches.ts";
 import { readCommandLine, runCommand, UsageError } from "../../lib/command-line.ts";
 import { DEFAULT_FEDERATION_CONFIG } from "./config.ts";
 import { FederationConfigError, loadFederationConfig } from "./config-file.ts";
@@ -53,8 +53,8 @@ await runCommand("edgefed federation", () => USAGE, async () => {
   }
   const replay = new Replay(config);
   const out = new LineWriter();
-  for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
-    for (const record of replay.line(line)) out.write(record);
+  for await (const lines of lineBatches(process.stdin)) {
+    for (const line of lines) for (const record of replay.line(line)) out.write(record);
   }
   out.write(replay.summary());
   out.flush();

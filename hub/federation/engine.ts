@@ -21,6 +21,13 @@ import { Throttle, type Refusal } from "./throttle.ts";
 
 const HOUR_MS = 3_600_000;
 
+/** By event type, the roles whose fleet rules read it (Role.fleetInputs). */
+const FLEET_READERS = new Map<string, RoleName[]>();
+const NO_ROLES: readonly RoleName[] = [];
+
+const enabledRoles = (config: FederationConfig): RoleName[] => ROLE_NAMES.filter((name) => config.roles[name].mode !== "off");
+for (const name of ROLE_NAMES) for (const type of ROLES[name].fleetInputs ?? []) FLEET_READERS.set(type, [...(FLEET_READERS.get(type) ?? []), name]);
+
 export interface EngineOptions {
   /** The policy in force for a target ("fleet" or a node id). */
   policyOf(target: string): KernelPolicy;
@@ -67,8 +74,12 @@ export interface RoleStatus {
 export class FederationEngine {
   readonly fleet: FleetState;
   private config: FederationConfig;
-  /** Each rule's latch by target, under "role/rule". */
-  private readonly latches = new Map<string, Map<string, Latch>>();
+  /** The roles not off, in priority order (from the config). */
+  private enabled: RoleName[];
+  /** Each role's latches: by rule, then by target. */
+  private readonly latches = new Map<RoleName, Map<string, Map<string, Latch>>>();
+  /** Each role's input, made once and brought up to date at each evaluation (one a role's evaluation reads, not keeps). */
+  private readonly inputs = new Map<RoleName, RoleInput>();
   private readonly throttle: Throttle;
   private readonly conflictWindow: ConflictWindow;
   private readonly conflictTimes: number[] = [];
@@ -98,10 +109,16 @@ export class FederationEngine {
     private readonly options: EngineOptions,
   ) {
     this.config = config;
+    this.enabled = enabledRoles(config);
     this.fleet = new FleetState(config);
     this.throttle = new Throttle(config);
     this.conflictWindow = new ConflictWindow(config.engine.conflict_window_s * 1000);
-    for (const name of ROLE_NAMES) this.roleStatus.set(name, { last_evaluation: null, last_decision: null });
+    for (const name of ROLE_NAMES) {
+      this.roleStatus.set(name, { last_evaluation: null, last_decision: null });
+      this.latches.set(name, new Map());
+      const latches = this.latches.get(name)!;
+      this.inputs.set(name, { fleet: this.fleet, config, now: 0, changedSince: -Infinity, policyOf: options.policyOf, latch: (rule, target) => latches.get(rule)?.get(target) });
+    }
   }
 
   get currentConfig(): FederationConfig {
@@ -111,6 +128,7 @@ export class FederationEngine {
   /** A new config (hot reload): thresholds and modes from the next event on; the state observed stays. */
   setConfig(config: FederationConfig): void {
     this.config = config;
+    this.enabled = enabledRoles(config);
     this.throttle.setConfig(config);
     this.conflictWindow.setWindow(config.engine.conflict_window_s * 1000);
   }
@@ -133,8 +151,8 @@ export class FederationEngine {
   noteOverride(decision: Pick<DecisionRecord, "role" | "rule" | "type" | "target">, at: number): LatchChange[] {
     this.throttle.suppress(decision.role, decision.type, decision.target, at);
     const forgotten: LatchChange[] = [];
-    for (const [rule, byTarget] of this.latches) {
-      if (rule.startsWith(`${decision.role}/`) && byTarget.delete(decision.target)) forgotten.push({ rule, target: decision.target, latch: null });
+    for (const [rule, byTarget] of this.latches.get(decision.role)!) {
+      if (byTarget.delete(decision.target)) forgotten.push({ rule: `${decision.role}/${rule}`, target: decision.target, latch: null });
     }
     return forgotten;
   }
@@ -187,17 +205,15 @@ export class FederationEngine {
     const now = this.fleet.now;
     this.watchSilence(event, now, step);
 
-    for (const name of ROLE_NAMES) if (ROLES[name].fleetInputs?.includes(event.type)) this.fleetInputsSeen.add(name);
+    for (const name of FLEET_READERS.get(event.type) ?? NO_ROLES) this.fleetInputsSeen.add(name);
     const outputs: Array<Proposal | LatchMove> = [];
     const fleetDue = event.type === "tick" || now - this.lastFleetEvaluation >= this.config.engine.evaluate_every_s * 1000;
     if (fleetDue) this.sampleAt(now);
     const nodeInput = node !== null && (event.type === "portfolio" || event.type === "health") ? event.type : null;
     if (!fleetDue && nodeInput === null) return step;
 
-    const input = this.input(now, event.type === "tick");
-    for (const name of ROLE_NAMES) {
+    for (const name of this.enabled) {
       // A role at its hourly cap can decide nothing: it is not evaluated until the hour has room again.
-      if (this.config.roles[name].mode === "off") continue;
       if (this.throttle.capped(name, now)) {
         this.counters.capped_evaluations++;
         continue;
@@ -206,11 +222,18 @@ export class FederationEngine {
       const fleetRuns = fleetDue && role.evaluateFleet && (!role.fleetInputs || event.type === "tick" || this.fleetInputsSeen.has(name));
       if (fleetRuns) {
         this.fleetInputsSeen.delete(name);
-        outputs.push(...this.run(role, now, step, () => role.evaluateFleet!(input(name))));
+        this.run(role, this.input(name, now, event.type === "tick"), null, step, outputs);
         this.lastFleetRun.set(name, now);
       }
-      if (nodeInput !== null && role.evaluateNode && role.nodeInputs?.includes(nodeInput)) outputs.push(...this.run(role, now, step, () => role.evaluateNode!(input(name), node as NodeState)));
+      if (nodeInput !== null && role.evaluateNode && role.nodeInputs?.includes(nodeInput)) this.run(role, this.input(name, now, event.type === "tick"), node, step, outputs);
     }
+    if (outputs.length > 0) this.decideAll(outputs, now, step);
+    this.alertOnConflicts(now, step);
+    return step;
+  }
+
+  /** The roles' outputs of one evaluation: latches moved, proposals decided on. */
+  private decideAll(outputs: Array<Proposal | LatchMove>, now: number, step: EngineStep): void {
     // Higher priority first, so within one evaluation the winner of a conflict is made first.
     const proposals: Proposal[] = [];
     for (const output of outputs) {
@@ -225,19 +248,15 @@ export class FederationEngine {
         this.unhealthy(`deciding on ${proposal.role}'s ${proposal.type} for ${proposal.target} failed: ${(error as Error).message}`, `${proposal.role}:decide`, now, step);
       }
     }
-    this.alertOnConflicts(now, step);
-    return step;
   }
 
-  private input(now: number, everything: boolean): (role: RoleName) => RoleInput {
-    return (role) => ({
-      fleet: this.fleet,
-      config: this.config,
-      now,
-      changedSince: everything ? -Infinity : (this.lastFleetRun.get(role) ?? -Infinity),
-      policyOf: this.options.policyOf,
-      latch: (rule, target) => this.latches.get(`${role}/${rule}`)?.get(target),
-    });
+  /** A role's input for an evaluation at `now` (`everything`: a tick, which looks at everything again). */
+  private input(role: RoleName, now: number, everything: boolean): RoleInput {
+    const input = this.inputs.get(role)!;
+    input.config = this.config;
+    input.now = now;
+    input.changedSince = everything ? -Infinity : (this.lastFleetRun.get(role) ?? -Infinity);
+    return input;
   }
 
   /** A fleet evaluation's figures at `at`. */
@@ -248,23 +267,27 @@ export class FederationEngine {
 
   /** Moves a rule's latch; the move goes in `step` for the hub to keep (none while restoring). */
   private setLatch(role: RoleName, rule: string, target: string, latch: Latch, step: EngineStep | null): void {
-    const key = `${role}/${rule}`;
-    let byTarget = this.latches.get(key);
-    if (!byTarget) this.latches.set(key, (byTarget = new Map()));
+    const byRule = this.latches.get(role)!;
+    let byTarget = byRule.get(rule);
+    if (!byTarget) byRule.set(rule, (byTarget = new Map()));
     const before = byTarget.get(target);
     byTarget.set(target, latch);
-    if (step && canonicalJson(before ?? null) !== canonicalJson(latch)) step.latches.push({ rule: key, target, latch });
+    if (step && canonicalJson(before ?? null) !== canonicalJson(latch)) step.latches.push({ rule: `${role}/${rule}`, target, latch });
   }
 
-  /** One role's evaluation; one that throws makes no proposal and an alert (at most one an hour per role). */
-  private run(role: Role, now: number, step: EngineStep, evaluate: () => Array<Proposal | LatchMove>): Array<Proposal | LatchMove> {
+  /**
+   * One role's evaluation, its fleet rules (`node` null) or its node rules,
+   * its outputs added to `outputs`; one that throws makes no proposal and
+   * an alert (at most one an hour per role).
+   */
+  private run(role: Role, input: RoleInput, node: NodeState | null, step: EngineStep, outputs: Array<Proposal | LatchMove>): void {
     this.counters.evaluations++;
-    this.roleStatus.get(role.name)!.last_evaluation = now;
+    this.roleStatus.get(role.name)!.last_evaluation = input.now;
     try {
-      return evaluate();
+      const produced = node === null ? role.evaluateFleet!(input) : role.evaluateNode!(input, node);
+      for (const output of produced) outputs.push(output);
     } catch (error) {
-      this.unhealthy(`${role.name} failed to evaluate: ${(error as Error).message}`, role.name, now, step);
-      return [];
+      this.unhealthy(`${role.name} failed to evaluate: ${(error as Error).message}`, role.name, input.now, step);
     }
   }
 

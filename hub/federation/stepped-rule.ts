@@ -7,7 +7,7 @@
 // threshold by the hysteresis. It moves one step back at a time.
 import type { Method } from "./config.ts";
 import type { Latch } from "./role.ts";
-import { aggregate, figure, type Sample, type Series } from "./series.ts";
+import { figure, type Sample, type Series } from "./series.ts";
 
 export interface SteppedRule {
   method: Method;
@@ -47,35 +47,28 @@ export function steppedLevel<S extends Sample>(series: Series<S>, now: number, r
   const current = latch?.level ?? 0;
   const from = now - rule.lookback_s * 1000;
   const samples = series.count(from, now);
-  if (samples >= rule.min_samples) {
-    let reached = 0;
-    const inputs: Record<string, number> = { samples };
-    const fired: Record<string, number> = {};
-    for (const metric of metrics) {
-      const value = aggregate(series, from, now, metric.of, rule.method);
-      metric.thresholds.forEach((threshold, i) => {
-        if (threshold !== null && value >= threshold && i + 1 > reached) {
-          reached = i + 1;
-          inputs[metric.name] = figure(value);
-          fired[metric.name] = threshold;
-        }
-      });
-    }
-    if (reached > current) {
-      const words = Object.entries(fired).map(([name, threshold]) => `${name} ${inputs[name]} (${rule.method} of ${samples} samples over ${rule.lookback_s} s) >= ${threshold}`);
-      return { from: current, to: reached, inputs, thresholds: fired, why: words.join(" and ") };
-    }
-  }
+  // Most evaluations stay where they are: the step reached is judged first, the record of why is made only for a rise.
+  if (samples >= rule.min_samples && highestReached(series, from, now, rule, metrics) > current) return rise(series, from, now, rule, metrics, current, samples);
   if (current === 0 || !latch || now - latch.since < rule.min_hold_s * 1000) return null;
   const recoveryFrom = now - rule.recovery_s * 1000;
+  // The newest sample first: while the step holds it is mostly not below, and nothing more need be read.
+  const newest = series.latest();
+  if (newest && newest.at >= recoveryFrom && newest.at <= now) {
+    for (const metric of metrics) {
+      const threshold = metric.thresholds[current - 1];
+      if (threshold !== null && threshold !== undefined && !(metric.of(newest) < threshold - (metric.hysteresis ?? rule.hysteresis))) return null;
+    }
+  }
   const recovered = series.count(recoveryFrom, now);
   if (recovered < rule.min_samples) return null;
   // Each metric with a threshold at this step must have stayed below it by its hysteresis.
-  const held = metrics.flatMap((metric) => {
+  const held: Array<{ metric: Metric<S>; below: number; worst: number }> = [];
+  for (const metric of metrics) {
     const threshold = metric.thresholds[current - 1];
-    return threshold === null || threshold === undefined ? [] : [{ metric, below: threshold - (metric.hysteresis ?? rule.hysteresis), worst: -Infinity }];
-  });
-  // One pass, newest first: a recent sample not below ends it at once, the common case while the step holds.
+    if (threshold !== null && threshold !== undefined) held.push({ metric, below: threshold - (metric.hysteresis ?? rule.hysteresis), worst: -Infinity });
+  }
+  // One pass, newest first, every metric at each sample: a recent sample not below ends it at once, the common case
+  // while the step holds (so the whole window is read only when every metric has recovered).
   let recoveredAll = true;
   series.eachNewest(recoveryFrom, now, (sample) => {
     for (const h of held) {
@@ -92,4 +85,37 @@ export function steppedLevel<S extends Sample>(series: Series<S>, now: number, r
   }
   const words = Object.keys(thresholds).map((name) => `${name} at most ${inputs[name]} over ${rule.recovery_s} s < ${thresholds[name]}`);
   return { from: current, to: current - 1, inputs, thresholds, why: `${words.join(" and ")}, held ${Math.round((now - latch.since) / 1000)} s >= ${rule.min_hold_s} s` };
+}
+
+/** The highest step any metric reaches over the window (0: none). */
+function highestReached<S extends Sample>(series: Series<S>, from: number, now: number, rule: SteppedRule, metrics: readonly Metric<S>[]): number {
+  let reached = 0;
+  for (const metric of metrics) {
+    const value = series.aggregate(from, now, metric.of, rule.method);
+    for (let i = 0; i < metric.thresholds.length; i++) {
+      const threshold = metric.thresholds[i]!;
+      if (threshold !== null && value >= threshold && i + 1 > reached) reached = i + 1;
+    }
+  }
+  return reached;
+}
+
+/** The rise to the highest step reached, with the values and thresholds that reached it. */
+function rise<S extends Sample>(series: Series<S>, from: number, now: number, rule: SteppedRule, metrics: readonly Metric<S>[], current: number, samples: number): StepChange {
+  let reached = 0;
+  const inputs: Record<string, number> = { samples };
+  const fired: Record<string, number> = {};
+  for (const metric of metrics) {
+    const value = series.aggregate(from, now, metric.of, rule.method);
+    for (let i = 0; i < metric.thresholds.length; i++) {
+      const threshold = metric.thresholds[i]!;
+      if (threshold !== null && value >= threshold && i + 1 > reached) {
+        reached = i + 1;
+        inputs[metric.name] = figure(value);
+        fired[metric.name] = threshold;
+      }
+    }
+  }
+  const words = Object.entries(fired).map(([name, threshold]) => `${name} ${inputs[name]} (${rule.method} of ${samples} samples over ${rule.lookback_s} s) >= ${threshold}`);
+  return { from: current, to: reached, inputs, thresholds: fired, why: words.join(" and ") };
 }

@@ -2,18 +2,25 @@
 // as drawdown or the day's realised loss passes each step, and back up one
 // step at a time after a sustained recovery; and locks part of the profit
 // (CASHFLOW) once the day's realised PnL stays above a floor.
+import type { RoleConfigs } from "../config.ts";
+import { derivedFrom } from "../derived.ts";
 import type { NodeState, PortfolioSample } from "../fleet-state.ts";
 import { propose, type Proposal, type Role, type RoleInput } from "../role.ts";
-import { aggregate, figure } from "../series.ts";
+import { figure } from "../series.ts";
 import { steppedLevel } from "../stepped-rule.ts";
+
+const profileRule = derivedFrom((rule: RoleConfigs["capital_allocator"]["profile"]) => ({
+  stepped: { ...rule, hysteresis: rule.hysteresis_pct },
+  metrics: [
+    { name: "drawdown_pct", of: (s: PortfolioSample) => s.drawdown_pct, thresholds: rule.steps.map((s) => s.at_drawdown_pct) },
+    { name: "daily_loss_pct", of: (s: PortfolioSample) => s.daily_loss_pct, thresholds: rule.steps.map((s) => s.at_daily_loss_pct), hysteresis: rule.loss_hysteresis_pct },
+  ],
+}));
 
 function profile(input: RoleInput, node: NodeState): Proposal[] {
   const rule = input.config.roles.capital_allocator.profile;
-  const metrics = [
-    { name: "drawdown_pct", of: (s: PortfolioSample) => s.drawdown_pct, thresholds: rule.steps.map((s) => s.at_drawdown_pct) },
-    { name: "daily_loss_pct", of: (s: PortfolioSample) => s.daily_loss_pct, thresholds: rule.steps.map((s) => s.at_daily_loss_pct), hysteresis: rule.loss_hysteresis_pct },
-  ];
-  const change = steppedLevel(node.portfolio, input.now, { ...rule, hysteresis: rule.hysteresis_pct }, metrics, input.latch("profile", node.id));
+  const { stepped, metrics } = profileRule(rule);
+  const change = steppedLevel(node.portfolio, input.now, stepped, metrics, input.latch("profile", node.id));
   if (!change) return [];
   const to = change.to === 0 ? rule.base : rule.steps[change.to - 1]!.profile;
   const down = change.to > change.from;
@@ -33,13 +40,15 @@ function profile(input: RoleInput, node: NodeState): Proposal[] {
   ];
 }
 
+const realizedPnl = (s: PortfolioSample) => s.realized_pnl_today;
+
 function cashflow(input: RoleInput, node: NodeState): Proposal[] {
   const rule = input.config.roles.capital_allocator.cashflow;
   if (input.latch("cashflow", node.id)) return [];
   const from = input.now - rule.lookback_s * 1000;
   const samples = node.portfolio.count(from, input.now);
   if (samples < rule.min_samples) return [];
-  const pnl = aggregate(node.portfolio, from, input.now, (s) => s.realized_pnl_today, rule.method);
+  const pnl = node.portfolio.aggregate(from, input.now, realizedPnl, rule.method);
   if (!(pnl > rule.min_profit_usd)) return [];
   const { profit_lock_pct, reinvest_pct, reserve_buffer_pct } = rule;
   return [

@@ -3,6 +3,7 @@
 // the symbol universe without the symbols that hit the fleet's stop-losses
 // too often (StoplossGuard) or made too little per close (LowProfitPairs)
 // over the lookback, each locked out for lock_s.
+import type { ModelSample } from "../fleet-state.ts";
 import { propose, type Proposal, type Role, type RoleInput } from "../role.ts";
 import { figure } from "../series.ts";
 
@@ -27,6 +28,8 @@ function researchTask(input: RoleInput, rule: string, model: string, node: strin
   });
 }
 
+const sharpeOf = (s: ModelSample) => s.sharpe_ratio;
+
 function models(input: RoleInput): Proposal[] {
   const { stale_model: stale, performance_decay: decay } = input.config.roles.researcher;
   const out: Proposal[] = [];
@@ -39,14 +42,14 @@ function models(input: RoleInput): Proposal[] {
     }
     if (locked(input, "performance_decay", `model:${model}`, decay.lock_s)) continue;
     const split = input.now - decay.lookback_s * 1000;
-    const recent = series.window(split, input.now);
-    const baseline = series.window(split - decay.baseline_s * 1000, split - 1);
-    if (recent.length < decay.min_samples || baseline.length < decay.min_samples) continue;
-    const mean = (xs: typeof recent) => xs.reduce((sum, s) => sum + s.sharpe_ratio, 0) / xs.length;
-    const [now, before] = [mean(recent), mean(baseline)];
+    // Summed in place: a day of a fleet's reports of one model is thousands.
+    const recent = series.sum(split, input.now, sharpeOf);
+    const baseline = series.sum(split - decay.baseline_s * 1000, split - 1, sharpeOf);
+    if (recent.count < decay.min_samples || baseline.count < decay.min_samples) continue;
+    const [now, before] = [recent.sum / recent.count, baseline.sum / baseline.count];
     const limit = before * (1 - decay.decay_pct / 100);
     if (!(before > 0 && now <= limit)) continue;
-    const description = `${model}'s Sharpe decays: ${figure(now)} (mean of ${recent.length} over ${decay.lookback_s} s) <= ${figure(limit)} (${decay.decay_pct}% below its baseline ${figure(before)}, ${baseline.length} over ${decay.baseline_s} s before)`;
+    const description = `${model}'s Sharpe decays: ${figure(now)} (mean of ${recent.count} over ${decay.lookback_s} s) <= ${figure(limit)} (${decay.decay_pct}% below its baseline ${figure(before)}, ${baseline.count} over ${decay.baseline_s} s before)`;
     out.push(researchTask(input, "performance_decay", model, latest.node, decay.task_type, description, { model, sharpe_recent: figure(now), sharpe_baseline: figure(before) }, { decay_pct: decay.decay_pct, min_samples: decay.min_samples }));
   }
   return out;

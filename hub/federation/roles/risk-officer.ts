@@ -2,14 +2,21 @@
 // step each time the node's drawdown passes a step's threshold, and relaxes
 // them a step at a time once drawdown has stayed below the step by the
 // hysteresis for the recovery time and the step has held.
+import type { RoleConfigs } from "../config.ts";
+import { derivedFrom } from "../derived.ts";
 import type { NodeState, PortfolioSample } from "../fleet-state.ts";
 import { propose, type Proposal, type Role, type RoleInput } from "../role.ts";
 import { steppedLevel } from "../stepped-rule.ts";
 
+const drawdownRule = derivedFrom((rule: RoleConfigs["risk_officer"]["drawdown"]) => ({
+  stepped: { ...rule, hysteresis: rule.hysteresis_pct },
+  metrics: [{ name: "drawdown_pct", of: (s: PortfolioSample) => s.drawdown_pct, thresholds: rule.steps.map((s) => s.at_drawdown_pct) }],
+}));
+
 function evaluateNode(input: RoleInput, node: NodeState): Proposal[] {
   const rule = input.config.roles.risk_officer.drawdown;
-  const metric = { name: "drawdown_pct", of: (s: PortfolioSample) => s.drawdown_pct, thresholds: rule.steps.map((s) => s.at_drawdown_pct) };
-  const change = steppedLevel(node.portfolio, input.now, { ...rule, hysteresis: rule.hysteresis_pct }, [metric], input.latch("drawdown", node.id));
+  const { stepped, metrics } = drawdownRule(rule);
+  const change = steppedLevel(node.portfolio, input.now, stepped, metrics, input.latch("drawdown", node.id));
   if (!change) return [];
   const { at_drawdown_pct: _at, ...limits } = change.to === 0 ? { at_drawdown_pct: 0, ...rule.relaxed } : rule.steps[change.to - 1]!;
   const tighten = change.to > change.from;

@@ -5,6 +5,8 @@
 // the node in EMERGENCY mode, EMERGENCY freezes it; both lift the same way.
 import { modeAt } from "../../../kernel/policy.ts";
 import { SYSTEM_STATUSES } from "../../../kernel/types.ts";
+import type { RoleConfigs } from "../config.ts";
+import { derivedFrom } from "../derived.ts";
 import type { FleetSample, HealthSample, NodeState } from "../fleet-state.ts";
 import { propose, type Latch, type LatchMove, type Proposal, type Role, type RoleInput } from "../role.ts";
 import { steppedLevel, type Metric, type StepChange } from "../stepped-rule.ts";
@@ -95,13 +97,14 @@ function evaluateFleet(input: RoleInput): Array<Proposal | LatchMove> {
 }
 
 const STATUS_RANK = (s: HealthSample) => SYSTEM_STATUSES.indexOf(s.system_status);
+// Step 1 from CRITICAL (EMERGENCY mode), step 2 from EMERGENCY (freeze); both sustained over min_samples reports.
+const STATUS_METRICS: Metric<HealthSample>[] = [{ name: "system_status_rank", of: STATUS_RANK, thresholds: [SYSTEM_STATUSES.indexOf("CRITICAL"), SYSTEM_STATUSES.indexOf("EMERGENCY")] }];
+const statusRule = derivedFrom((rule: RoleConfigs["supervisor"]["system_status"]) => ({ ...rule, method: "min" as const, hysteresis: 0 }));
 
 function evaluateNode(input: RoleInput, node: NodeState): Array<Proposal | LatchMove> {
   const rule = input.config.roles.supervisor.system_status;
   const latch = input.latch("system_status", node.id);
-  // Step 1 from CRITICAL (EMERGENCY mode), step 2 from EMERGENCY (freeze); both sustained over min_samples reports.
-  const metric: Metric<HealthSample> = { name: "system_status_rank", of: STATUS_RANK, thresholds: [SYSTEM_STATUSES.indexOf("CRITICAL"), SYSTEM_STATUSES.indexOf("EMERGENCY")] };
-  const change = steppedLevel(node.health, input.now, { ...rule, method: "min", hysteresis: 0 }, [metric], latch);
+  const change = steppedLevel(node.health, input.now, statusRule(rule), STATUS_METRICS, latch);
   if (!change) return [];
   const base = { role: "supervisor" as const, rule: "system_status", target: node.id, inputs: change.inputs, thresholds: change.thresholds, latch: { level: change.to, since: input.now } };
   const why = `${change.why} (rank of ${SYSTEM_STATUSES.join(" < ")})`;
