@@ -19,6 +19,7 @@ import type { Report, ReportKind } from "../../protocol/reports.ts";
 import type { AlertSeverity } from "../alerts.ts";
 import type { DecisionOrigin } from "../decisions/decision-origin.ts";
 import type { HealthTransition, NodeRecord } from "../nodes/node-model.ts";
+import type { NewWorkPackage, TransitionOutcome, WorkAttempt, WorkChange, WorkEvent, WorkListQuery, WorkPackage, WorkState } from "../work/work-model.ts";
 
 /**
  * Health transitions kept per node; older ones are deleted as new ones come.
@@ -368,6 +369,36 @@ export interface HubValueWrites extends HubValueReads {
   put(key: string, value: string): Promise<void>;
 }
 
+/** Work packages (hub/work/work-model.ts), their attempts and their history. */
+export interface WorkReads {
+  get(id: string): Promise<WorkPackage | undefined>;
+  byIdempotencyKey(key: string): Promise<WorkPackage | undefined>;
+  /** The packages of one fleet submit, by seq. */
+  group(group: string): Promise<WorkPackage[]>;
+  /** Newest first, as the query narrows them; at most `limit`. */
+  list(query: WorkListQuery): Promise<WorkPackage[]>;
+  /** Queued, leased and running packages, oldest first: what the scheduler works on. */
+  active(): Promise<WorkPackage[]>;
+  /** How many packages are in each state. */
+  countByState(): Promise<Record<WorkState, number>>;
+  /** Its attempts, first first. */
+  attempts(id: string): Promise<WorkAttempt[]>;
+  /** Its transitions and refused messages, oldest first. */
+  events(id: string): Promise<WorkEvent[]>;
+}
+
+export interface WorkWrites extends WorkReads {
+  /** Stores a new package, queued, and records its first event; a taken idempotency key or id throws. */
+  add(pkg: NewWorkPackage): Promise<WorkPackage>;
+  /**
+   * Applies a change if the state machine allows it from where the package
+   * is (ALLOWED_TRANSITIONS) and, for a fenced change, if its attempt is the
+   * current one; records it. A refused fenced change is recorded too (event
+   * with `to` null). A lease running out on the last attempt fails the package.
+   */
+  transition(id: string, change: WorkChange, at: number): Promise<TransitionOutcome>;
+}
+
 /** What a write's work gets: reads and writes inside its transaction. */
 export interface StoreTransaction {
   nodes: NodeWrites;
@@ -377,6 +408,7 @@ export interface StoreTransaction {
   reports: ReportWrites;
   federationEvents: FederationEventWrites;
   alerts: AlertWrites;
+  work: WorkWrites;
   hubValues: HubValueWrites;
 }
 
@@ -388,6 +420,7 @@ export interface HubStore {
   reports: ReportReads;
   federationEvents: FederationEventReads;
   alerts: AlertReads;
+  work: WorkReads;
   hubValues: HubValueReads;
   /**
    * Runs `work` in one transaction and resolves with its result once that is

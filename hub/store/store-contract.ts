@@ -20,6 +20,7 @@ import {
   type StoredAlert,
   type Tombstone,
 } from "./hub-store.ts";
+import { describeWorkContract } from "./work-contract.ts";
 
 /**
  * Opens a fresh, empty store with these bounds (the defaults when none are
@@ -803,6 +804,8 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       expect([...(await store.decisions.policies()).keys()]).toEqual(["fleet"]);
     });
   });
+
+  describeWorkContract(name, fresh);
 
   describe(`${name}: hub values`, () => {
     test("kept by key, replaced on put", async () => {

@@ -3,7 +3,7 @@
 // versions brought (tombstones in 2, bounded health transitions in 3, the
 // strategy reports' history in 4, override links and ack results in 5,
 // federation events and decision origins in 6, alerts and the webhook's
-// outbox in 7); one from a newer hub is refused.
+// outbox in 7, work packages in 8); one from a newer hub is refused.
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { openDatabase, type SqliteDatabase } from "../../../lib/sqlite.ts";
@@ -11,6 +11,7 @@ import { cleanUp, closeLater, tempDir } from "../../../test/helpers.ts";
 import { TRANSITIONS_KEPT_PER_NODE } from "../hub-store.ts";
 import { openSqliteRegistry, REGISTRY_FILE, type SqliteRegistry } from "./sqlite-store.ts";
 import { SCHEMA_VERSION } from "./schema.ts";
+import { workPackage } from "../work-contract.ts";
 
 const NOW = 1_700_000_000_000;
 
@@ -41,6 +42,7 @@ function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase)
   if (version < 5) r.db.exec("ALTER TABLE decisions DROP COLUMN overridden_by; ALTER TABLE decision_acks DROP COLUMN result;");
   if (version < 6) r.db.exec("DROP TABLE federation_events; DROP TABLE federation_event_counts; ALTER TABLE decisions DROP COLUMN origin;");
   if (version < 7) r.db.exec("DROP TABLE alerts; DROP TABLE alert_outbox;");
+  if (version < 8) r.db.exec("DROP TABLE work_packages; DROP TABLE work_attempts; DROP TABLE work_events;");
   r.db.exec(`PRAGMA user_version = ${version}`);
   r.close();
   const check = openDatabase(join(dir, REGISTRY_FILE));
@@ -51,10 +53,10 @@ function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase)
 describe("registry schema upgrade", () => {
   test("a fresh registry is at the current version and has every table", () => {
     const r = registry();
-    expect(SCHEMA_VERSION).toBe(7);
-    expect(userVersion(r.db)).toBe(7);
+    expect(SCHEMA_VERSION).toBe(8);
+    expect(userVersion(r.db)).toBe(8);
     expect(tables(r.db)).toEqual(
-      expect.arrayContaining(["alert_outbox", "alerts", "decisions", "enrollment_tokens", "federation_events", "health_transitions", "node_reports", "nodes", "removed_nodes"]),
+      expect.arrayContaining(["alert_outbox", "alerts", "decisions", "enrollment_tokens", "federation_events", "health_transitions", "node_reports", "nodes", "removed_nodes", "work_attempts", "work_events", "work_packages"]),
     );
   });
 
@@ -160,6 +162,17 @@ describe("registry schema upgrade", () => {
     await upgraded.alerts.add(alert);
     expect(await upgraded.alerts.list({ limit: 10 })).toEqual([alert]);
     expect((await upgraded.alerts.outbox(10)).map((e) => e.alert.seq)).toEqual([1]);
+  });
+
+  test("a version-7 registry keeps its alerts and gains the work packages, empty", async () => {
+    const dir = tempDir();
+    olderRegistry(dir, 7, (db) => insertNode(db, "pi-v7"));
+    expect(tables(closeLater(openDatabase(join(dir, REGISTRY_FILE))))).not.toContain("work_packages");
+    const upgraded = registry(dir);
+    expect(await upgraded.nodes.get("pi-v7")).toBeDefined();
+    expect(await upgraded.work.active()).toEqual([]);
+    const pkg = await upgraded.work.add(workPackage("wp_v7"));
+    expect(pkg).toMatchObject({ seq: 1, state: "queued" });
   });
 
   test("a registry from a newer hub is refused", () => {

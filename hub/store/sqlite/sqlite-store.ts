@@ -18,6 +18,7 @@ import { SqliteReportTable } from "./report-table.ts";
 import { migrateRegistry } from "./schema.ts";
 import { SqliteTokenTable } from "./token-table.ts";
 import { SqliteTombstoneTable } from "./tombstone-table.ts";
+import { SqliteWorkTable } from "./work-table.ts";
 
 export const REGISTRY_FILE = "registry.sqlite";
 
@@ -41,6 +42,7 @@ export function openSqliteRegistry(dataDir: string, bounds: StoreBounds = DEFAUL
     reports: new SqliteReportTable(db),
     federationEvents: new SqliteFederationEventTable(db, bounds),
     alerts: new SqliteAlertTable(db, bounds),
+    work: new SqliteWorkTable(db),
     hubValues: new SqliteHubValueTable(db),
     close: () => db.close(),
   };
@@ -60,6 +62,7 @@ export function openSqliteStore(dataDir: string, bounds: StoreBounds = DEFAULT_S
     reports: registry.reports,
     federationEvents: registry.federationEvents,
     alerts: registry.alerts,
+    work: registry.work,
     hubValues: registry.hubValues,
     write: (work) => group.run(() => work(tx)),
     async healthy() {
