@@ -25,6 +25,7 @@ import { HubMetrics } from "./metrics/hub-metrics.ts";
 import { timedStore } from "./metrics/timed-store.ts";
 import type { HubSettings } from "./settings.ts";
 import { openHubStore } from "./store/open-hub-store.ts";
+import { WorkPackages } from "./work/work-packages.ts";
 
 export interface RunningHub {
   httpUrl: string;
@@ -37,6 +38,8 @@ export interface RunningHub {
   decisions: Decisions;
   /** The federation roles at work on what the hub observes. */
   federation: LiveFederation;
+  /** Work packages: submit and cancel. */
+  work: WorkPackages;
   /** Posts alerts to EDGEFED_ALERT_WEBHOOK_URL; null without one. */
   webhook: WebhookSender | null;
   stop(): Promise<void>;
@@ -168,7 +171,8 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   const flushTimer = setInterval(flushAndReport, settings.flushMs);
   const sweepTimer = setInterval(() => fleet.sweep(Date.now()), settings.sweepMs);
 
-  const app = createHubApp(context, decisions, ingest, federation);
+  const work = new WorkPackages(context);
+  const app = createHubApp(context, decisions, ingest, federation, work);
   const server = await serveHttp(app.fetch, settings.httpHost, settings.httpPort);
   const httpHost = settings.httpHost === "0.0.0.0" ? "127.0.0.1" : settings.httpHost;
   log(`HTTP API on ${settings.httpHost}:${server.port}; ${fleet.size} node(s) in the registry`);
@@ -181,6 +185,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     ingest,
     decisions,
     federation,
+    work,
     webhook,
     async stop() {
       federation.stop();
