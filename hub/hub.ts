@@ -26,6 +26,7 @@ import { timedStore } from "./metrics/timed-store.ts";
 import type { HubSettings } from "./settings.ts";
 import { openHubStore } from "./store/open-hub-store.ts";
 import { WorkPackages } from "./work/work-packages.ts";
+import { WorkScheduler } from "./work/work-scheduler.ts";
 
 export interface RunningHub {
   httpUrl: string;
@@ -40,6 +41,8 @@ export interface RunningHub {
   federation: LiveFederation;
   /** Work packages: submit and cancel. */
   work: WorkPackages;
+  /** Places work packages on nodes and takes back expired leases. */
+  workScheduler: WorkScheduler;
   /** Posts alerts to EDGEFED_ALERT_WEBHOOK_URL; null without one. */
   webhook: WebhookSender | null;
   stop(): Promise<void>;
@@ -138,11 +141,17 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     federation.observe(event);
   });
   const pendingDecisionAlerts = await PendingDecisionAlerts.start({ store, alerts, limitMs: settings.decisionPendingAlertS * 1000, clock: context.clock, log });
+  const workScheduler = await WorkScheduler.start(context, settings.sweepMs);
   const ingest = new Ingest(
     fleet,
     {
       onAck: (node, ack, now) => decisions.acknowledge(node, ack, now),
-      onBirth: (node, now) => void decisions.redeliver(node, now),
+      onBirth: (node, now) => {
+        void decisions.redeliver(node, now);
+        workScheduler.kick(); // its slots may be new
+      },
+      onWorkProgress: (node, message, now) => workScheduler.onProgress(node, message, now),
+      onWorkResult: (node, message, now) => workScheduler.onResult(node, message, now),
     },
     log,
   );
@@ -171,7 +180,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   const flushTimer = setInterval(flushAndReport, settings.flushMs);
   const sweepTimer = setInterval(() => fleet.sweep(Date.now()), settings.sweepMs);
 
-  const work = new WorkPackages(context);
+  const work = new WorkPackages(context, () => workScheduler.kick());
   const app = createHubApp(context, decisions, ingest, federation, work);
   const server = await serveHttp(app.fetch, settings.httpHost, settings.httpPort);
   const httpHost = settings.httpHost === "0.0.0.0" ? "127.0.0.1" : settings.httpHost;
@@ -186,9 +195,11 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     decisions,
     federation,
     work,
+    workScheduler,
     webhook,
     async stop() {
       federation.stop();
+      await workScheduler.stop();
       nodeHealthAlerts.stop();
       alerts.stop();
       clearInterval(flushTimer);

@@ -63,6 +63,7 @@ const DEFAULTS: AgentSettings = {
   outboxMax: 100000,
   offlineHoldAfterS: 0,
   journalRetentionDays: 30,
+  workSlots: 2,
   reconnectMaxS: 60,
   offline: false,
   envFile: "/etc/edgefed/agent.env",
@@ -84,6 +85,7 @@ const VARIABLES: Record<string, string> = {
   EDGEFED_OUTBOX_MAX: "--outbox-max",
   EDGEFED_OFFLINE_HOLD_AFTER_S: "--offline-hold-after-s",
   EDGEFED_JOURNAL_RETENTION_DAYS: "--journal-retention-days",
+  EDGEFED_WORK_SLOTS: "--work-slots",
   EDGEFED_RECONNECT_MAX_S: "--reconnect-max-s",
   EDGEFED_OFFLINE: "--offline",
 };
@@ -123,6 +125,7 @@ describe("parseAgentSettings: sources", () => {
       "EDGEFED_OUTBOX_MAX=100",
       "EDGEFED_OFFLINE_HOLD_AFTER_S=600",
       "EDGEFED_JOURNAL_RETENTION_DAYS=7",
+      "EDGEFED_WORK_SLOTS=4",
       "EDGEFED_RECONNECT_MAX_S=30",
       "EDGEFED_OFFLINE=yes",
       "MIN_NOTIONAL_USD=25", // not ours: left for systemd to pass on
@@ -141,6 +144,7 @@ describe("parseAgentSettings: sources", () => {
       outboxMax: 100,
       offlineHoldAfterS: 600,
       journalRetentionDays: 7,
+      workSlots: 4,
       reconnectMaxS: 30,
       offline: true,
       envFile: DEFAULT_ENV_FILE,
