@@ -181,7 +181,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   const sweepTimer = setInterval(() => fleet.sweep(Date.now()), settings.sweepMs);
 
   const work = new WorkPackages(context, () => workScheduler.kick());
-  const app = createHubApp(context, decisions, ingest, federation, work);
+  const app = createHubApp(context, decisions, ingest, federation, work, workScheduler);
   const server = await serveHttp(app.fetch, settings.httpHost, settings.httpPort);
   const httpHost = settings.httpHost === "0.0.0.0" ? "127.0.0.1" : settings.httpHost;
   log(`HTTP API on ${settings.httpHost}:${server.port}; ${fleet.size} node(s) in the registry`);

@@ -8,6 +8,7 @@ import type { LiveFederation } from "../federation/live.ts";
 import type { HubContext } from "../hub-context.ts";
 import type { Ingest } from "../ingest/ingest.ts";
 import type { WorkPackages } from "../work/work-packages.ts";
+import type { WorkScheduler } from "../work/work-scheduler.ts";
 import { requireAdmin } from "./admin-auth.ts";
 import { limitBody, routeNotFound } from "../../lib/http-errors.ts";
 import { hubErrorHandler } from "./error-handler.ts";
@@ -20,7 +21,7 @@ import { registerRoutes } from "./routes/register.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { workRoutes } from "./routes/work.ts";
 
-export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Ingest, federation: LiveFederation, work: WorkPackages): Hono {
+export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Ingest, federation: LiveFederation, work: WorkPackages, workScheduler: WorkScheduler): Hono {
   const app = new Hono();
   const admin = requireAdmin(hub.identity.adminTokenHash);
 
@@ -41,6 +42,6 @@ export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Inge
   app.route("/federation/nodes", nodeRoutes(hub, decisions, admin));
   app.route("/api/federation", decisionRoutes(hub, decisions, admin));
   app.route("/api/federation", federationRoutes(hub, admin, federation));
-  app.route("/api/federation/work", workRoutes(hub, work, admin));
+  app.route("/api/federation/work", workRoutes(hub, work, workScheduler, admin));
   return app;
 }

@@ -13,6 +13,7 @@ function fleet(count: number, overrides: (i: number) => Partial<NodeSlots> = () 
     slots: 1000,
     inFlight: 0,
     load1: 0,
+    rttMs: null,
     ...overrides(i),
   }));
 }
@@ -68,9 +69,10 @@ describe("placement", () => {
     expect(Math.min(...counts)).toBeGreaterThan(50);
   });
 
-  test("latency falls back to least loaded (no round-trip time is measured yet)", () => {
-    const nodes = fleet(3, (i) => ({ load1: [2, 0.5, 1][i]! }));
-    expect(chooseNode(pkg(1, "latency"), nodes, null)!.nodeId).toBe("pi-01");
+  test("latency picks the lowest smoothed round-trip time; a node not measured yet first, ties to the less loaded", () => {
+    expect(chooseNode(pkg(1, "latency"), fleet(3, (i) => ({ rttMs: [40, 12, 25][i]! })), null)!.nodeId).toBe("pi-01");
+    expect(chooseNode(pkg(1, "latency"), fleet(3, (i) => ({ rttMs: [40, 12, null][i]! })), null)!.nodeId).toBe("pi-02");
+    expect(chooseNode(pkg(1, "latency"), fleet(3, (i) => ({ load1: [2, 0.5, 1][i]! })), null)!.nodeId).toBe("pi-01");
   });
 
   for (const strategy of ["least_loaded", "round_robin", "random", "latency"] as const) {

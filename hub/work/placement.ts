@@ -17,6 +17,8 @@ export interface NodeSlots {
   inFlight: number;
   /** Its 1-minute load average from the last heartbeat; null: none yet. */
   load1: number | null;
+  /** Smoothed round-trip time of offers (offer to first progress), ms; null: not measured yet. */
+  rttMs: number | null;
 }
 
 export interface Placeable {
@@ -62,7 +64,15 @@ export function chooseNode(pkg: Placeable, nodes: readonly NodeSlots[], roundRob
     case "random":
       // Seeded by the package id: the same package goes to the same node given the same fleet (tests, replays).
       return candidates[Math.floor(seededRandom(hashOf(pkg.id))() * candidates.length)]!;
-    case "latency": // the hub measures no round-trip time yet: least loaded until it does
+    case "latency": {
+      // A node not measured yet counts as the fastest, so each gets measured; ties go to the less loaded.
+      let best = candidates[0]!;
+      for (const node of candidates) {
+        const [rtt, bestRtt] = [node.rttMs ?? 0, best.rttMs ?? 0];
+        if (rtt < bestRtt || (rtt === bestRtt && leastLoadedScore(node) < leastLoadedScore(best))) best = node;
+      }
+      return best;
+    }
     case "least_loaded": {
       let best = candidates[0]!;
       for (const node of candidates) if (leastLoadedScore(node) < leastLoadedScore(best)) best = node;

@@ -115,3 +115,15 @@ test("a package past its deadline expires, queued or leased", async () => {
   await tick();
   expect((await store.work.countByState())).toMatchObject({ leased: 0, queued: 0, expired: 2 });
 });
+
+test("an offer's first progress times the node's round trip; the latency strategy measures each node before it prefers one", async () => {
+  const { store, offers, tick, scheduler, clock } = await setUp(tempDir(), { "pi-a": 5, "pi-b": 5 });
+  await submitted(store, ["1", "2"], { strategy: "latency" });
+  await tick();
+  expect(offers.map((o) => o.node).sort()).toEqual(["pi-a", "pi-b"]); // neither measured: one each
+  expect(scheduler.roundTrips()).toEqual({});
+  await scheduler.onProgress("pi-a", { id: offers[0]!.offer.id, attempt: 1, progress: 0, ts: clock.now }, clock.now);
+  await scheduler.onProgress("pi-a", { id: offers[0]!.offer.id, attempt: 1, progress: 10, ts: clock.now }, clock.now); // only the first progress is a round trip
+  expect(Object.keys(scheduler.roundTrips())).toEqual([offers[0]!.node]);
+  expect(scheduler.roundTrips()[offers[0]!.node]).toBeGreaterThanOrEqual(0);
+});

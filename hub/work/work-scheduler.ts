@@ -2,7 +2,8 @@
 // submit, a cancel or a finished package) it expires packages past their
 // deadline, takes back leases that ran out or whose node went offline, and
 // leases queued packages to nodes (placement.ts), then offers each lease to
-// its node over MQTT. All of a tick's decisions are made inside one
+// its node over MQTT. The time from an offer to the node's first progress
+// is that node's round trip, smoothed, for the latency strategy. All of a tick's decisions are made inside one
 // registry write, on what the registry holds at that moment, so a progress
 // report or a result committed just before is never overridden. Progress
 // and results from nodes come here from ingest and are applied fenced by
@@ -14,8 +15,14 @@ import type { StoreTransaction } from "../store/hub-store.ts";
 import { chooseNode, type NodeSlots } from "./placement.ts";
 import { IN_FLIGHT_STATES, type WorkChange, type WorkPackage } from "./work-model.ts";
 
+/** Weight of a new round-trip sample in a node's smoothed value (an exponentially weighted mean, as TCP's SRTT uses 1/8). */
+export const RTT_SMOOTHING = 0.125;
+
 /** hub_settings key of the round robin cursor: the node the last round robin placement chose. */
 export const ROUND_ROBIN_CURSOR_KEY = "work_round_robin_cursor";
+
+/** Offers whose round trip is being timed at most. */
+const MAX_OFFERS_TIMED = 10_000;
 
 interface Offer {
   node: string;
@@ -28,6 +35,10 @@ export class WorkScheduler {
   private tickAgain = false;
   /** Ticks since start; what tests and the benchmark wait on. */
   ticks = 0;
+  /** Each node's smoothed round-trip time (offer published to its first progress), ms; kept in memory, measured again after a restart. */
+  private readonly rttMs = new Map<string, number>();
+  /** When each offer in flight was published, by `id#attempt`, until its first progress. */
+  private readonly offeredAt = new Map<string, { node: string; at: number }>();
 
   private constructor(
     private readonly hub: HubContext,
@@ -70,8 +81,14 @@ export class WorkScheduler {
     await this.settled();
   }
 
+  /** The smoothed round-trip times measured so far, ms by node (GET /api/federation/work/summary). */
+  roundTrips(): Record<string, number> {
+    return Object.fromEntries([...this.rttMs].map(([node, ms]) => [node, Math.round(ms * 10) / 10]));
+  }
+
   /** A node's progress: renews the lease of its current attempt. Resolves with why it was refused, or null. */
   onProgress(nodeId: string, message: WorkProgressMessage, now: number): Promise<string | null> {
+    this.measureRoundTrip(nodeId, `${message.id}#${message.attempt}`);
     // Called synchronously from ingest, so this write is queued before the node's commit that precedes its PUBACK.
     return this.hub.store.write(async (tx) => {
       const pkg = await tx.work.get(message.id);
@@ -98,6 +115,15 @@ export class WorkScheduler {
     return refusal;
   }
 
+  private measureRoundTrip(nodeId: string, offer: string): void {
+    const sent = this.offeredAt.get(offer);
+    if (sent?.node !== nodeId) return; // not timed, or not this node's offer
+    this.offeredAt.delete(offer);
+    const sample = performance.now() - sent.at;
+    const smoothed = this.rttMs.get(nodeId);
+    this.rttMs.set(nodeId, smoothed === undefined ? sample : smoothed + RTT_SMOOTHING * (sample - smoothed));
+  }
+
   private async tick(): Promise<void> {
     this.ticks++;
     const now = this.hub.clock();
@@ -115,6 +141,7 @@ export class WorkScheduler {
         slots: node.live.workSlots ?? 0,
         inFlight: 0,
         load1: node.live.load?.[0] ?? null,
+        rttMs: this.rttMs.get(node.nodeId) ?? null,
       });
     }
     const queued: WorkPackage[] = [];
@@ -162,6 +189,9 @@ export class WorkScheduler {
   }
 
   private async offer({ node, message }: Offer): Promise<void> {
+    // Bounded: an offer never answered (a dead node) is forgotten with the oldest.
+    if (this.offeredAt.size >= MAX_OFFERS_TIMED) this.offeredAt.delete(this.offeredAt.keys().next().value!);
+    this.offeredAt.set(`${message.id}#${message.attempt}`, { node, at: performance.now() });
     try {
       await this.hub.publish(nodeTopic(node, "work/offer"), JSON.stringify(message), deliveryOf("work/offer"));
     } catch (error) {

@@ -3,16 +3,18 @@
 // what the first made), GET lists newest first (state, kind, node; `before`
 // the seq the page before ended at), GET /:id shows one with its attempts
 // and history, POST /:id/cancel cancels one not finished, GET /summary
-// counts the queue by state and the packages in flight per node.
+// counts the queue by state, the packages in flight per node and each
+// node's smoothed round-trip time.
 import { Hono, type MiddlewareHandler } from "hono";
 import { jsonBody } from "../../../lib/http-errors.ts";
 import type { HubContext } from "../../hub-context.ts";
 import { unknownPackage, type WorkPackages } from "../../work/work-packages.ts";
+import type { WorkScheduler } from "../../work/work-scheduler.ts";
 import { WorkListQuery } from "../list-queries.ts";
 import { parseQuery } from "../request.ts";
 import { workDetailView, workView } from "../work-view.ts";
 
-export function workRoutes(hub: HubContext, work: WorkPackages, admin: MiddlewareHandler): Hono {
+export function workRoutes(hub: HubContext, work: WorkPackages, scheduler: WorkScheduler, admin: MiddlewareHandler): Hono {
   const routes = new Hono();
 
   routes.post("/", admin, async (c) => {
@@ -31,7 +33,7 @@ export function workRoutes(hub: HubContext, work: WorkPackages, admin: Middlewar
     const [byState, active] = await Promise.all([hub.store.work.countByState(), hub.store.work.active()]);
     const inFlightByNode: Record<string, number> = {};
     for (const pkg of active) if (pkg.state !== "queued" && pkg.node) inFlightByNode[pkg.node] = (inFlightByNode[pkg.node] ?? 0) + 1;
-    return c.json({ by_state: byState, in_flight_by_node: inFlightByNode });
+    return c.json({ by_state: byState, in_flight_by_node: inFlightByNode, rtt_ms_by_node: scheduler.roundTrips() });
   });
 
   routes.get("/:id", admin, async (c) => {
