@@ -127,3 +127,12 @@ test("an offer's first progress times the node's round trip; the latency strateg
   expect(Object.keys(scheduler.roundTrips())).toEqual([offers[0]!.node]);
   expect(scheduler.roundTrips()[offers[0]!.node]).toBeGreaterThanOrEqual(0);
 });
+
+test("a queued package whose target node was removed fails instead of waiting for ever", async () => {
+  const { store, tick } = await setUp(tempDir(), { "pi-a": 0 });
+  await submitted(store, ["1"], { target: "pi-gone" });
+  await submitted(store, ["2"], { target: "pi-a" });
+  await tick();
+  expect(await store.work.get("wp_1")).toMatchObject({ state: "failed", error: "its target node pi-gone was removed" });
+  expect((await store.work.get("wp_2"))!.state).toBe("queued");
+});

@@ -148,6 +148,9 @@ export class WorkScheduler {
     for (const pkg of await tx.work.active()) {
       if (pkg.deadlineAt !== null && now >= pkg.deadlineAt) {
         await tx.work.transition(pkg.id, { to: "expired", cause: "deadline passed" }, now);
+      } else if (pkg.state === "queued" && pkg.target !== "any" && !nodes.has(pkg.target)) {
+        // Nobody else may run it (a fleet job's node, or a named one): it would wait for ever.
+        await tx.work.transition(pkg.id, { to: "failed", error: `its target node ${pkg.target} was removed`, cause: "target removed" }, now);
       } else if (pkg.state === "queued") {
         queued.push(pkg);
       } else if (IN_FLIGHT_STATES.includes(pkg.state)) {
