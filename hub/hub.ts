@@ -172,6 +172,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     roleConflicts: () => federation.counters().conflicts,
     roleModes: () => Object.fromEntries(Object.entries(federation.roles()).map(([role, { mode }]) => [role, mode])),
     mqttClients: () => embedded?.connectedClients() ?? null,
+    workPackages: () => store.work.countByState(),
     clock: context.clock,
   });
 
