@@ -381,6 +381,8 @@ export interface WorkReads {
   active(): Promise<WorkPackage[]>;
   /** How many packages are in each state. */
   countByState(): Promise<Record<WorkState, number>>;
+  /** How many are queued, leased or running (cheap: the scheduler asks every tick). */
+  activeCount(): Promise<number>;
   /** Its attempts, first first. */
   attempts(id: string): Promise<WorkAttempt[]>;
   /** Its transitions and refused messages, oldest first. */

@@ -48,6 +48,7 @@ export function describeWorkContract(name: string, fresh: () => Promise<HubStore
       expect(await ids({ limit: 10, kind: "gate.replay" })).toEqual(["wp_b"]);
       expect(await ids({ limit: 10, node: "pi-1" })).toEqual(["wp_a"]);
       expect((await store.work.active()).map((p) => p.id)).toEqual(["wp_a", "wp_b", "wp_c"]);
+      expect(await store.work.activeCount()).toBe(3);
       expect(await store.work.countByState()).toEqual({ queued: 2, leased: 1, running: 0, succeeded: 0, failed: 0, expired: 0, cancelled: 0 });
     });
 
@@ -78,6 +79,7 @@ export function describeWorkContract(name: string, fresh: () => Promise<HubStore
         ["running", "succeeded", 1, "result"],
       ]);
       expect((await store.work.active()).length).toBe(0);
+      expect(await store.work.activeCount()).toBe(0);
     });
 
     test("a transition from the wrong state is refused and changes nothing; a refused result is recorded", async () => {

@@ -126,6 +126,8 @@ export class WorkScheduler {
 
   private async tick(): Promise<void> {
     this.ticks++;
+    // Most ticks find nothing to do: a read, and no registry write (each write is a commit the metrics time).
+    if ((await this.hub.store.work.activeCount()) === 0) return;
     const now = this.hub.clock();
     const offers = await this.hub.store.write((tx) => this.schedule(tx, now));
     await Promise.all(offers.map((offer) => this.offer(offer)));

@@ -87,6 +87,7 @@ export class SqliteWorkTable implements WorkWrites {
   private readonly selectList;
   private readonly selectActive;
   private readonly selectCounts;
+  private readonly selectActiveCount;
   private readonly update;
   private readonly insertAttempt;
   private readonly endAttempt;
@@ -112,6 +113,7 @@ export class SqliteWorkTable implements WorkWrites {
     );
     this.selectActive = db.prepare("SELECT * FROM work_packages WHERE state IN ('queued', 'leased', 'running') ORDER BY seq");
     this.selectCounts = db.prepare("SELECT state, count(*) AS n FROM work_packages GROUP BY state");
+    this.selectActiveCount = db.prepare("SELECT count(*) AS n FROM work_packages WHERE state IN ('queued', 'leased', 'running')");
     this.update = db.prepare(
       `UPDATE work_packages SET state = $state, node_id = $node, attempt = $attempt, lease_expires_at = $leaseExpiresAt,
               progress = $progress, result = $result, error = $error, updated_at = $updatedAt WHERE id = $id`,
@@ -164,6 +166,10 @@ export class SqliteWorkTable implements WorkWrites {
     const counts = Object.fromEntries(WORK_STATES.map((state) => [state, 0])) as Record<WorkState, number>;
     for (const row of this.selectCounts.all<{ state: WorkState; n: number }>()) counts[row.state] = row.n;
     return counts;
+  }
+
+  async activeCount(): Promise<number> {
+    return this.selectActiveCount.get<{ n: number }>()!.n;
   }
 
   async attempts(id: string): Promise<WorkAttempt[]> {
