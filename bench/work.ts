@@ -128,7 +128,7 @@ try {
   const limit = await registryLimit();
   printTable(`work packages through the hub, ${NODES} simulated nodes x ${SLOTS} slots, no-op kind`, [
     ["packages", PACKAGES],
-    ["submitted in flight", IN_FLIGHT],
+    ["submitted in flight", String(IN_FLIGHT)],
     ["seconds, first submit to last success", round(seconds, 2)],
     ["packages per second", round(perSecond)],
     ["registry limit, packages per second (4 writes each)", round(limit)],
