@@ -27,7 +27,7 @@ interface Setup {
 }
 
 /** A hub's scheduler over `dir`'s registry holding healthy nodes with these work slots. */
-async function setUp(dir: string, slots: Record<string, number>, clock = { now: T0 }): Promise<Setup> {
+async function setUp(dir: string, slots: Record<string, number>, clock = { now: T0 }, startedAt = T0): Promise<Setup> {
   const store = closeLater(openSqliteStore(dir));
   await store.write(async (tx) => {
     for (const [nodeId, workSlots] of Object.entries(slots)) {
@@ -41,7 +41,7 @@ async function setUp(dir: string, slots: Record<string, number>, clock = { now: 
     fleet,
     clock: () => clock.now,
     log: () => {},
-    startedAt: T0,
+    startedAt,
     publish: async (topic: string, payload: string) => void offers.push({ node: topic.split("/")[3]!, offer: JSON.parse(payload) }),
   } as unknown as HubContext;
   const scheduler = await WorkScheduler.start(hub, 3_600_000);
@@ -135,4 +135,20 @@ test("a queued package whose target node was removed fails instead of waiting fo
   await tick();
   expect(await store.work.get("wp_1")).toMatchObject({ state: "failed", error: "its target node pi-gone was removed" });
   expect((await store.work.get("wp_2"))!.state).toBe("queued");
+});
+
+test("a hub that was down gives every lease one full length from its start before taking it back (the node could not say progress)", async () => {
+  const dir = tempDir();
+  const before = await setUp(dir, { "pi-a": 1 });
+  await submitted(before.store, ["1"], { leaseMs: 10_000 });
+  await before.tick();
+  await before.scheduler.stop();
+  await before.store.close();
+
+  const restartedAt = T0 + 60_000; // the lease ran out while the hub was down
+  const after = await setUp(dir, { "pi-a": 1 }, { now: restartedAt + 1_000 }, restartedAt);
+  expect(await after.store.work.get("wp_1")).toMatchObject({ state: "leased", attempt: 1 });
+  after.clock.now = restartedAt + 10_000;
+  await after.tick();
+  expect(await after.store.work.get("wp_1")).toMatchObject({ state: "leased", attempt: 2 });
 });
