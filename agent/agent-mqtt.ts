@@ -21,6 +21,8 @@ export interface AgentMqttOptions {
   birth: () => BirthMessage;
   onCommand(payload: Buffer): void;
   onPolicy(payload: Buffer, source: "node" | "fleet"): void;
+  /** A work package leased to this node (agent/work-runner.ts). */
+  onWorkOffer(payload: Buffer): void;
   onConnectivity(online: boolean): void;
   /** The broker refused our credentials (revoked, or rotated elsewhere): reconnecting stops until start() again. */
   onCredentialsRefused(): void;
@@ -55,6 +57,7 @@ export class AgentMqtt {
     policy: (payload) => this.options.onPolicy(payload, "node"),
     "fleet/policy": (payload) => this.options.onPolicy(payload, "fleet"),
     "hub/state": (payload) => this.onHubState(payload),
+    "work/offer": (payload) => this.options.onWorkOffer(payload),
   };
 
   constructor(private readonly options: AgentMqttOptions) {

@@ -161,6 +161,16 @@ test("a store of version 4 (before the close feed) gains its cursor, unset until
   migrate(v4, { ...AGENT_SCHEMA, steps: AGENT_SCHEMA.steps.slice(0, 4) });
   v4.close();
   const store = closeLater(AgentStore.open(dir));
-  expect(schemaVersion(store.db)).toBe(5);
+  expect(schemaVersion(store.db)).toBe(AGENT_SCHEMA.steps.length);
   expect(store.db.prepare("SELECT seq FROM close_cursor").all()).toEqual([{ seq: null }]);
+});
+
+test("a store of version 5 (before work packages) gains the work jobs table, empty", () => {
+  const dir = tempDir();
+  const v5 = openDatabase(join(dir, AGENT_STORE_FILE));
+  migrate(v5, { ...AGENT_SCHEMA, steps: AGENT_SCHEMA.steps.slice(0, 5) });
+  v5.close();
+  const store = closeLater(AgentStore.open(dir));
+  expect(schemaVersion(store.db)).toBe(6);
+  expect(store.db.prepare("SELECT count(*) AS n FROM work_jobs").get()).toEqual({ n: 0 });
 });

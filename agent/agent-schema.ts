@@ -101,6 +101,19 @@ CREATE INDEX strategy_reports_series ON strategy_reports (kind, series, id);
 CREATE TABLE close_cursor (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), seq INTEGER);
 INSERT INTO close_cursor (singleton, seq) VALUES (1, NULL);
 `,
+    // 6: work packages from the hub (work-runner.ts): one row per attempt
+    // taken, finished_at set in the transaction that queues its result, so an
+    // agent that restarts finds what it was running and reports it failed.
+    `
+CREATE TABLE work_jobs (
+  package_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  finished_at INTEGER,                  -- NULL: running (or interrupted by a restart)
+  PRIMARY KEY (package_id, attempt)
+);
+`,
   ],
 };
 

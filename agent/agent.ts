@@ -36,6 +36,8 @@ import type { Advertisement } from "./registration.ts";
 import { AgentJobs } from "./scheduler.ts";
 import { ReportRefusedError, StrategyReports } from "./strategy-reports.ts";
 import { VerdictFeed } from "./verdict-feed.ts";
+import { RecentLog } from "./recent-log.ts";
+import { WorkRunner } from "./work-runner.ts";
 
 export { JOURNAL_FILE } from "./journal.ts";
 
@@ -63,6 +65,8 @@ export interface AgentConfig {
   journalRetentionDays: number;
   /** After this long without the hub the kernel HOLDs every entry (reason OFFLINE); 0: never. */
   offlineHoldAfterS?: number;
+  /** Work packages from the hub run at once (EDGEFED_WORK_SLOTS; default 2; 0: none). */
+  workSlots?: number;
   log(line: string): void;
 }
 
@@ -78,6 +82,7 @@ export class Agent implements LocalApiBackend {
   private readonly link: HubLink;
   private readonly jobs: AgentJobs;
   private readonly api: LocalApiServer;
+  readonly work: WorkRunner;
   /**
    * Started in this order, stopped in reverse: on the way down the API stops
    * taking intents first, then nothing more is queued for the hub, and the
@@ -86,8 +91,11 @@ export class Agent implements LocalApiBackend {
   private readonly parts: AgentPart[];
   private stopped = false;
 
-  private constructor(config: AgentConfig) {
+  private constructor(agentConfig: AgentConfig) {
     const now = Date.now();
+    // Every part logs through this, so the diagnostics work kind can show the latest lines.
+    const recentLog = new RecentLog(agentConfig.log);
+    const config: AgentConfig = { ...agentConfig, log: recentLog.log };
     this.store = AgentStore.open(config.dataDir);
     this.identity = this.store.identity(config.nodeId, now);
     this.store.saveAdvertisement(config.advertisement, now);
@@ -113,6 +121,26 @@ export class Agent implements LocalApiBackend {
       runResearch: research,
     });
     const policy = new PolicyFollower({ ...config, store: this.store, applier, processor: this.processor, outbox: this.outbox });
+    const workSlots = config.workSlots ?? 2;
+    this.work = new WorkRunner({
+      nodeId: config.nodeId,
+      db: this.store.db,
+      outbox: this.outbox,
+      kick: () => this.link.kick(),
+      slots: workSlots,
+      node: {
+        nodeId: config.nodeId,
+        capabilities: config.advertisement.capabilities,
+        dataDir: config.dataDir,
+        journal: this.processor,
+        gateConfig: config.gateConfig,
+        policy: () => this.store.policy(),
+        store: this.store.db,
+        status: () => this.status() as Record<string, unknown>,
+        recentLog: () => recentLog.lines(),
+      },
+      log: config.log,
+    });
     this.link = new HubLink({
       ...config,
       kernelConfigHash: configHash(config.gateConfig),
@@ -123,6 +151,8 @@ export class Agent implements LocalApiBackend {
       outbox: this.outbox,
       connectivity,
       policy,
+      workSlots,
+      onWorkOffer: (payload) => this.work.offer(payload),
     });
     const offlineHold = new OfflineHold(this.processor, config.hubUrl ? (config.offlineHoldAfterS ?? 0) : 0, config.log);
     const heartbeats = new Heartbeats({ ...config, intervalS: config.heartbeatS, store: this.store, processor: this.processor, outbox: this.outbox, link: this.link });
@@ -134,7 +164,8 @@ export class Agent implements LocalApiBackend {
       config.log,
     );
 
-    this.parts = [this.feed, this.closeFeed, this.link, offlineHold, heartbeats, this.jobs, this.api];
+    // The work runner before the link: what a restart interrupted is queued as failed before the outbox drains.
+    this.parts = [this.feed, this.closeFeed, this.work, this.link, offlineHold, heartbeats, this.jobs, this.api];
   }
 
   static async start(config: AgentConfig): Promise<Agent> {

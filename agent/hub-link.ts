@@ -44,6 +44,10 @@ export interface HubLinkOptions {
   outbox: Outbox;
   connectivity: ConnectivityLog;
   policy: PolicyFollower;
+  /** Work packages run at once, said in the birth (0: none). */
+  workSlots: number;
+  /** A work package leased to this node. */
+  onWorkOffer(payload: Buffer): void;
   log(line: string): void;
 }
 
@@ -68,6 +72,7 @@ export class HubLink implements AgentPart {
         this.kick(); // its ack is queued
       },
       onPolicy: (payload, source) => options.policy.adoptDesiredPolicy(payload, source),
+      onWorkOffer: (payload) => options.onWorkOffer(payload),
       onConnectivity: (online) => this.connectivityChanged(online),
       onCredentialsRefused: () => {
         options.log("the broker refused this node's credentials (revoked or replaced): registering again");
@@ -138,6 +143,7 @@ export class HubLink implements AgentPart {
       capabilities: advertisement.capabilities,
       kernel_config_hash: this.options.kernelConfigHash,
       ...(this.options.allowTables ? { allowed_models: this.options.allowTables } : {}),
+      work_slots: this.options.workSlots,
       bootId: this.options.bootId,
       session: this.options.store.nextSession(),
       ts: Date.now(),

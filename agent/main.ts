@@ -55,6 +55,7 @@ async function main(): Promise<void> {
     outboxMax: settings.outboxMax,
     reconnectMaxS: settings.reconnectMaxS,
     journalRetentionDays: settings.journalRetentionDays,
+    workSlots: settings.workSlots,
     offlineHoldAfterS: settings.offlineHoldAfterS,
     log,
   });

@@ -28,6 +28,8 @@ import type { HubSettings } from "./settings.ts";
 import { openHubStore } from "./store/open-hub-store.ts";
 import { loadHubTls, type HubTls } from "./tls/hub-pki.ts";
 import { writeMosquittoTlsListener } from "./tls/mosquitto-listener.ts";
+import { WorkPackages } from "./work/work-packages.ts";
+import { WorkScheduler } from "./work/work-scheduler.ts";
 
 export interface RunningHub {
   httpUrl: string;
@@ -42,6 +44,10 @@ export interface RunningHub {
   decisions: Decisions;
   /** The federation roles at work on what the hub observes. */
   federation: LiveFederation;
+  /** Work packages: submit and cancel. */
+  work: WorkPackages;
+  /** Places work packages on nodes and takes back expired leases. */
+  workScheduler: WorkScheduler;
   /** Posts alerts to EDGEFED_ALERT_WEBHOOK_URL; null without one. */
   webhook: WebhookSender | null;
   /** The CA, certificate and key the hub serves; null with TLS off. */
@@ -169,11 +175,17 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     federation.observe(event);
   });
   const pendingDecisionAlerts = await PendingDecisionAlerts.start({ store, alerts, limitMs: settings.decisionPendingAlertS * 1000, clock: context.clock, log });
+  const workScheduler = await WorkScheduler.start(context, settings.sweepMs);
   const ingest = new Ingest(
     fleet,
     {
       onAck: (node, ack, now) => decisions.acknowledge(node, ack, now),
-      onBirth: (node, now) => void decisions.redeliver(node, now),
+      onBirth: (node, now) => {
+        void decisions.redeliver(node, now);
+        workScheduler.kick(); // its slots may be new
+      },
+      onWorkProgress: (node, message, now) => workScheduler.onProgress(node, message, now),
+      onWorkResult: (node, message, now) => workScheduler.onResult(node, message, now),
     },
     log,
     Date.now,
@@ -198,6 +210,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     roleConflicts: () => federation.counters().conflicts,
     roleModes: () => Object.fromEntries(Object.entries(federation.roles()).map(([role, { mode }]) => [role, mode])),
     mqttClients: () => embedded?.connectedClients() ?? null,
+    workPackages: () => store.work.countByState(),
     clock: context.clock,
   });
 
@@ -206,7 +219,8 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   const flushTimer = setInterval(flushAndReport, settings.flushMs);
   const sweepTimer = setInterval(() => fleet.sweep(Date.now()), settings.sweepMs);
 
-  const app = createHubApp(context, decisions, ingest, federation);
+  const work = new WorkPackages(context, () => workScheduler.kick());
+  const app = createHubApp(context, decisions, ingest, federation, work, workScheduler);
   const server = await serveHttp(app.fetch, settings.httpHost, settings.httpPort, tls ? { cert: tls.cert, key: tls.key } : undefined);
   const httpHost = settings.httpHost === "0.0.0.0" ? "127.0.0.1" : settings.httpHost;
   // One wording with TLS or without: scripts and tests wait for "HTTP API on HOST:PORT".
@@ -221,6 +235,8 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     ingest,
     decisions,
     federation,
+    work,
+    workScheduler,
     webhook,
     get tls() {
       return tls;
@@ -234,6 +250,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     },
     async stop() {
       federation.stop();
+      await workScheduler.stop();
       nodeHealthAlerts.stop();
       alerts.stop();
       clearInterval(flushTimer);

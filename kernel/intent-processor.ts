@@ -361,6 +361,26 @@ export class IntentProcessor {
     return { total: Math.min(rows.length, limit), truncated, by_verdict, by_reason };
   }
 
+  /**
+   * The journaled intents dated from `fromTs` (included) to `toTs`
+   * (excluded), in the order judged, each with the verdict it got, at most
+   * `limit` (`truncated` says there were more): what a replay under another
+   * config judges again (the agent's gate.replay work kind).
+   */
+  journaledIntents(fromTs: number, toTs: number, limit: number): { intents: { intent: unknown; verdict: Verdict }[]; truncated: boolean } {
+    const rows = this.db
+      .prepare("SELECT intent, verdict FROM verdicts WHERE ts >= ? AND ts < ? ORDER BY seq LIMIT ?")
+      .all<{ intent: string; verdict: string }>(fromTs, toTs, limit + 1);
+    const truncated = rows.length > limit;
+    const kept = truncated ? rows.slice(0, limit) : rows;
+    return { intents: kept.map((row) => ({ intent: JSON.parse(row.intent), verdict: JSON.parse(row.verdict) as Verdict })), truncated };
+  }
+
+  /** SQLite's integrity check of the journal: "ok", or what it found (the agent's diagnostics work kind). */
+  integrityCheck(): string {
+    return this.db.prepare("PRAGMA integrity_check").all<{ integrity_check: string }>().map((row) => row.integrity_check).join("; ");
+  }
+
   /** Closes recorded after close number `seq`, oldest first: what an agent publishes next. */
   closesAfter(seq: number, limit = 1000): RecordedClose[] {
     return this.accounts.closesAfter(seq, limit);

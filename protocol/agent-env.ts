@@ -62,6 +62,8 @@ export interface AgentSettings {
   /** 0: off; else seconds offline after which the kernel HOLDs everything (reason OFFLINE). */
   offlineHoldAfterS: number;
   journalRetentionDays: number;
+  /** Work packages run at once (issue 15), said in the birth; 0: none. */
+  workSlots: number;
   /** Cap of the jittered reconnect backoff. */
   reconnectMaxS: number;
   /** Simulation only: never contact a hub. */
@@ -145,6 +147,7 @@ const AGENT_SETTINGS: SettingsTable<Tabled> = [
   { key: "outboxMax", env: "EDGEFED_OUTBOX_MAX", flag: "outbox-max", parse: wholeNumber(100), value: "N", default: "100000", help: "messages kept while offline (oldest heartbeats dropped first, verdicts never)" },
   { key: "offlineHoldAfterS", env: "EDGEFED_OFFLINE_HOLD_AFTER_S", flag: "offline-hold-after-s", parse: nonNegative, value: "S", default: "0", help: "HOLD every intent after this long offline; 0: never" },
   { key: "journalRetentionDays", env: "EDGEFED_JOURNAL_RETENTION_DAYS", flag: "journal-retention-days", parse: wholeNumber(1), value: "DAYS", default: "30", help: "intent journal kept this long by compaction" },
+  { key: "workSlots", env: "EDGEFED_WORK_SLOTS", flag: "work-slots", parse: wholeNumber(0), value: "N", default: "2", help: "work packages from the hub run at once (said in the birth; 0: none)" },
   { key: "reconnectMaxS", env: "EDGEFED_RECONNECT_MAX_S", flag: "reconnect-max-s", parse: positive, value: "S", default: "60", help: "longest wait between reconnect attempts" },
   { key: "offline", env: "EDGEFED_OFFLINE", flag: "offline", parse: yesNo, default: "false", help: "simulation only: no hub, no registration (variable: 1/0, true/false, yes/no, on/off)" },
 ];

@@ -37,6 +37,8 @@ export const BirthMessage = z.strictObject({
   ts: timestamp,
   /** The node's allow tables (allow-tables.ts); absent from agents before issue 11's allocation fix. */
   allowed_models: AllowTables.optional(),
+  /** How many work packages it runs at once (issue 15); absent: none (an agent before work packages). */
+  work_slots: z.int().min(0).max(64).optional(),
 });
 
 export const KernelCountersMessage = z.strictObject({

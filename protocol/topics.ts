@@ -28,6 +28,7 @@ import {
 } from "./messages.ts";
 import { isNodeId } from "./node-id.ts";
 import { REPORT_HISTORY } from "./reports.ts";
+import { WorkOfferMessage, WorkProgressMessage, WorkResultMessage } from "./work-messages.ts";
 
 export { isNodeId, NODE_ID_PATTERN } from "./node-id.ts";
 
@@ -98,8 +99,13 @@ export const TOPICS = {
   portfolio: { direction: "node->hub", schema: PortfolioMessage, delivery: EVENT, viaOutbox: true, outboxCap: REPORT_HISTORY.portfolio },
   health: { direction: "node->hub", schema: SystemHealthMessage, delivery: EVENT, viaOutbox: true, outboxCap: REPORT_HISTORY.health },
   models: { direction: "node->hub", schema: ModelPerformanceMessage, delivery: EVENT, viaOutbox: true },
+  /** A work package's progress (renews its lease) and its result, fenced by attempt number (work-messages.ts). */
+  "work/progress": { direction: "node->hub", schema: WorkProgressMessage, delivery: EVENT, viaOutbox: true },
+  "work/result": { direction: "node->hub", schema: WorkResultMessage, delivery: EVENT, viaOutbox: true },
   /** A signed decision. */
   cmd: { direction: "hub->node", schema: DecisionMessage, delivery: EVENT },
+  /** A work package leased to this node (attempt n, lease_s). */
+  "work/offer": { direction: "hub->node", schema: WorkOfferMessage, delivery: EVENT },
   /** The node's signed desired policy. */
   policy: { direction: "hub->node", schema: DesiredPolicyMessage, delivery: LATEST_VALUE },
   "fleet/policy": { direction: "hub->fleet", schema: DesiredPolicyMessage, delivery: LATEST_VALUE },

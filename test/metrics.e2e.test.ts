@@ -178,6 +178,19 @@ describe("GET /metrics", () => {
     expect(sampleValue(exposition, "edgefed_role_conflicts_total")).toBe(0);
   });
 
+  test("work packages are counted by state", async () => {
+    const before = await scrape();
+    const queued = sampleValue(before, "edgefed_work_packages", { state: "queued" });
+    const cancelled = sampleValue(before, "edgefed_work_packages", { state: "cancelled" });
+    const waiting = await t.api("POST", "/api/federation/work", { kind: "diagnostics", requires: ["metrics-nobody-has-this"] });
+    expect(waiting.status).toBe(201);
+    const dropped = await t.api("POST", "/api/federation/work", { kind: "diagnostics", requires: ["metrics-nobody-has-this"] });
+    expect((await t.api("POST", `/api/federation/work/${dropped.body.id}/cancel`)).status).toBe(200);
+    const after = await scrape();
+    expect(sampleValue(after, "edgefed_work_packages", { state: "queued" })).toBe(queued + 1);
+    expect(sampleValue(after, "edgefed_work_packages", { state: "cancelled" })).toBe(cancelled + 1);
+  });
+
   test("HTTP requests are labelled by route pattern, never the raw path", async () => {
     await t.api("GET", "/federation/nodes/metrics-agent");
     await t.api("GET", "/federation/nodes/no-such-node-at-all");

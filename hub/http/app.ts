@@ -10,6 +10,8 @@ import type { Decisions } from "../decisions/decisions.ts";
 import type { LiveFederation } from "../federation/live.ts";
 import type { HubContext } from "../hub-context.ts";
 import type { Ingest } from "../ingest/ingest.ts";
+import type { WorkPackages } from "../work/work-packages.ts";
+import type { WorkScheduler } from "../work/work-scheduler.ts";
 import { DashboardSessions } from "../identity/dashboard-sessions.ts";
 import { apiAccess, type ApiAccess } from "./admin-auth.ts";
 import { both, hubRateLimits } from "./rate-limit.ts";
@@ -27,8 +29,9 @@ import { streamRoutes } from "./routes/stream.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
 import { LiveFeed } from "./live-feed.ts";
 import { statusRoutes } from "./routes/status.ts";
+import { workRoutes } from "./routes/work.ts";
 
-export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Ingest, federation: LiveFederation): Hono {
+export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Ingest, federation: LiveFederation, work: WorkPackages, workScheduler: WorkScheduler): Hono {
   const app = new Hono();
   const limits = hubRateLimits(hub);
   const sessions = new DashboardSessions(hub.store, hub.identity, hub.settings.sessionTtlS * 1000, hub.clock);
@@ -62,5 +65,6 @@ export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Inge
   app.route("/api/federation", federationRoutes(hub, access, federation));
   app.route("/api/federation", tokenRoutes(hub, access));
   app.route("/", dashboardRoutes(hub.log));
+  app.route("/api/federation/work", workRoutes(hub, work, workScheduler, access));
   return app;
 }

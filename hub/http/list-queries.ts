@@ -6,6 +6,7 @@ import { MODEL_NAME } from "../../kernel/config.ts";
 import { REPORT_KINDS } from "../../protocol/reports.ts";
 import { NODE_ID_PATTERN } from "../../protocol/node-id.ts";
 import { HEALTH_STATES, type NodeRecord } from "../nodes/node-model.ts";
+import { WORK_STATES } from "../work/work-model.ts";
 
 const MAX_PAGE = 1000;
 
@@ -148,4 +149,13 @@ export const AlertListQuery = z.strictObject({
 /** GET /api/federation/roles: how many of the latest role decisions and conflicts to show. */
 export const RoleRecordsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
+});
+
+/** GET /api/federation/work: newest first, `before` the seq the page before ended at (its next_before). */
+export const WorkListQuery = z.strictObject({
+  state: z.enum(WORK_STATES).optional(),
+  kind: z.string().max(64).optional(),
+  node: z.string().regex(NODE_ID_PATTERN, "a node id").optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
+  before: z.coerce.number().int().min(1).optional(),
 });

@@ -40,6 +40,7 @@ export function nodeDetail(node: NodeRecord, fleet: Fleet, desiredPolicyVersion:
     state: { state: live.state, at: live.stateAt, boot_id: live.bootId, session: live.session, reboots: live.reboots, reconnects: live.reconnects },
     kernel_config_hash: live.kernelConfigHash,
     allowed_models: live.allowTables,
+    work_slots: live.workSlots,
     last_seen: live.lastSeen,
     heartbeat: {
       last_at: live.lastHeartbeatAt,

@@ -4,6 +4,7 @@
 // node, a retained copy of what the protocol does not retain) is counted and
 // dropped; nothing a node sends can throw out of here.
 import type { DecisionAckMessage } from "../../protocol/messages.ts";
+import type { WorkProgressMessage, WorkResultMessage } from "../../protocol/work-messages.ts";
 import { decodeTopic, isNodeToHubKind, parseNodeTopic, retainAllowed, type MessageOf, type NodeToHubKind } from "../../protocol/topics.ts";
 import type { Fleet } from "../nodes/fleet.ts";
 import type { NodeRecord } from "../nodes/node-model.ts";
@@ -25,6 +26,9 @@ export interface IngestHooks {
   onAck(nodeId: string, ack: DecisionAckMessage, now: number): Promise<string | null>;
   /** A node (re)connected. */
   onBirth(nodeId: string, now: number): void;
+  /** A work package's progress or result; resolves once stored, with why it was refused (late, stale), or null. Must queue its write before returning. */
+  onWorkProgress(nodeId: string, message: WorkProgressMessage, now: number): Promise<string | null>;
+  onWorkResult(nodeId: string, message: WorkResultMessage, now: number): Promise<string | null>;
 }
 
 /** A message whose handler answers later (an ack, once stored): counted then. */
@@ -66,6 +70,18 @@ function reportHandler<K extends ReportKind>(kind: K): Handler<K> {
     if (outcome === "new") fleet.reported({ nodeId: node.nodeId, kind, report, receivedAt: now });
     fleet.touched(node, now);
     return null;
+  };
+}
+
+/** A work package message's: stored fenced by attempt (hub/work/work-scheduler.ts); a refused one (late, stale) is counted as a drop. */
+function workHandler<K extends "work/progress" | "work/result">(
+  apply: (hooks: IngestHooks, nodeId: string, message: MessageOf<K>, now: number) => Promise<string | null>,
+): Handler<K> {
+  return async ({ fleet, hooks }, node, message, now) => {
+    const problem = await apply(hooks, node.nodeId, message, now);
+    node.live.lastSeen = now;
+    fleet.touched(node, now);
+    return problem ? { reason: "work message refused", detail: problem } : null;
   };
 }
 
@@ -114,6 +130,8 @@ export const INGEST_HANDLERS: { [K in NodeToHubKind]: Handler<K> } = {
     fleet.touched(node, now);
     return null;
   },
+  "work/progress": workHandler((hooks, node, message, now) => hooks.onWorkProgress(node, message, now)),
+  "work/result": workHandler((hooks, node, message, now) => hooks.onWorkResult(node, message, now)),
   portfolio: reportHandler("portfolio"),
   health: reportHandler("health"),
   models: reportHandler("models"),

@@ -25,7 +25,7 @@ async function setUp(nodeIds: string[]): Promise<{ store: HubStore; fleet: Fleet
   const fleet = await Fleet.load(store, { heartbeatMs: 1000, offlineAfterMs: 10_000, degradedLoad: 4, listeningSince: 0 });
   const logs: string[] = [];
   const clock = { now: T0 };
-  const ingest = new Ingest(fleet, { onAck: async () => null, onBirth: () => {} }, (line) => logs.push(line), () => clock.now);
+  const ingest = new Ingest(fleet, { onAck: async () => null, onBirth: () => {}, onWorkProgress: async () => null, onWorkResult: async () => null }, (line) => logs.push(line), () => clock.now);
   return { store, fleet, ingest, logs, clock };
 }
 

@@ -43,6 +43,8 @@ export interface HubMetricSources {
   roleModes(): Record<string, string>;
   /** Clients connected to the embedded broker; null with an external broker (ask it). */
   mqttClients(): number | null;
+  /** Work packages by state (hub/work/work-model.ts). */
+  workPackages(): Promise<Record<string, number>>;
   clock(): number;
 }
 
@@ -305,6 +307,16 @@ export class HubMetrics {
     });
     const roleConflicts = new Counter({ name: "edgefed_role_conflicts_total", help: "Conflicts between federation roles, since the hub started", registers });
     const roleMode = new Gauge({ name: "edgefed_role_mode", help: "Each federation role's mode: 1 for the mode it is in, 0 for the others", labelNames: ["role", "mode"] as const, registers });
+
+    const workPackages: Gauge<"state"> = new Gauge({
+      name: "edgefed_work_packages",
+      help: "Work packages by state (queued, leased, running, succeeded, failed, expired, cancelled)",
+      labelNames: ["state"] as const,
+      registers,
+      collect: read(async ({ workPackages: byState }) => {
+        for (const [state, count] of Object.entries(await byState())) workPackages.set({ state }, count);
+      }),
+    });
 
     const mqttClients: Gauge = new Gauge({
       name: "edgefed_mqtt_connected_clients",

@@ -7,7 +7,7 @@ import { nodeToCommitBeforeAck } from "./commit-before-ack.ts";
 
 test("events are committed before their ack, closes among them; heartbeats, state and birth are not", () => {
   const committed = NODE_TO_HUB_KINDS.filter((kind) => nodeToCommitBeforeAck(nodeTopic("pi-1", kind)) === "pi-1");
-  expect(committed).toEqual(["verdicts", "cmd/ack", "closes", "portfolio", "health", "models"]);
+  expect(committed).toEqual(["verdicts", "cmd/ack", "closes", "portfolio", "health", "models", "work/progress", "work/result"]);
   expect(nodeToCommitBeforeAck("edgefed/v1/nodes/Not_A_Node/closes")).toBeNull();
   expect(nodeToCommitBeforeAck("edgefed/v1/hub/closes")).toBeNull();
 });

@@ -58,6 +58,8 @@ export interface NodeLive {
   kernelConfigHash: string | null;
   /** The allow tables of its gate config, from its last birth; null: not said (an older agent, or no birth yet). */
   allowTables: AllowTables | null;
+  /** How many work packages it runs at once, from its last birth; null: not said (no work goes to it). */
+  workSlots: number | null;
   reboots: number;
   reconnects: number;
   lastSeen: number | null;
@@ -107,6 +109,7 @@ export function emptyLive(): NodeLive {
     session: null,
     kernelConfigHash: null,
     allowTables: null,
+    workSlots: null,
     reboots: 0,
     reconnects: 0,
     lastSeen: null,

@@ -23,6 +23,7 @@ import type { DecisionOrigin } from "../decisions/decision-origin.ts";
 import type { RoleMode } from "../federation/config.ts";
 import type { ConflictRecord, KeptDecision, LatchChange } from "../federation/records.ts";
 import type { HealthTransition, NodeRecord } from "../nodes/node-model.ts";
+import type { NewWorkPackage, TransitionOutcome, WorkAttempt, WorkChange, WorkEvent, WorkListQuery, WorkPackage, WorkState } from "../work/work-model.ts";
 
 /**
  * Health transitions kept per node; older ones are deleted as new ones come.
@@ -499,6 +500,38 @@ export interface HubValueWrites extends HubValueReads {
   put(key: string, value: string): Promise<void>;
 }
 
+/** Work packages (hub/work/work-model.ts), their attempts and their history. */
+export interface WorkReads {
+  get(id: string): Promise<WorkPackage | undefined>;
+  byIdempotencyKey(key: string): Promise<WorkPackage | undefined>;
+  /** The packages of one fleet submit, by seq. */
+  group(group: string): Promise<WorkPackage[]>;
+  /** Newest first, as the query narrows them; at most `limit`. */
+  list(query: WorkListQuery): Promise<WorkPackage[]>;
+  /** Queued, leased and running packages, oldest first: what the scheduler works on. */
+  active(): Promise<WorkPackage[]>;
+  /** How many packages are in each state. */
+  countByState(): Promise<Record<WorkState, number>>;
+  /** How many are queued, leased or running (cheap: the scheduler asks every tick). */
+  activeCount(): Promise<number>;
+  /** Its attempts, first first. */
+  attempts(id: string): Promise<WorkAttempt[]>;
+  /** Its transitions and refused messages, oldest first. */
+  events(id: string): Promise<WorkEvent[]>;
+}
+
+export interface WorkWrites extends WorkReads {
+  /** Stores a new package, queued, and records its first event; a taken idempotency key or id throws. */
+  add(pkg: NewWorkPackage): Promise<WorkPackage>;
+  /**
+   * Applies a change if the state machine allows it from where the package
+   * is (ALLOWED_TRANSITIONS) and, for a fenced change, if its attempt is the
+   * current one; records it. A refused fenced change is recorded too (event
+   * with `to` null). A lease running out on the last attempt fails the package.
+   */
+  transition(id: string, change: WorkChange, at: number): Promise<TransitionOutcome>;
+}
+
 /** What a write's work gets: reads and writes inside its transaction. */
 export interface StoreTransaction {
   nodes: NodeWrites;
@@ -509,6 +542,7 @@ export interface StoreTransaction {
   federationEvents: FederationEventWrites;
   alerts: AlertWrites;
   federationRoles: FederationRoleWrites;
+  work: WorkWrites;
   hubValues: HubValueWrites;
   sessions: SessionWrites;
   metricBuckets: MetricBucketWrites;
@@ -523,6 +557,7 @@ export interface HubStore {
   federationEvents: FederationEventReads;
   alerts: AlertReads;
   federationRoles: FederationRoleReads;
+  work: WorkReads;
   hubValues: HubValueReads;
   sessions: SessionReads;
   metricBuckets: MetricBucketReads;

@@ -22,6 +22,7 @@ import {
   type StoredRoleMode,
   type Tombstone,
 } from "./hub-store.ts";
+import { describeWorkContract } from "./work-contract.ts";
 
 /**
  * Opens a fresh, empty store with these bounds (the defaults when none are
@@ -1004,6 +1005,8 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       expect(await store.metricBuckets.list("pi-2", 0)).toEqual([]);
     });
   });
+
+  describeWorkContract(name, fresh);
 
   describe(`${name}: hub values`, () => {
     test("kept by key, replaced on put", async () => {

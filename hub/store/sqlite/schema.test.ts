@@ -4,8 +4,8 @@
 // strategy reports' history in 4, override links and ack results in 5,
 // federation events and decision origins in 6, alerts and the webhook's
 // outbox in 7, the federation roles' records, latches and API-set modes in
-// 8, dashboard sessions, token revocation and metric buckets in 9); one from
-// a newer hub is refused.
+// 8, dashboard sessions, token revocation and metric buckets in 9, work
+// packages in 10); one from a newer hub is refused.
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { openDatabase, type SqliteDatabase } from "../../../lib/sqlite.ts";
@@ -13,6 +13,7 @@ import { cleanUp, closeLater, tempDir } from "../../../test/helpers.ts";
 import { TRANSITIONS_KEPT_PER_NODE } from "../hub-store.ts";
 import { openSqliteRegistry, REGISTRY_FILE, type SqliteRegistry } from "./sqlite-store.ts";
 import { SCHEMA_VERSION } from "./schema.ts";
+import { workPackage } from "../work-contract.ts";
 
 const NOW = 1_700_000_000_000;
 
@@ -45,6 +46,7 @@ function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase)
   if (version < 7) r.db.exec("DROP TABLE alerts; DROP TABLE alert_outbox;");
   if (version < 8) r.db.exec("DROP TABLE federation_role_decisions; DROP TABLE federation_role_conflicts; DROP TABLE federation_role_latches; DROP TABLE federation_role_modes;");
   if (version < 9) r.db.exec("DROP TABLE dashboard_sessions; DROP TABLE node_metric_buckets; ALTER TABLE enrollment_tokens DROP COLUMN revoked_at;");
+  if (version < 10) r.db.exec("DROP TABLE work_packages; DROP TABLE work_attempts; DROP TABLE work_events;");
   r.db.exec(`PRAGMA user_version = ${version}`);
   r.close();
   const check = openDatabase(join(dir, REGISTRY_FILE));
@@ -55,8 +57,8 @@ function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase)
 describe("registry schema upgrade", () => {
   test("a fresh registry is at the current version and has every table", () => {
     const r = registry();
-    expect(SCHEMA_VERSION).toBe(9);
-    expect(userVersion(r.db)).toBe(9);
+    expect(SCHEMA_VERSION).toBe(10);
+    expect(userVersion(r.db)).toBe(10);
     expect(tables(r.db)).toEqual(
       expect.arrayContaining([
         "alert_outbox",
@@ -73,6 +75,9 @@ describe("registry schema upgrade", () => {
         "node_metric_buckets",
         "nodes",
         "removed_nodes",
+        "work_attempts",
+        "work_events",
+        "work_packages",
       ]),
     );
   });
@@ -210,6 +215,17 @@ describe("registry schema upgrade", () => {
     expect((await upgraded.sessions.get("h", NOW))?.role).toBe("admin");
     await upgraded.metricBuckets.add([{ nodeId: "pi-v8", at: 0, load: 1, rssBytes: 2, outboxDepth: 3, verdicts: { PASS: 1, HOLD: 0 }, byReason: {} }]);
     expect(await upgraded.metricBuckets.list("pi-v8", 0)).toHaveLength(1);
+  });
+
+  test("a version-9 registry gains the work packages, empty", async () => {
+    const dir = tempDir();
+    olderRegistry(dir, 9, (db) => insertNode(db, "pi-v9"));
+    expect(tables(closeLater(openDatabase(join(dir, REGISTRY_FILE))))).not.toContain("work_packages");
+    const upgraded = registry(dir);
+    expect(await upgraded.nodes.get("pi-v9")).toBeDefined();
+    expect(await upgraded.work.active()).toEqual([]);
+    const pkg = await upgraded.work.add(workPackage("wp_v9"));
+    expect(pkg).toMatchObject({ seq: 1, state: "queued" });
   });
 
   test("a registry from a newer hub is refused", () => {

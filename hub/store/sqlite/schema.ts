@@ -5,7 +5,7 @@
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import { TRANSITIONS_KEPT_PER_NODE } from "../hub-store.ts";
 
-export const SCHEMA_VERSION = 9;
+export const SCHEMA_VERSION = 10;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS hub_settings (
@@ -215,6 +215,57 @@ CREATE TABLE node_metric_buckets (
   by_reason TEXT,                  -- JSON {reason: n}; NULL: none
   PRIMARY KEY (node_id, minute)
 ) WITHOUT ROWID;
+`,
+  // 10: work packages (issue 15). A package's current state with its lease
+  // and outcome; one row per attempt (the fencing number and who held it);
+  // and every transition, with refused late messages, as its history.
+  10: `
+CREATE TABLE work_packages (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, -- submit order, the list's cursor
+  id TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  payload TEXT NOT NULL,           -- JSON object
+  requires TEXT NOT NULL,          -- JSON array of capabilities
+  target TEXT NOT NULL,            -- 'any' or a node id
+  strategy TEXT NOT NULL,
+  group_id TEXT,                   -- a fleet submit's packages share it
+  deadline_at INTEGER,             -- ms; NULL: none
+  lease_ms INTEGER NOT NULL,
+  max_attempts INTEGER NOT NULL,
+  idempotency_key TEXT UNIQUE,
+  created_at INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  node_id TEXT,                    -- who holds or last held it
+  attempt INTEGER NOT NULL DEFAULT 0, -- the fencing number; 0: never leased
+  lease_expires_at INTEGER,
+  progress REAL,
+  result TEXT,                     -- JSON object
+  error TEXT,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX work_packages_active ON work_packages (state) WHERE state IN ('queued', 'leased', 'running');
+CREATE INDEX work_packages_group ON work_packages (group_id) WHERE group_id IS NOT NULL;
+CREATE TABLE work_attempts (
+  package_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  node_id TEXT NOT NULL,
+  leased_at INTEGER NOT NULL,
+  ended_at INTEGER,
+  outcome TEXT,                    -- succeeded, failed, lease_expired, expired, cancelled; NULL while it runs
+  error TEXT,
+  PRIMARY KEY (package_id, attempt)
+);
+CREATE TABLE work_events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  package_id TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  from_state TEXT NOT NULL,
+  to_state TEXT,                   -- NULL: a message refused (late or stale), nothing changed
+  attempt INTEGER NOT NULL,
+  node_id TEXT,
+  cause TEXT NOT NULL
+);
+CREATE INDEX work_events_package ON work_events (package_id, seq);
 `,
 };
 

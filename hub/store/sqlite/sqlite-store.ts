@@ -21,6 +21,7 @@ import { migrateRegistry } from "./schema.ts";
 import { SqliteSessionTable } from "./session-table.ts";
 import { SqliteTokenTable } from "./token-table.ts";
 import { SqliteTombstoneTable } from "./tombstone-table.ts";
+import { SqliteWorkTable } from "./work-table.ts";
 
 export const REGISTRY_FILE = "registry.sqlite";
 
@@ -45,6 +46,7 @@ export function openSqliteRegistry(dataDir: string, bounds: StoreBounds = DEFAUL
     federationEvents: new SqliteFederationEventTable(db, bounds),
     alerts: new SqliteAlertTable(db, bounds),
     federationRoles: new SqliteFederationRoleTable(db, bounds),
+    work: new SqliteWorkTable(db),
     hubValues: new SqliteHubValueTable(db),
     sessions: new SqliteSessionTable(db),
     metricBuckets: new SqliteMetricBucketTable(db),
@@ -67,6 +69,7 @@ export function openSqliteStore(dataDir: string, bounds: StoreBounds = DEFAULT_S
     federationEvents: registry.federationEvents,
     alerts: registry.alerts,
     federationRoles: registry.federationRoles,
+    work: registry.work,
     hubValues: registry.hubValues,
     sessions: registry.sessions,
     metricBuckets: registry.metricBuckets,
