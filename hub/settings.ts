@@ -146,10 +146,10 @@ const HUB_SETTINGS: SettingsTable<HubSettings> = [
   // Registration: 1,000 nodes behind one NAT re-registering at once (a power cut) fit the burst; more wait and retry (agents back off on 429).
   { key: "registerBurst", env: "EDGEFED_RATE_REGISTER_BURST", flag: "rate-register-burst", parse: wholeNumber(1), value: "N", default: "1000", help: "registration attempts a source address may make at once (size for the most nodes behind one NAT)" },
   { key: "registerPerS", env: "EDGEFED_RATE_REGISTER_PER_S", flag: "rate-register-per-s", parse: positive, value: "N", default: "10", help: "registration attempts a second a source address gets back after its burst" },
-  { key: "loginBurst", env: "EDGEFED_RATE_LOGIN_BURST", flag: "rate-login-burst", parse: wholeNumber(1), value: "N", default: "10", help: "login attempts (POST /api/session) a source address may make at once" },
-  { key: "loginPerS", env: "EDGEFED_RATE_LOGIN_PER_S", flag: "rate-login-per-s", parse: positive, value: "N", default: "0.1", help: "login attempts a second a source address gets back after its burst" },
-  { key: "adminBurst", env: "EDGEFED_RATE_ADMIN_BURST", flag: "rate-admin-burst", parse: wholeNumber(1), value: "N", default: "600", help: "admin API requests one token may make at once" },
-  { key: "adminPerS", env: "EDGEFED_RATE_ADMIN_PER_S", flag: "rate-admin-per-s", parse: positive, value: "N", default: "100", help: "admin API requests a second one token gets back after its burst" },
+  { key: "loginBurst", env: "EDGEFED_RATE_LOGIN_BURST", flag: "rate-login-burst", parse: wholeNumber(1), value: "N", default: "10", help: "refused login attempts (POST /api/session) a source address may make at once" },
+  { key: "loginPerS", env: "EDGEFED_RATE_LOGIN_PER_S", flag: "rate-login-per-s", parse: positive, value: "N", default: "0.1", help: "refused login attempts a second a source address gets back after its burst" },
+  { key: "adminBurst", env: "EDGEFED_RATE_ADMIN_BURST", flag: "rate-admin-burst", parse: wholeNumber(1), value: "N", default: "600", help: "API requests one token or dashboard session may make at once" },
+  { key: "adminPerS", env: "EDGEFED_RATE_ADMIN_PER_S", flag: "rate-admin-per-s", parse: positive, value: "N", default: "100", help: "API requests a second one token or dashboard session gets back after its burst" },
   // After an outage a node replays its whole outbox (EDGEFED_OUTBOX_MAX, 100,000 by default) as fast as the hub
   // acknowledges (11,000 to 21,000 events/s measured): the burst holds a full outbox, so a replay is never cut off.
   // 1,000/s after it is a hundred times a busy node's steady rate.

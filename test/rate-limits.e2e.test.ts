@@ -105,7 +105,7 @@ describe("HTTP rate limits", () => {
     const { before, refusal } = await untilRefused(read, 5);
     expect(before.slice(0, 2)).toEqual([200, 200]);
     expectRateLimited(refusal);
-    expect(refusal.body.detail).toContain("admin requests with this token");
+    expect(refusal.body.detail).toContain("API requests with this token or session");
     // A wrong token is refused as such, not rate limited: it never reaches a bucket.
     expect((await read("wrong-token-0123456789abcdefgh")).status).toBe(401);
     await eventually(async () => (await read()).status === 200, 10_000, "an admin read accepted after the refill");

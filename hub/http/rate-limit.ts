@@ -83,7 +83,7 @@ export function hubRateLimits(hub: HubContext): Record<HttpLimit, MiddlewareHand
       limit: "admin",
       rate: { burst: settings.adminBurst, perSecond: settings.adminPerS },
       keyOf: credentialKey,
-      what: "admin requests with this token",
+      what: "API requests with this token or session",
     }),
   };
 }
