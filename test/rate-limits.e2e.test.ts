@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import type { MqttClient } from "mqtt";
 import { nodeTopic } from "../protocol/topics.ts";
-import { heartbeatPayload } from "./fixtures/heartbeat.ts";
+import { heartbeat as heartbeatPayload } from "./support/node-payloads.ts";
 import { removeTempDirs } from "./helpers.ts";
 import { connectNode, eventually, newNode, registerBody, startTestHub, type TestHub } from "./support/hub-harness.ts";
 import { requestFrom, type AnswerFrom } from "./support/http-from.ts";

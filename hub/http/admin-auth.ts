@@ -10,16 +10,13 @@ import { getCookie } from "hono/cookie";
 import { secretMatchesDigest } from "../identity/secrets.ts";
 import type { DashboardSessions } from "../identity/dashboard-sessions.ts";
 import type { SessionRecord } from "../store/hub-store.ts";
+import { bearerToken } from "../../lib/bearer-token.ts";
 import { HttpError } from "../../lib/http-errors.ts";
 
 export const SESSION_COOKIE = "edgefed_session";
 export const CSRF_HEADER = "x-csrf-token";
 const READS = new Set(["GET", "HEAD"]);
 
-export function bearerToken(header: string | null | undefined): string | undefined {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
-  return match?.[1];
-}
 
 /** The two guards every API route takes one of. */
 export interface ApiAccess {
