@@ -28,6 +28,7 @@ import type { HubSettings } from "./settings.ts";
 import { openHubStore } from "./store/open-hub-store.ts";
 import { loadHubTls, type HubTls } from "./tls/hub-pki.ts";
 import { writeMosquittoTlsListener } from "./tls/mosquitto-listener.ts";
+import { ClientCertificateIssuer } from "./tls/client-certificates.ts";
 
 export interface RunningHub {
   httpUrl: string;
@@ -59,6 +60,10 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   // A bad federation config stops start-up before anything opens or listens (it names the file and field).
   if (settings.federationConfig) loadFederationConfig(settings.federationConfig);
   let tls = settings.tls ? loadTls(settings, log) : null;
+  // Client certificates come from the hub's own CA: with an operator's certificate the hub holds no CA key.
+  const clientCertificates = tls?.source === "generated" ? new ClientCertificateIssuer(settings.dataDir) : null;
+  // With mutual TLS required the broker asks the hub for a certificate too (CN: the user it logs in as).
+  const hubClientCertificate = (username: string) => (settings.requireClientCert && clientCertificates ? clientCertificates.issueWithKey(username) : null);
   announceTransport(settings, log);
   const metrics = new HubMetrics({ perNode: settings.metricsPerNode });
   const store = timedStore(await openHubStore(settings), (seconds) => metrics.registryCommit(seconds));
@@ -92,16 +97,17 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
       password: settings.mqttPassword,
       hubUsername: settings.mqttUsername,
       ca: tls?.ca,
+      clientCertificate: hubClientCertificate(settings.mqttUsername),
       log,
     });
-    if (tls) log(`Mosquitto's MQTTS listener with the hub's certificate: ${writeMosquittoTlsListener(settings.dataDir, tls)}`);
+    if (tls) log(`Mosquitto's MQTTS listener with the hub's certificate: ${writeMosquittoTlsListener(settings.dataDir, tls, settings.requireClientCert)}`);
     mqttCredentials = { url: settings.mqttUrl, username: settings.mqttUsername, password: settings.mqttPassword };
   } else {
     embedded = await startEmbeddedBroker({
       host: settings.mqttHost,
       port: settings.mqttPort,
       plaintext: !tls || settings.allowPlaintext,
-      tls: tls ? { port: settings.mqttsPort, cert: tls.cert, key: tls.key } : undefined,
+      tls: tls ? { port: settings.mqttsPort, cert: tls.cert, key: tls.key, ...(settings.requireClientCert ? { clientCa: tls.ca } : {}) } : undefined,
       nodes: fleet.all(),
       watcherPasswordHash: identity.watchTokenHash,
       publishBudget,
@@ -147,6 +153,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     clock: Date.now,
     log,
     startedAt,
+    clientCertificates,
   };
 
   context.alerts.whenRaised((alert) => metrics.alertRaised(alert.kind, alert.severity));
@@ -186,6 +193,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     retainedOnConnect: () => decisions.retainedPolicies(),
     log,
     ca: tls?.ca,
+    clientCertificate: hubClientCertificate(mqttCredentials.username),
     loopbackBroker: embedded !== null,
   });
   await mqtt.waitConnected(BROKER_CONNECT_TIMEOUT_MS);
@@ -263,5 +271,6 @@ function loadTls(settings: HubSettings, log: (line: string) => void): HubTls {
 /** Says at start when anything listens or talks in plaintext (also in /health). */
 function announceTransport(settings: HubSettings, log: (line: string) => void): void {
   if (!settings.tls) log("PLAINTEXT: TLS is off (EDGEFED_TLS=off): the HTTP API and MQTT carry tokens and passwords in clear");
-  else if (settings.allowPlaintext) log("PLAINTEXT allowed (EDGEFED_ALLOW_PLAINTEXT=1): the embedded broker also listens without TLS (lab use only)");
+  else if (settings.requireClientCert) log("mutual TLS required (EDGEFED_REQUIRE_CLIENT_CERT=1): the broker refuses clients without a certificate from the hub's CA");
+  if (settings.tls && settings.allowPlaintext) log("PLAINTEXT allowed (EDGEFED_ALLOW_PLAINTEXT=1): the embedded broker also listens without TLS (lab use only)");
 }

@@ -238,6 +238,12 @@ export const RegisterRequest = z.strictObject({
    */
   ts: timestamp.optional(),
   sig: z.string().max(200).optional(),
+  /**
+   * Optional mutual TLS: a PEM certificate request for the node's own TLS key
+   * (ECDSA P-256, subject exactly CN=<node_id>), signed over with the rest.
+   * The hub answers with `client_certificate`.
+   */
+  csr: z.string().max(4096).optional(),
 });
 
 /** The hub's answer to a registration (201 new, 200 again). */
@@ -255,6 +261,8 @@ export const RegisterResponse = z.object({
    * older hubs.
    */
   follows: z.enum(["node", "fleet"]).optional(),
+  /** The client certificate (PEM) the hub's CA issued for the request's `csr`; absent without a csr or from a hub that issues none. */
+  client_certificate: z.object({ cert: z.string().min(1).max(8192), expires_at: timestamp }).optional(),
 });
 
 export type StateMessage = z.infer<typeof StateMessage>;
