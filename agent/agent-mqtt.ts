@@ -8,13 +8,15 @@ import type { BirthMessage, StateMessage } from "../protocol/messages.ts";
 import { decodeTopic, deliveryOf, nodeSubscriptions, nodeTopic, type NodeInboundKind } from "../protocol/topics.ts";
 import type { Outbox } from "./outbox.ts";
 import { backoffMs } from "../lib/backoff.ts";
-import { brokerAddress, brokerTrust, isTlsBrokerUrl } from "../lib/mqtt-url.ts";
+import { brokerAddress, brokerTrust, isTlsBrokerUrl, type ClientCertificate } from "../lib/mqtt-url.ts";
 
 export interface AgentMqttOptions {
   nodeId: string;
   /** The hub's CA certificate (PEM): the broker must be mqtts:// and chain to it; "": the system store, plaintext allowed. */
   ca: string;
   credentials: () => { url: string; username: string; password: string } | null;
+  /** The node's client certificate (mutual TLS), read at every connect; null: none yet. */
+  clientCertificate?: () => ClientCertificate | null;
   outbox: Outbox;
   bootId: string;
   /** The birth for a new session (the session counter comes from the store). */
@@ -66,8 +68,17 @@ export class AgentMqtt {
     return this.brokerUp && this.hubUp;
   }
 
+  /** Connects; a session under way is closed first, and the reconnect takes the credentials and certificate saved now. */
   start(): void {
     this.stopped = false;
+    if (this.reconnectTimer) {
+      clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = null;
+    }
+    if (this.client) {
+      this.client.end(true); // its close handler schedules the reconnect
+      return;
+    }
     this.connect();
   }
 
@@ -83,7 +94,7 @@ export class AgentMqtt {
     const will: StateMessage = { state: "offline", bootId: this.options.bootId, ts: Date.now() };
     const client = mqtt.connect({
       ...brokerAddress(credentials.url),
-      ...brokerTrust(credentials.url, ca),
+      ...brokerTrust(credentials.url, ca, this.options.clientCertificate?.()),
       clientId: nodeId,
       username: credentials.username,
       password: credentials.password,
