@@ -4,6 +4,8 @@
 // order, only while the hub says it is online. The retained `state` online
 // and `birth` of each new session go first, around the outbox.
 import mqtt, { type MqttClient } from "mqtt";
+import type { X509Certificate } from "node:crypto";
+import type { TLSSocket } from "node:tls";
 import type { BirthMessage, StateMessage } from "../protocol/messages.ts";
 import { decodeTopic, deliveryOf, nodeSubscriptions, nodeTopic, type NodeInboundKind } from "../protocol/topics.ts";
 import type { Outbox } from "./outbox.ts";
@@ -12,8 +14,8 @@ import { brokerAddress, brokerTrust, isTlsBrokerUrl, type ClientCertificate } fr
 
 export interface AgentMqttOptions {
   nodeId: string;
-  /** The hub's CA certificate (PEM): the broker must be mqtts:// and chain to it; "": the system store, plaintext allowed. */
-  ca: string;
+  /** The hub's CA certificates (PEM), read at every connect: the broker must be mqtts:// and chain to one; "": the system store, plaintext allowed. */
+  ca: () => string;
   credentials: () => { url: string; username: string; password: string } | null;
   /** The node's client certificate (mutual TLS), read at every connect; null: none yet. */
   clientCertificate?: () => ClientCertificate | null;
@@ -23,6 +25,10 @@ export interface AgentMqttOptions {
   birth: () => BirthMessage;
   onCommand(payload: Buffer): void;
   onPolicy(payload: Buffer, source: "node" | "fleet"): void;
+  /** A `hub/ca` message (a CA change signed by the hub). */
+  onHubCa(payload: Buffer): void;
+  /** Connected over TLS: the certificate the broker presented (to confirm an announced CA works). */
+  onTlsSession?(serverCertificate: X509Certificate): void;
   onConnectivity(online: boolean): void;
   /** The broker refused our credentials (revoked, or rotated elsewhere): reconnecting stops until start() again. */
   onCredentialsRefused(): void;
@@ -57,6 +63,7 @@ export class AgentMqtt {
     policy: (payload) => this.options.onPolicy(payload, "node"),
     "fleet/policy": (payload) => this.options.onPolicy(payload, "fleet"),
     "hub/state": (payload) => this.onHubState(payload),
+    "hub/ca": (payload) => this.options.onHubCa(payload),
   };
 
   constructor(private readonly options: AgentMqttOptions) {
@@ -85,7 +92,8 @@ export class AgentMqtt {
   private connect(): void {
     const credentials = this.options.credentials();
     if (!credentials || this.stopped) return this.scheduleReconnect();
-    const { nodeId, ca } = this.options;
+    const { nodeId } = this.options;
+    const ca = this.options.ca();
     if (ca && !isTlsBrokerUrl(credentials.url)) {
       // Pinned to a CA, this node sends its broker password over TLS only.
       this.options.log(`the hub gave a plaintext broker URL (${credentials.url}) but this node trusts only TLS to its hub (EDGEFED_HUB_CA): not connecting`);
@@ -185,6 +193,8 @@ export class AgentMqtt {
     }
     this.brokerUp = true;
     this.options.log("connected to broker");
+    const peer = (client.stream as Partial<TLSSocket>).getPeerX509Certificate?.();
+    if (peer) this.options.onTlsSession?.(peer);
     // The retained hub/state usually arrives before the set-up above is done.
     if (this.online) this.options.onConnectivity(true);
     this.kick();

@@ -13,6 +13,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import { join } from "node:path";
 import { openssl } from "../lib/openssl.ts";
 import type { ClientCertificate } from "../lib/mqtt-url.ts";
+import { pemCertificates } from "../lib/pem.ts";
 
 export const CLIENT_TLS_DIR = "tls";
 const KEY_FILE = "client.key";
@@ -47,7 +48,7 @@ export class ClientCertificateFiles {
 
   /**
    * Keeps the certificate the hub issued (0600), replacing the previous one in one step;
-   * returns why it did not (not for this node's key, not from the pinned CA), or null.
+   * returns why it did not (not for this node's key, not from a trusted CA: `caPem` may be a bundle), or null.
    */
   save(certPem: string, caPem: string): string | null {
     let cert: X509Certificate;
@@ -57,7 +58,8 @@ export class ClientCertificateFiles {
       return "the hub's client certificate is not a PEM certificate";
     }
     if (!cert.checkPrivateKey(createPrivateKey(readFileSync(this.keyFile, "utf8")))) return "the hub's client certificate is not for this node's TLS key";
-    if (caPem && !cert.verify(new X509Certificate(caPem).publicKey)) return "the hub's client certificate was not issued by the pinned CA";
+    const issuers = pemCertificates(caPem).map((pem) => new X509Certificate(pem));
+    if (caPem && !issuers.some((ca) => cert.verify(ca.publicKey))) return "the hub's client certificate was not issued by a CA this node trusts for its hub";
     const next = `${this.certFile}.new`;
     writeFileSync(next, certPem, { mode: 0o600 });
     renameSync(next, this.certFile);

@@ -15,6 +15,8 @@ import type { Outbox } from "./outbox.ts";
 import type { PolicyFollower } from "./policy-follower.ts";
 import { registerOnce, type Advertisement, type RegistrationAttempt } from "./registration.ts";
 import { ClientCertificateFiles } from "./client-certificate.ts";
+import { HubTrust } from "./hub-trust.ts";
+import { decodeTopic } from "../protocol/topics.ts";
 
 const REGISTER_BASE_MS = 1000;
 /** An attempt number whose backoff is the cap (EDGEFED_RECONNECT_MAX_S): the pace of asking a hub that removed this node. */
@@ -62,12 +64,21 @@ export class HubLink implements AgentPart {
   /** The node's client certificate (mutual TLS): with a pinned hub CA only, as a certificate is only of use over TLS. */
   private readonly certificates: ClientCertificateFiles | null;
   private renewalTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The hub CA pinned, and one the hub announced (signed) while not yet confirmed. */
+  private readonly trust: HubTrust | null;
 
   constructor(private readonly options: HubLinkOptions) {
     this.certificates = options.hubCa && options.dataDir ? new ClientCertificateFiles(options.dataDir, options.identity.nodeId) : null;
+    this.trust = options.dataDir ? new HubTrust(options.dataDir, options.hubCa ?? "", options.log) : null;
     this.session = new AgentMqtt({
       nodeId: options.identity.nodeId,
-      ca: options.hubCa ?? "",
+      ca: () => this.trustedCa(),
+      onHubCa: (payload) => {
+        const message = decodeTopic("hub/ca", payload);
+        if (!message.ok) return payload.length > 0 && options.log(`a hub CA change that does not decode: ${message.error}`);
+        this.trust?.offer(message.value, this.registration()?.hubPublicKey ?? null);
+      },
+      onTlsSession: (serverCertificate) => this.trust?.connectedWith(serverCertificate),
       credentials: () => this.registration()?.mqtt ?? null,
       clientCertificate: () => this.certificates?.load() ?? null,
       outbox: options.outbox,
@@ -163,11 +174,16 @@ export class HubLink implements AgentPart {
     if (this.registerTimer) clearTimeout(this.registerTimer);
     this.registerTimer = null;
     const { hubUrl, enrollToken, identity, advertisement } = this.options;
-    void registerOnce(hubUrl, enrollToken, identity, advertisement, Date.now(), this.options.hubCa ?? "", this.certificateRequest()).then((result) => {
+    void registerOnce(hubUrl, enrollToken, identity, advertisement, Date.now(), this.trustedCa(), this.certificateRequest()).then((result) => {
       if (this.stopped) return;
       if (result.kind === "registered") return this.registeredWith(result);
       this.registerTimer = setTimeout(() => this.registerLoop(attempt + 1), this.retryDelay(result, attempt));
     });
+  }
+
+  /** The CA certificates (PEM) trusted for the hub now; "" for the system store. */
+  private trustedCa(): string {
+    return this.trust ? this.trust.trusted() : (this.options.hubCa ?? "");
   }
 
   /** A request for a client certificate, or undefined (no pinned CA, or openssl failed: registering without one, said in the log). */
@@ -188,7 +204,7 @@ export class HubLink implements AgentPart {
       this.options.log("the hub issued no client certificate (it has no CA of its own, or is older): connecting with the broker password only");
       return;
     }
-    const problem = this.certificates.save(certificate, this.options.hubCa ?? "");
+    const problem = this.certificates.save(certificate, this.trustedCa());
     if (problem) return this.options.log(`${problem}: not kept`); // asked for again at the next start
     this.scheduleRenewal();
   }

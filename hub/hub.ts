@@ -29,6 +29,7 @@ import { openHubStore } from "./store/open-hub-store.ts";
 import { loadHubTls, type HubTls } from "./tls/hub-pki.ts";
 import { writeMosquittoTlsListener } from "./tls/mosquitto-listener.ts";
 import { ClientCertificateIssuer } from "./tls/client-certificates.ts";
+import { storedCaChange } from "./tls/ca-change.ts";
 
 export interface RunningHub {
   httpUrl: string;
@@ -190,7 +191,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   mqtt = new HubMqtt({
     ...mqttCredentials,
     onMessage: (topic, payload, retained) => handleNodeMessage(topic, payload, retained),
-    retainedOnConnect: () => decisions.retainedPolicies(),
+    retainedOnConnect: () => [...decisions.retainedPolicies(), ...storedCaChange(settings.dataDir)],
     log,
     ca: tls?.ca,
     clientCertificate: hubClientCertificate(mqttCredentials.username),

@@ -214,6 +214,18 @@ export const DesiredPolicyMessage = z.strictObject({
   sig: z.string().min(1),
 });
 
+/**
+ * A change of the hub's CA, a deliberate operator act: the new CA certificate
+ * (PEM), retained on `hub/ca`, signed by the hub's Ed25519 key, which nodes
+ * pinned at registration. A node trusts it beside the CA it has until a
+ * connection to the hub chains to the new one, then only the new one.
+ */
+export const HubCaMessage = z.strictObject({
+  ca: z.string().regex(/^-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*$/, "one PEM certificate").max(16 * 1024),
+  issuedAt: timestamp,
+  sig: z.string().min(1),
+});
+
 export const HubStateMessage = z.strictObject({
   state: z.enum(["online", "offline"]),
   ts: timestamp,
@@ -277,6 +289,7 @@ export type DecisionMessage = z.infer<typeof DecisionMessage>;
 export type DecisionAckMessage = z.infer<typeof DecisionAckMessage>;
 export type DesiredPolicyMessage = z.infer<typeof DesiredPolicyMessage>;
 export type HubStateMessage = z.infer<typeof HubStateMessage>;
+export type HubCaMessage = z.infer<typeof HubCaMessage>;
 export type RegisterRequest = z.infer<typeof RegisterRequest>;
 export type RegisterResponse = z.infer<typeof RegisterResponse>;
 
