@@ -146,3 +146,21 @@ describe("mutual TLS required, embedded broker: identities", () => {
     expect(await outcome(hub, mallory.credentials, mallory.certificate)).toBe("connected");
   });
 });
+
+describe("mutual TLS required, Mosquitto: identities", () => {
+  test("the certificate is the identity (use_identity_as_username): another node's certificate grants none of this node's topics", async () => {
+    const dataDir = tempDir("edgefed-hub-");
+    const material = loadHubTls({ dataDir, extraSans: [], certFile: "", keyFile: "", caFile: "" }, Date.now(), () => {});
+    const broker = await startMosquitto({ dynsec: true, tls: material, requireClientCert: true });
+    brokers.push(broker);
+    const hub = await startTestHub({ dataDir, tls: true, env: { EDGEFED_REQUIRE_CLIENT_CERT: "1" }, mosquitto: broker });
+    hubs.push(hub);
+    const alice = await registerNode(hub, "mtls-m-alice", true);
+    const mallory = await registerNode(hub, "mtls-m-mallory", true);
+    // Mallory's user name and password with Alice's certificate: Mosquitto takes the certificate's CN as the user.
+    const client = await connectNode(mallory.credentials, { ca: hub.hub.tls!.ca, clientCertificate: alice.certificate, clientId: "mtls-m-intruder" });
+    await expect(client.subscribeAsync("edgefed/v1/nodes/mtls-m-mallory/cmd", { qos: 1 })).rejects.toThrow(/Subscribe error/);
+    expect((await client.subscribeAsync("edgefed/v1/nodes/mtls-m-alice/cmd", { qos: 1 }))[0]!.qos).toBe(1);
+    client.end(true);
+  });
+});
