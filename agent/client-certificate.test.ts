@@ -19,13 +19,13 @@ function hubCa() {
   return { ca: material.ca, issuer: new ClientCertificateIssuer(dataDir) };
 }
 
-describe("ClientCertificateFiles", () => {
-  test("one P-256 key, owner-only, reused by every request; the request names the node", () => {
+describe("ClientCertificateFiles", async () => {
+  test("one P-256 key, owner-only, reused by every request; the request names the node", async () => {
     const files = new ClientCertificateFiles(tempDir("edgefed-agent-"), "pi-7");
     const { issuer } = hubCa();
     const first = files.request();
-    expect(issuer.csrProblem(first, "pi-7")).toBeNull();
-    expect(issuer.csrProblem(first, "pi-8")).toContain("CN=pi-8");
+    expect(await issuer.csrProblem(first, "pi-7")).toBeNull();
+    expect(await issuer.csrProblem(first, "pi-8")).toContain("CN=pi-8");
     const key = readFileSync(files.keyFile, "utf8");
     expect(createPrivateKey(key).asymmetricKeyDetails?.namedCurve).toBe("prime256v1");
     expect(statSync(files.keyFile).mode & 0o777).toBe(0o600);
@@ -33,12 +33,12 @@ describe("ClientCertificateFiles", () => {
     expect(readFileSync(files.keyFile, "utf8")).toBe(key);
   });
 
-  test("renewal is due at 2/3 of the validity, and at once without a certificate", () => {
+  test("renewal is due at 2/3 of the validity, and at once without a certificate", async () => {
     const files = new ClientCertificateFiles(tempDir("edgefed-agent-"), "pi-renew");
     const now = Date.now();
     expect(files.renewAt(now)).toBe(now);
     const { ca, issuer } = hubCa();
-    expect(files.save(issuer.issue(files.request(), "pi-renew").cert, ca)).toBeNull();
+    expect(files.save((await issuer.issue(files.request(), "pi-renew")).cert, ca)).toBeNull();
     const cert = new X509Certificate(files.load()!.cert);
     const from = Date.parse(cert.validFrom);
     expect(Date.parse(cert.validTo) - from).toBe(CLIENT_CERT_DAYS * DAY_MS);
@@ -46,16 +46,16 @@ describe("ClientCertificateFiles", () => {
     expect(statSync(files.certFile).mode & 0o777).toBe(0o600);
   });
 
-  test("a certificate for another key or from an untrusted CA is not kept", () => {
+  test("a certificate for another key or from an untrusted CA is not kept", async () => {
     const files = new ClientCertificateFiles(tempDir("edgefed-agent-"), "pi-check");
     files.request();
     const { ca, issuer } = hubCa();
     const other = new ClientCertificateFiles(tempDir("edgefed-agent-"), "pi-check");
-    expect(files.save(issuer.issue(other.request(), "pi-check").cert, ca)).toContain("not for this node's TLS key");
+    expect(files.save((await issuer.issue(other.request(), "pi-check")).cert, ca)).toContain("not for this node's TLS key");
     const foreign = hubCa();
-    expect(files.save(foreign.issuer.issue(files.request(), "pi-check").cert, ca)).toContain("not issued by a CA this node trusts");
+    expect(files.save((await foreign.issuer.issue(files.request(), "pi-check")).cert, ca)).toContain("not issued by a CA this node trusts");
     // Either CA of a bundle (the pinned one and an announced one) is trusted.
-    expect(files.save(foreign.issuer.issue(files.request(), "pi-check").cert, `${ca}\n${foreign.ca}`)).toBeNull();
+    expect(files.save((await foreign.issuer.issue(files.request(), "pi-check")).cert, `${ca}\n${foreign.ca}`)).toBeNull();
     expect(files.load()).not.toBeNull();
   });
 });

@@ -64,7 +64,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   // Client certificates come from the hub's own CA: with an operator's certificate the hub holds no CA key.
   const clientCertificates = tls?.source === "generated" ? new ClientCertificateIssuer(settings.dataDir) : null;
   // With mutual TLS required the broker asks the hub for a certificate too (CN: the user it logs in as).
-  const hubClientCertificate = (username: string) => (settings.requireClientCert && clientCertificates ? clientCertificates.issueWithKey(username) : null);
+  const hubClientCertificate = async (username: string) => (settings.requireClientCert && clientCertificates ? await clientCertificates.issueWithKey(username) : null);
   announceTransport(settings, log);
   const metrics = new HubMetrics({ perNode: settings.metricsPerNode });
   const store = timedStore(await openHubStore(settings), (seconds) => metrics.registryCommit(seconds));
@@ -98,7 +98,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
       password: settings.mqttPassword,
       hubUsername: settings.mqttUsername,
       ca: tls?.ca,
-      clientCertificate: hubClientCertificate(settings.mqttUsername),
+      clientCertificate: await hubClientCertificate(settings.mqttUsername),
       log,
     });
     if (tls) log(`Mosquitto's MQTTS listener with the hub's certificate: ${writeMosquittoTlsListener(settings.dataDir, tls, settings.requireClientCert)}`);
@@ -194,7 +194,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     retainedOnConnect: () => [...decisions.retainedPolicies(), ...storedCaChange(settings.dataDir)],
     log,
     ca: tls?.ca,
-    clientCertificate: hubClientCertificate(mqttCredentials.username),
+    clientCertificate: await hubClientCertificate(mqttCredentials.username),
     loopbackBroker: embedded !== null,
   });
   await mqtt.waitConnected(BROKER_CONNECT_TIMEOUT_MS);

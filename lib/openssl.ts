@@ -3,7 +3,7 @@
 // a well-kept, audited implementation of X.509 rather than ASN.1 written
 // here. It runs as a subprocess (the same under Bun and Node); its stderr
 // goes into the error, never a key (keys only ever go to files).
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 
 export const OPENSSL = "openssl";
 
@@ -12,8 +12,23 @@ export function openssl(args: string[], options: { cwd?: string; input?: string 
   try {
     return execFileSync(OPENSSL, args, { cwd: options.cwd, input: options.input, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
   } catch (error) {
-    const failure = error as NodeJS.ErrnoException & { stderr?: string };
-    if (failure.code === "ENOENT") throw new Error("certificates are made with the openssl command, which is not installed (Debian: apt-get install openssl)");
-    throw new Error(`openssl ${args[0]} failed: ${(failure.stderr ?? failure.message).trim().split("\n").slice(0, 3).join("; ")}`);
+    throw opensslError(args, error);
   }
+}
+
+/** As openssl(), without blocking the event loop (a server answering requests meanwhile). */
+export function opensslAsync(args: string[], options: { input?: string } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(OPENSSL, args, { encoding: "utf8" }, (error, stdout, stderr) => {
+      if (error) reject(opensslError(args, Object.assign(error, { stderr })));
+      else resolve(stdout);
+    });
+    child.stdin?.end(options.input ?? "");
+  });
+}
+
+function opensslError(args: string[], error: unknown): Error {
+  const failure = error as NodeJS.ErrnoException & { stderr?: string };
+  if (failure.code === "ENOENT") return new Error("certificates are made with the openssl command, which is not installed (Debian: apt-get install openssl)");
+  return new Error(`openssl ${args[0]} failed: ${(failure.stderr || failure.message).trim().split("\n").slice(0, 3).join("; ")}`);
 }

@@ -50,7 +50,7 @@ export async function registerNode(hub: HubContext, token: string | undefined, r
   }
   // Checked before anything is stored; signed only once the registration stands (below).
   const issuer = body.csr !== undefined ? hub.clientCertificates : null;
-  const csrProblem = issuer?.csrProblem(body.csr!, body.node_id);
+  const csrProblem = issuer ? await issuer.csrProblem(body.csr!, body.node_id) : null;
   if (csrProblem) throw new DomainError("invalid", "invalid_csr", csrProblem);
 
   // One registration or removal of a node at a time, so the row, the fleet
@@ -131,7 +131,7 @@ export async function registerNode(hub: HubContext, token: string | undefined, r
     }
     hub.fleet.put(record);
     // Under the same proof as the credentials: a new node's token, or a re-registration's signature (which covers the csr).
-    const clientCertificate = issuer ? issuer.issue(body.csr!, record.nodeId) : undefined;
+    const clientCertificate = issuer ? await issuer.issue(body.csr!, record.nodeId) : undefined;
     hub.log(`${previous ? "re-registered" : tombstone ? "readmitted and registered" : "registered"} node ${record.nodeId} (${record.arch})${clientCertificate ? ", client certificate issued" : ""}`);
 
     return {

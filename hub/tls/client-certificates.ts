@@ -8,10 +8,11 @@
 // The CSR is checked by openssl (its self-signature), its subject must be
 // exactly CN=<node id> and its key P-256; the certificate carries only what
 // the hub decides (validity, key usage), never an extension from the request.
+// openssl runs without blocking: the hub answers other requests meanwhile.
 import { X509Certificate, createPublicKey, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { openssl } from "../../lib/openssl.ts";
+import { opensslAsync } from "../../lib/openssl.ts";
 import { CA_KEY_FILE, TLS_DIR } from "./hub-pki.ts";
 
 /** How long a client certificate is valid; nodes renew at 2/3 of it (agent/client-certificate.ts). */
@@ -39,11 +40,11 @@ export class ClientCertificateIssuer {
   }
 
   /** Why `csr` cannot be signed for `commonName`, or null when it can. */
-  csrProblem(csr: string, commonName: string): string | null {
+  async csrProblem(csr: string, commonName: string): Promise<string | null> {
     if (csr.length > MAX_CSR_CHARS) return `csr is longer than ${MAX_CSR_CHARS} characters`;
     let output: string;
     try {
-      output = openssl(["req", "-noout", "-verify", "-subject", "-pubkey", "-nameopt", "RFC2253"], { input: csr });
+      output = await opensslAsync(["req", "-noout", "-verify", "-subject", "-pubkey", "-nameopt", "RFC2253"], { input: csr });
     } catch {
       return "csr is not a PEM certificate request with a valid self-signature";
     }
@@ -56,14 +57,14 @@ export class ClientCertificateIssuer {
   }
 
   /** Signs a request already checked with csrProblem. */
-  issue(csr: string, commonName: string): IssuedCertificate {
+  async issue(csr: string, commonName: string): Promise<IssuedCertificate> {
     const workDir = mkdtempSync(join(this.caFile, "..", "issue-"));
     try {
       const request = join(workDir, "request.csr");
       const extensions = join(workDir, "client.ext");
       writeFileSync(request, csr, { mode: 0o600 });
       writeFileSync(extensions, CLIENT_EXTENSIONS, { mode: 0o600 });
-      const cert = openssl([
+      const cert = await opensslAsync([
         "x509", "-req", "-sha256", "-in", request, "-CA", this.caFile, "-CAkey", this.caKeyFile,
         "-set_serial", `0x${randomBytes(16).toString("hex")}`, "-days", String(CLIENT_CERT_DAYS),
         "-subj", `/CN=${commonName}`, "-extfile", extensions,
@@ -75,12 +76,12 @@ export class ClientCertificateIssuer {
   }
 
   /** A new key and a certificate for it, for the hub's own broker connections (kept in memory only). */
-  issueWithKey(commonName: string): IssuedCertificate & { key: string } {
+  async issueWithKey(commonName: string): Promise<IssuedCertificate & { key: string }> {
     const workDir = mkdtempSync(join(this.caFile, "..", "issue-"));
     try {
       const keyFile = join(workDir, "client.key");
-      const csr = openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", keyFile, "-subj", `/CN=${commonName}`]);
-      const issued = this.issue(csr, commonName);
+      const csr = await opensslAsync(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", keyFile, "-subj", `/CN=${commonName}`]);
+      const issued = await this.issue(csr, commonName);
       return { ...issued, key: readFileSync(keyFile, "utf8") };
     } finally {
       rmSync(workDir, { recursive: true, force: true });
