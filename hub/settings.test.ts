@@ -48,6 +48,7 @@ const DEFAULTS: HubSettings = {
   tlsCert: "",
   tlsKey: "",
   tlsCa: "",
+  requireClientCert: false,
 };
 
 const ALL_ENV_VARS = [
@@ -94,6 +95,7 @@ const ALL_ENV_VARS = [
   "EDGEFED_TLS_CERT",
   "EDGEFED_TLS_KEY",
   "EDGEFED_TLS_CA",
+  "EDGEFED_REQUIRE_CLIENT_CERT",
 ];
 
 /** The UsageError message parseHubSettings throws; fails the test if it does not throw one. */
@@ -206,10 +208,14 @@ describe("parseHubSettings", () => {
       tlsCert: "/etc/edgefed/hub.pem",
       tlsKey: "/etc/edgefed/hub.key",
       tlsCa: "/etc/edgefed/ca.pem",
+      requireClientCert: false,
     });
   });
 
   test("TLS settings that do not fit together are refused, naming the variables", () => {
+    expect(settingsError([], { EDGEFED_REQUIRE_CLIENT_CERT: "1" })).toContain("EDGEFED_REQUIRE_CLIENT_CERT: client certificates are a part of TLS");
+    const operatorFiles = { EDGEFED_TLS: "on", EDGEFED_TLS_CERT: "/etc/hub.pem", EDGEFED_TLS_KEY: "/etc/hub.key", EDGEFED_TLS_CA: "/etc/ca.pem" };
+    expect(settingsError([], { ...operatorFiles, EDGEFED_REQUIRE_CLIENT_CERT: "1" })).toContain("EDGEFED_REQUIRE_CLIENT_CERT: client certificates are issued by the hub's own CA");
     expect(settingsError([], { EDGEFED_TLS_CERT: "/etc/hub.pem" })).toContain("EDGEFED_TLS_CERT, EDGEFED_TLS_KEY, EDGEFED_TLS_CA: an operator's certificate needs all three");
     const broker = { EDGEFED_MQTT_USERNAME: "admin" };
     expect(settingsError([], { ...broker, EDGEFED_MQTT_URL: "mqtts://127.0.0.1:8883" })).toContain("EDGEFED_MQTT_URL: a TLS broker");

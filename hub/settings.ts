@@ -66,6 +66,8 @@ export interface HubSettings {
   tlsCert: string;
   tlsKey: string;
   tlsCa: string;
+  /** Mutual TLS required: the broker refuses a client without a certificate from the hub's CA whose CN is its MQTT user. */
+  requireClientCert: boolean;
 }
 
 /**
@@ -164,6 +166,7 @@ const HUB_SETTINGS: SettingsTable<HubSettings> = [
   { key: "tlsCert", env: "EDGEFED_TLS_CERT", flag: "tls-cert", parse: optionalPath, value: "FILE", default: "", help: "an operator's server certificate (PEM, with its chain); empty: the hub issues its own" },
   { key: "tlsKey", env: "EDGEFED_TLS_KEY", flag: "tls-key", parse: optionalPath, value: "FILE", default: "", help: "that certificate's private key (PEM)" },
   { key: "tlsCa", env: "EDGEFED_TLS_CA", flag: "tls-ca", parse: optionalPath, value: "FILE", default: "", help: "the CA certificate nodes trust for that certificate (PEM)" },
+  { key: "requireClientCert", env: "EDGEFED_REQUIRE_CLIENT_CERT", flag: "require-client-cert", parse: yesNo, value: "1|0", default: "0", help: "mutual TLS: the broker refuses clients without a certificate from the hub's CA (nodes get one at registration)" },
 ];
 
 /** Settings from the environment and flags; throws UsageError naming each bad setting, HelpRequested for --help. */
@@ -187,6 +190,8 @@ export function parseHubSettings(args: string[], env: Record<string, string | un
   }
   const operatorTls = [settings.tlsCert, settings.tlsKey, settings.tlsCa].filter((file) => file !== "").length;
   if (operatorTls !== 0 && operatorTls !== 3) problems.push("EDGEFED_TLS_CERT, EDGEFED_TLS_KEY, EDGEFED_TLS_CA: an operator's certificate needs all three (or none: the hub makes its own)");
+  if (settings.requireClientCert && !settings.tls) problems.push("EDGEFED_REQUIRE_CLIENT_CERT: client certificates are a part of TLS: set EDGEFED_TLS=on");
+  if (settings.requireClientCert && operatorTls !== 0) problems.push("EDGEFED_REQUIRE_CLIENT_CERT: client certificates are issued by the hub's own CA, not with an operator's certificate (EDGEFED_TLS_CERT)");
   if (problems.length) throw new UsageError(problems);
   if (settings.offlineAfterS === 0) settings.offlineAfterS = settings.heartbeatS * 10;
   return settings;

@@ -27,6 +27,7 @@ import { registerRoutes } from "./routes/register.ts";
 import { sessionRoutes } from "./routes/session.ts";
 import { streamRoutes } from "./routes/stream.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
+import { tlsRoutes } from "./routes/tls.ts";
 import { LiveFeed } from "./live-feed.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { workRoutes } from "./routes/work.ts";
@@ -64,6 +65,7 @@ export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Inge
   app.route("/api/federation", decisionRoutes(hub, decisions, access));
   app.route("/api/federation", federationRoutes(hub, access, federation));
   app.route("/api/federation", tokenRoutes(hub, access));
+  app.route("/api/federation", tlsRoutes(hub, access));
   app.route("/", dashboardRoutes(hub.log));
   app.route("/api/federation/work", workRoutes(hub, work, workScheduler, access));
   return app;

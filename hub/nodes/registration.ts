@@ -48,6 +48,10 @@ export async function registerNode(hub: HubContext, token: string | undefined, r
     const problem = proofProblem(body, now);
     if (problem) throw new DomainError("unauthorized", "invalid_proof", problem);
   }
+  // Checked before anything is stored; signed only once the registration stands (below).
+  const issuer = body.csr !== undefined ? hub.clientCertificates : null;
+  const csrProblem = issuer ? await issuer.csrProblem(body.csr!, body.node_id) : null;
+  if (csrProblem) throw new DomainError("invalid", "invalid_csr", csrProblem);
 
   // One registration or removal of a node at a time, so the row, the fleet
   // view and the broker's identity always end up saying the same thing.
@@ -126,7 +130,9 @@ export async function registerNode(hub: HubContext, token: string | undefined, r
       throw new DomainError("unavailable", "broker_unavailable", "the broker did not take the node's credentials; nothing was changed, try again");
     }
     hub.fleet.put(record);
-    hub.log(`${previous ? "re-registered" : tombstone ? "readmitted and registered" : "registered"} node ${record.nodeId} (${record.arch})`);
+    // Under the same proof as the credentials: a new node's token, or a re-registration's signature (which covers the csr).
+    const clientCertificate = issuer ? await issuer.issue(body.csr!, record.nodeId) : undefined;
+    hub.log(`${previous ? "re-registered" : tombstone ? "readmitted and registered" : "registered"} node ${record.nodeId} (${record.arch})${clientCertificate ? ", client certificate issued" : ""}`);
 
     return {
       created: !previous,
@@ -138,6 +144,7 @@ export async function registerNode(hub: HubContext, token: string | undefined, r
         heartbeat_s: hub.settings.heartbeatS,
         hub_public_key: hub.identity.keys.publicKey,
         follows: (await hub.store.decisions.hasPolicy(record.nodeId)) ? "node" : "fleet",
+        ...(clientCertificate ? { client_certificate: { cert: clientCertificate.cert, expires_at: clientCertificate.expiresAt } } : {}),
       },
     };
   });

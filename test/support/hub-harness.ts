@@ -109,10 +109,11 @@ export function registerBody(node: TestNode, overrides: Record<string, unknown> 
 /** Connects as a node with the credentials registration returned. */
 export async function connectNode(
   credentials: { url: string; username: string; password: string; client_id: string },
-  options: { will?: mqtt.IClientOptions["will"]; clientId?: string; ca?: string } = {},
+  options: { will?: mqtt.IClientOptions["will"]; clientId?: string; ca?: string; clientCertificate?: { cert: string; key: string } | null } = {},
 ): Promise<MqttClient> {
   const client = mqtt.connect(credentials.url, {
     ...(options.ca ? { ca: options.ca, rejectUnauthorized: true } : {}),
+    ...(options.clientCertificate ? { cert: options.clientCertificate.cert, key: options.clientCertificate.key } : {}),
     clientId: options.clientId ?? credentials.client_id,
     username: credentials.username,
     password: credentials.password,

@@ -54,8 +54,11 @@ function installExitHandler(): void {
   });
 }
 
-/** Sends an anonymous MQTT 3.1.1 CONNECT and resolves true on any CONNACK (refused is fine: the broker is speaking MQTT). */
-function answersMqtt(port: number, timeoutMs: number, tls: boolean): Promise<boolean> {
+/**
+ * Sends an anonymous MQTT 3.1.1 CONNECT and resolves true on any CONNACK (refused is fine: the broker is speaking MQTT).
+ * `clientCertRequired`: the probe has no client certificate, so a handshake refused by a TLS alert is the answer.
+ */
+function answersMqtt(port: number, timeoutMs: number, tls: boolean, clientCertRequired = false): Promise<boolean> {
   // CONNECT: protocol "MQTT" level 4, clean session, keepalive 60, empty client id.
   const connect = Buffer.from([0x10, 0x0c, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3c, 0x00, 0x00]);
   return new Promise((resolve) => {
@@ -69,16 +72,19 @@ function answersMqtt(port: number, timeoutMs: number, tls: boolean): Promise<boo
     const timer = setTimeout(() => done(false), timeoutMs);
     socket.once(tls ? "secureConnect" : "connect", () => socket.write(connect));
     socket.once("data", (data) => done(data[0] === 0x20));
-    socket.once("error", () => done(false));
+    socket.once("error", (error) => done(clientCertRequired && /alert/i.test(error.message)));
     socket.once("close", () => done(false));
   });
 }
 
 /**
  * `extraConfig`: global mosquitto.conf lines (e.g. queue limits for a benchmark).
- * `tls`: the listener speaks MQTTS only, with these files (the hub's, as hub/tls/mosquitto-listener.ts writes them).
+ * `tls`: the listener speaks MQTTS only, with these files (the hub's, as hub/tls/mosquitto-listener.ts writes them);
+ * `requireClientCert`: and requires a client certificate from that CA, its CN the user (mutual TLS).
  */
-export async function startMosquitto(options: { dynsec?: boolean; extraConfig?: string[]; tls?: Pick<HubTls, "caFile" | "certFile" | "keyFile"> } = {}): Promise<RunningMosquitto> {
+export async function startMosquitto(
+  options: { dynsec?: boolean; extraConfig?: string[]; tls?: Pick<HubTls, "caFile" | "certFile" | "keyFile">; requireClientCert?: boolean } = {},
+): Promise<RunningMosquitto> {
   installExitHandler();
   const dir = tempDir("edgefed-mosquitto-");
   const configFile = join(dir, "mosquitto.conf");
@@ -120,7 +126,7 @@ export async function startMosquitto(options: { dynsec?: boolean; extraConfig?: 
       "log_type information",
       "log_timestamp_format %H:%M:%S",
       ...dynsecLines,
-      ...(options.tls ? mosquittoTlsListener(options.tls, port, "127.0.0.1") : [`listener ${port} 127.0.0.1`]),
+      ...(options.tls ? mosquittoTlsListener(options.tls, port, "127.0.0.1", options.requireClientCert) : [`listener ${port} 127.0.0.1`]),
       // Per-listener in 2.0 (per_listener_settings false makes it global anyway).
       `allow_anonymous ${options.dynsec ? "false" : "true"}`,
     ];
@@ -155,7 +161,7 @@ export async function startMosquitto(options: { dynsec?: boolean; extraConfig?: 
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (Date.now() < deadline) {
       if (exited) break;
-      if (await answersMqtt(port, 500, options.tls !== undefined)) return;
+      if (await answersMqtt(port, 500, options.tls !== undefined, options.requireClientCert)) return;
       await Bun.sleep(25);
     }
     if (!exited) {
