@@ -802,9 +802,9 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
         ["dec_1", null],
       ]);
       expect(await store.decisions.addressedTo(["fleet", "pi-1"])).toEqual([
-        { seq: 1, message: decision(1, "fleet"), overriddenBy: null },
-        { seq: 2, message: decision(2, "pi-1"), overriddenBy: "dec_4" },
-        { seq: 4, message: decision(4, "fleet"), overriddenBy: null },
+        { seq: 1, message: decision(1, "fleet"), origin: OPERATOR, overriddenBy: null },
+        { seq: 2, message: decision(2, "pi-1"), origin: OPERATOR, overriddenBy: "dec_4" },
+        { seq: 4, message: decision(4, "fleet"), origin: OPERATOR, overriddenBy: null },
       ]);
       expect(await store.decisions.addressedTo([])).toEqual([]);
     });

@@ -5,6 +5,8 @@
 import { Hono } from "hono";
 import type { Decisions } from "../../decisions/decisions.ts";
 import type { HubContext } from "../../hub-context.ts";
+import { policyWithOrigins, type FieldOrigin } from "../../decisions/policy-origins.ts";
+import type { NodeRecord } from "../../nodes/node-model.ts";
 import type { ApiAccess } from "../admin-auth.ts";
 import { notRegisteredError, readmitNode, removeNode } from "../../nodes/registration.ts";
 import { NodeListQuery, NodeMetricsQuery, pageOfNodes, ReportHistoryQuery } from "../list-queries.ts";
@@ -32,7 +34,8 @@ export function nodeRoutes(hub: HubContext, decisions: Decisions, access: ApiAcc
     const node = hub.fleet.get(id);
     if (!node) throw await notRegisteredError(hub, id);
     const followed = decisions.desiredPolicy(node.nodeId) ?? decisions.desiredPolicy("fleet");
-    return c.json(nodeDetail(node, hub.fleet, decisions.desiredPolicy(node.nodeId)?.version ?? null, followed?.policy ?? null));
+    const origins = await policyOrigins(hub, node);
+    return c.json(nodeDetail(node, hub.fleet, decisions.desiredPolicy(node.nodeId)?.version ?? null, followed?.policy ?? null, origins));
   });
 
   // As committed: reports are written before their PUBACK (hub/mqtt/commit-before-ack.ts), so this holds every acknowledged one.
@@ -72,4 +75,17 @@ export function nodeRoutes(hub: HubContext, decisions: Decisions, access: ApiAcc
   });
 
   return routes;
+}
+
+/**
+ * Which decision last set each field of the policy a node follows, folded
+ * from the audit trail as the hub folds the policy itself; null (and logged)
+ * when the trail no longer folds, which an OVERRIDE would refuse too.
+ */
+async function policyOrigins(hub: HubContext, node: NodeRecord): Promise<Map<string, FieldOrigin> | null> {
+  const history = await hub.store.decisions.addressedTo(["fleet", node.nodeId]);
+  const folded = policyWithOrigins({ target: node.nodeId, since: node.registeredAt }, history);
+  if (folded.ok) return folded.value.origins;
+  hub.log(`policy origins of ${node.nodeId}: ${folded.problem}`);
+  return null;
 }
