@@ -24,10 +24,31 @@ export const NodeListQuery = z.object({
 });
 export type NodeListQuery = z.infer<typeof NodeListQuery>;
 
+/** A yes/no flag in a query: 1 or true, 0 or false. */
+export const queryFlag = z.enum(["0", "1", "true", "false"]).transform((v) => v === "1" || v === "true");
+
+/** Pending node ids a decision summary shows at most, unless `pending_shown` says. */
+export const PENDING_SHOWN = 10;
+
+/**
+ * GET /api/federation/decisions: newest first, `before` a seq. `summary=1`
+ * counts each decision's targets and acks instead of listing them (a fleet
+ * decision at 10,000 nodes lists 10,000), with the first `pending_shown`
+ * pending ids; its targets page through GET .../decisions/:id/targets.
+ */
 export const DecisionListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
   node: z.string().max(63).optional(),
   before: z.coerce.number().int().min(1).optional(),
+  summary: queryFlag.default(false),
+  pending_shown: z.coerce.number().int().min(0).max(MAX_PAGE).default(PENDING_SHOWN),
+});
+
+/** GET /api/federation/decisions/:id/targets: in node id order, `after` the last node id of the page before. */
+export const DecisionTargetsQuery = z.strictObject({
+  state: z.enum(["pending", "acked", "all"]).default("all"),
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
+  after: z.string().max(63).optional(),
 });
 
 /** GET /federation/nodes/:id/history: one kind, newest first, `before` the seq the last page ended at. */
