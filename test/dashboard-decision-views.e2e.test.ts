@@ -131,6 +131,17 @@ describe("decision summaries and paged targets", () => {
     expect(second.body).toMatchObject({ targets: [{ node_id: "pi-c", ack: null }], next_after: null });
   });
 
+  test("?types= keeps the summaries of those types, and only with summary=1", async () => {
+    const freezes = await hub.api("GET", "/api/federation/decisions?summary=1&types=FREEZE,CAPITAL_PROFILE");
+    expect(freezes.body.decisions.map((d: any) => d.id)).toEqual([freeze.id]);
+    const modes = await hub.api("GET", "/api/federation/decisions?summary=1&types=MODE_CHANGE");
+    expect(modes.body.decisions.map((d: any) => d.type)).toEqual(["MODE_CHANGE"]);
+    const unsummarised = await hub.api("GET", "/api/federation/decisions?types=FREEZE");
+    expect(unsummarised.status).toBe(400);
+    expect(unsummarised.body.detail).toBe("types: only with summary=1");
+    expect((await hub.api("GET", "/api/federation/decisions?summary=1&types=THAW")).status).toBe(400);
+  });
+
   test("an unknown decision is 404, a bad state or parameter 400", async () => {
     const unknown = await hub.api("GET", "/api/federation/decisions/dec_nothing/targets");
     expect(unknown.status).toBe(404);

@@ -207,8 +207,8 @@ export interface DecisionReads {
   get(id: string): Promise<StoredDecision | undefined>;
   /** Newest first, below `beforeSeq`; `node` keeps those sent to that node. */
   list(options: { limit: number; beforeSeq?: number; node?: string }): Promise<StoredDecision[]>;
-  /** As list(), counted instead of listed (DecisionSummary), with at most `pendingShown` pending ids each. */
-  summaries(options: { limit: number; beforeSeq?: number; node?: string; pendingShown: number }): Promise<DecisionSummary[]>;
+  /** As list(), counted instead of listed (DecisionSummary), with at most `pendingShown` pending ids each; `types` keeps those of these types. */
+  summaries(options: { limit: number; beforeSeq?: number; node?: string; types?: readonly string[]; pendingShown: number }): Promise<DecisionSummary[]>;
   /**
    * A page of one decision's targets in node id order, after `afterNodeId`,
    * at most `limit`, kept to `state`; undefined when there is no such decision.

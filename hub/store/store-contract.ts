@@ -797,6 +797,9 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
         ["dec_1", ok("pi-2")],
       ]);
       expect((await store.decisions.summaries({ limit: 10, node: "pi-3", pendingShown: 5 })).map((d) => [d.message.id, d.nodeAck])).toEqual([["dec_1", null]]);
+      // Kept to some types (the contract's decision() makes OVERRIDEs).
+      expect((await store.decisions.summaries({ limit: 10, types: ["OVERRIDE", "FREEZE"], pendingShown: 0 })).map((d) => d.message.id)).toEqual(["dec_2", "dec_1"]);
+      expect(await store.decisions.summaries({ limit: 10, types: ["FREEZE"], pendingShown: 0 })).toEqual([]);
     });
 
     test("a decision's targets page in node id order, pending, acknowledged or all", async () => {

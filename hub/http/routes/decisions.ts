@@ -55,7 +55,7 @@ export function decisionRoutes(hub: HubContext, decisions: Decisions, access: Ap
     const q = parseQuery(DecisionListQuery, c);
     const options = { limit: q.limit, node: q.node, beforeSeq: q.before };
     if (q.summary) {
-      const summaries = await hub.store.decisions.summaries({ ...options, pendingShown: q.pending_shown });
+      const summaries = await hub.store.decisions.summaries({ ...options, types: q.types, pendingShown: q.pending_shown });
       return c.json({ decisions: summaries.map(decisionSummaryView) });
     }
     const stored = await hub.store.decisions.list(options);

@@ -128,9 +128,10 @@ export class SqliteDecisionTable implements DecisionWrites {
     return this.withAcks(rows);
   }
 
-  async summaries(options: { limit: number; beforeSeq?: number; node?: string; pendingShown: number }): Promise<DecisionSummary[]> {
+  async summaries(options: { limit: number; beforeSeq?: number; node?: string; types?: readonly string[]; pendingShown: number }): Promise<DecisionSummary[]> {
     // Acks come only from targets (and removal closings, one per target): pending is targets less acks.
     const node = options.node ?? null;
+    const types = options.types ? JSON.stringify(options.types) : null;
     const rows = this.db
       .prepare(
         `SELECT d.seq, d.id, d.message, d.overridden_by, d.origin, '[]' AS targets,
@@ -144,9 +145,10 @@ export class SqliteDecisionTable implements DecisionWrites {
            n.ok AS node_ok, n.error AS node_error, n.applied_at AS node_applied_at, n.received_at AS node_received_at, n.result AS node_result
          FROM decisions d LEFT JOIN decision_acks n ON n.decision_id = d.id AND n.node_id = ?
          WHERE d.seq < ? AND (? IS NULL OR EXISTS (SELECT 1 FROM json_each(d.targets) WHERE value = ?))
+           AND (? IS NULL OR d.type IN (SELECT value FROM json_each(?)))
          ORDER BY d.seq DESC LIMIT ?`,
       )
-      .all<SummaryRow>(options.pendingShown, node, options.beforeSeq ?? Number.MAX_SAFE_INTEGER, node, node, options.limit);
+      .all<SummaryRow>(options.pendingShown, node, options.beforeSeq ?? Number.MAX_SAFE_INTEGER, node, node, types, types, options.limit);
     return rows.map((row) => {
       const summary: DecisionSummary = {
         seq: row.seq,
