@@ -98,6 +98,7 @@ describe.skipIf(missing !== null)("the dashboard in Chromium", () => {
   }, 60_000);
 
   test("the Decisions page lists summaries and opens a decision's targets a page at a time, with their acks", async () => {
+    await page.goto(`${hub.hub.httpUrl}/#/fleet`); // from another page, so the Decisions page loads its list afresh
     const listed = page.waitForResponse((r) => r.url().includes("/api/federation/decisions?") && r.url().includes("summary=1"));
     await page.goto(`${hub.hub.httpUrl}/#/decisions`);
     const summary = await (await listed).json();
