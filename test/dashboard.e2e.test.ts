@@ -129,6 +129,13 @@ describe.skipIf(missing !== null)("the dashboard in Chromium", () => {
     await frozen.locator(`[data-decision-id="${freezeId}"]`).waitFor();
     await expect(frozen.textContent()).resolves.toContain("FREEZE (fleet) by operator");
     await expect(page.locator('tr[data-field="enforcement"] td').last().textContent()).resolves.toBe("default");
+
+    // The Federation page's mode, freeze and capital profile history marks it too.
+    const allocator = { kind: "role", role: "capital_allocator", rule: "drawdown_step_down", inputs: {}, thresholds: {} } as const;
+    const profile = await hub.hub.decisions.issue({ type: "CAPITAL_PROFILE", target: NODE_IDS[0]!, payload: { profile: "SMALL" } }, allocator);
+    await page.goto(`${hub.hub.httpUrl}/#/federation`);
+    await page.locator(`tr[data-decision="${profile.decision.id}"][data-origin="role"] .origin-role`, { hasText: "role capital_allocator" }).waitFor();
+    await page.locator(`tr[data-decision="${freezeId}"][data-origin="operator"]`, { hasText: "by operator" }).waitFor();
   }, 60_000);
 
   test("the decision form checks through a dry run: a bad payload shows the hub's error beside the form and issues nothing", async () => {
