@@ -101,8 +101,7 @@ export function foldPolicy(target: string, history: readonly DecisionHistoryEntr
   return folded.ok ? { ok: true, value: folded.value.get(target)! } : folded;
 }
 
-/** A step folded into a policy. */
-export function applyStep(policy: KernelPolicy, step: Step): FoldResult<KernelPolicy> {
+function applyStep(policy: KernelPolicy, step: Step): FoldResult<KernelPolicy> {
   const next = applyPolicyUpdate(policy, step.update);
   return next.ok ? { ok: true, value: next.policy } : noLongerFolds(step.message, next.violations);
 }

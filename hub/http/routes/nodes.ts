@@ -5,8 +5,7 @@
 import { Hono } from "hono";
 import type { Decisions } from "../../decisions/decisions.ts";
 import type { HubContext } from "../../hub-context.ts";
-import { policyWithOrigins, type FieldOrigin } from "../../decisions/policy-origins.ts";
-import type { NodeRecord } from "../../nodes/node-model.ts";
+import { FieldOrigins } from "../../decisions/field-origins.ts";
 import type { ApiAccess } from "../admin-auth.ts";
 import { notRegisteredError, readmitNode, removeNode } from "../../nodes/registration.ts";
 import { NodeListQuery, NodeMetricsQuery, pageOfNodes, ReportHistoryQuery } from "../list-queries.ts";
@@ -16,6 +15,7 @@ import { parseQuery } from "../request.ts";
 
 export function nodeRoutes(hub: HubContext, decisions: Decisions, access: ApiAccess): Hono {
   const routes = new Hono();
+  const fieldOrigins = new FieldOrigins(hub, decisions);
 
   routes.get("/", access.reader, (c) => {
     const page = pageOfNodes(hub.fleet.byId(), parseQuery(NodeListQuery, c));
@@ -34,7 +34,7 @@ export function nodeRoutes(hub: HubContext, decisions: Decisions, access: ApiAcc
     const node = hub.fleet.get(id);
     if (!node) throw await notRegisteredError(hub, id);
     const followed = decisions.desiredPolicy(node.nodeId) ?? decisions.desiredPolicy("fleet");
-    const origins = await policyOrigins(hub, node);
+    const origins = await fieldOrigins.of(node);
     return c.json(nodeDetail(node, hub.fleet, decisions.desiredPolicy(node.nodeId)?.version ?? null, followed?.policy ?? null, origins));
   });
 
@@ -75,17 +75,4 @@ export function nodeRoutes(hub: HubContext, decisions: Decisions, access: ApiAcc
   });
 
   return routes;
-}
-
-/**
- * Which decision last set each field of the policy a node follows, folded
- * from the audit trail as the hub folds the policy itself; null (and logged)
- * when the trail no longer folds, which an OVERRIDE would refuse too.
- */
-async function policyOrigins(hub: HubContext, node: NodeRecord): Promise<Map<string, FieldOrigin> | null> {
-  const history = await hub.store.decisions.addressedTo(["fleet", node.nodeId]);
-  const folded = policyWithOrigins({ target: node.nodeId, since: node.registeredAt }, history);
-  if (folded.ok) return folded.value.origins;
-  hub.log(`policy origins of ${node.nodeId}: ${folded.problem}`);
-  return null;
 }
