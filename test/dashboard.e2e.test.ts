@@ -2,8 +2,10 @@
 // playwright-core) against a real hub with three real agent processes:
 // login refused and accepted (the admin token; the watch token read-only),
 // the fleet table, a killed agent's row turning offline without a reload,
-// FREEZE from the page reaching every agent with its acks shown, a write
-// without the CSRF token refused, no serious or critical axe-core violation
+// FREEZE from the page reaching every agent with its acks shown, the
+// decision list summarised with each decision's targets paged, a role's
+// decision marked in the timeline, the node's policy fields with the
+// decision that set each, a write without the CSRF token refused, no serious or critical axe-core violation
 // on any page, and screenshots of each page at desktop and phone width
 // (test-artifacts/dashboard/).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -93,6 +95,47 @@ describe.skipIf(missing !== null)("the dashboard in Chromium", () => {
     for (const agent of agents) await eventually(async () => (await agentStatus(agent)).mode === "FREEZE", 15_000, `${agent.nodeId} in FREEZE`);
     // Acks arrive over the live stream: the timeline updates without a reload.
     await page.getByTestId("ack-summary").filter({ hasText: `${NODE_IDS.length} of ${NODE_IDS.length} acknowledged` }).first().waitFor({ timeout: 15_000 });
+  }, 60_000);
+
+  test("the Decisions page lists summaries and opens a decision's targets a page at a time, with their acks", async () => {
+    await page.goto(`${hub.hub.httpUrl}/#/fleet`); // from another page, so the Decisions page loads its list afresh
+    const listed = page.waitForResponse((r) => r.url().includes("/api/federation/decisions?") && r.url().includes("summary=1"));
+    await page.goto(`${hub.hub.httpUrl}/#/decisions`);
+    const summary = await (await listed).json();
+    expect(summary.decisions[0]).toMatchObject({ type: "FREEZE", summary: { targets: NODE_IDS.length } });
+    expect(summary.decisions[0].targets).toBeUndefined(); // counted, not listed
+    const freeze = page.locator(`[data-decision="${summary.decisions[0].id}"]`);
+    const paged = page.waitForResponse((r) => r.url().includes(`/api/federation/decisions/${summary.decisions[0].id}/targets`));
+    await freeze.getByText("Targets", { exact: true }).click();
+    expect((await paged).status()).toBe(200);
+    await freeze.getByLabel("Show").selectOption("acked");
+    for (const id of NODE_IDS) await freeze.getByTestId("targets").locator("li", { hasText: id }).filter({ hasText: "applied" }).waitFor();
+  }, 60_000);
+
+  test("a role's decision is marked as the role's in the timeline, and the node page says which decision set each policy field", async () => {
+    const riskOfficer = { kind: "role", role: "risk_officer", rule: "node_drawdown", inputs: {}, thresholds: {} } as const;
+    const byRole = await hub.hub.decisions.issue({ type: "RISK_ADJUSTMENT", target: NODE_IDS[0]!, payload: { max_leverage: 2 } }, riskOfficer);
+    const freezeId = (await hub.api("GET", "/api/federation/decisions?summary=1&types=FREEZE&limit=1")).body.decisions[0].id as string;
+
+    await page.goto(`${hub.hub.httpUrl}/#/decisions`);
+    const marked = page.locator(`[data-decision="${byRole.decision.id}"][data-origin="role"]`);
+    await marked.locator(".origin-role", { hasText: "role risk_officer" }).waitFor();
+
+    await page.goto(`${hub.hub.httpUrl}/#/nodes/${NODE_IDS[0]}`);
+    const leverage = page.locator('tr[data-field="max_leverage"]');
+    await leverage.locator(`[data-decision-id="${byRole.decision.id}"]`).waitFor();
+    await expect(leverage.textContent()).resolves.toContain("RISK_ADJUSTMENT (this node) role risk_officer");
+    const frozen = page.locator('tr[data-field="freeze"]');
+    await frozen.locator(`[data-decision-id="${freezeId}"]`).waitFor();
+    await expect(frozen.textContent()).resolves.toContain("FREEZE (fleet) by operator");
+    await expect(page.locator('tr[data-field="enforcement"] td').last().textContent()).resolves.toBe("default");
+
+    // The Federation page's mode, freeze and capital profile history marks it too.
+    const allocator = { kind: "role", role: "capital_allocator", rule: "drawdown_step_down", inputs: {}, thresholds: {} } as const;
+    const profile = await hub.hub.decisions.issue({ type: "CAPITAL_PROFILE", target: NODE_IDS[0]!, payload: { profile: "SMALL" } }, allocator);
+    await page.goto(`${hub.hub.httpUrl}/#/federation`);
+    await page.locator(`tr[data-decision="${profile.decision.id}"][data-origin="role"] .origin-role`, { hasText: "role capital_allocator" }).waitFor();
+    await page.locator(`tr[data-decision="${freezeId}"][data-origin="operator"]`, { hasText: "by operator" }).waitFor();
   }, 60_000);
 
   test("the decision form checks through a dry run: a bad payload shows the hub's error beside the form and issues nothing", async () => {

@@ -160,8 +160,35 @@ export interface StoredDecision {
   overriddenBy: string | null;
 }
 
-/** A decision as the fold of the desired policies needs it: no acks. */
-export type DecisionHistoryEntry = Pick<StoredDecision, "seq" | "message" | "overriddenBy">;
+/** A decision as the fold of the desired policies needs it (and who made it, for the policy's field origins): no acks. */
+export type DecisionHistoryEntry = Pick<StoredDecision, "seq" | "message" | "origin" | "overriddenBy">;
+
+/**
+ * A decision without its targets and acks, counted instead: what a list of
+ * fleet decisions at 10,000 nodes can carry (the targets are paged by
+ * DecisionReads.targets).
+ */
+export interface DecisionSummary extends Omit<StoredDecision, "targets" | "acks"> {
+  targetCount: number;
+  /** Acks with ok true, and those with ok false (refusals and removal closings). */
+  ackedOk: number;
+  ackedError: number;
+  /** Targets that have not acknowledged. */
+  pendingCount: number;
+  /** The first of those by node id, at most the `pendingShown` asked for. */
+  pendingFirst: string[];
+  /** With `node`: that node's ack, or null while it has none. */
+  nodeAck?: DecisionAck | null;
+}
+
+/** One target of a decision, with its ack or null while pending. */
+export interface DecisionTarget {
+  nodeId: string;
+  ack: DecisionAck | null;
+}
+
+/** Which targets of a decision to page through: those still waited for, those that acknowledged, or all. */
+export type DecisionTargetState = "pending" | "acked" | "all";
 
 /**
  * Decisions a target has not acknowledged (nor been closed for by its
@@ -181,6 +208,13 @@ export interface DecisionReads {
   get(id: string): Promise<StoredDecision | undefined>;
   /** Newest first, below `beforeSeq`; `node` keeps those sent to that node. */
   list(options: { limit: number; beforeSeq?: number; node?: string }): Promise<StoredDecision[]>;
+  /** As list(), counted instead of listed (DecisionSummary), with at most `pendingShown` pending ids each; `types` keeps those of these types. */
+  summaries(options: { limit: number; beforeSeq?: number; node?: string; types?: readonly string[]; pendingShown: number }): Promise<DecisionSummary[]>;
+  /**
+   * A page of one decision's targets in node id order, after `afterNodeId`,
+   * at most `limit`, kept to `state`; undefined when there is no such decision.
+   */
+  targets(decisionId: string, options: { state: DecisionTargetState; limit: number; afterNodeId?: string }): Promise<DecisionTarget[] | undefined>;
   /**
    * Every decision addressed to one of `targets` ("fleet" or node ids), oldest
    * first: the history the desired policies are folded from again when an

@@ -13,6 +13,7 @@ import type { ConflictRecord, KeptDecision } from "../federation/records.ts";
 import {
   DEFAULT_STORE_BOUNDS,
   TRANSITIONS_KEPT_PER_NODE,
+  type DecisionSummary,
   type EnrollmentTokenRecord,
   type HubStore,
   type NodeFederationEvent,
@@ -775,6 +776,61 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       expect((await store.decisions.get("dec_1"))!.acks).toEqual(listed!.acks);
     });
 
+    test("summaries count targets and acks instead of listing them, with the first pending ids and a node's own ack", async () => {
+      const store = await fresh();
+      const ok = (nodeId: string) => ({ nodeId, ok: true, error: null, appliedAt: NOW + 1, receivedAt: NOW + 2, result: null });
+      await store.write(async (tx) => {
+        await tx.decisions.add(decision(1, "fleet"), ["pi-1", "pi-2", "pi-3", "pi-4", "pi-5"], OPERATOR);
+        await tx.decisions.add(decision(2, "pi-2"), ["pi-2"], OPERATOR);
+        await tx.decisions.addAck("dec_1", ok("pi-2"));
+        await tx.decisions.addAck("dec_1", { ...ok("pi-4"), ok: false, error: "LOCKED" });
+        await tx.decisions.addAck("dec_2", ok("pi-2"));
+      });
+      const [second, first] = (await store.decisions.summaries({ limit: 10, pendingShown: 2 })) as [DecisionSummary, DecisionSummary];
+      expect(first).toEqual({ seq: 1, message: decision(1, "fleet"), origin: OPERATOR, overriddenBy: null, targetCount: 5, ackedOk: 1, ackedError: 1, pendingCount: 3, pendingFirst: ["pi-1", "pi-3"] });
+      expect(second).toMatchObject({ targetCount: 1, ackedOk: 1, ackedError: 0, pendingCount: 0, pendingFirst: [] });
+      expect((await store.decisions.summaries({ limit: 10, pendingShown: 0 }))[1]!.pendingFirst).toEqual([]);
+      // Paged and kept to a node as list() is, with that node's ack.
+      expect((await store.decisions.summaries({ limit: 10, beforeSeq: 2, pendingShown: 5 })).map((d) => d.message.id)).toEqual(["dec_1"]);
+      const forNode = await store.decisions.summaries({ limit: 10, node: "pi-2", pendingShown: 5 });
+      expect(forNode.map((d) => [d.message.id, d.nodeAck])).toEqual([
+        ["dec_2", ok("pi-2")],
+        ["dec_1", ok("pi-2")],
+      ]);
+      expect((await store.decisions.summaries({ limit: 10, node: "pi-3", pendingShown: 5 })).map((d) => [d.message.id, d.nodeAck])).toEqual([["dec_1", null]]);
+      // Kept to some types (the contract's decision() makes OVERRIDEs).
+      expect((await store.decisions.summaries({ limit: 10, types: ["OVERRIDE", "FREEZE"], pendingShown: 0 })).map((d) => d.message.id)).toEqual(["dec_2", "dec_1"]);
+      expect(await store.decisions.summaries({ limit: 10, types: ["FREEZE"], pendingShown: 0 })).toEqual([]);
+    });
+
+    test("a decision's targets page in node id order, pending, acknowledged or all", async () => {
+      const store = await fresh();
+      const nodes = ["pi-5", "pi-1", "pi-4", "pi-2", "pi-3"];
+      const refused = { nodeId: "pi-2", ok: false, error: "LOCKED", appliedAt: NOW + 1, receivedAt: NOW + 2, result: null };
+      const applied = { nodeId: "pi-4", ok: true, error: null, appliedAt: NOW + 3, receivedAt: NOW + 4, result: { n: 1 } };
+      await store.write(async (tx) => {
+        await tx.decisions.add(decision(1, "fleet"), nodes, OPERATOR);
+        await tx.decisions.addAck("dec_1", refused);
+        await tx.decisions.addAck("dec_1", applied);
+      });
+      const page = (state: "pending" | "acked" | "all", limit: number, afterNodeId?: string) => store.decisions.targets("dec_1", { state, limit, afterNodeId });
+      expect(await page("all", 10)).toEqual([
+        { nodeId: "pi-1", ack: null },
+        { nodeId: "pi-2", ack: refused },
+        { nodeId: "pi-3", ack: null },
+        { nodeId: "pi-4", ack: applied },
+        { nodeId: "pi-5", ack: null },
+      ]);
+      expect((await page("pending", 2))!.map((t) => t.nodeId)).toEqual(["pi-1", "pi-3"]);
+      expect((await page("pending", 2, "pi-3"))!.map((t) => t.nodeId)).toEqual(["pi-5"]);
+      expect(await page("acked", 10)).toEqual([
+        { nodeId: "pi-2", ack: refused },
+        { nodeId: "pi-4", ack: applied },
+      ]);
+      expect(await page("all", 10, "pi-5")).toEqual([]);
+      expect(await store.decisions.targets("dec_9", { state: "all", limit: 10 })).toBeUndefined();
+    });
+
     test("an ack's result (a research task's answer) reads back as the object it was", async () => {
       const store = await fresh();
       await store.write((tx) => tx.decisions.add(decision(1, "pi-1"), ["pi-1"], OPERATOR));
@@ -803,9 +859,9 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
         ["dec_1", null],
       ]);
       expect(await store.decisions.addressedTo(["fleet", "pi-1"])).toEqual([
-        { seq: 1, message: decision(1, "fleet"), overriddenBy: null },
-        { seq: 2, message: decision(2, "pi-1"), overriddenBy: "dec_4" },
-        { seq: 4, message: decision(4, "fleet"), overriddenBy: null },
+        { seq: 1, message: decision(1, "fleet"), origin: OPERATOR, overriddenBy: null },
+        { seq: 2, message: decision(2, "pi-1"), origin: OPERATOR, overriddenBy: "dec_4" },
+        { seq: 4, message: decision(4, "fleet"), origin: OPERATOR, overriddenBy: null },
       ]);
       expect(await store.decisions.addressedTo([])).toEqual([]);
     });
