@@ -187,7 +187,8 @@ export class WorkScheduler {
   private takeBackCause(pkg: WorkPackage, holder: NodeSlots | undefined, now: number): string | null {
     if (!holder) return "its node was removed";
     const node = this.hub.fleet.get(pkg.node!)!;
-    if (node.health === "offline") return "its node went offline";
+    // A kind the node resumes after a restart keeps its lease while the node is away: it comes back to it.
+    if (node.health === "offline" && !node.live.resumableKinds?.includes(pkg.kind)) return "its node went offline";
     // A hub that was down heard no progress: every lease gets one full length from the hub's start.
     const leaseEnd = Math.max(pkg.leaseExpiresAt ?? 0, this.hub.startedAt + pkg.leaseMs);
     return now >= leaseEnd ? "lease expired" : null;
