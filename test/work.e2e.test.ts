@@ -19,10 +19,12 @@ import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts
 import { startHandWorkNode, type HandWorkNode } from "./support/work-node.ts";
 
 let t: TestHub;
+/** Work goes only to healthy nodes, and real agents report this machine's load, which other tests raise: never degraded by load here. */
+const env = { EDGEFED_DEGRADED_LOAD: "1000" };
 const agents: Agent[] = [];
 const handNodes: HandWorkNode[] = [];
 beforeAll(async () => {
-  t = await startTestHub();
+  t = await startTestHub({ env });
 });
 afterEach(async () => {
   for (const node of handNodes.splice(0)) await node.kill();
@@ -103,7 +105,7 @@ test("a hub restart mid-lease loses nothing: the holder's result after the resta
   await holder.kill();
   const { dataDir } = t;
   await t.stop();
-  t = await startTestHub({ dataDir });
+  t = await startTestHub({ dataDir, env });
   expect(await detail(id)).toMatchObject({ state: "leased", node: "wk-holder", attempt: 1 });
   await holder.reconnect(t);
   await holder.result(offer, { survived: true });
