@@ -103,6 +103,15 @@ test("a research package that expires before its node runs it closes the node's 
   expect(ack!.error).toMatch(/^work package wp_\S+ expired: deadline passed$/);
 }, 30_000);
 
+test("an operator cancelling a research package closes its node's ack with the cancellation", async () => {
+  const task = await t.api("POST", "/api/federation/decisions", { type: "RESEARCH_TASK", target: "rt-away", payload: { task_type: "echo", description: "never mind" } });
+  const pkg = (await t.api("GET", "/api/federation/work?kind=research")).body.packages.find((p: { idempotency_key: string }) => p.idempotency_key === task.body.id);
+  expect(pkg).toMatchObject({ state: "queued", target: "rt-away" }); // rt-away is offline
+  expect((await t.api("POST", `/api/federation/work/${pkg.id}/cancel`)).status).toBe(200);
+  const decision = (await t.api("GET", "/api/federation/decisions?limit=50")).body.decisions.find((d: { id: string }) => d.id === task.body.id);
+  expect(decision).toMatchObject({ pending: [], acks: [expect.objectContaining({ node_id: "rt-away", ok: false, error: `work package ${pkg.id} cancelled: cancelled by an operator`, result: null })] });
+}, 30_000);
+
 test("a node away when its task was issued runs it once, as a package, when it comes back: it is not sent the decision too", async () => {
   const config = testAgentConfig(t, "rt-back", { capabilities: ["kernel", "research"] });
   const first = await startOnlineAgent(t, config, agents);

@@ -118,6 +118,7 @@ test("an agent restarted mid-job resumes a resumable kind under the same attempt
   const probe: WorkKind = { resumable: true, run: () => (++runs === 1 ? new Promise(() => {}) : { runs }) };
   const config = testAgentConfig(t, "wk-resume", { capabilities: ["kernel", "resume.probe"], workKinds: { ...WORK_KIND_TABLE, "resume.probe": probe } });
   const agent = await startOnlineAgent(t, config, agents);
+  expect((await t.api("GET", "/federation/nodes/wk-resume")).body.resumable_kinds).toEqual(["diagnostics", "gate.replay", "resume.probe"]);
   const { id } = await submit({ kind: "resume.probe", requires: ["resume.probe"], lease_s: 60 });
   await eventually(async () => (await detail(id)).state === "running", 10_000, "the package running on wk-resume");
   await agent.stop();

@@ -41,6 +41,7 @@ export function nodeDetail(node: NodeRecord, fleet: Fleet, desiredPolicyVersion:
     kernel_config_hash: live.kernelConfigHash,
     allowed_models: live.allowTables,
     work_slots: live.workSlots,
+    resumable_kinds: live.resumableKinds,
     last_seen: live.lastSeen,
     heartbeat: {
       last_at: live.lastHeartbeatAt,
