@@ -53,6 +53,8 @@ export interface HubLinkOptions {
   policy: PolicyFollower;
   /** Work packages run at once, said in the birth (0: none). */
   workSlots: number;
+  /** The work kinds it resumes after a restart, said in the birth. */
+  resumableKinds: string[];
   /** A work package leased to this node. */
   onWorkOffer(payload: Buffer): void;
   log(line: string): void;
@@ -168,6 +170,7 @@ export class HubLink implements AgentPart {
       kernel_config_hash: this.options.kernelConfigHash,
       ...(this.options.allowTables ? { allowed_models: this.options.allowTables } : {}),
       work_slots: this.options.workSlots,
+      resumable_kinds: this.options.resumableKinds,
       bootId: this.options.bootId,
       session: this.options.store.nextSession(),
       ts: Date.now(),

@@ -29,6 +29,7 @@ import { openHubStore } from "./store/open-hub-store.ts";
 import { loadHubTls, type HubTls } from "./tls/hub-pki.ts";
 import { writeMosquittoTlsListener } from "./tls/mosquitto-listener.ts";
 import { WorkPackages } from "./work/work-packages.ts";
+import type { OnWorkFinished } from "./work/work-finished.ts";
 import { WorkScheduler } from "./work/work-scheduler.ts";
 import { ClientCertificateIssuer } from "./tls/client-certificates.ts";
 import { storedCaChange } from "./tls/ca-change.ts";
@@ -183,7 +184,12 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     federation.observe(event);
   });
   const pendingDecisionAlerts = await PendingDecisionAlerts.start({ store, alerts, limitMs: settings.decisionPendingAlertS * 1000, clock: context.clock, log });
-  const workScheduler = await WorkScheduler.start(context, settings.sweepMs);
+  // A finished package of a RESEARCH_TASK is its node's ack of the decision.
+  const onWorkFinished: OnWorkFinished = (tx, pkg, at) => decisions.acknowledgeFromWork(tx, pkg, at);
+  const workScheduler = await WorkScheduler.start(context, settings.sweepMs, onWorkFinished);
+  decisions.whenIssued((issued) => {
+    if (issued.byWork.length > 0) workScheduler.kick(); // place the research packages at once
+  });
   const ingest = new Ingest(
     fleet,
     {
@@ -228,7 +234,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   const flushTimer = setInterval(flushAndReport, settings.flushMs);
   const sweepTimer = setInterval(() => fleet.sweep(Date.now()), settings.sweepMs);
 
-  const work = new WorkPackages(context, () => workScheduler.kick());
+  const work = new WorkPackages(context, () => workScheduler.kick(), onWorkFinished);
   const app = createHubApp(context, decisions, ingest, federation, work, workScheduler);
   const server = await serveHttp(app.fetch, settings.httpHost, settings.httpPort, tls ? { cert: tls.cert, key: tls.key } : undefined);
   const httpHost = settings.httpHost === "0.0.0.0" ? "127.0.0.1" : settings.httpHost;

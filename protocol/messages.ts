@@ -39,6 +39,8 @@ export const BirthMessage = z.strictObject({
   allowed_models: AllowTables.optional(),
   /** How many work packages it runs at once (issue 15); absent: none (an agent before work packages). */
   work_slots: z.int().min(0).max(64).optional(),
+  /** The work kinds it resumes after a restart (work-kinds.ts): the hub keeps their leases while it is offline. Absent: none. */
+  resumable_kinds: z.array(capability).max(64).optional(),
 });
 
 export const KernelCountersMessage = z.strictObject({

@@ -52,6 +52,7 @@ export function nodeDetail(
     kernel_config_hash: live.kernelConfigHash,
     allowed_models: live.allowTables,
     work_slots: live.workSlots,
+    resumable_kinds: live.resumableKinds,
     last_seen: live.lastSeen,
     heartbeat: {
       last_at: live.lastHeartbeatAt,
