@@ -15,7 +15,8 @@ import type { HubContext } from "../hub-context.ts";
 import { randomSecret } from "../identity/secrets.ts";
 import type { StoredDecision, StoreTransaction } from "../store/hub-store.ts";
 import { modelsTargetsAllow } from "./allocation-models.ts";
-import { OPERATOR, type DecisionOrigin } from "./decision-origin.ts";
+import { appendAudit } from "../audit/audit-chain.ts";
+import { OPERATOR, originActor, type DecisionOrigin } from "./decision-origin.ts";
 import { linkOverride, refoldPolicies } from "./override.ts";
 
 export const DEFAULT_EXPIRY_S = 3600;
@@ -190,6 +191,7 @@ export class Decisions {
       const seq = await tx.decisions.nextSeq();
       const decision: DecisionMessage = signMessage({ ...unsigned, seq }, hub.identity.keys.privateKey);
       await tx.decisions.add(decision, targets, origin);
+      await appendAudit(tx, { at: now, actor: originActor(origin), action: "decision.issue", subject: decision.id, detail: { type: decision.type, target: decision.target, targets: targets.length } });
       let next = new Map<string, KernelPolicy>();
       if (effect.kind === "policy") next = this.foldedInto(policyTargets, effect);
       else if (overriding) {

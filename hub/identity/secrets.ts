@@ -22,3 +22,8 @@ export function secretMatchesDigest(presented: string | Buffer | undefined, stor
   const presentedDigest = createHash("sha256").update(presented).digest();
   return presentedDigest.length === storedDigest.length && timingSafeEqual(presentedDigest, storedDigest);
 }
+
+/** A secret's sha256 as bytes: the bearer cache's key and what slow-hash.ts stretches. */
+export function secretDigest(secret: string | Buffer): Buffer {
+  return createHash("sha256").update(secret).digest();
+}
