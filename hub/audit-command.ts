@@ -3,6 +3,8 @@
 // when every record matches; exit 1 naming the first record that does not.
 import { verifyAuditTrail } from "./audit/audit-chain.ts";
 import { UsageError } from "../lib/command-line.ts";
+import { parseSettings } from "../lib/settings.ts";
+import { DATA_DIR_SETTING } from "./settings.ts";
 import { withRegistry } from "./token-command.ts";
 
 export function auditHelp(): string[] {
@@ -12,7 +14,7 @@ export function auditHelp(): string[] {
 export async function auditCommand(args: string[], env: Record<string, string | undefined> = process.env): Promise<void> {
   const [verb, ...rest] = args;
   if (verb !== "verify") throw new UsageError([`audit ${verb ?? ""}: the audit command is \`audit verify\` (see --help)`]);
-  const verdict = await withRegistry(rest, env, (store) => verifyAuditTrail(store));
+  const verdict = await withRegistry(parseSettings([DATA_DIR_SETTING], rest, env), (store) => verifyAuditTrail(store));
   if (verdict.ok) {
     console.log(`audit trail intact: ${verdict.records} record(s), every hash matches`);
     return;

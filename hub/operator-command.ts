@@ -6,7 +6,7 @@
 import { UsageError } from "../lib/command-line.ts";
 import { parseSettings, settingsHelp, type Checked, type SettingsTable } from "../lib/settings.ts";
 import { cliActor } from "./audit/cli-actor.ts";
-import { takeSubject } from "./command-subject.ts";
+import { parseWithSubject } from "./command-subject.ts";
 import type { OperatorRole } from "./identity/bearer-verifier.ts";
 import { createOperator, OPERATOR_ROLES, revokeOperator, rotateOperator, type ListedOperator } from "./identity/operators.ts";
 import { DATA_DIR_SETTING } from "./settings.ts";
@@ -17,6 +17,8 @@ type Env = Record<string, string | undefined>;
 function role(raw: string): Checked<OperatorRole> {
   return (OPERATOR_ROLES as readonly string[]).includes(raw) ? { value: raw as OperatorRole } : { problem: `one of ${OPERATOR_ROLES.join(", ")}` };
 }
+
+const DATA_DIR_ONLY: SettingsTable<{ dataDir: string }> = [DATA_DIR_SETTING];
 
 const CREATE_SETTINGS: SettingsTable<{ role: OperatorRole; dataDir: string }> = [
   { key: "role", flag: "role", parse: role, value: "ROLE", default: "viewer", help: "admin (reads and writes) or viewer (reads only)" },
@@ -44,28 +46,27 @@ export async function operatorCommand(args: string[], env: Env = process.env): P
   const actor = cliActor();
   switch (verb) {
     case "list": {
-      const operators = await withRegistry(rest, env, (store) => store.operators.list());
+      const operators = await withRegistry(parseSettings(DATA_DIR_ONLY, rest, env), (store) => store.operators.list());
       for (const o of operators) console.log(operatorLine(o));
       if (operators.length === 0) console.error("no operators");
       return;
     }
     case "create": {
-      const { subject: name, options } = takeSubject(rest, "operator create", "operator's name");
-      const request = parseSettings(CREATE_SETTINGS, options, env);
-      const { token, operator } = await withRegistry(["--data-dir", request.dataDir], env, (store) => createOperator(store, { name, role: request.role }, actor, Date.now()));
+      const { subject: name, settings } = parseWithSubject(CREATE_SETTINGS, rest, env, "operator create", "operator's name");
+      const { token, operator } = await withRegistry(settings, (store) => createOperator(store, { name, role: settings.role }, actor, Date.now()));
       console.error(`operator ${operator.name} (${operator.role}): its token, shown once (the hub keeps only a salted hash):`);
       console.log(token);
       return;
     }
     case "revoke": {
-      const { subject: name, options } = takeSubject(rest, "operator revoke", "operator's name");
-      await withRegistry(options, env, (store) => revokeOperator(store, name, actor, Date.now()));
+      const { subject: name, settings } = parseWithSubject(DATA_DIR_ONLY, rest, env, "operator revoke", "operator's name");
+      await withRegistry(settings, (store) => revokeOperator(store, name, actor, Date.now()));
       console.error(`operator ${name} revoked: its token and sessions stop at once`);
       return;
     }
     case "rotate": {
-      const { subject: name, options } = takeSubject(rest, "operator rotate", "operator's name");
-      const { token } = await withRegistry(options, env, (store) => rotateOperator(store, name, actor, Date.now()));
+      const { subject: name, settings } = parseWithSubject(DATA_DIR_ONLY, rest, env, "operator rotate", "operator's name");
+      const { token } = await withRegistry(settings, (store) => rotateOperator(store, name, actor, Date.now()));
       console.error(`operator ${name}: its new token, shown once (the old one stops at once):`);
       console.log(token);
       return;

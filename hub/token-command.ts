@@ -8,7 +8,7 @@ import { text, wholeNumber } from "../lib/setting-values.ts";
 import { parseSettings, settingsHelp, type Checked, type SettingsTable } from "../lib/settings.ts";
 import { DATA_DIR_SETTING } from "./settings.ts";
 import { cliActor } from "./audit/cli-actor.ts";
-import { takeSubject } from "./command-subject.ts";
+import { parseWithSubject } from "./command-subject.ts";
 import { createEnrollmentToken, parseTtl, revokeEnrollmentToken } from "./identity/enrollment-tokens.ts";
 import { openHubStore } from "./store/open-hub-store.ts";
 import type { HubStore, ListedToken } from "./store/hub-store.ts";
@@ -51,9 +51,9 @@ export function tokenHelp(): string[] {
   ];
 }
 
-/** Runs `work` on the registry of the data dir the options name, and closes it. */
-export async function withRegistry<T>(args: string[], env: Record<string, string | undefined>, work: (store: HubStore) => Promise<T>): Promise<T> {
-  const store = await openHubStore(parseSettings(DATA_DIR_ONLY, args, env));
+/** Runs `work` on the registry of the data dir, and closes it. */
+export async function withRegistry<T>(settings: { dataDir: string }, work: (store: HubStore) => Promise<T>): Promise<T> {
+  const store = await openHubStore(settings);
   try {
     return await work(store);
   } finally {
@@ -71,14 +71,14 @@ function tokenLine(token: ListedToken): string {
 
 /** Prints every token, one a line (never a token nor its whole hash). */
 export async function listTokens(args: string[], env: Record<string, string | undefined> = process.env): Promise<void> {
-  const tokens = await withRegistry(args, env, (store) => store.tokens.list(MAX_LISTED));
+  const tokens = await withRegistry(parseSettings(DATA_DIR_ONLY, args, env), (store) => store.tokens.list(MAX_LISTED));
   for (const token of tokens) console.log(tokenLine(token));
   if (tokens.length === 0) console.error("no enrollment tokens");
 }
 
 export async function revokeToken(args: string[], env: Record<string, string | undefined> = process.env): Promise<void> {
-  const { subject: id, options } = takeSubject(args, "token revoke", "token id (from token list)");
-  await withRegistry(options, env, (store) => revokeEnrollmentToken(store, id, cliActor(), Date.now()));
+  const { subject: id, settings } = parseWithSubject(DATA_DIR_ONLY, args, env, "token revoke", "token id (from token list)");
+  await withRegistry(settings, (store) => revokeEnrollmentToken(store, id, cliActor(), Date.now()));
   console.error(`enrollment token ${id} revoked: it enrols and re-registers nothing from now on`);
 }
 
