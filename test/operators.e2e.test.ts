@@ -78,6 +78,7 @@ describe("operators over the admin API", () => {
     const frank = await createOperator("frank", "admin");
     const session = await dashboardLogin(t.hub.httpUrl, frank.token);
     expect(session.role).toBe("admin");
+    expect((await session.call("GET", "/api/session")).body).toMatchObject({ role: "admin", operator: "frank" });
     const issued = await session.call("POST", "/api/federation/mode", { mode: "SHADOW" });
     expect(issued.status).toBe(201);
     expect(issued.body.origin).toEqual({ kind: "operator", name: "frank" });
