@@ -1,6 +1,9 @@
-// Secrets the hub hands out (MQTT passwords, enrollment and admin tokens) are
-// random and long, so a plain SHA-256 is enough to store them: there is
-// nothing to guess, and checking one costs a microsecond, not a key stretch.
+// Secrets the hub hands out (MQTT passwords, enrollment tokens, session ids,
+// the watch and metrics tokens) are random and long, so a plain SHA-256 is
+// enough to store them: there is nothing to guess, and checking one costs a
+// microsecond, not a key stretch. The admin token (which a person may choose)
+// and operators' tokens (which open the whole API) are kept as scrypt
+// verifiers instead (slow-hash.ts), checked once and cached (bearer-verifier.ts).
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 
 export function randomSecret(bytes = 32): string {

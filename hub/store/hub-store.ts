@@ -4,9 +4,10 @@
 // strategy reported, the federation events the hub observed (the roles'
 // input stream), what the federation roles decided and where their rules
 // stand, the alerts raised with the webhook's outbox, the dashboard's login
-// sessions and each node's 1-minute metric buckets, and the hub's own values
-// (key pair, token hashes). A backend implements HubStore; callers never see
-// SQL.
+// sessions and each node's 1-minute metric buckets, the operators (named
+// admin and viewer tokens, by scrypt verifier) and the hash-chained audit
+// trail of who did what, and the hub's own values (key pair, token hashes).
+// A backend implements HubStore; callers never see SQL.
 //
 // Every method returns a promise, because a networked backend (PostgreSQL, a
 // later issue) answers over a socket; the SQLite backend answers at once.
