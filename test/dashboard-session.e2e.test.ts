@@ -34,7 +34,7 @@ describe("login", () => {
     expect(attributes).not.toContain("Secure"); // plain HTTP here
     const read = await admin.call("GET", "/api/session");
     expect(read.status).toBe(200);
-    expect(read.body).toEqual({ role: "admin", csrf_token: admin.csrfToken, expires_at: admin.expiresAt });
+    expect(read.body).toEqual({ role: "admin", operator: "admin", csrf_token: admin.csrfToken, expires_at: admin.expiresAt });
   });
 
   test("the watch token opens a viewer session", async () => {

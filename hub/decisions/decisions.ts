@@ -17,7 +17,8 @@ import type { HubContext } from "../hub-context.ts";
 import { randomSecret } from "../identity/secrets.ts";
 import type { StoredDecision, StoreTransaction } from "../store/hub-store.ts";
 import { modelsTargetsAllow } from "./allocation-models.ts";
-import { OPERATOR, type DecisionOrigin } from "./decision-origin.ts";
+import { appendAudit } from "../audit/audit-chain.ts";
+import { OPERATOR, originActor, type DecisionOrigin } from "./decision-origin.ts";
 import { linkOverride, refoldPolicies } from "./override.ts";
 import { ackOfPackage, addResearchPackages, decisionToAcknowledge, hasResearchPackage, takesResearchAsWork } from "./research-packages.ts";
 import type { WorkPackage } from "../work/work-model.ts";
@@ -198,6 +199,7 @@ export class Decisions {
       await tx.decisions.add(decision, targets, origin);
       const byWork = request.type === "RESEARCH_TASK" ? targets.filter((node) => takesResearchAsWork(hub.fleet.get(node))) : [];
       if (byWork.length > 0) await addResearchPackages(tx, decision, byWork);
+      await appendAudit(tx, { at: now, actor: originActor(origin), action: "decision.issue", subject: decision.id, detail: { type: decision.type, target: decision.target, targets: targets.length } });
       let next = new Map<string, KernelPolicy>();
       if (effect.kind === "policy") next = this.foldedInto(policyTargets, effect);
       else if (overriding) {

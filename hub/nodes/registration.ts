@@ -7,6 +7,7 @@ import { RegisterRequest, type RegisterResponse } from "../../protocol/messages.
 import { verifyMessage } from "../../protocol/signing.ts";
 import { isReservedNodeId } from "../broker/broker-access.ts";
 import { deliveryOf, NODE_TOPIC_KINDS, nodeTopic } from "../../protocol/topics.ts";
+import { appendAudit } from "../audit/audit-chain.ts";
 import { NODE_REMOVED, type Decisions } from "../decisions/decisions.ts";
 import { DomainError, invalidInput, unknownNodeError } from "../errors.ts";
 import type { HubContext } from "../hub-context.ts";
@@ -179,7 +180,7 @@ export async function notRegisteredError(hub: HubContext, nodeId: string): Promi
  * ("unavailable"); an id that is not registered is "not_found", or "gone"
  * while removed.
  */
-export async function removeNode(hub: HubContext, nodeId: string, decisions: Pick<Decisions, "closeRemoved" | "forgotten">): Promise<void> {
+export async function removeNode(hub: HubContext, nodeId: string, decisions: Pick<Decisions, "closeRemoved" | "forgotten">, actor: string): Promise<void> {
   return hub.nodeLocks.run(nodeId, async () => {
     const node = hub.fleet.get(nodeId);
     if (!node) {
@@ -187,7 +188,11 @@ export async function removeNode(hub: HubContext, nodeId: string, decisions: Pic
       if (!tombstone) throw unknownNodeError(nodeId);
       if (tombstone.readmittedAt === null) throw removedError(tombstone, "gone");
       // Readmitted but not back yet: the operator changed their mind, the removal stands again.
-      await hub.store.write((tx) => tx.tombstones.put({ ...tombstone, removedAt: hub.clock(), readmittedAt: null }));
+      await hub.store.write(async (tx) => {
+        const removedAt = hub.clock();
+        await tx.tombstones.put({ ...tombstone, removedAt, readmittedAt: null });
+        await appendAudit(tx, { at: removedAt, actor, action: "node.remove", subject: nodeId, detail: { again: true } });
+      });
       hub.log(`removed node ${nodeId} again before it came back`);
       return;
     }
@@ -202,6 +207,7 @@ export async function removeNode(hub: HubContext, nodeId: string, decisions: Pic
       await tx.nodes.delete(nodeId);
       await tx.tombstones.put({ nodeId, removedAt, publicKey: node.publicKey, readmittedAt: null });
       await decisions.closeRemoved(tx, nodeId, removedAt);
+      await appendAudit(tx, { at: removedAt, actor, action: "node.remove", subject: nodeId, detail: { public_key: node.publicKey } });
     });
     decisions.forgotten(nodeId);
     hub.fleet.remove(nodeId);
@@ -218,9 +224,14 @@ export async function removeNode(hub: HubContext, nodeId: string, decisions: Pic
  * use), with another key as a new node. "not_found" (not_removed) if no
  * removal of the id stands.
  */
-export async function readmitNode(hub: HubContext, nodeId: string): Promise<void> {
+export async function readmitNode(hub: HubContext, nodeId: string, actor: string): Promise<void> {
   return hub.nodeLocks.run(nodeId, async () => {
-    const readmitted = await hub.store.write((tx) => tx.tombstones.readmit(nodeId, hub.clock()));
+    const readmitted = await hub.store.write(async (tx) => {
+      const at = hub.clock();
+      if (!(await tx.tombstones.readmit(nodeId, at))) return false;
+      await appendAudit(tx, { at, actor, action: "node.readmit", subject: nodeId, detail: {} });
+      return true;
+    });
     if (!readmitted) {
       const why = hub.fleet.get(nodeId)
         ? "it is registered"

@@ -12,6 +12,8 @@ import { OPERATOR, type DecisionOrigin } from "../decisions/decision-origin.ts";
 import type { ConflictRecord, KeptDecision } from "../federation/records.ts";
 import {
   DEFAULT_STORE_BOUNDS,
+  type AuditRecord,
+  type OperatorRecord,
   TRANSITIONS_KEPT_PER_NODE,
   type DecisionSummary,
   type EnrollmentTokenRecord,
@@ -38,7 +40,7 @@ const HOUR = 3_600_000;
 const node = (nodeId: string, overrides: Partial<NodeRecord> = {}): NodeRecord => registeredNode(nodeId, NOW, overrides);
 
 function token(hash: string, overrides: Partial<EnrollmentTokenRecord> = {}): EnrollmentTokenRecord {
-  return { hash, label: "", usesLeft: 1, expiresAt: NOW + HOUR, createdAt: NOW, ...overrides };
+  return { hash, label: "", usesLeft: 1, expiresAt: NOW + HOUR, createdAt: NOW, createdBy: "admin", ...overrides };
 }
 
 function decision(seq: number, target: string, expiresAt = NOW + HOUR): DecisionMessage {
@@ -969,12 +971,12 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       const store = await fresh();
       await store.write(async (tx) => {
         await tx.tokens.add(token(hashOf(1), { label: "old", createdAt: NOW - 10 }));
-        await tx.tokens.add(token(hashOf(2), { label: "new", usesLeft: null, expiresAt: null }));
+        await tx.tokens.add(token(hashOf(2), { label: "new", usesLeft: null, expiresAt: null, createdBy: "alice" }));
         await tx.tokens.spendUse(hashOf(1), NOW);
       });
       expect(await store.tokens.list(10)).toEqual([
-        { id: "000000000002", label: "new", usesLeft: null, expiresAt: null, createdAt: NOW, registrations: 0, revokedAt: null },
-        { id: "000000000001", label: "old", usesLeft: 0, expiresAt: NOW + HOUR, createdAt: NOW - 10, registrations: 1, revokedAt: null },
+        { id: "000000000002", label: "new", usesLeft: null, expiresAt: null, createdAt: NOW, createdBy: "alice", registrations: 0, revokedAt: null },
+        { id: "000000000001", label: "old", usesLeft: 0, expiresAt: NOW + HOUR, createdAt: NOW - 10, createdBy: "admin", registrations: 1, revokedAt: null },
       ]);
       expect(await store.tokens.list(1)).toHaveLength(1);
     });
@@ -998,7 +1000,15 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
   });
 
   describe(`${name}: dashboard sessions`, () => {
-    const session = (idHash: string, expiresAt: number) => ({ idHash, role: "viewer" as const, csrfToken: `csrf-${idHash}`, createdAt: NOW, expiresAt });
+    const session = (idHash: string, expiresAt: number, operatorId: string | null = null) => ({
+      idHash,
+      role: "viewer" as const,
+      operator: operatorId ?? "watch",
+      operatorId,
+      csrfToken: `csrf-${idHash}`,
+      createdAt: NOW,
+      expiresAt,
+    });
 
     test("read back until they expire, kept across a reopen, deleted one at a time or pruned once expired", async () => {
       const { store, reopen } = await open();
@@ -1016,6 +1026,104 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       expect(await again.write((tx) => tx.sessions.delete("h-long"))).toBe(true);
       expect(await again.write((tx) => tx.sessions.delete("h-long"))).toBe(false);
       expect(await again.sessions.get("h-long", NOW)).toBeUndefined();
+    });
+
+    test("an operator's sessions end together; the others stay", async () => {
+      const store = await fresh();
+      await store.write(async (tx) => {
+        await tx.sessions.add(session("h-a1", NOW + HOUR, "op-a"));
+        await tx.sessions.add(session("h-a2", NOW + HOUR, "op-a"));
+        await tx.sessions.add(session("h-b", NOW + HOUR, "op-b"));
+        await tx.sessions.add(session("h-hub", NOW + HOUR));
+      });
+      expect(await store.sessions.get("h-a1", NOW)).toEqual(session("h-a1", NOW + HOUR, "op-a"));
+      expect(await store.write((tx) => tx.sessions.deleteForOperator("op-a"))).toBe(2);
+      expect(await store.sessions.get("h-a2", NOW)).toBeUndefined();
+      expect(await store.sessions.get("h-b", NOW)).toBeDefined();
+      expect(await store.sessions.get("h-hub", NOW)).toBeDefined();
+    });
+  });
+
+  describe(`${name}: operators`, () => {
+    const operator = (id: string, name: string, overrides: Partial<OperatorRecord> = {}): OperatorRecord => ({
+      id,
+      name,
+      role: "admin",
+      verifier: `scrypt$${id}`,
+      createdAt: NOW,
+      createdBy: "admin",
+      rotatedAt: null,
+      revokedAt: null,
+      ...overrides,
+    });
+
+    test("read back by id and by name in force, listed oldest first, kept across a reopen", async () => {
+      const { store, reopen } = await open();
+      await store.write(async (tx) => {
+        await tx.operators.add(operator("op2", "bob", { role: "viewer", createdAt: NOW + 1 }));
+        await tx.operators.add(operator("op1", "alice"));
+      });
+      expect(await store.operators.get("op2")).toEqual(operator("op2", "bob", { role: "viewer", createdAt: NOW + 1 }));
+      expect(await store.operators.get("op-none")).toBeUndefined();
+      expect((await store.operators.activeByName("alice"))?.id).toBe("op1");
+      await store.close();
+      const again = await reopen();
+      expect((await again.operators.list()).map((o) => o.name)).toEqual(["alice", "bob"]);
+    });
+
+    test("two in force may not share a name; a revoked one frees it", async () => {
+      const store = await fresh();
+      await store.write((tx) => tx.operators.add(operator("op1", "alice")));
+      await expect(store.write((tx) => tx.operators.add(operator("op2", "alice")))).rejects.toThrow();
+      expect(await store.write((tx) => tx.operators.revoke("op1", NOW + 5))).toBe(true);
+      await store.write((tx) => tx.operators.add(operator("op2", "alice")));
+      expect((await store.operators.activeByName("alice"))?.id).toBe("op2");
+      expect((await store.operators.get("op1"))?.revokedAt).toBe(NOW + 5);
+    });
+
+    test("rotation replaces the verifier of one in force; revoked or unknown ones say false", async () => {
+      const store = await fresh();
+      await store.write((tx) => tx.operators.add(operator("op1", "alice")));
+      expect(await store.write((tx) => tx.operators.rotate("op1", "scrypt$new", NOW + 1))).toBe(true);
+      expect(await store.operators.get("op1")).toMatchObject({ verifier: "scrypt$new", rotatedAt: NOW + 1 });
+      expect(await store.write((tx) => tx.operators.revoke("op1", NOW + 2))).toBe(true);
+      expect(await store.write((tx) => tx.operators.revoke("op1", NOW + 3))).toBe(false);
+      expect(await store.write((tx) => tx.operators.rotate("op1", "scrypt$newer", NOW + 3))).toBe(false);
+      expect(await store.write((tx) => tx.operators.rotate("op-none", "x", NOW))).toBe(false);
+      expect((await store.operators.get("op1"))?.verifier).toBe("scrypt$new");
+    });
+  });
+
+  describe(`${name}: audit trail`, () => {
+    const record = (seq: number): AuditRecord => ({
+      seq,
+      at: NOW + seq,
+      actor: seq % 2 ? "admin" : "role:supervisor",
+      action: "decision.issue",
+      subject: `dec_${seq}`,
+      detail: { type: "FREEZE", nested: { n: seq } },
+      prevHash: seq === 1 ? "" : `h${seq - 1}`,
+      hash: `h${seq}`,
+    });
+
+    test("appended records read back whole: the last, oldest first after a seq, newest first before one; kept across a reopen", async () => {
+      const { store, reopen } = await open();
+      expect(await store.audit.last()).toBeUndefined();
+      await store.write(async (tx) => {
+        for (const seq of [1, 2, 3, 4]) await tx.audit.append(record(seq));
+      });
+      expect(await store.audit.last()).toEqual(record(4));
+      expect(await store.audit.after(1, 2)).toEqual([record(2), record(3)]);
+      expect(await store.audit.before(undefined, 2)).toEqual([record(4), record(3)]);
+      expect(await store.audit.before(3, 10)).toEqual([record(2), record(1)]);
+      await store.close();
+      expect((await (await reopen()).audit.after(0, 10)).map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+    });
+
+    test("a seq appended twice is refused", async () => {
+      const store = await fresh();
+      await store.write((tx) => tx.audit.append(record(1)));
+      await expect(store.write((tx) => tx.audit.append(record(1)))).rejects.toThrow();
     });
   });
 
@@ -1071,6 +1179,9 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       await store.write((tx) => tx.hubValues.put("hub_keys", "first"));
       await store.write((tx) => tx.hubValues.put("hub_keys", "second"));
       expect(await store.hubValues.get("hub_keys")).toBe("second");
+      expect(await store.write((tx) => tx.hubValues.delete("hub_keys"))).toBe(true);
+      expect(await store.write((tx) => tx.hubValues.delete("hub_keys"))).toBe(false);
+      expect(await store.hubValues.get("hub_keys")).toBeUndefined();
     });
   });
 

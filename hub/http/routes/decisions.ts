@@ -9,7 +9,8 @@ import { jsonBody } from "../../../lib/http-errors.ts";
 import type { Decisions } from "../../decisions/decisions.ts";
 import { DomainError, invalidInput } from "../../errors.ts";
 import type { HubContext } from "../../hub-context.ts";
-import type { ApiAccess } from "../admin-auth.ts";
+import { operatorOrigin } from "../../decisions/decision-origin.ts";
+import { actorOf, type ApiAccess } from "../admin-auth.ts";
 import { decisionSummaryView, decisionTargetView, decisionView, issuedView } from "../decision-view.ts";
 import { DecisionListQuery, DecisionTargetsQuery, queryFlag } from "../list-queries.ts";
 import { parseQuery } from "../request.ts";
@@ -46,7 +47,7 @@ export function decisionRoutes(hub: HubContext, decisions: Decisions, access: Ap
       const { targets } = await decisions.dryRun(request);
       return c.json({ valid: true, reaches: targets.length, targets: targets.slice(0, DRY_RUN_TARGETS_SHOWN) });
     }
-    return c.json(issuedView(await decisions.issue(request)), 201);
+    return c.json(issuedView(await decisions.issue(request, operatorOrigin(actorOf(c)))), 201);
   }
 
   routes.post("/decisions", access.admin, async (c) => issueOrTry(c, await jsonBody(c)));

@@ -6,7 +6,7 @@ import { Hono } from "hono";
 import type { Decisions } from "../../decisions/decisions.ts";
 import type { HubContext } from "../../hub-context.ts";
 import { FieldOrigins } from "../../decisions/field-origins.ts";
-import type { ApiAccess } from "../admin-auth.ts";
+import { actorOf, type ApiAccess } from "../admin-auth.ts";
 import { notRegisteredError, readmitNode, removeNode } from "../../nodes/registration.ts";
 import { NodeListQuery, NodeMetricsQuery, pageOfNodes, ReportHistoryQuery } from "../list-queries.ts";
 import { metricBucketView, nodeDetail, nodeSummary, storedReportView } from "../node-view.ts";
@@ -63,14 +63,14 @@ export function nodeRoutes(hub: HubContext, decisions: Decisions, access: ApiAcc
 
   routes.delete("/:id", access.admin, async (c) => {
     const id = c.req.param("id");
-    await removeNode(hub, id, decisions);
+    await removeNode(hub, id, decisions, actorOf(c));
     return c.json({ status: "removed", node_id: id });
   });
 
   // Lifts a removal: the node may register again (with the key it had, without spending a token use).
   routes.post("/:id/readmit", access.admin, async (c) => {
     const id = c.req.param("id");
-    await readmitNode(hub, id);
+    await readmitNode(hub, id, actorOf(c));
     return c.json({ status: "readmitted", node_id: id });
   });
 
