@@ -13,6 +13,7 @@ import { mosquittoTlsListener } from "../../hub/tls/mosquitto-listener.ts";
 import type { HubTls } from "../../hub/tls/hub-pki.ts";
 import { join } from "node:path";
 import { freePort, tempDir } from "../helpers.ts";
+import { sharedTestTls } from "./test-tls.ts";
 
 export const MOSQUITTO = "/usr/sbin/mosquitto";
 export const MOSQUITTO_CTRL = "/usr/bin/mosquitto_ctrl";
@@ -27,6 +28,8 @@ const PORT_ATTEMPTS = 5;
 export interface RunningMosquitto {
   url: string;
   port: number;
+  /** The CA its MQTTS listener's certificate chains to (give it to clients as `ca`); null for a plaintext listener. */
+  ca: string | null;
   /** The dynamic-security admin client (null without dynsec). */
   admin: { username: string; password: string } | null;
   /** The directory holding mosquitto.conf (and dynamic-security.json). */
@@ -76,10 +79,15 @@ function answersMqtt(port: number, timeoutMs: number, tls: boolean): Promise<boo
 
 /**
  * `extraConfig`: global mosquitto.conf lines (e.g. queue limits for a benchmark).
- * `tls`: the listener speaks MQTTS only, with these files (the hub's, as hub/tls/mosquitto-listener.ts writes them).
+ * `tls`: the listener speaks MQTTS only, with these files (the hub's, as
+ * hub/tls/mosquitto-listener.ts writes them); by default the test run's
+ * (test-tls.ts), which every test hub serves too; false: plaintext MQTT.
  */
-export async function startMosquitto(options: { dynsec?: boolean; extraConfig?: string[]; tls?: Pick<HubTls, "caFile" | "certFile" | "keyFile"> } = {}): Promise<RunningMosquitto> {
+export async function startMosquitto(
+  options: { dynsec?: boolean; extraConfig?: string[]; tls?: Pick<HubTls, "ca" | "caFile" | "certFile" | "keyFile"> | false } = {},
+): Promise<RunningMosquitto> {
   installExitHandler();
+  const tls = options.tls === false ? null : (options.tls ?? sharedTestTls());
   const dir = tempDir("edgefed-mosquitto-");
   const configFile = join(dir, "mosquitto.conf");
   let admin: RunningMosquitto["admin"] = null;
@@ -120,7 +128,7 @@ export async function startMosquitto(options: { dynsec?: boolean; extraConfig?: 
       "log_type information",
       "log_timestamp_format %H:%M:%S",
       ...dynsecLines,
-      ...(options.tls ? mosquittoTlsListener(options.tls, port, "127.0.0.1") : [`listener ${port} 127.0.0.1`]),
+      ...(tls ? mosquittoTlsListener(tls, port, "127.0.0.1") : [`listener ${port} 127.0.0.1`]),
       // Per-listener in 2.0 (per_listener_settings false makes it global anyway).
       `allow_anonymous ${options.dynsec ? "false" : "true"}`,
     ];
@@ -155,7 +163,7 @@ export async function startMosquitto(options: { dynsec?: boolean; extraConfig?: 
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (Date.now() < deadline) {
       if (exited) break;
-      if (await answersMqtt(port, 500, options.tls !== undefined)) return;
+      if (await answersMqtt(port, 500, tls !== null)) return;
       await Bun.sleep(25);
     }
     if (!exited) {
@@ -192,8 +200,9 @@ export async function startMosquitto(options: { dynsec?: boolean; extraConfig?: 
   }
 
   return {
-    url: `${options.tls ? "mqtts" : "mqtt"}://127.0.0.1:${port}`,
+    url: `${tls ? "mqtts" : "mqtt"}://127.0.0.1:${port}`,
     port,
+    ca: tls?.ca ?? null,
     admin,
     dir,
     log: readLog,
