@@ -44,6 +44,9 @@ export async function startTestHub(
   const dataDir = options.dataDir ?? tempDir("edgefed-hub-");
   const adminToken = "test-admin-token-0123456789abcdef";
   const watchToken = "test-watch-token-0123456789abcdef";
+  // A test fixes the broker's port with EDGEFED_MQTT_PORT (to start a hub again on it); with TLS on and
+  // no plaintext listener beside, that port is the MQTTS listener's.
+  const fixedBrokerPort = options.env?.EDGEFED_ALLOW_PLAINTEXT === "1" ? undefined : options.env?.EDGEFED_MQTT_PORT;
   const env: Record<string, string> = {
     EDGEFED_DATA_DIR: dataDir,
     EDGEFED_HTTP_HOST: "127.0.0.1",
@@ -55,7 +58,7 @@ export async function startTestHub(
     EDGEFED_HEARTBEAT_S: "1",
     EDGEFED_FLUSH_MS: "100",
     EDGEFED_SWEEP_MS: "100",
-    ...(options.tls === false ? { EDGEFED_TLS: "off", EDGEFED_ALLOW_PLAINTEXT: "1" } : { EDGEFED_TLS: "on", EDGEFED_MQTTS_PORT: "0" }),
+    ...(options.tls === false ? { EDGEFED_TLS: "off", EDGEFED_ALLOW_PLAINTEXT: "1" } : { EDGEFED_TLS: "on", EDGEFED_MQTTS_PORT: fixedBrokerPort ?? "0" }),
     ...options.env,
   };
   if (options.mosquitto) {
