@@ -24,7 +24,8 @@ import { spawnSync } from "node:child_process";
 import type { Page } from "playwright-core";
 import { browserMissing, launchChromium } from "../test/support/browser.ts";
 import { printResult, printTable, round } from "./report.ts";
-import { BENCH_ADMIN_TOKEN, createToken, registerNodes, startHubProcess } from "./support/hub-process.ts";
+import { BENCH_ADMIN_TOKEN, createToken, hubTls, registerNodes, startHubProcess } from "./support/hub-process.ts";
+import { testFetch } from "../test/support/test-tls.ts";
 
 const NODES = Number(process.env.NODES ?? 10_000);
 const LOADS = Number(process.env.LOADS ?? 5);
@@ -61,18 +62,19 @@ async function pageLoads(): Promise<PageFigures> {
   const missing = browserMissing();
   if (missing) throw new Error(missing);
   const dir = mkdtempSync(join(tmpdir(), "edgefed-bench-dashboard-"));
+  const tls = hubTls(join(dir, "hub")); // TLS=1: the test run's certificate, which launchChromium pins
   const hub = await startHubProcess(join(dir, "hub"), HUB_ENV);
   const browser = await launchChromium();
   try {
     const token = await createToken(join(dir, "hub"));
     const started = performance.now();
-    await registerNodes(hub.url, token, NODES);
+    await registerNodes(hub.url, token, NODES, tls?.ca);
     console.log(`registered ${NODES} nodes in ${Math.round(performance.now() - started)} ms`);
 
-    const login = await fetch(`${hub.url}/api/session`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: BENCH_ADMIN_TOKEN }) });
+    const login = await testFetch(`${hub.url}/api/session`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: BENCH_ADMIN_TOKEN }) });
     if (login.status !== 200) throw new Error(`login: ${login.status} ${await login.text()}`);
     const [name, value] = login.headers.get("set-cookie")!.split(";")[0]!.split("=") as [string, string];
-    await (await fetch(hub.url)).arrayBuffer(); // the hub builds the page on its first visit; that is start-up, not a load
+    await (await testFetch(hub.url)).arrayBuffer(); // the hub builds the page on its first visit; that is start-up, not a load
 
     const firstRowsMs: number[] = [];
     const milestones: { script: number; session: number; fleet: number }[] = [];
@@ -99,13 +101,13 @@ async function pageLoads(): Promise<PageFigures> {
     }
 
     let metricsScrapeMs: number | null = null;
-    const probe = await fetch(`${hub.url}/metrics`, { headers: { authorization: `Bearer ${BENCH_ADMIN_TOKEN}` } });
+    const probe = await testFetch(`${hub.url}/metrics`, { headers: { authorization: `Bearer ${BENCH_ADMIN_TOKEN}` } });
     await probe.arrayBuffer();
     if (probe.status === 200) {
       const times: number[] = [];
       for (let i = 0; i < 20; i++) {
         const t0 = performance.now();
-        await (await fetch(`${hub.url}/metrics`, { headers: { authorization: `Bearer ${BENCH_ADMIN_TOKEN}` } })).arrayBuffer();
+        await (await testFetch(`${hub.url}/metrics`, { headers: { authorization: `Bearer ${BENCH_ADMIN_TOKEN}` } })).arrayBuffer();
         times.push(performance.now() - t0);
       }
       metricsScrapeMs = median(times);

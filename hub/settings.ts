@@ -54,9 +54,9 @@ export interface HubSettings {
   trustedProxies: string[];
   /** How long a dashboard login session lasts. */
   sessionTtlS: number;
-  /** HTTPS for the API and MQTTS (mqttsPort) on the embedded broker; the hub's own broker connection over TLS. */
+  /** HTTPS for the API and MQTTS (mqttsPort) on the embedded broker; the hub's own broker connection over TLS. On by default: off needs allowPlaintext. */
   tls: boolean;
-  /** With TLS on: the embedded broker also listens in plaintext on mqttPort (lab use; announced at start and in /health). */
+  /** Lab use, announced at start and in /health: allows tls off, or with TLS on keeps a plaintext listener on mqttPort beside MQTTS. */
   allowPlaintext: boolean;
   /** The embedded broker's MQTTS port. */
   mqttsPort: number;
@@ -159,8 +159,8 @@ const HUB_SETTINGS: SettingsTable<HubSettings> = [
   { key: "mqttPublishPerS", env: "EDGEFED_RATE_MQTT_PUBLISH_PER_S", flag: "rate-mqtt-publish-per-s", parse: positive, value: "N", default: "1000", help: "MQTT messages a second a node gets back after its burst" },
   { key: "trustedProxies", env: "EDGEFED_TRUSTED_PROXIES", flag: "trusted-proxies", parse: trustedProxyList, value: "ADDRS", default: "", help: "reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For names the client for the per-address limits; empty: none" },
   { key: "sessionTtlS", env: "EDGEFED_SESSION_TTL_S", flag: "session-ttl-s", parse: positive, value: "S", default: "43200", help: "how long a dashboard login lasts" },
-  { key: "tls", env: "EDGEFED_TLS", flag: "tls", parse: yesNo, value: "on|off", default: "off", help: "HTTPS API and MQTTS broker, with the hub's own CA unless an operator's certificate is given (below)" },
-  { key: "allowPlaintext", env: "EDGEFED_ALLOW_PLAINTEXT", flag: "allow-plaintext", parse: yesNo, value: "1|0", default: "0", help: "with TLS on, the embedded broker also listens in plaintext on the MQTT port (lab use)" },
+  { key: "tls", env: "EDGEFED_TLS", flag: "tls", parse: yesNo, value: "on|off", default: "on", help: "HTTPS API and MQTTS broker, with the hub's own CA unless an operator's certificate is given (below); off only with plaintext allowed" },
+  { key: "allowPlaintext", env: "EDGEFED_ALLOW_PLAINTEXT", flag: "allow-plaintext", parse: yesNo, value: "1|0", default: "0", help: "lab use: allows TLS off, or with TLS on keeps a plaintext MQTT listener on the MQTT port beside MQTTS (said at start and in /health)" },
   { key: "mqttsPort", env: "EDGEFED_MQTTS_PORT", flag: "mqtts-port", parse: port, value: "PORT", default: "8883", help: "embedded broker MQTTS port with TLS on (0 picks a free one)" },
   { key: "tlsSans", env: "EDGEFED_TLS_SANS", flag: "tls-sans", parse: sanList, value: "LIST", default: "", help: "extra host names and addresses of the generated server certificate (always: localhost, 127.0.0.1, ::1, the host name)" },
   { key: "tlsCert", env: "EDGEFED_TLS_CERT", flag: "tls-cert", parse: optionalPath, value: "FILE", default: "", help: "an operator's server certificate (PEM, with its chain); empty: the hub issues its own" },
@@ -177,6 +177,10 @@ export function parseHubSettings(args: string[], env: Record<string, string | un
     if (value && value.length < MIN_ADMIN_TOKEN_LENGTH) problems.push(`${name}: at least ${MIN_ADMIN_TOKEN_LENGTH} characters (openssl rand -base64 32 makes one)`);
   }
   if (settings.watchToken && settings.watchToken === settings.adminToken) problems.push("EDGEFED_WATCH_TOKEN: must differ from the admin token (watching grants no admin rights)");
+  // Nothing in clear on the LAN unless an operator says so (issue 14): tokens, passwords and decisions cross it.
+  if (!settings.tls && !settings.allowPlaintext) {
+    problems.push("EDGEFED_TLS: off sends tokens and passwords in clear; it needs EDGEFED_ALLOW_PLAINTEXT=1 as well (lab use only)");
+  }
   if (settings.mqttUrl && !settings.mqttUsername) {
     problems.push("EDGEFED_MQTT_USERNAME: an external broker needs the dynamic-security admin user and password");
   }

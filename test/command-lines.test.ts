@@ -64,3 +64,12 @@ test("an option missing its value, and a stray argument, are one line too", () =
   expect(run(["kernel/gate-cli.ts"], ["--db"])).toMatchObject({ code: 2, stderr: "edgefed gate: --db: needs a value (write --db=VALUE for one starting with -)\n" });
   expect(run(["hub/main.ts", "token", "create"], ["--uses", "2", "extra"])).toMatchObject({ code: 2, stderr: "edgefed-hub: extra: unexpected argument (see --help)\n" });
 });
+
+test("TLS off without plaintext allowed is refused before anything starts, by the hub and by npm start", () => {
+  for (const program of ["hub/main.ts", "scripts/start.ts"]) {
+    expect(run([program], ["--tls", "off"])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("EDGEFED_TLS: off sends tokens and passwords in clear; it needs EDGEFED_ALLOW_PLAINTEXT=1 as well (lab use only)"),
+    });
+  }
+});

@@ -32,7 +32,7 @@ const send = (client: MqttClient, nodeId: string, kind: NodeToHubKind, message: 
 
 /** GET /api/federation/events as text, with the headers that matter. */
 async function exported(query = "", token = t.adminToken): Promise<{ status: number; type: string | null; next: string | null; link: string | null; text: string }> {
-  const response = await fetch(`${t.hub.httpUrl}/api/federation/events${query}`, { headers: { authorization: `Bearer ${token}` } });
+  const response = await t.fetch(`/api/federation/events${query}`, { headers: { authorization: `Bearer ${token}` } });
   return {
     status: response.status,
     type: response.headers.get("content-type"),

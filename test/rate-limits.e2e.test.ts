@@ -34,7 +34,7 @@ function register(t: TestHub, source: string, token: string, headers: Record<str
 }
 
 async function rateLimited(t: TestHub, limit: string): Promise<number> {
-  const response = await fetch(`${t.hub.httpUrl}/metrics`, { headers: { authorization: `Bearer ${t.adminToken}` } });
+  const response = await t.fetch(`/metrics`, { headers: { authorization: `Bearer ${t.adminToken}` } });
   return sampleValue(parsePrometheusText(await response.text()), "edgefed_rate_limited_total", { limit });
 }
 

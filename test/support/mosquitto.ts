@@ -13,6 +13,7 @@ import { mosquittoTlsListener } from "../../hub/tls/mosquitto-listener.ts";
 import type { HubTls } from "../../hub/tls/hub-pki.ts";
 import { join } from "node:path";
 import { freePort, tempDir } from "../helpers.ts";
+import { sharedTestTls } from "./test-tls.ts";
 
 export const MOSQUITTO = "/usr/sbin/mosquitto";
 export const MOSQUITTO_CTRL = "/usr/bin/mosquitto_ctrl";
@@ -27,6 +28,8 @@ const PORT_ATTEMPTS = 5;
 export interface RunningMosquitto {
   url: string;
   port: number;
+  /** The CA its MQTTS listener's certificate chains to (give it to clients as `ca`); null for a plaintext listener. */
+  ca: string | null;
   /** The dynamic-security admin client (null without dynsec). */
   admin: { username: string; password: string } | null;
   /** The directory holding mosquitto.conf (and dynamic-security.json). */
@@ -79,13 +82,16 @@ function answersMqtt(port: number, timeoutMs: number, tls: boolean, clientCertRe
 
 /**
  * `extraConfig`: global mosquitto.conf lines (e.g. queue limits for a benchmark).
- * `tls`: the listener speaks MQTTS only, with these files (the hub's, as hub/tls/mosquitto-listener.ts writes them);
+ * `tls`: the listener speaks MQTTS only, with these files (the hub's, as
+ * hub/tls/mosquitto-listener.ts writes them); by default the test run's
+ * (test-tls.ts), which every test hub serves too; false: plaintext MQTT;
  * `requireClientCert`: and requires a client certificate from that CA, its CN the user (mutual TLS).
  */
 export async function startMosquitto(
-  options: { dynsec?: boolean; extraConfig?: string[]; tls?: Pick<HubTls, "caFile" | "certFile" | "keyFile">; requireClientCert?: boolean } = {},
+  options: { dynsec?: boolean; extraConfig?: string[]; tls?: Pick<HubTls, "ca" | "caFile" | "certFile" | "keyFile"> | false; requireClientCert?: boolean } = {},
 ): Promise<RunningMosquitto> {
   installExitHandler();
+  const tls = options.tls === false ? null : (options.tls ?? sharedTestTls());
   const dir = tempDir("edgefed-mosquitto-");
   const configFile = join(dir, "mosquitto.conf");
   let admin: RunningMosquitto["admin"] = null;
@@ -126,7 +132,7 @@ export async function startMosquitto(
       "log_type information",
       "log_timestamp_format %H:%M:%S",
       ...dynsecLines,
-      ...(options.tls ? mosquittoTlsListener(options.tls, port, "127.0.0.1", options.requireClientCert) : [`listener ${port} 127.0.0.1`]),
+      ...(tls ? mosquittoTlsListener(tls, port, "127.0.0.1", options.requireClientCert) : [`listener ${port} 127.0.0.1`]),
       // Per-listener in 2.0 (per_listener_settings false makes it global anyway).
       `allow_anonymous ${options.dynsec ? "false" : "true"}`,
     ];
@@ -161,7 +167,7 @@ export async function startMosquitto(
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (Date.now() < deadline) {
       if (exited) break;
-      if (await answersMqtt(port, 500, options.tls !== undefined, options.requireClientCert)) return;
+      if (await answersMqtt(port, 500, tls !== null, options.requireClientCert)) return;
       await Bun.sleep(25);
     }
     if (!exited) {
@@ -198,8 +204,9 @@ export async function startMosquitto(
   }
 
   return {
-    url: `${options.tls ? "mqtts" : "mqtt"}://127.0.0.1:${port}`,
+    url: `${tls ? "mqtts" : "mqtt"}://127.0.0.1:${port}`,
     port,
+    ca: tls?.ca ?? null,
     admin,
     dir,
     log: readLog,
