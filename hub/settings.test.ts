@@ -223,7 +223,7 @@ describe("parseHubSettings", () => {
   });
 
   test("TLS settings that do not fit together are refused, naming the variables", () => {
-    expect(settingsError([], { EDGEFED_REQUIRE_CLIENT_CERT: "1" })).toContain("EDGEFED_REQUIRE_CLIENT_CERT: client certificates are a part of TLS");
+    expect(settingsError([], { EDGEFED_REQUIRE_CLIENT_CERT: "1", EDGEFED_TLS: "off", EDGEFED_ALLOW_PLAINTEXT: "1" })).toContain("EDGEFED_REQUIRE_CLIENT_CERT: client certificates are a part of TLS");
     const operatorFiles = { EDGEFED_TLS: "on", EDGEFED_TLS_CERT: "/etc/hub.pem", EDGEFED_TLS_KEY: "/etc/hub.key", EDGEFED_TLS_CA: "/etc/ca.pem" };
     expect(settingsError([], { ...operatorFiles, EDGEFED_REQUIRE_CLIENT_CERT: "1" })).toContain("EDGEFED_REQUIRE_CLIENT_CERT: client certificates are issued by the hub's own CA");
     expect(settingsError([], { EDGEFED_TLS_CERT: "/etc/hub.pem" })).toContain("EDGEFED_TLS_CERT, EDGEFED_TLS_KEY, EDGEFED_TLS_CA: an operator's certificate needs all three");
