@@ -1,0 +1,94 @@
+// A real PostgreSQL 15 (Debian's `postgresql` package) for tests: initdb into
+// a temp dir as the unprivileged `postgres` user (PostgreSQL refuses to run
+// as root), listening on a free port on 127.0.0.1 with its unix socket in the
+// temp dir, trust auth on loopback only. One server per test file; each test
+// gets a fresh database from freshDatabase(). stop() shuts it down and
+// removes the dir; an exit handler does the same if a test run ends without.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, chownSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "../helpers.ts";
+
+export const POSTGRES_BIN = "/usr/lib/postgresql/15/bin";
+/** The system user the server runs as (the package creates it). */
+const SERVER_USER = "postgres";
+
+export interface RunningPostgres {
+  /** postgres://postgres@127.0.0.1:PORT/postgres (the maintenance database). */
+  url: string;
+  port: number;
+  /** Creates an empty database and returns its URL. */
+  freshDatabase(): Promise<string>;
+  /** Stops the server (fast shutdown) and removes its dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Why PostgreSQL tests cannot run here, or null when they can. */
+export function postgresUnavailable(): string | null {
+  if (!existsSync(join(POSTGRES_BIN, "initdb"))) return `PostgreSQL 15 binaries missing in ${POSTGRES_BIN} (apt-get install postgresql)`;
+  if (spawnSync("id", ["-u", SERVER_USER]).status !== 0) return `no system user ${SERVER_USER} to run PostgreSQL as`;
+  return null;
+}
+
+function asServerUser(command: string, args: string[]): { ok: boolean; output: string } {
+  const asRoot = process.getuid?.() === 0;
+  const result = asRoot
+    ? spawnSync("runuser", ["-u", SERVER_USER, "--", join(POSTGRES_BIN, command), ...args], { encoding: "utf8" })
+    : spawnSync(join(POSTGRES_BIN, command), args, { encoding: "utf8" });
+  return { ok: result.status === 0, output: `${result.stdout ?? ""}${result.stderr ?? ""}` };
+}
+
+const running = new Set<string>();
+let exitHandlerInstalled = false;
+
+function stopNow(dir: string): void {
+  if (!running.delete(dir)) return;
+  asServerUser("pg_ctl", ["stop", "-D", join(dir, "data"), "-m", "immediate", "-w"]);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export async function startPostgres(): Promise<RunningPostgres> {
+  const unavailable = postgresUnavailable();
+  if (unavailable) throw new Error(unavailable);
+  if (!exitHandlerInstalled) {
+    exitHandlerInstalled = true;
+    process.on("exit", () => [...running].forEach(stopNow));
+  }
+  const dir = mkdtempSync(join(tmpdir(), "edgefed-pg-"));
+  if (process.getuid?.() === 0) {
+    const uid = Number(spawnSync("id", ["-u", SERVER_USER], { encoding: "utf8" }).stdout);
+    const gid = Number(spawnSync("id", ["-g", SERVER_USER], { encoding: "utf8" }).stdout);
+    chownSync(dir, uid, gid);
+  }
+  running.add(dir);
+  const data = join(dir, "data");
+  const init = asServerUser("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions"]);
+  if (!init.ok) {
+    stopNow(dir);
+    throw new Error(`initdb failed: ${init.output}`);
+  }
+  const port = await freePort();
+  // fsync off: a test server's files die with it; nothing here tests a power cut.
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
+  const start = asServerUser("pg_ctl", ["start", "-D", data, "-w", "-t", "30", "-l", join(dir, "server.log"), "-o", options]);
+  if (!start.ok) {
+    stopNow(dir);
+    throw new Error(`pg_ctl start failed: ${start.output}`);
+  }
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  let databases = 0;
+  return {
+    url,
+    port,
+    async freshDatabase() {
+      const name = `test_${++databases}`;
+      const created = asServerUser("psql", ["-h", dir, "-p", String(port), "-U", "postgres", "-d", "postgres", "-qAtc", `CREATE DATABASE ${name}`]);
+      if (!created.ok) throw new Error(`CREATE DATABASE ${name} failed: ${created.output}`);
+      return `postgres://postgres@127.0.0.1:${port}/${name}`;
+    },
+    async stop() {
+      stopNow(dir);
+    },
+  };
+}
