@@ -2,12 +2,15 @@
 // a temp dir as the unprivileged `postgres` user (PostgreSQL refuses to run
 // as root), listening on a free port on 127.0.0.1 with its unix socket in the
 // temp dir, trust auth on loopback only. One server per test file; each test
-// gets a fresh database from freshDatabase(). stop() shuts it down and
-// removes the dir; an exit handler does the same if a test run ends without.
+// gets an empty registry from freshRegistryUrl(): a schema of its own, named
+// in the URL (search_path, which the postgres client passes to the server),
+// far cheaper than a database each. stop() shuts the server down and removes
+// the dir; an exit handler does the same if a test run ends without.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, chownSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import postgres from "postgres";
 import { freePort } from "../helpers.ts";
 
 export const POSTGRES_BIN = "/usr/lib/postgresql/15/bin";
@@ -18,8 +21,8 @@ export interface RunningPostgres {
   /** postgres://postgres@127.0.0.1:PORT/postgres (the maintenance database). */
   url: string;
   port: number;
-  /** Creates an empty database and returns its URL. */
-  freshDatabase(): Promise<string>;
+  /** Creates an empty schema and returns a URL whose connections use it. */
+  freshRegistryUrl(): Promise<string>;
   /** Stops the server (fast shutdown) and removes its dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -77,17 +80,18 @@ export async function startPostgres(): Promise<RunningPostgres> {
     throw new Error(`pg_ctl start failed: ${start.output}`);
   }
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  let databases = 0;
+  const admin = postgres(url, { max: 1, onnotice: () => {} });
+  let schemas = 0;
   return {
     url,
     port,
-    async freshDatabase() {
-      const name = `test_${++databases}`;
-      const created = asServerUser("psql", ["-h", dir, "-p", String(port), "-U", "postgres", "-d", "postgres", "-qAtc", `CREATE DATABASE ${name}`]);
-      if (!created.ok) throw new Error(`CREATE DATABASE ${name} failed: ${created.output}`);
-      return `postgres://postgres@127.0.0.1:${port}/${name}`;
+    async freshRegistryUrl() {
+      const schema = `registry_${++schemas}`;
+      await admin.unsafe(`CREATE SCHEMA ${schema}`);
+      return `${url}?search_path=${schema}`;
     },
     async stop() {
+      await admin.end({ timeout: 5 });
       stopNow(dir);
     },
   };

@@ -23,7 +23,7 @@ if (unavailable) {
   describeStoreContract(
     "PostgreSQL",
     async (bounds) => {
-      const url = await server.freshDatabase();
+      const url = await server.freshRegistryUrl();
       return { store: await openPostgresStoreParts(url, bounds), reopen: () => openPostgresStoreParts(url, bounds) };
     },
     (part) => !missing.has(part),
@@ -31,7 +31,7 @@ if (unavailable) {
 
   describe("PostgreSQL store: opening", () => {
     test.skipIf(missing.size === 0)("refuses to open while a part of the registry is missing, naming it", async () => {
-      const url = await server.freshDatabase();
+      const url = await server.freshRegistryUrl();
       await expect(openPostgresStore(url)).rejects.toThrow(`missing: ${[...missing].join(", ")}`);
     });
   });

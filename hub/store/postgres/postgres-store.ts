@@ -11,6 +11,7 @@
 import type { Sql } from "postgres";
 import { DEFAULT_STORE_BOUNDS, type HubStore, type StoreBounds, type StoreTransaction } from "../hub-store.ts";
 import { connectPostgres, type Db } from "./connection.ts";
+import { PostgresDecisionTable } from "./decision-table.ts";
 import { PostgresHubValueTable } from "./hub-value-table.ts";
 import { PostgresMetricBucketTable } from "./metric-bucket-table.ts";
 import { PostgresNodeTable } from "./node-table.ts";
@@ -27,6 +28,7 @@ const TABLES: TableFactories = {
   nodes: (db) => new PostgresNodeTable(db),
   tokens: (db) => new PostgresTokenTable(db),
   tombstones: (db) => new PostgresTombstoneTable(db),
+  decisions: (db) => new PostgresDecisionTable(db),
   hubValues: (db) => new PostgresHubValueTable(db),
   sessions: (db) => new PostgresSessionTable(db),
   metricBuckets: (db) => new PostgresMetricBucketTable(db),
