@@ -10,11 +10,13 @@
 // openPostgresStoreParts.
 import type { Sql } from "postgres";
 import { DEFAULT_STORE_BOUNDS, type HubStore, type StoreBounds, type StoreTransaction } from "../hub-store.ts";
+import { PostgresAlertTable } from "./alert-table.ts";
 import { connectPostgres, type Db } from "./connection.ts";
 import { PostgresDecisionTable } from "./decision-table.ts";
 import { PostgresHubValueTable } from "./hub-value-table.ts";
 import { PostgresMetricBucketTable } from "./metric-bucket-table.ts";
 import { PostgresNodeTable } from "./node-table.ts";
+import { PostgresReportTable } from "./report-table.ts";
 import { migratePostgres } from "./schema.ts";
 import { PostgresSessionTable } from "./session-table.ts";
 import { PostgresTokenTable } from "./token-table.ts";
@@ -29,6 +31,8 @@ const TABLES: TableFactories = {
   tokens: (db) => new PostgresTokenTable(db),
   tombstones: (db) => new PostgresTombstoneTable(db),
   decisions: (db) => new PostgresDecisionTable(db),
+  reports: (db) => new PostgresReportTable(db),
+  alerts: (db, bounds) => new PostgresAlertTable(db, bounds),
   hubValues: (db) => new PostgresHubValueTable(db),
   sessions: (db) => new PostgresSessionTable(db),
   metricBuckets: (db) => new PostgresMetricBucketTable(db),

@@ -121,6 +121,11 @@ CREATE TABLE alerts (
 );
 CREATE INDEX alerts_at ON alerts (at);
 CREATE INDEX alerts_held ON alerts (delivery) WHERE delivery = 'held';
+-- What SQLite keeps in sqlite_sequence and PostgreSQL needs a row for: the highest alert seq ever given.
+CREATE TABLE store_counters (
+  name TEXT PRIMARY KEY,
+  value BIGINT NOT NULL
+);
 CREATE TABLE alert_outbox (
   alert_seq BIGINT PRIMARY KEY,
   attempts BIGINT NOT NULL,
