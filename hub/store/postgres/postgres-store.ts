@@ -13,6 +13,7 @@ import { DEFAULT_STORE_BOUNDS, type HubStore, type StoreBounds, type StoreTransa
 import { PostgresAlertTable } from "./alert-table.ts";
 import { connectPostgres, type Db } from "./connection.ts";
 import { PostgresDecisionTable } from "./decision-table.ts";
+import { PostgresFederationEventTable } from "./federation-event-table.ts";
 import { PostgresHubValueTable } from "./hub-value-table.ts";
 import { PostgresMetricBucketTable } from "./metric-bucket-table.ts";
 import { PostgresNodeTable } from "./node-table.ts";
@@ -32,6 +33,7 @@ const TABLES: TableFactories = {
   tombstones: (db) => new PostgresTombstoneTable(db),
   decisions: (db) => new PostgresDecisionTable(db),
   reports: (db) => new PostgresReportTable(db),
+  federationEvents: (db, bounds) => new PostgresFederationEventTable(db, bounds),
   alerts: (db, bounds) => new PostgresAlertTable(db, bounds),
   hubValues: (db) => new PostgresHubValueTable(db),
   sessions: (db) => new PostgresSessionTable(db),
