@@ -74,7 +74,7 @@ export class PostgresDecisionTable implements DecisionWrites {
     const acks = new Map<string, DecisionAck[]>(rows.map((row) => [row.id, []]));
     const ackRows = await this.db<AckRow[]>`
       SELECT decision_id, node_id, ok, error, applied_at, received_at, result FROM decision_acks
-      WHERE decision_id = ANY(${rows.map((row) => row.id)}::text[]) ORDER BY decision_id, node_id`;
+      WHERE decision_id = ANY(${rows.map((row) => row.id)}::text[]) ORDER BY decision_id, node_id COLLATE "C"`;
     for (const r of ackRows) {
       acks.get(r.decision_id)!.push({
         nodeId: r.node_id,

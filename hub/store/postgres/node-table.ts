@@ -61,7 +61,7 @@ export class PostgresNodeTable implements NodeWrites {
   }
 
   async all(): Promise<NodeRecord[]> {
-    return (await this.db<NodeRow[]>`SELECT * FROM nodes ORDER BY node_id`).map(fromRow);
+    return (await this.db<NodeRow[]>`SELECT * FROM nodes ORDER BY node_id COLLATE "C"`).map(fromRow);
   }
 
   async existing(nodeIds: readonly string[]): Promise<Set<string>> {
@@ -74,7 +74,7 @@ export class PostgresNodeTable implements NodeWrites {
     const rows = await this.db<TransitionRow[]>`
       SELECT node_id, from_state, to_state, at, cause FROM
         (SELECT *, row_number() OVER (PARTITION BY node_id ORDER BY id DESC) AS newness FROM health_transitions) ranked
-      WHERE newness <= ${limit} ORDER BY node_id, id DESC`;
+      WHERE newness <= ${limit} ORDER BY node_id COLLATE "C", id DESC`;
     const byNode = new Map<string, HealthTransition[]>();
     for (const row of rows) {
       const transition = { from: row.from_state as HealthTransition["from"], to: row.to_state as HealthTransition["to"], at: row.at, cause: row.cause };

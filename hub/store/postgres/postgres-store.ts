@@ -14,6 +14,7 @@ import { PostgresAlertTable } from "./alert-table.ts";
 import { connectPostgres, type Db } from "./connection.ts";
 import { PostgresDecisionTable } from "./decision-table.ts";
 import { PostgresFederationEventTable } from "./federation-event-table.ts";
+import { PostgresFederationRoleTable } from "./federation-role-table.ts";
 import { PostgresHubValueTable } from "./hub-value-table.ts";
 import { PostgresMetricBucketTable } from "./metric-bucket-table.ts";
 import { PostgresNodeTable } from "./node-table.ts";
@@ -35,6 +36,7 @@ const TABLES: TableFactories = {
   reports: (db) => new PostgresReportTable(db),
   federationEvents: (db, bounds) => new PostgresFederationEventTable(db, bounds),
   alerts: (db, bounds) => new PostgresAlertTable(db, bounds),
+  federationRoles: (db, bounds) => new PostgresFederationRoleTable(db, bounds),
   hubValues: (db) => new PostgresHubValueTable(db),
   sessions: (db) => new PostgresSessionTable(db),
   metricBuckets: (db) => new PostgresMetricBucketTable(db),

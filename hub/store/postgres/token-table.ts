@@ -57,7 +57,7 @@ export class PostgresTokenTable implements TokenWrites {
   async list(limit: number): Promise<ListedToken[]> {
     const rows = await this.db<TokenRow[]>`
       SELECT substr(token_hash, 1, ${TOKEN_ID_LENGTH}) AS id, label, uses_left, expires_at, created_at, registrations, revoked_at
-      FROM enrollment_tokens ORDER BY created_at DESC, token_hash LIMIT ${limit}`;
+      FROM enrollment_tokens ORDER BY created_at DESC, token_hash COLLATE "C" LIMIT ${limit}`;
     return rows.map((row) => ({
       id: row.id,
       label: row.label,
