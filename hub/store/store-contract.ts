@@ -20,7 +20,6 @@ import {
   type StoreBounds,
   type StoredAlert,
   type StoredRoleMode,
-  type StoreTransaction,
   type Tombstone,
 } from "./hub-store.ts";
 import { describeWorkContract } from "./work-contract.ts";
@@ -66,17 +65,7 @@ function reported<K extends ReportKind>(nodeId: string, kind: K, report: ReportO
   return { nodeId, kind, report, receivedAt: report.ts + 5 };
 }
 
-/**
- * `has` says which parts of HubStore the backend has (all, unless told): a
- * backend built part by part runs the sections whose parts exist, and the
- * others show as skipped, naming what is missing.
- */
-export function describeStoreContract(name: string, openStore: OpenStore, has: (part: keyof StoreTransaction) => boolean = () => true): void {
-  const section = (title: string, needs: (keyof StoreTransaction)[], tests: () => void) => {
-    const missing = needs.filter((part) => !has(part));
-    if (missing.length === 0) describe(`${name}: ${title}`, tests);
-    else describe.skip(`${name}: ${title} (no ${missing.join(", ")} yet)`, tests);
-  };
+export function describeStoreContract(name: string, openStore: OpenStore): void {
   const opened: HubStore[] = [];
   afterEach(async () => {
     for (const store of opened.splice(0)) await store.close().catch(() => {}); // a test may have closed it
@@ -96,7 +85,7 @@ export function describeStoreContract(name: string, openStore: OpenStore, has: (
   }
   const fresh = async () => (await open()).store;
 
-  section("nodes", ["nodes"], () => {
+  describe(`${name}: nodes`, () => {
     test("a saved node reads back whole; all() lists by id", async () => {
       const store = await fresh();
       const b = node("pi-b", { capabilities: ["kernel", "sim"], endpoint: "http://pi-b:8081", proofTs: NOW - 5 });
@@ -155,7 +144,7 @@ export function describeStoreContract(name: string, openStore: OpenStore, has: (
     });
   });
 
-  section("health transitions", ["nodes"], () => {
+  describe(`${name}: health transitions`, () => {
     test("read back newest first, per node, as many as asked", async () => {
       const store = await fresh();
       await store.write(async (tx) => {
@@ -225,7 +214,7 @@ export function describeStoreContract(name: string, openStore: OpenStore, has: (
     });
   });
 
-  section("strategy reports", ["nodes", "reports"], () => {
+  describe(`${name}: strategy reports`, () => {
     const history = (store: HubStore, nodeId: string, kind: ReportKind, options: { limit?: number; beforeSeq?: number; model?: string } = {}) =>
       store.reports.history(nodeId, kind, { limit: 10_000, ...options });
     const tsOf = (reports: { report: { ts: number } }[]) => reports.map((r) => r.report.ts);
@@ -317,7 +306,7 @@ export function describeStoreContract(name: string, openStore: OpenStore, has: (
     });
   });
 
-  section("federation events", ["nodes", "federationEvents"], () => {
+  describe(`${name}: federation events`, () => {
     const portfolioEvent = (nodeId: string, at: number): NodeFederationEvent => ({ type: "portfolio", node: nodeId, at, report: portfolio(at - 3) });
     const healthEvent = (nodeId: string, at: number, state: "healthy" | "offline" = "healthy"): NodeFederationEvent => ({ type: "node_health", node: nodeId, at, state });
     const closeEvent = (nodeId: string, at: number): NodeFederationEvent => ({
@@ -419,7 +408,7 @@ export function describeStoreContract(name: string, openStore: OpenStore, has: (
     });
   });
 
-  section("alerts", ["alerts"], () => {
+  describe(`${name}: alerts`, () => {
     const alert = (seq: number, overrides: Partial<StoredAlert> = {}): StoredAlert => ({
       seq,
       severity: "high",
@@ -503,7 +492,7 @@ export function describeStoreContract(name: string, openStore: OpenStore, has: (
     });
   });
 
-  section("federation roles", ["federationRoles"], () => {
+  describe(`${name}: federation roles`, () => {
     const roleDecision = (n: number, at = NOW + n): KeptDecision => ({
       id: `fed-${n}`,
       at,
@@ -602,7 +591,7 @@ export function describeStoreContract(name: string, openStore: OpenStore, has: (
     });
   });
 
-  section("enrollment tokens", ["tokens"], () => {
+  describe(`${name}: enrollment tokens`, () => {
     test("a valid token is described; unknown, expired and used-up ones are not", async () => {
       const store = await fresh();
       await store.write(async (tx) => {
@@ -697,7 +686,7 @@ export function describeStoreContract(name: string, openStore: OpenStore, has: (
     });
   });
 
-  section("tombstones", ["tombstones"], () => {
+  describe(`${name}: tombstones`, () => {
     const removed = (nodeId: string, publicKey: string, removedAt = NOW): Tombstone => ({ nodeId, removedAt, publicKey, readmittedAt: null });
 
     test("records, finds, renews, counts and deletes tombstones", async () => {
@@ -734,7 +723,7 @@ export function describeStoreContract(name: string, openStore: OpenStore, has: (
     });
   });
 
-  section("decisions", ["decisions"], () => {
+  describe(`${name}: decisions`, () => {
     test("stored decisions read back by id and newest first, paged by seq and kept to a node", async () => {
       const store = await fresh();
       expect(await store.write((tx) => tx.decisions.nextSeq())).toBe(1);
@@ -917,7 +906,7 @@ export function describeStoreContract(name: string, openStore: OpenStore, has: (
     });
   });
 
-  section("enrollment tokens listed and revoked", ["tokens"], () => {
+  describe(`${name}: enrollment tokens listed and revoked`, () => {
     const hashOf = (n: number) => `${String(n).padStart(12, "0")}${"f".repeat(52)}`;
 
     test("listed newest first by the first 12 hex of their hash, with their state; never the hash", async () => {
@@ -952,7 +941,7 @@ export function describeStoreContract(name: string, openStore: OpenStore, has: (
     });
   });
 
-  section("dashboard sessions", ["sessions"], () => {
+  describe(`${name}: dashboard sessions`, () => {
     const session = (idHash: string, expiresAt: number) => ({ idHash, role: "viewer" as const, csrfToken: `csrf-${idHash}`, createdAt: NOW, expiresAt });
 
     test("read back until they expire, kept across a reopen, deleted one at a time or pruned once expired", async () => {
@@ -974,7 +963,7 @@ export function describeStoreContract(name: string, openStore: OpenStore, has: (
     });
   });
 
-  section("metric buckets", ["nodes", "metricBuckets"], () => {
+  describe(`${name}: metric buckets`, () => {
     const MINUTE = 60_000;
     const T0 = Math.floor(NOW / MINUTE) * MINUTE;
     const bucket = (nodeId: string, at: number, pass = 1) => ({
@@ -1017,10 +1006,9 @@ export function describeStoreContract(name: string, openStore: OpenStore, has: (
     });
   });
 
-  if (has("work")) describeWorkContract(name, fresh);
-  else describe.skip(`${name}: (no work yet)`, () => describeWorkContract(name, fresh));
+  describeWorkContract(name, fresh);
 
-  section("hub values", ["hubValues"], () => {
+  describe(`${name}: hub values`, () => {
     test("kept by key, replaced on put", async () => {
       const store = await fresh();
       expect(await store.hubValues.get("hub_keys")).toBeUndefined();
@@ -1030,7 +1018,7 @@ export function describeStoreContract(name: string, openStore: OpenStore, has: (
     });
   });
 
-  section("writes", ["nodes", "tokens", "tombstones", "decisions", "hubValues"], () => {
+  describe(`${name}: writes`, () => {
     test("a write resolves with its work's result, and what it wrote is read back after", async () => {
       const store = await fresh();
       const result = await store.write(async (tx) => {

@@ -1,38 +1,26 @@
 // The store contract (../store-contract.ts) on the PostgreSQL backend: a real
-// PostgreSQL 15 for this file (test/support/postgres.ts), a fresh database per
+// PostgreSQL 15 for this file (test/support/postgres.ts), an empty schema per
 // store. Skipped, saying why, only where the PostgreSQL binaries are missing.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { postgresUnavailable, startPostgres, type RunningPostgres } from "../../../test/support/postgres.ts";
+import { afterAll, beforeAll, describe, test } from "bun:test";
+import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "../../../test/support/postgres.ts";
 import { describeStoreContract } from "../store-contract.ts";
-import { missingPostgresParts, openPostgresStore, openPostgresStoreParts } from "./postgres-store.ts";
+import { openPostgresStore } from "./postgres-store.ts";
 
 const unavailable = postgresUnavailable();
-let server: RunningPostgres;
 
 if (unavailable) {
   describe.skip(`PostgreSQL store (${unavailable})`, () => test("contract", () => {}));
 } else {
+  let server: RunningPostgres;
   beforeAll(async () => {
     server = await startPostgres();
-  });
+  }, POSTGRES_START_BOUND_MS);
   afterAll(async () => {
     await server?.stop();
   });
 
-  const missing = new Set(missingPostgresParts());
-  describeStoreContract(
-    "PostgreSQL",
-    async (bounds) => {
-      const url = await server.freshRegistryUrl();
-      return { store: await openPostgresStoreParts(url, bounds), reopen: () => openPostgresStoreParts(url, bounds) };
-    },
-    (part) => !missing.has(part),
-  );
-
-  describe("PostgreSQL store: opening", () => {
-    test.skipIf(missing.size === 0)("refuses to open while a part of the registry is missing, naming it", async () => {
-      const url = await server.freshRegistryUrl();
-      await expect(openPostgresStore(url)).rejects.toThrow(`missing: ${[...missing].join(", ")}`);
-    });
+  describeStoreContract("PostgreSQL", async (bounds) => {
+    const url = await server.freshRegistryUrl();
+    return { store: await openPostgresStore(url, bounds), reopen: () => openPostgresStore(url, bounds) };
   });
 }
