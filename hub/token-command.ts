@@ -3,7 +3,7 @@
 // it) and prints it once; the registry keeps only its hash.
 import { text, wholeNumber } from "../lib/setting-values.ts";
 import { parseSettings, settingsHelp, type Checked, type SettingsTable } from "../lib/settings.ts";
-import { DATA_DIR_SETTING } from "./settings.ts";
+import { DATA_DIR_SETTING, DATABASE_URL_SETTING } from "./settings.ts";
 import { createEnrollmentToken, parseTtl } from "./identity/enrollment-tokens.ts";
 import { openHubStore } from "./store/open-hub-store.ts";
 
@@ -13,6 +13,7 @@ interface TokenRequest {
   ttlMs: number | null;
   label: string;
   dataDir: string;
+  databaseUrl: string;
 }
 
 function ttl(raw: string): Checked<number | null> {
@@ -30,6 +31,7 @@ const TOKEN_SETTINGS: SettingsTable<TokenRequest> = [
   { key: "ttlMs", flag: "ttl", parse: ttl, value: "DURATION", default: "1d", help: "valid this long: 90s, 30m, 12h, 7d, or never" },
   { key: "label", flag: "label", parse: text, value: "TEXT", default: "", help: "a note kept with the token" },
   DATA_DIR_SETTING,
+  DATABASE_URL_SETTING,
 ];
 
 export function tokenHelp(): string[] {
