@@ -35,16 +35,23 @@ export class PostgresMetricBucketTable implements MetricBucketWrites {
   }
 
   async add(buckets: readonly MetricBucket[]): Promise<void> {
-    for (const b of buckets) {
-      const byReason = Object.keys(b.byReason).length ? JSON.stringify(b.byReason) : null;
-      await this.db`
-        INSERT INTO node_metric_buckets (node_id, minute, load, rss_bytes, outbox_depth, pass, hold, by_reason)
-        SELECT ${b.nodeId}, ${Math.floor(b.at / MINUTE_MS)}, ${b.load}::double precision, ${b.rssBytes}::bigint, ${b.outboxDepth}::bigint,
-               ${b.verdicts.PASS}, ${b.verdicts.HOLD}, ${byReason}::text
-        WHERE EXISTS (SELECT 1 FROM nodes WHERE node_id = ${b.nodeId})
-        ON CONFLICT (node_id, minute) DO UPDATE SET load = excluded.load, rss_bytes = excluded.rss_bytes, outbox_depth = excluded.outbox_depth,
-          pass = excluded.pass, hold = excluded.hold, by_reason = excluded.by_reason`;
-    }
+    // One statement for the batch; a node's minute given twice keeps the last (as SQLite's INSERT OR REPLACE in turn),
+    // since one INSERT ... ON CONFLICT may not touch a row twice.
+    const last = [...new Map(buckets.map((b) => [`${b.nodeId}\u0000${Math.floor(b.at / MINUTE_MS)}`, b])).values()];
+    if (last.length === 0) return;
+    const column = <T>(pick: (b: MetricBucket) => T) => last.map(pick);
+    const text = (n: number | null) => (n === null ? null : String(n));
+    await this.db`
+      INSERT INTO node_metric_buckets (node_id, minute, load, rss_bytes, outbox_depth, pass, hold, by_reason)
+      SELECT * FROM unnest(${column((b) => b.nodeId)}::text[], ${column((b) => String(Math.floor(b.at / MINUTE_MS)))}::bigint[],
+                           ${column((b) => text(b.load))}::double precision[], ${column((b) => text(b.rssBytes))}::bigint[],
+                           ${column((b) => text(b.outboxDepth))}::bigint[], ${column((b) => String(b.verdicts.PASS))}::bigint[],
+                           ${column((b) => String(b.verdicts.HOLD))}::bigint[],
+                           ${column((b) => (Object.keys(b.byReason).length ? JSON.stringify(b.byReason) : null))}::text[])
+        AS added(node_id, minute, load, rss_bytes, outbox_depth, pass, hold, by_reason)
+      WHERE EXISTS (SELECT 1 FROM nodes WHERE nodes.node_id = added.node_id)
+      ON CONFLICT (node_id, minute) DO UPDATE SET load = excluded.load, rss_bytes = excluded.rss_bytes, outbox_depth = excluded.outbox_depth,
+        pass = excluded.pass, hold = excluded.hold, by_reason = excluded.by_reason`;
   }
 
   async prune(before: number): Promise<number> {
