@@ -57,7 +57,8 @@ function stopNow(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-export async function startPostgres(): Promise<RunningPostgres> {
+/** `durable`: fsync on, as a production server runs (benchmarks); tests leave it off. */
+export async function startPostgres(options: { durable?: boolean } = {}): Promise<RunningPostgres> {
   const unavailable = postgresUnavailable();
   if (unavailable) throw new Error(unavailable);
   if (!exitHandlerInstalled) {
@@ -78,9 +79,9 @@ export async function startPostgres(): Promise<RunningPostgres> {
     throw new Error(`initdb failed: ${init.output}`);
   }
   const port = await freePort();
-  // fsync off: a test server's files die with it; nothing here tests a power cut.
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
-  const start = asServerUser("pg_ctl", ["start", "-D", data, "-w", "-t", "30", "-l", join(dir, "server.log"), "-o", options]);
+  // fsync off by default: a test server's files die with it; nothing here tests a power cut.
+  const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=${options.durable ? "on" : "off"} -c max_connections=200`;
+  const start = asServerUser("pg_ctl", ["start", "-D", data, "-w", "-t", "30", "-l", join(dir, "server.log"), "-o", serverOptions]);
   if (!start.ok) {
     stopNow(dir);
     throw new Error(`pg_ctl start failed: ${start.output}`);
