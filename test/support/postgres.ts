@@ -5,7 +5,10 @@
 // gets an empty registry from freshRegistryUrl(): a schema of its own, named
 // in the URL (search_path, which the postgres client passes to the server),
 // far cheaper than a database each. stop() shuts the server down and removes
-// the dir; an exit handler does the same if a test run ends without.
+// the dir; an exit handler does the same if a test run ends without, and a
+// tiny watchdog per server does it if this process dies without running exit
+// handlers (SIGKILL, a crash).
+import type { Subprocess } from "bun";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, chownSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -48,11 +51,15 @@ function asServerUser(command: string, args: string[]): { ok: boolean; output: s
   return { ok: result.status === 0, output: `${result.stdout ?? ""}${result.stderr ?? ""}` };
 }
 
-const running = new Set<string>();
+/** Running servers' dirs, each with its watchdog. */
+const running = new Map<string, Subprocess>();
 let exitHandlerInstalled = false;
 
 function stopNow(dir: string): void {
-  if (!running.delete(dir)) return;
+  const watchdog = running.get(dir);
+  if (!watchdog) return;
+  running.delete(dir);
+  watchdog.kill("SIGKILL");
   asServerUser("pg_ctl", ["stop", "-D", join(dir, "data"), "-m", "immediate", "-w"]);
   rmSync(dir, { recursive: true, force: true });
 }
@@ -63,7 +70,7 @@ export async function startPostgres(options: { durable?: boolean } = {}): Promis
   if (unavailable) throw new Error(unavailable);
   if (!exitHandlerInstalled) {
     exitHandlerInstalled = true;
-    process.on("exit", () => [...running].forEach(stopNow));
+    process.on("exit", () => [...running.keys()].forEach(stopNow));
   }
   const dir = mkdtempSync(join(tmpdir(), "edgefed-pg-"));
   if (process.getuid?.() === 0) {
@@ -71,8 +78,16 @@ export async function startPostgres(options: { durable?: boolean } = {}): Promis
     const gid = Number(spawnSync("id", ["-g", SERVER_USER], { encoding: "utf8" }).stdout);
     chownSync(dir, uid, gid);
   }
-  running.add(dir);
   const data = join(dir, "data");
+  // When this process goes away without exit handlers, the watchdog's stdin pipe closes and `read` returns.
+  const stopCommand = `${process.getuid?.() === 0 ? `runuser -u ${SERVER_USER} -- ` : ""}${join(POSTGRES_BIN, "pg_ctl")} stop -D "$0" -m immediate`;
+  const watchdog = Bun.spawn(["/bin/sh", "-c", `read _ ; ${stopCommand} >/dev/null 2>&1; rm -rf "$1"`, data, dir], {
+    stdin: "pipe",
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  watchdog.unref();
+  running.set(dir, watchdog);
   const init = asServerUser("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions", "--no-sync"]);
   if (!init.ok) {
     stopNow(dir);
