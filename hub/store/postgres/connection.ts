@@ -15,3 +15,13 @@ export function connectPostgres(url: string): Sql {
     },
   });
 }
+
+/**
+ * Holds the node id's lock until the transaction ends: a registration and a
+ * removal of one node id, from any hub, take turns (the issue's "registration
+ * and removal of one node id stay serialised"). An advisory lock, not a row
+ * lock, because a first registration has no row to lock yet.
+ */
+export async function lockNodeId(tx: Db, nodeId: string): Promise<void> {
+  await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`edgefed-node:${nodeId}`}, 0))`;
+}

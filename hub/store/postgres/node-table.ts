@@ -4,7 +4,7 @@
 // fleet flush is a few round trips, not one per node.
 import { emptyLive, type HealthTransition, type NodeRecord } from "../../nodes/node-model.ts";
 import { TRANSITIONS_KEPT_PER_NODE, type NodeWrites } from "../hub-store.ts";
-import type { Db } from "./connection.ts";
+import { lockNodeId, type Db } from "./connection.ts";
 
 interface NodeRow {
   node_id: string;
@@ -132,6 +132,7 @@ export class PostgresNodeTable implements NodeWrites {
   }
 
   async delete(nodeId: string): Promise<boolean> {
+    await lockNodeId(this.db, nodeId); // a removal waits for a registration of the id in flight on any hub, and it for the removal
     await this.db`DELETE FROM health_transitions WHERE node_id = ${nodeId}`;
     await this.db`DELETE FROM node_reports WHERE node_id = ${nodeId}`;
     await this.db`DELETE FROM federation_events WHERE node_id = ${nodeId}`;

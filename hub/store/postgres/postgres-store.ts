@@ -35,12 +35,12 @@ export async function openPostgresStore(url: string, bounds: StoreBounds = DEFAU
   return postgresStore(sql, bounds);
 }
 
-/** The registry's tables on a pool or on one transaction. */
-function tablesOn(db: Db, bounds: StoreBounds): StoreTransaction {
+/** The registry's tables on the pool, or on one transaction (`inTransaction`). */
+function tablesOn(db: Db, bounds: StoreBounds, inTransaction = false): StoreTransaction {
   return {
     nodes: new PostgresNodeTable(db),
     tokens: new PostgresTokenTable(db),
-    tombstones: new PostgresTombstoneTable(db),
+    tombstones: new PostgresTombstoneTable(db, inTransaction),
     decisions: new PostgresDecisionTable(db),
     reports: new PostgresReportTable(db),
     federationEvents: new PostgresFederationEventTable(db, bounds),
@@ -60,7 +60,7 @@ function postgresStore(sql: Sql, bounds: StoreBounds): HubStore {
   return {
     ...reads,
     write<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
-      const done = sql.begin((tx) => work(tablesOn(tx as unknown as Db, bounds))) as Promise<T>;
+      const done = sql.begin((tx) => work(tablesOn(tx as unknown as Db, bounds, true))) as Promise<T>;
       inFlight.add(done);
       void done.catch(() => {}).finally(() => inFlight.delete(done));
       return done;

@@ -1,7 +1,7 @@
 // Tombstones of removed nodes in PostgreSQL (TombstoneWrites in
 // ../hub-store.ts says what each method promises).
 import type { Tombstone, TombstoneWrites } from "../hub-store.ts";
-import type { Db } from "./connection.ts";
+import { lockNodeId, type Db } from "./connection.ts";
 
 interface TombstoneRow {
   node_id: string;
@@ -11,9 +11,14 @@ interface TombstoneRow {
 }
 
 export class PostgresTombstoneTable implements TombstoneWrites {
-  constructor(private readonly db: Db) {}
+  /** `inTransaction`: get() takes the node id's lock, as a registration's first read (hub/nodes/registration.ts). */
+  constructor(
+    private readonly db: Db,
+    private readonly inTransaction = false,
+  ) {}
 
   async get(nodeId: string): Promise<Tombstone | undefined> {
+    if (this.inTransaction) await lockNodeId(this.db, nodeId);
     const [row] = await this.db<TombstoneRow[]>`SELECT node_id, removed_at, public_key, readmitted_at FROM removed_nodes WHERE node_id = ${nodeId}`;
     return row && { nodeId: row.node_id, removedAt: row.removed_at, publicKey: row.public_key, readmittedAt: row.readmitted_at };
   }
