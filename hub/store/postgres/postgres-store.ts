@@ -30,7 +30,8 @@ export async function openPostgresStore(url: string, bounds: StoreBounds = DEFAU
     await migratePostgres(sql);
   } catch (error) {
     await sql.end({ timeout: 5 });
-    throw error;
+    // The client's words name the host and port, never the URL's password.
+    throw new Error(`the PostgreSQL registry (EDGEFED_DATABASE_URL) did not open: ${(error as Error).message}`, { cause: error });
   }
   return postgresStore(sql, bounds);
 }
