@@ -1,16 +1,22 @@
 // A hub on a PostgreSQL registry (EDGEFED_DATABASE_URL), end to end: a real
 // PostgreSQL 15 (test/support/postgres.ts), the embedded broker. A node
 // registers over HTTP and logs in to the broker with what the registry keeps;
-// a second hub with an empty data dir on the same database knows the node,
-// its own key pair and the token: everything lives in PostgreSQL.
+// its heartbeat reaches the registry and a decision is numbered; a second hub
+// with an empty data dir on the same database knows the node, its own key
+// pair, the token and the decisions: everything lives in PostgreSQL.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createEnrollmentToken } from "../hub/identity/enrollment-tokens.ts";
 import { openPostgresStore } from "../hub/store/postgres/postgres-store.ts";
+import { nodeTopic } from "../protocol/topics.ts";
 import { removeTempDirs } from "./helpers.ts";
-import { connectNode, newNode, registerBody, startTestHub, type TestHub } from "./support/hub-harness.ts";
+import { connectNode, eventually, newNode, registerBody, startTestHub, type TestHub } from "./support/hub-harness.ts";
 import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "./support/postgres.ts";
 
 const unavailable = postgresUnavailable();
+const HEARTBEAT = {
+  seq: 1, ts: Date.now(), uptime_s: 1, load: [0, 0, 0], rss_bytes: 1, mode: "LIVE", connectivity: "online", simulated: false, outbox_depth: 0,
+  kernel: { evaluated: 0, passed: 0, held: 0, duplicates: 0, recovered: 0 },
+};
 
 if (unavailable) {
   describe.skip(`hub on PostgreSQL (${unavailable})`, () => test("registry", () => {}));
@@ -47,23 +53,27 @@ if (unavailable) {
   }
 
   describe("hub on PostgreSQL", () => {
-    test("a node registers and logs in to the broker; a hub started afresh on the same database knows it, the token and its own keys", async () => {
+    test("a node registers, logs in to the broker and its heartbeat lands; decisions are numbered; a hub started afresh on the same database knows the node, the token, its own keys and the decisions", async () => {
       const first = await hubOnPostgres();
       const node = newNode("pg-pi-1");
       const token = await enrollmentToken();
       const registered = await first.api("POST", "/federation/register", registerBody(node), token);
       expect(registered.status).toBe(201);
       const client = await connectNode(registered.body.mqtt);
-      expect(client.connected).toBe(true);
+      await client.publishAsync(nodeTopic(node.nodeId, "heartbeat"), JSON.stringify(HEARTBEAT), { qos: 1 });
       await client.endAsync(true);
-      expect((await first.api("GET", `/federation/nodes/${node.nodeId}`)).status).toBe(200);
+      await eventually(async () => (await first.api("GET", `/federation/nodes/${node.nodeId}`)).body.heartbeat?.count === 1, 5000, "the heartbeat in the registry");
+      const freeze = await first.api("POST", "/api/federation/decisions", { type: "FREEZE", target: "fleet", payload: { reason: "e2e" } });
+      expect(freeze).toMatchObject({ status: 201, body: { seq: 1 } });
       await first.stop();
       hubs.splice(0);
 
       // Another data dir: nothing of the first hub's is there, only the database is shared.
       const second = await hubOnPostgres();
       expect(second.dataDir).not.toBe(first.dataDir);
-      expect((await second.api("GET", `/federation/nodes/${node.nodeId}`)).body).toMatchObject({ node_id: node.nodeId });
+      expect((await second.api("GET", `/federation/nodes/${node.nodeId}`)).body).toMatchObject({ node_id: node.nodeId, heartbeat: { count: 1 } });
+      const resume = await second.api("POST", "/api/federation/decisions", { type: "MODE_CHANGE", target: "fleet", payload: { mode: "LIVE" } });
+      expect(resume).toMatchObject({ status: 201, body: { seq: 2 } });
       // Re-registration with the same key needs no use of the (used-up) token, and the hub signs with the same key.
       const again = await second.api("POST", "/federation/register", registerBody(node), token);
       expect(again.status).toBe(200);
