@@ -10,8 +10,9 @@
 //     node updates/s; limit = SQLite's.
 // (b) registrations: REGISTRATIONS writes, IN_FLIGHT at a time, each
 //     spending a token use and saving a node, as POST /federation/register
-//     does; all with one token, as a fleet enrolled with one token is, so
-//     every registration takes that token's row lock until it commits.
+//     does; with TOKENS=1 (the default) all with one token, as a fleet
+//     enrolled with one token is, so every registration takes that token's
+//     row lock until it commits; TOKENS=N spreads them over N tokens.
 //     Reported as registrations/s for both.
 import { tmpdir } from "node:os";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -28,6 +29,7 @@ const NODES = Number(process.env.NODES ?? 10_000);
 const FLUSHES = Number(process.env.FLUSHES ?? 10);
 const REGISTRATIONS = Number(process.env.REGISTRATIONS ?? 2_000);
 const IN_FLIGHT = Number(process.env.IN_FLIGHT ?? 50);
+const TOKENS = Number(process.env.TOKENS ?? 1);
 const NOW = Date.now();
 
 async function fleetFlushPerS(store: HubStore): Promise<number> {
@@ -49,14 +51,18 @@ async function fleetFlushPerS(store: HubStore): Promise<number> {
 }
 
 async function registrationsPerS(store: HubStore): Promise<number> {
-  await store.write((tx) => tx.tokens.add({ hash: "bench-token", label: "bench", usesLeft: null, expiresAt: null, createdAt: NOW }));
+  const tokens = Array.from({ length: TOKENS }, (_, i) => `bench-token-${i}`);
+  await store.write(async (tx) => {
+    for (const hash of tokens) await tx.tokens.add({ hash, label: "bench", usesLeft: null, expiresAt: null, createdAt: NOW });
+  });
   let next = 0;
   const started = performance.now();
   const worker = async () => {
     while (next < REGISTRATIONS) {
-      const node = registeredNode(`reg-${next++}`, NOW);
+      const n = next++;
+      const node = registeredNode(`reg-${n}`, NOW);
       await store.write(async (tx) => {
-        if (!(await tx.tokens.spendUse("bench-token", NOW))) throw new Error("token refused");
+        if (!(await tx.tokens.spendUse(tokens[n % TOKENS]!, NOW))) throw new Error("token refused");
         await tx.nodes.save(node);
       });
     }
@@ -81,7 +87,7 @@ try {
   let sqliteRuns = 0;
   const sqlite = await measure(async () => openSqliteStore(join(dir, `sqlite-${++sqliteRuns}`)));
   const pg = await measure(async () => openPostgresStore(await postgres.freshRegistryUrl()));
-  printTable(`registry: ${NODES} nodes x ${FLUSHES} flushes; ${REGISTRATIONS} registrations, ${IN_FLIGHT} in flight`, [
+  printTable(`registry: ${NODES} nodes x ${FLUSHES} flushes; ${REGISTRATIONS} registrations, ${IN_FLIGHT} in flight, ${TOKENS} token(s)`, [
     ["fleet flush, SQLite (node updates/s)", sqlite.flush],
     ["fleet flush, PostgreSQL (node updates/s)", pg.flush],
     ["registrations, SQLite (/s)", sqlite.registrations],
