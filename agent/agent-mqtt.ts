@@ -4,17 +4,21 @@
 // order, only while the hub says it is online. The retained `state` online
 // and `birth` of each new session go first, around the outbox.
 import mqtt, { type MqttClient } from "mqtt";
+import type { X509Certificate } from "node:crypto";
+import type { TLSSocket } from "node:tls";
 import type { BirthMessage, StateMessage } from "../protocol/messages.ts";
 import { decodeTopic, deliveryOf, nodeSubscriptions, nodeTopic, type NodeInboundKind } from "../protocol/topics.ts";
 import type { Outbox } from "./outbox.ts";
 import { backoffMs } from "../lib/backoff.ts";
-import { brokerAddress, brokerTrust, isTlsBrokerUrl } from "../lib/mqtt-url.ts";
+import { brokerAddress, brokerTrust, isTlsBrokerUrl, type ClientCertificate } from "../lib/mqtt-url.ts";
 
 export interface AgentMqttOptions {
   nodeId: string;
-  /** The hub's CA certificate (PEM): the broker must be mqtts:// and chain to it; "": the system store, plaintext allowed. */
-  ca: string;
+  /** The hub's CA certificates (PEM), read at every connect: the broker must be mqtts:// and chain to one; "": the system store, plaintext allowed. */
+  ca: () => string;
   credentials: () => { url: string; username: string; password: string } | null;
+  /** The node's client certificate (mutual TLS), read at every connect; null: none yet. */
+  clientCertificate?: () => ClientCertificate | null;
   outbox: Outbox;
   bootId: string;
   /** The birth for a new session (the session counter comes from the store). */
@@ -23,6 +27,10 @@ export interface AgentMqttOptions {
   onPolicy(payload: Buffer, source: "node" | "fleet"): void;
   /** A work package leased to this node (agent/work-runner.ts). */
   onWorkOffer(payload: Buffer): void;
+  /** A `hub/ca` message (a CA change signed by the hub). */
+  onHubCa(payload: Buffer): void;
+  /** Connected over TLS: the certificate the broker presented (to confirm an announced CA works). */
+  onTlsSession?(serverCertificate: X509Certificate): void;
   onConnectivity(online: boolean): void;
   /** The broker refused our credentials (revoked, or rotated elsewhere): reconnecting stops until start() again. */
   onCredentialsRefused(): void;
@@ -58,6 +66,7 @@ export class AgentMqtt {
     "fleet/policy": (payload) => this.options.onPolicy(payload, "fleet"),
     "hub/state": (payload) => this.onHubState(payload),
     "work/offer": (payload) => this.options.onWorkOffer(payload),
+    "hub/ca": (payload) => this.options.onHubCa(payload),
   };
 
   constructor(private readonly options: AgentMqttOptions) {
@@ -69,15 +78,25 @@ export class AgentMqtt {
     return this.brokerUp && this.hubUp;
   }
 
+  /** Connects; a session under way is closed first, and the reconnect takes the credentials and certificate saved now. */
   start(): void {
     this.stopped = false;
+    if (this.reconnectTimer) {
+      clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = null;
+    }
+    if (this.client) {
+      this.client.end(true); // its close handler schedules the reconnect
+      return;
+    }
     this.connect();
   }
 
   private connect(): void {
     const credentials = this.options.credentials();
     if (!credentials || this.stopped) return this.scheduleReconnect();
-    const { nodeId, ca } = this.options;
+    const { nodeId } = this.options;
+    const ca = this.options.ca();
     if (ca && !isTlsBrokerUrl(credentials.url)) {
       // Pinned to a CA, this node sends its broker password over TLS only.
       this.options.log(`the hub gave a plaintext broker URL (${credentials.url}) but this node trusts only TLS to its hub (EDGEFED_HUB_CA): not connecting`);
@@ -86,7 +105,7 @@ export class AgentMqtt {
     const will: StateMessage = { state: "offline", bootId: this.options.bootId, ts: Date.now() };
     const client = mqtt.connect({
       ...brokerAddress(credentials.url),
-      ...brokerTrust(credentials.url, ca),
+      ...brokerTrust(credentials.url, ca, this.options.clientCertificate?.()),
       clientId: nodeId,
       username: credentials.username,
       password: credentials.password,
@@ -177,6 +196,8 @@ export class AgentMqtt {
     }
     this.brokerUp = true;
     this.options.log("connected to broker");
+    const peer = (client.stream as Partial<TLSSocket>).getPeerX509Certificate?.();
+    if (peer) this.options.onTlsSession?.(peer);
     // The retained hub/state usually arrives before the set-up above is done.
     if (this.online) this.options.onConnectivity(true);
     this.kick();

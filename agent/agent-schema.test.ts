@@ -171,6 +171,17 @@ test("a store of version 5 (before work packages) gains the work jobs table, emp
   migrate(v5, { ...AGENT_SCHEMA, steps: AGENT_SCHEMA.steps.slice(0, 5) });
   v5.close();
   const store = closeLater(AgentStore.open(dir));
-  expect(schemaVersion(store.db)).toBe(6);
+  expect(schemaVersion(store.db)).toBe(AGENT_SCHEMA.steps.length);
   expect(store.db.prepare("SELECT count(*) AS n FROM work_jobs").get()).toEqual({ n: 0 });
+});
+
+test("a store of version 6 (before resumable work) keeps its open jobs, with no offer to resume them by", () => {
+  const dir = tempDir();
+  const v6 = openDatabase(join(dir, AGENT_STORE_FILE));
+  migrate(v6, { ...AGENT_SCHEMA, steps: AGENT_SCHEMA.steps.slice(0, 6) });
+  v6.prepare("INSERT INTO work_jobs (package_id, attempt, kind, started_at) VALUES ('wp_1', 1, 'diagnostics', 1)").run();
+  v6.close();
+  const store = closeLater(AgentStore.open(dir));
+  expect(schemaVersion(store.db)).toBe(AGENT_SCHEMA.steps.length);
+  expect(store.db.prepare("SELECT package_id, offer, renewed_at, finished_at FROM work_jobs").all()).toEqual([{ package_id: "wp_1", offer: null, renewed_at: null, finished_at: null }]);
 });

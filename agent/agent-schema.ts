@@ -114,6 +114,13 @@ CREATE TABLE work_jobs (
   PRIMARY KEY (package_id, attempt)
 );
 `,
+    // 7: what resuming a job after a restart needs (a resumable kind,
+    // work-kinds.ts): the offer as taken and when its lease was last renewed.
+    // Rows of step 6 have none: they are reported failed, as before.
+    `
+ALTER TABLE work_jobs ADD COLUMN offer TEXT;
+ALTER TABLE work_jobs ADD COLUMN renewed_at INTEGER;
+`,
   ],
 };
 

@@ -38,6 +38,7 @@ import { ReportRefusedError, StrategyReports } from "./strategy-reports.ts";
 import { VerdictFeed } from "./verdict-feed.ts";
 import { RecentLog } from "./recent-log.ts";
 import { WorkRunner } from "./work-runner.ts";
+import type { WorkKind } from "./work-kinds.ts";
 
 export { JOURNAL_FILE } from "./journal.ts";
 
@@ -67,6 +68,8 @@ export interface AgentConfig {
   offlineHoldAfterS?: number;
   /** Work packages from the hub run at once (EDGEFED_WORK_SLOTS; default 2; 0: none). */
   workSlots?: number;
+  /** The work kinds it runs (default WORK_KIND_TABLE; tests add their own). */
+  workKinds?: Readonly<Record<string, WorkKind>>;
   log(line: string): void;
 }
 
@@ -128,6 +131,7 @@ export class Agent implements LocalApiBackend {
       outbox: this.outbox,
       kick: () => this.link.kick(),
       slots: workSlots,
+      kinds: config.workKinds,
       node: {
         nodeId: config.nodeId,
         capabilities: config.advertisement.capabilities,
@@ -152,6 +156,7 @@ export class Agent implements LocalApiBackend {
       connectivity,
       policy,
       workSlots,
+      resumableKinds: this.work.resumableKinds,
       onWorkOffer: (payload) => this.work.offer(payload),
     });
     const offlineHold = new OfflineHold(this.processor, config.hubUrl ? (config.offlineHoldAfterS ?? 0) : 0, config.log);

@@ -6,7 +6,7 @@
 // agent methods the local API calls for a real strategy. So operators can
 // try a fleet, and the federation roles have something to watch, without
 // hardware; benchmarks can load a hub. `--seed` makes it repeatable.
-//   bun run sim --nodes 10 --hub http://127.0.0.1:8080 --token efe_... [--rate 1] [--report-every 5] [--seed N] [--data-dir DIR] [--prefix sim]
+//   bun run sim --nodes 10 --hub https://127.0.0.1:8080 --hub-ca data/hub/tls/ca.pem --token efe_... [--rate 1] [--report-every 5] [--seed N] [--data-dir DIR] [--prefix sim]
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_CONFIG } from "../kernel/config.ts";
@@ -134,7 +134,7 @@ export const SIM_NODES_SETTING: Setting<SimSettings, "nodes"> = {
 
 const SIM_SETTINGS: SettingsTable<SimSettings> = [
   SIM_NODES_SETTING,
-  { key: "hubUrl", flag: "hub", env: "EDGEFED_HUB_URL", parse: nonEmpty(httpUrl), value: "URL", help: "the hub, e.g. http://127.0.0.1:8080" },
+  { key: "hubUrl", flag: "hub", env: "EDGEFED_HUB_URL", parse: nonEmpty(httpUrl), value: "URL", help: "the hub, e.g. https://127.0.0.1:8080 (with --hub-ca)" },
   { key: "hubCa", flag: "hub-ca", env: "EDGEFED_HUB_CA", parse: (raw) => (raw === "" ? { value: raw } : path(raw)), value: "FILE", default: "", help: "the hub's CA certificate (PEM), the only one the agents trust; empty: the system's store" },
   { key: "token", flag: "token", env: "EDGEFED_ENROLL_TOKEN", parse: nonEmpty(token), value: "TOKEN", help: "an enrollment token for that many nodes (bun run hub token create --uses N)", secret: true },
   { key: "rate", flag: "rate", parse: nonNegative, value: "PER_S", default: "1", help: "intents per second per node; 0: none" },

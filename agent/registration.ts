@@ -15,7 +15,14 @@ export interface Advertisement {
 }
 
 export type RegistrationAttempt =
-  | { kind: "registered"; registration: HubRegistration; /** "fleet": the hub keeps no policy of this node's own (absent: an older hub). */ follows?: "node" | "fleet" }
+  | {
+      kind: "registered";
+      registration: HubRegistration;
+      /** "fleet": the hub keeps no policy of this node's own (absent: an older hub). */
+      follows?: "node" | "fleet";
+      /** The client certificate (PEM) the hub issued for the request's csr; absent when none was asked for or issued. */
+      clientCertificate?: string;
+    }
   /** The hub was unreachable or failing (network, 5xx, 429): try again soon. */
   | { kind: "unreachable"; reason: string }
   /** The hub answered no (400, 401, 409): an operator must act; keep trying, slowly. */
@@ -28,6 +35,7 @@ const REQUEST_TIMEOUT_MS = 10_000;
 /**
  * `ca`: the hub's CA certificate (PEM), the only one trusted for an https hub
  * (Bun's fetch takes it as tls.ca, in place of the system store); "" trusts the system store.
+ * `csr`: a certificate request for the node's TLS key (mutual TLS), signed over with the rest.
  */
 export async function registerOnce(
   hubUrl: string,
@@ -36,6 +44,7 @@ export async function registerOnce(
   advertisement: Advertisement,
   now: number,
   ca = "",
+  csr?: string,
 ): Promise<RegistrationAttempt> {
   const body = signMessage(
     {
@@ -45,6 +54,7 @@ export async function registerOnce(
       arch: advertisement.arch,
       version: advertisement.version,
       ts: now,
+      ...(csr ? { csr } : {}),
     },
     identity.keys.privateKey,
   );
@@ -86,6 +96,7 @@ export async function registerOnce(
         registeredAt: now,
       },
       follows: answer.follows,
+      ...(answer.client_certificate ? { clientCertificate: answer.client_certificate.cert } : {}),
     };
   }
   // Only the hub's error code and detail: never the request, which carries the token.

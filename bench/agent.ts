@@ -10,6 +10,7 @@
 //     agent's "online" to the hub holding the last seq; limit = raw MQTT.js
 //     QoS 1 publishing of the same messages, in the same batches, with the
 //     node's credentials, to the same broker and hub in the same run.
+//     (b) and (c) run over TLS (HTTPS, MQTTS), as every hub does by default.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +20,7 @@ import { openDatabase } from "../lib/sqlite.ts";
 import { nodeTopic } from "../protocol/topics.ts";
 import { intentStream } from "../test/fixtures/intents.ts";
 import { freePort } from "../test/helpers.ts";
+import { hubCaFile, seedTestTls, testFetch, trustedTestCas } from "../test/support/test-tls.ts";
 import { printResult, printTable, round } from "./report.ts";
 import { startChild, type Child } from "./support/child.ts";
 
@@ -91,13 +93,13 @@ async function memory(binary: string, name: string, env: Record<string, string> 
 async function startHub(dataDir: string, ports: { http: number; mqtt: number }, env: Record<string, string> = {}): Promise<Child> {
   return startChild(
     [join(ROOT, "hub/main.ts")],
-    { EDGEFED_DATA_DIR: dataDir, EDGEFED_HTTP_HOST: "127.0.0.1", EDGEFED_HTTP_PORT: String(ports.http), EDGEFED_MQTT_HOST: "127.0.0.1", EDGEFED_MQTT_PORT: String(ports.mqtt), EDGEFED_ADMIN_TOKEN: ADMIN, EDGEFED_HEARTBEAT_S: "15", EDGEFED_FLUSH_MS: "100", ...env },
+    { EDGEFED_DATA_DIR: dataDir, EDGEFED_HTTP_HOST: "127.0.0.1", EDGEFED_HTTP_PORT: String(ports.http), EDGEFED_MQTT_HOST: "127.0.0.1", EDGEFED_MQTTS_PORT: String(ports.mqtt), EDGEFED_ADMIN_TOKEN: ADMIN, EDGEFED_HEARTBEAT_S: "15", EDGEFED_FLUSH_MS: "100", ...env },
     /HTTP API on [\d.]+:(\d+)/,
   );
 }
 
 async function nodeView(httpPort: number, nodeId: string): Promise<{ heartbeat: { count: number }; verdicts: { last_seq: number } }> {
-  return (await (await fetch(`http://127.0.0.1:${httpPort}/federation/nodes/${nodeId}`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as never;
+  return (await (await testFetch(`https://127.0.0.1:${httpPort}/federation/nodes/${nodeId}`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as never;
 }
 
 async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
@@ -111,9 +113,10 @@ async function until(check: () => Promise<boolean>, timeoutMs: number, what: str
 async function withHub(): Promise<{ firstHeartbeatMs: number; replay: number; rawPublish: number }> {
   const ports = { http: await freePort(), mqtt: await freePort() };
   const hubDir = join(dir, "hub");
+  seedTestTls(hubDir); // TLS as in production: the agent pins the hub's CA (the test run's), as from its card
   let hub = await startHub(hubDir, ports);
   const token = Bun.spawnSync([process.execPath, join(ROOT, "hub/main.ts"), "token", "create", "--uses", "5", "--data-dir", hubDir]).stdout.toString().trim();
-  const envFile = agentEnvFile("replay-pi", { EDGEFED_HUB_URL: `http://127.0.0.1:${ports.http}`, EDGEFED_ENROLL_TOKEN: token });
+  const envFile = agentEnvFile("replay-pi", { EDGEFED_HUB_URL: `https://127.0.0.1:${ports.http}`, EDGEFED_HUB_CA: hubCaFile(hubDir), EDGEFED_ENROLL_TOKEN: token });
 
   // (b) register once, then time a second start.
   let agent = await startAgent(envFile);
@@ -143,7 +146,7 @@ async function withHub(): Promise<{ firstHeartbeatMs: number; replay: number; ra
   const store = openDatabase(join(dir, "replay-pi", "agent.sqlite"));
   const creds = store.prepare("SELECT mqtt_url, mqtt_username, mqtt_password FROM hubs").get<{ mqtt_url: string; mqtt_username: string; mqtt_password: string }>()!;
   store.close();
-  const client = await mqtt.connectAsync(creds.mqtt_url, { clientId: "replay-pi", username: creds.mqtt_username, password: creds.mqtt_password, clean: true, reconnectPeriod: 0 });
+  const client = await mqtt.connectAsync(creds.mqtt_url, { clientId: "replay-pi", username: creds.mqtt_username, password: creds.mqtt_password, ca: trustedTestCas(), clean: true, reconnectPeriod: 0 });
   const topic = nodeTopic("replay-pi", "verdicts");
   const payloads = Array.from({ length: DRAIN_BATCH }, (_, i) =>
     JSON.stringify({ seq: INTENTS + 1 + i, ts: Date.now(), simulated: true, symbol: "BTCUSDT", verdict: { id: `raw-${i}`, verdict: "HOLD", reasons: ["COOLDOWN"], enforced: true, mode: "LIVE", metrics: { notional: 100, friction_usd: 0.22, required_edge_usd: 0.66, r_ratio: 2 } } }),

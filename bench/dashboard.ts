@@ -1,4 +1,4 @@
-// bun run bench dashboard [page|ingest]
+// bun run bench dashboard [page|ingest|decisions]
 // (a) page: a hub process with NODES (10,000) registered nodes; Chromium
 //     (Debian's, through playwright-core) logs in once, then LOADS (5) times
 //     opens the dashboard in a fresh context (empty cache, the session
@@ -13,6 +13,10 @@
 //     alternating so that the machine's other load falls on both; its ratio
 //     must not fall. NODES_INGEST/ROUNDS_INGEST set its size (default
 //     1000 x 1000).
+// (c) decisions: a hub process with NODES registered nodes and 3 fleet
+//     decisions (none acknowledged: no agent runs); the bytes of the
+//     Decisions page's list (GET /api/federation/decisions?limit=20) with
+//     every target and pending id, and in its summary mode (?summary=1).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,11 +24,14 @@ import { spawnSync } from "node:child_process";
 import type { Page } from "playwright-core";
 import { browserMissing, launchChromium } from "../test/support/browser.ts";
 import { printResult, printTable, round } from "./report.ts";
-import { BENCH_ADMIN_TOKEN, createToken, registerNodes, startHubProcess } from "./support/hub-process.ts";
+import { BENCH_ADMIN_TOKEN, createToken, hubTls, registerNodes, startHubProcess } from "./support/hub-process.ts";
+import { testFetch } from "../test/support/test-tls.ts";
 
 const NODES = Number(process.env.NODES ?? 10_000);
 const LOADS = Number(process.env.LOADS ?? 5);
 const SESSIONS = 5;
+/** Every node registers from this one address: the registration rate limit's burst must take them all. */
+const HUB_ENV = { EDGEFED_RATE_REGISTER_BURST: String(NODES) };
 const part = process.argv[3];
 const runs = (name: string) => part === undefined || part === name;
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -55,18 +62,19 @@ async function pageLoads(): Promise<PageFigures> {
   const missing = browserMissing();
   if (missing) throw new Error(missing);
   const dir = mkdtempSync(join(tmpdir(), "edgefed-bench-dashboard-"));
-  const hub = await startHubProcess(join(dir, "hub"), {});
+  const tls = hubTls(join(dir, "hub")); // TLS=1: the test run's certificate, which launchChromium pins
+  const hub = await startHubProcess(join(dir, "hub"), HUB_ENV);
   const browser = await launchChromium();
   try {
     const token = await createToken(join(dir, "hub"));
     const started = performance.now();
-    await registerNodes(hub.url, token, NODES);
+    await registerNodes(hub.url, token, NODES, tls?.ca);
     console.log(`registered ${NODES} nodes in ${Math.round(performance.now() - started)} ms`);
 
-    const login = await fetch(`${hub.url}/api/session`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: BENCH_ADMIN_TOKEN }) });
+    const login = await testFetch(`${hub.url}/api/session`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: BENCH_ADMIN_TOKEN }) });
     if (login.status !== 200) throw new Error(`login: ${login.status} ${await login.text()}`);
     const [name, value] = login.headers.get("set-cookie")!.split(";")[0]!.split("=") as [string, string];
-    await (await fetch(hub.url)).arrayBuffer(); // the hub builds the page on its first visit; that is start-up, not a load
+    await (await testFetch(hub.url)).arrayBuffer(); // the hub builds the page on its first visit; that is start-up, not a load
 
     const firstRowsMs: number[] = [];
     const milestones: { script: number; session: number; fleet: number }[] = [];
@@ -93,13 +101,13 @@ async function pageLoads(): Promise<PageFigures> {
     }
 
     let metricsScrapeMs: number | null = null;
-    const probe = await fetch(`${hub.url}/metrics`, { headers: { authorization: `Bearer ${BENCH_ADMIN_TOKEN}` } });
+    const probe = await testFetch(`${hub.url}/metrics`, { headers: { authorization: `Bearer ${BENCH_ADMIN_TOKEN}` } });
     await probe.arrayBuffer();
     if (probe.status === 200) {
       const times: number[] = [];
       for (let i = 0; i < 20; i++) {
         const t0 = performance.now();
-        await (await fetch(`${hub.url}/metrics`, { headers: { authorization: `Bearer ${BENCH_ADMIN_TOKEN}` } })).arrayBuffer();
+        await (await testFetch(`${hub.url}/metrics`, { headers: { authorization: `Bearer ${BENCH_ADMIN_TOKEN}` } })).arrayBuffer();
         times.push(performance.now() - t0);
       }
       metricsScrapeMs = median(times);
@@ -107,6 +115,35 @@ async function pageLoads(): Promise<PageFigures> {
     return { firstRowsMs, milestones, firstLoadBytes: bytes.all, assetBytes: bytes.assets, metricsScrapeMs };
   } finally {
     await browser.close();
+    await hub.child.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface DecisionListSizes {
+  full: number;
+  summary: number;
+}
+
+/** The Decisions page's list at NODES nodes and 3 fleet decisions, bytes as sent (the API answers uncompressed), full and summarised. */
+async function decisionListSizes(): Promise<DecisionListSizes> {
+  const dir = mkdtempSync(join(tmpdir(), "edgefed-bench-decisions-"));
+  const hub = await startHubProcess(join(dir, "hub"), HUB_ENV);
+  const admin = { authorization: `Bearer ${BENCH_ADMIN_TOKEN}` };
+  try {
+    await registerNodes(hub.url, await createToken(join(dir, "hub")), NODES);
+    const decisions = [
+      { type: "FREEZE", target: "fleet", payload: { reason: "bench" } },
+      { type: "MODE_CHANGE", target: "fleet", payload: { mode: "LIVE" } },
+      { type: "RISK_ADJUSTMENT", target: "fleet", payload: { max_leverage: 3 } },
+    ];
+    for (const body of decisions) {
+      const issued = await fetch(`${hub.url}/api/federation/decisions`, { method: "POST", headers: { ...admin, "content-type": "application/json" }, body: JSON.stringify(body) });
+      if (issued.status !== 201) throw new Error(`issuing ${body.type}: ${issued.status} ${await issued.text()}`);
+    }
+    const bytes = async (query: string) => (await (await fetch(`${hub.url}/api/federation/decisions?${query}`, { headers: admin })).arrayBuffer()).byteLength;
+    return { full: await bytes("limit=20"), summary: await bytes("limit=20&summary=1") };
+  } finally {
     await hub.child.stop();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -137,6 +174,11 @@ if (figures) {
   rows.push(["  of which the page and its assets (bytes)", figures.assetBytes]);
   rows.push(["GET /metrics scrape, median of 20 (ms)", figures.metricsScrapeMs === null ? "no /metrics on this hub" : round(figures.metricsScrapeMs, 1)]);
 }
+const listSizes = runs("decisions") ? await decisionListSizes() : null;
+if (listSizes) {
+  rows.push([`decision list, 3 fleet decisions to ${NODES} nodes, every target (bytes)`, listSizes.full]);
+  rows.push(["  the same list with ?summary=1 (bytes)", listSizes.summary]);
+}
 const PAIRS = Number(process.env.PAIRS ?? 2);
 const ingest: { without: IngestRun[]; with: IngestRun[] } = { without: [], with: [] };
 for (let pair = 0; runs("ingest") && pair < PAIRS; pair++) {
@@ -149,7 +191,10 @@ if (ingest.with.length) {
   rows.push(["heartbeat ingest ratio (bench hub), no dashboard", described(ingest.without)]);
   rows.push([`heartbeat ingest ratio, ${SESSIONS} dashboard sessions open`, described(ingest.with)]);
 }
-printTable(figures ? `dashboard: ${NODES} registered nodes` : "dashboard: heartbeat ingest with and without dashboards", rows);
+printTable(figures || listSizes ? `dashboard: ${NODES} registered nodes` : "dashboard: heartbeat ingest with and without dashboards", rows);
+if (!figures && listSizes && !ingest.with.length) {
+  printResult({ bench: "dashboard-decisions", value: listSizes.summary, unit: "bytes of the summarised decision list", limit: listSizes.full });
+}
 if (!figures && ingest.with.length) {
   printResult({ bench: "dashboard-ingest", value: medianRatio(ingest.with), unit: "heartbeat ingest ratio with dashboards", limit: medianRatio(ingest.without) });
 }
@@ -163,6 +208,7 @@ if (figures) {
       first_load_bytes: figures.firstLoadBytes,
       asset_bytes: figures.assetBytes,
       ...(figures.metricsScrapeMs === null ? {} : { metrics_scrape_ms: round(figures.metricsScrapeMs, 1) }),
+      ...(listSizes ? { decision_list_bytes: listSizes.full, decision_list_summary_bytes: listSizes.summary } : {}),
       ...(ingest.with.length ? { ingest_ratio: medianRatio(ingest.without), ingest_ratio_with_dashboards: medianRatio(ingest.with) } : {}),
     },
   });

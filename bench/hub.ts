@@ -145,7 +145,7 @@ async function backlogIngest(backlog: Backlog): Promise<{ hub: number; bare: num
   // each subscriber drains the same backlog as fast as it can.
   const dataDir = join(dir, `${backlog.kind}-hub`);
   const tls = hubTls(dataDir);
-  const mosquitto = await startMosquitto({ dynsec: true, extraConfig: ["queue_qos0_messages true", "max_queued_messages 0", "max_queued_bytes 0"], tls: tls ?? undefined });
+  const mosquitto = await startMosquitto({ dynsec: true, extraConfig: ["queue_qos0_messages true", "max_queued_messages 0", "max_queued_bytes 0"], tls: tls ?? false });
   const hubEnv = { EDGEFED_MQTT_URL: mosquitto.url, EDGEFED_MQTT_USERNAME: mosquitto.admin!.username, EDGEFED_MQTT_PASSWORD: mosquitto.admin!.password, EDGEFED_FLUSH_MS: "250" };
   const firstHub = await startHubProcess(dataDir, hubEnv);
   const token = await createToken(dataDir);
@@ -187,7 +187,7 @@ async function backlogIngest(backlog: Backlog): Promise<{ hub: number; bare: num
   const hub = await startChild([join(ROOT, "hub/main.ts")], { ...hubProcessEnv(dataDir), ...hubEnv }, /(connected to broker)/);
   const hubStart = performance.now();
   // Opened as soon as the hub listens, while the drain has begun.
-  const dashboards = DASHBOARD_SESSIONS > 0 ? hub.waitFor(/HTTP API on [\d.]+:(\d+)/).then((port) => openDashboardSessions(`http://127.0.0.1:${port}`, ADMIN, DASHBOARD_SESSIONS)) : null;
+  const dashboards = DASHBOARD_SESSIONS > 0 ? hub.waitFor(/HTTP API on [\d.]+:(\d+)/).then((port) => openDashboardSessions(`${TLS ? "https" : "http"}://127.0.0.1:${port}`, ADMIN, DASHBOARD_SESSIONS)) : null;
   // Done when the registry file (not just memory) holds every node's last message.
   const hubSeconds = await drainSeconds("hub", hubStart, async () => current.get<{ n: number }>(backlog.rounds)!.n === nodes.length);
   if (dashboards) {

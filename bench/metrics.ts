@@ -73,6 +73,9 @@ async function scrapeHub(dataDir: string, perNode: boolean): Promise<{ median: n
     EDGEFED_HTTP_PORT: "0",
     EDGEFED_MQTT_HOST: "127.0.0.1",
     EDGEFED_MQTT_PORT: "0",
+    // Plaintext, as the bare route it is compared with: this measures the exposition, not TLS.
+    EDGEFED_TLS: "off",
+    EDGEFED_ALLOW_PLAINTEXT: "1",
     EDGEFED_ADMIN_TOKEN: ADMIN,
     EDGEFED_METRICS_PER_NODE: perNode ? "1" : "0",
   };

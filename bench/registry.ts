@@ -53,7 +53,7 @@ async function fleetFlushPerS(store: HubStore): Promise<number> {
 async function registrationsPerS(store: HubStore): Promise<number> {
   const tokens = Array.from({ length: TOKENS }, (_, i) => `bench-token-${i}`);
   await store.write(async (tx) => {
-    for (const hash of tokens) await tx.tokens.add({ hash, label: "bench", usesLeft: null, expiresAt: null, createdAt: NOW });
+    for (const hash of tokens) await tx.tokens.add({ hash, label: "bench", usesLeft: null, expiresAt: null, createdAt: NOW, createdBy: "bench" });
   });
   let next = 0;
   const started = performance.now();

@@ -7,6 +7,7 @@ import type { KeyedLock } from "../lib/keyed-lock.ts";
 import type { HubMetrics } from "./metrics/hub-metrics.ts";
 import type { HubSettings } from "./settings.ts";
 import type { HubStore } from "./store/hub-store.ts";
+import type { ClientCertificateIssuer } from "./tls/client-certificates.ts";
 
 export interface HubContext {
   settings: HubSettings;
@@ -29,4 +30,6 @@ export interface HubContext {
   clock(): number;
   log(line: string): void;
   startedAt: number;
+  /** Issues nodes' client certificates (mutual TLS); null when the hub has no CA of its own (TLS off, or an operator's certificate). */
+  clientCertificates: ClientCertificateIssuer | null;
 }

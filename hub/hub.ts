@@ -29,7 +29,10 @@ import { openHubStore } from "./store/open-hub-store.ts";
 import { loadHubTls, type HubTls } from "./tls/hub-pki.ts";
 import { writeMosquittoTlsListener } from "./tls/mosquitto-listener.ts";
 import { WorkPackages } from "./work/work-packages.ts";
+import type { OnWorkFinished } from "./work/work-finished.ts";
 import { WorkScheduler } from "./work/work-scheduler.ts";
+import { ClientCertificateIssuer } from "./tls/client-certificates.ts";
+import { storedCaChange } from "./tls/ca-change.ts";
 
 export interface RunningHub {
   httpUrl: string;
@@ -65,6 +68,10 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   // A bad federation config stops start-up before anything opens or listens (it names the file and field).
   if (settings.federationConfig) loadFederationConfig(settings.federationConfig);
   let tls = settings.tls ? loadTls(settings, log) : null;
+  // Client certificates come from the hub's own CA: with an operator's certificate the hub holds no CA key.
+  const clientCertificates = tls?.source === "generated" ? new ClientCertificateIssuer(settings.dataDir) : null;
+  // With mutual TLS required the broker asks the hub for a certificate too (CN: the user it logs in as).
+  const hubClientCertificate = async (username: string) => (settings.requireClientCert && clientCertificates ? await clientCertificates.issueWithKey(username) : null);
   announceTransport(settings, log);
   const metrics = new HubMetrics({ perNode: settings.metricsPerNode });
   const store = timedStore(await openHubStore(settings), (seconds) => metrics.registryCommit(seconds));
@@ -98,16 +105,17 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
       password: settings.mqttPassword,
       hubUsername: settings.mqttUsername,
       ca: tls?.ca,
+      clientCertificate: await hubClientCertificate(settings.mqttUsername),
       log,
     });
-    if (tls) log(`Mosquitto's MQTTS listener with the hub's certificate: ${writeMosquittoTlsListener(settings.dataDir, tls)}`);
+    if (tls) log(`Mosquitto's MQTTS listener with the hub's certificate: ${writeMosquittoTlsListener(settings.dataDir, tls, settings.requireClientCert)}`);
     mqttCredentials = { url: settings.mqttUrl, username: settings.mqttUsername, password: settings.mqttPassword };
   } else {
     embedded = await startEmbeddedBroker({
       host: settings.mqttHost,
       port: settings.mqttPort,
       plaintext: !tls || settings.allowPlaintext,
-      tls: tls ? { port: settings.mqttsPort, cert: tls.cert, key: tls.key } : undefined,
+      tls: tls ? { port: settings.mqttsPort, cert: tls.cert, key: tls.key, ...(settings.requireClientCert ? { clientCa: tls.ca } : {}) } : undefined,
       nodes: fleet.all(),
       watcherPasswordHash: identity.watchTokenHash,
       publishBudget,
@@ -153,6 +161,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     clock: Date.now,
     log,
     startedAt,
+    clientCertificates,
   };
 
   context.alerts.whenRaised((alert) => metrics.alertRaised(alert.kind, alert.severity));
@@ -175,7 +184,12 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     federation.observe(event);
   });
   const pendingDecisionAlerts = await PendingDecisionAlerts.start({ store, alerts, limitMs: settings.decisionPendingAlertS * 1000, clock: context.clock, log });
-  const workScheduler = await WorkScheduler.start(context, settings.sweepMs);
+  // A finished package of a RESEARCH_TASK is its node's ack of the decision.
+  const onWorkFinished: OnWorkFinished = (tx, pkg, at) => decisions.acknowledgeFromWork(tx, pkg, at);
+  const workScheduler = await WorkScheduler.start(context, settings.sweepMs, onWorkFinished);
+  decisions.whenIssued((issued) => {
+    if (issued.byWork.length > 0) workScheduler.kick(); // place the research packages at once
+  });
   const ingest = new Ingest(
     fleet,
     {
@@ -195,9 +209,10 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   mqtt = new HubMqtt({
     ...mqttCredentials,
     onMessage: (topic, payload, retained) => handleNodeMessage(topic, payload, retained),
-    retainedOnConnect: () => decisions.retainedPolicies(),
+    retainedOnConnect: () => [...decisions.retainedPolicies(), ...storedCaChange(settings.dataDir)],
     log,
     ca: tls?.ca,
+    clientCertificate: await hubClientCertificate(mqttCredentials.username),
     loopbackBroker: embedded !== null,
   });
   await mqtt.waitConnected(BROKER_CONNECT_TIMEOUT_MS);
@@ -219,7 +234,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   const flushTimer = setInterval(flushAndReport, settings.flushMs);
   const sweepTimer = setInterval(() => fleet.sweep(Date.now()), settings.sweepMs);
 
-  const work = new WorkPackages(context, () => workScheduler.kick());
+  const work = new WorkPackages(context, () => workScheduler.kick(), onWorkFinished);
   const app = createHubApp(context, decisions, ingest, federation, work, workScheduler);
   const server = await serveHttp(app.fetch, settings.httpHost, settings.httpPort, tls ? { cert: tls.cert, key: tls.key } : undefined);
   const httpHost = settings.httpHost === "0.0.0.0" ? "127.0.0.1" : settings.httpHost;
@@ -280,5 +295,6 @@ function loadTls(settings: HubSettings, log: (line: string) => void): HubTls {
 /** Says at start when anything listens or talks in plaintext (also in /health). */
 function announceTransport(settings: HubSettings, log: (line: string) => void): void {
   if (!settings.tls) log("PLAINTEXT: TLS is off (EDGEFED_TLS=off): the HTTP API and MQTT carry tokens and passwords in clear");
-  else if (settings.allowPlaintext) log("PLAINTEXT allowed (EDGEFED_ALLOW_PLAINTEXT=1): the embedded broker also listens without TLS (lab use only)");
+  else if (settings.requireClientCert) log("mutual TLS required (EDGEFED_REQUIRE_CLIENT_CERT=1): the broker refuses clients without a certificate from the hub's CA");
+  if (settings.tls && settings.allowPlaintext) log("PLAINTEXT allowed (EDGEFED_ALLOW_PLAINTEXT=1): the embedded broker also listens without TLS (lab use only)");
 }

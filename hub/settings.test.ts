@@ -42,13 +42,14 @@ const DEFAULTS: HubSettings = {
   mqttPublishPerS: 1000,
   trustedProxies: [],
   sessionTtlS: 43200,
-  tls: false,
+  tls: true,
   allowPlaintext: false,
   mqttsPort: 8883,
   tlsSans: [],
   tlsCert: "",
   tlsKey: "",
   tlsCa: "",
+  requireClientCert: false,
 };
 
 const ALL_ENV_VARS = [
@@ -96,6 +97,7 @@ const ALL_ENV_VARS = [
   "EDGEFED_TLS_CERT",
   "EDGEFED_TLS_KEY",
   "EDGEFED_TLS_CA",
+  "EDGEFED_REQUIRE_CLIENT_CERT",
 ];
 
 /** The UsageError message parseHubSettings throws; fails the test if it does not throw one. */
@@ -210,17 +212,32 @@ describe("parseHubSettings", () => {
       tlsCert: "/etc/edgefed/hub.pem",
       tlsKey: "/etc/edgefed/hub.key",
       tlsCa: "/etc/edgefed/ca.pem",
+      requireClientCert: false,
     });
   });
 
+  test("TLS is on by default; off is refused unless plaintext is allowed (lab use)", () => {
+    expect(parseHubSettings([], {}).tls).toBe(true);
+    for (const off of ["off", "0", "no", ""]) {
+      expect(settingsError([], { EDGEFED_TLS: off })).toContain("EDGEFED_TLS: off sends tokens and passwords in clear; it needs EDGEFED_ALLOW_PLAINTEXT=1");
+    }
+    expect(settingsError(["--tls", "off"])).toContain("EDGEFED_ALLOW_PLAINTEXT=1");
+    expect(parseHubSettings([], { EDGEFED_TLS: "off", EDGEFED_ALLOW_PLAINTEXT: "1" })).toMatchObject({ tls: false, allowPlaintext: true });
+    expect(parseHubSettings(["--tls", "off", "--allow-plaintext", "1"], {})).toMatchObject({ tls: false, allowPlaintext: true });
+  });
+
   test("TLS settings that do not fit together are refused, naming the variables", () => {
+    expect(settingsError([], { EDGEFED_REQUIRE_CLIENT_CERT: "1" })).toContain("EDGEFED_REQUIRE_CLIENT_CERT: client certificates are a part of TLS");
+    const operatorFiles = { EDGEFED_TLS: "on", EDGEFED_TLS_CERT: "/etc/hub.pem", EDGEFED_TLS_KEY: "/etc/hub.key", EDGEFED_TLS_CA: "/etc/ca.pem" };
+    expect(settingsError([], { ...operatorFiles, EDGEFED_REQUIRE_CLIENT_CERT: "1" })).toContain("EDGEFED_REQUIRE_CLIENT_CERT: client certificates are issued by the hub's own CA");
     expect(settingsError([], { EDGEFED_TLS_CERT: "/etc/hub.pem" })).toContain("EDGEFED_TLS_CERT, EDGEFED_TLS_KEY, EDGEFED_TLS_CA: an operator's certificate needs all three");
     const broker = { EDGEFED_MQTT_USERNAME: "admin" };
-    expect(settingsError([], { ...broker, EDGEFED_MQTT_URL: "mqtts://127.0.0.1:8883" })).toContain("EDGEFED_MQTT_URL: a TLS broker");
-    expect(settingsError([], { ...broker, EDGEFED_MQTT_URL: "mqtt://127.0.0.1:1883", EDGEFED_TLS: "on" })).toContain("plaintext needs EDGEFED_ALLOW_PLAINTEXT=1");
+    const lab = { EDGEFED_TLS: "off", EDGEFED_ALLOW_PLAINTEXT: "1" };
+    expect(settingsError([], { ...broker, ...lab, EDGEFED_MQTT_URL: "mqtts://127.0.0.1:8883" })).toContain("EDGEFED_MQTT_URL: a TLS broker");
+    expect(settingsError([], { ...broker, EDGEFED_MQTT_URL: "mqtt://127.0.0.1:1883" })).toContain("plaintext needs EDGEFED_ALLOW_PLAINTEXT=1");
     expect(parseHubSettings([], { ...broker, EDGEFED_MQTT_URL: "mqtt://127.0.0.1:1883", EDGEFED_TLS: "on", EDGEFED_ALLOW_PLAINTEXT: "1" }).tls).toBe(true);
     expect(settingsError([], { EDGEFED_TLS_SANS: "hub lan" })).toContain("EDGEFED_TLS_SANS");
-    expect(settingsError([], { EDGEFED_TLS: "on", EDGEFED_PUBLIC_MQTT_URL: "mqtt://hub.lan:1883" })).toContain("EDGEFED_PUBLIC_MQTT_URL: with TLS on");
+    expect(settingsError([], { EDGEFED_PUBLIC_MQTT_URL: "mqtt://hub.lan:1883" })).toContain("EDGEFED_PUBLIC_MQTT_URL: with TLS on");
     expect(parseHubSettings([], { EDGEFED_TLS: "on", EDGEFED_PUBLIC_MQTT_URL: "mqtts://hub.lan:8883" }).publicMqttUrl).toBe("mqtts://hub.lan:8883");
   });
 
@@ -303,7 +320,7 @@ describe("parseHubSettings", () => {
 
   test("mqtt, mqtts, ws, wss and tcp URLs are accepted", () => {
     for (const url of ["mqtt://h:1883", "mqtts://h:8883", "ws://h/mqtt", "wss://h:443/mqtt", "tcp://10.0.0.2:1883"]) {
-      expect(parseHubSettings(["--public-mqtt-url", url], {}).publicMqttUrl).toBe(url);
+      expect(parseHubSettings(["--public-mqtt-url", url], { EDGEFED_ALLOW_PLAINTEXT: "1" }).publicMqttUrl).toBe(url);
     }
   });
 
@@ -334,10 +351,10 @@ describe("parseHubSettings", () => {
   });
 
   test("an external broker URL without a username names EDGEFED_MQTT_USERNAME", () => {
-    expect(settingsError(["--mqtt-url", "mqtt://broker:1883"])).toStartWith("EDGEFED_MQTT_USERNAME:");
-    expect(settingsError([], { EDGEFED_MQTT_URL: "mqtt://broker:1883", EDGEFED_MQTT_PASSWORD: "pw" })).toStartWith("EDGEFED_MQTT_USERNAME:");
-    expect(parseHubSettings(["--mqtt-url", "mqtt://broker:1883"], { EDGEFED_MQTT_USERNAME: "admin" })).toMatchObject({
-      mqttUrl: "mqtt://broker:1883",
+    expect(settingsError(["--mqtt-url", "mqtts://broker:8883"])).toStartWith("EDGEFED_MQTT_USERNAME:");
+    expect(settingsError([], { EDGEFED_MQTT_URL: "mqtts://broker:8883", EDGEFED_MQTT_PASSWORD: "pw" })).toStartWith("EDGEFED_MQTT_USERNAME:");
+    expect(parseHubSettings(["--mqtt-url", "mqtts://broker:8883"], { EDGEFED_MQTT_USERNAME: "admin" })).toMatchObject({
+      mqttUrl: "mqtts://broker:8883",
       mqttUsername: "admin",
     });
   });
@@ -357,7 +374,7 @@ describe("parseHubSettings", () => {
 
 describe("describeSettings", () => {
   test("masks the broker password and the admin token and never shows them", () => {
-    const settings = parseHubSettings(["--mqtt-url", "mqtt://broker:1883", "--mqtt-username", "admin", "--mqtt-password", "s3cret-broker-pw"], {
+    const settings = parseHubSettings(["--mqtt-url", "mqtts://broker:8883", "--mqtt-username", "admin", "--mqtt-password", "s3cret-broker-pw"], {
       EDGEFED_ADMIN_TOKEN: "s3cret-admin-token-long-enough",
     });
     const shown = describeSettings(settings);

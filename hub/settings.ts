@@ -56,9 +56,9 @@ export interface HubSettings {
   trustedProxies: string[];
   /** How long a dashboard login session lasts. */
   sessionTtlS: number;
-  /** HTTPS for the API and MQTTS (mqttsPort) on the embedded broker; the hub's own broker connection over TLS. */
+  /** HTTPS for the API and MQTTS (mqttsPort) on the embedded broker; the hub's own broker connection over TLS. On by default: off needs allowPlaintext. */
   tls: boolean;
-  /** With TLS on: the embedded broker also listens in plaintext on mqttPort (lab use; announced at start and in /health). */
+  /** Lab use, announced at start and in /health: allows tls off, or with TLS on keeps a plaintext listener on mqttPort beside MQTTS. */
   allowPlaintext: boolean;
   /** The embedded broker's MQTTS port. */
   mqttsPort: number;
@@ -68,6 +68,8 @@ export interface HubSettings {
   tlsCert: string;
   tlsKey: string;
   tlsCa: string;
+  /** Mutual TLS required: the broker refuses a client without a certificate from the hub's CA whose CN is its MQTT user. */
+  requireClientCert: boolean;
 }
 
 /**
@@ -176,10 +178,10 @@ const HUB_SETTINGS: SettingsTable<HubSettings> = [
   // Registration: 1,000 nodes behind one NAT re-registering at once (a power cut) fit the burst; more wait and retry (agents back off on 429).
   { key: "registerBurst", env: "EDGEFED_RATE_REGISTER_BURST", flag: "rate-register-burst", parse: wholeNumber(1), value: "N", default: "1000", help: "registration attempts a source address may make at once (size for the most nodes behind one NAT)" },
   { key: "registerPerS", env: "EDGEFED_RATE_REGISTER_PER_S", flag: "rate-register-per-s", parse: positive, value: "N", default: "10", help: "registration attempts a second a source address gets back after its burst" },
-  { key: "loginBurst", env: "EDGEFED_RATE_LOGIN_BURST", flag: "rate-login-burst", parse: wholeNumber(1), value: "N", default: "10", help: "login attempts (POST /api/session) a source address may make at once" },
-  { key: "loginPerS", env: "EDGEFED_RATE_LOGIN_PER_S", flag: "rate-login-per-s", parse: positive, value: "N", default: "0.1", help: "login attempts a second a source address gets back after its burst" },
-  { key: "adminBurst", env: "EDGEFED_RATE_ADMIN_BURST", flag: "rate-admin-burst", parse: wholeNumber(1), value: "N", default: "600", help: "admin API requests one token may make at once" },
-  { key: "adminPerS", env: "EDGEFED_RATE_ADMIN_PER_S", flag: "rate-admin-per-s", parse: positive, value: "N", default: "100", help: "admin API requests a second one token gets back after its burst" },
+  { key: "loginBurst", env: "EDGEFED_RATE_LOGIN_BURST", flag: "rate-login-burst", parse: wholeNumber(1), value: "N", default: "10", help: "refused login attempts (POST /api/session) a source address may make at once" },
+  { key: "loginPerS", env: "EDGEFED_RATE_LOGIN_PER_S", flag: "rate-login-per-s", parse: positive, value: "N", default: "0.1", help: "refused login attempts a second a source address gets back after its burst" },
+  { key: "adminBurst", env: "EDGEFED_RATE_ADMIN_BURST", flag: "rate-admin-burst", parse: wholeNumber(1), value: "N", default: "600", help: "API requests one token or dashboard session may make at once" },
+  { key: "adminPerS", env: "EDGEFED_RATE_ADMIN_PER_S", flag: "rate-admin-per-s", parse: positive, value: "N", default: "100", help: "API requests a second one token or dashboard session gets back after its burst" },
   // After an outage a node replays its whole outbox (EDGEFED_OUTBOX_MAX, 100,000 by default) as fast as the hub
   // acknowledges (11,000 to 21,000 events/s measured): the burst holds a full outbox, so a replay is never cut off.
   // 1,000/s after it is a hundred times a busy node's steady rate.
@@ -187,13 +189,14 @@ const HUB_SETTINGS: SettingsTable<HubSettings> = [
   { key: "mqttPublishPerS", env: "EDGEFED_RATE_MQTT_PUBLISH_PER_S", flag: "rate-mqtt-publish-per-s", parse: positive, value: "N", default: "1000", help: "MQTT messages a second a node gets back after its burst" },
   { key: "trustedProxies", env: "EDGEFED_TRUSTED_PROXIES", flag: "trusted-proxies", parse: trustedProxyList, value: "ADDRS", default: "", help: "reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For names the client for the per-address limits; empty: none" },
   { key: "sessionTtlS", env: "EDGEFED_SESSION_TTL_S", flag: "session-ttl-s", parse: positive, value: "S", default: "43200", help: "how long a dashboard login lasts" },
-  { key: "tls", env: "EDGEFED_TLS", flag: "tls", parse: yesNo, value: "on|off", default: "off", help: "HTTPS API and MQTTS broker, with the hub's own CA unless an operator's certificate is given (below)" },
-  { key: "allowPlaintext", env: "EDGEFED_ALLOW_PLAINTEXT", flag: "allow-plaintext", parse: yesNo, value: "1|0", default: "0", help: "with TLS on, the embedded broker also listens in plaintext on the MQTT port (lab use)" },
+  { key: "tls", env: "EDGEFED_TLS", flag: "tls", parse: yesNo, value: "on|off", default: "on", help: "HTTPS API and MQTTS broker, with the hub's own CA unless an operator's certificate is given (below); off only with plaintext allowed" },
+  { key: "allowPlaintext", env: "EDGEFED_ALLOW_PLAINTEXT", flag: "allow-plaintext", parse: yesNo, value: "1|0", default: "0", help: "lab use: allows TLS off, or with TLS on keeps a plaintext MQTT listener on the MQTT port beside MQTTS (said at start and in /health)" },
   { key: "mqttsPort", env: "EDGEFED_MQTTS_PORT", flag: "mqtts-port", parse: port, value: "PORT", default: "8883", help: "embedded broker MQTTS port with TLS on (0 picks a free one)" },
   { key: "tlsSans", env: "EDGEFED_TLS_SANS", flag: "tls-sans", parse: sanList, value: "LIST", default: "", help: "extra host names and addresses of the generated server certificate (always: localhost, 127.0.0.1, ::1, the host name)" },
   { key: "tlsCert", env: "EDGEFED_TLS_CERT", flag: "tls-cert", parse: optionalPath, value: "FILE", default: "", help: "an operator's server certificate (PEM, with its chain); empty: the hub issues its own" },
   { key: "tlsKey", env: "EDGEFED_TLS_KEY", flag: "tls-key", parse: optionalPath, value: "FILE", default: "", help: "that certificate's private key (PEM)" },
   { key: "tlsCa", env: "EDGEFED_TLS_CA", flag: "tls-ca", parse: optionalPath, value: "FILE", default: "", help: "the CA certificate nodes trust for that certificate (PEM)" },
+  { key: "requireClientCert", env: "EDGEFED_REQUIRE_CLIENT_CERT", flag: "require-client-cert", parse: yesNo, value: "1|0", default: "0", help: "mutual TLS: the broker refuses clients without a certificate from the hub's CA (nodes get one at registration)" },
 ];
 
 /** Settings from the environment and flags; throws UsageError naming each bad setting, HelpRequested for --help. */
@@ -204,6 +207,10 @@ export function parseHubSettings(args: string[], env: Record<string, string | un
     if (value && value.length < MIN_ADMIN_TOKEN_LENGTH) problems.push(`${name}: at least ${MIN_ADMIN_TOKEN_LENGTH} characters (openssl rand -base64 32 makes one)`);
   }
   if (settings.watchToken && settings.watchToken === settings.adminToken) problems.push("EDGEFED_WATCH_TOKEN: must differ from the admin token (watching grants no admin rights)");
+  // Nothing in clear on the LAN unless an operator says so (issue 14): tokens, passwords and decisions cross it.
+  if (!settings.tls && !settings.allowPlaintext) {
+    problems.push("EDGEFED_TLS: off sends tokens and passwords in clear; it needs EDGEFED_ALLOW_PLAINTEXT=1 as well (lab use only)");
+  }
   if (settings.mqttUrl && !settings.mqttUsername) {
     problems.push("EDGEFED_MQTT_USERNAME: an external broker needs the dynamic-security admin user and password");
   }
@@ -217,6 +224,8 @@ export function parseHubSettings(args: string[], env: Record<string, string | un
   }
   const operatorTls = [settings.tlsCert, settings.tlsKey, settings.tlsCa].filter((file) => file !== "").length;
   if (operatorTls !== 0 && operatorTls !== 3) problems.push("EDGEFED_TLS_CERT, EDGEFED_TLS_KEY, EDGEFED_TLS_CA: an operator's certificate needs all three (or none: the hub makes its own)");
+  if (settings.requireClientCert && !settings.tls) problems.push("EDGEFED_REQUIRE_CLIENT_CERT: client certificates are a part of TLS: set EDGEFED_TLS=on");
+  if (settings.requireClientCert && operatorTls !== 0) problems.push("EDGEFED_REQUIRE_CLIENT_CERT: client certificates are issued by the hub's own CA, not with an operator's certificate (EDGEFED_TLS_CERT)");
   if (problems.length) throw new UsageError(problems);
   if (settings.offlineAfterS === 0) settings.offlineAfterS = settings.heartbeatS * 10;
   return settings;

@@ -23,12 +23,19 @@ export function isTlsBrokerUrl(url: string): boolean {
   return ["mqtts:", "wss:"].includes(new URL(url).protocol);
 }
 
+/** A client certificate (PEM) and its key, for a broker that asks for one (mutual TLS). */
+export interface ClientCertificate {
+  cert: string;
+  key: string;
+}
+
 /**
  * MQTT.js options that trust only `ca` (PEM) for a TLS broker, not the
  * system's store: a server whose certificate does not chain to it is refused.
  * Nothing for a plaintext URL or without a CA (MQTT.js then uses the system store).
+ * With `client`, that certificate is presented when the broker asks for one.
  */
-export function brokerTrust(url: string, ca: string | undefined): IClientOptions {
-  if (!ca || !isTlsBrokerUrl(url)) return {};
-  return { ca, rejectUnauthorized: true };
+export function brokerTrust(url: string, ca: string | undefined, client?: ClientCertificate | null): IClientOptions {
+  if (!isTlsBrokerUrl(url)) return {};
+  return { ...(ca ? { ca, rejectUnauthorized: true } : {}), ...(client ? { cert: client.cert, key: client.key } : {}) };
 }

@@ -39,6 +39,8 @@ export const BirthMessage = z.strictObject({
   allowed_models: AllowTables.optional(),
   /** How many work packages it runs at once (issue 15); absent: none (an agent before work packages). */
   work_slots: z.int().min(0).max(64).optional(),
+  /** The work kinds it resumes after a restart (work-kinds.ts): the hub keeps their leases while it is offline. Absent: none. */
+  resumable_kinds: z.array(capability).max(64).optional(),
 });
 
 export const KernelCountersMessage = z.strictObject({
@@ -216,6 +218,18 @@ export const DesiredPolicyMessage = z.strictObject({
   sig: z.string().min(1),
 });
 
+/**
+ * A change of the hub's CA, a deliberate operator act: the new CA certificate
+ * (PEM), retained on `hub/ca`, signed by the hub's Ed25519 key, which nodes
+ * pinned at registration. A node trusts it beside the CA it has until a
+ * connection to the hub chains to the new one, then only the new one.
+ */
+export const HubCaMessage = z.strictObject({
+  ca: z.string().regex(/^-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*$/, "one PEM certificate").max(16 * 1024),
+  issuedAt: timestamp,
+  sig: z.string().min(1),
+});
+
 export const HubStateMessage = z.strictObject({
   state: z.enum(["online", "offline"]),
   ts: timestamp,
@@ -240,6 +254,12 @@ export const RegisterRequest = z.strictObject({
    */
   ts: timestamp.optional(),
   sig: z.string().max(200).optional(),
+  /**
+   * Optional mutual TLS: a PEM certificate request for the node's own TLS key
+   * (ECDSA P-256, subject exactly CN=<node_id>), signed over with the rest.
+   * The hub answers with `client_certificate`.
+   */
+  csr: z.string().max(4096).optional(),
 });
 
 /** The hub's answer to a registration (201 new, 200 again). */
@@ -257,6 +277,8 @@ export const RegisterResponse = z.object({
    * older hubs.
    */
   follows: z.enum(["node", "fleet"]).optional(),
+  /** The client certificate (PEM) the hub's CA issued for the request's `csr`; absent without a csr or from a hub that issues none. */
+  client_certificate: z.object({ cert: z.string().min(1).max(8192), expires_at: timestamp }).optional(),
 });
 
 export type StateMessage = z.infer<typeof StateMessage>;
@@ -271,6 +293,7 @@ export type DecisionMessage = z.infer<typeof DecisionMessage>;
 export type DecisionAckMessage = z.infer<typeof DecisionAckMessage>;
 export type DesiredPolicyMessage = z.infer<typeof DesiredPolicyMessage>;
 export type HubStateMessage = z.infer<typeof HubStateMessage>;
+export type HubCaMessage = z.infer<typeof HubCaMessage>;
 export type RegisterRequest = z.infer<typeof RegisterRequest>;
 export type RegisterResponse = z.infer<typeof RegisterResponse>;
 

@@ -82,6 +82,7 @@ describe("topics", () => {
       policy: "hub->node, QoS 1, retained",
       "fleet/policy": "hub->fleet, QoS 1, retained",
       "hub/state": "hub->fleet, QoS 1, retained",
+      "hub/ca": "hub->fleet, QoS 1, retained",
     });
   });
 

@@ -18,6 +18,7 @@ import {
   decodePayload,
   DesiredPolicyMessage,
   HeartbeatMessage,
+  HubCaMessage,
   HubStateMessage,
   ModelPerformanceMessage,
   PortfolioMessage,
@@ -111,6 +112,8 @@ export const TOPICS = {
   "fleet/policy": { direction: "hub->fleet", schema: DesiredPolicyMessage, delivery: LATEST_VALUE },
   /** `{state, ts}`; also the hub's last will (offline). Agents go into simulation mode while it says offline. */
   "hub/state": { direction: "hub->fleet", schema: HubStateMessage, delivery: LATEST_VALUE },
+  /** A new hub CA, signed by the hub's key (a deliberate operator act, POST /api/federation/tls/ca); retained until replaced. */
+  "hub/ca": { direction: "hub->fleet", schema: HubCaMessage, delivery: LATEST_VALUE },
 } as const satisfies Record<string, TopicSpec>;
 
 type Topics = typeof TOPICS;
@@ -176,6 +179,7 @@ export function fleetTopic(kind: FleetKind): string {
 
 export const HUB_STATE_TOPIC = fleetTopic("hub/state");
 export const FLEET_POLICY_TOPIC = fleetTopic("fleet/policy");
+export const HUB_CA_TOPIC = fleetTopic("hub/ca");
 
 /** `kind` of every node: the hub's subscription filter for it. */
 export function everyNodeFilter(kind: NodeTopicKind): string {

@@ -36,6 +36,7 @@ describe.each(["cortex-a72", "cortex-a53"])("the arm64 agent binary under qemu -
     const envFile = join(tempDir(), "agent.env");
     const settings = {
       EDGEFED_HUB_URL: t.hub.httpUrl,
+      EDGEFED_HUB_CA: t.hub.tls!.caFile,
       EDGEFED_ENROLL_TOKEN: t.enrollmentToken(),
       EDGEFED_NODE_ID: nodeId,
       EDGEFED_DATA_DIR: join(tempDir(), "state"),

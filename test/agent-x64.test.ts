@@ -30,6 +30,7 @@ test("the x64 agent binary: time and level on every line, no deprecation warning
   const envFile = join(tempDir(), "agent.env");
   const settings = {
     EDGEFED_HUB_URL: t.hub.httpUrl,
+    EDGEFED_HUB_CA: t.hub.tls!.caFile,
     EDGEFED_ENROLL_TOKEN: token,
     EDGEFED_NODE_ID: "x64-logs",
     EDGEFED_DATA_DIR: join(tempDir(), "state"),
@@ -89,8 +90,9 @@ async function runAgentUntil(settings: Record<string, string>, until: (output: s
 }
 
 test("the x64 agent binary pins the hub's CA file: registers and connects over HTTPS and MQTTS, and refuses a hub whose certificate comes from another CA", async () => {
-  const tlsHub = await startTestHub({ tls: true });
-  const otherHub = await startTestHub({ tls: true });
+  // Each with a CA of its own (test hubs share the run's CA otherwise).
+  const tlsHub = await startTestHub({ ownCa: true });
+  const otherHub = await startTestHub({ ownCa: true });
   try {
     const base = { EDGEFED_KERNEL_CONFIG: join(REPO_ROOT, "examples/core_gates.env"), EDGEFED_API_SOCKET: "" };
     const connected = await runAgentUntil(

@@ -34,7 +34,7 @@ describe.each(["embedded", "mosquitto"] as const)("closes, %s broker", (brokerKi
       expect((await postJson(agent!, "/v1/closes", body)).status).toBe(200);
     };
     const closesAtHub = async () => {
-      const response = await fetch(`${hub!.hub.httpUrl}/api/federation/events?node=${nodeId}`, { headers: { authorization: `Bearer ${hub!.adminToken}` } });
+      const response = await hub!.fetch(`/api/federation/events?node=${nodeId}`, { headers: { authorization: `Bearer ${hub!.adminToken}` } });
       return (await response.text())
         .split("\n")
         .filter(Boolean)

@@ -24,6 +24,10 @@ const COMMANDS: [name: string, command: string[], usage: RegExp][] = [
   ["hub", ["hub/main.ts"], /^usage: edgefed-hub/],
   ["hub serve", ["hub/main.ts", "serve"], /^usage: edgefed-hub/],
   ["hub token create", ["hub/main.ts", "token", "create"], /^usage: edgefed-hub[\s\S]*token create options:/],
+  ["hub token list", ["hub/main.ts", "token", "list"], /^usage: edgefed-hub[\s\S]*token list:/],
+  ["hub operator create", ["hub/main.ts", "operator", "create"], /^usage: edgefed-hub[\s\S]*operator create NAME options/],
+  ["hub operator list", ["hub/main.ts", "operator", "list"], /^usage: edgefed-hub[\s\S]*operator rotate NAME/],
+  ["hub audit verify", ["hub/main.ts", "audit", "verify"], /^usage: edgefed-hub[\s\S]*audit verify:/],
   ["agent", ["agent/main.ts"], /^usage: edgefed-agent/],
   ["agent check-config", ["agent/main.ts", "check-config"], /^usage: edgefed-agent/],
   ["sim", ["agent/fleet-sim.ts"], /^usage: bun run sim/],
@@ -59,4 +63,13 @@ test("a misspelt option gets a guess", () => {
 test("an option missing its value, and a stray argument, are one line too", () => {
   expect(run(["kernel/gate-cli.ts"], ["--db"])).toMatchObject({ code: 2, stderr: "edgefed gate: --db: needs a value (write --db=VALUE for one starting with -)\n" });
   expect(run(["hub/main.ts", "token", "create"], ["--uses", "2", "extra"])).toMatchObject({ code: 2, stderr: "edgefed-hub: extra: unexpected argument (see --help)\n" });
+});
+
+test("TLS off without plaintext allowed is refused before anything starts, by the hub and by npm start", () => {
+  for (const program of ["hub/main.ts", "scripts/start.ts"]) {
+    expect(run([program], ["--tls", "off"])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("EDGEFED_TLS: off sends tokens and passwords in clear; it needs EDGEFED_ALLOW_PLAINTEXT=1 as well (lab use only)"),
+    });
+  }
 });

@@ -1,4 +1,4 @@
-// The dashboard's login against a real hub over real HTTP (issue 13):
+// The dashboard's login against a real hub over real HTTPS (issue 13):
 // sessions from the admin and watch tokens, the cookie's attributes, CSRF on
 // every write, the viewer's read-only role, expiry, and the bearer token
 // still working for scripts.
@@ -30,11 +30,10 @@ describe("login", () => {
     expect(admin.expiresAt).toBeGreaterThan(Date.now() + 43_000_000);
     const attributes = admin.setCookie.split(";").map((part) => part.trim());
     expect(attributes[0]).toMatch(/^edgefed_session=[A-Za-z0-9_-]{40,}$/);
-    expect(attributes).toEqual(expect.arrayContaining(["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"]));
-    expect(attributes).not.toContain("Secure"); // plain HTTP here
+    expect(attributes).toEqual(expect.arrayContaining(["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200", "Secure"])); // Secure: over HTTPS
     const read = await admin.call("GET", "/api/session");
     expect(read.status).toBe(200);
-    expect(read.body).toEqual({ role: "admin", csrf_token: admin.csrfToken, expires_at: admin.expiresAt });
+    expect(read.body).toEqual({ role: "admin", operator: "admin", csrf_token: admin.csrfToken, expires_at: admin.expiresAt });
   });
 
   test("the watch token opens a viewer session", async () => {
@@ -119,6 +118,19 @@ describe("what a session may do", () => {
     expect((await hub.api("GET", "/federation/nodes", undefined, "wrong-token")).status).toBe(401);
     // The watch token is for the dashboard's login, not a bearer for the API.
     expect((await hub.api("GET", "/federation/nodes", undefined, hub.watchToken)).status).toBe(401);
+  });
+});
+
+describe("login over plaintext (EDGEFED_ALLOW_PLAINTEXT=1)", () => {
+  test("the cookie is not Secure, so a lab browser on plain HTTP keeps it", async () => {
+    const plain = await startTestHub({ tls: false });
+    try {
+      expect(plain.hub.httpUrl).toStartWith("http://");
+      const admin = await dashboardLogin(plain.hub.httpUrl, plain.adminToken);
+      expect(admin.setCookie.split(";").map((part) => part.trim())).not.toContain("Secure");
+    } finally {
+      await plain.stop();
+    }
   });
 });
 

@@ -49,7 +49,7 @@ const nodeEvent = (nodeId: string, health?: string) => (e: { event: string; data
 
 describe("the live stream", () => {
   test("without a session or bearer it is 401; with a bearer it streams", async () => {
-    const none = await fetch(`${hub.hub.httpUrl}/api/stream`);
+    const none = await hub.fetch(`/api/stream`);
     expect(none.status).toBe(401);
     await none.body?.cancel();
     const bearer = await openEventStream(hub.hub.httpUrl, { authorization: `Bearer ${hub.adminToken}` });

@@ -26,11 +26,11 @@ describe("enrollment tokens over the API", () => {
     const { token, id } = created.body;
     expect(token).toMatch(/^efe_[A-Za-z0-9_-]{32}$/);
     expect(id).toMatch(/^[0-9a-f]{12}$/);
-    expect(created.body).toMatchObject({ label: "rack 3", uses_left: 2 });
+    expect(created.body).toMatchObject({ label: "rack 3", uses_left: 2, created_by: "admin" });
     expect(created.body.expires_at).toBeGreaterThanOrEqual(before + 600_000);
     expect((await hub.api("POST", "/federation/register", registerBody(newNode("pi-tok-1")), token)).status).toBe(201);
     const row = (await listed()).find((t) => t.id === id);
-    expect(row).toEqual({ id, label: "rack 3", uses_left: 1, expires_at: created.body.expires_at, created_at: expect.any(Number), registrations: 1, revoked: false, revoked_at: null });
+    expect(row).toEqual({ id, label: "rack 3", uses_left: 1, expires_at: created.body.expires_at, created_at: expect.any(Number), created_by: "admin", registrations: 1, revoked: false, revoked_at: null });
     expect(JSON.stringify(await listed())).not.toContain(token.slice(4));
   });
 

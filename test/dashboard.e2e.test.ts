@@ -2,8 +2,12 @@
 // playwright-core) against a real hub with three real agent processes:
 // login refused and accepted (the admin token; the watch token read-only),
 // the fleet table, a killed agent's row turning offline without a reload,
-// FREEZE from the page reaching every agent with its acks shown, a write
-// without the CSRF token refused, no serious or critical axe-core violation
+// FREEZE from the page reaching every agent with its acks shown, the
+// decision list summarised with each decision's targets paged, a role's
+// decision marked in the timeline, the node's policy fields with the
+// decision that set each, the work page (a package submitted, run, shown
+// with its history, one cancelled), a write without the CSRF token refused,
+// no serious or critical axe-core violation
 // on any page, and screenshots of each page at desktop and phone width
 // (test-artifacts/dashboard/).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -23,6 +27,8 @@ let agents: (AgentProcess & { nodeId: string })[] = [];
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
+/** A package the work page's test ran, for the accessibility sweep of its detail. */
+let workPackageId = "";
 
 // A hub, three agents and a browser on a loaded 2-core machine.
 beforeAll(async () => {
@@ -95,6 +101,47 @@ describe.skipIf(missing !== null)("the dashboard in Chromium", () => {
     await page.getByTestId("ack-summary").filter({ hasText: `${NODE_IDS.length} of ${NODE_IDS.length} acknowledged` }).first().waitFor({ timeout: 15_000 });
   }, 60_000);
 
+  test("the Decisions page lists summaries and opens a decision's targets a page at a time, with their acks", async () => {
+    await page.goto(`${hub.hub.httpUrl}/#/fleet`); // from another page, so the Decisions page loads its list afresh
+    const listed = page.waitForResponse((r) => r.url().includes("/api/federation/decisions?") && r.url().includes("summary=1"));
+    await page.goto(`${hub.hub.httpUrl}/#/decisions`);
+    const summary = await (await listed).json();
+    expect(summary.decisions[0]).toMatchObject({ type: "FREEZE", summary: { targets: NODE_IDS.length } });
+    expect(summary.decisions[0].targets).toBeUndefined(); // counted, not listed
+    const freeze = page.locator(`[data-decision="${summary.decisions[0].id}"]`);
+    const paged = page.waitForResponse((r) => r.url().includes(`/api/federation/decisions/${summary.decisions[0].id}/targets`));
+    await freeze.getByText("Targets", { exact: true }).click();
+    expect((await paged).status()).toBe(200);
+    await freeze.getByLabel("Show").selectOption("acked");
+    for (const id of NODE_IDS) await freeze.getByTestId("targets").locator("li", { hasText: id }).filter({ hasText: "applied" }).waitFor();
+  }, 60_000);
+
+  test("a role's decision is marked as the role's in the timeline, and the node page says which decision set each policy field", async () => {
+    const riskOfficer = { kind: "role", role: "risk_officer", rule: "node_drawdown", inputs: {}, thresholds: {} } as const;
+    const byRole = await hub.hub.decisions.issue({ type: "RISK_ADJUSTMENT", target: NODE_IDS[0]!, payload: { max_leverage: 2 } }, riskOfficer);
+    const freezeId = (await hub.api("GET", "/api/federation/decisions?summary=1&types=FREEZE&limit=1")).body.decisions[0].id as string;
+
+    await page.goto(`${hub.hub.httpUrl}/#/decisions`);
+    const marked = page.locator(`[data-decision="${byRole.decision.id}"][data-origin="role"]`);
+    await marked.locator(".origin-role", { hasText: "role risk_officer" }).waitFor();
+
+    await page.goto(`${hub.hub.httpUrl}/#/nodes/${NODE_IDS[0]}`);
+    const leverage = page.locator('tr[data-field="max_leverage"]');
+    await leverage.locator(`[data-decision-id="${byRole.decision.id}"]`).waitFor();
+    await expect(leverage.textContent()).resolves.toContain("RISK_ADJUSTMENT (this node) role risk_officer");
+    const frozen = page.locator('tr[data-field="freeze"]');
+    await frozen.locator(`[data-decision-id="${freezeId}"]`).waitFor();
+    await expect(frozen.textContent()).resolves.toContain("FREEZE (fleet) by operator");
+    await expect(page.locator('tr[data-field="enforcement"] td').last().textContent()).resolves.toBe("default");
+
+    // The Federation page's mode, freeze and capital profile history marks it too.
+    const allocator = { kind: "role", role: "capital_allocator", rule: "drawdown_step_down", inputs: {}, thresholds: {} } as const;
+    const profile = await hub.hub.decisions.issue({ type: "CAPITAL_PROFILE", target: NODE_IDS[0]!, payload: { profile: "SMALL" } }, allocator);
+    await page.goto(`${hub.hub.httpUrl}/#/federation`);
+    await page.locator(`tr[data-decision="${profile.decision.id}"][data-origin="role"] .origin-role`, { hasText: "role capital_allocator" }).waitFor();
+    await page.locator(`tr[data-decision="${freezeId}"][data-origin="operator"]`, { hasText: "by operator" }).waitFor();
+  }, 60_000);
+
   test("the decision form checks through a dry run: a bad payload shows the hub's error beside the form and issues nothing", async () => {
     const issuedBefore = (await hub.api("GET", "/api/federation/decisions")).body.decisions.length;
     await page.goto(`${hub.hub.httpUrl}/#/decisions`);
@@ -118,6 +165,55 @@ describe.skipIf(missing !== null)("the dashboard in Chromium", () => {
     }
   }, 60_000);
 
+  test("the work page: a submit the hub refuses shows why; a diagnostics package runs, with its attempts and history; one nobody can take is cancelled", async () => {
+    await page.goto(`${hub.hub.httpUrl}/#/work`);
+    await page.getByRole("heading", { name: "Work", exact: true }).waitFor();
+    const submitted = async (): Promise<string> => {
+      await page.getByRole("button", { name: "Submit", exact: true }).click();
+      const status = await page.getByRole("status").filter({ hasText: "Submitted" }).textContent();
+      return /Submitted (wp_\S+) /.exec(status!)![1]!;
+    };
+    // Refused by the hub's validation: its error beside the form, nothing stored.
+    await page.getByLabel("Target (any, fleet or a node id)").fill("no-such-node");
+    await page.getByRole("button", { name: "Submit", exact: true }).click();
+    await page.locator("#work-problem").filter({ hasText: "no-such-node" }).waitFor();
+    expect((await hub.api("GET", "/api/federation/work")).body.packages).toEqual([]);
+
+    await page.getByLabel("Target (any, fleet or a node id)").fill("any");
+    workPackageId = await submitted();
+    await page.locator(`tr[data-work="${workPackageId}"]`).waitFor();
+    await page.locator(`tr[data-work="${workPackageId}"] a`).click();
+    await page.getByTestId("work-state").filter({ hasText: "succeeded" }).waitFor({ timeout: 15_000 });
+    await page.locator('tr[data-attempt="1"]', { hasText: "succeeded" }).waitFor();
+    await page.locator('tr[data-event="succeeded"]').waitFor();
+    await expect(page.getByTestId("work-result").textContent()).resolves.toContain('"integrity"');
+
+    await page.goto(`${hub.hub.httpUrl}/#/work`);
+    await page.getByLabel("Requires (capabilities, comma separated)").fill("no-node-has-this");
+    const stuck = await submitted();
+    await page.goto(`${hub.hub.httpUrl}/#/work/${stuck}`);
+    await page.getByTestId("work-state").filter({ hasText: "queued" }).waitFor();
+    page.removeAllListeners("dialog"); // an earlier test's handler for a dialog that never came
+    const confirmation = new Promise<string>((resolve) =>
+      page.once("dialog", (dialog) => {
+        resolve(dialog.message());
+        void dialog.accept();
+      }),
+    );
+    await page.getByRole("button", { name: "Cancel package" }).click();
+    expect(await confirmation).toContain(`Cancel work package ${stuck}?`);
+    await page.getByTestId("work-state").filter({ hasText: "cancelled" }).waitFor();
+    expect((await hub.api("GET", `/api/federation/work/${stuck}`)).body.state).toBe("cancelled");
+
+    // The queue by state, and the filter.
+    await page.goto(`${hub.hub.httpUrl}/#/work`);
+    await page.getByTestId("work-count-cancelled").filter({ hasText: "1" }).waitFor();
+    await page.getByTestId("work-count-succeeded").filter({ hasText: "1" }).waitFor();
+    await page.getByRole("search").getByLabel("State").selectOption("cancelled");
+    await page.locator(`tr[data-work="${workPackageId}"]`).waitFor({ state: "detached" });
+    expect(await page.locator("tr[data-work]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-state")))).toEqual(["cancelled"]);
+  }, 60_000);
+
   test("killing an agent turns its row offline without a reload", async () => {
     await page.goto(`${hub.hub.httpUrl}/#/fleet`);
     const killed = agents.at(-1)!;
@@ -138,6 +234,8 @@ describe.skipIf(missing !== null)("the dashboard in Chromium", () => {
       { name: "decisions", hash: "#/decisions", title: "Decisions", loaded: "[data-decision]" },
       { name: "federation", hash: "#/federation", title: "Federation", loaded: "#roles ~ .table-wrap tbody tr" },
       { name: "tokens", hash: "#/tokens", title: "Enrollment tokens", loaded: "#list" },
+      { name: "work", hash: "#/work", title: "Work", loaded: "tr[data-work]" },
+      { name: "work-package", hash: `#/work/${workPackageId}`, title: `Work package ${workPackageId}`, loaded: "tr[data-attempt]" },
     ];
     const found: Record<string, string[]> = {};
     const described = (violations: AxeViolation[]) => violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
@@ -184,6 +282,11 @@ describe.skipIf(missing !== null)("the dashboard in Chromium", () => {
     await viewer.goto(`${hub.hub.httpUrl}/#/decisions`);
     await viewer.locator("[data-decision]").first().waitFor();
     expect(await viewer.getByRole("button", { name: "FREEZE fleet" }).count()).toBe(0);
+    await viewer.goto(`${hub.hub.httpUrl}/#/work/${workPackageId}`);
+    await viewer.locator("tr[data-attempt]").first().waitFor();
+    await viewer.goto(`${hub.hub.httpUrl}/#/work`);
+    await viewer.locator("tr[data-work]").first().waitFor();
+    expect(await viewer.getByRole("button", { name: "Submit", exact: true }).count()).toBe(0);
     const write = await viewer.evaluate(async () => {
       const session = (await (await fetch("/api/session")).json()) as { role: string; csrf_token: string };
       const response = await fetch("/api/federation/mode", { method: "POST", headers: { "content-type": "application/json", "x-csrf-token": session.csrf_token }, body: JSON.stringify({ mode: "PAUSED" }) });

@@ -4,9 +4,11 @@
 // (They used to differ: ./data for `token create`, ./data/hub for `npm start`.)
 import { afterAll, expect, test } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
 import { eventually, newNode, registerBody } from "./support/hub-harness.ts";
+import { hubCaFile } from "./support/test-tls.ts";
 
 const children: ChildProcess[] = [];
 afterAll(() => {
@@ -21,19 +23,20 @@ test("a token from `hub token create` is accepted by the hub `npm start` runs, b
   expect(created.status).toBe(0);
   const token = created.stdout.trim();
 
-  // npm start's hub and one simulated agent, on free loopback ports instead of 8080 and 1883.
-  const ports = { EDGEFED_HTTP_HOST: "127.0.0.1", EDGEFED_HTTP_PORT: "0", EDGEFED_MQTT_HOST: "127.0.0.1", EDGEFED_MQTT_PORT: "0", EDGEFED_SIM_NODES: "1" };
+  // npm start's hub and one simulated agent, on free loopback ports instead of 8080 and 8883.
+  const ports = { EDGEFED_HTTP_HOST: "127.0.0.1", EDGEFED_HTTP_PORT: "0", EDGEFED_MQTT_HOST: "127.0.0.1", EDGEFED_MQTTS_PORT: "0", EDGEFED_SIM_NODES: "1" };
   const start = spawn(BUN, [join(REPO_ROOT, "scripts/start.ts")], { cwd, env: { ...env, ...ports }, stdio: ["ignore", "pipe", "pipe"] });
   children.push(start);
   let output = "";
   start.stdout!.on("data", (chunk) => (output += chunk));
   start.stderr!.on("data", (chunk) => (output += chunk));
-  const hubUrl = await eventually(() => /hub on (http:\/\/[\d.]+:\d+)/.exec(output)?.[1], 20_000, () => `npm start to be up:\n${output}`);
+  const hubUrl = await eventually(() => /hub on (https:\/\/[\d.]+:\d+)/.exec(output)?.[1], 20_000, () => `npm start to be up:\n${output}`);
 
   const response = await fetch(`${hubUrl}/federation/register`, {
     method: "POST",
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
     body: JSON.stringify(registerBody(newNode("pi-from-readme"))),
+    tls: { ca: readFileSync(hubCaFile(join(cwd, "data/hub")), "utf8") }, // the CA npm start's hub made, as its agents trust it
   });
   expect(response.status).toBe(201);
 

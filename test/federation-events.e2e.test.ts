@@ -32,7 +32,7 @@ const send = (client: MqttClient, nodeId: string, kind: NodeToHubKind, message: 
 
 /** GET /api/federation/events as text, with the headers that matter. */
 async function exported(query = "", token = t.adminToken): Promise<{ status: number; type: string | null; next: string | null; link: string | null; text: string }> {
-  const response = await fetch(`${t.hub.httpUrl}/api/federation/events${query}`, { headers: { authorization: `Bearer ${token}` } });
+  const response = await t.fetch(`/api/federation/events${query}`, { headers: { authorization: `Bearer ${token}` } });
   return {
     status: response.status,
     type: response.headers.get("content-type"),
@@ -168,10 +168,10 @@ describe("decision origin in the audit trail", () => {
   test("an operator's decision says so in every view; a role's names its role, rule, inputs and thresholds", async () => {
     const issued = await t.api("POST", "/api/federation/decisions", { type: "FREEZE", target: NODE, payload: { reason: "test" } });
     expect(issued.status).toBe(201);
-    expect(issued.body.origin).toEqual({ kind: "operator" });
-    expect((await t.api("GET", `/api/federation/decisions/${issued.body.id}`)).body.origin).toEqual({ kind: "operator" });
+    expect(issued.body.origin).toEqual({ kind: "operator", name: "admin" });
+    expect((await t.api("GET", `/api/federation/decisions/${issued.body.id}`)).body.origin).toEqual({ kind: "operator", name: "admin" });
     const mode = await t.api("POST", "/api/federation/mode", { mode: "SHADOW", target: NODE });
-    expect(mode.body.origin).toEqual({ kind: "operator" });
+    expect(mode.body.origin).toEqual({ kind: "operator", name: "admin" });
 
     const supervisor: DecisionOrigin = {
       kind: "role",
@@ -184,7 +184,7 @@ describe("decision origin in the audit trail", () => {
     expect(byRole.origin).toEqual(supervisor);
     expect((await t.api("GET", `/api/federation/decisions/${byRole.decision.id}`)).body.origin).toEqual(supervisor);
     const listed = (await t.api("GET", "/api/federation/decisions?limit=3")).body.decisions;
-    expect(listed.map((d: { origin: DecisionOrigin }) => d.origin)).toEqual([supervisor, { kind: "operator" }, { kind: "operator" }]);
+    expect(listed.map((d: { origin: DecisionOrigin }) => d.origin)).toEqual([supervisor, { kind: "operator", name: "admin" }, { kind: "operator", name: "admin" }]);
   });
 });
 

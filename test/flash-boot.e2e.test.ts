@@ -12,7 +12,7 @@
 // MQTTS.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, symlinkSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
 import { arm64AgentBinary, QEMU } from "./support/agent-binary.ts";
@@ -24,7 +24,7 @@ let hub: TestHub;
 let agent: ChildProcess | null = null;
 
 beforeAll(async () => {
-  hub = await startTestHub();
+  hub = await startTestHub(); // TLS on, as every hub by default
 });
 
 afterAll(async () => {
@@ -39,17 +39,18 @@ function unitValues(unit: string, key: string): string[] {
   return [...unit.matchAll(new RegExp(`^${key}=(.*)$`, "gm"))].map((m) => m[1]!);
 }
 
-test("a flashed image boots into a registered, heartbeating node, started the way its unit starts it", async () => {
-  await bootFlashedNode(hub, "pi-boot-01");
+test("a flashed image boots into a registered, heartbeating node, started the way its unit starts it; the card carries the hub's CA and the node pins it for HTTPS and MQTTS", async () => {
+  const { root } = await bootFlashedNode(hub, "pi-boot-01", ["--hub-ca", hub.hub.tls!.caFile]);
+  expect(readFileSync(join(root, "etc/edgefed/hub-ca.pem"), "utf8")).toBe(hub.hub.tls!.ca);
 }, 180_000);
 
-test("with TLS on, the card carries the hub's CA and the node registers and heartbeats over HTTPS and MQTTS pinning it", async () => {
-  const tlsHub = await startTestHub({ tls: true });
+test("a lab hub in plaintext (EDGEFED_ALLOW_PLAINTEXT=1): a card for its http:// URL carries no CA and the node still boots into it", async () => {
+  const plainHub = await startTestHub({ tls: false });
   try {
-    const { root } = await bootFlashedNode(tlsHub, "pi-boot-tls", ["--hub-ca", tlsHub.hub.tls!.caFile]);
-    expect(readFileSync(join(root, "etc/edgefed/hub-ca.pem"), "utf8")).toBe(tlsHub.hub.tls!.ca);
+    const { root } = await bootFlashedNode(plainHub, "pi-boot-plain");
+    expect(existsSync(join(root, "etc/edgefed/hub-ca.pem"))).toBe(false);
   } finally {
-    await tlsHub.stop();
+    await plainHub.stop();
   }
 }, 180_000);
 

@@ -23,6 +23,7 @@ test("two simulated agents' reports and closes reach the hub", async () => {
   fleet = await Fleet.start({
     nodes: 2,
     hubUrl: hub.hub.httpUrl,
+    hubCa: hub.hub.tls!.caFile, // as npm start's simulated agents pin the hub's CA
     token: hub.enrollmentToken(),
     rate: 0,
     reportEveryS: 0.05,
@@ -32,7 +33,7 @@ test("two simulated agents' reports and closes reach the hub", async () => {
     log: (line) => lines.push(line),
   });
   const exported = async () => {
-    const response = await fetch(`${hub!.hub.httpUrl}/api/federation/events?limit=10000`, { headers: { authorization: `Bearer ${hub!.adminToken}` } });
+    const response = await hub!.fetch(`/api/federation/events?limit=10000`, { headers: { authorization: `Bearer ${hub!.adminToken}` } });
     return (await response.text())
       .split("\n")
       .filter(Boolean)

@@ -16,6 +16,7 @@ import { openSqliteRegistry, type SqliteRegistry } from "../hub/store/sqlite/sql
 import { BUN, freePort, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
 import { eventually, newNode, registerBody } from "./support/hub-harness.ts";
 import { startMosquitto, type RunningMosquitto } from "./support/mosquitto.ts";
+import { seedTestTls, testFetch, trustedTestCas } from "./support/test-tls.ts";
 
 const BURST = 800; // verdict events; under Mosquitto's default max_queued_messages (1000) for the hub's session
 const DECISIONS = 20; // acknowledged within the burst, one every BURST / DECISIONS events
@@ -49,7 +50,7 @@ async function startHubProcess(env: Record<string, string>): Promise<HubProcess>
   child.stdout!.on("data", (chunk) => (output += chunk));
   child.stderr!.on("data", (chunk) => (output += chunk));
   const port = await eventually(() => /HTTP API on [\d.]+:(\d+)/.exec(output)?.[1], 20_000, () => `hub start:\n${output}`);
-  return { child, httpUrl: `http://127.0.0.1:${port}`, output: () => output };
+  return { child, httpUrl: `https://127.0.0.1:${port}`, output: () => output };
 }
 
 function killHard(hub: HubProcess): Promise<void> {
@@ -59,7 +60,7 @@ function killHard(hub: HubProcess): Promise<void> {
 }
 
 async function api(hub: HubProcess, method: string, path: string, body?: unknown, token = ADMIN): Promise<any> {
-  const response = await fetch(`${hub.httpUrl}${path}`, {
+  const response = await testFetch(`${hub.httpUrl}${path}`, {
     method,
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -103,6 +104,7 @@ function connect(credentials: { url: string; username: string; password: string;
     clientId: credentials.client_id,
     username: credentials.username,
     password: credentials.password,
+    ca: trustedTestCas(),
     reconnectPeriod: 0,
     connectTimeout: 5000,
   });
@@ -115,10 +117,11 @@ function publishAll(client: MqttClient, messages: Message[], onAck: (index: numb
 
 async function killAfterBurst(broker: "embedded" | "mosquitto"): Promise<void> {
   const dataDir = tempDir("edgefed-hub-kill-");
+  seedTestTls(dataDir); // the hub serves the test run's certificate, which the test's clients trust
   let env: Record<string, string> = { EDGEFED_DATA_DIR: dataDir };
   if (broker === "embedded") {
     // The same port after the restart, as a real hub's; nodes reconnect to it.
-    env = { ...env, EDGEFED_MQTT_HOST: "127.0.0.1", EDGEFED_MQTT_PORT: String(await freePort()) };
+    env = { ...env, EDGEFED_MQTT_HOST: "127.0.0.1", EDGEFED_MQTTS_PORT: String(await freePort()) };
   } else {
     const mosquitto = await startMosquitto({ dynsec: true });
     brokers.push(mosquitto);

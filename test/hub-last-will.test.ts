@@ -9,6 +9,7 @@ import { HUB_STATE_TOPIC } from "../protocol/topics.ts";
 import { BUN, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
 import { eventually } from "./support/hub-harness.ts";
 import { startMosquitto, type RunningMosquitto } from "./support/mosquitto.ts";
+import { seedTestTls } from "./support/test-tls.ts";
 
 let mosquitto: RunningMosquitto;
 const children: ChildProcess[] = [];
@@ -19,6 +20,7 @@ afterAll(async () => {
 });
 
 function startHubProcess(dataDir: string): { hub: ChildProcess; output: () => string } {
+  seedTestTls(dataDir); // the certificate the test Mosquitto serves too: the hub trusts it
   const hub = spawn(BUN, [join(REPO_ROOT, "hub/main.ts")], {
     env: {
       ...process.env,
@@ -46,7 +48,7 @@ test("hub/state: online while running, offline by last will after kill -9 and af
   // drop that user's sessions; the watcher (same user) connects after it.
   const killed = startHubProcess(dataDir);
   await eventually(() => killed.output().includes("HTTP API on"), 15_000, "hub started");
-  const watcher = await mqtt.connectAsync(mosquitto.url, { username: mosquitto.admin!.username, password: mosquitto.admin!.password, clientId: "will-watcher", reconnectPeriod: 0 });
+  const watcher = await mqtt.connectAsync(mosquitto.url, { username: mosquitto.admin!.username, password: mosquitto.admin!.password, clientId: "will-watcher", ca: mosquitto.ca!, reconnectPeriod: 0 });
   let last: { state: string; ts: number } | null = null;
   watcher.on("message", (_topic, payload, packet) => {
     if (payload.length > 0) last = { ...JSON.parse(payload.toString()), retain: packet.retain };
@@ -65,7 +67,7 @@ test("hub/state: online while running, offline by last will after kill -9 and af
   await eventually(() => last?.state === "offline", 10_000, "clean stop: hub offline");
 
   // A late subscriber sees the retained offline.
-  const late = await mqtt.connectAsync(mosquitto.url, { username: mosquitto.admin!.username, password: mosquitto.admin!.password, clientId: "late-watcher", reconnectPeriod: 0 });
+  const late = await mqtt.connectAsync(mosquitto.url, { username: mosquitto.admin!.username, password: mosquitto.admin!.password, clientId: "late-watcher", ca: mosquitto.ca!, reconnectPeriod: 0 });
   const retained = new Promise<string>((resolve) => late.once("message", (_t, payload) => resolve(payload.toString())));
   await late.subscribeAsync(HUB_STATE_TOPIC, { qos: 1 });
   expect(JSON.parse(await retained)).toMatchObject({ state: "offline" });

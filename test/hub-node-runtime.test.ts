@@ -11,6 +11,7 @@ import { connect as connectTls } from "node:tls";
 import { nodeTopic } from "../protocol/topics.ts";
 import { BUN, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
 import { connectNode, eventually, newNode, registerBody } from "./support/hub-harness.ts";
+import { hubCaFile } from "./support/test-tls.ts";
 import { startWebhookSink } from "./support/webhook-sink.ts";
 import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres } from "./support/postgres.ts";
 
@@ -31,6 +32,7 @@ const nodeEnv = (dataDir: string) => ({
   EDGEFED_HTTP_PORT: "0",
   EDGEFED_MQTT_HOST: "127.0.0.1",
   EDGEFED_MQTT_PORT: "0",
+  EDGEFED_MQTTS_PORT: "0",
   EDGEFED_ADMIN_TOKEN: "node-admin-token-0123456789",
   EDGEFED_FLUSH_MS: "100",
   EDGEFED_ALERT_WEBHOOK_URL: webhook.url,
@@ -69,7 +71,10 @@ test("the hub bundle runs under Node with better-sqlite3 and registers a node", 
 
   const { hub, log } = startNodeHub(bundle, nodeEnv(dataDir));
   const port = await eventually(() => /HTTP API on [\d.]+:(\d+)/.exec(log())?.[1], 15_000, "the hub under Node to listen");
-  const url = `http://127.0.0.1:${port}`;
+  const url = `https://127.0.0.1:${port}`;
+  // TLS is on by default: everything below trusts the CA the hub made at its first start.
+  const ca = readFileSync(hubCaFile(dataDir), "utf8");
+  const fetch = (input: string, init: RequestInit = {}) => globalThis.fetch(input, { ...init, tls: { ca } });
 
   const health = await (await fetch(`${url}/health`)).json();
   expect(health).toMatchObject({ status: "ok", store: "up", broker: "up", runtime: expect.stringMatching(/^node v\d+/) });
@@ -87,7 +92,7 @@ test("the hub bundle runs under Node with better-sqlite3 and registers a node", 
   expect(response.status).toBe(201);
   const registration = (await response.json()) as { mqtt: { url: string; username: string; password: string; client_id: string } };
 
-  const client = await connectNode(registration.mqtt);
+  const client = await connectNode(registration.mqtt, { ca });
   await client.publishAsync(
     nodeTopic(node.nodeId, "heartbeat"),
     JSON.stringify({ seq: 1, ts: Date.now(), uptime_s: 1, load: [0, 0, 0], rss_bytes: 1, mode: "LIVE", connectivity: "online", simulated: false, outbox_depth: 0, kernel: { evaluated: 0, passed: 0, held: 0, duplicates: 0, recovered: 0 } }),

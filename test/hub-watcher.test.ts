@@ -31,7 +31,8 @@ afterAll(async () => {
 });
 
 const port = () => new URL(t.hub.mqttUrl).port;
-const subArgs = (password: string, clientId: string) => ["-h", "127.0.0.1", "-p", port(), "-u", WATCHER_USERNAME, "-P", password, "-i", clientId, "-v", "-t", `${ROOT}/#`];
+// Over MQTTS, trusting the hub's CA as an operator's mosquitto_sub does (--cafile).
+const subArgs = (password: string, clientId: string) => ["-h", "127.0.0.1", "-p", port(), "--cafile", t.hub.tls!.caFile, "-u", WATCHER_USERNAME, "-P", password, "-i", clientId, "-v", "-t", `${ROOT}/#`];
 
 test("mosquitto_sub with the watch token sees a node's heartbeat", async () => {
   const sub = spawn("mosquitto_sub", [...subArgs(t.watchToken, `${WATCHER_CLIENT_PREFIX}ops`), "-W", "20"], { stdio: ["ignore", "pipe", "pipe"] });
@@ -70,7 +71,7 @@ test.each([
 });
 
 test("the watcher is sent QoS 0 whatever it subscribes with: nothing waits in the hub for its acks", async () => {
-  const watcher = await mqtt.connectAsync(t.hub.mqttUrl, { clientId: `${WATCHER_CLIENT_PREFIX}qos`, username: WATCHER_USERNAME, password: t.watchToken, reconnectPeriod: 0 });
+  const watcher = await mqtt.connectAsync(t.hub.mqttUrl, { ca: t.hub.tls!.ca, clientId: `${WATCHER_CLIENT_PREFIX}qos`, username: WATCHER_USERNAME, password: t.watchToken, reconnectPeriod: 0 });
   const delivered: number[] = [];
   watcher.on("message", (topic, _payload, packet) => topic.endsWith("/verdicts") && delivered.push(packet.qos));
   await watcher.subscribeAsync(nodeTopic(NODE, "verdicts"), { qos: 1 });
@@ -81,7 +82,7 @@ test("the watcher is sent QoS 0 whatever it subscribes with: nothing waits in th
 });
 
 test("the watcher cannot publish, not even to a node's cmd", async () => {
-  const watcher = await mqtt.connectAsync(t.hub.mqttUrl, { clientId: `${WATCHER_CLIENT_PREFIX}pub`, username: WATCHER_USERNAME, password: t.watchToken, reconnectPeriod: 0 });
+  const watcher = await mqtt.connectAsync(t.hub.mqttUrl, { ca: t.hub.tls!.ca, clientId: `${WATCHER_CLIENT_PREFIX}pub`, username: WATCHER_USERNAME, password: t.watchToken, reconnectPeriod: 0 });
   const closed = new Promise<void>((resolve) => watcher.once("close", () => resolve()));
   watcher.publish(nodeTopic(NODE, "cmd"), '{"forged":true}', { qos: 1 });
   await closed; // the embedded broker closes a client on an unauthorised publish

@@ -99,7 +99,7 @@ describe.each(brokers)("hub with the %s broker", (brokerKind) => {
     const badToken = await t.api("POST", "/federation/register", registerBody(newNode("bad-token")), "efe_not-a-token");
     expect(badToken.status).toBe(401);
     expect(badToken.body).toEqual({ error: "invalid_token", detail: expect.any(String) });
-    const noToken = await fetch(`${t.hub.httpUrl}/federation/register`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const noToken = await t.fetch(`/federation/register`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     expect(noToken.status).toBe(401);
 
     const badArch = await t.api("POST", "/federation/register", registerBody(newNode("bad-arch"), { arch: "armv7" }, false), token);
@@ -117,7 +117,7 @@ describe.each(brokers)("hub with the %s broker", (brokerKind) => {
     expect(huge.status).toBe(413);
     expect(huge.body.error).toBe("payload_too_large");
 
-    const form = await fetch(`${t.hub.httpUrl}/federation/register`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "text/plain" }, body: "x" });
+    const form = await t.fetch(`/federation/register`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "text/plain" }, body: "x" });
     expect(form.status).toBe(415);
   });
 

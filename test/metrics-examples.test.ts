@@ -36,7 +36,7 @@ let agentScrape: string;
 beforeAll(async () => {
   // Per-node gauges on, so their names are in the scrape too.
   hub = await startTestHub({ env: { EDGEFED_METRICS_PER_NODE: "1" } });
-  hubScrape = await (await fetch(`${hub.hub.httpUrl}/metrics`, { headers: { authorization: `Bearer ${hub.adminToken}` } })).text();
+  hubScrape = await (await hub.fetch(`/metrics`, { headers: { authorization: `Bearer ${hub.adminToken}` } })).text();
   agent = await Agent.start(testAgentConfig(null, "examples-agent", { apiPort: 0 }));
   agentScrape = (await callLocalApi(agent, "/v1/metrics")).body;
 });

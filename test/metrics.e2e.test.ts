@@ -32,7 +32,7 @@ afterAll(async () => {
 });
 
 async function getMetrics(hub: TestHub, token: string | null): Promise<Response> {
-  return fetch(`${hub.hub.httpUrl}/metrics`, { headers: token === null ? {} : { authorization: `Bearer ${token}` } });
+  return hub.fetch(`/metrics`, { headers: token === null ? {} : { authorization: `Bearer ${token}` } });
 }
 
 async function scrape(hub = t, token = metricsToken): Promise<Exposition> {

@@ -43,7 +43,7 @@ async function startAgent(nodeId: string, logs: string[]): Promise<Agent> {
 
 /** A client with the hub's own broker credentials: the publish rights the attack needs. */
 async function asHub(): Promise<MqttClient> {
-  const client = await mqtt.connectAsync(mosquitto.url, { username: mosquitto.admin!.username, password: mosquitto.admin!.password, clientId: `attacker-${clients.length}`, reconnectPeriod: 0 });
+  const client = await mqtt.connectAsync(mosquitto.url, { username: mosquitto.admin!.username, password: mosquitto.admin!.password, ca: mosquitto.ca!, clientId: `attacker-${clients.length}`, reconnectPeriod: 0 });
   clients.push(client);
   return client;
 }

@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import type { MqttClient } from "mqtt";
 import { nodeTopic } from "../protocol/topics.ts";
-import { heartbeatPayload } from "./fixtures/heartbeat.ts";
+import { heartbeat as heartbeatPayload } from "./support/node-payloads.ts";
 import { removeTempDirs } from "./helpers.ts";
 import { connectNode, eventually, newNode, registerBody, startTestHub, type TestHub } from "./support/hub-harness.ts";
 import { requestFrom, type AnswerFrom } from "./support/http-from.ts";
@@ -34,7 +34,7 @@ function register(t: TestHub, source: string, token: string, headers: Record<str
 }
 
 async function rateLimited(t: TestHub, limit: string): Promise<number> {
-  const response = await fetch(`${t.hub.httpUrl}/metrics`, { headers: { authorization: `Bearer ${t.adminToken}` } });
+  const response = await t.fetch(`/metrics`, { headers: { authorization: `Bearer ${t.adminToken}` } });
   return sampleValue(parsePrometheusText(await response.text()), "edgefed_rate_limited_total", { limit });
 }
 
@@ -105,7 +105,7 @@ describe("HTTP rate limits", () => {
     const { before, refusal } = await untilRefused(read, 5);
     expect(before.slice(0, 2)).toEqual([200, 200]);
     expectRateLimited(refusal);
-    expect(refusal.body.detail).toContain("admin requests with this token");
+    expect(refusal.body.detail).toContain("API requests with this token or session");
     // A wrong token is refused as such, not rate limited: it never reaches a bucket.
     expect((await read("wrong-token-0123456789abcdefgh")).status).toBe(401);
     await eventually(async () => (await read()).status === 200, 10_000, "an admin read accepted after the refill");

@@ -41,6 +41,7 @@ const hubEnv = () => ({
   EDGEFED_HTTP_PORT: "0",
   EDGEFED_MQTT_HOST: "127.0.0.1",
   EDGEFED_MQTT_PORT: "0",
+  EDGEFED_MQTTS_PORT: "0", // TLS is on: the embedded broker listens on MQTTS only
   EDGEFED_ADMIN_TOKEN: "signal-admin-token-0123456789abcdef",
 });
 

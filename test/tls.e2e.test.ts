@@ -127,8 +127,9 @@ for (const { name, mosquitto } of BROKERS) {
 
 describe("TLS on: pinning", () => {
   test("an agent pinning one hub's CA refuses another hub whose certificate comes from another CA", async () => {
-    const trusted = await tlsHub();
-    const other = await tlsHub();
+    // Each with a CA of its own (test hubs share the run's CA otherwise).
+    const trusted = await tlsHub({ ownCa: true });
+    const other = await tlsHub({ ownCa: true });
     const identity = { nodeId: "pinned-node", keys: generateKeyPair(), createdAt: Date.now() };
     const advertisement = { capabilities: ["kernel"], arch: "x64" as const, version: "0.1.0-test" };
     const refused = await registerOnce(other.hub.httpUrl, other.enrollmentToken(), identity, advertisement, Date.now(), trusted.hub.tls!.ca);
@@ -224,8 +225,8 @@ describe("TLS on: reload and plaintext allowed", () => {
     expect(outcome).toBe("connected");
   });
 
-  test("with TLS off, /health says everything is plaintext", async () => {
-    const hub = await startTestHub();
+  test("with TLS off (plaintext allowed), /health says everything is plaintext", async () => {
+    const hub = await startTestHub({ tls: false });
     hubs.push(hub);
     expect((await hub.api("GET", "/health")).body).toMatchObject({ tls: false, plaintext: true });
   });

@@ -4,23 +4,27 @@
 // result). A package reaches a node and succeeds exactly once; a kind the
 // node does not know fails with the list it does; a killed node's package
 // is placed again and completes once, and the killed node's late result is
-// refused and recorded; a hub restart mid-lease loses nothing; a deadline
+// refused and recorded; a hub restart mid-lease loses nothing; an agent
+// restarted mid-job resumes a resumable kind under the same attempt; a deadline
 // expires a package nobody can take; gate.replay fanned out to the fleet
 // gives each node's tally, equal to `npm run gate` over the same intents.
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Agent } from "../agent/agent.ts";
+import { Agent } from "../agent/agent.ts";
+import { WORK_KIND_TABLE, type WorkKind } from "../agent/work-kinds.ts";
 import { BUN, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
 import { startOnlineAgent, testAgentConfig } from "./support/agent-harness.ts";
 import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
 import { startHandWorkNode, type HandWorkNode } from "./support/work-node.ts";
 
 let t: TestHub;
+/** Work goes only to healthy nodes, and real agents report this machine's load, which other tests raise: never degraded by load here. */
+const env = { EDGEFED_DEGRADED_LOAD: "1000" };
 const agents: Agent[] = [];
 const handNodes: HandWorkNode[] = [];
 beforeAll(async () => {
-  t = await startTestHub();
+  t = await startTestHub({ env });
 });
 afterEach(async () => {
   for (const node of handNodes.splice(0)) await node.kill();
@@ -101,11 +105,31 @@ test("a hub restart mid-lease loses nothing: the holder's result after the resta
   await holder.kill();
   const { dataDir } = t;
   await t.stop();
-  t = await startTestHub({ dataDir });
+  t = await startTestHub({ dataDir, env });
   expect(await detail(id)).toMatchObject({ state: "leased", node: "wk-holder", attempt: 1 });
   await holder.reconnect(t);
   await holder.result(offer, { survived: true });
   expect(await finished(id)).toMatchObject({ state: "succeeded", attempt: 1, result: { survived: true } });
+}, 40_000);
+
+test("an agent restarted mid-job resumes a resumable kind under the same attempt: the hub keeps its lease while the node is offline", async () => {
+  let runs = 0;
+  // The first run never ends (the stop interrupts it); the run after the restart answers.
+  const probe: WorkKind = { resumable: true, run: () => (++runs === 1 ? new Promise(() => {}) : { runs }) };
+  const config = testAgentConfig(t, "wk-resume", { capabilities: ["kernel", "resume.probe"], workKinds: { ...WORK_KIND_TABLE, "resume.probe": probe } });
+  const agent = await startOnlineAgent(t, config, agents);
+  expect((await t.api("GET", "/federation/nodes/wk-resume")).body.resumable_kinds).toEqual(["diagnostics", "gate.replay", "resume.probe"]);
+  const { id } = await submit({ kind: "resume.probe", requires: ["resume.probe"], lease_s: 60 });
+  await eventually(async () => (await detail(id)).state === "running", 10_000, "the package running on wk-resume");
+  await agent.stop();
+  await eventually(async () => (await t.api("GET", "/federation/nodes/wk-resume")).body.health?.state === "offline", 10_000, "wk-resume offline");
+  const ticks = t.hub.workScheduler.ticks;
+  await eventually(() => t.hub.workScheduler.ticks >= ticks + 2, 10_000, "two scheduler ticks with the node offline");
+  expect(await detail(id)).toMatchObject({ state: "running", node: "wk-resume", attempt: 1 });
+  await Agent.start(config).then((again) => agents.push(again));
+  const pkg = await finished(id);
+  expect(pkg).toMatchObject({ state: "succeeded", node: "wk-resume", attempt: 1, result: { runs: 2 } });
+  expect(pkg.attempts).toEqual([expect.objectContaining({ attempt: 1, node: "wk-resume", outcome: "succeeded" })]);
 }, 40_000);
 
 test("a deadline expires a package nobody can take", async () => {

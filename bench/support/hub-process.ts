@@ -1,11 +1,15 @@
 // A hub as its own process for benchmarks (bun hub/main.ts on free ports, the
 // embedded broker unless told otherwise), an enrollment token made the way an
 // operator makes one (`hub token create`), and nodes registered over HTTP.
-// TLS=1 in the environment: the hub with EDGEFED_TLS=on, its CA made before
-// it starts (as it would make it) so a Mosquitto and every client can use it.
+// TLS=1 in the environment: the hub with EDGEFED_TLS=on, with the test run's
+// CA and server certificate (test/support/test-tls.ts) seeded into its data
+// dir before it starts, so a Mosquitto, every client and the test browser
+// trust it; without, the lab's plaintext (EDGEFED_TLS=off with
+// EDGEFED_ALLOW_PLAINTEXT=1), which the figures without -tls are measured on.
 import { join } from "node:path";
 import { loadHubTls, type HubTls } from "../../hub/tls/hub-pki.ts";
 import { generateKeyPair } from "../../protocol/signing.ts";
+import { seedTestTls } from "../../test/support/test-tls.ts";
 import { startChild, type Child } from "./child.ts";
 
 export const BENCH_ADMIN_TOKEN = "bench-admin-token-0123456789";
@@ -20,12 +24,13 @@ export function hubProcessEnv(dataDir: string): Record<string, string> {
     EDGEFED_MQTT_HOST: "127.0.0.1",
     EDGEFED_MQTT_PORT: "0",
     EDGEFED_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
-    ...(BENCH_TLS ? { EDGEFED_TLS: "on", EDGEFED_MQTTS_PORT: "0" } : {}),
+    ...(BENCH_TLS ? { EDGEFED_TLS: "on", EDGEFED_MQTTS_PORT: "0" } : { EDGEFED_TLS: "off", EDGEFED_ALLOW_PLAINTEXT: "1" }),
   };
 }
 
 /** With TLS=1, the hub's TLS material in `dataDir`; null without. */
 export function hubTls(dataDir: string): HubTls | null {
+  if (BENCH_TLS) seedTestTls(dataDir);
   return BENCH_TLS ? loadHubTls({ dataDir, extraSans: [], certFile: "", keyFile: "", caFile: "" }, Date.now(), () => {}) : null;
 }
 

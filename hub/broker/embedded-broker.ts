@@ -5,7 +5,7 @@
 // retained heartbeat), which Mosquitto's roles cannot express.
 import { Aedes, type Client } from "aedes";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
-import { createServer as createTlsServer, type Server as TlsServer } from "node:tls";
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from "node:tls";
 import { ROOT } from "../../protocol/topics.ts";
 import { hashSecret, randomSecret, secretMatches } from "../identity/secrets.ts";
 import { nodeMayPublish, nodeMaySubscribe } from "./acl.ts";
@@ -79,8 +79,13 @@ export async function startEmbeddedBroker(options: {
   port: number;
   /** False: no plaintext listener (needs `tls`). Default true. */
   plaintext?: boolean;
-  /** An MQTTS listener on `tls.port` (0: any free one) with this certificate. */
-  tls?: BrokerCertificate & { port: number };
+  /**
+   * An MQTTS listener on `tls.port` (0: any free one) with this certificate.
+   * With `clientCa` (mutual TLS required) the handshake refuses a client
+   * without a certificate from that CA, and a client whose certificate's CN
+   * is not the user it logs in as is refused at CONNECT.
+   */
+  tls?: BrokerCertificate & { port: number; clientCa?: string };
   /** Node password hashes known at start (from the registry). */
   nodes: Iterable<{ nodeId: string; passwordHash: string }>;
   /** Hash of the watch token, the watcher's password. */
@@ -95,8 +100,12 @@ export async function startEmbeddedBroker(options: {
   const hubPassword = randomSecret(32);
   const hubPasswordHash = hashSecret(hubPassword);
 
+  const clientCa = options.tls?.clientCa;
   const broker = await Aedes.createBroker({
     authenticate(client, username, password, done) {
+      if (clientCa !== undefined && (username === undefined || certificateName(client) !== username)) {
+        return done(authError("the client certificate's CN is not the user name"), false);
+      }
       if (username === HUB_USERNAME && secretMatches(password, hubPasswordHash) && client.id.startsWith(HUB_CLIENT_PREFIX)) {
         identities.set(client, { role: "hub" });
         return done(null, true);
@@ -152,7 +161,8 @@ export async function startEmbeddedBroker(options: {
   if (!plaintext && !options.tls) throw new Error("the embedded broker needs a plaintext or a TLS listener");
   const plainServer: Server | null = plaintext ? createServer(handle) : null;
   // aedes handles a TLS socket like a plain one: the handshake is done before "secureConnection".
-  const tlsServer: TlsServer | null = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key, minVersion: "TLSv1.2" }) : null;
+  const mutualTls = clientCa !== undefined ? { ca: clientCa, requestCert: true, rejectUnauthorized: true } : {};
+  const tlsServer: TlsServer | null = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key, minVersion: "TLSv1.2", ...mutualTls }) : null;
   tlsServer?.on("secureConnection", handle);
   const servers = [plainServer, tlsServer].filter((server): server is Server => server !== null);
   const plaintextPort = plainServer ? await listen(plainServer, options.port, options.host) : null;
@@ -184,7 +194,7 @@ export async function startEmbeddedBroker(options: {
     plaintextPort,
     setTlsCertificate(certificate) {
       if (!tlsServer) throw new Error("the embedded broker has no TLS listener");
-      tlsServer.setSecureContext({ cert: certificate.cert, key: certificate.key });
+      tlsServer.setSecureContext({ cert: certificate.cert, key: certificate.key, ...(clientCa !== undefined ? { ca: clientCa } : {}) });
     },
     access,
     hubCredentials: { username: HUB_USERNAME, password: hubPassword },
@@ -194,6 +204,13 @@ export async function startEmbeddedBroker(options: {
       await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     },
   };
+}
+
+/** The CN of the certificate a client presented (undefined on plaintext or without one). */
+function certificateName(client: Client): string | undefined {
+  const socket = (client as unknown as { conn?: Partial<TLSSocket> }).conn;
+  const subject = socket?.getPeerCertificate?.()?.subject as { CN?: string | string[] } | undefined;
+  return typeof subject?.CN === "string" ? subject.CN : undefined;
 }
 
 /** Listens on `port` (0: any free one) and returns the port listened on. */

@@ -20,7 +20,8 @@ const QUIET_MS = 300;
 
 let broker: RunningMosquitto;
 let access: BrokerAccess;
-let admin: { username: string; password: string };
+/** The dynsec admin's login, with the CA of the broker's MQTTS listener (the test run's). */
+let admin: { username: string; password: string; ca: string };
 let watcher: MqttClient;
 const seen: { topic: string; payload: string }[] = [];
 const clients: MqttClient[] = [];
@@ -28,7 +29,7 @@ const clients: MqttClient[] = [];
 beforeAll(async () => {
   broker = await startMosquitto({ dynsec: true });
   if (!broker.admin) throw new Error("dynsec broker without admin");
-  admin = broker.admin;
+  admin = { ...broker.admin, ca: broker.ca! };
   // The hub user is the dynsec admin here, as in a small deployment.
   access = await connectMosquittoDynsec({ url: broker.url, ...admin, hubUsername: admin.username, timeoutMs: 5_000 });
   watcher = await mqtt.connectAsync(broker.url, { ...admin, clientId: "test-watcher", reconnectPeriod: 0 });
@@ -57,7 +58,7 @@ async function until(what: string, check: () => boolean, ms = WAIT_MS): Promise<
 }
 
 function connect(username: string, password: string, clientId = username): Promise<MqttClient> {
-  return mqtt.connectAsync(broker.url, { username, password, clientId, reconnectPeriod: 0, connectTimeout: WAIT_MS }).then((client) => {
+  return mqtt.connectAsync(broker.url, { username, password, clientId, ca: broker.ca!, reconnectPeriod: 0, connectTimeout: WAIT_MS }).then((client) => {
     clients.push(client);
     return client;
   });
@@ -294,15 +295,15 @@ describe("connectMosquittoDynsec", () => {
   test("bad admin credentials fail within the timeout with the broker's reason", async () => {
     const started = Date.now();
     await expect(
-      connectMosquittoDynsec({ url: broker.url, username: admin.username, password: "wrong", hubUsername: admin.username, timeoutMs: 1_000 }),
+      connectMosquittoDynsec({ url: broker.url, username: admin.username, password: "wrong", ca: admin.ca, hubUsername: admin.username, timeoutMs: 1_000 }),
     ).rejects.toThrow(/not connected .* within 1000 ms: .*[Nn]ot authori[sz]ed/);
     expect(Date.now() - started).toBeLessThan(3_000);
   });
 });
 
-describe("startMosquitto without dynsec", () => {
+describe("startMosquitto without dynsec, in plaintext", () => {
   test("allows anonymous clients and comes back on the same port after stop()", async () => {
-    const plain = await startMosquitto();
+    const plain = await startMosquitto({ tls: false });
     try {
       expect(plain.admin).toBeNull();
       expect(plain.url).toBe(`mqtt://127.0.0.1:${plain.port}`);

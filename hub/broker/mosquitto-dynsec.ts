@@ -23,7 +23,7 @@
 // the hub brings every node role whose ACLs differ up to date.
 import { randomBytes } from "node:crypto";
 import mqtt, { type MqttClient } from "mqtt";
-import { brokerAddress, brokerTrust } from "../../lib/mqtt-url.ts";
+import { brokerAddress, brokerTrust, type ClientCertificate } from "../../lib/mqtt-url.ts";
 import { isNodeId, ROOT } from "../../protocol/topics.ts";
 import { nodePublishTopics, nodeSubscribeTopics } from "./acl.ts";
 import { isReservedNodeId, type BrokerAccess, type NodeGrant } from "./broker-access.ts";
@@ -83,6 +83,8 @@ export async function connectMosquittoDynsec(options: {
   hubUsername: string;
   /** For an mqtts:// broker: the CA its certificate must chain to (PEM). */
   ca?: string;
+  /** The hub's own client certificate, for a listener with require_certificate. */
+  clientCertificate?: ClientCertificate | null;
   timeoutMs?: number;
   log?: (line: string) => void;
 }): Promise<BrokerAccess> {
@@ -104,7 +106,7 @@ export async function connectMosquittoDynsec(options: {
 
   const client: MqttClient = mqtt.connect({
     ...brokerAddress(options.url),
-    ...brokerTrust(options.url, options.ca),
+    ...brokerTrust(options.url, options.ca, options.clientCertificate),
     clientId: DYNSEC_CLIENT_ID,
     username: options.username,
     password: options.password,

@@ -2,7 +2,9 @@
 // hub's Ed25519 key, stored in the audit trail, published on each target's
 // `cmd` topic, and folded into the desired policy kept retained on
 // `nodes/{node}/policy` or `fleet/policy`. An OVERRIDE folds those policies
-// again without the decision it reverses (override.ts).
+// again without the decision it reverses (override.ts). A RESEARCH_TASK
+// reaches the nodes that take research as work as a work package instead of
+// on `cmd`, and the package's outcome is their ack (research-packages.ts).
 import { z } from "zod";
 import { applyPolicyUpdate, DEFAULT_POLICY, type KernelPolicy } from "../../kernel/policy.ts";
 import { decisionEffect, type DecisionEffect, type TargetModels } from "../../protocol/decision-policy.ts";
@@ -15,8 +17,11 @@ import type { HubContext } from "../hub-context.ts";
 import { randomSecret } from "../identity/secrets.ts";
 import type { StoredDecision, StoreTransaction } from "../store/hub-store.ts";
 import { modelsTargetsAllow } from "./allocation-models.ts";
-import { OPERATOR, type DecisionOrigin } from "./decision-origin.ts";
+import { appendAudit } from "../audit/audit-chain.ts";
+import { OPERATOR, originActor, type DecisionOrigin } from "./decision-origin.ts";
 import { linkOverride, refoldPolicies } from "./override.ts";
+import { ackOfPackage, addResearchPackages, decisionToAcknowledge, hasResearchPackage, takesResearchAsWork } from "./research-packages.ts";
+import type { WorkPackage } from "../work/work-model.ts";
 
 export const DEFAULT_EXPIRY_S = 3600;
 /** The error of the ack-like row that closes a decision its node never acknowledged before it was removed. */
@@ -49,6 +54,8 @@ export interface IssuedDecision {
   origin: DecisionOrigin;
   seq: number;
   targets: string[];
+  /** The targets sent a work package instead of the decision (a RESEARCH_TASK); empty for every other type. */
+  byWork: string[];
   published: boolean;
 }
 
@@ -190,6 +197,9 @@ export class Decisions {
       const seq = await tx.decisions.nextSeq();
       const decision: DecisionMessage = signMessage({ ...unsigned, seq }, hub.identity.keys.privateKey);
       await tx.decisions.add(decision, targets, origin);
+      const byWork = request.type === "RESEARCH_TASK" ? targets.filter((node) => takesResearchAsWork(hub.fleet.get(node))) : [];
+      if (byWork.length > 0) await addResearchPackages(tx, decision, byWork);
+      await appendAudit(tx, { at: now, actor: originActor(origin), action: "decision.issue", subject: decision.id, detail: { type: decision.type, target: decision.target, targets: targets.length } });
       let next = new Map<string, KernelPolicy>();
       if (effect.kind === "policy") next = this.foldedInto(policyTargets, effect);
       else if (overriding) {
@@ -203,7 +213,7 @@ export class Decisions {
         policies.set(target, message);
       }
       if (dryRun) throw new DryRunRollback({ targets });
-      return { seq, decision, policies, targets };
+      return { seq, decision, policies, targets, byWork };
     });
     let outcome: Awaited<typeof written>;
     try {
@@ -212,17 +222,18 @@ export class Decisions {
       if (error instanceof DryRunRollback) return error.outcome;
       throw error;
     }
-    const { seq, decision, policies, targets } = outcome;
+    const { seq, decision, policies, targets, byWork } = outcome;
     for (const [target, message] of policies) this.desired.set(target, message);
     hub.metrics.decisionIssued(decision.type, origin);
     this.changed(decision.id);
     if (overridden && origin.kind === "operator") for (const listener of this.overrideListeners) listener(overridden, now);
     const reverses = overriding ? `, reverses ${(request.payload as OverridePayload).overridden_decision_id}` : "";
     const by = origin.kind === "role" ? ` by role ${origin.role} (${origin.rule})` : "";
-    hub.log(`decision ${decision.id} ${decision.type} -> ${decision.target}${by} (${targets.length} node(s)${reverses}, ${policies.size} desired policies)`);
+    const asWork = byWork.length > 0 ? `, ${byWork.length} as work packages` : "";
+    hub.log(`decision ${decision.id} ${decision.type} -> ${decision.target}${by} (${targets.length} node(s)${asWork}${reverses}, ${policies.size} desired policies)`);
     for (const listener of this.issuedListeners) {
       try {
-        listener({ decision, origin, seq, targets });
+        listener({ decision, origin, seq, targets, byWork });
       } catch (error) {
         hub.log(`after decision ${decision.id}: ${(error as Error).message}`); // issued all the same
       }
@@ -230,12 +241,12 @@ export class Decisions {
 
     const payload = JSON.stringify(decision);
     const publishes = [
-      ...targets.map((node) => hub.publish(nodeTopic(node, "cmd"), payload, deliveryOf("cmd"))),
+      ...targets.filter((node) => !byWork.includes(node)).map((node) => hub.publish(nodeTopic(node, "cmd"), payload, deliveryOf("cmd"))),
       ...[...policies].map(([target, message]) => hub.publish(policyTopic(target), JSON.stringify(message), policyDelivery(target))),
     ];
     const published = await withTimeout(Promise.all(publishes), PUBLISH_TIMEOUT_MS);
     if (!published) hub.log(`decision ${decision.id}: the broker did not confirm delivery in time; it is sent again when the node next connects`);
-    return { decision, origin, seq, targets, published };
+    return { decision, origin, seq, targets, byWork, published };
   }
 
   /**
@@ -287,6 +298,22 @@ export class Decisions {
     return problem;
   }
 
+  /**
+   * Inside the transaction that finished a work package: if it ran a
+   * RESEARCH_TASK, records its outcome as its node's ack of that decision.
+   * Returns what to tell once committed (metrics, the live stream), or null.
+   */
+  async acknowledgeFromWork(tx: StoreTransaction, pkg: WorkPackage, at: number): Promise<(() => void) | null> {
+    const stored = await decisionToAcknowledge(tx, pkg);
+    if (!stored) return null;
+    const ack = ackOfPackage(pkg, at);
+    await tx.decisions.addAck(stored.message.id, ack);
+    return () => {
+      this.hub.metrics.decisionAcked(stored.message.type, stored.origin, ack.ok);
+      this.changed(stored.message.id);
+    };
+  }
+
   desiredPolicy(target: string): DesiredPolicyMessage | undefined {
     return this.desired.get(target);
   }
@@ -324,6 +351,8 @@ export class Decisions {
       return;
     }
     for (const message of pending) {
+      // A research task it got as a work package: the package's outcome acknowledges it.
+      if (message.type === "RESEARCH_TASK" && (await hasResearchPackage(this.hub.store.work, message.id, nodeId).catch(() => false))) continue;
       this.hub
         .publish(nodeTopic(nodeId, "cmd"), JSON.stringify(message), deliveryOf("cmd"))
         .catch((error) => this.hub.log(`redelivering ${message.id} to ${nodeId} failed: ${(error as Error).message}`));

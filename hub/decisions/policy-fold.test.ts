@@ -3,19 +3,11 @@
 import { describe, expect, test } from "bun:test";
 import { applyPolicyUpdate, DEFAULT_POLICY, type KernelPolicy, type PolicyUpdate } from "../../kernel/policy.ts";
 import { decisionEffect } from "../../protocol/decision-policy.ts";
-import type { DecisionMessage, DecisionType } from "../../protocol/messages.ts";
+import type { DecisionType } from "../../protocol/messages.ts";
 import type { DecisionHistoryEntry } from "../store/hub-store.ts";
 import { seededRandom } from "../../lib/seeded-random.ts";
+import { entry, T0 } from "../../test/fixtures/decision-history.ts";
 import { foldPolicies, foldPolicy } from "./policy-fold.ts";
-
-const T0 = 1_800_000_000_000;
-let seq = 0;
-
-function entry(type: DecisionType, target: string, payload: Record<string, unknown>, options: { at?: number; overriddenBy?: string } = {}): DecisionHistoryEntry {
-  seq++;
-  const message = { id: `dec_fold${seq}`, seq, type, target, payload, issuedAt: options.at ?? T0 + seq, expiresAt: (options.at ?? T0 + seq) + 1000, sig: "s" } as DecisionMessage;
-  return { seq, message, overriddenBy: options.overriddenBy ?? null };
-}
 
 /** DEFAULT_POLICY with `updates` applied in order. */
 function policyOf(...updates: PolicyUpdate[]): KernelPolicy {

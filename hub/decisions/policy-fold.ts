@@ -18,9 +18,31 @@ export interface FoldTarget {
 export type FoldResult<T> = { ok: true; value: T } | { ok: false; problem: string };
 
 /** A decision of the trail that still counts, with the update it makes. */
-interface Step {
+export interface Step {
+  entry: DecisionHistoryEntry;
   message: DecisionMessage;
   update: PolicyUpdate;
+}
+
+/** The decisions of `history` that change a policy and were not reversed by an OVERRIDE, with their updates, in order. */
+export function policySteps(history: readonly DecisionHistoryEntry[]): FoldResult<Step[]> {
+  const steps: Step[] = [];
+  for (const entry of history) {
+    const { message, overriddenBy } = entry;
+    if (overriddenBy !== null) continue;
+    const effect = decisionEffect(message.type, message.payload, message.issuedAt);
+    if (effect.kind === "record") continue;
+    // A decision that validated when it was issued and no longer does (a field this hub no longer
+    // knows): folding without it would quietly drop its effect, so nothing is folded.
+    if (effect.kind === "invalid") return noLongerFolds(message, effect.violations);
+    steps.push({ entry, message, update: effect.update });
+  }
+  return { ok: true, value: steps };
+}
+
+/** Whether a step is a node's own (addressed to it, issued since it registered); fleet steps are nobody's own. */
+export function isOwnStep(step: Step, { target, since }: FoldTarget): boolean {
+  return step.message.target === target && step.message.issuedAt >= since;
 }
 
 /**
@@ -40,29 +62,22 @@ interface Step {
  * policies over a long trail cost little more than one.
  */
 export function foldPolicies(targets: readonly FoldTarget[], history: readonly DecisionHistoryEntry[]): FoldResult<Map<string, KernelPolicy>> {
-  const steps: Step[] = [];
-  for (const { message, overriddenBy } of history) {
-    if (overriddenBy !== null) continue;
-    const effect = decisionEffect(message.type, message.payload, message.issuedAt);
-    if (effect.kind === "record") continue;
-    // A decision that validated when it was issued and no longer does (a field this hub no longer
-    // knows): folding without it would quietly drop its effect, so nothing is folded.
-    if (effect.kind === "invalid") return noLongerFolds(message, effect.violations);
-    steps.push({ message, update: effect.update });
-  }
+  const counted = policySteps(history);
+  if (!counted.ok) return counted;
+  const steps = counted.value;
 
   // The fleet's policy before each step, and after the last.
   const fleetBefore: KernelPolicy[] = [{ ...DEFAULT_POLICY }];
   for (const step of steps) {
     const current = fleetBefore.at(-1)!;
-    const next = step.message.target === "fleet" ? apply(current, step) : { ok: true as const, value: current };
+    const next = step.message.target === "fleet" ? applyStep(current, step) : { ok: true as const, value: current };
     if (!next.ok) return next;
     fleetBefore.push(next.value);
   }
 
   const policies = new Map<string, KernelPolicy>();
   for (const { target, since } of targets) {
-    const own = (step: Step) => target !== "fleet" && step.message.target === target && step.message.issuedAt >= since;
+    const own = (step: Step) => target !== "fleet" && isOwnStep(step, { target, since });
     const first = steps.findIndex(own);
     if (first < 0) {
       policies.set(target, fleetBefore.at(-1)!);
@@ -71,7 +86,7 @@ export function foldPolicies(targets: readonly FoldTarget[], history: readonly D
     let policy = fleetBefore[first]!;
     for (const step of steps.slice(first)) {
       if (step.message.target !== "fleet" && !own(step)) continue;
-      const next = apply(policy, step);
+      const next = applyStep(policy, step);
       if (!next.ok) return next;
       policy = next.value;
     }
@@ -86,7 +101,7 @@ export function foldPolicy(target: string, history: readonly DecisionHistoryEntr
   return folded.ok ? { ok: true, value: folded.value.get(target)! } : folded;
 }
 
-function apply(policy: KernelPolicy, step: Step): FoldResult<KernelPolicy> {
+function applyStep(policy: KernelPolicy, step: Step): FoldResult<KernelPolicy> {
   const next = applyPolicyUpdate(policy, step.update);
   return next.ok ? { ok: true, value: next.policy } : noLongerFolds(step.message, next.violations);
 }

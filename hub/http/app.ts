@@ -12,6 +12,7 @@ import type { HubContext } from "../hub-context.ts";
 import type { Ingest } from "../ingest/ingest.ts";
 import type { WorkPackages } from "../work/work-packages.ts";
 import type { WorkScheduler } from "../work/work-scheduler.ts";
+import { BearerVerifier } from "../identity/bearer-verifier.ts";
 import { DashboardSessions } from "../identity/dashboard-sessions.ts";
 import { apiAccess, type ApiAccess } from "./admin-auth.ts";
 import { both, hubRateLimits } from "./rate-limit.ts";
@@ -19,14 +20,17 @@ import { limitBody, routeNotFound } from "../../lib/http-errors.ts";
 import { dashboardRoutes } from "../dashboard/routes.ts";
 import { hubErrorHandler } from "./error-handler.ts";
 import { measureHttp } from "../metrics/http-metrics.ts";
+import { auditRoutes } from "./routes/audit.ts";
 import { decisionRoutes } from "./routes/decisions.ts";
 import { federationRoutes } from "./routes/federation.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { nodeRoutes } from "./routes/nodes.ts";
+import { operatorRoutes } from "./routes/operators.ts";
 import { registerRoutes } from "./routes/register.ts";
 import { sessionRoutes } from "./routes/session.ts";
 import { streamRoutes } from "./routes/stream.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
+import { tlsRoutes } from "./routes/tls.ts";
 import { LiveFeed } from "./live-feed.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { workRoutes } from "./routes/work.ts";
@@ -34,8 +38,9 @@ import { workRoutes } from "./routes/work.ts";
 export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Ingest, federation: LiveFederation, work: WorkPackages, workScheduler: WorkScheduler): Hono {
   const app = new Hono();
   const limits = hubRateLimits(hub);
-  const sessions = new DashboardSessions(hub.store, hub.identity, hub.settings.sessionTtlS * 1000, hub.clock);
-  const guards = apiAccess(hub.identity.adminTokenHash, sessions);
+  const verifier = new BearerVerifier(hub.store, hub.identity.adminTokenVerifier, hub.clock);
+  const sessions = new DashboardSessions(hub.store, hub.identity, verifier, hub.settings.sessionTtlS * 1000, hub.clock);
+  const guards = apiAccess(verifier, sessions);
   // The token or session first: only a real caller gets a bucket of its own.
   const access: ApiAccess = { reader: both(guards.reader, limits.admin), admin: both(guards.admin, limits.admin) };
   const feed = new LiveFeed(hub, decisions);
@@ -56,7 +61,7 @@ export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Inge
   app.post("/api/session", limits.login);
 
   app.route("/", statusRoutes(hub, ingest, access, federation));
-  app.route("/", metricsRoutes(hub));
+  app.route("/", metricsRoutes(hub, verifier));
   app.route("/api/session", sessionRoutes(sessions, hub.settings.sessionTtlS));
   app.route("/api", streamRoutes(access, sessions, feed, hub.clock, hub.log));
   app.route("/federation/register", registerRoutes(hub));
@@ -64,6 +69,9 @@ export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Inge
   app.route("/api/federation", decisionRoutes(hub, decisions, access));
   app.route("/api/federation", federationRoutes(hub, access, federation));
   app.route("/api/federation", tokenRoutes(hub, access));
+  app.route("/api/federation", tlsRoutes(hub, access));
+  app.route("/api/federation", operatorRoutes(hub, access, verifier));
+  app.route("/api/federation", auditRoutes(hub, access));
   app.route("/", dashboardRoutes(hub.log));
   app.route("/api/federation/work", workRoutes(hub, work, workScheduler, access));
   return app;

@@ -3,6 +3,7 @@
 // before, or `offset` rows in).
 import { z } from "zod";
 import { MODEL_NAME } from "../../kernel/config.ts";
+import { DECISION_TYPES } from "../../protocol/messages.ts";
 import { REPORT_KINDS } from "../../protocol/reports.ts";
 import { NODE_ID_PATTERN } from "../../protocol/node-id.ts";
 import { HEALTH_STATES, type NodeRecord } from "../nodes/node-model.ts";
@@ -25,10 +26,39 @@ export const NodeListQuery = z.object({
 });
 export type NodeListQuery = z.infer<typeof NodeListQuery>;
 
-export const DecisionListQuery = z.object({
+/** A yes/no flag in a query: 1 or true, 0 or false. */
+export const queryFlag = z.enum(["0", "1", "true", "false"]).transform((v) => v === "1" || v === "true");
+
+/** Pending node ids a decision summary shows at most, unless `pending_shown` says. */
+export const PENDING_SHOWN = 10;
+
+/**
+ * GET /api/federation/decisions: newest first, `before` a seq. `summary=1`
+ * counts each decision's targets and acks instead of listing them (a fleet
+ * decision at 10,000 nodes lists 10,000), with the first `pending_shown`
+ * pending ids; its targets page through GET .../decisions/:id/targets.
+ */
+export const DecisionListQuery = z
+  .object({
   limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
   node: z.string().max(63).optional(),
   before: z.coerce.number().int().min(1).optional(),
+  summary: queryFlag.default(false),
+  pending_shown: z.coerce.number().int().min(0).max(MAX_PAGE).default(PENDING_SHOWN),
+  /** Comma-separated decision types (with summary=1): the Federation page's mode, freeze and capital profile history. */
+  types: z
+    .string()
+    .transform((raw) => raw.split(","))
+    .pipe(z.array(z.enum(DECISION_TYPES)).min(1))
+    .optional(),
+})
+  .refine((q) => q.types === undefined || q.summary, { path: ["types"], message: "only with summary=1" });
+
+/** GET /api/federation/decisions/:id/targets: in node id order, `after` the last node id of the page before. */
+export const DecisionTargetsQuery = z.strictObject({
+  state: z.enum(["pending", "acked", "all"]).default("all"),
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
+  after: z.string().max(63).optional(),
 });
 
 /** GET /federation/nodes/:id/history: one kind, newest first, `before` the seq the last page ended at. */

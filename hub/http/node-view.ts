@@ -1,4 +1,5 @@
 // How a node looks in the HTTP API: snake_case JSON, secrets left out.
+import type { FieldOrigin } from "../decisions/policy-origins.ts";
 import type { Fleet } from "../nodes/fleet.ts";
 import type { NodeRecord, Reported } from "../nodes/node-model.ts";
 import type { MetricBucket, StoredReport } from "../store/hub-store.ts";
@@ -22,8 +23,18 @@ export function nodeSummary(node: NodeRecord, fleet: Fleet, now: number): object
   };
 }
 
-/** `desiredPolicy`: the policy the node follows (its own, else the fleet's), as the hub last signed it. */
-export function nodeDetail(node: NodeRecord, fleet: Fleet, desiredPolicyVersion: number | null, desiredPolicy: Record<string, unknown> | null = null): object {
+/**
+ * `desiredPolicy`: the policy the node follows (its own, else the fleet's),
+ * as the hub last signed it; `policyOrigins`: the decision that last set each
+ * of its fields (null when the audit trail no longer folds).
+ */
+export function nodeDetail(
+  node: NodeRecord,
+  fleet: Fleet,
+  desiredPolicyVersion: number | null,
+  desiredPolicy: Record<string, unknown> | null = null,
+  policyOrigins: ReadonlyMap<string, FieldOrigin> | null = null,
+): object {
   const live = node.live;
   return {
     node_id: node.nodeId,
@@ -41,6 +52,7 @@ export function nodeDetail(node: NodeRecord, fleet: Fleet, desiredPolicyVersion:
     kernel_config_hash: live.kernelConfigHash,
     allowed_models: live.allowTables,
     work_slots: live.workSlots,
+    resumable_kinds: live.resumableKinds,
     last_seen: live.lastSeen,
     heartbeat: {
       last_at: live.lastHeartbeatAt,
@@ -73,6 +85,20 @@ export function nodeDetail(node: NodeRecord, fleet: Fleet, desiredPolicyVersion:
     },
     desired_policy_version: desiredPolicyVersion,
     desired_policy: desiredPolicy,
+    policy_origins: policyOrigins && Object.fromEntries([...policyOrigins].map(([field, origin]) => [field, fieldOriginView(origin)])),
+  };
+}
+
+/** Which decision set a policy field: its id, type and time, who made it ("operator" or the role's name), and whether it went to the fleet or the node. */
+function fieldOriginView(origin: FieldOrigin): object {
+  const role = origin.origin.kind === "role" ? origin.origin.role : null;
+  return {
+    decision_id: origin.decisionId,
+    type: origin.type,
+    issued_at: origin.issuedAt,
+    origin: role ?? "operator",
+    origin_kind: origin.origin.kind,
+    from: origin.from,
   };
 }
 

@@ -13,7 +13,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { HubContext } from "../hub-context.ts";
 import { hashSecret } from "../identity/secrets.ts";
 import { TokenBuckets, type BucketRate } from "../../lib/token-bucket.ts";
-import { bearerToken } from "./admin-auth.ts";
+import { bearerToken } from "../../lib/bearer-token.ts";
 import { addressKey, sourceAddress } from "./source-address.ts";
 import { TrustedProxies } from "./trusted-proxies.ts";
 
@@ -83,7 +83,7 @@ export function hubRateLimits(hub: HubContext): Record<HttpLimit, MiddlewareHand
       limit: "admin",
       rate: { burst: settings.adminBurst, perSecond: settings.adminPerS },
       keyOf: credentialKey,
-      what: "admin requests with this token",
+      what: "API requests with this token or session",
     }),
   };
 }

@@ -2,6 +2,9 @@
 // lifetime. The token is shown once; the registry keeps only its sha256, so
 // every store backend holds hashes and nothing else. A use is spent only by a
 // new node; a node re-registering its own key does not use the token up.
+// Creating and revoking one is an audit record of who did it, committed with it.
+import { appendAudit } from "../audit/audit-chain.ts";
+import { DomainError } from "../errors.ts";
 import { TOKEN_ID_LENGTH, type EnrollmentTokenRecord, type HubStore } from "../store/hub-store.ts";
 import { hashSecret, randomSecret } from "./secrets.ts";
 
@@ -13,6 +16,8 @@ export interface TokenOptions {
   /** null: never expires. */
   ttlMs: number | null;
   label?: string;
+  /** Who makes it (the audit trail's actor); "admin" when not said. */
+  createdBy?: string;
 }
 
 /** What the registry looks a token up by. */
@@ -34,6 +39,7 @@ export function newEnrollmentToken(options: TokenOptions, now: number): { token:
     usesLeft: options.uses,
     expiresAt: options.ttlMs === null ? null : now + options.ttlMs,
     createdAt: now,
+    createdBy: options.createdBy ?? "admin",
   };
   return { token, record };
 }
@@ -46,8 +52,26 @@ export async function createEnrollmentToken(store: HubStore, options: TokenOptio
 /** The same, with the record kept (the API answers with both). */
 export async function issueEnrollmentToken(store: HubStore, options: TokenOptions, now: number): Promise<{ token: string; record: EnrollmentTokenRecord }> {
   const made = newEnrollmentToken(options, now);
-  await store.write((tx) => tx.tokens.add(made.record));
+  const { record } = made;
+  await store.write(async (tx) => {
+    await tx.tokens.add(record);
+    await appendAudit(tx, {
+      at: now,
+      actor: record.createdBy,
+      action: "token.create",
+      subject: tokenId(record.hash),
+      detail: { label: record.label, uses: record.usesLeft, expires_at: record.expiresAt },
+    });
+  });
   return made;
+}
+
+/** Revokes the token named by its id (TOKEN_ID_LENGTH hex of its hash): it enrols and re-registers nothing from now on. */
+export async function revokeEnrollmentToken(store: HubStore, id: string, actor: string, now: number): Promise<void> {
+  await store.write(async (tx) => {
+    if (!(await tx.tokens.revoke(id, now))) throw new DomainError("not_found", "unknown_token", `no token ${id} that is not revoked already`);
+    await appendAudit(tx, { at: now, actor, action: "token.revoke", subject: id, detail: {} });
+  });
 }
 
 /** "90s", "30m", "12h", "7d" or plain seconds, in ms. */

@@ -1,6 +1,9 @@
-// Secrets the hub hands out (MQTT passwords, enrollment and admin tokens) are
-// random and long, so a plain SHA-256 is enough to store them: there is
-// nothing to guess, and checking one costs a microsecond, not a key stretch.
+// Secrets the hub hands out (MQTT passwords, enrollment tokens, session ids,
+// the watch and metrics tokens) are random and long, so a plain SHA-256 is
+// enough to store them: there is nothing to guess, and checking one costs a
+// microsecond, not a key stretch. The admin token (which a person may choose)
+// and operators' tokens (which open the whole API) are kept as scrypt
+// verifiers instead (slow-hash.ts), checked once and cached (bearer-verifier.ts).
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 
 export function randomSecret(bytes = 32): string {
@@ -21,4 +24,9 @@ export function secretMatchesDigest(presented: string | Buffer | undefined, stor
   if (presented === undefined) return false;
   const presentedDigest = createHash("sha256").update(presented).digest();
   return presentedDigest.length === storedDigest.length && timingSafeEqual(presentedDigest, storedDigest);
+}
+
+/** A secret's sha256 as bytes: the bearer cache's key and what slow-hash.ts stretches. */
+export function secretDigest(secret: string | Buffer): Buffer {
+  return createHash("sha256").update(secret).digest();
 }

@@ -13,6 +13,7 @@ export function applyBirth(node: NodeRecord, birth: BirthMessage, now: number): 
   live.kernelConfigHash = birth.kernel_config_hash;
   live.allowTables = birth.allowed_models ?? null;
   live.workSlots = birth.work_slots ?? null;
+  live.resumableKinds = birth.resumable_kinds ?? null;
   node.version = birth.version;
   node.arch = birth.arch;
   node.capabilities = birth.capabilities;

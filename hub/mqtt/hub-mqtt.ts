@@ -6,7 +6,7 @@
 // for dynamic security commands).
 import mqtt, { type IPublishPacket, type MqttClient } from "mqtt";
 import { deliveryOf, everyNodeFilter, HUB_STATE_TOPIC, NODE_TO_HUB_KINDS, type Delivery } from "../../protocol/topics.ts";
-import { brokerAddress, brokerTrust } from "../../lib/mqtt-url.ts";
+import { brokerAddress, brokerTrust, type ClientCertificate } from "../../lib/mqtt-url.ts";
 import { OrderedAcks } from "./ordered-acks.ts";
 
 export interface HubMqttOptions {
@@ -26,6 +26,8 @@ export interface HubMqttOptions {
   ca?: string;
   /** Skip the host name check (the chain is still checked): for the in-process broker, reached on loopback whatever names its certificate has. */
   loopbackBroker?: boolean;
+  /** The hub's own client certificate, for a broker that requires one (EDGEFED_REQUIRE_CLIENT_CERT). */
+  clientCertificate?: ClientCertificate | null;
 }
 
 /** Everything agents send (the node->hub kinds); what the hub sends it does not listen to. */
@@ -53,7 +55,7 @@ export class HubMqtt {
   constructor(private readonly options: HubMqttOptions) {
     this.client = mqtt.connect({
       ...brokerAddress(options.url),
-      ...brokerTrust(options.url, options.ca),
+      ...brokerTrust(options.url, options.ca, options.clientCertificate),
       ...(options.loopbackBroker ? { checkServerIdentity: () => undefined } : {}),
       clientId: "edgefed-hub",
       username: options.username,

@@ -60,6 +60,8 @@ export interface NodeLive {
   allowTables: AllowTables | null;
   /** How many work packages it runs at once, from its last birth; null: not said (no work goes to it). */
   workSlots: number | null;
+  /** The work kinds it resumes after a restart, from its last birth; null: not said (none). */
+  resumableKinds: string[] | null;
   reboots: number;
   reconnects: number;
   lastSeen: number | null;
@@ -110,6 +112,7 @@ export function emptyLive(): NodeLive {
     kernelConfigHash: null,
     allowTables: null,
     workSlots: null,
+    resumableKinds: null,
     reboots: 0,
     reconnects: 0,
     lastSeen: null,

@@ -7,6 +7,7 @@ import { RegisterRequest, type RegisterResponse } from "../../protocol/messages.
 import { verifyMessage } from "../../protocol/signing.ts";
 import { isReservedNodeId } from "../broker/broker-access.ts";
 import { deliveryOf, NODE_TOPIC_KINDS, nodeTopic } from "../../protocol/topics.ts";
+import { appendAudit } from "../audit/audit-chain.ts";
 import { NODE_REMOVED, type Decisions } from "../decisions/decisions.ts";
 import { DomainError, invalidInput, unknownNodeError } from "../errors.ts";
 import type { HubContext } from "../hub-context.ts";
@@ -48,6 +49,10 @@ export async function registerNode(hub: HubContext, token: string | undefined, r
     const problem = proofProblem(body, now);
     if (problem) throw new DomainError("unauthorized", "invalid_proof", problem);
   }
+  // Checked before anything is stored; signed only once the registration stands (below).
+  const issuer = body.csr !== undefined ? hub.clientCertificates : null;
+  const csrProblem = issuer ? await issuer.csrProblem(body.csr!, body.node_id) : null;
+  if (csrProblem) throw new DomainError("invalid", "invalid_csr", csrProblem);
 
   // One registration or removal of a node at a time, so the row, the fleet
   // view and the broker's identity always end up saying the same thing.
@@ -126,7 +131,9 @@ export async function registerNode(hub: HubContext, token: string | undefined, r
       throw new DomainError("unavailable", "broker_unavailable", "the broker did not take the node's credentials; nothing was changed, try again");
     }
     hub.fleet.put(record);
-    hub.log(`${previous ? "re-registered" : tombstone ? "readmitted and registered" : "registered"} node ${record.nodeId} (${record.arch})`);
+    // Under the same proof as the credentials: a new node's token, or a re-registration's signature (which covers the csr).
+    const clientCertificate = issuer ? await issuer.issue(body.csr!, record.nodeId) : undefined;
+    hub.log(`${previous ? "re-registered" : tombstone ? "readmitted and registered" : "registered"} node ${record.nodeId} (${record.arch})${clientCertificate ? ", client certificate issued" : ""}`);
 
     return {
       created: !previous,
@@ -138,6 +145,7 @@ export async function registerNode(hub: HubContext, token: string | undefined, r
         heartbeat_s: hub.settings.heartbeatS,
         hub_public_key: hub.identity.keys.publicKey,
         follows: (await hub.store.decisions.hasPolicy(record.nodeId)) ? "node" : "fleet",
+        ...(clientCertificate ? { client_certificate: { cert: clientCertificate.cert, expires_at: clientCertificate.expiresAt } } : {}),
       },
     };
   });
@@ -172,7 +180,7 @@ export async function notRegisteredError(hub: HubContext, nodeId: string): Promi
  * ("unavailable"); an id that is not registered is "not_found", or "gone"
  * while removed.
  */
-export async function removeNode(hub: HubContext, nodeId: string, decisions: Pick<Decisions, "closeRemoved" | "forgotten">): Promise<void> {
+export async function removeNode(hub: HubContext, nodeId: string, decisions: Pick<Decisions, "closeRemoved" | "forgotten">, actor: string): Promise<void> {
   return hub.nodeLocks.run(nodeId, async () => {
     const node = hub.fleet.get(nodeId);
     if (!node) {
@@ -180,7 +188,11 @@ export async function removeNode(hub: HubContext, nodeId: string, decisions: Pic
       if (!tombstone) throw unknownNodeError(nodeId);
       if (tombstone.readmittedAt === null) throw removedError(tombstone, "gone");
       // Readmitted but not back yet: the operator changed their mind, the removal stands again.
-      await hub.store.write((tx) => tx.tombstones.put({ ...tombstone, removedAt: hub.clock(), readmittedAt: null }));
+      await hub.store.write(async (tx) => {
+        const removedAt = hub.clock();
+        await tx.tombstones.put({ ...tombstone, removedAt, readmittedAt: null });
+        await appendAudit(tx, { at: removedAt, actor, action: "node.remove", subject: nodeId, detail: { again: true } });
+      });
       hub.log(`removed node ${nodeId} again before it came back`);
       return;
     }
@@ -195,6 +207,7 @@ export async function removeNode(hub: HubContext, nodeId: string, decisions: Pic
       await tx.nodes.delete(nodeId);
       await tx.tombstones.put({ nodeId, removedAt, publicKey: node.publicKey, readmittedAt: null });
       await decisions.closeRemoved(tx, nodeId, removedAt);
+      await appendAudit(tx, { at: removedAt, actor, action: "node.remove", subject: nodeId, detail: { public_key: node.publicKey } });
     });
     decisions.forgotten(nodeId);
     hub.fleet.remove(nodeId);
@@ -211,9 +224,14 @@ export async function removeNode(hub: HubContext, nodeId: string, decisions: Pic
  * use), with another key as a new node. "not_found" (not_removed) if no
  * removal of the id stands.
  */
-export async function readmitNode(hub: HubContext, nodeId: string): Promise<void> {
+export async function readmitNode(hub: HubContext, nodeId: string, actor: string): Promise<void> {
   return hub.nodeLocks.run(nodeId, async () => {
-    const readmitted = await hub.store.write((tx) => tx.tombstones.readmit(nodeId, hub.clock()));
+    const readmitted = await hub.store.write(async (tx) => {
+      const at = hub.clock();
+      if (!(await tx.tombstones.readmit(nodeId, at))) return false;
+      await appendAudit(tx, { at, actor, action: "node.readmit", subject: nodeId, detail: {} });
+      return true;
+    });
     if (!readmitted) {
       const why = hub.fleet.get(nodeId)
         ? "it is registered"

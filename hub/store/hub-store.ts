@@ -4,9 +4,10 @@
 // strategy reported, the federation events the hub observed (the roles'
 // input stream), what the federation roles decided and where their rules
 // stand, the alerts raised with the webhook's outbox, the dashboard's login
-// sessions and each node's 1-minute metric buckets, and the hub's own values
-// (key pair, token hashes). A backend implements HubStore; callers never see
-// SQL.
+// sessions and each node's 1-minute metric buckets, the operators (named
+// admin and viewer tokens, by scrypt verifier) and the hash-chained audit
+// trail of who did what, and the hub's own values (key pair, token hashes).
+// A backend implements HubStore; callers never see SQL.
 //
 // Every method returns a promise, because a networked backend (PostgreSQL, a
 // later issue) answers over a socket; the SQLite backend answers at once.
@@ -62,6 +63,8 @@ export interface EnrollmentTokenRecord {
   /** ms since the epoch; null: never. */
   expiresAt: number | null;
   createdAt: number;
+  /** Who made it: an operator's name, "admin" (the env token) or "cli:<user>" (`token create`). */
+  createdBy: string;
 }
 
 export interface TokenInfo {
@@ -101,6 +104,7 @@ export interface ListedToken extends TokenInfo {
   /** The first TOKEN_ID_LENGTH hex of its hash. */
   id: string;
   createdAt: number;
+  createdBy: string;
   /** null: not revoked. */
   revokedAt: number | null;
 }
@@ -160,8 +164,35 @@ export interface StoredDecision {
   overriddenBy: string | null;
 }
 
-/** A decision as the fold of the desired policies needs it: no acks. */
-export type DecisionHistoryEntry = Pick<StoredDecision, "seq" | "message" | "overriddenBy">;
+/** A decision as the fold of the desired policies needs it (and who made it, for the policy's field origins): no acks. */
+export type DecisionHistoryEntry = Pick<StoredDecision, "seq" | "message" | "origin" | "overriddenBy">;
+
+/**
+ * A decision without its targets and acks, counted instead: what a list of
+ * fleet decisions at 10,000 nodes can carry (the targets are paged by
+ * DecisionReads.targets).
+ */
+export interface DecisionSummary extends Omit<StoredDecision, "targets" | "acks"> {
+  targetCount: number;
+  /** Acks with ok true, and those with ok false (refusals and removal closings). */
+  ackedOk: number;
+  ackedError: number;
+  /** Targets that have not acknowledged. */
+  pendingCount: number;
+  /** The first of those by node id, at most the `pendingShown` asked for. */
+  pendingFirst: string[];
+  /** With `node`: that node's ack, or null while it has none. */
+  nodeAck?: DecisionAck | null;
+}
+
+/** One target of a decision, with its ack or null while pending. */
+export interface DecisionTarget {
+  nodeId: string;
+  ack: DecisionAck | null;
+}
+
+/** Which targets of a decision to page through: those still waited for, those that acknowledged, or all. */
+export type DecisionTargetState = "pending" | "acked" | "all";
 
 /**
  * Decisions a target has not acknowledged (nor been closed for by its
@@ -181,6 +212,13 @@ export interface DecisionReads {
   get(id: string): Promise<StoredDecision | undefined>;
   /** Newest first, below `beforeSeq`; `node` keeps those sent to that node. */
   list(options: { limit: number; beforeSeq?: number; node?: string }): Promise<StoredDecision[]>;
+  /** As list(), counted instead of listed (DecisionSummary), with at most `pendingShown` pending ids each; `types` keeps those of these types. */
+  summaries(options: { limit: number; beforeSeq?: number; node?: string; types?: readonly string[]; pendingShown: number }): Promise<DecisionSummary[]>;
+  /**
+   * A page of one decision's targets in node id order, after `afterNodeId`,
+   * at most `limit`, kept to `state`; undefined when there is no such decision.
+   */
+  targets(decisionId: string, options: { state: DecisionTargetState; limit: number; afterNodeId?: string }): Promise<DecisionTarget[] | undefined>;
   /**
    * Every decision addressed to one of `targets` ("fleet" or node ids), oldest
    * first: the history the desired policies are folded from again when an
@@ -441,6 +479,10 @@ export interface SessionRecord {
   /** sha256 (hex) of the session id. */
   idHash: string;
   role: "admin" | "viewer";
+  /** Who logged in, as the audit trail names them: an operator's name, "admin" (the env token) or "watch" (the watch token). */
+  operator: string;
+  /** The operator's id when an operator's token opened it (revoking or rotating the operator ends it); null for the hub's own tokens. */
+  operatorId: string | null;
   /** The synchronizer token a state-changing request must echo in X-CSRF-Token. */
   csrfToken: string;
   createdAt: number;
@@ -458,6 +500,8 @@ export interface SessionWrites extends SessionReads {
   delete(idHash: string): Promise<boolean>;
   /** Deletes the sessions expired at `now`; returns how many. */
   prune(now: number): Promise<number>;
+  /** Ends every session an operator opened (revoked or rotated); returns how many. */
+  deleteForOperator(operatorId: string): Promise<number>;
 }
 
 /**
@@ -498,6 +542,77 @@ export interface HubValueReads {
 
 export interface HubValueWrites extends HubValueReads {
   put(key: string, value: string): Promise<void>;
+  /** Forgets a value; false if there was none. */
+  delete(key: string): Promise<boolean>;
+}
+
+/**
+ * A named admin token (an operator): the token is shown once; the registry
+ * keeps its verifier only (a salted scrypt, hub/identity/slow-hash.ts).
+ */
+export interface OperatorRecord {
+  /** Public, random, part of the token (efo_<id>_<secret>), so a presented token names the one row to check. */
+  id: string;
+  name: string;
+  role: "admin" | "viewer";
+  /** The scrypt verifier of the current token. */
+  verifier: string;
+  createdAt: number;
+  createdBy: string;
+  /** null: never rotated. */
+  rotatedAt: number | null;
+  /** null: in force. */
+  revokedAt: number | null;
+}
+
+export interface OperatorReads {
+  get(id: string): Promise<OperatorRecord | undefined>;
+  /** Every operator, revoked ones too, oldest first. */
+  list(): Promise<OperatorRecord[]>;
+  /** The operator in force by that name. */
+  activeByName(name: string): Promise<OperatorRecord | undefined>;
+}
+
+export interface OperatorWrites extends OperatorReads {
+  /** Adds an operator; throws if one in force has the name. */
+  add(operator: OperatorRecord): Promise<void>;
+  /** Revokes an operator in force; false if none (or revoked already). */
+  revoke(id: string, at: number): Promise<boolean>;
+  /** Replaces an operator's verifier (a new token; the old one stops working); false if none in force. */
+  rotate(id: string, verifier: string, at: number): Promise<boolean>;
+}
+
+/** What an audit record says happened, before it is chained (hub/audit/audit-chain.ts). */
+export interface AuditEntry {
+  at: number;
+  /** Who: an operator's name, "admin" (the env token), "role:<name>" (a federation role), "cli:<user>" (a command on the data dir). */
+  actor: string;
+  /** What, e.g. "decision.issue", "node.remove", "token.revoke", "operator.rotate". */
+  action: string;
+  /** What it was done to: a decision id, node id, token id or operator name. */
+  subject: string;
+  detail: Record<string, unknown>;
+}
+
+/** An audit record as kept: numbered from 1 without gaps, each carrying the hash of the one before ("" for the first). */
+export interface AuditRecord extends AuditEntry {
+  seq: number;
+  prevHash: string;
+  hash: string;
+}
+
+export interface AuditReads {
+  /** The newest record, or undefined when the trail is empty. */
+  last(): Promise<AuditRecord | undefined>;
+  /** Records oldest first after `afterSeq`, at most `limit` (verify walks the trail with it). */
+  after(afterSeq: number, limit: number): Promise<AuditRecord[]>;
+  /** Records newest first below `beforeSeq`, at most `limit` (the API's pages). */
+  before(beforeSeq: number | undefined, limit: number): Promise<AuditRecord[]>;
+}
+
+export interface AuditWrites extends AuditReads {
+  /** Appends a chained record; the trail has no update nor delete. */
+  append(record: AuditRecord): Promise<void>;
 }
 
 /** Work packages (hub/work/work-model.ts), their attempts and their history. */
@@ -546,6 +661,8 @@ export interface StoreTransaction {
   hubValues: HubValueWrites;
   sessions: SessionWrites;
   metricBuckets: MetricBucketWrites;
+  operators: OperatorWrites;
+  audit: AuditWrites;
 }
 
 export interface HubStore {
@@ -561,6 +678,8 @@ export interface HubStore {
   hubValues: HubValueReads;
   sessions: SessionReads;
   metricBuckets: MetricBucketReads;
+  operators: OperatorReads;
+  audit: AuditReads;
   /**
    * Runs `work` in one transaction and resolves with its result once that is
    * committed; if `work` throws, nothing it wrote stays and the promise

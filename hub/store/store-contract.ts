@@ -12,7 +12,10 @@ import { OPERATOR, type DecisionOrigin } from "../decisions/decision-origin.ts";
 import type { ConflictRecord, KeptDecision } from "../federation/records.ts";
 import {
   DEFAULT_STORE_BOUNDS,
+  type AuditRecord,
+  type OperatorRecord,
   TRANSITIONS_KEPT_PER_NODE,
+  type DecisionSummary,
   type EnrollmentTokenRecord,
   type HubStore,
   type NodeFederationEvent,
@@ -37,7 +40,7 @@ const HOUR = 3_600_000;
 const node = (nodeId: string, overrides: Partial<NodeRecord> = {}): NodeRecord => registeredNode(nodeId, NOW, overrides);
 
 function token(hash: string, overrides: Partial<EnrollmentTokenRecord> = {}): EnrollmentTokenRecord {
-  return { hash, label: "", usesLeft: 1, expiresAt: NOW + HOUR, createdAt: NOW, ...overrides };
+  return { hash, label: "", usesLeft: 1, expiresAt: NOW + HOUR, createdAt: NOW, createdBy: "admin", ...overrides };
 }
 
 function decision(seq: number, target: string, expiresAt = NOW + HOUR): DecisionMessage {
@@ -775,6 +778,61 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       expect((await store.decisions.get("dec_1"))!.acks).toEqual(listed!.acks);
     });
 
+    test("summaries count targets and acks instead of listing them, with the first pending ids and a node's own ack", async () => {
+      const store = await fresh();
+      const ok = (nodeId: string) => ({ nodeId, ok: true, error: null, appliedAt: NOW + 1, receivedAt: NOW + 2, result: null });
+      await store.write(async (tx) => {
+        await tx.decisions.add(decision(1, "fleet"), ["pi-1", "pi-2", "pi-3", "pi-4", "pi-5"], OPERATOR);
+        await tx.decisions.add(decision(2, "pi-2"), ["pi-2"], OPERATOR);
+        await tx.decisions.addAck("dec_1", ok("pi-2"));
+        await tx.decisions.addAck("dec_1", { ...ok("pi-4"), ok: false, error: "LOCKED" });
+        await tx.decisions.addAck("dec_2", ok("pi-2"));
+      });
+      const [second, first] = (await store.decisions.summaries({ limit: 10, pendingShown: 2 })) as [DecisionSummary, DecisionSummary];
+      expect(first).toEqual({ seq: 1, message: decision(1, "fleet"), origin: OPERATOR, overriddenBy: null, targetCount: 5, ackedOk: 1, ackedError: 1, pendingCount: 3, pendingFirst: ["pi-1", "pi-3"] });
+      expect(second).toMatchObject({ targetCount: 1, ackedOk: 1, ackedError: 0, pendingCount: 0, pendingFirst: [] });
+      expect((await store.decisions.summaries({ limit: 10, pendingShown: 0 }))[1]!.pendingFirst).toEqual([]);
+      // Paged and kept to a node as list() is, with that node's ack.
+      expect((await store.decisions.summaries({ limit: 10, beforeSeq: 2, pendingShown: 5 })).map((d) => d.message.id)).toEqual(["dec_1"]);
+      const forNode = await store.decisions.summaries({ limit: 10, node: "pi-2", pendingShown: 5 });
+      expect(forNode.map((d) => [d.message.id, d.nodeAck])).toEqual([
+        ["dec_2", ok("pi-2")],
+        ["dec_1", ok("pi-2")],
+      ]);
+      expect((await store.decisions.summaries({ limit: 10, node: "pi-3", pendingShown: 5 })).map((d) => [d.message.id, d.nodeAck])).toEqual([["dec_1", null]]);
+      // Kept to some types (the contract's decision() makes OVERRIDEs).
+      expect((await store.decisions.summaries({ limit: 10, types: ["OVERRIDE", "FREEZE"], pendingShown: 0 })).map((d) => d.message.id)).toEqual(["dec_2", "dec_1"]);
+      expect(await store.decisions.summaries({ limit: 10, types: ["FREEZE"], pendingShown: 0 })).toEqual([]);
+    });
+
+    test("a decision's targets page in node id order, pending, acknowledged or all", async () => {
+      const store = await fresh();
+      const nodes = ["pi-5", "pi-1", "pi-4", "pi-2", "pi-3"];
+      const refused = { nodeId: "pi-2", ok: false, error: "LOCKED", appliedAt: NOW + 1, receivedAt: NOW + 2, result: null };
+      const applied = { nodeId: "pi-4", ok: true, error: null, appliedAt: NOW + 3, receivedAt: NOW + 4, result: { n: 1 } };
+      await store.write(async (tx) => {
+        await tx.decisions.add(decision(1, "fleet"), nodes, OPERATOR);
+        await tx.decisions.addAck("dec_1", refused);
+        await tx.decisions.addAck("dec_1", applied);
+      });
+      const page = (state: "pending" | "acked" | "all", limit: number, afterNodeId?: string) => store.decisions.targets("dec_1", { state, limit, afterNodeId });
+      expect(await page("all", 10)).toEqual([
+        { nodeId: "pi-1", ack: null },
+        { nodeId: "pi-2", ack: refused },
+        { nodeId: "pi-3", ack: null },
+        { nodeId: "pi-4", ack: applied },
+        { nodeId: "pi-5", ack: null },
+      ]);
+      expect((await page("pending", 2))!.map((t) => t.nodeId)).toEqual(["pi-1", "pi-3"]);
+      expect((await page("pending", 2, "pi-3"))!.map((t) => t.nodeId)).toEqual(["pi-5"]);
+      expect(await page("acked", 10)).toEqual([
+        { nodeId: "pi-2", ack: refused },
+        { nodeId: "pi-4", ack: applied },
+      ]);
+      expect(await page("all", 10, "pi-5")).toEqual([]);
+      expect(await store.decisions.targets("dec_9", { state: "all", limit: 10 })).toBeUndefined();
+    });
+
     test("an ack's result (a research task's answer) reads back as the object it was", async () => {
       const store = await fresh();
       await store.write((tx) => tx.decisions.add(decision(1, "pi-1"), ["pi-1"], OPERATOR));
@@ -803,9 +861,9 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
         ["dec_1", null],
       ]);
       expect(await store.decisions.addressedTo(["fleet", "pi-1"])).toEqual([
-        { seq: 1, message: decision(1, "fleet"), overriddenBy: null },
-        { seq: 2, message: decision(2, "pi-1"), overriddenBy: "dec_4" },
-        { seq: 4, message: decision(4, "fleet"), overriddenBy: null },
+        { seq: 1, message: decision(1, "fleet"), origin: OPERATOR, overriddenBy: null },
+        { seq: 2, message: decision(2, "pi-1"), origin: OPERATOR, overriddenBy: "dec_4" },
+        { seq: 4, message: decision(4, "fleet"), origin: OPERATOR, overriddenBy: null },
       ]);
       expect(await store.decisions.addressedTo([])).toEqual([]);
     });
@@ -913,12 +971,12 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       const store = await fresh();
       await store.write(async (tx) => {
         await tx.tokens.add(token(hashOf(1), { label: "old", createdAt: NOW - 10 }));
-        await tx.tokens.add(token(hashOf(2), { label: "new", usesLeft: null, expiresAt: null }));
+        await tx.tokens.add(token(hashOf(2), { label: "new", usesLeft: null, expiresAt: null, createdBy: "alice" }));
         await tx.tokens.spendUse(hashOf(1), NOW);
       });
       expect(await store.tokens.list(10)).toEqual([
-        { id: "000000000002", label: "new", usesLeft: null, expiresAt: null, createdAt: NOW, registrations: 0, revokedAt: null },
-        { id: "000000000001", label: "old", usesLeft: 0, expiresAt: NOW + HOUR, createdAt: NOW - 10, registrations: 1, revokedAt: null },
+        { id: "000000000002", label: "new", usesLeft: null, expiresAt: null, createdAt: NOW, createdBy: "alice", registrations: 0, revokedAt: null },
+        { id: "000000000001", label: "old", usesLeft: 0, expiresAt: NOW + HOUR, createdAt: NOW - 10, createdBy: "admin", registrations: 1, revokedAt: null },
       ]);
       expect(await store.tokens.list(1)).toHaveLength(1);
     });
@@ -942,7 +1000,15 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
   });
 
   describe(`${name}: dashboard sessions`, () => {
-    const session = (idHash: string, expiresAt: number) => ({ idHash, role: "viewer" as const, csrfToken: `csrf-${idHash}`, createdAt: NOW, expiresAt });
+    const session = (idHash: string, expiresAt: number, operatorId: string | null = null) => ({
+      idHash,
+      role: "viewer" as const,
+      operator: operatorId ?? "watch",
+      operatorId,
+      csrfToken: `csrf-${idHash}`,
+      createdAt: NOW,
+      expiresAt,
+    });
 
     test("read back until they expire, kept across a reopen, deleted one at a time or pruned once expired", async () => {
       const { store, reopen } = await open();
@@ -960,6 +1026,104 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       expect(await again.write((tx) => tx.sessions.delete("h-long"))).toBe(true);
       expect(await again.write((tx) => tx.sessions.delete("h-long"))).toBe(false);
       expect(await again.sessions.get("h-long", NOW)).toBeUndefined();
+    });
+
+    test("an operator's sessions end together; the others stay", async () => {
+      const store = await fresh();
+      await store.write(async (tx) => {
+        await tx.sessions.add(session("h-a1", NOW + HOUR, "op-a"));
+        await tx.sessions.add(session("h-a2", NOW + HOUR, "op-a"));
+        await tx.sessions.add(session("h-b", NOW + HOUR, "op-b"));
+        await tx.sessions.add(session("h-hub", NOW + HOUR));
+      });
+      expect(await store.sessions.get("h-a1", NOW)).toEqual(session("h-a1", NOW + HOUR, "op-a"));
+      expect(await store.write((tx) => tx.sessions.deleteForOperator("op-a"))).toBe(2);
+      expect(await store.sessions.get("h-a2", NOW)).toBeUndefined();
+      expect(await store.sessions.get("h-b", NOW)).toBeDefined();
+      expect(await store.sessions.get("h-hub", NOW)).toBeDefined();
+    });
+  });
+
+  describe(`${name}: operators`, () => {
+    const operator = (id: string, name: string, overrides: Partial<OperatorRecord> = {}): OperatorRecord => ({
+      id,
+      name,
+      role: "admin",
+      verifier: `scrypt$${id}`,
+      createdAt: NOW,
+      createdBy: "admin",
+      rotatedAt: null,
+      revokedAt: null,
+      ...overrides,
+    });
+
+    test("read back by id and by name in force, listed oldest first, kept across a reopen", async () => {
+      const { store, reopen } = await open();
+      await store.write(async (tx) => {
+        await tx.operators.add(operator("op2", "bob", { role: "viewer", createdAt: NOW + 1 }));
+        await tx.operators.add(operator("op1", "alice"));
+      });
+      expect(await store.operators.get("op2")).toEqual(operator("op2", "bob", { role: "viewer", createdAt: NOW + 1 }));
+      expect(await store.operators.get("op-none")).toBeUndefined();
+      expect((await store.operators.activeByName("alice"))?.id).toBe("op1");
+      await store.close();
+      const again = await reopen();
+      expect((await again.operators.list()).map((o) => o.name)).toEqual(["alice", "bob"]);
+    });
+
+    test("two in force may not share a name; a revoked one frees it", async () => {
+      const store = await fresh();
+      await store.write((tx) => tx.operators.add(operator("op1", "alice")));
+      await expect(store.write((tx) => tx.operators.add(operator("op2", "alice")))).rejects.toThrow();
+      expect(await store.write((tx) => tx.operators.revoke("op1", NOW + 5))).toBe(true);
+      await store.write((tx) => tx.operators.add(operator("op2", "alice")));
+      expect((await store.operators.activeByName("alice"))?.id).toBe("op2");
+      expect((await store.operators.get("op1"))?.revokedAt).toBe(NOW + 5);
+    });
+
+    test("rotation replaces the verifier of one in force; revoked or unknown ones say false", async () => {
+      const store = await fresh();
+      await store.write((tx) => tx.operators.add(operator("op1", "alice")));
+      expect(await store.write((tx) => tx.operators.rotate("op1", "scrypt$new", NOW + 1))).toBe(true);
+      expect(await store.operators.get("op1")).toMatchObject({ verifier: "scrypt$new", rotatedAt: NOW + 1 });
+      expect(await store.write((tx) => tx.operators.revoke("op1", NOW + 2))).toBe(true);
+      expect(await store.write((tx) => tx.operators.revoke("op1", NOW + 3))).toBe(false);
+      expect(await store.write((tx) => tx.operators.rotate("op1", "scrypt$newer", NOW + 3))).toBe(false);
+      expect(await store.write((tx) => tx.operators.rotate("op-none", "x", NOW))).toBe(false);
+      expect((await store.operators.get("op1"))?.verifier).toBe("scrypt$new");
+    });
+  });
+
+  describe(`${name}: audit trail`, () => {
+    const record = (seq: number): AuditRecord => ({
+      seq,
+      at: NOW + seq,
+      actor: seq % 2 ? "admin" : "role:supervisor",
+      action: "decision.issue",
+      subject: `dec_${seq}`,
+      detail: { type: "FREEZE", nested: { n: seq } },
+      prevHash: seq === 1 ? "" : `h${seq - 1}`,
+      hash: `h${seq}`,
+    });
+
+    test("appended records read back whole: the last, oldest first after a seq, newest first before one; kept across a reopen", async () => {
+      const { store, reopen } = await open();
+      expect(await store.audit.last()).toBeUndefined();
+      await store.write(async (tx) => {
+        for (const seq of [1, 2, 3, 4]) await tx.audit.append(record(seq));
+      });
+      expect(await store.audit.last()).toEqual(record(4));
+      expect(await store.audit.after(1, 2)).toEqual([record(2), record(3)]);
+      expect(await store.audit.before(undefined, 2)).toEqual([record(4), record(3)]);
+      expect(await store.audit.before(3, 10)).toEqual([record(2), record(1)]);
+      await store.close();
+      expect((await (await reopen()).audit.after(0, 10)).map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+    });
+
+    test("a seq appended twice is refused", async () => {
+      const store = await fresh();
+      await store.write((tx) => tx.audit.append(record(1)));
+      await expect(store.write((tx) => tx.audit.append(record(1)))).rejects.toThrow();
     });
   });
 
@@ -1015,6 +1179,9 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       await store.write((tx) => tx.hubValues.put("hub_keys", "first"));
       await store.write((tx) => tx.hubValues.put("hub_keys", "second"));
       expect(await store.hubValues.get("hub_keys")).toBe("second");
+      expect(await store.write((tx) => tx.hubValues.delete("hub_keys"))).toBe(true);
+      expect(await store.write((tx) => tx.hubValues.delete("hub_keys"))).toBe(false);
+      expect(await store.hubValues.get("hub_keys")).toBeUndefined();
     });
   });
 

@@ -18,7 +18,7 @@ import { openssl } from "./openssl.ts";
 
 export const TLS_DIR = "tls";
 export const CA_CERT_FILE = "ca.pem";
-const CA_KEY_FILE = "ca.key";
+export const CA_KEY_FILE = "ca.key";
 const SERVER_CERT_FILE = "server.pem";
 const SERVER_KEY_FILE = "server.key";
 const CA_DAYS = 3650;

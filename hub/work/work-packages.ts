@@ -8,6 +8,7 @@ import { DomainError, invalidInput, unknownNodeError } from "../errors.ts";
 import { randomSecret } from "../identity/secrets.ts";
 import type { NodeRecord } from "../nodes/node-model.ts";
 import type { NewWorkPackage, WorkPackage } from "./work-model.ts";
+import { NOBODY_TOLD, runAfterCommit, transitionTelling, type OnWorkFinished } from "./work-finished.ts";
 import { WorkSubmit } from "./work-request.ts";
 
 export interface Submitted {
@@ -27,6 +28,8 @@ export class WorkPackages {
     private readonly hub: HubContext,
     /** Called after a submit or cancel committed: the scheduler looks again. */
     private readonly kick: () => void = () => {},
+    /** Told of a package cancelled, inside the cancel's transaction. */
+    private readonly onFinished: OnWorkFinished = NOBODY_TOLD,
   ) {}
 
   async submit(body: unknown): Promise<Submitted> {
@@ -49,7 +52,7 @@ export class WorkPackages {
       const key = request.idempotency_key;
       const existing = key === undefined ? undefined : await tx.work.byIdempotencyKey(key);
       if (existing) return { id: existing.group ?? existing.id, packages: existing.group ? await tx.work.group(existing.group) : [existing], created: false };
-      const ids = targets.map(() => `wp_${randomSecret(12)}`);
+      const ids = targets.map(() => newWorkPackageId());
       const group = request.target === "fleet" ? ids[0]! : null;
       const packages: WorkPackage[] = [];
       for (const [i, target] of targets.entries()) {
@@ -63,7 +66,9 @@ export class WorkPackages {
   }
 
   async cancel(id: string): Promise<WorkPackage> {
-    const outcome = await this.hub.store.write((tx) => tx.work.transition(id, { to: "cancelled", cause: "cancelled by an operator" }, this.hub.clock()));
+    const afterCommit: Array<() => void> = [];
+    const outcome = await this.hub.store.write((tx) => transitionTelling(tx, id, { to: "cancelled", cause: "cancelled by an operator" }, this.hub.clock(), this.onFinished, afterCommit));
+    runAfterCommit(afterCommit, this.hub.log);
     if (outcome.ok) {
       this.kick();
       return outcome.package;
@@ -85,6 +90,10 @@ export class WorkPackages {
     if (!advertisesAll(node, requires)) throw new DomainError("conflict", "node_lacks_capability", `${target} does not advertise ${requires.join(", ")}`);
     return [target];
   }
+}
+
+export function newWorkPackageId(): string {
+  return `wp_${randomSecret(12)}`;
 }
 
 export function unknownPackage(id: string): DomainError {

@@ -13,6 +13,7 @@ import { deliveryOf, nodeTopic } from "../../protocol/topics.ts";
 import type { HubContext } from "../hub-context.ts";
 import type { StoreTransaction } from "../store/hub-store.ts";
 import { chooseNode, type NodeSlots } from "./placement.ts";
+import { NOBODY_TOLD, runAfterCommit, transitionTelling, type OnWorkFinished } from "./work-finished.ts";
 import { IN_FLIGHT_STATES, type WorkChange, type WorkPackage } from "./work-model.ts";
 
 /** Weight of a new round-trip sample in a node's smoothed value (an exponentially weighted mean, as TCP's SRTT uses 1/8). */
@@ -43,10 +44,12 @@ export class WorkScheduler {
   private constructor(
     private readonly hub: HubContext,
     private roundRobinCursor: string | null,
+    private readonly onFinished: OnWorkFinished,
   ) {}
 
-  static async start(hub: HubContext, intervalMs: number): Promise<WorkScheduler> {
-    const scheduler = new WorkScheduler(hub, (await hub.store.hubValues.get(ROUND_ROBIN_CURSOR_KEY)) ?? null);
+  /** `onFinished` is told of each package that finishes here (a result, a deadline, attempts used up), inside its transaction. */
+  static async start(hub: HubContext, intervalMs: number, onFinished: OnWorkFinished = NOBODY_TOLD): Promise<WorkScheduler> {
+    const scheduler = new WorkScheduler(hub, (await hub.store.hubValues.get(ROUND_ROBIN_CURSOR_KEY)) ?? null, onFinished);
     scheduler.timer = setInterval(() => scheduler.kick(), intervalMs);
     scheduler.kick();
     return scheduler;
@@ -102,15 +105,17 @@ export class WorkScheduler {
 
   /** A node's result: accepted once, for the current attempt only. Resolves with why it was refused, or null. */
   async onResult(nodeId: string, message: WorkResultMessage, now: number): Promise<string | null> {
+    const afterCommit: Array<() => void> = [];
     const refusal = await this.hub.store.write(async (tx) => {
       const notYours = heldByAnother(await tx.work.get(message.id), message.attempt, nodeId);
       if (notYours) return notYours;
       const change: WorkChange = message.ok
         ? { to: "succeeded", attempt: message.attempt, result: message.result!, cause: `result from ${nodeId}` }
         : { to: "failed", attempt: message.attempt, error: message.error!, cause: `failure from ${nodeId}` };
-      const outcome = await tx.work.transition(message.id, change, now);
+      const outcome = await transitionTelling(tx, message.id, change, now, this.onFinished, afterCommit);
       return outcome.ok ? null : `result of ${message.id} attempt ${message.attempt} refused (${outcome.reason})`;
     });
+    runAfterCommit(afterCommit, this.hub.log);
     if (refusal === null) this.kick(); // a slot came free
     return refusal;
   }
@@ -129,11 +134,14 @@ export class WorkScheduler {
     // Most ticks find nothing to do: a read, and no registry write (each write is a commit the metrics time).
     if ((await this.hub.store.work.activeCount()) === 0) return;
     const now = this.hub.clock();
-    const offers = await this.hub.store.write((tx) => this.schedule(tx, now));
+    const afterCommit: Array<() => void> = [];
+    const offers = await this.hub.store.write((tx) => this.schedule(tx, now, afterCommit));
+    runAfterCommit(afterCommit, this.hub.log);
     await Promise.all(offers.map((offer) => this.offer(offer)));
   }
 
-  private async schedule(tx: StoreTransaction, now: number): Promise<Offer[]> {
+  private async schedule(tx: StoreTransaction, now: number, afterCommit: Array<() => void>): Promise<Offer[]> {
+    const transition = (id: string, change: WorkChange) => transitionTelling(tx, id, change, now, this.onFinished, afterCommit);
     const nodes = new Map<string, NodeSlots>();
     for (const node of this.hub.fleet.all()) {
       nodes.set(node.nodeId, {
@@ -149,17 +157,17 @@ export class WorkScheduler {
     const queued: WorkPackage[] = [];
     for (const pkg of await tx.work.active()) {
       if (pkg.deadlineAt !== null && now >= pkg.deadlineAt) {
-        await tx.work.transition(pkg.id, { to: "expired", cause: "deadline passed" }, now);
+        await transition(pkg.id, { to: "expired", cause: "deadline passed" });
       } else if (pkg.state === "queued" && pkg.target !== "any" && !nodes.has(pkg.target)) {
         // Nobody else may run it (a fleet job's node, or a named one): it would wait for ever.
-        await tx.work.transition(pkg.id, { to: "failed", error: `its target node ${pkg.target} was removed`, cause: "target removed" }, now);
+        await transition(pkg.id, { to: "failed", error: `its target node ${pkg.target} was removed`, cause: "target removed" });
       } else if (pkg.state === "queued") {
         queued.push(pkg);
       } else if (IN_FLIGHT_STATES.includes(pkg.state)) {
         const holder = nodes.get(pkg.node!);
         const takenBack = this.takeBackCause(pkg, holder, now);
         if (takenBack) {
-          const outcome = await tx.work.transition(pkg.id, { to: "queued", attempt: pkg.attempt, cause: takenBack }, now);
+          const outcome = await transition(pkg.id, { to: "queued", attempt: pkg.attempt, cause: takenBack });
           if (outcome.ok && outcome.package.state === "queued") queued.push(outcome.package);
         } else if (holder) {
           holder.inFlight++;
@@ -187,7 +195,8 @@ export class WorkScheduler {
   private takeBackCause(pkg: WorkPackage, holder: NodeSlots | undefined, now: number): string | null {
     if (!holder) return "its node was removed";
     const node = this.hub.fleet.get(pkg.node!)!;
-    if (node.health === "offline") return "its node went offline";
+    // A kind the node resumes after a restart keeps its lease while the node is away: it comes back to it.
+    if (node.health === "offline" && !node.live.resumableKinds?.includes(pkg.kind)) return "its node went offline";
     // A hub that was down heard no progress: every lease gets one full length from the hub's start.
     const leaseEnd = Math.max(pkg.leaseExpiresAt ?? 0, this.hub.startedAt + pkg.leaseMs);
     return now >= leaseEnd ? "lease expired" : null;

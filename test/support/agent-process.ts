@@ -15,11 +15,13 @@ export interface AgentProcess {
   socket: Promise<string>;
 }
 
-/** The agent.env of a new node enrolled with `hub`: its own data dir and socket, the example kernel config. */
+/** The agent.env of a new node enrolled with `hub` (pinning its CA): its own data dir and socket, the example kernel config. */
 export function writeAgentEnv(hub: TestHub, nodeId: string): string {
   const envFile = join(tempDir(), "agent.env");
   const settings = {
     EDGEFED_HUB_URL: hub.hub.httpUrl,
+    // The hub's CA, as flash puts it on a card (none for a plaintext hub).
+    ...(hub.hub.tls ? { EDGEFED_HUB_CA: hub.hub.tls.caFile } : {}),
     EDGEFED_ENROLL_TOKEN: hub.enrollmentToken(),
     EDGEFED_NODE_ID: nodeId,
     EDGEFED_DATA_DIR: join(tempDir(), "state"),

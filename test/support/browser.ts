@@ -6,6 +6,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { REPO_ROOT } from "../helpers.ts";
+import { testServerSpki } from "./test-tls.ts";
 
 export const CHROMIUM = "/usr/bin/chromium";
 export const ARTIFACTS_DIR = join(REPO_ROOT, "test-artifacts", "dashboard");
@@ -18,8 +19,12 @@ export function browserMissing(): string | null {
 }
 
 export function launchChromium(): Promise<Browser> {
-  // As root (CI) Chromium refuses to start with its sandbox.
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
+  // As root (CI) Chromium refuses to start with its sandbox. Test hubs serve
+  // HTTPS with the test run's server key (test-tls.ts): Chromium trusts that
+  // one key, pinned by its SPKI hash, and still checks every other certificate
+  // (playwright's ignoreHTTPSErrors would accept any).
+  const pinned = `--ignore-certificate-errors-spki-list=${testServerSpki()}`;
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage", pinned] });
 }
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");

@@ -1,6 +1,9 @@
 // Speaks to a hub's API as the dashboard in a browser does: logs in with a
 // token into the session cookie, then sends that cookie (and, on writes, the
-// CSRF token unless told otherwise) with every request.
+// CSRF token unless told otherwise) with every request. Over HTTPS it trusts
+// the test run's CAs (test-tls.ts), as a browser trusts its store.
+import { testFetch } from "./test-tls.ts";
+
 export interface DashboardClient {
   cookie: string;
   csrfToken: string;
@@ -13,7 +16,7 @@ export interface DashboardClient {
 }
 
 export async function sessionRequest(baseUrl: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(`${baseUrl}${path}`, {
+  const response = await testFetch(`${baseUrl}${path}`, {
     method,
     headers: { ...headers, ...(body === undefined ? {} : { "content-type": "application/json" }) },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -66,7 +69,7 @@ export interface EventStream {
 
 export async function openEventStream(baseUrl: string, headers: Record<string, string>): Promise<EventStream> {
   const abort = new AbortController();
-  const response = await fetch(`${baseUrl}/api/stream`, { headers, signal: abort.signal });
+  const response = await testFetch(`${baseUrl}/api/stream`, { headers, signal: abort.signal });
   const events: SseEvent[] = [];
   const comments: string[] = [];
   const waiters = new Set<() => void>();

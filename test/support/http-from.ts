@@ -1,7 +1,9 @@
 // An HTTP request from a chosen loopback source address (127.0.0.2, ...):
 // Linux answers on all of 127/8, so a test can be two clients on one machine,
 // as the hub's per-address rate limits see them.
-import { request } from "node:http";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { trustedTestCas } from "./test-tls.ts";
 
 export interface AnswerFrom {
   status: number;
@@ -17,7 +19,10 @@ export function requestFrom(
   const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
   const headers = { ...(payload === undefined ? {} : { "content-type": "application/json" }), ...options.headers };
   return new Promise((resolve, reject) => {
-    const sent = request(url, { method: options.method ?? "GET", headers, localAddress }, (response) => {
+    // Over HTTPS, trusting the test run's CAs only (test-tls.ts).
+    const https = url.startsWith("https:");
+    const request = https ? httpsRequest : httpRequest;
+    const sent = request(url, { method: options.method ?? "GET", headers, localAddress, ...(https ? { ca: trustedTestCas() } : {}) }, (response) => {
       let text = "";
       response.setEncoding("utf8");
       response.on("data", (chunk: string) => (text += chunk));

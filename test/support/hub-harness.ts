@@ -9,6 +9,7 @@ import { newEnrollmentToken } from "../../hub/identity/enrollment-tokens.ts";
 import { openSqliteRegistry } from "../../hub/store/sqlite/sqlite-store.ts";
 import { tempDir } from "../helpers.ts";
 import type { RunningMosquitto } from "./mosquitto.ts";
+import { seedTestTls, trustedTestCas } from "./test-tls.ts";
 
 export interface TestHub {
   hub: RunningHub;
@@ -20,20 +21,32 @@ export interface TestHub {
   /** A fresh enrollment token (written into the registry as `token create` does). */
   enrollmentToken(options?: { uses?: number; ttlMs?: number | null }): string;
   api(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }>;
+  /** fetch() of a path on this hub (or a whole URL), trusting its CA: for requests `api` does not make (no token, raw bodies, headers read). */
+  fetch(pathOrUrl: string, init?: RequestInit): Promise<Response>;
+  /** connectNode trusting this hub's CA (the free connectNode trusts the test run's CAs). */
+  connectNode(credentials: NodeCredentials, options?: ConnectNodeOptions): Promise<MqttClient>;
   stop(): Promise<void>;
 }
 
 /**
- * `tls`: HTTPS and MQTTS with the hub's generated CA (the MQTTS port picked
- * free); `api` and `connectNode` then trust that CA only. With `mosquitto`,
- * give the data dir whose certificates that broker serves (tlsMaterialFor).
+ * TLS is on, as in production: HTTPS and MQTTS (the MQTTS port picked free)
+ * with the test run's PKI (test-tls.ts) seeded into the data dir; `api`,
+ * `fetch` and `connectNode` trust that CA only. `tls: false` is the lab's
+ * plaintext (EDGEFED_TLS=off with EDGEFED_ALLOW_PLAINTEXT=1), for the tests
+ * that are about plaintext. `ownCa`: the hub makes a CA of its own, which
+ * only this hub's `api`, `fetch` and `connectNode` trust. With `mosquitto`
+ * (started by startMosquitto, which serves the run's certificate) the hub
+ * talks to it over TLS.
  */
 export async function startTestHub(
-  options: { mosquitto?: RunningMosquitto; dataDir?: string; env?: Record<string, string>; log?: (line: string) => void; tls?: boolean } = {},
+  options: { mosquitto?: RunningMosquitto; dataDir?: string; env?: Record<string, string>; log?: (line: string) => void; tls?: boolean; ownCa?: boolean } = {},
 ): Promise<TestHub> {
   const dataDir = options.dataDir ?? tempDir("edgefed-hub-");
   const adminToken = "test-admin-token-0123456789abcdef";
   const watchToken = "test-watch-token-0123456789abcdef";
+  // A test fixes the broker's port with EDGEFED_MQTT_PORT (to start a hub again on it); with TLS on and
+  // no plaintext listener beside, that port is the MQTTS listener's.
+  const fixedBrokerPort = options.env?.EDGEFED_ALLOW_PLAINTEXT === "1" ? undefined : options.env?.EDGEFED_MQTT_PORT;
   const env: Record<string, string> = {
     EDGEFED_DATA_DIR: dataDir,
     EDGEFED_HTTP_HOST: "127.0.0.1",
@@ -45,7 +58,7 @@ export async function startTestHub(
     EDGEFED_HEARTBEAT_S: "1",
     EDGEFED_FLUSH_MS: "100",
     EDGEFED_SWEEP_MS: "100",
-    ...(options.tls ? { EDGEFED_TLS: "on", EDGEFED_MQTTS_PORT: "0" } : {}),
+    ...(options.tls === false ? { EDGEFED_TLS: "off", EDGEFED_ALLOW_PLAINTEXT: "1" } : { EDGEFED_TLS: "on", EDGEFED_MQTTS_PORT: fixedBrokerPort ?? "0" }),
     ...options.env,
   };
   if (options.mosquitto) {
@@ -54,16 +67,20 @@ export async function startTestHub(
     env.EDGEFED_MQTT_PASSWORD = options.mosquitto.admin!.password;
   }
   const settings = parseHubSettings([], env);
+  if (settings.tls && !options.ownCa) seedTestTls(dataDir);
   const hub = await startHub(settings, options.log ?? (() => {}));
   // Enrollment tokens go straight into the registry file, as `token create` puts them there for a
   // running hub; the SQLite tables write at once, so enrollmentToken() can stay synchronous.
   const registry = openSqliteRegistry(dataDir);
+  const hubFetch: TestHub["fetch"] = (pathOrUrl, init = {}) => {
+    const url = /^https?:/.test(pathOrUrl) ? pathOrUrl : `${hub.httpUrl}${pathOrUrl}`;
+    return fetch(url, hub.tls ? { ...init, tls: { ca: hub.tls.ca } } : init);
+  };
   const api: TestHub["api"] = async (method, path, body, token = adminToken) => {
-    const response = await fetch(`${hub.httpUrl}${path}`, {
+    const response = await hubFetch(path, {
       method,
       headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
       body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-      ...(hub.tls ? { tls: { ca: hub.tls.ca } } : {}),
     });
     const text = await response.text();
     let parsed: unknown = text;
@@ -84,6 +101,8 @@ export async function startTestHub(
       return token;
     },
     api,
+    fetch: hubFetch,
+    connectNode: (credentials, connectOptions = {}) => connectNode(credentials, { ...(hub.tls ? { ca: hub.tls.ca } : {}), ...connectOptions }),
     async stop() {
       registry.close();
       await hub.stop();
@@ -106,13 +125,28 @@ export function registerBody(node: TestNode, overrides: Record<string, unknown> 
   return sign ? signMessage(body, node.keys.privateKey) : body;
 }
 
+export interface NodeCredentials {
+  url: string;
+  username: string;
+  password: string;
+  client_id: string;
+}
+
+export interface ConnectNodeOptions {
+  will?: mqtt.IClientOptions["will"];
+  clientId?: string;
+  /** The CA to trust over mqtts://; by default the test run's CAs (test-tls.ts), never the system store. */
+  ca?: string | string[];
+  /** A client certificate to present (mutual TLS). */
+  clientCertificate?: { cert: string; key: string } | null;
+}
+
 /** Connects as a node with the credentials registration returned. */
-export async function connectNode(
-  credentials: { url: string; username: string; password: string; client_id: string },
-  options: { will?: mqtt.IClientOptions["will"]; clientId?: string; ca?: string } = {},
-): Promise<MqttClient> {
+export async function connectNode(credentials: NodeCredentials, options: ConnectNodeOptions = {}): Promise<MqttClient> {
+  const ca = options.ca ?? (credentials.url.startsWith("mqtts:") ? trustedTestCas() : undefined);
   const client = mqtt.connect(credentials.url, {
-    ...(options.ca ? { ca: options.ca, rejectUnauthorized: true } : {}),
+    ...(ca ? { ca, rejectUnauthorized: true } : {}),
+    ...(options.clientCertificate ? { cert: options.clientCertificate.cert, key: options.clientCertificate.key } : {}),
     clientId: options.clientId ?? credentials.client_id,
     username: credentials.username,
     password: credentials.password,

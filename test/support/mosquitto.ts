@@ -13,6 +13,7 @@ import { mosquittoTlsListener } from "../../hub/tls/mosquitto-listener.ts";
 import type { HubTls } from "../../hub/tls/hub-pki.ts";
 import { join } from "node:path";
 import { freePort, tempDir } from "../helpers.ts";
+import { sharedTestTls } from "./test-tls.ts";
 
 export const MOSQUITTO = "/usr/sbin/mosquitto";
 export const MOSQUITTO_CTRL = "/usr/bin/mosquitto_ctrl";
@@ -27,6 +28,8 @@ const PORT_ATTEMPTS = 5;
 export interface RunningMosquitto {
   url: string;
   port: number;
+  /** The CA its MQTTS listener's certificate chains to (give it to clients as `ca`); null for a plaintext listener. */
+  ca: string | null;
   /** The dynamic-security admin client (null without dynsec). */
   admin: { username: string; password: string } | null;
   /** The directory holding mosquitto.conf (and dynamic-security.json). */
@@ -54,8 +57,11 @@ function installExitHandler(): void {
   });
 }
 
-/** Sends an anonymous MQTT 3.1.1 CONNECT and resolves true on any CONNACK (refused is fine: the broker is speaking MQTT). */
-function answersMqtt(port: number, timeoutMs: number, tls: boolean): Promise<boolean> {
+/**
+ * Sends an anonymous MQTT 3.1.1 CONNECT and resolves true on any CONNACK (refused is fine: the broker is speaking MQTT).
+ * `clientCertRequired`: the probe has no client certificate, so a handshake refused by a TLS alert is the answer.
+ */
+function answersMqtt(port: number, timeoutMs: number, tls: boolean, clientCertRequired = false): Promise<boolean> {
   // CONNECT: protocol "MQTT" level 4, clean session, keepalive 60, empty client id.
   const connect = Buffer.from([0x10, 0x0c, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3c, 0x00, 0x00]);
   return new Promise((resolve) => {
@@ -69,17 +75,23 @@ function answersMqtt(port: number, timeoutMs: number, tls: boolean): Promise<boo
     const timer = setTimeout(() => done(false), timeoutMs);
     socket.once(tls ? "secureConnect" : "connect", () => socket.write(connect));
     socket.once("data", (data) => done(data[0] === 0x20));
-    socket.once("error", () => done(false));
+    socket.once("error", (error) => done(clientCertRequired && /alert/i.test(error.message)));
     socket.once("close", () => done(false));
   });
 }
 
 /**
  * `extraConfig`: global mosquitto.conf lines (e.g. queue limits for a benchmark).
- * `tls`: the listener speaks MQTTS only, with these files (the hub's, as hub/tls/mosquitto-listener.ts writes them).
+ * `tls`: the listener speaks MQTTS only, with these files (the hub's, as
+ * hub/tls/mosquitto-listener.ts writes them); by default the test run's
+ * (test-tls.ts), which every test hub serves too; false: plaintext MQTT;
+ * `requireClientCert`: and requires a client certificate from that CA, its CN the user (mutual TLS).
  */
-export async function startMosquitto(options: { dynsec?: boolean; extraConfig?: string[]; tls?: Pick<HubTls, "caFile" | "certFile" | "keyFile"> } = {}): Promise<RunningMosquitto> {
+export async function startMosquitto(
+  options: { dynsec?: boolean; extraConfig?: string[]; tls?: Pick<HubTls, "ca" | "caFile" | "certFile" | "keyFile"> | false; requireClientCert?: boolean } = {},
+): Promise<RunningMosquitto> {
   installExitHandler();
+  const tls = options.tls === false ? null : (options.tls ?? sharedTestTls());
   const dir = tempDir("edgefed-mosquitto-");
   const configFile = join(dir, "mosquitto.conf");
   let admin: RunningMosquitto["admin"] = null;
@@ -120,7 +132,7 @@ export async function startMosquitto(options: { dynsec?: boolean; extraConfig?: 
       "log_type information",
       "log_timestamp_format %H:%M:%S",
       ...dynsecLines,
-      ...(options.tls ? mosquittoTlsListener(options.tls, port, "127.0.0.1") : [`listener ${port} 127.0.0.1`]),
+      ...(tls ? mosquittoTlsListener(tls, port, "127.0.0.1", options.requireClientCert) : [`listener ${port} 127.0.0.1`]),
       // Per-listener in 2.0 (per_listener_settings false makes it global anyway).
       `allow_anonymous ${options.dynsec ? "false" : "true"}`,
     ];
@@ -155,7 +167,7 @@ export async function startMosquitto(options: { dynsec?: boolean; extraConfig?: 
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (Date.now() < deadline) {
       if (exited) break;
-      if (await answersMqtt(port, 500, options.tls !== undefined)) return;
+      if (await answersMqtt(port, 500, tls !== null, options.requireClientCert)) return;
       await Bun.sleep(25);
     }
     if (!exited) {
@@ -192,8 +204,9 @@ export async function startMosquitto(options: { dynsec?: boolean; extraConfig?: 
   }
 
   return {
-    url: `${options.tls ? "mqtts" : "mqtt"}://127.0.0.1:${port}`,
+    url: `${tls ? "mqtts" : "mqtt"}://127.0.0.1:${port}`,
     port,
+    ca: tls?.ca ?? null,
     admin,
     dir,
     log: readLog,

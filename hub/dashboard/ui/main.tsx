@@ -1,6 +1,6 @@
 // The dashboard's entry: resume the session the cookie carries (else the
 // login), then the page the hash names (#/fleet, #/nodes/<id>, #/decisions,
-// #/federation, #/tokens), with the live stream open while signed in.
+// #/federation, #/work, #/work/<id>, #/tokens), with the live stream open while signed in.
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import "uplot/dist/uPlot.min.css";
@@ -13,12 +13,15 @@ import { FleetPage } from "./pages/fleet.tsx";
 import { LoginPage } from "./pages/login.tsx";
 import { NodePage } from "./pages/node.tsx";
 import { TokensPage } from "./pages/tokens.tsx";
+import { WorkPackagePage } from "./pages/work-package.tsx";
+import { WorkPage } from "./pages/work.tsx";
 import { closeStream, openStream } from "./stream.ts";
 
 const PAGES = [
   { path: "fleet", title: "Fleet" },
   { path: "decisions", title: "Decisions" },
   { path: "federation", title: "Federation" },
+  { path: "work", title: "Work" },
   { path: "tokens", title: "Tokens", adminOnly: true },
 ];
 
@@ -70,6 +73,8 @@ function App() {
           <NodePage nodeId={id} session={session} />
         ) : page === "decisions" ? (
           <DecisionsPage session={session} />
+        ) : page === "work" ? (
+          id ? <WorkPackagePage id={id} session={session} /> : <WorkPage session={session} />
         ) : page === "federation" ? (
           <FederationPage />
         ) : page === "tokens" ? (

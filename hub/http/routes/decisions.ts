@@ -9,9 +9,10 @@ import { jsonBody } from "../../../lib/http-errors.ts";
 import type { Decisions } from "../../decisions/decisions.ts";
 import { DomainError, invalidInput } from "../../errors.ts";
 import type { HubContext } from "../../hub-context.ts";
-import type { ApiAccess } from "../admin-auth.ts";
-import { decisionView, issuedView } from "../decision-view.ts";
-import { DecisionListQuery } from "../list-queries.ts";
+import { operatorOrigin } from "../../decisions/decision-origin.ts";
+import { actorOf, type ApiAccess } from "../admin-auth.ts";
+import { decisionSummaryView, decisionTargetView, decisionView, issuedView } from "../decision-view.ts";
+import { DecisionListQuery, DecisionTargetsQuery, queryFlag } from "../list-queries.ts";
 import { parseQuery } from "../request.ts";
 
 /**
@@ -34,7 +35,7 @@ const ModeRequest = z
   });
 
 /** `?dry_run=1` (or true): check and count the targets, issue nothing. */
-const IssueQuery = z.strictObject({ dry_run: z.enum(["0", "1", "true", "false"]).transform((v) => v === "1" || v === "true").optional() });
+const IssueQuery = z.strictObject({ dry_run: queryFlag.optional() });
 const DRY_RUN_TARGETS_SHOWN = 100;
 
 export function decisionRoutes(hub: HubContext, decisions: Decisions, access: ApiAccess): Hono {
@@ -46,21 +47,37 @@ export function decisionRoutes(hub: HubContext, decisions: Decisions, access: Ap
       const { targets } = await decisions.dryRun(request);
       return c.json({ valid: true, reaches: targets.length, targets: targets.slice(0, DRY_RUN_TARGETS_SHOWN) });
     }
-    return c.json(issuedView(await decisions.issue(request)), 201);
+    return c.json(issuedView(await decisions.issue(request, operatorOrigin(actorOf(c)))), 201);
   }
 
   routes.post("/decisions", access.admin, async (c) => issueOrTry(c, await jsonBody(c)));
 
   routes.get("/decisions", access.reader, async (c) => {
     const q = parseQuery(DecisionListQuery, c);
-    const stored = await hub.store.decisions.list({ limit: q.limit, node: q.node, beforeSeq: q.before });
+    const options = { limit: q.limit, node: q.node, beforeSeq: q.before };
+    if (q.summary) {
+      const summaries = await hub.store.decisions.summaries({ ...options, types: q.types, pendingShown: q.pending_shown });
+      return c.json({ decisions: summaries.map(decisionSummaryView) });
+    }
+    const stored = await hub.store.decisions.list(options);
     return c.json({ decisions: stored.map(decisionView) });
+  });
+
+  // One decision's targets, a page at a time: what a summary counts.
+  routes.get("/decisions/:id/targets", access.reader, async (c) => {
+    const id = c.req.param("id");
+    const q = parseQuery(DecisionTargetsQuery, c);
+    // One more than asked, to tell whether another page follows.
+    const found = await hub.store.decisions.targets(id, { state: q.state, limit: q.limit + 1, afterNodeId: q.after });
+    if (!found) throw unknownDecision(id);
+    const page = found.slice(0, q.limit);
+    return c.json({ decision_id: id, state: q.state, targets: page.map(decisionTargetView), next_after: found.length > q.limit ? page.at(-1)!.nodeId : null });
   });
 
   routes.get("/decisions/:id", access.reader, async (c) => {
     const id = c.req.param("id");
     const stored = await hub.store.decisions.get(id);
-    if (!stored) throw new DomainError("not_found", "unknown_decision", `no decision ${id}`);
+    if (!stored) throw unknownDecision(id);
     return c.json(decisionView(stored));
   });
 
@@ -76,4 +93,8 @@ export function decisionRoutes(hub: HubContext, decisions: Decisions, access: Ap
   });
 
   return routes;
+}
+
+function unknownDecision(id: string): DomainError {
+  return new DomainError("not_found", "unknown_decision", `no decision ${id}`);
 }

@@ -1,13 +1,15 @@
 // GET /metrics: the hub's metrics in Prometheus text format
 // (hub/metrics/hub-metrics.ts), for a Prometheus scrape with
-// `authorization: {credentials: <metrics token>}`; the admin token works too.
+// `authorization: {credentials: <metrics token>}`; an admin token (the hub's
+// or an admin operator's) works too.
 import { Hono } from "hono";
 import type { HubContext } from "../../hub-context.ts";
-import { requireToken } from "../admin-auth.ts";
+import type { BearerVerifier } from "../../identity/bearer-verifier.ts";
+import { requireTokenOrAdmin } from "../admin-auth.ts";
 
-export function metricsRoutes(hub: HubContext): Hono {
+export function metricsRoutes(hub: HubContext, verifier: BearerVerifier): Hono {
   const routes = new Hono();
-  const scraper = requireToken([hub.identity.metricsTokenHash, hub.identity.adminTokenHash], "metrics token or admin token");
+  const scraper = requireTokenOrAdmin(hub.identity.metricsTokenHash, verifier, "metrics token or admin token");
   routes.get("/metrics", scraper, async (c) => c.body(await hub.metrics.scrape(), 200, { "content-type": hub.metrics.contentType }));
   return routes;
 }

@@ -5,7 +5,8 @@
 import { Hono } from "hono";
 import type { Decisions } from "../../decisions/decisions.ts";
 import type { HubContext } from "../../hub-context.ts";
-import type { ApiAccess } from "../admin-auth.ts";
+import { FieldOrigins } from "../../decisions/field-origins.ts";
+import { actorOf, type ApiAccess } from "../admin-auth.ts";
 import { notRegisteredError, readmitNode, removeNode } from "../../nodes/registration.ts";
 import { NodeListQuery, NodeMetricsQuery, pageOfNodes, ReportHistoryQuery } from "../list-queries.ts";
 import { metricBucketView, nodeDetail, nodeSummary, storedReportView } from "../node-view.ts";
@@ -14,6 +15,7 @@ import { parseQuery } from "../request.ts";
 
 export function nodeRoutes(hub: HubContext, decisions: Decisions, access: ApiAccess): Hono {
   const routes = new Hono();
+  const fieldOrigins = new FieldOrigins(hub, decisions);
 
   routes.get("/", access.reader, (c) => {
     const page = pageOfNodes(hub.fleet.byId(), parseQuery(NodeListQuery, c));
@@ -32,7 +34,8 @@ export function nodeRoutes(hub: HubContext, decisions: Decisions, access: ApiAcc
     const node = hub.fleet.get(id);
     if (!node) throw await notRegisteredError(hub, id);
     const followed = decisions.desiredPolicy(node.nodeId) ?? decisions.desiredPolicy("fleet");
-    return c.json(nodeDetail(node, hub.fleet, decisions.desiredPolicy(node.nodeId)?.version ?? null, followed?.policy ?? null));
+    const origins = await fieldOrigins.of(node);
+    return c.json(nodeDetail(node, hub.fleet, decisions.desiredPolicy(node.nodeId)?.version ?? null, followed?.policy ?? null, origins));
   });
 
   // As committed: reports are written before their PUBACK (hub/mqtt/commit-before-ack.ts), so this holds every acknowledged one.
@@ -60,14 +63,14 @@ export function nodeRoutes(hub: HubContext, decisions: Decisions, access: ApiAcc
 
   routes.delete("/:id", access.admin, async (c) => {
     const id = c.req.param("id");
-    await removeNode(hub, id, decisions);
+    await removeNode(hub, id, decisions, actorOf(c));
     return c.json({ status: "removed", node_id: id });
   });
 
   // Lifts a removal: the node may register again (with the key it had, without spending a token use).
   routes.post("/:id/readmit", access.admin, async (c) => {
     const id = c.req.param("id");
-    await readmitNode(hub, id);
+    await readmitNode(hub, id, actorOf(c));
     return c.json({ status: "readmitted", node_id: id });
   });
 

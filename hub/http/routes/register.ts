@@ -4,7 +4,7 @@
 import { Hono } from "hono";
 import type { HubContext } from "../../hub-context.ts";
 import { registerNode } from "../../nodes/registration.ts";
-import { bearerToken } from "../admin-auth.ts";
+import { bearerToken } from "../../../lib/bearer-token.ts";
 import { HttpError, jsonBody } from "../../../lib/http-errors.ts";
 import { DomainError } from "../../errors.ts";
 

@@ -1,5 +1,6 @@
 // /api/session: the dashboard's login. POST {token} opens a session (the
-// admin token: admin; the watch token: viewer) into an HttpOnly,
+// admin token: admin; the watch token: viewer; an operator's token: its role,
+// under its name) into an HttpOnly,
 // SameSite=Strict cookie (Secure when the request came over TLS) and answers
 // the session's CSRF token; GET reads the session back; DELETE (CSRF token
 // required) ends it. A refused login says only that it was refused.
@@ -14,7 +15,7 @@ import { CSRF_HEADER, SESSION_COOKIE } from "../admin-auth.ts";
 const LoginRequest = z.object({ token: z.string().max(1024) });
 
 function sessionView(session: SessionRecord): object {
-  return { role: session.role, csrf_token: session.csrfToken, expires_at: session.expiresAt };
+  return { role: session.role, operator: session.operator, csrf_token: session.csrfToken, expires_at: session.expiresAt };
 }
 
 const noSession = () => new HttpError(401, "unauthorized", "no dashboard session, or it expired: log in again");

@@ -1,16 +1,16 @@
 // /api/federation/tokens (admin): enrollment tokens from the dashboard, as
 // `edgefed-hub token create` makes them. POST creates one and answers it (the
 // only time it is shown); GET lists them by id (the first 12 hex of the
-// hash: never the token); DELETE /:id revokes one, after which it enrols and
-// re-registers nothing.
+// hash: never the token) with who made each; DELETE /:id revokes one, after
+// which it enrols and re-registers nothing. Both are audited under the caller.
 import { Hono } from "hono";
 import { z } from "zod";
 import { jsonBody } from "../../../lib/http-errors.ts";
-import { DomainError, invalidInput } from "../../errors.ts";
+import { invalidInput } from "../../errors.ts";
 import type { HubContext } from "../../hub-context.ts";
-import { issueEnrollmentToken, tokenId } from "../../identity/enrollment-tokens.ts";
+import { issueEnrollmentToken, revokeEnrollmentToken, tokenId } from "../../identity/enrollment-tokens.ts";
 import type { ListedToken } from "../../store/hub-store.ts";
-import type { ApiAccess } from "../admin-auth.ts";
+import { actorOf, type ApiAccess } from "../admin-auth.ts";
 
 const DEFAULT_TTL_S = 86_400;
 const MAX_TOKENS_LISTED = 1000;
@@ -29,6 +29,7 @@ function listedView(token: ListedToken): object {
     uses_left: token.usesLeft,
     expires_at: token.expiresAt,
     created_at: token.createdAt,
+    created_by: token.createdBy,
     registrations: token.registrations,
     revoked: token.revokedAt !== null,
     revoked_at: token.revokedAt,
@@ -45,15 +46,14 @@ export function tokenRoutes(hub: HubContext, access: ApiAccess): Hono {
     if (!parsed.success) throw invalidInput(parsed.error.issues);
     const { label, uses, expires_in_s } = parsed.data;
     const now = hub.clock();
-    const { token, record } = await issueEnrollmentToken(hub.store, { label, uses, ttlMs: expires_in_s === null ? null : expires_in_s * 1000 }, now);
+    const { token, record } = await issueEnrollmentToken(hub.store, { label, uses, ttlMs: expires_in_s === null ? null : expires_in_s * 1000, createdBy: actorOf(c) }, now);
     hub.log(`enrollment token ${tokenId(record.hash)} created from the API (${uses ?? "unlimited"} use(s))`);
-    return c.json({ token, id: tokenId(record.hash), label, uses_left: record.usesLeft, expires_at: record.expiresAt }, 201);
+    return c.json({ token, id: tokenId(record.hash), label, uses_left: record.usesLeft, expires_at: record.expiresAt, created_by: record.createdBy }, 201);
   });
 
   routes.delete("/tokens/:id", access.admin, async (c) => {
     const id = c.req.param("id");
-    const revoked = await hub.store.write((tx) => tx.tokens.revoke(id, hub.clock()));
-    if (!revoked) throw new DomainError("not_found", "unknown_token", `no token ${id} that is not revoked already`);
+    await revokeEnrollmentToken(hub.store, id, actorOf(c), hub.clock());
     hub.log(`enrollment token ${id} revoked from the API`);
     return c.json({ status: "revoked", id });
   });

@@ -5,7 +5,17 @@
 // TEXT (the bytes as published) and are read as jsonb where a query looks in.
 import type { DecisionMessage, DesiredPolicyMessage } from "../../../protocol/messages.ts";
 import type { DecisionOrigin } from "../../decisions/decision-origin.ts";
-import type { DecisionAck, DecisionHistoryEntry, DecisionWrites, OutstandingDecisions, StoredDecision, UnacknowledgedDecision } from "../hub-store.ts";
+import type {
+  DecisionAck,
+  DecisionHistoryEntry,
+  DecisionSummary,
+  DecisionTarget,
+  DecisionTargetState,
+  DecisionWrites,
+  OutstandingDecisions,
+  StoredDecision,
+  UnacknowledgedDecision,
+} from "../hub-store.ts";
 import type { Db } from "./connection.ts";
 
 /**
@@ -33,6 +43,33 @@ interface AckRow {
   applied_at: number;
   received_at: number;
   result: string | null;
+}
+
+/** An ack's columns; all null while the node has none (a LEFT JOIN's miss). */
+interface AckColumns {
+  ok: boolean | null;
+  error: string | null;
+  applied_at: number | null;
+  received_at: number | null;
+  result: string | null;
+}
+
+/** A decision counted (DecisionSummary): its row, the counts, the first pending ids and, with a node, that node's ack columns. */
+interface SummaryRow extends DecisionRow {
+  target_count: number;
+  acked_ok: number;
+  acked_error: number;
+  pending_first: string[];
+  node_ok: boolean | null;
+  node_error: string | null;
+  node_applied_at: number | null;
+  node_received_at: number | null;
+  node_result: string | null;
+}
+
+function ackOf(nodeId: string, row: AckColumns): DecisionAck | null {
+  if (row.ok === null) return null;
+  return { nodeId, ok: row.ok, error: row.error, appliedAt: row.applied_at!, receivedAt: row.received_at!, result: row.result === null ? null : JSON.parse(row.result) };
 }
 
 export class PostgresDecisionTable implements DecisionWrites {
@@ -69,22 +106,61 @@ export class PostgresDecisionTable implements DecisionWrites {
     return this.withAcks(rows);
   }
 
+  async summaries(options: { limit: number; beforeSeq?: number; node?: string; types?: readonly string[]; pendingShown: number }): Promise<DecisionSummary[]> {
+    // Acks come only from targets (and removal closings, one per target): pending is targets less acks.
+    const node = options.node ?? null;
+    const rows = await this.db<SummaryRow[]>`
+      SELECT d.seq, d.id, d.message, d.overridden_by, d.origin,
+        jsonb_array_length(d.targets::jsonb) AS target_count,
+        (SELECT count(*) FROM decision_acks a WHERE a.decision_id = d.id AND a.ok) AS acked_ok,
+        (SELECT count(*) FROM decision_acks a WHERE a.decision_id = d.id AND NOT a.ok) AS acked_error,
+        ARRAY(SELECT t.target FROM jsonb_array_elements_text(d.targets::jsonb) AS t(target)
+              WHERE NOT EXISTS (SELECT 1 FROM decision_acks a WHERE a.decision_id = d.id AND a.node_id = t.target)
+              ORDER BY t.target COLLATE "C" LIMIT ${options.pendingShown}) AS pending_first,
+        n.ok AS node_ok, n.error AS node_error, n.applied_at AS node_applied_at, n.received_at AS node_received_at, n.result AS node_result
+      FROM decisions d LEFT JOIN decision_acks n ON n.decision_id = d.id AND n.node_id = ${node}::text
+      WHERE d.seq < ${options.beforeSeq ?? Number.MAX_SAFE_INTEGER}
+        ${node === null ? this.db`` : this.db`AND ${this.sentTo(node)}`}
+        ${options.types === undefined ? this.db`` : this.db`AND d.type = ANY(${[...options.types]}::text[])`}
+      ORDER BY d.seq DESC LIMIT ${options.limit}`;
+    return rows.map((row) => {
+      const summary: DecisionSummary = {
+        seq: row.seq,
+        message: JSON.parse(row.message),
+        origin: JSON.parse(row.origin) as DecisionOrigin,
+        overriddenBy: row.overridden_by,
+        targetCount: row.target_count,
+        ackedOk: row.acked_ok,
+        ackedError: row.acked_error,
+        pendingCount: row.target_count - row.acked_ok - row.acked_error,
+        pendingFirst: row.pending_first,
+      };
+      if (node !== null) {
+        summary.nodeAck = ackOf(node, { ok: row.node_ok, error: row.node_error, applied_at: row.node_applied_at, received_at: row.node_received_at, result: row.node_result });
+      }
+      return summary;
+    });
+  }
+
+  async targets(decisionId: string, options: { state: DecisionTargetState; limit: number; afterNodeId?: string }): Promise<DecisionTarget[] | undefined> {
+    if ((await this.db`SELECT 1 FROM decisions WHERE id = ${decisionId}`).length === 0) return undefined;
+    const inState = { all: this.db``, pending: this.db`AND a.node_id IS NULL`, acked: this.db`AND a.node_id IS NOT NULL` }[options.state];
+    const rows = await this.db<({ node_id: string } & AckColumns)[]>`
+      SELECT t.target AS node_id, a.ok, a.error, a.applied_at, a.received_at, a.result
+      FROM decisions d CROSS JOIN LATERAL jsonb_array_elements_text(d.targets::jsonb) AS t(target)
+      LEFT JOIN decision_acks a ON a.decision_id = d.id AND a.node_id = t.target
+      WHERE d.id = ${decisionId} AND t.target COLLATE "C" > ${options.afterNodeId ?? ""} ${inState}
+      ORDER BY t.target COLLATE "C" LIMIT ${options.limit}`;
+    return rows.map((row) => ({ nodeId: row.node_id, ack: ackOf(row.node_id, row) }));
+  }
+
   private async withAcks(rows: DecisionRow[]): Promise<StoredDecision[]> {
     if (rows.length === 0) return [];
     const acks = new Map<string, DecisionAck[]>(rows.map((row) => [row.id, []]));
     const ackRows = await this.db<AckRow[]>`
       SELECT decision_id, node_id, ok, error, applied_at, received_at, result FROM decision_acks
       WHERE decision_id = ANY(${rows.map((row) => row.id)}::text[]) ORDER BY decision_id, node_id COLLATE "C"`;
-    for (const r of ackRows) {
-      acks.get(r.decision_id)!.push({
-        nodeId: r.node_id,
-        ok: r.ok,
-        error: r.error,
-        appliedAt: r.applied_at,
-        receivedAt: r.received_at,
-        result: r.result === null ? null : JSON.parse(r.result),
-      });
-    }
+    for (const r of ackRows) acks.get(r.decision_id)!.push(ackOf(r.node_id, r)!);
     return rows.map((row) => ({
       seq: row.seq,
       message: JSON.parse(row.message),
@@ -96,9 +172,14 @@ export class PostgresDecisionTable implements DecisionWrites {
   }
 
   async addressedTo(targets: readonly string[]): Promise<DecisionHistoryEntry[]> {
-    const rows = await this.db<{ seq: number; message: string; overridden_by: string | null }[]>`
-      SELECT seq, message, overridden_by FROM decisions WHERE target = ANY(${[...targets]}::text[]) ORDER BY seq`;
-    return rows.map((row) => ({ seq: row.seq, message: JSON.parse(row.message) as DecisionMessage, overriddenBy: row.overridden_by }));
+    const rows = await this.db<{ seq: number; message: string; origin: string; overridden_by: string | null }[]>`
+      SELECT seq, message, origin, overridden_by FROM decisions WHERE target = ANY(${[...targets]}::text[]) ORDER BY seq`;
+    return rows.map((row) => ({
+      seq: row.seq,
+      message: JSON.parse(row.message) as DecisionMessage,
+      origin: JSON.parse(row.origin) as DecisionOrigin,
+      overriddenBy: row.overridden_by,
+    }));
   }
 
   async setOverriddenBy(decisionId: string, overrideId: string): Promise<boolean> {

@@ -14,4 +14,8 @@ export class PostgresHubValueTable implements HubValueWrites {
   async put(key: string, value: string): Promise<void> {
     await this.db`INSERT INTO hub_settings (key, value) VALUES (${key}, ${value}) ON CONFLICT (key) DO UPDATE SET value = excluded.value`;
   }
+
+  async delete(key: string): Promise<boolean> {
+    return (await this.db`DELETE FROM hub_settings WHERE key = ${key}`).count > 0;
+  }
 }

@@ -9,6 +9,7 @@
 import type { Sql } from "postgres";
 import { DEFAULT_STORE_BOUNDS, type HubStore, type StoreBounds, type StoreTransaction } from "../hub-store.ts";
 import { PostgresAlertTable } from "./alert-table.ts";
+import { PostgresAuditTable } from "./audit-table.ts";
 import { connectPostgres, type Db } from "./connection.ts";
 import { PostgresDecisionTable } from "./decision-table.ts";
 import { PostgresFederationEventTable } from "./federation-event-table.ts";
@@ -16,6 +17,7 @@ import { PostgresFederationRoleTable } from "./federation-role-table.ts";
 import { PostgresHubValueTable } from "./hub-value-table.ts";
 import { PostgresMetricBucketTable } from "./metric-bucket-table.ts";
 import { PostgresNodeTable } from "./node-table.ts";
+import { PostgresOperatorTable } from "./operator-table.ts";
 import { PostgresReportTable } from "./report-table.ts";
 import { migratePostgres } from "./schema.ts";
 import { PostgresSessionTable } from "./session-table.ts";
@@ -51,6 +53,8 @@ function tablesOn(db: Db, bounds: StoreBounds, inTransaction = false): StoreTran
     hubValues: new PostgresHubValueTable(db),
     sessions: new PostgresSessionTable(db),
     metricBuckets: new PostgresMetricBucketTable(db),
+    operators: new PostgresOperatorTable(db),
+    audit: new PostgresAuditTable(db, inTransaction),
   };
 }
 

@@ -1,7 +1,8 @@
 // The hub registry's tables in PostgreSQL. MIGRATIONS are numbered steps run
 // in order at start, each recorded in schema_migrations; step 1 is the
 // registry as SQLite has it at its schema 10 (hub/store/sqlite/schema.ts), the
-// same tables and columns with PostgreSQL types. Several hubs starting at once
+// same tables and columns with PostgreSQL types; each later step mirrors a
+// later SQLite step (2: SQLite's 11). Several hubs starting at once
 // on one database migrate once: the steps run in one transaction holding a
 // transaction-level advisory lock, so the second hub waits, then finds the
 // steps recorded and runs none.
@@ -222,12 +223,58 @@ CREATE TABLE work_events (
 );
 CREATE INDEX work_events_package ON work_events (package_id, seq);
 `,
+  // 2: operators and the audit trail (SQLite's step 11). Named admin and
+  // viewer tokens by scrypt verifier; who made each enrollment token and
+  // opened each dashboard session; and the audit trail, append-only: a
+  // trigger refuses UPDATE and DELETE (TRUNCATE too) through the hub's role;
+  // the hash chain (hub/audit/audit-chain.ts) is what shows a change made
+  // around them.
+  `
+CREATE TABLE operators (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  verifier TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  created_by TEXT NOT NULL,
+  rotated_at BIGINT,
+  revoked_at BIGINT
+);
+CREATE UNIQUE INDEX operators_active_name ON operators (name) WHERE revoked_at IS NULL;
+ALTER TABLE enrollment_tokens ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE dashboard_sessions ADD COLUMN operator TEXT NOT NULL DEFAULT '';
+ALTER TABLE dashboard_sessions ADD COLUMN operator_id TEXT;
+CREATE INDEX dashboard_sessions_operator ON dashboard_sessions (operator_id) WHERE operator_id IS NOT NULL;
+CREATE TABLE audit_trail (
+  seq BIGINT PRIMARY KEY,
+  at BIGINT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE FUNCTION audit_trail_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'the audit trail is append-only';
+END;
+$$;
+CREATE TRIGGER audit_trail_no_change BEFORE UPDATE OR DELETE ON audit_trail
+  FOR EACH ROW EXECUTE FUNCTION audit_trail_append_only();
+CREATE TRIGGER audit_trail_no_truncate BEFORE TRUNCATE ON audit_trail
+  FOR EACH STATEMENT EXECUTE FUNCTION audit_trail_append_only();
+`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** Runs the steps the database lacks, once across every hub starting on it; returns the steps run. */
-export async function migratePostgres(sql: Sql): Promise<number[]> {
+/**
+ * Runs the steps the database lacks, once across every hub starting on it;
+ * returns the steps run. `upTo` stops at an older step (tests make the
+ * registry an older hub left, to upgrade it).
+ */
+export async function migratePostgres(sql: Sql, upTo = SCHEMA_VERSION): Promise<number[]> {
   return sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK.toString()}::bigint)`;
     await tx`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`;
@@ -235,7 +282,7 @@ export async function migratePostgres(sql: Sql): Promise<number[]> {
     const current = row?.version ?? 0;
     if (current > SCHEMA_VERSION) throw new Error(`the PostgreSQL registry has schema ${current}, newer than this hub (${SCHEMA_VERSION}); upgrade the hub`);
     const ran: number[] = [];
-    for (let step = current + 1; step <= SCHEMA_VERSION; step++) {
+    for (let step = current + 1; step <= upTo; step++) {
       await tx.unsafe(MIGRATIONS[step - 1]!);
       await tx`INSERT INTO schema_migrations (version, applied_at) VALUES (${step}, ${Date.now()})`;
       ran.push(step);

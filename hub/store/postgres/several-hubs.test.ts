@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import type { DecisionMessage } from "../../../protocol/messages.ts";
 import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "../../../test/support/postgres.ts";
+import { appendAudit, verifyAuditTrail } from "../../audit/audit-chain.ts";
 import { OPERATOR } from "../../decisions/decision-origin.ts";
 import type { HubStore } from "../hub-store.ts";
 import { workPackage } from "../work-contract.ts";
@@ -77,7 +78,7 @@ if (unavailable) {
 
     test("the last use of a token is spent once, whichever hubs try at once", async () => {
       const stores = await hubs();
-      await stores[0]!.write((tx) => tx.tokens.add({ hash: "h-once", label: "", usesLeft: 1, expiresAt: null, createdAt: NOW }));
+      await stores[0]!.write((tx) => tx.tokens.add({ hash: "h-once", label: "", usesLeft: 1, expiresAt: null, createdAt: NOW, createdBy: "test" }));
       const spent = await Promise.all(stores.map((store) => store.write((tx) => tx.tokens.spendUse("h-once", NOW))));
       expect(spent.filter(Boolean)).toHaveLength(1);
       expect(await stores[1]!.tokens.valid("h-once", NOW)).toBeUndefined();
@@ -123,6 +124,15 @@ if (unavailable) {
         Array.from({ length: IDS }, (_, id) => Promise.all(stores.map((store, hub) => register(store, `pi-${id}`, `key-${hub}`)))),
       );
       for (const perId of outcomes) expect(perId.toSorted()).toEqual(["registered", "taken", "taken"]);
+    });
+
+    test("audit records appended on every hub at once form one chain: every append lands, seqs 1..n, the trail verifies (append lock)", async () => {
+      const stores = await hubs();
+      const PER_HUB = 10;
+      const entry = (hub: number, i: number) => ({ at: NOW, actor: `hub-${hub}`, action: "token.create", subject: `t${i}`, detail: { i } });
+      await Promise.all(stores.flatMap((store, hub) => Array.from({ length: PER_HUB }, (_, i) => store.write((tx) => appendAudit(tx, entry(hub, i))))));
+      expect((await stores[0]!.audit.last())?.seq).toBe(HUBS * PER_HUB);
+      expect(await verifyAuditTrail(stores[1]!)).toEqual({ ok: true, records: HUBS * PER_HUB });
     });
   });
 }

@@ -11,6 +11,7 @@ interface TokenRow {
   uses_left: number | null;
   expires_at: number | null;
   created_at: number;
+  created_by: string;
   registrations: number;
   revoked_at: number | null;
 }
@@ -24,8 +25,8 @@ export class PostgresTokenTable implements TokenWrites {
   }
 
   async add(token: EnrollmentTokenRecord): Promise<void> {
-    await this.db`INSERT INTO enrollment_tokens (token_hash, label, uses_left, expires_at, created_at)
-                  VALUES (${token.hash}, ${token.label}, ${token.usesLeft}, ${token.expiresAt}, ${token.createdAt})`;
+    await this.db`INSERT INTO enrollment_tokens (token_hash, label, uses_left, expires_at, created_at, created_by)
+                  VALUES (${token.hash}, ${token.label}, ${token.usesLeft}, ${token.expiresAt}, ${token.createdAt}, ${token.createdBy})`;
   }
 
   async valid(hash: string, now: number): Promise<TokenInfo | undefined> {
@@ -56,7 +57,7 @@ export class PostgresTokenTable implements TokenWrites {
 
   async list(limit: number): Promise<ListedToken[]> {
     const rows = await this.db<TokenRow[]>`
-      SELECT substr(token_hash, 1, ${TOKEN_ID_LENGTH}) AS id, label, uses_left, expires_at, created_at, registrations, revoked_at
+      SELECT substr(token_hash, 1, ${TOKEN_ID_LENGTH}) AS id, label, uses_left, expires_at, created_at, created_by, registrations, revoked_at
       FROM enrollment_tokens ORDER BY created_at DESC, token_hash COLLATE "C" LIMIT ${limit}`;
     return rows.map((row) => ({
       id: row.id,
@@ -64,6 +65,7 @@ export class PostgresTokenTable implements TokenWrites {
       usesLeft: row.uses_left,
       expiresAt: row.expires_at,
       createdAt: row.created_at,
+      createdBy: row.created_by,
       registrations: row.registrations,
       revokedAt: row.revoked_at,
     }));

@@ -5,7 +5,17 @@
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import type { DecisionMessage, DesiredPolicyMessage } from "../../../protocol/messages.ts";
 import type { DecisionOrigin } from "../../decisions/decision-origin.ts";
-import type { DecisionAck, DecisionHistoryEntry, DecisionWrites, OutstandingDecisions, StoredDecision, UnacknowledgedDecision } from "../hub-store.ts";
+import type {
+  DecisionAck,
+  DecisionHistoryEntry,
+  DecisionSummary,
+  DecisionTarget,
+  DecisionTargetState,
+  DecisionWrites,
+  OutstandingDecisions,
+  StoredDecision,
+  UnacknowledgedDecision,
+} from "../hub-store.ts";
 
 interface DecisionRow {
   seq: number;
@@ -24,6 +34,34 @@ interface AckRow {
   applied_at: number;
   received_at: number;
   result: string | null;
+}
+
+/** A decision counted (DecisionSummary): its row, the counts, the first pending ids (a JSON array) and, with a node, that node's ack (null columns when none). */
+interface SummaryRow extends DecisionRow {
+  target_count: number;
+  acked_ok: number;
+  acked_error: number;
+  pending_first: string;
+  node_ok: number | null;
+  node_error: string | null;
+  node_applied_at: number | null;
+  node_received_at: number | null;
+  node_result: string | null;
+}
+
+/** One target of a decision with its ack's columns (null while pending). */
+interface TargetRow {
+  node_id: string;
+  ok: number | null;
+  error: string | null;
+  applied_at: number | null;
+  received_at: number | null;
+  result: string | null;
+}
+
+function ackOf(nodeId: string, row: { ok: number | null; error: string | null; applied_at: number | null; received_at: number | null; result: string | null }): DecisionAck | null {
+  if (row.ok === null) return null;
+  return { nodeId, ok: row.ok === 1, error: row.error, appliedAt: row.applied_at!, receivedAt: row.received_at!, result: row.result === null ? null : JSON.parse(row.result) };
 }
 
 /** Each method does its work when called: SQLite answers at once, the promise only carries the result. */
@@ -90,17 +128,65 @@ export class SqliteDecisionTable implements DecisionWrites {
     return this.withAcks(rows);
   }
 
+  async summaries(options: { limit: number; beforeSeq?: number; node?: string; types?: readonly string[]; pendingShown: number }): Promise<DecisionSummary[]> {
+    // Acks come only from targets (and removal closings, one per target): pending is targets less acks.
+    const node = options.node ?? null;
+    const types = options.types ? JSON.stringify(options.types) : null;
+    const rows = this.db
+      .prepare(
+        `SELECT d.seq, d.id, d.message, d.overridden_by, d.origin, '[]' AS targets,
+           json_array_length(d.targets) AS target_count,
+           (SELECT count(*) FROM decision_acks a WHERE a.decision_id = d.id AND a.ok = 1) AS acked_ok,
+           (SELECT count(*) FROM decision_acks a WHERE a.decision_id = d.id AND a.ok = 0) AS acked_error,
+           (SELECT json_group_array(p.value) FROM (
+              SELECT t.value FROM json_each(d.targets) t
+              WHERE NOT EXISTS (SELECT 1 FROM decision_acks a WHERE a.decision_id = d.id AND a.node_id = t.value)
+              ORDER BY t.value LIMIT ?) p) AS pending_first,
+           n.ok AS node_ok, n.error AS node_error, n.applied_at AS node_applied_at, n.received_at AS node_received_at, n.result AS node_result
+         FROM decisions d LEFT JOIN decision_acks n ON n.decision_id = d.id AND n.node_id = ?
+         WHERE d.seq < ? AND (? IS NULL OR EXISTS (SELECT 1 FROM json_each(d.targets) WHERE value = ?))
+           AND (? IS NULL OR d.type IN (SELECT value FROM json_each(?)))
+         ORDER BY d.seq DESC LIMIT ?`,
+      )
+      .all<SummaryRow>(options.pendingShown, node, options.beforeSeq ?? Number.MAX_SAFE_INTEGER, node, node, types, types, options.limit);
+    return rows.map((row) => {
+      const summary: DecisionSummary = {
+        seq: row.seq,
+        message: JSON.parse(row.message),
+        origin: JSON.parse(row.origin) as DecisionOrigin,
+        overriddenBy: row.overridden_by,
+        targetCount: row.target_count,
+        ackedOk: row.acked_ok,
+        ackedError: row.acked_error,
+        pendingCount: row.target_count - row.acked_ok - row.acked_error,
+        pendingFirst: JSON.parse(row.pending_first),
+      };
+      if (node !== null) {
+        summary.nodeAck = ackOf(node, { ok: row.node_ok, error: row.node_error, applied_at: row.node_applied_at, received_at: row.node_received_at, result: row.node_result });
+      }
+      return summary;
+    });
+  }
+
+  async targets(decisionId: string, options: { state: DecisionTargetState; limit: number; afterNodeId?: string }): Promise<DecisionTarget[] | undefined> {
+    if (!this.selectById.get(decisionId)) return undefined;
+    const rows = this.db
+      .prepare(
+        `SELECT t.value AS node_id, a.ok, a.error, a.applied_at, a.received_at, a.result
+         FROM decisions d, json_each(d.targets) t
+         LEFT JOIN decision_acks a ON a.decision_id = d.id AND a.node_id = t.value
+         WHERE d.id = ? AND t.value > ?
+           AND (? = 'all' OR (? = 'pending') = (a.node_id IS NULL))
+         ORDER BY t.value LIMIT ?`,
+      )
+      .all<TargetRow>(decisionId, options.afterNodeId ?? "", options.state, options.state, options.limit);
+    return rows.map((row) => ({ nodeId: row.node_id, ack: ackOf(row.node_id, row) }));
+  }
+
   private withAcks(rows: DecisionRow[]): StoredDecision[] {
     const acks = new Map<string, DecisionAck[]>(rows.map((row) => [row.id, []]));
     for (const r of this.selectAcks.all<AckRow>(JSON.stringify(rows.map((row) => row.id)))) {
-      acks.get(r.decision_id)!.push({
-        nodeId: r.node_id,
-        ok: r.ok === 1,
-        error: r.error,
-        appliedAt: r.applied_at,
-        receivedAt: r.received_at,
-        result: r.result === null ? null : JSON.parse(r.result),
-      });
+      acks.get(r.decision_id)!.push(ackOf(r.node_id, r)!);
     }
     return rows.map((row) => ({
       seq: row.seq,
@@ -114,9 +200,9 @@ export class SqliteDecisionTable implements DecisionWrites {
 
   async addressedTo(targets: readonly string[]): Promise<DecisionHistoryEntry[]> {
     return this.db
-      .prepare("SELECT seq, message, overridden_by FROM decisions WHERE target IN (SELECT value FROM json_each(?)) ORDER BY seq")
-      .all<{ seq: number; message: string; overridden_by: string | null }>(JSON.stringify(targets))
-      .map((row) => ({ seq: row.seq, message: JSON.parse(row.message) as DecisionMessage, overriddenBy: row.overridden_by }));
+      .prepare("SELECT seq, message, origin, overridden_by FROM decisions WHERE target IN (SELECT value FROM json_each(?)) ORDER BY seq")
+      .all<{ seq: number; message: string; origin: string; overridden_by: string | null }>(JSON.stringify(targets))
+      .map((row) => ({ seq: row.seq, message: JSON.parse(row.message) as DecisionMessage, origin: JSON.parse(row.origin) as DecisionOrigin, overriddenBy: row.overridden_by }));
   }
 
   async setOverriddenBy(decisionId: string, overrideId: string): Promise<boolean> {

@@ -7,10 +7,12 @@ import type { HubValueWrites } from "../hub-store.ts";
 export class SqliteHubValueTable implements HubValueWrites {
   private readonly selectOne;
   private readonly upsert;
+  private readonly deleteOne;
 
   constructor(db: SqliteDatabase) {
     this.selectOne = db.prepare("SELECT value FROM hub_settings WHERE key = ?");
     this.upsert = db.prepare("INSERT INTO hub_settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+    this.deleteOne = db.prepare("DELETE FROM hub_settings WHERE key = ?");
   }
 
   async get(key: string): Promise<string | undefined> {
@@ -19,5 +21,9 @@ export class SqliteHubValueTable implements HubValueWrites {
 
   async put(key: string, value: string): Promise<void> {
     this.upsert.run(key, value);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.deleteOne.run(key).changes > 0;
   }
 }

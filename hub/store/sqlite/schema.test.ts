@@ -5,7 +5,8 @@
 // federation events and decision origins in 6, alerts and the webhook's
 // outbox in 7, the federation roles' records, latches and API-set modes in
 // 8, dashboard sessions, token revocation and metric buckets in 9, work
-// packages in 10); one from a newer hub is refused.
+// packages in 10, operators, the audit trail and who made tokens and
+// sessions in 11); one from a newer hub is refused.
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { openDatabase, type SqliteDatabase } from "../../../lib/sqlite.ts";
@@ -39,6 +40,10 @@ function insertNode(db: SqliteDatabase, nodeId: string): void {
 function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase) => void): void {
   const r = openSqliteRegistry(dir);
   setUp(r.db);
+  if (version < 11) {
+    r.db.exec("DROP TABLE operators; DROP TABLE audit_trail; ALTER TABLE enrollment_tokens DROP COLUMN created_by;");
+    r.db.exec("ALTER TABLE dashboard_sessions DROP COLUMN operator; ALTER TABLE dashboard_sessions DROP COLUMN operator_id;");
+  }
   if (version < 2) r.db.exec("DROP TABLE removed_nodes");
   if (version < 4) r.db.exec("DROP TABLE node_reports");
   if (version < 5) r.db.exec("ALTER TABLE decisions DROP COLUMN overridden_by; ALTER TABLE decision_acks DROP COLUMN result;");
@@ -57,12 +62,14 @@ function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase)
 describe("registry schema upgrade", () => {
   test("a fresh registry is at the current version and has every table", () => {
     const r = registry();
-    expect(SCHEMA_VERSION).toBe(10);
-    expect(userVersion(r.db)).toBe(10);
+    expect(SCHEMA_VERSION).toBe(11);
+    expect(userVersion(r.db)).toBe(11);
     expect(tables(r.db)).toEqual(
       expect.arrayContaining([
         "alert_outbox",
         "alerts",
+        "audit_trail",
+        "operators",
         "dashboard_sessions",
         "decisions",
         "enrollment_tokens",
@@ -210,8 +217,8 @@ describe("registry schema upgrade", () => {
     });
     expect(tables(closeLater(openDatabase(join(dir, REGISTRY_FILE))))).not.toContain("dashboard_sessions");
     const upgraded = registry(dir);
-    expect(await upgraded.tokens.list(10)).toEqual([{ id: "a".repeat(12), label: "v8", usesLeft: 2, expiresAt: null, createdAt: NOW, registrations: 0, revokedAt: null }]);
-    await upgraded.sessions.add({ idHash: "h", role: "admin", csrfToken: "c", createdAt: NOW, expiresAt: NOW + 1 });
+    expect(await upgraded.tokens.list(10)).toEqual([{ id: "a".repeat(12), label: "v8", usesLeft: 2, expiresAt: null, createdAt: NOW, createdBy: "", registrations: 0, revokedAt: null }]);
+    await upgraded.sessions.add({ idHash: "h", role: "admin", operator: "admin", operatorId: null, csrfToken: "c", createdAt: NOW, expiresAt: NOW + 1 });
     expect((await upgraded.sessions.get("h", NOW))?.role).toBe("admin");
     await upgraded.metricBuckets.add([{ nodeId: "pi-v8", at: 0, load: 1, rssBytes: 2, outboxDepth: 3, verdicts: { PASS: 1, HOLD: 0 }, byReason: {} }]);
     expect(await upgraded.metricBuckets.list("pi-v8", 0)).toHaveLength(1);
@@ -226,6 +233,28 @@ describe("registry schema upgrade", () => {
     expect(await upgraded.work.active()).toEqual([]);
     const pkg = await upgraded.work.add(workPackage("wp_v9"));
     expect(pkg).toMatchObject({ seq: 1, state: "queued" });
+  });
+
+  test("a version-10 registry keeps its tokens and sessions (made by no one named) and gains operators and an empty audit trail", async () => {
+    const dir = tempDir();
+    olderRegistry(dir, 10, (db) => {
+      db.prepare("INSERT INTO enrollment_tokens (token_hash, label, uses_left, expires_at, created_at) VALUES (?, 'v10', 1, NULL, ?)").run("b".repeat(64), NOW);
+      db.prepare("INSERT INTO dashboard_sessions (id_hash, role, csrf_token, created_at, expires_at) VALUES ('h9', 'viewer', 'c', ?, ?)").run(NOW, NOW + 1000);
+    });
+    expect(tables(closeLater(openDatabase(join(dir, REGISTRY_FILE))))).not.toContain("audit_trail");
+    const upgraded = registry(dir);
+    expect((await upgraded.tokens.list(10))[0]).toMatchObject({ label: "v10", createdBy: "" });
+    expect(await upgraded.sessions.get("h9", NOW)).toMatchObject({ role: "viewer", operator: "", operatorId: null });
+    expect(await upgraded.operators.list()).toEqual([]);
+    expect(await upgraded.audit.last()).toBeUndefined();
+  });
+
+  test("the audit trail refuses UPDATE and DELETE through SQL (append-only)", async () => {
+    const r = registry(tempDir());
+    await r.audit.append({ seq: 1, at: NOW, actor: "admin", action: "token.create", subject: "abc", detail: {}, prevHash: "", hash: "h" });
+    expect(() => r.db.exec("UPDATE audit_trail SET actor = 'mallory'")).toThrow(/append-only/);
+    expect(() => r.db.exec("DELETE FROM audit_trail")).toThrow(/append-only/);
+    expect((await r.audit.last())?.actor).toBe("admin");
   });
 
   test("a registry from a newer hub is refused", () => {

@@ -5,7 +5,7 @@
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import { TRANSITIONS_KEPT_PER_NODE } from "../hub-store.ts";
 
-export const SCHEMA_VERSION = 10;
+export const SCHEMA_VERSION = 11;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS hub_settings (
@@ -266,6 +266,40 @@ CREATE TABLE work_events (
   cause TEXT NOT NULL
 );
 CREATE INDEX work_events_package ON work_events (package_id, seq);
+`,
+  // 11: operators and the audit trail (issue 14). Named admin and viewer
+  // tokens, each kept as a salted scrypt verifier; who made each enrollment
+  // token and opened each dashboard session; and the audit trail, append-only
+  // (the triggers refuse an UPDATE or DELETE through the hub; someone with the
+  // file can drop them, which is what the hash chain is for: each record
+  // carries the hash of the one before, and `audit verify` walks it).
+  11: `
+CREATE TABLE operators (
+  id TEXT PRIMARY KEY,             -- public, random; the token is efo_<id>_<secret>
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,              -- 'admin' or 'viewer'
+  verifier TEXT NOT NULL,          -- scrypt$... of the current token's sha256; the token itself is never stored
+  created_at INTEGER NOT NULL,
+  created_by TEXT NOT NULL,
+  rotated_at INTEGER,
+  revoked_at INTEGER               -- NULL: in force
+);
+CREATE UNIQUE INDEX operators_active_name ON operators (name) WHERE revoked_at IS NULL;
+ALTER TABLE enrollment_tokens ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE dashboard_sessions ADD COLUMN operator TEXT NOT NULL DEFAULT '';
+ALTER TABLE dashboard_sessions ADD COLUMN operator_id TEXT;  -- NULL: opened with the hub's own admin or watch token
+CREATE TABLE audit_trail (
+  seq INTEGER PRIMARY KEY,         -- 1, 2, 3 ... without gaps
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  detail TEXT NOT NULL,            -- JSON object
+  prev_hash TEXT NOT NULL,         -- the hash of record seq - 1; '' for the first
+  hash TEXT NOT NULL               -- sha256 of the record's canonical JSON (hub/audit/audit-chain.ts)
+);
+CREATE TRIGGER audit_trail_no_update BEFORE UPDATE ON audit_trail BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER audit_trail_no_delete BEFORE DELETE ON audit_trail BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 `,
 };
 

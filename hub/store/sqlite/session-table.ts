@@ -6,6 +6,8 @@ import type { SessionRecord, SessionWrites } from "../hub-store.ts";
 interface SessionRow {
   id_hash: string;
   role: SessionRecord["role"];
+  operator: string;
+  operator_id: string | null;
   csrf_token: string;
   created_at: number;
   expires_at: number;
@@ -17,21 +19,23 @@ export class SqliteSessionTable implements SessionWrites {
   private readonly insert;
   private readonly deleteOne;
   private readonly deleteExpired;
+  private readonly deleteOfOperator;
 
   constructor(db: SqliteDatabase) {
-    this.selectOne = db.prepare("SELECT id_hash, role, csrf_token, created_at, expires_at FROM dashboard_sessions WHERE id_hash = ? AND expires_at > ?");
-    this.insert = db.prepare("INSERT INTO dashboard_sessions (id_hash, role, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)");
+    this.selectOne = db.prepare("SELECT id_hash, role, operator, operator_id, csrf_token, created_at, expires_at FROM dashboard_sessions WHERE id_hash = ? AND expires_at > ?");
+    this.insert = db.prepare("INSERT INTO dashboard_sessions (id_hash, role, operator, operator_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
     this.deleteOne = db.prepare("DELETE FROM dashboard_sessions WHERE id_hash = ?");
     this.deleteExpired = db.prepare("DELETE FROM dashboard_sessions WHERE expires_at <= ?");
+    this.deleteOfOperator = db.prepare("DELETE FROM dashboard_sessions WHERE operator_id = ?");
   }
 
   async get(idHash: string, now: number): Promise<SessionRecord | undefined> {
     const row = this.selectOne.get<SessionRow>(idHash, now);
-    return row && { idHash: row.id_hash, role: row.role, csrfToken: row.csrf_token, createdAt: row.created_at, expiresAt: row.expires_at };
+    return row && { idHash: row.id_hash, role: row.role, operator: row.operator, operatorId: row.operator_id, csrfToken: row.csrf_token, createdAt: row.created_at, expiresAt: row.expires_at };
   }
 
   async add(session: SessionRecord): Promise<void> {
-    this.insert.run(session.idHash, session.role, session.csrfToken, session.createdAt, session.expiresAt);
+    this.insert.run(session.idHash, session.role, session.operator, session.operatorId, session.csrfToken, session.createdAt, session.expiresAt);
   }
 
   async delete(idHash: string): Promise<boolean> {
@@ -40,5 +44,9 @@ export class SqliteSessionTable implements SessionWrites {
 
   async prune(now: number): Promise<number> {
     return this.deleteExpired.run(now).changes;
+  }
+
+  async deleteForOperator(operatorId: string): Promise<number> {
+    return this.deleteOfOperator.run(operatorId).changes;
   }
 }

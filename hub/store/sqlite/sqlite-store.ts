@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { openDatabase, type SqliteDatabase } from "../../../lib/sqlite.ts";
 import { DEFAULT_STORE_BOUNDS, type HubStore, type StoreBounds, type StoreTransaction } from "../hub-store.ts";
 import { SqliteAlertTable } from "./alert-table.ts";
+import { SqliteAuditTable } from "./audit-table.ts";
 import { SqliteDecisionTable } from "./decision-table.ts";
 import { SqliteFederationEventTable } from "./federation-event-table.ts";
 import { SqliteFederationRoleTable } from "./federation-role-table.ts";
@@ -16,6 +17,7 @@ import { GroupCommit } from "./group-commit.ts";
 import { SqliteHubValueTable } from "./hub-value-table.ts";
 import { SqliteMetricBucketTable } from "./metric-bucket-table.ts";
 import { SqliteNodeTable } from "./node-table.ts";
+import { SqliteOperatorTable } from "./operator-table.ts";
 import { SqliteReportTable } from "./report-table.ts";
 import { migrateRegistry } from "./schema.ts";
 import { SqliteSessionTable } from "./session-table.ts";
@@ -50,6 +52,8 @@ export function openSqliteRegistry(dataDir: string, bounds: StoreBounds = DEFAUL
     hubValues: new SqliteHubValueTable(db),
     sessions: new SqliteSessionTable(db),
     metricBuckets: new SqliteMetricBucketTable(db),
+    operators: new SqliteOperatorTable(db),
+    audit: new SqliteAuditTable(db),
     close: () => db.close(),
   };
 }
@@ -73,6 +77,8 @@ export function openSqliteStore(dataDir: string, bounds: StoreBounds = DEFAULT_S
     hubValues: registry.hubValues,
     sessions: registry.sessions,
     metricBuckets: registry.metricBuckets,
+    operators: registry.operators,
+    audit: registry.audit,
     write: (work) => group.run(() => work(tx)),
     async healthy() {
       try {

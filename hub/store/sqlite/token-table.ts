@@ -19,7 +19,7 @@ export class SqliteTokenTable implements TokenWrites {
   private readonly revokeOne;
 
   constructor(db: SqliteDatabase) {
-    this.insert = db.prepare("INSERT INTO enrollment_tokens (token_hash, label, uses_left, expires_at, created_at) VALUES (?, ?, ?, ?, ?)");
+    this.insert = db.prepare("INSERT INTO enrollment_tokens (token_hash, label, uses_left, expires_at, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)");
     this.selectValid = db.prepare(
       `SELECT label, uses_left, expires_at, registrations FROM enrollment_tokens
        WHERE token_hash = ? AND (uses_left IS NULL OR uses_left > 0) AND ${USABLE}`,
@@ -35,14 +35,14 @@ export class SqliteTokenTable implements TokenWrites {
        WHERE token_hash = ? AND registrations > 0`,
     );
     this.selectAll = db.prepare(
-      `SELECT substr(token_hash, 1, ${TOKEN_ID_LENGTH}) AS id, label, uses_left, expires_at, created_at, registrations, revoked_at
+      `SELECT substr(token_hash, 1, ${TOKEN_ID_LENGTH}) AS id, label, uses_left, expires_at, created_at, created_by, registrations, revoked_at
        FROM enrollment_tokens ORDER BY created_at DESC, token_hash LIMIT ?`,
     );
     this.revokeOne = db.prepare(`UPDATE enrollment_tokens SET revoked_at = ? WHERE substr(token_hash, 1, ${TOKEN_ID_LENGTH}) = ? AND revoked_at IS NULL`);
   }
 
   async add(token: EnrollmentTokenRecord): Promise<void> {
-    this.insert.run(token.hash, token.label, token.usesLeft, token.expiresAt, token.createdAt);
+    this.insert.run(token.hash, token.label, token.usesLeft, token.expiresAt, token.createdAt, token.createdBy);
   }
 
   async valid(hash: string, now: number): Promise<TokenInfo | undefined> {
@@ -67,13 +67,14 @@ export class SqliteTokenTable implements TokenWrites {
   }
 
   async list(limit: number): Promise<ListedToken[]> {
-    type Row = { id: string; label: string; uses_left: number | null; expires_at: number | null; created_at: number; registrations: number; revoked_at: number | null };
+    type Row = { id: string; label: string; uses_left: number | null; expires_at: number | null; created_at: number; created_by: string; registrations: number; revoked_at: number | null };
     return this.selectAll.all<Row>(limit).map((row) => ({
       id: row.id,
       label: row.label,
       usesLeft: row.uses_left,
       expiresAt: row.expires_at,
       createdAt: row.created_at,
+      createdBy: row.created_by,
       registrations: row.registrations,
       revokedAt: row.revoked_at,
     }));

@@ -1,5 +1,6 @@
 // Decisions: one-click FREEZE / UNFREEZE / mode for the fleet, a form for any
-// of the ten types, and the timeline with acks and pending nodes. Every issue
+// of the ten types, and the timeline with acks and pending nodes (summarised,
+// targets paged: decision-list.tsx). Every issue
 // is checked first with ?dry_run=1 (the API's own validation, nothing sent):
 // the confirmation names how many nodes it reaches, the form shows the
 // hub's error under it. The timeline refreshes on each `decision` event.
@@ -35,7 +36,8 @@ async function confirmAndIssue(request: DecisionRequest, label: string): Promise
 
 export function DecisionsPage({ session }: { session: Session }) {
   const [version, setVersion] = useState(0);
-  const list = useApi<{ decisions: DecisionView[] }>("/api/federation/decisions?limit=20", version);
+  // Summarised: counts and the first pending ids; each decision's targets load when opened.
+  const list = useApi<{ decisions: DecisionView[] }>("/api/federation/decisions?limit=20&summary=1", version);
   const [status, setStatus] = useState<string | null>(null);
 
   useEffect(() => listen("decision", () => setVersion((v) => v + 1)), []);

@@ -1,12 +1,13 @@
 // Federation: the roles (enabled, mode, last decision), the totals, the
-// fleet's mode and capital profile over time and its freezes (from the
-// decisions), and the alerts raised.
+// fleet's mode and capital profile over time and its freezes (the mode,
+// freeze and capital profile decisions, whoever made them, a role's marked
+// as such, those an OVERRIDE reversed struck out), and the alerts raised.
 import { useEffect, useState } from "preact/hooks";
 import { time } from "../format.ts";
 import { ScrollBox } from "../scroll-box.tsx";
 import { useApi } from "../hooks.ts";
 import { listen } from "../stream.ts";
-import type { DecisionView } from "./decision-list.tsx";
+import { OriginBadge, type DecisionView } from "./decision-list.tsx";
 
 interface Status {
   nodes: { total: number; by_health: Record<string, number>; removed: number };
@@ -26,7 +27,9 @@ interface Alert {
   [key: string]: unknown;
 }
 
-const POLICY_TYPES = new Set(["MODE_CHANGE", "FREEZE", "CAPITAL_PROFILE"]);
+/** The decisions that set the fleet's mode, freezes and capital profile. */
+const POLICY_TYPES = ["MODE_CHANGE", "FREEZE", "CAPITAL_PROFILE"];
+const HISTORY_SHOWN = 50;
 
 export function FederationPage() {
   const [version, setVersion] = useState(0);
@@ -35,10 +38,11 @@ export function FederationPage() {
     return () => stops.forEach((stop) => stop());
   }, []);
   const status = useApi<Status>("/api/federation/status", version);
-  const decisions = useApi<{ decisions: DecisionView[] }>("/api/federation/decisions?limit=50", version);
+  // Only those types, summarised: other decisions (a role's hourly allocations) do not push them out of the page.
+  const decisions = useApi<{ decisions: DecisionView[] }>(`/api/federation/decisions?summary=1&pending_shown=0&limit=${HISTORY_SHOWN}&types=${POLICY_TYPES.join(",")}`, version);
   const alerts = useApi<{ alerts: Alert[] }>("/api/federation/alerts?limit=50", version);
   const s = status.data;
-  const changes = (decisions.data?.decisions ?? []).filter((d) => POLICY_TYPES.has(d.type));
+  const changes = decisions.data?.decisions ?? [];
   const now = fleetNow(changes);
 
   return (
@@ -90,7 +94,7 @@ export function FederationPage() {
       <section aria-labelledby="over-time">
         <h2 id="over-time">Mode, capital profile and freezes over time</h2>
         <p data-testid="fleet-now">
-          Fleet mode by the latest decisions: <strong>{now.mode}</strong>; capital profile: <strong>{now.profile}</strong>; freezes: <strong>{now.freezes}</strong> (of the last {decisions.data?.decisions.length ?? 0} decisions).
+          Fleet mode by the latest decisions: <strong>{now.mode}</strong>; capital profile: <strong>{now.profile}</strong>; freezes: <strong>{now.freezes}</strong> (of the last {changes.length} mode, freeze and capital profile decisions).
         </p>
         {changes.length === 0 ? (
           <p class="hint">No mode, freeze or capital profile decision yet.</p>
@@ -103,20 +107,25 @@ export function FederationPage() {
                   <th scope="col">Type</th>
                   <th scope="col">Target</th>
                   <th scope="col">Change</th>
+                  <th scope="col">By</th>
                   <th scope="col">Acked</th>
                 </tr>
               </thead>
               <tbody>
                 {changes.map((d) => (
-                  <tr key={d.id} class={d.type === "FREEZE" || d.payload.mode === "FREEZE" ? "freeze" : undefined}>
+                  <tr key={d.id} data-decision={d.id} data-origin={d.origin.kind} class={isFreeze(d) ? "freeze" : undefined}>
                     <td>{time(d.issuedAt)}</td>
                     <td>{d.type}</td>
                     <td>{d.target}</td>
                     <td>
-                      <code>{d.type === "MODE_CHANGE" ? String(d.payload.mode) : JSON.stringify(d.payload)}</code>
+                      {d.overridden_by ? <del>{changeText(d)}</del> : changeText(d)}
+                      {d.overridden_by && <span class="hint"> reversed by {d.overridden_by}</span>}
                     </td>
                     <td>
-                      {d.acks.filter((a) => a.ok).length}/{d.targets.length}
+                      <OriginBadge origin={d.origin} />
+                    </td>
+                    <td>
+                      {d.summary.acked_ok}/{d.summary.targets}
                     </td>
                   </tr>
                 ))}
@@ -149,10 +158,23 @@ export function FederationPage() {
  * sets the mode (and ends a freeze); a timed one is a window and is skipped.
  */
 function fleetNow(changes: DecisionView[]): { mode: string; profile: string; freezes: number } {
-  const fleet = changes.filter((d) => d.target === "fleet");
+  const fleet = changes.filter((d) => d.target === "fleet" && !d.overridden_by);
   const modeSetter = fleet.find((d) => d.type === "FREEZE" || (d.type === "MODE_CHANGE" && !d.payload.duration_minutes && !d.payload.duration_s && !("from" in d.payload)));
   const mode = modeSetter ? (modeSetter.type === "FREEZE" ? "FREEZE" : String(modeSetter.payload.mode)) : "as configured";
   const profileSetter = fleet.find((d) => d.type === "CAPITAL_PROFILE");
   const profile = profileSetter ? String(profileSetter.payload.profile ?? JSON.stringify(profileSetter.payload)) : "as configured";
-  return { mode, profile, freezes: changes.filter((d) => d.type === "FREEZE" || d.payload.mode === "FREEZE").length };
+  return { mode, profile, freezes: changes.filter(isFreeze).length };
+}
+
+function isFreeze(d: DecisionView): boolean {
+  return d.type === "FREEZE" || d.payload.mode === "FREEZE";
+}
+
+/** What a decision changes: the mode (with its duration), the freeze's length, or the profile's fields. */
+function changeText(d: DecisionView): string {
+  const minutes = Number(d.payload.duration_minutes ?? 0) || Number(d.payload.duration_s ?? 0) / 60;
+  const lasting = minutes > 0 ? ` for ${Math.round(minutes * 10) / 10} min` : "";
+  if (d.type === "MODE_CHANGE") return `${String(d.payload.mode)}${lasting}`;
+  if (d.type === "FREEZE") return `FREEZE${lasting || " until unfrozen"}${typeof d.payload.reason === "string" ? `: ${d.payload.reason}` : ""}`;
+  return JSON.stringify(d.payload);
 }

@@ -8,7 +8,7 @@ import { TimeChart, type Series } from "../chart.tsx";
 import { age, time } from "../format.ts";
 import { ScrollBox } from "../scroll-box.tsx";
 import { useApi, useNow } from "../hooks.ts";
-import { DecisionList, type DecisionView } from "./decision-list.tsx";
+import { DecisionList, OriginBadge, type DecisionView } from "./decision-list.tsx";
 
 interface Bucket {
   at: number;
@@ -25,7 +25,7 @@ export function NodePage({ nodeId, session }: { nodeId: string; session: Session
   const [version, setVersion] = useState(0);
   const detail = useApi<any>(`/federation/nodes/${encodeURIComponent(nodeId)}`, version);
   const metrics = useApi<{ buckets: Bucket[] }>(`/federation/nodes/${encodeURIComponent(nodeId)}/metrics${query({ hours })}`, version);
-  const decisions = useApi<{ decisions: DecisionView[] }>(`/api/federation/decisions${query({ node: nodeId, limit: 20 })}`, version);
+  const decisions = useApi<{ decisions: DecisionView[] }>(`/api/federation/decisions${query({ node: nodeId, limit: 20, summary: 1 })}`, version);
   const [message, setMessage] = useState<string | null>(null);
 
   async function act(label: string, method: string, path: string) {
@@ -136,10 +136,21 @@ function isSet(value: unknown): boolean {
   return true;
 }
 
+/** Which decision last set a policy field (GET /federation/nodes/:id, `policy_origins`). */
+interface FieldOrigin {
+  decision_id: string;
+  type: string;
+  issued_at: number;
+  /** "operator" or the role's name. */
+  origin: string;
+  origin_kind: "operator" | "role";
+  from: "fleet" | "node";
+}
+
 function PolicySection({ node }: { node: any }) {
   const policy: Record<string, unknown> = node.desired_policy ?? {};
-  // Per field, when the hub says which decision set it; else the policy as a whole says whose it is.
-  const origins: Record<string, unknown> = node.policy_origins ?? {};
+  // Per field, the decision that last set it; a field none set is at its default.
+  const origins: Record<string, FieldOrigin> | null = node.policy_origins ?? null;
   const whose = node.desired_policy_version === null ? "the fleet's policy" : `its own policy, version ${node.desired_policy_version}`;
   const fields = Object.keys(policy).filter((field) => isSet(policy[field]));
   return (
@@ -158,12 +169,12 @@ function PolicySection({ node }: { node: any }) {
             </thead>
             <tbody>
               {fields.map((field) => (
-                <tr key={field}>
+                <tr key={field} data-field={field}>
                   <td>{field}</td>
                   <td>
                     <code>{JSON.stringify(policy[field])}</code>
                   </td>
-                  <td>{originText(origins[field]) ?? whose}</td>
+                  <td>{origins ? <FieldOriginText origin={origins[field]} /> : whose}</td>
                 </tr>
               ))}
             </tbody>
@@ -174,11 +185,15 @@ function PolicySection({ node }: { node: any }) {
   );
 }
 
-function originText(origin: unknown): string | null {
-  if (!origin) return null;
-  if (typeof origin === "string") return origin;
-  const o = origin as Record<string, unknown>;
-  return [o.type, o.target && `→ ${o.target}`, o.decision_id ?? o.id].filter(Boolean).join(" ");
+/** "FREEZE (fleet) by role supervisor, 12:03:04, dec_…", or "default" when no decision set the field. */
+function FieldOriginText({ origin }: { origin: FieldOrigin | undefined }) {
+  if (!origin) return <span class="hint">default</span>;
+  return (
+    <span data-decision-id={origin.decision_id}>
+      {origin.type} ({origin.from === "fleet" ? "fleet" : "this node"}) <OriginBadge origin={origin.origin_kind === "role" ? { kind: "role", role: origin.origin } : { kind: "operator" }} />{" "}
+      <time>{time(origin.issued_at)}</time> <code class="hint">{origin.decision_id}</code>
+    </span>
+  );
 }
 
 function NodeCharts({ buckets, hours }: { buckets: Bucket[]; hours: number }) {
