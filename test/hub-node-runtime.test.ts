@@ -50,6 +50,12 @@ function hubBundle(): { out: string; bundle: string } {
   return built;
 }
 
+/** fetch trusting the CA the hub made in `dataDir` at its first start (TLS is on by default). */
+function fetchTrustingHub(dataDir: string): (input: string, init?: RequestInit) => Promise<Response> {
+  const ca = readFileSync(hubCaFile(dataDir), "utf8");
+  return (input, init = {}) => globalThis.fetch(input, { ...init, tls: { ca } });
+}
+
 /** Starts the bundle under node; `log()` is everything it printed so far. */
 function startNodeHub(bundle: string, env: Record<string, string | undefined>): { hub: ChildProcess; log: () => string } {
   const hub = spawn("node", [bundle], { env, stdio: ["ignore", "pipe", "pipe"] });
@@ -127,13 +133,15 @@ test.skipIf(postgresUnavailable() !== null)("the hub bundle runs under Node on a
   const { out, bundle } = hubBundle();
   const postgres = await startPostgres();
   try {
-    const env = { ...nodeEnv(join(out, "data-pg")), EDGEFED_DATABASE_URL: await postgres.freshRegistryUrl() };
+    const dataDir = join(out, "data-pg");
+    const env = { ...nodeEnv(dataDir), EDGEFED_DATABASE_URL: await postgres.freshRegistryUrl() };
     const tokenRun = spawnSync("node", [bundle, "token", "create"], { env, encoding: "utf8" });
     expect(tokenRun.status, tokenRun.stderr).toBe(0);
     const { hub, log } = startNodeHub(bundle, env);
     const port = await eventually(() => /HTTP API on [\d.]+:(\d+)/.exec(log())?.[1], 15_000, "the hub under Node to listen");
-    expect(await (await fetch(`http://127.0.0.1:${port}/health`)).json()).toMatchObject({ status: "ok", store: "up" });
-    const response = await fetch(`http://127.0.0.1:${port}/federation/register`, {
+    const fetch = fetchTrustingHub(dataDir);
+    expect(await (await fetch(`https://127.0.0.1:${port}/health`)).json()).toMatchObject({ status: "ok", store: "up" });
+    const response = await fetch(`https://127.0.0.1:${port}/federation/register`, {
       method: "POST",
       headers: { authorization: `Bearer ${tokenRun.stdout.trim()}`, "content-type": "application/json" },
       body: JSON.stringify(registerBody(newNode("node-runtime-pg-pi"))),

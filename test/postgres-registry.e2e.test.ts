@@ -3,13 +3,14 @@
 // registers over HTTP and logs in to the broker with what the registry keeps;
 // its heartbeat reaches the registry and a decision is numbered; a second hub
 // with an empty data dir on the same database knows the node, its own key
-// pair, the token and the decisions: everything lives in PostgreSQL.
+// pair, the token, the decisions, the operators and the audit trail:
+// everything lives in PostgreSQL.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createEnrollmentToken } from "../hub/identity/enrollment-tokens.ts";
 import { openPostgresStore } from "../hub/store/postgres/postgres-store.ts";
 import { nodeTopic } from "../protocol/topics.ts";
 import { removeTempDirs } from "./helpers.ts";
-import { connectNode, eventually, newNode, registerBody, startTestHub, type TestHub } from "./support/hub-harness.ts";
+import { eventually, newNode, registerBody, startTestHub, type TestHub } from "./support/hub-harness.ts";
 import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "./support/postgres.ts";
 
 const unavailable = postgresUnavailable();
@@ -53,18 +54,20 @@ if (unavailable) {
   }
 
   describe("hub on PostgreSQL", () => {
-    test("a node registers, logs in to the broker and its heartbeat lands; decisions are numbered; a hub started afresh on the same database knows the node, the token, its own keys and the decisions", async () => {
+    test("a node registers, logs in to the broker and its heartbeat lands; decisions are numbered; a hub started afresh on the same database knows the node, the token, its own keys, the decisions, the operators and the audit trail", async () => {
       const first = await hubOnPostgres();
       const node = newNode("pg-pi-1");
       const token = await enrollmentToken();
       const registered = await first.api("POST", "/federation/register", registerBody(node), token);
       expect(registered.status).toBe(201);
-      const client = await connectNode(registered.body.mqtt);
+      const client = await first.connectNode(registered.body.mqtt);
       await client.publishAsync(nodeTopic(node.nodeId, "heartbeat"), JSON.stringify(HEARTBEAT), { qos: 1 });
       await client.endAsync(true);
       await eventually(async () => (await first.api("GET", `/federation/nodes/${node.nodeId}`)).body.heartbeat?.count === 1, 5000, "the heartbeat in the registry");
       const freeze = await first.api("POST", "/api/federation/decisions", { type: "FREEZE", target: "fleet", payload: { reason: "e2e" } });
       expect(freeze).toMatchObject({ status: 201, body: { seq: 1 } });
+      const operator = await first.api("POST", "/api/federation/operators", { name: "alice", role: "admin" });
+      expect(operator.status).toBe(201);
       await first.stop();
       hubs.splice(0);
 
@@ -74,6 +77,17 @@ if (unavailable) {
       expect((await second.api("GET", `/federation/nodes/${node.nodeId}`)).body).toMatchObject({ node_id: node.nodeId, heartbeat: { count: 1 } });
       const resume = await second.api("POST", "/api/federation/decisions", { type: "MODE_CHANGE", target: "fleet", payload: { mode: "LIVE" } });
       expect(resume).toMatchObject({ status: 201, body: { seq: 2 } });
+      // The operator made on the first hub is known here (its verifier is in the registry) and is audited by name.
+      const byAlice = await second.api("POST", "/api/federation/decisions", { type: "FREEZE", target: "fleet", payload: { reason: "alice" } }, operator.body.token);
+      expect(byAlice).toMatchObject({ status: 201, body: { seq: 3 } });
+      const audit = await second.api("GET", "/api/federation/audit");
+      expect(audit.body.records.map((r: { seq: number; actor: string; action: string }) => [r.seq, r.actor, r.action])).toEqual([
+        [5, "alice", "decision.issue"],
+        [4, "admin", "decision.issue"],
+        [3, "admin", "operator.create"],
+        [2, "admin", "decision.issue"],
+        [1, "admin", "token.create"],
+      ]);
       // Re-registration with the same key needs no use of the (used-up) token, and the hub signs with the same key.
       const again = await second.api("POST", "/federation/register", registerBody(node), token);
       expect(again.status).toBe(200);
