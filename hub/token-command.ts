@@ -40,7 +40,8 @@ const TOKEN_SETTINGS: SettingsTable<TokenRequest> = [
   DATABASE_URL_SETTING,
 ];
 
-const DATA_DIR_ONLY: SettingsTable<{ dataDir: string; databaseUrl: string }> = [DATA_DIR_SETTING, DATABASE_URL_SETTING];
+/** Where the registry is: the data dir's SQLite, or PostgreSQL when EDGEFED_DATABASE_URL is set (every registry command takes both). */
+export const REGISTRY_SETTINGS: SettingsTable<{ dataDir: string; databaseUrl: string }> = [DATA_DIR_SETTING, DATABASE_URL_SETTING];
 const MAX_LISTED = 1000;
 
 export function tokenHelp(): string[] {
@@ -49,7 +50,7 @@ export function tokenHelp(): string[] {
     ...settingsHelp(TOKEN_SETTINGS),
     "token list: every enrollment token, newest first (id, label, uses left, expiry, created by, state)",
     "token revoke ID: the token enrols and re-registers nothing from now on",
-    ...settingsHelp(DATA_DIR_ONLY),
+    ...settingsHelp(REGISTRY_SETTINGS),
   ];
 }
 
@@ -73,13 +74,13 @@ function tokenLine(token: ListedToken): string {
 
 /** Prints every token, one a line (never a token nor its whole hash). */
 export async function listTokens(args: string[], env: Record<string, string | undefined> = process.env): Promise<void> {
-  const tokens = await withRegistry(parseSettings(DATA_DIR_ONLY, args, env), (store) => store.tokens.list(MAX_LISTED));
+  const tokens = await withRegistry(parseSettings(REGISTRY_SETTINGS, args, env), (store) => store.tokens.list(MAX_LISTED));
   for (const token of tokens) console.log(tokenLine(token));
   if (tokens.length === 0) console.error("no enrollment tokens");
 }
 
 export async function revokeToken(args: string[], env: Record<string, string | undefined> = process.env): Promise<void> {
-  const { subject: id, settings } = parseWithSubject(DATA_DIR_ONLY, args, env, "token revoke", "token id (from token list)");
+  const { subject: id, settings } = parseWithSubject(REGISTRY_SETTINGS, args, env, "token revoke", "token id (from token list)");
   await withRegistry(settings, (store) => revokeEnrollmentToken(store, id, cliActor(), Date.now()));
   console.error(`enrollment token ${id} revoked: it enrols and re-registers nothing from now on`);
 }

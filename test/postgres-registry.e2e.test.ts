@@ -6,10 +6,12 @@
 // pair, the token, the decisions, the operators and the audit trail:
 // everything lives in PostgreSQL.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
 import { createEnrollmentToken } from "../hub/identity/enrollment-tokens.ts";
 import { openPostgresStore } from "../hub/store/postgres/postgres-store.ts";
 import { nodeTopic } from "../protocol/topics.ts";
-import { removeTempDirs } from "./helpers.ts";
+import { BUN, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
 import { eventually, newNode, registerBody, startTestHub, type TestHub } from "./support/hub-harness.ts";
 import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "./support/postgres.ts";
 
@@ -94,6 +96,25 @@ if (unavailable) {
       expect(again.body.hub_public_key).toBe(registered.body.hub_public_key);
       const tokenUsedUp = await second.api("POST", "/federation/register", registerBody(newNode("pg-pi-2")), token);
       expect(tokenUsedUp.status).toBe(401);
+    });
+
+    test("the registry commands work on PostgreSQL (EDGEFED_DATABASE_URL): an operator made from the command line is taken by a running hub, and audit verify passes on the trail both wrote", async () => {
+      const hub = await hubOnPostgres();
+      // A data dir of its own: nothing the commands need is in the hub's.
+      const command = (...words: string[]) =>
+        spawnSync(BUN, [join(REPO_ROOT, "hub/main.ts"), ...words], {
+          env: { PATH: process.env.PATH, EDGEFED_DATA_DIR: tempDir(), EDGEFED_DATABASE_URL: url },
+          encoding: "utf8",
+          timeout: 30_000,
+        });
+      const created = command("operator", "create", "bob", "--role", "viewer");
+      expect(created.status, created.stderr).toBe(0);
+      expect((await hub.api("GET", "/federation/nodes", undefined, created.stdout.trim())).status).toBe(200);
+      expect(command("operator", "list").stdout).toMatch(/^bob  viewer  created /m);
+      expect(command("token", "list").status).toBe(0);
+      const verified = command("audit", "verify");
+      expect(verified.status, verified.stderr).toBe(0);
+      expect(verified.stdout).toMatch(/^audit trail intact: \d+ record\(s\), every hash matches/);
     });
   });
 }
