@@ -4,8 +4,7 @@
 import { verifyAuditTrail } from "./audit/audit-chain.ts";
 import { UsageError } from "../lib/command-line.ts";
 import { parseSettings } from "../lib/settings.ts";
-import { DATA_DIR_SETTING } from "./settings.ts";
-import { withRegistry } from "./token-command.ts";
+import { REGISTRY_SETTINGS, withRegistry } from "./token-command.ts";
 
 export function auditHelp(): string[] {
   return ["audit verify: checks the audit trail's hash chain; exit 1 names the first record that does not match"];
@@ -14,7 +13,7 @@ export function auditHelp(): string[] {
 export async function auditCommand(args: string[], env: Record<string, string | undefined> = process.env): Promise<void> {
   const [verb, ...rest] = args;
   if (verb !== "verify") throw new UsageError([`audit ${verb ?? ""}: the audit command is \`audit verify\` (see --help)`]);
-  const verdict = await withRegistry(parseSettings([DATA_DIR_SETTING], rest, env), (store) => verifyAuditTrail(store));
+  const verdict = await withRegistry(parseSettings(REGISTRY_SETTINGS, rest, env), (store) => verifyAuditTrail(store));
   if (verdict.ok) {
     console.log(`audit trail intact: ${verdict.records} record(s), every hash matches`);
     return;

@@ -9,8 +9,7 @@ import { cliActor } from "./audit/cli-actor.ts";
 import { parseWithSubject } from "./command-subject.ts";
 import type { OperatorRole } from "./identity/bearer-verifier.ts";
 import { createOperator, OPERATOR_ROLES, revokeOperator, rotateOperator, type ListedOperator } from "./identity/operators.ts";
-import { DATA_DIR_SETTING } from "./settings.ts";
-import { withRegistry } from "./token-command.ts";
+import { REGISTRY_SETTINGS, withRegistry } from "./token-command.ts";
 
 type Env = Record<string, string | undefined>;
 
@@ -18,11 +17,9 @@ function role(raw: string): Checked<OperatorRole> {
   return (OPERATOR_ROLES as readonly string[]).includes(raw) ? { value: raw as OperatorRole } : { problem: `one of ${OPERATOR_ROLES.join(", ")}` };
 }
 
-const DATA_DIR_ONLY: SettingsTable<{ dataDir: string }> = [DATA_DIR_SETTING];
-
-const CREATE_SETTINGS: SettingsTable<{ role: OperatorRole; dataDir: string }> = [
+const CREATE_SETTINGS: SettingsTable<{ role: OperatorRole; dataDir: string; databaseUrl: string }> = [
   { key: "role", flag: "role", parse: role, value: "ROLE", default: "viewer", help: "admin (reads and writes) or viewer (reads only)" },
-  DATA_DIR_SETTING,
+  ...REGISTRY_SETTINGS,
 ];
 
 export function operatorHelp(): string[] {
@@ -46,7 +43,7 @@ export async function operatorCommand(args: string[], env: Env = process.env): P
   const actor = cliActor();
   switch (verb) {
     case "list": {
-      const operators = await withRegistry(parseSettings(DATA_DIR_ONLY, rest, env), (store) => store.operators.list());
+      const operators = await withRegistry(parseSettings(REGISTRY_SETTINGS, rest, env), (store) => store.operators.list());
       for (const o of operators) console.log(operatorLine(o));
       if (operators.length === 0) console.error("no operators");
       return;
@@ -59,13 +56,13 @@ export async function operatorCommand(args: string[], env: Env = process.env): P
       return;
     }
     case "revoke": {
-      const { subject: name, settings } = parseWithSubject(DATA_DIR_ONLY, rest, env, "operator revoke", "operator's name");
+      const { subject: name, settings } = parseWithSubject(REGISTRY_SETTINGS, rest, env, "operator revoke", "operator's name");
       await withRegistry(settings, (store) => revokeOperator(store, name, actor, Date.now()));
       console.error(`operator ${name} revoked: its token and sessions stop at once`);
       return;
     }
     case "rotate": {
-      const { subject: name, settings } = parseWithSubject(DATA_DIR_ONLY, rest, env, "operator rotate", "operator's name");
+      const { subject: name, settings } = parseWithSubject(REGISTRY_SETTINGS, rest, env, "operator rotate", "operator's name");
       const { token } = await withRegistry(settings, (store) => rotateOperator(store, name, actor, Date.now()));
       console.error(`operator ${name}: its new token, shown once (the old one stops at once):`);
       console.log(token);

@@ -6,6 +6,7 @@ import { describeSettings, hubHelp, parseHubSettings, type HubSettings } from ".
 
 const DEFAULTS: HubSettings = {
   dataDir: "./data/hub",
+  databaseUrl: "",
   httpHost: "0.0.0.0",
   httpPort: 8080,
   mqttUrl: "",
@@ -53,6 +54,7 @@ const DEFAULTS: HubSettings = {
 
 const ALL_ENV_VARS = [
   "EDGEFED_DATA_DIR",
+  "EDGEFED_DATABASE_URL",
   "EDGEFED_HTTP_HOST",
   "EDGEFED_HTTP_PORT",
   "EDGEFED_MQTT_URL",
@@ -121,6 +123,7 @@ describe("parseHubSettings", () => {
   test("reads every setting from the environment, typed", () => {
     const env = {
       EDGEFED_DATA_DIR: "/var/lib/edgefed",
+      EDGEFED_DATABASE_URL: "postgres://edgefed:pw@db.lan:5432/edgefed",
       EDGEFED_HTTP_HOST: "127.0.0.1",
       EDGEFED_HTTP_PORT: "9000",
       EDGEFED_MQTT_URL: "mqtts://broker.example:8883",
@@ -166,6 +169,7 @@ describe("parseHubSettings", () => {
     };
     expect(parseHubSettings([], env)).toEqual({
       dataDir: "/var/lib/edgefed",
+      databaseUrl: "postgres://edgefed:pw@db.lan:5432/edgefed",
       httpHost: "127.0.0.1",
       httpPort: 9000,
       mqttUrl: "mqtts://broker.example:8883",
@@ -406,6 +410,17 @@ describe("describeSettings", () => {
     expect(problem).toContain("EDGEFED_ALERT_WEBHOOK_URL");
     expect(problem).not.toContain("s3cret-webhook-token");
     expect(settingsError([], { EDGEFED_ALERT_WEBHOOK_PER_MINUTE: "0" })).toContain("EDGEFED_ALERT_WEBHOOK_PER_MINUTE");
+  });
+
+  test("the database URL is a secret (it may carry a password), and a bad one is refused without repeating it", () => {
+    const url = "postgres://edgefed:s3cret-db-pw@db.lan:5432/edgefed";
+    const shown = describeSettings(parseHubSettings([], { EDGEFED_DATABASE_URL: url }));
+    expect(shown.databaseUrl).toBe("***");
+    expect(JSON.stringify(shown)).not.toContain("s3cret-db-pw");
+    const problem = settingsError([], { EDGEFED_DATABASE_URL: "mysql://edgefed:s3cret-db-pw@db.lan/edgefed" });
+    expect(problem).toContain("EDGEFED_DATABASE_URL: is not a PostgreSQL URL");
+    expect(problem).not.toContain("s3cret-db-pw");
+    expect(parseHubSettings(["--database-url", "postgresql://db.lan/edgefed"]).databaseUrl).toBe("postgresql://db.lan/edgefed");
   });
 
   test("shows empty secrets as empty, so an unset secret is visible as such", () => {

@@ -9,6 +9,8 @@ import { maskSecrets, parseSettings, settingsHelp, type Checked, type Setting, t
 
 export interface HubSettings {
   dataDir: string;
+  /** postgres://... puts the registry in PostgreSQL; empty: SQLite in the data dir. A secret: the URL may carry a password. */
+  databaseUrl: string;
   httpHost: string;
   httpPort: number;
   /** External broker URL; empty means run the embedded broker. */
@@ -118,8 +120,36 @@ export const DATA_DIR_SETTING: Setting<HubSettings, "dataDir"> = {
   help: "registry, hub key and admin token",
 };
 
+/** A PostgreSQL connection URL, or empty (SQLite). */
+function databaseUrl(raw: string): Checked<string> {
+  if (raw === "") return { value: raw };
+  let url: URL | null = null;
+  try {
+    url = new URL(raw);
+  } catch {
+    // not a URL at all: said below
+  }
+  if (!url || !["postgres:", "postgresql:"].includes(url.protocol) || /\s/.test(raw)) {
+    return { problem: "is not a PostgreSQL URL (postgres://user:password@host:5432/database)" }; // the value itself may hold a password: not repeated
+  }
+  return { value: raw };
+}
+
+/** Also a setting of `hub token create`, which opens the same registry. */
+export const DATABASE_URL_SETTING: Setting<HubSettings, "databaseUrl"> = {
+  key: "databaseUrl",
+  env: "EDGEFED_DATABASE_URL",
+  flag: "database-url",
+  parse: databaseUrl,
+  value: "URL",
+  default: "",
+  help: "registry in PostgreSQL (postgres://...; prefer the variable: it may carry a password); empty: SQLite in the data dir",
+  secret: true,
+};
+
 const HUB_SETTINGS: SettingsTable<HubSettings> = [
   DATA_DIR_SETTING,
+  DATABASE_URL_SETTING,
   { key: "httpHost", env: "EDGEFED_HTTP_HOST", flag: "http-host", parse: text, value: "HOST", default: "0.0.0.0", help: "HTTP listen address" },
   { key: "httpPort", env: "EDGEFED_HTTP_PORT", flag: "http-port", parse: port, value: "PORT", default: "8080", help: "HTTP port (0 picks a free one)" },
   { key: "mqttUrl", env: "EDGEFED_MQTT_URL", flag: "mqtt-url", parse: brokerUrl, value: "URL", default: "", help: "external broker (Mosquitto with dynamic security); empty runs the embedded broker" },

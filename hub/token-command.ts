@@ -6,7 +6,7 @@
 // the system user (cli:<user>).
 import { text, wholeNumber } from "../lib/setting-values.ts";
 import { parseSettings, settingsHelp, type Checked, type SettingsTable } from "../lib/settings.ts";
-import { DATA_DIR_SETTING } from "./settings.ts";
+import { DATA_DIR_SETTING, DATABASE_URL_SETTING } from "./settings.ts";
 import { cliActor } from "./audit/cli-actor.ts";
 import { parseWithSubject } from "./command-subject.ts";
 import { createEnrollmentToken, parseTtl, revokeEnrollmentToken } from "./identity/enrollment-tokens.ts";
@@ -19,6 +19,7 @@ interface TokenRequest {
   ttlMs: number | null;
   label: string;
   dataDir: string;
+  databaseUrl: string;
 }
 
 function ttl(raw: string): Checked<number | null> {
@@ -36,9 +37,11 @@ const TOKEN_SETTINGS: SettingsTable<TokenRequest> = [
   { key: "ttlMs", flag: "ttl", parse: ttl, value: "DURATION", default: "1d", help: "valid this long: 90s, 30m, 12h, 7d, or never" },
   { key: "label", flag: "label", parse: text, value: "TEXT", default: "", help: "a note kept with the token" },
   DATA_DIR_SETTING,
+  DATABASE_URL_SETTING,
 ];
 
-const DATA_DIR_ONLY: SettingsTable<{ dataDir: string }> = [DATA_DIR_SETTING];
+/** Where the registry is: the data dir's SQLite, or PostgreSQL when EDGEFED_DATABASE_URL is set (every registry command takes both). */
+export const REGISTRY_SETTINGS: SettingsTable<{ dataDir: string; databaseUrl: string }> = [DATA_DIR_SETTING, DATABASE_URL_SETTING];
 const MAX_LISTED = 1000;
 
 export function tokenHelp(): string[] {
@@ -47,12 +50,12 @@ export function tokenHelp(): string[] {
     ...settingsHelp(TOKEN_SETTINGS),
     "token list: every enrollment token, newest first (id, label, uses left, expiry, created by, state)",
     "token revoke ID: the token enrols and re-registers nothing from now on",
-    ...settingsHelp(DATA_DIR_ONLY),
+    ...settingsHelp(REGISTRY_SETTINGS),
   ];
 }
 
-/** Runs `work` on the registry of the data dir, and closes it. */
-export async function withRegistry<T>(settings: { dataDir: string }, work: (store: HubStore) => Promise<T>): Promise<T> {
+/** Runs `work` on the registry (the data dir's, or PostgreSQL's when a database URL is set), and closes it. */
+export async function withRegistry<T>(settings: { dataDir: string; databaseUrl?: string }, work: (store: HubStore) => Promise<T>): Promise<T> {
   const store = await openHubStore(settings);
   try {
     return await work(store);
@@ -71,13 +74,13 @@ function tokenLine(token: ListedToken): string {
 
 /** Prints every token, one a line (never a token nor its whole hash). */
 export async function listTokens(args: string[], env: Record<string, string | undefined> = process.env): Promise<void> {
-  const tokens = await withRegistry(parseSettings(DATA_DIR_ONLY, args, env), (store) => store.tokens.list(MAX_LISTED));
+  const tokens = await withRegistry(parseSettings(REGISTRY_SETTINGS, args, env), (store) => store.tokens.list(MAX_LISTED));
   for (const token of tokens) console.log(tokenLine(token));
   if (tokens.length === 0) console.error("no enrollment tokens");
 }
 
 export async function revokeToken(args: string[], env: Record<string, string | undefined> = process.env): Promise<void> {
-  const { subject: id, settings } = parseWithSubject(DATA_DIR_ONLY, args, env, "token revoke", "token id (from token list)");
+  const { subject: id, settings } = parseWithSubject(REGISTRY_SETTINGS, args, env, "token revoke", "token id (from token list)");
   await withRegistry(settings, (store) => revokeEnrollmentToken(store, id, cliActor(), Date.now()));
   console.error(`enrollment token ${id} revoked: it enrols and re-registers nothing from now on`);
 }

@@ -13,6 +13,7 @@ import { BUN, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
 import { connectNode, eventually, newNode, registerBody } from "./support/hub-harness.ts";
 import { hubCaFile } from "./support/test-tls.ts";
 import { startWebhookSink } from "./support/webhook-sink.ts";
+import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres } from "./support/postgres.ts";
 
 const children: ChildProcess[] = [];
 const webhook = startWebhookSink();
@@ -47,6 +48,12 @@ function hubBundle(): { out: string; bundle: string } {
   expect(build.status, build.stderr).toBe(0);
   built = { out, bundle };
   return built;
+}
+
+/** fetch trusting the CA the hub made in `dataDir` at its first start (TLS is on by default). */
+function fetchTrustingHub(dataDir: string): (input: string, init?: RequestInit) => Promise<Response> {
+  const ca = readFileSync(hubCaFile(dataDir), "utf8");
+  return (input, init = {}) => globalThis.fetch(input, { ...init, tls: { ca } });
 }
 
 /** Starts the bundle under node; `log()` is everything it printed so far. */
@@ -119,6 +126,32 @@ test("the hub bundle runs under Node with better-sqlite3 and registers a node", 
   hub.kill("SIGTERM");
   expect(await exited).toBe(0);
 }, 60_000);
+
+// The postgres client is plain JavaScript, bundled with the hub: under Node it
+// opens the registry in PostgreSQL as under Bun (token create included).
+test.skipIf(postgresUnavailable() !== null)("the hub bundle runs under Node on a PostgreSQL registry (EDGEFED_DATABASE_URL) and registers a node", async () => {
+  const { out, bundle } = hubBundle();
+  const postgres = await startPostgres();
+  try {
+    const dataDir = join(out, "data-pg");
+    const env = { ...nodeEnv(dataDir), EDGEFED_DATABASE_URL: await postgres.freshRegistryUrl() };
+    const tokenRun = spawnSync("node", [bundle, "token", "create"], { env, encoding: "utf8" });
+    expect(tokenRun.status, tokenRun.stderr).toBe(0);
+    const { hub, log } = startNodeHub(bundle, env);
+    const port = await eventually(() => /HTTP API on [\d.]+:(\d+)/.exec(log())?.[1], 15_000, "the hub under Node to listen");
+    const fetch = fetchTrustingHub(dataDir);
+    expect(await (await fetch(`https://127.0.0.1:${port}/health`)).json()).toMatchObject({ status: "ok", store: "up" });
+    const response = await fetch(`https://127.0.0.1:${port}/federation/register`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${tokenRun.stdout.trim()}`, "content-type": "application/json" },
+      body: JSON.stringify(registerBody(newNode("node-runtime-pg-pi"))),
+    });
+    expect(response.status).toBe(201);
+    hub.kill("SIGTERM");
+  } finally {
+    await postgres.stop();
+  }
+}, POSTGRES_START_BOUND_MS);
 
 test("under Node with TLS on: HTTPS and MQTTS with the hub's CA, and SIGHUP serves a new certificate while sessions stay", async () => {
   const { out, bundle } = hubBundle();

@@ -5,10 +5,10 @@
 // caller's transaction, so nothing interleaves.
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import type { WorkWrites } from "../hub-store.ts";
+import { appliedChange, OUTCOME_OF } from "../work-change.ts";
 import {
   transitionAllowed,
   WORK_STATES,
-  type AttemptOutcome,
   type NewWorkPackage,
   type TransitionOutcome,
   type WorkAttempt,
@@ -68,15 +68,6 @@ function packageOf(row: PackageRow): WorkPackage {
     updatedAt: row.updated_at,
   };
 }
-
-/** What a change ending an attempt makes of it. */
-const OUTCOME_OF: Partial<Record<WorkState, AttemptOutcome>> = {
-  succeeded: "succeeded",
-  failed: "failed",
-  queued: "lease_expired",
-  expired: "expired",
-  cancelled: "cancelled",
-};
 
 /** Each method does its work when called: SQLite answers at once, the promise only carries the result. */
 export class SqliteWorkTable implements WorkWrites {
@@ -192,7 +183,7 @@ export class SqliteWorkTable implements WorkWrites {
       if (fencedAttempt !== undefined) this.recordRefusal(current, fencedAttempt, `refused (${current.state} cannot become ${change.to}): ${change.cause}`, at);
       return { ok: false, reason: "wrong_state", package: current };
     }
-    const next = this.applied(current, change);
+    const next = appliedChange(current, change);
     if (change.to === "leased") this.insertAttempt.run(id, next.attempt, next.node!, at);
     const outcome = OUTCOME_OF[change.to];
     if (outcome && current.attempt > 0) {
@@ -211,30 +202,6 @@ export class SqliteWorkTable implements WorkWrites {
     });
     this.insertEvent.run(id, at, current.state, next.state, next.attempt, next.node, change.cause);
     return { ok: true, package: { ...next, updatedAt: at } };
-  }
-
-  /** The package after `change`, which the state machine allowed. */
-  private applied(current: WorkPackage, change: WorkChange): WorkPackage {
-    const released = { ...current, leaseExpiresAt: null };
-    switch (change.to) {
-      case "leased":
-        return { ...current, state: "leased", node: change.node, attempt: current.attempt + 1, leaseExpiresAt: change.leaseExpiresAt, progress: null };
-      case "running":
-        return { ...current, state: "running", progress: change.progress, leaseExpiresAt: change.leaseExpiresAt };
-      case "succeeded":
-        return { ...released, state: "succeeded", progress: 100, result: change.result };
-      case "failed":
-        return { ...released, state: "failed", error: change.error };
-      case "queued":
-        if (current.attempt >= current.maxAttempts) {
-          return { ...released, state: "failed", error: `${change.cause} on attempt ${current.attempt}, the last of ${current.maxAttempts}` };
-        }
-        return { ...released, state: "queued", progress: null };
-      case "expired":
-        return { ...released, state: "expired", error: change.cause };
-      case "cancelled":
-        return { ...released, state: "cancelled", error: change.cause };
-    }
   }
 
   private recordRefusal(current: WorkPackage, attempt: number, cause: string, at: number): void {
