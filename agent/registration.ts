@@ -15,7 +15,14 @@ export interface Advertisement {
 }
 
 export type RegistrationAttempt =
-  | { kind: "registered"; registration: HubRegistration; /** "fleet": the hub keeps no policy of this node's own (absent: an older hub). */ follows?: "node" | "fleet" }
+  | {
+      kind: "registered";
+      registration: HubRegistration;
+      /** "fleet": the hub keeps no policy of this node's own (absent: an older hub). */
+      follows?: "node" | "fleet";
+      /** The hub did not know this node (201), rather than registering it again (200). */
+      created: boolean;
+    }
   /** The hub was unreachable or failing (network, 5xx, 429): try again soon. */
   | { kind: "unreachable"; reason: string }
   /** The hub answered no (400, 401, 409): an operator must act; keep trying, slowly. */
@@ -86,6 +93,7 @@ export async function registerOnce(
         registeredAt: now,
       },
       follows: answer.follows,
+      created: response.status === 201,
     };
   }
   // Only the hub's error code and detail: never the request, which carries the token.
