@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { loadOrCreateNodes } from "./key-cache.ts";
+import { loadOrCreateNodes, saveVerdictSeqs } from "./key-cache.ts";
 import { lagBetween, scrapeHub, type HubScrape } from "./hub-scrape.ts";
 import { emptyCounters, sumCounters, type WorkerCounters, type WorkerLine } from "./worker-counters.ts";
 import type { WorkerSettings } from "./fleet-worker.ts";
@@ -54,7 +54,7 @@ export interface LoadResult {
   hubDropped: number | null;
   /** Seconds from the storm until every node that was connected is again (null: no storm, or not within the run). */
   stormRecoveryS: number | null;
-  /** Each node's last verdict seq the broker acknowledged. */
+  /** Each node's last verdict seq the broker acknowledged (also kept in the cache dir for the next run). */
   verdictSeqs: Record<string, number>;
 }
 
@@ -64,7 +64,7 @@ const WORKER_EXIT_TIMEOUT_MS = 20_000;
 interface Worker {
   child: ChildProcess;
   counters: WorkerCounters;
-  final: Promise<Record<string, number>>;
+  final: Promise<Record<string, Record<string, number>>>;
 }
 
 function startWorker(options: LoadOptions, from: number, to: number, maxRunS: number): Worker {
@@ -87,7 +87,7 @@ function startWorker(options: LoadOptions, from: number, to: number, maxRunS: nu
   });
   const worker: Worker = { child, counters: emptyCounters(), final: Promise.resolve({}) };
   worker.final = new Promise((resolve) => {
-    let seqs: Record<string, number> = {};
+    let seqs: Record<string, Record<string, number>> = {};
     createInterface({ input: child.stdout! }).on("line", (text) => {
       const line = JSON.parse(text) as WorkerLine;
       worker.counters = line.counters;
@@ -208,6 +208,13 @@ export async function runLoad(options: LoadOptions, stopRequested: Promise<unkno
       return Promise.all(workers.map((w) => w.final));
     }),
   ]);
+  const verdictSeqs: Record<string, number> = {};
+  for (const byHub of finals) {
+    for (const [hubKey, seqs] of Object.entries(byHub)) {
+      saveVerdictSeqs(options.cacheDir, hubKey, seqs);
+      Object.assign(verdictSeqs, seqs);
+    }
+  }
   const lag50 = scrapeAtEnd ? lagBetween(scrapeAtSteady, scrapeAtEnd, 0.5) : null;
   const lag99 = scrapeAtEnd ? lagBetween(scrapeAtSteady, scrapeAtEnd, 0.99) : null;
   return {
@@ -225,6 +232,6 @@ export async function runLoad(options: LoadOptions, stopRequested: Promise<unkno
     hubRssBeforeBytes,
     hubDropped: scrapeAtEnd && scrapeAtSteady ? scrapeAtEnd.dropped - scrapeAtSteady.dropped : null,
     stormRecoveryS,
-    verdictSeqs: Object.assign({}, ...finals),
+    verdictSeqs,
   };
 }

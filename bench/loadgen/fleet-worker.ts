@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import type { KeyObject } from "node:crypto";
 import { backoffMs } from "../../lib/backoff.ts";
 import { publicKeyObject } from "../../protocol/signing.ts";
-import { loadOrCreateNodes } from "./key-cache.ts";
+import { loadOrCreateNodes, readVerdictSeqs } from "./key-cache.ts";
 import { LoadNodeSession, type NodeContext } from "./load-node.ts";
 import { emptyCounters, type WorkerLine } from "./worker-counters.ts";
 
@@ -62,6 +62,7 @@ const context: NodeContext = {
 
 const { nodes } = loadOrCreateNodes(settings.cacheDir, settings.prefix, settings.to);
 const sessions = nodes.slice(settings.from).map((node) => new LoadNodeSession(node, context));
+const lastSeqs = readVerdictSeqs(settings.cacheDir);
 let stopping = false;
 
 function print(line: WorkerLine): void {
@@ -71,7 +72,7 @@ function print(line: WorkerLine): void {
 /** Registers one node, retrying what the hub says to retry, a bounded number of times. */
 async function registerWithRetries(session: LoadNodeSession): Promise<void> {
   for (let attempt = 0; attempt < REGISTER_ATTEMPTS && !stopping; attempt++) {
-    const result = await session.register();
+    const result = await session.register(lastSeqs);
     if (result.kind === "registered") {
       if (result.created) counters.registeredNew++;
       else counters.registeredAgain++;
@@ -137,7 +138,8 @@ async function stop(): Promise<void> {
   clearInterval(reporter);
   clearTimeout(deadline);
   await Promise.all(sessions.map((session) => session.stop(STOP_TIMEOUT_MS)));
-  const verdictSeqs = Object.fromEntries(sessions.map((s) => [s.node.nodeId, s.verdictsAcked]));
+  const verdictSeqs: Record<string, Record<string, number>> = {};
+  for (const session of sessions) if (session.hubPublicKey) (verdictSeqs[session.hubPublicKey] ??= {})[session.node.nodeId] = session.verdictsAcked;
   print({ type: "final", counters, verdictSeqs });
   process.exit(0);
 }

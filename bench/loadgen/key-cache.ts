@@ -2,7 +2,8 @@
 // made once and kept in a keys file under the cache dir, so a rerun
 // re-registers the same nodes with the same keys (the hub answers 200, not
 // 201) instead of filling the registry with new ones. The file holds
-// private keys: written with mode 0600, never logged.
+// private keys: written with mode 0600, never logged. Beside it, each node's
+// last verdict seq per hub, so a rerun's verdicts go on increasing.
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateKeyPair, type Ed25519KeyPair } from "../../protocol/signing.ts";
@@ -47,4 +48,22 @@ export function loadOrCreateNodes(cacheDir: string, prefix: string, count: numbe
     renameSync(temp, file);
   }
   return { nodes, created };
+}
+
+export const SEQS_FILE = "loadgen-verdict-seqs.json";
+
+/** Each node's last verdict seq a hub acknowledged, by the hub's public key: a rerun against the same hub goes on from there. */
+export type VerdictSeqs = Record<string, Record<string, number>>;
+
+export function readVerdictSeqs(cacheDir: string): VerdictSeqs {
+  const file = join(cacheDir, SEQS_FILE);
+  return existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : {};
+}
+
+export function saveVerdictSeqs(cacheDir: string, hubPublicKey: string, seqs: Record<string, number>): void {
+  const all = readVerdictSeqs(cacheDir);
+  all[hubPublicKey] = { ...all[hubPublicKey], ...seqs };
+  const file = join(cacheDir, SEQS_FILE);
+  writeFileSync(`${file}.tmp`, JSON.stringify(all));
+  renameSync(`${file}.tmp`, file);
 }

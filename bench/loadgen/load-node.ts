@@ -37,7 +37,8 @@ const RECONNECT_SPREAD_MS = 2000;
 export class LoadNodeSession {
   private client: MqttClient | null = null;
   private credentials: { url: string; username: string; password: string } | null = null;
-  private hubPublicKey = "";
+  /** The hub's public key, from the registration: decisions are verified against it. */
+  hubPublicKey = "";
   private session = 0;
   private heartbeatSeq = 0;
   /** The last verdict seq published; the hub must count each of 1..verdictSeq once. */
@@ -60,7 +61,8 @@ export class LoadNodeSession {
   }
 
   /** One registration attempt with a fresh proof (each must be newer than the last). */
-  async register(): Promise<RegistrationAttempt> {
+  /** `lastSeqs`: the last verdict seq each hub (by public key) acknowledged from this node in an earlier run. */
+  async register(lastSeqs: Record<string, Record<string, number>>): Promise<RegistrationAttempt> {
     const { hubUrl, enrollmentToken, ca } = this.context;
     const advertisement = { capabilities: ["kernel", "sim", "loadgen"], arch: "x64" as const, version: "loadgen" };
     const attempt = await registerOnce(hubUrl, enrollmentToken, { nodeId: this.node.nodeId, keys: this.node.keys, createdAt: 0 }, advertisement, Date.now(), ca);
@@ -68,6 +70,8 @@ export class LoadNodeSession {
       const { mqtt: broker, hubPublicKey } = attempt.registration;
       this.credentials = { ...broker, url: this.context.brokerUrl || broker.url };
       this.hubPublicKey = hubPublicKey;
+      // Seqs go on increasing over reruns against one hub, as a node's journal does over restarts.
+      if (this.verdictSeq === 0) this.verdictSeq = this.verdictsAcked = lastSeqs[hubPublicKey]?.[this.node.nodeId] ?? 0;
     }
     return attempt;
   }

@@ -60,5 +60,5 @@ export function sumCounters(all: WorkerCounters[]): WorkerCounters {
   return total;
 }
 
-/** What a worker prints: `stats` once a second, `final` once stopped (with each node's last verdict seq). */
-export type WorkerLine = { type: "stats"; counters: WorkerCounters } | { type: "final"; counters: WorkerCounters; verdictSeqs: Record<string, number> };
+/** What a worker prints: `stats` once a second, `final` once stopped (with each node's last verdict seq the broker acknowledged, by hub key). */
+export type WorkerLine = { type: "stats"; counters: WorkerCounters } | { type: "final"; counters: WorkerCounters; verdictSeqs: Record<string, Record<string, number>> };
