@@ -89,7 +89,12 @@ function startWorker(options: LoadOptions, from: number, to: number, maxRunS: nu
   worker.final = new Promise((resolve) => {
     let seqs: Record<string, Record<string, number>> = {};
     createInterface({ input: child.stdout! }).on("line", (text) => {
-      const line = JSON.parse(text) as WorkerLine;
+      let line: WorkerLine;
+      try {
+        line = JSON.parse(text) as WorkerLine;
+      } catch {
+        return void process.stderr.write(`worker: ${text}\n`); // not ours (a library's warning): passed on
+      }
       worker.counters = line.counters;
       if (line.type === "final") seqs = line.verdictSeqs;
     });

@@ -44,6 +44,8 @@ const settings = JSON.parse(process.env.LOADGEN_WORKER ?? "null") as WorkerSetti
 if (!settings) throw new Error("fleet-worker.ts is started by the load generator (bun run loadgen), not by hand");
 
 const counters = emptyCounters();
+const reported = new Set<string>();
+const MAX_DISTINCT_REPORTS = 20;
 const hubKeys = new Map<string, KeyObject>();
 const context: NodeContext = {
   hubUrl: settings.hubUrl,
@@ -58,6 +60,12 @@ const context: NodeContext = {
     return key;
   },
   log: (line) => process.stderr.write(`${line}\n`),
+  logOnce(what) {
+    // Thousands of nodes meet the same trouble at once: each kind of it is said once per worker.
+    if (reported.size >= MAX_DISTINCT_REPORTS || reported.has(what)) return;
+    reported.add(what);
+    process.stderr.write(`worker ${process.pid}: ${what} (said once)\n`);
+  },
 };
 
 const { nodes } = loadOrCreateNodes(settings.cacheDir, settings.prefix, settings.to);

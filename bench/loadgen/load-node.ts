@@ -28,6 +28,8 @@ export interface NodeContext {
   /** The hub's public key, once a registration said it (every node of a hub has the same). */
   hubKey(publicKey: string): KeyObject;
   log(line: string): void;
+  /** Says `what` the first time only (a broker error thousands of nodes meet at once). */
+  logOnce(what: string): void;
 }
 
 /** How a node reconnects after a drop: MQTT.js's own timer, set per node between these so a broker restart is met by a spread storm. */
@@ -50,6 +52,8 @@ export class LoadNodeSession {
   nextHeartbeatAt = 0;
   private readonly startedAt = Date.now();
   private stopping = false;
+  /** Dropped on purpose (a reconnect storm): its close is not news. */
+  private dropped = false;
 
   constructor(
     readonly node: LoadNode,
@@ -100,12 +104,14 @@ export class LoadNodeSession {
     client.on("connect", (connack) => void this.onConnect(client, connack.sessionPresent));
     client.on("close", () => {
       if (!this.connected) return;
+      if (!this.stopping && !this.dropped) this.context.logOnce("a connection closed without the load generator asking");
       this.connected = false;
       counters.connected--;
       if (!this.stopping) counters.disconnects++;
     });
     client.on("error", (error) => {
       counters.errors++;
+      this.context.logOnce(`broker: ${error.message}`);
       const code = (error as { code?: unknown }).code;
       // CONNACK 4/5: these credentials are refused; retrying them is pointless.
       if (code === 4 || code === 5) {
@@ -132,6 +138,7 @@ export class LoadNodeSession {
       return;
     }
     if (this.connected) return;
+    this.dropped = false;
     this.connected = true;
     counters.connected++;
     counters.connects++;
@@ -218,6 +225,7 @@ export class LoadNodeSession {
 
   /** Drops the connection without a DISCONNECT (the broker publishes the will); MQTT.js reconnects after its period. */
   drop(): void {
+    this.dropped = true;
     this.client?.stream.destroy();
   }
 
