@@ -4,7 +4,7 @@
 // one MQTT session with the credentials the hub returned: state online and
 // birth on every connect (state offline as its will), heartbeats (QoS 0),
 // verdict events (QoS 1, seq 1, 2, 3, ... once each) and an ack of every
-// decision it receives whose signature verifies. Timers are the worker's
+// decision it receives (ok when the hub's signature verifies, else an error). Timers are the worker's
 // (fleet-worker.ts): a node only says what to publish when asked.
 import mqtt, { type MqttClient } from "mqtt";
 import type { KeyObject } from "node:crypto";
@@ -179,7 +179,7 @@ export class LoadNodeSession {
     });
   }
 
-  /** Publishes the next verdict event (QoS 1); resolves when the broker acknowledged it. */
+  /** Publishes the next verdict event (QoS 1); counted as acknowledged at the broker's PUBACK. */
   verdict(now: number): void {
     const client = this.client;
     if (!client || !this.connected) return;
