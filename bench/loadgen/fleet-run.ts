@@ -171,9 +171,6 @@ export async function runLoad(options: LoadOptions, stopRequested: Promise<unkno
   const warmedUp = allIn();
   const warmupS = seconds();
   await report("warm-up");
-  const registered = fleet();
-  const registrationsPerS =
-    registered.registrationDoneAt > 0 ? (registered.registeredNew + registered.registeredAgain) / Math.max(0.001, (registered.registrationDoneAt - registered.registrationStartedAt) / 1000) : NaN;
   dropsPerS.publishFailures.length = 0;
   dropsPerS.disconnects.length = 0;
 
@@ -203,6 +200,9 @@ export async function runLoad(options: LoadOptions, stopRequested: Promise<unkno
   await report("end");
   const steadyS = (Date.now() - steadyAt) / 1000;
   const steadyEnd = fleet();
+  // From the end of the run: a storm longer than the warm-up still finishes in it.
+  const registrationsPerS =
+    steadyEnd.registrationDoneAt > 0 ? (steadyEnd.registeredNew + steadyEnd.registeredAgain) / Math.max(0.001, (steadyEnd.registrationDoneAt - steadyEnd.registrationStartedAt) / 1000) : NaN;
   const scrapeAtEnd = await scrape();
 
   for (const worker of workers) worker.child.kill("SIGTERM");
