@@ -22,6 +22,8 @@ export type RegistrationAttempt =
       follows?: "node" | "fleet";
       /** The client certificate (PEM) the hub issued for the request's csr; absent when none was asked for or issued. */
       clientCertificate?: string;
+      /** The hub did not know this node (201), rather than registering it again (200). */
+      created: boolean;
     }
   /** The hub was unreachable or failing (network, 5xx, 429): try again soon. */
   | { kind: "unreachable"; reason: string }
@@ -97,6 +99,7 @@ export async function registerOnce(
       },
       follows: answer.follows,
       ...(answer.client_certificate ? { clientCertificate: answer.client_certificate.cert } : {}),
+      created: response.status === 201,
     };
   }
   // Only the hub's error code and detail: never the request, which carries the token.

@@ -32,6 +32,7 @@ const COMMANDS: [name: string, command: string[], usage: RegExp][] = [
   ["agent check-config", ["agent/main.ts", "check-config"], /^usage: edgefed-agent/],
   ["sim", ["agent/fleet-sim.ts"], /^usage: bun run sim/],
   ["bench", ["bench/run.ts"], /^usage: bun run bench/],
+  ["loadgen", ["bench/loadgen/main.ts"], /^usage: bun run loadgen/],
   ["gate", ["kernel/gate-cli.ts"], /^usage: bun run gate/],
   ["federation replay", ["hub/federation/cli.ts", "replay"], /^usage: npm run federation -- replay/],
   ["flash", ["scripts/flash.ts"], /^bun run flash -- --boot/],
@@ -58,6 +59,14 @@ test("a misspelt option gets a guess", () => {
   expect(run(["agent/main.ts", "check-config"], ["--hub-ulr=http://h"]).stderr).toBe("edgefed-agent: --hub-ulr: unknown option (did you mean --hub-url?)\n");
   expect(run(["agent/fleet-sim.ts"], ["--nodse", "3"]).stderr).toBe("edgefed sim: --nodse: unknown option (did you mean --nodes?)\n");
   expect(run(["scripts/flash.ts"], ["--wifi-pass", "x"]).stderr).toBe("edgefed flash: --wifi-pass: unknown option (did you mean --wifi-psk?)\n");
+  expect(run(["bench/loadgen/main.ts"], ["--nodse", "3"]).stderr).toBe("edgefed loadgen: --nodse: unknown option (did you mean --nodes?)\n");
+});
+
+test("the load generator names what it lacks: a hub URL and an enrollment token", () => {
+  expect(run(["bench/loadgen/main.ts"], ["--nodes", "3"])).toMatchObject({
+    code: 2,
+    stderr: "edgefed loadgen: --hub: the hub's URL, http:// or https:// (see --help)\nedgefed loadgen: EDGEFED_ENROLL_TOKEN: an enrollment token is required (hub token create)\n",
+  });
 });
 
 test("an option missing its value, and a stray argument, are one line too", () => {

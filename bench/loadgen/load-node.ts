@@ -1,0 +1,246 @@
+// One node of the load generator: the wire protocol an agent speaks, without
+// an agent's cost (no SQLite, no outbox, no kernel). It registers through
+// the hub's HTTP API with the real proof (agent/registration.ts), then holds
+// one MQTT session with the credentials the hub returned: state online and
+// birth on every connect (state offline as its will), heartbeats (QoS 0),
+// verdict events (QoS 1, seq 1, 2, 3, ... once each) and an ack of every
+// decision it receives (ok when the hub's signature verifies, else an error). Timers are the worker's
+// (fleet-worker.ts): a node only says what to publish when asked.
+import mqtt, { type MqttClient } from "mqtt";
+import type { KeyObject } from "node:crypto";
+import { registerOnce, type RegistrationAttempt } from "../../agent/registration.ts";
+import { brokerAddress, brokerTrust } from "../../lib/mqtt-url.ts";
+import type { BirthMessage, DecisionAckMessage, HeartbeatMessage, StateMessage, VerdictEventMessage } from "../../protocol/messages.ts";
+import { verifyMessage } from "../../protocol/signing.ts";
+import { decodeTopic, deliveryOf, nodeSubscriptions, nodeTopic } from "../../protocol/topics.ts";
+import type { LoadNode } from "./key-cache.ts";
+import type { WorkerCounters } from "./worker-counters.ts";
+
+export interface NodeContext {
+  hubUrl: string;
+  enrollmentToken: string;
+  /** The hub's CA (PEM) for https:// and mqtts://; "" for plaintext or the system store. */
+  ca: string;
+  /** Overrides the broker URL the hub returned ("" keeps it). */
+  brokerUrl: string;
+  bootId: string;
+  counters: WorkerCounters;
+  /** The hub's public key, once a registration said it (every node of a hub has the same). */
+  hubKey(publicKey: string): KeyObject;
+  log(line: string): void;
+  /** Says `what` the first time only (a broker error thousands of nodes meet at once). */
+  logOnce(what: string): void;
+}
+
+/** How a node reconnects after a drop: MQTT.js's own timer, set per node between these so a broker restart is met by a spread storm. */
+const RECONNECT_MIN_MS = 1000;
+const RECONNECT_SPREAD_MS = 2000;
+
+export class LoadNodeSession {
+  private client: MqttClient | null = null;
+  private credentials: { url: string; username: string; password: string } | null = null;
+  /** The hub's public key, from the registration: decisions are verified against it. */
+  hubPublicKey = "";
+  private session = 0;
+  private heartbeatSeq = 0;
+  /** The last verdict seq published; the hub must count each of 1..verdictSeq once. */
+  verdictSeq = 0;
+  /** The last verdict seq the broker acknowledged. */
+  verdictsAcked = 0;
+  connected = false;
+  /** When the next heartbeat is due (ms since the epoch); set by the worker. */
+  nextHeartbeatAt = 0;
+  private readonly startedAt = Date.now();
+  private stopping = false;
+  /** Dropped on purpose (a reconnect storm): its close is not news. */
+  private dropped = false;
+
+  constructor(
+    readonly node: LoadNode,
+    private readonly context: NodeContext,
+  ) {}
+
+  get registered(): boolean {
+    return this.credentials !== null;
+  }
+
+  /** One registration attempt with a fresh proof (each must be newer than the last). */
+  /** `lastSeqs`: the last verdict seq each hub (by public key) acknowledged from this node in an earlier run. */
+  async register(lastSeqs: Record<string, Record<string, number>>): Promise<RegistrationAttempt> {
+    const { hubUrl, enrollmentToken, ca } = this.context;
+    const advertisement = { capabilities: ["kernel", "sim", "loadgen"], arch: "x64" as const, version: "loadgen" };
+    const attempt = await registerOnce(hubUrl, enrollmentToken, { nodeId: this.node.nodeId, keys: this.node.keys, createdAt: 0 }, advertisement, Date.now(), ca);
+    if (attempt.kind === "registered") {
+      const { mqtt: broker, hubPublicKey } = attempt.registration;
+      this.credentials = { ...broker, url: this.context.brokerUrl || broker.url };
+      this.hubPublicKey = hubPublicKey;
+      // Seqs go on increasing over reruns against one hub, as a node's journal does over restarts.
+      if (this.verdictSeq === 0) this.verdictSeq = this.verdictsAcked = lastSeqs[hubPublicKey]?.[this.node.nodeId] ?? 0;
+    }
+    return attempt;
+  }
+
+  /** Opens the MQTT session; MQTT.js reconnects it after a drop (its in-flight QoS 1 messages are sent again). */
+  connect(): void {
+    if (!this.credentials || this.client) return;
+    const { url, username, password } = this.credentials;
+    const { nodeId } = this.node;
+    const will: StateMessage = { state: "offline", bootId: this.context.bootId, ts: Date.now() };
+    const client = mqtt.connect({
+      ...brokerAddress(url),
+      ...brokerTrust(url, this.context.ca),
+      clientId: nodeId,
+      username,
+      password,
+      clean: false,
+      keepalive: 60,
+      reconnectPeriod: RECONNECT_MIN_MS + Math.floor(Math.random() * RECONNECT_SPREAD_MS),
+      connectTimeout: 30_000,
+      queueQoSZero: false,
+      will: { topic: nodeTopic(nodeId, "state"), payload: Buffer.from(JSON.stringify(will)), ...deliveryOf("state") },
+    });
+    this.client = client;
+    const { counters } = this.context;
+    client.on("connect", (connack) => void this.onConnect(client, connack.sessionPresent));
+    client.on("close", () => {
+      if (!this.connected) return;
+      if (!this.stopping && !this.dropped) this.context.logOnce("a connection closed without the load generator asking");
+      this.connected = false;
+      counters.connected--;
+      if (!this.stopping) counters.disconnects++;
+    });
+    client.on("error", (error) => {
+      counters.errors++;
+      this.context.logOnce(`broker: ${error.message}`);
+      const code = (error as { code?: unknown }).code;
+      // CONNACK 4/5: these credentials are refused; retrying them is pointless.
+      if (code === 4 || code === 5) {
+        this.context.log(`${nodeId}: the broker refused its credentials`);
+        client.end(true);
+      }
+    });
+    client.on("message", (topic, payload) => {
+      if (topic.endsWith("/cmd")) this.acknowledge(client, payload);
+    });
+  }
+
+  private async onConnect(client: MqttClient, sessionPresent: boolean): Promise<void> {
+    const { nodeId } = this.node;
+    const { counters } = this.context;
+    try {
+      // A session the broker kept has its subscriptions; a new one needs them before the birth (decisions follow it).
+      if (!sessionPresent) await client.subscribeAsync(nodeSubscriptions(nodeId).map((s) => s.topic), { qos: 1 });
+      const state: StateMessage = { state: "online", bootId: this.context.bootId, ts: Date.now() };
+      await client.publishAsync(nodeTopic(nodeId, "state"), JSON.stringify(state), deliveryOf("state"));
+      await client.publishAsync(nodeTopic(nodeId, "birth"), JSON.stringify(this.birth()), deliveryOf("birth"));
+    } catch {
+      counters.publishFailures++;
+      return;
+    }
+    if (this.connected) return;
+    this.dropped = false;
+    this.connected = true;
+    counters.connected++;
+    counters.connects++;
+  }
+
+  private birth(): BirthMessage {
+    return {
+      node_id: this.node.nodeId,
+      version: "loadgen",
+      arch: "x64",
+      capabilities: ["kernel", "sim", "loadgen"],
+      kernel_config_hash: "sha256:0000000000000000",
+      bootId: this.context.bootId,
+      session: ++this.session,
+      ts: Date.now(),
+    };
+  }
+
+  heartbeat(now: number): void {
+    const client = this.client;
+    if (!client || !this.connected) return;
+    const message: HeartbeatMessage = {
+      seq: ++this.heartbeatSeq,
+      ts: now,
+      uptime_s: (now - this.startedAt) / 1000,
+      load: [0.1, 0.1, 0.1],
+      rss_bytes: 40_000_000,
+      mode: "LIVE",
+      connectivity: "online",
+      simulated: false,
+      outbox_depth: 0,
+      kernel: { evaluated: this.verdictSeq, passed: this.verdictSeq, held: 0, duplicates: 0, recovered: 0 },
+    };
+    const { counters } = this.context;
+    client.publish(nodeTopic(this.node.nodeId, "heartbeat"), JSON.stringify(message), deliveryOf("heartbeat"), (error) => {
+      if (error) counters.publishFailures++;
+      else counters.heartbeats++;
+    });
+  }
+
+  /** Publishes the next verdict event (QoS 1); counted as acknowledged at the broker's PUBACK. */
+  verdict(now: number): void {
+    const client = this.client;
+    if (!client || !this.connected) return;
+    const seq = ++this.verdictSeq;
+    const held = seq % 3 === 0;
+    const message: VerdictEventMessage = {
+      seq,
+      ts: now,
+      simulated: false,
+      symbol: "BTCUSDT",
+      verdict: {
+        id: `lg-${seq}`,
+        verdict: held ? "HOLD" : "PASS",
+        reasons: held ? ["COOLDOWN"] : [],
+        enforced: true,
+        mode: "LIVE",
+        metrics: { notional: 100, friction_usd: 0.2, required_edge_usd: 0.6, r_ratio: 2.5 },
+      },
+    };
+    const { counters } = this.context;
+    counters.verdictsInFlight++;
+    client.publish(nodeTopic(this.node.nodeId, "verdicts"), JSON.stringify(message), deliveryOf("verdicts"), (error) => {
+      counters.verdictsInFlight--;
+      if (error) return void counters.publishFailures++;
+      counters.verdictsAcked++;
+      this.verdictsAcked = Math.max(this.verdictsAcked, seq);
+    });
+  }
+
+  /** Acks a decision: ok if its signature is the hub's, else an error (a node never applies an unsigned decision). */
+  private acknowledge(client: MqttClient, payload: Buffer): void {
+    const { counters } = this.context;
+    const decision = decodeTopic("cmd", payload);
+    if (!decision.ok || !this.hubPublicKey) return void counters.badDecisions++;
+    const signed = verifyMessage(decision.value, this.context.hubKey(this.hubPublicKey));
+    const ack: DecisionAckMessage = { id: decision.value.id, ok: signed, appliedAt: Date.now(), ...(signed ? {} : { error: "bad signature" }) };
+    if (!signed) counters.badDecisions++;
+    client.publish(nodeTopic(this.node.nodeId, "cmd/ack"), JSON.stringify(ack), deliveryOf("cmd/ack"), (error) => {
+      if (error) counters.publishFailures++;
+      else counters.acks++;
+    });
+  }
+
+  /** Drops the connection without a DISCONNECT (the broker publishes the will); MQTT.js reconnects after its period. */
+  drop(): void {
+    this.dropped = true;
+    this.client?.stream.destroy();
+  }
+
+  /** A clean stop: state offline, then DISCONNECT (no will); bounded by `timeoutMs`. */
+  async stop(timeoutMs: number): Promise<void> {
+    const client = this.client;
+    this.stopping = true;
+    if (!client) return;
+    const bounded = (work: Promise<unknown>) => Promise.race([work.catch(() => {}), new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
+    if (this.connected) {
+      const state: StateMessage = { state: "offline", bootId: this.context.bootId, ts: Date.now() };
+      await bounded(client.publishAsync(nodeTopic(this.node.nodeId, "state"), JSON.stringify(state), deliveryOf("state")));
+    }
+    await bounded(client.endAsync(false));
+    client.end(true);
+    this.client = null;
+  }
+}
