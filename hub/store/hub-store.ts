@@ -9,13 +9,15 @@
 // trail of who did what, and the hub's own values (key pair, token hashes).
 // A backend implements HubStore; callers never see SQL.
 //
-// Every method returns a promise, because a networked backend (PostgreSQL, a
-// later issue) answers over a socket; the SQLite backend answers at once.
+// Every method returns a promise, because a networked backend (PostgreSQL,
+// store/postgres/) answers over a socket; the SQLite backend answers at once.
 // Reads run anywhere. Writes run only inside write(): one transaction that
 // resolves once committed (durable), and leaves nothing behind if its work
 // throws. The hub serialises what must not interleave (registration and
-// removal per node id, decisions one at a time) before it writes; a backend
-// needs no locks beyond its transaction.
+// removal per node id, decisions one at a time) before it writes. SQLite,
+// with one writer, needs nothing more; PostgreSQL, which several hubs may
+// share, also takes transaction advisory locks where order matters across
+// hubs (decision seq, one node id's registration and removal, audit appends).
 import type { FederationEvent } from "../../protocol/federation-events.ts";
 import type { DecisionMessage, DesiredPolicyMessage } from "../../protocol/messages.ts";
 import type { Report, ReportKind } from "../../protocol/reports.ts";
