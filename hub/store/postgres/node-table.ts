@@ -5,7 +5,7 @@
 import type { HealthTransition, NodeRecord } from "../../nodes/node-model.ts";
 import { TRANSITIONS_KEPT_PER_NODE, type NodeWrites } from "../hub-store.ts";
 import { lockNodeId, type Db } from "./connection.ts";
-import { nodeOf, type NodeRow, type TransitionRow } from "../rows/node-rows.ts";
+import { nodeOf, transitionsByNode, type NodeRow, type TransitionRow } from "../rows/node-rows.ts";
 
 export class PostgresNodeTable implements NodeWrites {
   constructor(private readonly db: Db) {}
@@ -30,14 +30,7 @@ export class PostgresNodeTable implements NodeWrites {
       SELECT node_id, from_state, to_state, at, cause FROM
         (SELECT *, row_number() OVER (PARTITION BY node_id ORDER BY id DESC) AS newness FROM health_transitions) ranked
       WHERE newness <= ${limit} ORDER BY node_id COLLATE "C", id DESC`;
-    const byNode = new Map<string, HealthTransition[]>();
-    for (const row of rows) {
-      const transition = { from: row.from_state as HealthTransition["from"], to: row.to_state as HealthTransition["to"], at: row.at, cause: row.cause };
-      const list = byNode.get(row.node_id);
-      if (list) list.push(transition);
-      else byNode.set(row.node_id, [transition]);
-    }
-    return byNode;
+    return transitionsByNode(rows);
   }
 
   async save(node: NodeRecord): Promise<void> {

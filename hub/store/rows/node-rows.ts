@@ -1,7 +1,7 @@
 // A node's row (nodes) and its health transitions' rows (health_transitions),
 // the same columns in SQLite and PostgreSQL, and the records they hold, for
 // both backends (hub/store/sqlite/node-table.ts, hub/store/postgres/node-table.ts).
-import { emptyLive, type NodeRecord } from "../../nodes/node-model.ts";
+import { emptyLive, type HealthTransition, type NodeRecord } from "../../nodes/node-model.ts";
 
 export interface NodeRow {
   node_id: string;
@@ -47,4 +47,16 @@ export interface TransitionRow {
   to_state: string;
   at: number;
   cause: string;
+}
+
+/** Each node's transitions, in the order of `rows`. */
+export function transitionsByNode(rows: Iterable<TransitionRow>): Map<string, HealthTransition[]> {
+  const byNode = new Map<string, HealthTransition[]>();
+  for (const row of rows) {
+    const transition = { from: row.from_state as HealthTransition["from"], to: row.to_state as HealthTransition["to"], at: row.at, cause: row.cause };
+    const list = byNode.get(row.node_id);
+    if (list) list.push(transition);
+    else byNode.set(row.node_id, [transition]);
+  }
+  return byNode;
 }

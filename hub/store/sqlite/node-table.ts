@@ -4,7 +4,7 @@
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import type { HealthTransition, NodeRecord } from "../../nodes/node-model.ts";
 import { TRANSITIONS_KEPT_PER_NODE, type NodeWrites } from "../hub-store.ts";
-import { nodeOf, type NodeRow, type TransitionRow } from "../rows/node-rows.ts";
+import { nodeOf, transitionsByNode, type NodeRow, type TransitionRow } from "../rows/node-rows.ts";
 
 /** Each method does its work when called: SQLite answers at once, the promise only carries the result. */
 export class SqliteNodeTable implements NodeWrites {
@@ -76,14 +76,7 @@ export class SqliteNodeTable implements NodeWrites {
          WHERE newness <= ? ORDER BY node_id, id DESC`,
       )
       .all<TransitionRow>(limit);
-    const byNode = new Map<string, HealthTransition[]>();
-    for (const row of rows) {
-      const transition = { from: row.from_state as HealthTransition["from"], to: row.to_state as HealthTransition["to"], at: row.at, cause: row.cause };
-      const list = byNode.get(row.node_id);
-      if (list) list.push(transition);
-      else byNode.set(row.node_id, [transition]);
-    }
-    return byNode;
+    return transitionsByNode(rows);
   }
 
   async save(node: NodeRecord): Promise<void> {
