@@ -3,6 +3,7 @@
 // page (AuditWrites in ../hub-store.ts; the SQLite twin is
 // ../sqlite/audit-table.ts; hub/audit/ chains and verifies).
 import type { AuditRecord, AuditWrites } from "../hub-store.ts";
+import { AUDIT_COLUMNS, auditRecordOf, type AuditRow } from "../rows/audit-rows.ts";
 import type { Db } from "./connection.ts";
 
 /**
@@ -13,30 +14,6 @@ import type { Db } from "./connection.ts";
  */
 const AUDIT_APPEND_LOCK = 0x6564676566656402n;
 
-interface AuditRow {
-  seq: number;
-  at: number;
-  actor: string;
-  action: string;
-  subject: string;
-  detail: string;
-  prev_hash: string;
-  hash: string;
-}
-
-function fromRow(row: AuditRow): AuditRecord {
-  return {
-    seq: row.seq,
-    at: row.at,
-    actor: row.actor,
-    action: row.action,
-    subject: row.subject,
-    detail: JSON.parse(row.detail) as Record<string, unknown>,
-    prevHash: row.prev_hash,
-    hash: row.hash,
-  };
-}
-
 export class PostgresAuditTable implements AuditWrites {
   /** `inTransaction`: last() is a write's read before it appends, so it takes the append lock. */
   constructor(
@@ -45,24 +22,24 @@ export class PostgresAuditTable implements AuditWrites {
   ) {}
 
   private columns() {
-    return this.db`seq, at, actor, action, subject, detail, prev_hash, hash`;
+    return this.db.unsafe(AUDIT_COLUMNS);
   }
 
   async last(): Promise<AuditRecord | undefined> {
     if (this.inTransaction) await this.db`SELECT pg_advisory_xact_lock(${AUDIT_APPEND_LOCK.toString()}::bigint)`;
     const [row] = await this.db<AuditRow[]>`SELECT ${this.columns()} FROM audit_trail ORDER BY seq DESC LIMIT 1`;
-    return row && fromRow(row);
+    return row && auditRecordOf(row);
   }
 
   async after(afterSeq: number, limit: number): Promise<AuditRecord[]> {
     const rows = await this.db<AuditRow[]>`SELECT ${this.columns()} FROM audit_trail WHERE seq > ${afterSeq} ORDER BY seq LIMIT ${limit}`;
-    return rows.map(fromRow);
+    return rows.map(auditRecordOf);
   }
 
   async before(beforeSeq: number | undefined, limit: number): Promise<AuditRecord[]> {
     const rows = await this.db<AuditRow[]>`
       SELECT ${this.columns()} FROM audit_trail WHERE seq < ${beforeSeq ?? Number.MAX_SAFE_INTEGER} ORDER BY seq DESC LIMIT ${limit}`;
-    return rows.map(fromRow);
+    return rows.map(auditRecordOf);
   }
 
   async append(r: AuditRecord): Promise<void> {

@@ -16,6 +16,7 @@ import type {
   StoredDecision,
   UnacknowledgedDecision,
 } from "../hub-store.ts";
+import { ackOf, decisionsWithAcks, historyEntryOf, summaryOf, type AckColumns, type AckRow, type DecisionRow, type HistoryRow, type SummaryColumns } from "../rows/decision-rows.ts";
 import type { Db } from "./connection.ts";
 
 /**
@@ -26,50 +27,9 @@ import type { Db } from "./connection.ts";
  */
 const DECISION_SEQ_LOCK = 0x6564676566656401n;
 
-interface DecisionRow {
-  seq: number;
-  id: string;
-  message: string;
-  targets: string;
-  overridden_by: string | null;
-  origin: string;
-}
-
-interface AckRow {
-  decision_id: string;
-  node_id: string;
-  ok: boolean;
-  error: string | null;
-  applied_at: number;
-  received_at: number;
-  result: string | null;
-}
-
-/** An ack's columns; all null while the node has none (a LEFT JOIN's miss). */
-interface AckColumns {
-  ok: boolean | null;
-  error: string | null;
-  applied_at: number | null;
-  received_at: number | null;
-  result: string | null;
-}
-
-/** A decision counted (DecisionSummary): its row, the counts, the first pending ids and, with a node, that node's ack columns. */
-interface SummaryRow extends DecisionRow {
-  target_count: number;
-  acked_ok: number;
-  acked_error: number;
+/** A decision counted, its first pending ids an array. */
+interface SummaryRow extends SummaryColumns {
   pending_first: string[];
-  node_ok: boolean | null;
-  node_error: string | null;
-  node_applied_at: number | null;
-  node_received_at: number | null;
-  node_result: string | null;
-}
-
-function ackOf(nodeId: string, row: AckColumns): DecisionAck | null {
-  if (row.ok === null) return null;
-  return { nodeId, ok: row.ok, error: row.error, appliedAt: row.applied_at!, receivedAt: row.received_at!, result: row.result === null ? null : JSON.parse(row.result) };
 }
 
 export class PostgresDecisionTable implements DecisionWrites {
@@ -123,23 +83,7 @@ export class PostgresDecisionTable implements DecisionWrites {
         ${node === null ? this.db`` : this.db`AND ${this.sentTo(node)}`}
         ${options.types === undefined ? this.db`` : this.db`AND d.type = ANY(${[...options.types]}::text[])`}
       ORDER BY d.seq DESC LIMIT ${options.limit}`;
-    return rows.map((row) => {
-      const summary: DecisionSummary = {
-        seq: row.seq,
-        message: JSON.parse(row.message),
-        origin: JSON.parse(row.origin) as DecisionOrigin,
-        overriddenBy: row.overridden_by,
-        targetCount: row.target_count,
-        ackedOk: row.acked_ok,
-        ackedError: row.acked_error,
-        pendingCount: row.target_count - row.acked_ok - row.acked_error,
-        pendingFirst: row.pending_first,
-      };
-      if (node !== null) {
-        summary.nodeAck = ackOf(node, { ok: row.node_ok, error: row.node_error, applied_at: row.node_applied_at, received_at: row.node_received_at, result: row.node_result });
-      }
-      return summary;
-    });
+    return rows.map((row) => summaryOf(row, row.pending_first, node));
   }
 
   async targets(decisionId: string, options: { state: DecisionTargetState; limit: number; afterNodeId?: string }): Promise<DecisionTarget[] | undefined> {
@@ -156,30 +100,16 @@ export class PostgresDecisionTable implements DecisionWrites {
 
   private async withAcks(rows: DecisionRow[]): Promise<StoredDecision[]> {
     if (rows.length === 0) return [];
-    const acks = new Map<string, DecisionAck[]>(rows.map((row) => [row.id, []]));
     const ackRows = await this.db<AckRow[]>`
       SELECT decision_id, node_id, ok, error, applied_at, received_at, result FROM decision_acks
       WHERE decision_id = ANY(${rows.map((row) => row.id)}::text[]) ORDER BY decision_id, node_id COLLATE "C"`;
-    for (const r of ackRows) acks.get(r.decision_id)!.push(ackOf(r.node_id, r)!);
-    return rows.map((row) => ({
-      seq: row.seq,
-      message: JSON.parse(row.message),
-      origin: JSON.parse(row.origin) as DecisionOrigin,
-      targets: JSON.parse(row.targets),
-      acks: acks.get(row.id)!,
-      overriddenBy: row.overridden_by,
-    }));
+    return decisionsWithAcks(rows, ackRows);
   }
 
   async addressedTo(targets: readonly string[]): Promise<DecisionHistoryEntry[]> {
-    const rows = await this.db<{ seq: number; message: string; origin: string; overridden_by: string | null }[]>`
+    const rows = await this.db<HistoryRow[]>`
       SELECT seq, message, origin, overridden_by FROM decisions WHERE target = ANY(${[...targets]}::text[]) ORDER BY seq`;
-    return rows.map((row) => ({
-      seq: row.seq,
-      message: JSON.parse(row.message) as DecisionMessage,
-      origin: JSON.parse(row.origin) as DecisionOrigin,
-      overriddenBy: row.overridden_by,
-    }));
+    return rows.map(historyEntryOf);
   }
 
   async setOverriddenBy(decisionId: string, overrideId: string): Promise<boolean> {

@@ -11,6 +11,7 @@ import {
   type StoreBounds,
   type StoredFederationEvent,
 } from "../hub-store.ts";
+import { storedEventOf, type FederationEventRow } from "../rows/federation-rows.ts";
 import type { Db } from "./connection.ts";
 
 /** Counts by node id. */
@@ -60,10 +61,10 @@ export class PostgresFederationEventTable implements FederationEventWrites {
   async list(query: FederationEventQuery): Promise<StoredFederationEvent[]> {
     const node = query.node === undefined ? this.db`` : this.db`AND node_id = ${query.node}`;
     const to = query.to === undefined ? this.db`` : this.db`AND at < ${query.to}`;
-    const rows = await this.db<{ seq: number; event: string }[]>`
+    const rows = await this.db<FederationEventRow[]>`
       SELECT seq, event FROM federation_events
       WHERE seq > ${query.afterSeq ?? 0} AND at >= ${query.from ?? 0} ${node} ${to}
       ORDER BY seq LIMIT ${query.limit}`;
-    return rows.map((row) => ({ seq: row.seq, event: JSON.parse(row.event) as NodeFederationEvent }));
+    return rows.map(storedEventOf);
   }
 }

@@ -3,6 +3,7 @@
 // the SQLite twin is ../sqlite/federation-role-table.ts).
 import type { ConflictRecord, KeptDecision, LatchChange } from "../../federation/records.ts";
 import { DEFAULT_STORE_BOUNDS, FEDERATION_ROLE_RECORDS_KEPT, type FederationRoleWrites, type StoreBounds, type StoredLatch, type StoredRoleMode } from "../hub-store.ts";
+import { latchOf, roleModeOf, type LatchRow, type RoleModeRow } from "../rows/federation-rows.ts";
 import type { Db } from "./connection.ts";
 
 export class PostgresFederationRoleTable implements FederationRoleWrites {
@@ -67,9 +68,9 @@ export class PostgresFederationRoleTable implements FederationRoleWrites {
   }
 
   async latches(): Promise<StoredLatch[]> {
-    const rows = await this.db<{ rule: string; target: string; latch: string }[]>`
+    const rows = await this.db<LatchRow[]>`
       SELECT rule, target, latch FROM federation_role_latches ORDER BY rule COLLATE "C", target COLLATE "C"`;
-    return rows.map((row) => ({ rule: row.rule, target: row.target, latch: JSON.parse(row.latch) }));
+    return rows.map(latchOf);
   }
 
   async setMode(mode: StoredRoleMode): Promise<void> {
@@ -83,9 +84,9 @@ export class PostgresFederationRoleTable implements FederationRoleWrites {
   }
 
   async modes(): Promise<StoredRoleMode[]> {
-    const rows = await this.db<{ role: string; mode: StoredRoleMode["mode"]; file_mode: StoredRoleMode["fileMode"]; set_at: number }[]>`
+    const rows = await this.db<RoleModeRow[]>`
       SELECT role, mode, file_mode, set_at FROM federation_role_modes ORDER BY role COLLATE "C"`;
-    return rows.map((row) => ({ role: row.role, mode: row.mode, fileMode: row.file_mode, setAt: row.set_at }));
+    return rows.map(roleModeOf);
   }
 
   /** Keeps the newest `kept` rows of a table. */

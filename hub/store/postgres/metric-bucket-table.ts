@@ -1,20 +1,8 @@
 // Nodes' 1-minute metric buckets in PostgreSQL (MetricBucketWrites in
 // ../hub-store.ts says what each method promises), keyed by (node, minute).
 import type { MetricBucket, MetricBucketWrites } from "../hub-store.ts";
+import { bucketOf, byReasonColumn, MINUTE_MS, type BucketRow } from "../rows/metric-bucket-rows.ts";
 import type { Db } from "./connection.ts";
-
-const MINUTE_MS = 60_000;
-
-interface BucketRow {
-  node_id: string;
-  minute: number;
-  load: number | null;
-  rss_bytes: number | null;
-  outbox_depth: number | null;
-  pass: number;
-  hold: number;
-  by_reason: string | null;
-}
 
 export class PostgresMetricBucketTable implements MetricBucketWrites {
   constructor(private readonly db: Db) {}
@@ -23,15 +11,7 @@ export class PostgresMetricBucketTable implements MetricBucketWrites {
     const rows = await this.db<BucketRow[]>`
       SELECT node_id, minute, load, rss_bytes, outbox_depth, pass, hold, by_reason FROM node_metric_buckets
       WHERE node_id = ${nodeId} AND minute >= ${Math.ceil(from / MINUTE_MS)} ORDER BY minute`;
-    return rows.map((row) => ({
-      nodeId: row.node_id,
-      at: row.minute * MINUTE_MS,
-      load: row.load,
-      rssBytes: row.rss_bytes,
-      outboxDepth: row.outbox_depth,
-      verdicts: { PASS: row.pass, HOLD: row.hold },
-      byReason: row.by_reason === null ? {} : (JSON.parse(row.by_reason) as Record<string, number>),
-    }));
+    return rows.map(bucketOf);
   }
 
   async add(buckets: readonly MetricBucket[]): Promise<void> {
@@ -47,7 +27,7 @@ export class PostgresMetricBucketTable implements MetricBucketWrites {
                            ${column((b) => text(b.load))}::double precision[], ${column((b) => text(b.rssBytes))}::bigint[],
                            ${column((b) => text(b.outboxDepth))}::bigint[], ${column((b) => String(b.verdicts.PASS))}::bigint[],
                            ${column((b) => String(b.verdicts.HOLD))}::bigint[],
-                           ${column((b) => (Object.keys(b.byReason).length ? JSON.stringify(b.byReason) : null))}::text[])
+                           ${column(byReasonColumn)}::text[])
         AS added(node_id, minute, load, rss_bytes, outbox_depth, pass, hold, by_reason)
       WHERE EXISTS (SELECT 1 FROM nodes WHERE nodes.node_id = added.node_id)
       ON CONFLICT (node_id, minute) DO UPDATE SET load = excluded.load, rss_bytes = excluded.rss_bytes, outbox_depth = excluded.outbox_depth,

@@ -2,17 +2,10 @@
 // ../hub-store.ts says what each method promises; the SQLite twin is
 // ../sqlite/report-table.ts): a batch goes in as one statement, then each
 // series it touched is trimmed to its REPORT_HISTORY.
-import { REPORT_HISTORY, reportSeries, type Report, type ReportKind } from "../../../protocol/reports.ts";
+import { REPORT_HISTORY, reportSeries, type ReportKind } from "../../../protocol/reports.ts";
 import type { ReportRecord, ReportWrites, StoredReport } from "../hub-store.ts";
+import { storedReportOf, type ReportRow } from "../rows/report-rows.ts";
 import type { Db } from "./connection.ts";
-
-interface ReportRow {
-  seq: number;
-  node_id: string;
-  kind: ReportKind;
-  report: string;
-  received_at: number;
-}
 
 export class PostgresReportTable implements ReportWrites {
   constructor(private readonly db: Db) {}
@@ -23,7 +16,7 @@ export class PostgresReportTable implements ReportWrites {
       SELECT seq, node_id, kind, report, received_at FROM node_reports
       WHERE node_id = ${nodeId} AND kind = ${kind} ${series} AND seq < ${options.beforeSeq ?? Number.MAX_SAFE_INTEGER}
       ORDER BY seq DESC LIMIT ${options.limit}`;
-    return rows.map((row) => ({ seq: row.seq, nodeId: row.node_id, kind: row.kind, report: JSON.parse(row.report) as Report, receivedAt: row.received_at }));
+    return rows.map(storedReportOf);
   }
 
   async add(reports: readonly ReportRecord[]): Promise<void> {

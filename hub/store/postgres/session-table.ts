@@ -1,17 +1,8 @@
 // Dashboard sessions in PostgreSQL, by the hash of their id (SessionWrites in
 // ../hub-store.ts says what each method promises).
 import type { SessionRecord, SessionWrites } from "../hub-store.ts";
+import { sessionOf, type SessionRow } from "../rows/session-rows.ts";
 import type { Db } from "./connection.ts";
-
-interface SessionRow {
-  id_hash: string;
-  role: SessionRecord["role"];
-  operator: string;
-  operator_id: string | null;
-  csrf_token: string;
-  created_at: number;
-  expires_at: number;
-}
 
 export class PostgresSessionTable implements SessionWrites {
   constructor(private readonly db: Db) {}
@@ -20,7 +11,7 @@ export class PostgresSessionTable implements SessionWrites {
     const [row] = await this.db<SessionRow[]>`
       SELECT id_hash, role, operator, operator_id, csrf_token, created_at, expires_at FROM dashboard_sessions
       WHERE id_hash = ${idHash} AND expires_at > ${now}`;
-    return row && { idHash: row.id_hash, role: row.role, operator: row.operator, operatorId: row.operator_id, csrfToken: row.csrf_token, createdAt: row.created_at, expiresAt: row.expires_at };
+    return row && sessionOf(row);
   }
 
   async add(session: SessionRecord): Promise<void> {

@@ -3,18 +3,8 @@
 // hubs spending the last use of one token cannot both succeed: the second
 // waits on the row lock, then finds no use left.
 import { TOKEN_ID_LENGTH, type EnrollmentTokenRecord, type ListedToken, type TokenInfo, type TokenWrites } from "../hub-store.ts";
+import { listedTokenOf, tokenInfoOf, type TokenInfoRow, type TokenRow } from "../rows/token-rows.ts";
 import type { Db } from "./connection.ts";
-
-interface TokenRow {
-  id: string;
-  label: string;
-  uses_left: number | null;
-  expires_at: number | null;
-  created_at: number;
-  created_by: string;
-  registrations: number;
-  revoked_at: number | null;
-}
 
 export class PostgresTokenTable implements TokenWrites {
   constructor(private readonly db: Db) {}
@@ -30,9 +20,9 @@ export class PostgresTokenTable implements TokenWrites {
   }
 
   async valid(hash: string, now: number): Promise<TokenInfo | undefined> {
-    const [row] = await this.db<TokenRow[]>`SELECT label, uses_left, expires_at, registrations FROM enrollment_tokens
+    const [row] = await this.db<TokenInfoRow[]>`SELECT label, uses_left, expires_at, registrations FROM enrollment_tokens
       WHERE token_hash = ${hash} AND (uses_left IS NULL OR uses_left > 0) AND ${this.usable(now)}`;
-    return row && { label: row.label, usesLeft: row.uses_left, expiresAt: row.expires_at, registrations: row.registrations };
+    return row && tokenInfoOf(row);
   }
 
   async known(hash: string, now: number): Promise<boolean> {
@@ -59,16 +49,7 @@ export class PostgresTokenTable implements TokenWrites {
     const rows = await this.db<TokenRow[]>`
       SELECT substr(token_hash, 1, ${TOKEN_ID_LENGTH}) AS id, label, uses_left, expires_at, created_at, created_by, registrations, revoked_at
       FROM enrollment_tokens ORDER BY created_at DESC, token_hash COLLATE "C" LIMIT ${limit}`;
-    return rows.map((row) => ({
-      id: row.id,
-      label: row.label,
-      usesLeft: row.uses_left,
-      expiresAt: row.expires_at,
-      createdAt: row.created_at,
-      createdBy: row.created_by,
-      registrations: row.registrations,
-      revokedAt: row.revoked_at,
-    }));
+    return rows.map(listedTokenOf);
   }
 
   async revoke(id: string, at: number): Promise<boolean> {

@@ -1,14 +1,8 @@
 // Tombstones of removed nodes in PostgreSQL (TombstoneWrites in
 // ../hub-store.ts says what each method promises).
 import type { Tombstone, TombstoneWrites } from "../hub-store.ts";
+import { tombstoneOf, type TombstoneRow } from "../rows/tombstone-rows.ts";
 import { lockNodeId, type Db } from "./connection.ts";
-
-interface TombstoneRow {
-  node_id: string;
-  removed_at: number;
-  public_key: string;
-  readmitted_at: number | null;
-}
 
 export class PostgresTombstoneTable implements TombstoneWrites {
   /** `inTransaction`: get() takes the node id's lock, as a registration's first read (hub/nodes/registration.ts). */
@@ -20,7 +14,7 @@ export class PostgresTombstoneTable implements TombstoneWrites {
   async get(nodeId: string): Promise<Tombstone | undefined> {
     if (this.inTransaction) await lockNodeId(this.db, nodeId);
     const [row] = await this.db<TombstoneRow[]>`SELECT node_id, removed_at, public_key, readmitted_at FROM removed_nodes WHERE node_id = ${nodeId}`;
-    return row && { nodeId: row.node_id, removedAt: row.removed_at, publicKey: row.public_key, readmittedAt: row.readmitted_at };
+    return row && tombstoneOf(row);
   }
 
   async standing(nodeId: string): Promise<Tombstone | undefined> {

@@ -16,52 +16,11 @@ import type {
   StoredDecision,
   UnacknowledgedDecision,
 } from "../hub-store.ts";
+import { ackOf, decisionsWithAcks, historyEntryOf, summaryOf, type AckColumns, type AckRow, type DecisionRow, type HistoryRow, type SummaryColumns } from "../rows/decision-rows.ts";
 
-interface DecisionRow {
-  seq: number;
-  id: string;
-  message: string;
-  targets: string;
-  overridden_by: string | null;
-  origin: string;
-}
-
-interface AckRow {
-  decision_id: string;
-  node_id: string;
-  ok: number;
-  error: string | null;
-  applied_at: number;
-  received_at: number;
-  result: string | null;
-}
-
-/** A decision counted (DecisionSummary): its row, the counts, the first pending ids (a JSON array) and, with a node, that node's ack (null columns when none). */
-interface SummaryRow extends DecisionRow {
-  target_count: number;
-  acked_ok: number;
-  acked_error: number;
+/** A decision counted, its first pending ids a JSON array. */
+interface SummaryRow extends SummaryColumns {
   pending_first: string;
-  node_ok: number | null;
-  node_error: string | null;
-  node_applied_at: number | null;
-  node_received_at: number | null;
-  node_result: string | null;
-}
-
-/** One target of a decision with its ack's columns (null while pending). */
-interface TargetRow {
-  node_id: string;
-  ok: number | null;
-  error: string | null;
-  applied_at: number | null;
-  received_at: number | null;
-  result: string | null;
-}
-
-function ackOf(nodeId: string, row: { ok: number | null; error: string | null; applied_at: number | null; received_at: number | null; result: string | null }): DecisionAck | null {
-  if (row.ok === null) return null;
-  return { nodeId, ok: row.ok === 1, error: row.error, appliedAt: row.applied_at!, receivedAt: row.received_at!, result: row.result === null ? null : JSON.parse(row.result) };
 }
 
 /** Each method does its work when called: SQLite answers at once, the promise only carries the result. */
@@ -149,23 +108,7 @@ export class SqliteDecisionTable implements DecisionWrites {
          ORDER BY d.seq DESC LIMIT ?`,
       )
       .all<SummaryRow>(options.pendingShown, node, options.beforeSeq ?? Number.MAX_SAFE_INTEGER, node, node, types, types, options.limit);
-    return rows.map((row) => {
-      const summary: DecisionSummary = {
-        seq: row.seq,
-        message: JSON.parse(row.message),
-        origin: JSON.parse(row.origin) as DecisionOrigin,
-        overriddenBy: row.overridden_by,
-        targetCount: row.target_count,
-        ackedOk: row.acked_ok,
-        ackedError: row.acked_error,
-        pendingCount: row.target_count - row.acked_ok - row.acked_error,
-        pendingFirst: JSON.parse(row.pending_first),
-      };
-      if (node !== null) {
-        summary.nodeAck = ackOf(node, { ok: row.node_ok, error: row.node_error, applied_at: row.node_applied_at, received_at: row.node_received_at, result: row.node_result });
-      }
-      return summary;
-    });
+    return rows.map((row) => summaryOf(row, JSON.parse(row.pending_first), node));
   }
 
   async targets(decisionId: string, options: { state: DecisionTargetState; limit: number; afterNodeId?: string }): Promise<DecisionTarget[] | undefined> {
@@ -179,30 +122,19 @@ export class SqliteDecisionTable implements DecisionWrites {
            AND (? = 'all' OR (? = 'pending') = (a.node_id IS NULL))
          ORDER BY t.value LIMIT ?`,
       )
-      .all<TargetRow>(decisionId, options.afterNodeId ?? "", options.state, options.state, options.limit);
+      .all<{ node_id: string } & AckColumns>(decisionId, options.afterNodeId ?? "", options.state, options.state, options.limit);
     return rows.map((row) => ({ nodeId: row.node_id, ack: ackOf(row.node_id, row) }));
   }
 
   private withAcks(rows: DecisionRow[]): StoredDecision[] {
-    const acks = new Map<string, DecisionAck[]>(rows.map((row) => [row.id, []]));
-    for (const r of this.selectAcks.all<AckRow>(JSON.stringify(rows.map((row) => row.id)))) {
-      acks.get(r.decision_id)!.push(ackOf(r.node_id, r)!);
-    }
-    return rows.map((row) => ({
-      seq: row.seq,
-      message: JSON.parse(row.message),
-      origin: JSON.parse(row.origin) as DecisionOrigin,
-      targets: JSON.parse(row.targets),
-      acks: acks.get(row.id)!,
-      overriddenBy: row.overridden_by,
-    }));
+    return decisionsWithAcks(rows, this.selectAcks.all<AckRow>(JSON.stringify(rows.map((row) => row.id))));
   }
 
   async addressedTo(targets: readonly string[]): Promise<DecisionHistoryEntry[]> {
     return this.db
       .prepare("SELECT seq, message, origin, overridden_by FROM decisions WHERE target IN (SELECT value FROM json_each(?)) ORDER BY seq")
-      .all<{ seq: number; message: string; origin: string; overridden_by: string | null }>(JSON.stringify(targets))
-      .map((row) => ({ seq: row.seq, message: JSON.parse(row.message) as DecisionMessage, origin: JSON.parse(row.origin) as DecisionOrigin, overriddenBy: row.overridden_by }));
+      .all<HistoryRow>(JSON.stringify(targets))
+      .map(historyEntryOf);
   }
 
   async setOverriddenBy(decisionId: string, overrideId: string): Promise<boolean> {

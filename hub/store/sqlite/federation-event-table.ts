@@ -15,6 +15,7 @@ import {
   type StoreBounds,
   type StoredFederationEvent,
 } from "../hub-store.ts";
+import { storedEventOf, type FederationEventRow } from "../rows/federation-rows.ts";
 
 /** Each method does its work when called: SQLite answers at once, the promise only carries the result. */
 export class SqliteFederationEventTable implements FederationEventWrites {
@@ -80,7 +81,7 @@ export class SqliteFederationEventTable implements FederationEventWrites {
   async list(query: FederationEventQuery): Promise<StoredFederationEvent[]> {
     const from = query.from ?? 0;
     const params = { after: query.afterSeq ?? 0, from, node: query.node ?? null, limit: query.limit };
-    let rows: { seq: number; event: string }[];
+    let rows: FederationEventRow[];
     if (query.to !== undefined) rows = this.selectRange.all({ ...params, to: query.to });
     else {
       if (query.afterSeq === undefined && from > 0) {
@@ -90,6 +91,6 @@ export class SqliteFederationEventTable implements FederationEventWrites {
       }
       rows = this.selectOpen.all(params);
     }
-    return rows.map((row) => ({ seq: row.seq, event: JSON.parse(row.event) as NodeFederationEvent }));
+    return rows.map(storedEventOf);
   }
 }

@@ -5,6 +5,7 @@
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import type { ConflictRecord, KeptDecision, LatchChange } from "../../federation/records.ts";
 import { DEFAULT_STORE_BOUNDS, FEDERATION_ROLE_RECORDS_KEPT, type FederationRoleWrites, type StoreBounds, type StoredLatch, type StoredRoleMode } from "../hub-store.ts";
+import { latchOf, roleModeOf, type LatchRow, type RoleModeRow } from "../rows/federation-rows.ts";
 
 /** Each method does its work when called: SQLite answers at once, the promise only carries the result. */
 export class SqliteFederationRoleTable implements FederationRoleWrites {
@@ -68,8 +69,8 @@ export class SqliteFederationRoleTable implements FederationRoleWrites {
   async latches(): Promise<StoredLatch[]> {
     return this.db
       .prepare("SELECT rule, target, latch FROM federation_role_latches ORDER BY rule, target")
-      .all<{ rule: string; target: string; latch: string }>()
-      .map((row) => ({ rule: row.rule, target: row.target, latch: JSON.parse(row.latch) }));
+      .all<LatchRow>()
+      .map(latchOf);
   }
 
   async setMode(mode: StoredRoleMode): Promise<void> {
@@ -88,8 +89,8 @@ export class SqliteFederationRoleTable implements FederationRoleWrites {
   async modes(): Promise<StoredRoleMode[]> {
     return this.db
       .prepare("SELECT role, mode, file_mode, set_at FROM federation_role_modes ORDER BY role")
-      .all<{ role: string; mode: StoredRoleMode["mode"]; file_mode: StoredRoleMode["fileMode"]; set_at: number }>()
-      .map((row) => ({ role: row.role, mode: row.mode, fileMode: row.file_mode, setAt: row.set_at }));
+      .all<RoleModeRow>()
+      .map(roleModeOf);
   }
 
   /** Keeps the newest `kept` rows of a table (seq is dense enough: one delete below a bound, no walk). */

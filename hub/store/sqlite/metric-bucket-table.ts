@@ -3,19 +3,7 @@
 // WITHOUT ROWID: a node's day reads as one range of the key.
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import type { MetricBucket, MetricBucketWrites } from "../hub-store.ts";
-
-const MINUTE_MS = 60_000;
-
-interface BucketRow {
-  node_id: string;
-  minute: number;
-  load: number | null;
-  rss_bytes: number | null;
-  outbox_depth: number | null;
-  pass: number;
-  hold: number;
-  by_reason: string | null;
-}
+import { bucketOf, byReasonColumn, MINUTE_MS, type BucketRow } from "../rows/metric-bucket-rows.ts";
 
 /** Each method does its work when called: SQLite answers at once, the promise only carries the result. */
 export class SqliteMetricBucketTable implements MetricBucketWrites {
@@ -36,21 +24,12 @@ export class SqliteMetricBucketTable implements MetricBucketWrites {
   }
 
   async list(nodeId: string, from: number): Promise<MetricBucket[]> {
-    return this.selectRange.all<BucketRow>(nodeId, Math.ceil(from / MINUTE_MS)).map((row) => ({
-      nodeId: row.node_id,
-      at: row.minute * MINUTE_MS,
-      load: row.load,
-      rssBytes: row.rss_bytes,
-      outboxDepth: row.outbox_depth,
-      verdicts: { PASS: row.pass, HOLD: row.hold },
-      byReason: row.by_reason === null ? {} : (JSON.parse(row.by_reason) as Record<string, number>),
-    }));
+    return this.selectRange.all<BucketRow>(nodeId, Math.ceil(from / MINUTE_MS)).map(bucketOf);
   }
 
   async add(buckets: readonly MetricBucket[]): Promise<void> {
     for (const b of buckets) {
-      const byReason = Object.keys(b.byReason).length ? JSON.stringify(b.byReason) : null;
-      this.upsert.run(b.nodeId, Math.floor(b.at / MINUTE_MS), b.load, b.rssBytes, b.outboxDepth, b.verdicts.PASS, b.verdicts.HOLD, byReason, b.nodeId);
+      this.upsert.run(b.nodeId, Math.floor(b.at / MINUTE_MS), b.load, b.rssBytes, b.outboxDepth, b.verdicts.PASS, b.verdicts.HOLD, byReasonColumn(b), b.nodeId);
     }
   }
 

@@ -2,54 +2,9 @@
 // ../hub-store.ts says what each method promises). Registration writes them
 // at once; the fleet view (hub/nodes/fleet.ts) writes live state in batches.
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
-import { emptyLive, type HealthTransition, type NodeRecord } from "../../nodes/node-model.ts";
+import type { HealthTransition, NodeRecord } from "../../nodes/node-model.ts";
 import { TRANSITIONS_KEPT_PER_NODE, type NodeWrites } from "../hub-store.ts";
-
-interface NodeRow {
-  node_id: string;
-  registration_id: string;
-  public_key: string;
-  capabilities: string;
-  arch: string;
-  version: string;
-  endpoint: string | null;
-  password_hash: string;
-  registered_at: number;
-  credentials_at: number;
-  proof_ts: number | null;
-  health: string;
-  health_since: number;
-  health_cause: string;
-  live: string;
-}
-
-function fromRow(row: NodeRow): NodeRecord {
-  return {
-    nodeId: row.node_id,
-    registrationId: row.registration_id,
-    publicKey: row.public_key,
-    capabilities: JSON.parse(row.capabilities) as string[],
-    arch: row.arch,
-    version: row.version,
-    endpoint: row.endpoint,
-    passwordHash: row.password_hash,
-    registeredAt: row.registered_at,
-    credentialsAt: row.credentials_at,
-    proofTs: row.proof_ts,
-    health: row.health as NodeRecord["health"],
-    healthSince: row.health_since,
-    healthCause: row.health_cause,
-    live: { ...emptyLive(), ...(JSON.parse(row.live) as object) },
-  };
-}
-
-interface TransitionRow {
-  node_id: string;
-  from_state: string | null;
-  to_state: string;
-  at: number;
-  cause: string;
-}
+import { nodeOf, transitionsByNode, type NodeRow, type TransitionRow } from "../rows/node-rows.ts";
 
 /** Each method does its work when called: SQLite answers at once, the promise only carries the result. */
 export class SqliteNodeTable implements NodeWrites {
@@ -102,11 +57,11 @@ export class SqliteNodeTable implements NodeWrites {
 
   async get(nodeId: string): Promise<NodeRecord | undefined> {
     const row = this.selectOne.get<NodeRow>(nodeId);
-    return row && fromRow(row);
+    return row && nodeOf(row);
   }
 
   async all(): Promise<NodeRecord[]> {
-    return this.db.prepare("SELECT * FROM nodes ORDER BY node_id").all<NodeRow>().map(fromRow);
+    return this.db.prepare("SELECT * FROM nodes ORDER BY node_id").all<NodeRow>().map(nodeOf);
   }
 
   async existing(nodeIds: readonly string[]): Promise<Set<string>> {
@@ -121,14 +76,7 @@ export class SqliteNodeTable implements NodeWrites {
          WHERE newness <= ? ORDER BY node_id, id DESC`,
       )
       .all<TransitionRow>(limit);
-    const byNode = new Map<string, HealthTransition[]>();
-    for (const row of rows) {
-      const transition = { from: row.from_state as HealthTransition["from"], to: row.to_state as HealthTransition["to"], at: row.at, cause: row.cause };
-      const list = byNode.get(row.node_id);
-      if (list) list.push(transition);
-      else byNode.set(row.node_id, [transition]);
-    }
-    return byNode;
+    return transitionsByNode(rows);
   }
 
   async save(node: NodeRecord): Promise<void> {

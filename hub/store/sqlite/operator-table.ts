@@ -3,32 +3,7 @@
 // method promises; hub/identity/operators.ts makes the tokens).
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import type { OperatorRecord, OperatorWrites } from "../hub-store.ts";
-
-interface OperatorRow {
-  id: string;
-  name: string;
-  role: OperatorRecord["role"];
-  verifier: string;
-  created_at: number;
-  created_by: string;
-  rotated_at: number | null;
-  revoked_at: number | null;
-}
-
-const COLUMNS = "id, name, role, verifier, created_at, created_by, rotated_at, revoked_at";
-
-function fromRow(row: OperatorRow): OperatorRecord {
-  return {
-    id: row.id,
-    name: row.name,
-    role: row.role,
-    verifier: row.verifier,
-    createdAt: row.created_at,
-    createdBy: row.created_by,
-    rotatedAt: row.rotated_at,
-    revokedAt: row.revoked_at,
-  };
-}
+import { OPERATOR_COLUMNS, operatorOf, type OperatorRow } from "../rows/operator-rows.ts";
 
 /** Each method does its work when called: SQLite answers at once, the promise only carries the result. */
 export class SqliteOperatorTable implements OperatorWrites {
@@ -40,26 +15,26 @@ export class SqliteOperatorTable implements OperatorWrites {
   private readonly rotateOne;
 
   constructor(db: SqliteDatabase) {
-    this.selectOne = db.prepare(`SELECT ${COLUMNS} FROM operators WHERE id = ?`);
-    this.selectAll = db.prepare(`SELECT ${COLUMNS} FROM operators ORDER BY created_at, id`);
-    this.selectActiveByName = db.prepare(`SELECT ${COLUMNS} FROM operators WHERE name = ? AND revoked_at IS NULL`);
-    this.insert = db.prepare(`INSERT INTO operators (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.selectOne = db.prepare(`SELECT ${OPERATOR_COLUMNS} FROM operators WHERE id = ?`);
+    this.selectAll = db.prepare(`SELECT ${OPERATOR_COLUMNS} FROM operators ORDER BY created_at, id`);
+    this.selectActiveByName = db.prepare(`SELECT ${OPERATOR_COLUMNS} FROM operators WHERE name = ? AND revoked_at IS NULL`);
+    this.insert = db.prepare(`INSERT INTO operators (${OPERATOR_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
     this.revokeOne = db.prepare("UPDATE operators SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL");
     this.rotateOne = db.prepare("UPDATE operators SET verifier = ?, rotated_at = ? WHERE id = ? AND revoked_at IS NULL");
   }
 
   async get(id: string): Promise<OperatorRecord | undefined> {
     const row = this.selectOne.get<OperatorRow>(id);
-    return row && fromRow(row);
+    return row && operatorOf(row);
   }
 
   async list(): Promise<OperatorRecord[]> {
-    return this.selectAll.all<OperatorRow>().map(fromRow);
+    return this.selectAll.all<OperatorRow>().map(operatorOf);
   }
 
   async activeByName(name: string): Promise<OperatorRecord | undefined> {
     const row = this.selectActiveByName.get<OperatorRow>(name);
-    return row && fromRow(row);
+    return row && operatorOf(row);
   }
 
   async add(o: OperatorRecord): Promise<void> {

@@ -3,16 +3,9 @@
 // ../hub-store.ts says what each method promises). The fleet view writes
 // them in its batched flush; they go with their node (node-table.ts).
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
-import { REPORT_HISTORY, reportSeries, type Report, type ReportKind } from "../../../protocol/reports.ts";
+import { REPORT_HISTORY, reportSeries, type ReportKind } from "../../../protocol/reports.ts";
 import type { ReportRecord, ReportWrites, StoredReport } from "../hub-store.ts";
-
-interface ReportRow {
-  seq: number;
-  node_id: string;
-  kind: ReportKind;
-  report: string;
-  received_at: number;
-}
+import { storedReportOf, type ReportRow } from "../rows/report-rows.ts";
 
 /** Each method does its work when called: SQLite answers at once, the promise only carries the result. */
 export class SqliteReportTable implements ReportWrites {
@@ -46,7 +39,7 @@ export class SqliteReportTable implements ReportWrites {
       kind === "models" && options.model !== undefined
         ? this.selectSeries.all<ReportRow>(nodeId, kind, options.model, before, options.limit)
         : this.selectKind.all<ReportRow>(nodeId, kind, before, options.limit);
-    return rows.map((row) => ({ seq: row.seq, nodeId: row.node_id, kind: row.kind, report: JSON.parse(row.report) as Report, receivedAt: row.received_at }));
+    return rows.map(storedReportOf);
   }
 
   async add(reports: readonly ReportRecord[]): Promise<void> {

@@ -2,16 +2,7 @@
 // ../hub-store.ts says what each method promises).
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import type { SessionRecord, SessionWrites } from "../hub-store.ts";
-
-interface SessionRow {
-  id_hash: string;
-  role: SessionRecord["role"];
-  operator: string;
-  operator_id: string | null;
-  csrf_token: string;
-  created_at: number;
-  expires_at: number;
-}
+import { sessionOf, type SessionRow } from "../rows/session-rows.ts";
 
 /** Each method does its work when called: SQLite answers at once, the promise only carries the result. */
 export class SqliteSessionTable implements SessionWrites {
@@ -31,7 +22,7 @@ export class SqliteSessionTable implements SessionWrites {
 
   async get(idHash: string, now: number): Promise<SessionRecord | undefined> {
     const row = this.selectOne.get<SessionRow>(idHash, now);
-    return row && { idHash: row.id_hash, role: row.role, operator: row.operator, operatorId: row.operator_id, csrfToken: row.csrf_token, createdAt: row.created_at, expiresAt: row.expires_at };
+    return row && sessionOf(row);
   }
 
   async add(session: SessionRecord): Promise<void> {

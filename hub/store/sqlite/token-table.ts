@@ -3,6 +3,7 @@
 // and hashes the tokens).
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import { TOKEN_ID_LENGTH, type EnrollmentTokenRecord, type ListedToken, type TokenInfo, type TokenWrites } from "../hub-store.ts";
+import { listedTokenOf, tokenInfoOf, type TokenInfoRow, type TokenRow } from "../rows/token-rows.ts";
 
 /** A token that may still be used: not revoked, not expired at the bound time. */
 const USABLE = "revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)";
@@ -46,8 +47,8 @@ export class SqliteTokenTable implements TokenWrites {
   }
 
   async valid(hash: string, now: number): Promise<TokenInfo | undefined> {
-    const row = this.selectValid.get<{ label: string; uses_left: number | null; expires_at: number | null; registrations: number }>(hash, now);
-    return row && { label: row.label, usesLeft: row.uses_left, expiresAt: row.expires_at, registrations: row.registrations };
+    const row = this.selectValid.get<TokenInfoRow>(hash, now);
+    return row && tokenInfoOf(row);
   }
 
   async known(hash: string, now: number): Promise<boolean> {
@@ -67,17 +68,7 @@ export class SqliteTokenTable implements TokenWrites {
   }
 
   async list(limit: number): Promise<ListedToken[]> {
-    type Row = { id: string; label: string; uses_left: number | null; expires_at: number | null; created_at: number; created_by: string; registrations: number; revoked_at: number | null };
-    return this.selectAll.all<Row>(limit).map((row) => ({
-      id: row.id,
-      label: row.label,
-      usesLeft: row.uses_left,
-      expiresAt: row.expires_at,
-      createdAt: row.created_at,
-      createdBy: row.created_by,
-      registrations: row.registrations,
-      revokedAt: row.revoked_at,
-    }));
+    return this.selectAll.all<TokenRow>(limit).map(listedTokenOf);
   }
 
   async revoke(id: string, at: number): Promise<boolean> {

@@ -4,13 +4,7 @@
 // readmission deletes it.
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import type { Tombstone, TombstoneWrites } from "../hub-store.ts";
-
-interface TombstoneRow {
-  node_id: string;
-  removed_at: number;
-  public_key: string;
-  readmitted_at: number | null;
-}
+import { tombstoneOf, type TombstoneRow } from "../rows/tombstone-rows.ts";
 
 /** Each method does its work when called: SQLite answers at once, the promise only carries the result. */
 export class SqliteTombstoneTable implements TombstoneWrites {
@@ -33,7 +27,7 @@ export class SqliteTombstoneTable implements TombstoneWrites {
 
   async get(nodeId: string): Promise<Tombstone | undefined> {
     const row = this.selectOne.get<TombstoneRow>(nodeId);
-    return row && { nodeId: row.node_id, removedAt: row.removed_at, publicKey: row.public_key, readmittedAt: row.readmitted_at };
+    return row && tombstoneOf(row);
   }
 
   async standing(nodeId: string): Promise<Tombstone | undefined> {

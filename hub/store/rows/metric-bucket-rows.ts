@@ -1,0 +1,35 @@
+// A node's 1-minute metric bucket row (node_metric_buckets: the same columns
+// in SQLite and PostgreSQL, keyed by node and minute number) and the bucket it
+// holds, for both backends (hub/store/sqlite/metric-bucket-table.ts,
+// hub/store/postgres/metric-bucket-table.ts).
+import type { MetricBucket } from "../hub-store.ts";
+
+export const MINUTE_MS = 60_000;
+
+export interface BucketRow {
+  node_id: string;
+  minute: number;
+  load: number | null;
+  rss_bytes: number | null;
+  outbox_depth: number | null;
+  pass: number;
+  hold: number;
+  by_reason: string | null;
+}
+
+export function bucketOf(row: BucketRow): MetricBucket {
+  return {
+    nodeId: row.node_id,
+    at: row.minute * MINUTE_MS,
+    load: row.load,
+    rssBytes: row.rss_bytes,
+    outboxDepth: row.outbox_depth,
+    verdicts: { PASS: row.pass, HOLD: row.hold },
+    byReason: row.by_reason === null ? {} : (JSON.parse(row.by_reason) as Record<string, number>),
+  };
+}
+
+/** The by_reason column of a bucket: null when no verdict had a reason. */
+export function byReasonColumn(bucket: MetricBucket): string | null {
+  return Object.keys(bucket.byReason).length ? JSON.stringify(bucket.byReason) : null;
+}
