@@ -6,7 +6,7 @@ import { useMemo, useState } from "preact/hooks";
 import { api, query, type Session } from "../api.ts";
 import { TimeChart, type Series } from "../chart.tsx";
 import { age, time } from "../format.ts";
-import { ScrollBox } from "../scroll-box.tsx";
+import { DataTable } from "../data-table.tsx";
 import { useApi, useNow } from "../hooks.ts";
 import { DecisionList, OriginBadge, type DecisionView } from "./decision-list.tsx";
 
@@ -158,28 +158,17 @@ function PolicySection({ node }: { node: any }) {
       <h2 id="policy">Policy in force</h2>
       <p class="hint">The node follows {whose}; fields not listed are at their defaults.</p>
       {fields.length > 0 && (
-        <ScrollBox label="Policy fields">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Field</th>
-                <th scope="col">Value</th>
-                <th scope="col">From</th>
-              </tr>
-            </thead>
-            <tbody>
-              {fields.map((field) => (
-                <tr key={field} data-field={field}>
-                  <td>{field}</td>
-                  <td>
-                    <code>{JSON.stringify(policy[field])}</code>
-                  </td>
-                  <td>{origins ? <FieldOriginText origin={origins[field]} /> : whose}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </ScrollBox>
+        <DataTable label="Policy fields" columns={["Field", "Value", "From"]}>
+          {fields.map((field) => (
+            <tr key={field} data-field={field}>
+              <td>{field}</td>
+              <td>
+                <code>{JSON.stringify(policy[field])}</code>
+              </td>
+              <td>{origins ? <FieldOriginText origin={origins[field]} /> : whose}</td>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </section>
   );

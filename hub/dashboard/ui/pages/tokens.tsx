@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import { api, type Session } from "../api.ts";
 import { time } from "../format.ts";
-import { ScrollBox } from "../scroll-box.tsx";
+import { DataTable } from "../data-table.tsx";
 import { useApi } from "../hooks.ts";
 
 interface TokenRow {
@@ -87,44 +87,29 @@ export function TokensPage({ session }: { session: Session }) {
       <section aria-labelledby="list">
         <h2 id="list">Tokens</h2>
         {list.error && <p class="error">{list.error}</p>}
-        <ScrollBox label="Tokens">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Id</th>
-                <th scope="col">Label</th>
-                <th scope="col">Uses left</th>
-                <th scope="col">Registrations</th>
-                <th scope="col">Created</th>
-                <th scope="col">Expires</th>
-                <th scope="col">State</th>
-              </tr>
-            </thead>
-            <tbody>
-              {(list.data?.tokens ?? []).map((t) => (
-                <tr key={t.id}>
-                  <td>
-                    <code>{t.id}</code>
-                  </td>
-                  <td>{t.label}</td>
-                  <td class="num">{t.uses_left}</td>
-                  <td class="num">{t.registrations}</td>
-                  <td>{time(t.created_at)}</td>
-                  <td>{t.expires_at ? time(t.expires_at) : "never"}</td>
-                  <td>
-                    {t.revoked ? (
-                      "revoked"
-                    ) : (
-                      <button type="button" class="danger" onClick={() => revoke(t.id)}>
-                        Revoke <span class="visually-hidden">{t.id}</span>
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </ScrollBox>
+        <DataTable label="Tokens" columns={["Id", "Label", "Uses left", "Registrations", "Created", "Expires", "State"]}>
+          {(list.data?.tokens ?? []).map((t) => (
+            <tr key={t.id}>
+              <td>
+                <code>{t.id}</code>
+              </td>
+              <td>{t.label}</td>
+              <td class="num">{t.uses_left}</td>
+              <td class="num">{t.registrations}</td>
+              <td>{time(t.created_at)}</td>
+              <td>{t.expires_at ? time(t.expires_at) : "never"}</td>
+              <td>
+                {t.revoked ? (
+                  "revoked"
+                ) : (
+                  <button type="button" class="danger" onClick={() => revoke(t.id)}>
+                    Revoke <span class="visually-hidden">{t.id}</span>
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       </section>
     </>
   );

@@ -8,7 +8,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, query, type Session } from "../api.ts";
 import { plural, time } from "../format.ts";
 import { useApi } from "../hooks.ts";
-import { ScrollBox } from "../scroll-box.tsx";
+import { DataTable } from "../data-table.tsx";
 import { WORK_EXAMPLES, WORK_STATES } from "../work-examples.ts";
 
 const REFRESH_MS = 3000;
@@ -73,28 +73,17 @@ export function WorkPage({ session }: { session: Session }) {
         {nodes.length === 0 ? (
           <p class="hint">No node holds a package.</p>
         ) : (
-          <ScrollBox label="In flight per node">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Node</th>
-                  <th scope="col">In flight</th>
-                  <th scope="col">Round trip (ms)</th>
-                </tr>
-              </thead>
-              <tbody>
-                {nodes.map((node) => (
-                  <tr key={node} data-work-node={node}>
-                    <td>
-                      <a href={`#/nodes/${encodeURIComponent(node)}`}>{node}</a>
-                    </td>
-                    <td class="num">{summary.data?.in_flight_by_node[node] ?? 0}</td>
-                    <td class="num">{summary.data?.rtt_ms_by_node[node] ?? "—"}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </ScrollBox>
+          <DataTable label="In flight per node" columns={["Node", "In flight", "Round trip (ms)"]}>
+            {nodes.map((node) => (
+              <tr key={node} data-work-node={node}>
+                <td>
+                  <a href={`#/nodes/${encodeURIComponent(node)}`}>{node}</a>
+                </td>
+                <td class="num">{summary.data?.in_flight_by_node[node] ?? 0}</td>
+                <td class="num">{summary.data?.rtt_ms_by_node[node] ?? "—"}</td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </section>
       <section aria-labelledby="packages">
@@ -111,42 +100,26 @@ export function WorkPage({ session }: { session: Session }) {
           </label>
         </form>
         {list.error && <p class="error">{list.error}</p>}
-        <ScrollBox label="Work packages">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Package</th>
-                <th scope="col">Kind</th>
-                <th scope="col">State</th>
-                <th scope="col">Target</th>
-                <th scope="col">Node</th>
-                <th scope="col">Attempt</th>
-                <th scope="col">Progress</th>
-                <th scope="col">Updated</th>
-              </tr>
-            </thead>
-            <tbody>
-              {(list.data?.packages ?? []).map((p) => (
-                <tr key={p.id} data-work={p.id} data-state={p.state}>
-                  <td>
-                    <a href={`#/work/${encodeURIComponent(p.id)}`}>
-                      <code>{p.id}</code>
-                    </a>
-                  </td>
-                  <td>{p.kind}</td>
-                  <td>{p.state}</td>
-                  <td>{p.target}</td>
-                  <td>{p.node ?? "—"}</td>
-                  <td class="num">
-                    {p.attempt} of {p.max_attempts}
-                  </td>
-                  <td class="num">{p.progress === null ? "—" : `${p.progress}%`}</td>
-                  <td>{time(p.updated_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </ScrollBox>
+        <DataTable label="Work packages" columns={["Package", "Kind", "State", "Target", "Node", "Attempt", "Progress", "Updated"]}>
+          {(list.data?.packages ?? []).map((p) => (
+            <tr key={p.id} data-work={p.id} data-state={p.state}>
+              <td>
+                <a href={`#/work/${encodeURIComponent(p.id)}`}>
+                  <code>{p.id}</code>
+                </a>
+              </td>
+              <td>{p.kind}</td>
+              <td>{p.state}</td>
+              <td>{p.target}</td>
+              <td>{p.node ?? "—"}</td>
+              <td class="num">
+                {p.attempt} of {p.max_attempts}
+              </td>
+              <td class="num">{p.progress === null ? "—" : `${p.progress}%`}</td>
+              <td>{time(p.updated_at)}</td>
+            </tr>
+          ))}
+        </DataTable>
       </section>
     </>
   );
