@@ -9,6 +9,7 @@ import { api, query, type Session } from "../api.ts";
 import { plural, time } from "../format.ts";
 import { useApi } from "../hooks.ts";
 import { DataTable } from "../data-table.tsx";
+import { ExampleSelect, PayloadField, useExamplePayload } from "../example-payload.tsx";
 import { WORK_EXAMPLES, WORK_STATES } from "../work-examples.ts";
 
 const REFRESH_MS = 3000;
@@ -132,30 +133,18 @@ function payloadFor(kind: string, payload: Record<string, unknown>): Record<stri
 }
 
 function SubmitForm({ submitted }: { submitted(): void }) {
-  const [kind, setKind] = useState("diagnostics");
+  const form = useExamplePayload(WORK_EXAMPLES, "diagnostics");
   const [target, setTarget] = useState("any");
   const [requires, setRequires] = useState("");
-  const [payload, setPayload] = useState(JSON.stringify(WORK_EXAMPLES.diagnostics!.payload, null, 2));
   const [leaseS, setLeaseS] = useState("60");
   const [deadlineS, setDeadlineS] = useState("");
-  const [problem, setProblem] = useState<string | null>(null);
   const [status, setStatus] = useState<string | null>(null);
-
-  const chooseKind = (next: string) => {
-    setKind(next);
-    setPayload(JSON.stringify(WORK_EXAMPLES[next]!.payload, null, 2));
-    setProblem(null);
-  };
+  const kind = form.name;
 
   const submit = async (event: Event) => {
     event.preventDefault();
-    let parsed: Record<string, unknown>;
-    try {
-      parsed = JSON.parse(payload);
-    } catch (e) {
-      setProblem(`payload is not JSON: ${(e as Error).message}`);
-      return;
-    }
+    const parsed = form.parse();
+    if (!parsed) return;
     const body: Record<string, unknown> = {
       kind,
       payload: payloadFor(kind, parsed),
@@ -166,12 +155,12 @@ function SubmitForm({ submitted }: { submitted(): void }) {
     if (deadlineS) body.deadline_s = Number(deadlineS);
     try {
       const answer = await api<{ id: string; packages: WorkRow[] }>("POST", "/api/federation/work", body);
-      setProblem(null);
+      form.setProblem(null);
       setStatus(`Submitted ${answer.id} (${plural(answer.packages.length, "package")}).`);
       submitted();
     } catch (e) {
       setStatus(null);
-      setProblem((e as Error).message);
+      form.setProblem((e as Error).message);
     }
   };
 
@@ -179,14 +168,7 @@ function SubmitForm({ submitted }: { submitted(): void }) {
     <section class="card" aria-labelledby="submit">
       <h2 id="submit">Submit work</h2>
       <form class="issue" onSubmit={submit}>
-        <label>
-          Kind
-          <select value={kind} onChange={(e) => chooseKind(e.currentTarget.value)}>
-            {Object.keys(WORK_EXAMPLES).map((k) => (
-              <option key={k}>{k}</option>
-            ))}
-          </select>
-        </label>
+        <ExampleSelect label="Kind" form={form} />
         <label>
           Target (any, fleet or a node id)
           <input value={target} onInput={(e) => setTarget(e.currentTarget.value)} required />
@@ -203,16 +185,7 @@ function SubmitForm({ submitted }: { submitted(): void }) {
           Deadline in (s, optional)
           <input type="number" min={1} value={deadlineS} onInput={(e) => setDeadlineS(e.currentTarget.value)} />
         </label>
-        <label class="wide">
-          Payload (JSON)
-          <textarea rows={5} value={payload} onInput={(e) => setPayload(e.currentTarget.value)} aria-describedby="work-fields work-problem" />
-        </label>
-        <p id="work-fields" class="hint wide">
-          {kind} takes: {WORK_EXAMPLES[kind]?.fields}
-        </p>
-        <p id="work-problem" role="alert" class="error">
-          {problem}
-        </p>
+        <PayloadField id="work" rows={5} form={form} />
         <button type="submit">Submit</button>
       </form>
       {status && <p role="status">{status}</p>}
