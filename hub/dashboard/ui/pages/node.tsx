@@ -5,6 +5,7 @@
 import { useMemo, useState } from "preact/hooks";
 import { api, query, type Session } from "../api.ts";
 import { TimeChart, type Series } from "../chart.tsx";
+import { confirmThen } from "../confirm-then.ts";
 import { age, time } from "../format.ts";
 import { DataTable } from "../data-table.tsx";
 import { useApi, useNow } from "../hooks.ts";
@@ -28,16 +29,15 @@ export function NodePage({ nodeId, session }: { nodeId: string; session: Session
   const decisions = useApi<{ decisions: DecisionView[] }>(`/api/federation/decisions${query({ node: nodeId, limit: 20, summary: 1 })}`, version);
   const [message, setMessage] = useState<string | null>(null);
 
-  async function act(label: string, method: string, path: string) {
-    if (!confirm(`${label} node ${nodeId}?`)) return;
-    try {
-      await api(method, path);
-      setMessage(`${label}: done`);
-      setVersion((v) => v + 1);
-    } catch (e) {
-      setMessage(`${label} failed: ${(e as Error).message}`);
-    }
-  }
+  const act = (label: string, method: string, path: string) =>
+    confirmThen(
+      `${label} node ${nodeId}?`,
+      () => api(method, path),
+      (failure) => {
+        setMessage(failure ? `${label} failed: ${failure}` : `${label}: done`);
+        if (!failure) setVersion((v) => v + 1);
+      },
+    );
 
   const node = detail.data;
   return (

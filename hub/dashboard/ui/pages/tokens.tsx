@@ -2,6 +2,7 @@
 // once, to copy), list them with uses left, revoke.
 import { useState } from "preact/hooks";
 import { api, type Session } from "../api.ts";
+import { confirmThen } from "../confirm-then.ts";
 import { time } from "../format.ts";
 import { DataTable } from "../data-table.tsx";
 import { useApi } from "../hooks.ts";
@@ -40,15 +41,12 @@ export function TokensPage({ session }: { session: Session }) {
       setMessage(`Not created: ${(e as Error).message}`);
     }
   };
-  const revoke = async (id: string) => {
-    if (!confirm(`Revoke token ${id}? Nodes can no longer register with it.`)) return;
-    try {
-      await api("DELETE", `/api/federation/tokens/${encodeURIComponent(id)}`);
-      setVersion((v) => v + 1);
-    } catch (e) {
-      setMessage(`Not revoked: ${(e as Error).message}`);
-    }
-  };
+  const revoke = (id: string) =>
+    confirmThen(
+      `Revoke token ${id}? Nodes can no longer register with it.`,
+      () => api("DELETE", `/api/federation/tokens/${encodeURIComponent(id)}`),
+      (failure) => (failure ? setMessage(`Not revoked: ${failure}`) : setVersion((v) => v + 1)),
+    );
 
   return (
     <>

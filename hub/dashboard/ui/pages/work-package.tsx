@@ -5,6 +5,7 @@
 // other). Fetched again every few seconds while it is not finished.
 import { useEffect, useState } from "preact/hooks";
 import { api, type Session } from "../api.ts";
+import { confirmThen } from "../confirm-then.ts";
 import { time } from "../format.ts";
 import { useApi } from "../hooks.ts";
 import { DataTable } from "../data-table.tsx";
@@ -37,16 +38,15 @@ export function WorkPackagePage({ id, session }: { id: string; session: Session 
     return () => clearInterval(timer);
   }, [finished]);
 
-  const cancel = async () => {
-    if (!confirm(`Cancel work package ${id}? A node running it is not stopped, but its result is refused.`)) return;
-    try {
-      await api("POST", `/api/federation/work/${encodeURIComponent(id)}/cancel`);
-      setStatus("Cancelled.");
-    } catch (e) {
-      setStatus(`Not cancelled: ${(e as Error).message}`);
-    }
-    setVersion((v) => v + 1);
-  };
+  const cancel = () =>
+    confirmThen(
+      `Cancel work package ${id}? A node running it is not stopped, but its result is refused.`,
+      () => api("POST", `/api/federation/work/${encodeURIComponent(id)}/cancel`),
+      (failure) => {
+        setStatus(failure ? `Not cancelled: ${failure}` : "Cancelled.");
+        setVersion((v) => v + 1);
+      },
+    );
 
   return (
     <>

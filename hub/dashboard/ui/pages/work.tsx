@@ -6,6 +6,7 @@
 // stream: the page asks again every few seconds.
 import { useEffect, useState } from "preact/hooks";
 import { api, query, type Session } from "../api.ts";
+import { Filters, ChoiceFilter } from "../filters.tsx";
 import { plural, time } from "../format.ts";
 import { useApi } from "../hooks.ts";
 import { DataTable } from "../data-table.tsx";
@@ -89,17 +90,9 @@ export function WorkPage({ session }: { session: Session }) {
       </section>
       <section aria-labelledby="packages">
         <h2 id="packages">Packages</h2>
-        <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
-          <label>
-            State
-            <select value={state} onChange={(e) => setState(e.currentTarget.value)}>
-              <option value="">any</option>
-              {WORK_STATES.map((s) => (
-                <option key={s}>{s}</option>
-              ))}
-            </select>
-          </label>
-        </form>
+        <Filters>
+          <ChoiceFilter label="State" choices={WORK_STATES} value={state} choose={setState} />
+        </Filters>
         {list.error && <p class="error">{list.error}</p>}
         <DataTable label="Work packages" columns={["Package", "Kind", "State", "Target", "Node", "Attempt", "Progress", "Updated"]}>
           {(list.data?.packages ?? []).map((p) => (
