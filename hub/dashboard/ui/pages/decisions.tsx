@@ -5,6 +5,7 @@
 // the confirmation names how many nodes it reaches, the form shows the
 // hub's error under it. The timeline refreshes on each `decision` event.
 import { useEffect, useState } from "preact/hooks";
+import { Field } from "../field.tsx";
 import { api, type Session } from "../api.ts";
 import { plural } from "../format.ts";
 import { useApi } from "../hooks.ts";
@@ -131,14 +132,8 @@ function IssueForm({ run }: { run(request: DecisionRequest, label: string): Prom
       <h2 id="issue">Issue a decision</h2>
       <form class="issue" onSubmit={submit}>
         <ExampleSelect label="Type" form={form} />
-        <label>
-          Target (a node id or fleet)
-          <input value={target} onInput={(e) => setTarget(e.currentTarget.value)} required />
-        </label>
-        <label>
-          Expires in (s, optional)
-          <input type="number" min={1} value={expires} onInput={(e) => setExpires(e.currentTarget.value)} />
-        </label>
+        <Field label="Target (a node id or fleet)" value={target} set={setTarget} required />
+        <Field label="Expires in (s, optional)" value={expires} set={setExpires} type="number" min={1} />
         <PayloadField id="payload" rows={6} form={form} />
         <button type="submit">Check and issue</button>
       </form>

@@ -1,6 +1,7 @@
 // Tokens (admin): create an enrollment token with its uses and expiry (shown
 // once, to copy), list them with uses left, revoke.
 import { useState } from "preact/hooks";
+import { Field } from "../field.tsx";
 import { api, type Session } from "../api.ts";
 import { confirmThen } from "../confirm-then.ts";
 import { time } from "../format.ts";
@@ -54,18 +55,9 @@ export function TokensPage({ session }: { session: Session }) {
       <section class="card" aria-labelledby="create">
         <h2 id="create">Create</h2>
         <form class="issue" onSubmit={create}>
-          <label>
-            Label
-            <input value={label} onInput={(e) => setLabel(e.currentTarget.value)} placeholder="rack 3" />
-          </label>
-          <label>
-            Uses
-            <input type="number" min={1} required value={uses} onInput={(e) => setUses(e.currentTarget.value)} />
-          </label>
-          <label>
-            Expires in (hours, empty: never)
-            <input type="number" min={0.01} step="any" value={expiresH} onInput={(e) => setExpiresH(e.currentTarget.value)} />
-          </label>
+          <Field label="Label" value={label} set={setLabel} placeholder="rack 3" />
+          <Field label="Uses" value={uses} set={setUses} type="number" min={1} required />
+          <Field label="Expires in (hours, empty: never)" value={expiresH} set={setExpiresH} type="number" min={0.01} step="any" />
           <button type="submit">Create token</button>
         </form>
         {created && (

@@ -5,6 +5,7 @@
 // error shows beside the form). Packages change on nodes, not on the
 // stream: the page asks again every few seconds.
 import { useEffect, useState } from "preact/hooks";
+import { Field } from "../field.tsx";
 import { api, query, type Session } from "../api.ts";
 import { Filters, ChoiceFilter } from "../filters.tsx";
 import { plural, time } from "../format.ts";
@@ -162,22 +163,10 @@ function SubmitForm({ submitted }: { submitted(): void }) {
       <h2 id="submit">Submit work</h2>
       <form class="issue" onSubmit={submit}>
         <ExampleSelect label="Kind" form={form} />
-        <label>
-          Target (any, fleet or a node id)
-          <input value={target} onInput={(e) => setTarget(e.currentTarget.value)} required />
-        </label>
-        <label>
-          Requires (capabilities, comma separated)
-          <input value={requires} onInput={(e) => setRequires(e.currentTarget.value)} />
-        </label>
-        <label>
-          Lease (s)
-          <input type="number" min={1} value={leaseS} onInput={(e) => setLeaseS(e.currentTarget.value)} required />
-        </label>
-        <label>
-          Deadline in (s, optional)
-          <input type="number" min={1} value={deadlineS} onInput={(e) => setDeadlineS(e.currentTarget.value)} />
-        </label>
+        <Field label="Target (any, fleet or a node id)" value={target} set={setTarget} required />
+        <Field label="Requires (capabilities, comma separated)" value={requires} set={setRequires} />
+        <Field label="Lease (s)" value={leaseS} set={setLeaseS} type="number" min={1} required />
+        <Field label="Deadline in (s, optional)" value={deadlineS} set={setDeadlineS} type="number" min={1} />
         <PayloadField id="work" rows={5} form={form} />
         <button type="submit">Submit</button>
       </form>
