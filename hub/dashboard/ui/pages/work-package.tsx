@@ -6,7 +6,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, type Session } from "../api.ts";
 import { confirmThen } from "../confirm-then.ts";
-import { time } from "../format.ts";
+import { percent, time } from "../format.ts";
 import { useApi } from "../hooks.ts";
 import { DataTable } from "../data-table.tsx";
 import { FINISHED_STATES } from "../work-examples.ts";
@@ -74,7 +74,7 @@ export function WorkPackagePage({ id, session }: { id: string; session: Session 
                 {data.attempt} of {data.max_attempts}
               </dd>
               <dt>Progress</dt>
-              <dd>{data.progress === null ? "—" : `${data.progress}%`}</dd>
+              <dd>{percent(data.progress)}</dd>
               <dt>Requires</dt>
               <dd>{data.requires.join(", ") || "—"}</dd>
               <dt>Strategy</dt>

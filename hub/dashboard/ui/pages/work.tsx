@@ -8,7 +8,7 @@ import { useEffect, useState } from "preact/hooks";
 import { Field } from "../field.tsx";
 import { api, query, type Session } from "../api.ts";
 import { Filters, ChoiceFilter } from "../filters.tsx";
-import { plural, time } from "../format.ts";
+import { percent, plural, time } from "../format.ts";
 import { useApi } from "../hooks.ts";
 import { DataTable } from "../data-table.tsx";
 import { ExampleSelect, PayloadField, useExamplePayload } from "../example-payload.tsx";
@@ -110,7 +110,7 @@ export function WorkPage({ session }: { session: Session }) {
               <td class="num">
                 {p.attempt} of {p.max_attempts}
               </td>
-              <td class="num">{p.progress === null ? "—" : `${p.progress}%`}</td>
+              <td class="num">{percent(p.progress)}</td>
               <td>{time(p.updated_at)}</td>
             </tr>
           ))}
