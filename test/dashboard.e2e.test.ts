@@ -6,7 +6,8 @@
 // decision list summarised with each decision's targets paged, a role's
 // decision marked in the timeline, the node's policy fields with the
 // decision that set each, the work page (a package submitted, run, shown
-// with its history, one cancelled), a write without the CSRF token refused,
+// with its history, one cancelled), a token revoked once confirmed, a write
+// without the CSRF token refused,
 // no serious or critical axe-core violation
 // on any page, and screenshots of each page at desktop and phone width
 // (test-artifacts/dashboard/).
@@ -212,6 +213,35 @@ describe.skipIf(missing !== null)("the dashboard in Chromium", () => {
     await page.getByRole("search").getByLabel("State").selectOption("cancelled");
     await page.locator(`tr[data-work="${workPackageId}"]`).waitFor({ state: "detached" });
     expect(await page.locator("tr[data-work]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-state")))).toEqual(["cancelled"]);
+  }, 60_000);
+
+  test("a token created on the tokens page is revoked from it only once the confirmation is accepted", async () => {
+    await page.goto(`${hub.hub.httpUrl}/#/tokens`);
+    await page.getByLabel("Label").fill("revoke-me");
+    await page.getByRole("button", { name: "Create token" }).click();
+    await page.getByLabel("The new token").waitFor();
+    const tokens = async () => (await hub.api("GET", "/api/federation/tokens")).body.tokens as { id: string; label: string; revoked: boolean }[];
+    const created = (await tokens()).find((t) => t.label === "revoke-me")!;
+    const row = page.locator("tr", { hasText: created.id });
+    const answer = (accept: boolean) =>
+      new Promise<string>((resolve) =>
+        page.once("dialog", (dialog) => {
+          resolve(dialog.message());
+          void (accept ? dialog.accept() : dialog.dismiss());
+        }),
+      );
+
+    page.removeAllListeners("dialog");
+    const declined = answer(false);
+    await row.getByRole("button", { name: `Revoke ${created.id}` }).click();
+    expect(await declined).toContain(`Revoke token ${created.id}?`);
+    expect((await tokens()).find((t) => t.id === created.id)!.revoked).toBe(false);
+
+    const accepted = answer(true);
+    await row.getByRole("button", { name: `Revoke ${created.id}` }).click();
+    await accepted;
+    await row.getByRole("cell", { name: "revoked", exact: true }).waitFor();
+    expect((await tokens()).find((t) => t.id === created.id)!.revoked).toBe(true);
   }, 60_000);
 
   test("killing an agent turns its row offline without a reload", async () => {

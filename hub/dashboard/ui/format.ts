@@ -23,3 +23,8 @@ export function bytes(n: number | null | undefined): string {
 export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
+
+/** A package's progress: "—" before it reports one. */
+export function percent(n: number | null): string {
+  return n === null ? "—" : `${n}%`;
+}

@@ -5,11 +5,13 @@
 // the confirmation names how many nodes it reaches, the form shows the
 // hub's error under it. The timeline refreshes on each `decision` event.
 import { useEffect, useState } from "preact/hooks";
+import { Field } from "../field.tsx";
 import { api, type Session } from "../api.ts";
 import { plural } from "../format.ts";
 import { useApi } from "../hooks.ts";
 import { listen } from "../stream.ts";
 import { DECISION_EXAMPLES } from "../decision-examples.ts";
+import { ExampleSelect, PayloadField, useExamplePayload } from "../example-payload.tsx";
 import { DecisionList, type DecisionView } from "./decision-list.tsx";
 
 const MODES = ["LIVE", "SHADOW", "PAUSED", "EMERGENCY", "FREEZE"];
@@ -103,35 +105,23 @@ function QuickActions({ run }: { run(request: DecisionRequest, label: string): P
 }
 
 function IssueForm({ run }: { run(request: DecisionRequest, label: string): Promise<void> }) {
-  const [type, setType] = useState("MODE_CHANGE");
+  const form = useExamplePayload(DECISION_EXAMPLES, "MODE_CHANGE");
   const [target, setTarget] = useState("fleet");
-  const [payload, setPayload] = useState(JSON.stringify(DECISION_EXAMPLES.MODE_CHANGE!.payload, null, 2));
   const [expires, setExpires] = useState("");
-  const [problem, setProblem] = useState<string | null>(null);
-
-  const chooseType = (next: string) => {
-    setType(next);
-    setPayload(JSON.stringify(DECISION_EXAMPLES[next]!.payload, null, 2));
-    setProblem(null);
-  };
+  const type = form.name;
 
   const submit = async (event: Event) => {
     event.preventDefault();
-    let parsed: Record<string, unknown>;
-    try {
-      parsed = JSON.parse(payload);
-    } catch (e) {
-      setProblem(`payload is not JSON: ${(e as Error).message}`);
-      return;
-    }
+    const parsed = form.parse();
+    if (!parsed) return;
     const request: DecisionRequest = { type, target: target.trim() || "fleet", payload: parsed };
     if (expires) request.expires_in_s = Number(expires);
     try {
       // Validated by the hub without sending, so a mistake shows here, beside the form.
       await api<DryRun>("POST", "/api/federation/decisions?dry_run=1", request);
-      setProblem(null);
+      form.setProblem(null);
     } catch (e) {
-      setProblem((e as Error).message);
+      form.setProblem((e as Error).message);
       return;
     }
     await run(request, type);
@@ -141,32 +131,10 @@ function IssueForm({ run }: { run(request: DecisionRequest, label: string): Prom
     <section class="card" aria-labelledby="issue">
       <h2 id="issue">Issue a decision</h2>
       <form class="issue" onSubmit={submit}>
-        <label>
-          Type
-          <select value={type} onChange={(e) => chooseType(e.currentTarget.value)}>
-            {Object.keys(DECISION_EXAMPLES).map((t) => (
-              <option key={t}>{t}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Target (a node id or fleet)
-          <input value={target} onInput={(e) => setTarget(e.currentTarget.value)} required />
-        </label>
-        <label>
-          Expires in (s, optional)
-          <input type="number" min={1} value={expires} onInput={(e) => setExpires(e.currentTarget.value)} />
-        </label>
-        <label class="wide">
-          Payload (JSON)
-          <textarea rows={6} value={payload} onInput={(e) => setPayload(e.currentTarget.value)} aria-describedby="payload-fields payload-problem" />
-        </label>
-        <p id="payload-fields" class="hint wide">
-          {type} takes: {DECISION_EXAMPLES[type]?.fields}
-        </p>
-        <p id="payload-problem" role="alert" class="error">
-          {problem}
-        </p>
+        <ExampleSelect label="Type" form={form} />
+        <Field label="Target (a node id or fleet)" value={target} set={setTarget} required />
+        <Field label="Expires in (s, optional)" value={expires} set={setExpires} type="number" min={1} />
+        <PayloadField id="payload" rows={6} form={form} />
         <button type="submit">Check and issue</button>
       </form>
     </section>

@@ -4,7 +4,7 @@
 // as such, those an OVERRIDE reversed struck out), and the alerts raised.
 import { useEffect, useState } from "preact/hooks";
 import { time } from "../format.ts";
-import { ScrollBox } from "../scroll-box.tsx";
+import { DataTable } from "../data-table.tsx";
 import { useApi } from "../hooks.ts";
 import { listen } from "../stream.ts";
 import { OriginBadge, type DecisionView } from "./decision-list.tsx";
@@ -65,31 +65,18 @@ export function FederationPage() {
       )}
       <section aria-labelledby="roles">
         <h2 id="roles">Roles</h2>
-        <ScrollBox label="Roles">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Role</th>
-                <th scope="col">Enabled</th>
-                <th scope="col">Mode</th>
-                <th scope="col">Last evaluation</th>
-                <th scope="col">Last decision</th>
+        <DataTable label="Roles" columns={["Role", "Enabled", "Mode", "Last evaluation", "Last decision"]}>
+          {s &&
+            Object.entries(s.role_status ?? {}).map(([name, role]) => (
+              <tr key={name}>
+                <td>{name}</td>
+                <td>{s.roles[name] ? "yes" : "no"}</td>
+                <td>{role.mode}</td>
+                <td>{time(role.last_evaluation)}</td>
+                <td>{role.last_decision ? `${role.last_decision.type ?? ""} → ${role.last_decision.target ?? ""} ${time(role.last_decision.at ?? role.last_decision.issued_at)}` : "none"}</td>
               </tr>
-            </thead>
-            <tbody>
-              {s &&
-                Object.entries(s.role_status ?? {}).map(([name, role]) => (
-                  <tr key={name}>
-                    <td>{name}</td>
-                    <td>{s.roles[name] ? "yes" : "no"}</td>
-                    <td>{role.mode}</td>
-                    <td>{time(role.last_evaluation)}</td>
-                    <td>{role.last_decision ? `${role.last_decision.type ?? ""} → ${role.last_decision.target ?? ""} ${time(role.last_decision.at ?? role.last_decision.issued_at)}` : "none"}</td>
-                  </tr>
-                ))}
-            </tbody>
-          </table>
-        </ScrollBox>
+            ))}
+        </DataTable>
       </section>
       <section aria-labelledby="over-time">
         <h2 id="over-time">Mode, capital profile and freezes over time</h2>
@@ -99,39 +86,25 @@ export function FederationPage() {
         {changes.length === 0 ? (
           <p class="hint">No mode, freeze or capital profile decision yet.</p>
         ) : (
-          <ScrollBox label="Mode, capital profile and freezes">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Issued</th>
-                  <th scope="col">Type</th>
-                  <th scope="col">Target</th>
-                  <th scope="col">Change</th>
-                  <th scope="col">By</th>
-                  <th scope="col">Acked</th>
-                </tr>
-              </thead>
-              <tbody>
-                {changes.map((d) => (
-                  <tr key={d.id} data-decision={d.id} data-origin={d.origin.kind} class={isFreeze(d) ? "freeze" : undefined}>
-                    <td>{time(d.issuedAt)}</td>
-                    <td>{d.type}</td>
-                    <td>{d.target}</td>
-                    <td>
-                      {d.overridden_by ? <del>{changeText(d)}</del> : changeText(d)}
-                      {d.overridden_by && <span class="hint"> reversed by {d.overridden_by}</span>}
-                    </td>
-                    <td>
-                      <OriginBadge origin={d.origin} />
-                    </td>
-                    <td>
-                      {d.summary.acked_ok}/{d.summary.targets}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </ScrollBox>
+          <DataTable label="Mode, capital profile and freezes" columns={["Issued", "Type", "Target", "Change", "By", "Acked"]}>
+            {changes.map((d) => (
+              <tr key={d.id} data-decision={d.id} data-origin={d.origin.kind} class={isFreeze(d) ? "freeze" : undefined}>
+                <td>{time(d.issuedAt)}</td>
+                <td>{d.type}</td>
+                <td>{d.target}</td>
+                <td>
+                  {d.overridden_by ? <del>{changeText(d)}</del> : changeText(d)}
+                  {d.overridden_by && <span class="hint"> reversed by {d.overridden_by}</span>}
+                </td>
+                <td>
+                  <OriginBadge origin={d.origin} />
+                </td>
+                <td>
+                  {d.summary.acked_ok}/{d.summary.targets}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </section>
       <section aria-labelledby="alerts">

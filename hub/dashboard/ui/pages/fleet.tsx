@@ -5,6 +5,7 @@
 // (and the page is fetched again every 15 s for the latest heartbeat times).
 import { useEffect, useRef, useState } from "preact/hooks";
 import { query } from "../api.ts";
+import { Filters, ChoiceFilter } from "../filters.tsx";
 import { age } from "../format.ts";
 import { ScrollBox } from "../scroll-box.tsx";
 import { useApi, useNow } from "../hooks.ts";
@@ -104,27 +105,17 @@ export function FleetPage() {
           </li>
         ))}
       </ul>
-      <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
+      <Filters>
         <label>
           Search node id
           <input type="search" value={search} onInput={(e) => setSearch(e.currentTarget.value)} />
         </label>
-        <label>
-          Health
-          <select value={status} onChange={(e) => filterBy(setStatus, e.currentTarget.value)}>
-            <option value="">any</option>
-            {HEALTH.map((h) => (
-              <option key={h} value={h}>
-                {h}
-              </option>
-            ))}
-          </select>
-        </label>
+        <ChoiceFilter label="Health" choices={HEALTH} value={status} choose={(value) => filterBy(setStatus, value)} />
         <label>
           Capability
           <input value={capability} onChange={(e) => filterBy(setCapability, e.currentTarget.value.trim())} placeholder="e.g. kernel" />
         </label>
-      </form>
+      </Filters>
       {error && (
         <p role="alert" class="error">
           {error}

@@ -5,8 +5,9 @@
 import { useMemo, useState } from "preact/hooks";
 import { api, query, type Session } from "../api.ts";
 import { TimeChart, type Series } from "../chart.tsx";
+import { confirmThen } from "../confirm-then.ts";
 import { age, time } from "../format.ts";
-import { ScrollBox } from "../scroll-box.tsx";
+import { DataTable } from "../data-table.tsx";
 import { useApi, useNow } from "../hooks.ts";
 import { DecisionList, OriginBadge, type DecisionView } from "./decision-list.tsx";
 
@@ -28,16 +29,15 @@ export function NodePage({ nodeId, session }: { nodeId: string; session: Session
   const decisions = useApi<{ decisions: DecisionView[] }>(`/api/federation/decisions${query({ node: nodeId, limit: 20, summary: 1 })}`, version);
   const [message, setMessage] = useState<string | null>(null);
 
-  async function act(label: string, method: string, path: string) {
-    if (!confirm(`${label} node ${nodeId}?`)) return;
-    try {
-      await api(method, path);
-      setMessage(`${label}: done`);
-      setVersion((v) => v + 1);
-    } catch (e) {
-      setMessage(`${label} failed: ${(e as Error).message}`);
-    }
-  }
+  const act = (label: string, method: string, path: string) =>
+    confirmThen(
+      `${label} node ${nodeId}?`,
+      () => api(method, path),
+      (failure) => {
+        setMessage(failure ? `${label} failed: ${failure}` : `${label}: done`);
+        if (!failure) setVersion((v) => v + 1);
+      },
+    );
 
   const node = detail.data;
   return (
@@ -158,28 +158,17 @@ function PolicySection({ node }: { node: any }) {
       <h2 id="policy">Policy in force</h2>
       <p class="hint">The node follows {whose}; fields not listed are at their defaults.</p>
       {fields.length > 0 && (
-        <ScrollBox label="Policy fields">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Field</th>
-                <th scope="col">Value</th>
-                <th scope="col">From</th>
-              </tr>
-            </thead>
-            <tbody>
-              {fields.map((field) => (
-                <tr key={field} data-field={field}>
-                  <td>{field}</td>
-                  <td>
-                    <code>{JSON.stringify(policy[field])}</code>
-                  </td>
-                  <td>{origins ? <FieldOriginText origin={origins[field]} /> : whose}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </ScrollBox>
+        <DataTable label="Policy fields" columns={["Field", "Value", "From"]}>
+          {fields.map((field) => (
+            <tr key={field} data-field={field}>
+              <td>{field}</td>
+              <td>
+                <code>{JSON.stringify(policy[field])}</code>
+              </td>
+              <td>{origins ? <FieldOriginText origin={origins[field]} /> : whose}</td>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </section>
   );

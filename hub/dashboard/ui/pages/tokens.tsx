@@ -1,9 +1,11 @@
 // Tokens (admin): create an enrollment token with its uses and expiry (shown
 // once, to copy), list them with uses left, revoke.
 import { useState } from "preact/hooks";
+import { Field } from "../field.tsx";
 import { api, type Session } from "../api.ts";
+import { confirmThen } from "../confirm-then.ts";
 import { time } from "../format.ts";
-import { ScrollBox } from "../scroll-box.tsx";
+import { DataTable } from "../data-table.tsx";
 import { useApi } from "../hooks.ts";
 
 interface TokenRow {
@@ -40,15 +42,12 @@ export function TokensPage({ session }: { session: Session }) {
       setMessage(`Not created: ${(e as Error).message}`);
     }
   };
-  const revoke = async (id: string) => {
-    if (!confirm(`Revoke token ${id}? Nodes can no longer register with it.`)) return;
-    try {
-      await api("DELETE", `/api/federation/tokens/${encodeURIComponent(id)}`);
-      setVersion((v) => v + 1);
-    } catch (e) {
-      setMessage(`Not revoked: ${(e as Error).message}`);
-    }
-  };
+  const revoke = (id: string) =>
+    confirmThen(
+      `Revoke token ${id}? Nodes can no longer register with it.`,
+      () => api("DELETE", `/api/federation/tokens/${encodeURIComponent(id)}`),
+      (failure) => (failure ? setMessage(`Not revoked: ${failure}`) : setVersion((v) => v + 1)),
+    );
 
   return (
     <>
@@ -56,18 +55,9 @@ export function TokensPage({ session }: { session: Session }) {
       <section class="card" aria-labelledby="create">
         <h2 id="create">Create</h2>
         <form class="issue" onSubmit={create}>
-          <label>
-            Label
-            <input value={label} onInput={(e) => setLabel(e.currentTarget.value)} placeholder="rack 3" />
-          </label>
-          <label>
-            Uses
-            <input type="number" min={1} required value={uses} onInput={(e) => setUses(e.currentTarget.value)} />
-          </label>
-          <label>
-            Expires in (hours, empty: never)
-            <input type="number" min={0.01} step="any" value={expiresH} onInput={(e) => setExpiresH(e.currentTarget.value)} />
-          </label>
+          <Field label="Label" value={label} set={setLabel} placeholder="rack 3" />
+          <Field label="Uses" value={uses} set={setUses} type="number" min={1} required />
+          <Field label="Expires in (hours, empty: never)" value={expiresH} set={setExpiresH} type="number" min={0.01} step="any" />
           <button type="submit">Create token</button>
         </form>
         {created && (
@@ -87,44 +77,29 @@ export function TokensPage({ session }: { session: Session }) {
       <section aria-labelledby="list">
         <h2 id="list">Tokens</h2>
         {list.error && <p class="error">{list.error}</p>}
-        <ScrollBox label="Tokens">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Id</th>
-                <th scope="col">Label</th>
-                <th scope="col">Uses left</th>
-                <th scope="col">Registrations</th>
-                <th scope="col">Created</th>
-                <th scope="col">Expires</th>
-                <th scope="col">State</th>
-              </tr>
-            </thead>
-            <tbody>
-              {(list.data?.tokens ?? []).map((t) => (
-                <tr key={t.id}>
-                  <td>
-                    <code>{t.id}</code>
-                  </td>
-                  <td>{t.label}</td>
-                  <td class="num">{t.uses_left}</td>
-                  <td class="num">{t.registrations}</td>
-                  <td>{time(t.created_at)}</td>
-                  <td>{t.expires_at ? time(t.expires_at) : "never"}</td>
-                  <td>
-                    {t.revoked ? (
-                      "revoked"
-                    ) : (
-                      <button type="button" class="danger" onClick={() => revoke(t.id)}>
-                        Revoke <span class="visually-hidden">{t.id}</span>
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </ScrollBox>
+        <DataTable label="Tokens" columns={["Id", "Label", "Uses left", "Registrations", "Created", "Expires", "State"]}>
+          {(list.data?.tokens ?? []).map((t) => (
+            <tr key={t.id}>
+              <td>
+                <code>{t.id}</code>
+              </td>
+              <td>{t.label}</td>
+              <td class="num">{t.uses_left}</td>
+              <td class="num">{t.registrations}</td>
+              <td>{time(t.created_at)}</td>
+              <td>{t.expires_at ? time(t.expires_at) : "never"}</td>
+              <td>
+                {t.revoked ? (
+                  "revoked"
+                ) : (
+                  <button type="button" class="danger" onClick={() => revoke(t.id)}>
+                    Revoke <span class="visually-hidden">{t.id}</span>
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       </section>
     </>
   );

@@ -5,9 +5,10 @@
 // other). Fetched again every few seconds while it is not finished.
 import { useEffect, useState } from "preact/hooks";
 import { api, type Session } from "../api.ts";
-import { time } from "../format.ts";
+import { confirmThen } from "../confirm-then.ts";
+import { percent, time } from "../format.ts";
 import { useApi } from "../hooks.ts";
-import { ScrollBox } from "../scroll-box.tsx";
+import { DataTable } from "../data-table.tsx";
 import { FINISHED_STATES } from "../work-examples.ts";
 import type { WorkRow } from "./work.tsx";
 
@@ -37,16 +38,15 @@ export function WorkPackagePage({ id, session }: { id: string; session: Session 
     return () => clearInterval(timer);
   }, [finished]);
 
-  const cancel = async () => {
-    if (!confirm(`Cancel work package ${id}? A node running it is not stopped, but its result is refused.`)) return;
-    try {
-      await api("POST", `/api/federation/work/${encodeURIComponent(id)}/cancel`);
-      setStatus("Cancelled.");
-    } catch (e) {
-      setStatus(`Not cancelled: ${(e as Error).message}`);
-    }
-    setVersion((v) => v + 1);
-  };
+  const cancel = () =>
+    confirmThen(
+      `Cancel work package ${id}? A node running it is not stopped, but its result is refused.`,
+      () => api("POST", `/api/federation/work/${encodeURIComponent(id)}/cancel`),
+      (failure) => {
+        setStatus(failure ? `Not cancelled: ${failure}` : "Cancelled.");
+        setVersion((v) => v + 1);
+      },
+    );
 
   return (
     <>
@@ -74,7 +74,7 @@ export function WorkPackagePage({ id, session }: { id: string; session: Session 
                 {data.attempt} of {data.max_attempts}
               </dd>
               <dt>Progress</dt>
-              <dd>{data.progress === null ? "—" : `${data.progress}%`}</dd>
+              <dd>{percent(data.progress)}</dd>
               <dt>Requires</dt>
               <dd>{data.requires.join(", ") || "—"}</dd>
               <dt>Strategy</dt>
@@ -111,61 +111,33 @@ export function WorkPackagePage({ id, session }: { id: string; session: Session 
           </div>
           <section aria-labelledby="attempts">
             <h2 id="attempts">Attempts</h2>
-            <ScrollBox label="Attempts">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Attempt</th>
-                    <th scope="col">Node</th>
-                    <th scope="col">Leased</th>
-                    <th scope="col">Ended</th>
-                    <th scope="col">Outcome</th>
-                    <th scope="col">Error</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.attempts.map((a) => (
-                    <tr key={a.attempt} data-attempt={a.attempt}>
-                      <td class="num">{a.attempt}</td>
-                      <td>{a.node}</td>
-                      <td>{time(a.leased_at)}</td>
-                      <td>{time(a.ended_at)}</td>
-                      <td>{a.outcome ?? "running"}</td>
-                      <td>{a.error ?? ""}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </ScrollBox>
+            <DataTable label="Attempts" columns={["Attempt", "Node", "Leased", "Ended", "Outcome", "Error"]}>
+              {data.attempts.map((a) => (
+                <tr key={a.attempt} data-attempt={a.attempt}>
+                  <td class="num">{a.attempt}</td>
+                  <td>{a.node}</td>
+                  <td>{time(a.leased_at)}</td>
+                  <td>{time(a.ended_at)}</td>
+                  <td>{a.outcome ?? "running"}</td>
+                  <td>{a.error ?? ""}</td>
+                </tr>
+              ))}
+            </DataTable>
           </section>
           <section aria-labelledby="history">
             <h2 id="history">History</h2>
-            <ScrollBox label="History">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">At</th>
-                    <th scope="col">From</th>
-                    <th scope="col">To</th>
-                    <th scope="col">Attempt</th>
-                    <th scope="col">Node</th>
-                    <th scope="col">Cause</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.events.map((e, i) => (
-                    <tr key={i} data-event={e.to ?? "refused"}>
-                      <td>{time(e.at)}</td>
-                      <td>{e.from}</td>
-                      <td>{e.to ?? "refused"}</td>
-                      <td class="num">{e.attempt}</td>
-                      <td>{e.node ?? "—"}</td>
-                      <td>{e.cause}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </ScrollBox>
+            <DataTable label="History" columns={["At", "From", "To", "Attempt", "Node", "Cause"]}>
+              {data.events.map((e, i) => (
+                <tr key={i} data-event={e.to ?? "refused"}>
+                  <td>{time(e.at)}</td>
+                  <td>{e.from}</td>
+                  <td>{e.to ?? "refused"}</td>
+                  <td class="num">{e.attempt}</td>
+                  <td>{e.node ?? "—"}</td>
+                  <td>{e.cause}</td>
+                </tr>
+              ))}
+            </DataTable>
           </section>
         </>
       )}

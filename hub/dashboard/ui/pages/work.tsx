@@ -5,10 +5,13 @@
 // error shows beside the form). Packages change on nodes, not on the
 // stream: the page asks again every few seconds.
 import { useEffect, useState } from "preact/hooks";
+import { Field } from "../field.tsx";
 import { api, query, type Session } from "../api.ts";
-import { plural, time } from "../format.ts";
+import { Filters, ChoiceFilter } from "../filters.tsx";
+import { percent, plural, time } from "../format.ts";
 import { useApi } from "../hooks.ts";
-import { ScrollBox } from "../scroll-box.tsx";
+import { DataTable } from "../data-table.tsx";
+import { ExampleSelect, PayloadField, useExamplePayload } from "../example-payload.tsx";
 import { WORK_EXAMPLES, WORK_STATES } from "../work-examples.ts";
 
 const REFRESH_MS = 3000;
@@ -73,80 +76,45 @@ export function WorkPage({ session }: { session: Session }) {
         {nodes.length === 0 ? (
           <p class="hint">No node holds a package.</p>
         ) : (
-          <ScrollBox label="In flight per node">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Node</th>
-                  <th scope="col">In flight</th>
-                  <th scope="col">Round trip (ms)</th>
-                </tr>
-              </thead>
-              <tbody>
-                {nodes.map((node) => (
-                  <tr key={node} data-work-node={node}>
-                    <td>
-                      <a href={`#/nodes/${encodeURIComponent(node)}`}>{node}</a>
-                    </td>
-                    <td class="num">{summary.data?.in_flight_by_node[node] ?? 0}</td>
-                    <td class="num">{summary.data?.rtt_ms_by_node[node] ?? "—"}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </ScrollBox>
+          <DataTable label="In flight per node" columns={["Node", "In flight", "Round trip (ms)"]}>
+            {nodes.map((node) => (
+              <tr key={node} data-work-node={node}>
+                <td>
+                  <a href={`#/nodes/${encodeURIComponent(node)}`}>{node}</a>
+                </td>
+                <td class="num">{summary.data?.in_flight_by_node[node] ?? 0}</td>
+                <td class="num">{summary.data?.rtt_ms_by_node[node] ?? "—"}</td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </section>
       <section aria-labelledby="packages">
         <h2 id="packages">Packages</h2>
-        <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
-          <label>
-            State
-            <select value={state} onChange={(e) => setState(e.currentTarget.value)}>
-              <option value="">any</option>
-              {WORK_STATES.map((s) => (
-                <option key={s}>{s}</option>
-              ))}
-            </select>
-          </label>
-        </form>
+        <Filters>
+          <ChoiceFilter label="State" choices={WORK_STATES} value={state} choose={setState} />
+        </Filters>
         {list.error && <p class="error">{list.error}</p>}
-        <ScrollBox label="Work packages">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Package</th>
-                <th scope="col">Kind</th>
-                <th scope="col">State</th>
-                <th scope="col">Target</th>
-                <th scope="col">Node</th>
-                <th scope="col">Attempt</th>
-                <th scope="col">Progress</th>
-                <th scope="col">Updated</th>
-              </tr>
-            </thead>
-            <tbody>
-              {(list.data?.packages ?? []).map((p) => (
-                <tr key={p.id} data-work={p.id} data-state={p.state}>
-                  <td>
-                    <a href={`#/work/${encodeURIComponent(p.id)}`}>
-                      <code>{p.id}</code>
-                    </a>
-                  </td>
-                  <td>{p.kind}</td>
-                  <td>{p.state}</td>
-                  <td>{p.target}</td>
-                  <td>{p.node ?? "—"}</td>
-                  <td class="num">
-                    {p.attempt} of {p.max_attempts}
-                  </td>
-                  <td class="num">{p.progress === null ? "—" : `${p.progress}%`}</td>
-                  <td>{time(p.updated_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </ScrollBox>
+        <DataTable label="Work packages" columns={["Package", "Kind", "State", "Target", "Node", "Attempt", "Progress", "Updated"]}>
+          {(list.data?.packages ?? []).map((p) => (
+            <tr key={p.id} data-work={p.id} data-state={p.state}>
+              <td>
+                <a href={`#/work/${encodeURIComponent(p.id)}`}>
+                  <code>{p.id}</code>
+                </a>
+              </td>
+              <td>{p.kind}</td>
+              <td>{p.state}</td>
+              <td>{p.target}</td>
+              <td>{p.node ?? "—"}</td>
+              <td class="num">
+                {p.attempt} of {p.max_attempts}
+              </td>
+              <td class="num">{percent(p.progress)}</td>
+              <td>{time(p.updated_at)}</td>
+            </tr>
+          ))}
+        </DataTable>
       </section>
     </>
   );
@@ -159,30 +127,18 @@ function payloadFor(kind: string, payload: Record<string, unknown>): Record<stri
 }
 
 function SubmitForm({ submitted }: { submitted(): void }) {
-  const [kind, setKind] = useState("diagnostics");
+  const form = useExamplePayload(WORK_EXAMPLES, "diagnostics");
   const [target, setTarget] = useState("any");
   const [requires, setRequires] = useState("");
-  const [payload, setPayload] = useState(JSON.stringify(WORK_EXAMPLES.diagnostics!.payload, null, 2));
   const [leaseS, setLeaseS] = useState("60");
   const [deadlineS, setDeadlineS] = useState("");
-  const [problem, setProblem] = useState<string | null>(null);
   const [status, setStatus] = useState<string | null>(null);
-
-  const chooseKind = (next: string) => {
-    setKind(next);
-    setPayload(JSON.stringify(WORK_EXAMPLES[next]!.payload, null, 2));
-    setProblem(null);
-  };
+  const kind = form.name;
 
   const submit = async (event: Event) => {
     event.preventDefault();
-    let parsed: Record<string, unknown>;
-    try {
-      parsed = JSON.parse(payload);
-    } catch (e) {
-      setProblem(`payload is not JSON: ${(e as Error).message}`);
-      return;
-    }
+    const parsed = form.parse();
+    if (!parsed) return;
     const body: Record<string, unknown> = {
       kind,
       payload: payloadFor(kind, parsed),
@@ -193,12 +149,12 @@ function SubmitForm({ submitted }: { submitted(): void }) {
     if (deadlineS) body.deadline_s = Number(deadlineS);
     try {
       const answer = await api<{ id: string; packages: WorkRow[] }>("POST", "/api/federation/work", body);
-      setProblem(null);
+      form.setProblem(null);
       setStatus(`Submitted ${answer.id} (${plural(answer.packages.length, "package")}).`);
       submitted();
     } catch (e) {
       setStatus(null);
-      setProblem((e as Error).message);
+      form.setProblem((e as Error).message);
     }
   };
 
@@ -206,40 +162,12 @@ function SubmitForm({ submitted }: { submitted(): void }) {
     <section class="card" aria-labelledby="submit">
       <h2 id="submit">Submit work</h2>
       <form class="issue" onSubmit={submit}>
-        <label>
-          Kind
-          <select value={kind} onChange={(e) => chooseKind(e.currentTarget.value)}>
-            {Object.keys(WORK_EXAMPLES).map((k) => (
-              <option key={k}>{k}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Target (any, fleet or a node id)
-          <input value={target} onInput={(e) => setTarget(e.currentTarget.value)} required />
-        </label>
-        <label>
-          Requires (capabilities, comma separated)
-          <input value={requires} onInput={(e) => setRequires(e.currentTarget.value)} />
-        </label>
-        <label>
-          Lease (s)
-          <input type="number" min={1} value={leaseS} onInput={(e) => setLeaseS(e.currentTarget.value)} required />
-        </label>
-        <label>
-          Deadline in (s, optional)
-          <input type="number" min={1} value={deadlineS} onInput={(e) => setDeadlineS(e.currentTarget.value)} />
-        </label>
-        <label class="wide">
-          Payload (JSON)
-          <textarea rows={5} value={payload} onInput={(e) => setPayload(e.currentTarget.value)} aria-describedby="work-fields work-problem" />
-        </label>
-        <p id="work-fields" class="hint wide">
-          {kind} takes: {WORK_EXAMPLES[kind]?.fields}
-        </p>
-        <p id="work-problem" role="alert" class="error">
-          {problem}
-        </p>
+        <ExampleSelect label="Kind" form={form} />
+        <Field label="Target (any, fleet or a node id)" value={target} set={setTarget} required />
+        <Field label="Requires (capabilities, comma separated)" value={requires} set={setRequires} />
+        <Field label="Lease (s)" value={leaseS} set={setLeaseS} type="number" min={1} required />
+        <Field label="Deadline in (s, optional)" value={deadlineS} set={setDeadlineS} type="number" min={1} />
+        <PayloadField id="work" rows={5} form={form} />
         <button type="submit">Submit</button>
       </form>
       {status && <p role="status">{status}</p>}
