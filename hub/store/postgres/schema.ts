@@ -2,11 +2,13 @@
 // in order at start, each recorded in schema_migrations; step 1 is the
 // registry as SQLite has it at its schema 10 (hub/store/sqlite/schema.ts), the
 // same tables and columns with PostgreSQL types; each later step mirrors a
-// later SQLite step (2: SQLite's 11). Several hubs starting at once
+// later SQLite step (2: SQLite's 11); step 3 is PostgreSQL's own (the MQTT
+// ACL view for a broker cluster). Several hubs starting at once
 // on one database migrate once: the steps run in one transaction holding a
 // transaction-level advisory lock, so the second hub waits, then finds the
 // steps recorded and runs none.
 import type { Sql } from "postgres";
+import { writeMqttTopicPatterns } from "./mqtt-topic-patterns.ts";
 
 /** The advisory lock key migrations hold (any fixed bigint; "edgefed" in ASCII). */
 const MIGRATION_LOCK = 0x6564676566656400n;
@@ -265,7 +267,27 @@ CREATE TRIGGER audit_trail_no_change BEFORE UPDATE OR DELETE ON audit_trail
 CREATE TRIGGER audit_trail_no_truncate BEFORE TRUNCATE ON audit_trail
   FOR EACH STATEMENT EXECUTE FUNCTION audit_trail_append_only();
 `,
+  // 3 (PostgreSQL only): the MQTT ACL as rows, for a broker cluster that
+  // authorises nodes against this database (EMQX, examples/emqx/). The
+  // patterns are rewritten from protocol/topics.ts at every migration
+  // (mqtt-topic-patterns.ts); the view gives each registered node the rows
+  // hub/broker/acl.ts allows it, so a removed node has none.
+  `
+CREATE TABLE mqtt_topic_patterns (
+  kind TEXT PRIMARY KEY,
+  action TEXT NOT NULL CHECK (action IN ('publish', 'subscribe')),
+  pattern TEXT NOT NULL,
+  retain SMALLINT
+);
+CREATE VIEW mqtt_acl AS
+  SELECT nodes.node_id AS username, 'allow'::text AS permission, patterns.action,
+         replace(patterns.pattern, '{node}', nodes.node_id) AS topic, patterns.retain
+  FROM nodes CROSS JOIN mqtt_topic_patterns patterns;
+`,
 ];
+
+/** The first step with the mqtt_topic_patterns table. */
+const MQTT_PATTERNS_STEP = 3;
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -287,6 +309,8 @@ export async function migratePostgres(sql: Sql, upTo = SCHEMA_VERSION): Promise<
       await tx`INSERT INTO schema_migrations (version, applied_at) VALUES (${step}, ${Date.now()})`;
       ran.push(step);
     }
+    // Every start, not only in step 3: a hub whose topic table changed brings its ACL rows along.
+    if (Math.max(current, upTo) >= MQTT_PATTERNS_STEP) await writeMqttTopicPatterns(tx);
     return ran;
   });
 }

@@ -1,0 +1,1 @@
+SELECT permission, action, topic, retain FROM mqtt_acl WHERE username = ${username}
