@@ -34,8 +34,10 @@ export function mqttTopicPatterns(): MqttTopicPattern[] {
 
 /** Replaces the table's rows with this hub's (inside the migration's transaction). */
 export async function writeMqttTopicPatterns(tx: TransactionSql): Promise<void> {
+  const rows = mqttTopicPatterns();
   await tx`DELETE FROM mqtt_topic_patterns`;
-  for (const row of mqttTopicPatterns()) {
-    await tx`INSERT INTO mqtt_topic_patterns (kind, action, pattern, retain) VALUES (${row.kind}, ${row.action}, ${row.pattern}, ${row.retain})`;
-  }
+  await tx`
+    INSERT INTO mqtt_topic_patterns (kind, action, pattern, retain)
+    SELECT * FROM unnest(${rows.map((row) => row.kind)}::text[], ${rows.map((row) => row.action)}::text[],
+                         ${rows.map((row) => row.pattern)}::text[], ${rows.map((row) => row.retain)}::smallint[])`;
 }
