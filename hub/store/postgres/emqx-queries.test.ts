@@ -31,8 +31,11 @@ interface AclRow {
 /**
  * EMQX's verdict on a request from rows its PostgreSQL authorizer returned:
  * the first row whose action, topic and retain condition match decides; none
- * matching is `no_match = deny` (examples/emqx/emqx.conf). Topics compare
- * exactly: the test checks the rows hold no wildcard.
+ * matching is `no_match = deny` (examples/emqx/emqx.conf). As EMQX 5's
+ * emqx_authz_rule_raw / emqx_authz_rule read a row: retain NULL means either
+ * flag, 0 only a publish without it; subscribe rows ignore retain. Topics
+ * compare exactly: the test checks the rows hold no wildcard (EMQX matches a
+ * wildcard in the request only against the same wildcard in a row).
  */
 function emqxAllows(rows: readonly AclRow[], action: "publish" | "subscribe", topic: string, retain = false): boolean {
   const match = rows.find(
