@@ -7,7 +7,7 @@ import { NodeHealthAlerts } from "./alerting/node-health-alerts.ts";
 import { openAlerts } from "./alerting/open-alerts.ts";
 import { PendingDecisionAlerts } from "./alerting/pending-decision-alerts.ts";
 import type { WebhookSender } from "./alerting/webhook-sender.ts";
-import type { BrokerAccess } from "./broker/broker-access.ts";
+import { hubClientId, type BrokerAccess } from "./broker/broker-access.ts";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./broker/embedded-broker.ts";
 import { PublishBudget } from "./broker/publish-budget.ts";
 import { Decisions } from "./decisions/decisions.ts";
@@ -73,7 +73,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   // With mutual TLS required the broker asks the hub for a certificate too (CN: the user it logs in as).
   const hubClientCertificate = async (username: string) => (settings.requireClientCert && clientCertificates ? await clientCertificates.issueWithKey(username) : null);
   announceTransport(settings, log);
-  const metrics = new HubMetrics({ perNode: settings.metricsPerNode });
+  const metrics = new HubMetrics({ perNode: settings.metricsPerNode, hubId: settings.hubId });
   const store = timedStore(await openHubStore(settings), (seconds) => metrics.registryCommit(seconds));
   const identity = await loadHubIdentity(store, settings.dataDir, { adminToken: settings.adminToken, watchToken: settings.watchToken, metricsToken: settings.metricsToken }, log);
   const heartbeatMs = settings.heartbeatS * 1000;
@@ -104,6 +104,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
       username: settings.mqttUsername,
       password: settings.mqttPassword,
       hubUsername: settings.mqttUsername,
+      hubId: settings.hubId,
       ca: tls?.ca,
       clientCertificate: await hubClientCertificate(settings.mqttUsername),
       log,
@@ -208,6 +209,8 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   handleNodeMessage = ingestThenCommit(ingest, fleet, (kind, sentAt) => metrics.ingestCommitted(kind, sentAt, Date.now()));
   mqtt = new HubMqtt({
     ...mqttCredentials,
+    clientId: hubClientId("ingest", settings.hubId),
+    sharedSubscriptions: settings.sharedSubscriptions,
     onMessage: (topic, payload, retained) => handleNodeMessage(topic, payload, retained),
     retainedOnConnect: () => [...decisions.retainedPolicies(), ...storedCaChange(settings.dataDir)],
     log,

@@ -1,12 +1,15 @@
 // Tests for the hub settings (settings.ts): defaults, the environment, flags
 // winning over it, errors that name the setting, secrets masked in the log.
 import { describe, expect, test } from "bun:test";
+import { hostname } from "node:os";
 import { UsageError } from "../lib/command-line.ts";
 import { describeSettings, hubHelp, parseHubSettings, type HubSettings } from "./settings.ts";
 
 const DEFAULTS: HubSettings = {
   dataDir: "./data/hub",
   databaseUrl: "",
+  hubId: hostname(),
+  sharedSubscriptions: false,
   httpHost: "0.0.0.0",
   httpPort: 8080,
   mqttUrl: "",
@@ -55,6 +58,8 @@ const DEFAULTS: HubSettings = {
 const ALL_ENV_VARS = [
   "EDGEFED_DATA_DIR",
   "EDGEFED_DATABASE_URL",
+  "EDGEFED_HUB_ID",
+  "EDGEFED_SHARED_SUBSCRIPTIONS",
   "EDGEFED_HTTP_HOST",
   "EDGEFED_HTTP_PORT",
   "EDGEFED_MQTT_URL",
@@ -166,10 +171,14 @@ describe("parseHubSettings", () => {
       EDGEFED_TLS_CERT: "/etc/edgefed/hub.pem",
       EDGEFED_TLS_KEY: "/etc/edgefed/hub.key",
       EDGEFED_TLS_CA: "/etc/edgefed/ca.pem",
+      EDGEFED_HUB_ID: "hub-b.lan_2",
+      EDGEFED_SHARED_SUBSCRIPTIONS: "1",
     };
     expect(parseHubSettings([], env)).toEqual({
       dataDir: "/var/lib/edgefed",
       databaseUrl: "postgres://edgefed:pw@db.lan:5432/edgefed",
+      hubId: "hub-b.lan_2",
+      sharedSubscriptions: true,
       httpHost: "127.0.0.1",
       httpPort: 9000,
       mqttUrl: "mqtts://broker.example:8883",
@@ -344,6 +353,17 @@ describe("parseHubSettings", () => {
     expect(parseHubSettings([], { EDGEFED_HEARTBEAT_S: "3", EDGEFED_OFFLINE_AFTER_S: "0" }).offlineAfterS).toBe(30);
     expect(parseHubSettings(["--heartbeat-s", "2"], { EDGEFED_HEARTBEAT_S: "3" }).offlineAfterS).toBe(20);
     expect(parseHubSettings(["--heartbeat-s", "2", "--offline-after-s", "7"], {}).offlineAfterS).toBe(7);
+  });
+
+  test("a hub id goes into MQTT client ids: anything but letters, digits, dots, dashes and underscores is refused", () => {
+    for (const bad of ["", "hub/a", "hub a", "-hub", "#", "x".repeat(64)]) {
+      expect(() => parseHubSettings(["--hub-id", bad], {})).toThrow("--hub-id");
+    }
+    expect(parseHubSettings([], { EDGEFED_HUB_ID: "Hub_2.lan" }).hubId).toBe("Hub_2.lan");
+  });
+
+  test("shared subscriptions need an external broker", () => {
+    expect(() => parseHubSettings([], { EDGEFED_SHARED_SUBSCRIPTIONS: "1" })).toThrow("EDGEFED_SHARED_SUBSCRIPTIONS: replicas share an external broker");
   });
 
   test("a heartbeat of 0 is refused", () => {

@@ -3,12 +3,18 @@
 // parser, --help and the masked start-up description from it.
 import { UsageError } from "../lib/command-line.ts";
 import { port, positive, nonNegative, path, text, wholeNumber, yesNo } from "../lib/setting-values.ts";
+import { hostname } from "node:os";
+import { HUB_ID_PATTERN } from "./broker/broker-access.ts";
 import { webhookUrl } from "./alerting/webhook-url.ts";
 import { trustedProxyList } from "./http/trusted-proxies.ts";
 import { maskSecrets, parseSettings, settingsHelp, type Checked, type Setting, type SettingsTable } from "../lib/settings.ts";
 
 export interface HubSettings {
   dataDir: string;
+  /** Names this replica (issue 16): part of its MQTT client ids, shown in /health and /metrics. */
+  hubId: string;
+  /** External broker only: subscribe to node traffic through MQTT 5 shared subscriptions, so several replicas split it. */
+  sharedSubscriptions: boolean;
   /** postgres://... puts the registry in PostgreSQL; empty: SQLite in the data dir. A secret: the URL may carry a password. */
   databaseUrl: string;
   httpHost: string;
@@ -99,6 +105,12 @@ function brokerUrl(raw: string): Checked<string> {
   return { value: raw };
 }
 
+/** A replica's name: letters, digits, dots, dashes, underscores (it goes into MQTT client ids). */
+function hubId(raw: string): Checked<string> {
+  if (!HUB_ID_PATTERN.test(raw)) return { problem: `${JSON.stringify(raw)} is not a hub id (letters, digits, ".", "-", "_", at most 63, starting with a letter or digit)` };
+  return { value: raw };
+}
+
 /** Comma-separated host names and IP addresses (no wildcards, no spaces inside). */
 function sanList(raw: string): Checked<string[]> {
   const names = raw.split(",").map((name) => name.trim()).filter((name) => name !== "");
@@ -150,6 +162,8 @@ export const DATABASE_URL_SETTING: Setting<HubSettings, "databaseUrl"> = {
 const HUB_SETTINGS: SettingsTable<HubSettings> = [
   DATA_DIR_SETTING,
   DATABASE_URL_SETTING,
+  { key: "hubId", env: "EDGEFED_HUB_ID", flag: "hub-id", parse: hubId, value: "ID", default: hostname(), help: "names this hub replica (in its MQTT client ids, /health, /metrics); default: the host name" },
+  { key: "sharedSubscriptions", env: "EDGEFED_SHARED_SUBSCRIPTIONS", flag: "shared-subscriptions", parse: yesNo, value: "0|1", default: "0", help: "external broker: receive node traffic through MQTT 5 shared subscriptions ($share/edgefed-hub/...), so several hub replicas split it" },
   { key: "httpHost", env: "EDGEFED_HTTP_HOST", flag: "http-host", parse: text, value: "HOST", default: "0.0.0.0", help: "HTTP listen address" },
   { key: "httpPort", env: "EDGEFED_HTTP_PORT", flag: "http-port", parse: port, value: "PORT", default: "8080", help: "HTTP port (0 picks a free one)" },
   { key: "mqttUrl", env: "EDGEFED_MQTT_URL", flag: "mqtt-url", parse: brokerUrl, value: "URL", default: "", help: "external broker (Mosquitto with dynamic security); empty runs the embedded broker" },
@@ -213,6 +227,9 @@ export function parseHubSettings(args: string[], env: Record<string, string | un
   }
   if (settings.mqttUrl && !settings.mqttUsername) {
     problems.push("EDGEFED_MQTT_USERNAME: an external broker needs the dynamic-security admin user and password");
+  }
+  if (settings.sharedSubscriptions && !settings.mqttUrl) {
+    problems.push("EDGEFED_SHARED_SUBSCRIPTIONS: replicas share an external broker; set EDGEFED_MQTT_URL (the embedded broker serves one hub)");
   }
   if (settings.mqttUrl) {
     const brokerTls = ["mqtts:", "wss:"].includes(new URL(settings.mqttUrl).protocol);

@@ -186,6 +186,18 @@ export function everyNodeFilter(kind: NodeTopicKind): string {
   return `${ROOT}/nodes/+/${kind}`;
 }
 
+/**
+ * The MQTT 5 shared-subscription group of the hub's replicas (issue 16): a
+ * message matching `$share/edgefed-hub/<filter>` goes to one subscriber of
+ * the group, so with several hubs each node message reaches one replica.
+ */
+export const HUB_SHARE_GROUP = "edgefed-hub";
+
+/** `filter` subscribed through the hubs' shared group. */
+export function hubSharedFilter(filter: string): string {
+  return `$share/${HUB_SHARE_GROUP}/${filter}`;
+}
+
 /** The subtree a node may publish under (for broker ACLs). */
 export function nodeSubtree(node: string): string {
   if (!isNodeId(node)) throw new Error(`not a node id: ${JSON.stringify(node)}`);

@@ -10,6 +10,18 @@
  */
 export const HUB_CLIENT_PREFIX = "edgefed-hub";
 
+/** What a hub id (EDGEFED_HUB_ID) looks like: it becomes part of the hub's MQTT client ids. */
+export const HUB_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/**
+ * The client id of one replica's connection (`role`: ingest, dynsec):
+ * replicas need ids of their own, or the broker would keep kicking one
+ * with the other. The slash keeps them apart from the watchers' prefix.
+ */
+export function hubClientId(role: "ingest" | "dynsec", hubId: string): string {
+  return `${HUB_CLIENT_PREFIX}${role === "dynsec" ? "-dynsec" : ""}/${hubId}`;
+}
+
 export function isReservedNodeId(nodeId: string, hubUsernames: readonly string[]): boolean {
   return nodeId.startsWith(HUB_CLIENT_PREFIX) || hubUsernames.includes(nodeId);
 }

@@ -31,7 +31,7 @@ beforeAll(async () => {
   if (!broker.admin) throw new Error("dynsec broker without admin");
   admin = { ...broker.admin, ca: broker.ca! };
   // The hub user is the dynsec admin here, as in a small deployment.
-  access = await connectMosquittoDynsec({ url: broker.url, ...admin, hubUsername: admin.username, timeoutMs: 5_000 });
+  access = await connectMosquittoDynsec({ url: broker.url, ...admin, hubUsername: admin.username, hubId: "test", timeoutMs: 5_000 });
   watcher = await mqtt.connectAsync(broker.url, { ...admin, clientId: "test-watcher", reconnectPeriod: 0 });
   watcher.on("message", (topic, payload) => seen.push({ topic, payload: payload.toString() }));
   await watcher.subscribeAsync(`${ROOT}/#`, { qos: 1 });
@@ -248,7 +248,7 @@ describe("connectMosquittoDynsec", () => {
     ];
     expect((await dynsec({ command: "setDefaultACLAccess", acls: opened })).error).toBeUndefined();
     expect((await dynsec({ command: "getDefaultACLAccess" })).data).toMatchObject({ acls: [{ allow: true }, { allow: true }, { allow: true }, { allow: true }] });
-    const other = await connectMosquittoDynsec({ url: broker.url, ...admin, hubUsername: admin.username, timeoutMs: 2_000 });
+    const other = await connectMosquittoDynsec({ url: broker.url, ...admin, hubUsername: admin.username, hubId: "test", timeoutMs: 2_000 });
     try {
       const answer = await dynsec({ command: "getDefaultACLAccess" });
       const acls = (answer.data as { acls: { acltype: string; allow: boolean }[] }).acls;
@@ -270,7 +270,7 @@ describe("connectMosquittoDynsec", () => {
     await expectDropped(node, nodeTopic("n-older", "cmd/ack"), nodeTopic("n-older", "heartbeat"));
 
     const lines: string[] = [];
-    const restarted = await connectMosquittoDynsec({ url: broker.url, ...admin, hubUsername: admin.username, timeoutMs: 2_000, log: (line) => lines.push(line) });
+    const restarted = await connectMosquittoDynsec({ url: broker.url, ...admin, hubUsername: admin.username, hubId: "test", timeoutMs: 2_000, log: (line) => lines.push(line) });
     try {
       await until("the role brought up to date", () => lines.length > 0);
       expect(lines).toEqual(["brought the broker roles of 1 node(s) up to date with the protocol's topics"]);
@@ -285,7 +285,7 @@ describe("connectMosquittoDynsec", () => {
   });
 
   test("close() makes it unhealthy and later calls fail", async () => {
-    const other = await connectMosquittoDynsec({ url: broker.url, ...admin, hubUsername: admin.username, timeoutMs: 2_000 });
+    const other = await connectMosquittoDynsec({ url: broker.url, ...admin, hubUsername: admin.username, hubId: "test", timeoutMs: 2_000 });
     expect(other.healthy).toBe(true);
     await other.close();
     expect(other.healthy).toBe(false);
@@ -295,7 +295,7 @@ describe("connectMosquittoDynsec", () => {
   test("bad admin credentials fail within the timeout with the broker's reason", async () => {
     const started = Date.now();
     await expect(
-      connectMosquittoDynsec({ url: broker.url, username: admin.username, password: "wrong", ca: admin.ca, hubUsername: admin.username, timeoutMs: 1_000 }),
+      connectMosquittoDynsec({ url: broker.url, username: admin.username, password: "wrong", ca: admin.ca, hubUsername: admin.username, hubId: "test", timeoutMs: 1_000 }),
     ).rejects.toThrow(/not connected .* within 1000 ms: .*[Nn]ot authori[sz]ed/);
     expect(Date.now() - started).toBeLessThan(3_000);
   });

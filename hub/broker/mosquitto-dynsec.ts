@@ -24,13 +24,12 @@
 import { randomBytes } from "node:crypto";
 import mqtt, { type MqttClient } from "mqtt";
 import { brokerAddress, brokerTrust, type ClientCertificate } from "../../lib/mqtt-url.ts";
-import { isNodeId, ROOT } from "../../protocol/topics.ts";
+import { hubSharedFilter, isNodeId, ROOT } from "../../protocol/topics.ts";
 import { nodePublishTopics, nodeSubscribeTopics } from "./acl.ts";
-import { isReservedNodeId, type BrokerAccess, type NodeGrant } from "./broker-access.ts";
+import { hubClientId, isReservedNodeId, type BrokerAccess, type NodeGrant } from "./broker-access.ts";
 
 const COMMAND_TOPIC = "$CONTROL/dynamic-security/v1";
 const RESPONSE_TOPIC = "$CONTROL/dynamic-security/v1/response";
-export const DYNSEC_CLIENT_ID = "edgefed-hub-dynsec";
 export const HUB_ROLE = "edgefed-hub";
 const NODE_ROLE_PREFIX = "edgefed-node-";
 /** Roles per listRoles answer when node roles are brought up to date. */
@@ -63,6 +62,8 @@ const HUB_ACLS: Acl[] = [
   { acltype: "publishClientSend", topic: `${ROOT}/#`, allow: true },
   { acltype: "publishClientReceive", topic: `${ROOT}/#`, allow: true },
   { acltype: "subscribePattern", topic: `${ROOT}/#`, allow: true },
+  // Replicas sharing node traffic (EDGEFED_SHARED_SUBSCRIPTIONS): Mosquitto checks the whole $share/... filter.
+  { acltype: "subscribePattern", topic: hubSharedFilter(`${ROOT}/#`), allow: true },
 ];
 
 /** Same ACLs, whatever their order (the broker lists them sorted) and extra fields (priority). */
@@ -81,6 +82,8 @@ export async function connectMosquittoDynsec(options: {
   username: string;
   password: string;
   hubUsername: string;
+  /** This replica's name, in its client id (broker-access.ts hubClientId). */
+  hubId: string;
   /** For an mqtts:// broker: the CA its certificate must chain to (PEM). */
   ca?: string;
   /** The hub's own client certificate, for a listener with require_certificate. */
@@ -107,7 +110,7 @@ export async function connectMosquittoDynsec(options: {
   const client: MqttClient = mqtt.connect({
     ...brokerAddress(options.url),
     ...brokerTrust(options.url, options.ca, options.clientCertificate),
-    clientId: DYNSEC_CLIENT_ID,
+    clientId: hubClientId("dynsec", options.hubId),
     username: options.username,
     password: options.password,
     clean: true,

@@ -125,8 +125,10 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
-  constructor(options: { perNode: boolean }) {
+  constructor(options: { perNode: boolean; hubId: string }) {
     collectDefaultMetrics({ register: this.registry });
+    // Which replica answers the scrape (EDGEFED_HUB_ID): an info series, always 1, for joins and dashboards.
+    new Gauge({ name: "edgefed_hub_info", help: "This hub replica (EDGEFED_HUB_ID); always 1", labelNames: ["hub_id"] as const, registers: [this.registry] }).set({ hub_id: options.hubId }, 1);
     // Under Bun these ask for V8's heap spaces, which JavaScriptCore does not have: Bun's stand-in
     // answers with made-up spaces and took 25 of the 27 ms a scrape cost at 10,000 nodes.
     if (RUNS_ON_BUN) for (const name of V8_HEAP_SPACE_METRICS) this.registry.removeSingleMetric(name);

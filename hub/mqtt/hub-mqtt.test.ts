@@ -39,6 +39,7 @@ async function startHubMqtt(url: string) {
     url,
     username: "hub",
     password: "hub",
+    clientId: "edgefed-hub",
     onMessage(topic, payload) {
       if (!topic.endsWith("/verdicts")) return undefined;
       const commit = Promise.withResolvers<void>();

@@ -5,7 +5,7 @@
 // (with Mosquitto, broker/mosquitto-dynsec.ts keeps its own admin connection
 // for dynamic security commands).
 import mqtt, { type IPublishPacket, type MqttClient } from "mqtt";
-import { deliveryOf, everyNodeFilter, HUB_STATE_TOPIC, NODE_TO_HUB_KINDS, type Delivery } from "../../protocol/topics.ts";
+import { deliveryOf, everyNodeFilter, HUB_STATE_TOPIC, hubSharedFilter, NODE_TO_HUB_KINDS, type Delivery } from "../../protocol/topics.ts";
 import { brokerAddress, brokerTrust, type ClientCertificate } from "../../lib/mqtt-url.ts";
 import { OrderedAcks } from "./ordered-acks.ts";
 
@@ -13,6 +13,13 @@ export interface HubMqttOptions {
   url: string;
   username: string;
   password: string;
+  /** This replica's client id (broker-access.ts hubClientId). */
+  clientId: string;
+  /**
+   * Several replicas on one broker: subscribe through MQTT 5 shared
+   * subscriptions, so each node message reaches one of them.
+   */
+  sharedSubscriptions?: boolean;
   /**
    * Handles a node message. A promise means its effect is being committed:
    * the PUBACK waits for it, so a broker keeping the hub's session redelivers
@@ -32,6 +39,13 @@ export interface HubMqttOptions {
 
 /** Everything agents send (the node->hub kinds); what the hub sends it does not listen to. */
 export const INGEST_FILTERS = NODE_TO_HUB_KINDS.map(everyNodeFilter);
+/** Where replicas that share the traffic subscribe: the same filters in the hubs' shared group. */
+export const SHARED_INGEST_FILTERS = INGEST_FILTERS.map(hubSharedFilter);
+/**
+ * MQTT 5 ends a session at disconnect unless told to keep it: "never
+ * expires" is what clean: false meant for the hub under MQTT 3.1.1.
+ */
+const SESSION_NEVER_EXPIRES = 0xffff_ffff;
 /** How long a clean stop waits for PUBACKs of messages whose commit is under way. */
 const ACKS_AT_STOP_MS = 1000;
 
@@ -57,7 +71,8 @@ export class HubMqtt {
       ...brokerAddress(options.url),
       ...brokerTrust(options.url, options.ca, options.clientCertificate),
       ...(options.loopbackBroker ? { checkServerIdentity: () => undefined } : {}),
-      clientId: "edgefed-hub",
+      clientId: options.clientId,
+      ...(options.sharedSubscriptions ? { protocolVersion: 5 as const, properties: { sessionExpiryInterval: SESSION_NEVER_EXPIRES } } : {}),
       username: options.username,
       password: options.password,
       // A persistent session: the broker keeps QoS 1 verdicts and acks for the hub while it restarts.
@@ -104,7 +119,11 @@ export class HubMqtt {
 
   private async onConnect(): Promise<void> {
     try {
-      await this.client.subscribeAsync(INGEST_FILTERS, { qos: 1 });
+      const filters = this.options.sharedSubscriptions ? SHARED_INGEST_FILTERS : INGEST_FILTERS;
+      const granted = await this.client.subscribeAsync(filters, { qos: 1 });
+      // A broker refusing a filter (an ACL, no shared subscriptions) answers with a failure code instead of an error.
+      const refused = granted.filter((grant) => grant.qos > 2).map((grant) => grant.topic);
+      if (refused.length) throw new Error(`the broker refused the subscriptions ${refused.join(", ")}`);
       await this.publish(HUB_STATE_TOPIC, hubState("online"), deliveryOf("hub/state"));
       for (const message of this.options.retainedOnConnect()) {
         await this.publish(message.topic, message.payload, message.delivery);
