@@ -16,7 +16,7 @@ import { openssl } from "../lib/openssl.ts";
 import { CA_KEY_FILE, loadHubTls, TLS_DIR } from "../hub/tls/hub-pki.ts";
 import { cleanUp, tempDir } from "./helpers.ts";
 import { startOnlineAgent, testAgentConfig } from "./support/agent-harness.ts";
-import { connectNode, eventually, newNode, registerBody, startTestHub, type TestHub } from "./support/hub-harness.ts";
+import { connectNode, eventually, newNode, registerBody, startTestHub, type NodeCredentials, type TestHub } from "./support/hub-harness.ts";
 import { startMosquitto, type RunningMosquitto } from "./support/mosquitto.ts";
 
 const running: Agent[] = [];
@@ -30,8 +30,6 @@ afterEach(async () => {
 });
 afterAll(cleanUp);
 
-type Credentials = { url: string; username: string; password: string; client_id: string };
-
 /** Registers `nodeId` over HTTPS, with a certificate request when `withCsr`; returns its MQTT credentials and client certificate. */
 async function registerNode(hub: TestHub, nodeId: string, withCsr: boolean) {
   const files = new ClientCertificateFiles(tempDir("edgefed-node-"), nodeId);
@@ -40,11 +38,11 @@ async function registerNode(hub: TestHub, nodeId: string, withCsr: boolean) {
   expect(response.status).toBe(201);
   const issued = response.body.client_certificate as { cert: string; expires_at: number } | undefined;
   if (issued) expect(files.save(issued.cert, hub.hub.tls!.ca)).toBeNull();
-  return { credentials: response.body.mqtt as Credentials, certificate: files.load(), issued, files };
+  return { credentials: response.body.mqtt as NodeCredentials, certificate: files.load(), issued, files };
 }
 
 /** "connected", or the error that refused the connection. */
-async function outcome(hub: TestHub, credentials: Credentials, clientCertificate: { cert: string; key: string } | null, clientId?: string): Promise<string> {
+async function outcome(hub: TestHub, credentials: NodeCredentials, clientCertificate: { cert: string; key: string } | null, clientId?: string): Promise<string> {
   try {
     (await connectNode(credentials, { ca: hub.hub.tls!.ca, clientCertificate, clientId })).end(true);
     return "connected";

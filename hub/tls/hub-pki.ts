@@ -14,7 +14,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { openssl } from "./openssl.ts";
+import { openssl } from "../../lib/openssl.ts";
 
 export const TLS_DIR = "tls";
 export const CA_CERT_FILE = "ca.pem";
