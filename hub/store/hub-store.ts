@@ -683,6 +683,13 @@ export interface HubStore {
   operators: OperatorReads;
   audit: AuditReads;
   /**
+   * Whether several hub replicas may share this registry (PostgreSQL): what
+   * one hub keeps in memory may then be changed by another, so ordering and
+   * single-replica work go through the database. False on SQLite: one hub
+   * process owns the file.
+   */
+  readonly shared: boolean;
+  /**
    * Runs `work` in one transaction and resolves with its result once that is
    * committed; if `work` throws, nothing it wrote stays and the promise
    * rejects with its error. `work` awaits only `tx`: the SQLite backend

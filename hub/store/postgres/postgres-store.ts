@@ -64,6 +64,7 @@ function postgresStore(sql: Sql, bounds: StoreBounds): HubStore {
   const inFlight = new Set<Promise<unknown>>();
   return {
     ...reads,
+    shared: true,
     write<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
       const done = sql.begin((tx) => work(tablesOn(tx as unknown as Db, bounds, true))) as Promise<T>;
       inFlight.add(done);

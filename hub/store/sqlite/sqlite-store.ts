@@ -79,6 +79,7 @@ export function openSqliteStore(dataDir: string, bounds: StoreBounds = DEFAULT_S
     metricBuckets: registry.metricBuckets,
     operators: registry.operators,
     audit: registry.audit,
+    shared: false,
     write: (work) => group.run(() => work(tx)),
     async healthy() {
       try {
