@@ -39,6 +39,7 @@ if (unavailable) {
     const heard = { node: [] as string[], decision: [] as string[] };
     feed.on("node", (id) => void heard.node.push(id));
     feed.on("decision", (id) => void heard.decision.push(id));
+    feed.ready();
     return heard;
   }
 
@@ -96,6 +97,7 @@ if (unavailable) {
         await held;
         order.push(`handled ${id}`);
       });
+      b.ready();
       await a.store.write((tx) => a.feed.announce(tx, { kind: "node", id: "pi-slow" }));
       expect(await b.barrier().then((caughtUp) => (order.push("barrier"), caughtUp))).toBe(true);
       expect(order).toEqual(["handled pi-slow", "barrier"]);

@@ -53,6 +53,8 @@ export class ChangeFeed {
   /** Barriers sent, by nonce, until their nonce comes back (or they time out). */
   private readonly sentBarriers = new Map<string, PendingBarrier>();
   private listens = 0;
+  /** Changes heard before the handlers were all set (the hub still starting): handled at ready(). */
+  private early: Array<RegistryChange & { origin: string }> | null = [];
   private readonly subscriptions: Array<{ unlisten(): Promise<void> }> = [];
 
   private constructor(
@@ -67,7 +69,10 @@ export class ChangeFeed {
     private readonly barrierTimeoutMs: number,
   ) {}
 
-  /** Listens on the registry's channel and this replica's own; resolves once both listen. */
+  /**
+   * Listens on the registry's channel and this replica's own; resolves once
+   * both listen. Changes heard are kept until ready().
+   */
   static async start(
     notifications: RegistryNotifications,
     hubId: string,
@@ -98,6 +103,13 @@ export class ChangeFeed {
   /** Calls `handler` with the id of each change of `kind` another replica announces (one handler a kind). */
   on(kind: ChangeKind, handler: ChangeHandler): void {
     this.handlers.set(kind, handler);
+  }
+
+  /** The handlers are set: the changes heard since start() are handled now, and each later one as it comes. */
+  ready(): void {
+    const early = this.early ?? [];
+    this.early = null;
+    for (const change of early) this.take(change);
   }
 
   /** Calls `handler` after each reconnect of the listening connection: what was announced meanwhile was lost. */
@@ -167,6 +179,12 @@ export class ChangeFeed {
     const change = parseChange(payload);
     if (!change) return this.log(`replica change feed: ignored a notification it cannot read: ${JSON.stringify(payload.slice(0, 100))}`);
     if (change.origin === this.origin) return; // our own change: already in memory
+    if (this.early) this.early.push(change);
+    else this.take(change);
+  }
+
+  /** Handles a change after those of the same kind and id heard before it. */
+  private take(change: RegistryChange): void {
     const handler = this.handlers.get(change.kind);
     if (!handler) return;
     const key = `${change.kind}:${change.id}`;
