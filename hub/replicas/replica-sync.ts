@@ -43,7 +43,7 @@ export class ReplicaSync {
   constructor(
     private readonly store: HubStore,
     private readonly fleet: Fleet,
-    private readonly decisions: Decisions,
+    private readonly decisions: Pick<Decisions, "forgotten" | "tookUp">,
     private readonly clock: () => number = Date.now,
   ) {}
 
