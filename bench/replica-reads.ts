@@ -1,0 +1,98 @@
+// bun run bench replica-reads   what keeping hub replicas in step costs
+// Two "replicas" (a store and a change feed each, hub/replicas/change-feed.ts)
+// on one PostgreSQL 15 started for the run (test/support/postgres.ts, fsync
+// on, loopback TCP):
+// (a) change heard: A announces a change in a write; how long from the
+//     write's start until B's handler has it, against the write alone
+//     (start to commit), ROUNDS times one at a time.
+// (b) read barrier, one reader: what a read served from memory on a shared
+//     registry waits before it answers (ChangeFeed.barrier: NOTIFY a nonce on
+//     the replica's own channel, wait for it on the listening connection),
+//     ROUNDS times; against a plain `SELECT 1` on the pool, the floor of any
+//     round trip (limit).
+// (c) read barrier, READERS readers at once, each looping ROUNDS times:
+//     reads/s and round trips per read (reads in one turn share a barrier).
+import { startPostgres } from "../test/support/postgres.ts";
+import { openPostgresStore } from "../hub/store/postgres/postgres-store.ts";
+import { ChangeFeed } from "../hub/replicas/change-feed.ts";
+import { percentile, printResult, printTable, round } from "./report.ts";
+
+const ROUNDS = Number(process.env.ROUNDS ?? 1000);
+const READERS = Number(process.env.READERS ?? 50);
+
+const msSince = (started: number) => performance.now() - started;
+const sorted = (values: number[]) => [...values].sort((x, y) => x - y);
+
+const postgres = await startPostgres({ durable: true });
+try {
+  const url = await postgres.freshRegistryUrl();
+  const [storeA, storeB] = [await openPostgresStore(url), await openPostgresStore(url)];
+  const [feedA, feedB] = [await ChangeFeed.start(storeA.notifications!, "a", console.log), await ChangeFeed.start(storeB.notifications!, "b", console.log)];
+  let heard: (() => void) | null = null;
+  feedB.on("node", () => heard?.());
+  feedB.ready();
+  feedA.ready();
+
+  const heardMs: number[] = [];
+  const writeMs: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const arrived = new Promise<void>((resolve) => (heard = resolve));
+    const started = performance.now();
+    await storeA.write((tx) => feedA.announce(tx, { kind: "node", id: `pi-${i}` }));
+    writeMs.push(msSince(started));
+    await arrived;
+    heardMs.push(msSince(started));
+  }
+
+  const selectMs: number[] = [];
+  const barrierMs: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    let started = performance.now();
+    await storeB.healthy(); // SELECT 1 on the pool
+    selectMs.push(msSince(started));
+    started = performance.now();
+    if (!(await feedB.barrier())) throw new Error("a barrier timed out");
+    barrierMs.push(msSince(started));
+  }
+
+  let roundTrips = 0;
+  const notify = storeB.notifications!.notify;
+  (storeB.notifications as { notify: typeof notify }).notify = (channel, payload) => (roundTrips++, notify(channel, payload));
+  const concurrentStarted = performance.now();
+  await Promise.all(
+    Array.from({ length: READERS }, async () => {
+      for (let i = 0; i < ROUNDS; i++) await feedB.barrier();
+    }),
+  );
+  const readsPerS = (READERS * ROUNDS) / (msSince(concurrentStarted) / 1000);
+
+  const [heardSorted, writeSorted, selectSorted, barrierSorted] = [sorted(heardMs), sorted(writeMs), sorted(selectMs), sorted(barrierMs)];
+  printTable(`replica reads: ${ROUNDS} rounds, ${READERS} concurrent readers`, [
+    ["write with its announcement, to commit, p50 (ms)", percentile(writeSorted, 50)],
+    ["write start to change heard on the other replica, p50 (ms)", percentile(heardSorted, 50)],
+    ["write start to change heard on the other replica, p99 (ms)", percentile(heardSorted, 99)],
+    ["SELECT 1 on the pool, p50 (ms)", percentile(selectSorted, 50)],
+    ["read barrier, one reader, p50 (ms)", percentile(barrierSorted, 50)],
+    ["read barrier, one reader, p99 (ms)", percentile(barrierSorted, 99)],
+    [`read barrier, ${READERS} readers (reads/s)`, readsPerS],
+    [`round trips per read, ${READERS} readers`, roundTrips / (READERS * ROUNDS)],
+  ]);
+  printResult({
+    bench: "replica-reads",
+    value: round(percentile(barrierSorted, 50), 3),
+    unit: "ms (read barrier p50, one reader)",
+    limit: round(percentile(selectSorted, 50), 3),
+    extra: {
+      barrierP99Ms: round(percentile(barrierSorted, 99), 3),
+      writeP50Ms: round(percentile(writeSorted, 50), 3),
+      heardP50Ms: round(percentile(heardSorted, 50), 3),
+      heardP99Ms: round(percentile(heardSorted, 99), 3),
+      concurrentReadsPerS: round(readsPerS),
+      roundTripsPerRead: round(roundTrips / (READERS * ROUNDS), 3),
+    },
+  });
+  await Promise.all([feedA.stop(), feedB.stop()]);
+  await Promise.all([storeA.close(), storeB.close()]);
+} finally {
+  await postgres.stop();
+}
