@@ -94,5 +94,24 @@ if (unavailable) {
       expect(fleet.get("pi-removed")).toBeUndefined();
       expect(forgotten).toEqual(["pi-removed"]);
     });
+
+    test("after missed notifications (a reconnect), every node is read again: new ones adopted, removed ones dropped, re-registered ones take their new credentials", async () => {
+      const { other, fleet, sync, forgotten } = await setUp();
+      await other.write(async (tx) => {
+        await tx.nodes.save(registeredNode("pi-stays", T0));
+        await tx.nodes.save(registeredNode("pi-goes", T0));
+      });
+      await sync.reloadAll();
+      expect(fleet.byId().map((node) => node.nodeId)).toEqual(["pi-goes", "pi-stays"]);
+      await other.write(async (tx) => {
+        await tx.nodes.delete("pi-goes");
+        await tx.nodes.save(registeredNode("pi-new", T0));
+        await tx.nodes.save(registeredNode("pi-stays", T0, { credentialsAt: T0 + 1, passwordHash: "1".repeat(64) }));
+      });
+      await sync.reloadAll();
+      expect(fleet.byId().map((node) => node.nodeId)).toEqual(["pi-new", "pi-stays"]);
+      expect(fleet.get("pi-stays")?.passwordHash).toBe("1".repeat(64));
+      expect(forgotten).toEqual(["pi-goes"]);
+    });
   });
 }
