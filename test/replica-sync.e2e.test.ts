@@ -106,6 +106,9 @@ if (unavailable) {
 
     test("a fleet decision issued on one replica after another's folds both; every replica's node view shows the policy in force", async () => {
       await register(a, "sync-pi-3");
+      // Right after its registration answered elsewhere, a replica may address the node.
+      const toNode = await c.api("POST", "/api/federation/decisions", { type: "MODE_CHANGE", target: "sync-pi-3", payload: { mode: "SHADOW" } });
+      expect([toNode.status, toNode.body.targets]).toEqual([201, ["sync-pi-3"]]);
       const first = await a.api("POST", "/api/federation/decisions", { type: "RISK_ADJUSTMENT", target: "fleet", payload: { max_leverage: 2 } });
       expect(first.status).toBe(201);
       const second = await b.api("POST", "/api/federation/decisions", { type: "RISK_ADJUSTMENT", target: "fleet", payload: { max_drawdown_pct: 7 } });
