@@ -12,13 +12,21 @@
 //     round trip (limit).
 // (c) read barrier, READERS readers at once, each looping ROUNDS times:
 //     reads/s and round trips per read (reads in one turn share a barrier).
+// (d) GET /federation/nodes/<id> on a hub on that registry (plaintext HTTP,
+//     embedded broker), HTTP_ROUNDS one at a time, with the barrier and, on
+//     the same hub, with the change feed taken off its context (no barrier).
 import { startPostgres } from "../test/support/postgres.ts";
 import { openPostgresStore } from "../hub/store/postgres/postgres-store.ts";
 import { ChangeFeed } from "../hub/replicas/change-feed.ts";
+import { createEnrollmentToken } from "../hub/identity/enrollment-tokens.ts";
+import { newNode, registerBody, startTestHub } from "../test/support/hub-harness.ts";
+import { removeTempDirs } from "../test/helpers.ts";
+import type { HubContext } from "../hub/hub-context.ts";
 import { percentile, printResult, printTable, round } from "./report.ts";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 1000);
 const READERS = Number(process.env.READERS ?? 50);
+const HTTP_ROUNDS = Number(process.env.HTTP_ROUNDS ?? 2000);
 
 const msSince = (started: number) => performance.now() - started;
 const sorted = (values: number[]) => [...values].sort((x, y) => x - y);
@@ -66,6 +74,29 @@ try {
   );
   const readsPerS = (READERS * ROUNDS) / (msSince(concurrentStarted) / 1000);
 
+  // (d) through a hub's HTTP API.
+  const unlimited = String(10 * HTTP_ROUNDS);
+  const t = await startTestHub({ tls: false, env: { EDGEFED_DATABASE_URL: url, EDGEFED_HUB_ID: "bench", EDGEFED_RATE_ADMIN_BURST: unlimited, EDGEFED_RATE_ADMIN_PER_S: unlimited } });
+  const token = await createEnrollmentToken(storeA, { uses: 1, ttlMs: 3_600_000, label: "bench" }, Date.now());
+  if ((await t.api("POST", "/federation/register", registerBody(newNode("bench-pi")), token)).status !== 201) throw new Error("registering the bench node failed");
+  const nodeViewMs = async (): Promise<number[]> => {
+    const times: number[] = [];
+    for (let i = 0; i < HTTP_ROUNDS; i++) {
+      const started = performance.now();
+      if ((await t.api("GET", "/federation/nodes/bench-pi")).status !== 200) throw new Error("the node view failed");
+      times.push(msSince(started));
+    }
+    return sorted(times);
+  };
+  const context = t.hub.context as { changeFeed: HubContext["changeFeed"] };
+  const withBarrier = await nodeViewMs();
+  const feed = context.changeFeed;
+  context.changeFeed = null;
+  const withoutBarrier = await nodeViewMs();
+  context.changeFeed = feed;
+  await t.stop();
+  removeTempDirs();
+
   const [heardSorted, writeSorted, selectSorted, barrierSorted] = [sorted(heardMs), sorted(writeMs), sorted(selectMs), sorted(barrierMs)];
   printTable(`replica reads: ${ROUNDS} rounds, ${READERS} concurrent readers`, [
     ["write with its announcement, to commit, p50 (ms)", percentile(writeSorted, 50)],
@@ -76,6 +107,10 @@ try {
     ["read barrier, one reader, p99 (ms)", percentile(barrierSorted, 99)],
     [`read barrier, ${READERS} readers (reads/s)`, readsPerS],
     [`round trips per read, ${READERS} readers`, roundTrips / (READERS * ROUNDS)],
+    ["GET /federation/nodes/<id>, with the barrier, p50 (ms)", percentile(withBarrier, 50)],
+    ["GET /federation/nodes/<id>, with the barrier, p99 (ms)", percentile(withBarrier, 99)],
+    ["GET /federation/nodes/<id>, without, p50 (ms)", percentile(withoutBarrier, 50)],
+    ["GET /federation/nodes/<id>, without, p99 (ms)", percentile(withoutBarrier, 99)],
   ]);
   printResult({
     bench: "replica-reads",
@@ -89,6 +124,10 @@ try {
       heardP99Ms: round(percentile(heardSorted, 99), 3),
       concurrentReadsPerS: round(readsPerS),
       roundTripsPerRead: round(roundTrips / (READERS * ROUNDS), 3),
+      nodeViewP50Ms: round(percentile(withBarrier, 50), 3),
+      nodeViewP99Ms: round(percentile(withBarrier, 99), 3),
+      nodeViewWithoutBarrierP50Ms: round(percentile(withoutBarrier, 50), 3),
+      nodeViewWithoutBarrierP99Ms: round(percentile(withoutBarrier, 99), 3),
     },
   });
   await Promise.all([feedA.stop(), feedB.stop()]);
