@@ -117,6 +117,29 @@ if (unavailable) {
       expect(sent).toHaveLength(2);
     });
 
+    test("a barrier whose nonce does not come back answers false after its timeout, logged once until one comes back", async () => {
+      const url = await server.freshRegistryUrl();
+      const store = await openPostgresStore(url);
+      stores.push(store);
+      const notifications = store.notifications!;
+      let deaf = true;
+      const logged: string[] = [];
+      const feed = await ChangeFeed.start(
+        { ...notifications, listen: (channel, onPayload, onListen) => notifications.listen(channel, (payload) => deaf || onPayload(payload), onListen) },
+        "a",
+        (line) => logged.push(line),
+        { barrierTimeoutMs: 50 },
+      );
+      feeds.push(feed);
+      feed.ready();
+      expect(await feed.barrier()).toBe(false);
+      expect(await feed.barrier()).toBe(false);
+      expect(logged.filter((line) => line.includes("no answer on the listening connection"))).toHaveLength(1);
+      deaf = false;
+      expect(await feed.barrier()).toBe(true);
+      expect(logged.at(-1)).toContain("answers again");
+    });
+
     test("after the listening connection is cut, the client listens again and the replica reloads what it caches; later changes arrive again", async () => {
       const url = await server.freshRegistryUrl();
       const a = await replica(url, "a");

@@ -53,6 +53,8 @@ export class ChangeFeed {
   /** Barriers sent, by nonce, until their nonce comes back (or they time out). */
   private readonly sentBarriers = new Map<string, PendingBarrier>();
   private listens = 0;
+  /** Whether the last barrier timed out: logged once until one comes back again. */
+  private stalled = false;
   /** Changes heard before the handlers were all set (the hub still starting): handled at ready(). */
   private early: Array<RegistryChange & { origin: string }> | null = [];
   private readonly subscriptions: Array<{ unlisten(): Promise<void> }> = [];
@@ -134,7 +136,8 @@ export class ChangeFeed {
       this.sentBarriers.set(nonce, barrier);
       const timer = setTimeout(() => {
         if (!this.sentBarriers.delete(nonce)) return;
-        this.log(`replica change feed: no answer on the listening connection within ${this.barrierTimeoutMs} ms; a read answered from what this replica has`);
+        if (!this.stalled) this.log(`replica change feed: no answer on the listening connection within ${this.barrierTimeoutMs} ms; reads answer from what this replica has (logged again once it answers)`);
+        this.stalled = true;
         barrier.resolve(false);
       }, this.barrierTimeoutMs);
       void barrier.promise.then(() => clearTimeout(timer));
@@ -161,6 +164,8 @@ export class ChangeFeed {
     const barrier = this.sentBarriers.get(nonce);
     if (!barrier) return; // timed out already
     this.sentBarriers.delete(nonce);
+    if (this.stalled) this.log("replica change feed: the listening connection answers again");
+    this.stalled = false;
     void this.inFlight().then(() => barrier.resolve(true));
   }
 
