@@ -12,6 +12,7 @@ import { createEnrollmentToken } from "../hub/identity/enrollment-tokens.ts";
 import { openPostgresStore } from "../hub/store/postgres/postgres-store.ts";
 import { nodeTopic } from "../protocol/topics.ts";
 import { removeTempDirs } from "./helpers.ts";
+import { openEventStream, type EventStream } from "./support/dashboard-client.ts";
 import { eventually, newNode, registerBody, startTestHub, type TestHub } from "./support/hub-harness.ts";
 import { startMosquitto, type RunningMosquitto } from "./support/mosquitto.ts";
 import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "./support/postgres.ts";
@@ -35,6 +36,7 @@ if (unavailable) {
   let b: TestHub;
   let c: TestHub;
   const clients: MqttClient[] = [];
+  const streams: EventStream[] = [];
 
   beforeAll(async () => {
     [postgres, mosquitto] = await Promise.all([startPostgres(), startMosquitto({ dynsec: true })]);
@@ -45,6 +47,7 @@ if (unavailable) {
   }, POSTGRES_START_BOUND_MS * 2);
 
   afterAll(async () => {
+    for (const stream of streams) stream.close();
     for (const client of clients) await client.endAsync(true).catch(() => {});
     for (const hub of [a, b, c]) await hub?.stop().catch(() => {});
     await mosquitto?.stop();
@@ -152,6 +155,19 @@ if (unavailable) {
       for (const [hub, ids] of heard) {
         await eventually(async () => (ids.includes(issued.body.id) ? true : undefined), 5000, `replica ${hub.settings.hubId} hears of the decision`);
       }
+    });
+
+    test("the dashboard's live stream on every replica carries a node registered, a decision issued and a node removed on another", async () => {
+      const onB = await openEventStream(b.hub.httpUrl, { authorization: `Bearer ${b.adminToken}` });
+      const onC = await openEventStream(c.hub.httpUrl, { authorization: `Bearer ${c.adminToken}` });
+      streams.push(onB, onC);
+      await register(a, "sync-pi-5");
+      for (const stream of [onB, onC]) await stream.next((e) => e.event === "node" && e.data.node_id === "sync-pi-5" && !e.data.removed, 10_000, "the node registered on a");
+      const issued = await a.api("POST", "/api/federation/decisions", { type: "RISK_ADJUSTMENT", target: "sync-pi-5", payload: { max_leverage: 1.2 } });
+      expect(issued.status).toBe(201);
+      for (const stream of [onB, onC]) await stream.next((e) => e.event === "decision" && e.data.id === issued.body.id, 10_000, "the decision issued on a");
+      expect((await a.api("DELETE", "/federation/nodes/sync-pi-5")).status).toBe(200);
+      for (const stream of [onB, onC]) await stream.next((e) => e.event === "node" && e.data.node_id === "sync-pi-5" && e.data.removed === true, 10_000, "the node removed on a");
     });
   });
 }
