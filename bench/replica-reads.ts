@@ -12,6 +12,11 @@
 //     round trip (limit).
 // (c) read barrier, READERS readers at once, each looping ROUNDS times:
 //     reads/s and round trips per read (reads in one turn share a barrier).
+// (e) what announcing costs writers: WRITES small writes (a row upserted
+//     each, as an ack is), IN_FLIGHT at a time: without announcing, with a
+//     change announced in each transaction (PostgreSQL serialises the commits
+//     of transactions that notified), and announced after each commit,
+//     gathered (announceCommitted, as acks are).
 // (d) GET /federation/nodes/<id> on a hub on that registry (plaintext HTTP,
 //     embedded broker), HTTP_ROUNDS one at a time, with the barrier and, on
 //     the same hub, with the change feed taken off its context (no barrier).
@@ -27,6 +32,8 @@ import { percentile, printResult, printTable, round } from "./report.ts";
 const ROUNDS = Number(process.env.ROUNDS ?? 1000);
 const READERS = Number(process.env.READERS ?? 50);
 const HTTP_ROUNDS = Number(process.env.HTTP_ROUNDS ?? 2000);
+const WRITES = Number(process.env.WRITES ?? 5000);
+const IN_FLIGHT = Number(process.env.IN_FLIGHT ?? 50);
 
 const msSince = (started: number) => performance.now() - started;
 const sorted = (values: number[]) => [...values].sort((x, y) => x - y);
@@ -74,6 +81,27 @@ try {
   );
   const readsPerS = (READERS * ROUNDS) / (msSince(concurrentStarted) / 1000);
 
+  // (e) writers with and without announcements.
+  const writesPerS = async (announce: "none" | "in transaction" | "after commit"): Promise<number> => {
+    let next = 0;
+    const started = performance.now();
+    const writer = async () => {
+      while (next < WRITES) {
+        const n = next++;
+        await storeA.write(async (tx) => {
+          await tx.hubValues.put(`bench-${n % 1000}`, String(n));
+          if (announce === "in transaction") await feedA.announce(tx, { kind: "decision", id: `dec_${n}` });
+        });
+        if (announce === "after commit") feedA.announceCommitted({ kind: "decision", id: `dec_${n}` });
+      }
+    };
+    await Promise.all(Array.from({ length: IN_FLIGHT }, writer));
+    return WRITES / (msSince(started) / 1000);
+  };
+  const plainWritesPerS = await writesPerS("none");
+  const announcingWritesPerS = await writesPerS("in transaction");
+  const announcedAfterWritesPerS = await writesPerS("after commit");
+
   // (d) through a hub's HTTP API.
   const unlimited = String(10 * HTTP_ROUNDS);
   const t = await startTestHub({ tls: false, env: { EDGEFED_DATABASE_URL: url, EDGEFED_HUB_ID: "bench", EDGEFED_RATE_ADMIN_BURST: unlimited, EDGEFED_RATE_ADMIN_PER_S: unlimited } });
@@ -107,6 +135,9 @@ try {
     ["read barrier, one reader, p99 (ms)", percentile(barrierSorted, 99)],
     [`read barrier, ${READERS} readers (reads/s)`, readsPerS],
     [`round trips per read, ${READERS} readers`, roundTrips / (READERS * ROUNDS)],
+    [`writes, ${IN_FLIGHT} in flight, without an announcement (/s)`, plainWritesPerS],
+    [`writes, ${IN_FLIGHT} in flight, each announcing a change in it (/s)`, announcingWritesPerS],
+    [`writes, ${IN_FLIGHT} in flight, announced after commit, gathered (/s)`, announcedAfterWritesPerS],
     ["GET /federation/nodes/<id>, with the barrier, p50 (ms)", percentile(withBarrier, 50)],
     ["GET /federation/nodes/<id>, with the barrier, p99 (ms)", percentile(withBarrier, 99)],
     ["GET /federation/nodes/<id>, without, p50 (ms)", percentile(withoutBarrier, 50)],
@@ -124,6 +155,9 @@ try {
       heardP99Ms: round(percentile(heardSorted, 99), 3),
       concurrentReadsPerS: round(readsPerS),
       roundTripsPerRead: round(roundTrips / (READERS * ROUNDS), 3),
+      plainWritesPerS: round(plainWritesPerS),
+      announcingWritesPerS: round(announcingWritesPerS),
+      announcedAfterCommitWritesPerS: round(announcedAfterWritesPerS),
       nodeViewP50Ms: round(percentile(withBarrier, 50), 3),
       nodeViewP99Ms: round(percentile(withBarrier, 99), 3),
       nodeViewWithoutBarrierP50Ms: round(percentile(withoutBarrier, 50), 3),

@@ -301,12 +301,15 @@ export class Decisions {
       if (!stored) return `unknown decision ${ack.id}`;
       if (!stored.targets.includes(nodeId)) return `decision ${ack.id} was not sent to this node`;
       if (!stored.acks.some((known) => known.nodeId === nodeId)) firstAck = stored;
-      if (this.hub.changeFeed) await this.hub.changeFeed.announce(tx, { kind: "decision", id: ack.id });
       await tx.decisions.addAck(ack.id, { nodeId, ok: ack.ok, error: ack.error ?? null, appliedAt: ack.appliedAt, receivedAt: now, result: ack.result ?? null });
       return null;
     });
     if (firstAck) this.hub.metrics.decisionAcked(firstAck.message.type, firstAck.origin, ack.ok);
-    if (problem === null) this.changed(ack.id);
+    if (problem === null) {
+      this.changed(ack.id);
+      // Gathered after the commit, not in it: a fleet's acks come by the thousand (change-feed.ts says why).
+      this.hub.changeFeed?.announceCommitted({ kind: "decision", id: ack.id });
+    }
     return problem;
   }
 
@@ -320,10 +323,10 @@ export class Decisions {
     if (!stored) return null;
     const ack = ackOfPackage(pkg, at);
     await tx.decisions.addAck(stored.message.id, ack);
-    if (this.hub.changeFeed) await this.hub.changeFeed.announce(tx, { kind: "decision", id: stored.message.id });
     return () => {
       this.hub.metrics.decisionAcked(stored.message.type, stored.origin, ack.ok);
       this.changed(stored.message.id);
+      this.hub.changeFeed?.announceCommitted({ kind: "decision", id: stored.message.id });
     };
   }
 

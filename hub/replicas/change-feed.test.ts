@@ -7,7 +7,7 @@ import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type Runni
 import { eventually } from "../../test/support/hub-harness.ts";
 import type { HubStore } from "../store/hub-store.ts";
 import { openPostgresStore } from "../store/postgres/postgres-store.ts";
-import { ChangeFeed, parseChange } from "./change-feed.ts";
+import { ChangeFeed, parseChanges } from "./change-feed.ts";
 
 const unavailable = postgresUnavailable();
 
@@ -174,12 +174,27 @@ if (unavailable) {
       expect(heard.node).toEqual([]);
     });
 
-    test("payloads: origin, kind and id; anything else is not a change", () => {
-      expect(parseChange("hub-a/0a1b node:pi-01")).toEqual({ origin: "hub-a/0a1b", kind: "node", id: "pi-01" });
-      expect(parseChange("hub-a/0a1b policy:fleet")).toEqual({ origin: "hub-a/0a1b", kind: "policy", id: "fleet" });
-      expect(parseChange("hub-a/0a1b work:w1")).toBeNull();
-      expect(parseChange("node:pi-01")).toBeNull();
-      expect(parseChange("hub-a node:")).toBeNull();
+    test("changes announced after their commit are gathered into one notification, each once", async () => {
+      const url = await server.freshRegistryUrl();
+      const a = await replica(url, "a");
+      const b = await replica(url, "b");
+      const sent: string[] = [];
+      const notify = a.store.notifications!.notify;
+      (a.store.notifications as { notify: typeof notify }).notify = (channel, payload) => (sent.push(payload), notify(channel, payload));
+      const heardByB = heardOn(b.feed);
+      for (const id of ["dec_1", "dec_2", "dec_1", "dec_3"]) a.feed.announceCommitted({ kind: "decision", id });
+      await eventually(async () => (heardByB.decision.length === 3 ? true : undefined), 5000, "b hears the three decisions");
+      expect(heardByB.decision).toEqual(["dec_1", "dec_2", "dec_3"]);
+      expect(sent).toHaveLength(1);
+    });
+
+    test("payloads: origin, then kind and id of each change; anything else is not a change", () => {
+      expect(parseChanges("hub-a/0a1b node:pi-01")).toEqual({ origin: "hub-a/0a1b", changes: [{ kind: "node", id: "pi-01" }] });
+      expect(parseChanges("hub-a/0a1b policy:fleet decision:dec_1")).toEqual({ origin: "hub-a/0a1b", changes: [{ kind: "policy", id: "fleet" }, { kind: "decision", id: "dec_1" }] });
+      expect(parseChanges("hub-a/0a1b work:w1")).toBeNull();
+      expect(parseChanges("hub-a/0a1b node:pi-01 nonsense")).toBeNull();
+      expect(parseChanges("node:pi-01")).toBeNull();
+      expect(parseChanges("hub-a node:")).toBeNull();
     });
   });
 }
