@@ -219,8 +219,9 @@ export class Decisions {
         policies.set(target, message);
       }
       if (hub.changeFeed) {
-        await hub.changeFeed.announce(tx, { kind: "decision", id: decision.id });
-        if (policies.size > 0) await hub.changeFeed.announce(tx, { kind: "policy", id: policies.size === 1 ? [...policies.keys()][0]! : "*" });
+        // Every policy change makes the other replicas read them all again: one change says it.
+        const policy = policies.size === 0 ? [] : [{ kind: "policy" as const, id: policies.size === 1 ? [...policies.keys()][0]! : "*" }];
+        await hub.changeFeed.announce(tx, { kind: "decision", id: decision.id }, ...policy);
       }
       if (dryRun) throw new DryRunRollback({ targets });
       return { seq, decision, policies, targets, byWork, desired };

@@ -13,9 +13,10 @@
 // at a time (bench replica-reads: 50 writers in flight halve). Changes nothing
 // reads right after, many a second (decision acks, for the live stream), are
 // therefore announced after their commit instead, gathered for
-// ANNOUNCE_BATCH_MS into one notification (announceCommitted). Notifications sent while the
-// listening connection was down are lost: after it reconnects (the client
-// does) the reconnect handlers reload everything cached.
+// ANNOUNCE_BATCH_MS into one notification (announceCommitted).
+// Notifications sent while the listening connection was down are lost: after
+// it reconnects (the client does) the reconnect handlers reload everything
+// cached.
 //
 // Read-after-write: one connection receives notifications in commit order,
 // so a nonce sent on the replica's own channel coming back means every change
@@ -112,9 +113,9 @@ export class ChangeFeed {
     return feed;
   }
 
-  /** Inside the write transaction that makes `change`: the other replicas hear of it once it commits. */
-  announce(tx: StoreTransaction, change: RegistryChange): Promise<void> {
-    return tx.notify(this.channel, `${this.origin} ${change.kind}:${change.id}`);
+  /** Inside the write transaction that makes `changes` (one notification): the other replicas hear of them once it commits. */
+  announce(tx: StoreTransaction, ...changes: RegistryChange[]): Promise<void> {
+    return tx.notify(this.channel, [this.origin, ...changes.map(({ kind, id }) => `${kind}:${id}`)].join(" "));
   }
 
   /**
@@ -133,7 +134,7 @@ export class ChangeFeed {
     const payloads: string[] = [];
     let payload = this.origin;
     for (const change of this.committed) {
-      if (Buffer.byteLength(payload) + change.length + 1 > MAX_PAYLOAD_BYTES) {
+      if (Buffer.byteLength(payload) + Buffer.byteLength(change) + 1 > MAX_PAYLOAD_BYTES) {
         payloads.push(payload);
         payload = this.origin;
       }
