@@ -8,6 +8,7 @@ import type { HubMetrics } from "./metrics/hub-metrics.ts";
 import type { HubSettings } from "./settings.ts";
 import type { HubStore } from "./store/hub-store.ts";
 import type { ClientCertificateIssuer } from "./tls/client-certificates.ts";
+import type { ChangeFeed } from "./replicas/change-feed.ts";
 
 export interface HubContext {
   settings: HubSettings;
@@ -19,6 +20,8 @@ export interface HubContext {
   alerts: Alerts;
   /** What GET /metrics exports: things that happen are counted through it. */
   metrics: HubMetrics;
+  /** Where writes tell the other hub replicas what they changed, and reads wait to have heard them (a shared registry); null on SQLite. */
+  changeFeed: ChangeFeed | null;
   /** Serialises registration and removal per node id. */
   nodeLocks: KeyedLock;
   /** The broker URL nodes get when EDGEFED_PUBLIC_MQTT_URL is not set, given the host they called the hub by. */

@@ -32,6 +32,8 @@ import { WorkPackages } from "./work/work-packages.ts";
 import type { OnWorkFinished } from "./work/work-finished.ts";
 import { WorkScheduler } from "./work/work-scheduler.ts";
 import { ClientCertificateIssuer } from "./tls/client-certificates.ts";
+import { ChangeFeed } from "./replicas/change-feed.ts";
+import { ReplicaSync } from "./replicas/replica-sync.ts";
 import { storedCaChange } from "./tls/ca-change.ts";
 
 export interface RunningHub {
@@ -75,6 +77,8 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   announceTransport(settings, log);
   const metrics = new HubMetrics({ perNode: settings.metricsPerNode, hubId: settings.hubId });
   const store = timedStore(await openHubStore(settings), (seconds) => metrics.registryCommit(seconds));
+  // Replicas sharing the registry hear what the others change (hub/replicas/); none on SQLite.
+  const changeFeed = store.notifications ? await ChangeFeed.start(store.notifications, settings.hubId, log) : null;
   const identity = await loadHubIdentity(store, settings.dataDir, { adminToken: settings.adminToken, watchToken: settings.watchToken, metricsToken: settings.metricsToken }, log);
   const heartbeatMs = settings.heartbeatS * 1000;
   const fleet = await Fleet.load(store, {
@@ -147,6 +151,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     broker,
     alerts,
     metrics,
+    changeFeed,
     nodeLocks: new KeyedLock(),
     brokerUrlFor(requestHost) {
       if (settings.publicMqttUrl) return settings.publicMqttUrl;
@@ -207,6 +212,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     settings.mqttUrl ? publishBudget : null,
   );
   handleNodeMessage = ingestThenCommit(ingest, fleet, (kind, sentAt) => metrics.ingestCommitted(kind, sentAt, Date.now()));
+  if (changeFeed) handleNodeMessage = ReplicaSync.listen(changeFeed, store, fleet, decisions).knownNodesFirst(handleNodeMessage);
   mqtt = new HubMqtt({
     ...mqttCredentials,
     clientId: hubClientId("ingest", settings.hubId),
@@ -279,6 +285,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
       if (embedded) await embedded.close();
       await flushAndReport(); // behind the writes already queued (acks)
       await pendingDecisionAlerts.stop();
+      await changeFeed?.stop();
       await alerts.settled();
       await webhook?.stop(); // the post in flight finishes and is recorded
       await store.close();

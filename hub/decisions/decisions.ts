@@ -126,13 +126,14 @@ export class Decisions {
     this.changeListeners.push(listener);
   }
 
-  private changed(decisionId: string): void {
+  /** Tells the change listeners a decision was issued or acknowledged (here, or on another replica: hub/replicas/replica-sync.ts). */
+  changed(decisionId: string): void {
     for (const listener of this.changeListeners) listener(decisionId);
   }
 
   /** The desired policy in force for a target: its own, else the fleet's, else the default. */
-  policyInForce(target: string): KernelPolicy {
-    const message = this.desired.get(target) ?? this.desired.get("fleet");
+  policyInForce(target: string, desired: ReadonlyMap<string, DesiredPolicyMessage> = this.desired): KernelPolicy {
+    const message = desired.get(target) ?? desired.get("fleet");
     return (message?.policy as unknown as KernelPolicy | undefined) ?? { ...DEFAULT_POLICY };
   }
 
@@ -163,6 +164,8 @@ export class Decisions {
     if (!parsed.success) throw invalidInput(parsed.error.issues);
     const request = parsed.data;
     const { hub } = this;
+    // Another replica may have registered the target, or issued, a moment ago: take what it announced first.
+    if (hub.changeFeed) await hub.changeFeed.barrier();
     if (request.target !== "fleet" && !hub.fleet.get(request.target)) {
       throw unknownNodeError(request.target);
     }
@@ -180,9 +183,17 @@ export class Decisions {
     };
     const candidates = request.target === "fleet" ? [...hub.fleet.all()].map((n) => n.nodeId) : [request.target];
     const overriding = request.type === "OVERRIDE";
-    const policyCandidates = this.policyCandidates(request.target, effect.kind === "policy" ? "fold" : overriding ? "refold" : null);
     let overridden: StoredDecision | undefined;
     const written = hub.store.write(async (tx) => {
+      // The decision carries its seq (signed), the version of the desired
+      // policy that folds it: an agent holding a newer policy knows this
+      // decision is already in it. issue() runs one at a time, so the next
+      // seq is known before the insert; on a shared registry its lock
+      // serialises the issuers of every replica, so the desired policies as
+      // stored, read after it, hold every decision issued before this one.
+      const seq = await tx.decisions.nextSeq();
+      const desired = hub.store.shared ? await tx.decisions.policies() : this.desired;
+      const policyCandidates = this.policyCandidates(request.target, effect.kind === "policy" ? "fold" : overriding ? "refold" : null, desired);
       // A node removed since the lists above were taken (its removal may even
       // sit earlier in this transaction) gets nothing: no decision left
       // pending for it, no node policy saved again.
@@ -190,18 +201,13 @@ export class Decisions {
       const targets = candidates.filter((node) => registered.has(node));
       if (request.target !== "fleet" && targets.length === 0) throw unknownNodeError(request.target);
       const policyTargets = policyCandidates.filter((target) => target === "fleet" || registered.has(target));
-      // The decision carries its seq (signed), the version of the desired
-      // policy that folds it: an agent holding a newer policy knows this
-      // decision is already in it. issue() runs one at a time, so the next
-      // seq is known before the insert.
-      const seq = await tx.decisions.nextSeq();
       const decision: DecisionMessage = signMessage({ ...unsigned, seq }, hub.identity.keys.privateKey);
       await tx.decisions.add(decision, targets, origin);
       const byWork = request.type === "RESEARCH_TASK" ? targets.filter((node) => takesResearchAsWork(hub.fleet.get(node))) : [];
       if (byWork.length > 0) await addResearchPackages(tx, decision, byWork);
       await appendAudit(tx, { at: now, actor: originActor(origin), action: "decision.issue", subject: decision.id, detail: { type: decision.type, target: decision.target, targets: targets.length } });
       let next = new Map<string, KernelPolicy>();
-      if (effect.kind === "policy") next = this.foldedInto(policyTargets, effect);
+      if (effect.kind === "policy") next = this.foldedInto(policyTargets, effect, desired);
       else if (overriding) {
         overridden = await linkOverride(tx, request.target, request.payload as OverridePayload, decision.id);
         next = await refoldPolicies(tx, policyTargets);
@@ -212,8 +218,13 @@ export class Decisions {
         await tx.decisions.savePolicy(target, message);
         policies.set(target, message);
       }
+      if (hub.changeFeed) {
+        // Every policy change makes the other replicas read them all again: one change says it.
+        const policy = policies.size === 0 ? [] : [{ kind: "policy" as const, id: policies.size === 1 ? [...policies.keys()][0]! : "*" }];
+        await hub.changeFeed.announce(tx, { kind: "decision", id: decision.id }, ...policy);
+      }
       if (dryRun) throw new DryRunRollback({ targets });
-      return { seq, decision, policies, targets, byWork };
+      return { seq, decision, policies, targets, byWork, desired };
     });
     let outcome: Awaited<typeof written>;
     try {
@@ -222,7 +233,8 @@ export class Decisions {
       if (error instanceof DryRunRollback) return error.outcome;
       throw error;
     }
-    const { seq, decision, policies, targets, byWork } = outcome;
+    const { seq, decision, policies, targets, byWork, desired } = outcome;
+    if (desired !== this.desired) this.tookUp(desired);
     for (const [target, message] of policies) this.desired.set(target, message);
     hub.metrics.decisionIssued(decision.type, origin);
     this.changed(decision.id);
@@ -255,10 +267,10 @@ export class Decisions {
    * ("refold") folds again only policies that exist: a node without one of
    * its own follows the fleet's, already folded again if it changed.
    */
-  private policyCandidates(target: string, change: "fold" | "refold" | null): string[] {
+  private policyCandidates(target: string, change: "fold" | "refold" | null, desired: ReadonlyMap<string, DesiredPolicyMessage>): string[] {
     if (change === null) return [];
-    if (target === "fleet") return [...this.desired.keys(), "fleet"].filter(uniq);
-    return change === "fold" || this.desired.has(target) ? [target] : [];
+    if (target === "fleet") return [...desired.keys(), "fleet"].filter(uniq);
+    return change === "fold" || desired.has(target) ? [target] : [];
   }
 
   /** What a STRATEGY_ALLOCATION to `target` is checked against (allocation-models.ts). */
@@ -268,10 +280,10 @@ export class Decisions {
   }
 
   /** Each target's desired policy with a policy decision folded in. */
-  private foldedInto(targets: readonly string[], effect: Extract<DecisionEffect, { kind: "policy" }>): Map<string, KernelPolicy> {
+  private foldedInto(targets: readonly string[], effect: Extract<DecisionEffect, { kind: "policy" }>, desired: ReadonlyMap<string, DesiredPolicyMessage>): Map<string, KernelPolicy> {
     const policies = new Map<string, KernelPolicy>();
     for (const target of targets) {
-      const next = applyPolicyUpdate(this.policyInForce(target), effect.update);
+      const next = applyPolicyUpdate(this.policyInForce(target, desired), effect.update);
       if (!next.ok) throw new DomainError("invalid", "invalid_decision", next.violations.join("; "));
       policies.set(target, next.policy);
     }
@@ -294,7 +306,11 @@ export class Decisions {
       return null;
     });
     if (firstAck) this.hub.metrics.decisionAcked(firstAck.message.type, firstAck.origin, ack.ok);
-    if (problem === null) this.changed(ack.id);
+    if (problem === null) {
+      this.changed(ack.id);
+      // Gathered after the commit, not in it: a fleet's acks come by the thousand (change-feed.ts says why).
+      this.hub.changeFeed?.announceCommitted({ kind: "decision", id: ack.id });
+    }
     return problem;
   }
 
@@ -311,7 +327,21 @@ export class Decisions {
     return () => {
       this.hub.metrics.decisionAcked(stored.message.type, stored.origin, ack.ok);
       this.changed(stored.message.id);
+      this.hub.changeFeed?.announceCommitted({ kind: "decision", id: stored.message.id });
     };
+  }
+
+  /**
+   * Takes up desired policies as stored, written by another replica too
+   * (hub/replicas/replica-sync.ts): each target's newest version wins (a
+   * version is the seq of the decision that folded it), so a read that began
+   * before this replica's own issue cannot put an older one back.
+   */
+  tookUp(stored: ReadonlyMap<string, DesiredPolicyMessage>): void {
+    for (const [target, message] of stored) {
+      const held = this.desired.get(target);
+      if (!held || held.version < message.version) this.desired.set(target, message);
+    }
   }
 
   desiredPolicy(target: string): DesiredPolicyMessage | undefined {

@@ -92,21 +92,38 @@ export class Fleet {
   /** Adopts a node just written to the store (registration). */
   put(node: NodeRecord): void {
     const known = this.nodes.get(node.nodeId);
-    if (known) {
-      // Re-registration: keep what the hub has heard, take the new registration fields.
-      node.live = known.live;
-      node.health = known.health;
-      node.healthSince = known.healthSince;
-      node.healthCause = known.healthCause;
-      this.nodes.set(node.nodeId, node);
-      this.idsInOrder = null;
-      this.changed(node.nodeId);
-    } else {
+    if (known) this.reregistered(node, known);
+    else {
       this.idsInOrder = null;
       this.nodes.set(node.nodeId, node);
       this.recent.set(node.nodeId, []);
       this.transition(node, null, "offline", node.registeredAt, "registered, not heard from yet");
     }
+  }
+
+  /**
+   * Takes up a node as another hub replica wrote it to the shared registry
+   * (hub/replicas/replica-sync.ts): a new one as stored (that replica wrote
+   * its first transition), a known one as a re-registration.
+   */
+  adopt(node: NodeRecord): void {
+    const known = this.nodes.get(node.nodeId);
+    if (known) return this.reregistered(node, known);
+    this.nodes.set(node.nodeId, node);
+    this.recent.set(node.nodeId, []);
+    this.idsInOrder = null;
+    this.changed(node.nodeId);
+  }
+
+  /** Re-registration: keep what the hub has heard, take the new registration fields. */
+  private reregistered(node: NodeRecord, known: NodeRecord): void {
+    node.live = known.live;
+    node.health = known.health;
+    node.healthSince = known.healthSince;
+    node.healthCause = known.healthCause;
+    this.nodes.set(node.nodeId, node);
+    this.idsInOrder = null;
+    this.changed(node.nodeId);
   }
 
   remove(nodeId: string): void {

@@ -15,7 +15,7 @@ import { tokenHash } from "../identity/enrollment-tokens.ts";
 import type { NodeRecord } from "./node-model.ts";
 import { emptyLive } from "./node-model.ts";
 import { hashSecret, randomSecret } from "../identity/secrets.ts";
-import type { Tombstone } from "../store/hub-store.ts";
+import type { StoreTransaction, Tombstone } from "../store/hub-store.ts";
 
 /** How far a registration proof's `ts` may be from the hub's clock. */
 export const PROOF_WINDOW_MS = 5 * 60_000;
@@ -112,6 +112,7 @@ export async function registerNode(hub: HubContext, token: string | undefined, r
         // Removal closes what the id had pending; a registry removed by an older hub may still hold some.
         await tx.decisions.closePending(record.nodeId, NODE_REMOVED, tombstone.removedAt);
       }
+      await announceNode(hub, tx, record.nodeId);
       return { record, previous: existing, tombstone, spent: !existing && !returning };
     });
 
@@ -127,6 +128,7 @@ export async function registerNode(hub: HubContext, token: string | undefined, r
           if (spent) await tx.tokens.refundUse(hash);
           if (tombstone) await tx.tombstones.put(tombstone); // still readmitted, not yet back
         }
+        await announceNode(hub, tx, record.nodeId);
       });
       throw new DomainError("unavailable", "broker_unavailable", "the broker did not take the node's credentials; nothing was changed, try again");
     }
@@ -149,6 +151,11 @@ export async function registerNode(hub: HubContext, token: string | undefined, r
       },
     };
   });
+}
+
+/** Other hub replicas on a shared registry take the node's row (or its absence) once this transaction commits. */
+async function announceNode(hub: HubContext, tx: StoreTransaction, nodeId: string): Promise<void> {
+  if (hub.changeFeed) await hub.changeFeed.announce(tx, { kind: "node", id: nodeId });
 }
 
 /** A removed node's registration is refused ("forbidden"); its views are "gone" until it is readmitted. */
@@ -208,6 +215,7 @@ export async function removeNode(hub: HubContext, nodeId: string, decisions: Pic
       await tx.tombstones.put({ nodeId, removedAt, publicKey: node.publicKey, readmittedAt: null });
       await decisions.closeRemoved(tx, nodeId, removedAt);
       await appendAudit(tx, { at: removedAt, actor, action: "node.remove", subject: nodeId, detail: { public_key: node.publicKey } });
+      await announceNode(hub, tx, nodeId);
     });
     decisions.forgotten(nodeId);
     hub.fleet.remove(nodeId);

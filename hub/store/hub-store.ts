@@ -665,6 +665,30 @@ export interface StoreTransaction {
   metricBuckets: MetricBucketWrites;
   operators: OperatorWrites;
   audit: AuditWrites;
+  /**
+   * Sends `payload` on `channel` to the hubs listening (RegistryNotifications)
+   * when this transaction commits, and never if it rolls back. SQLite: nothing
+   * (one hub owns the file, there is nobody to tell).
+   */
+  notify(channel: string, payload: string): Promise<void>;
+}
+
+/**
+ * The database's notifications (PostgreSQL LISTEN/NOTIFY), for hub replicas
+ * sharing the registry (hub/replicas/change-feed.ts). One listening
+ * connection receives what was sent on its channels in commit order.
+ */
+export interface RegistryNotifications {
+  /** Names this registry (PostgreSQL: its schema) so channels of two registries on one server do not meet. */
+  readonly registryName: string;
+  /**
+   * Calls `onPayload` with each payload sent on `channel`; `onListen` each
+   * time listening starts, the first time and after every reconnect of the
+   * listening connection (what was sent meanwhile is lost).
+   */
+  listen(channel: string, onPayload: (payload: string) => void, onListen: () => void): Promise<{ unlisten(): Promise<void> }>;
+  /** Sends at once (its own transaction). */
+  notify(channel: string, payload: string): Promise<void>;
 }
 
 export interface HubStore {
@@ -689,6 +713,8 @@ export interface HubStore {
    * process owns the file.
    */
   readonly shared: boolean;
+  /** The database's notifications when the registry is shared (PostgreSQL); null on SQLite. */
+  readonly notifications: RegistryNotifications | null;
   /**
    * Runs `work` in one transaction and resolves with its result once that is
    * committed; if `work` throws, nothing it wrote stays and the promise

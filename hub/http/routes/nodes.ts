@@ -12,12 +12,15 @@ import { NodeListQuery, NodeMetricsQuery, pageOfNodes, ReportHistoryQuery } from
 import { metricBucketView, nodeDetail, nodeSummary, storedReportView } from "../node-view.ts";
 import { MINUTE_MS } from "../../nodes/node-metrics.ts";
 import { parseQuery } from "../request.ts";
+import { caughtUpWithReplicas } from "../caught-up.ts";
 
 export function nodeRoutes(hub: HubContext, decisions: Decisions, access: ApiAccess): Hono {
   const routes = new Hono();
   const fieldOrigins = new FieldOrigins(hub, decisions);
+  // After the reader check: a refused request costs no round trip.
+  const caughtUp = caughtUpWithReplicas(hub);
 
-  routes.get("/", access.reader, (c) => {
+  routes.get("/", access.reader, caughtUp, (c) => {
     const page = pageOfNodes(hub.fleet.byId(), parseQuery(NodeListQuery, c));
     const now = hub.clock();
     return c.json({
@@ -29,7 +32,7 @@ export function nodeRoutes(hub: HubContext, decisions: Decisions, access: ApiAcc
     });
   });
 
-  routes.get("/:id", access.reader, async (c) => {
+  routes.get("/:id", access.reader, caughtUp, async (c) => {
     const id = c.req.param("id");
     const node = hub.fleet.get(id);
     if (!node) throw await notRegisteredError(hub, id);
@@ -39,7 +42,7 @@ export function nodeRoutes(hub: HubContext, decisions: Decisions, access: ApiAcc
   });
 
   // As committed: reports are written before their PUBACK (hub/mqtt/commit-before-ack.ts), so this holds every acknowledged one.
-  routes.get("/:id/history", access.reader, async (c) => {
+  routes.get("/:id/history", access.reader, caughtUp, async (c) => {
     const id = c.req.param("id");
     if (!hub.fleet.get(id)) throw await notRegisteredError(hub, id);
     const q = parseQuery(ReportHistoryQuery, c);
@@ -50,7 +53,7 @@ export function nodeRoutes(hub: HubContext, decisions: Decisions, access: ApiAcc
   });
 
   // The dashboard's charts: what the registry holds of the last hours, then the minutes not written yet.
-  routes.get("/:id/metrics", access.reader, async (c) => {
+  routes.get("/:id/metrics", access.reader, caughtUp, async (c) => {
     const id = c.req.param("id");
     if (!hub.fleet.get(id)) throw await notRegisteredError(hub, id);
     const { hours } = parseQuery(NodeMetricsQuery, c);
@@ -61,7 +64,7 @@ export function nodeRoutes(hub: HubContext, decisions: Decisions, access: ApiAcc
     return c.json({ node_id: id, bucket_s: MINUTE_MS / 1000, buckets: [...stored, ...unwritten].map(metricBucketView) });
   });
 
-  routes.delete("/:id", access.admin, async (c) => {
+  routes.delete("/:id", access.admin, caughtUp, async (c) => {
     const id = c.req.param("id");
     await removeNode(hub, id, decisions, actorOf(c));
     return c.json({ status: "removed", node_id: id });

@@ -10,6 +10,7 @@ import type { HubContext } from "../../hub-context.ts";
 import type { ApiAccess } from "../admin-auth.ts";
 import type { Ingest } from "../../ingest/ingest.ts";
 import { fleetReports } from "../../nodes/fleet-reports.ts";
+import { caughtUpWithReplicas } from "../caught-up.ts";
 
 const bunVersion = (globalThis as { Bun?: { version: string } }).Bun?.version;
 const RUNTIME = bunVersion ? `bun ${bunVersion}` : `node ${process.version}`;
@@ -27,7 +28,8 @@ export function statusRoutes(hub: HubContext, ingest: Ingest, access: ApiAccess,
     return c.json({ status: ok ? "ok" : "degraded", hub_id: hub.settings.hubId, broker: broker ? "up" : "down", store: store ? "up" : "down", runtime: RUNTIME, uptime_s: uptimeS(), ...transport }, ok ? 200 : 503);
   });
 
-  routes.get("/api/federation/status", access.reader, async (c) => {
+  // Its node counts come from memory: on a shared registry they wait to have heard the other replicas.
+  routes.get("/api/federation/status", access.reader, caughtUpWithReplicas(hub), async (c) => {
     const [removed, decisions, [latest]] = await Promise.all([
       hub.store.tombstones.count(),
       hub.store.decisions.count(),

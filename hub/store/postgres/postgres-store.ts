@@ -28,14 +28,18 @@ import { PostgresWorkTable } from "./work-table.ts";
 /** Opens the hub's registry in PostgreSQL, migrating it first. */
 export async function openPostgresStore(url: string, bounds: StoreBounds = DEFAULT_STORE_BOUNDS): Promise<HubStore> {
   const sql = connectPostgres(url);
+  let schema: string;
   try {
     await migratePostgres(sql);
+    // Names the registry on the server (change-feed channels): tests keep one registry a schema.
+    const [row] = await sql<{ schema: string }[]>`SELECT current_schema() AS schema`;
+    schema = row!.schema;
   } catch (error) {
     await sql.end({ timeout: 5 });
     // The client's words name the host and port, never the URL's password.
     throw new Error(`the PostgreSQL registry (EDGEFED_DATABASE_URL) did not open: ${(error as Error).message}`, { cause: error });
   }
-  return postgresStore(sql, bounds);
+  return postgresStore(sql, bounds, schema);
 }
 
 /** The registry's tables on the pool, or on one transaction (`inTransaction`). */
@@ -55,16 +59,24 @@ function tablesOn(db: Db, bounds: StoreBounds, inTransaction = false): StoreTran
     metricBuckets: new PostgresMetricBucketTable(db),
     operators: new PostgresOperatorTable(db),
     audit: new PostgresAuditTable(db, inTransaction),
+    // pg_notify in a transaction is sent when it commits, and dropped if it rolls back.
+    notify: async (channel, payload) => void (await db`SELECT pg_notify(${channel}, ${payload})`),
   };
 }
 
-function postgresStore(sql: Sql, bounds: StoreBounds): HubStore {
+function postgresStore(sql: Sql, bounds: StoreBounds, schema: string): HubStore {
   const reads = tablesOn(sql, bounds);
   /** Writes begun and not yet settled: close() lets them commit first. */
   const inFlight = new Set<Promise<unknown>>();
   return {
     ...reads,
     shared: true,
+    notifications: {
+      registryName: schema,
+      // The client keeps one connection for listening, reconnects it with backoff and runs onListen again.
+      listen: (channel, onPayload, onListen) => sql.listen(channel, onPayload, onListen),
+      notify: async (channel, payload) => void (await sql.notify(channel, payload)),
+    },
     write<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
       const done = sql.begin((tx) => work(tablesOn(tx as unknown as Db, bounds, true))) as Promise<T>;
       inFlight.add(done);

@@ -54,6 +54,7 @@ export function openSqliteRegistry(dataDir: string, bounds: StoreBounds = DEFAUL
     metricBuckets: new SqliteMetricBucketTable(db),
     operators: new SqliteOperatorTable(db),
     audit: new SqliteAuditTable(db),
+    notify: async () => {}, // one hub owns the file: nobody to tell
     close: () => db.close(),
   };
 }
@@ -80,6 +81,7 @@ export function openSqliteStore(dataDir: string, bounds: StoreBounds = DEFAULT_S
     operators: registry.operators,
     audit: registry.audit,
     shared: false,
+    notifications: null,
     write: (work) => group.run(() => work(tx)),
     async healthy() {
       try {

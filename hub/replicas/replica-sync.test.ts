@@ -1,0 +1,117 @@
+// ReplicaSync (replica-sync.ts) on a real PostgreSQL registry and a real
+// Fleet: a node another replica registered is looked up when its first
+// message beats the notification; unknown ids cost one lookup each, are
+// remembered, and only a few are looked up at once. Lookups are counted on
+// the store's node reads.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { registeredNode } from "../../test/fixtures/node-record.ts";
+import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "../../test/support/postgres.ts";
+import type { NodeMessageHandler } from "../mqtt/commit-before-ack.ts";
+import { Fleet } from "../nodes/fleet.ts";
+import type { HubStore } from "../store/hub-store.ts";
+import { openPostgresStore } from "../store/postgres/postgres-store.ts";
+import { nodeTopic } from "../../protocol/topics.ts";
+import { CONCURRENT_LOOKUPS, ReplicaSync } from "./replica-sync.ts";
+
+const T0 = 1_700_000_000_000;
+const RULES = { heartbeatMs: 1000, offlineAfterMs: 10_000, degradedLoad: 4, listeningSince: T0 };
+const unavailable = postgresUnavailable();
+
+if (unavailable) {
+  describe.skip(`replica sync (${unavailable})`, () => test("sync", () => {}));
+} else {
+  let server: RunningPostgres;
+  const stores: HubStore[] = [];
+  beforeAll(async () => {
+    server = await startPostgres();
+  }, POSTGRES_START_BOUND_MS);
+  afterAll(async () => {
+    await Promise.all(stores.map((store) => store.close()));
+    await server?.stop();
+  });
+
+  /** A replica's fleet and sync on a fresh registry, its node reads counted; `other` writes as another replica would. */
+  async function setUp() {
+    const url = await server.freshRegistryUrl();
+    const [store, other] = await Promise.all([openPostgresStore(url), openPostgresStore(url)]);
+    stores.push(store, other);
+    const lookedUp: string[] = [];
+    const get = store.nodes.get.bind(store.nodes);
+    store.nodes.get = (nodeId) => (lookedUp.push(nodeId), get(nodeId));
+    const fleet = await Fleet.load(store, RULES);
+    const forgotten: string[] = [];
+    const sync = new ReplicaSync(store, fleet, { forgotten: (id) => void forgotten.push(id), tookUp: () => {} }, () => T0);
+    /** What reaches the handler: the node id and whether the fleet knew it by then. */
+    const handled: Array<[string, boolean]> = [];
+    const inner: NodeMessageHandler = (topic) => {
+      const nodeId = topic.split("/")[3]!;
+      handled.push([nodeId, fleet.get(nodeId) !== undefined]);
+      return undefined;
+    };
+    return { store, other, fleet, sync, handle: sync.knownNodesFirst(inner), lookedUp, handled, forgotten };
+  }
+
+  const heartbeatOf = (nodeId: string) => nodeTopic(nodeId, "heartbeat");
+  const payload = Buffer.from("{}");
+
+  describe("replica sync", () => {
+    test("the first messages of a node registered on another replica wait for one lookup, then go on in order with the node adopted", async () => {
+      const { other, fleet, handle, lookedUp, handled } = await setUp();
+      await other.write((tx) => tx.nodes.save(registeredNode("pi-elsewhere", T0)));
+      await Promise.all([1, 2, 3].map(() => handle(heartbeatOf("pi-elsewhere"), payload, false)));
+      expect(lookedUp).toEqual(["pi-elsewhere"]);
+      expect(handled).toEqual([["pi-elsewhere", true], ["pi-elsewhere", true], ["pi-elsewhere", true]]);
+      expect(fleet.get("pi-elsewhere")?.registrationId).toBe("reg_pi-elsewhere");
+    });
+
+    test("an unknown id is looked up once and then remembered: its later messages go on (to be dropped) without a query, until a registration is heard", async () => {
+      const { other, sync, handle, lookedUp, handled } = await setUp();
+      await handle(heartbeatOf("pi-nobody"), payload, false);
+      await handle(heartbeatOf("pi-nobody"), payload, false);
+      expect(lookedUp).toEqual(["pi-nobody"]);
+      expect(handled).toEqual([["pi-nobody", false], ["pi-nobody", false]]);
+      // Registered elsewhere afterwards: the feed's notification refreshes it, and it is known from then on.
+      await other.write((tx) => tx.nodes.save(registeredNode("pi-nobody", T0)));
+      await sync.refreshNode("pi-nobody");
+      await handle(heartbeatOf("pi-nobody"), payload, false);
+      expect(handled.at(-1)).toEqual(["pi-nobody", true]);
+    });
+
+    test("a flood of unknown ids at once runs only a few lookups", async () => {
+      const { handle, lookedUp, handled } = await setUp();
+      await Promise.all(Array.from({ length: 100 }, (_, i) => handle(heartbeatOf(`pi-flood-${i}`), payload, false)));
+      expect(lookedUp).toHaveLength(CONCURRENT_LOOKUPS);
+      expect(handled).toHaveLength(100);
+    });
+
+    test("a node removed on another replica is dropped, with its desired policy", async () => {
+      const { other, fleet, sync, forgotten } = await setUp();
+      await other.write((tx) => tx.nodes.save(registeredNode("pi-removed", T0)));
+      await sync.refreshNode("pi-removed");
+      expect(fleet.get("pi-removed")).toBeDefined();
+      await other.write(async (tx) => void (await tx.nodes.delete("pi-removed")));
+      await sync.refreshNode("pi-removed");
+      expect(fleet.get("pi-removed")).toBeUndefined();
+      expect(forgotten).toEqual(["pi-removed"]);
+    });
+
+    test("after missed notifications (a reconnect), every node is read again: new ones adopted, removed ones dropped, re-registered ones take their new credentials", async () => {
+      const { other, fleet, sync, forgotten } = await setUp();
+      await other.write(async (tx) => {
+        await tx.nodes.save(registeredNode("pi-stays", T0));
+        await tx.nodes.save(registeredNode("pi-goes", T0));
+      });
+      await sync.reloadAll();
+      expect(fleet.byId().map((node) => node.nodeId)).toEqual(["pi-goes", "pi-stays"]);
+      await other.write(async (tx) => {
+        await tx.nodes.delete("pi-goes");
+        await tx.nodes.save(registeredNode("pi-new", T0));
+        await tx.nodes.save(registeredNode("pi-stays", T0, { credentialsAt: T0 + 1, passwordHash: "1".repeat(64) }));
+      });
+      await sync.reloadAll();
+      expect(fleet.byId().map((node) => node.nodeId)).toEqual(["pi-new", "pi-stays"]);
+      expect(fleet.get("pi-stays")?.passwordHash).toBe("1".repeat(64));
+      expect(forgotten).toEqual(["pi-goes"]);
+    });
+  });
+}
