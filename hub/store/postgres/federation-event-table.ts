@@ -2,8 +2,14 @@
 // ../hub-store.ts says what each method promises; the SQLite twin is
 // ../sqlite/federation-event-table.ts): kept a week and at most
 // federationEventsPerNode a node, each node's count kept beside its events
-// so the count bound deletes exactly the excess, oldest first.
+// so the count bound deletes exactly the excess, oldest first. committed()
+// reads them in the order of their writing transaction's id (the xid column,
+// schema step 4), only below the oldest transaction still running: every
+// transaction before that point has finished, so a read from the cursor
+// never skips an event that commits later nor reads one twice.
 import {
+  type CommittedEvents,
+  type CommittedEventsQuery,
   DEFAULT_STORE_BOUNDS,
   type FederationEventQuery,
   type FederationEventWrites,
@@ -13,6 +19,20 @@ import {
 } from "../hub-store.ts";
 import { storedEventOf, type FederationEventRow } from "../rows/federation-rows.ts";
 import type { Db } from "./connection.ts";
+
+/** A place in the committed order: after the event (xid, seq). */
+interface CommittedPlace {
+  xid: string;
+  seq: number;
+}
+
+function placeOf(cursor: string): CommittedPlace {
+  const match = /^(\d+):(\d+)$/.exec(cursor);
+  if (!match) throw new Error(`not a PostgreSQL federation event cursor: ${cursor}`);
+  return { xid: match[1]!, seq: Number(match[2]) };
+}
+
+const cursorOf = (place: CommittedPlace): string => `${place.xid}:${place.seq}`;
 
 /** Counts by node id. */
 function countByNode(rows: readonly { node_id: string }[]): Map<string, number> {
@@ -66,5 +86,29 @@ export class PostgresFederationEventTable implements FederationEventWrites {
       WHERE seq > ${query.afterSeq ?? 0} AND at >= ${query.from ?? 0} ${node} ${to}
       ORDER BY seq LIMIT ${query.limit}`;
     return rows.map(storedEventOf);
+  }
+
+  async committed(query: CommittedEventsQuery): Promise<CommittedEvents> {
+    const from = query.from ?? 0;
+    // No cursor: from the first transaction that wrote an event in range (on the time index, not a walk of the whole week).
+    const start =
+      query.after !== undefined
+        ? this.db`(${placeOf(query.after).xid}::xid8, ${placeOf(query.after).seq}::bigint)`
+        : this.db`(coalesce((SELECT min(xid) FROM federation_events WHERE at >= ${from}), '0'::xid8), 0::bigint)`;
+    // One statement, one snapshot: the horizon and the rows below it are seen alike.
+    const rows = await this.db<{ horizon: string; seq: number | null; xid: string | null; event: string | null }[]>`
+      WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+      page AS (
+        SELECT seq, xid, event FROM federation_events
+        WHERE (xid, seq) > ${start} AND xid < (SELECT xmin FROM horizon) AND at >= ${from}
+        ORDER BY xid, seq LIMIT ${query.limit}
+      )
+      SELECT horizon.xmin::text AS horizon, page.seq, page.xid::text AS xid, page.event
+      FROM horizon LEFT JOIN page ON true ORDER BY page.xid, page.seq`;
+    const events = rows.filter((row) => row.seq !== null).map((row) => storedEventOf({ seq: row.seq!, event: row.event! }));
+    const last = rows.at(-1);
+    // A short page read everything below the horizon: the next read starts there (no transaction below it is still running).
+    if (events.length < query.limit) return { events, cursor: cursorOf({ xid: rows[0]!.horizon, seq: 0 }) };
+    return { events, cursor: cursorOf({ xid: last!.xid!, seq: last!.seq! }) };
   }
 }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import { freePort } from "../../../test/helpers.ts";
 import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "../../../test/support/postgres.ts";
+import { registeredNode } from "../../../test/fixtures/node-record.ts";
 import { describeStoreContract } from "../store-contract.ts";
 import { openPostgresStore } from "./postgres-store.ts";
 import { migratePostgres } from "./schema.ts";
@@ -38,6 +39,47 @@ if (unavailable) {
       );
       expect(failure.message).toStartWith("the PostgreSQL registry (EDGEFED_DATABASE_URL) did not open: connect ECONNREFUSED 127.0.0.1:");
       expect(failure.message).not.toContain("s3cret-db-pw");
+    });
+  });
+
+  describe("PostgreSQL store: federation events in committed order", () => {
+    test("an event whose seq is lower but whose transaction commits after a higher one's is still read, once (seq > last would skip it)", async () => {
+      const store = await openPostgresStore(await server.freshRegistryUrl());
+      // Two nodes: one node's events of two transactions take turns on its event count's row.
+      const event = (node: string, at: number) => ({ type: "node_health" as const, node, at, state: "healthy" as const });
+      try {
+        await store.write(async (tx) => {
+          await tx.nodes.save(registeredNode("pi-1", NOW));
+          await tx.nodes.save(registeredNode("pi-2", NOW));
+        });
+        let commitSlow!: () => void;
+        const slowMayCommit = new Promise<void>((resolve) => (commitSlow = resolve));
+        let slowAdded!: () => void;
+        const slowHasAdded = new Promise<void>((resolve) => (slowAdded = resolve));
+        // The slow transaction takes its seq first and commits last (PostgreSQL lets a transaction wait on anything).
+        const slow = store.write(async (tx) => {
+          await tx.federationEvents.add([event("pi-1", NOW)]);
+          slowAdded();
+          await slowMayCommit;
+        });
+        await slowHasAdded;
+        await store.write((tx) => tx.federationEvents.add([event("pi-2", NOW + 1)]));
+        const [fast] = await store.federationEvents.list({ limit: 10 });
+        expect(fast!.event.at).toBe(NOW + 1); // only the fast one has committed
+
+        const whileSlowRuns = await store.federationEvents.committed({ limit: 10 });
+        expect(whileSlowRuns.events).toEqual([]); // held back behind the transaction still running
+        commitSlow();
+        await slow;
+        const bySeq = await store.federationEvents.list({ limit: 10, afterSeq: fast!.seq });
+        expect(bySeq).toEqual([]); // what a seq cursor would have read next: the lower seq is lost to it
+        const afterCommit = await store.federationEvents.committed({ limit: 10, after: whileSlowRuns.cursor });
+        expect(afterCommit.events.map((e) => e.event.at)).toEqual([NOW, NOW + 1]);
+        expect(afterCommit.events[0]!.seq).toBeLessThan(fast!.seq);
+        expect((await store.federationEvents.committed({ limit: 10, after: afterCommit.cursor })).events).toEqual([]);
+      } finally {
+        await store.close();
+      }
     });
   });
 
