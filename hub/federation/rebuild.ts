@@ -11,7 +11,7 @@
 // back from the audit trail, so the Supervisor still lifts it.
 import { modeAt, type KernelPolicy } from "../../kernel/policy.ts";
 import type { HealthTransition } from "../nodes/node-model.ts";
-import type { HubStore, StoredDecision, StoredLatch } from "../store/hub-store.ts";
+import type { CommittedCursor, HubStore, StoredDecision, StoredLatch } from "../store/hub-store.ts";
 import { FEDERATION_ROLE_RECORDS_KEPT } from "../store/hub-store.ts";
 import type { EngineRestore, FederationEngine } from "./engine.ts";
 import { retentionOf } from "./fleet-state.ts";
@@ -41,6 +41,8 @@ export interface Rebuilt {
   /** The start of the window folded in (ms). */
   from: number;
   events: number;
+  /** Where the events read end, in committed order: a tail of the registry's events goes on from here (event-tail.ts). */
+  eventsCursor: CommittedCursor;
   latches: number;
   /** The role decision records and conflicts kept, newest first (the API's lists start with them). */
   decisions: KeptDecision[];
@@ -65,12 +67,13 @@ export async function rebuildEngine(engine: FederationEngine, store: HubStore, n
     if (state) engine.fold({ type: "node_health", node: node.nodeId, at: from, state });
   }
   let events = 0;
-  for (let afterSeq: number | undefined; ; ) {
-    const page = await store.federationEvents.list({ from, to: undefined, afterSeq, limit: PAGE });
-    for (const { event } of page) if (event.at <= now) engine.fold(event);
-    events += page.length;
-    if (page.length < PAGE) break;
-    afterSeq = page.at(-1)!.seq;
+  let eventsCursor: CommittedCursor | undefined;
+  for (;;) {
+    const page = await store.federationEvents.committed({ from, after: eventsCursor, limit: PAGE });
+    for (const { event } of page.events) if (event.at <= now) engine.fold(event);
+    events += page.events.length;
+    eventsCursor = page.cursor;
+    if (page.events.length < PAGE) break;
   }
 
   const [latches, decisions, conflicts, overrides] = await Promise.all([
@@ -85,7 +88,7 @@ export async function rebuildEngine(engine: FederationEngine, store: HubStore, n
     if (derived) latches.push(derived);
   }
   engine.restore({ latches, decisions: [...decisions].reverse(), conflicts: [...conflicts].reverse(), overrides, now });
-  return { from, events, latches: latches.length, decisions, conflicts };
+  return { from, events, eventsCursor, latches: latches.length, decisions, conflicts };
 }
 
 const FLEET_FREEZE_LATCH = "supervisor/fleet_freeze";
