@@ -22,7 +22,11 @@ import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type Runni
 const NODES = ["fed-replica-1", "fed-replica-2", "fed-replica-3", "fed-replica-4"];
 const EVALUATE_EVERY_MS = 500;
 
-/** The Supervisor alone, freezing on the fleet's latest drawdown once all four nodes report; every other rule and role out of the way. */
+/**
+ * The Supervisor alone, freezing the fleet on its latest drawdown once all
+ * four nodes report, and a node on its first EMERGENCY report; every other
+ * rule and role out of the way.
+ */
 const CONFIG = `
 engine:
   evaluate_every_s: ${EVALUATE_EVERY_MS / 1000}
@@ -32,6 +36,7 @@ roles:
     mode: active
     fleet_drawdown: {method: latest, lookback_s: 60, min_samples: 1, min_nodes: ${NODES.length}, recovery_s: 600, min_hold_s: 600, freeze_at_pct: 15, lift_below_pct: 10}
     unhealthy_share: {min_nodes: 1000}
+    system_status: {min_samples: 1}
   risk_officer: {mode: off}
   ess_guard: {mode: off}
   capital_allocator: {mode: off}
@@ -131,4 +136,33 @@ if (unavailable) {
     await eventually(async () => (await a.api("GET", "/api/federation/roles")).body.roles.supervisor.mode === "advisory", 10_000, "a's engine taking up the mode set through b");
     expect((await a.api("GET", "/api/federation/status")).body.roles.supervisor).toBe(false);
   }, 60_000);
+
+  test("when the replica running the engine stops, another takes it within seconds, rebuilt from the registry (its latch and the mode kept) and fed from it", async () => {
+    const [a, b] = hubs as [TestHub, TestHub];
+    await a.stop();
+    const onB = await eventually(async () => {
+      const body = (await b.api("GET", "/api/federation/roles")).body;
+      return body.engine_replica === "b" && body.counters !== null ? body : undefined;
+    }, 10_000, "replica b running the engine");
+    expect(onB.roles.supervisor).toMatchObject({ mode: "advisory", last_decision: { type: "FREEZE" } });
+
+    const registered = await b.api("POST", "/federation/register", registerBody(newNode("fed-replica-5")), await enrollmentToken(1));
+    expect(registered.status).toBe(201);
+    const client = await b.connectNode(registered.body.mqtt);
+    // A few: Mosquitto still hands the stopped replica's session its round-robin share (h-leader's concern).
+    for (let i = 0; i < 4; i++) {
+      await client.publishAsync(nodeTopic("fed-replica-5", "health"), JSON.stringify({ system_status: "EMERGENCY", ess_state: "CRITICAL", ts: Date.now() + i }), { qos: 1 });
+    }
+    await client.endAsync();
+    // b's engine, fed from the registry, judges it (advisory, as set through b before).
+    const judged = await eventually(
+      async () => (await b.api("GET", "/api/federation/roles")).body.decisions.find((d: any) => d.target === "fed-replica-5"),
+      10_000,
+      "b's engine judging the new node's EMERGENCY",
+    );
+    expect(judged).toMatchObject({ role: "supervisor", rule: "system_status", type: "FREEZE", mode: "advisory", issued: false });
+    // Frozen already (the latch came back with the rebuild): no second FREEZE, issued or advisory.
+    expect(await freezes(b)).toHaveLength(1);
+    expect((await b.api("GET", "/api/federation/roles")).body.decisions.filter((d: any) => d.type === "FREEZE" && d.target === "fleet")).toHaveLength(1);
+  }, 30_000);
 }
