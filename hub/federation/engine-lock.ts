@@ -3,13 +3,18 @@
 // single-replica duty) is wired in hub.ts; then this file goes. On a shared
 // registry the federation engine may run on one replica only: the replica
 // holding this session advisory lock runs it. The others try every second;
-// the holder checks every second that its session still holds the lock (a
-// lost connection frees it) and stops the engine at once when it does not.
+// the holder checks every second that its session is still the one that took
+// the lock (a lost connection frees it: the client would reconnect as another
+// backend) and stops the engine at once when it is not.
 // A replica that stops closes its connection, which frees the lock.
 import postgres from "postgres";
 
-/** The lock's two int keys: "edge" "fedt" in ASCII. */
-const LOCK_KEYS = [0x65646765, 0x66656474] as const;
+/**
+ * The lock's name; the server hashes it with the registry's schema into the
+ * bigint key (advisory locks are database-wide, and registries in two schemas
+ * of one database, as the tests have, must not share an engine).
+ */
+const LOCK_NAME = "edgefed-hub:federation-engine:";
 const EVERY_MS = 1000;
 
 interface Duty {
@@ -26,8 +31,9 @@ export interface EngineLock {
 export async function runEngineWhileLocked(databaseUrl: string, duty: Duty, log: (line: string) => void): Promise<EngineLock> {
   // One connection, kept for good: the lock belongs to its session.
   const sql = postgres(databaseUrl, { max: 1, max_lifetime: null, idle_timeout: 0, onnotice: () => {} });
-  const [k1, k2] = LOCK_KEYS;
   let holding = false;
+  /** The backend that took the lock: another one means a new session, without it. */
+  let lockPid = 0;
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | null = null;
 
@@ -39,22 +45,22 @@ export async function runEngineWhileLocked(databaseUrl: string, duty: Duty, log:
   const check = async (): Promise<void> => {
     try {
       if (!holding) {
-        const [row] = await sql<{ held: boolean }[]>`SELECT pg_try_advisory_lock(${k1}::int, ${k2}::int) AS held`;
+        const [row] = await sql<{ held: boolean; pid: number }[]>`
+          SELECT pg_try_advisory_lock(hashtextextended(${LOCK_NAME} || current_schema(), 0)) AS held, pg_backend_pid() AS pid`;
         if (!row!.held || stopped) return;
         holding = true;
+        lockPid = row!.pid;
         try {
           await duty.start();
         } catch (error) {
           holding = false;
-          await sql`SELECT pg_advisory_unlock(${k1}::int, ${k2}::int)`;
+          await sql`SELECT pg_advisory_unlock(hashtextextended(${LOCK_NAME} || current_schema(), 0))`;
           log(`federation engine did not start (another replica may take it): ${(error as Error).message}`);
         }
         return;
       }
-      const [row] = await sql<{ held: boolean }[]>`
-        SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
-                       AND classid = ${k1}::int::oid AND objid = ${k2}::int::oid AND objsubid = 2) AS held`;
-      if (!row!.held) await loseIt("its registry session lost the engine's lock");
+      const [row] = await sql<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+      if (row!.pid !== lockPid) await loseIt("its registry session, which held the engine's lock, was lost");
     } catch (error) {
       if (holding) await loseIt(`the engine's lock connection failed: ${(error as Error).message}`);
     }
