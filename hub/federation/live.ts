@@ -105,6 +105,7 @@ export class LiveFederation {
     const started = performance.now();
     const rebuilt = await rebuildEngine(this.engine, store, this.options.nodes(), clock(), (target) => this.options.decisions.policyInForce(target));
     this.rebuiltTo = rebuilt.eventsCursor;
+    this.queue.unshift(...rebuilt.later);
     this.decided.push(...rebuilt.decisions.slice(0, KEPT_RECORDS).reverse());
     this.conflicts.push(...(await store.federationRoles.conflicts({ limit: KEPT_RECORDS })).reverse());
     log(`federation roles: ${this.describeModes()}${configFile ? ` (config ${configFile})` : " (built-in defaults)"}`);
