@@ -34,11 +34,17 @@ function placeOf(cursor: string): CommittedPlace {
 
 const cursorOf = (place: CommittedPlace): string => `${place.xid}:${place.seq}`;
 
-/** Counts by node id. */
-function countByNode(rows: readonly { node_id: string }[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const { node_id } of rows) counts.set(node_id, (counts.get(node_id) ?? 0) + 1);
-  return counts;
+/**
+ * How many events each node gained (+1 a row) and lost (-1 a row), in node
+ * id order: every writer takes the count rows' locks in that one order, so
+ * replicas adding events of the same nodes at once wait for each other
+ * instead of deadlocking.
+ */
+function countChanges(gained: readonly { node_id: string }[], lost: readonly { node_id: string }[]): [string, number][] {
+  const changes = new Map<string, number>();
+  for (const { node_id } of gained) changes.set(node_id, (changes.get(node_id) ?? 0) + 1);
+  for (const { node_id } of lost) changes.set(node_id, (changes.get(node_id) ?? 0) - 1);
+  return [...changes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 export class PostgresFederationEventTable implements FederationEventWrites {
@@ -59,9 +65,13 @@ export class PostgresFederationEventTable implements FederationEventWrites {
       WHERE EXISTS (SELECT 1 FROM nodes WHERE nodes.node_id = added.node_id)
       ORDER BY position
       RETURNING node_id`;
-    for (const [node, n] of countByNode(inserted)) {
+    // Aged events go before any count row is locked, then each node's count moves once.
+    const newest = Math.max(...events.map((e) => e.at));
+    const aged = await this.db<{ node_id: string }[]>`DELETE FROM federation_events WHERE at < ${newest - this.bounds.federationEventsMs} RETURNING node_id`;
+    for (const [node, change] of countChanges(inserted, aged)) {
+      if (change === 0) continue;
       const [row] = await this.db<{ events: number }[]>`
-        INSERT INTO federation_event_counts (node_id, events) VALUES (${node}, ${n})
+        INSERT INTO federation_event_counts (node_id, events) VALUES (${node}, ${change})
         ON CONFLICT (node_id) DO UPDATE SET events = federation_event_counts.events + excluded.events RETURNING events`;
       const excess = row!.events - this.bounds.federationEventsPerNode;
       if (excess > 0) {
@@ -69,9 +79,6 @@ export class PostgresFederationEventTable implements FederationEventWrites {
         await this.uncount(node, excess);
       }
     }
-    const newest = Math.max(...events.map((e) => e.at));
-    const aged = await this.db<{ node_id: string }[]>`DELETE FROM federation_events WHERE at < ${newest - this.bounds.federationEventsMs} RETURNING node_id`;
-    for (const [node, n] of countByNode(aged)) await this.uncount(node, n);
   }
 
   private async uncount(node: string, n: number): Promise<void> {

@@ -6,6 +6,7 @@ import postgres from "postgres";
 import { freePort } from "../../../test/helpers.ts";
 import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "../../../test/support/postgres.ts";
 import { registeredNode } from "../../../test/fixtures/node-record.ts";
+import { eventually } from "../../../test/support/hub-harness.ts";
 import { describeStoreContract } from "../store-contract.ts";
 import { openPostgresStore } from "./postgres-store.ts";
 import { migratePostgres } from "./schema.ts";
@@ -79,6 +80,43 @@ if (unavailable) {
         expect((await store.federationEvents.committed({ limit: 10, after: afterCommit.cursor })).events).toEqual([]);
       } finally {
         await store.close();
+      }
+    });
+  });
+
+  describe("PostgreSQL store: federation events from several replicas at once", () => {
+    test("two writers adding events of the same nodes in opposite orders wait for each other and both commit (no deadlock on the nodes' counts)", async () => {
+      const url = await server.freshRegistryUrl();
+      const [first, second] = [await openPostgresStore(url), await openPostgresStore(url)];
+      const watcher = postgres(url, { onnotice: () => {} });
+      const event = (node: string, at: number) => ({ type: "node_health" as const, node, at, state: "healthy" as const });
+      try {
+        await first.write(async (tx) => {
+          await tx.nodes.save(registeredNode("pi-a", NOW));
+          await tx.nodes.save(registeredNode("pi-b", NOW));
+        });
+        let firstHasA!: () => void;
+        const aTaken = new Promise<void>((resolve) => (firstHasA = resolve));
+        let secondWaits!: () => void;
+        const secondWaiting = new Promise<void>((resolve) => (secondWaits = resolve));
+        // First: pi-a's count, then (once the second waits) pi-b's. Second: pi-b's events before pi-a's.
+        const one = first.write(async (tx) => {
+          await tx.federationEvents.add([event("pi-a", NOW)]);
+          firstHasA();
+          await secondWaiting;
+          await tx.federationEvents.add([event("pi-b", NOW + 1)]);
+        });
+        await aTaken;
+        const two = second.write((tx) => tx.federationEvents.add([event("pi-b", NOW + 2), event("pi-a", NOW + 3)]));
+        const waiting = async () => (await watcher`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`)[0]!.n > 0;
+        await eventually(waiting, 10_000, "the second writer waiting on pi-a's count");
+        secondWaits();
+        await Promise.all([one, two]);
+        expect((await first.federationEvents.list({ limit: 10 })).map((e) => e.event.at).sort()).toEqual([NOW, NOW + 1, NOW + 2, NOW + 3]);
+      } finally {
+        await watcher.end();
+        await first.close();
+        await second.close();
       }
     });
   });
