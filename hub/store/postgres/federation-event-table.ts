@@ -68,12 +68,18 @@ export class PostgresFederationEventTable implements FederationEventWrites {
     // Aged events go before any count row is locked, then each node's count moves once.
     const newest = Math.max(...events.map((e) => e.at));
     const aged = await this.db<{ node_id: string }[]>`DELETE FROM federation_events WHERE at < ${newest - this.bounds.federationEventsMs} RETURNING node_id`;
-    for (const [node, change] of countChanges(inserted, aged)) {
-      if (change === 0) continue;
-      const [row] = await this.db<{ events: number }[]>`
-        INSERT INTO federation_event_counts (node_id, events) VALUES (${node}, ${change})
-        ON CONFLICT (node_id) DO UPDATE SET events = federation_event_counts.events + excluded.events RETURNING events`;
-      const excess = row!.events - this.bounds.federationEventsPerNode;
+    const changes = countChanges(inserted, aged).filter(([, change]) => change !== 0);
+    if (changes.length === 0) return;
+    // One statement for every node's count, its rows taken in the order given.
+    const counted = await this.db<{ node_id: string; events: number }[]>`
+      INSERT INTO federation_event_counts (node_id, events)
+      SELECT node_id, change FROM unnest(${changes.map(([node]) => node)}::text[], ${changes.map(([, change]) => String(change))}::bigint[])
+        WITH ORDINALITY AS moved(node_id, change, position)
+      ORDER BY position
+      ON CONFLICT (node_id) DO UPDATE SET events = federation_event_counts.events + excluded.events
+      RETURNING node_id, events`;
+    for (const { node_id: node, events: count } of counted) {
+      const excess = count - this.bounds.federationEventsPerNode;
       if (excess > 0) {
         await this.db`DELETE FROM federation_events WHERE seq IN (SELECT seq FROM federation_events WHERE node_id = ${node} ORDER BY seq LIMIT ${excess})`;
         await this.uncount(node, excess);
