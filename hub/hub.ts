@@ -12,7 +12,9 @@ import { startEmbeddedBroker, type EmbeddedBroker } from "./broker/embedded-brok
 import { PublishBudget } from "./broker/publish-budget.ts";
 import { Decisions } from "./decisions/decisions.ts";
 import { loadFederationConfig } from "./federation/config-file.ts";
-import { LiveFederation } from "./federation/live.ts";
+import { runEngineWhileLocked } from "./federation/engine-lock.ts";
+import { FederationDuty } from "./federation/federation-duty.ts";
+import { FederationRolesView } from "./federation/roles-view.ts";
 import { Fleet } from "./nodes/fleet.ts";
 import { createHubApp } from "./http/app.ts";
 import { serveHttp } from "../lib/http-serve.ts";
@@ -47,8 +49,8 @@ export interface RunningHub {
   ingest: Ingest;
   /** Issues decisions (the HTTP API's, and a federation role's with its origin). */
   decisions: Decisions;
-  /** The federation roles at work on what the hub observes. */
-  federation: LiveFederation;
+  /** The federation roles at work on what the hub observes (on a shared registry, on one replica: federation.running). */
+  federation: FederationDuty;
   /** Work packages: submit and cancel. */
   work: WorkPackages;
   /** Places work packages on nodes and takes back expired leases. */
@@ -174,7 +176,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
 
   const decisions = await Decisions.load(context);
   // Rebuilt from the registry before any node message can reach it (ingest is wired below).
-  const federation = await LiveFederation.start({
+  const federation = new FederationDuty({
     decisions,
     alerts: context.alerts,
     store,
@@ -182,7 +184,12 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     clock: context.clock,
     log,
     configFile: settings.federationConfig,
+    hubId: settings.hubId,
   });
+  // TODO(leadership): on a shared registry, start and stop it under the replicas' leadership lock (engine-lock.ts is interim).
+  const engineLock = store.shared ? await runEngineWhileLocked(settings.databaseUrl, federation, log) : null;
+  if (!store.shared) await federation.start();
+  const federationRoles = new FederationRolesView({ duty: federation, store, configFile: settings.federationConfig, hubId: settings.hubId, clock: context.clock });
   alertOnFleetFreezes(decisions, alerts);
   const nodeHealthAlerts = new NodeHealthAlerts(alerts, fleet, context.clock);
   fleet.onEvent((event) => {
@@ -230,9 +237,9 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     ingestStats: () => ingest.stats(),
     fleetPolicy: () => decisions.policyInForce("fleet"),
     outstandingDecisions: (now, expiredSince) => store.decisions.outstanding(now, expiredSince),
-    roleDecisions: () => federation.counters().decisions,
-    roleConflicts: () => federation.counters().conflicts,
-    roleModes: () => Object.fromEntries(Object.entries(federation.roles()).map(([role, { mode }]) => [role, mode])),
+    roleDecisions: () => federation.running?.counters().decisions ?? {},
+    roleConflicts: () => federation.running?.counters().conflicts ?? 0,
+    roleModes: () => Object.fromEntries(Object.entries(federation.running?.roles() ?? {}).map(([role, { mode }]) => [role, mode])),
     mqttClients: () => embedded?.connectedClients() ?? null,
     workPackages: () => store.work.countByState(),
     clock: context.clock,
@@ -244,7 +251,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   const sweepTimer = setInterval(() => fleet.sweep(Date.now()), settings.sweepMs);
 
   const work = new WorkPackages(context, () => workScheduler.kick(), onWorkFinished);
-  const app = createHubApp(context, decisions, ingest, federation, work, workScheduler);
+  const app = createHubApp(context, decisions, ingest, federationRoles, work, workScheduler);
   const server = await serveHttp(app.fetch, settings.httpHost, settings.httpPort, tls ? { cert: tls.cert, key: tls.key } : undefined);
   const httpHost = settings.httpHost === "0.0.0.0" ? "127.0.0.1" : settings.httpHost;
   // One wording with TLS or without: scripts and tests wait for "HTTP API on HOST:PORT".
@@ -273,7 +280,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
       log(`TLS: serving the certificate from ${tls.certFile} (expires ${new Date(tls.expiresAt).toISOString()}) to new connections`);
     },
     async stop() {
-      federation.stop();
+      await (engineLock ?? federation).stop();
       await workScheduler.stop();
       nodeHealthAlerts.stop();
       alerts.stop();

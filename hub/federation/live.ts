@@ -16,7 +16,7 @@
 // the hub stopped.
 import type { Alerts } from "../alerts.ts";
 import type { Decisions } from "../decisions/decisions.ts";
-import type { HubStore, StoredDecision, StoreTransaction } from "../store/hub-store.ts";
+import type { CommittedCursor, HubStore, StoredDecision, StoreTransaction } from "../store/hub-store.ts";
 import type { FederationEvent } from "../../protocol/federation-events.ts";
 import { DEFAULT_FEDERATION_CONFIG, type FederationConfig, type RoleMode } from "./config.ts";
 import { FederationConfigWatcher } from "./config-file.ts";
@@ -59,6 +59,7 @@ export class LiveFederation {
   private stopped = false;
   /** Set once rebuilt: what comes before waits in the queue. */
   private rebuilt = false;
+  private rebuiltTo: CommittedCursor = "";
 
   /**
    * The engine rebuilt from what the registry kept, then at work: the
@@ -103,6 +104,8 @@ export class LiveFederation {
     this.engine.setConfig(this.effectiveConfig());
     const started = performance.now();
     const rebuilt = await rebuildEngine(this.engine, store, this.options.nodes(), clock(), (target) => this.options.decisions.policyInForce(target));
+    this.rebuiltTo = rebuilt.eventsCursor;
+    this.queue.unshift(...rebuilt.later);
     this.decided.push(...rebuilt.decisions.slice(0, KEPT_RECORDS).reverse());
     this.conflicts.push(...(await store.federationRoles.conflicts({ limit: KEPT_RECORDS })).reverse());
     log(`federation roles: ${this.describeModes()}${configFile ? ` (config ${configFile})` : " (built-in defaults)"}`);
@@ -110,6 +113,31 @@ export class LiveFederation {
       `federation engine rebuilt in ${Math.round(performance.now() - started)} ms: ${rebuilt.events} events since ${new Date(rebuilt.from).toISOString()}, ` +
         `${rebuilt.latches} latches, ${rebuilt.decisions.length} decision records`,
     );
+  }
+
+  /** Where the recorded events the engine was rebuilt from end, in committed order: a tail goes on from here. */
+  get eventsRebuiltTo(): CommittedCursor {
+    return this.rebuiltTo;
+  }
+
+  /**
+   * Takes up the modes kept in the registry as they are now: on a shared
+   * registry another replica's admin API sets them there (a mode the file
+   * changed since it was set stays the file's; the one who set it is told so
+   * by the file's mode in the roles it reads).
+   */
+  async takeUpKeptModes(): Promise<void> {
+    const kept = new Map<RoleName, RoleMode>();
+    for (const stored of await this.options.store.federationRoles.modes()) {
+      const role = ROLE_NAMES.find((name) => name === stored.role);
+      if (role && this.fileConfig.roles[role].mode === stored.fileMode) kept.set(role, stored.mode);
+    }
+    const same = kept.size === this.modesSet.size && [...kept].every(([role, mode]) => this.modesSet.get(role) === mode);
+    if (same || this.stopped) return;
+    this.modesSet.clear();
+    for (const [role, mode] of kept) this.modesSet.set(role, mode);
+    this.engine.setConfig(this.effectiveConfig());
+    this.options.log(`federation roles taken up from the registry: ${this.describeModes()}`);
   }
 
   /** Hands one recorded event to the engine: queued, run at the end of this event-loop turn. Cheap: called on ingest. */
@@ -208,6 +236,7 @@ export class LiveFederation {
 
   /** An operator overrode a decision: if a role made it, that role does not make it again for a while. */
   private overridden(overridden: StoredDecision, at: number): void {
+    if (this.stopped) return; // a replica's engine stopped (and started again later) leaves its listener behind
     const origin = overridden.origin;
     if (origin.kind !== "role" || !(ROLE_NAMES as readonly string[]).includes(origin.role)) return;
     const { type, target } = overridden.message;

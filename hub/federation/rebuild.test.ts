@@ -163,3 +163,19 @@ test("a registry from before latches were kept: a fleet freeze the Supervisor is
   expect(await decidedAfterRebuild(false)).toEqual(["FREEZE"]);
   await store.close();
 });
+
+test("events read with `at` after the rebuild's time (another replica's clock a little ahead) are not folded in but handed back, in order, for the engine to handle once rebuilt", async () => {
+  const T = 1_764_000_000_000;
+  const store = openSqliteStore(tempDir());
+  const health = (at: number): NodeFederationEvent => ({ type: "node_health", node: "pi-1", at, state: "healthy" });
+  await store.write(async (tx) => {
+    await tx.nodes.save(registeredNode("pi-1", T));
+    await tx.federationEvents.add([health(T), health(T + 2000), health(T + 1000), health(T + 3000)]);
+  });
+  const engine = new FederationEngine(CONFIG, { policyOf: new PolicyBook().policyOf });
+  const rebuilt = await rebuildEngine(engine, store, [], T + 1500);
+  expect(rebuilt.events).toBe(4);
+  expect(rebuilt.later.map((event) => event.at)).toEqual([T + 2000, T + 3000]);
+  expect((await store.federationEvents.committed({ limit: 10, after: rebuilt.eventsCursor })).events).toEqual([]); // the cursor is past them
+  await store.close();
+});

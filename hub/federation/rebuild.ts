@@ -1,6 +1,8 @@
 // A restarted hub's federation engine goes on where the one before stopped,
 // rebuilt before it sees anything new: its windows from the federation
-// events the hub recorded (the longest window the config reads, at most
+// events the hub (or every replica of a shared registry) recorded, read in
+// committed order so a tail of them goes on exactly where the rebuild ended
+// (event-tail.ts) (the longest window the config reads, at most
 // REBUILD_WINDOW_MAX_MS before now), each node's health as it stood when
 // that window starts, and what the hub kept of the engine (each rule's
 // latch, the role decision records and conflicts, the operators' OVERRIDEs
@@ -11,7 +13,7 @@
 // back from the audit trail, so the Supervisor still lifts it.
 import { modeAt, type KernelPolicy } from "../../kernel/policy.ts";
 import type { HealthTransition } from "../nodes/node-model.ts";
-import type { HubStore, StoredDecision, StoredLatch } from "../store/hub-store.ts";
+import type { CommittedCursor, HubStore, NodeFederationEvent, StoredDecision, StoredLatch } from "../store/hub-store.ts";
 import { FEDERATION_ROLE_RECORDS_KEPT } from "../store/hub-store.ts";
 import type { EngineRestore, FederationEngine } from "./engine.ts";
 import { retentionOf } from "./fleet-state.ts";
@@ -41,6 +43,14 @@ export interface Rebuilt {
   /** The start of the window folded in (ms). */
   from: number;
   events: number;
+  /** Where the events read end, in committed order: a tail of the registry's events goes on from here (event-tail.ts). */
+  eventsCursor: CommittedCursor;
+  /**
+   * Events read with `at` after `now`, not folded: the engine handles them
+   * once rebuilt. Only another replica's (its clock a little ahead) on a
+   * shared registry; the cursor is past them.
+   */
+  later: NodeFederationEvent[];
   latches: number;
   /** The role decision records and conflicts kept, newest first (the API's lists start with them). */
   decisions: KeptDecision[];
@@ -65,12 +75,15 @@ export async function rebuildEngine(engine: FederationEngine, store: HubStore, n
     if (state) engine.fold({ type: "node_health", node: node.nodeId, at: from, state });
   }
   let events = 0;
-  for (let afterSeq: number | undefined; ; ) {
-    const page = await store.federationEvents.list({ from, to: undefined, afterSeq, limit: PAGE });
-    for (const { event } of page) if (event.at <= now) engine.fold(event);
-    events += page.length;
-    if (page.length < PAGE) break;
-    afterSeq = page.at(-1)!.seq;
+  let eventsCursor: CommittedCursor | undefined;
+  const later: NodeFederationEvent[] = [];
+  for (;;) {
+    const page = await store.federationEvents.committed({ from, after: eventsCursor, limit: PAGE });
+    for (const { event } of page.events) if (event.at <= now) engine.fold(event);
+    else later.push(event);
+    events += page.events.length;
+    eventsCursor = page.cursor;
+    if (page.events.length < PAGE) break;
   }
 
   const [latches, decisions, conflicts, overrides] = await Promise.all([
@@ -85,7 +98,7 @@ export async function rebuildEngine(engine: FederationEngine, store: HubStore, n
     if (derived) latches.push(derived);
   }
   engine.restore({ latches, decisions: [...decisions].reverse(), conflicts: [...conflicts].reverse(), overrides, now });
-  return { from, events, latches: latches.length, decisions, conflicts };
+  return { from, events, eventsCursor, later, latches: latches.length, decisions, conflicts };
 }
 
 const FLEET_FREEZE_LATCH = "supervisor/fleet_freeze";

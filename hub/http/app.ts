@@ -7,7 +7,7 @@
 // parse, call the domain, shape JSON.
 import { Hono } from "hono";
 import type { Decisions } from "../decisions/decisions.ts";
-import type { LiveFederation } from "../federation/live.ts";
+import type { FederationRolesView } from "../federation/roles-view.ts";
 import type { HubContext } from "../hub-context.ts";
 import type { Ingest } from "../ingest/ingest.ts";
 import type { WorkPackages } from "../work/work-packages.ts";
@@ -35,7 +35,7 @@ import { LiveFeed } from "./live-feed.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { workRoutes } from "./routes/work.ts";
 
-export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Ingest, federation: LiveFederation, work: WorkPackages, workScheduler: WorkScheduler): Hono {
+export function createHubApp(hub: HubContext, decisions: Decisions, ingest: Ingest, federation: FederationRolesView, work: WorkPackages, workScheduler: WorkScheduler): Hono {
   const app = new Hono();
   const limits = hubRateLimits(hub);
   const verifier = new BearerVerifier(hub.store, hub.identity.adminTokenVerifier, hub.clock);

@@ -363,9 +363,40 @@ export interface FederationEventQuery {
   node?: string;
 }
 
+/**
+ * A place in the committed order of the events (FederationEventReads.committed),
+ * opaque: only the store that gave it reads it.
+ */
+export type CommittedCursor = string;
+
+export interface CommittedEventsQuery {
+  limit: number;
+  /** Only events after this place (the cursor of the read before); none: from the oldest kept. */
+  after?: CommittedCursor;
+  /** Only events with `at` at or after this. */
+  from?: number;
+}
+
+export interface CommittedEvents {
+  events: StoredFederationEvent[];
+  /** Where the next read goes on from: past every event read (and past what was skipped as older than `from`). */
+  cursor: CommittedCursor;
+}
+
 export interface FederationEventReads {
   /** Events in the order they were added (observed), oldest first, as the query narrows them; at most `limit`. */
   list(query: FederationEventQuery): Promise<StoredFederationEvent[]>;
+  /**
+   * The events committed after `after`, in an order in which nothing can
+   * commit behind the cursor: read again from the returned cursor, each
+   * event is read once, none skipped, whichever transaction (or hub
+   * replica) wrote it and whenever it committed. What the federation engine
+   * of a shared registry is fed from (hub/federation/event-tail.ts). SQLite
+   * commits one writer's transactions in seq order: seq order. PostgreSQL
+   * takes seq at insert, not at commit: the order of the writing
+   * transaction's id, read only below the oldest transaction still running.
+   */
+  committed(query: CommittedEventsQuery): Promise<CommittedEvents>;
 }
 
 export interface FederationEventWrites extends FederationEventReads {

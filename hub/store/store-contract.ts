@@ -355,6 +355,27 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       expect(await all(await reopen())).toEqual(everything);
     });
 
+    test("committed(): every event once, in pages from the cursor, from a time on; a read to the end goes on past what was older", async () => {
+      const { store } = await open();
+      await store.write((tx) => tx.nodes.save(node("pi-1")));
+      await store.write((tx) => tx.federationEvents.add([healthEvent("pi-1", NOW), portfolioEvent("pi-1", NOW + 1), closeEvent("pi-1", NOW + 2)]));
+      const firstPage = await store.federationEvents.committed({ limit: 2 });
+      expect(atOf(firstPage.events)).toEqual([NOW, NOW + 1]);
+      const rest = await store.federationEvents.committed({ limit: 2, after: firstPage.cursor });
+      expect(atOf(rest.events)).toEqual([NOW + 2]);
+      expect((await store.federationEvents.committed({ limit: 2, after: rest.cursor })).events).toEqual([]);
+      await store.write((tx) => tx.federationEvents.add([healthEvent("pi-1", NOW + 3)]));
+      expect(atOf((await store.federationEvents.committed({ limit: 2, after: rest.cursor })).events)).toEqual([NOW + 3]);
+
+      // From a time on (a rebuild's window): the older events are skipped, and the cursor goes past them too.
+      const recent = await store.federationEvents.committed({ limit: 10, from: NOW + 2 });
+      expect(atOf(recent.events)).toEqual([NOW + 2, NOW + 3]);
+      expect((await store.federationEvents.committed({ limit: 10, after: recent.cursor })).events).toEqual([]);
+      const none = await store.federationEvents.committed({ limit: 10, from: NOW + HOUR });
+      expect(none.events).toEqual([]);
+      expect((await store.federationEvents.committed({ limit: 10, after: none.cursor })).events).toEqual([]);
+    });
+
     test("each node keeps its newest events up to the bound, also written a batch at a time or in one batch past it", async () => {
       const store = (await open({ ...DEFAULT_STORE_BOUNDS, federationEventsPerNode: 50 })).store;
       await store.write(async (tx) => {

@@ -7,12 +7,14 @@
 // roles at work (mode, last evaluation and decision), the engine's counters
 // and the latest decisions (issued and advisory) and conflicts; PUT
 // /roles/:name {mode} sets a role's mode, kept in the registry (a 200 means
-// it survives a restart).
+// it survives a restart). On a replica of a shared registry that does not run
+// the engine, both answer from the registry (roles-view.ts) and
+// engine_replica names the replica that runs it.
 import { Hono } from "hono";
 import { z } from "zod";
 import { jsonBody } from "../../../lib/http-errors.ts";
 import { ROLE_MODES } from "../../federation/config.ts";
-import type { LiveFederation } from "../../federation/live.ts";
+import type { FederationRolesView } from "../../federation/roles-view.ts";
 import { ROLE_NAMES } from "../../federation/role.ts";
 import { DomainError, invalidInput } from "../../errors.ts";
 import type { HubContext } from "../../hub-context.ts";
@@ -22,12 +24,13 @@ import { parseQuery } from "../request.ts";
 
 const RoleModeRequest = z.strictObject({ mode: z.enum(ROLE_MODES) });
 
-export function federationRoutes(hub: HubContext, access: ApiAccess, federation: LiveFederation): Hono {
+export function federationRoutes(hub: HubContext, access: ApiAccess, federation: FederationRolesView): Hono {
   const routes = new Hono();
 
-  routes.get("/roles", access.reader, (c) => {
+  routes.get("/roles", access.reader, async (c) => {
     const q = parseQuery(RoleRecordsQuery, c);
-    return c.json({ roles: federation.roles(), counters: federation.counters(), ...federation.recent(q.limit) });
+    const [roles, recent, engineReplica] = await Promise.all([federation.roles(), federation.recent(q.limit), federation.engineReplica()]);
+    return c.json({ roles, counters: federation.counters(), ...recent, engine_replica: engineReplica });
   });
 
   routes.put("/roles/:name", access.admin, async (c) => {
@@ -37,7 +40,7 @@ export function federationRoutes(hub: HubContext, access: ApiAccess, federation:
     const parsed = RoleModeRequest.safeParse(await jsonBody(c));
     if (!parsed.success) throw invalidInput(parsed.error.issues);
     await federation.setMode(role, parsed.data.mode);
-    return c.json({ role, ...federation.roles()[role] });
+    return c.json({ role, ...(await federation.roles())[role] });
   });
 
   routes.get("/events", access.reader, async (c) => {

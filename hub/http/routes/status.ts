@@ -5,7 +5,7 @@
 // roles (name -> enabled), total_decisions and last_update, and each role's
 // mode, last evaluation and last decision).
 import { Hono } from "hono";
-import type { LiveFederation } from "../../federation/live.ts";
+import type { FederationRolesView } from "../../federation/roles-view.ts";
 import type { HubContext } from "../../hub-context.ts";
 import type { ApiAccess } from "../admin-auth.ts";
 import type { Ingest } from "../../ingest/ingest.ts";
@@ -15,7 +15,7 @@ import { caughtUpWithReplicas } from "../caught-up.ts";
 const bunVersion = (globalThis as { Bun?: { version: string } }).Bun?.version;
 const RUNTIME = bunVersion ? `bun ${bunVersion}` : `node ${process.version}`;
 
-export function statusRoutes(hub: HubContext, ingest: Ingest, access: ApiAccess, federation: LiveFederation): Hono {
+export function statusRoutes(hub: HubContext, ingest: Ingest, access: ApiAccess, federation: FederationRolesView): Hono {
   const routes = new Hono();
   const uptimeS = () => Math.round((hub.clock() - hub.startedAt) / 1000);
 
@@ -30,12 +30,13 @@ export function statusRoutes(hub: HubContext, ingest: Ingest, access: ApiAccess,
 
   // Its node counts come from memory: on a shared registry they wait to have heard the other replicas.
   routes.get("/api/federation/status", access.reader, caughtUpWithReplicas(hub), async (c) => {
-    const [removed, decisions, [latest]] = await Promise.all([
+    const [removed, decisions, [latest], roles, engineReplica] = await Promise.all([
       hub.store.tombstones.count(),
       hub.store.decisions.count(),
       hub.store.decisions.list({ limit: 1 }),
+      federation.roles(),
+      federation.engineReplica(),
     ]);
-    const roles = federation.roles();
     return c.json({
       nodes: { total: hub.fleet.size, by_health: hub.fleet.countsByHealth(), removed },
       decisions: { total: decisions },
@@ -48,6 +49,8 @@ export function statusRoutes(hub: HubContext, ingest: Ingest, access: ApiAccess,
       roles: Object.fromEntries(Object.entries(roles).map(([name, role]) => [name, role.enabled])),
       // Each role's mode (active, advisory, off), when it last evaluated and its last decision (issued or advisory).
       role_status: Object.fromEntries(Object.entries(roles).map(([name, { mode, last_evaluation, last_decision }]) => [name, { mode, last_evaluation, last_decision }])),
+      // The replica whose engine runs the roles (this one on a single hub).
+      engine_replica: engineReplica,
       total_decisions: decisions,
       last_update: latest ? new Date(latest.message.issuedAt).toISOString() : null,
     });

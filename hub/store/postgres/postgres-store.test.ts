@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import { freePort } from "../../../test/helpers.ts";
 import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "../../../test/support/postgres.ts";
+import { registeredNode } from "../../../test/fixtures/node-record.ts";
+import { eventually } from "../../../test/support/hub-harness.ts";
 import { describeStoreContract } from "../store-contract.ts";
 import { openPostgresStore } from "./postgres-store.ts";
 import { migratePostgres } from "./schema.ts";
@@ -38,6 +40,84 @@ if (unavailable) {
       );
       expect(failure.message).toStartWith("the PostgreSQL registry (EDGEFED_DATABASE_URL) did not open: connect ECONNREFUSED 127.0.0.1:");
       expect(failure.message).not.toContain("s3cret-db-pw");
+    });
+  });
+
+  describe("PostgreSQL store: federation events in committed order", () => {
+    test("an event whose seq is lower but whose transaction commits after a higher one's is still read, once (seq > last would skip it)", async () => {
+      const store = await openPostgresStore(await server.freshRegistryUrl());
+      // Two nodes: one node's events of two transactions take turns on its event count's row.
+      const event = (node: string, at: number) => ({ type: "node_health" as const, node, at, state: "healthy" as const });
+      try {
+        await store.write(async (tx) => {
+          await tx.nodes.save(registeredNode("pi-1", NOW));
+          await tx.nodes.save(registeredNode("pi-2", NOW));
+        });
+        let commitSlow!: () => void;
+        const slowMayCommit = new Promise<void>((resolve) => (commitSlow = resolve));
+        let slowAdded!: () => void;
+        const slowHasAdded = new Promise<void>((resolve) => (slowAdded = resolve));
+        // The slow transaction takes its seq first and commits last (PostgreSQL lets a transaction wait on anything).
+        const slow = store.write(async (tx) => {
+          await tx.federationEvents.add([event("pi-1", NOW)]);
+          slowAdded();
+          await slowMayCommit;
+        });
+        await slowHasAdded;
+        await store.write((tx) => tx.federationEvents.add([event("pi-2", NOW + 1)]));
+        const [fast] = await store.federationEvents.list({ limit: 10 });
+        expect(fast!.event.at).toBe(NOW + 1); // only the fast one has committed
+
+        const whileSlowRuns = await store.federationEvents.committed({ limit: 10 });
+        expect(whileSlowRuns.events).toEqual([]); // held back behind the transaction still running
+        commitSlow();
+        await slow;
+        const bySeq = await store.federationEvents.list({ limit: 10, afterSeq: fast!.seq });
+        expect(bySeq).toEqual([]); // what a seq cursor would have read next: the lower seq is lost to it
+        const afterCommit = await store.federationEvents.committed({ limit: 10, after: whileSlowRuns.cursor });
+        expect(afterCommit.events.map((e) => e.event.at)).toEqual([NOW, NOW + 1]);
+        expect(afterCommit.events[0]!.seq).toBeLessThan(fast!.seq);
+        expect((await store.federationEvents.committed({ limit: 10, after: afterCommit.cursor })).events).toEqual([]);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+
+  describe("PostgreSQL store: federation events from several replicas at once", () => {
+    test("two writers adding events of the same nodes in opposite orders wait for each other and both commit (no deadlock on the nodes' counts)", async () => {
+      const url = await server.freshRegistryUrl();
+      const [first, second] = [await openPostgresStore(url), await openPostgresStore(url)];
+      const watcher = postgres(url, { onnotice: () => {} });
+      const event = (node: string, at: number) => ({ type: "node_health" as const, node, at, state: "healthy" as const });
+      try {
+        await first.write(async (tx) => {
+          await tx.nodes.save(registeredNode("pi-a", NOW));
+          await tx.nodes.save(registeredNode("pi-b", NOW));
+        });
+        let firstHasA!: () => void;
+        const aTaken = new Promise<void>((resolve) => (firstHasA = resolve));
+        let secondWaits!: () => void;
+        const secondWaiting = new Promise<void>((resolve) => (secondWaits = resolve));
+        // First: pi-a's count, then (once the second waits) pi-b's. Second: pi-b's events before pi-a's.
+        const one = first.write(async (tx) => {
+          await tx.federationEvents.add([event("pi-a", NOW)]);
+          firstHasA();
+          await secondWaiting;
+          await tx.federationEvents.add([event("pi-b", NOW + 1)]);
+        });
+        await aTaken;
+        const two = second.write((tx) => tx.federationEvents.add([event("pi-b", NOW + 2), event("pi-a", NOW + 3)]));
+        const waiting = async () => (await watcher`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`)[0]!.n > 0;
+        await eventually(waiting, 10_000, "the second writer waiting on pi-a's count");
+        secondWaits();
+        await Promise.all([one, two]);
+        expect((await first.federationEvents.list({ limit: 10 })).map((e) => e.event.at).sort()).toEqual([NOW, NOW + 1, NOW + 2, NOW + 3]);
+      } finally {
+        await watcher.end();
+        await first.close();
+        await second.close();
+      }
     });
   });
 

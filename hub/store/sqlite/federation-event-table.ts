@@ -8,6 +8,8 @@
 // without walking the node's events.
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import {
+  type CommittedEvents,
+  type CommittedEventsQuery,
   DEFAULT_STORE_BOUNDS,
   type FederationEventQuery,
   type FederationEventWrites,
@@ -27,6 +29,7 @@ export class SqliteFederationEventTable implements FederationEventWrites {
   private readonly selectRange;
   private readonly selectOpen;
   private readonly firstSeq;
+  private readonly lastSeq;
 
   constructor(
     db: SqliteDatabase,
@@ -54,6 +57,7 @@ export class SqliteFederationEventTable implements FederationEventWrites {
     this.selectOpen = db.prepare(`${columns} AND +at >= $from ORDER BY seq LIMIT $limit`);
     // On the time index (covering: at and seq): left to itself, SQLite walks seq from the start of the table for min(seq).
     this.firstSeq = db.prepare("SELECT min(seq) AS seq FROM federation_events INDEXED BY federation_events_at WHERE at >= ?");
+    this.lastSeq = db.prepare("SELECT max(seq) AS seq FROM federation_events");
   }
 
   async add(events: readonly NodeFederationEvent[]): Promise<void> {
@@ -92,5 +96,14 @@ export class SqliteFederationEventTable implements FederationEventWrites {
       rows = this.selectOpen.all(params);
     }
     return rows.map(storedEventOf);
+  }
+
+  /** One writer commits in seq order: the committed order is seq order, and the cursor a seq. */
+  async committed(query: CommittedEventsQuery): Promise<CommittedEvents> {
+    const afterSeq = query.after === undefined ? undefined : Number(query.after);
+    const events = await this.list({ limit: query.limit, afterSeq, from: query.from });
+    // A short page read to the end: the next read starts past it (past what was older than `from` too).
+    const end = events.length < query.limit ? (this.lastSeq.get<{ seq: number | null }>()?.seq ?? 0) : 0;
+    return { events, cursor: String(Math.max(end, events.at(-1)?.seq ?? afterSeq ?? 0)) };
   }
 }
