@@ -31,6 +31,7 @@ import { writeMosquittoTlsListener } from "./tls/mosquitto-listener.ts";
 import { WorkPackages } from "./work/work-packages.ts";
 import type { OnWorkFinished } from "./work/work-finished.ts";
 import { WorkScheduler } from "./work/work-scheduler.ts";
+import { LEADER_DUTIES, startLeadership } from "./replicas/leadership.ts";
 import { ClientCertificateIssuer } from "./tls/client-certificates.ts";
 import { storedCaChange } from "./tls/ca-change.ts";
 
@@ -75,6 +76,8 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   announceTransport(settings, log);
   const metrics = new HubMetrics({ perNode: settings.metricsPerNode, hubId: settings.hubId });
   const store = timedStore(await openHubStore(settings), (seconds) => metrics.registryCommit(seconds));
+  // Before anything that runs a leader's duty: a second process with this EDGEFED_HUB_ID is refused here.
+  const leadership = await startLeadership({ shared: store.shared, databaseUrl: settings.databaseUrl, replicaId: settings.hubId }, log);
   const identity = await loadHubIdentity(store, settings.dataDir, { adminToken: settings.adminToken, watchToken: settings.watchToken, metricsToken: settings.metricsToken }, log);
   const heartbeatMs = settings.heartbeatS * 1000;
   const fleet = await Fleet.load(store, {
@@ -83,7 +86,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     degradedLoad: settings.degradedLoad,
     listeningSince: startedAt,
   });
-  const { alerts, webhook } = await openAlerts(settings, store, identity.keys.publicKey, log);
+  const { alerts, webhook } = await openAlerts(settings, store, identity.keys.publicKey, leadership, log);
   // Set once ingest exists, before any node message can reach it.
   let handleNodeMessage: NodeMessageHandler = () => Promise.reject(new Error("the hub is still starting"));
 
@@ -147,6 +150,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     broker,
     alerts,
     metrics,
+    leadership,
     nodeLocks: new KeyedLock(),
     brokerUrlFor(requestHost) {
       if (settings.publicMqttUrl) return settings.publicMqttUrl;
@@ -184,7 +188,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     nodeHealthAlerts.observe(event);
     federation.observe(event);
   });
-  const pendingDecisionAlerts = await PendingDecisionAlerts.start({ store, alerts, limitMs: settings.decisionPendingAlertS * 1000, clock: context.clock, log });
+  const pendingDecisionAlerts = await PendingDecisionAlerts.start({ store, alerts, limitMs: settings.decisionPendingAlertS * 1000, leads: () => leadership.leads(), clock: context.clock, log });
   // A finished package of a RESEARCH_TASK is its node's ack of the decision.
   const onWorkFinished: OnWorkFinished = (tx, pkg, at) => decisions.acknowledgeFromWork(tx, pkg, at);
   const workScheduler = await WorkScheduler.start(context, settings.sweepMs, onWorkFinished);
@@ -229,13 +233,16 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     roleModes: () => Object.fromEntries(Object.entries(federation.roles()).map(([role, { mode }]) => [role, mode])),
     mqttClients: () => embedded?.connectedClients() ?? null,
     workPackages: () => store.work.countByState(),
+    leaderDuties: () => ({ all: LEADER_DUTIES, led: leadership.duties() }),
     clock: context.clock,
   });
 
   const flushAndReport = () =>
     fleet.flush().catch((error) => log(`writing live node state failed (kept for the next flush): ${(error as Error).message}`));
   const flushTimer = setInterval(flushAndReport, settings.flushMs);
-  const sweepTimer = setInterval(() => fleet.sweep(Date.now()), settings.sweepMs);
+  const sweepTimer = setInterval(() => {
+    if (leadership.leads()) fleet.sweep(Date.now());
+  }, settings.sweepMs);
 
   const work = new WorkPackages(context, () => workScheduler.kick(), onWorkFinished);
   const app = createHubApp(context, decisions, ingest, federation, work, workScheduler);
@@ -281,6 +288,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
       await pendingDecisionAlerts.stop();
       await alerts.settled();
       await webhook?.stop(); // the post in flight finishes and is recorded
+      await leadership.stop(); // after the duties: the next leader starts where this one left off
       await store.close();
       log("stopped");
     },

@@ -67,6 +67,15 @@ export class SoleLeadership implements Leadership {
   async stop(): Promise<void> {}
 }
 
+/** The hub's leadership: advisory locks on a registry replicas share (PostgreSQL), the sole hub's otherwise. */
+export async function startLeadership(
+  registry: { shared: boolean; databaseUrl: string; replicaId: string },
+  log: (line: string) => void,
+): Promise<Leadership> {
+  if (!registry.shared) return new SoleLeadership();
+  return AdvisoryLockLeadership.start({ databaseUrl: registry.databaseUrl, replicaId: registry.replicaId, log });
+}
+
 export interface AdvisoryLockLeadershipOptions {
   databaseUrl: string;
   /** This replica's id (EDGEFED_HUB_ID): its own lock is taken on the lock connection. */

@@ -1,0 +1,114 @@
+// The work only one hub replica may do (issue 16), with three in-process
+// replicas on a real Mosquitto (dynamic security, shared subscriptions) and
+// one PostgreSQL registry: one replica leads (/health, /metrics say which);
+// stopping it hands the duties to another within seconds; the webhook's
+// outbox, shared by all, is posted by the leader only, each alert once across
+// a handover.
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import type { WebhookPost } from "../hub/alerting/webhook-sender.ts";
+import { LEADER_DUTIES } from "../hub/replicas/leadership.ts";
+import { removeTempDirs } from "./helpers.ts";
+import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
+import { startMosquitto, type RunningMosquitto } from "./support/mosquitto.ts";
+import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "./support/postgres.ts";
+import { parsePrometheusText, sampleValue } from "./support/prometheus-text.ts";
+import { startWebhookSink, type WebhookSink } from "./support/webhook-sink.ts";
+
+/** A handover: the server frees the lock at once, the others try every second. */
+const HANDOVER_BOUND_MS = 10_000;
+/** A webhook post's timeout here; a new leader waits it (and a margin) before posting. */
+const WEBHOOK_TIMEOUT_MS = 2000;
+const unavailable = postgresUnavailable();
+
+if (unavailable) {
+  describe.skip(`replica leadership (${unavailable})`, () => test("leadership", () => {}));
+} else {
+  let postgres: RunningPostgres;
+  let mosquitto: RunningMosquitto;
+  const running: { stop(): Promise<void> }[] = [];
+
+  beforeAll(async () => {
+    [postgres, mosquitto] = await Promise.all([startPostgres(), startMosquitto({ dynsec: true })]);
+  }, POSTGRES_START_BOUND_MS);
+  afterEach(async () => {
+    for (const thing of running.splice(0).reverse()) await thing.stop().catch(() => {});
+  });
+  afterAll(async () => {
+    await mosquitto?.stop();
+    await postgres?.stop();
+    removeTempDirs();
+  });
+
+  /** Three replicas on a fresh registry; ids unique to the test (Mosquitto keeps sessions between tests). */
+  async function replicas(prefix: string, env: Record<string, string> = {}): Promise<TestHub[]> {
+    const url = await postgres.freshRegistryUrl();
+    const hubs: TestHub[] = [];
+    for (const id of ["a", "b", "c"]) {
+      const hub = await startTestHub({ mosquitto, env: { EDGEFED_DATABASE_URL: url, EDGEFED_HUB_ID: `${prefix}-${id}`, EDGEFED_SHARED_SUBSCRIPTIONS: "1", ...env } });
+      running.push(hub);
+      hubs.push(hub);
+    }
+    return hubs;
+  }
+
+  const leads = async (hub: TestHub): Promise<string[]> => ((await (await hub.fetch("/health")).json()) as { leads: string[] }).leads;
+
+  /** The one replica of `hubs` that leads, once exactly one does. */
+  async function theLeader(hubs: TestHub[]): Promise<TestHub> {
+    return eventually(
+      async () => {
+        const leading = [];
+        for (const hub of hubs) if ((await leads(hub)).length > 0) leading.push(hub);
+        return leading.length === 1 ? leading[0] : undefined;
+      },
+      HANDOVER_BOUND_MS,
+      "exactly one replica leading",
+    );
+  }
+
+  async function stopReplica(hubs: TestHub[], hub: TestHub): Promise<TestHub[]> {
+    await hub.stop();
+    running.splice(running.indexOf(hub), 1);
+    return hubs.filter((other) => other !== hub);
+  }
+
+  describe("replica leadership", () => {
+    test("one of three replicas runs every leader's duty (/health, /metrics); stopping it hands them to another within seconds", async () => {
+      const hubs = await replicas("lead");
+      const leader = await theLeader(hubs);
+      expect(await leads(leader)).toEqual([...LEADER_DUTIES]);
+      for (const hub of hubs) {
+        const metrics = parsePrometheusText(await (await hub.fetch("/metrics", { headers: { authorization: `Bearer ${hub.adminToken}` } })).text());
+        for (const duty of LEADER_DUTIES) expect(sampleValue(metrics, "edgefed_replica_leader", { duty })).toBe(hub === leader ? 1 : 0);
+      }
+      const rest = await stopReplica(hubs, leader);
+      const next = await theLeader(rest);
+      expect(await leads(next)).toEqual([...LEADER_DUTIES]);
+    }, 4 * HANDOVER_BOUND_MS);
+
+    test("the shared webhook outbox is posted by the leader only: each alert once, across a handover", async () => {
+      const sink = startWebhookSink();
+      running.push(sink);
+      let hubs = await replicas("hook", { EDGEFED_ALERT_WEBHOOK_URL: sink.url, EDGEFED_ALERT_WEBHOOK_RETRY_MS: "50", EDGEFED_ALERT_WEBHOOK_TIMEOUT_MS: String(WEBHOOK_TIMEOUT_MS) });
+      const raise = (hub: TestHub, subject: string) => hub.hub.context.alerts.raise({ severity: "high", kind: "node_offline", subject, message: `${subject} is offline`, at: Date.now() });
+      const leader = await theLeader(hubs);
+      const others = hubs.filter((hub) => hub !== leader);
+      sink.delayMs = 800; // each post stays in flight a while
+      const first = await raise(leader, "pi-first");
+      await eventually(() => sink.requests.some((request) => request.post.seq === first.seq), HANDOVER_BOUND_MS, "the leader posting the first alert");
+      // Queued on another replica while the first post is in flight: that replica must not post the outbox itself.
+      const second = await raise(others[0]!, "pi-second");
+      hubs = await stopReplica(hubs, leader); // lets its post in flight finish and be recorded, then gives the lock up
+      const next = await theLeader(hubs);
+      const third = await raise(next, "pi-third");
+
+      const seqs = [first.seq, second.seq, third.seq];
+      expect(new Set(seqs).size).toBe(3);
+      await eventually(() => seqs.every((seq) => sink.delivered().some((post) => post.seq === seq)), 3 * HANDOVER_BOUND_MS, "all three alerts posted");
+      await eventually(async () => (await next.hub.context.store.alerts.outbox(10)).length === 0, HANDOVER_BOUND_MS, "the outbox empty");
+      const postsOf = (seq: number): WebhookPost[] => sink.requests.filter((request) => request.post.seq === seq).map((request) => request.post);
+      expect(seqs.map((seq) => postsOf(seq).length)).toEqual([1, 1, 1]);
+      expect(postsOf(second.seq)[0]).toMatchObject({ subject: "pi-second", dedup_key: "node_offline:pi-second" });
+    }, 6 * HANDOVER_BOUND_MS);
+  });
+}
