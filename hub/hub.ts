@@ -19,7 +19,7 @@ import { serveHttp } from "../lib/http-serve.ts";
 import type { HubContext } from "./hub-context.ts";
 import { loadHubIdentity } from "./identity/hub-identity.ts";
 import { ingestThenCommit, nodeToCommitBeforeAck, type NodeMessageHandler } from "./mqtt/commit-before-ack.ts";
-import { HubMqtt } from "./mqtt/hub-mqtt.ts";
+import { HubMqtt, type HubMqttOptions } from "./mqtt/hub-mqtt.ts";
 import { Ingest } from "./ingest/ingest.ts";
 import { KeyedLock } from "../lib/keyed-lock.ts";
 import { HubMetrics } from "./metrics/hub-metrics.ts";
@@ -31,7 +31,8 @@ import { writeMosquittoTlsListener } from "./tls/mosquitto-listener.ts";
 import { WorkPackages } from "./work/work-packages.ts";
 import type { OnWorkFinished } from "./work/work-finished.ts";
 import { WorkScheduler } from "./work/work-scheduler.ts";
-import { LEADER_DUTIES, startLeadership } from "./replicas/leadership.ts";
+import { AdvisoryLockLeadership, LEADER_DUTIES, startLeadership } from "./replicas/leadership.ts";
+import { GoneReplicaSessions, takeoverSession } from "./replicas/session-takeover.ts";
 import { ClientCertificateIssuer } from "./tls/client-certificates.ts";
 import { storedCaChange } from "./tls/ca-change.ts";
 
@@ -211,7 +212,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     settings.mqttUrl ? publishBudget : null,
   );
   handleNodeMessage = ingestThenCommit(ingest, fleet, (kind, sentAt) => metrics.ingestCommitted(kind, sentAt, Date.now()));
-  mqtt = new HubMqtt({
+  const mqttOptions: HubMqttOptions = {
     ...mqttCredentials,
     clientId: hubClientId("ingest", settings.hubId),
     sharedSubscriptions: settings.sharedSubscriptions,
@@ -221,8 +222,10 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     ca: tls?.ca,
     clientCertificate: await hubClientCertificate(mqttCredentials.username),
     loopbackBroker: embedded !== null,
-  });
+  };
+  mqtt = new HubMqtt(mqttOptions);
   await mqtt.waitConnected(BROKER_CONNECT_TIMEOUT_MS);
+  const goneReplicas = settings.sharedSubscriptions && leadership instanceof AdvisoryLockLeadership ? new GoneReplicaSessions({ leadership, resume: takeoverSession(mqttOptions), log }) : null;
   metrics.readFrom({
     nodes: () => fleet.all(),
     ingestStats: () => ingest.stats(),
@@ -281,7 +284,9 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
       clearInterval(flushTimer);
       clearInterval(sweepTimer);
       await server.stop();
-      await mqtt!.close();
+      await goneReplicas?.stop();
+      // With replicas, this one's share goes to the others at once (nothing left queued for it).
+      await (settings.sharedSubscriptions ? mqtt!.leaveSharedGroup() : mqtt!.close());
       await broker.close();
       if (embedded) await embedded.close();
       await flushAndReport(); // behind the writes already queued (acks)

@@ -3,12 +3,19 @@
 // one PostgreSQL registry: one replica leads (/health, /metrics say which);
 // stopping it hands the duties to another within seconds; the webhook's
 // outbox, shared by all, is posted by the leader only, each alert once across
-// a handover.
+// a handover. A replica that died leaves its broker session queueing its
+// share of node messages: the leader applies them and ends that session.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import mqtt from "mqtt";
 import type { WebhookPost } from "../hub/alerting/webhook-sender.ts";
-import { LEADER_DUTIES } from "../hub/replicas/leadership.ts";
+import { hubClientId } from "../hub/broker/broker-access.ts";
+import { createEnrollmentToken } from "../hub/identity/enrollment-tokens.ts";
+import { SHARED_INGEST_FILTERS } from "../hub/mqtt/hub-mqtt.ts";
+import { AdvisoryLockLeadership, LEADER_DUTIES } from "../hub/replicas/leadership.ts";
+import { TAKEOVER_EVERY_MS } from "../hub/replicas/session-takeover.ts";
+import { nodeTopic } from "../protocol/topics.ts";
 import { removeTempDirs } from "./helpers.ts";
-import { eventually, startTestHub, type TestHub } from "./support/hub-harness.ts";
+import { eventually, newNode, registerBody, startTestHub, type TestHub } from "./support/hub-harness.ts";
 import { startMosquitto, type RunningMosquitto } from "./support/mosquitto.ts";
 import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "./support/postgres.ts";
 import { parsePrometheusText, sampleValue } from "./support/prometheus-text.ts";
@@ -66,6 +73,36 @@ if (unavailable) {
     );
   }
 
+  /** A model report (QoS 1, each one stored), of a model of its own (a model's reports arriving out of order count as redeliveries). */
+  const modelReport = (n: number) =>
+    JSON.stringify({ model_name: `m-${n}`, sharpe_ratio: 1, win_rate: 0.5, profit_factor: 1.4, total_trades: n, days_since_training: 1, ts: Date.now() + n });
+
+  /**
+   * What a replica killed with -9 leaves: its id on record with its lock
+   * taken, and a broker session in the hubs' shared group that lives on,
+   * its connection dropped without a DISCONNECT. `die()` frees the lock as
+   * the server does when the process goes.
+   */
+  async function replicaThatWillDie(url: string, replicaId: string): Promise<{ die(): Promise<void> }> {
+    const lock = await AdvisoryLockLeadership.start({ databaseUrl: url, replicaId, log: () => {} });
+    const session = await mqtt.connectAsync(mosquitto.url, {
+      clientId: hubClientId("ingest", replicaId),
+      username: mosquitto.admin!.username,
+      password: mosquitto.admin!.password,
+      ca: mosquitto.ca ?? undefined,
+      protocolVersion: 5,
+      clean: false,
+      properties: { sessionExpiryInterval: 0xffff_ffff },
+      reconnectPeriod: 0,
+    });
+    await session.subscribeAsync(SHARED_INGEST_FILTERS, { qos: 1 });
+    const closed = new Promise<void>((resolve) => session.once("close", () => resolve()));
+    session.stream.destroy();
+    await closed;
+    await session.endAsync(true);
+    return { die: () => lock.stop() };
+  }
+
   async function stopReplica(hubs: TestHub[], hub: TestHub): Promise<TestHub[]> {
     await hub.stop();
     running.splice(running.indexOf(hub), 1);
@@ -110,5 +147,31 @@ if (unavailable) {
       expect(seqs.map((seq) => postsOf(seq).length)).toEqual([1, 1, 1]);
       expect(postsOf(second.seq)[0]).toMatchObject({ subject: "pi-second", dedup_key: "node_offline:pi-second" });
     }, 6 * HANDOVER_BOUND_MS);
+
+    test("a dead replica's queued QoS 1 messages are applied by the leader, and its share then goes to the live replica", async () => {
+      const url = await postgres.freshRegistryUrl();
+      const live = await startTestHub({ mosquitto, env: { EDGEFED_DATABASE_URL: url, EDGEFED_HUB_ID: "share-live", EDGEFED_SHARED_SUBSCRIPTIONS: "1" } });
+      running.push(live);
+      const node = newNode("share-pi-1");
+      const registered = await live.api("POST", "/federation/register", registerBody(node), await createEnrollmentToken(live.hub.context.store, { uses: 1, ttlMs: 3_600_000, label: "replicas" }, Date.now()));
+      expect(registered.status).toBe(201);
+      const dead = await replicaThatWillDie(url, "share-dead");
+      const client = await live.connectNode(registered.body.mqtt);
+      running.push({ stop: () => client.endAsync(true) });
+      const REPORTS = 20;
+      for (let n = 1; n <= REPORTS; n++) await client.publishAsync(nodeTopic(node.nodeId, "models"), modelReport(n), { qos: 1 });
+      const stored = async () => (await live.hub.context.store.reports.history(node.nodeId, "models", { limit: 100 })).length;
+      // Round robin: the dead replica's session holds its share meanwhile.
+      await eventually(async () => (await stored()) > 0, HANDOVER_BOUND_MS, "the live replica's share stored");
+      expect(await stored()).toBeLessThan(REPORTS);
+
+      await dead.die();
+      await eventually(async () => (await stored()) === REPORTS, TAKEOVER_EVERY_MS + 2 * HANDOVER_BOUND_MS, () => `all ${REPORTS} reports stored`);
+      // Its session is ended: every later message reaches the live replica.
+      for (let n = REPORTS + 1; n <= 2 * REPORTS; n++) await client.publishAsync(nodeTopic(node.nodeId, "models"), modelReport(n), { qos: 1 });
+      await eventually(async () => (await stored()) === 2 * REPORTS, HANDOVER_BOUND_MS, () => `all ${2 * REPORTS} reports stored`);
+      const reports = await live.hub.context.store.reports.history(node.nodeId, "models", { limit: 100 });
+      expect(reports.map((report) => (report.report as { total_trades: number }).total_trades).sort((a, b) => a - b)).toEqual(Array.from({ length: 2 * REPORTS }, (_, i) => i + 1));
+    }, 4 * HANDOVER_BOUND_MS + TAKEOVER_EVERY_MS);
   });
 }

@@ -26,6 +26,7 @@
 // (EDGEFED_HUB_ID), for the replica's life: a second process started with the
 // same id waits for it, then refuses (replica-lock.ts says more).
 import postgres, { type Sql } from "postgres";
+import { withTimeout } from "../../lib/with-timeout.ts";
 
 /** The duties a leader runs (edgefed_replica_leader{duty}, /health's `leads`). */
 export const LEADER_DUTIES = ["health_sweep", "pending_decision_alerts", "work_scheduler", "alert_webhook", "replica_takeover"] as const;
@@ -134,6 +135,34 @@ export class AdvisoryLockLeadership implements Leadership {
     return this.sessionPid;
   }
 
+  /** The other replica ids on record (hub_replicas): those that ran on this registry and may have left a broker session. */
+  async otherReplicas(): Promise<string[]> {
+    if (!this.session) return [];
+    const rows = await this.session<{ id: string }[]>`SELECT id FROM hub_replicas WHERE id <> ${this.options.replicaId} ORDER BY id`;
+    return rows.map((row) => row.id);
+  }
+
+  /**
+   * If no process runs replica `id` (its lock is free), holds its lock while
+   * `work` runs (a replica starting with that id meanwhile waits), then takes
+   * it off the record and frees the lock; resolves with whether `work` ran.
+   * Only the leader calls this.
+   */
+  async whileGone(id: string, work: () => Promise<void>): Promise<boolean> {
+    const session = this.session;
+    if (!session) return false;
+    const key = replicaLockName(id);
+    const [row] = await session<{ held: boolean }[]>`SELECT pg_try_advisory_lock(hashtextextended(${key} || current_schema(), 0)) AS held`;
+    if (!row!.held) return false;
+    try {
+      await work();
+      await session`DELETE FROM hub_replicas WHERE id = ${id}`;
+    } finally {
+      await session`SELECT pg_advisory_unlock(hashtextextended(${key} || current_schema(), 0))`.catch(() => {});
+    }
+    return true;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
@@ -147,7 +176,12 @@ export class AdvisoryLockLeadership implements Leadership {
     for (;;) {
       const session = await this.openSession();
       const [row] = await session<{ held: boolean }[]>`SELECT pg_try_advisory_lock(hashtextextended(${replicaLockName(this.options.replicaId)} || current_schema(), 0)) AS held`;
-      if (row!.held) return;
+      if (row!.held) {
+        // On record for the leader: if this replica dies, its broker session is emptied by another (session-takeover.ts).
+        await session`INSERT INTO hub_replicas (id, started_at) VALUES (${this.options.replicaId}, ${Date.now()})
+          ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at`;
+        return;
+      }
       if (Date.now() >= deadline) {
         await this.dropSession();
         throw new Error(
@@ -183,7 +217,7 @@ export class AdvisoryLockLeadership implements Leadership {
   private async tick(): Promise<void> {
     try {
       if (!this.session) await this.takeReplicaLock(0);
-      await withTimeout(this.check(), TICK_TIMEOUT_MS);
+      await withTimeout(this.check(), TICK_TIMEOUT_MS, "the lock connection");
     } catch (error) {
       if (this.leading) this.options.log(`leadership: lost the lock connection (${(error as Error).message}); the leader's duties stop here until it is taken again`);
       this.setLeading(false);
@@ -217,10 +251,4 @@ export class AdvisoryLockLeadership implements Leadership {
     // timeout 0: no waiting on a connection that may be dead; closing it is what frees the locks.
     await session?.end({ timeout: 0 }).catch(() => {});
   }
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
