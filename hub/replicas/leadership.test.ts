@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "../../test/support/postgres.ts";
 import { eventually } from "../../test/support/hub-harness.ts";
+import { openPostgresStore } from "../store/postgres/postgres-store.ts";
 import { AdvisoryLockLeadership, LEADER_DUTIES, SoleLeadership } from "./leadership.ts";
 
 const TICK_MS = 100;
@@ -38,11 +39,18 @@ if (unavailable) {
     return list;
   }
 
+  /** A fresh registry, migrated (the replicas go on record in hub_replicas). */
+  async function registry(): Promise<string> {
+    const url = await server.freshRegistryUrl();
+    await (await openPostgresStore(url)).close();
+    return url;
+  }
+
   const leaders = (list: AdvisoryLockLeadership[]) => list.filter((replica) => replica.leads());
 
   describe("leadership on PostgreSQL", () => {
     test("one of three replicas leads; stopping it hands the duties to another within seconds", async () => {
-      const list = await replicas(server.url, ["a", "b", "c"]);
+      const list = await replicas(await registry(), ["a", "b", "c"]);
       const [first] = await eventually(() => (leaders(list).length === 1 ? leaders(list) : undefined), HANDOVER_BOUND_MS, "one leader");
       expect(first!.duties()).toEqual(LEADER_DUTIES);
       // Never two at once while the leader lives.
@@ -60,7 +68,7 @@ if (unavailable) {
     }, 3 * HANDOVER_BOUND_MS);
 
     test("a leader whose lock connection is closed by the server stops leading at once, and another takes over", async () => {
-      const list = await replicas(await server.freshRegistryUrl(), ["d", "e", "f"]);
+      const list = await replicas(await registry(), ["d", "e", "f"]);
       const [first] = await eventually(() => (leaders(list).length === 1 ? leaders(list) : undefined), HANDOVER_BOUND_MS, "one leader");
       const admin = postgres(server.url, { max: 1, onnotice: () => {} });
       try {
@@ -75,11 +83,12 @@ if (unavailable) {
     }, 3 * HANDOVER_BOUND_MS);
 
     test("a second process with a replica's id is refused while the first lives, and gets it once the first is gone", async () => {
-      const [original] = await replicas(server.url, ["g"]);
-      const again = AdvisoryLockLeadership.start({ databaseUrl: server.url, replicaId: "g", log: () => {}, tickMs: TICK_MS, idWaitMs: 0 });
+      const url = await registry();
+      const [original] = await replicas(url, ["g"]);
+      const again = AdvisoryLockLeadership.start({ databaseUrl: url, replicaId: "g", log: () => {}, tickMs: TICK_MS, idWaitMs: 0 });
       await expect(again).rejects.toThrow(/another hub process holds replica id "g" \(EDGEFED_HUB_ID\)/);
       await original!.stop();
-      await replicas(server.url, ["g"]);
+      await replicas(url, ["g"]);
     });
   });
 }
