@@ -173,5 +173,28 @@ if (unavailable) {
       const reports = await live.hub.context.store.reports.history(node.nodeId, "models", { limit: 100 });
       expect(reports.map((report) => (report.report as { total_trades: number }).total_trades).sort((a, b) => a - b)).toEqual(Array.from({ length: 2 * REPORTS }, (_, i) => i + 1));
     }, 4 * HANDOVER_BOUND_MS + TAKEOVER_EVERY_MS);
+
+    test("a replica's clean stop ends its broker session: nothing is left queueing its share", async () => {
+      const hubs = await replicas("clean");
+      const stopped = hubs[1]!;
+      await stopReplica(hubs, stopped);
+      const clientId = hubClientId("ingest", stopped.settings.hubId);
+      // Connecting under its client id without a clean start says whether the broker still keeps its session.
+      const probe = mqtt.connect(mosquitto.url, {
+        clientId,
+        username: mosquitto.admin!.username,
+        password: mosquitto.admin!.password,
+        ca: mosquitto.ca ?? undefined,
+        protocolVersion: 5,
+        clean: false,
+        reconnectPeriod: 0,
+      });
+      const sessionPresent = await new Promise<boolean>((resolve, reject) => {
+        probe.once("connect", (connack) => resolve(connack.sessionPresent));
+        probe.once("error", reject);
+      });
+      await probe.endAsync(false, { properties: { sessionExpiryInterval: 0 } });
+      expect(sessionPresent).toBe(false);
+    }, 4 * HANDOVER_BOUND_MS);
   });
 }
