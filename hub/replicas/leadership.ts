@@ -21,10 +21,15 @@
 // lock without a word. Here max_lifetime is off, and on any doubt (an error,
 // no answer within TICK_TIMEOUT_MS, a different backend pid) the client is
 // ended at once (PostgreSQL frees the lock), the duties stop, and it tries again.
+// A leader learns it lost the lock at its next check: for up to one tick after
+// the server dropped its connection, two replicas may both run a duty, so each
+// duty's writes stay safe run twice (conditional statements, row locks).
 //
 // The same connection holds a second lock, on this replica's id
 // (EDGEFED_HUB_ID), for the replica's life: a second process started with the
-// same id waits for it, then refuses (replica-lock.ts says more).
+// same id waits for it (up to 10 s: the leader may be emptying the broker
+// session the id left), then refuses. The id goes on record in hub_replicas,
+// for the leader to find when the replica dies (session-takeover.ts).
 import postgres, { type Sql } from "postgres";
 import { withTimeout } from "../../lib/with-timeout.ts";
 
@@ -90,7 +95,7 @@ export function connectLockSession(databaseUrl: string): Sql {
   return postgres(databaseUrl, { max: 1, max_lifetime: null, idle_timeout: 0, onnotice: () => {} });
 }
 
-/** The lock key of a replica id (a bigint the server hashes from text, as LEADER_LOCK's). */
+/** The lock name of a replica id (hashed with the schema into a key, as LEADER_LOCK). */
 export const replicaLockName = (replicaId: string): string => `edgefed-hub:replica:${replicaId}:`;
 
 export class AdvisoryLockLeadership implements Leadership {
@@ -151,14 +156,12 @@ export class AdvisoryLockLeadership implements Leadership {
   async whileGone(id: string, work: () => Promise<void>): Promise<boolean> {
     const session = this.session;
     if (!session) return false;
-    const key = replicaLockName(id);
-    const [row] = await session<{ held: boolean }[]>`SELECT pg_try_advisory_lock(hashtextextended(${key} || current_schema(), 0)) AS held`;
-    if (!row!.held) return false;
+    if (!(await tryLock(session, replicaLockName(id)))) return false;
     try {
       await work();
       await session`DELETE FROM hub_replicas WHERE id = ${id}`;
     } finally {
-      await session`SELECT pg_advisory_unlock(hashtextextended(${key} || current_schema(), 0))`.catch(() => {});
+      await session`SELECT pg_advisory_unlock(${lockKey(session, replicaLockName(id))})`.catch(() => {});
     }
     return true;
   }
@@ -175,8 +178,7 @@ export class AdvisoryLockLeadership implements Leadership {
     const deadline = Date.now() + waitMs;
     for (;;) {
       const session = await this.openSession();
-      const [row] = await session<{ held: boolean }[]>`SELECT pg_try_advisory_lock(hashtextextended(${replicaLockName(this.options.replicaId)} || current_schema(), 0)) AS held`;
-      if (row!.held) {
+      if (await tryLock(session, replicaLockName(this.options.replicaId))) {
         // On record for the leader: if this replica dies, its broker session is emptied by another (session-takeover.ts).
         await session`INSERT INTO hub_replicas (id, started_at) VALUES (${this.options.replicaId}, ${Date.now()})
           ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at`;
@@ -232,7 +234,7 @@ export class AdvisoryLockLeadership implements Leadership {
     // Asked only while not leading: a session lock taken twice must be freed twice.
     const [row] = this.leading
       ? await this.session<{ pid: number; held: boolean }[]>`SELECT pg_backend_pid() AS pid, true AS held`
-      : await this.session<{ pid: number; held: boolean }[]>`SELECT pg_backend_pid() AS pid, pg_try_advisory_lock(hashtextextended(${LEADER_LOCK} || current_schema(), 0)) AS held`;
+      : await this.session<{ pid: number; held: boolean }[]>`SELECT pg_backend_pid() AS pid, pg_try_advisory_lock(${lockKey(this.session, LEADER_LOCK)}) AS held`;
     if (row!.pid !== pid) throw new Error(`the lock connection was replaced (backend ${pid} -> ${row!.pid})`);
     if (row!.held && !this.leading) this.options.log(`leadership: this replica (${this.options.replicaId}) now leads: ${LEADER_DUTIES.join(", ")}`);
     this.setLeading(row!.held);
@@ -251,4 +253,15 @@ export class AdvisoryLockLeadership implements Leadership {
     // timeout 0: no waiting on a connection that may be dead; closing it is what frees the locks.
     await session?.end({ timeout: 0 }).catch(() => {});
   }
+}
+
+/** A named lock's bigint key, hashed by the server from the name and the registry's schema (see LEADER_LOCK). */
+function lockKey(session: Sql, name: string) {
+  return session`hashtextextended(${name} || current_schema(), 0)`;
+}
+
+/** Takes a named session lock if free; whether it was taken. */
+async function tryLock(session: Sql, name: string): Promise<boolean> {
+  const [row] = await session<{ held: boolean }[]>`SELECT pg_try_advisory_lock(${lockKey(session, name)}) AS held`;
+  return row!.held;
 }
