@@ -22,8 +22,10 @@
 // no answer within TICK_TIMEOUT_MS, a different backend pid) the client is
 // ended at once (PostgreSQL frees the lock), the duties stop, and it tries again.
 // A leader learns it lost the lock at its next check: for up to one tick after
-// the server dropped its connection, two replicas may both run a duty, so each
-// duty's writes stay safe run twice (conditional statements, row locks).
+// the server dropped its connection, two replicas may both run a duty: the
+// work scheduler's transitions take row locks, the webhook's new leader waits
+// out the post timeout and delivery records are conditional; a pending-decision
+// alert may be raised twice in that window.
 //
 // The same connection holds a second lock, on this replica's id
 // (EDGEFED_HUB_ID), for the replica's life: a second process started with the
