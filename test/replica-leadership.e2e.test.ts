@@ -13,7 +13,7 @@ import { createEnrollmentToken } from "../hub/identity/enrollment-tokens.ts";
 import { SHARED_INGEST_FILTERS } from "../hub/mqtt/hub-mqtt.ts";
 import { AdvisoryLockLeadership, LEADER_DUTIES } from "../hub/replicas/leadership.ts";
 import { TAKEOVER_EVERY_MS } from "../hub/replicas/session-takeover.ts";
-import { nodeTopic } from "../protocol/topics.ts";
+import { HUB_STATE_TOPIC, nodeTopic } from "../protocol/topics.ts";
 import { removeTempDirs } from "./helpers.ts";
 import { eventually, newNode, registerBody, startTestHub, type TestHub } from "./support/hub-harness.ts";
 import { startMosquitto, type RunningMosquitto } from "./support/mosquitto.ts";
@@ -83,13 +83,19 @@ if (unavailable) {
    * its connection dropped without a DISCONNECT. `die()` frees the lock as
    * the server does when the process goes.
    */
-  async function replicaThatWillDie(url: string, replicaId: string): Promise<{ die(): Promise<void> }> {
+  async function replicaThatWillDie(url: string, replicaId: string): Promise<{ die(): Promise<void>; hubStates: string[] }> {
+    // What nodes hear on hub/state from here on (the retained one first).
+    const hubStates: string[] = [];
+    const watcher = await mqtt.connectAsync(mosquitto.url, { ...asAdmin(), clientId: `hub-state-watcher-${replicaId}`, reconnectPeriod: 0 });
+    watcher.on("message", (_topic, payload) => hubStates.push(JSON.parse(payload.toString()).state));
+    await watcher.subscribeAsync(HUB_STATE_TOPIC, { qos: 1 });
+    running.push({ stop: () => watcher.endAsync(true) });
     const lock = await AdvisoryLockLeadership.start({ databaseUrl: url, replicaId, log: () => {} });
     const session = await mqtt.connectAsync(mosquitto.url, {
+      ...asAdmin(),
       clientId: hubClientId("ingest", replicaId),
-      username: mosquitto.admin!.username,
-      password: mosquitto.admin!.password,
-      ca: mosquitto.ca ?? undefined,
+      // A hub's last will: the broker says hub/state offline (retained) when its connection drops.
+      will: { topic: HUB_STATE_TOPIC, payload: Buffer.from(JSON.stringify({ state: "offline", ts: Date.now() })), qos: 1, retain: true },
       protocolVersion: 5,
       clean: false,
       properties: { sessionExpiryInterval: 0xffff_ffff },
@@ -100,7 +106,22 @@ if (unavailable) {
     session.stream.destroy();
     await closed;
     await session.endAsync(true);
-    return { die: () => lock.stop() };
+    return { die: () => lock.stop(), hubStates };
+  }
+
+  /** The broker's admin credentials and trust, for clients of the test's own. */
+  const asAdmin = () => ({ username: mosquitto.admin!.username, password: mosquitto.admin!.password, ca: mosquitto.ca ?? undefined });
+
+  /** What a fresh subscriber to hub/state gets (the retained message): what a node connecting now is told. */
+  async function retainedHubState(): Promise<string> {
+    const reader = await mqtt.connectAsync(mosquitto.url, { ...asAdmin(), clientId: `hub-state-reader-${Math.random()}`, reconnectPeriod: 0 });
+    try {
+      const got = new Promise<string>((resolve) => reader.once("message", (_topic, payload) => resolve(JSON.parse(payload.toString()).state)));
+      await reader.subscribeAsync(HUB_STATE_TOPIC, { qos: 1 });
+      return await got;
+    } finally {
+      await reader.endAsync(true);
+    }
   }
 
   async function stopReplica(hubs: TestHub[], hub: TestHub): Promise<TestHub[]> {
@@ -165,6 +186,9 @@ if (unavailable) {
       await eventually(async () => (await stored()) > 0, HANDOVER_BOUND_MS, "the live replica's share stored");
       expect(await stored()).toBeLessThan(REPORTS);
 
+      // Its last will said the hub is offline; the live replica says online again at once (nodes stay out of simulation mode).
+      await eventually(() => dead.hubStates.lastIndexOf("online") > dead.hubStates.indexOf("offline") && dead.hubStates.includes("offline"), HANDOVER_BOUND_MS, () => `hub/state online again after the dead replica's will (heard: ${dead.hubStates.join(", ")})`);
+      expect(await retainedHubState()).toBe("online");
       await dead.die();
       await eventually(async () => (await stored()) === REPORTS, TAKEOVER_EVERY_MS + 2 * HANDOVER_BOUND_MS, () => `all ${REPORTS} reports stored`);
       // Its session is ended: every later message reaches the live replica.
@@ -181,10 +205,8 @@ if (unavailable) {
       const clientId = hubClientId("ingest", stopped.settings.hubId);
       // Connecting under its client id without a clean start says whether the broker still keeps its session.
       const probe = mqtt.connect(mosquitto.url, {
+        ...asAdmin(),
         clientId,
-        username: mosquitto.admin!.username,
-        password: mosquitto.admin!.password,
-        ca: mosquitto.ca ?? undefined,
         protocolVersion: 5,
         clean: false,
         reconnectPeriod: 0,
@@ -195,6 +217,10 @@ if (unavailable) {
       });
       await probe.endAsync(false, { properties: { sessionExpiryInterval: 0 } });
       expect(sessionPresent).toBe(false);
+      // It said offline as it left, and the live replicas answered: the fleet still has a hub. The last one's offline stays.
+      await eventually(async () => (await retainedHubState()) === "online", HANDOVER_BOUND_MS, "hub/state online while replicas live");
+      for (const hub of hubs.filter((other) => other !== stopped)) await stopReplica(hubs, hub);
+      expect(await retainedHubState()).toBe("offline");
     }, 4 * HANDOVER_BOUND_MS);
   });
 }

@@ -5,7 +5,7 @@
 // (with Mosquitto, broker/mosquitto-dynsec.ts keeps its own admin connection
 // for dynamic security commands).
 import mqtt, { type IPublishPacket, type MqttClient } from "mqtt";
-import { deliveryOf, everyNodeFilter, HUB_STATE_TOPIC, hubSessionMarkerTopic, hubSharedFilter, NODE_TO_HUB_KINDS, type Delivery } from "../../protocol/topics.ts";
+import { decodeTopic, deliveryOf, everyNodeFilter, HUB_STATE_TOPIC, hubSessionMarkerTopic, hubSharedFilter, NODE_TO_HUB_KINDS, type Delivery } from "../../protocol/topics.ts";
 import { brokerAddress, brokerTrust, type ClientCertificate } from "../../lib/mqtt-url.ts";
 import { withTimeout } from "../../lib/with-timeout.ts";
 import { OrderedAcks } from "./ordered-acks.ts";
@@ -74,6 +74,8 @@ export class HubMqtt {
   private readonly acks: OrderedAcks;
   private readonly markerTopic: string;
   private markerSeen: (() => void) | null = null;
+  /** Set once this session starts saying goodbye: its own hub/state offline is not answered. */
+  private leaving = false;
   connected = false;
   /** Whether the broker still had this client id's session at the last connect (null before one). */
   sessionPresent: boolean | null = null;
@@ -129,6 +131,10 @@ export class HubMqtt {
       this.markerSeen?.();
       return done();
     }
+    if (packet.topic === HUB_STATE_TOPIC) {
+      this.answerHubOffline(packet.payload as Buffer);
+      return done();
+    }
     const committed = this.options.onMessage(packet.topic, packet.payload as Buffer, packet.retain);
     if (packet.qos !== 1 || packet.messageId === undefined) return done();
     this.acks.add(packet.messageId, committed);
@@ -142,7 +148,8 @@ export class HubMqtt {
 
   private async onConnect(): Promise<void> {
     try {
-      const filters = this.options.sharedSubscriptions ? SHARED_INGEST_FILTERS : INGEST_FILTERS;
+      // Replicas also listen to hub/state: one going away says offline (its will, or its clean stop), and the live ones answer.
+      const filters = this.options.sharedSubscriptions ? [...SHARED_INGEST_FILTERS, HUB_STATE_TOPIC] : INGEST_FILTERS;
       const granted = await this.client.subscribeAsync(filters, { qos: 1 });
       // A broker refusing a filter (an ACL, no shared subscriptions) answers with a failure code instead of an error.
       const refused = granted.filter((grant) => grant.qos > 2).map((grant) => grant.topic);
@@ -155,6 +162,18 @@ export class HubMqtt {
     } catch (error) {
       this.options.log(`broker session setup failed: ${(error as Error).message}`);
     }
+  }
+
+  /**
+   * With replicas, a hub/state offline is one replica going away (its will
+   * when it died, or its clean stop): while this one lives the fleet still
+   * has a hub, so it says online again at once. Only the last replica's
+   * offline stays.
+   */
+  private answerHubOffline(payload: Buffer): void {
+    const message = decodeTopic("hub/state", payload);
+    if (!message.ok || message.value.state !== "offline" || this.leaving || !this.client.connected) return;
+    this.publish(HUB_STATE_TOPIC, hubState("online"), deliveryOf("hub/state")).catch((error: Error) => this.options.log(`saying hub/state online again failed: ${error.message}`));
   }
 
   /** Resolves once the broker has the message (PUBACK for QoS 1). */
@@ -197,11 +216,16 @@ export class HubMqtt {
   /**
    * A replica's clean stop with shared subscriptions: its session ends with
    * nothing left in it (drainAndEndSession), so its share goes to the live
-   * replicas at once; hub/state stays online, the fleet still has a hub.
-   * If ending fails the session stays, for the leader to empty.
+   * replicas at once. If ending fails the session stays, for the leader to
+   * empty.
    */
   async leaveSharedGroup(): Promise<void> {
-    if (this.client.connected) await this.drainAndEndSession().catch((error: Error) => this.options.log(`ending the broker session failed; the leader takes over what it holds: ${error.message}`));
+    this.leaving = true;
+    if (this.client.connected) {
+      // Said as a single hub says it; the live replicas answer online (answerHubOffline), the last one's stays.
+      await withTimeout(this.publish(HUB_STATE_TOPIC, hubState("offline"), deliveryOf("hub/state")), ACKS_AT_STOP_MS, "hub/state offline").catch(() => {});
+      await this.drainAndEndSession().catch((error: Error) => this.options.log(`ending the broker session failed; the leader takes over what it holds: ${error.message}`));
+    }
     await this.client.endAsync(true);
   }
 
