@@ -7,6 +7,7 @@
 // share of node messages: the leader applies them and ends that session.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import mqtt from "mqtt";
+import postgresClient from "postgres";
 import type { WebhookPost } from "../hub/alerting/webhook-sender.ts";
 import { hubClientId } from "../hub/broker/broker-access.ts";
 import { createEnrollmentToken } from "../hub/identity/enrollment-tokens.ts";
@@ -131,7 +132,7 @@ if (unavailable) {
   }
 
   describe("replica leadership", () => {
-    test("one of three replicas runs every leader's duty (/health, /metrics); stopping it hands them to another within seconds", async () => {
+    test("one of three replicas runs every leader's duty (/health, /metrics); stopping it, or the server closing its lock connection, hands them to another within seconds", async () => {
       const hubs = await replicas("lead");
       const leader = await theLeader(hubs);
       expect(await leads(leader)).toEqual([...LEADER_DUTIES]);
@@ -142,6 +143,20 @@ if (unavailable) {
       const rest = await stopReplica(hubs, leader);
       const next = await theLeader(rest);
       expect(await leads(next)).toEqual([...LEADER_DUTIES]);
+
+      // The server closes the new leader's lock connection (as when its host drops off the network): it stops leading, the other takes over.
+      const admin = postgresClient(postgres.url, { max: 1, onnotice: () => {} });
+      try {
+        await admin`SELECT pg_terminate_backend(${(next.hub.context.leadership as AdvisoryLockLeadership).backendPid})`;
+      } finally {
+        await admin.end();
+      }
+      const third = await eventually(async () => {
+        const leader = await theLeader(rest);
+        return leader !== next ? leader : undefined;
+      }, HANDOVER_BOUND_MS, "the other replica leading");
+      expect(await leads(third)).toEqual([...LEADER_DUTIES]);
+      expect(await leads(next)).toEqual([]);
     }, 4 * HANDOVER_BOUND_MS);
 
     test("the shared webhook outbox is posted by the leader only: each alert once, across a handover", async () => {
