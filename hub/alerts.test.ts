@@ -32,7 +32,7 @@ test("raised alerts are numbered, logged one line each, listed newest first from
   const alerts = await sink(store, null, (line) => lines.push(line));
   alerts.raise({ severity: "critical", kind: "fleet_frozen", subject: "fleet", message: "Supervisor froze the fleet: drawdown 12% past 10%", at: T });
   alerts.raise({ severity: "medium", kind: "role_conflicts", message: "5 conflicts in the last hour\nforged line", at: T + 10 });
-  expect(alerts.raise({ severity: "low", kind: "engine_unhealthy", message: "evaluation late", at: T + 20 })).toEqual({
+  expect(await alerts.raise({ severity: "low", kind: "engine_unhealthy", message: "evaluation late", at: T + 20 })).toEqual({
     seq: 3,
     severity: "low",
     kind: "engine_unhealthy",
@@ -59,7 +59,7 @@ test("raised alerts are numbered, logged one line each, listed newest first from
   await store.close();
   const restarted = await sink(openStore(dir));
   expect(await restarted.list({ limit: 10 })).toEqual(listed);
-  expect(restarted.raise({ severity: "high", kind: "node_offline", subject: "pi-1", message: "pi-1 is offline", at: T + 30 }).seq).toBe(4);
+  expect((await restarted.raise({ severity: "high", kind: "node_offline", subject: "pi-1", message: "pi-1 is offline", at: T + 30 })).seq).toBe(4);
   expect((await restarted.list({ limit: 10 })).map((a) => a.seq)).toEqual([4, 3, 2, 1]);
 });
 

@@ -7,6 +7,12 @@
 // same breath whether it is posted, deduplicated or held by the rate limit;
 // a posted one goes into the outbox in the same transaction as the alert,
 // which alerting/webhook-sender.ts delivers in order.
+//
+// Numbering: on SQLite (one hub) alerts are numbered in memory, as raised; on
+// a registry several replicas share (HubStore.shared) the seq is taken in the
+// alert's own write (AlertWrites.nextSeq), so two replicas never give one seq
+// twice, and this replica's writes run one after another so its outbox order
+// is its raise order.
 import { z } from "zod";
 import type { WebhookGate, WebhookLimits } from "./alerting/webhook-gate.ts";
 import { ALERTS_KEPT, type AlertDelivery, type HubStore, type StoredAlert } from "./store/hub-store.ts";
@@ -49,6 +55,7 @@ export interface AlertsOptions {
 }
 
 export class Alerts {
+  /** The last seq given, when numbering in memory (SQLite). */
   private lastSeq = 0;
   /** The last write queued: writes commit in the order queued, so once it has, every alert raised before has. */
   private lastWrite: Promise<unknown> = Promise.resolve();
@@ -63,7 +70,7 @@ export class Alerts {
   static async load(options: AlertsOptions): Promise<Alerts> {
     const alerts = new Alerts(options);
     const { store, gate, clock } = options;
-    alerts.lastSeq = await store.alerts.lastSeq();
+    if (!store.shared) alerts.lastSeq = await store.alerts.lastSeq();
     if (gate) {
       const now = clock();
       const window = Math.max(gate.limits.dedupMs, gate.limits.windowMs);
@@ -75,11 +82,12 @@ export class Alerts {
   }
 
   /**
-   * Numbers, logs and stores an alert (committed shortly: settled() says
-   * when); throws a TypeError naming the field of one that is malformed (a
-   * bug in the caller).
+   * Numbers, logs and stores an alert; resolves with it once stored (or once
+   * storing failed, which is logged: the promise never rejects, callers may
+   * leave it). Throws a TypeError naming the field of one that is malformed
+   * (a bug in the caller).
    */
-  raise(input: Alert): RaisedAlert {
+  raise(input: Alert): Promise<RaisedAlert> {
     const parsed = Alert.safeParse(input);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
@@ -88,15 +96,34 @@ export class Alerts {
     // One line in the log whatever the message holds: a newline there could forge a line.
     const message = oneLine(parsed.data.message);
     const { severity, kind, at } = parsed.data;
-    const alert: StoredAlert = { seq: ++this.lastSeq, severity, kind, subject: oneLine(parsed.data.subject ?? message), message, at, delivery: "none" };
+    // Numbered in its write on a shared registry (0 until then; the gate keeps this object, so a held one learns its seq).
+    const alert: StoredAlert = { seq: this.numberedInRegistry ? 0 : ++this.lastSeq, severity, kind, subject: oneLine(parsed.data.subject ?? message), message, at, delivery: "none" };
     if (this.options.gate) alert.delivery = this.options.gate.admit(alert, this.options.clock());
     const note = alert.delivery === "deduplicated" || alert.delivery === "held" ? ` (webhook: ${alert.delivery})` : "";
     this.options.log(`alert ${severity} ${kind}: ${message}${note}`);
-    this.store((tx) => tx.alerts.add(alert), alert.delivery === "queued");
+    const raised = (): RaisedAlert => ({ seq: alert.seq, severity, kind, message, at });
+    const stored = this.store(async (tx) => {
+      if (alert.seq === 0) alert.seq = await tx.alerts.nextSeq();
+      await tx.alerts.add(alert);
+    }, alert.delivery === "queued");
     if (alert.delivery === "held") this.armSummary();
-    const raised: RaisedAlert = { seq: alert.seq, severity, kind, message, at };
-    for (const listener of this.raisedListeners) listener(raised);
-    return raised;
+    if (!this.numberedInRegistry) {
+      this.tellRaised(raised());
+      return stored.then(raised);
+    }
+    return stored.then(() => {
+      const numbered = raised();
+      if (numbered.seq !== 0) this.tellRaised(numbered);
+      return numbered;
+    });
+  }
+
+  private get numberedInRegistry(): boolean {
+    return this.options.store.shared;
+  }
+
+  private tellRaised(alert: RaisedAlert): void {
+    for (const listener of this.raisedListeners) listener(alert);
   }
 
   /** Calls `listener` with each alert raised from now on, as it is raised (counters). */
@@ -134,14 +161,19 @@ export class Alerts {
     if (this.summaryTimer) clearTimeout(this.summaryTimer);
   }
 
-  private store(work: Parameters<HubStore["write"]>[0], queued: boolean): void {
-    const write = this.options.store.write(work).then(
+  /** Resolves once committed, or once failing was logged. */
+  private store(work: Parameters<HubStore["write"]>[0], queued: boolean): Promise<void> {
+    const begin = () => this.options.store.write(work);
+    // One after another on a shared registry: each alert's seq is taken in its write, in raise order.
+    const committed = this.numberedInRegistry ? this.lastWrite.then(begin) : begin();
+    const write = committed.then(
       () => {
         if (queued) for (const listener of this.queuedListeners) listener();
       },
       (error: Error) => this.options.log(`storing an alert failed: ${error.message}`),
     );
     this.lastWrite = write;
+    return write;
   }
 
   /** Once a post fits under the rate limit again, the held alerts go as one summary. */
@@ -165,12 +197,14 @@ export class Alerts {
     const kinds = Object.entries(held.kinds)
       .map(([kind, n]) => `${n} ${kind}`)
       .join(", ");
-    const message = `${held.seqs.length} alert(s) held back by the webhook's rate limit (${describeRate(this.options.gate!.limits)}) since ${new Date(held.since).toISOString()}: ${kinds}; the most severe: ${held.mostSevere}`;
-    const alert: StoredAlert = { seq: ++this.lastSeq, severity: held.severity, kind: HELD_BACK_KIND, subject: "webhook", message: message.slice(0, 1024), at: now, delivery: "queued" };
+    const message = `${held.alerts.length} alert(s) held back by the webhook's rate limit (${describeRate(this.options.gate!.limits)}) since ${new Date(held.since).toISOString()}: ${kinds}; the most severe: ${held.mostSevere}`;
+    const alert: StoredAlert = { seq: this.numberedInRegistry ? 0 : ++this.lastSeq, severity: held.severity, kind: HELD_BACK_KIND, subject: "webhook", message: message.slice(0, 1024), at: now, delivery: "queued" };
     this.options.log(`alert ${alert.severity} ${alert.kind}: ${alert.message}`);
-    this.store(async (tx) => {
+    void this.store(async (tx) => {
+      if (alert.seq === 0) alert.seq = await tx.alerts.nextSeq();
       await tx.alerts.add(alert);
-      await tx.alerts.setDelivery(held.seqs, "summarised" satisfies AlertDelivery);
+      // Read here, not when summarised: on a shared registry the held ones got their seqs in the writes before this one.
+      await tx.alerts.setDelivery(held.alerts.map((a) => a.seq), "summarised" satisfies AlertDelivery);
     }, true);
   }
 }

@@ -5,6 +5,7 @@ import type { Fleet } from "./nodes/fleet.ts";
 import type { HubIdentity } from "./identity/hub-identity.ts";
 import type { KeyedLock } from "../lib/keyed-lock.ts";
 import type { HubMetrics } from "./metrics/hub-metrics.ts";
+import type { Leadership } from "./replicas/leadership.ts";
 import type { HubSettings } from "./settings.ts";
 import type { HubStore } from "./store/hub-store.ts";
 import type { ClientCertificateIssuer } from "./tls/client-certificates.ts";
@@ -22,6 +23,8 @@ export interface HubContext {
   metrics: HubMetrics;
   /** Where writes tell the other hub replicas what they changed, and reads wait to have heard them (a shared registry); null on SQLite. */
   changeFeed: ChangeFeed | null;
+  /** Whether this replica runs the work only one replica may do (the health sweep, work scheduling, the webhook, ...). */
+  leadership: Leadership;
   /** Serialises registration and removal per node id. */
   nodeLocks: KeyedLock;
   /** The broker URL nodes get when EDGEFED_PUBLIC_MQTT_URL is not set, given the host they called the hub by. */

@@ -12,7 +12,6 @@ import { startEmbeddedBroker, type EmbeddedBroker } from "./broker/embedded-brok
 import { PublishBudget } from "./broker/publish-budget.ts";
 import { Decisions } from "./decisions/decisions.ts";
 import { loadFederationConfig } from "./federation/config-file.ts";
-import { runEngineWhileLocked } from "./federation/engine-lock.ts";
 import { FederationDuty } from "./federation/federation-duty.ts";
 import { FederationRolesView } from "./federation/roles-view.ts";
 import { Fleet } from "./nodes/fleet.ts";
@@ -21,7 +20,7 @@ import { serveHttp } from "../lib/http-serve.ts";
 import type { HubContext } from "./hub-context.ts";
 import { loadHubIdentity } from "./identity/hub-identity.ts";
 import { ingestThenCommit, nodeToCommitBeforeAck, type NodeMessageHandler } from "./mqtt/commit-before-ack.ts";
-import { HubMqtt } from "./mqtt/hub-mqtt.ts";
+import { HubMqtt, type HubMqttOptions } from "./mqtt/hub-mqtt.ts";
 import { Ingest } from "./ingest/ingest.ts";
 import { KeyedLock } from "../lib/keyed-lock.ts";
 import { HubMetrics } from "./metrics/hub-metrics.ts";
@@ -33,6 +32,8 @@ import { writeMosquittoTlsListener } from "./tls/mosquitto-listener.ts";
 import { WorkPackages } from "./work/work-packages.ts";
 import type { OnWorkFinished } from "./work/work-finished.ts";
 import { WorkScheduler } from "./work/work-scheduler.ts";
+import { AdvisoryLockLeadership, LEADER_DUTIES, startLeadership } from "./replicas/leadership.ts";
+import { GoneReplicaSessions, takeoverSession } from "./replicas/session-takeover.ts";
 import { ClientCertificateIssuer } from "./tls/client-certificates.ts";
 import { ChangeFeed } from "./replicas/change-feed.ts";
 import { ReplicaSync } from "./replicas/replica-sync.ts";
@@ -79,6 +80,8 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   announceTransport(settings, log);
   const metrics = new HubMetrics({ perNode: settings.metricsPerNode, hubId: settings.hubId });
   const store = timedStore(await openHubStore(settings), (seconds) => metrics.registryCommit(seconds));
+  // Before anything that runs a leader's duty: a second process with this EDGEFED_HUB_ID is refused here.
+  const leadership = await startLeadership({ shared: store.shared, databaseUrl: settings.databaseUrl, replicaId: settings.hubId }, log);
   // Replicas sharing the registry hear what the others change (hub/replicas/); none on SQLite.
   const changeFeed = store.notifications ? await ChangeFeed.start(store.notifications, settings.hubId, log) : null;
   const identity = await loadHubIdentity(store, settings.dataDir, { adminToken: settings.adminToken, watchToken: settings.watchToken, metricsToken: settings.metricsToken }, log);
@@ -89,7 +92,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     degradedLoad: settings.degradedLoad,
     listeningSince: startedAt,
   });
-  const { alerts, webhook } = await openAlerts(settings, store, identity.keys.publicKey, log);
+  const { alerts, webhook } = await openAlerts(settings, store, identity.keys.publicKey, leadership, log);
   // Set once ingest exists, before any node message can reach it.
   let handleNodeMessage: NodeMessageHandler = () => Promise.reject(new Error("the hub is still starting"));
 
@@ -154,6 +157,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     alerts,
     metrics,
     changeFeed,
+    leadership,
     nodeLocks: new KeyedLock(),
     brokerUrlFor(requestHost) {
       if (settings.publicMqttUrl) return settings.publicMqttUrl;
@@ -186,9 +190,11 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     configFile: settings.federationConfig,
     hubId: settings.hubId,
   });
-  // TODO(leadership): on a shared registry, start and stop it under the replicas' leadership lock (engine-lock.ts is interim).
-  const engineLock = store.shared ? await runEngineWhileLocked(settings.databaseUrl, federation, log) : null;
-  if (!store.shared) await federation.start();
+  // The roles decide for the whole fleet: on a shared registry only the leader runs them (on SQLite the one hub leads).
+  leadership.onChange((leading) => {
+    (leading ? federation.start() : federation.stop()).catch((error: Error) => log(`${leading ? "starting" : "stopping"} the federation engine failed: ${error.message}`));
+  });
+  if (leadership.leads()) await federation.start();
   const federationRoles = new FederationRolesView({ duty: federation, store, configFile: settings.federationConfig, hubId: settings.hubId, clock: context.clock });
   alertOnFleetFreezes(decisions, alerts);
   const nodeHealthAlerts = new NodeHealthAlerts(alerts, fleet, context.clock);
@@ -196,7 +202,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     nodeHealthAlerts.observe(event);
     federation.observe(event);
   });
-  const pendingDecisionAlerts = await PendingDecisionAlerts.start({ store, alerts, limitMs: settings.decisionPendingAlertS * 1000, clock: context.clock, log });
+  const pendingDecisionAlerts = await PendingDecisionAlerts.start({ store, alerts, limitMs: settings.decisionPendingAlertS * 1000, leads: () => leadership.leads(), clock: context.clock, log });
   // A finished package of a RESEARCH_TASK is its node's ack of the decision.
   const onWorkFinished: OnWorkFinished = (tx, pkg, at) => decisions.acknowledgeFromWork(tx, pkg, at);
   const workScheduler = await WorkScheduler.start(context, settings.sweepMs, onWorkFinished);
@@ -220,7 +226,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   );
   handleNodeMessage = ingestThenCommit(ingest, fleet, (kind, sentAt) => metrics.ingestCommitted(kind, sentAt, Date.now()));
   if (changeFeed) handleNodeMessage = ReplicaSync.listen(changeFeed, store, fleet, decisions).knownNodesFirst(handleNodeMessage);
-  mqtt = new HubMqtt({
+  const mqttOptions: HubMqttOptions = {
     ...mqttCredentials,
     clientId: hubClientId("ingest", settings.hubId),
     sharedSubscriptions: settings.sharedSubscriptions,
@@ -230,8 +236,10 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     ca: tls?.ca,
     clientCertificate: await hubClientCertificate(mqttCredentials.username),
     loopbackBroker: embedded !== null,
-  });
+  };
+  mqtt = new HubMqtt(mqttOptions);
   await mqtt.waitConnected(BROKER_CONNECT_TIMEOUT_MS);
+  const goneReplicas = settings.sharedSubscriptions && leadership instanceof AdvisoryLockLeadership ? new GoneReplicaSessions({ leadership, resume: takeoverSession(mqttOptions), log }) : null;
   metrics.readFrom({
     nodes: () => fleet.all(),
     ingestStats: () => ingest.stats(),
@@ -242,13 +250,16 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     roleModes: () => Object.fromEntries(Object.entries(federation.running?.roles() ?? {}).map(([role, { mode }]) => [role, mode])),
     mqttClients: () => embedded?.connectedClients() ?? null,
     workPackages: () => store.work.countByState(),
+    leaderDuties: () => ({ all: LEADER_DUTIES, led: leadership.duties() }),
     clock: context.clock,
   });
 
   const flushAndReport = () =>
     fleet.flush().catch((error) => log(`writing live node state failed (kept for the next flush): ${(error as Error).message}`));
   const flushTimer = setInterval(flushAndReport, settings.flushMs);
-  const sweepTimer = setInterval(() => fleet.sweep(Date.now()), settings.sweepMs);
+  const sweepTimer = setInterval(() => {
+    if (leadership.leads()) fleet.sweep(Date.now());
+  }, settings.sweepMs);
 
   const work = new WorkPackages(context, () => workScheduler.kick(), onWorkFinished);
   const app = createHubApp(context, decisions, ingest, federationRoles, work, workScheduler);
@@ -280,14 +291,16 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
       log(`TLS: serving the certificate from ${tls.certFile} (expires ${new Date(tls.expiresAt).toISOString()}) to new connections`);
     },
     async stop() {
-      await (engineLock ?? federation).stop();
+      await federation.stop();
       await workScheduler.stop();
       nodeHealthAlerts.stop();
       alerts.stop();
       clearInterval(flushTimer);
       clearInterval(sweepTimer);
       await server.stop();
-      await mqtt!.close();
+      await goneReplicas?.stop();
+      // With replicas, this one's share goes to the others at once (nothing left queued for it).
+      await (settings.sharedSubscriptions ? mqtt!.leaveSharedGroup() : mqtt!.close());
       await broker.close();
       if (embedded) await embedded.close();
       await flushAndReport(); // behind the writes already queued (acks)
@@ -295,6 +308,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
       await changeFeed?.stop();
       await alerts.settled();
       await webhook?.stop(); // the post in flight finishes and is recorded
+      await leadership.stop(); // after the duties: the next leader starts where this one left off
       await store.close();
       log("stopped");
     },

@@ -198,6 +198,17 @@ export function hubSharedFilter(filter: string): string {
   return `$share/${HUB_SHARE_GROUP}/${filter}`;
 }
 
+/**
+ * Where a hub session ending itself (a replica's clean stop, or the leader
+ * taking over a gone replica's session) publishes a marker to itself: the
+ * broker delivers a session's messages in order, so once the marker arrives
+ * everything the session held before it has too. Under the hub's own ACLs
+ * (ROOT/#), never a node's.
+ */
+export function hubSessionMarkerTopic(clientId: string): string {
+  return `${ROOT}/hubs/${encodeURIComponent(clientId)}/session-drained`;
+}
+
 /** The subtree a node may publish under (for broker ACLs). */
 export function nodeSubtree(node: string): string {
   if (!isNodeId(node)) throw new Error(`not a node id: ${JSON.stringify(node)}`);

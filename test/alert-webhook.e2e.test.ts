@@ -93,7 +93,7 @@ test("a sink answering 500 twice gets the alert on the third try, once; a 4xx is
   const webhook = sink();
   webhook.script = [500, 500];
   const { t, log } = await hubPostingTo(webhook);
-  const { seq } = t.hub.context.alerts.raise({ severity: "high", kind: "capital_micro", subject: "pi-9", message: "capital of pi-9 down to MICRO", at: Date.now() });
+  const { seq } = await t.hub.context.alerts.raise({ severity: "high", kind: "capital_micro", subject: "pi-9", message: "capital of pi-9 down to MICRO", at: Date.now() });
   await eventually(() => webhook.delivered().length === 1, 10_000, "the third try");
   expect(webhook.requests.map((r) => [r.post.seq, r.status])).toEqual([
     [seq, 500],
@@ -104,8 +104,8 @@ test("a sink answering 500 twice gets the alert on the third try, once; a 4xx is
   expect(log.filter((line) => line.startsWith("alert webhook:") && line.includes("HTTP 500"))).toHaveLength(2);
 
   webhook.script = [404];
-  const refused = t.hub.context.alerts.raise({ severity: "low", kind: "engine_unhealthy", message: "refused by the sink", at: Date.now() });
-  const next = t.hub.context.alerts.raise({ severity: "low", kind: "engine_unhealthy", message: "taken by the sink", at: Date.now() });
+  const refused = await t.hub.context.alerts.raise({ severity: "low", kind: "engine_unhealthy", message: "refused by the sink", at: Date.now() });
+  const next = await t.hub.context.alerts.raise({ severity: "low", kind: "engine_unhealthy", message: "taken by the sink", at: Date.now() });
   await eventually(() => webhook.delivered().some((p) => p.seq === next.seq), 10_000, "the alert after the refused one");
   await eventually(async () => (await t.hub.context.store.alerts.outbox(10)).length === 0, 10_000, "its delivery recorded");
   expect(webhook.requests.slice(3).map((r) => [r.post.seq, r.status])).toEqual([
@@ -125,7 +125,7 @@ test("a sink that does not answer within the timeout gets the alert again", asyn
   const webhook = sink();
   webhook.script = [NO_ANSWER];
   const { t, log } = await hubPostingTo(webhook, { EDGEFED_ALERT_WEBHOOK_TIMEOUT_MS: "300" });
-  const { seq } = t.hub.context.alerts.raise({ severity: "medium", kind: "decision_pending", subject: "dec_x", message: "dec_x waits", at: Date.now() });
+  const { seq } = await t.hub.context.alerts.raise({ severity: "medium", kind: "decision_pending", subject: "dec_x", message: "dec_x waits", at: Date.now() });
   await eventually(() => webhook.delivered().length === 1, 10_000, "the second try");
   expect(webhook.requests.map((r) => [r.post.seq, r.status])).toEqual([
     [seq, NO_ANSWER],
@@ -137,10 +137,10 @@ test("a sink that does not answer within the timeout gets the alert again", asyn
 test("an alert undelivered when the hub stops is delivered once after it starts again; one delivered before is not posted again", async () => {
   const webhook = sink();
   const { t } = await hubPostingTo(webhook);
-  const delivered = t.hub.context.alerts.raise({ severity: "high", kind: "node_offline", subject: "pi-a", message: "pi-a is offline", at: Date.now() });
+  const delivered = await t.hub.context.alerts.raise({ severity: "high", kind: "node_offline", subject: "pi-a", message: "pi-a is offline", at: Date.now() });
   await eventually(() => webhook.delivered().length === 1, 10_000, "the first alert delivered");
   webhook.always = 503;
-  const pending = t.hub.context.alerts.raise({ severity: "critical", kind: "fleet_frozen", subject: "fleet", message: "the fleet is frozen", at: Date.now() });
+  const pending = await t.hub.context.alerts.raise({ severity: "critical", kind: "fleet_frozen", subject: "fleet", message: "the fleet is frozen", at: Date.now() });
   await eventually(() => webhook.requests.some((r) => r.post.seq === pending.seq), 10_000, "a failed try");
   await t.stop();
   running.splice(running.indexOf(t), 1);
@@ -152,7 +152,7 @@ test("an alert undelivered when the hub stops is delivered once after it starts 
   const { t: again } = await hubPostingTo(webhook, {}, t.dataDir);
   await eventually(() => webhook.delivered().some((p) => p.seq === pending.seq), 10_000, "the undelivered alert after the restart");
   // One more alert after it, delivered in order: nothing else is coming before it.
-  const later = again.hub.context.alerts.raise({ severity: "low", kind: "node_back", subject: "pi-a", message: "pi-a is back", at: Date.now() });
+  const later = await again.hub.context.alerts.raise({ severity: "low", kind: "node_back", subject: "pi-a", message: "pi-a is back", at: Date.now() });
   expect(later.seq).toBe(pending.seq + 1);
   await eventually(() => webhook.delivered().some((p) => p.seq === later.seq), 10_000, "the alert raised after the restart");
   expect(webhook.delivered().map((p) => p.seq)).toEqual([delivered.seq, pending.seq, later.seq]);

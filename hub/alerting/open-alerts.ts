@@ -1,9 +1,11 @@
 // The hub's alerts as settings ask: the sink over the registry
 // (hub/alerts.ts) and, with EDGEFED_ALERT_WEBHOOK_URL, the gate deciding what
 // is posted and the sender delivering the outbox (started at once: a previous
-// run may have left posts undelivered). hub.ts calls it at start-up.
+// run may have left posts undelivered; only the leading replica posts).
+// hub.ts calls it at start-up.
 import { hostname } from "node:os";
 import { Alerts } from "../alerts.ts";
+import type { Leadership } from "../replicas/leadership.ts";
 import type { HubSettings } from "../settings.ts";
 import type { HubStore } from "../store/hub-store.ts";
 import { WebhookGate } from "./webhook-gate.ts";
@@ -16,7 +18,13 @@ type AlertSettings = Pick<HubSettings, "alertWebhookUrl" | "alertWebhookPerMinut
 const MINUTE_MS = 60_000;
 
 /** The alert sink over the registry and, with EDGEFED_ALERT_WEBHOOK_URL, the webhook that posts what its gate lets through. */
-export async function openAlerts(settings: AlertSettings, store: HubStore, hubPublicKey: string, log: (line: string) => void): Promise<{ alerts: Alerts; webhook: WebhookSender | null }> {
+export async function openAlerts(
+  settings: AlertSettings,
+  store: HubStore,
+  hubPublicKey: string,
+  leadership: Leadership,
+  log: (line: string) => void,
+): Promise<{ alerts: Alerts; webhook: WebhookSender | null }> {
   const url = settings.alertWebhookUrl;
   const gate = url ? new WebhookGate({ posts: settings.alertWebhookPerMinute, windowMs: MINUTE_MS, dedupMs: settings.alertDedupS * 1000 }) : null;
   const alerts = await Alerts.load({ store, log, clock: Date.now, gate });
@@ -27,6 +35,7 @@ export async function openAlerts(settings: AlertSettings, store: HubStore, hubPu
     hub: { id: hubPublicKey.slice(0, 16), host: hostname() },
     timeoutMs: settings.alertWebhookTimeoutMs,
     retryBaseMs: settings.alertWebhookRetryMs,
+    leadership,
     clock: Date.now,
     log,
   });

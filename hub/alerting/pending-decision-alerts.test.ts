@@ -22,7 +22,7 @@ function decision(seq: number, issuedAt: number, expiresAt = issuedAt + 3_600_00
 
 async function watcher(store: HubStore, now: () => number) {
   const alerts = await Alerts.load({ store, log: () => {}, clock: now, gate: null });
-  const pending = await PendingDecisionAlerts.start({ store, alerts, limitMs: LIMIT_MS, clock: now, log: () => {} });
+  const pending = await PendingDecisionAlerts.start({ store, alerts, limitMs: LIMIT_MS, leads: () => true, clock: now, log: () => {} });
   return {
     check: () => pending.check(),
     raised: async () => (await alerts.list({ limit: 100 })).reverse().map((a) => a.message),

@@ -3,7 +3,9 @@
 // that has not expired). Each decision is looked at once, when it passes the
 // limit: a cursor (the last decision seq looked at, kept in the registry's
 // hub values) walks the audit trail in seq order, which is issue order, so a
-// restart neither alerts twice nor skips one.
+// restart neither alerts twice nor skips one. Only the leading replica looks
+// (hub/replicas/leadership.ts), reading the cursor each time: the last
+// leader may have moved it.
 import type { Alerts } from "../alerts.ts";
 import type { HubStore } from "../store/hub-store.ts";
 
@@ -17,6 +19,8 @@ export interface PendingDecisionAlertsOptions {
   alerts: Alerts;
   /** How long a decision may wait for its acks. */
   limitMs: number;
+  /** Whether this replica leads (only the leader looks). */
+  leads(): boolean;
   clock(): number;
   log(line: string): void;
 }
@@ -38,8 +42,9 @@ export class PendingDecisionAlerts {
     return watcher;
   }
 
-  /** Looks at every decision that passed the limit since the last look (one look at a time). */
+  /** Looks at every decision that passed the limit since the last look (one look at a time), when leading. */
   check(): Promise<void> {
+    if (!this.options.leads()) return Promise.resolve();
     this.checking ??= this.lookAtPassed()
       .catch((error: Error) => this.options.log(`looking for unacknowledged decisions failed: ${error.message}`))
       .finally(() => (this.checking = null));
@@ -53,6 +58,7 @@ export class PendingDecisionAlerts {
 
   private async lookAtPassed(): Promise<void> {
     const { store, alerts, limitMs, clock } = this.options;
+    if (store.shared) this.cursor = Number((await store.hubValues.get(CURSOR_KEY)) ?? 0);
     for (;;) {
       const now = clock();
       const passed = await store.decisions.unacknowledged({ afterSeq: this.cursor, issuedBefore: now - limitMs, limit: PAGE });

@@ -40,7 +40,7 @@ test("at most `posts` in any window; the rest are held and summarised in one pos
   expect(gate.heldCount).toBe(3);
   expect(gate.heldSummary(T + 59_999)).toBeNull();
   expect(gate.nextSummaryAt(T + 30_000)).toBe(T + 60_000);
-  expect(gate.heldSummary(T + 60_000)).toEqual({ seqs: held.map((a) => a.seq), severity: "critical", kinds: { node_back: 2, fleet_frozen: 1 }, mostSevere: "d fleet_frozen", since: T });
+  expect(gate.heldSummary(T + 60_000)).toEqual({ alerts: held, severity: "critical", kinds: { node_back: 2, fleet_frozen: 1 }, mostSevere: "d fleet_frozen", since: T });
   expect(gate.heldCount).toBe(0);
   expect(gate.nextSummaryAt(T + 60_000)).toBeNull();
   // The summary took a post: with b's still in the window, the next one is held.
@@ -63,6 +63,6 @@ test("seeded from the stored alerts: what was posted lately still dedups and cou
   expect(gate.admit(alert("pi-2"), T)).toBe("deduplicated"); // 5 min ago: within 10
   const pi3 = alert("pi-3");
   expect(gate.admit(pi3, T)).toBe("held"); // never posted, but one held before the restart still waits
-  expect(gate.heldSummary(T)).toEqual({ seqs: [held.seq, pi3.seq], severity: "high", kinds: { node_back: 1, node_offline: 1 }, mostSevere: "pi-3 node_offline", since: T - 5000 });
+  expect(gate.heldSummary(T)).toMatchObject({ alerts: [{ seq: held.seq }, { seq: pi3.seq }], severity: "high", kinds: { node_back: 1, node_offline: 1 }, mostSevere: "pi-3 node_offline", since: T - 5000 });
   expect(gate.admit(alert("pi-5"), T)).toBe("held"); // pi-1's post 30 s ago and the summary fill the minute
 });

@@ -31,7 +31,8 @@ export function dedupKey(alert: { kind: string; subject: string }): string {
 
 /** The alerts held back by the rate limit, summarised in one post. */
 export interface HeldSummary {
-  seqs: number[];
+  /** The alerts held (read their seqs once their writes committed). */
+  alerts: readonly HeldAlert[];
   /** The highest severity among them. */
   severity: AlertSeverity;
   /** How many of each kind. */
@@ -42,7 +43,7 @@ export interface HeldSummary {
   since: number;
 }
 
-type HeldAlert = Pick<StoredAlert, "seq" | "severity" | "kind" | "message" | "at">;
+export type HeldAlert = Pick<StoredAlert, "seq" | "severity" | "kind" | "message" | "at">;
 
 type Admission = Extract<AlertDelivery, "queued" | "deduplicated" | "held">;
 
@@ -70,7 +71,8 @@ export class WebhookGate {
     const last = this.lastPosted.get(alert.subject);
     if (last?.kind === alert.kind && now - last.at < this.limits.dedupMs) return "deduplicated";
     if (this.held.length > 0 || !this.slotFree(now)) {
-      this.held.push({ seq: alert.seq, severity: alert.severity, kind: alert.kind, message: alert.message, at: alert.at });
+      // The alert itself, not a copy: on a shared registry its seq is set when its write takes one.
+      this.held.push(alert);
       return "held";
     }
     this.postTimes.push(now);
@@ -91,7 +93,7 @@ export class WebhookGate {
       kinds[alert.kind] = (kinds[alert.kind] ?? 0) + 1;
       if (SEVERITY_RANK[alert.severity] > SEVERITY_RANK[worst.severity]) worst = alert;
     }
-    return { seqs: held.map((a) => a.seq), severity: worst.severity, kinds, mostSevere: worst.message, since: held[0]!.at };
+    return { alerts: held, severity: worst.severity, kinds, mostSevere: worst.message, since: held[0]!.at };
   }
 
   /** When a held summary may go (the oldest post of the minute leaves it), or null when nothing is held. */

@@ -8,7 +8,18 @@
 // committed before the next is sent, so a hub restart neither loses an
 // undelivered alert nor posts a delivered one again; stop() lets the post in
 // flight finish (bounded by the timeout) and records it.
+//
+// Replicas sharing the registry share the outbox, and only the leader posts
+// (hub/replicas/leadership.ts): a replica that stops leading posts nothing
+// more (the post in flight finishes and is recorded); one that starts leading
+// waits the post timeout first, so a post the last leader still had in flight
+// is answered and recorded before the outbox is read again; no alert is
+// posted twice on a handover. A leader that died mid-post never records it:
+// that one alert is posted again, with the same idempotency-key header.
+// The leader looks at the outbox every OUTBOX_POLL_MS too, for what other
+// replicas queued.
 import { backoffMs } from "../../lib/backoff.ts";
+import type { Leadership } from "../replicas/leadership.ts";
 import type { HubStore, StoredAlert } from "../store/hub-store.ts";
 import { dedupKey } from "./webhook-gate.ts";
 import { redactedUrl } from "./webhook-url.ts";
@@ -26,6 +37,8 @@ export interface WebhookSenderOptions {
   timeoutMs: number;
   /** The first retry's delay; each next one doubles, up to RETRY_MAX_MS. */
   retryBaseMs: number;
+  /** Posts only while this replica leads. */
+  leadership: Leadership;
   clock(): number;
   log(line: string): void;
 }
@@ -54,21 +67,36 @@ export interface WebhookPost {
 
 type Outcome = { kind: "delivered" } | { kind: "retry"; reason: string } | { kind: "refused"; reason: string };
 
+/** Beyond the post timeout, for the last leader to record its answer, on a handover. */
+const HANDOVER_MARGIN_MS = 1000;
+/** How often the leader of replicas sharing the registry looks for posts the others queued. */
+export const OUTBOX_POLL_MS = 1000;
+
 export class WebhookSender {
   readonly counters = { delivered: 0, failed: 0, retries: 0 };
   private running: Promise<void> | null = null;
   private kickedWhileRunning = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private readonly poll: ReturnType<typeof setInterval> | null = null;
+  /** No post before this (ms): a handover's wait for the last leader's post in flight. */
+  private notBefore = 0;
   private stopped = false;
   private readonly shownUrl: string;
 
   constructor(private readonly options: WebhookSenderOptions) {
     this.shownUrl = redactedUrl(options.url);
+    if (!options.store.shared) return;
+    // Leading from the start or taking over: the last leader's post in flight gets its answer (bounded by the timeout) and is recorded first.
+    const waitForLastLeader = () => (this.notBefore = options.clock() + options.timeoutMs + HANDOVER_MARGIN_MS);
+    waitForLastLeader();
+    options.leadership.onChange((leading) => leading && waitForLastLeader());
+    this.poll = setInterval(this.kick, OUTBOX_POLL_MS);
+    this.poll.unref?.();
   }
 
-  /** Looks at the outbox now (something was queued, or the hub started). */
+  /** Looks at the outbox now (something was queued, or the hub started), if this replica leads. */
   readonly kick = (): void => {
-    if (this.stopped) return;
+    if (this.stopped || !this.options.leadership.leads() || this.options.clock() < this.notBefore) return;
     if (this.running) {
       this.kickedWhileRunning = true;
       return;
@@ -88,12 +116,13 @@ export class WebhookSender {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.poll) clearInterval(this.poll);
     await this.running;
   }
 
   private async drain(): Promise<void> {
     const { store, clock, log } = this.options;
-    while (!this.stopped) {
+    while (!this.stopped && this.options.leadership.leads()) {
       let entry;
       try {
         [entry] = await store.alerts.outbox(1);
@@ -116,6 +145,7 @@ export class WebhookSender {
 
   private wakeIn(ms: number): void {
     if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(this.kick, ms);
     this.timer.unref?.();
   }

@@ -45,6 +45,8 @@ export interface HubMetricSources {
   mqttClients(): number | null;
   /** Work packages by state (hub/work/work-model.ts). */
   workPackages(): Promise<Record<string, number>>;
+  /** The duties only one replica runs, and whether this one does (hub/replicas/leadership.ts). */
+  leaderDuties(): { all: readonly string[]; led: readonly string[] };
   clock(): number;
 }
 
@@ -202,6 +204,17 @@ export class HubMetrics {
       async () => {
         if (this.sources) await fill(this.sources);
       };
+
+    const leader: Gauge<"duty"> = new Gauge({
+      name: "edgefed_replica_leader",
+      help: "1 for each duty only one hub replica runs at a time that this replica runs now (the advisory-lock leader), else 0",
+      labelNames: ["duty"] as const,
+      registers,
+      collect: read(({ leaderDuties }) => {
+        const { all, led } = leaderDuties();
+        for (const duty of all) leader.set({ duty }, led.includes(duty) ? 1 : 0);
+      }),
+    });
 
     // One pass over the fleet fills both (at 10,000 nodes the scrape's biggest cost).
     const byHealth: Gauge<"health"> = new Gauge({

@@ -5,8 +5,9 @@
 // (with Mosquitto, broker/mosquitto-dynsec.ts keeps its own admin connection
 // for dynamic security commands).
 import mqtt, { type IPublishPacket, type MqttClient } from "mqtt";
-import { deliveryOf, everyNodeFilter, HUB_STATE_TOPIC, hubSharedFilter, NODE_TO_HUB_KINDS, type Delivery } from "../../protocol/topics.ts";
+import { decodeTopic, deliveryOf, everyNodeFilter, HUB_STATE_TOPIC, hubSessionMarkerTopic, hubSharedFilter, NODE_TO_HUB_KINDS, type Delivery } from "../../protocol/topics.ts";
 import { brokerAddress, brokerTrust, type ClientCertificate } from "../../lib/mqtt-url.ts";
+import { withTimeout } from "../../lib/with-timeout.ts";
 import { OrderedAcks } from "./ordered-acks.ts";
 
 export interface HubMqttOptions {
@@ -35,6 +36,11 @@ export interface HubMqttOptions {
   loopbackBroker?: boolean;
   /** The hub's own client certificate, for a broker that requires one (EDGEFED_REQUIRE_CLIENT_CERT). */
   clientCertificate?: ClientCertificate | null;
+  /**
+   * Resumes a gone replica's session to empty it (hub/replicas/session-takeover.ts):
+   * no will, no subscriptions or hub/state of its own, no reconnect.
+   */
+  takeover?: boolean;
 }
 
 /** Everything agents send (the node->hub kinds); what the hub sends it does not listen to. */
@@ -48,6 +54,8 @@ export const SHARED_INGEST_FILTERS = INGEST_FILTERS.map(hubSharedFilter);
 const SESSION_NEVER_EXPIRES = 0xffff_ffff;
 /** How long a clean stop waits for PUBACKs of messages whose commit is under way. */
 const ACKS_AT_STOP_MS = 1000;
+/** How long ending a session waits for its marker (every message before it) and their commits. */
+const DRAIN_BOUND_MS = 30_000;
 
 /**
  * Passed to MQTT.js's handleMessage callback to go on with the next packet
@@ -64,9 +72,17 @@ type PacketWriter = { _sendPacket(packet: { cmd: "puback"; messageId: number }, 
 export class HubMqtt {
   private readonly client: MqttClient;
   private readonly acks: OrderedAcks;
+  private readonly markerTopic: string;
+  private markerSeen: (() => void) | null = null;
+  /** Set once this session starts saying goodbye: its own hub/state offline is not answered. */
+  private leaving = false;
   connected = false;
+  /** Whether the broker still had this client id's session at the last connect (null before one). */
+  sessionPresent: boolean | null = null;
 
   constructor(private readonly options: HubMqttOptions) {
+    this.markerTopic = hubSessionMarkerTopic(options.clientId);
+    const takeover = options.takeover === true;
     this.client = mqtt.connect({
       ...brokerAddress(options.url),
       ...brokerTrust(options.url, options.ca, options.clientCertificate),
@@ -78,10 +94,10 @@ export class HubMqtt {
       // A persistent session: the broker keeps QoS 1 verdicts and acks for the hub while it restarts.
       clean: false,
       keepalive: 60,
-      reconnectPeriod: 1000,
+      reconnectPeriod: takeover ? 0 : 1000,
       connectTimeout: 10_000,
       queueQoSZero: false,
-      will: { topic: HUB_STATE_TOPIC, payload: Buffer.from(hubState("offline")), ...deliveryOf("hub/state") },
+      ...(takeover ? {} : { will: { topic: HUB_STATE_TOPIC, payload: Buffer.from(hubState("offline")), ...deliveryOf("hub/state") } }),
     });
     this.acks = new OrderedAcks(
       (messageId) => this.sendPuback(messageId),
@@ -92,12 +108,17 @@ export class HubMqtt {
       },
     );
     this.client.on("connect", (connack) => {
+      this.sessionPresent = connack.sessionPresent;
+      if (takeover) {
+        this.connected = true;
+        return;
+      }
       // Logged before the session set-up: a resumed session's backlog starts flowing at once.
       options.log(`connected to broker (${connack.sessionPresent ? "resumed session" : "new session"})`);
       void this.onConnect();
     });
     this.client.on("close", () => {
-      if (this.connected) options.log("broker connection lost; reconnecting");
+      if (this.connected && !takeover) options.log("broker connection lost; reconnecting");
       this.connected = false;
       this.acks.clear();
     });
@@ -106,6 +127,14 @@ export class HubMqtt {
   }
 
   private handleMessage(packet: IPublishPacket, done: (error?: Error) => void): void {
+    if (packet.topic === this.markerTopic) {
+      this.markerSeen?.();
+      return done();
+    }
+    if (packet.topic === HUB_STATE_TOPIC) {
+      this.answerHubOffline(packet.payload as Buffer);
+      return done();
+    }
     const committed = this.options.onMessage(packet.topic, packet.payload as Buffer, packet.retain);
     if (packet.qos !== 1 || packet.messageId === undefined) return done();
     this.acks.add(packet.messageId, committed);
@@ -119,7 +148,8 @@ export class HubMqtt {
 
   private async onConnect(): Promise<void> {
     try {
-      const filters = this.options.sharedSubscriptions ? SHARED_INGEST_FILTERS : INGEST_FILTERS;
+      // Replicas also listen to hub/state: one going away says offline (its will, or its clean stop), and the live ones answer.
+      const filters = this.options.sharedSubscriptions ? [...SHARED_INGEST_FILTERS, HUB_STATE_TOPIC] : INGEST_FILTERS;
       const granted = await this.client.subscribeAsync(filters, { qos: 1 });
       // A broker refusing a filter (an ACL, no shared subscriptions) answers with a failure code instead of an error.
       const refused = granted.filter((grant) => grant.qos > 2).map((grant) => grant.topic);
@@ -132,6 +162,18 @@ export class HubMqtt {
     } catch (error) {
       this.options.log(`broker session setup failed: ${(error as Error).message}`);
     }
+  }
+
+  /**
+   * With replicas, a hub/state offline is one replica going away (its will
+   * when it died, or its clean stop): while this one lives the fleet still
+   * has a hub, so it says online again at once. Only the last replica's
+   * offline stays.
+   */
+  private answerHubOffline(payload: Buffer): void {
+    const message = decodeTopic("hub/state", payload);
+    if (!message.ok || message.value.state !== "offline" || this.leaving || !this.client.connected) return;
+    this.publish(HUB_STATE_TOPIC, hubState("online"), deliveryOf("hub/state")).catch((error: Error) => this.options.log(`saying hub/state online again failed: ${error.message}`));
   }
 
   /** Resolves once the broker has the message (PUBACK for QoS 1). */
@@ -148,9 +190,48 @@ export class HubMqtt {
     }
   }
 
+  /**
+   * Ends this session at the broker without losing what it holds: leaves
+   * the shared group (the broker routes nothing more here), waits for every
+   * message the session held (a marker published to itself comes after
+   * them) and for their commits and PUBACKs, then disconnects with session
+   * expiry 0. A replica's clean stop with shared subscriptions, and the
+   * leader emptying a gone replica's session. Throws if the broker does not
+   * answer in time (the session then stays, for the next try).
+   */
+  async drainAndEndSession(): Promise<void> {
+    const deadline = Date.now() + DRAIN_BOUND_MS;
+    const marker = new Promise<void>((resolve) => (this.markerSeen = resolve));
+    await this.client.unsubscribeAsync(SHARED_INGEST_FILTERS);
+    await this.client.subscribeAsync(this.markerTopic, { qos: 1 });
+    await this.client.publishAsync(this.markerTopic, "", { qos: 1, retain: false });
+    await withTimeout(marker, DRAIN_BOUND_MS, "the session's marker");
+    while (this.acks.pending > 0) {
+      if (Date.now() > deadline) throw new Error(`${this.acks.pending} message(s) not committed within ${DRAIN_BOUND_MS} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await this.client.endAsync(false, { properties: { sessionExpiryInterval: 0 } });
+  }
+
+  /**
+   * A replica's clean stop with shared subscriptions: its session ends with
+   * nothing left in it (drainAndEndSession), so its share goes to the live
+   * replicas at once. If ending fails the session stays, for the leader to
+   * empty.
+   */
+  async leaveSharedGroup(): Promise<void> {
+    this.leaving = true;
+    if (this.client.connected) {
+      // Said as a single hub says it; the live replicas answer online (answerHubOffline), the last one's stays.
+      await withTimeout(this.publish(HUB_STATE_TOPIC, hubState("offline"), deliveryOf("hub/state")), ACKS_AT_STOP_MS, "hub/state offline").catch(() => {});
+      await this.drainAndEndSession().catch((error: Error) => this.options.log(`ending the broker session failed; the leader takes over what it holds: ${error.message}`));
+    }
+    await this.client.endAsync(true);
+  }
+
   /** A clean stop: hub/state offline (retained) first, since a clean disconnect suppresses the will. */
   async close(): Promise<void> {
-    if (this.client.connected) {
+    if (this.client.connected && !this.options.takeover) {
       const deadline = Date.now() + ACKS_AT_STOP_MS;
       while (this.acks.pending > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
       await Promise.race([

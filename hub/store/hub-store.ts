@@ -455,7 +455,19 @@ export interface AlertWrites extends AlertReads {
    * `alertsMs` before the newest (StoreBounds); never one in the outbox.
    */
   add(alert: StoredAlert): Promise<void>;
-  /** Sets what became of alerts; any delivery but queued takes them out of the outbox. */
+  /**
+   * The seq for the next alert, taken inside this write: one more than the
+   * highest ever given or taken. Hubs sharing the registry take them in turn
+   * (the counter's row lock, held to commit): no two alerts get one seq, and a
+   * write rolled back gives its seq back.
+   */
+  nextSeq(): Promise<number>;
+  /**
+   * Sets what became of alerts still queued or held (a delivered, failed or
+   * summarised one stays so: a late record from a replica that lost the
+   * webhook duty changes nothing); any delivery but queued takes them out of
+   * the outbox.
+   */
   setDelivery(seqs: readonly number[], delivery: AlertDelivery): Promise<void>;
   /** Records a failed attempt of an outbox entry and when to try again. */
   retryLater(seq: number, attempts: number, nextAttemptAt: number): Promise<void>;

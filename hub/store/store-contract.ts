@@ -489,12 +489,35 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       ]);
       await again.write((tx) => tx.alerts.setDelivery([1, 4], "failed"));
       expect(await again.alerts.outbox(10)).toEqual([]);
+      // Settled for good: a late record (a replica that lost the webhook duty mid-post) changes nothing.
+      await again.write((tx) => tx.alerts.setDelivery([3, 2], "failed"));
       expect((await again.alerts.list({ limit: 10 })).map((a) => [a.seq, a.delivery])).toEqual([
         [4, "failed"],
         [3, "delivered"],
         [2, "summarised"],
         [1, "failed"],
       ]);
+    });
+
+    test("nextSeq inside a write is one past the highest seq ever given, and a write rolled back gives it back", async () => {
+      const { store } = await open();
+      await store.write(async (tx) => {
+        await tx.alerts.add(alert(1));
+        await tx.alerts.add(alert(2));
+      });
+      await expect(
+        store.write(async (tx) => {
+          expect(await tx.alerts.nextSeq()).toBe(3);
+          throw new Error("rolled back");
+        }),
+      ).rejects.toThrow("rolled back");
+      const seq = await store.write(async (tx) => {
+        const next = await tx.alerts.nextSeq();
+        await tx.alerts.add(alert(next));
+        return next;
+      });
+      expect(seq).toBe(3);
+      expect(await store.alerts.lastSeq()).toBe(3);
     });
 
     test("only the newest and the recent are kept, never one still in the outbox; numbering goes on past those trimmed", async () => {

@@ -2,6 +2,7 @@
 // the round robin order survives a restart, a node's concurrency limit is
 // never exceeded, deadlines expire packages, a lease that runs out sends the
 // package back to the queue until max_attempts, and the offers it publishes.
+import { SoleLeadership } from "../replicas/leadership.ts";
 import { afterEach, expect, test } from "bun:test";
 import { cleanUp, closeLater, tempDir } from "../../test/helpers.ts";
 import { registeredNode } from "../../test/fixtures/node-record.ts";
@@ -42,6 +43,7 @@ async function setUp(dir: string, slots: Record<string, number>, clock = { now: 
     clock: () => clock.now,
     log: () => {},
     startedAt,
+    leadership: new SoleLeadership(),
     publish: async (topic: string, payload: string) => void offers.push({ node: topic.split("/")[3]!, offer: JSON.parse(payload) }),
   } as unknown as HubContext;
   const scheduler = await WorkScheduler.start(hub, 3_600_000);

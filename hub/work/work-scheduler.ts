@@ -7,7 +7,10 @@
 // registry write, on what the registry holds at that moment, so a progress
 // report or a result committed just before is never overridden. Progress
 // and results from nodes come here from ingest and are applied fenced by
-// attempt number (the store refuses, and records, any other).
+// attempt number (the store refuses, and records, any other). Ticks run on
+// the leading replica only (hub/replicas/leadership.ts): replicas sharing the
+// registry would otherwise place and take back the same packages at once;
+// progress and results are applied by whichever replica receives them.
 import type { WorkOfferMessage, WorkProgressMessage, WorkResultMessage } from "../../protocol/work-messages.ts";
 import { deliveryOf, nodeTopic } from "../../protocol/topics.ts";
 import type { HubContext } from "../hub-context.ts";
@@ -51,12 +54,14 @@ export class WorkScheduler {
   static async start(hub: HubContext, intervalMs: number, onFinished: OnWorkFinished = NOBODY_TOLD): Promise<WorkScheduler> {
     const scheduler = new WorkScheduler(hub, (await hub.store.hubValues.get(ROUND_ROBIN_CURSOR_KEY)) ?? null, onFinished);
     scheduler.timer = setInterval(() => scheduler.kick(), intervalMs);
+    hub.leadership.onChange((leading) => leading && scheduler.kick());
     scheduler.kick();
     return scheduler;
   }
 
-  /** Runs a tick soon; ticks never overlap, and a kick during one runs another after it. */
+  /** Runs a tick soon if this replica leads; ticks never overlap, and a kick during one runs another after it. */
   kick(): void {
+    if (!this.hub.leadership.leads()) return;
     if (this.ticking) {
       this.tickAgain = true;
       return;

@@ -21,6 +21,8 @@ export interface WebhookSink {
   script: number[];
   /** When set, every request gets this status (the script waits). */
   always: number | null;
+  /** Each answer waits this long first (ms): a post in flight for a while. */
+  delayMs: number;
   stop(): Promise<void>;
 }
 
@@ -35,6 +37,7 @@ export function startWebhookSink(): WebhookSink {
     delivered: () => sink.requests.filter((r) => r.status !== NO_ANSWER && r.status < 300).map((r) => r.post),
     script: [],
     always: null,
+    delayMs: 0,
     stop: async () => void (await server.stop(true)),
   };
   const server = Bun.serve({
@@ -43,6 +46,7 @@ export function startWebhookSink(): WebhookSink {
     async fetch(request) {
       const status = sink.always ?? sink.script.shift() ?? 200;
       sink.requests.push({ status, path: new URL(request.url).pathname, headers: Object.fromEntries(request.headers), post: (await request.json()) as WebhookPost });
+      if (sink.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, sink.delayMs));
       if (status === NO_ANSWER) {
         await new Promise((resolve) => request.signal.addEventListener("abort", resolve));
         return new Response(null, { status: 504 });

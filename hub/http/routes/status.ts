@@ -25,7 +25,7 @@ export function statusRoutes(hub: HubContext, ingest: Ingest, access: ApiAccess,
     const ok = broker && store;
     // Said to anyone who asks, like the start-up line: whether secrets may cross the network in clear here.
     const transport = { tls: hub.settings.tls, plaintext: !hub.settings.tls || hub.settings.allowPlaintext };
-    return c.json({ status: ok ? "ok" : "degraded", hub_id: hub.settings.hubId, broker: broker ? "up" : "down", store: store ? "up" : "down", runtime: RUNTIME, uptime_s: uptimeS(), ...transport }, ok ? 200 : 503);
+    return c.json({ status: ok ? "ok" : "degraded", hub_id: hub.settings.hubId, broker: broker ? "up" : "down", store: store ? "up" : "down", runtime: RUNTIME, uptime_s: uptimeS(), leads: hub.leadership.duties(), ...transport }, ok ? 200 : 503);
   });
 
   // Its node counts come from memory: on a shared registry they wait to have heard the other replicas.

@@ -25,6 +25,13 @@ export class PostgresAlertTable implements AlertWrites {
         AND seq NOT IN (SELECT alert_seq FROM alert_outbox)`;
   }
 
+  async nextSeq(): Promise<number> {
+    const [row] = await this.db<{ value: number }[]>`
+      INSERT INTO store_counters (name, value) VALUES ('alerts', 1)
+      ON CONFLICT (name) DO UPDATE SET value = store_counters.value + 1 RETURNING value`;
+    return row!.value;
+  }
+
   async list(options: { since?: number; limit: number; delivery?: AlertDelivery }): Promise<StoredAlert[]> {
     const delivery = options.delivery === undefined ? this.db`` : this.db`AND delivery = ${options.delivery}`;
     return this.db<StoredAlert[]>`
@@ -52,7 +59,7 @@ export class PostgresAlertTable implements AlertWrites {
   async setDelivery(seqs: readonly number[], delivery: AlertDelivery): Promise<void> {
     if (seqs.length === 0) return;
     const list = seqs.map(String);
-    await this.db`UPDATE alerts SET delivery = ${delivery} WHERE seq = ANY(${list}::bigint[])`;
+    await this.db`UPDATE alerts SET delivery = ${delivery} WHERE seq = ANY(${list}::bigint[]) AND delivery IN ('queued', 'held')`;
     if (delivery !== "queued") await this.db`DELETE FROM alert_outbox WHERE alert_seq = ANY(${list}::bigint[])`;
   }
 

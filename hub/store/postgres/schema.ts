@@ -2,8 +2,8 @@
 // in order at start, each recorded in schema_migrations; step 1 is the
 // registry as SQLite has it at its schema 10 (hub/store/sqlite/schema.ts), the
 // same tables and columns with PostgreSQL types; each later step mirrors a
-// later SQLite step (2: SQLite's 11); steps 3 and 4 are PostgreSQL's own (the
-// MQTT ACL view for a broker cluster; the federation events' transaction ids). Several hubs starting at once
+// later SQLite step (2: SQLite's 11); steps 3 to 5 are PostgreSQL's own (the
+// MQTT ACL view for a broker cluster; the federation events' transaction ids; the hub replicas on record). Several hubs starting at once
 // on one database migrate once: the steps run in one transaction holding a
 // transaction-level advisory lock, so the second hub waits, then finds the
 // steps recorded and runs none.
@@ -292,6 +292,15 @@ CREATE VIEW mqtt_acl AS
   `
 ALTER TABLE federation_events ADD COLUMN xid xid8 NOT NULL DEFAULT pg_current_xact_id();
 CREATE INDEX federation_events_committed ON federation_events (xid, seq);
+`,
+  // 5 (PostgreSQL only): the hub replicas that ran on this registry (hub/replicas/leadership.ts),
+  // each possibly leaving a broker session behind when it died; the leader
+  // empties a gone one's session and forgets it (session-takeover.ts).
+  `
+CREATE TABLE hub_replicas (
+  id TEXT PRIMARY KEY,
+  started_at BIGINT NOT NULL
+);
 `,
 ];
 

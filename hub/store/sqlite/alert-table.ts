@@ -36,7 +36,7 @@ export class SqliteAlertTable implements AlertWrites {
       `SELECT a.seq, a.severity, a.kind, a.subject, a.message, a.at, a.delivery, o.attempts, o.next_attempt_at
        FROM alert_outbox o JOIN alerts a ON a.seq = o.alert_seq ORDER BY o.alert_seq LIMIT ?`,
     );
-    this.updateDelivery = db.prepare("UPDATE alerts SET delivery = ? WHERE seq = ?");
+    this.updateDelivery = db.prepare("UPDATE alerts SET delivery = ? WHERE seq = ? AND delivery IN ('queued', 'held')");
     this.dequeue = db.prepare("DELETE FROM alert_outbox WHERE alert_seq = ?");
     this.reschedule = db.prepare("UPDATE alert_outbox SET attempts = ?, next_attempt_at = ? WHERE alert_seq = ?");
   }
@@ -45,6 +45,11 @@ export class SqliteAlertTable implements AlertWrites {
     this.insert.run({ ...alert });
     if (alert.delivery === "queued") this.enqueue.run(alert.seq, alert.at);
     this.trim.run({ newestSeq: alert.seq, kept: this.bounds.alertsKept, newestAt: alert.at, ms: this.bounds.alertsMs });
+  }
+
+  /** One writer: the highest seq given, plus one (alerts.ts numbers in memory on SQLite; this is for the contract). */
+  async nextSeq(): Promise<number> {
+    return (await this.lastSeq()) + 1;
   }
 
   async list(options: { since?: number; limit: number; delivery?: AlertDelivery }): Promise<StoredAlert[]> {
