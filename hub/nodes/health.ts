@@ -20,7 +20,10 @@ export interface HealthRules {
 const LATE_FACTOR = 1.5;
 const MISSED_FOR_UNHEALTHY = 3;
 
-export function classifyHealth(live: NodeLive, now: number, rules: HealthRules): { state: HealthState; cause: string } {
+/** What health is judged from: a node's live view, or the narrow read of it the sweep of several replicas makes. */
+export type HealthInputs = Pick<NodeLive, "state" | "stateAt" | "lastHeartbeatAt" | "connectivity"> & { load: readonly number[] | null };
+
+export function classifyHealth(live: HealthInputs, now: number, rules: HealthRules): { state: HealthState; cause: string } {
   if (live.state === "offline") return { state: "offline", cause: "node said offline (last will or clean stop)" };
   // A node that just said online (reconnect) counts from then, even if its last heartbeat is old.
   const heardAt = live.state === "online" ? Math.max(live.lastHeartbeatAt ?? 0, live.stateAt ?? 0) || null : live.lastHeartbeatAt;
@@ -30,7 +33,8 @@ export function classifyHealth(live: NodeLive, now: number, rules: HealthRules):
   const missed = Math.floor(silentMs / rules.heartbeatMs);
   if (missed >= MISSED_FOR_UNHEALTHY) return { state: "unhealthy", cause: `${missed} heartbeats missed` };
   if (silentMs > rules.heartbeatMs * LATE_FACTOR) return { state: "degraded", cause: "heartbeat late" };
-  if (live.load && live.load[0] > rules.degradedLoad) return { state: "degraded", cause: `load ${live.load[0]}` };
+  const load1 = live.load?.[0];
+  if (load1 !== undefined && load1 > rules.degradedLoad) return { state: "degraded", cause: `load ${load1}` };
   if (live.connectivity === "simulation") return { state: "degraded", cause: "node in simulation mode" };
   return { state: "healthy", cause: "heartbeat on time" };
 }

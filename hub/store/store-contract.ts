@@ -18,6 +18,7 @@ import {
   type DecisionSummary,
   type EnrollmentTokenRecord,
   type HubStore,
+  type NodeSequence,
   type NodeFederationEvent,
   type ReportRecord,
   type StoreBounds,
@@ -144,6 +145,50 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       expect(await store.write((tx) => tx.nodes.delete("pi-1"))).toBe(true);
       expect(await store.write((tx) => tx.nodes.delete("pi-1"))).toBe(false);
       expect(await store.nodes.get("pi-1")).toBeUndefined();
+    });
+  });
+
+  describe(`${name}: verdict and close numbers (several replicas)`, () => {
+    const heard = (nodeId: string, seq: number, at = NOW, kind: NodeSequence["kind"] = "verdict"): NodeSequence => ({ nodeId, kind, seq, at });
+
+    test("each (node, kind, seq) is recorded once: a seq heard again, also twice in one batch, is not returned; kinds and nodes apart; ids not registered skipped", async () => {
+      const store = await fresh();
+      await store.write(async (tx) => {
+        await tx.nodes.save(node("pi-1"));
+        await tx.nodes.save(node("pi-2"));
+      });
+      const first = await store.write((tx) => tx.nodes.recordSequences([heard("pi-1", 2), heard("pi-1", 1), heard("pi-1", 2), heard("pi-2", 1), heard("pi-x", 1)]));
+      expect(first).toEqual([heard("pi-1", 2), heard("pi-1", 1), heard("pi-2", 1)]);
+      const again = await store.write((tx) => tx.nodes.recordSequences([heard("pi-1", 1), heard("pi-1", 3), heard("pi-1", 1, NOW, "close")]));
+      expect(again).toEqual([heard("pi-1", 3), heard("pi-1", 1, NOW, "close")]);
+    });
+
+    test("pruning forgets old numbers but raises the node's floor: a seq at or under it stays heard, one above is new; deletion starts the id afresh", async () => {
+      const store = await fresh();
+      await store.write((tx) => tx.nodes.save(node("pi-1")));
+      await store.write((tx) => tx.nodes.recordSequences([heard("pi-1", 1, NOW), heard("pi-1", 3, NOW), heard("pi-1", 5, NOW + HOUR)]));
+      expect(await store.write((tx) => tx.nodes.pruneSequences(NOW + 1))).toBe(2);
+      // 2 was never heard, but lies under the floor (3): below the window it counts as a redelivery.
+      expect(await store.write((tx) => tx.nodes.recordSequences([heard("pi-1", 2), heard("pi-1", 3), heard("pi-1", 4), heard("pi-1", 5)]))).toEqual([heard("pi-1", 4)]);
+      await store.write((tx) => tx.nodes.delete("pi-1"));
+      await store.write((tx) => tx.nodes.save(node("pi-1")));
+      expect(await store.write((tx) => tx.nodes.recordSequences([heard("pi-1", 1)]))).toEqual([heard("pi-1", 1)]);
+    });
+
+    test("lockForMerge reads the registered rows by id; recency reads each node's health and what silence is judged from", async () => {
+      const store = await fresh();
+      const live = { ...emptyLive(), state: "online" as const, stateAt: NOW + 1, lastHeartbeatAt: NOW + 2, load: [1.5, 1, 1] as [number, number, number], connectivity: "online" as const };
+      const b = node("pi-b", { health: "healthy", live });
+      await store.write(async (tx) => {
+        await tx.nodes.save(b);
+        await tx.nodes.save(node("pi-a"));
+      });
+      expect(await store.write((tx) => tx.nodes.lockForMerge(["pi-b", "pi-x", "pi-a"]))).toEqual([node("pi-a"), b]);
+      const recency = (await store.nodes.recency()).sort((x, y) => (x.nodeId < y.nodeId ? -1 : 1));
+      expect(recency).toEqual([
+        { nodeId: "pi-a", health: "offline", live: { state: null, stateAt: null, lastHeartbeatAt: null, load: null, connectivity: null } },
+        { nodeId: "pi-b", health: "healthy", live: { state: "online", stateAt: NOW + 1, lastHeartbeatAt: NOW + 2, load: [1.5], connectivity: "online" } },
+      ]);
     });
   });
 

@@ -2,7 +2,7 @@
 // in order at start, each recorded in schema_migrations; step 1 is the
 // registry as SQLite has it at its schema 10 (hub/store/sqlite/schema.ts), the
 // same tables and columns with PostgreSQL types; each later step mirrors a
-// later SQLite step (2: SQLite's 11); step 3 is PostgreSQL's own (the MQTT
+// later SQLite step (2: SQLite's 11, 4: SQLite's 12); step 3 is PostgreSQL's own (the MQTT
 // ACL view for a broker cluster). Several hubs starting at once
 // on one database migrate once: the steps run in one transaction holding a
 // transaction-level advisory lock, so the second hub waits, then finds the
@@ -283,6 +283,35 @@ CREATE VIEW mqtt_acl AS
   SELECT nodes.node_id AS username, 'allow'::text AS permission, patterns.action,
          replace(patterns.pattern, '{node}', nodes.node_id) AS topic, patterns.retain
   FROM nodes CROSS JOIN mqtt_topic_patterns patterns;
+`,
+  // 4: each verdict's and close's number recorded once per node (hub/nodes/
+  // ordered-write.ts): with several replicas a node's messages land on any of
+  // them, so the database, not a replica's memory, says whether a seq is new
+  // (inserted), a redelivery (there already) or a late fill (new, below the
+  // last). A narrow table of its own rather than a unique index on
+  // federation_events: those are trimmed per node by count, not by time, and
+  // carry the whole event. Records older than a day are pruned; each
+  // node's floor keeps the highest pruned (a seq at or under it counts as
+  // heard). Nodes already heard from start with their last seq as the floor.
+  `
+CREATE TABLE node_sequences (
+  node_id TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('verdict', 'close')),
+  seq BIGINT NOT NULL,
+  at BIGINT NOT NULL,
+  PRIMARY KEY (node_id, kind, seq)
+);
+CREATE INDEX node_sequences_at ON node_sequences (at);
+CREATE TABLE node_sequence_floors (
+  node_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  floor_seq BIGINT NOT NULL,
+  PRIMARY KEY (node_id, kind)
+);
+INSERT INTO node_sequence_floors (node_id, kind, floor_seq)
+  SELECT node_id, 'verdict', COALESCE((live::json->'verdicts'->>'lastSeq')::bigint, 0) FROM nodes
+  UNION ALL
+  SELECT node_id, 'close', COALESCE((live::json->'closes'->>'lastSeq')::bigint, 0) FROM nodes;
 `,
 ];
 

@@ -1,7 +1,8 @@
 // A node's row (nodes) and its health transitions' rows (health_transitions),
 // the same columns in SQLite and PostgreSQL, and the records they hold, for
 // both backends (hub/store/sqlite/node-table.ts, hub/store/postgres/node-table.ts).
-import { emptyLive, type HealthTransition, type NodeRecord } from "../../nodes/node-model.ts";
+import { emptyLive, type HealthTransition, type NodeLive, type NodeRecord } from "../../nodes/node-model.ts";
+import type { NodeRecency } from "../hub-store.ts";
 
 export interface NodeRow {
   node_id: string;
@@ -38,6 +39,31 @@ export function nodeOf(row: NodeRow): NodeRecord {
     healthSince: row.health_since,
     healthCause: row.health_cause,
     live: { ...emptyLive(), ...(JSON.parse(row.live) as object) },
+  };
+}
+
+/** The narrow read of a node the health sweep makes (NodeReads.recency). */
+export interface RecencyRow {
+  node_id: string;
+  health: string;
+  state: string | null;
+  state_at: number | null;
+  last_heartbeat_at: number | null;
+  load1: number | null;
+  connectivity: string | null;
+}
+
+export function recencyOf(row: RecencyRow): NodeRecency {
+  return {
+    nodeId: row.node_id,
+    health: row.health as NodeRecency["health"],
+    live: {
+      state: row.state as NodeLive["state"],
+      stateAt: row.state_at,
+      lastHeartbeatAt: row.last_heartbeat_at,
+      load: row.load1 === null ? null : [row.load1],
+      connectivity: row.connectivity as NodeLive["connectivity"],
+    },
   };
 }
 

@@ -3,8 +3,8 @@
 // at once; the fleet view (hub/nodes/fleet.ts) writes live state in batches.
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import type { HealthTransition, NodeRecord } from "../../nodes/node-model.ts";
-import { TRANSITIONS_KEPT_PER_NODE, type NodeWrites } from "../hub-store.ts";
-import { nodeOf, transitionsByNode, type NodeRow, type TransitionRow } from "../rows/node-rows.ts";
+import { TRANSITIONS_KEPT_PER_NODE, type NodeRecency, type NodeSequence, type NodeWrites } from "../hub-store.ts";
+import { nodeOf, recencyOf, transitionsByNode, type NodeRow, type RecencyRow, type TransitionRow } from "../rows/node-rows.ts";
 
 /** Each method does its work when called: SQLite answers at once, the promise only carries the result. */
 export class SqliteNodeTable implements NodeWrites {
@@ -20,6 +20,9 @@ export class SqliteNodeTable implements NodeWrites {
   private readonly deleteFederationEventCount;
   private readonly deleteOne;
   private readonly deleteMetricBuckets;
+  private readonly insertSequence;
+  private readonly deleteSequences;
+  private readonly deleteSequenceFloors;
 
   constructor(private readonly db: SqliteDatabase) {
     this.selectOne = db.prepare("SELECT * FROM nodes WHERE node_id = ?");
@@ -53,6 +56,14 @@ export class SqliteNodeTable implements NodeWrites {
     this.deleteFederationEventCount = db.prepare("DELETE FROM federation_event_counts WHERE node_id = ?");
     this.deleteOne = db.prepare("DELETE FROM nodes WHERE node_id = ?");
     this.deleteMetricBuckets = db.prepare("DELETE FROM node_metric_buckets WHERE node_id = ?");
+    this.insertSequence = db.prepare(
+      `INSERT INTO node_sequences (node_id, kind, seq, at)
+       SELECT $nodeId, $kind, $seq, $at WHERE EXISTS (SELECT 1 FROM nodes WHERE node_id = $nodeId)
+         AND $seq > COALESCE((SELECT floor_seq FROM node_sequence_floors WHERE node_id = $nodeId AND kind = $kind), 0)
+       ON CONFLICT DO NOTHING`,
+    );
+    this.deleteSequences = db.prepare("DELETE FROM node_sequences WHERE node_id = ?");
+    this.deleteSequenceFloors = db.prepare("DELETE FROM node_sequence_floors WHERE node_id = ?");
   }
 
   async get(nodeId: string): Promise<NodeRecord | undefined> {
@@ -77,6 +88,41 @@ export class SqliteNodeTable implements NodeWrites {
       )
       .all<TransitionRow>(limit);
     return transitionsByNode(rows);
+  }
+
+  async recency(): Promise<NodeRecency[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT node_id, health, json_extract(live, '$.state') AS state, json_extract(live, '$.stateAt') AS state_at,
+                json_extract(live, '$.lastHeartbeatAt') AS last_heartbeat_at, json_extract(live, '$.load[0]') AS load1,
+                json_extract(live, '$.connectivity') AS connectivity
+         FROM nodes`,
+      )
+      .all<RecencyRow>();
+    return rows.map(recencyOf);
+  }
+
+  /** One writer owns the file: there is nothing to lock against, only the rows to read. */
+  async lockForMerge(nodeIds: readonly string[]): Promise<NodeRecord[]> {
+    return [...new Set(nodeIds)].sort().flatMap((nodeId) => {
+      const row = this.selectOne.get<NodeRow>(nodeId);
+      return row ? [nodeOf(row)] : [];
+    });
+  }
+
+  async recordSequences(entries: readonly NodeSequence[]): Promise<NodeSequence[]> {
+    return entries.filter((entry) => this.insertSequence.run({ nodeId: entry.nodeId, kind: entry.kind, seq: entry.seq, at: entry.at }).changes > 0);
+  }
+
+  async pruneSequences(before: number): Promise<number> {
+    this.db
+      .prepare(
+        `INSERT INTO node_sequence_floors (node_id, kind, floor_seq)
+         SELECT node_id, kind, max(seq) FROM node_sequences WHERE at < ? GROUP BY node_id, kind
+         ON CONFLICT (node_id, kind) DO UPDATE SET floor_seq = max(floor_seq, excluded.floor_seq)`,
+      )
+      .run(before);
+    return this.db.prepare("DELETE FROM node_sequences WHERE at < ?").run(before).changes;
   }
 
   async save(node: NodeRecord): Promise<void> {
@@ -127,6 +173,8 @@ export class SqliteNodeTable implements NodeWrites {
     this.deleteFederationEvents.run(nodeId);
     this.deleteFederationEventCount.run(nodeId);
     this.deleteMetricBuckets.run(nodeId);
+    this.deleteSequences.run(nodeId);
+    this.deleteSequenceFloors.run(nodeId);
     return this.deleteOne.run(nodeId).changes > 0;
   }
 }
