@@ -235,7 +235,9 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   const flushAndReport = () =>
     fleet.flush().catch((error) => log(`writing live node state failed (kept for the next flush): ${(error as Error).message}`));
   const flushTimer = setInterval(flushAndReport, settings.flushMs);
-  const sweepTimer = setInterval(() => fleet.sweep(Date.now()), settings.sweepMs);
+  // Several replicas: from the health all of them stored (hub/nodes/ordered-write.ts).
+  const sweep = () => (store.shared ? fleet.sweepShared(Date.now()).catch((error) => log(`health sweep failed: ${(error as Error).message}`)) : fleet.sweep(Date.now()));
+  const sweepTimer = setInterval(sweep, settings.sweepMs);
 
   const work = new WorkPackages(context, () => workScheduler.kick(), onWorkFinished);
   const app = createHubApp(context, decisions, ingest, federation, work, workScheduler);

@@ -107,7 +107,11 @@ export const INGEST_HANDLERS: { [K in NodeToHubKind]: Handler<K> } = {
     return null;
   },
   verdicts({ fleet }, node, event, now) {
-    if (applyVerdict(node, event, now) === "new") {
+    if (fleet.ordersInDatabase) {
+      // Several replicas: whether it is new is known once the write records it (hub/nodes/ordered-write.ts).
+      node.live.lastSeen = now;
+      fleet.heardNumber(node, { kind: "verdict", at: now, event });
+    } else if (applyVerdict(node, event, now) === "new") {
       fleet.observed({ type: "verdict", node: node.nodeId, at: now, event });
       fleet.metrics.verdict(node.nodeId, event.verdict.verdict, event.verdict.reasons, now);
     }
@@ -115,7 +119,10 @@ export const INGEST_HANDLERS: { [K in NodeToHubKind]: Handler<K> } = {
     return null;
   },
   closes({ fleet }, node, close, now) {
-    if (applyClose(node, close, now) === "new") {
+    if (fleet.ordersInDatabase) {
+      node.live.lastSeen = now;
+      fleet.heardNumber(node, { kind: "close", at: now, close });
+    } else if (applyClose(node, close, now) === "new") {
       const { seq: _, ...outcome } = close; // the close number only orders the wire
       fleet.observed({ type: "close", node: node.nodeId, at: now, close: outcome });
     }

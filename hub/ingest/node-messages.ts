@@ -2,7 +2,7 @@
 // per kind. Each gets a message already validated against its schema.
 import type { BirthMessage, CloseMessage, HeartbeatMessage, ModelPerformanceMessage, StateMessage, VerdictEventMessage } from "../../protocol/messages.ts";
 import { MAX_MODELS_PER_NODE, type ReportKind, type ReportOf } from "../../protocol/reports.ts";
-import type { NodeRecord, NodeReports, Reported } from "../nodes/node-model.ts";
+import type { CloseTally, NodeRecord, NodeReports, Reported, VerdictTally } from "../nodes/node-model.ts";
 
 export function applyBirth(node: NodeRecord, birth: BirthMessage, now: number): void {
   const live = node.live;
@@ -14,6 +14,7 @@ export function applyBirth(node: NodeRecord, birth: BirthMessage, now: number): 
   live.allowTables = birth.allowed_models ?? null;
   live.workSlots = birth.work_slots ?? null;
   live.resumableKinds = birth.resumable_kinds ?? null;
+  live.birthTs = birth.ts;
   node.version = birth.version;
   node.arch = birth.arch;
   node.capabilities = birth.capabilities;
@@ -38,6 +39,7 @@ export function applyHeartbeat(node: NodeRecord, heartbeat: HeartbeatMessage, no
   live.heartbeatSeq = heartbeat.seq;
   live.heartbeats++;
   live.lastHeartbeatAt = now;
+  live.heartbeatTs = heartbeat.ts;
   live.lastSeen = now;
   live.state = "online"; // a heartbeat is proof of life, whatever an older retained state said
   live.stateAt = now;
@@ -67,11 +69,24 @@ export function applyVerdict(node: NodeRecord, event: VerdictEventMessage, now: 
     tally.duplicates++;
     return "duplicate";
   }
-  tally.missing += event.seq - tally.lastSeq - 1;
-  tally.lastSeq = event.seq;
+  countNewVerdict(tally, event);
+  return "new";
+}
+
+/**
+ * Counts a verdict event heard for the first time: one past the last seq
+ * opens a gap for those skipped; one below it (with several hub replicas,
+ * where the database says it is new: hub/nodes/ordered-write.ts) fills one.
+ */
+export function countNewVerdict(tally: VerdictTally, event: VerdictEventMessage): void {
+  if (event.seq > tally.lastSeq) {
+    tally.missing += event.seq - tally.lastSeq - 1;
+    tally.lastSeq = event.seq;
+  } else {
+    tally.missing = Math.max(0, tally.missing - 1);
+  }
   tally.byVerdict[event.verdict.verdict] = (tally.byVerdict[event.verdict.verdict] ?? 0) + 1;
   for (const reason of event.verdict.reasons) countReason(tally.byReason, reason);
-  return "new";
 }
 
 /** Counts a position close once, by its close number, as verdicts are counted by seq. */
@@ -82,11 +97,20 @@ export function applyClose(node: NodeRecord, close: CloseMessage, now: number): 
     tally.duplicates++;
     return "duplicate";
   }
-  // An agent upgraded to the closes topic starts after the closes it had journaled before: no gap.
-  if (tally.lastSeq > 0) tally.missing += close.seq - tally.lastSeq - 1;
-  tally.lastSeq = close.seq;
-  tally.count++;
+  countNewClose(tally, close);
   return "new";
+}
+
+/** Counts a close heard for the first time, as countNewVerdict a verdict. */
+export function countNewClose(tally: CloseTally, close: CloseMessage): void {
+  if (close.seq > tally.lastSeq) {
+    // An agent upgraded to the closes topic starts after the closes it had journaled before: no gap.
+    if (tally.lastSeq > 0) tally.missing += close.seq - tally.lastSeq - 1;
+    tally.lastSeq = close.seq;
+  } else {
+    tally.missing = Math.max(0, tally.missing - 1);
+  }
+  tally.count++;
 }
 
 /**
