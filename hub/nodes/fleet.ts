@@ -187,9 +187,16 @@ export class Fleet {
    * stored (this replica may have heard none of a node's heartbeats). Nodes
    * whose stored health their stored recency contradicts are written (merged,
    * judged and guarded like any write); returns how many changed state.
+   * The health another replica stored is taken into this view.
    */
   async sweepShared(now: number): Promise<number> {
     const recency = await this.store.nodes.recency();
+    for (const { nodeId, health, healthSince, healthCause } of recency) {
+      const node = this.nodes.get(nodeId);
+      if (!node || node.health === health) continue;
+      Object.assign(node, { health, healthSince, healthCause });
+      this.changed(nodeId);
+    }
     const due = recency.filter(({ nodeId, health, live }) => this.nodes.has(nodeId) && classifyHealth(live, now, this.rules).state !== health);
     if (due.length === 0) return 0;
     for (const { nodeId } of due) this.dirty.add(nodeId);
@@ -290,24 +297,34 @@ export class Fleet {
     return changes;
   }
 
-  /** What this replica writes of a node: a copy of its view, its baseline, and what was heard of it (taken out). */
+  /**
+   * What this replica writes of a node: a copy of its view, its baseline, and
+   * what was heard of it (taken out). The copy becomes the baseline at once:
+   * a write taken while this one is in flight writes only what was heard
+   * after it.
+   */
   private replicaWrite(nodeId: string): ReplicaNodeWrite {
     const node = this.nodes.get(nodeId)!;
     const heard = this.heard.get(nodeId) ?? [];
     this.heard.delete(nodeId);
-    return { mine: { ...node, live: copyLive(node.live) }, baseline: this.baselines.get(nodeId) ?? copyLive(node.live), heard };
+    const mine = copyLive(node.live);
+    const baseline = this.baselines.get(nodeId) ?? mine;
+    this.baselines.set(nodeId, mine);
+    return { mine: { ...node, live: mine }, baseline, heard };
   }
 
   /**
    * Shared registry, once committed: takes what was written back into this
-   * view, with what was heard during the write rebased onto it; tells the
-   * listeners of the new verdicts and closes and the transitions decided.
+   * view, with what was heard since the last write was taken (this one or a
+   * later one still in flight) on top; the written view is the new baseline.
+   * Tells the listeners of the new verdicts and closes and the transitions
+   * decided.
    */
   private adopt(written: readonly WrittenNode[]): void {
-    for (const { nodeId, merged, mine, health, transition, events, newVerdicts } of written) {
+    for (const { nodeId, merged, health, transition, events, newVerdicts } of written) {
       const node = this.nodes.get(nodeId);
       if (!node) continue; // removed meanwhile
-      const rebased = mergeNode(merged, node, mine);
+      const rebased = mergeNode(merged, node, this.baselines.get(nodeId) ?? merged.live);
       const healthChanged = node.health !== health.health;
       Object.assign(node, rebased, health);
       this.baselines.set(nodeId, copyLive(merged.live));
@@ -327,7 +344,11 @@ export class Fleet {
   /** A write failed: keep its changes for the next one rather than losing them. */
   private putBack(changes: Changes): void {
     for (const id of changes.ids) this.dirty.add(id);
-    for (const { mine, heard } of changes.writes) this.heard.set(mine.nodeId, heard.concat(this.heard.get(mine.nodeId) ?? []));
+    for (const { mine, baseline, heard } of changes.writes) {
+      this.heard.set(mine.nodeId, heard.concat(this.heard.get(mine.nodeId) ?? []));
+      // What it heard goes with the next write, unless one was taken since (then its counter increments are lost).
+      if (this.baselines.get(mine.nodeId) === mine.live) this.baselines.set(mine.nodeId, baseline);
+    }
     this.pendingTransitions = changes.transitions.concat(this.pendingTransitions);
     this.pendingReports = changes.reports.concat(this.pendingReports);
     this.pendingEvents = changes.events.concat(this.pendingEvents);

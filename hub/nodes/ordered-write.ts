@@ -37,8 +37,6 @@ export interface ReplicaNodeWrite {
 export interface WrittenNode {
   nodeId: string;
   merged: MergedNode;
-  /** The replica's view the write began from (rebase what was heard during the write onto `merged`). */
-  mine: NodeLive;
   health: Pick<NodeRecord, "health" | "healthSince" | "healthCause">;
   /** The transition this write decided, or null. */
   transition: HealthTransition | null;
@@ -95,12 +93,12 @@ function mergeOne(row: NodeRecord, write: ReplicaNodeWrite, isNew: (heard: Heard
   const judged = classifyHealth(merged.live, now, rules);
   if (judged.state === row.health) {
     const health = { health: row.health, healthSince: row.healthSince, healthCause: row.healthCause };
-    return { nodeId: row.nodeId, merged, mine: write.mine.live, health, transition: null, events, newVerdicts };
+    return { nodeId: row.nodeId, merged, health, transition: null, events, newVerdicts };
   }
   const transition: HealthTransition = { from: row.health, to: judged.state, at: now, cause: judged.cause };
   events.push({ type: "node_health", node: row.nodeId, at: now, state: judged.state });
   const health = { health: judged.state, healthSince: now, healthCause: judged.cause };
-  return { nodeId: row.nodeId, merged, mine: write.mine.live, health, transition, events, newVerdicts };
+  return { nodeId: row.nodeId, merged, health, transition, events, newVerdicts };
 }
 
 function seqOf(heard: HeardNumber): number {

@@ -52,6 +52,8 @@ export interface NodeReads {
 export interface NodeRecency {
   nodeId: string;
   health: HealthState;
+  healthSince: number;
+  healthCause: string;
   live: HealthInputs;
 }
 

@@ -186,8 +186,8 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       expect(await store.write((tx) => tx.nodes.lockForMerge(["pi-b", "pi-x", "pi-a"]))).toEqual([node("pi-a"), b]);
       const recency = (await store.nodes.recency()).sort((x, y) => (x.nodeId < y.nodeId ? -1 : 1));
       expect(recency).toEqual([
-        { nodeId: "pi-a", health: "offline", live: { state: null, stateAt: null, lastHeartbeatAt: null, load: null, connectivity: null } },
-        { nodeId: "pi-b", health: "healthy", live: { state: "online", stateAt: NOW + 1, lastHeartbeatAt: NOW + 2, load: [1.5], connectivity: "online" } },
+        { nodeId: "pi-a", health: "offline", healthSince: NOW, healthCause: "registered, not heard from yet", live: { state: null, stateAt: null, lastHeartbeatAt: null, load: null, connectivity: null } },
+        { nodeId: "pi-b", health: "healthy", healthSince: NOW, healthCause: "registered, not heard from yet", live: { state: "online", stateAt: NOW + 1, lastHeartbeatAt: NOW + 2, load: [1.5], connectivity: "online" } },
       ]);
     });
   });

@@ -36,7 +36,7 @@ export class PostgresNodeTable implements NodeWrites {
   async recency(): Promise<NodeRecency[]> {
     // The JSON is parsed here, once a sweep per node, rather than shipped whole to the hub.
     const rows = await this.db<RecencyRow[]>`
-      SELECT node_id, health, j->>'state' AS state, (j->>'stateAt')::bigint AS state_at,
+      SELECT node_id, health, health_since, health_cause, j->>'state' AS state, (j->>'stateAt')::bigint AS state_at,
              (j->>'lastHeartbeatAt')::bigint AS last_heartbeat_at, (j->'load'->>0)::float8 AS load1, j->>'connectivity' AS connectivity
       FROM nodes, LATERAL (SELECT live::json AS j) parsed`;
     return rows.map(recencyOf);

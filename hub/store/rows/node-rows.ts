@@ -46,6 +46,8 @@ export function nodeOf(row: NodeRow): NodeRecord {
 export interface RecencyRow {
   node_id: string;
   health: string;
+  health_since: number;
+  health_cause: string;
   state: string | null;
   state_at: number | null;
   last_heartbeat_at: number | null;
@@ -57,6 +59,8 @@ export function recencyOf(row: RecencyRow): NodeRecency {
   return {
     nodeId: row.node_id,
     health: row.health as NodeRecency["health"],
+    healthSince: row.health_since,
+    healthCause: row.health_cause,
     live: {
       state: row.state as NodeLive["state"],
       stateAt: row.state_at,

@@ -93,7 +93,7 @@ export class SqliteNodeTable implements NodeWrites {
   async recency(): Promise<NodeRecency[]> {
     const rows = this.db
       .prepare(
-        `SELECT node_id, health, json_extract(live, '$.state') AS state, json_extract(live, '$.stateAt') AS state_at,
+        `SELECT node_id, health, health_since, health_cause, json_extract(live, '$.state') AS state, json_extract(live, '$.stateAt') AS state_at,
                 json_extract(live, '$.lastHeartbeatAt') AS last_heartbeat_at, json_extract(live, '$.load[0]') AS load1,
                 json_extract(live, '$.connectivity') AS connectivity
          FROM nodes`,
