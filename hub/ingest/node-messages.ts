@@ -36,6 +36,7 @@ export function applyHeartbeat(node: NodeRecord, heartbeat: HeartbeatMessage, no
   if (live.heartbeatSeq !== null && heartbeat.seq > live.heartbeatSeq + 1) {
     live.heartbeatSeqGaps += heartbeat.seq - live.heartbeatSeq - 1;
   }
+  if (live.heartbeatSeq === null || heartbeat.seq < live.heartbeatSeq) live.heartbeatSeqFirst = heartbeat.seq;
   live.heartbeatSeq = heartbeat.seq;
   live.heartbeats++;
   live.lastHeartbeatAt = now;

@@ -47,6 +47,7 @@ export function mergeLive(stored: NodeLive, mine: NodeLive, baseline: NodeLive):
     lastHeartbeatAt: heartbeat.lastHeartbeatAt,
     heartbeatTs: heartbeat.heartbeatTs,
     heartbeatSeq: heartbeat.heartbeatSeq,
+    heartbeatSeqFirst: sameRun(stored, heartbeat) ? lowest(stored.heartbeatSeqFirst, mine.heartbeatSeqFirst) : heartbeat.heartbeatSeqFirst,
     heartbeats: added((live) => live.heartbeats),
     heartbeatSeqGaps: Math.max(0, stored.heartbeatSeqGaps + heartbeatGapsAdded(stored, mine, baseline, heartbeat)),
     uptimeS: heartbeat.uptimeS,
@@ -65,21 +66,33 @@ export function mergeLive(stored: NodeLive, mine: NodeLive, baseline: NodeLive):
 }
 
 /**
- * The heartbeat seqs skipped, counted from the stored seq rather than from
- * this replica's: the heartbeats between two of its own may have gone to
- * another replica. Writes are serialised by the row lock, so over all of
- * them the sum is (newest seq - first seq) - heartbeats heard, whichever
- * replica heard what; one write may count a gap another write then fills
- * (a negative increment). When the seq went back (the agent restarted and
- * counts from 0 again) or none is stored, this replica's own count stands.
+ * The heartbeat seqs skipped, counted over the span of seqs heard (lowest to
+ * newest) rather than by this replica: the heartbeats between two of its own
+ * may have gone to another replica. Gaps are the span's length minus the
+ * heartbeats heard; a write adds what it changes of that, which may be
+ * negative (it fills a gap another replica's write counted). Writes are
+ * serialised by the row lock, so the sum is exact whichever replica heard
+ * what. When the newest seq went back (the agent restarted and counts from 0
+ * again), this replica's own count stands.
  */
 function heartbeatGapsAdded(stored: NodeLive, mine: NodeLive, baseline: NodeLive, newest: NodeLive): number {
   const heard = mine.heartbeats - baseline.heartbeats;
   if (heard === 0) return 0;
-  if (stored.heartbeatSeq === null || newest.heartbeatSeq === null || newest.heartbeatSeq < stored.heartbeatSeq) {
-    return mine.heartbeatSeqGaps - baseline.heartbeatSeqGaps;
-  }
-  return newest.heartbeatSeq - stored.heartbeatSeq - heard;
+  if (!sameRun(stored, newest) || newest.heartbeatSeq === null || mine.heartbeatSeqFirst === null) return mine.heartbeatSeqGaps - baseline.heartbeatSeqGaps;
+  const first = lowest(stored.heartbeatSeqFirst, mine.heartbeatSeqFirst)!;
+  // Nothing stored yet: an empty span (last = first - 1).
+  const storedFirst = stored.heartbeatSeqFirst ?? first;
+  const storedSpan = stored.heartbeatSeq === null ? 0 : stored.heartbeatSeq - storedFirst + 1;
+  return newest.heartbeatSeq - first + 1 - storedSpan - heard;
+}
+
+/** Whether the newest heartbeat continues the stored one's count (the agent did not restart in between). */
+function sameRun(stored: NodeLive, newest: NodeLive): boolean {
+  return stored.heartbeatSeq === null || (newest.heartbeatSeq !== null && newest.heartbeatSeq >= stored.heartbeatSeq);
+}
+
+function lowest(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b);
 }
 
 /** The latest of each series by its report's `ts` (the stored one on a tie); duplicates add up. */

@@ -71,6 +71,8 @@ export interface NodeLive {
   /** The node's own `ts` of the heartbeat the fields below are from: a newer one is never replaced by an older one heard on another replica. */
   heartbeatTs: number | null;
   heartbeatSeq: number | null;
+  /** The lowest heartbeat seq heard since the agent last counted from 0 again: with the last, the span heartbeat gaps are counted over. */
+  heartbeatSeqFirst: number | null;
   heartbeats: number;
   heartbeatSeqGaps: number;
   uptimeS: number | null;
@@ -124,6 +126,7 @@ export function emptyLive(): NodeLive {
     lastHeartbeatAt: null,
     heartbeatTs: null,
     heartbeatSeq: null,
+    heartbeatSeqFirst: null,
     heartbeats: 0,
     heartbeatSeqGaps: 0,
     uptimeS: null,
