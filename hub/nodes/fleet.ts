@@ -15,7 +15,7 @@
 // the stored rows instead of overwriting them, and the database decides
 // which verdicts and closes are new and which health transitions happen
 // (ordered-write.ts); what it wrote comes back into this view.
-import { classifyHealth, type HealthRules } from "./health.ts";
+import { classifyHealth, healthOfSilence, type HealthRules } from "./health.ts";
 import { mergeNode } from "./live-merge.ts";
 import type { HealthState, HealthTransition, NodeLive, NodeRecord } from "./node-model.ts";
 import { NodeMetrics } from "./node-metrics.ts";
@@ -197,7 +197,11 @@ export class Fleet {
       Object.assign(node, { health, healthSince, healthCause });
       this.changed(nodeId);
     }
-    const due = recency.filter(({ nodeId, health, live }) => this.nodes.has(nodeId) && classifyHealth(live, now, this.rules).state !== health);
+    // Only silence changes health between writes (what a node says is judged when written).
+    const due = recency.filter(({ nodeId, health, heardAt }) => {
+      const silence = healthOfSilence(heardAt, now, this.rules);
+      return this.nodes.has(nodeId) && silence !== null && silence.state !== health;
+    });
     if (due.length === 0) return 0;
     for (const { nodeId } of due) this.dirty.add(nodeId);
     const before = this.transitionsDecided;

@@ -26,7 +26,6 @@ import type { DecisionOrigin } from "../decisions/decision-origin.ts";
 import type { RoleMode } from "../federation/config.ts";
 import type { ConflictRecord, KeptDecision, LatchChange } from "../federation/records.ts";
 import type { HealthState, HealthTransition, NodeRecord } from "../nodes/node-model.ts";
-import type { HealthInputs } from "../nodes/health.ts";
 import type { NewWorkPackage, TransitionOutcome, WorkAttempt, WorkChange, WorkEvent, WorkListQuery, WorkPackage, WorkState } from "../work/work-model.ts";
 
 /**
@@ -44,17 +43,18 @@ export interface NodeReads {
   existing(nodeIds: readonly string[]): Promise<Set<string>>;
   /** Each node's latest `limit` transitions, newest first (nodes without any are left out). */
   latestTransitions(limit: number): Promise<Map<string, HealthTransition[]>>;
-  /** Every node's stored health and what judging it from silence needs (the health sweep of several replicas): narrow, no live JSON. */
+  /** Every node's stored health and when it was last heard from (the health sweep of several replicas): narrow, no live JSON. */
   recency(): Promise<NodeRecency[]>;
 }
 
-/** What the health sweep reads of a node: its stored health and the live fields classifyHealth (hub/nodes/health.ts) judges. */
+/** What the health sweep of several replicas reads of a node: its stored health, and when it was last heard from (plain columns, no JSON). */
 export interface NodeRecency {
   nodeId: string;
   health: HealthState;
   healthSince: number;
   healthCause: string;
-  live: HealthInputs;
+  /** heardAtOf (hub/nodes/health.ts) of its stored live view; null: never heard from. */
+  heardAt: number | null;
 }
 
 /** A verdict event's or a close's number as a replica heard it (hub/nodes/ordered-write.ts). */
@@ -74,7 +74,7 @@ export const SEQUENCES_KEPT_MS = 24 * 3_600_000;
 export interface NodeWrites extends NodeReads {
   /** Inserts a node; for a known id updates only what re-registration changes (capabilities, arch, version, endpoint, password, credentialsAt, proofTs). */
   save(node: NodeRecord): Promise<void>;
-  /** Writes each node's health and live view, and what births change (version, arch, capabilities); ids not registered are skipped. */
+  /** Writes each node's health and live view (and when it was last heard from, heardAtOf), and what births change (version, arch, capabilities); ids not registered are skipped. */
   saveLive(nodes: readonly NodeRecord[]): Promise<void>;
   /** Appends transitions (oldest first), then keeps the newest TRANSITIONS_KEPT_PER_NODE of each node; ids not registered are skipped. */
   addTransitions(transitions: readonly { nodeId: string; transition: HealthTransition }[]): Promise<void>;

@@ -175,19 +175,20 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       expect(await store.write((tx) => tx.nodes.recordSequences([heard("pi-1", 1)]))).toEqual([heard("pi-1", 1)]);
     });
 
-    test("lockForMerge reads the registered rows by id; recency reads each node's health and what silence is judged from", async () => {
+    test("lockForMerge reads the registered rows by id; recency reads each node's health and when saveLive last had it heard from", async () => {
       const store = await fresh();
-      const live = { ...emptyLive(), state: "online" as const, stateAt: NOW + 1, lastHeartbeatAt: NOW + 2, load: [1.5, 1, 1] as [number, number, number], connectivity: "online" as const };
-      const b = node("pi-b", { health: "healthy", live });
+      const live = { ...emptyLive(), state: "online" as const, stateAt: NOW + 1, lastHeartbeatAt: NOW + 2 };
+      const b = node("pi-b", { health: "healthy", healthCause: "heartbeat on time", live });
       await store.write(async (tx) => {
-        await tx.nodes.save(b);
+        await tx.nodes.save(node("pi-b"));
         await tx.nodes.save(node("pi-a"));
+        await tx.nodes.saveLive([b]);
       });
       expect(await store.write((tx) => tx.nodes.lockForMerge(["pi-b", "pi-x", "pi-a"]))).toEqual([node("pi-a"), b]);
       const recency = (await store.nodes.recency()).sort((x, y) => (x.nodeId < y.nodeId ? -1 : 1));
       expect(recency).toEqual([
-        { nodeId: "pi-a", health: "offline", healthSince: NOW, healthCause: "registered, not heard from yet", live: { state: null, stateAt: null, lastHeartbeatAt: null, load: null, connectivity: null } },
-        { nodeId: "pi-b", health: "healthy", healthSince: NOW, healthCause: "registered, not heard from yet", live: { state: "online", stateAt: NOW + 1, lastHeartbeatAt: NOW + 2, load: [1.5], connectivity: "online" } },
+        { nodeId: "pi-a", health: "offline", healthSince: NOW, healthCause: "registered, not heard from yet", heardAt: null },
+        { nodeId: "pi-b", health: "healthy", healthSince: NOW, healthCause: "heartbeat on time", heardAt: NOW + 2 },
       ]);
     });
   });

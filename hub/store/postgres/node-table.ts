@@ -5,7 +5,14 @@
 import type { HealthTransition, NodeRecord } from "../../nodes/node-model.ts";
 import { TRANSITIONS_KEPT_PER_NODE, type NodeRecency, type NodeSequence, type NodeWrites } from "../hub-store.ts";
 import { lockNodeId, type Db } from "./connection.ts";
+import { heardAtOf } from "../../nodes/health.ts";
 import { nodeOf, recencyOf, transitionsByNode, type NodeRow, type RecencyRow, type TransitionRow } from "../rows/node-rows.ts";
+
+/** heard_at as the bigint array takes it (null stays null). */
+function heardAtText(node: NodeRecord): string | null {
+  const heardAt = heardAtOf(node.live);
+  return heardAt === null ? null : String(heardAt);
+}
 
 export class PostgresNodeTable implements NodeWrites {
   constructor(private readonly db: Db) {}
@@ -34,11 +41,7 @@ export class PostgresNodeTable implements NodeWrites {
   }
 
   async recency(): Promise<NodeRecency[]> {
-    // The JSON is parsed here, once a sweep per node, rather than shipped whole to the hub.
-    const rows = await this.db<RecencyRow[]>`
-      SELECT node_id, health, health_since, health_cause, j->>'state' AS state, (j->>'stateAt')::bigint AS state_at,
-             (j->>'lastHeartbeatAt')::bigint AS last_heartbeat_at, (j->'load'->>0)::float8 AS load1, j->>'connectivity' AS connectivity
-      FROM nodes, LATERAL (SELECT live::json AS j) parsed`;
+    const rows = await this.db<RecencyRow[]>`SELECT node_id, health, health_since, health_cause, heard_at FROM nodes`;
     return rows.map(recencyOf);
   }
 
@@ -97,11 +100,13 @@ export class PostgresNodeTable implements NodeWrites {
     const column = <T>(pick: (node: NodeRecord) => T) => nodes.map(pick);
     await this.db`
       UPDATE nodes SET health = live_view.health, health_since = live_view.health_since, health_cause = live_view.health_cause,
-        live = live_view.live, version = live_view.version, arch = live_view.arch, capabilities = live_view.capabilities
+        live = live_view.live, version = live_view.version, arch = live_view.arch, capabilities = live_view.capabilities,
+        heard_at = live_view.heard_at
       FROM unnest(${column((n) => n.nodeId)}::text[], ${column((n) => n.health)}::text[], ${column((n) => String(n.healthSince))}::bigint[],
                   ${column((n) => n.healthCause)}::text[], ${column((n) => JSON.stringify(n.live))}::text[], ${column((n) => n.version)}::text[],
-                  ${column((n) => n.arch)}::text[], ${column((n) => JSON.stringify(n.capabilities))}::text[])
-        AS live_view(node_id, health, health_since, health_cause, live, version, arch, capabilities)
+                  ${column((n) => n.arch)}::text[], ${column((n) => JSON.stringify(n.capabilities))}::text[],
+                  ${column((n) => heardAtText(n))}::bigint[])
+        AS live_view(node_id, health, health_since, health_cause, live, version, arch, capabilities, heard_at)
       WHERE nodes.node_id = live_view.node_id`;
   }
 

@@ -293,7 +293,12 @@ CREATE VIEW mqtt_acl AS
   // carry the whole event. Records older than a day are pruned; each
   // node's floor keeps the highest pruned (a seq at or under it counts as
   // heard). Nodes already heard from start with their last seq as the floor.
+  // And nodes.heard_at: when the node was last heard from (hub/nodes/
+  // health.ts heardAtOf), a plain column the replicas' health sweep reads
+  // every second without parsing each node's live JSON; NULL until the next
+  // write of the node.
   `
+ALTER TABLE nodes ADD COLUMN heard_at BIGINT;
 CREATE TABLE node_sequences (
   node_id TEXT NOT NULL,
   kind TEXT NOT NULL CHECK (kind IN ('verdict', 'close')),

@@ -1,7 +1,7 @@
 // A node's row (nodes) and its health transitions' rows (health_transitions),
 // the same columns in SQLite and PostgreSQL, and the records they hold, for
 // both backends (hub/store/sqlite/node-table.ts, hub/store/postgres/node-table.ts).
-import { emptyLive, type HealthTransition, type NodeLive, type NodeRecord } from "../../nodes/node-model.ts";
+import { emptyLive, type HealthTransition, type NodeRecord } from "../../nodes/node-model.ts";
 import type { NodeRecency } from "../hub-store.ts";
 
 export interface NodeRow {
@@ -48,11 +48,7 @@ export interface RecencyRow {
   health: string;
   health_since: number;
   health_cause: string;
-  state: string | null;
-  state_at: number | null;
-  last_heartbeat_at: number | null;
-  load1: number | null;
-  connectivity: string | null;
+  heard_at: number | null;
 }
 
 export function recencyOf(row: RecencyRow): NodeRecency {
@@ -61,13 +57,7 @@ export function recencyOf(row: RecencyRow): NodeRecency {
     health: row.health as NodeRecency["health"],
     healthSince: row.health_since,
     healthCause: row.health_cause,
-    live: {
-      state: row.state as NodeLive["state"],
-      stateAt: row.state_at,
-      lastHeartbeatAt: row.last_heartbeat_at,
-      load: row.load1 === null ? null : [row.load1],
-      connectivity: row.connectivity as NodeLive["connectivity"],
-    },
+    heardAt: row.heard_at,
   };
 }
 

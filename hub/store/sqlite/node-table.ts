@@ -3,6 +3,7 @@
 // at once; the fleet view (hub/nodes/fleet.ts) writes live state in batches.
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import type { HealthTransition, NodeRecord } from "../../nodes/node-model.ts";
+import { heardAtOf } from "../../nodes/health.ts";
 import { TRANSITIONS_KEPT_PER_NODE, type NodeRecency, type NodeSequence, type NodeWrites } from "../hub-store.ts";
 import { nodeOf, recencyOf, transitionsByNode, type NodeRow, type RecencyRow, type TransitionRow } from "../rows/node-rows.ts";
 
@@ -38,7 +39,7 @@ export class SqliteNodeTable implements NodeWrites {
         proof_ts = excluded.proof_ts`);
     // Live state, plus what birth messages update (version, arch, capabilities).
     this.updateLive = db.prepare(
-      "UPDATE nodes SET health = ?, health_since = ?, health_cause = ?, live = ?, version = ?, arch = ?, capabilities = ? WHERE node_id = ?",
+      "UPDATE nodes SET health = ?, health_since = ?, health_cause = ?, live = ?, version = ?, arch = ?, capabilities = ?, heard_at = ? WHERE node_id = ?",
     );
     // Only for a registered node: a transition queued before the node's removal committed must not outlive it.
     this.insertTransition = db.prepare(
@@ -91,15 +92,7 @@ export class SqliteNodeTable implements NodeWrites {
   }
 
   async recency(): Promise<NodeRecency[]> {
-    const rows = this.db
-      .prepare(
-        `SELECT node_id, health, health_since, health_cause, json_extract(live, '$.state') AS state, json_extract(live, '$.stateAt') AS state_at,
-                json_extract(live, '$.lastHeartbeatAt') AS last_heartbeat_at, json_extract(live, '$.load[0]') AS load1,
-                json_extract(live, '$.connectivity') AS connectivity
-         FROM nodes`,
-      )
-      .all<RecencyRow>();
-    return rows.map(recencyOf);
+    return this.db.prepare("SELECT node_id, health, health_since, health_cause, heard_at FROM nodes").all<RecencyRow>().map(recencyOf);
   }
 
   /** One writer owns the file: there is nothing to lock against, only the rows to read. */
@@ -155,6 +148,7 @@ export class SqliteNodeTable implements NodeWrites {
         node.version,
         node.arch,
         JSON.stringify(node.capabilities),
+        heardAtOf(node.live),
         node.nodeId,
       );
     }

@@ -41,7 +41,7 @@ function insertNode(db: SqliteDatabase, nodeId: string): void {
 function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase) => void): void {
   const r = openSqliteRegistry(dir);
   setUp(r.db);
-  if (version < 12) r.db.exec("DROP TABLE node_sequences; DROP TABLE node_sequence_floors;");
+  if (version < 12) r.db.exec("DROP TABLE node_sequences; DROP TABLE node_sequence_floors; ALTER TABLE nodes DROP COLUMN heard_at;");
   if (version < 11) {
     r.db.exec("DROP TABLE operators; DROP TABLE audit_trail; ALTER TABLE enrollment_tokens DROP COLUMN created_by;");
     r.db.exec("ALTER TABLE dashboard_sessions DROP COLUMN operator; ALTER TABLE dashboard_sessions DROP COLUMN operator_id;");

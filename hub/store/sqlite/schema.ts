@@ -304,8 +304,10 @@ CREATE TRIGGER audit_trail_no_delete BEFORE DELETE ON audit_trail BEGIN SELECT R
   // 12: each verdict's and close's number recorded once per node, with each
   // node's floor (what pruning forgot): PostgreSQL's step 4, where several
   // replicas share the registry. One hub on SQLite never reads them (its
-  // memory is the only writer), but the tables are the same in both.
+  // memory is the only writer), but the tables are the same in both. And
+  // nodes.heard_at, PostgreSQL's too (the replicas' health sweep reads it).
   12: `
+ALTER TABLE nodes ADD COLUMN heard_at INTEGER;
 CREATE TABLE node_sequences (
   node_id TEXT NOT NULL,
   kind TEXT NOT NULL CHECK (kind IN ('verdict', 'close')),
