@@ -366,7 +366,9 @@ export class Fleet {
     const written = this.store.shared ? await writeMerged(tx, changes.writes, this.rules, changes.now) : [];
     await tx.reports.add(changes.reports.filter(({ nodeId }) => this.nodes.has(nodeId)));
     await tx.federationEvents.add(changes.events.filter(({ node }) => this.nodes.has(node)).concat(written.flatMap((w) => w.events)));
-    await tx.metricBuckets.add(changes.buckets.filter(({ nodeId }) => this.nodes.has(nodeId)));
+    // Several replicas: each holds its share of a node's minute.
+    const buckets = changes.buckets.filter(({ nodeId }) => this.nodes.has(nodeId));
+    await (this.store.shared ? tx.metricBuckets.addShares(buckets) : tx.metricBuckets.add(buckets));
     if (changes.pruneBucketsBefore !== null) {
       await tx.metricBuckets.prune(changes.pruneBucketsBefore);
       if (this.store.shared) await tx.nodes.pruneSequences(changes.now - SEQUENCES_KEPT_MS);

@@ -106,6 +106,11 @@ if (unavailable) {
       expect(storedEvents.filter((e) => e.event.type === "close").length).toBe(2);
       // Both views learn the stored tally with their next write.
       expect(b.fleet.get("pi-1")!.live.verdicts.missing).toBe(0);
+      // The minute closed: each replica's share of its metric bucket (what it counted new) adds up in the registry.
+      await a.fleet.flush(T0 + 120_000);
+      await b.fleet.flush(T0 + 120_000);
+      const [bucket] = await registry.metricBuckets.list("pi-1", 0);
+      expect(bucket).toMatchObject({ verdicts: { PASS: 4, HOLD: 1 }, byReason: { edge: 1 } });
     });
 
     test("a commit and a flush of one node in flight together write each heartbeat once", async () => {

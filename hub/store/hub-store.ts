@@ -575,6 +575,14 @@ export interface MetricBucketReads {
 export interface MetricBucketWrites extends MetricBucketReads {
   /** Adds (or replaces, same node and minute) buckets; ids not registered are skipped. */
   add(buckets: readonly MetricBucket[]): Promise<void>;
+  /**
+   * Adds each bucket as one hub replica's share of its node's minute (several
+   * replicas hear one node): verdict counts, by verdict and by reason, are
+   * summed with what is stored; the gauges (load, RSS, outbox) are this
+   * share's where it has them. Each share is written once. Ids not
+   * registered are skipped.
+   */
+  addShares(buckets: readonly MetricBucket[]): Promise<void>;
   /** Deletes every bucket with `at` before `before`; returns how many. */
   prune(before: number): Promise<number>;
 }

@@ -1202,6 +1202,20 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       expect(await store.metricBuckets.list("pi-ghost", 0)).toEqual([]);
     });
 
+    test("replicas' shares of a minute add up: counts and reasons summed, gauges the latest share's where it has them", async () => {
+      const store = await fresh();
+      await store.write(async (tx) => {
+        await tx.nodes.save(node("pi-1"));
+        await tx.metricBuckets.addShares([bucket("pi-1", T0, 2), bucket("pi-ghost", T0), { ...bucket("pi-1", T0, 1), verdicts: { PASS: 1, HOLD: 0 }, byReason: {} }]);
+        await tx.metricBuckets.addShares([{ ...bucket("pi-1", T0, 4), load: 0.75, rssBytes: null, byReason: { COOLDOWN: 1, EDGE: 5 } }]);
+        await tx.metricBuckets.addShares([{ ...bucket("pi-1", T0 + MINUTE, 1), byReason: {} }]);
+      });
+      const [first, second] = await store.metricBuckets.list("pi-1", T0);
+      expect(first).toEqual({ ...bucket("pi-1", T0, 7), verdicts: { PASS: 7, HOLD: 4 }, load: 0.75, byReason: { COOLDOWN: 3, EDGE: 5 } });
+      expect(second).toEqual({ ...bucket("pi-1", T0 + MINUTE, 1), byReason: {} });
+      expect(await store.metricBuckets.list("pi-ghost", 0)).toEqual([]);
+    });
+
     test("pruned before a time, and gone with their node", async () => {
       const store = await fresh();
       await store.write(async (tx) => {
