@@ -55,11 +55,13 @@ export class Fleet {
   private constructor(
     private readonly store: HubStore,
     private readonly rules: HealthRules,
+    /** The time a commit judges health at (shared registry); flush() and the sweep are given theirs. */
+    private readonly clock: () => number,
   ) {}
 
   /** The fleet view of the nodes in the registry, with their recent transitions. */
-  static async load(store: HubStore, rules: HealthRules): Promise<Fleet> {
-    const fleet = new Fleet(store, rules);
+  static async load(store: HubStore, rules: HealthRules, clock: () => number = Date.now): Promise<Fleet> {
+    const fleet = new Fleet(store, rules, clock);
     const [nodes, transitions] = await Promise.all([store.nodes.all(), store.nodes.latestTransitions(RECENT_TRANSITIONS)]);
     for (const node of nodes) {
       fleet.nodes.set(node.nodeId, node);
@@ -269,7 +271,7 @@ export class Fleet {
       .write(async (tx) => {
         // From here on, what changes the node waits for the next commit.
         this.committing.delete(nodeId);
-        changes = this.take([nodeId], Date.now());
+        changes = this.take([nodeId], this.clock());
         return this.write(tx, changes);
       })
       .then((written) => this.adopt(written));

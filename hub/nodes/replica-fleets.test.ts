@@ -28,7 +28,7 @@ const NO_HOOKS: IngestHooks = {
 interface Replica {
   fleet: Fleet;
   /** Hands the replica a node message at `now` (the hub's clock). */
-  hear(kind: "heartbeat" | "verdicts" | "closes", message: object, now: number): void;
+  hear(kind: "heartbeat" | "verdicts" | "closes" | "state", message: object, now: number): void;
   events: NodeFederationEvent[];
 }
 
@@ -58,10 +58,10 @@ if (unavailable) {
     const replica = async (): Promise<Replica> => {
       const store = await openPostgresStore(url);
       stores.push(store);
-      const fleet = await Fleet.load(store, RULES);
+      let clock = T0;
+      const fleet = await Fleet.load(store, RULES, () => clock);
       const events: NodeFederationEvent[] = [];
       fleet.onEvent((event) => events.push(event));
-      let clock = T0;
       const ingest = new Ingest(fleet, NO_HOOKS, () => {}, () => clock);
       return {
         fleet,
@@ -135,6 +135,22 @@ if (unavailable) {
       const transitions = (await registry.nodes.latestTransitions(10)).get("pi-1")!;
       expect(transitions.map((t) => `${t.from}->${t.to}`)).toEqual(["offline->healthy"]); // b decided it; a found it stored
       expect([a.fleet.get("pi-1")!.health, b.fleet.get("pi-1")!.health]).toEqual(["healthy", "healthy"]);
+    });
+
+    test("a replica whose view is stale cannot bring back a node another replica heard go offline", async () => {
+      const { a, b, registry } = await twoReplicas(["pi-1"]);
+      b.hear("heartbeat", heartbeatMessage(1, T0 + 100, { load: [0, 0, 0] }), T0 + 100);
+      await b.fleet.flush(T0 + 100);
+      a.hear("state", { state: "offline", bootId: "boot-1", ts: T0 + 200 }, T0 + 200); // its last will, on a
+      await a.fleet.flush(T0 + 200);
+      // b still has the node online from its own heartbeat, and writes a verdict it heard before the will.
+      b.hear("verdicts", verdictMessage(1, T0 + 150), T0 + 150);
+      await b.fleet.commit("pi-1");
+      const stored = await registry.nodes.get("pi-1");
+      expect(stored).toMatchObject({ health: "offline", live: { state: "offline", verdicts: { lastSeq: 1 } } });
+      const transitions = (await registry.nodes.latestTransitions(10)).get("pi-1")!;
+      expect(transitions.map((t) => `${t.from}->${t.to}`)).toEqual(["healthy->offline", "offline->healthy"]);
+      expect(b.fleet.get("pi-1")!.health).toBe("offline"); // and b's view learnt it
     });
 
     test("the sweep judges from what both heard: a replica that heard no heartbeat keeps a live node healthy, and a silent node goes offline once", async () => {
