@@ -136,26 +136,39 @@ function countReason(byReason: Record<string, number>, reason: string): void {
 export function applyReport<K extends ReportKind>(node: NodeRecord, kind: K, report: ReportOf[K], now: number): "new" | "duplicate" | "too many models" {
   node.live.lastSeen = now;
   const reports = node.live.reports;
+  if (isModelRefused(reports, kind, report)) return "too many models";
+  if (takeIfLatest(reports, kind, report, now)) return "new";
+  reports.duplicates++;
+  return "duplicate";
+}
+
+/** Whether a report is of a model past the MAX_MODELS_PER_NODE the node reports already. */
+export function isModelRefused<K extends ReportKind>(reports: NodeReports, kind: K, report: ReportOf[K]): boolean {
+  if (kind !== "models") return false;
+  const name = (report as ModelPerformanceMessage).model_name;
+  return reports.models.length >= MAX_MODELS_PER_NODE && !reports.models.some((m) => m.report.model_name === name);
+}
+
+/** Makes a report the latest of its series if it is dated after the one there (or is the first); says whether it did. */
+export function takeIfLatest<K extends ReportKind>(reports: NodeReports, kind: K, report: ReportOf[K], receivedAt: number): boolean {
   if (kind !== "models") {
     const one = kind as "portfolio" | "health";
-    if (isRedelivery(reports, reports[one], report)) return "duplicate";
-    reports[one] = { report, receivedAt: now } as Reported<never>;
-    return "new";
+    if (!isNewer(reports[one], report)) return false;
+    reports[one] = { report, receivedAt } as Reported<never>;
+    return true;
   }
   const model = report as ModelPerformanceMessage;
   const at = reports.models.findIndex((m) => m.report.model_name === model.model_name);
   if (at < 0) {
-    if (reports.models.length >= MAX_MODELS_PER_NODE) return "too many models";
-    reports.models.push({ report: model, receivedAt: now });
-    return "new";
+    if (reports.models.length >= MAX_MODELS_PER_NODE) return false;
+    reports.models.push({ report: model, receivedAt });
+    return true;
   }
-  if (isRedelivery(reports, reports.models[at], model)) return "duplicate";
-  reports.models[at] = { report: model, receivedAt: now };
-  return "new";
+  if (!isNewer(reports.models[at], model)) return false;
+  reports.models[at] = { report: model, receivedAt };
+  return true;
 }
 
-function isRedelivery(reports: NodeReports, latest: Reported<{ ts: number }> | null | undefined, report: { ts: number }): boolean {
-  if (!latest || report.ts > latest.report.ts) return false;
-  reports.duplicates++;
-  return true;
+function isNewer(latest: Reported<{ ts: number }> | null | undefined, report: { ts: number }): boolean {
+  return !latest || report.ts > latest.report.ts;
 }

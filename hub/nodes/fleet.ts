@@ -19,12 +19,8 @@ import { classifyHealth, healthOfSilence, type HealthRules } from "./health.ts";
 import { mergeNode } from "./live-merge.ts";
 import type { HealthState, HealthTransition, NodeLive, NodeRecord } from "./node-model.ts";
 import { NodeMetrics } from "./node-metrics.ts";
-import { copyLive, writeMerged, type HeardNumber, type ReplicaNodeWrite, type WrittenNode } from "./ordered-write.ts";
+import { copyLive, EVENT_OF_REPORT, writeMerged, type HeardNumber, type ReplicaNodeWrite, type WrittenNode } from "./ordered-write.ts";
 import { SEQUENCES_KEPT_MS, type MetricBucket, type NodeFederationEvent, type HubStore, type ReportRecord, type StoreTransaction } from "../store/hub-store.ts";
-import type { ReportKind } from "../../protocol/reports.ts";
-
-/** The federation event type of each report kind. */
-const EVENT_OF_REPORT = { portfolio: "portfolio", health: "health", models: "model" } as const satisfies Record<ReportKind, NodeFederationEvent["type"]>;
 
 const RECENT_TRANSITIONS = 20;
 
@@ -151,7 +147,7 @@ export class Fleet {
     if (node.health !== "healthy" || node.live.state !== "online" || cause !== undefined) this.evaluate(node, now, cause);
   }
 
-  /** Shared registry: a verdict event or close heard, counted (or not: a redelivery) when the next write records it. */
+  /** Shared registry: a verdict event, close or strategy report heard, counted (or not: a redelivery) when the next write records it. */
   heardNumber(node: NodeRecord, heard: HeardNumber): void {
     const list = this.heard.get(node.nodeId);
     if (list) list.push(heard);
@@ -366,7 +362,7 @@ export class Fleet {
     if (!this.store.shared) await tx.nodes.saveLive(changes.ids.flatMap((id) => this.nodes.get(id) ?? []));
     await tx.nodes.addTransitions(changes.transitions.filter(({ nodeId }) => this.nodes.has(nodeId)));
     const written = this.store.shared ? await writeMerged(tx, changes.writes, this.rules, changes.now) : [];
-    await tx.reports.add(changes.reports.filter(({ nodeId }) => this.nodes.has(nodeId)));
+    await tx.reports.add(changes.reports.filter(({ nodeId }) => this.nodes.has(nodeId)).concat(written.flatMap((w) => w.newReports)));
     await tx.federationEvents.add(changes.events.filter(({ node }) => this.nodes.has(node)).concat(written.flatMap((w) => w.events)));
     // Several replicas: each holds its share of a node's minute.
     const buckets = changes.buckets.filter(({ nodeId }) => this.nodes.has(nodeId));

@@ -4,8 +4,9 @@
 // is decided here, in the database transaction, not in one replica's memory:
 // 1. the nodes' rows are read and locked (in node id order: two replicas
 //    never deadlock), so writes to one node take turns across replicas;
-// 2. each verdict and close number heard is recorded in node_sequences; only
-//    those recorded now are new (counted, observed); the others are
+// 2. each verdict and close number heard is recorded in node_sequences (a
+//    strategy report by its series and ts); only those recorded now are new
+//    (counted, observed, a report kept in the history); the others are
 //    redeliveries, wherever they were first heard;
 // 3. what this replica heard since its last write is merged into the stored
 //    live view (live-merge.ts), never overwriting what others wrote;
@@ -13,15 +14,22 @@
 //    when it differs from the stored health, so two replicas never record
 //    one transition twice, and a stale cache cannot invent one.
 // The caller (fleet.ts) takes the result back into memory once committed.
-import type { CloseMessage, VerdictEventMessage } from "../../protocol/messages.ts";
-import { countNewClose, countNewVerdict } from "../ingest/node-messages.ts";
-import type { NodeFederationEvent, NodeSequence, StoreTransaction } from "../store/hub-store.ts";
+import type { CloseMessage, ModelPerformanceMessage, VerdictEventMessage } from "../../protocol/messages.ts";
+import type { ReportKind } from "../../protocol/reports.ts";
+import { countNewClose, countNewVerdict, takeIfLatest } from "../ingest/node-messages.ts";
+import type { NodeFederationEvent, NodeSequence, ReportRecord, SequenceKind, StoreTransaction } from "../store/hub-store.ts";
 import { classifyHealth, type HealthRules } from "./health.ts";
 import { mergeNode, type MergedNode } from "./live-merge.ts";
 import type { HealthTransition, NodeLive, NodeRecord } from "./node-model.ts";
 
-/** A verdict event or close a replica heard, waiting for the database to say whether it is new. */
-export type HeardNumber = { kind: "verdict"; at: number; event: VerdictEventMessage } | { kind: "close"; at: number; close: CloseMessage };
+/** The federation event type of each report kind. */
+export const EVENT_OF_REPORT = { portfolio: "portfolio", health: "health", models: "model" } as const satisfies Record<ReportKind, NodeFederationEvent["type"]>;
+
+/** A verdict event, close or strategy report a replica heard, waiting for the database to say whether it is new. */
+export type HeardNumber =
+  | { kind: "verdict"; at: number; event: VerdictEventMessage }
+  | { kind: "close"; at: number; close: CloseMessage }
+  | { kind: "report"; at: number; record: ReportRecord };
 
 /** One node as this replica writes it. */
 export interface ReplicaNodeWrite {
@@ -44,6 +52,8 @@ export interface WrittenNode {
   events: NodeFederationEvent[];
   /** The verdicts counted as new (the dashboard's metrics). */
   newVerdicts: { at: number; event: VerdictEventMessage }[];
+  /** The strategy reports heard for the first time: the history keeps them. */
+  newReports: ReportRecord[];
 }
 
 export async function writeMerged(tx: StoreTransaction, writes: readonly ReplicaNodeWrite[], rules: HealthRules, now: number): Promise<WrittenNode[]> {
@@ -60,7 +70,7 @@ export async function writeMerged(tx: StoreTransaction, writes: readonly Replica
 async function recordHeard(tx: StoreTransaction, writes: readonly ReplicaNodeWrite[]): Promise<(heard: HeardNumber) => boolean> {
   const entries = new Map<HeardNumber, NodeSequence>();
   for (const { mine, heard } of writes) {
-    for (const one of heard) entries.set(one, { nodeId: mine.nodeId, kind: one.kind, seq: seqOf(one), at: one.at });
+    for (const one of heard) entries.set(one, { nodeId: mine.nodeId, ...sequenceOf(one), at: one.at });
   }
   const recorded = new Set((await tx.nodes.recordSequences([...entries.values()])).map(keyOf));
   // Walked in the order heard: the first of a seq heard twice takes the record, the second is a redelivery.
@@ -73,7 +83,8 @@ function mergeOne(row: NodeRecord, write: ReplicaNodeWrite, isNew: (heard: Heard
   const merged = mergeNode(row, write.mine, write.baseline);
   const events: NodeFederationEvent[] = [];
   const newVerdicts: WrittenNode["newVerdicts"] = [];
-  const { verdicts, closes } = merged.live;
+  const newReports: ReportRecord[] = [];
+  const { verdicts, closes, reports } = merged.live;
   for (const heard of write.heard) {
     const fresh = isNew(heard);
     if (heard.kind === "verdict") {
@@ -83,26 +94,40 @@ function mergeOne(row: NodeRecord, write: ReplicaNodeWrite, isNew: (heard: Heard
         events.push({ type: "verdict", node: row.nodeId, at: heard.at, event: heard.event });
         newVerdicts.push(heard);
       }
-    } else if (!fresh) closes.duplicates++;
+    } else if (heard.kind === "close") {
+      if (!fresh) closes.duplicates++;
+      else {
+        countNewClose(closes, heard.close);
+        const { seq: _, ...outcome } = heard.close; // the close number only orders the wire
+        events.push({ type: "close", node: row.nodeId, at: heard.at, close: outcome });
+      }
+    } else if (!fresh) reports.duplicates++;
     else {
-      countNewClose(closes, heard.close);
-      const { seq: _, ...outcome } = heard.close; // the close number only orders the wire
-      events.push({ type: "close", node: row.nodeId, at: heard.at, close: outcome });
+      // New, but maybe older than the latest another replica heard: then the history keeps it, the latest stays.
+      const { kind, report, receivedAt } = heard.record;
+      takeIfLatest(reports, kind, report, receivedAt);
+      newReports.push(heard.record);
+      events.push({ type: EVENT_OF_REPORT[kind], node: row.nodeId, at: receivedAt, report } as NodeFederationEvent);
     }
   }
   const judged = classifyHealth(merged.live, now, rules);
   if (judged.state === row.health) {
     const health = { health: row.health, healthSince: row.healthSince, healthCause: row.healthCause };
-    return { nodeId: row.nodeId, merged, health, transition: null, events, newVerdicts };
+    return { nodeId: row.nodeId, merged, health, transition: null, events, newVerdicts, newReports };
   }
   const transition: HealthTransition = { from: row.health, to: judged.state, at: now, cause: judged.cause };
   events.push({ type: "node_health", node: row.nodeId, at: now, state: judged.state });
   const health = { health: judged.state, healthSince: now, healthCause: judged.cause };
-  return { nodeId: row.nodeId, merged, health, transition, events, newVerdicts };
+  return { nodeId: row.nodeId, merged, health, transition, events, newVerdicts, newReports };
 }
 
-function seqOf(heard: HeardNumber): number {
-  return heard.kind === "verdict" ? heard.event.seq : heard.close.seq;
+/** What identifies it in node_sequences: a verdict's or close's number; a report's series and ts. */
+function sequenceOf(heard: HeardNumber): { kind: SequenceKind; seq: number } {
+  if (heard.kind === "verdict") return { kind: "verdict", seq: heard.event.seq };
+  if (heard.kind === "close") return { kind: "close", seq: heard.close.seq };
+  const { kind, report } = heard.record;
+  const series = kind === "models" ? `models:${(report as ModelPerformanceMessage).model_name}` : kind;
+  return { kind: `report:${series}`, seq: report.ts };
 }
 
 function keyOf(entry: NodeSequence): string {

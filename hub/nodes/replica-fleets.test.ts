@@ -8,6 +8,7 @@ import type { CloseMessage } from "../../protocol/messages.ts";
 import { nodeTopic } from "../../protocol/topics.ts";
 import { heartbeatMessage, verdictMessage } from "../../test/fixtures/node-messages.ts";
 import { registeredNode } from "../../test/fixtures/node-record.ts";
+import { reportedPortfolio } from "../../test/fixtures/portfolio.ts";
 import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "../../test/support/postgres.ts";
 import { Ingest, type IngestHooks } from "../ingest/ingest.ts";
 import type { HubStore, NodeFederationEvent } from "../store/hub-store.ts";
@@ -28,7 +29,7 @@ const NO_HOOKS: IngestHooks = {
 interface Replica {
   fleet: Fleet;
   /** Hands the replica a node message at `now` (the hub's clock). */
-  hear(kind: "heartbeat" | "verdicts" | "closes" | "state", message: object, now: number): void;
+  hear(kind: "heartbeat" | "verdicts" | "closes" | "state" | "portfolio", message: object, now: number): void;
   events: NodeFederationEvent[];
 }
 
@@ -111,6 +112,21 @@ if (unavailable) {
       await b.fleet.flush(T0 + 120_000);
       const [bucket] = await registry.metricBuckets.list("pi-1", 0);
       expect(bucket).toMatchObject({ verdicts: { PASS: 4, HOLD: 1 }, byReason: { edge: 1 } });
+    });
+
+    test("a strategy report redelivered to the other replica is kept once; one dated before the latest, first heard, joins the history and the latest stays", async () => {
+      const { a, b, registry } = await twoReplicas(["pi-1"]);
+      a.hear("portfolio", reportedPortfolio(T0 + 20), T0 + 25);
+      await a.fleet.commit("pi-1");
+      b.hear("portfolio", reportedPortfolio(T0 + 20), T0 + 30); // the broker's redelivery, on b
+      b.hear("portfolio", reportedPortfolio(T0 + 10), T0 + 30); // sent before it, heard after it
+      await b.fleet.commit("pi-1");
+      const history = await registry.reports.history("pi-1", "portfolio", { limit: 10 });
+      expect(history.map((r) => r.report.ts).sort()).toEqual([T0 + 10, T0 + 20]);
+      const stored = (await registry.nodes.get("pi-1"))!.live.reports;
+      expect({ latest: stored.portfolio?.report.ts, duplicates: stored.duplicates }).toEqual({ latest: T0 + 20, duplicates: 1 });
+      const events = await registry.federationEvents.list({ node: "pi-1", limit: 10 });
+      expect(events.filter((e) => e.event.type === "portfolio").length).toBe(2);
     });
 
     test("a commit and a flush of one node in flight together write each heartbeat once", async () => {

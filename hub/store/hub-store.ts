@@ -57,7 +57,7 @@ export interface NodeRecency {
   heardAt: number | null;
 }
 
-/** A verdict event's or a close's number as a replica heard it (hub/nodes/ordered-write.ts). */
+/** A verdict event's or a close's number, or a strategy report's series and ts, as a replica heard it (hub/nodes/ordered-write.ts). */
 export interface NodeSequence {
   nodeId: string;
   kind: SequenceKind;
@@ -66,7 +66,8 @@ export interface NodeSequence {
   at: number;
 }
 
-export type SequenceKind = "verdict" | "close";
+/** A report's is `report:<kind>`, a model's `report:models:<model name>`: its seq is the report's ts. */
+export type SequenceKind = "verdict" | "close" | `report:${string}`;
 
 /** How long each verdict's and close's number is kept: below it, a seq at or under the node's last is a redelivery. */
 export const SEQUENCES_KEPT_MS = 24 * 3_600_000;

@@ -284,7 +284,8 @@ CREATE VIEW mqtt_acl AS
          replace(patterns.pattern, '{node}', nodes.node_id) AS topic, patterns.retain
   FROM nodes CROSS JOIN mqtt_topic_patterns patterns;
 `,
-  // 4: each verdict's and close's number recorded once per node (hub/nodes/
+  // 4: each verdict's and close's number (and each strategy report's series
+  // and ts) recorded once per node (hub/nodes/
   // ordered-write.ts): with several replicas a node's messages land on any of
   // them, so the database, not a replica's memory, says whether a seq is new
   // (inserted), a redelivery (there already) or a late fill (new, below the
@@ -301,7 +302,7 @@ CREATE VIEW mqtt_acl AS
 ALTER TABLE nodes ADD COLUMN heard_at BIGINT;
 CREATE TABLE node_sequences (
   node_id TEXT NOT NULL,
-  kind TEXT NOT NULL CHECK (kind IN ('verdict', 'close')),
+  kind TEXT NOT NULL,               -- 'verdict', 'close', or a report series ('report:portfolio', 'report:model:<name>'), seq its ts
   seq BIGINT NOT NULL,
   at BIGINT NOT NULL,
   PRIMARY KEY (node_id, kind, seq)
