@@ -14,6 +14,13 @@
 //     enrolled with one token is, so every registration takes that token's
 //     row lock until it commits; TOKENS=N spreads them over N tokens.
 //     Reported as registrations/s for both.
+// (c) fleet view flush on PostgreSQL: NODES nodes each hear a heartbeat,
+//     then the fleet view (Fleet.flush) writes them, FLUSHES times: as one
+//     hub overwrites the live views (store.shared off, as before replicas)
+//     and as a replica merges them into the stored rows under their locks
+//     (hub/nodes/ordered-write.ts). node writes/s for both. Then the
+//     replicas' health sweep's read of every node's stored recency
+//     (NodeReads.recency), best of 5, in ms.
 import { tmpdir } from "node:os";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -23,6 +30,9 @@ import type { HubStore, MetricBucket } from "../hub/store/hub-store.ts";
 import { openPostgresStore } from "../hub/store/postgres/postgres-store.ts";
 import { openSqliteStore } from "../hub/store/sqlite/sqlite-store.ts";
 import { emptyLive } from "../hub/nodes/node-model.ts";
+import { Fleet } from "../hub/nodes/fleet.ts";
+import { applyHeartbeat } from "../hub/ingest/node-messages.ts";
+import { heartbeatMessage } from "../test/fixtures/node-messages.ts";
 import { printResult, printTable, round } from "./report.ts";
 
 const NODES = Number(process.env.NODES ?? 10_000);
@@ -48,6 +58,30 @@ async function fleetFlushPerS(store: HubStore): Promise<number> {
     });
   }
   return (NODES * FLUSHES) / ((performance.now() - started) / 1000);
+}
+
+/** (c): the fleet view's flush of NODES nodes that each heard a heartbeat; `shared` says whether it merges (replicas) or overwrites. */
+async function fleetViewFlushPerS(store: HubStore, shared: boolean): Promise<{ perS: number; recencyMs: number }> {
+  const nodes = Array.from({ length: NODES }, (_, i) => registeredNode(`pi-${i}`, NOW));
+  for (let i = 0; i < NODES; i += 1000) await store.write(async (tx) => { for (const node of nodes.slice(i, i + 1000)) await tx.nodes.save(node); });
+  const fleet = await Fleet.load(Object.create(store, { shared: { value: shared } }) as HubStore, { heartbeatMs: 1000, offlineAfterMs: 10_000, degradedLoad: 4, listeningSince: NOW });
+  const started = performance.now();
+  for (let flush = 1; flush <= FLUSHES; flush++) {
+    const at = NOW + flush * 1000;
+    for (const node of fleet.all()) {
+      applyHeartbeat(node, heartbeatMessage(flush, at), at);
+      fleet.touched(node, at);
+    }
+    await fleet.flush(at);
+  }
+  const perS = (NODES * FLUSHES) / ((performance.now() - started) / 1000);
+  let recencyMs = Infinity;
+  for (let run = 0; run < 5; run++) {
+    const readStarted = performance.now();
+    await store.nodes.recency();
+    recencyMs = Math.min(recencyMs, performance.now() - readStarted);
+  }
+  return { perS, recencyMs };
 }
 
 async function registrationsPerS(store: HubStore): Promise<number> {
@@ -87,9 +121,22 @@ try {
   let sqliteRuns = 0;
   const sqlite = await measure(async () => openSqliteStore(join(dir, `sqlite-${++sqliteRuns}`)));
   const pg = await measure(async () => openPostgresStore(await postgres.freshRegistryUrl()));
+  const viewFlush = async (shared: boolean) => {
+    const store = await openPostgresStore(await postgres.freshRegistryUrl());
+    try {
+      return await fleetViewFlushPerS(store, shared);
+    } finally {
+      await store.close();
+    }
+  };
+  const overwrite = await viewFlush(false);
+  const merge = await viewFlush(true);
   printTable(`registry: ${NODES} nodes x ${FLUSHES} flushes; ${REGISTRATIONS} registrations, ${IN_FLIGHT} in flight, ${TOKENS} token(s)`, [
     ["fleet flush, SQLite (node updates/s)", sqlite.flush],
     ["fleet flush, PostgreSQL (node updates/s)", pg.flush],
+    ["fleet view flush, PostgreSQL, one hub overwriting (node writes/s)", overwrite.perS],
+    ["fleet view flush, PostgreSQL, replica merging (node writes/s)", merge.perS],
+    ["replicas' sweep read of every node's recency, PostgreSQL (ms)", merge.recencyMs],
     ["registrations, SQLite (/s)", sqlite.registrations],
     ["registrations, PostgreSQL (/s)", pg.registrations],
   ]);
@@ -98,7 +145,13 @@ try {
     value: round(pg.flush),
     unit: "node updates/s (PostgreSQL fleet flush)",
     limit: round(sqlite.flush),
-    extra: { sqliteRegistrationsPerS: round(sqlite.registrations), postgresRegistrationsPerS: round(pg.registrations) },
+    extra: {
+      sqliteRegistrationsPerS: round(sqlite.registrations),
+      postgresRegistrationsPerS: round(pg.registrations),
+      postgresViewFlushOverwritePerS: round(overwrite.perS),
+      postgresViewFlushMergePerS: round(merge.perS),
+      postgresRecencyReadMs: round(merge.recencyMs),
+    },
   });
 } finally {
   await postgres.stop();

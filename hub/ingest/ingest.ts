@@ -11,7 +11,7 @@ import type { NodeRecord } from "../nodes/node-model.ts";
 import { DropCounter } from "./drop-counter.ts";
 import type { PublishBudget } from "../broker/publish-budget.ts";
 import { MAX_MODELS_PER_NODE, type ReportKind, type ReportOf } from "../../protocol/reports.ts";
-import { applyBirth, applyClose, applyHeartbeat, applyReport, applyState, applyVerdict } from "./node-messages.ts";
+import { applyBirth, applyClose, applyHeartbeat, applyReport, applyState, applyVerdict, isModelRefused } from "./node-messages.ts";
 
 export interface IngestStats {
   received: number;
@@ -59,14 +59,24 @@ type Handler<K extends NodeToHubKind> = (
   retained: boolean,
 ) => Refusal | null | Promise<Refusal | null>;
 
+function tooManyModels(report: object): Refusal {
+  return { reason: "too many models", detail: `model ${(report as ReportOf["models"]).model_name} past the ${MAX_MODELS_PER_NODE} a node may report` };
+}
+
 /** A strategy report's: the latest of its series in the fleet view at once, its history with the next flush. */
 function reportHandler<K extends ReportKind>(kind: K): Handler<K> {
   return ({ fleet }, node, message, now) => {
     const report = message as ReportOf[K];
-    const outcome = applyReport(node, kind, report, now);
-    if (outcome === "too many models") {
-      return { reason: "too many models", detail: `model ${(report as ReportOf["models"]).model_name} past the ${MAX_MODELS_PER_NODE} a node may report` };
+    if (fleet.ordersInDatabase) {
+      // Several replicas: whether it is new is known once the write records it (hub/nodes/ordered-write.ts).
+      if (isModelRefused(node.live.reports, kind, report)) return tooManyModels(report);
+      node.live.lastSeen = now;
+      fleet.heardNumber(node, { kind: "report", at: now, record: { nodeId: node.nodeId, kind, report, receivedAt: now } });
+      fleet.touched(node, now);
+      return null;
     }
+    const outcome = applyReport(node, kind, report, now);
+    if (outcome === "too many models") return tooManyModels(report);
     if (outcome === "new") fleet.reported({ nodeId: node.nodeId, kind, report, receivedAt: now });
     fleet.touched(node, now);
     return null;
@@ -107,7 +117,11 @@ export const INGEST_HANDLERS: { [K in NodeToHubKind]: Handler<K> } = {
     return null;
   },
   verdicts({ fleet }, node, event, now) {
-    if (applyVerdict(node, event, now) === "new") {
+    if (fleet.ordersInDatabase) {
+      // Several replicas: whether it is new is known once the write records it (hub/nodes/ordered-write.ts).
+      node.live.lastSeen = now;
+      fleet.heardNumber(node, { kind: "verdict", at: now, event });
+    } else if (applyVerdict(node, event, now) === "new") {
       fleet.observed({ type: "verdict", node: node.nodeId, at: now, event });
       fleet.metrics.verdict(node.nodeId, event.verdict.verdict, event.verdict.reasons, now);
     }
@@ -115,7 +129,10 @@ export const INGEST_HANDLERS: { [K in NodeToHubKind]: Handler<K> } = {
     return null;
   },
   closes({ fleet }, node, close, now) {
-    if (applyClose(node, close, now) === "new") {
+    if (fleet.ordersInDatabase) {
+      node.live.lastSeen = now;
+      fleet.heardNumber(node, { kind: "close", at: now, close });
+    } else if (applyClose(node, close, now) === "new") {
       const { seq: _, ...outcome } = close; // the close number only orders the wire
       fleet.observed({ type: "close", node: node.nodeId, at: now, close: outcome });
     }

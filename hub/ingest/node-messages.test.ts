@@ -6,44 +6,16 @@ import type { BirthMessage, HeartbeatMessage, StateMessage, VerdictEventMessage 
 import type { NodeRecord } from "../nodes/node-model.ts";
 import { MAX_MODELS_PER_NODE, type ReportOf } from "../../protocol/reports.ts";
 import { registeredNode } from "../../test/fixtures/node-record.ts";
+import { heartbeatMessage, verdictMessage } from "../../test/fixtures/node-messages.ts";
 import { applyBirth, applyHeartbeat, applyReport, applyState, applyVerdict, MAX_DISTINCT_REASONS, OTHER_REASONS } from "./node-messages.ts";
 
 const T0 = 1_700_000_000_000;
 
 const node = (): NodeRecord => registeredNode("pi-1", T0 - 1000);
 
-function heartbeat(seq: number, overrides: Partial<HeartbeatMessage> = {}): HeartbeatMessage {
-  return {
-    seq,
-    ts: T0,
-    uptime_s: 12.5,
-    load: [0.5, 0.25, 0.125],
-    rss_bytes: 50_000_000,
-    mode: "LIVE",
-    connectivity: "online",
-    simulated: false,
-    outbox_depth: 0,
-    kernel: { evaluated: 10, passed: 6, held: 4, duplicates: 0, recovered: 0 },
-    ...overrides,
-  };
-}
+const heartbeat = (seq: number, overrides: Partial<HeartbeatMessage> = {}): HeartbeatMessage => heartbeatMessage(seq, T0, overrides);
 
-function verdict(seq: number, kind: "PASS" | "HOLD" = "PASS", reasons: string[] = []): VerdictEventMessage {
-  return {
-    seq,
-    ts: T0,
-    simulated: false,
-    symbol: "BTCUSDT",
-    verdict: {
-      id: `intent-${seq}`,
-      verdict: kind,
-      reasons,
-      enforced: true,
-      mode: "LIVE",
-      metrics: { notional: 100, friction_usd: 0.22, required_edge_usd: 0.66, r_ratio: 2.5 },
-    },
-  };
-}
+const verdict = (seq: number, kind: "PASS" | "HOLD" = "PASS", reasons: string[] = []): VerdictEventMessage => verdictMessage(seq, T0, kind, reasons);
 
 function birth(bootId: string, session: number, overrides: Partial<BirthMessage> = {}): BirthMessage {
   return {

@@ -2,7 +2,7 @@
 // per kind. Each gets a message already validated against its schema.
 import type { BirthMessage, CloseMessage, HeartbeatMessage, ModelPerformanceMessage, StateMessage, VerdictEventMessage } from "../../protocol/messages.ts";
 import { MAX_MODELS_PER_NODE, type ReportKind, type ReportOf } from "../../protocol/reports.ts";
-import type { NodeRecord, NodeReports, Reported } from "../nodes/node-model.ts";
+import type { CloseTally, NodeRecord, NodeReports, Reported, VerdictTally } from "../nodes/node-model.ts";
 
 export function applyBirth(node: NodeRecord, birth: BirthMessage, now: number): void {
   const live = node.live;
@@ -14,6 +14,7 @@ export function applyBirth(node: NodeRecord, birth: BirthMessage, now: number): 
   live.allowTables = birth.allowed_models ?? null;
   live.workSlots = birth.work_slots ?? null;
   live.resumableKinds = birth.resumable_kinds ?? null;
+  live.birthTs = birth.ts;
   node.version = birth.version;
   node.arch = birth.arch;
   node.capabilities = birth.capabilities;
@@ -35,9 +36,11 @@ export function applyHeartbeat(node: NodeRecord, heartbeat: HeartbeatMessage, no
   if (live.heartbeatSeq !== null && heartbeat.seq > live.heartbeatSeq + 1) {
     live.heartbeatSeqGaps += heartbeat.seq - live.heartbeatSeq - 1;
   }
+  if (live.heartbeatSeq === null || heartbeat.seq < live.heartbeatSeq) live.heartbeatSeqFirst = heartbeat.seq;
   live.heartbeatSeq = heartbeat.seq;
   live.heartbeats++;
   live.lastHeartbeatAt = now;
+  live.heartbeatTs = heartbeat.ts;
   live.lastSeen = now;
   live.state = "online"; // a heartbeat is proof of life, whatever an older retained state said
   live.stateAt = now;
@@ -67,11 +70,24 @@ export function applyVerdict(node: NodeRecord, event: VerdictEventMessage, now: 
     tally.duplicates++;
     return "duplicate";
   }
-  tally.missing += event.seq - tally.lastSeq - 1;
-  tally.lastSeq = event.seq;
+  countNewVerdict(tally, event);
+  return "new";
+}
+
+/**
+ * Counts a verdict event heard for the first time: one past the last seq
+ * opens a gap for those skipped; one below it (with several hub replicas,
+ * where the database says it is new: hub/nodes/ordered-write.ts) fills one.
+ */
+export function countNewVerdict(tally: VerdictTally, event: VerdictEventMessage): void {
+  if (event.seq > tally.lastSeq) {
+    tally.missing += event.seq - tally.lastSeq - 1;
+    tally.lastSeq = event.seq;
+  } else {
+    tally.missing = Math.max(0, tally.missing - 1);
+  }
   tally.byVerdict[event.verdict.verdict] = (tally.byVerdict[event.verdict.verdict] ?? 0) + 1;
   for (const reason of event.verdict.reasons) countReason(tally.byReason, reason);
-  return "new";
 }
 
 /** Counts a position close once, by its close number, as verdicts are counted by seq. */
@@ -82,11 +98,20 @@ export function applyClose(node: NodeRecord, close: CloseMessage, now: number): 
     tally.duplicates++;
     return "duplicate";
   }
-  // An agent upgraded to the closes topic starts after the closes it had journaled before: no gap.
-  if (tally.lastSeq > 0) tally.missing += close.seq - tally.lastSeq - 1;
-  tally.lastSeq = close.seq;
-  tally.count++;
+  countNewClose(tally, close);
   return "new";
+}
+
+/** Counts a close heard for the first time, as countNewVerdict a verdict. */
+export function countNewClose(tally: CloseTally, close: CloseMessage): void {
+  if (close.seq > tally.lastSeq) {
+    // An agent upgraded to the closes topic starts after the closes it had journaled before: no gap.
+    if (tally.lastSeq > 0) tally.missing += close.seq - tally.lastSeq - 1;
+    tally.lastSeq = close.seq;
+  } else {
+    tally.missing = Math.max(0, tally.missing - 1);
+  }
+  tally.count++;
 }
 
 /**
@@ -111,26 +136,39 @@ function countReason(byReason: Record<string, number>, reason: string): void {
 export function applyReport<K extends ReportKind>(node: NodeRecord, kind: K, report: ReportOf[K], now: number): "new" | "duplicate" | "too many models" {
   node.live.lastSeen = now;
   const reports = node.live.reports;
+  if (isModelRefused(reports, kind, report)) return "too many models";
+  if (takeIfLatest(reports, kind, report, now)) return "new";
+  reports.duplicates++;
+  return "duplicate";
+}
+
+/** Whether a report is of a model past the MAX_MODELS_PER_NODE the node reports already. */
+export function isModelRefused<K extends ReportKind>(reports: NodeReports, kind: K, report: ReportOf[K]): boolean {
+  if (kind !== "models") return false;
+  const name = (report as ModelPerformanceMessage).model_name;
+  return reports.models.length >= MAX_MODELS_PER_NODE && !reports.models.some((m) => m.report.model_name === name);
+}
+
+/** Makes a report the latest of its series if it is dated after the one there (or is the first); says whether it did. */
+export function takeIfLatest<K extends ReportKind>(reports: NodeReports, kind: K, report: ReportOf[K], receivedAt: number): boolean {
   if (kind !== "models") {
     const one = kind as "portfolio" | "health";
-    if (isRedelivery(reports, reports[one], report)) return "duplicate";
-    reports[one] = { report, receivedAt: now } as Reported<never>;
-    return "new";
+    if (!isNewer(reports[one], report)) return false;
+    reports[one] = { report, receivedAt } as Reported<never>;
+    return true;
   }
   const model = report as ModelPerformanceMessage;
   const at = reports.models.findIndex((m) => m.report.model_name === model.model_name);
   if (at < 0) {
-    if (reports.models.length >= MAX_MODELS_PER_NODE) return "too many models";
-    reports.models.push({ report: model, receivedAt: now });
-    return "new";
+    if (reports.models.length >= MAX_MODELS_PER_NODE) return false;
+    reports.models.push({ report: model, receivedAt });
+    return true;
   }
-  if (isRedelivery(reports, reports.models[at], model)) return "duplicate";
-  reports.models[at] = { report: model, receivedAt: now };
-  return "new";
+  if (!isNewer(reports.models[at], model)) return false;
+  reports.models[at] = { report: model, receivedAt };
+  return true;
 }
 
-function isRedelivery(reports: NodeReports, latest: Reported<{ ts: number }> | null | undefined, report: { ts: number }): boolean {
-  if (!latest || report.ts > latest.report.ts) return false;
-  reports.duplicates++;
-  return true;
+function isNewer(latest: Reported<{ ts: number }> | null | undefined, report: { ts: number }): boolean {
+  return !latest || report.ts > latest.report.ts;
 }

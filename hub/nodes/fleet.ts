@@ -11,14 +11,16 @@
 // hub observed: each new report, health transition, verdict event and close,
 // in the order observed, the federation roles' input stream. Each node's
 // closed 1-minute metric buckets (node-metrics.ts) go with the flush too.
-import { classifyHealth, type HealthRules } from "./health.ts";
-import type { HealthState, HealthTransition, NodeRecord } from "./node-model.ts";
+// With several replicas on one registry (store.shared), a write merges into
+// the stored rows instead of overwriting them, and the database decides
+// which verdicts and closes are new and which health transitions happen
+// (ordered-write.ts); what it wrote comes back into this view.
+import { classifyHealth, healthOfSilence, type HealthRules } from "./health.ts";
+import { mergeNode } from "./live-merge.ts";
+import type { HealthState, HealthTransition, NodeLive, NodeRecord } from "./node-model.ts";
 import { NodeMetrics } from "./node-metrics.ts";
-import type { MetricBucket, NodeFederationEvent, HubStore, ReportRecord, StoreTransaction } from "../store/hub-store.ts";
-import type { ReportKind } from "../../protocol/reports.ts";
-
-/** The federation event type of each report kind. */
-const EVENT_OF_REPORT = { portfolio: "portfolio", health: "health", models: "model" } as const satisfies Record<ReportKind, NodeFederationEvent["type"]>;
+import { copyLive, EVENT_OF_REPORT, writeMerged, type HeardNumber, type ReplicaNodeWrite, type WrittenNode } from "./ordered-write.ts";
+import { SEQUENCES_KEPT_MS, type MetricBucket, type NodeFederationEvent, type HubStore, type ReportRecord, type StoreTransaction } from "../store/hub-store.ts";
 
 const RECENT_TRANSITIONS = 20;
 
@@ -39,21 +41,35 @@ export class Fleet {
   private readonly changeListeners: Array<(nodeId: string) => void> = [];
   /** Node ids in order, kept until a node comes or goes (the node list's default order, at 10,000 nodes). */
   private idsInOrder: NodeRecord[] | null = null;
+  /** Shared registry only: verdicts and closes heard, by node, until a write records them. */
+  private readonly heard = new Map<string, HeardNumber[]>();
+  /** Shared registry only: each node's view as last written or read back (what was heard since is the difference). */
+  private readonly baselines = new Map<string, NodeLive>();
+  /** Shared registry only: health transitions decided by this replica's writes so far. */
+  private transitionsDecided = 0;
 
   private constructor(
     private readonly store: HubStore,
     private readonly rules: HealthRules,
+    /** The time a commit judges health at (shared registry); flush() and the sweep are given theirs. */
+    private readonly clock: () => number,
   ) {}
 
   /** The fleet view of the nodes in the registry, with their recent transitions. */
-  static async load(store: HubStore, rules: HealthRules): Promise<Fleet> {
-    const fleet = new Fleet(store, rules);
+  static async load(store: HubStore, rules: HealthRules, clock: () => number = Date.now): Promise<Fleet> {
+    const fleet = new Fleet(store, rules, clock);
     const [nodes, transitions] = await Promise.all([store.nodes.all(), store.nodes.latestTransitions(RECENT_TRANSITIONS)]);
     for (const node of nodes) {
       fleet.nodes.set(node.nodeId, node);
       fleet.recent.set(node.nodeId, transitions.get(node.nodeId) ?? []);
+      if (store.shared) fleet.baselines.set(node.nodeId, copyLive(node.live));
     }
     return fleet;
+  }
+
+  /** Whether verdict and close numbers and health transitions are decided by the database (several replicas may share it). */
+  get ordersInDatabase(): boolean {
+    return this.store.shared;
   }
 
   get(nodeId: string): NodeRecord | undefined {
@@ -97,6 +113,7 @@ export class Fleet {
       this.idsInOrder = null;
       this.nodes.set(node.nodeId, node);
       this.recent.set(node.nodeId, []);
+      if (this.store.shared) this.baselines.set(node.nodeId, copyLive(node.live));
       this.transition(node, null, "offline", node.registeredAt, "registered, not heard from yet");
     }
   }
@@ -111,6 +128,7 @@ export class Fleet {
     if (known) return this.reregistered(node, known);
     this.nodes.set(node.nodeId, node);
     this.recent.set(node.nodeId, []);
+    if (this.store.shared) this.baselines.set(node.nodeId, copyLive(node.live)); // what it heard is counted from the stored row on
     this.idsInOrder = null;
     this.changed(node.nodeId);
   }
@@ -130,6 +148,8 @@ export class Fleet {
     this.nodes.delete(nodeId);
     this.recent.delete(nodeId);
     this.dirty.delete(nodeId);
+    this.heard.delete(nodeId);
+    this.baselines.delete(nodeId);
     this.metrics.forget(nodeId);
     this.idsInOrder = null;
     this.changed(nodeId);
@@ -138,10 +158,19 @@ export class Fleet {
   /** Marks a node's live state changed, re-evaluating its health at `now`. */
   touched(node: NodeRecord, now: number, cause?: string): void {
     this.dirty.add(node.nodeId);
+    if (this.store.shared) return; // judged from the merged view when written (ordered-write.ts)
     // The hot case, a heartbeat from a healthy online node, can change its
     // health only through load or connectivity, which the next sweep (every
     // EDGEFED_SWEEP_MS) picks up; everything else is judged at once.
     if (node.health !== "healthy" || node.live.state !== "online" || cause !== undefined) this.evaluate(node, now, cause);
+  }
+
+  /** Shared registry: a verdict event, close or strategy report heard, counted (or not: a redelivery) when the next write records it. */
+  heardNumber(node: NodeRecord, heard: HeardNumber): void {
+    const list = this.heard.get(node.nodeId);
+    if (list) list.push(heard);
+    else this.heard.set(node.nodeId, [heard]);
+    this.dirty.add(node.nodeId);
   }
 
   /** Queues a new strategy report for the history (the latest is in the node's live state already), and its federation event. */
@@ -167,6 +196,33 @@ export class Fleet {
     let changed = 0;
     for (const node of this.nodes.values()) if (this.evaluate(node, now)) changed++;
     return changed;
+  }
+
+  /**
+   * Shared registry: re-evaluates health from what every replica heard, as
+   * stored (this replica may have heard none of a node's heartbeats). Nodes
+   * whose stored health their stored recency contradicts are written (merged,
+   * judged and guarded like any write); returns how many changed state.
+   * The health another replica stored is taken into this view.
+   */
+  async sweepShared(now: number): Promise<number> {
+    const recency = await this.store.nodes.recency();
+    for (const { nodeId, health, healthSince, healthCause } of recency) {
+      const node = this.nodes.get(nodeId);
+      if (!node || node.health === health) continue;
+      Object.assign(node, { health, healthSince, healthCause });
+      this.changed(nodeId);
+    }
+    // Only silence changes health between writes (what a node says is judged when written).
+    const due = recency.filter(({ nodeId, health, heardAt }) => {
+      const silence = healthOfSilence(heardAt, now, this.rules);
+      return this.nodes.has(nodeId) && silence !== null && silence.state !== health;
+    });
+    if (due.length === 0) return 0;
+    for (const { nodeId } of due) this.dirty.add(nodeId);
+    const before = this.transitionsDecided;
+    await this.flush(now);
+    return this.transitionsDecided - before;
   }
 
   private evaluate(node: NodeRecord, now: number, cause?: string): boolean {
@@ -202,13 +258,15 @@ export class Fleet {
     const buckets = this.metrics.takeClosed();
     const idle = this.dirty.size === 0 && this.pendingTransitions.length === 0 && this.pendingEvents.length === 0;
     if (idle && buckets.length === 0 && pruneBucketsBefore === null) return 0;
-    const changes = { ...this.take([...this.dirty]), buckets, pruneBucketsBefore };
+    const changes = { ...this.take([...this.dirty], now), buckets, pruneBucketsBefore };
+    let written: WrittenNode[];
     try {
-      await this.store.write((tx) => this.write(tx, changes));
+      written = await this.store.write((tx) => this.write(tx, changes));
     } catch (error) {
       this.putBack(changes);
       throw error;
     }
+    this.takeBack(written);
     return changes.ids.length;
   }
 
@@ -223,12 +281,14 @@ export class Fleet {
     const queued = this.committing.get(nodeId);
     if (queued) return queued;
     let changes: Changes | undefined;
-    const write = this.store.write(async (tx) => {
-      // From here on, what changes the node waits for the next commit.
-      this.committing.delete(nodeId);
-      changes = this.take([nodeId]);
-      await this.write(tx, changes);
-    });
+    const write = this.store
+      .write(async (tx) => {
+        // From here on, what changes the node waits for the next commit.
+        this.committing.delete(nodeId);
+        changes = this.take([nodeId], this.clock());
+        return this.write(tx, changes);
+      })
+      .then((written) => this.takeBack(written));
     this.committing.set(nodeId, write);
     write.catch(() => {
       if (this.committing.get(nodeId) === write) this.committing.delete(nodeId);
@@ -237,9 +297,19 @@ export class Fleet {
     return write;
   }
 
-  /** Takes the live state of `ids` and every pending transition, report and event out of what is left to write. */
-  private take(ids: string[]): Changes {
-    const changes: Changes = { ids, transitions: this.pendingTransitions, reports: this.pendingReports, events: this.pendingEvents, buckets: [], pruneBucketsBefore: null };
+  /**
+   * Takes the live state of `ids` and every pending transition, report and
+   * event out of what is left to write. Shared registry: also the live state
+   * of every node those name (all of them are locked first, in order), each
+   * with what was heard of it since its last write.
+   */
+  private take(ids: string[], now: number): Changes {
+    if (this.store.shared) {
+      const named = [...this.pendingTransitions.map((t) => t.nodeId), ...this.pendingReports.map((r) => r.nodeId), ...this.pendingEvents.map((e) => e.node)];
+      ids = [...new Set([...ids, ...named])].filter((id) => this.nodes.has(id));
+    }
+    const changes: Changes = { ids, now, transitions: this.pendingTransitions, reports: this.pendingReports, events: this.pendingEvents, buckets: [], pruneBucketsBefore: null, writes: [] };
+    if (this.store.shared) changes.writes = ids.map((id) => this.replicaWrite(id));
     for (const id of ids) this.dirty.delete(id);
     this.pendingTransitions = [];
     this.pendingReports = [];
@@ -247,28 +317,88 @@ export class Fleet {
     return changes;
   }
 
+  /**
+   * What this replica writes of a node: a copy of its view, its baseline, and
+   * what was heard of it (taken out). The copy becomes the baseline at once:
+   * a write taken while this one is in flight writes only what was heard
+   * after it.
+   */
+  private replicaWrite(nodeId: string): ReplicaNodeWrite {
+    const node = this.nodes.get(nodeId)!;
+    const heard = this.heard.get(nodeId) ?? [];
+    this.heard.delete(nodeId);
+    const mine = copyLive(node.live);
+    const baseline = this.baselines.get(nodeId) ?? mine;
+    this.baselines.set(nodeId, mine);
+    return { mine: { ...node, live: mine }, baseline, heard };
+  }
+
+  /**
+   * Shared registry, once committed: takes what was written back into this
+   * view, with what was heard since the last write was taken (this one or a
+   * later one still in flight) on top; the written view is the new baseline.
+   * Tells the listeners of the new verdicts and closes and the transitions
+   * decided.
+   */
+  private takeBack(written: readonly WrittenNode[]): void {
+    for (const { nodeId, merged, health, transition, events, newVerdicts } of written) {
+      const node = this.nodes.get(nodeId);
+      if (!node) continue; // removed meanwhile
+      const rebased = mergeNode(merged, node, this.baselines.get(nodeId) ?? merged.live);
+      const healthChanged = node.health !== health.health;
+      Object.assign(node, rebased, health);
+      this.baselines.set(nodeId, copyLive(merged.live));
+      if (transition) {
+        this.transitionsDecided++;
+        const recent = this.recent.get(nodeId) ?? [];
+        recent.unshift(transition);
+        if (recent.length > RECENT_TRANSITIONS) recent.pop();
+        this.recent.set(nodeId, recent);
+      }
+      for (const { at, event } of newVerdicts) this.metrics.verdict(nodeId, event.verdict.verdict, event.verdict.reasons, at);
+      for (const event of events) this.eventListener?.(event);
+      if (healthChanged) this.changed(nodeId);
+    }
+  }
+
   /** A write failed: keep its changes for the next one rather than losing them. */
   private putBack(changes: Changes): void {
     for (const id of changes.ids) this.dirty.add(id);
+    for (const { mine, baseline, heard } of changes.writes) {
+      this.heard.set(mine.nodeId, heard.concat(this.heard.get(mine.nodeId) ?? []));
+      // What it heard goes with the next write, unless one was taken since (then its counter increments are lost).
+      if (this.baselines.get(mine.nodeId) === mine.live) this.baselines.set(mine.nodeId, baseline);
+    }
     this.pendingTransitions = changes.transitions.concat(this.pendingTransitions);
     this.pendingReports = changes.reports.concat(this.pendingReports);
     this.pendingEvents = changes.events.concat(this.pendingEvents);
     this.metrics.putBack(changes.buckets);
   }
 
-  /** Inside the store's write transaction; what belongs to nodes removed meanwhile is left out. */
-  private async write(tx: StoreTransaction, changes: Changes): Promise<void> {
-    await tx.nodes.saveLive(changes.ids.flatMap((id) => this.nodes.get(id) ?? []));
+  /** Inside the store's write transaction; what belongs to nodes removed meanwhile is left out. Shared registry: returns what it merged. */
+  private async write(tx: StoreTransaction, changes: Changes): Promise<WrittenNode[]> {
+    if (!this.store.shared) await tx.nodes.saveLive(changes.ids.flatMap((id) => this.nodes.get(id) ?? []));
     await tx.nodes.addTransitions(changes.transitions.filter(({ nodeId }) => this.nodes.has(nodeId)));
-    await tx.reports.add(changes.reports.filter(({ nodeId }) => this.nodes.has(nodeId)));
-    await tx.federationEvents.add(changes.events.filter(({ node }) => this.nodes.has(node)));
-    await tx.metricBuckets.add(changes.buckets.filter(({ nodeId }) => this.nodes.has(nodeId)));
-    if (changes.pruneBucketsBefore !== null) await tx.metricBuckets.prune(changes.pruneBucketsBefore);
+    const written = this.store.shared ? await writeMerged(tx, changes.writes, this.rules, changes.now) : [];
+    await tx.reports.add(changes.reports.filter(({ nodeId }) => this.nodes.has(nodeId)).concat(written.flatMap((w) => w.newReports)));
+    await tx.federationEvents.add(changes.events.filter(({ node }) => this.nodes.has(node)).concat(written.flatMap((w) => w.events)));
+    // Several replicas: each holds its share of a node's minute.
+    const buckets = changes.buckets.filter(({ nodeId }) => this.nodes.has(nodeId));
+    await (this.store.shared ? tx.metricBuckets.addShares(buckets) : tx.metricBuckets.add(buckets));
+    if (changes.pruneBucketsBefore !== null) {
+      await tx.metricBuckets.prune(changes.pruneBucketsBefore);
+      if (this.store.shared) await tx.nodes.pruneSequences(changes.now - SEQUENCES_KEPT_MS);
+    }
+    return written;
   }
 }
 
 interface Changes {
   ids: string[];
+  /** When the write was taken: health is judged as of then. */
+  now: number;
+  /** Shared registry only: what this replica writes of each node in `ids`. */
+  writes: ReplicaNodeWrite[];
   transitions: { nodeId: string; transition: HealthTransition }[];
   reports: ReportRecord[];
   events: NodeFederationEvent[];

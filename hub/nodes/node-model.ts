@@ -62,11 +62,17 @@ export interface NodeLive {
   workSlots: number | null;
   /** The work kinds it resumes after a restart, from its last birth; null: not said (none). */
   resumableKinds: string[] | null;
+  /** The node's own `ts` of its last birth (orders births heard by different hub replicas); null: none yet. */
+  birthTs: number | null;
   reboots: number;
   reconnects: number;
   lastSeen: number | null;
   lastHeartbeatAt: number | null;
+  /** The node's own `ts` of the heartbeat the fields below are from: a newer one is never replaced by an older one heard on another replica. */
+  heartbeatTs: number | null;
   heartbeatSeq: number | null;
+  /** The lowest heartbeat seq heard since the agent last counted from 0 again: with the last, the span heartbeat gaps are counted over. */
+  heartbeatSeqFirst: number | null;
   heartbeats: number;
   heartbeatSeqGaps: number;
   uptimeS: number | null;
@@ -113,11 +119,14 @@ export function emptyLive(): NodeLive {
     allowTables: null,
     workSlots: null,
     resumableKinds: null,
+    birthTs: null,
     reboots: 0,
     reconnects: 0,
     lastSeen: null,
     lastHeartbeatAt: null,
+    heartbeatTs: null,
     heartbeatSeq: null,
+    heartbeatSeqFirst: null,
     heartbeats: 0,
     heartbeatSeqGaps: 0,
     uptimeS: null,

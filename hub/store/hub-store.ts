@@ -25,7 +25,7 @@ import type { AlertSeverity } from "../alerts.ts";
 import type { DecisionOrigin } from "../decisions/decision-origin.ts";
 import type { RoleMode } from "../federation/config.ts";
 import type { ConflictRecord, KeptDecision, LatchChange } from "../federation/records.ts";
-import type { HealthTransition, NodeRecord } from "../nodes/node-model.ts";
+import type { HealthState, HealthTransition, NodeRecord } from "../nodes/node-model.ts";
 import type { NewWorkPackage, TransitionOutcome, WorkAttempt, WorkChange, WorkEvent, WorkListQuery, WorkPackage, WorkState } from "../work/work-model.ts";
 
 /**
@@ -43,16 +43,59 @@ export interface NodeReads {
   existing(nodeIds: readonly string[]): Promise<Set<string>>;
   /** Each node's latest `limit` transitions, newest first (nodes without any are left out). */
   latestTransitions(limit: number): Promise<Map<string, HealthTransition[]>>;
+  /** Every node's stored health and when it was last heard from (the health sweep of several replicas): narrow, no live JSON. */
+  recency(): Promise<NodeRecency[]>;
 }
+
+/** What the health sweep of several replicas reads of a node: its stored health, and when it was last heard from (plain columns, no JSON). */
+export interface NodeRecency {
+  nodeId: string;
+  health: HealthState;
+  healthSince: number;
+  healthCause: string;
+  /** heardAtOf (hub/nodes/health.ts) of its stored live view; null: never heard from. */
+  heardAt: number | null;
+}
+
+/** A verdict event's or a close's number, or a strategy report's series and ts, as a replica heard it (hub/nodes/ordered-write.ts). */
+export interface NodeSequence {
+  nodeId: string;
+  kind: SequenceKind;
+  seq: number;
+  /** When the hub heard it (ms): records older than the window are pruned. */
+  at: number;
+}
+
+/** A report's is `report:<kind>`, a model's `report:models:<model name>`: its seq is the report's ts. */
+export type SequenceKind = "verdict" | "close" | `report:${string}`;
+
+/** How long each verdict's and close's number is kept: below it, a seq at or under the node's last is a redelivery. */
+export const SEQUENCES_KEPT_MS = 24 * 3_600_000;
 
 export interface NodeWrites extends NodeReads {
   /** Inserts a node; for a known id updates only what re-registration changes (capabilities, arch, version, endpoint, password, credentialsAt, proofTs). */
   save(node: NodeRecord): Promise<void>;
-  /** Writes each node's health and live view, and what births change (version, arch, capabilities); ids not registered are skipped. */
+  /** Writes each node's health and live view (and when it was last heard from, heardAtOf), and what births change (version, arch, capabilities); ids not registered are skipped. */
   saveLive(nodes: readonly NodeRecord[]): Promise<void>;
   /** Appends transitions (oldest first), then keeps the newest TRANSITIONS_KEPT_PER_NODE of each node; ids not registered are skipped. */
   addTransitions(transitions: readonly { nodeId: string; transition: HealthTransition }[]): Promise<void>;
-  /** Deletes a node with its transitions, its reports, its federation events and its metric buckets; false if there was none. */
+  /**
+   * Reads these nodes' rows to merge a replica's changes into, locking them
+   * until the transaction ends (PostgreSQL: FOR UPDATE in node id order, so
+   * two replicas locking overlapping sets never deadlock); by node id, ids
+   * not registered left out.
+   */
+  lockForMerge(nodeIds: readonly string[]): Promise<NodeRecord[]>;
+  /**
+   * Records each (node, kind, seq) not recorded yet and above the node's
+   * floor for the kind; returns those recorded now (each once, in the order
+   * given). Ids not registered are skipped. What is not returned was heard
+   * before: a redelivery.
+   */
+  recordSequences(entries: readonly NodeSequence[]): Promise<NodeSequence[]>;
+  /** Forgets the sequences recorded before `before`, raising each node's floor to the highest forgotten; returns how many went. */
+  pruneSequences(before: number): Promise<number>;
+  /** Deletes a node with its transitions, its reports, its federation events and its metric buckets and sequences; false if there was none. */
   delete(nodeId: string): Promise<boolean>;
 }
 
@@ -576,6 +619,14 @@ export interface MetricBucketReads {
 export interface MetricBucketWrites extends MetricBucketReads {
   /** Adds (or replaces, same node and minute) buckets; ids not registered are skipped. */
   add(buckets: readonly MetricBucket[]): Promise<void>;
+  /**
+   * Adds each bucket as one hub replica's share of its node's minute (several
+   * replicas hear one node): verdict counts, by verdict and by reason, are
+   * summed with what is stored; the gauges (load, RSS, outbox) are this
+   * share's where it has them. Each share is written once. Ids not
+   * registered are skipped.
+   */
+  addShares(buckets: readonly MetricBucket[]): Promise<void>;
   /** Deletes every bucket with `at` before `before`; returns how many. */
   prune(before: number): Promise<number>;
 }

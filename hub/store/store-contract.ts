@@ -18,6 +18,7 @@ import {
   type DecisionSummary,
   type EnrollmentTokenRecord,
   type HubStore,
+  type NodeSequence,
   type NodeFederationEvent,
   type ReportRecord,
   type StoreBounds,
@@ -144,6 +145,51 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
       expect(await store.write((tx) => tx.nodes.delete("pi-1"))).toBe(true);
       expect(await store.write((tx) => tx.nodes.delete("pi-1"))).toBe(false);
       expect(await store.nodes.get("pi-1")).toBeUndefined();
+    });
+  });
+
+  describe(`${name}: verdict and close numbers (several replicas)`, () => {
+    const heard = (nodeId: string, seq: number, at = NOW, kind: NodeSequence["kind"] = "verdict"): NodeSequence => ({ nodeId, kind, seq, at });
+
+    test("each (node, kind, seq) is recorded once: a seq heard again, also twice in one batch, is not returned; kinds and nodes apart; ids not registered skipped", async () => {
+      const store = await fresh();
+      await store.write(async (tx) => {
+        await tx.nodes.save(node("pi-1"));
+        await tx.nodes.save(node("pi-2"));
+      });
+      const first = await store.write((tx) => tx.nodes.recordSequences([heard("pi-1", 2), heard("pi-1", 1), heard("pi-1", 2), heard("pi-2", 1), heard("pi-x", 1)]));
+      expect(first).toEqual([heard("pi-1", 2), heard("pi-1", 1), heard("pi-2", 1)]);
+      const again = await store.write((tx) => tx.nodes.recordSequences([heard("pi-1", 1), heard("pi-1", 3), heard("pi-1", 1, NOW, "close")]));
+      expect(again).toEqual([heard("pi-1", 3), heard("pi-1", 1, NOW, "close")]);
+    });
+
+    test("pruning forgets old numbers but raises the node's floor: a seq at or under it stays heard, one above is new; deletion starts the id afresh", async () => {
+      const store = await fresh();
+      await store.write((tx) => tx.nodes.save(node("pi-1")));
+      await store.write((tx) => tx.nodes.recordSequences([heard("pi-1", 1, NOW), heard("pi-1", 3, NOW), heard("pi-1", 5, NOW + HOUR)]));
+      expect(await store.write((tx) => tx.nodes.pruneSequences(NOW + 1))).toBe(2);
+      // 2 was never heard, but lies under the floor (3): below the window it counts as a redelivery.
+      expect(await store.write((tx) => tx.nodes.recordSequences([heard("pi-1", 2), heard("pi-1", 3), heard("pi-1", 4), heard("pi-1", 5)]))).toEqual([heard("pi-1", 4)]);
+      await store.write((tx) => tx.nodes.delete("pi-1"));
+      await store.write((tx) => tx.nodes.save(node("pi-1")));
+      expect(await store.write((tx) => tx.nodes.recordSequences([heard("pi-1", 1)]))).toEqual([heard("pi-1", 1)]);
+    });
+
+    test("lockForMerge reads the registered rows by id; recency reads each node's health and when saveLive last had it heard from", async () => {
+      const store = await fresh();
+      const live = { ...emptyLive(), state: "online" as const, stateAt: NOW + 1, lastHeartbeatAt: NOW + 2 };
+      const b = node("pi-b", { health: "healthy", healthCause: "heartbeat on time", live });
+      await store.write(async (tx) => {
+        await tx.nodes.save(node("pi-b"));
+        await tx.nodes.save(node("pi-a"));
+        await tx.nodes.saveLive([b]);
+      });
+      expect(await store.write((tx) => tx.nodes.lockForMerge(["pi-b", "pi-x", "pi-a"]))).toEqual([node("pi-a"), b]);
+      const recency = (await store.nodes.recency()).sort((x, y) => (x.nodeId < y.nodeId ? -1 : 1));
+      expect(recency).toEqual([
+        { nodeId: "pi-a", health: "offline", healthSince: NOW, healthCause: "registered, not heard from yet", heardAt: null },
+        { nodeId: "pi-b", health: "healthy", healthSince: NOW, healthCause: "heartbeat on time", heardAt: NOW + 2 },
+      ]);
     });
   });
 
@@ -1197,6 +1243,20 @@ export function describeStoreContract(name: string, openStore: OpenStore): void 
         { ...bucket("pi-1", T0 + MINUTE, 7), load: null, rssBytes: null, outboxDepth: null, byReason: {} },
       ]);
       expect((await store.metricBuckets.list("pi-1", T0 + 1)).map((b) => b.at)).toEqual([T0 + MINUTE]);
+      expect(await store.metricBuckets.list("pi-ghost", 0)).toEqual([]);
+    });
+
+    test("replicas' shares of a minute add up: counts and reasons summed, gauges the latest share's where it has them", async () => {
+      const store = await fresh();
+      await store.write(async (tx) => {
+        await tx.nodes.save(node("pi-1"));
+        await tx.metricBuckets.addShares([bucket("pi-1", T0, 2), bucket("pi-ghost", T0), { ...bucket("pi-1", T0, 1), verdicts: { PASS: 1, HOLD: 0 }, byReason: {} }]);
+        await tx.metricBuckets.addShares([{ ...bucket("pi-1", T0, 4), load: 0.75, rssBytes: null, byReason: { COOLDOWN: 1, EDGE: 5 } }]);
+        await tx.metricBuckets.addShares([{ ...bucket("pi-1", T0 + MINUTE, 1), byReason: {} }]);
+      });
+      const [first, second] = await store.metricBuckets.list("pi-1", T0);
+      expect(first).toEqual({ ...bucket("pi-1", T0, 7), verdicts: { PASS: 7, HOLD: 4 }, load: 0.75, byReason: { COOLDOWN: 3, EDGE: 5 } });
+      expect(second).toEqual({ ...bucket("pi-1", T0 + MINUTE, 1), byReason: {} });
       expect(await store.metricBuckets.list("pi-ghost", 0)).toEqual([]);
     });
 

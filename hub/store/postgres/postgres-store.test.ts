@@ -150,6 +150,24 @@ if (unavailable) {
       }
     });
 
+    test("a step-3 registry's nodes start with their last verdict and close numbers as floors: a redelivery from before is not new", async () => {
+      const url = await server.freshRegistryUrl();
+      await withSql(url, async (sql) => {
+        await migratePostgres(sql, 3);
+        await sql`INSERT INTO nodes (node_id, registration_id, public_key, capabilities, arch, version, password_hash, registered_at, credentials_at, health, health_since, health_cause, live)
+                  VALUES ('pi-old', 'reg', 'pk', '[]', 'arm64', '0.1.0', 'h', ${NOW}, ${NOW}, 'offline', ${NOW}, 'registered',
+                          ${JSON.stringify({ verdicts: { lastSeq: 7 }, closes: { lastSeq: 2 } })})`;
+      });
+      const upgraded = await openPostgresStore(url);
+      try {
+        const heard = (kind: "verdict" | "close", seq: number) => ({ nodeId: "pi-old", kind, seq, at: NOW });
+        const recorded = await upgraded.write((tx) => tx.nodes.recordSequences([heard("verdict", 7), heard("verdict", 8), heard("close", 2), heard("close", 3)]));
+        expect(recorded).toEqual([heard("verdict", 8), heard("close", 3)]);
+      } finally {
+        await upgraded.close();
+      }
+    });
+
     test("the audit trail refuses UPDATE, DELETE and TRUNCATE through SQL (append-only)", async () => {
       const url = await server.freshRegistryUrl();
       const store = await openPostgresStore(url);

@@ -2,7 +2,7 @@
 // in order at start, each recorded in schema_migrations; step 1 is the
 // registry as SQLite has it at its schema 10 (hub/store/sqlite/schema.ts), the
 // same tables and columns with PostgreSQL types; each later step mirrors a
-// later SQLite step (2: SQLite's 11); steps 3 to 5 are PostgreSQL's own (the
+// later SQLite step (2: SQLite's 11, 6: SQLite's 12); steps 3 to 5 are PostgreSQL's own (the
 // MQTT ACL view for a broker cluster; the federation events' transaction ids; the hub replicas on record). Several hubs starting at once
 // on one database migrate once: the steps run in one transaction holding a
 // transaction-level advisory lock, so the second hub waits, then finds the
@@ -301,6 +301,41 @@ CREATE TABLE hub_replicas (
   id TEXT PRIMARY KEY,
   started_at BIGINT NOT NULL
 );
+`,
+  // 6 (SQLite's 12): each verdict's and close's number (and each strategy report's series
+  // and ts) recorded once per node (hub/nodes/
+  // ordered-write.ts): with several replicas a node's messages land on any of
+  // them, so the database, not a replica's memory, says whether a seq is new
+  // (inserted), a redelivery (there already) or a late fill (new, below the
+  // last). A narrow table of its own rather than a unique index on
+  // federation_events: those are trimmed per node by count, not by time, and
+  // carry the whole event. Records older than a day are pruned; each
+  // node's floor keeps the highest pruned (a seq at or under it counts as
+  // heard). Nodes already heard from start with their last seq as the floor.
+  // And nodes.heard_at: when the node was last heard from (hub/nodes/
+  // health.ts heardAtOf), a plain column the replicas' health sweep reads
+  // every second without parsing each node's live JSON; NULL until the next
+  // write of the node.
+  `
+ALTER TABLE nodes ADD COLUMN heard_at BIGINT;
+CREATE TABLE node_sequences (
+  node_id TEXT NOT NULL,
+  kind TEXT NOT NULL,               -- 'verdict', 'close', or a report series ('report:portfolio', 'report:model:<name>'), seq its ts
+  seq BIGINT NOT NULL,
+  at BIGINT NOT NULL,
+  PRIMARY KEY (node_id, kind, seq)
+);
+CREATE INDEX node_sequences_at ON node_sequences (at);
+CREATE TABLE node_sequence_floors (
+  node_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  floor_seq BIGINT NOT NULL,
+  PRIMARY KEY (node_id, kind)
+);
+INSERT INTO node_sequence_floors (node_id, kind, floor_seq)
+  SELECT node_id, 'verdict', COALESCE((live::json->'verdicts'->>'lastSeq')::bigint, 0) FROM nodes
+  UNION ALL
+  SELECT node_id, 'close', COALESCE((live::json->'closes'->>'lastSeq')::bigint, 0) FROM nodes;
 `,
 ];
 

@@ -29,6 +29,30 @@ export function bucketOf(row: BucketRow): MetricBucket {
   };
 }
 
+/** Shares of one node's minute summed into one (MetricBucketWrites.addShares): counts added, the later share's gauges where it has them. */
+export function sumSharesByMinute(shares: readonly MetricBucket[]): MetricBucket[] {
+  const byKey = new Map<string, MetricBucket>();
+  for (const share of shares) {
+    const key = `${share.nodeId}\u0000${Math.floor(share.at / MINUTE_MS)}`;
+    const before = byKey.get(key);
+    if (!before) {
+      byKey.set(key, share);
+      continue;
+    }
+    const byReason = { ...before.byReason };
+    for (const [reason, count] of Object.entries(share.byReason)) byReason[reason] = (byReason[reason] ?? 0) + count;
+    byKey.set(key, {
+      ...before,
+      load: share.load ?? before.load,
+      rssBytes: share.rssBytes ?? before.rssBytes,
+      outboxDepth: share.outboxDepth ?? before.outboxDepth,
+      verdicts: { PASS: before.verdicts.PASS + share.verdicts.PASS, HOLD: before.verdicts.HOLD + share.verdicts.HOLD },
+      byReason,
+    });
+  }
+  return [...byKey.values()];
+}
+
 /** The by_reason column of a bucket: null when no verdict had a reason. */
 export function byReasonColumn(bucket: MetricBucket): string | null {
   return Object.keys(bucket.byReason).length ? JSON.stringify(bucket.byReason) : null;

@@ -2,6 +2,7 @@
 // the same columns in SQLite and PostgreSQL, and the records they hold, for
 // both backends (hub/store/sqlite/node-table.ts, hub/store/postgres/node-table.ts).
 import { emptyLive, type HealthTransition, type NodeRecord } from "../../nodes/node-model.ts";
+import type { NodeRecency } from "../hub-store.ts";
 
 export interface NodeRow {
   node_id: string;
@@ -38,6 +39,25 @@ export function nodeOf(row: NodeRow): NodeRecord {
     healthSince: row.health_since,
     healthCause: row.health_cause,
     live: { ...emptyLive(), ...(JSON.parse(row.live) as object) },
+  };
+}
+
+/** The narrow read of a node the health sweep makes (NodeReads.recency). */
+export interface RecencyRow {
+  node_id: string;
+  health: string;
+  health_since: number;
+  health_cause: string;
+  heard_at: number | null;
+}
+
+export function recencyOf(row: RecencyRow): NodeRecency {
+  return {
+    nodeId: row.node_id,
+    health: row.health as NodeRecency["health"],
+    healthSince: row.health_since,
+    healthCause: row.health_cause,
+    heardAt: row.heard_at,
   };
 }
 

@@ -10,6 +10,7 @@ export class SqliteMetricBucketTable implements MetricBucketWrites {
   private readonly selectRange;
   private readonly upsert;
   private readonly deleteOld;
+  private readonly addShare;
 
   constructor(db: SqliteDatabase) {
     this.selectRange = db.prepare(
@@ -18,6 +19,18 @@ export class SqliteMetricBucketTable implements MetricBucketWrites {
     this.upsert = db.prepare(
       `INSERT OR REPLACE INTO node_metric_buckets (node_id, minute, load, rss_bytes, outbox_depth, pass, hold, by_reason)
        SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM nodes WHERE node_id = ?)`,
+    );
+    this.addShare = db.prepare(
+      `INSERT INTO node_metric_buckets (node_id, minute, load, rss_bytes, outbox_depth, pass, hold, by_reason)
+       SELECT $nodeId, $minute, $load, $rssBytes, $outboxDepth, $pass, $hold, $byReason WHERE EXISTS (SELECT 1 FROM nodes WHERE node_id = $nodeId)
+       ON CONFLICT (node_id, minute) DO UPDATE SET
+         load = COALESCE(excluded.load, load), rss_bytes = COALESCE(excluded.rss_bytes, rss_bytes), outbox_depth = COALESCE(excluded.outbox_depth, outbox_depth),
+         pass = pass + excluded.pass, hold = hold + excluded.hold,
+         by_reason = (SELECT NULLIF(json_group_object(key, total), '{}')
+                      FROM (SELECT key, sum(value) AS total
+                            FROM (SELECT key, value FROM json_each(COALESCE(node_metric_buckets.by_reason, '{}'))
+                                  UNION ALL SELECT key, value FROM json_each(COALESCE(excluded.by_reason, '{}')))
+                            GROUP BY key))`,
     );
     // Per registered node, a range of the key each; a removed node's buckets went with it (nodes.delete).
     this.deleteOld = db.prepare("DELETE FROM node_metric_buckets WHERE node_id IN (SELECT node_id FROM nodes) AND minute < ?");
@@ -30,6 +43,21 @@ export class SqliteMetricBucketTable implements MetricBucketWrites {
   async add(buckets: readonly MetricBucket[]): Promise<void> {
     for (const b of buckets) {
       this.upsert.run(b.nodeId, Math.floor(b.at / MINUTE_MS), b.load, b.rssBytes, b.outboxDepth, b.verdicts.PASS, b.verdicts.HOLD, byReasonColumn(b), b.nodeId);
+    }
+  }
+
+  async addShares(buckets: readonly MetricBucket[]): Promise<void> {
+    for (const share of buckets) {
+      this.addShare.run({
+        nodeId: share.nodeId,
+        minute: Math.floor(share.at / MINUTE_MS),
+        load: share.load,
+        rssBytes: share.rssBytes,
+        outboxDepth: share.outboxDepth,
+        pass: share.verdicts.PASS,
+        hold: share.verdicts.HOLD,
+        byReason: byReasonColumn(share),
+      });
     }
   }
 

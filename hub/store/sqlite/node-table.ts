@@ -3,8 +3,9 @@
 // at once; the fleet view (hub/nodes/fleet.ts) writes live state in batches.
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import type { HealthTransition, NodeRecord } from "../../nodes/node-model.ts";
-import { TRANSITIONS_KEPT_PER_NODE, type NodeWrites } from "../hub-store.ts";
-import { nodeOf, transitionsByNode, type NodeRow, type TransitionRow } from "../rows/node-rows.ts";
+import { heardAtOf } from "../../nodes/health.ts";
+import { TRANSITIONS_KEPT_PER_NODE, type NodeRecency, type NodeSequence, type NodeWrites } from "../hub-store.ts";
+import { nodeOf, recencyOf, transitionsByNode, type NodeRow, type RecencyRow, type TransitionRow } from "../rows/node-rows.ts";
 
 /** Each method does its work when called: SQLite answers at once, the promise only carries the result. */
 export class SqliteNodeTable implements NodeWrites {
@@ -20,6 +21,9 @@ export class SqliteNodeTable implements NodeWrites {
   private readonly deleteFederationEventCount;
   private readonly deleteOne;
   private readonly deleteMetricBuckets;
+  private readonly insertSequence;
+  private readonly deleteSequences;
+  private readonly deleteSequenceFloors;
 
   constructor(private readonly db: SqliteDatabase) {
     this.selectOne = db.prepare("SELECT * FROM nodes WHERE node_id = ?");
@@ -35,7 +39,7 @@ export class SqliteNodeTable implements NodeWrites {
         proof_ts = excluded.proof_ts`);
     // Live state, plus what birth messages update (version, arch, capabilities).
     this.updateLive = db.prepare(
-      "UPDATE nodes SET health = ?, health_since = ?, health_cause = ?, live = ?, version = ?, arch = ?, capabilities = ? WHERE node_id = ?",
+      "UPDATE nodes SET health = ?, health_since = ?, health_cause = ?, live = ?, version = ?, arch = ?, capabilities = ?, heard_at = ? WHERE node_id = ?",
     );
     // Only for a registered node: a transition queued before the node's removal committed must not outlive it.
     this.insertTransition = db.prepare(
@@ -53,6 +57,14 @@ export class SqliteNodeTable implements NodeWrites {
     this.deleteFederationEventCount = db.prepare("DELETE FROM federation_event_counts WHERE node_id = ?");
     this.deleteOne = db.prepare("DELETE FROM nodes WHERE node_id = ?");
     this.deleteMetricBuckets = db.prepare("DELETE FROM node_metric_buckets WHERE node_id = ?");
+    this.insertSequence = db.prepare(
+      `INSERT INTO node_sequences (node_id, kind, seq, at)
+       SELECT $nodeId, $kind, $seq, $at WHERE EXISTS (SELECT 1 FROM nodes WHERE node_id = $nodeId)
+         AND $seq > COALESCE((SELECT floor_seq FROM node_sequence_floors WHERE node_id = $nodeId AND kind = $kind), 0)
+       ON CONFLICT DO NOTHING`,
+    );
+    this.deleteSequences = db.prepare("DELETE FROM node_sequences WHERE node_id = ?");
+    this.deleteSequenceFloors = db.prepare("DELETE FROM node_sequence_floors WHERE node_id = ?");
   }
 
   async get(nodeId: string): Promise<NodeRecord | undefined> {
@@ -77,6 +89,33 @@ export class SqliteNodeTable implements NodeWrites {
       )
       .all<TransitionRow>(limit);
     return transitionsByNode(rows);
+  }
+
+  async recency(): Promise<NodeRecency[]> {
+    return this.db.prepare("SELECT node_id, health, health_since, health_cause, heard_at FROM nodes").all<RecencyRow>().map(recencyOf);
+  }
+
+  /** One writer owns the file: there is nothing to lock against, only the rows to read. */
+  async lockForMerge(nodeIds: readonly string[]): Promise<NodeRecord[]> {
+    return [...new Set(nodeIds)].sort().flatMap((nodeId) => {
+      const row = this.selectOne.get<NodeRow>(nodeId);
+      return row ? [nodeOf(row)] : [];
+    });
+  }
+
+  async recordSequences(entries: readonly NodeSequence[]): Promise<NodeSequence[]> {
+    return entries.filter((entry) => this.insertSequence.run({ nodeId: entry.nodeId, kind: entry.kind, seq: entry.seq, at: entry.at }).changes > 0);
+  }
+
+  async pruneSequences(before: number): Promise<number> {
+    this.db
+      .prepare(
+        `INSERT INTO node_sequence_floors (node_id, kind, floor_seq)
+         SELECT node_id, kind, max(seq) FROM node_sequences WHERE at < ? GROUP BY node_id, kind
+         ON CONFLICT (node_id, kind) DO UPDATE SET floor_seq = max(floor_seq, excluded.floor_seq)`,
+      )
+      .run(before);
+    return this.db.prepare("DELETE FROM node_sequences WHERE at < ?").run(before).changes;
   }
 
   async save(node: NodeRecord): Promise<void> {
@@ -109,6 +148,7 @@ export class SqliteNodeTable implements NodeWrites {
         node.version,
         node.arch,
         JSON.stringify(node.capabilities),
+        heardAtOf(node.live),
         node.nodeId,
       );
     }
@@ -127,6 +167,8 @@ export class SqliteNodeTable implements NodeWrites {
     this.deleteFederationEvents.run(nodeId);
     this.deleteFederationEventCount.run(nodeId);
     this.deleteMetricBuckets.run(nodeId);
+    this.deleteSequences.run(nodeId);
+    this.deleteSequenceFloors.run(nodeId);
     return this.deleteOne.run(nodeId).changes > 0;
   }
 }

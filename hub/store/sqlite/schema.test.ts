@@ -14,6 +14,7 @@ import { cleanUp, closeLater, tempDir } from "../../../test/helpers.ts";
 import { TRANSITIONS_KEPT_PER_NODE } from "../hub-store.ts";
 import { openSqliteRegistry, REGISTRY_FILE, type SqliteRegistry } from "./sqlite-store.ts";
 import { SCHEMA_VERSION } from "./schema.ts";
+import type { NodeSequence } from "../hub-store.ts";
 import { workPackage } from "../work-contract.ts";
 
 const NOW = 1_700_000_000_000;
@@ -40,6 +41,7 @@ function insertNode(db: SqliteDatabase, nodeId: string): void {
 function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase) => void): void {
   const r = openSqliteRegistry(dir);
   setUp(r.db);
+  if (version < 12) r.db.exec("DROP TABLE node_sequences; DROP TABLE node_sequence_floors; ALTER TABLE nodes DROP COLUMN heard_at;");
   if (version < 11) {
     r.db.exec("DROP TABLE operators; DROP TABLE audit_trail; ALTER TABLE enrollment_tokens DROP COLUMN created_by;");
     r.db.exec("ALTER TABLE dashboard_sessions DROP COLUMN operator; ALTER TABLE dashboard_sessions DROP COLUMN operator_id;");
@@ -62,8 +64,8 @@ function olderRegistry(dir: string, version: number, setUp: (db: SqliteDatabase)
 describe("registry schema upgrade", () => {
   test("a fresh registry is at the current version and has every table", () => {
     const r = registry();
-    expect(SCHEMA_VERSION).toBe(11);
-    expect(userVersion(r.db)).toBe(11);
+    expect(SCHEMA_VERSION).toBe(12);
+    expect(userVersion(r.db)).toBe(12);
     expect(tables(r.db)).toEqual(
       expect.arrayContaining([
         "alert_outbox",
@@ -73,6 +75,8 @@ describe("registry schema upgrade", () => {
         "dashboard_sessions",
         "decisions",
         "enrollment_tokens",
+        "node_sequences",
+        "node_sequence_floors",
         "federation_events",
         "federation_role_decisions",
         "federation_role_latches",
@@ -247,6 +251,18 @@ describe("registry schema upgrade", () => {
     expect(await upgraded.sessions.get("h9", NOW)).toMatchObject({ role: "viewer", operator: "", operatorId: null });
     expect(await upgraded.operators.list()).toEqual([]);
     expect(await upgraded.audit.last()).toBeUndefined();
+  });
+
+  test("a version-11 registry's nodes start with their last verdict and close numbers as floors: a redelivery from before is not new", async () => {
+    const dir = tempDir();
+    olderRegistry(dir, 11, (db) => {
+      insertNode(db, "pi-old");
+      db.prepare("UPDATE nodes SET live = ? WHERE node_id = 'pi-old'").run(JSON.stringify({ verdicts: { lastSeq: 7 }, closes: { lastSeq: 2 } }));
+    });
+    const upgraded = registry(dir);
+    const heard: NodeSequence[] = [7, 8].map((seq) => ({ nodeId: "pi-old", kind: "verdict", seq, at: NOW }));
+    heard.push({ nodeId: "pi-old", kind: "close", seq: 2, at: NOW }, { nodeId: "pi-old", kind: "close", seq: 3, at: NOW });
+    expect(await upgraded.nodes.recordSequences(heard)).toEqual([heard[1]!, heard[3]!]);
   });
 
   test("the audit trail refuses UPDATE and DELETE through SQL (append-only)", async () => {

@@ -5,7 +5,7 @@
 import type { SqliteDatabase } from "../../../lib/sqlite.ts";
 import { TRANSITIONS_KEPT_PER_NODE } from "../hub-store.ts";
 
-export const SCHEMA_VERSION = 11;
+export const SCHEMA_VERSION = 12;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS hub_settings (
@@ -300,6 +300,32 @@ CREATE TABLE audit_trail (
 );
 CREATE TRIGGER audit_trail_no_update BEFORE UPDATE ON audit_trail BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TRIGGER audit_trail_no_delete BEFORE DELETE ON audit_trail BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+`,
+  // 12: each verdict's and close's number recorded once per node, with each
+  // node's floor (what pruning forgot): PostgreSQL's step 4, where several
+  // replicas share the registry. One hub on SQLite never reads them (its
+  // memory is the only writer), but the tables are the same in both. And
+  // nodes.heard_at, PostgreSQL's too (the replicas' health sweep reads it).
+  12: `
+ALTER TABLE nodes ADD COLUMN heard_at INTEGER;
+CREATE TABLE node_sequences (
+  node_id TEXT NOT NULL,
+  kind TEXT NOT NULL,               -- 'verdict', 'close', or a report series ('report:portfolio', 'report:model:<name>'), seq its ts
+  seq INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (node_id, kind, seq)
+) WITHOUT ROWID;
+CREATE INDEX node_sequences_at ON node_sequences (at);
+CREATE TABLE node_sequence_floors (
+  node_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  floor_seq INTEGER NOT NULL,
+  PRIMARY KEY (node_id, kind)
+);
+INSERT INTO node_sequence_floors (node_id, kind, floor_seq)
+  SELECT node_id, 'verdict', COALESCE(json_extract(live, '$.verdicts.lastSeq'), 0) FROM nodes
+  UNION ALL
+  SELECT node_id, 'close', COALESCE(json_extract(live, '$.closes.lastSeq'), 0) FROM nodes;
 `,
 };
 

@@ -1,0 +1,188 @@
+// Two hub replicas' fleet views (fleet.ts, ordered-write.ts) on one real
+// PostgreSQL registry, driven through ingest message by message, without
+// brokers: which replica hears what, and when each writes, is the test's to
+// choose. Verdicts and closes count once whoever heard them, heartbeats add
+// up, health transitions are recorded once and judged from what both heard.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { CloseMessage } from "../../protocol/messages.ts";
+import { nodeTopic } from "../../protocol/topics.ts";
+import { heartbeatMessage, verdictMessage } from "../../test/fixtures/node-messages.ts";
+import { registeredNode } from "../../test/fixtures/node-record.ts";
+import { reportedPortfolio } from "../../test/fixtures/portfolio.ts";
+import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "../../test/support/postgres.ts";
+import { Ingest, type IngestHooks } from "../ingest/ingest.ts";
+import type { HubStore, NodeFederationEvent } from "../store/hub-store.ts";
+import { openPostgresStore } from "../store/postgres/postgres-store.ts";
+import { Fleet } from "./fleet.ts";
+
+const T0 = 1_700_000_000_000;
+const RULES = { heartbeatMs: 1000, offlineAfterMs: 10_000, degradedLoad: 4, listeningSince: T0 };
+
+/** Ingest's hooks for what these tests never send (acks, work messages). */
+const NO_HOOKS: IngestHooks = {
+  onAck: async () => "not in this test",
+  onBirth: () => {},
+  onWorkProgress: async () => "not in this test",
+  onWorkResult: async () => "not in this test",
+};
+
+interface Replica {
+  fleet: Fleet;
+  /** Hands the replica a node message at `now` (the hub's clock). */
+  hear(kind: "heartbeat" | "verdicts" | "closes" | "state" | "portfolio", message: object, now: number): void;
+  events: NodeFederationEvent[];
+}
+
+const unavailable = postgresUnavailable();
+
+if (unavailable) {
+  describe.skip(`replica fleets (${unavailable})`, () => test("replicas", () => {}));
+} else {
+  let server: RunningPostgres;
+  const stores: HubStore[] = [];
+  beforeAll(async () => {
+    server = await startPostgres();
+  }, POSTGRES_START_BOUND_MS);
+  afterAll(async () => {
+    for (const store of stores) await store.close();
+    await server?.stop();
+  });
+
+  /** A registry with `nodeIds` registered at T0, and two replicas started on it, each with a connection of its own. */
+  async function twoReplicas(nodeIds: string[]): Promise<{ a: Replica; b: Replica; registry: HubStore }> {
+    const url = await server.freshRegistryUrl();
+    const registry = await openPostgresStore(url);
+    stores.push(registry);
+    await registry.write(async (tx) => {
+      for (const id of nodeIds) await tx.nodes.save(registeredNode(id, T0));
+    });
+    const replica = async (): Promise<Replica> => {
+      const store = await openPostgresStore(url);
+      stores.push(store);
+      let clock = T0;
+      const fleet = await Fleet.load(store, RULES, () => clock);
+      const events: NodeFederationEvent[] = [];
+      fleet.onEvent((event) => events.push(event));
+      const ingest = new Ingest(fleet, NO_HOOKS, () => {}, () => clock);
+      return {
+        fleet,
+        events,
+        hear(kind, message, now) {
+          clock = now;
+          ingest.handle(nodeTopic("pi-1", kind), Buffer.from(JSON.stringify(message)), false);
+        },
+      };
+    };
+    return { a: await replica(), b: await replica(), registry };
+  }
+
+  const close = (seq: number): CloseMessage => ({ seq, symbol: "BTCUSDT", ts: T0 + seq, pnl_usd: seq });
+
+  describe("two replicas on one registry", () => {
+    test("verdicts and closes heard by either, out of order and again, count once: exact tally, one event each, late fills close the gap", async () => {
+      const { a, b, registry } = await twoReplicas(["pi-1"]);
+      a.hear("verdicts", verdictMessage(2, T0), T0 + 1);
+      b.hear("verdicts", verdictMessage(1, T0), T0 + 1);
+      await Promise.all([a.fleet.commit("pi-1"), b.fleet.commit("pi-1")]);
+      a.hear("verdicts", verdictMessage(1, T0), T0 + 2); // a redelivery, first heard on b
+      b.hear("verdicts", verdictMessage(5, T0, "HOLD", ["edge"]), T0 + 2);
+      a.hear("closes", close(2), T0 + 2);
+      b.hear("closes", close(2), T0 + 2);
+      await Promise.all([a.fleet.commit("pi-1"), b.fleet.commit("pi-1")]);
+      expect((await registry.nodes.get("pi-1"))!.live.verdicts).toEqual({ lastSeq: 5, byVerdict: { PASS: 2, HOLD: 1 }, byReason: { edge: 1 }, duplicates: 1, missing: 2 });
+
+      a.hear("verdicts", verdictMessage(4, T0), T0 + 3); // late fills
+      b.hear("verdicts", verdictMessage(3, T0), T0 + 3);
+      b.hear("closes", close(1), T0 + 3);
+      await a.fleet.commit("pi-1");
+      await b.fleet.commit("pi-1");
+      const stored = (await registry.nodes.get("pi-1"))!.live;
+      expect(stored.verdicts).toMatchObject({ lastSeq: 5, byVerdict: { PASS: 4, HOLD: 1 }, duplicates: 1, missing: 0 });
+      expect(stored.closes).toEqual({ lastSeq: 2, count: 2, duplicates: 1, missing: 0 });
+      // Each replica told its listeners of what it counted, and the registry holds one event per verdict and close.
+      const seqs = (events: NodeFederationEvent[]) => events.flatMap((e) => (e.type === "verdict" ? [`verdict ${e.event.seq}`] : e.type === "close" ? [`close ${e.close.symbol}`] : []));
+      expect(seqs(a.events).concat(seqs(b.events)).length).toBe(7);
+      const storedEvents = await registry.federationEvents.list({ node: "pi-1", limit: 100 });
+      expect(storedEvents.filter((e) => e.event.type === "verdict").map((e) => (e.event as { event: { seq: number } }).event.seq).sort()).toEqual([1, 2, 3, 4, 5]);
+      expect(storedEvents.filter((e) => e.event.type === "close").length).toBe(2);
+      // Both views learn the stored tally with their next write.
+      expect(b.fleet.get("pi-1")!.live.verdicts.missing).toBe(0);
+      // The minute closed: each replica's share of its metric bucket (what it counted new) adds up in the registry.
+      await a.fleet.flush(T0 + 120_000);
+      await b.fleet.flush(T0 + 120_000);
+      const [bucket] = await registry.metricBuckets.list("pi-1", 0);
+      expect(bucket).toMatchObject({ verdicts: { PASS: 4, HOLD: 1 }, byReason: { edge: 1 } });
+    });
+
+    test("a strategy report redelivered to the other replica is kept once; one dated before the latest, first heard, joins the history and the latest stays", async () => {
+      const { a, b, registry } = await twoReplicas(["pi-1"]);
+      a.hear("portfolio", reportedPortfolio(T0 + 20), T0 + 25);
+      await a.fleet.commit("pi-1");
+      b.hear("portfolio", reportedPortfolio(T0 + 20), T0 + 30); // the broker's redelivery, on b
+      b.hear("portfolio", reportedPortfolio(T0 + 10), T0 + 30); // sent before it, heard after it
+      await b.fleet.commit("pi-1");
+      const history = await registry.reports.history("pi-1", "portfolio", { limit: 10 });
+      expect(history.map((r) => r.report.ts).sort()).toEqual([T0 + 10, T0 + 20]);
+      const stored = (await registry.nodes.get("pi-1"))!.live.reports;
+      expect({ latest: stored.portfolio?.report.ts, duplicates: stored.duplicates }).toEqual({ latest: T0 + 20, duplicates: 1 });
+      const events = await registry.federationEvents.list({ node: "pi-1", limit: 10 });
+      expect(events.filter((e) => e.event.type === "portfolio").length).toBe(2);
+    });
+
+    test("a commit and a flush of one node in flight together write each heartbeat once", async () => {
+      const { a, registry } = await twoReplicas(["pi-1"]);
+      for (let seq = 1; seq <= 3; seq++) a.hear("heartbeat", heartbeatMessage(seq, T0 + seq), T0 + seq);
+      const committing = a.fleet.commit("pi-1");
+      for (let seq = 4; seq <= 5; seq++) a.hear("heartbeat", heartbeatMessage(seq, T0 + seq), T0 + seq);
+      await Promise.all([committing, a.fleet.flush(T0 + 6)]);
+      await a.fleet.flush(T0 + 7);
+      expect((await registry.nodes.get("pi-1"))!.live).toMatchObject({ heartbeats: 5, heartbeatSeq: 5, heartbeatSeqGaps: 0 });
+      expect(a.fleet.get("pi-1")!.live.heartbeats).toBe(5);
+    });
+
+    test("heartbeats split between the replicas add up, the newest stays whoever writes last, and the node turns healthy once", async () => {
+      const { a, b, registry } = await twoReplicas(["pi-1"]);
+      for (let seq = 1; seq <= 10; seq++) (seq % 3 === 0 ? a : b).hear("heartbeat", heartbeatMessage(seq, T0 + seq * 100, { load: [0, 0, 0] }), T0 + seq * 100);
+      await b.fleet.flush(T0 + 1000);
+      await a.fleet.flush(T0 + 1000); // a heard an older last heartbeat (9) than b (10)
+      const stored = await registry.nodes.get("pi-1");
+      expect(stored!.live).toMatchObject({ heartbeats: 10, heartbeatSeq: 10, heartbeatTs: T0 + 1000, heartbeatSeqGaps: 0 });
+      expect(stored!.health).toBe("healthy");
+      const transitions = (await registry.nodes.latestTransitions(10)).get("pi-1")!;
+      expect(transitions.map((t) => `${t.from}->${t.to}`)).toEqual(["offline->healthy"]); // b decided it; a found it stored
+      expect([a.fleet.get("pi-1")!.health, b.fleet.get("pi-1")!.health]).toEqual(["healthy", "healthy"]);
+    });
+
+    test("a replica whose view is stale cannot bring back a node another replica heard go offline", async () => {
+      const { a, b, registry } = await twoReplicas(["pi-1"]);
+      b.hear("heartbeat", heartbeatMessage(1, T0 + 100, { load: [0, 0, 0] }), T0 + 100);
+      await b.fleet.flush(T0 + 100);
+      a.hear("state", { state: "offline", bootId: "boot-1", ts: T0 + 200 }, T0 + 200); // its last will, on a
+      await a.fleet.flush(T0 + 200);
+      // b still has the node online from its own heartbeat, and writes a verdict it heard before the will.
+      b.hear("verdicts", verdictMessage(1, T0 + 150), T0 + 150);
+      await b.fleet.commit("pi-1");
+      const stored = await registry.nodes.get("pi-1");
+      expect(stored).toMatchObject({ health: "offline", live: { state: "offline", verdicts: { lastSeq: 1 } } });
+      const transitions = (await registry.nodes.latestTransitions(10)).get("pi-1")!;
+      expect(transitions.map((t) => `${t.from}->${t.to}`)).toEqual(["healthy->offline", "offline->healthy"]);
+      expect(b.fleet.get("pi-1")!.health).toBe("offline"); // and b's view learnt it
+    });
+
+    test("the sweep judges from what both heard: a replica that heard no heartbeat keeps a live node healthy, and a silent node goes offline once", async () => {
+      const { a, b, registry } = await twoReplicas(["pi-1"]);
+      a.hear("heartbeat", heartbeatMessage(1, T0 + 100, { load: [0, 0, 0] }), T0 + 100);
+      await a.fleet.flush(T0 + 100);
+      // b heard nothing: by its own memory the node was never heard from; by the registry it is healthy.
+      expect(await b.fleet.sweepShared(T0 + 500)).toBe(0);
+      expect(b.fleet.get("pi-1")!.health).toBe("healthy");
+      // Silent past offlineAfterMs: both sweep, one records the transition.
+      const changed = await Promise.all([a.fleet.sweepShared(T0 + 20_000), b.fleet.sweepShared(T0 + 20_000)]);
+      expect(changed[0] + changed[1]).toBe(1);
+      const transitions = (await registry.nodes.latestTransitions(10)).get("pi-1")!;
+      expect(transitions.map((t) => `${t.from}->${t.to}`)).toEqual(["healthy->offline", "offline->healthy"]);
+      const healthEvents = [...a.events, ...b.events].filter((e) => e.type === "node_health");
+      expect(healthEvents.map((e) => (e as { state: string }).state)).toEqual(["healthy", "offline"]);
+    });
+  });
+}
