@@ -257,10 +257,11 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   const flushAndReport = () =>
     fleet.flush().catch((error) => log(`writing live node state failed (kept for the next flush): ${(error as Error).message}`));
   const flushTimer = setInterval(flushAndReport, settings.flushMs);
-  // The leader's duty. Several replicas: from the health all of them stored (hub/nodes/ordered-write.ts).
-  const sweep = () => (store.shared ? fleet.sweepShared(Date.now()).catch((error) => log(`health sweep failed: ${(error as Error).message}`)) : fleet.sweep(Date.now()));
+  // The leader's duty; on a shared registry the other replicas take up the health the leader stored (hub/nodes/ordered-write.ts).
   const sweepTimer = setInterval(() => {
-    if (leadership.leads()) void sweep();
+    const leads = leadership.leads();
+    if (store.shared) fleet.sweepShared(Date.now(), leads).catch((error: Error) => log(`health sweep failed: ${error.message}`));
+    else if (leads) fleet.sweep(Date.now());
   }, settings.sweepMs);
 
   const work = new WorkPackages(context, () => workScheduler.kick(), onWorkFinished);

@@ -203,9 +203,10 @@ export class Fleet {
    * stored (this replica may have heard none of a node's heartbeats). Nodes
    * whose stored health their stored recency contradicts are written (merged,
    * judged and guarded like any write); returns how many changed state.
-   * The health another replica stored is taken into this view.
+   * The health another replica stored is taken into this view; with
+   * `decide` false (a replica not leading) that is all it does.
    */
-  async sweepShared(now: number): Promise<number> {
+  async sweepShared(now: number, decide = true): Promise<number> {
     const recency = await this.store.nodes.recency();
     for (const { nodeId, health, healthSince, healthCause } of recency) {
       const node = this.nodes.get(nodeId);
@@ -213,6 +214,7 @@ export class Fleet {
       Object.assign(node, { health, healthSince, healthCause });
       this.changed(nodeId);
     }
+    if (!decide) return 0; // a follower: the leader's sweep decides (hub/replicas/leadership.ts)
     // Only silence changes health between writes (what a node says is judged when written).
     const due = recency.filter(({ nodeId, health, heardAt }) => {
       const silence = healthOfSilence(heardAt, now, this.rules);
