@@ -143,6 +143,7 @@ if (unavailable) {
       const token = await hubs.enrollmentToken();
       const nodes = await Promise.all(Array.from({ length: NODES }, (_, i) => onlineNode(replicas[i % REPLICAS]!, `spread-pi-${i}`, token)));
       const appliedBefore = await Promise.all(replicas.map(applied));
+      const startedAt = Date.now();
 
       // Back to back at QoS 1, as an outbox replays: the replicas take turns and commit concurrently.
       await Promise.all(
@@ -152,7 +153,10 @@ if (unavailable) {
             publishes.push(client.publishAsync(nodeTopic(node.nodeId, "verdicts"), verdictOf(seq), { qos: 1 }));
             if (sentTwice(seq)) publishes.push(client.publishAsync(nodeTopic(node.nodeId, "verdicts"), verdictOf(seq), { qos: 1 }));
             if (seq % (VERDICTS / HEARTBEATS) === 0) {
-              publishes.push(client.publishAsync(nodeTopic(node.nodeId, "heartbeat"), heartbeat(seq / (VERDICTS / HEARTBEATS)), { qos: 1 }));
+              const heartbeatSeq = seq / (VERDICTS / HEARTBEATS);
+              // Dated a second apart, as a node's heartbeats are (back to back they could share a millisecond).
+              const ts = startedAt - (HEARTBEATS - heartbeatSeq) * 1000;
+              publishes.push(client.publishAsync(nodeTopic(node.nodeId, "heartbeat"), heartbeat(heartbeatSeq, { ts }), { qos: 1 }));
             }
           }
           return Promise.all(publishes);
@@ -238,7 +242,7 @@ if (unavailable) {
           received.get(node.nodeId)!.add(decision.id);
           // Acked twice: a redelivered ack, as after a lost PUBACK; the two land on different replicas.
           const ack = JSON.stringify({ id: decision.id, ok: true, appliedAt: Date.now() });
-          for (let i = 0; i < 2; i++) void client.publishAsync(nodeTopic(node.nodeId, "cmd/ack"), ack, { qos: 1 });
+          for (let i = 0; i < 2; i++) client.publish(nodeTopic(node.nodeId, "cmd/ack"), ack, { qos: 1 });
         });
         await client.subscribeAsync(nodeTopic(node.nodeId, "cmd"), { qos: 1 });
       }
@@ -299,6 +303,7 @@ if (unavailable) {
       const VERDICTS = 200;
       const VERDICT_EVERY_MS = 25; // 40 verdict events a second per node: 8 s of traffic, the kill after the first 60 of node 0
       const KILL_AFTER_SEQ = 60;
+      const MAX_REGISTRATIONS = 40; // one at a time while the verdicts flow: before, around and after the kill
       const token = await hubs.enrollmentToken();
       // The first replica started is the first to have taken any single-replica work (the sweep): it is the one killed.
       const victim = replicas[0]!;
@@ -320,18 +325,18 @@ if (unavailable) {
         const healthOn = async (replica: HubReplica, nodeId: string) => (await replica.api("GET", `/federation/nodes/${nodeId}`)).body?.health;
         await eventually(
           async () => {
-            for (const replica of replicas) if ((await healthOn(replica, silent.node.nodeId))?.state !== "healthy") return false;
+            for (const replica of replicas) if (["offline", undefined].includes((await healthOn(replica, silent.node.nodeId))?.state)) return false;
             return true;
           },
           INGEST_BOUND_MS,
-          () => `${silent.node.nodeId} healthy on every replica\n${hubs.outputs()}`,
+          () => `${silent.node.nodeId} heard from (not offline) on every replica\n${hubs.outputs()}`,
         );
 
-        // Registrations, one at a time, round-robin; one that fails (the dead replica refuses, or dies mid-answer) goes to the next replica.
+        // Registrations, one at a time, round-robin, until the verdicts are through; one that fails (the dead replica refuses, or dies mid-answer) goes to the next replica.
         const acknowledgedRegistrations: string[] = [];
         let registering = true;
         const registrations = (async () => {
-          for (let k = 0, turn = 0; registering; k++) {
+          for (let k = 0, turn = 0; registering && k < MAX_REGISTRATIONS; k++) {
             const node = newNode(`kill-reg-${k}`);
             for (let attempt = 0; attempt < REPLICAS * 3 && registering; attempt++, turn++) {
               const answer = await register(replicas[turn % REPLICAS]!, node, token).catch(() => null);
