@@ -167,13 +167,14 @@ if (unavailable) {
       await registryHolds(nodeIds, VERDICTS);
       for (const nodeId of nodeIds) await expectExactVerdicts(nodeId, VERDICTS, DUPLICATES);
       // Heartbeat recency: the newest heartbeat is the one kept, whichever replica took the older ones last.
+      let heartbeats: Record<string, number | undefined> = {};
       await eventually(
         async () => {
-          for (const nodeId of nodeIds) if ((await registry.nodes.get(nodeId))?.live.heartbeats !== HEARTBEATS) return false;
-          return true;
+          for (const nodeId of nodeIds) heartbeats[nodeId] = (await registry.nodes.get(nodeId))?.live.heartbeats;
+          return Object.values(heartbeats).every((count) => count === HEARTBEATS);
         },
         INGEST_BOUND_MS,
-        () => `${HEARTBEATS} heartbeats of every node in the registry\n${hubs.outputs()}`,
+        () => `${HEARTBEATS} heartbeats of every node in the registry (counted: ${JSON.stringify(heartbeats)})\n${hubs.outputs()}`,
       );
       for (const nodeId of nodeIds) expect({ nodeId, heartbeatSeq: (await registry.nodes.get(nodeId))?.live.heartbeatSeq }).toEqual({ nodeId, heartbeatSeq: HEARTBEATS });
       const appliedAfter = await Promise.all(replicas.map(applied));
