@@ -4,20 +4,28 @@
 // subscriptions. Nodes register through any replica; their verdicts and
 // heartbeats land on all three and the registry is exact; an API read on any
 // replica sees a write made on another; a decision issued on one replica
-// reaches nodes whose acks land on the others, each ack recorded once; a
-// `kill -9` of a replica while nodes publish and register loses nothing that
-// was acknowledged, and the health sweep goes on without it. The registry is
+// reaches nodes whose acks land on the others, each ack recorded once; the
+// load generator's nodes, registered through one replica, have every verdict
+// the broker acknowledged counted once; a `kill -9` of a replica while nodes
+// publish and register loses nothing that was acknowledged, and the health
+// sweep goes on without it. The registry is
 // read through the PostgreSQL store the hubs write, not a replica's memory.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { MqttClient } from "mqtt";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { SEQS_FILE, type VerdictSeqs } from "../bench/loadgen/key-cache.ts";
+import { startChild } from "../bench/support/child.ts";
 import type { HubStore } from "../hub/store/hub-store.ts";
 import { deliveryOf, nodeTopic } from "../protocol/topics.ts";
-import { removeTempDirs } from "./helpers.ts";
+import { REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
 import { connectNode, eventually, newNode, registerBody, type NodeCredentials, type TestNode } from "./support/hub-harness.ts";
+import { HUB_PROCESS_ADMIN_TOKEN } from "./support/hub-process.ts";
 import { startHubReplicas, type HubReplica, type HubReplicas } from "./support/hub-replicas.ts";
 import { startMosquitto, type RunningMosquitto } from "./support/mosquitto.ts";
 import { heartbeat, verdictEvent } from "./support/node-payloads.ts";
 import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "./support/postgres.ts";
+import { sharedTestTls } from "./support/test-tls.ts";
 
 const REPLICAS = 3;
 /** Silence after which a node is offline (EDGEFED_OFFLINE_AFTER_S): four of the test's 1 s heartbeats. */
@@ -34,7 +42,6 @@ const unavailable = postgresUnavailable();
 
 /** The verdict event of `seq`: every third HOLD (COOLDOWN), the rest PASS, so the tally by verdict is known. */
 const verdictOf = (seq: number) => (seq % 3 === 0 ? verdictEvent(seq, "HOLD", ["COOLDOWN"]) : verdictEvent(seq, "PASS", []));
-const expectedByVerdict = (count: number) => ({ PASS: count - Math.floor(count / 3), HOLD: Math.floor(count / 3) });
 
 if (unavailable) {
   describe.skip(`hub replicas (${unavailable})`, () => test("replicas", () => {}));
@@ -85,17 +92,21 @@ if (unavailable) {
 
   /**
    * The registry holds `nodeId`'s verdicts 1..count exactly: the tally (last
-   * seq, none missing, every verdict counted once, `duplicates` redeliveries
-   * if given: after a kill the broker redelivers what the dead replica had
-   * committed without its PUBACK going out, so any number) and one recorded
-   * verdict event per seq, from which the seq order is recovered.
+   * seq, none missing, every verdict counted once) and one recorded verdict
+   * event per seq, from which the seq order is recovered. `expected` pins
+   * the redeliveries (after a kill the broker redelivers what the dead
+   * replica had committed without its PUBACK going out, so any number when
+   * not given) and the tally by verdict and reason (for verdictOf's).
    */
-  async function expectExactVerdicts(nodeId: string, count: number, duplicates?: number): Promise<void> {
+  async function expectExactVerdicts(nodeId: string, count: number, expected: { duplicates?: number; byVerdictOf?: boolean } = {}): Promise<void> {
     const tally = (await registry.nodes.get(nodeId))?.live.verdicts;
-    expect({ nodeId, tally }).toEqual({
-      nodeId,
-      tally: { lastSeq: count, missing: 0, duplicates: duplicates ?? expect.any(Number), byVerdict: expectedByVerdict(count), byReason: count >= 3 ? { COOLDOWN: Math.floor(count / 3) } : {} },
-    });
+    const counted = Object.values(tally?.byVerdict ?? {}).reduce((sum, n) => sum + n, 0);
+    expect({ nodeId, lastSeq: tally?.lastSeq, missing: tally?.missing, counted }).toEqual({ nodeId, lastSeq: count, missing: 0, counted: count });
+    if (expected.duplicates !== undefined) expect({ nodeId, duplicates: tally?.duplicates }).toEqual({ nodeId, duplicates: expected.duplicates });
+    if (expected.byVerdictOf) {
+      const holds = Math.floor(count / 3);
+      expect({ nodeId, byVerdict: tally?.byVerdict, byReason: tally?.byReason }).toEqual({ nodeId, byVerdict: { PASS: count - holds, HOLD: holds }, byReason: holds > 0 ? { COOLDOWN: holds } : {} });
+    }
     const events = await registry.federationEvents.list({ node: nodeId, limit: 100_000 });
     const seqs = events.flatMap(({ event }) => (event.type === "verdict" ? [event.event.seq] : []));
     expect({ nodeId, seqs: [...seqs].sort((a, b) => a - b) }).toEqual({ nodeId, seqs: Array.from({ length: count }, (_, i) => i + 1) });
@@ -166,7 +177,7 @@ if (unavailable) {
 
       const nodeIds = nodes.map(({ node }) => node.nodeId);
       await registryHolds(nodeIds, VERDICTS);
-      for (const nodeId of nodeIds) await expectExactVerdicts(nodeId, VERDICTS, DUPLICATES);
+      for (const nodeId of nodeIds) await expectExactVerdicts(nodeId, VERDICTS, { duplicates: DUPLICATES, byVerdictOf: true });
       // Heartbeat recency: the newest heartbeat is the one kept, whichever replica took the older ones last.
       let heartbeats: Record<string, number | undefined> = {};
       await eventually(
@@ -300,6 +311,29 @@ if (unavailable) {
       );
     }, 90_000);
 
+    test("the load generator's nodes (bench/loadgen, two processes) register through one replica while the broker spreads their traffic over all three: every verdict the broker acknowledged is counted once", async () => {
+      const NODES = 40;
+      const cacheDir = tempDir("edgefed-loadgen-");
+      const args = [join(REPO_ROOT, "bench/loadgen/main.ts"), "--nodes", String(NODES), "--hub", replicas[1]!.httpUrl(), "--hub-ca", sharedTestTls().caFile, "--processes", "2"];
+      args.push("--prefix", "lgr", "--duration-s", "6", "--heartbeat-s", "1", "--verdicts-per-s", "100", "--cache-dir", cacheDir, "--warmup-s", "60");
+      const env = { EDGEFED_ENROLL_TOKEN: await hubs.enrollmentToken({ uses: NODES }), EDGEFED_METRICS_TOKEN: HUB_PROCESS_ADMIN_TOKEN };
+      // Ready once it printed its summary's JSON line (bench format), at the end of the run.
+      const loadgen = await startChild(args, env, /^\{"bench":"loadgen"(.*)$/m, 120_000);
+      await loadgen.stop();
+      const summary = JSON.parse(`{"bench":"loadgen"${loadgen.ready}`);
+      expect(summary).toMatchObject({ value: NODES, registered_new: NODES, registration_failures: 0 });
+      expect(summary.verdicts_acked).toBeGreaterThan(0);
+      // The seqs the broker acknowledged, per node, as the load generator kept them (by the hub's public key: one registry, one key).
+      const byHub = JSON.parse(readFileSync(join(cacheDir, SEQS_FILE), "utf8")) as VerdictSeqs;
+      expect(Object.keys(byHub)).toHaveLength(1);
+      const acked = Object.entries(Object.values(byHub)[0]!);
+      expect(acked).toHaveLength(NODES);
+      for (const [nodeId, lastSeq] of acked) {
+        await registryHolds([nodeId], lastSeq);
+        await expectExactVerdicts(nodeId, lastSeq);
+      }
+    }, 180_000);
+
     test("kill -9 of one replica while nodes publish verdicts and register: no acknowledged registration or verdict is lost, and a node that goes silent is marked offline on the surviving replicas within 10 s", async () => {
       const PUBLISHERS = 4;
       const VERDICTS = 200;
@@ -403,7 +437,7 @@ if (unavailable) {
         await victim.restart();
         const nodeIds = publishers.map(({ node }) => node.nodeId);
         await registryHolds(nodeIds, VERDICTS);
-        for (const nodeId of nodeIds) await expectExactVerdicts(nodeId, VERDICTS);
+        for (const nodeId of nodeIds) await expectExactVerdicts(nodeId, VERDICTS, { byVerdictOf: true });
         const known = await registry.nodes.existing(acknowledgedRegistrations);
         expect(acknowledgedRegistrations.filter((nodeId) => !known.has(nodeId))).toEqual([]);
         for (const replica of replicas) {
