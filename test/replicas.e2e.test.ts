@@ -112,20 +112,25 @@ if (unavailable) {
     expect({ nodeId, seqs: [...seqs].sort((a, b) => a - b) }).toEqual({ nodeId, seqs: Array.from({ length: count }, (_, i) => i + 1) });
   }
 
-  /** Waits until the registry's last verdict seq of every node is `count`. */
+  /**
+   * Waits until the registry has every node's verdicts 1..`count` in its
+   * tally (last seq `count`, `count` counted, none missing): a higher seq may
+   * be committed by one replica before a lower one another replica holds.
+   */
   async function registryHolds(nodeIds: string[], count: number): Promise<void> {
-    let behind: Record<string, number | undefined> = {};
+    let behind: Record<string, unknown> = {};
     await eventually(
       async () => {
         behind = {};
         for (const nodeId of nodeIds) {
-          const lastSeq = (await registry.nodes.get(nodeId))?.live.verdicts.lastSeq;
-          if (lastSeq !== count) behind[nodeId] = lastSeq;
+          const tally = (await registry.nodes.get(nodeId))?.live.verdicts;
+          const counted = Object.values(tally?.byVerdict ?? {}).reduce((sum, n) => sum + n, 0);
+          if (tally?.lastSeq !== count || counted !== count || tally.missing !== 0) behind[nodeId] = { lastSeq: tally?.lastSeq, counted, missing: tally?.missing };
         }
         return Object.keys(behind).length === 0;
       },
       INGEST_BOUND_MS,
-      () => `every node's verdicts 1..${count} in the registry (last seq of those behind: ${JSON.stringify(behind)})\n${hubs.outputs()}`,
+      () => `every node's verdicts 1..${count} counted in the registry (those behind: ${JSON.stringify(behind)})\n${hubs.outputs()}`,
     );
   }
 
