@@ -346,8 +346,9 @@ if (unavailable) {
       const KILL_AFTER_SEQ = 60;
       const MAX_REGISTRATIONS = 40; // one at a time while the verdicts flow: before, around and after the kill
       const token = await hubs.enrollmentToken();
-      // The first replica started is the first to have taken any single-replica work (the sweep): it is the one killed.
-      const victim = replicas[0]!;
+      // The leader is killed: the replica whose /health names duties it leads (`leads`), else the first started, the first to take them.
+      const leading = await Promise.all(replicas.map(async (replica) => ((await replica.api("GET", "/health")).body?.leads ?? []).length > 0));
+      const victim = replicas[leading.indexOf(true)] ?? replicas[0]!;
       const survivors = replicas.filter((replica) => replica !== victim);
 
       const publishers = await Promise.all(Array.from({ length: PUBLISHERS }, (_, i) => onlineNode(replicas[i % REPLICAS]!, `kill-pi-${i}`, token)));
