@@ -20,6 +20,8 @@ import type { HubStore } from "../hub/store/hub-store.ts";
 import { deliveryOf, nodeTopic } from "../protocol/topics.ts";
 import { REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
 import { connectNode, eventually, newNode, registerBody, type NodeCredentials, type TestNode } from "./support/hub-harness.ts";
+import { intentStream } from "./fixtures/intents.ts";
+import { agentStatus, killAgentProcess, startAgentProcess, writeAgentEnvFor } from "./support/agent-process.ts";
 import { HUB_PROCESS_ADMIN_TOKEN } from "./support/hub-process.ts";
 import { startHubReplicas, type HubReplica, type HubReplicas } from "./support/hub-replicas.ts";
 import { startMosquitto, type RunningMosquitto } from "./support/mosquitto.ts";
@@ -363,6 +365,47 @@ if (unavailable) {
       }
       for (const [nodeId] of acked) await everyReplicaAgrees(nodeId);
     }, 180_000);
+
+    test("real agents (bun agent/main.ts) enrolled through two different replicas: every verdict they judged is in the registry once; a FREEZE issued on the third reaches both, each ack recorded once", async () => {
+      const INTENTS = 60;
+      const agents = await Promise.all(
+        ["agent-pi-1", "agent-pi-2"].map(async (nodeId, i) => {
+          const envFile = writeAgentEnvFor({ hubUrl: replicas[i + 1]!.httpUrl(), hubCaFile: sharedTestTls().caFile, enrollToken: await hubs.enrollmentToken() }, nodeId);
+          return { nodeId, running: startAgentProcess(envFile) };
+        }),
+      );
+      try {
+        // The strategy's intents, judged by each agent's kernel; the verdict events reach the hub through its outbox.
+        for (const [i, agent] of agents.entries()) {
+          const socket = await agent.running.socket;
+          const intents = intentStream(INTENTS, { seed: 40 + i, prefix: agent.nodeId });
+          for (let at = 0; at < INTENTS; at += 10) {
+            const response = await fetch("http://localhost/v1/intents", { unix: socket, method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(intents.slice(at, at + 10)) });
+            expect(response.status).toBe(200);
+          }
+        }
+        const nodeIds = agents.map((agent) => agent.nodeId);
+        await registryHolds(nodeIds, INTENTS);
+        for (const nodeId of nodeIds) await expectExactVerdicts(nodeId, INTENTS);
+
+        const freeze = await replicas[0]!.api("POST", "/api/federation/decisions", { type: "FREEZE", target: "fleet", payload: { reason: "replicas" } });
+        expect(freeze.status, JSON.stringify(freeze.body)).toBe(201);
+        for (const agent of agents) await eventually(async () => (await agentStatus(agent.running)).mode === "FREEZE", INGEST_BOUND_MS, `${agent.nodeId} in FREEZE`);
+        let acks: unknown[] = [];
+        await eventually(
+          async () => {
+            acks = ((await registry.decisions.get(freeze.body.id))?.acks ?? []).filter((ack) => nodeIds.includes(ack.nodeId)).map((ack) => [ack.nodeId, ack.ok]);
+            return acks.length === nodeIds.length;
+          },
+          INGEST_BOUND_MS,
+          () => `both agents' acks of the FREEZE in the registry (has ${JSON.stringify(acks)})`,
+        );
+        expect(acks.sort()).toEqual(nodeIds.map((nodeId) => [nodeId, true]));
+        for (const nodeId of nodeIds) await everyReplicaAgrees(nodeId);
+      } finally {
+        await Promise.all(agents.map(({ running }) => killAgentProcess(running)));
+      }
+    }, 120_000);
 
     test("kill -9 of one replica while nodes publish verdicts and register: no acknowledged registration or verdict is lost, and a node that goes silent is marked offline on the surviving replicas within 10 s", async () => {
       const PUBLISHERS = 4;
