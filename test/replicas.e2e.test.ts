@@ -19,7 +19,7 @@ import { startChild } from "../bench/support/child.ts";
 import type { HubStore } from "../hub/store/hub-store.ts";
 import { deliveryOf, nodeTopic } from "../protocol/topics.ts";
 import { REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
-import { connectNode, eventually, newNode, registerBody, type NodeCredentials, type TestNode } from "./support/hub-harness.ts";
+import { connectNode, eventually, newNode, registerBody, type TestNode } from "./support/hub-harness.ts";
 import { intentStream } from "./fixtures/intents.ts";
 import { agentStatus, killAgentProcess, startAgentProcess, writeAgentEnvFor } from "./support/agent-process.ts";
 import { HUB_PROCESS_ADMIN_TOKEN } from "./support/hub-process.ts";
@@ -43,6 +43,9 @@ const HEARTBEAT_QOS = deliveryOf("heartbeat").qos;
 const unavailable = postgresUnavailable();
 
 /** The verdict event of `seq`: every third HOLD (COOLDOWN), the rest PASS, so the tally by verdict is known. */
+/** How many verdicts a tally counted (by verdict). */
+const countedIn = (tally: { byVerdict: Record<string, number> } | undefined) => Object.values(tally?.byVerdict ?? {}).reduce((sum, n) => sum + n, 0);
+
 const verdictOf = (seq: number) => (seq % 3 === 0 ? verdictEvent(seq, "HOLD", ["COOLDOWN"]) : verdictEvent(seq, "PASS", []));
 
 if (unavailable) {
@@ -81,13 +84,13 @@ if (unavailable) {
   }
 
   /** Registers a new node through `replica` (201 expected) and connects it to the broker. */
-  async function onlineNode(replica: HubReplica, nodeId: string, token: string): Promise<{ node: TestNode; client: MqttClient; credentials: NodeCredentials }> {
+  async function onlineNode(replica: HubReplica, nodeId: string, token: string): Promise<{ node: TestNode; client: MqttClient }> {
     const node = newNode(nodeId);
     const registered = await register(replica, node, token);
     if (registered.status !== 201) throw new Error(`registering ${nodeId} through ${replica.hubId}: ${registered.status} ${JSON.stringify(registered.body)}`);
     const client = await connectNode(registered.body.mqtt);
     clients.push(client);
-    return { node, client, credentials: registered.body.mqtt };
+    return { node, client };
   }
 
   const applied = async (replica: HubReplica): Promise<number> => (await replica.api("GET", "/api/federation/status")).body.ingest.applied;
@@ -102,7 +105,7 @@ if (unavailable) {
    */
   async function expectExactVerdicts(nodeId: string, count: number, expected: { duplicates?: number; byVerdictOf?: boolean } = {}): Promise<void> {
     const tally = (await registry.nodes.get(nodeId))?.live.verdicts;
-    const counted = Object.values(tally?.byVerdict ?? {}).reduce((sum, n) => sum + n, 0);
+    const counted = countedIn(tally);
     expect({ nodeId, lastSeq: tally?.lastSeq, missing: tally?.missing, counted }).toEqual({ nodeId, lastSeq: count, missing: 0, counted: count });
     if (expected.duplicates !== undefined) expect({ nodeId, duplicates: tally?.duplicates }).toEqual({ nodeId, duplicates: expected.duplicates });
     if (expected.byVerdictOf) {
@@ -126,7 +129,7 @@ if (unavailable) {
         behind = {};
         for (const nodeId of nodeIds) {
           const tally = (await registry.nodes.get(nodeId))?.live.verdicts;
-          const counted = Object.values(tally?.byVerdict ?? {}).reduce((sum, n) => sum + n, 0);
+          const counted = countedIn(tally);
           if (tally?.lastSeq !== count || counted !== count || tally.missing !== 0) behind[nodeId] = { lastSeq: tally?.lastSeq, counted, missing: tally?.missing };
         }
         return Object.keys(behind).length === 0;
@@ -145,7 +148,7 @@ if (unavailable) {
       async () => {
         seen = {};
         for (const replica of replicas.filter((r) => r.running())) seen[replica.hubId] = (await replica.api("GET", `/federation/nodes/${nodeId}`)).body?.verdicts;
-        return Object.values(seen).every((tally) => JSON.stringify(tally) === JSON.stringify(expected));
+        return Object.values(seen).every((tally) => Bun.deepEquals(tally, expected));
       },
       CONVERGE_BOUND_MS,
       () => `every replica's API showing ${nodeId}'s verdict tally as the registry has it, ${JSON.stringify(expected)}; the replicas show ${JSON.stringify(seen)}`,
@@ -204,7 +207,7 @@ if (unavailable) {
             const live = (await registry.nodes.get(nodeId))?.live;
             stored[nodeId] = { count: live?.heartbeats, seq: live?.heartbeatSeq };
           }
-          return Object.values(stored).every((heard) => JSON.stringify(heard) === JSON.stringify({ count: HEARTBEATS, seq: HEARTBEATS }));
+          return Object.values(stored).every((heard) => Bun.deepEquals(heard, { count: HEARTBEATS, seq: HEARTBEATS }));
         },
         INGEST_BOUND_MS,
         () => `every node's ${HEARTBEATS} heartbeats counted in the registry, the newest (seq ${HEARTBEATS}) kept: ${JSON.stringify(stored)}\n${hubs.outputs()}`,
@@ -219,7 +222,7 @@ if (unavailable) {
               shown[`${replica.hubId} ${nodeId}`] = { count: heard?.count, seq: heard?.seq };
             }
           }
-          return Object.values(shown).every((heard) => JSON.stringify(heard) === JSON.stringify({ count: HEARTBEATS, seq: HEARTBEATS }));
+          return Object.values(shown).every((heard) => Bun.deepEquals(heard, { count: HEARTBEATS, seq: HEARTBEATS }));
         },
         CONVERGE_BOUND_MS,
         () => `every replica's API showing ${HEARTBEATS} heartbeats, the newest seq ${HEARTBEATS}: ${JSON.stringify(shown)}`,
@@ -334,7 +337,7 @@ if (unavailable) {
           }
           return decisionIds.every((id) => {
             const want = [...expected].filter(([, ids]) => ids.includes(id)).map(([nodeId]) => nodeId).sort();
-            return replicas.every((replica) => JSON.stringify(views[`${replica.hubId} ${id}`]) === JSON.stringify({ ackNodes: want, pending: [] }));
+            return replicas.every((replica) => Bun.deepEquals(views[`${replica.hubId} ${id}`], { ackNodes: want, pending: [] }));
           });
         },
         CONVERGE_BOUND_MS,
