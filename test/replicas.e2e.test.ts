@@ -42,10 +42,10 @@ const HEARTBEAT_QOS = deliveryOf("heartbeat").qos;
 
 const unavailable = postgresUnavailable();
 
-/** The verdict event of `seq`: every third HOLD (COOLDOWN), the rest PASS, so the tally by verdict is known. */
 /** How many verdicts a tally counted (by verdict). */
 const countedIn = (tally: { byVerdict: Record<string, number> } | undefined) => Object.values(tally?.byVerdict ?? {}).reduce((sum, n) => sum + n, 0);
 
+/** The verdict event of `seq`: every third HOLD (COOLDOWN), the rest PASS, so the tally by verdict is known. */
 const verdictOf = (seq: number) => (seq % 3 === 0 ? verdictEvent(seq, "HOLD", ["COOLDOWN"]) : verdictEvent(seq, "PASS", []));
 
 if (unavailable) {
