@@ -1,4 +1,5 @@
 // Small helpers shared by tests: temporary directories and child processes.
+import type { Subprocess } from "bun";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -52,6 +53,21 @@ export function freePort(): Promise<number> {
     });
     server.once("error", reject);
   });
+}
+
+/**
+ * A tiny watchdog that SIGKILLs `pid` when this test process goes away
+ * without running exit handlers (SIGKILL, a crash): its stdin pipe closes and
+ * `read` returns. Kill the watchdog when the child exits on its own.
+ */
+export function killWithThisProcess(pid: number): Subprocess {
+  const watchdog = Bun.spawn(["/bin/sh", "-c", 'read _ ; kill -9 "$0" 2>/dev/null', String(pid)], {
+    stdin: "pipe",
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  watchdog.unref();
+  return watchdog;
 }
 
 /**

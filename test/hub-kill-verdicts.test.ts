@@ -8,66 +8,35 @@
 // and hold every ack: on the embedded broker (which dies with the hub) and
 // on a real Mosquitto (which keeps the hub's session and redelivers).
 import { afterAll, describe, expect, test } from "bun:test";
-import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
 import { nodeTopic } from "../protocol/topics.ts";
 import { openSqliteRegistry, type SqliteRegistry } from "../hub/store/sqlite/sqlite-store.ts";
 import { BUN, freePort, REPO_ROOT, removeTempDirs, tempDir } from "./helpers.ts";
+import { killHubProcesses, startHubProcess, type HubProcess } from "./support/hub-process.ts";
 import { eventually, newNode, registerBody } from "./support/hub-harness.ts";
 import { startMosquitto, type RunningMosquitto } from "./support/mosquitto.ts";
-import { seedTestTls, testFetch, trustedTestCas } from "./support/test-tls.ts";
+import { seedTestTls, trustedTestCas } from "./support/test-tls.ts";
 
 const BURST = 800; // verdict events; under Mosquitto's default max_queued_messages (1000) for the hub's session
 const DECISIONS = 20; // acknowledged within the burst, one every BURST / DECISIONS events
 /** Messages still in flight at the kill: on the embedded broker some are never acknowledged and sent again. */
 const TAIL = 50;
-const ADMIN = "kill-verdicts-admin-token-0123456789";
 
-const children: ChildProcess[] = [];
 const brokers: RunningMosquitto[] = [];
 const registries: SqliteRegistry[] = [];
 afterAll(async () => {
-  for (const child of children) child.kill("SIGKILL");
+  await killHubProcesses();
   for (const registry of registries) registry.close();
   for (const broker of brokers) await broker.stop();
   removeTempDirs();
 });
 
-interface HubProcess {
-  child: ChildProcess;
-  httpUrl: string;
-  output(): string;
-}
-
-async function startHubProcess(env: Record<string, string>): Promise<HubProcess> {
-  const child = spawn(BUN, [join(REPO_ROOT, "hub/main.ts")], {
-    env: { PATH: process.env.PATH, EDGEFED_HTTP_HOST: "127.0.0.1", EDGEFED_HTTP_PORT: "0", EDGEFED_ADMIN_TOKEN: ADMIN, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let output = "";
-  child.stdout!.on("data", (chunk) => (output += chunk));
-  child.stderr!.on("data", (chunk) => (output += chunk));
-  const port = await eventually(() => /HTTP API on [\d.]+:(\d+)/.exec(output)?.[1], 20_000, () => `hub start:\n${output}`);
-  return { child, httpUrl: `https://127.0.0.1:${port}`, output: () => output };
-}
-
-function killHard(hub: HubProcess): Promise<void> {
-  const exited = new Promise<void>((resolve) => hub.child.once("exit", () => resolve()));
-  hub.child.kill("SIGKILL");
-  return exited;
-}
-
-async function api(hub: HubProcess, method: string, path: string, body?: unknown, token = ADMIN): Promise<any> {
-  const response = await testFetch(`${hub.httpUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const answer = await response.json();
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(answer)}`);
-  return answer;
+/** An API call that must succeed: its body. */
+async function apiOk(hub: HubProcess, method: string, path: string, body?: unknown, token?: string): Promise<any> {
+  const answer = await hub.api(method, path, body, token);
+  if (answer.status >= 300) throw new Error(`${method} ${path}: ${answer.status} ${JSON.stringify(answer.body)}`);
+  return answer.body;
 }
 
 function createToken(dataDir: string): string {
@@ -130,11 +99,11 @@ async function killAfterBurst(broker: "embedded" | "mosquitto"): Promise<void> {
 
   let hub = await startHubProcess(env);
   const node = newNode("kill-pi");
-  const registered = await api(hub, "POST", "/federation/register", registerBody(node), createToken(dataDir));
+  const registered = await apiOk(hub, "POST", "/federation/register", registerBody(node), createToken(dataDir));
   const credentials = registered.mqtt;
   const decisionIds: string[] = [];
   for (let i = 0; i < DECISIONS; i++) {
-    const issued = await api(hub, "POST", "/api/federation/decisions", { type: "CASHFLOW", target: node.nodeId, payload: { max_notional_usd: 1000 + i } });
+    const issued = await apiOk(hub, "POST", "/api/federation/decisions", { type: "CASHFLOW", target: node.nodeId, payload: { max_notional_usd: 1000 + i } });
     decisionIds.push(issued.id);
   }
 
@@ -152,7 +121,7 @@ async function killAfterBurst(broker: "embedded" | "mosquitto"): Promise<void> {
   const killed = new Promise<void>((resolve) => {
     publishAll(client, messages, (index) => {
       acknowledged.add(index);
-      if (index === messages.length - 1 - TAIL) void killHard(hub).then(resolve);
+      if (index === messages.length - 1 - TAIL) void hub.kill().then(resolve);
     });
   });
   await killed;
@@ -179,7 +148,7 @@ async function killAfterBurst(broker: "embedded" | "mosquitto"): Promise<void> {
   const unacked: string[] = [];
   for (const id of decisionIds) if (((await registry.decisions.get(id))?.acks.length ?? 0) === 0) unacked.push(id);
   expect(unacked).toEqual([]);
-  await killHard(hub);
+  await hub.kill();
 }
 
 describe("a hub kill -9 right after a burst of verdict events loses none", () => {

@@ -17,12 +17,17 @@ export interface AgentProcess {
 
 /** The agent.env of a new node enrolled with `hub` (pinning its CA): its own data dir and socket, the example kernel config. */
 export function writeAgentEnv(hub: TestHub, nodeId: string): string {
+  return writeAgentEnvFor({ hubUrl: hub.hub.httpUrl, hubCaFile: hub.hub.tls?.caFile ?? null, enrollToken: hub.enrollmentToken() }, nodeId);
+}
+
+/** The same for a hub given by its URL, CA file (null: plaintext) and an enrollment token (a hub process, a replica). */
+export function writeAgentEnvFor(hub: { hubUrl: string; hubCaFile: string | null; enrollToken: string }, nodeId: string): string {
   const envFile = join(tempDir(), "agent.env");
   const settings = {
-    EDGEFED_HUB_URL: hub.hub.httpUrl,
+    EDGEFED_HUB_URL: hub.hubUrl,
     // The hub's CA, as flash puts it on a card (none for a plaintext hub).
-    ...(hub.hub.tls ? { EDGEFED_HUB_CA: hub.hub.tls.caFile } : {}),
-    EDGEFED_ENROLL_TOKEN: hub.enrollmentToken(),
+    ...(hub.hubCaFile ? { EDGEFED_HUB_CA: hub.hubCaFile } : {}),
+    EDGEFED_ENROLL_TOKEN: hub.enrollToken,
     EDGEFED_NODE_ID: nodeId,
     EDGEFED_DATA_DIR: join(tempDir(), "state"),
     EDGEFED_KERNEL_CONFIG: join(REPO_ROOT, "examples/core_gates.env"),
@@ -57,4 +62,13 @@ export async function callAgentProcess(agent: AgentProcess, path: string, init: 
 /** GET /v1/status of an agent's local API. */
 export async function agentStatus(agent: AgentProcess): Promise<{ mode: string; [key: string]: unknown }> {
   return (await (await callAgentProcess(agent, "/v1/status")).json()) as { mode: string };
+}
+
+/** SIGKILLs the agent unless it has exited, and waits for its exit. */
+export function killAgentProcess(agent: AgentProcess): Promise<void> {
+  const { child } = agent;
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGKILL");
+  return exited;
 }

@@ -12,7 +12,7 @@ import { connect as connectTls } from "node:tls";
 import { mosquittoTlsListener } from "../../hub/tls/mosquitto-listener.ts";
 import type { HubTls } from "../../hub/tls/hub-pki.ts";
 import { join } from "node:path";
-import { freePort, tempDir } from "../helpers.ts";
+import { freePort, killWithThisProcess, tempDir } from "../helpers.ts";
 import { sharedTestTls } from "./test-tls.ts";
 
 export const MOSQUITTO = "/usr/sbin/mosquitto";
@@ -154,14 +154,7 @@ export async function startMosquitto(
       watchdog?.kill("SIGKILL");
       watchdog = null;
     });
-    // Kills mosquitto when this process goes away without running exit
-    // handlers: the watchdog's stdin pipe closes and `read` returns.
-    watchdog = Bun.spawn(["/bin/sh", "-c", 'read _ ; kill -9 "$0" 2>/dev/null', String(child.pid)], {
-      stdin: "pipe",
-      stdout: "ignore",
-      stderr: "ignore",
-    });
-    watchdog.unref();
+    watchdog = killWithThisProcess(child.pid);
     child.unref();
 
     const deadline = Date.now() + READY_TIMEOUT_MS;
