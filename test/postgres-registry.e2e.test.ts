@@ -98,6 +98,8 @@ if (unavailable) {
       expect(tokenUsedUp.status).toBe(401);
     });
 
+    // Five command processes one after another, each starting Bun and opening the registry (seconds each on a loaded machine).
+    const COMMANDS_BOUND_MS = 60_000;
     test("the registry commands work on PostgreSQL (EDGEFED_DATABASE_URL): an operator made from the command line is taken by a running hub, and audit verify passes on the trail both wrote", async () => {
       const hub = await hubOnPostgres();
       // A data dir of its own: nothing the commands need is in the hub's.
@@ -115,6 +117,6 @@ if (unavailable) {
       const verified = command("audit", "verify");
       expect(verified.status, verified.stderr).toBe(0);
       expect(verified.stdout).toMatch(/^audit trail intact: \d+ record\(s\), every hash matches/);
-    });
+    }, COMMANDS_BOUND_MS);
   });
 }

@@ -34,8 +34,10 @@ export function nodeRoutes(hub: HubContext, decisions: Decisions, access: ApiAcc
 
   routes.get("/:id", access.reader, caughtUp, async (c) => {
     const id = c.req.param("id");
-    const node = hub.fleet.get(id);
-    if (!node) throw await notRegisteredError(hub, id);
+    const known = hub.fleet.get(id);
+    if (!known) throw await notRegisteredError(hub, id);
+    // Replicas: a node's messages land on all of them, so its state as merged in the registry, not this replica's share.
+    const node = hub.store.shared ? ((await hub.store.nodes.get(id)) ?? known) : known;
     const followed = decisions.desiredPolicy(node.nodeId) ?? decisions.desiredPolicy("fleet");
     const origins = await fieldOrigins.of(node);
     return c.json(nodeDetail(node, hub.fleet, decisions.desiredPolicy(node.nodeId)?.version ?? null, followed?.policy ?? null, origins));
