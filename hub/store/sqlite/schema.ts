@@ -302,7 +302,7 @@ CREATE TRIGGER audit_trail_no_update BEFORE UPDATE ON audit_trail BEGIN SELECT R
 CREATE TRIGGER audit_trail_no_delete BEFORE DELETE ON audit_trail BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 `,
   // 12: each verdict's and close's number recorded once per node, with each
-  // node's floor (what pruning forgot): PostgreSQL's step 4, where several
+  // node's floor (what pruning forgot): PostgreSQL's step 6, where several
   // replicas share the registry. One hub on SQLite never reads them (its
   // memory is the only writer), but the tables are the same in both. And
   // nodes.heard_at, PostgreSQL's too (the replicas' health sweep reads it).
