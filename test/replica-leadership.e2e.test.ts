@@ -237,5 +237,20 @@ if (unavailable) {
       for (const hub of hubs.filter((other) => other !== stopped)) await stopReplica(hubs, hub);
       expect(await retainedHubState()).toBe("offline");
     }, 4 * HANDOVER_BOUND_MS);
+
+    test("a start that fails half-way (its HTTP port taken) releases the replica id: a start again with it goes through at once", async () => {
+      const url = await postgres.freshRegistryUrl();
+      const taken = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("taken") });
+      const env = { EDGEFED_DATABASE_URL: url, EDGEFED_HUB_ID: "failed-start", EDGEFED_SHARED_SUBSCRIPTIONS: "1" };
+      try {
+        await expect(startTestHub({ mosquitto, env: { ...env, EDGEFED_HTTP_PORT: String(taken.port) } })).rejects.toThrow();
+      } finally {
+        taken.stop(true);
+      }
+      // Before the fix the id's lock stayed with the failed start's lock connection: refused after waiting 10 s.
+      const hub = await startTestHub({ mosquitto, env });
+      running.push(hub);
+      expect(await leads(hub)).toEqual([...LEADER_DUTIES]);
+    }, 2 * HANDOVER_BOUND_MS);
   });
 }

@@ -112,8 +112,12 @@ export class Decisions {
   }
 
   /** Calls `listener` with each decision an operator's OVERRIDE reverses, after it is committed. */
-  whenOverridden(listener: (overridden: StoredDecision, at: number) => void): void {
+  whenOverridden(listener: (overridden: StoredDecision, at: number) => void): () => void {
     this.overrideListeners.push(listener);
+    return () => {
+      const index = this.overrideListeners.indexOf(listener);
+      if (index >= 0) this.overrideListeners.splice(index, 1);
+    };
   }
 
   /** Calls `listener` with each decision issued, once committed and its desired policies in force (policyInForce), before it is published. */

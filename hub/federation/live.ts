@@ -57,6 +57,8 @@ export class LiveFederation {
   private readonly decided: LiveDecision[] = [];
   private readonly conflicts: ConflictRecord[] = [];
   private stopped = false;
+  /** Removes this engine's override listener from Decisions (a replica starts a new engine on each leadership it gains). */
+  private readonly stopHearingOverrides: () => void;
   /** Set once rebuilt: what comes before waits in the queue. */
   private rebuilt = false;
   private rebuiltTo: CommittedCursor = "";
@@ -91,7 +93,7 @@ export class LiveFederation {
       : null;
     this.fileConfig = this.watcher?.current ?? DEFAULT_FEDERATION_CONFIG;
     this.engine = new FederationEngine(this.fileConfig, { policyOf: (target) => decisions.policyInForce(target) });
-    decisions.whenOverridden((overridden, at) => this.overridden(overridden, at));
+    this.stopHearingOverrides = decisions.whenOverridden((overridden, at) => this.overridden(overridden, at));
   }
 
   private async takeUpKept(): Promise<void> {
@@ -182,6 +184,7 @@ export class LiveFederation {
 
   stop(): void {
     this.stopped = true;
+    this.stopHearingOverrides();
     this.watcher?.stop();
     if (this.tickTimer) clearInterval(this.tickTimer);
     if (this.scheduled) clearImmediate(this.scheduled);
@@ -236,7 +239,6 @@ export class LiveFederation {
 
   /** An operator overrode a decision: if a role made it, that role does not make it again for a while. */
   private overridden(overridden: StoredDecision, at: number): void {
-    if (this.stopped) return; // a replica's engine stopped (and started again later) leaves its listener behind
     const origin = overridden.origin;
     if (origin.kind !== "role" || !(ROLE_NAMES as readonly string[]).includes(origin.role)) return;
     const { type, target } = overridden.message;

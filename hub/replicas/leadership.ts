@@ -199,7 +199,11 @@ export class AdvisoryLockLeadership implements Leadership {
   private async openSession(): Promise<Sql> {
     if (this.session) return this.session;
     const session = connectLockSession(this.options.databaseUrl);
-    const [row] = await session<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+    // A client whose first query failed is ended here: the next tick makes a new one.
+    const [row] = await session<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`.catch(async (error: Error) => {
+      await session.end({ timeout: 0 }).catch(() => {});
+      throw error;
+    });
     this.session = session;
     this.sessionPid = row!.pid;
     return session;
