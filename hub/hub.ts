@@ -32,8 +32,8 @@ import { writeMosquittoTlsListener } from "./tls/mosquitto-listener.ts";
 import { WorkPackages } from "./work/work-packages.ts";
 import type { OnWorkFinished } from "./work/work-finished.ts";
 import { WorkScheduler } from "./work/work-scheduler.ts";
-import { AdvisoryLockLeadership, LEADER_DUTIES, startLeadership } from "./replicas/leadership.ts";
-import { GoneReplicaSessions, takeoverSession } from "./replicas/session-takeover.ts";
+import { LEADER_DUTIES, startLeadership } from "./replicas/leadership.ts";
+import { GoneReplicaSessions, REPLICA_ID_WAIT_MS, takeoverSession } from "./replicas/session-takeover.ts";
 import { ClientCertificateIssuer } from "./tls/client-certificates.ts";
 import { ChangeFeed } from "./replicas/change-feed.ts";
 import { ReplicaSync } from "./replicas/replica-sync.ts";
@@ -94,7 +94,7 @@ async function startHubOpening(settings: HubSettings, log: (line: string) => voi
   const store = timedStore(await openHubStore(settings), (seconds) => metrics.registryCommit(seconds));
   opened.push(() => store.close());
   // Before anything that runs a leader's duty: a second process with this EDGEFED_HUB_ID is refused here.
-  const leadership = await startLeadership({ shared: store.shared, databaseUrl: settings.databaseUrl, replicaId: settings.hubId }, log);
+  const leadership = await startLeadership({ shared: store.shared, databaseUrl: settings.databaseUrl, replicaId: settings.hubId, idWaitMs: REPLICA_ID_WAIT_MS }, log);
   opened.push(() => leadership.stop());
   // Replicas sharing the registry hear what the others change (hub/replicas/); none on SQLite.
   const changeFeed = store.notifications ? await ChangeFeed.start(store.notifications, settings.hubId, log) : null;
@@ -258,7 +258,8 @@ async function startHubOpening(settings: HubSettings, log: (line: string) => voi
   mqtt = new HubMqtt(mqttOptions);
   opened.push(() => mqtt?.close());
   await mqtt.waitConnected(BROKER_CONNECT_TIMEOUT_MS);
-  const goneReplicas = settings.sharedSubscriptions && leadership instanceof AdvisoryLockLeadership ? new GoneReplicaSessions({ leadership, resume: takeoverSession(mqttOptions), log }) : null;
+  const replicaLocks = leadership.replicaLocks;
+  const goneReplicas = settings.sharedSubscriptions && replicaLocks ? new GoneReplicaSessions({ leadership: { leads: () => leadership.leads(), replicaLocks }, resume: takeoverSession(mqttOptions), log }) : null;
   opened.push(() => goneReplicas?.stop());
   metrics.readFrom({
     nodes: () => fleet.all(),

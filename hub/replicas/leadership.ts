@@ -52,6 +52,20 @@ export const TICK_TIMEOUT_MS = 3000;
  */
 const LEADER_LOCK = "edgefed-hub:leader:";
 
+/**
+ * A leader's hold on the other replicas of a shared registry (their id locks
+ * and hub_replicas), for emptying a gone one's broker session
+ * (session-takeover.ts). Only advisory-lock leadership has it.
+ */
+export interface ReplicaLocks {
+  /** The other replica ids on record (hub_replicas): those that ran on this registry and may have left a broker session. */
+  otherReplicas(): Promise<string[]>;
+  /** Whether replica `id`'s lock is free right now (its lock connection is gone; not proof its process is). */
+  idFree(id: string): Promise<boolean>;
+  /** Runs `work` holding a free id lock of replica `id`, then takes it off the record; whether `work` ran. */
+  whileGone(id: string, work: () => Promise<void>): Promise<boolean>;
+}
+
 export interface Leadership {
   /** Whether this replica runs the leader's duties right now. */
   leads(): boolean;
@@ -61,6 +75,8 @@ export interface Leadership {
   onChange(listener: (leading: boolean) => void): void;
   /** Stops trying; gives the lock up (the next replica takes it within a tick). */
   stop(): Promise<void>;
+  /** The other replicas' id locks, on a shared registry; none for the sole hub. */
+  readonly replicaLocks?: ReplicaLocks;
 }
 
 /** The single hub on SQLite: always the leader, nothing to lock. */
@@ -77,11 +93,11 @@ export class SoleLeadership implements Leadership {
 
 /** The hub's leadership: advisory locks on a registry replicas share (PostgreSQL), the sole hub's otherwise. */
 export async function startLeadership(
-  registry: { shared: boolean; databaseUrl: string; replicaId: string },
+  registry: { shared: boolean; databaseUrl: string; replicaId: string; idWaitMs: number },
   log: (line: string) => void,
 ): Promise<Leadership> {
   if (!registry.shared) return new SoleLeadership();
-  return AdvisoryLockLeadership.start({ databaseUrl: registry.databaseUrl, replicaId: registry.replicaId, log });
+  return AdvisoryLockLeadership.start({ databaseUrl: registry.databaseUrl, replicaId: registry.replicaId, log, idWaitMs: registry.idWaitMs });
 }
 
 export interface AdvisoryLockLeadershipOptions {
@@ -100,7 +116,8 @@ export function connectLockSession(databaseUrl: string): Sql {
 /** The lock name of a replica id (hashed with the schema into a key, as LEADER_LOCK). */
 export const replicaLockName = (replicaId: string): string => `edgefed-hub:replica:${replicaId}:`;
 
-export class AdvisoryLockLeadership implements Leadership {
+export class AdvisoryLockLeadership implements Leadership, ReplicaLocks {
+  readonly replicaLocks: ReplicaLocks = this;
   private session: Sql | null = null;
   /** The backend pid the locks were taken on: another pid means a new session, without them. */
   private sessionPid: number | null = null;
@@ -114,12 +131,13 @@ export class AdvisoryLockLeadership implements Leadership {
 
   /**
    * Takes this replica's id lock (waiting up to `idWaitMs` for a replica
-   * still holding it, or the leader taking over its queued messages), then
-   * starts trying for the leader lock. Throws if the id stays held.
+   * still holding it, or the leader taking over its queued messages: the
+   * hub waits session-takeover.ts REPLICA_ID_WAIT_MS), then starts trying
+   * for the leader lock. Throws if the id stays held.
    */
-  static async start(options: AdvisoryLockLeadershipOptions & { idWaitMs?: number }): Promise<AdvisoryLockLeadership> {
+  static async start(options: AdvisoryLockLeadershipOptions & { idWaitMs: number }): Promise<AdvisoryLockLeadership> {
     const leadership = new AdvisoryLockLeadership(options);
-    await leadership.takeReplicaLock(options.idWaitMs ?? 10_000);
+    await leadership.takeReplicaLock(options.idWaitMs);
     await leadership.tick();
     leadership.schedule();
     return leadership;
@@ -142,15 +160,21 @@ export class AdvisoryLockLeadership implements Leadership {
     return this.sessionPid;
   }
 
-  /** The other replica ids on record (hub_replicas): those that ran on this registry and may have left a broker session. */
   async otherReplicas(): Promise<string[]> {
     if (!this.session) return [];
     const rows = await this.session<{ id: string }[]>`SELECT id FROM hub_replicas WHERE id <> ${this.options.replicaId} ORDER BY id`;
     return rows.map((row) => row.id);
   }
 
+  async idFree(id: string): Promise<boolean> {
+    const session = this.session;
+    if (!session || !(await tryLock(session, replicaLockName(id)))) return false;
+    await session`SELECT pg_advisory_unlock(${lockKey(session, replicaLockName(id))})`;
+    return true;
+  }
+
   /**
-   * If no process runs replica `id` (its lock is free), holds its lock while
+   * If replica `id`'s lock is free, holds its lock while
    * `work` runs (a replica starting with that id meanwhile waits), then takes
    * it off the record and frees the lock; resolves with whether `work` ran.
    * Only the leader calls this.
