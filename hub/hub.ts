@@ -272,6 +272,7 @@ async function startHubOpening(settings: HubSettings, log: (line: string) => voi
     mqttClients: () => embedded?.connectedClients() ?? null,
     workPackages: () => store.work.countByState(),
     leaderDuties: () => ({ all: LEADER_DUTIES, led: leadership.duties() }),
+    federationTailStalledSince: () => federation.tailCounters?.stalledSince ?? null,
     clock: context.clock,
   });
 

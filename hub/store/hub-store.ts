@@ -424,6 +424,12 @@ export interface CommittedEvents {
   events: StoredFederationEvent[];
   /** Where the next read goes on from: past every event read (and past what was skipped as older than `from`). */
   cursor: CommittedCursor;
+  /**
+   * PostgreSQL: whether a transaction still running holds the read's horizon
+   * below transactions begun since (what they commit waits for it); SQLite:
+   * never. A horizon held for long stalls the federation engine's input.
+   */
+  heldBack?: boolean;
 }
 
 export interface FederationEventReads {
