@@ -243,6 +243,7 @@ async function startHubOpening(settings: HubSettings, log: (line: string) => voi
     settings.mqttUrl ? publishBudget : null,
   );
   handleNodeMessage = ingestThenCommit(ingest, fleet, (kind, sentAt) => metrics.ingestCommitted(kind, sentAt, Date.now()));
+  changeFeed?.onReconnect(() => decisions.retellLatest());
   if (changeFeed) handleNodeMessage = ReplicaSync.listen(changeFeed, store, fleet, decisions).knownNodesFirst(handleNodeMessage);
   const mqttOptions: HubMqttOptions = {
     ...mqttCredentials,
