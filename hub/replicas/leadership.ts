@@ -1,6 +1,7 @@
 // Which replica does the work only one may do at a time (issue 16): the
-// health sweep, the pending-decision alerts, the work scheduler's ticks and
-// the webhook's outbox. On PostgreSQL the leader is whoever holds one session
+// duties of LEADER_DUTIES: the federation roles (the engine), the health
+// sweep, the pending-decision alerts, the work scheduler's ticks, the
+// webhook's outbox, and the takeover of a gone replica's broker session. On PostgreSQL the leader is whoever holds one session
 // advisory lock (LEADER_LOCK); every replica tries for it about once a second
 // on a connection of its own, and the one that gets it runs the duties until
 // it stops or its connection goes. PostgreSQL frees a session's advisory locks
@@ -21,11 +22,16 @@
 // lock without a word. Here max_lifetime is off, and on any doubt (an error,
 // no answer within TICK_TIMEOUT_MS, a different backend pid) the client is
 // ended at once (PostgreSQL frees the lock), the duties stop, and it tries again.
-// A leader learns it lost the lock at its next check: for up to one tick after
-// the server dropped its connection, two replicas may both run a duty: the
-// work scheduler's transitions take row locks, the webhook's new leader waits
-// out the post timeout and delivery records are conditional; a pending-decision
-// alert may be raised twice in that window.
+// A leader learns it lost the lock at its next check: for up to one tick (and
+// a check's timeout, TICK_TIMEOUT_MS) after the server dropped its
+// connection, two replicas may both run a duty: the work scheduler's
+// transitions take row locks; the webhook's new leader waits out that window
+// and the post timeout, and delivery records are conditional; a
+// pending-decision alert may be raised twice; two federation engines may both
+// decide (a decision may be issued twice); a takeover of a gone replica's
+// session under way goes on while the new leader may start one of the same
+// session (the broker gives it to the last to connect; each message is
+// committed before its PUBACK, so none is lost).
 //
 // The same connection holds a second lock, on this replica's id
 // (EDGEFED_HUB_ID), for the replica's life: a second process started with the

@@ -69,7 +69,11 @@ export interface NodeSequence {
 /** A report's is `report:<kind>`, a model's `report:models:<model name>`: its seq is the report's ts. */
 export type SequenceKind = "verdict" | "close" | `report:${string}`;
 
-/** How long each verdict's and close's number is kept: below it, a seq at or under the node's last is a redelivery. */
+/**
+ * How long each number recorded on a shared registry (a verdict's or a
+ * close's seq, a report's ts) is kept. Pruning one raises its node's floor
+ * for that kind to it: a number at or below the floor counts as a redelivery.
+ */
 export const SEQUENCES_KEPT_MS = 24 * 3_600_000;
 
 export interface NodeWrites extends NodeReads {
