@@ -35,8 +35,8 @@
 //
 // The same connection holds a second lock, on this replica's id
 // (EDGEFED_HUB_ID), for the replica's life: a second process started with the
-// same id waits for it (up to 10 s: the leader may be emptying the broker
-// session the id left), then refuses. The id goes on record in hub_replicas,
+// same id waits for it (the hub up to REPLICA_ID_WAIT_MS, 45 s: the leader
+// may be emptying the broker session the id left), then refuses. The id goes on record in hub_replicas,
 // for the leader to find when the replica dies (session-takeover.ts).
 import postgres, { type Sql } from "postgres";
 import { withTimeout } from "../../lib/with-timeout.ts";
