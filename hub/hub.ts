@@ -257,7 +257,7 @@ async function startHubOpening(settings: HubSettings, log: (line: string) => voi
     loopbackBroker: embedded !== null,
   };
   mqtt = new HubMqtt(mqttOptions);
-  opened.push(() => mqtt?.close());
+  opened.push(() => (settings.sharedSubscriptions ? mqtt?.leaveSharedGroup() : mqtt?.close()));
   await mqtt.waitConnected(BROKER_CONNECT_TIMEOUT_MS);
   const replicaLocks = leadership.replicaLocks;
   const goneReplicas = settings.sharedSubscriptions && replicaLocks ? new GoneReplicaSessions({ leadership: { leads: () => leadership.leads(), replicaLocks }, resume: takeoverSession(mqttOptions), log }) : null;
