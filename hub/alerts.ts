@@ -15,7 +15,7 @@
 // is its raise order.
 import { z } from "zod";
 import type { WebhookGate, WebhookLimits } from "./alerting/webhook-gate.ts";
-import { ALERTS_KEPT, type AlertDelivery, type HubStore, type StoredAlert } from "./store/hub-store.ts";
+import { ALERTS_KEPT, type AlertDelivery, type HubStore, type StoredAlert, type StoreTransaction } from "./store/hub-store.ts";
 
 export const ALERT_SEVERITIES = ["critical", "high", "medium", "low"] as const;
 export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
@@ -96,16 +96,13 @@ export class Alerts {
     // One line in the log whatever the message holds: a newline there could forge a line.
     const message = oneLine(parsed.data.message);
     const { severity, kind, at } = parsed.data;
-    // Numbered in its write on a shared registry (0 until then; the gate keeps this object, so a held one learns its seq).
-    const alert: StoredAlert = { seq: this.numberedInRegistry ? 0 : ++this.lastSeq, severity, kind, subject: oneLine(parsed.data.subject ?? message), message, at, delivery: "none" };
+    // The gate keeps this object, so a held one learns its seq (given in its write on a shared registry).
+    const alert: StoredAlert = { seq: this.seqBeforeWrite(), severity, kind, subject: oneLine(parsed.data.subject ?? message), message, at, delivery: "none" };
     if (this.options.gate) alert.delivery = this.options.gate.admit(alert, this.options.clock());
     const note = alert.delivery === "deduplicated" || alert.delivery === "held" ? ` (webhook: ${alert.delivery})` : "";
     this.options.log(`alert ${severity} ${kind}: ${message}${note}`);
     const raised = (): RaisedAlert => ({ seq: alert.seq, severity, kind, message, at });
-    const stored = this.store(async (tx) => {
-      if (alert.seq === 0) alert.seq = await tx.alerts.nextSeq();
-      await tx.alerts.add(alert);
-    }, alert.delivery === "queued");
+    const stored = this.store((tx) => this.addNumbered(tx, alert), alert.delivery === "queued");
     if (alert.delivery === "held") this.armSummary();
     if (!this.numberedInRegistry) {
       this.tellRaised(raised());
@@ -120,6 +117,17 @@ export class Alerts {
 
   private get numberedInRegistry(): boolean {
     return this.options.store.shared;
+  }
+
+  /** A new alert's seq: the next in memory on SQLite; 0 on a shared registry, where addNumbered gives it in the write. */
+  private seqBeforeWrite(): number {
+    return this.numberedInRegistry ? 0 : ++this.lastSeq;
+  }
+
+  /** Stores `alert`, numbering it in this write if it has no seq yet (a shared registry: two replicas never give one seq twice). */
+  private async addNumbered(tx: StoreTransaction, alert: StoredAlert): Promise<void> {
+    if (alert.seq === 0) alert.seq = await tx.alerts.nextSeq();
+    await tx.alerts.add(alert);
   }
 
   private tellRaised(alert: RaisedAlert): void {
@@ -198,11 +206,10 @@ export class Alerts {
       .map(([kind, n]) => `${n} ${kind}`)
       .join(", ");
     const message = `${held.alerts.length} alert(s) held back by the webhook's rate limit (${describeRate(this.options.gate!.limits)}) since ${new Date(held.since).toISOString()}: ${kinds}; the most severe: ${held.mostSevere}`;
-    const alert: StoredAlert = { seq: this.numberedInRegistry ? 0 : ++this.lastSeq, severity: held.severity, kind: HELD_BACK_KIND, subject: "webhook", message: message.slice(0, 1024), at: now, delivery: "queued" };
+    const alert: StoredAlert = { seq: this.seqBeforeWrite(), severity: held.severity, kind: HELD_BACK_KIND, subject: "webhook", message: message.slice(0, 1024), at: now, delivery: "queued" };
     this.options.log(`alert ${alert.severity} ${alert.kind}: ${alert.message}`);
     void this.store(async (tx) => {
-      if (alert.seq === 0) alert.seq = await tx.alerts.nextSeq();
-      await tx.alerts.add(alert);
+      await this.addNumbered(tx, alert);
       // Read here, not when summarised: on a shared registry the held ones got their seqs in the writes before this one.
       await tx.alerts.setDelivery(held.alerts.map((a) => a.seq), "summarised" satisfies AlertDelivery);
     }, true);

@@ -32,8 +32,8 @@ import { writeMosquittoTlsListener } from "./tls/mosquitto-listener.ts";
 import { WorkPackages } from "./work/work-packages.ts";
 import type { OnWorkFinished } from "./work/work-finished.ts";
 import { WorkScheduler } from "./work/work-scheduler.ts";
-import { AdvisoryLockLeadership, LEADER_DUTIES, startLeadership } from "./replicas/leadership.ts";
-import { GoneReplicaSessions, takeoverSession } from "./replicas/session-takeover.ts";
+import { LEADER_DUTIES, startLeadership } from "./replicas/leadership.ts";
+import { GoneReplicaSessions, REPLICA_ID_WAIT_MS, takeoverSession } from "./replicas/session-takeover.ts";
 import { ClientCertificateIssuer } from "./tls/client-certificates.ts";
 import { ChangeFeed } from "./replicas/change-feed.ts";
 import { ReplicaSync } from "./replicas/replica-sync.ts";
@@ -69,6 +69,18 @@ const BROKER_CONNECT_TIMEOUT_MS = 15_000;
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]", "0.0.0.0"]);
 
 export async function startHub(settings: HubSettings, log: (line: string) => void): Promise<RunningHub> {
+  // What a start that throws half-way has opened is released, last first: in-process (tests, scripts/start.ts)
+  // a replica id left locked would refuse the next start with it.
+  const opened: Array<() => Promise<unknown> | void> = [];
+  try {
+    return await startHubOpening(settings, log, opened);
+  } catch (error) {
+    for (const release of opened.reverse()) await Promise.resolve().then(release).catch(() => {});
+    throw error;
+  }
+}
+
+async function startHubOpening(settings: HubSettings, log: (line: string) => void, opened: Array<() => Promise<unknown> | void>): Promise<RunningHub> {
   const startedAt = Date.now();
   // A bad federation config stops start-up before anything opens or listens (it names the file and field).
   if (settings.federationConfig) loadFederationConfig(settings.federationConfig);
@@ -80,10 +92,13 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   announceTransport(settings, log);
   const metrics = new HubMetrics({ perNode: settings.metricsPerNode, hubId: settings.hubId });
   const store = timedStore(await openHubStore(settings), (seconds) => metrics.registryCommit(seconds));
+  opened.push(() => store.close());
   // Before anything that runs a leader's duty: a second process with this EDGEFED_HUB_ID is refused here.
-  const leadership = await startLeadership({ shared: store.shared, databaseUrl: settings.databaseUrl, replicaId: settings.hubId }, log);
+  const leadership = await startLeadership({ shared: store.shared, databaseUrl: settings.databaseUrl, replicaId: settings.hubId, idWaitMs: REPLICA_ID_WAIT_MS }, log);
+  opened.push(() => leadership.stop());
   // Replicas sharing the registry hear what the others change (hub/replicas/); none on SQLite.
   const changeFeed = store.notifications ? await ChangeFeed.start(store.notifications, settings.hubId, log) : null;
+  opened.push(() => changeFeed?.stop());
   const identity = await loadHubIdentity(store, settings.dataDir, { adminToken: settings.adminToken, watchToken: settings.watchToken, metricsToken: settings.metricsToken }, log);
   const heartbeatMs = settings.heartbeatS * 1000;
   const fleet = await Fleet.load(store, {
@@ -93,6 +108,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     listeningSince: startedAt,
   });
   const { alerts, webhook } = await openAlerts(settings, store, identity.keys.publicKey, leadership, log);
+  opened.push(() => webhook?.stop(), () => alerts.stop());
   // Set once ingest exists, before any node message can reach it.
   let handleNodeMessage: NodeMessageHandler = () => Promise.reject(new Error("the hub is still starting"));
 
@@ -104,7 +120,8 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
   });
 
   let embedded: EmbeddedBroker | null = null;
-  let broker: BrokerAccess;
+  let broker: BrokerAccess | null = null;
+  opened.push(() => broker?.close(), () => embedded?.close());
   let mqttCredentials: { url: string; username: string; password: string };
   if (settings.mqttUrl) {
     const { connectMosquittoDynsec } = await import("./broker/mosquitto-dynsec.ts");
@@ -191,10 +208,9 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     hubId: settings.hubId,
   });
   // The roles decide for the whole fleet: on a shared registry only the leader runs them (on SQLite the one hub leads).
-  leadership.onChange((leading) => {
-    (leading ? federation.start() : federation.stop()).catch((error: Error) => log(`${leading ? "starting" : "stopping"} the federation engine failed: ${error.message}`));
-  });
   if (leadership.leads()) await federation.start();
+  federation.followLeadership(leadership);
+  opened.push(() => federation.close());
   const federationRoles = new FederationRolesView({ duty: federation, store, configFile: settings.federationConfig, hubId: settings.hubId, clock: context.clock });
   alertOnFleetFreezes(decisions, alerts);
   const nodeHealthAlerts = new NodeHealthAlerts(alerts, fleet, context.clock);
@@ -203,9 +219,11 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     federation.observe(event);
   });
   const pendingDecisionAlerts = await PendingDecisionAlerts.start({ store, alerts, limitMs: settings.decisionPendingAlertS * 1000, leads: () => leadership.leads(), clock: context.clock, log });
+  opened.push(() => pendingDecisionAlerts.stop());
   // A finished package of a RESEARCH_TASK is its node's ack of the decision.
   const onWorkFinished: OnWorkFinished = (tx, pkg, at) => decisions.acknowledgeFromWork(tx, pkg, at);
   const workScheduler = await WorkScheduler.start(context, settings.sweepMs, onWorkFinished);
+  opened.push(() => workScheduler.stop());
   decisions.whenIssued((issued) => {
     if (issued.byWork.length > 0) workScheduler.kick(); // place the research packages at once
   });
@@ -225,6 +243,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     settings.mqttUrl ? publishBudget : null,
   );
   handleNodeMessage = ingestThenCommit(ingest, fleet, (kind, sentAt) => metrics.ingestCommitted(kind, sentAt, Date.now()));
+  changeFeed?.onReconnect(() => decisions.retellLatest());
   if (changeFeed) handleNodeMessage = ReplicaSync.listen(changeFeed, store, fleet, decisions).knownNodesFirst(handleNodeMessage);
   const mqttOptions: HubMqttOptions = {
     ...mqttCredentials,
@@ -238,8 +257,11 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     loopbackBroker: embedded !== null,
   };
   mqtt = new HubMqtt(mqttOptions);
+  opened.push(() => (settings.sharedSubscriptions ? mqtt?.leaveSharedGroup() : mqtt?.close()));
   await mqtt.waitConnected(BROKER_CONNECT_TIMEOUT_MS);
-  const goneReplicas = settings.sharedSubscriptions && leadership instanceof AdvisoryLockLeadership ? new GoneReplicaSessions({ leadership, resume: takeoverSession(mqttOptions), log }) : null;
+  const replicaLocks = leadership.replicaLocks;
+  const goneReplicas = settings.sharedSubscriptions && replicaLocks ? new GoneReplicaSessions({ leadership: { leads: () => leadership.leads(), replicaLocks }, resume: takeoverSession(mqttOptions), log }) : null;
+  opened.push(() => goneReplicas?.stop());
   metrics.readFrom({
     nodes: () => fleet.all(),
     ingestStats: () => ingest.stats(),
@@ -251,6 +273,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     mqttClients: () => embedded?.connectedClients() ?? null,
     workPackages: () => store.work.countByState(),
     leaderDuties: () => ({ all: LEADER_DUTIES, led: leadership.duties() }),
+    federationTailStalledSince: () => federation.tailCounters?.stalledSince ?? null,
     clock: context.clock,
   });
 
@@ -263,6 +286,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     if (store.shared) fleet.sweepShared(Date.now(), leads).catch((error: Error) => log(`health sweep failed: ${error.message}`));
     else if (leads) fleet.sweep(Date.now());
   }, settings.sweepMs);
+  opened.push(() => clearInterval(flushTimer), () => clearInterval(sweepTimer));
 
   const work = new WorkPackages(context, () => workScheduler.kick(), onWorkFinished);
   const app = createHubApp(context, decisions, ingest, federationRoles, work, workScheduler);
@@ -294,7 +318,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
       log(`TLS: serving the certificate from ${tls.certFile} (expires ${new Date(tls.expiresAt).toISOString()}) to new connections`);
     },
     async stop() {
-      await federation.stop();
+      await federation.close();
       await workScheduler.stop();
       nodeHealthAlerts.stop();
       alerts.stop();

@@ -39,8 +39,10 @@ if (unavailable) {
     removeTempDirs();
   });
 
+  let hubsStarted = 0;
+  /** A hub on the shared database, under an id of its own (a second process with a live one's id is refused). */
   async function hubOnPostgres(): Promise<TestHub> {
-    const hub = await startTestHub({ env: { EDGEFED_DATABASE_URL: url } });
+    const hub = await startTestHub({ env: { EDGEFED_DATABASE_URL: url, EDGEFED_HUB_ID: `pg-hub-${++hubsStarted}` } });
     hubs.push(hub);
     return hub;
   }

@@ -13,7 +13,7 @@ import { hubClientId } from "../hub/broker/broker-access.ts";
 import { createEnrollmentToken } from "../hub/identity/enrollment-tokens.ts";
 import { SHARED_INGEST_FILTERS } from "../hub/mqtt/hub-mqtt.ts";
 import { AdvisoryLockLeadership, LEADER_DUTIES } from "../hub/replicas/leadership.ts";
-import { TAKEOVER_EVERY_MS } from "../hub/replicas/session-takeover.ts";
+import { CONFIRM_GONE_MS, TAKEOVER_EVERY_MS } from "../hub/replicas/session-takeover.ts";
 import { HUB_STATE_TOPIC, nodeTopic } from "../protocol/topics.ts";
 import { removeTempDirs } from "./helpers.ts";
 import { eventually, newNode, registerBody, startTestHub, type TestHub } from "./support/hub-harness.ts";
@@ -26,6 +26,8 @@ import { startWebhookSink, type WebhookSink } from "./support/webhook-sink.ts";
 const HANDOVER_BOUND_MS = 10_000;
 /** A webhook post's timeout here; a new leader waits it (and a margin) before posting. */
 const WEBHOOK_TIMEOUT_MS = 2000;
+/** A dead replica's session taken over: its lock seen free on a look, and again on a look CONFIRM_GONE_MS later, then the takeover. */
+const TAKEOVER_BOUND_MS = CONFIRM_GONE_MS + 2 * TAKEOVER_EVERY_MS + HANDOVER_BOUND_MS;
 const unavailable = postgresUnavailable();
 
 if (unavailable) {
@@ -91,7 +93,7 @@ if (unavailable) {
     watcher.on("message", (_topic, payload) => hubStates.push(JSON.parse(payload.toString()).state));
     await watcher.subscribeAsync(HUB_STATE_TOPIC, { qos: 1 });
     running.push({ stop: () => watcher.endAsync(true) });
-    const lock = await AdvisoryLockLeadership.start({ databaseUrl: url, replicaId, log: () => {} });
+    const lock = await AdvisoryLockLeadership.start({ databaseUrl: url, replicaId, log: () => {}, idWaitMs: 0 });
     const session = await mqtt.connectAsync(mosquitto.url, {
       ...asAdmin(),
       clientId: hubClientId("ingest", replicaId),
@@ -205,13 +207,13 @@ if (unavailable) {
       await eventually(() => dead.hubStates.lastIndexOf("online") > dead.hubStates.indexOf("offline") && dead.hubStates.includes("offline"), HANDOVER_BOUND_MS, () => `hub/state online again after the dead replica's will (heard: ${dead.hubStates.join(", ")})`);
       expect(await retainedHubState()).toBe("online");
       await dead.die();
-      await eventually(async () => (await stored()) === REPORTS, TAKEOVER_EVERY_MS + 2 * HANDOVER_BOUND_MS, () => `all ${REPORTS} reports stored`);
+      await eventually(async () => (await stored()) === REPORTS, TAKEOVER_BOUND_MS, () => `all ${REPORTS} reports stored`);
       // Its session is ended: every later message reaches the live replica.
       for (let n = REPORTS + 1; n <= 2 * REPORTS; n++) await client.publishAsync(nodeTopic(node.nodeId, "models"), modelReport(n), { qos: 1 });
       await eventually(async () => (await stored()) === 2 * REPORTS, HANDOVER_BOUND_MS, () => `all ${2 * REPORTS} reports stored`);
       const reports = await live.hub.context.store.reports.history(node.nodeId, "models", { limit: 100 });
       expect(reports.map((report) => (report.report as { total_trades: number }).total_trades).sort((a, b) => a - b)).toEqual(Array.from({ length: 2 * REPORTS }, (_, i) => i + 1));
-    }, 4 * HANDOVER_BOUND_MS + TAKEOVER_EVERY_MS);
+    }, 3 * HANDOVER_BOUND_MS + TAKEOVER_BOUND_MS);
 
     test("a replica's clean stop ends its broker session: nothing is left queueing its share", async () => {
       const hubs = await replicas("clean");
@@ -237,5 +239,20 @@ if (unavailable) {
       for (const hub of hubs.filter((other) => other !== stopped)) await stopReplica(hubs, hub);
       expect(await retainedHubState()).toBe("offline");
     }, 4 * HANDOVER_BOUND_MS);
+
+    test("a start that fails half-way (its HTTP port taken) releases the replica id: a start again with it goes through at once", async () => {
+      const url = await postgres.freshRegistryUrl();
+      const taken = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("taken") });
+      const env = { EDGEFED_DATABASE_URL: url, EDGEFED_HUB_ID: "failed-start", EDGEFED_SHARED_SUBSCRIPTIONS: "1" };
+      try {
+        await expect(startTestHub({ mosquitto, env: { ...env, EDGEFED_HTTP_PORT: String(taken.port) } })).rejects.toThrow();
+      } finally {
+        taken.stop(true);
+      }
+      // Before the fix the id's lock stayed with the failed start's lock connection: refused after waiting 10 s.
+      const hub = await startTestHub({ mosquitto, env });
+      running.push(hub);
+      expect(await leads(hub)).toEqual([...LEADER_DUTIES]);
+    }, 2 * HANDOVER_BOUND_MS);
   });
 }

@@ -12,14 +12,16 @@
 // Replicas sharing the registry share the outbox, and only the leader posts
 // (hub/replicas/leadership.ts): a replica that stops leading posts nothing
 // more (the post in flight finishes and is recorded); one that starts leading
-// waits the post timeout first, so a post the last leader still had in flight
-// is answered and recorded before the outbox is read again; no alert is
-// posted twice on a handover. A leader that died mid-post never records it:
+// waits first, so a post the last leader still had in flight is answered and
+// recorded before the outbox is read again: the last leader learns it lost
+// the lock only at its next check (up to LEADERSHIP_TICK_MS + TICK_TIMEOUT_MS
+// after the server freed it) and may start one more post until then, which
+// then runs up to the post timeout; no alert is posted twice on a handover. A leader that died mid-post never records it:
 // that one alert is posted again, with the same idempotency-key header.
 // The leader looks at the outbox every OUTBOX_POLL_MS too, for what other
 // replicas queued.
 import { backoffMs } from "../../lib/backoff.ts";
-import type { Leadership } from "../replicas/leadership.ts";
+import { LEADERSHIP_TICK_MS, TICK_TIMEOUT_MS, type Leadership } from "../replicas/leadership.ts";
 import type { HubStore, StoredAlert } from "../store/hub-store.ts";
 import { dedupKey } from "./webhook-gate.ts";
 import { redactedUrl } from "./webhook-url.ts";
@@ -67,8 +69,8 @@ export interface WebhookPost {
 
 type Outcome = { kind: "delivered" } | { kind: "retry"; reason: string } | { kind: "refused"; reason: string };
 
-/** Beyond the post timeout, for the last leader to record its answer, on a handover. */
-const HANDOVER_MARGIN_MS = 1000;
+/** Beyond the post timeout on a handover: the last leader may post until it notices it lost the lock, then records the answer. */
+const HANDOVER_MARGIN_MS = LEADERSHIP_TICK_MS + TICK_TIMEOUT_MS + 1000;
 /** How often the leader of replicas sharing the registry looks for posts the others queued. */
 export const OUTBOX_POLL_MS = 1000;
 

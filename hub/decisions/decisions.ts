@@ -62,6 +62,9 @@ export interface IssuedDecision {
 /** A decision as committed, before it is published. */
 export type CommittedDecision = Omit<IssuedDecision, "published">;
 
+/** The latest decisions the live stream is told of again after the change feed reconnects. */
+const RETOLD_AFTER_RECONNECT = 200;
+
 export class Decisions {
   /** Desired policy per target ("fleet" or a node id), with the signed message kept retained. */
   private readonly desired = new Map<string, DesiredPolicyMessage>();
@@ -112,8 +115,12 @@ export class Decisions {
   }
 
   /** Calls `listener` with each decision an operator's OVERRIDE reverses, after it is committed. */
-  whenOverridden(listener: (overridden: StoredDecision, at: number) => void): void {
+  whenOverridden(listener: (overridden: StoredDecision, at: number) => void): () => void {
     this.overrideListeners.push(listener);
+    return () => {
+      const index = this.overrideListeners.indexOf(listener);
+      if (index >= 0) this.overrideListeners.splice(index, 1);
+    };
   }
 
   /** Calls `listener` with each decision issued, once committed and its desired policies in force (policyInForce), before it is published. */
@@ -129,6 +136,15 @@ export class Decisions {
   /** Tells the change listeners a decision was issued or acknowledged (here, or on another replica: hub/replicas/replica-sync.ts). */
   changed(decisionId: string): void {
     for (const listener of this.changeListeners) listener(decisionId);
+  }
+
+  /**
+   * Tells the change listeners (the live stream) about the `limit` latest
+   * decisions again: after the change feed's listening connection came back,
+   * the acks other replicas committed meanwhile were not heard.
+   */
+  async retellLatest(limit = RETOLD_AFTER_RECONNECT): Promise<void> {
+    for (const decision of await this.hub.store.decisions.list({ limit })) this.changed(decision.message.id);
   }
 
   /** The desired policy in force for a target: its own, else the fleet's, else the default. */

@@ -4,11 +4,17 @@
 // not only its share of the broker's traffic. It polls: every `everyMs` it
 // reads pages until one is short and hands them over, oldest first. A failed
 // read is logged (once until a read succeeds again) and tried again from the
-// same cursor: nothing is lost or read twice.
+// same cursor: nothing is lost or read twice. On PostgreSQL the tail reads
+// only below the oldest transaction still running (the horizon): one left
+// open on the server (any client's, of any database) stalls it. When the
+// horizon is held STALL_LOG_AFTER_MS the tail says so in the log (once, and
+// again when it moves) and in edgefed_federation_tail_stalled_seconds.
 import type { CommittedCursor, HubStore, NodeFederationEvent } from "../store/hub-store.ts";
 
 /** How often the tail looks for newly committed events: the engine's input lag on a shared registry is about this. */
 export const TAIL_EVERY_MS = 100;
+/** A horizon held this long is logged. */
+export const STALL_LOG_AFTER_MS = 30_000;
 /** Events read at most per query. */
 const PAGE = 1000;
 
@@ -20,6 +26,8 @@ export interface EventTailOptions {
   deliver(events: NodeFederationEvent[]): void;
   log(line: string): void;
   everyMs?: number;
+  stallLogAfterMs?: number;
+  clock?: () => number;
 }
 
 export interface EventTailCounters {
@@ -27,15 +35,18 @@ export interface EventTailCounters {
   reads: number;
   /** Events read and handed over. */
   events: number;
+  /** Since when the horizon has been held (ms), while it is; else null. */
+  stalledSince: number | null;
 }
 
 export class FederationEventTail {
-  readonly counters: EventTailCounters = { reads: 0, events: 0 };
+  readonly counters: EventTailCounters = { reads: 0, events: 0, stalledSince: null };
   private cursor: CommittedCursor;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private reading: Promise<void> = Promise.resolve();
   private stopped = false;
   private failing = false;
+  private stallLogged = false;
 
   constructor(private readonly options: EventTailOptions) {
     this.cursor = options.after;
@@ -64,6 +75,7 @@ export class FederationEventTail {
         const page = await store.federationEvents.committed({ after: this.cursor, limit: PAGE });
         this.counters.reads++;
         if (this.stopped) return;
+        this.watchHorizon(page.cursor === this.cursor && page.heldBack === true);
         this.cursor = page.cursor;
         if (page.events.length > 0) {
           this.counters.events += page.events.length;
@@ -77,5 +89,24 @@ export class FederationEventTail {
       if (!this.failing) log(`reading the federation events from the registry failed (tried again from where it stopped): ${(error as Error).message}`);
       this.failing = true;
     }
+  }
+
+  /** Notes whether this read found the horizon where the last left it, held by a running transaction. */
+  private watchHorizon(held: boolean): void {
+    const { log, clock = Date.now, stallLogAfterMs = STALL_LOG_AFTER_MS } = this.options;
+    const now = clock();
+    if (!held) {
+      if (this.stallLogged) log(`the federation event tail reads on again (its horizon was held ${Math.round((now - this.counters.stalledSince!) / 1000)} s)`);
+      this.stallLogged = false;
+      this.counters.stalledSince = null;
+      return;
+    }
+    this.counters.stalledSince ??= now;
+    if (this.stallLogged || now - this.counters.stalledSince < stallLogAfterMs) return;
+    this.stallLogged = true;
+    log(
+      `the federation event tail is stalled: its horizon has not moved for ${Math.round((now - this.counters.stalledSince) / 1000)} s, held by a transaction still open on the PostgreSQL server ` +
+        `(see pg_stat_activity, state 'idle in transaction'); the federation engine gets no new events until it ends`,
+    );
   }
 }

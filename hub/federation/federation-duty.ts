@@ -8,6 +8,13 @@
 // other replicas' admin APIs set; stop() stops both, and the replica that
 // runs it next rebuilds from the registry again. Which replica runs it is
 // kept in the registry (runningOn) for the others to say.
+//
+// followLeadership() ties it to the replica's leadership: started on gaining
+// it (tried again with backoff while this replica still leads, so a leader
+// never runs without roles because one start failed), stopped on losing it.
+// close() ends that for good (hub stop): a flip during the stop starts nothing.
+import { backoffMs } from "../../lib/backoff.ts";
+import type { Leadership } from "../replicas/leadership.ts";
 import type { HubStore, NodeFederationEvent } from "../store/hub-store.ts";
 import { FederationEventTail, type EventTailCounters } from "./event-tail.ts";
 import { LiveFederation, type LiveFederationOptions } from "./live.ts";
@@ -16,6 +23,9 @@ import { LiveFederation, type LiveFederationOptions } from "./live.ts";
 export const ENGINE_REPLICA_KEY = "federation_engine_replica";
 /** How often the running engine reads the role modes kept in the registry (set through any replica). */
 const MODES_EVERY_MS = 1000;
+/** A failed start on gaining leadership is tried again after this, doubling up to START_RETRY_MAX_MS. */
+const START_RETRY_BASE_MS = 500;
+const START_RETRY_MAX_MS = 30_000;
 
 export interface FederationDutyOptions extends LiveFederationOptions {
   /** This replica's name (EDGEFED_HUB_ID). */
@@ -28,6 +38,9 @@ export class FederationDuty {
   private modesTimer: ReturnType<typeof setInterval> | null = null;
   /** start() and stop() take turns. */
   private turn: Promise<void> = Promise.resolve();
+  /** Set by close(): nothing starts again. */
+  private closed = false;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly options: FederationDutyOptions) {}
 
@@ -46,9 +59,27 @@ export class FederationDuty {
     if (!this.tail) this.live?.observe(event);
   };
 
+  /** Runs the engine while `leadership` says this replica leads (from now on: started here if it leads already). */
+  followLeadership(leadership: Leadership): void {
+    const { log } = this.options;
+    leadership.onChange((leading) => {
+      if (this.closed) return;
+      if (leading) this.startWhileLeading(leadership, 0);
+      else this.stop().catch((error: Error) => log(`stopping the federation engine failed: ${error.message}`));
+    });
+    if (leadership.leads()) this.startWhileLeading(leadership, 0);
+  }
+
+  /** Stops the engine for good: no start after this (hub stop). */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.stop();
+  }
+
   start(): Promise<void> {
     return this.inTurn(async () => {
-      if (this.live) return;
+      if (this.live || this.closed) return;
       const { store, hubId, log } = this.options;
       const live = await LiveFederation.start(this.options);
       this.live = live;
@@ -70,6 +101,20 @@ export class FederationDuty {
       this.live?.stop();
       this.live = null;
       await tail?.stop();
+    });
+  }
+
+  /** start(), tried again with backoff while this replica leads and the engine does not run. */
+  private startWhileLeading(leadership: Leadership, attempt: number): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    if (this.closed || !leadership.leads()) return;
+    this.start().catch((error: Error) => {
+      if (this.closed || !leadership.leads()) return;
+      const waitMs = backoffMs(attempt, START_RETRY_BASE_MS, START_RETRY_MAX_MS);
+      this.options.log(`starting the federation engine failed (tried again in ${Math.round(waitMs)} ms while this replica leads): ${error.message}`);
+      this.retryTimer = setTimeout(() => this.startWhileLeading(leadership, attempt + 1), waitMs);
+      this.retryTimer.unref?.();
     });
   }
 

@@ -21,6 +21,7 @@ import type { FederationEvent } from "../../protocol/federation-events.ts";
 import { DEFAULT_FEDERATION_CONFIG, type FederationConfig, type RoleMode } from "./config.ts";
 import { FederationConfigWatcher } from "./config-file.ts";
 import { FederationEngine, type EngineCounters } from "./engine.ts";
+import { standingModes } from "./kept-modes.ts";
 import type { ConflictRecord, DecisionRecord, EngineStep, KeptDecision } from "./records.ts";
 import { rebuildEngine, type KnownNode } from "./rebuild.ts";
 import { ROLE_NAMES, type RoleName } from "./role.ts";
@@ -57,6 +58,8 @@ export class LiveFederation {
   private readonly decided: LiveDecision[] = [];
   private readonly conflicts: ConflictRecord[] = [];
   private stopped = false;
+  /** Removes this engine's override listener from Decisions (a replica starts a new engine on each leadership it gains). */
+  private readonly stopHearingOverrides: () => void;
   /** Set once rebuilt: what comes before waits in the queue. */
   private rebuilt = false;
   private rebuiltTo: CommittedCursor = "";
@@ -91,16 +94,14 @@ export class LiveFederation {
       : null;
     this.fileConfig = this.watcher?.current ?? DEFAULT_FEDERATION_CONFIG;
     this.engine = new FederationEngine(this.fileConfig, { policyOf: (target) => decisions.policyInForce(target) });
-    decisions.whenOverridden((overridden, at) => this.overridden(overridden, at));
+    this.stopHearingOverrides = decisions.whenOverridden((overridden, at) => this.overridden(overridden, at));
   }
 
   private async takeUpKept(): Promise<void> {
     const { store, log, clock, configFile } = this.options;
-    for (const kept of await store.federationRoles.modes()) {
-      const role = ROLE_NAMES.find((name) => name === kept.role);
-      if (role && this.fileConfig.roles[role].mode === kept.fileMode) this.modesSet.set(role, kept.mode);
-      else await store.write((tx) => tx.federationRoles.clearMode(kept.role)); // the file changed it since: the file's again
-    }
+    const { standing, overridden } = standingModes(this.fileConfig, await store.federationRoles.modes());
+    for (const [role, mode] of standing) this.modesSet.set(role, mode);
+    for (const kept of overridden) await store.write((tx) => tx.federationRoles.clearMode(kept.role)); // the file changed it since: the file's again
     this.engine.setConfig(this.effectiveConfig());
     const started = performance.now();
     const rebuilt = await rebuildEngine(this.engine, store, this.options.nodes(), clock(), (target) => this.options.decisions.policyInForce(target));
@@ -127,11 +128,7 @@ export class LiveFederation {
    * by the file's mode in the roles it reads).
    */
   async takeUpKeptModes(): Promise<void> {
-    const kept = new Map<RoleName, RoleMode>();
-    for (const stored of await this.options.store.federationRoles.modes()) {
-      const role = ROLE_NAMES.find((name) => name === stored.role);
-      if (role && this.fileConfig.roles[role].mode === stored.fileMode) kept.set(role, stored.mode);
-    }
+    const kept = standingModes(this.fileConfig, await this.options.store.federationRoles.modes()).standing;
     const same = kept.size === this.modesSet.size && [...kept].every(([role, mode]) => this.modesSet.get(role) === mode);
     if (same || this.stopped) return;
     this.modesSet.clear();
@@ -182,6 +179,7 @@ export class LiveFederation {
 
   stop(): void {
     this.stopped = true;
+    this.stopHearingOverrides();
     this.watcher?.stop();
     if (this.tickTimer) clearInterval(this.tickTimer);
     if (this.scheduled) clearImmediate(this.scheduled);
@@ -236,7 +234,6 @@ export class LiveFederation {
 
   /** An operator overrode a decision: if a role made it, that role does not make it again for a while. */
   private overridden(overridden: StoredDecision, at: number): void {
-    if (this.stopped) return; // a replica's engine stopped (and started again later) leaves its listener behind
     const origin = overridden.origin;
     if (origin.kind !== "role" || !(ROLE_NAMES as readonly string[]).includes(origin.role)) return;
     const { type, target } = overridden.message;

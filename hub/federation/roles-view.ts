@@ -5,11 +5,13 @@
 // conflicts), names the replica that runs the engine, and sets a mode in the
 // registry, where the running engine takes it up (FederationDuty polls).
 // What only the engine knows (last evaluation, counters) it leaves null.
+import { statSync } from "node:fs";
 import type { HubStore } from "../store/hub-store.ts";
 import { DEFAULT_FEDERATION_CONFIG, type FederationConfig, type RoleMode } from "./config.ts";
 import { loadFederationConfig } from "./config-file.ts";
 import type { EngineCounters, RoleStatus } from "./engine.ts";
 import { engineReplica, type FederationDuty } from "./federation-duty.ts";
+import { standingModes } from "./kept-modes.ts";
 import { KEPT_RECORDS, type LiveDecision } from "./live.ts";
 import type { ConflictRecord } from "./records.ts";
 import { ROLE_NAMES, type RoleName } from "./role.ts";
@@ -27,6 +29,8 @@ export interface RolesViewOptions {
 export class FederationRolesView {
   /** The file as last read well: a file made bad since is the running engine's to refuse. */
   private lastGoodConfig: FederationConfig = DEFAULT_FEDERATION_CONFIG;
+  /** The file's modification time and size when last read: read and parsed again only once they change. */
+  private lastRead: string | null = null;
 
   constructor(private readonly options: RolesViewOptions) {}
 
@@ -74,17 +78,20 @@ export class FederationRolesView {
   private async keptModes(): Promise<Record<RoleName, RoleMode>> {
     const file = this.fileConfig();
     const modes = Object.fromEntries(ROLE_NAMES.map((name) => [name, file.roles[name].mode])) as Record<RoleName, RoleMode>;
-    for (const stored of await this.options.store.federationRoles.modes()) {
-      const role = ROLE_NAMES.find((name) => name === stored.role);
-      if (role && file.roles[role].mode === stored.fileMode) modes[role] = stored.mode;
-    }
+    for (const [role, mode] of standingModes(file, await this.options.store.federationRoles.modes()).standing) modes[role] = mode;
     return modes;
   }
 
+  /** The config file's roles, read again only when the file changed (every /roles and /status asks). */
   private fileConfig(): FederationConfig {
-    if (!this.options.configFile) return DEFAULT_FEDERATION_CONFIG;
+    const file = this.options.configFile;
+    if (!file) return DEFAULT_FEDERATION_CONFIG;
     try {
-      this.lastGoodConfig = loadFederationConfig(this.options.configFile);
+      const { mtimeMs, size } = statSync(file);
+      const version = `${mtimeMs}:${size}`;
+      if (version === this.lastRead) return this.lastGoodConfig;
+      this.lastGoodConfig = loadFederationConfig(file);
+      this.lastRead = version;
     } catch {
       // Refused (and alerted) by the replica that runs the engine; the last one read well stands here too.
     }

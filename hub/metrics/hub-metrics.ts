@@ -47,6 +47,8 @@ export interface HubMetricSources {
   workPackages(): Promise<Record<string, number>>;
   /** The duties only one replica runs, and whether this one does (hub/replicas/leadership.ts). */
   leaderDuties(): { all: readonly string[]; led: readonly string[] };
+  /** Since when the federation event tail's horizon has been held (hub/federation/event-tail.ts); null when it is not, or no tail runs here. */
+  federationTailStalledSince(): number | null;
   clock(): number;
 }
 
@@ -213,6 +215,16 @@ export class HubMetrics {
       collect: read(({ leaderDuties }) => {
         const { all, led } = leaderDuties();
         for (const duty of all) leader.set({ duty }, led.includes(duty) ? 1 : 0);
+      }),
+    });
+
+    const tailStalled: Gauge = new Gauge({
+      name: "edgefed_federation_tail_stalled_seconds",
+      help: "Seconds the federation event tail's horizon has been held by a transaction still open on the PostgreSQL server (the engine gets no new events meanwhile); 0 when it moves or no tail runs here",
+      registers,
+      collect: read(({ federationTailStalledSince, clock }) => {
+        const since = federationTailStalledSince();
+        tailStalled.set(since === null ? 0 : (clock() - since) / SECONDS);
       }),
     });
 

@@ -55,7 +55,7 @@ const SESSION_NEVER_EXPIRES = 0xffff_ffff;
 /** How long a clean stop waits for PUBACKs of messages whose commit is under way. */
 const ACKS_AT_STOP_MS = 1000;
 /** How long ending a session waits for its marker (every message before it) and their commits. */
-const DRAIN_BOUND_MS = 30_000;
+export const DRAIN_BOUND_MS = 30_000;
 
 /**
  * Passed to MQTT.js's handleMessage callback to go on with the next packet

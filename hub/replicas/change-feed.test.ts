@@ -188,6 +188,32 @@ if (unavailable) {
       expect(sent).toHaveLength(1);
     });
 
+    test("stop() resolves only once the handling of changes heard before it has finished (the store it reads is closed next)", async () => {
+      const url = await server.freshRegistryUrl();
+      const a = await replica(url, "a");
+      const b = await replica(url, "b");
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let handling = false;
+      let handled = false;
+      b.feed.on("node", async () => {
+        handling = true;
+        await held;
+        handled = true;
+      });
+      b.feed.ready();
+      await a.store.write((tx) => a.feed.announce(tx, { kind: "node", id: "pi-1" }));
+      await eventually(() => handling, 5000, "b handling the change");
+      let stopped = false;
+      const stopping = b.feed.stop().then(() => (stopped = true));
+      // The stop's own round trips (UNLISTEN) finish meanwhile; the handler is still held.
+      await a.feed.barrier();
+      expect(stopped).toBe(false);
+      release();
+      await stopping;
+      expect(handled).toBe(true);
+    });
+
     test("payloads: origin, then kind and id of each change; anything else is not a change", () => {
       expect(parseChanges("hub-a/0a1b node:pi-01")).toEqual({ origin: "hub-a/0a1b", changes: [{ kind: "node", id: "pi-01" }] });
       expect(parseChanges("hub-a/0a1b policy:fleet decision:dec_1")).toEqual({ origin: "hub-a/0a1b", changes: [{ kind: "policy", id: "fleet" }, { kind: "decision", id: "dec_1" }] });

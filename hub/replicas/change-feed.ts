@@ -195,12 +195,14 @@ export class ChangeFeed {
     return barrier.promise;
   }
 
+  /** Sends what is gathered, stops listening, then waits for the handling and reloads under way (they read the store, closed next). */
   async stop(): Promise<void> {
     await this.committedSent;
     if (this.committed.size > 0) await this.sendCommitted();
     await Promise.allSettled(this.subscriptions.splice(0).map((subscription) => subscription.unlisten()));
     for (const barrier of this.sentBarriers.values()) barrier.resolve(false);
     this.sentBarriers.clear();
+    while (this.handling.size > 0 || this.reloading.size > 0) await this.inFlight();
   }
 
   /** What everything heard so far still has to do. */

@@ -8,6 +8,7 @@ import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type Runni
 import { eventually } from "../../test/support/hub-harness.ts";
 import { openPostgresStore } from "../store/postgres/postgres-store.ts";
 import { AdvisoryLockLeadership, LEADER_DUTIES, SoleLeadership } from "./leadership.ts";
+import { GoneReplicaSessions } from "./session-takeover.ts";
 
 const TICK_MS = 100;
 /** Bound on a handover: the server frees the lock at once, the others try every tick. */
@@ -90,5 +91,45 @@ if (unavailable) {
       await original!.stop();
       await replicas(url, ["g"]);
     });
+
+    test("a live replica whose lock connection dropped is not taken for gone: only a lock seen free on two looks, held on none between, is", async () => {
+      const url = await registry();
+      const [leader] = await replicas(url, ["h"]);
+      const [live] = await replicas(url, ["i"]);
+      await eventually(() => leader!.leads(), HANDOVER_BOUND_MS, "h to lead");
+      // The takeover's broker session is not what this test is about: it only records whose session would be resumed.
+      const resumed: string[] = [];
+      const gone = new GoneReplicaSessions({
+        leadership: leader!,
+        resume: (replicaId) => {
+          resumed.push(replicaId);
+          throw new Error("no broker in this test");
+        },
+        log: () => {},
+        everyMs: 3_600_000,
+        confirmGoneMs: 0,
+      });
+      const admin = postgres(server.url, { max: 1, onnotice: () => {} });
+      try {
+        const droppedPid = live!.backendPid;
+        await admin`SELECT pg_terminate_backend(${droppedPid})`;
+        await eventually(async () => (await admin`SELECT 1 FROM pg_stat_activity WHERE pid = ${droppedPid}`).length === 0, HANDOVER_BOUND_MS, "the dropped backend gone");
+        await gone.look(); // its lock free: seen once
+        expect(resumed).toEqual([]);
+        await eventually(() => live!.backendPid !== null && live!.backendPid !== droppedPid, HANDOVER_BOUND_MS, "i to take its lock again");
+        await gone.look(); // held again: forgotten
+        await gone.look();
+        expect(resumed).toEqual([]);
+
+        await live!.stop(); // gone for real: free on this look and the next
+        await gone.look();
+        expect(resumed).toEqual([]);
+        await gone.look();
+        expect(resumed).toEqual(["i"]);
+      } finally {
+        await gone.stop();
+        await admin.end();
+      }
+    }, 3 * HANDOVER_BOUND_MS);
   });
 }

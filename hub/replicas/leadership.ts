@@ -1,6 +1,7 @@
 // Which replica does the work only one may do at a time (issue 16): the
-// health sweep, the pending-decision alerts, the work scheduler's ticks and
-// the webhook's outbox. On PostgreSQL the leader is whoever holds one session
+// duties of LEADER_DUTIES: the federation roles (the engine), the health
+// sweep, the pending-decision alerts, the work scheduler's ticks, the
+// webhook's outbox, and the takeover of a gone replica's broker session. On PostgreSQL the leader is whoever holds one session
 // advisory lock (LEADER_LOCK); every replica tries for it about once a second
 // on a connection of its own, and the one that gets it runs the duties until
 // it stops or its connection goes. PostgreSQL frees a session's advisory locks
@@ -21,16 +22,21 @@
 // lock without a word. Here max_lifetime is off, and on any doubt (an error,
 // no answer within TICK_TIMEOUT_MS, a different backend pid) the client is
 // ended at once (PostgreSQL frees the lock), the duties stop, and it tries again.
-// A leader learns it lost the lock at its next check: for up to one tick after
-// the server dropped its connection, two replicas may both run a duty: the
-// work scheduler's transitions take row locks, the webhook's new leader waits
-// out the post timeout and delivery records are conditional; a pending-decision
-// alert may be raised twice in that window.
+// A leader learns it lost the lock at its next check: for up to one tick (and
+// a check's timeout, TICK_TIMEOUT_MS) after the server dropped its
+// connection, two replicas may both run a duty: the work scheduler's
+// transitions take row locks; the webhook's new leader waits out that window
+// and the post timeout, and delivery records are conditional; a
+// pending-decision alert may be raised twice; two federation engines may both
+// decide (a decision may be issued twice); a takeover of a gone replica's
+// session under way goes on while the new leader may start one of the same
+// session (the broker gives it to the last to connect; each message is
+// committed before its PUBACK, so none is lost).
 //
 // The same connection holds a second lock, on this replica's id
 // (EDGEFED_HUB_ID), for the replica's life: a second process started with the
-// same id waits for it (up to 10 s: the leader may be emptying the broker
-// session the id left), then refuses. The id goes on record in hub_replicas,
+// same id waits for it (the hub up to REPLICA_ID_WAIT_MS, 45 s: the leader
+// may be emptying the broker session the id left), then refuses. The id goes on record in hub_replicas,
 // for the leader to find when the replica dies (session-takeover.ts).
 import postgres, { type Sql } from "postgres";
 import { withTimeout } from "../../lib/with-timeout.ts";
@@ -52,6 +58,20 @@ export const TICK_TIMEOUT_MS = 3000;
  */
 const LEADER_LOCK = "edgefed-hub:leader:";
 
+/**
+ * A leader's hold on the other replicas of a shared registry (their id locks
+ * and hub_replicas), for emptying a gone one's broker session
+ * (session-takeover.ts). Only advisory-lock leadership has it.
+ */
+export interface ReplicaLocks {
+  /** The other replica ids on record (hub_replicas): those that ran on this registry and may have left a broker session. */
+  otherReplicas(): Promise<string[]>;
+  /** Whether replica `id`'s lock is free right now (its lock connection is gone; not proof its process is). */
+  idFree(id: string): Promise<boolean>;
+  /** Runs `work` holding a free id lock of replica `id`, then takes it off the record; whether `work` ran. */
+  whileGone(id: string, work: () => Promise<void>): Promise<boolean>;
+}
+
 export interface Leadership {
   /** Whether this replica runs the leader's duties right now. */
   leads(): boolean;
@@ -61,6 +81,8 @@ export interface Leadership {
   onChange(listener: (leading: boolean) => void): void;
   /** Stops trying; gives the lock up (the next replica takes it within a tick). */
   stop(): Promise<void>;
+  /** The other replicas' id locks, on a shared registry; none for the sole hub. */
+  readonly replicaLocks?: ReplicaLocks;
 }
 
 /** The single hub on SQLite: always the leader, nothing to lock. */
@@ -77,11 +99,11 @@ export class SoleLeadership implements Leadership {
 
 /** The hub's leadership: advisory locks on a registry replicas share (PostgreSQL), the sole hub's otherwise. */
 export async function startLeadership(
-  registry: { shared: boolean; databaseUrl: string; replicaId: string },
+  registry: { shared: boolean; databaseUrl: string; replicaId: string; idWaitMs: number },
   log: (line: string) => void,
 ): Promise<Leadership> {
   if (!registry.shared) return new SoleLeadership();
-  return AdvisoryLockLeadership.start({ databaseUrl: registry.databaseUrl, replicaId: registry.replicaId, log });
+  return AdvisoryLockLeadership.start({ databaseUrl: registry.databaseUrl, replicaId: registry.replicaId, log, idWaitMs: registry.idWaitMs });
 }
 
 export interface AdvisoryLockLeadershipOptions {
@@ -100,7 +122,8 @@ export function connectLockSession(databaseUrl: string): Sql {
 /** The lock name of a replica id (hashed with the schema into a key, as LEADER_LOCK). */
 export const replicaLockName = (replicaId: string): string => `edgefed-hub:replica:${replicaId}:`;
 
-export class AdvisoryLockLeadership implements Leadership {
+export class AdvisoryLockLeadership implements Leadership, ReplicaLocks {
+  readonly replicaLocks: ReplicaLocks = this;
   private session: Sql | null = null;
   /** The backend pid the locks were taken on: another pid means a new session, without them. */
   private sessionPid: number | null = null;
@@ -114,12 +137,13 @@ export class AdvisoryLockLeadership implements Leadership {
 
   /**
    * Takes this replica's id lock (waiting up to `idWaitMs` for a replica
-   * still holding it, or the leader taking over its queued messages), then
-   * starts trying for the leader lock. Throws if the id stays held.
+   * still holding it, or the leader taking over its queued messages: the
+   * hub waits session-takeover.ts REPLICA_ID_WAIT_MS), then starts trying
+   * for the leader lock. Throws if the id stays held.
    */
-  static async start(options: AdvisoryLockLeadershipOptions & { idWaitMs?: number }): Promise<AdvisoryLockLeadership> {
+  static async start(options: AdvisoryLockLeadershipOptions & { idWaitMs: number }): Promise<AdvisoryLockLeadership> {
     const leadership = new AdvisoryLockLeadership(options);
-    await leadership.takeReplicaLock(options.idWaitMs ?? 10_000);
+    await leadership.takeReplicaLock(options.idWaitMs);
     await leadership.tick();
     leadership.schedule();
     return leadership;
@@ -142,15 +166,21 @@ export class AdvisoryLockLeadership implements Leadership {
     return this.sessionPid;
   }
 
-  /** The other replica ids on record (hub_replicas): those that ran on this registry and may have left a broker session. */
   async otherReplicas(): Promise<string[]> {
     if (!this.session) return [];
     const rows = await this.session<{ id: string }[]>`SELECT id FROM hub_replicas WHERE id <> ${this.options.replicaId} ORDER BY id`;
     return rows.map((row) => row.id);
   }
 
+  async idFree(id: string): Promise<boolean> {
+    const session = this.session;
+    if (!session || !(await tryLock(session, replicaLockName(id)))) return false;
+    await session`SELECT pg_advisory_unlock(${lockKey(session, replicaLockName(id))})`;
+    return true;
+  }
+
   /**
-   * If no process runs replica `id` (its lock is free), holds its lock while
+   * If replica `id`'s lock is free, holds its lock while
    * `work` runs (a replica starting with that id meanwhile waits), then takes
    * it off the record and frees the lock; resolves with whether `work` ran.
    * Only the leader calls this.
@@ -199,7 +229,11 @@ export class AdvisoryLockLeadership implements Leadership {
   private async openSession(): Promise<Sql> {
     if (this.session) return this.session;
     const session = connectLockSession(this.options.databaseUrl);
-    const [row] = await session<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+    // A client whose first query failed is ended here: the next tick makes a new one.
+    const [row] = await session<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`.catch(async (error: Error) => {
+      await session.end({ timeout: 0 }).catch(() => {});
+      throw error;
+    });
     this.session = session;
     this.sessionPid = row!.pid;
     return session;

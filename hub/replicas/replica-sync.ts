@@ -8,10 +8,13 @@
 //   the retained policies on the next reconnect);
 // - decision:<id>: issued or acknowledged elsewhere: the decision's change
 //   listeners hear of it (the dashboard's live stream);
-// - after the listening connection reconnects: all of it is read again.
+// - after the listening connection reconnects: all of it is read again (and
+//   hub.ts has the live stream told of the latest decisions again).
 // A node message from an id not in memory may beat the notification of its
 // registration: the node is looked up in the registry once before the
-// message goes on (ingest drops it as unknown if it is not there). Ids found
+// message goes on. If it is not there ingest drops it as unknown, and the
+// broker still gets its PUBACK: the message is acknowledged and lost (so is
+// one whose lookup failed, or that came over the lookup cap). Ids found
 // unknown are remembered for a while and few lookups run at once, so a flood
 // of unknown ids cannot turn into a flood of queries.
 import { parseNodeTopic } from "../../protocol/topics.ts";

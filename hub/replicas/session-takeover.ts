@@ -4,8 +4,12 @@
 // QoS 1 messages queue in that session (which never expires), QoS 0
 // heartbeats are dropped, and the live replicas get only their own shares.
 // The leader looks every TAKEOVER_EVERY_MS at the replicas on record
-// (hub_replicas); one whose id lock is free runs nowhere. The leader holds
-// that lock meanwhile (leadership.ts whileGone), connects with the gone
+// (hub_replicas). A free id lock says only that the replica's lock connection
+// is gone, not its process: a live replica whose connection dropped takes its
+// lock again within a tick or so (leadership.ts). So a replica counts as gone
+// only when its lock is seen free on two looks at least CONFIRM_GONE_MS apart
+// (twice the longest a live replica takes to notice and take it back), held
+// on no look between. The leader holds that lock meanwhile (leadership.ts whileGone), connects with the gone
 // replica's client id (MQTT 5, clean: false) to resume its session, hands
 // every queued message to this hub's ingest (PUBACK after the commit, as
 // for its own), leaves the shared group, and ends the session (expiry 0), so
@@ -13,20 +17,29 @@
 // the id off the record. A replica that comes back later takes its lock,
 // goes on the record and subscribes again.
 import { hubClientId } from "../broker/broker-access.ts";
-import { HubMqtt, type HubMqttOptions } from "../mqtt/hub-mqtt.ts";
-import type { AdvisoryLockLeadership } from "./leadership.ts";
+import { DRAIN_BOUND_MS, HubMqtt, type HubMqttOptions } from "../mqtt/hub-mqtt.ts";
+import { LEADERSHIP_TICK_MS, TICK_TIMEOUT_MS, type Leadership, type ReplicaLocks } from "./leadership.ts";
 
 /** How often the leader looks for gone replicas' sessions. */
 export const TAKEOVER_EVERY_MS = 5000;
 /** How long resuming a gone replica's session may take to connect. */
 const CONNECT_BOUND_MS = 10_000;
+/** A replica's id lock seen free this long apart (and never held between) counts it as gone. */
+export const CONFIRM_GONE_MS = 2 * (LEADERSHIP_TICK_MS + TICK_TIMEOUT_MS);
+/**
+ * How long a replica starting with an id waits for its lock: the leader may
+ * hold it through a whole takeover of that id's session (connect, then drain).
+ */
+export const REPLICA_ID_WAIT_MS = CONNECT_BOUND_MS + DRAIN_BOUND_MS + 5000;
 
 export interface GoneReplicaSessionsOptions {
-  leadership: AdvisoryLockLeadership;
+  /** Looks only while leads(); replicaLocks: the other replicas' id locks. */
+  leadership: Pick<Leadership, "leads"> & { replicaLocks: ReplicaLocks };
   /** A takeover session under `clientId` whose node messages go to this hub's ingest (HubMqtt with `takeover`), counting them with `received`. */
   resume(replicaId: string, received: () => void): HubMqtt;
   log(line: string): void;
   everyMs?: number;
+  confirmGoneMs?: number;
 }
 
 /** Resumes a gone replica's session with this hub's broker options and ingest. */
@@ -47,6 +60,8 @@ export class GoneReplicaSessions {
   private readonly timer: ReturnType<typeof setInterval>;
   private looking: Promise<void> | null = null;
   private stopped = false;
+  /** When each replica's id lock was first seen free, on the looks since (forgotten once seen held). */
+  private readonly seenFreeSince = new Map<string, number>();
 
   constructor(private readonly options: GoneReplicaSessionsOptions) {
     this.timer = setInterval(() => void this.look(), options.everyMs ?? TAKEOVER_EVERY_MS);
@@ -55,7 +70,11 @@ export class GoneReplicaSessions {
 
   /** Empties the session of every replica on record that runs nowhere (one look at a time; the leader only). */
   look(): Promise<void> {
-    if (this.stopped || !this.options.leadership.leads()) return Promise.resolve();
+    if (this.stopped) return Promise.resolve();
+    if (!this.options.leadership.leads()) {
+      this.seenFreeSince.clear(); // a leader again later looks afresh
+      return Promise.resolve();
+    }
     this.looking ??= this.emptyGone()
       .catch((error: Error) => this.options.log(`taking over a gone replica's broker session failed (tried again later): ${error.message}`))
       .finally(() => (this.looking = null));
@@ -70,10 +89,27 @@ export class GoneReplicaSessions {
 
   private async emptyGone(): Promise<void> {
     const { leadership } = this.options;
-    for (const replicaId of await leadership.otherReplicas()) {
+    const locks = leadership.replicaLocks;
+    const onRecord = await locks.otherReplicas();
+    for (const replicaId of this.seenFreeSince.keys()) if (!onRecord.includes(replicaId)) this.seenFreeSince.delete(replicaId);
+    for (const replicaId of onRecord) {
       if (this.stopped || !leadership.leads()) return;
-      await leadership.whileGone(replicaId, () => this.empty(replicaId));
+      if (!(await this.seenGone(locks, replicaId))) continue;
+      this.seenFreeSince.delete(replicaId);
+      await locks.whileGone(replicaId, () => this.empty(replicaId));
     }
+  }
+
+  /** Whether `replicaId`'s lock is free now and was on a look at least CONFIRM_GONE_MS ago, held on none between. */
+  private async seenGone(locks: ReplicaLocks, replicaId: string): Promise<boolean> {
+    const now = Date.now();
+    if (!(await locks.idFree(replicaId))) {
+      this.seenFreeSince.delete(replicaId);
+      return false;
+    }
+    const since = this.seenFreeSince.get(replicaId);
+    if (since === undefined) this.seenFreeSince.set(replicaId, now);
+    return since !== undefined && now - since >= (this.options.confirmGoneMs ?? CONFIRM_GONE_MS);
   }
 
   private async empty(replicaId: string): Promise<void> {

@@ -69,7 +69,11 @@ export interface NodeSequence {
 /** A report's is `report:<kind>`, a model's `report:models:<model name>`: its seq is the report's ts. */
 export type SequenceKind = "verdict" | "close" | `report:${string}`;
 
-/** How long each verdict's and close's number is kept: below it, a seq at or under the node's last is a redelivery. */
+/**
+ * How long each number recorded on a shared registry (a verdict's or a
+ * close's seq, a report's ts) is kept. Pruning one raises its node's floor
+ * for that kind to it: a number at or below the floor counts as a redelivery.
+ */
 export const SEQUENCES_KEPT_MS = 24 * 3_600_000;
 
 export interface NodeWrites extends NodeReads {
@@ -424,6 +428,12 @@ export interface CommittedEvents {
   events: StoredFederationEvent[];
   /** Where the next read goes on from: past every event read (and past what was skipped as older than `from`). */
   cursor: CommittedCursor;
+  /**
+   * PostgreSQL: whether a transaction still running holds the read's horizon
+   * below transactions begun since (what they commit waits for it); SQLite:
+   * never. A horizon held for long stalls the federation engine's input.
+   */
+  heldBack?: boolean;
 }
 
 export interface FederationEventReads {

@@ -154,3 +154,14 @@ test("a hub that was down gives every lease one full length from its start befor
   await after.tick();
   expect(await after.store.work.get("wp_1")).toMatchObject({ state: "leased", attempt: 2 });
 });
+
+test("a kick after stop() places nothing (ingest's onBirth while the hub stops, still leading)", async () => {
+  const { store, scheduler, offers } = await setUp(tempDir(), { "pi-a": 10 });
+  await scheduler.stop();
+  const ticksAtStop = scheduler.ticks;
+  await submitted(store, ["late"]);
+  scheduler.kick();
+  await scheduler.settled();
+  expect(scheduler.ticks).toBe(ticksAtStop);
+  expect(offers).toEqual([]);
+});

@@ -37,6 +37,8 @@ export class WorkScheduler {
   private timer: ReturnType<typeof setInterval> | null = null;
   private ticking: Promise<void> | null = null;
   private tickAgain = false;
+  /** Set by stop(): a kick after it (ingest's onBirth during the hub's stop, a leadership change) runs nothing. */
+  private stopped = false;
   /** Ticks since start; what tests and the benchmark wait on. */
   ticks = 0;
   /** Each node's smoothed round-trip time (offer published to its first progress), ms; kept in memory, measured again after a restart. */
@@ -61,7 +63,7 @@ export class WorkScheduler {
 
   /** Runs a tick soon if this replica leads; ticks never overlap, and a kick during one runs another after it. */
   kick(): void {
-    if (!this.hub.leadership.leads()) return;
+    if (this.stopped || !this.hub.leadership.leads()) return;
     if (this.ticking) {
       this.tickAgain = true;
       return;
@@ -83,6 +85,7 @@ export class WorkScheduler {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.tickAgain = false;

@@ -109,19 +109,21 @@ export class PostgresFederationEventTable implements FederationEventWrites {
         ? this.db`(${placeOf(query.after).xid}::xid8, ${placeOf(query.after).seq}::bigint)`
         : this.db`(coalesce((SELECT min(xid) FROM federation_events WHERE at >= ${from}), '0'::xid8), 0::bigint)`;
     // One statement, one snapshot: the horizon and the rows below it are seen alike.
-    const rows = await this.db<{ horizon: string; seq: number | null; xid: string | null; event: string | null }[]>`
-      WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+    const rows = await this.db<{ horizon: string; next: string; seq: number | null; xid: string | null; event: string | null }[]>`
+      WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin, pg_snapshot_xmax(pg_current_snapshot()) AS xmax),
       page AS (
         SELECT seq, xid, event FROM federation_events
         WHERE (xid, seq) > ${start} AND xid < (SELECT xmin FROM horizon) AND at >= ${from}
         ORDER BY xid, seq LIMIT ${query.limit}
       )
-      SELECT horizon.xmin::text AS horizon, page.seq, page.xid::text AS xid, page.event
+      SELECT horizon.xmin::text AS horizon, horizon.xmax::text AS next, page.seq, page.xid::text AS xid, page.event
       FROM horizon LEFT JOIN page ON true ORDER BY page.xid, page.seq`;
     const events = rows.filter((row) => row.seq !== null).map((row) => storedEventOf({ seq: row.seq!, event: row.event! }));
     const last = rows.at(-1);
     // A short page read everything below the horizon: the next read starts there (no transaction below it is still running).
-    if (events.length < query.limit) return { events, cursor: cursorOf({ xid: rows[0]!.horizon, seq: 0 }) };
+    // Below the next transaction id: one still running began before a later one (what commits after it is not read yet).
+    const heldBack = rows[0]!.horizon !== rows[0]!.next;
+    if (events.length < query.limit) return { events, cursor: cursorOf({ xid: rows[0]!.horizon, seq: 0 }), heldBack };
     return { events, cursor: cursorOf({ xid: last!.xid!, seq: last!.seq! }) };
   }
 }

@@ -8,6 +8,7 @@ import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type Runni
 import { registeredNode } from "../../../test/fixtures/node-record.ts";
 import { eventually } from "../../../test/support/hub-harness.ts";
 import { describeStoreContract } from "../store-contract.ts";
+import { FederationEventTail } from "../../federation/event-tail.ts";
 import { openPostgresStore } from "./postgres-store.ts";
 import { migratePostgres } from "./schema.ts";
 
@@ -82,6 +83,47 @@ if (unavailable) {
         await store.close();
       }
     });
+  });
+
+  describe("PostgreSQL store: the federation event tail held back", () => {
+    test("a transaction left open holds the tail's horizon: the tail says it is stalled (log, stalledSince), then reads on once it ends", async () => {
+      const store = await openPostgresStore(await server.freshRegistryUrl());
+      const lines: string[] = [];
+      let tail: FederationEventTail | null = null;
+      try {
+        // Two nodes: one node's events of two transactions would take turns on its event count's row.
+        await store.write(async (tx) => {
+          await tx.nodes.save(registeredNode("pi-1", NOW));
+          await tx.nodes.save(registeredNode("pi-2", NOW));
+        });
+        let commitOpen!: () => void;
+        const openMayCommit = new Promise<void>((resolve) => (commitOpen = resolve));
+        let added!: () => void;
+        const openHasAdded = new Promise<void>((resolve) => (added = resolve));
+        const open = store.write(async (tx) => {
+          await tx.federationEvents.add([{ type: "node_health", node: "pi-1", at: NOW, state: "healthy" }]);
+          added();
+          await openMayCommit;
+        });
+        await openHasAdded;
+        await store.write((tx) => tx.federationEvents.add([{ type: "node_health", node: "pi-2", at: NOW + 1, state: "offline" }])); // committed, behind the open one
+        const { cursor } = await store.federationEvents.committed({ limit: 10 });
+        const delivered: number[] = [];
+        tail = new FederationEventTail({ store, after: cursor, deliver: (events) => delivered.push(...events.map((e) => e.at)), log: (line) => lines.push(line), everyMs: 20, stallLogAfterMs: 0 });
+        await eventually(() => lines.some((line) => line.startsWith("the federation event tail is stalled")), 5000, "the stall logged");
+        expect(tail.counters.stalledSince).not.toBeNull();
+        expect(delivered).toEqual([]);
+        commitOpen();
+        await open;
+        await eventually(() => delivered.length === 2, 5000, "both events read");
+        expect(delivered).toEqual([NOW, NOW + 1]);
+        expect(lines.some((line) => line.startsWith("the federation event tail reads on again"))).toBe(true);
+        expect(tail.counters.stalledSince).toBeNull();
+      } finally {
+        await tail?.stop();
+        await store.close();
+      }
+    }, 15_000);
   });
 
   describe("PostgreSQL store: federation events from several replicas at once", () => {
