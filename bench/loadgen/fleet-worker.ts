@@ -16,7 +16,8 @@ import { LoadNodeSession, type NodeContext } from "./load-node.ts";
 import { emptyCounters, type WorkerLine } from "./worker-counters.ts";
 
 export interface WorkerSettings {
-  hubUrl: string;
+  /** Every hub replica's URL: node i registers through hubUrls[i % length]. */
+  hubUrls: string[];
   brokerUrl: string;
   caFile: string;
   cacheDir: string;
@@ -48,7 +49,6 @@ const reported = new Set<string>();
 const MAX_DISTINCT_REPORTS = 20;
 const hubKeys = new Map<string, KeyObject>();
 const context: NodeContext = {
-  hubUrl: settings.hubUrl,
   enrollmentToken: process.env.EDGEFED_ENROLL_TOKEN ?? "",
   ca: settings.caFile ? readFileSync(settings.caFile, "utf8") : "",
   brokerUrl: settings.brokerUrl,
@@ -69,7 +69,8 @@ const context: NodeContext = {
 };
 
 const { nodes } = loadOrCreateNodes(settings.cacheDir, settings.prefix, settings.to);
-const sessions = nodes.slice(settings.from).map((node) => new LoadNodeSession(node, context));
+const { hubUrls } = settings;
+const sessions = nodes.slice(settings.from).map((node, i) => new LoadNodeSession(node, context, hubUrls[(settings.from + i) % hubUrls.length]!));
 const lastSeqs = readVerdictSeqs(settings.cacheDir);
 let stopping = false;
 

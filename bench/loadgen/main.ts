@@ -43,7 +43,7 @@ const usage = () =>
     "  --cache-dir DIR            where the keys file lives (default data/loadgen)",
     "  --prefix P                 node id prefix (default lg)",
     "  --register-concurrency C   registrations in flight across the fleet (default 32)",
-    "  --reconnect-storm          half way through the run, drop every connection at once",
+    "  --reconnect-storm          half way through the run, drop every connection at once (the figures before it are the steady ones)",
     "  environment: EDGEFED_ENROLL_TOKEN (required) an enrollment token with uses for N nodes;",
     "  EDGEFED_METRICS_TOKEN the hub's metrics (or admin) token: ingest lag and hub RSS from GET /metrics",
     "  (without it no lag is measured). A hub at its default rate limits takes 1,000 registrations",
