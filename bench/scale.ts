@@ -19,6 +19,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { readCommandLine, runCommand, UsageError } from "../lib/command-line.ts";
 import { firstStopSignal } from "../lib/stop-signal.ts";
+import { removeTempDirs } from "../test/helpers.ts";
 import { postgresUnavailable, startPostgres } from "../test/support/postgres.ts";
 import { runLoad } from "./loadgen/fleet-run.ts";
 import { printResult, printTable, round } from "./report.ts";
@@ -177,7 +178,7 @@ function printSetup(run: SetupRun): void {
     ["registrations/s during the storm", show(run.registrationsPerS, 1)],
     ["warm-up s (all registered and connected)", `${show(run.warmupS, 1)}${run.warmedUp ? "" : " (not all in: bound reached)"}`],
     ["heartbeats/s sent (steady, before the broker restart)", show(run.heartbeatsPerS)],
-    [`verdicts/s acknowledged (${run.nodes * VERDICTS_PER_NODE_S}/s offered)`, show(run.verdictsPerS, 1)],
+    [`verdicts/s acknowledged (${VERDICTS_PER_NODE_S}/s offered per connected node)`, show(run.verdictsPerS, 1)],
     ["verdict ingest lag p50 / p99 s", `${show(run.lagP50S, 3)} / ${show(run.lagP99S, 3)}`],
     ["drops: hub-dropped messages; publish failures; verdicts not sent (PUBACKs behind)", `${show(run.hubDropped)}; ${run.publishFailures}; ${run.verdictsSkipped}`],
     ["registry: verdicts acknowledged / counted", `${registry.acked} / ${registry.counted}`],
@@ -242,6 +243,7 @@ await runCommand("edgefed bench scale", usage, async () => {
   } finally {
     await postgres.stop();
     rmSync(dir, { recursive: true, force: true });
+    removeTempDirs(); // the Mosquittos' dirs
   }
 
   const embedded = runs.find((r) => r.kind === SETUPS[0]);

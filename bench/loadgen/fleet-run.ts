@@ -142,8 +142,10 @@ export async function runLoad(options: LoadOptions, stopRequested: Promise<unkno
   const hubRssBeforeBytes = lastScrape?.rssBytes ?? null;
   const report = async (phase: string) => {
     const now = fleet();
-    const interval = Math.max(0.001, (Date.now() - lastReportAt) / 1000);
-    const rate = (key: keyof WorkerCounters) => Math.round((now[key] - lastReport[key]) / interval);
+    const nowAt = Date.now();
+    const interval = Math.max(0.001, (nowAt - lastReportAt) / 1000);
+    // Rates over less than a second (a report right after another) would say nothing.
+    const rate = (key: keyof WorkerCounters) => (interval < 1 ? "-" : Math.round((now[key] - lastReport[key]) / interval));
     const hub = await scrape();
     const lag = hub && lastScrape ? lagBetween(lastScrape, hub, 0.5) : null;
     const lag99 = hub && lastScrape ? lagBetween(lastScrape, hub, 0.99) : null;
@@ -157,7 +159,7 @@ export async function runLoad(options: LoadOptions, stopRequested: Promise<unkno
         (hub?.rssBytes ? ` hub rss ${Math.round(hub.rssBytes / 1e6)} MB` : ""),
     );
     lastReport = now;
-    lastReportAt = Date.now();
+    lastReportAt = nowAt; // when `now` was read: a slow scrape does not shorten the next interval
   };
 
   /** Runs until `done()` or `limitS` seconds, reporting every 5 s and sampling drops each second. */

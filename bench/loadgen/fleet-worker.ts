@@ -118,16 +118,20 @@ let verdictCredit = 0;
 let verdictCursor = 0;
 function tick(): void {
   const now = Date.now();
+  let connected = 0;
   for (const session of sessions) {
     if (!session.connected) continue;
+    connected++;
     if (session.nextHeartbeatAt === 0) session.nextHeartbeatAt = now + Math.random() * settings!.heartbeatS * 1000;
     else if (now >= session.nextHeartbeatAt) {
       session.heartbeat(now);
       session.nextHeartbeatAt = now + heartbeatDelayMs();
     }
   }
-  // The verdict rate as credit: whole verdicts go to the next connected nodes in turn.
-  verdictCredit += (settings!.verdictsPerS * TICK_MS) / 1000;
+  // The verdict rate as credit: whole verdicts go to the next connected nodes in turn. The rate is
+  // the whole fleet's: while only some nodes are connected (a slow storm) they send their share only,
+  // not the fleet's at several verdicts a second each.
+  verdictCredit += (settings!.verdictsPerS * (connected / sessions.length) * TICK_MS) / 1000;
   let tries = sessions.length * Math.max(1, Math.ceil(verdictCredit));
   while (verdictCredit >= 1 && tries-- > 0) {
     const session = sessions[verdictCursor++ % sessions.length]!;

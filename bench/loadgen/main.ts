@@ -35,7 +35,7 @@ const usage = () =>
     "  --hub URL                  the hub's HTTP API (http:// or https://)",
     "  --broker URL               MQTT broker to use instead of the one the hub returns",
     "  --heartbeat-s S            heartbeat period per node, jittered ±10% (default 5)",
-    "  --verdicts-per-s R         verdict events per second across the fleet (default 10)",
+    "  --verdicts-per-s R         verdict events per second across the whole fleet, each connected node its share (default 10)",
     "  --processes P              worker processes, the nodes split between them (default 1)",
     "  --duration-s D             steady run after the warm-up (default 60)",
     "  --warmup-s W               longest wait for every node to register and connect (default 300)",

@@ -5,6 +5,7 @@
 // run as their own processes (bun hub/main.ts); Mosquitto and PostgreSQL are
 // started as the tests start them (test/support/). Plaintext, as the other
 // hub benchmarks without TLS=1.
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { NodeRecord } from "../../hub/nodes/node-model.ts";
 import { openPostgresStore } from "../../hub/store/postgres/postgres-store.ts";
@@ -46,11 +47,16 @@ export interface RunningSetup {
 /** Generous for a 10,000-node storm: the hub answers each registration at once. */
 const HUB_ENV = { EDGEFED_RATE_REGISTER_BURST: "1000000", EDGEFED_RATE_REGISTER_PER_S: "1000000" };
 /**
- * Mosquitto queues at most max_queued_messages QoS 1 messages per session
- * (default 1000, docs/hub.md): sized for 10,000 verdicts/s while a replica
- * catches up, so the broker's queue limit is not what the bench measures.
+ * Mosquitto as docs/operations.md says to run it: persistence on, so a
+ * restart keeps the hubs' sessions and what was queued for them (without it
+ * the restart loses every verdict acknowledged to a node but not yet
+ * delivered); max_queued_messages (default 1000, docs/hub.md) sized for
+ * 10,000 verdicts/s while a replica catches up, so the broker's queue limit
+ * is not what the bench measures.
  */
-const MOSQUITTO_CONFIG = ["max_queued_messages 100000"];
+const mosquittoConfig = (persistenceDir: string) => ["persistence true", `persistence_location ${persistenceDir}/`, "max_queued_messages 100000"];
+/** A hub behind on its ingest flushes what it holds as it stops: given this long before it is killed (what a kill loses is not the bench's). */
+const HUB_STOP_BOUND_MS = 60_000;
 
 export async function startSetup(kind: SetupKind, dir: string, postgres: RunningPostgres | null): Promise<RunningSetup> {
   return kind.registry === "sqlite" ? startEmbedded(kind, dir) : startReplicas(kind, dir, postgres!);
@@ -76,11 +82,11 @@ async function startEmbedded(kind: SetupKind, dir: string): Promise<RunningSetup
     enrollmentToken: await createToken(dataDir),
     storm: "hub restart (its embedded broker with it)",
     async restartBroker() {
-      await hub.child.stop();
+      await hub.child.stop(HUB_STOP_BOUND_MS);
       hub = await startHubProcess(dataDir, env);
     },
     async stop() {
-      await hub.child.stop();
+      await hub.child.stop(HUB_STOP_BOUND_MS);
       return allNodes(async () => openSqliteStore(dataDir));
     },
   };
@@ -88,7 +94,9 @@ async function startEmbedded(kind: SetupKind, dir: string): Promise<RunningSetup
 
 async function startReplicas(kind: SetupKind, dir: string, postgres: RunningPostgres): Promise<RunningSetup> {
   const databaseUrl = await postgres.freshRegistryUrl();
-  const mosquitto: RunningMosquitto = await startMosquitto({ dynsec: true, tls: false, extraConfig: MOSQUITTO_CONFIG });
+  const persistenceDir = join(dir, `${kind.key}-mosquitto`);
+  mkdirSync(persistenceDir, { recursive: true });
+  const mosquitto: RunningMosquitto = await startMosquitto({ dynsec: true, tls: false, extraConfig: mosquittoConfig(persistenceDir) });
   const hubs: Child[] = [];
   try {
     const env = {
@@ -116,7 +124,7 @@ async function startReplicas(kind: SetupKind, dir: string, postgres: RunningPost
         await mosquitto.restart();
       },
       async stop() {
-        await Promise.all(hubs.map((hub) => hub.stop()));
+        await Promise.all(hubs.map((hub) => hub.stop(HUB_STOP_BOUND_MS)));
         await mosquitto.stop();
         return allNodes(() => openPostgresStore(databaseUrl));
       },
