@@ -100,7 +100,7 @@ interface SetupRun {
   verdictsSkipped: number;
   stormRecoveryS: number | null;
   hubRssMb: number;
-  /** Hub RSS growth from before the storm to the steady run, per 1,000 nodes (summed over replicas). */
+  /** Hub RSS growth from before the registration storm to the end of the steady run, per 1,000 nodes registered (summed over replicas). */
   rssGrowthPer1000Mb: number;
   registry: RegistryCheck;
   loadAverage: [number, number];
@@ -141,12 +141,13 @@ async function measure(kind: SetupKind, nodes: number, durationS: number, storm:
     records = await setup.stop();
   }
   const { counters, lag } = result;
+  const registered = counters.registeredNew + counters.registeredAgain;
   const rssGrowth = result.hubRssBytes !== null && result.hubRssBeforeBytes !== null ? result.hubRssBytes - result.hubRssBeforeBytes : NaN;
   return {
     kind,
     nodes,
     storm: storm ? setup.storm : "none",
-    registered: counters.registeredNew + counters.registeredAgain,
+    registered,
     registrationFailures: counters.registrationFailures,
     // The last count before the workers stopped (their final counters say 0).
     connectedAtEnd: result.connectedOverTime.at(-1)?.[1] ?? 0,
@@ -162,7 +163,7 @@ async function measure(kind: SetupKind, nodes: number, durationS: number, storm:
     verdictsSkipped: counters.verdictsSkipped,
     stormRecoveryS: result.stormRecoveryS,
     hubRssMb: (result.hubRssBytes ?? NaN) / 1e6,
-    rssGrowthPer1000Mb: rssGrowth / 1e6 / (nodes / 1000),
+    rssGrowthPer1000Mb: rssGrowth / 1e6 / (registered / 1000),
     registry: checkRegistry(result.verdictSeqs, records),
     loadAverage: [loadBefore, loadavg()[0]!],
   };
