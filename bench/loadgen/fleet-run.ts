@@ -3,19 +3,25 @@
 // and keeps the timeline: the registration storm and warm-up (until every
 // node is registered and connected, or warmupS), then the steady run of
 // durationS, with a reconnect storm half way when asked. It prints a line
-// every 5 s and returns the run's figures. Every wait is bounded.
+// every 5 s and returns the run's figures. Every wait is bounded. Several
+// hub replicas: nodes register through each in turn and every replica's
+// /metrics is read and summed. With a storm, the steady figures (rates, lag,
+// hub RSS) are those of the run before it, and the storm's recovery is timed
+// after.
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { loadOrCreateNodes, saveVerdictSeqs } from "./key-cache.ts";
-import { lagBetween, scrapeHub, type HubScrape } from "./hub-scrape.ts";
+import { lagBetween, scrapeHubs, type HubScrape } from "./hub-scrape.ts";
 import { emptyCounters, sumCounters, type WorkerCounters, type WorkerLine } from "./worker-counters.ts";
 import type { WorkerSettings } from "./fleet-worker.ts";
 
 export interface LoadOptions {
   nodes: number;
   hubUrl: string;
+  /** Every hub replica's URL (default: [hubUrl]): nodes register through them in turn; lag and RSS are summed over them. */
+  hubUrls?: string[];
   brokerUrl: string;
   heartbeatS: number;
   verdictsPerS: number;
@@ -26,6 +32,8 @@ export interface LoadOptions {
   cacheDir: string;
   prefix: string;
   reconnectStorm: boolean;
+  /** How the storm is caused (a broker restart, say); default: every worker drops its connections at once. */
+  causeStorm?: () => Promise<void>;
   enrollmentToken: string;
   /** Reads GET /metrics (lag, hub RSS); "" measures no lag. */
   metricsToken: string;
@@ -54,12 +62,16 @@ export interface LoadResult {
   hubDropped: number | null;
   /** Seconds from the storm until every node that was connected is again (null: no storm, or not within the run). */
   stormRecoveryS: number | null;
+  /** Seconds into the steady run when the storm was caused (null: none). */
+  stormAtS: number | null;
   /** Each node's last verdict seq the broker acknowledged (also kept in the cache dir for the next run). */
   verdictSeqs: Record<string, number>;
 }
 
 const REPORT_EVERY_S = 5;
 const WORKER_EXIT_TIMEOUT_MS = 20_000;
+/** How long after the run a reconnect storm's recovery is still waited for. */
+const RECOVERY_LIMIT_S = 60;
 
 interface Worker {
   child: ChildProcess;
@@ -69,7 +81,7 @@ interface Worker {
 
 function startWorker(options: LoadOptions, from: number, to: number, maxRunS: number): Worker {
   const settings: WorkerSettings = {
-    hubUrl: options.hubUrl,
+    hubUrls: options.hubUrls ?? [options.hubUrl],
     brokerUrl: options.brokerUrl,
     caFile: options.caFile,
     cacheDir: options.cacheDir,
@@ -108,7 +120,8 @@ export async function runLoad(options: LoadOptions, stopRequested: Promise<unkno
   const { created: keysCreated } = loadOrCreateNodes(options.cacheDir, options.prefix, options.nodes);
   print(`${options.nodes} nodes (${keysCreated} new keys, the rest from ${options.cacheDir}), ${options.processes} processes, hub ${options.hubUrl}`);
   const ca = options.caFile ? readFileSync(options.caFile, "utf8") : "";
-  const scrape = async (): Promise<HubScrape | null> => (options.metricsToken ? scrapeHub(options.hubUrl, options.metricsToken, ca).catch(() => null) : null);
+  const hubUrls = options.hubUrls ?? [options.hubUrl];
+  const scrape = async (): Promise<HubScrape | null> => (options.metricsToken ? scrapeHubs(hubUrls, options.metricsToken, ca).catch(() => null) : null);
 
   const maxRunS = options.warmupS + options.durationS + 60;
   const processes = Math.min(options.processes, options.nodes);
@@ -129,8 +142,10 @@ export async function runLoad(options: LoadOptions, stopRequested: Promise<unkno
   const hubRssBeforeBytes = lastScrape?.rssBytes ?? null;
   const report = async (phase: string) => {
     const now = fleet();
-    const interval = Math.max(0.001, (Date.now() - lastReportAt) / 1000);
-    const rate = (key: keyof WorkerCounters) => Math.round((now[key] - lastReport[key]) / interval);
+    const nowAt = Date.now();
+    const interval = Math.max(0.001, (nowAt - lastReportAt) / 1000);
+    // Rates over less than a second (a report right after another) would say nothing.
+    const rate = (key: keyof WorkerCounters) => (interval < 1 ? "-" : Math.round((now[key] - lastReport[key]) / interval));
     const hub = await scrape();
     const lag = hub && lastScrape ? lagBetween(lastScrape, hub, 0.5) : null;
     const lag99 = hub && lastScrape ? lagBetween(lastScrape, hub, 0.99) : null;
@@ -144,11 +159,11 @@ export async function runLoad(options: LoadOptions, stopRequested: Promise<unkno
         (hub?.rssBytes ? ` hub rss ${Math.round(hub.rssBytes / 1e6)} MB` : ""),
     );
     lastReport = now;
-    lastReportAt = Date.now();
+    lastReportAt = nowAt; // when `now` was read: a slow scrape does not shorten the next interval
   };
 
   /** Runs until `done()` or `limitS` seconds, reporting every 5 s and sampling drops each second. */
-  const phase = async (name: string, limitS: number, done: () => boolean, onSecond: (second: number) => void = () => {}) => {
+  const phase = async (name: string, limitS: number, done: () => boolean, onSecond: (second: number) => void | Promise<void> = () => {}) => {
     const phaseStart = Date.now();
     let previous = fleet();
     for (let second = 1; !stopped && !done() && second <= limitS; second++) {
@@ -157,7 +172,7 @@ export async function runLoad(options: LoadOptions, stopRequested: Promise<unkno
       dropsPerS.publishFailures.push(now.publishFailures - previous.publishFailures);
       dropsPerS.disconnects.push(now.disconnects - previous.disconnects);
       previous = now;
-      onSecond(second);
+      await onSecond(second);
       if (second % REPORT_EVERY_S === 0) await report(name);
     }
   };
@@ -174,36 +189,52 @@ export async function runLoad(options: LoadOptions, stopRequested: Promise<unkno
   dropsPerS.publishFailures.length = 0;
   dropsPerS.disconnects.length = 0;
 
-  // Steady run, measured from here.
+  // Steady run, measured from here until the storm (or the end).
   const steadyStart = fleet();
   const steadyAt = Date.now();
   const scrapeAtSteady = await scrape();
+  let measuredEnd: { counters: WorkerCounters; at: number; scrape: HubScrape | null } | null = null;
   let stormAt: number | null = null;
+  let stormCaused: Promise<void> = Promise.resolve();
   let stormRecoveryS: number | null = null;
-  const connectedBeforeStorm = { count: 0 };
-  await phase(
-    "run",
-    options.durationS,
-    () => false,
-    (second) => {
-      if (options.reconnectStorm && stormAt === null && second >= options.durationS / 2) {
-        connectedBeforeStorm.count = fleet().connected;
-        stormAt = Date.now();
-        print(`reconnect storm: dropping ${connectedBeforeStorm.count} connections at once`);
+  let connectedBeforeStorm = 0;
+  let droppedByStorm = false;
+  const watchStorm = async (second: number) => {
+    if (options.reconnectStorm && stormAt === null && second >= options.durationS / 2) {
+      measuredEnd = { counters: fleet(), at: Date.now(), scrape: await scrape() };
+      connectedBeforeStorm = measuredEnd.counters.connected;
+      stormAt = Date.now();
+      if (options.causeStorm) {
+        print(`reconnect storm: ${connectedBeforeStorm} connected; the broker goes away`);
+        stormCaused = options.causeStorm().catch((error: Error) => print(`reconnect storm: causing it failed: ${error.message}`));
+      } else {
+        print(`reconnect storm: dropping ${connectedBeforeStorm} connections at once`);
         for (const worker of workers) worker.child.kill("SIGUSR1");
-      } else if (stormAt !== null && stormRecoveryS === null && fleet().connected >= connectedBeforeStorm.count) {
-        stormRecoveryS = (Date.now() - stormAt) / 1000;
-        print(`reconnect storm: all ${connectedBeforeStorm.count} connected again after ${stormRecoveryS.toFixed(1)} s`);
       }
-    },
-  );
+      return;
+    }
+    if (stormAt === null || stormRecoveryS !== null) return;
+    // Workers report once a second: recovered only once the drop itself was seen.
+    const connected = fleet().connected;
+    if (connected < connectedBeforeStorm) droppedByStorm = true;
+    else if (droppedByStorm) {
+      stormRecoveryS = (Date.now() - stormAt) / 1000;
+      print(`reconnect storm: all ${connectedBeforeStorm} connected again after ${stormRecoveryS.toFixed(1)} s`);
+    }
+  };
+  await phase("run", options.durationS, () => false, watchStorm);
+  // A recovery still going on at the end of the run is waited for, a bounded time.
+  if (stormAt !== null && stormRecoveryS === null) await phase("recovery", RECOVERY_LIMIT_S, () => stormRecoveryS !== null, (second) => watchStorm(options.durationS + second));
+  await stormCaused;
   await report("end");
-  const steadyS = (Date.now() - steadyAt) / 1000;
-  const steadyEnd = fleet();
-  // From the end of the run: a storm longer than the warm-up still finishes in it.
-  const registrationsPerS =
-    steadyEnd.registrationDoneAt > 0 ? (steadyEnd.registeredNew + steadyEnd.registeredAgain) / Math.max(0.001, (steadyEnd.registrationDoneAt - steadyEnd.registrationStartedAt) / 1000) : NaN;
-  const scrapeAtEnd = await scrape();
+  const measured = measuredEnd ?? { counters: fleet(), at: Date.now(), scrape: await scrape() };
+  const steadyS = (measured.at - steadyAt) / 1000;
+  const steadyEnd = measured.counters;
+  const atEnd = fleet();
+  // From the end of the run: a storm longer than the warm-up still finishes in it; one not finished yet gives the rate so far.
+  const registrationEnd = atEnd.registrationDoneAt > 0 ? atEnd.registrationDoneAt : Date.now();
+  const registrationsPerS = atEnd.registrationStartedAt > 0 ? (atEnd.registeredNew + atEnd.registeredAgain) / Math.max(0.001, (registrationEnd - atEnd.registrationStartedAt) / 1000) : NaN;
+  const scrapeAtEnd = measured.scrape;
 
   for (const worker of workers) worker.child.kill("SIGTERM");
   const finals = await Promise.race([
@@ -237,6 +268,7 @@ export async function runLoad(options: LoadOptions, stopRequested: Promise<unkno
     hubRssBeforeBytes,
     hubDropped: scrapeAtEnd && scrapeAtSteady ? scrapeAtEnd.dropped - scrapeAtSteady.dropped : null,
     stormRecoveryS,
+    stormAtS: stormAt === null ? null : (stormAt - steadyAt) / 1000,
     verdictSeqs,
   };
 }

@@ -16,7 +16,8 @@ import { LoadNodeSession, type NodeContext } from "./load-node.ts";
 import { emptyCounters, type WorkerLine } from "./worker-counters.ts";
 
 export interface WorkerSettings {
-  hubUrl: string;
+  /** Every hub replica's URL: node i registers through hubUrls[i % length]. */
+  hubUrls: string[];
   brokerUrl: string;
   caFile: string;
   cacheDir: string;
@@ -48,7 +49,6 @@ const reported = new Set<string>();
 const MAX_DISTINCT_REPORTS = 20;
 const hubKeys = new Map<string, KeyObject>();
 const context: NodeContext = {
-  hubUrl: settings.hubUrl,
   enrollmentToken: process.env.EDGEFED_ENROLL_TOKEN ?? "",
   ca: settings.caFile ? readFileSync(settings.caFile, "utf8") : "",
   brokerUrl: settings.brokerUrl,
@@ -69,7 +69,8 @@ const context: NodeContext = {
 };
 
 const { nodes } = loadOrCreateNodes(settings.cacheDir, settings.prefix, settings.to);
-const sessions = nodes.slice(settings.from).map((node) => new LoadNodeSession(node, context));
+const { hubUrls } = settings;
+const sessions = nodes.slice(settings.from).map((node, i) => new LoadNodeSession(node, context, hubUrls[(settings.from + i) % hubUrls.length]!));
 const lastSeqs = readVerdictSeqs(settings.cacheDir);
 let stopping = false;
 
@@ -117,16 +118,20 @@ let verdictCredit = 0;
 let verdictCursor = 0;
 function tick(): void {
   const now = Date.now();
+  let connected = 0;
   for (const session of sessions) {
     if (!session.connected) continue;
+    connected++;
     if (session.nextHeartbeatAt === 0) session.nextHeartbeatAt = now + Math.random() * settings!.heartbeatS * 1000;
     else if (now >= session.nextHeartbeatAt) {
       session.heartbeat(now);
       session.nextHeartbeatAt = now + heartbeatDelayMs();
     }
   }
-  // The verdict rate as credit: whole verdicts go to the next connected nodes in turn.
-  verdictCredit += (settings!.verdictsPerS * TICK_MS) / 1000;
+  // The verdict rate as credit: whole verdicts go to the next connected nodes in turn. The rate is
+  // the whole fleet's: while only some nodes are connected (a slow storm) they send their share only,
+  // not the fleet's at several verdicts a second each.
+  verdictCredit += (settings!.verdictsPerS * (connected / sessions.length) * TICK_MS) / 1000;
   let tries = sessions.length * Math.max(1, Math.ceil(verdictCredit));
   while (verdictCredit >= 1 && tries-- > 0) {
     const session = sessions[verdictCursor++ % sessions.length]!;

@@ -39,6 +39,20 @@ export async function scrapeHub(hubUrl: string, token: string, ca: string): Prom
   return { at: Date.now(), lagBuckets, rssBytes: one("process_resident_memory_bytes"), dropped, received: one("edgefed_ingest_received_total") ?? 0 };
 }
 
+/** Every replica's scrape at once, summed: lag counts per bucket, RSS, drops and receipts (throws if one does not answer). */
+export async function scrapeHubs(hubUrls: string[], token: string, ca: string): Promise<HubScrape> {
+  const scrapes = await Promise.all(hubUrls.map((url) => scrapeHub(url, token, ca)));
+  const total = (of: (scrape: HubScrape) => number) => scrapes.reduce((sum, scrape) => sum + of(scrape), 0);
+  const bounds = scrapes[0]?.lagBuckets.map(([le]) => le) ?? [];
+  return {
+    at: Date.now(),
+    lagBuckets: bounds.map((le) => [le, total((s) => s.lagBuckets.find(([b]) => b === le)?.[1] ?? 0)]),
+    rssBytes: scrapes.every((s) => s.rssBytes !== null) ? total((s) => s.rssBytes!) : null,
+    dropped: total((s) => s.dropped),
+    received: total((s) => s.received),
+  };
+}
+
 /** Events observed between two scrapes, and the q-quantile (0..1) of their lag in seconds (NaN without events). */
 export function lagBetween(before: HubScrape | null, after: HubScrape, q: number): { count: number; seconds: number } {
   const counts = after.lagBuckets.map(([le, count]) => [le, count - (before?.lagBuckets.find(([b]) => b === le)?.[1] ?? 0)] as [number, number]);

@@ -17,7 +17,6 @@ import type { LoadNode } from "./key-cache.ts";
 import type { WorkerCounters } from "./worker-counters.ts";
 
 export interface NodeContext {
-  hubUrl: string;
   enrollmentToken: string;
   /** The hub's CA (PEM) for https:// and mqtts://; "" for plaintext or the system store. */
   ca: string;
@@ -58,6 +57,8 @@ export class LoadNodeSession {
   constructor(
     readonly node: LoadNode,
     private readonly context: NodeContext,
+    /** The hub (replica) this node registers through. */
+    private readonly hubUrl: string,
   ) {}
 
   get registered(): boolean {
@@ -67,7 +68,8 @@ export class LoadNodeSession {
   /** One registration attempt with a fresh proof (each must be newer than the last). */
   /** `lastSeqs`: the last verdict seq each hub (by public key) acknowledged from this node in an earlier run. */
   async register(lastSeqs: Record<string, Record<string, number>>): Promise<RegistrationAttempt> {
-    const { hubUrl, enrollmentToken, ca } = this.context;
+    const { enrollmentToken, ca } = this.context;
+    const hubUrl = this.hubUrl;
     const advertisement = { capabilities: ["kernel", "sim", "loadgen"], arch: "x64" as const, version: "loadgen" };
     const attempt = await registerOnce(hubUrl, enrollmentToken, { nodeId: this.node.nodeId, keys: this.node.keys, createdAt: 0 }, advertisement, Date.now(), ca);
     if (attempt.kind === "registered") {

@@ -12,7 +12,8 @@ export interface Child {
   ready: string;
   /** Waits for a line matching `pattern` (printed since the last wait) and returns its first group. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
-  stop(): Promise<void>;
+  /** SIGTERM, then SIGKILL if it has not exited after `killAfterMs` (default 5 s). */
+  stop(killAfterMs?: number): Promise<void>;
 }
 
 /** Runs `command` (Bun itself by default) with `args` until it prints `readyPattern`. */
@@ -49,12 +50,12 @@ export async function startChild(args: string[], env: Record<string, string>, re
     process: child,
     ready,
     waitFor,
-    stop: () =>
+    stop: (killAfterMs = 5000) =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
         child.once("exit", () => resolve());
         child.kill("SIGTERM");
-        setTimeout(() => child.kill("SIGKILL"), 5000).unref();
+        setTimeout(() => child.kill("SIGKILL"), killAfterMs).unref();
       }),
   };
 }

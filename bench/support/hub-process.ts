@@ -39,8 +39,11 @@ export async function startHubProcess(dataDir: string, env: Record<string, strin
   return { child, url: `${BENCH_TLS ? "https" : "http"}://127.0.0.1:${child.ready}` };
 }
 
-export async function createToken(dataDir: string): Promise<string> {
-  const proc = Bun.spawnSync([process.execPath, join(ROOT, "hub/main.ts"), "token", "create", "--uses", "100000000", "--ttl", "never", "--data-dir", dataDir]);
+/** `env`: the registry's settings beside the data dir (EDGEFED_DATABASE_URL for PostgreSQL). */
+export async function createToken(dataDir: string, env: Record<string, string> = {}): Promise<string> {
+  const proc = Bun.spawnSync([process.execPath, join(ROOT, "hub/main.ts"), "token", "create", "--uses", "100000000", "--ttl", "never", "--data-dir", dataDir], {
+    env: { ...process.env, ...env },
+  });
   if (proc.exitCode !== 0) throw new Error(proc.stderr.toString());
   return proc.stdout.toString().trim();
 }

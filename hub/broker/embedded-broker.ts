@@ -11,6 +11,8 @@ import { hashSecret, randomSecret, secretMatches } from "../identity/secrets.ts"
 import { nodeMayPublish, nodeMaySubscribe } from "./acl.ts";
 import { guardPacketSize } from "./packet-size-guard.ts";
 import type { PublishBudget } from "./publish-budget.ts";
+import { clearingDroppedForwardsExactly } from "./dropped-forward.ts";
+import { memoryPersistenceWithRetainedIndex } from "./retained-by-topic.ts";
 import { HUB_CLIENT_PREFIX, type BrokerAccess, type NodeGrant } from "./broker-access.ts";
 
 /** The hub's own MQTT identity on the embedded broker; node ids never start with "$". */
@@ -102,6 +104,9 @@ export async function startEmbeddedBroker(options: {
 
   const clientCa = options.tls?.clientCa;
   const broker = await Aedes.createBroker({
+    // Retained messages found by topic: a node's SUBSCRIBE no longer scans every node's (retained-by-topic.ts);
+    // a forward dropped for the hub's session removes that message only (dropped-forward.ts).
+    persistence: clearingDroppedForwardsExactly(memoryPersistenceWithRetainedIndex()),
     authenticate(client, username, password, done) {
       if (clientCa !== undefined && (username === undefined || certificateName(client) !== username)) {
         return done(authError("the client certificate's CN is not the user name"), false);
