@@ -16,7 +16,7 @@
 // which verdicts and closes are new and which health transitions happen
 // (ordered-write.ts); what it wrote comes back into this view.
 import { classifyHealth, healthOfSilence, type HealthRules } from "./health.ts";
-import { mergeNode } from "./live-merge.ts";
+import { mergeNode, withoutIncrements } from "./live-merge.ts";
 import type { HealthState, HealthTransition, NodeLive, NodeRecord } from "./node-model.ts";
 import { NodeMetrics } from "./node-metrics.ts";
 import { copyLive, EVENT_OF_REPORT, writeMerged, type HeardNumber, type ReplicaNodeWrite, type WrittenNode } from "./ordered-write.ts";
@@ -368,8 +368,9 @@ export class Fleet {
     for (const id of changes.ids) this.dirty.add(id);
     for (const { mine, baseline, heard } of changes.writes) {
       this.heard.set(mine.nodeId, heard.concat(this.heard.get(mine.nodeId) ?? []));
-      // What it heard goes with the next write, unless one was taken since (then its counter increments are lost).
-      if (this.baselines.get(mine.nodeId) === mine.live) this.baselines.set(mine.nodeId, baseline);
+      // Its counter increments go with the next write, whether or not one was taken since.
+      const current = this.baselines.get(mine.nodeId);
+      if (current) this.baselines.set(mine.nodeId, withoutIncrements(current, mine.live, baseline));
     }
     this.pendingTransitions = changes.transitions.concat(this.pendingTransitions);
     this.pendingReports = changes.reports.concat(this.pendingReports);

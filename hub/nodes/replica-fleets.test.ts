@@ -4,6 +4,7 @@
 // choose. Verdicts and closes count once whoever heard them, heartbeats add
 // up, health transitions are recorded once and judged from what both heard.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import postgres from "postgres";
 import type { CloseMessage } from "../../protocol/messages.ts";
 import { nodeTopic } from "../../protocol/topics.ts";
 import { heartbeatMessage, verdictMessage } from "../../test/fixtures/node-messages.ts";
@@ -49,7 +50,7 @@ if (unavailable) {
   });
 
   /** A registry with `nodeIds` registered at T0, and two replicas started on it, each with a connection of its own. */
-  async function twoReplicas(nodeIds: string[]): Promise<{ a: Replica; b: Replica; registry: HubStore }> {
+  async function twoReplicas(nodeIds: string[]): Promise<{ a: Replica; b: Replica; registry: HubStore; url: string }> {
     const url = await server.freshRegistryUrl();
     const registry = await openPostgresStore(url);
     stores.push(registry);
@@ -73,7 +74,7 @@ if (unavailable) {
         },
       };
     };
-    return { a: await replica(), b: await replica(), registry };
+    return { a: await replica(), b: await replica(), registry, url };
   }
 
   const close = (seq: number): CloseMessage => ({ seq, symbol: "BTCUSDT", ts: T0 + seq, pnl_usd: seq });
@@ -135,6 +136,28 @@ if (unavailable) {
       const committing = a.fleet.commit("pi-1");
       for (let seq = 4; seq <= 5; seq++) a.hear("heartbeat", heartbeatMessage(seq, T0 + seq), T0 + seq);
       await Promise.all([committing, a.fleet.flush(T0 + 6)]);
+      await a.fleet.flush(T0 + 7);
+      expect((await registry.nodes.get("pi-1"))!.live).toMatchObject({ heartbeats: 5, heartbeatSeq: 5, heartbeatSeqGaps: 0 });
+      expect(a.fleet.get("pi-1")!.live.heartbeats).toBe(5);
+    });
+
+    test("a write that fails while a later one of the node is in flight loses no heartbeat: the next write carries its counts", async () => {
+      const { a, registry, url } = await twoReplicas(["pi-1"]);
+      // The registry refuses the first node write it gets, once (a sequence is not rolled back with the write).
+      const sql = postgres(url, { onnotice: () => {} });
+      await sql.unsafe(`
+        CREATE SEQUENCE node_writes_seen;
+        CREATE FUNCTION refuse_first_node_write() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF nextval('node_writes_seen') = 1 THEN RAISE EXCEPTION 'the first node write is refused'; END IF; RETURN NEW; END $$;
+        CREATE TRIGGER refuse_first_node_write BEFORE UPDATE ON nodes FOR EACH ROW EXECUTE FUNCTION refuse_first_node_write();`);
+      await sql.end();
+      for (let seq = 1; seq <= 3; seq++) a.hear("heartbeat", heartbeatMessage(seq, T0 + seq), T0 + seq);
+      const first = a.fleet.flush(T0 + 4);
+      for (let seq = 4; seq <= 5; seq++) a.hear("heartbeat", heartbeatMessage(seq, T0 + seq), T0 + seq);
+      const second = a.fleet.flush(T0 + 6); // taken while the first is in flight
+      // Whichever reaches the row first is refused (mostly the first: the case that lost counts before).
+      const outcomes = await Promise.allSettled([first, second]);
+      expect(outcomes.filter(({ status }) => status === "rejected")).toHaveLength(1);
       await a.fleet.flush(T0 + 7);
       expect((await registry.nodes.get("pi-1"))!.live).toMatchObject({ heartbeats: 5, heartbeatSeq: 5, heartbeatSeqGaps: 0 });
       expect(a.fleet.get("pi-1")!.live.heartbeats).toBe(5);
