@@ -91,7 +91,7 @@ export async function startHub(settings: HubSettings, log: (line: string) => voi
     offlineAfterMs: settings.offlineAfterS * 1000,
     degradedLoad: settings.degradedLoad,
     listeningSince: startedAt,
-  });
+  }, Date.now, () => leadership.leads());
   const { alerts, webhook } = await openAlerts(settings, store, identity.keys.publicKey, leadership, log);
   // Set once ingest exists, before any node message can reach it.
   let handleNodeMessage: NodeMessageHandler = () => Promise.reject(new Error("the hub is still starting"));

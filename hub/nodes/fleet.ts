@@ -47,17 +47,21 @@ export class Fleet {
   private readonly baselines = new Map<string, NodeLive>();
   /** Shared registry only: health transitions decided by this replica's writes so far. */
   private transitionsDecided = 0;
+  /** Shared registry only: a sweep is running (the next tick skips rather than overlap it). */
+  private sweeping = false;
 
   private constructor(
     private readonly store: HubStore,
     private readonly rules: HealthRules,
     /** The time a commit judges health at (shared registry); flush() and the sweep are given theirs. */
     private readonly clock: () => number,
+    /** Shared registry: whether this replica leads (hub/replicas/leadership.ts), and so prunes what every replica wrote. */
+    private readonly leads: () => boolean,
   ) {}
 
   /** The fleet view of the nodes in the registry, with their recent transitions. */
-  static async load(store: HubStore, rules: HealthRules, clock: () => number = Date.now): Promise<Fleet> {
-    const fleet = new Fleet(store, rules, clock);
+  static async load(store: HubStore, rules: HealthRules, clock: () => number = Date.now, leads: () => boolean = () => true): Promise<Fleet> {
+    const fleet = new Fleet(store, rules, clock, leads);
     const [nodes, transitions] = await Promise.all([store.nodes.all(), store.nodes.latestTransitions(RECENT_TRANSITIONS)]);
     for (const node of nodes) {
       fleet.nodes.set(node.nodeId, node);
@@ -207,10 +211,21 @@ export class Fleet {
    * `decide` false (a replica not leading) that is all it does.
    */
   async sweepShared(now: number, decide = true): Promise<number> {
+    if (this.sweeping) return 0; // a slow sweep: the tick after it finishes sweeps again
+    this.sweeping = true;
+    try {
+      return await this.sweepSharedOnce(now, decide);
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  private async sweepSharedOnce(now: number, decide: boolean): Promise<number> {
     const recency = await this.store.nodes.recency();
     for (const { nodeId, health, healthSince, healthCause } of recency) {
       const node = this.nodes.get(nodeId);
-      if (!node || node.health === health) continue;
+      // Read before a write of this replica came back with newer health: that one stands.
+      if (!node || node.health === health || healthSince < node.healthSince) continue;
       Object.assign(node, { health, healthSince, healthCause });
       this.changed(nodeId);
     }
@@ -269,6 +284,7 @@ export class Fleet {
       throw error;
     }
     this.takeBack(written);
+    if (this.store.shared && pruneBucketsBefore !== null) await this.pruneShared(pruneBucketsBefore, now);
     return changes.ids.length;
   }
 
@@ -378,21 +394,41 @@ export class Fleet {
     this.metrics.putBack(changes.buckets);
   }
 
-  /** Inside the store's write transaction; what belongs to nodes removed meanwhile is left out. Shared registry: returns what it merged. */
+  /**
+   * Inside the store's write transaction; what belongs to nodes removed
+   * meanwhile is left out. Shared registry: returns what it merged; the
+   * pending transitions (which trim health_transitions) go after the merge
+   * has locked the node rows, in the one lock order every replica keeps.
+   */
   private async write(tx: StoreTransaction, changes: Changes): Promise<WrittenNode[]> {
-    if (!this.store.shared) await tx.nodes.saveLive(changes.ids.flatMap((id) => this.nodes.get(id) ?? []));
-    await tx.nodes.addTransitions(changes.transitions.filter(({ nodeId }) => this.nodes.has(nodeId)));
+    const transitions = changes.transitions.filter(({ nodeId }) => this.nodes.has(nodeId));
+    if (!this.store.shared) {
+      await tx.nodes.saveLive(changes.ids.flatMap((id) => this.nodes.get(id) ?? []));
+      await tx.nodes.addTransitions(transitions);
+    }
     const written = this.store.shared ? await writeMerged(tx, changes.writes, this.rules, changes.now) : [];
+    if (this.store.shared) await tx.nodes.addTransitions(transitions);
     await tx.reports.add(changes.reports.filter(({ nodeId }) => this.nodes.has(nodeId)).concat(written.flatMap((w) => w.newReports)));
     await tx.federationEvents.add(changes.events.filter(({ node }) => this.nodes.has(node)).concat(written.flatMap((w) => w.events)));
     // Several replicas: each holds its share of a node's minute.
     const buckets = changes.buckets.filter(({ nodeId }) => this.nodes.has(nodeId));
     await (this.store.shared ? tx.metricBuckets.addShares(buckets) : tx.metricBuckets.add(buckets));
-    if (changes.pruneBucketsBefore !== null) {
-      await tx.metricBuckets.prune(changes.pruneBucketsBefore);
-      if (this.store.shared) await tx.nodes.pruneSequences(changes.now - SEQUENCES_KEPT_MS);
-    }
+    // A shared registry is pruned by the leader, after the write (pruneShared).
+    if (changes.pruneBucketsBefore !== null && !this.store.shared) await tx.metricBuckets.prune(changes.pruneBucketsBefore);
     return written;
+  }
+
+  /**
+   * Shared registry, the leader only: old metric buckets and heard sequence
+   * numbers go, in a transaction of their own, so no replica's flush holds
+   * node-row locks while the rows every replica wrote are deleted.
+   */
+  private async pruneShared(bucketsBefore: number, now: number): Promise<void> {
+    if (!this.leads()) return;
+    await this.store.write(async (tx) => {
+      await tx.metricBuckets.prune(bucketsBefore);
+      await tx.nodes.pruneSequences(now - SEQUENCES_KEPT_MS);
+    });
   }
 }
 

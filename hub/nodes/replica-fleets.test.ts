@@ -12,7 +12,7 @@ import { registeredNode } from "../../test/fixtures/node-record.ts";
 import { reportedPortfolio } from "../../test/fixtures/portfolio.ts";
 import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "../../test/support/postgres.ts";
 import { Ingest, type IngestHooks } from "../ingest/ingest.ts";
-import type { HubStore, NodeFederationEvent } from "../store/hub-store.ts";
+import { SEQUENCES_KEPT_MS, type HubStore, type NodeFederationEvent } from "../store/hub-store.ts";
 import { openPostgresStore } from "../store/postgres/postgres-store.ts";
 import { Fleet } from "./fleet.ts";
 
@@ -49,7 +49,7 @@ if (unavailable) {
     await server?.stop();
   });
 
-  /** A registry with `nodeIds` registered at T0, and two replicas started on it, each with a connection of its own. */
+  /** A registry with `nodeIds` registered at T0, and two replicas started on it, each with a connection of its own; `a` leads. */
   async function twoReplicas(nodeIds: string[]): Promise<{ a: Replica; b: Replica; registry: HubStore; url: string }> {
     const url = await server.freshRegistryUrl();
     const registry = await openPostgresStore(url);
@@ -57,11 +57,11 @@ if (unavailable) {
     await registry.write(async (tx) => {
       for (const id of nodeIds) await tx.nodes.save(registeredNode(id, T0));
     });
-    const replica = async (): Promise<Replica> => {
+    const replica = async (leads: boolean): Promise<Replica> => {
       const store = await openPostgresStore(url);
       stores.push(store);
       let clock = T0;
-      const fleet = await Fleet.load(store, RULES, () => clock);
+      const fleet = await Fleet.load(store, RULES, () => clock, () => leads);
       const events: NodeFederationEvent[] = [];
       fleet.onEvent((event) => events.push(event));
       const ingest = new Ingest(fleet, NO_HOOKS, () => {}, () => clock);
@@ -74,7 +74,7 @@ if (unavailable) {
         },
       };
     };
-    return { a: await replica(), b: await replica(), registry, url };
+    return { a: await replica(true), b: await replica(false), registry, url };
   }
 
   const close = (seq: number): CloseMessage => ({ seq, symbol: "BTCUSDT", ts: T0 + seq, pnl_usd: seq });
@@ -161,6 +161,45 @@ if (unavailable) {
       await a.fleet.flush(T0 + 7);
       expect((await registry.nodes.get("pi-1"))!.live).toMatchObject({ heartbeats: 5, heartbeatSeq: 5, heartbeatSeqGaps: 0 });
       expect(a.fleet.get("pi-1")!.live.heartbeats).toBe(5);
+    });
+
+    test("only the leader prunes old sequence numbers and metric buckets; a follower's flush leaves them", async () => {
+      const { a, b, url } = await twoReplicas(["pi-1"]);
+      a.hear("verdicts", verdictMessage(1, T0), T0 + 1);
+      await a.fleet.commit("pi-1");
+      await a.fleet.flush(T0 + 120_000); // the minute's bucket closes
+      const sql = postgres(url, { onnotice: () => {} });
+      const kept = async () => (await sql`SELECT (SELECT count(*) FROM node_sequences)::int AS sequences, (SELECT count(*) FROM node_metric_buckets)::int AS buckets`)[0];
+      try {
+        expect(await kept()).toEqual({ sequences: 1, buckets: 1 });
+        const later = T0 + SEQUENCES_KEPT_MS + 3_600_000;
+        b.hear("heartbeat", heartbeatMessage(1, later), later);
+        await b.fleet.flush(later);
+        expect(await kept()).toEqual({ sequences: 1, buckets: 1 });
+        a.hear("heartbeat", heartbeatMessage(2, later), later);
+        await a.fleet.flush(later);
+        expect(await kept()).toEqual({ sequences: 0, buckets: 0 });
+      } finally {
+        await sql.end();
+      }
+    });
+
+    test("the health sweep skips a tick while one runs, and does not take health read before this replica's newer write", async () => {
+      const { a, b, url } = await twoReplicas(["pi-1"]);
+      let reads = 0;
+      const recency = b.fleet["store"].nodes.recency.bind(b.fleet["store"].nodes);
+      b.fleet["store"].nodes.recency = () => (reads++, recency());
+      await Promise.all([b.fleet.sweepShared(T0 + 100, false), b.fleet.sweepShared(T0 + 100, false)]);
+      expect(reads).toBe(1);
+      // a's write turns the node healthy; the registry then holds an older health (as a read that began before the write would).
+      a.hear("heartbeat", heartbeatMessage(1, T0 + 100, { load: [0, 0, 0] }), T0 + 100);
+      await a.fleet.flush(T0 + 100);
+      expect(a.fleet.get("pi-1")!.health).toBe("healthy");
+      const sql = postgres(url, { onnotice: () => {} });
+      await sql`UPDATE nodes SET health = 'offline', health_since = ${T0 + 50} WHERE node_id = 'pi-1'`;
+      await sql.end();
+      await a.fleet.sweepShared(T0 + 200, false);
+      expect(a.fleet.get("pi-1")!.health).toBe("healthy");
     });
 
     test("heartbeats split between the replicas add up, the newest stays whoever writes last, and the node turns healthy once", async () => {
