@@ -112,14 +112,9 @@ export class Fleet {
   /** Adopts a node just written to the store (registration). */
   put(node: NodeRecord): void {
     const known = this.nodes.get(node.nodeId);
-    if (known) this.reregistered(node, known);
-    else {
-      this.idsInOrder = null;
-      this.nodes.set(node.nodeId, node);
-      this.recent.set(node.nodeId, []);
-      if (this.store.shared) this.baselines.set(node.nodeId, copyLive(node.live));
-      this.transition(node, null, "offline", node.registeredAt, "registered, not heard from yet");
-    }
+    if (known) return this.reregistered(node, known);
+    this.added(node);
+    this.transition(node, null, "offline", node.registeredAt, "registered, not heard from yet"); // tells the listeners
   }
 
   /**
@@ -130,11 +125,16 @@ export class Fleet {
   adopt(node: NodeRecord): void {
     const known = this.nodes.get(node.nodeId);
     if (known) return this.reregistered(node, known);
+    this.added(node);
+    this.changed(node.nodeId);
+  }
+
+  /** A node new to this view; what it hears is counted from its row as given (shared registry). */
+  private added(node: NodeRecord): void {
     this.nodes.set(node.nodeId, node);
     this.recent.set(node.nodeId, []);
-    if (this.store.shared) this.baselines.set(node.nodeId, copyLive(node.live)); // what it heard is counted from the stored row on
+    if (this.store.shared) this.baselines.set(node.nodeId, copyLive(node.live));
     this.idsInOrder = null;
-    this.changed(node.nodeId);
   }
 
   /** Re-registration: keep what the hub has heard, take the new registration fields. */

@@ -66,10 +66,15 @@ export interface NodeSequence {
   at: number;
 }
 
-/** A report's is `report:<kind>`, a model's `report:models:<model name>`: its seq is the report's ts. */
+/** What a node_sequences row numbers: a verdict, a close, or a report series (`report:<kind>`, a model's `report:models:<model name>`, whose seq is the report's ts). */
 export type SequenceKind = "verdict" | "close" | `report:${string}`;
 
-/** How long each verdict's and close's number is kept: below it, a seq at or under the node's last is a redelivery. */
+/**
+ * How long each verdict's and close's number and each report's series and ts
+ * are kept in node_sequences (shared registry). Once pruned, a seq at or
+ * under the highest pruned one of its node and kind (node_sequence_floors)
+ * counts as a redelivery.
+ */
 export const SEQUENCES_KEPT_MS = 24 * 3_600_000;
 
 export interface NodeWrites extends NodeReads {

@@ -320,7 +320,7 @@ CREATE TABLE hub_replicas (
 ALTER TABLE nodes ADD COLUMN heard_at BIGINT;
 CREATE TABLE node_sequences (
   node_id TEXT NOT NULL,
-  kind TEXT NOT NULL,               -- 'verdict', 'close', or a report series ('report:portfolio', 'report:model:<name>'), seq its ts
+  kind TEXT NOT NULL,               -- 'verdict', 'close', or a report series ('report:portfolio', 'report:models:<name>'), seq its ts
   seq BIGINT NOT NULL,
   at BIGINT NOT NULL,
   PRIMARY KEY (node_id, kind, seq)

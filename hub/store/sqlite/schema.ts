@@ -310,7 +310,7 @@ CREATE TRIGGER audit_trail_no_delete BEFORE DELETE ON audit_trail BEGIN SELECT R
 ALTER TABLE nodes ADD COLUMN heard_at INTEGER;
 CREATE TABLE node_sequences (
   node_id TEXT NOT NULL,
-  kind TEXT NOT NULL,               -- 'verdict', 'close', or a report series ('report:portfolio', 'report:model:<name>'), seq its ts
+  kind TEXT NOT NULL,               -- 'verdict', 'close', or a report series ('report:portfolio', 'report:models:<name>'), seq its ts
   seq INTEGER NOT NULL,
   at INTEGER NOT NULL,
   PRIMARY KEY (node_id, kind, seq)
