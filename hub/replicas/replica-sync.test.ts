@@ -37,11 +37,11 @@ if (unavailable) {
     const [store, other] = await Promise.all([openPostgresStore(url), openPostgresStore(url)]);
     stores.push(store, other);
     const lookedUp: string[] = [];
-    const reads = { inFlight: 0, most: 0, failing: false };
+    const reads = { inFlight: 0, most: 0, failing: false, failNext: 0 };
     const get = store.nodes.get.bind(store.nodes);
     store.nodes.get = async (nodeId) => {
       lookedUp.push(nodeId);
-      if (reads.failing) throw new Error("the registry did not answer");
+      if (reads.failing || (reads.failNext > 0 && reads.failNext--)) throw new Error("the registry did not answer");
       reads.most = Math.max(reads.most, ++reads.inFlight);
       try {
         return await get(nodeId);
@@ -115,6 +115,17 @@ if (unavailable) {
       await handle(verdictsOf("pi-hiccup"), payload, false);
       expect(handled).toEqual([["pi-hiccup", true]]);
       expect(lookedUp.filter((id) => id === "pi-hiccup").length).toBeGreaterThanOrEqual(2);
+    });
+
+    test("a message queued behind a refresh the feed started that failed looks the node up itself", async () => {
+      const { other, sync, handle, reads, handled } = await setUp();
+      await other.write((tx) => tx.nodes.save(registeredNode("pi-notified", T0)));
+      reads.failNext = 1;
+      const refresh = sync.refreshNode("pi-notified"); // the feed's notification, its read fails
+      const message = handle(verdictsOf("pi-notified"), payload, false);
+      await expect(refresh).rejects.toThrow("the registry did not answer");
+      await message;
+      expect(handled).toEqual([["pi-notified", true]]);
     });
 
     test("a node removed on another replica is dropped, with its desired policy", async () => {
