@@ -12,6 +12,7 @@ import { registeredNode } from "../../test/fixtures/node-record.ts";
 import { reportedPortfolio } from "../../test/fixtures/portfolio.ts";
 import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "../../test/support/postgres.ts";
 import { Ingest, type IngestHooks } from "../ingest/ingest.ts";
+import { eventually } from "../../test/support/hub-harness.ts";
 import { SEQUENCES_KEPT_MS, type HubStore, type NodeFederationEvent } from "../store/hub-store.ts";
 import { openPostgresStore } from "../store/postgres/postgres-store.ts";
 import { Fleet } from "./fleet.ts";
@@ -200,6 +201,37 @@ if (unavailable) {
       await sql.end();
       await a.fleet.sweepShared(T0 + 200, false);
       expect(a.fleet.get("pi-1")!.health).toBe("healthy");
+    });
+
+    test("a write takes the node rows' locks before it touches health_transitions (the lock order every replica keeps)", async () => {
+      const { a, registry, url } = await twoReplicas(["pi-1"]);
+      // A registration on this replica: its first transition is pending for the next write.
+      const node = registeredNode("pi-2", T0);
+      await registry.write((tx) => tx.nodes.save(node));
+      a.fleet.put(node);
+      const sql = postgres(url, { onnotice: () => {} });
+      let release = () => {};
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let rowHeld = () => {};
+      const holding = sql.begin(async (tx) => {
+        await tx`SELECT 1 FROM nodes WHERE node_id = 'pi-2' FOR UPDATE`; // another replica's write of the node
+        rowHeld();
+        await held;
+      });
+      try {
+        await new Promise<void>((resolve) => (rowHeld = resolve));
+        const writing = a.fleet.flush(T0 + 1);
+        const waiting = await eventually(async () => (await sql`SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`)[0]?.pid, 5000, "the write waiting for the row");
+        const [touched] = await sql`SELECT count(*)::int AS locks FROM pg_locks WHERE pid = ${waiting} AND relation = 'health_transitions'::regclass`;
+        expect(touched!.locks).toBe(0);
+        release();
+        await writing;
+      } finally {
+        release();
+        await holding;
+        await sql.end();
+      }
+      expect((await registry.nodes.latestTransitions(10)).get("pi-2")!.map((t) => t.to)).toEqual(["offline"]);
     });
 
     test("heartbeats split between the replicas add up, the newest stays whoever writes last, and the node turns healthy once", async () => {
