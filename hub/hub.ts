@@ -106,7 +106,7 @@ async function startHubOpening(settings: HubSettings, log: (line: string) => voi
     offlineAfterMs: settings.offlineAfterS * 1000,
     degradedLoad: settings.degradedLoad,
     listeningSince: startedAt,
-  });
+  }, Date.now, () => leadership.leads());
   const { alerts, webhook } = await openAlerts(settings, store, identity.keys.publicKey, leadership, log);
   opened.push(() => webhook?.stop(), () => alerts.stop());
   // Set once ingest exists, before any node message can reach it.

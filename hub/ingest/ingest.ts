@@ -8,6 +8,7 @@ import type { WorkProgressMessage, WorkResultMessage } from "../../protocol/work
 import { decodeTopic, isNodeToHubKind, parseNodeTopic, retainAllowed, type MessageOf, type NodeToHubKind } from "../../protocol/topics.ts";
 import type { Fleet } from "../nodes/fleet.ts";
 import type { NodeRecord } from "../nodes/node-model.ts";
+import type { HeardNumber } from "../nodes/ordered-write.ts";
 import { DropCounter } from "./drop-counter.ts";
 import type { PublishBudget } from "../broker/publish-budget.ts";
 import { MAX_MODELS_PER_NODE, type ReportKind, type ReportOf } from "../../protocol/reports.ts";
@@ -63,15 +64,23 @@ function tooManyModels(report: object): Refusal {
   return { reason: "too many models", detail: `model ${(report as ReportOf["models"]).model_name} past the ${MAX_MODELS_PER_NODE} a node may report` };
 }
 
+/**
+ * Several replicas (fleet.ordersInDatabase): a verdict, close or report is
+ * only heard here; whether it is new is known once the write records it
+ * (hub/nodes/ordered-write.ts).
+ */
+function heardNumber(fleet: Fleet, node: NodeRecord, heard: HeardNumber): void {
+  node.live.lastSeen = heard.at;
+  fleet.heardNumber(node, heard);
+}
+
 /** A strategy report's: the latest of its series in the fleet view at once, its history with the next flush. */
 function reportHandler<K extends ReportKind>(kind: K): Handler<K> {
   return ({ fleet }, node, message, now) => {
     const report = message as ReportOf[K];
     if (fleet.ordersInDatabase) {
-      // Several replicas: whether it is new is known once the write records it (hub/nodes/ordered-write.ts).
       if (isModelRefused(node.live.reports, kind, report)) return tooManyModels(report);
-      node.live.lastSeen = now;
-      fleet.heardNumber(node, { kind: "report", at: now, record: { nodeId: node.nodeId, kind, report, receivedAt: now } });
+      heardNumber(fleet, node, { kind: "report", at: now, record: { nodeId: node.nodeId, kind, report, receivedAt: now } });
       fleet.touched(node, now);
       return null;
     }
@@ -117,11 +126,8 @@ export const INGEST_HANDLERS: { [K in NodeToHubKind]: Handler<K> } = {
     return null;
   },
   verdicts({ fleet }, node, event, now) {
-    if (fleet.ordersInDatabase) {
-      // Several replicas: whether it is new is known once the write records it (hub/nodes/ordered-write.ts).
-      node.live.lastSeen = now;
-      fleet.heardNumber(node, { kind: "verdict", at: now, event });
-    } else if (applyVerdict(node, event, now) === "new") {
+    if (fleet.ordersInDatabase) heardNumber(fleet, node, { kind: "verdict", at: now, event });
+    else if (applyVerdict(node, event, now) === "new") {
       fleet.observed({ type: "verdict", node: node.nodeId, at: now, event });
       fleet.metrics.verdict(node.nodeId, event.verdict.verdict, event.verdict.reasons, now);
     }
@@ -129,10 +135,8 @@ export const INGEST_HANDLERS: { [K in NodeToHubKind]: Handler<K> } = {
     return null;
   },
   closes({ fleet }, node, close, now) {
-    if (fleet.ordersInDatabase) {
-      node.live.lastSeen = now;
-      fleet.heardNumber(node, { kind: "close", at: now, close });
-    } else if (applyClose(node, close, now) === "new") {
+    if (fleet.ordersInDatabase) heardNumber(fleet, node, { kind: "close", at: now, close });
+    else if (applyClose(node, close, now) === "new") {
       const { seq: _, ...outcome } = close; // the close number only orders the wire
       fleet.observed({ type: "close", node: node.nodeId, at: now, close: outcome });
     }

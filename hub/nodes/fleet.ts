@@ -16,7 +16,7 @@
 // which verdicts and closes are new and which health transitions happen
 // (ordered-write.ts); what it wrote comes back into this view.
 import { classifyHealth, healthOfSilence, type HealthRules } from "./health.ts";
-import { mergeNode } from "./live-merge.ts";
+import { mergeNode, withoutIncrements } from "./live-merge.ts";
 import type { HealthState, HealthTransition, NodeLive, NodeRecord } from "./node-model.ts";
 import { NodeMetrics } from "./node-metrics.ts";
 import { copyLive, EVENT_OF_REPORT, writeMerged, type HeardNumber, type ReplicaNodeWrite, type WrittenNode } from "./ordered-write.ts";
@@ -47,17 +47,21 @@ export class Fleet {
   private readonly baselines = new Map<string, NodeLive>();
   /** Shared registry only: health transitions decided by this replica's writes so far. */
   private transitionsDecided = 0;
+  /** Shared registry only: a sweep is running (the next tick skips rather than overlap it). */
+  private sweeping = false;
 
   private constructor(
     private readonly store: HubStore,
     private readonly rules: HealthRules,
     /** The time a commit judges health at (shared registry); flush() and the sweep are given theirs. */
     private readonly clock: () => number,
+    /** Shared registry: whether this replica leads (hub/replicas/leadership.ts), and so prunes what every replica wrote. */
+    private readonly leads: () => boolean,
   ) {}
 
   /** The fleet view of the nodes in the registry, with their recent transitions. */
-  static async load(store: HubStore, rules: HealthRules, clock: () => number = Date.now): Promise<Fleet> {
-    const fleet = new Fleet(store, rules, clock);
+  static async load(store: HubStore, rules: HealthRules, clock: () => number = Date.now, leads: () => boolean = () => true): Promise<Fleet> {
+    const fleet = new Fleet(store, rules, clock, leads);
     const [nodes, transitions] = await Promise.all([store.nodes.all(), store.nodes.latestTransitions(RECENT_TRANSITIONS)]);
     for (const node of nodes) {
       fleet.nodes.set(node.nodeId, node);
@@ -108,14 +112,9 @@ export class Fleet {
   /** Adopts a node just written to the store (registration). */
   put(node: NodeRecord): void {
     const known = this.nodes.get(node.nodeId);
-    if (known) this.reregistered(node, known);
-    else {
-      this.idsInOrder = null;
-      this.nodes.set(node.nodeId, node);
-      this.recent.set(node.nodeId, []);
-      if (this.store.shared) this.baselines.set(node.nodeId, copyLive(node.live));
-      this.transition(node, null, "offline", node.registeredAt, "registered, not heard from yet");
-    }
+    if (known) return this.reregistered(node, known);
+    this.added(node);
+    this.transition(node, null, "offline", node.registeredAt, "registered, not heard from yet"); // tells the listeners
   }
 
   /**
@@ -126,11 +125,16 @@ export class Fleet {
   adopt(node: NodeRecord): void {
     const known = this.nodes.get(node.nodeId);
     if (known) return this.reregistered(node, known);
+    this.added(node);
+    this.changed(node.nodeId);
+  }
+
+  /** A node new to this view; what it hears is counted from its row as given (shared registry). */
+  private added(node: NodeRecord): void {
     this.nodes.set(node.nodeId, node);
     this.recent.set(node.nodeId, []);
-    if (this.store.shared) this.baselines.set(node.nodeId, copyLive(node.live)); // what it heard is counted from the stored row on
+    if (this.store.shared) this.baselines.set(node.nodeId, copyLive(node.live));
     this.idsInOrder = null;
-    this.changed(node.nodeId);
   }
 
   /** Re-registration: keep what the hub has heard, take the new registration fields. */
@@ -207,10 +211,21 @@ export class Fleet {
    * `decide` false (a replica not leading) that is all it does.
    */
   async sweepShared(now: number, decide = true): Promise<number> {
+    if (this.sweeping) return 0; // a slow sweep: the tick after it finishes sweeps again
+    this.sweeping = true;
+    try {
+      return await this.sweepSharedOnce(now, decide);
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  private async sweepSharedOnce(now: number, decide: boolean): Promise<number> {
     const recency = await this.store.nodes.recency();
     for (const { nodeId, health, healthSince, healthCause } of recency) {
       const node = this.nodes.get(nodeId);
-      if (!node || node.health === health) continue;
+      // Read before a write of this replica came back with newer health: that one stands.
+      if (!node || node.health === health || healthSince < node.healthSince) continue;
       Object.assign(node, { health, healthSince, healthCause });
       this.changed(nodeId);
     }
@@ -269,6 +284,7 @@ export class Fleet {
       throw error;
     }
     this.takeBack(written);
+    if (this.store.shared && pruneBucketsBefore !== null) await this.pruneShared(pruneBucketsBefore, now);
     return changes.ids.length;
   }
 
@@ -368,8 +384,9 @@ export class Fleet {
     for (const id of changes.ids) this.dirty.add(id);
     for (const { mine, baseline, heard } of changes.writes) {
       this.heard.set(mine.nodeId, heard.concat(this.heard.get(mine.nodeId) ?? []));
-      // What it heard goes with the next write, unless one was taken since (then its counter increments are lost).
-      if (this.baselines.get(mine.nodeId) === mine.live) this.baselines.set(mine.nodeId, baseline);
+      // Its counter increments go with the next write, whether or not one was taken since.
+      const current = this.baselines.get(mine.nodeId);
+      if (current) this.baselines.set(mine.nodeId, withoutIncrements(current, mine.live, baseline));
     }
     this.pendingTransitions = changes.transitions.concat(this.pendingTransitions);
     this.pendingReports = changes.reports.concat(this.pendingReports);
@@ -377,21 +394,41 @@ export class Fleet {
     this.metrics.putBack(changes.buckets);
   }
 
-  /** Inside the store's write transaction; what belongs to nodes removed meanwhile is left out. Shared registry: returns what it merged. */
+  /**
+   * Inside the store's write transaction; what belongs to nodes removed
+   * meanwhile is left out. Shared registry: returns what it merged; the
+   * pending transitions (which trim health_transitions) go after the merge
+   * has locked the node rows, in the one lock order every replica keeps.
+   */
   private async write(tx: StoreTransaction, changes: Changes): Promise<WrittenNode[]> {
-    if (!this.store.shared) await tx.nodes.saveLive(changes.ids.flatMap((id) => this.nodes.get(id) ?? []));
-    await tx.nodes.addTransitions(changes.transitions.filter(({ nodeId }) => this.nodes.has(nodeId)));
+    const transitions = changes.transitions.filter(({ nodeId }) => this.nodes.has(nodeId));
+    if (!this.store.shared) {
+      await tx.nodes.saveLive(changes.ids.flatMap((id) => this.nodes.get(id) ?? []));
+      await tx.nodes.addTransitions(transitions);
+    }
     const written = this.store.shared ? await writeMerged(tx, changes.writes, this.rules, changes.now) : [];
+    if (this.store.shared) await tx.nodes.addTransitions(transitions);
     await tx.reports.add(changes.reports.filter(({ nodeId }) => this.nodes.has(nodeId)).concat(written.flatMap((w) => w.newReports)));
     await tx.federationEvents.add(changes.events.filter(({ node }) => this.nodes.has(node)).concat(written.flatMap((w) => w.events)));
     // Several replicas: each holds its share of a node's minute.
     const buckets = changes.buckets.filter(({ nodeId }) => this.nodes.has(nodeId));
     await (this.store.shared ? tx.metricBuckets.addShares(buckets) : tx.metricBuckets.add(buckets));
-    if (changes.pruneBucketsBefore !== null) {
-      await tx.metricBuckets.prune(changes.pruneBucketsBefore);
-      if (this.store.shared) await tx.nodes.pruneSequences(changes.now - SEQUENCES_KEPT_MS);
-    }
+    // A shared registry is pruned by the leader, after the write (pruneShared).
+    if (changes.pruneBucketsBefore !== null && !this.store.shared) await tx.metricBuckets.prune(changes.pruneBucketsBefore);
     return written;
+  }
+
+  /**
+   * Shared registry, the leader only: old metric buckets and heard sequence
+   * numbers go, in a transaction of their own, so no replica's flush holds
+   * node-row locks while the rows every replica wrote are deleted.
+   */
+  private async pruneShared(bucketsBefore: number, now: number): Promise<void> {
+    if (!this.leads()) return;
+    await this.store.write(async (tx) => {
+      await tx.metricBuckets.prune(bucketsBefore);
+      await tx.nodes.pruneSequences(now - SEQUENCES_KEPT_MS);
+    });
   }
 }
 

@@ -65,6 +65,21 @@ export function mergeLive(stored: NodeLive, mine: NodeLive, baseline: NodeLive):
   };
 }
 
+/** The counters a replica adds its increments to (besides the reports' duplicates). */
+const COUNTERS = ["reboots", "reconnects", "heartbeats", "heartbeatSeqGaps"] as const satisfies readonly (keyof NodeLive)[];
+
+/**
+ * A baseline with a failed write's increments (`mine` over `baseline`) taken
+ * off its counters: the next write, which counts from this baseline, carries
+ * them. Works whether or not a later write was taken meanwhile (then
+ * `current` is that write's view, and it is not changed: a copy is returned).
+ */
+export function withoutIncrements(current: NodeLive, mine: NodeLive, baseline: NodeLive): NodeLive {
+  const carried: NodeLive = { ...current, reports: { ...current.reports, duplicates: current.reports.duplicates - (mine.reports.duplicates - baseline.reports.duplicates) } };
+  for (const counter of COUNTERS) carried[counter] = current[counter] - (mine[counter] - baseline[counter]);
+  return carried;
+}
+
 /**
  * The heartbeat seqs skipped, counted over the span of seqs heard (lowest to
  * newest) rather than by this replica: the heartbeats between two of its own

@@ -4,6 +4,7 @@
 // choose. Verdicts and closes count once whoever heard them, heartbeats add
 // up, health transitions are recorded once and judged from what both heard.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import postgres from "postgres";
 import type { CloseMessage } from "../../protocol/messages.ts";
 import { nodeTopic } from "../../protocol/topics.ts";
 import { heartbeatMessage, verdictMessage } from "../../test/fixtures/node-messages.ts";
@@ -11,7 +12,8 @@ import { registeredNode } from "../../test/fixtures/node-record.ts";
 import { reportedPortfolio } from "../../test/fixtures/portfolio.ts";
 import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "../../test/support/postgres.ts";
 import { Ingest, type IngestHooks } from "../ingest/ingest.ts";
-import type { HubStore, NodeFederationEvent } from "../store/hub-store.ts";
+import { eventually } from "../../test/support/hub-harness.ts";
+import { SEQUENCES_KEPT_MS, type HubStore, type NodeFederationEvent } from "../store/hub-store.ts";
 import { openPostgresStore } from "../store/postgres/postgres-store.ts";
 import { Fleet } from "./fleet.ts";
 
@@ -48,19 +50,19 @@ if (unavailable) {
     await server?.stop();
   });
 
-  /** A registry with `nodeIds` registered at T0, and two replicas started on it, each with a connection of its own. */
-  async function twoReplicas(nodeIds: string[]): Promise<{ a: Replica; b: Replica; registry: HubStore }> {
+  /** A registry with `nodeIds` registered at T0, and two replicas started on it, each with a connection of its own; `a` leads. */
+  async function twoReplicas(nodeIds: string[]): Promise<{ a: Replica; b: Replica; registry: HubStore; url: string }> {
     const url = await server.freshRegistryUrl();
     const registry = await openPostgresStore(url);
     stores.push(registry);
     await registry.write(async (tx) => {
       for (const id of nodeIds) await tx.nodes.save(registeredNode(id, T0));
     });
-    const replica = async (): Promise<Replica> => {
+    const replica = async (leads: boolean): Promise<Replica> => {
       const store = await openPostgresStore(url);
       stores.push(store);
       let clock = T0;
-      const fleet = await Fleet.load(store, RULES, () => clock);
+      const fleet = await Fleet.load(store, RULES, () => clock, () => leads);
       const events: NodeFederationEvent[] = [];
       fleet.onEvent((event) => events.push(event));
       const ingest = new Ingest(fleet, NO_HOOKS, () => {}, () => clock);
@@ -73,7 +75,7 @@ if (unavailable) {
         },
       };
     };
-    return { a: await replica(), b: await replica(), registry };
+    return { a: await replica(true), b: await replica(false), registry, url };
   }
 
   const close = (seq: number): CloseMessage => ({ seq, symbol: "BTCUSDT", ts: T0 + seq, pnl_usd: seq });
@@ -138,6 +140,98 @@ if (unavailable) {
       await a.fleet.flush(T0 + 7);
       expect((await registry.nodes.get("pi-1"))!.live).toMatchObject({ heartbeats: 5, heartbeatSeq: 5, heartbeatSeqGaps: 0 });
       expect(a.fleet.get("pi-1")!.live.heartbeats).toBe(5);
+    });
+
+    test("a write that fails while a later one of the node is in flight loses no heartbeat: the next write carries its counts", async () => {
+      const { a, registry, url } = await twoReplicas(["pi-1"]);
+      // The registry refuses the first node write it gets, once (a sequence is not rolled back with the write).
+      const sql = postgres(url, { onnotice: () => {} });
+      await sql.unsafe(`
+        CREATE SEQUENCE node_writes_seen;
+        CREATE FUNCTION refuse_first_node_write() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF nextval('node_writes_seen') = 1 THEN RAISE EXCEPTION 'the first node write is refused'; END IF; RETURN NEW; END $$;
+        CREATE TRIGGER refuse_first_node_write BEFORE UPDATE ON nodes FOR EACH ROW EXECUTE FUNCTION refuse_first_node_write();`);
+      await sql.end();
+      for (let seq = 1; seq <= 3; seq++) a.hear("heartbeat", heartbeatMessage(seq, T0 + seq), T0 + seq);
+      const first = a.fleet.flush(T0 + 4);
+      for (let seq = 4; seq <= 5; seq++) a.hear("heartbeat", heartbeatMessage(seq, T0 + seq), T0 + seq);
+      const second = a.fleet.flush(T0 + 6); // taken while the first is in flight
+      // Whichever reaches the row first is refused (mostly the first: the case that lost counts before).
+      const outcomes = await Promise.allSettled([first, second]);
+      expect(outcomes.filter(({ status }) => status === "rejected")).toHaveLength(1);
+      await a.fleet.flush(T0 + 7);
+      expect((await registry.nodes.get("pi-1"))!.live).toMatchObject({ heartbeats: 5, heartbeatSeq: 5, heartbeatSeqGaps: 0 });
+      expect(a.fleet.get("pi-1")!.live.heartbeats).toBe(5);
+    });
+
+    test("only the leader prunes old sequence numbers and metric buckets; a follower's flush leaves them", async () => {
+      const { a, b, url } = await twoReplicas(["pi-1"]);
+      a.hear("verdicts", verdictMessage(1, T0), T0 + 1);
+      await a.fleet.commit("pi-1");
+      await a.fleet.flush(T0 + 120_000); // the minute's bucket closes
+      const sql = postgres(url, { onnotice: () => {} });
+      const kept = async () => (await sql`SELECT (SELECT count(*) FROM node_sequences)::int AS sequences, (SELECT count(*) FROM node_metric_buckets)::int AS buckets`)[0];
+      try {
+        expect(await kept()).toEqual({ sequences: 1, buckets: 1 });
+        const later = T0 + SEQUENCES_KEPT_MS + 3_600_000;
+        b.hear("heartbeat", heartbeatMessage(1, later), later);
+        await b.fleet.flush(later);
+        expect(await kept()).toEqual({ sequences: 1, buckets: 1 });
+        a.hear("heartbeat", heartbeatMessage(2, later), later);
+        await a.fleet.flush(later);
+        expect(await kept()).toEqual({ sequences: 0, buckets: 0 });
+      } finally {
+        await sql.end();
+      }
+    });
+
+    test("the health sweep skips a tick while one runs, and does not take health read before this replica's newer write", async () => {
+      const { a, b, url } = await twoReplicas(["pi-1"]);
+      let reads = 0;
+      const recency = b.fleet["store"].nodes.recency.bind(b.fleet["store"].nodes);
+      b.fleet["store"].nodes.recency = () => (reads++, recency());
+      await Promise.all([b.fleet.sweepShared(T0 + 100, false), b.fleet.sweepShared(T0 + 100, false)]);
+      expect(reads).toBe(1);
+      // a's write turns the node healthy; the registry then holds an older health (as a read that began before the write would).
+      a.hear("heartbeat", heartbeatMessage(1, T0 + 100, { load: [0, 0, 0] }), T0 + 100);
+      await a.fleet.flush(T0 + 100);
+      expect(a.fleet.get("pi-1")!.health).toBe("healthy");
+      const sql = postgres(url, { onnotice: () => {} });
+      await sql`UPDATE nodes SET health = 'offline', health_since = ${T0 + 50} WHERE node_id = 'pi-1'`;
+      await sql.end();
+      await a.fleet.sweepShared(T0 + 200, false);
+      expect(a.fleet.get("pi-1")!.health).toBe("healthy");
+    });
+
+    test("a write takes the node rows' locks before it touches health_transitions (the lock order every replica keeps)", async () => {
+      const { a, registry, url } = await twoReplicas(["pi-1"]);
+      // A registration on this replica: its first transition is pending for the next write.
+      const node = registeredNode("pi-2", T0);
+      await registry.write((tx) => tx.nodes.save(node));
+      a.fleet.put(node);
+      const sql = postgres(url, { onnotice: () => {} });
+      let release = () => {};
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let rowHeld = () => {};
+      const holding = sql.begin(async (tx) => {
+        await tx`SELECT 1 FROM nodes WHERE node_id = 'pi-2' FOR UPDATE`; // another replica's write of the node
+        rowHeld();
+        await held;
+      });
+      try {
+        await new Promise<void>((resolve) => (rowHeld = resolve));
+        const writing = a.fleet.flush(T0 + 1);
+        const waiting = await eventually(async () => (await sql`SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`)[0]?.pid, 5000, "the write waiting for the row");
+        const [touched] = await sql`SELECT count(*)::int AS locks FROM pg_locks WHERE pid = ${waiting} AND relation = 'health_transitions'::regclass`;
+        expect(touched!.locks).toBe(0);
+        release();
+        await writing;
+      } finally {
+        release();
+        await holding;
+        await sql.end();
+      }
+      expect((await registry.nodes.latestTransitions(10)).get("pi-2")!.map((t) => t.to)).toEqual(["offline"]);
     });
 
     test("heartbeats split between the replicas add up, the newest stays whoever writes last, and the node turns healthy once", async () => {

@@ -1,8 +1,9 @@
 // ReplicaSync (replica-sync.ts) on a real PostgreSQL registry and a real
 // Fleet: a node another replica registered is looked up when its first
 // message beats the notification; unknown ids cost one lookup each, are
-// remembered, and only a few are looked up at once. Lookups are counted on
-// the store's node reads.
+// remembered, and only a few are looked up at once (the others wait their
+// turn). Lookups are counted on the store's node reads; a registry that does
+// not answer is a read that throws.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { registeredNode } from "../../test/fixtures/node-record.ts";
 import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "../../test/support/postgres.ts";
@@ -36,8 +37,18 @@ if (unavailable) {
     const [store, other] = await Promise.all([openPostgresStore(url), openPostgresStore(url)]);
     stores.push(store, other);
     const lookedUp: string[] = [];
+    const reads = { inFlight: 0, most: 0, failing: false, failNext: 0 };
     const get = store.nodes.get.bind(store.nodes);
-    store.nodes.get = (nodeId) => (lookedUp.push(nodeId), get(nodeId));
+    store.nodes.get = async (nodeId) => {
+      lookedUp.push(nodeId);
+      if (reads.failing || (reads.failNext > 0 && reads.failNext--)) throw new Error("the registry did not answer");
+      reads.most = Math.max(reads.most, ++reads.inFlight);
+      try {
+        return await get(nodeId);
+      } finally {
+        reads.inFlight--;
+      }
+    };
     const fleet = await Fleet.load(store, RULES);
     const forgotten: string[] = [];
     const sync = new ReplicaSync(store, fleet, { forgotten: (id) => void forgotten.push(id), tookUp: () => {} }, () => T0);
@@ -48,10 +59,11 @@ if (unavailable) {
       handled.push([nodeId, fleet.get(nodeId) !== undefined]);
       return undefined;
     };
-    return { store, other, fleet, sync, handle: sync.knownNodesFirst(inner), lookedUp, handled, forgotten };
+    return { store, other, fleet, sync, handle: sync.knownNodesFirst(inner), lookedUp, reads, handled, forgotten };
   }
 
   const heartbeatOf = (nodeId: string) => nodeTopic(nodeId, "heartbeat");
+  const verdictsOf = (nodeId: string) => nodeTopic(nodeId, "verdicts");
   const payload = Buffer.from("{}");
 
   describe("replica sync", () => {
@@ -77,11 +89,43 @@ if (unavailable) {
       expect(handled.at(-1)).toEqual(["pi-nobody", true]);
     });
 
-    test("a flood of unknown ids at once runs only a few lookups", async () => {
-      const { handle, lookedUp, handled } = await setUp();
+    test("a flood of unknown ids at once runs only a few lookups at a time, and every message goes on after its own", async () => {
+      const { other, handle, lookedUp, reads, handled } = await setUp();
+      const registered = Array.from({ length: 20 }, (_, i) => `pi-flood-${i * 5}`);
+      await other.write(async (tx) => {
+        for (const id of registered) await tx.nodes.save(registeredNode(id, T0));
+      });
       await Promise.all(Array.from({ length: 100 }, (_, i) => handle(heartbeatOf(`pi-flood-${i}`), payload, false)));
-      expect(lookedUp).toHaveLength(CONCURRENT_LOOKUPS);
+      expect(lookedUp).toHaveLength(100);
+      expect(reads.most).toBeLessThanOrEqual(CONCURRENT_LOOKUPS);
       expect(handled).toHaveLength(100);
+      // Past the first few too, a node registered elsewhere is adopted before its message goes on.
+      expect(handled.filter(([, known]) => known).map(([id]) => id).sort()).toEqual([...registered].sort());
+    });
+
+    test("a lookup that fails fails the node's event (no PUBACK, the broker sends it again) and is not remembered; the next message looks again", async () => {
+      const { other, handle, lookedUp, reads, handled } = await setUp();
+      await other.write((tx) => tx.nodes.save(registeredNode("pi-hiccup", T0)));
+      reads.failing = true;
+      await expect(handle(verdictsOf("pi-hiccup"), payload, false)!).rejects.toThrow("the registry did not answer");
+      // A heartbeat (QoS 0) is never sent again: lost with the lookup, not handed on as from an unknown node.
+      expect(await handle(heartbeatOf("pi-hiccup"), payload, false)).toBeUndefined();
+      expect(handled).toEqual([]);
+      reads.failing = false;
+      await handle(verdictsOf("pi-hiccup"), payload, false);
+      expect(handled).toEqual([["pi-hiccup", true]]);
+      expect(lookedUp.filter((id) => id === "pi-hiccup").length).toBeGreaterThanOrEqual(2);
+    });
+
+    test("a message queued behind a refresh the feed started that failed looks the node up itself", async () => {
+      const { other, sync, handle, reads, handled } = await setUp();
+      await other.write((tx) => tx.nodes.save(registeredNode("pi-notified", T0)));
+      reads.failNext = 1;
+      const refresh = sync.refreshNode("pi-notified"); // the feed's notification, its read fails
+      const message = handle(verdictsOf("pi-notified"), payload, false);
+      await expect(refresh).rejects.toThrow("the registry did not answer");
+      await message;
+      expect(handled).toEqual([["pi-notified", true]]);
     });
 
     test("a node removed on another replica is dropped, with its desired policy", async () => {

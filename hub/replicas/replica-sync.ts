@@ -12,12 +12,14 @@
 //   hub.ts has the live stream told of the latest decisions again).
 // A node message from an id not in memory may beat the notification of its
 // registration: the node is looked up in the registry once before the
-// message goes on. If it is not there ingest drops it as unknown, and the
-// broker still gets its PUBACK: the message is acknowledged and lost (so is
-// one whose lookup failed, or that came over the lookup cap). Ids found
-// unknown are remembered for a while and few lookups run at once, so a flood
-// of unknown ids cannot turn into a flood of queries.
-import { parseNodeTopic } from "../../protocol/topics.ts";
+// message goes on. Only a lookup that answered "not registered" lets ingest
+// drop it as from an unknown node (and so lets the broker have its PUBACK);
+// a lookup that failed fails the message: not acknowledged, the broker sends
+// it again. Ids found unknown are remembered for a while and few lookups run
+// at once (the others wait their turn), so a flood of unknown ids cannot turn
+// into a flood of queries.
+import pLimit from "p-limit";
+import { deliveryOf, parseNodeTopic } from "../../protocol/topics.ts";
 import type { Decisions } from "../decisions/decisions.ts";
 import type { NodeMessageHandler } from "../mqtt/commit-before-ack.ts";
 import type { Fleet } from "../nodes/fleet.ts";
@@ -29,7 +31,7 @@ import type { ChangeFeed } from "./change-feed.ts";
 export const UNKNOWN_NODE_TTL_MS = 60_000;
 /** At most this many ids are remembered unknown (the oldest go first). */
 export const UNKNOWN_NODES_KEPT = 10_000;
-/** At most this many lookups of unknown ids at once; messages of further unknown ids are dropped as unknown without one. */
+/** At most this many lookups of unknown ids at once; lookups of further ids wait for one to finish. */
 export const CONCURRENT_LOOKUPS = 8;
 
 export class ReplicaSync {
@@ -37,8 +39,10 @@ export class ReplicaSync {
   private readonly refreshing = new Map<string, Promise<void>>();
   /** Ids found unregistered, with when that stops counting; in insertion order (oldest first). */
   private readonly unknownUntil = new Map<string, number>();
-  /** Lookups started by a message of an unknown id, in progress. */
-  private lookups = 0;
+  /** Per node id, the lookup a message of an id not in memory started (waiting its turn or running); its later messages wait for it too. */
+  private readonly lookups = new Map<string, Promise<void>>();
+  /** Runs lookups CONCURRENT_LOOKUPS at a time. */
+  private readonly lookupTurns = pLimit(CONCURRENT_LOOKUPS);
   /** The next reload of the desired policies not yet started, shared by every notification until it starts. */
   private policyReload: Promise<void> | null = null;
   private policyReloads: Promise<void> = Promise.resolve();
@@ -63,17 +67,16 @@ export class ReplicaSync {
 
   /** Reads one node from the registry: adopted if registered, dropped if not. */
   refreshNode(nodeId: string): Promise<void> {
+    const read = async () => {
+      const stored = await this.store.nodes.get(nodeId);
+      if (stored) {
+        this.unknownUntil.delete(nodeId);
+        this.adopt(stored);
+      } else if (this.fleet.get(nodeId)) this.drop(nodeId);
+    };
+    // After the one before it, whether that one answered or failed.
     const refresh = (this.refreshing.get(nodeId) ?? Promise.resolve())
-      .then(async () => {
-        const stored = await this.store.nodes.get(nodeId);
-        if (stored) {
-          this.unknownUntil.delete(nodeId);
-          this.adopt(stored);
-        } else if (this.fleet.get(nodeId)) {
-          this.decisions.forgotten(nodeId);
-          this.fleet.remove(nodeId);
-        }
-      })
+      .then(read, read)
       .finally(() => {
         if (this.refreshing.get(nodeId) === refresh) this.refreshing.delete(nodeId);
       });
@@ -97,12 +100,16 @@ export class ReplicaSync {
     const registered = new Set(stored.map((node) => node.nodeId));
     for (const node of stored) this.adopt(node);
     for (const node of [...this.fleet.all()]) {
-      if (registered.has(node.nodeId)) continue;
-      this.decisions.forgotten(node.nodeId);
-      this.fleet.remove(node.nodeId);
+      if (!registered.has(node.nodeId)) this.drop(node.nodeId);
     }
     this.unknownUntil.clear();
     await this.reloadPolicies();
+  }
+
+  /** A node removed elsewhere: out of memory, its desired policy with it. */
+  private drop(nodeId: string): void {
+    this.decisions.forgotten(nodeId);
+    this.fleet.remove(nodeId);
   }
 
   /** A node new to this replica, or registered again since it took it up (new credentials). */
@@ -115,23 +122,33 @@ export class ReplicaSync {
    * `handle` with a message of a node not in memory held until the node is
    * looked up in the registry (once; ids found unknown are remembered). Later
    * messages of that node wait behind the lookup, so they keep their order.
+   * If the lookup fails, so does the message (no PUBACK: it comes again).
    */
   knownNodesFirst(handle: NodeMessageHandler): NodeMessageHandler {
-    return (topic, payload, retained) => {
-      const nodeId = parseNodeTopic(topic)?.node;
-      if (nodeId === undefined || this.fleet.get(nodeId)) return handle(topic, payload, retained);
-      const pending = this.refreshing.get(nodeId);
-      if (pending) return pending.then(() => handle(topic, payload, retained));
-      if (this.knownUnknown(nodeId) || this.lookups >= CONCURRENT_LOOKUPS) return handle(topic, payload, retained);
-      this.lookups++;
-      const lookup = this.refreshNode(nodeId)
-        .catch(() => {}) // the registry did not answer: ingest drops the message as from an unknown node
-        .finally(() => {
-          this.lookups--;
-          if (!this.fleet.get(nodeId)) this.rememberUnknown(nodeId);
-        });
-      return lookup.then(() => handle(topic, payload, retained));
+    const route: NodeMessageHandler = (topic, payload, retained) => {
+      const parsed = parseNodeTopic(topic);
+      if (parsed === null || this.fleet.get(parsed.node) || this.knownUnknown(parsed.node)) return handle(topic, payload, retained);
+      // A refresh the feed started may fail: the message then looks the node up itself.
+      const refresh = this.refreshing.get(parsed.node);
+      if (refresh) return refresh.then(() => route(topic, payload, retained), () => route(topic, payload, retained));
+      const handled = this.lookUp(parsed.node).then(() => handle(topic, payload, retained));
+      // A QoS 0 message (a heartbeat) is never sent again, and nobody waits on its promise: it is lost with the lookup.
+      return deliveryOf(parsed.kind).qos === 0 ? handled.catch(() => undefined) : handled;
     };
+    return route;
+  }
+
+  /** Looks an id not in memory up once, in its turn; remembers it unknown if the registry says it is not registered. */
+  private lookUp(nodeId: string): Promise<void> {
+    const running = this.lookups.get(nodeId);
+    if (running) return running;
+    const lookup = this.lookupTurns(async () => {
+      if (this.fleet.get(nodeId)) return; // heard on the feed while waiting its turn
+      await this.refreshNode(nodeId);
+      if (!this.fleet.get(nodeId)) this.rememberUnknown(nodeId);
+    }).finally(() => this.lookups.delete(nodeId));
+    this.lookups.set(nodeId, lookup);
+    return lookup;
   }
 
   private knownUnknown(nodeId: string): boolean {

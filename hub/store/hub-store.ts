@@ -66,13 +66,14 @@ export interface NodeSequence {
   at: number;
 }
 
-/** A report's is `report:<kind>`, a model's `report:models:<model name>`: its seq is the report's ts. */
+/** What a node_sequences row numbers: a verdict, a close, or a report series (`report:<kind>`, a model's `report:models:<model name>`, whose seq is the report's ts). */
 export type SequenceKind = "verdict" | "close" | `report:${string}`;
 
 /**
- * How long each number recorded on a shared registry (a verdict's or a
- * close's seq, a report's ts) is kept. Pruning one raises its node's floor
- * for that kind to it: a number at or below the floor counts as a redelivery.
+ * How long each verdict's and close's number and each report's series and ts
+ * are kept in node_sequences (shared registry). Once pruned, a seq at or
+ * under the highest pruned one of its node and kind (node_sequence_floors)
+ * counts as a redelivery.
  */
 export const SEQUENCES_KEPT_MS = 24 * 3_600_000;
 

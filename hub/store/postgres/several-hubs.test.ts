@@ -126,6 +126,26 @@ if (unavailable) {
       for (const perId of outcomes) expect(perId.toSorted()).toEqual(["registered", "taken", "taken"]);
     });
 
+    test("metric bucket shares added by every hub at once, each in its own order, all land without a deadlock (rows taken in (node, minute) order)", async () => {
+      const stores = await hubs();
+      const NODES = 100;
+      const MINUTES = 3;
+      const ROUNDS = 20; // unsorted, about one round in ten deadlocks
+      const nodeIds = Array.from({ length: NODES }, (_, i) => `pi-${i}`);
+      await stores[0]!.write(async (tx) => {
+        for (const nodeId of nodeIds) await tx.nodes.save(registeredNode(nodeId, NOW));
+      });
+      const shares = nodeIds.flatMap((nodeId) =>
+        Array.from({ length: MINUTES }, (_, minute) => ({ nodeId, at: NOW + minute * 60_000, load: null, rssBytes: null, outboxDepth: null, verdicts: { PASS: 1, HOLD: 0 }, byReason: {} })),
+      );
+      const shuffled = () => shares.map((share) => [Math.random(), share] as const).sort(([a], [b]) => a - b).map(([, share]) => share);
+      for (let round = 0; round < ROUNDS; round++) {
+        await Promise.all(stores.map((store) => store.write((tx) => tx.metricBuckets.addShares(shuffled()))));
+      }
+      const buckets = await stores[1]!.metricBuckets.list("pi-7", 0);
+      expect(buckets.map((bucket) => bucket.verdicts.PASS)).toEqual(Array.from({ length: MINUTES }, () => HUBS * ROUNDS));
+    });
+
     test("audit records appended on every hub at once form one chain: every append lands, seqs 1..n, the trail verifies (append lock)", async () => {
       const stores = await hubs();
       const PER_HUB = 10;

@@ -29,11 +29,16 @@ export function bucketOf(row: BucketRow): MetricBucket {
   };
 }
 
-/** Shares of one node's minute summed into one (MetricBucketWrites.addShares): counts added, the later share's gauges where it has them. */
+/**
+ * Shares of one node's minute summed into one (MetricBucketWrites.addShares):
+ * counts added, the later share's gauges where it has them. In (node, minute)
+ * order: every replica upserts its shares' rows in that one order, so replicas
+ * flushing the same minutes at once wait for each other instead of deadlocking.
+ */
 export function sumSharesByMinute(shares: readonly MetricBucket[]): MetricBucket[] {
   const byKey = new Map<string, MetricBucket>();
   for (const share of shares) {
-    const key = `${share.nodeId}\u0000${Math.floor(share.at / MINUTE_MS)}`;
+    const key = bucketKey(share);
     const before = byKey.get(key);
     if (!before) {
       byKey.set(key, share);
@@ -50,7 +55,12 @@ export function sumSharesByMinute(shares: readonly MetricBucket[]): MetricBucket
       byReason,
     });
   }
-  return [...byKey.values()];
+  return [...byKey].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, bucket]) => bucket);
+}
+
+/** A bucket's node and minute as one key that sorts by node, then minute (the minute zero-padded). */
+function bucketKey(bucket: MetricBucket): string {
+  return `${bucket.nodeId}\u0000${String(Math.floor(bucket.at / MINUTE_MS)).padStart(16, "0")}`;
 }
 
 /** The by_reason column of a bucket: null when no verdict had a reason. */
