@@ -116,7 +116,8 @@ if (unavailable) {
         await eventually(async () => (await admin`SELECT 1 FROM pg_stat_activity WHERE pid = ${droppedPid}`).length === 0, HANDOVER_BOUND_MS, "the dropped backend gone");
         await gone.look(); // its lock free: seen once
         expect(resumed).toEqual([]);
-        await eventually(() => live!.backendPid !== null && live!.backendPid !== droppedPid, HANDOVER_BOUND_MS, "i to take its lock again");
+        // Its new session is there before it holds its id lock again: wait for the lock itself, as the leader sees it.
+        await eventually(async () => live!.backendPid !== droppedPid && !(await leader!.replicaLocks.idFree("i")), HANDOVER_BOUND_MS, "i to take its lock again");
         await gone.look(); // held again: forgotten
         await gone.look();
         expect(resumed).toEqual([]);
