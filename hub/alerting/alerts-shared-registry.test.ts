@@ -4,15 +4,14 @@
 // are stored; numbering in a replica's memory gave both replicas the same
 // seqs, and every second insert failed. A replica that starts leading waits
 // out the last leader's window before it posts the shared outbox.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "../../test/support/postgres.ts";
+import { describe, expect, test } from "bun:test";
+import { postgresForThisFile, postgresUnavailable } from "../../test/support/postgres.ts";
 import { startWebhookSink } from "../../test/support/webhook-sink.ts";
 import { Alerts } from "../alerts.ts";
 import { LEADERSHIP_TICK_MS, SoleLeadership, TICK_TIMEOUT_MS } from "../replicas/leadership.ts";
 import { WebhookGate } from "./webhook-gate.ts";
 import { WebhookSender } from "./webhook-sender.ts";
 import type { HubStore } from "../store/hub-store.ts";
-import { openPostgresStore } from "../store/postgres/postgres-store.ts";
 
 const REPLICAS = 3;
 const EACH = 20;
@@ -22,19 +21,12 @@ const unavailable = postgresUnavailable();
 if (unavailable) {
   describe.skip(`alerts on a shared registry (${unavailable})`, () => test("alerts", () => {}));
 } else {
-  let server: RunningPostgres;
-  const stores: HubStore[] = [];
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, POSTGRES_START_BOUND_MS);
-  afterAll(async () => {
-    await Promise.all(stores.map((store) => store.close()));
-    await server?.stop();
-  });
+  const registries = postgresForThisFile();
 
   test("alerts raised at once on three replicas get distinct seqs 1..n, and every one is stored", async () => {
-    const url = await server.freshRegistryUrl();
-    for (let i = 0; i < REPLICAS; i++) stores.push(await openPostgresStore(url));
+    const url = await registries.server().freshRegistryUrl();
+    const stores: HubStore[] = [];
+    for (let i = 0; i < REPLICAS; i++) stores.push(await registries.openStore(url));
     const logs: string[] = [];
     const sinks = await Promise.all(stores.map((store) => Alerts.load({ store, log: (line) => logs.push(line), clock: () => T, gate: null })));
     const raised = await Promise.all(
@@ -55,8 +47,7 @@ if (unavailable) {
   });
 
   test("a replica that starts leading posts nothing until the last leader may have noticed it lost the lock and its post timed out", async () => {
-    const store = await openPostgresStore(await server.freshRegistryUrl());
-    stores.push(store);
+    const store = await registries.openStore(await registries.server().freshRegistryUrl());
     const sink = startWebhookSink();
     const TIMEOUT_MS = 1000;
     let now = T;

@@ -3,18 +3,17 @@
 // brokers: which replica hears what, and when each writes, is the test's to
 // choose. Verdicts and closes count once whoever heard them, heartbeats add
 // up, health transitions are recorded once and judged from what both heard.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import type { CloseMessage } from "../../protocol/messages.ts";
 import { nodeTopic } from "../../protocol/topics.ts";
 import { heartbeatMessage, verdictMessage } from "../../test/fixtures/node-messages.ts";
 import { registeredNode } from "../../test/fixtures/node-record.ts";
 import { reportedPortfolio } from "../../test/fixtures/portfolio.ts";
-import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "../../test/support/postgres.ts";
+import { postgresForThisFile, postgresUnavailable } from "../../test/support/postgres.ts";
 import { Ingest, type IngestHooks } from "../ingest/ingest.ts";
 import { eventually } from "../../test/support/hub-harness.ts";
 import { SEQUENCES_KEPT_MS, type HubStore, type NodeFederationEvent } from "../store/hub-store.ts";
-import { openPostgresStore } from "../store/postgres/postgres-store.ts";
 import { Fleet } from "./fleet.ts";
 
 const T0 = 1_700_000_000_000;
@@ -40,27 +39,17 @@ const unavailable = postgresUnavailable();
 if (unavailable) {
   describe.skip(`replica fleets (${unavailable})`, () => test("replicas", () => {}));
 } else {
-  let server: RunningPostgres;
-  const stores: HubStore[] = [];
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, POSTGRES_START_BOUND_MS);
-  afterAll(async () => {
-    for (const store of stores) await store.close();
-    await server?.stop();
-  });
+  const registries = postgresForThisFile();
 
   /** A registry with `nodeIds` registered at T0, and two replicas started on it, each with a connection of its own; `a` leads. */
   async function twoReplicas(nodeIds: string[]): Promise<{ a: Replica; b: Replica; registry: HubStore; url: string }> {
-    const url = await server.freshRegistryUrl();
-    const registry = await openPostgresStore(url);
-    stores.push(registry);
+    const url = await registries.server().freshRegistryUrl();
+    const registry = await registries.openStore(url);
     await registry.write(async (tx) => {
       for (const id of nodeIds) await tx.nodes.save(registeredNode(id, T0));
     });
     const replica = async (leads: boolean): Promise<Replica> => {
-      const store = await openPostgresStore(url);
-      stores.push(store);
+      const store = await registries.openStore(url);
       let clock = T0;
       const fleet = await Fleet.load(store, RULES, () => clock, () => leads);
       const events: NodeFederationEvent[] = [];

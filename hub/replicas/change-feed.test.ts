@@ -1,12 +1,11 @@
 // The registry's change feed on a real PostgreSQL (test/support/postgres.ts):
 // each "replica" is a store of its own (its own pool and listening
 // connection) on one registry.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import postgres from "postgres";
-import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "../../test/support/postgres.ts";
+import { postgresForThisFile, postgresUnavailable } from "../../test/support/postgres.ts";
 import { eventually } from "../../test/support/hub-harness.ts";
 import type { HubStore } from "../store/hub-store.ts";
-import { openPostgresStore } from "../store/postgres/postgres-store.ts";
 import { ChangeFeed, parseChanges } from "./change-feed.ts";
 
 const unavailable = postgresUnavailable();
@@ -14,21 +13,11 @@ const unavailable = postgresUnavailable();
 if (unavailable) {
   describe.skip(`the replica change feed (${unavailable})`, () => test("feed", () => {}));
 } else {
-  let server: RunningPostgres;
-  const stores: HubStore[] = [];
   const feeds: ChangeFeed[] = [];
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, POSTGRES_START_BOUND_MS);
-  afterAll(async () => {
-    await Promise.all(feeds.map((feed) => feed.stop()));
-    await Promise.all(stores.map((store) => store.close()));
-    await server?.stop();
-  });
+  const registries = postgresForThisFile(() => Promise.all(feeds.map((feed) => feed.stop())));
 
   async function replica(url: string, hubId: string, log: (line: string) => void = () => {}): Promise<{ store: HubStore; feed: ChangeFeed }> {
-    const store = await openPostgresStore(url);
-    stores.push(store);
+    const store = await registries.openStore(url);
     const feed = await ChangeFeed.start(store.notifications!, hubId, log, { barrierTimeoutMs: 10_000 });
     feeds.push(feed);
     return { store, feed };
@@ -45,7 +34,7 @@ if (unavailable) {
 
   describe("the replica change feed", () => {
     test("a change announced in a write reaches the other replicas once it commits, not the one that made it; a rolled-back write announces nothing", async () => {
-      const url = await server.freshRegistryUrl();
+      const url = await registries.server().freshRegistryUrl();
       const a = await replica(url, "a");
       const b = await replica(url, "b");
       const heardByA = heardOn(a.feed);
@@ -67,10 +56,9 @@ if (unavailable) {
     });
 
     test("a barrier resolves only once every change committed before it has been handled", async () => {
-      const url = await server.freshRegistryUrl();
+      const url = await registries.server().freshRegistryUrl();
       const a = await replica(url, "a");
-      const store = await openPostgresStore(url);
-      stores.push(store);
+      const store = await registries.openStore(url);
       // B's handling of the change is held until B hears its barrier's nonce back.
       let release!: () => void;
       const held = new Promise<void>((resolve) => (release = resolve));
@@ -104,7 +92,7 @@ if (unavailable) {
     });
 
     test("reads in one turn share one barrier round trip", async () => {
-      const url = await server.freshRegistryUrl();
+      const url = await registries.server().freshRegistryUrl();
       const a = await replica(url, "a");
       const sent: string[] = [];
       const notify = a.store.notifications!.notify;
@@ -118,9 +106,8 @@ if (unavailable) {
     });
 
     test("a barrier whose nonce does not come back answers false after its timeout, logged once until one comes back", async () => {
-      const url = await server.freshRegistryUrl();
-      const store = await openPostgresStore(url);
-      stores.push(store);
+      const url = await registries.server().freshRegistryUrl();
+      const store = await registries.openStore(url);
       const notifications = store.notifications!;
       let deaf = true;
       const logged: string[] = [];
@@ -141,7 +128,7 @@ if (unavailable) {
     });
 
     test("after the listening connection is cut, the client listens again and the replica reloads what it caches; later changes arrive again", async () => {
-      const url = await server.freshRegistryUrl();
+      const url = await registries.server().freshRegistryUrl();
       const a = await replica(url, "a");
       const logged: string[] = [];
       const b = await replica(url, "b", (line) => logged.push(line));
@@ -149,7 +136,7 @@ if (unavailable) {
       let reloads = 0;
       b.feed.onReconnect(async () => void reloads++);
 
-      const admin = postgres(server.url, { max: 1, onnotice: () => {} });
+      const admin = postgres(registries.server().url, { max: 1, onnotice: () => {} });
       try {
         // Both replicas listen: cut every listening connection.
         const cut = await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query ILIKE 'listen%' AND pid <> pg_backend_pid()`;
@@ -164,8 +151,8 @@ if (unavailable) {
     });
 
     test("replicas of two registries on one server do not hear each other", async () => {
-      const first = await replica(await server.freshRegistryUrl(), "a");
-      const other = await replica(await server.freshRegistryUrl(), "b");
+      const first = await replica(await registries.server().freshRegistryUrl(), "a");
+      const other = await replica(await registries.server().freshRegistryUrl(), "b");
       const heard = heardOn(other.feed);
       expect(first.feed.channel).not.toBe(other.feed.channel);
       await first.store.write((tx) => first.feed.announce(tx, { kind: "node", id: "pi-elsewhere" }));
@@ -175,7 +162,7 @@ if (unavailable) {
     });
 
     test("changes announced after their commit are gathered into one notification, each once", async () => {
-      const url = await server.freshRegistryUrl();
+      const url = await registries.server().freshRegistryUrl();
       const a = await replica(url, "a");
       const b = await replica(url, "b");
       const sent: string[] = [];
@@ -189,7 +176,7 @@ if (unavailable) {
     });
 
     test("stop() resolves only once the handling of changes heard before it has finished (the store it reads is closed next)", async () => {
-      const url = await server.freshRegistryUrl();
+      const url = await registries.server().freshRegistryUrl();
       const a = await replica(url, "a");
       const b = await replica(url, "b");
       let release!: () => void;

@@ -2,9 +2,9 @@
 // replicas try for the leader lock; one leads; when it stops, or its lock
 // connection is closed by the server (as when its process dies), another takes
 // over within a few ticks. A second process with a replica's id is refused.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import postgres from "postgres";
-import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "../../test/support/postgres.ts";
+import { postgresForThisFile, postgresUnavailable } from "../../test/support/postgres.ts";
 import { eventually } from "../../test/support/hub-harness.ts";
 import { openPostgresStore } from "../store/postgres/postgres-store.ts";
 import { AdvisoryLockLeadership, LEADER_DUTIES, SoleLeadership } from "./leadership.ts";
@@ -24,15 +24,8 @@ test("on SQLite the one hub leads every duty", () => {
 if (unavailable) {
   describe.skip(`leadership on PostgreSQL (${unavailable})`, () => test("leadership", () => {}));
 } else {
-  let server: RunningPostgres;
   const started: AdvisoryLockLeadership[] = [];
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, POSTGRES_START_BOUND_MS);
-  afterAll(async () => {
-    await Promise.all(started.map((replica) => replica.stop()));
-    await server?.stop();
-  });
+  const registries = postgresForThisFile(() => Promise.all(started.map((replica) => replica.stop())));
 
   async function replicas(url: string, ids: string[]): Promise<AdvisoryLockLeadership[]> {
     const list = await Promise.all(ids.map((replicaId) => AdvisoryLockLeadership.start({ databaseUrl: url, replicaId, log: () => {}, tickMs: TICK_MS, idWaitMs: 0 })));
@@ -42,7 +35,7 @@ if (unavailable) {
 
   /** A fresh registry, migrated (the replicas go on record in hub_replicas). */
   async function registry(): Promise<string> {
-    const url = await server.freshRegistryUrl();
+    const url = await registries.server().freshRegistryUrl();
     await (await openPostgresStore(url)).close();
     return url;
   }
@@ -71,7 +64,7 @@ if (unavailable) {
     test("a leader whose lock connection is closed by the server stops leading at once, and another takes over", async () => {
       const list = await replicas(await registry(), ["d", "e", "f"]);
       const [first] = await eventually(() => (leaders(list).length === 1 ? leaders(list) : undefined), HANDOVER_BOUND_MS, "one leader");
-      const admin = postgres(server.url, { max: 1, onnotice: () => {} });
+      const admin = postgres(registries.server().url, { max: 1, onnotice: () => {} });
       try {
         // What the server does when the leader's process dies: its session ends, its locks are freed.
         await admin`SELECT pg_terminate_backend(${first!.backendPid})`;
@@ -109,7 +102,7 @@ if (unavailable) {
         everyMs: 3_600_000,
         confirmGoneMs: 0,
       });
-      const admin = postgres(server.url, { max: 1, onnotice: () => {} });
+      const admin = postgres(registries.server().url, { max: 1, onnotice: () => {} });
       try {
         const droppedPid = live!.backendPid;
         await admin`SELECT pg_terminate_backend(${droppedPid})`;

@@ -4,13 +4,11 @@
 // remembered, and only a few are looked up at once (the others wait their
 // turn). Lookups are counted on the store's node reads; a registry that does
 // not answer is a read that throws.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { registeredNode } from "../../test/fixtures/node-record.ts";
-import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "../../test/support/postgres.ts";
+import { postgresForThisFile, postgresUnavailable } from "../../test/support/postgres.ts";
 import type { NodeMessageHandler } from "../mqtt/commit-before-ack.ts";
 import { Fleet } from "../nodes/fleet.ts";
-import type { HubStore } from "../store/hub-store.ts";
-import { openPostgresStore } from "../store/postgres/postgres-store.ts";
 import { nodeTopic } from "../../protocol/topics.ts";
 import { CONCURRENT_LOOKUPS, ReplicaSync } from "./replica-sync.ts";
 
@@ -21,21 +19,12 @@ const unavailable = postgresUnavailable();
 if (unavailable) {
   describe.skip(`replica sync (${unavailable})`, () => test("sync", () => {}));
 } else {
-  let server: RunningPostgres;
-  const stores: HubStore[] = [];
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, POSTGRES_START_BOUND_MS);
-  afterAll(async () => {
-    await Promise.all(stores.map((store) => store.close()));
-    await server?.stop();
-  });
+  const registries = postgresForThisFile();
 
   /** A replica's fleet and sync on a fresh registry, its node reads counted; `other` writes as another replica would. */
   async function setUp() {
-    const url = await server.freshRegistryUrl();
-    const [store, other] = await Promise.all([openPostgresStore(url), openPostgresStore(url)]);
-    stores.push(store, other);
+    const url = await registries.server().freshRegistryUrl();
+    const [store, other] = await Promise.all([registries.openStore(url), registries.openStore(url)]);
     const lookedUp: string[] = [];
     const reads = { inFlight: 0, most: 0, failing: false, failNext: 0 };
     const get = store.nodes.get.bind(store.nodes);

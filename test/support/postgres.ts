@@ -9,12 +9,15 @@
 // tiny watchdog per server does it if this process dies without running exit
 // handlers (SIGKILL, a crash).
 import type { Subprocess } from "bun";
+import { afterAll, beforeAll } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, chownSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { freePort } from "../helpers.ts";
+import type { HubStore } from "../../hub/store/hub-store.ts";
+import { openPostgresStore } from "../../hub/store/postgres/postgres-store.ts";
 
 export const POSTGRES_BIN = "/usr/lib/postgresql/15/bin";
 /**
@@ -115,6 +118,41 @@ export async function startPostgres(options: { durable?: boolean } = {}): Promis
     async stop() {
       await admin.end({ timeout: 5 });
       stopNow(dir);
+    },
+  };
+}
+
+/** A test file's PostgreSQL server and the registries its tests open on it. */
+export interface FilePostgres {
+  /** The server, once the file's beforeAll started it. */
+  server(): RunningPostgres;
+  /** Opens a store on the registry at `url`, closed after the file's tests. */
+  openStore(url: string): Promise<HubStore>;
+}
+
+/**
+ * Starts a server for this test file before its tests and, after them, runs
+ * `beforeStop` (what the file started on the stores: feeds, locks), closes
+ * every store openStore() opened, then stops the server. Call it at the top
+ * of the branch that runs when postgresUnavailable() is null.
+ */
+export function postgresForThisFile(beforeStop: () => Promise<unknown> = async () => {}): FilePostgres {
+  let server: RunningPostgres | undefined;
+  const stores: HubStore[] = [];
+  beforeAll(async () => {
+    server = await startPostgres();
+  }, POSTGRES_START_BOUND_MS);
+  afterAll(async () => {
+    await beforeStop();
+    await Promise.all(stores.map((store) => store.close()));
+    await server?.stop();
+  });
+  return {
+    server: () => server!,
+    async openStore(url) {
+      const store = await openPostgresStore(url);
+      stores.push(store);
+      return store;
     },
   };
 }

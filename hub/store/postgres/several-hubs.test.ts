@@ -2,16 +2,15 @@
 // it (issue 16, "Several hubs"): each "hub" here is its own store, with its own
 // connection pool, on one real PostgreSQL (test/support/postgres.ts). SQLite
 // got this from having one writer; here the database must order it.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import type { DecisionMessage } from "../../../protocol/messages.ts";
-import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "../../../test/support/postgres.ts";
+import { postgresForThisFile, postgresUnavailable } from "../../../test/support/postgres.ts";
 import { appendAudit, verifyAuditTrail } from "../../audit/audit-chain.ts";
 import { OPERATOR } from "../../decisions/decision-origin.ts";
 import type { HubStore } from "../hub-store.ts";
 import { workPackage } from "../work-contract.ts";
 import { registeredNode } from "../../../test/fixtures/node-record.ts";
-import { openPostgresStore } from "./postgres-store.ts";
 import { SCHEMA_VERSION } from "./schema.ts";
 
 const NOW = 1_700_000_000_000;
@@ -25,29 +24,18 @@ function decision(seq: number): DecisionMessage {
 if (unavailable) {
   describe.skip(`PostgreSQL with several hubs (${unavailable})`, () => test("several hubs", () => {}));
 } else {
-  let server: RunningPostgres;
-  const opened: HubStore[] = [];
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, POSTGRES_START_BOUND_MS);
-  afterAll(async () => {
-    await Promise.all(opened.map((store) => store.close()));
-    await server?.stop();
-  });
+  const registries = postgresForThisFile();
 
   /** HUBS stores on one fresh registry, opened at once (each migrating at its start). */
   async function hubs(): Promise<HubStore[]> {
-    const url = await server.freshRegistryUrl();
-    const stores = await Promise.all(Array.from({ length: HUBS }, () => openPostgresStore(url)));
-    opened.push(...stores);
-    return stores;
+    const url = await registries.server().freshRegistryUrl();
+    return Promise.all(Array.from({ length: HUBS }, () => registries.openStore(url)));
   }
 
   describe("PostgreSQL with several hubs", () => {
     test("hubs starting at once on an empty database migrate it once (advisory lock)", async () => {
-      const url = await server.freshRegistryUrl();
-      const stores = await Promise.all(Array.from({ length: 5 }, () => openPostgresStore(url)));
-      opened.push(...stores);
+      const url = await registries.server().freshRegistryUrl();
+      const stores = await Promise.all(Array.from({ length: 5 }, () => registries.openStore(url)));
       const sql = postgres(url, { onnotice: () => {} });
       try {
         const steps = await sql<{ version: number }[]>`SELECT version FROM schema_migrations ORDER BY version`;
