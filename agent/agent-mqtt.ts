@@ -67,6 +67,9 @@ export class AgentMqtt {
     "hub/state": (payload) => this.onHubState(payload),
     "work/offer": (payload) => this.options.onWorkOffer(payload),
     "hub/ca": (payload) => this.options.onHubCa(payload),
+    // This agent sends no outbox ids yet, so no receipt names anything it holds.
+    receipts: () => {},
+    "hub/features": () => {},
   };
 
   constructor(private readonly options: AgentMqttOptions) {

@@ -7,6 +7,7 @@ import { ESS_STATES, EXIT_KINDS, MODES, SYSTEM_STATUSES } from "../kernel/types.
 import { jsonDepthProblem, MAX_JSON_DEPTH } from "../lib/json-depth.ts";
 import { AllowTables } from "./allow-tables.ts";
 import { NODE_ID_PATTERN } from "./node-id.ts";
+import { takeOutboxRef } from "./receipts.ts";
 import { isPublicKey } from "./signing.ts";
 
 /** No protocol payload may be larger; brokers and the hub drop what is. */
@@ -297,13 +298,16 @@ export type HubCaMessage = z.infer<typeof HubCaMessage>;
 export type RegisterRequest = z.infer<typeof RegisterRequest>;
 export type RegisterResponse = z.infer<typeof RegisterResponse>;
 
-export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: string };
+/** `ob`: the sender's outbox id, when the payload carried one and the caller asked for it (receipts.ts). */
+export type DecodeResult<T> = { ok: true; value: T; ob?: number } | { ok: false; error: string };
 
 /**
  * Decodes a raw MQTT payload: size limit, JSON, schema. Never throws; the
  * error names the first offending field so a log line says what was wrong.
+ * With `outboxRef`, an `ob` field (the sender's outbox id, receipts.ts) is
+ * taken out before the schema sees it and returned beside the value.
  */
-export function decodePayload<S extends z.ZodType>(schema: S, payload: Uint8Array | string): DecodeResult<z.infer<S>> {
+export function decodePayload<S extends z.ZodType>(schema: S, payload: Uint8Array | string, options: { outboxRef?: boolean } = {}): DecodeResult<z.infer<S>> {
   const size = typeof payload === "string" ? Buffer.byteLength(payload) : payload.byteLength;
   if (size > MAX_PAYLOAD_BYTES) return { ok: false, error: `payload of ${size} bytes exceeds ${MAX_PAYLOAD_BYTES}` };
   const tooDeep = jsonDepthProblem(payload);
@@ -318,8 +322,14 @@ export function decodePayload<S extends z.ZodType>(schema: S, payload: Uint8Arra
   } catch {
     return { ok: false, error: "payload is not JSON" };
   }
+  let ob: number | null = null;
+  if (options.outboxRef) {
+    const taken = takeOutboxRef(json);
+    if ("error" in taken) return { ok: false, error: taken.error };
+    ob = taken.ob;
+  }
   const parsed = schema.safeParse(json);
-  if (parsed.success) return { ok: true, value: parsed.data };
+  if (parsed.success) return ob === null ? { ok: true, value: parsed.data } : { ok: true, value: parsed.data, ob };
   const issue = parsed.error.issues[0]!;
   return { ok: false, error: `${issue.path.join(".") || "payload"}: ${issue.message}` };
 }

@@ -77,12 +77,14 @@ describe("topics", () => {
       models: "node->hub, QoS 1, outbox",
       "work/progress": "node->hub, QoS 1, outbox",
       "work/result": "node->hub, QoS 1, outbox",
+      receipts: "hub->node, QoS 0",
       cmd: "hub->node, QoS 1",
       "work/offer": "hub->node, QoS 1",
       policy: "hub->node, QoS 1, retained",
       "fleet/policy": "hub->fleet, QoS 1, retained",
       "hub/state": "hub->fleet, QoS 1, retained",
       "hub/ca": "hub->fleet, QoS 1, retained",
+      "hub/features": "hub->fleet, QoS 1, retained",
     });
   });
 

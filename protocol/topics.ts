@@ -28,6 +28,7 @@ import {
   type DecodeResult,
 } from "./messages.ts";
 import { isNodeId } from "./node-id.ts";
+import { HubFeaturesMessage, ReceiptMessage } from "./receipts.ts";
 import { REPORT_HISTORY } from "./reports.ts";
 import { WorkOfferMessage, WorkProgressMessage, WorkResultMessage } from "./work-messages.ts";
 
@@ -103,6 +104,8 @@ export const TOPICS = {
   /** A work package's progress (renews its lease) and its result, fenced by attempt number (work-messages.ts). */
   "work/progress": { direction: "node->hub", schema: WorkProgressMessage, delivery: EVENT, viaOutbox: true },
   "work/result": { direction: "node->hub", schema: WorkResultMessage, delivery: EVENT, viaOutbox: true },
+  /** The outbox ids of this node's events the hub committed (receipts.ts); the node forgets those. */
+  receipts: { direction: "hub->node", schema: ReceiptMessage, delivery: FIRE_AND_FORGET },
   /** A signed decision. */
   cmd: { direction: "hub->node", schema: DecisionMessage, delivery: EVENT },
   /** A work package leased to this node (attempt n, lease_s). */
@@ -112,6 +115,8 @@ export const TOPICS = {
   "fleet/policy": { direction: "hub->fleet", schema: DesiredPolicyMessage, delivery: LATEST_VALUE },
   /** `{state, ts}`; also the hub's last will (offline). Agents go into simulation mode while it says offline. */
   "hub/state": { direction: "hub->fleet", schema: HubStateMessage, delivery: LATEST_VALUE },
+  /** What the hub takes beyond v1's first version (receipts.ts): `{receipts?, ts}`, read leniently. */
+  "hub/features": { direction: "hub->fleet", schema: HubFeaturesMessage, delivery: LATEST_VALUE },
   /** A new hub CA, signed by the hub's key (a deliberate operator act, POST /api/federation/tls/ca); retained until replaced. */
   "hub/ca": { direction: "hub->fleet", schema: HubCaMessage, delivery: LATEST_VALUE },
 } as const satisfies Record<string, TopicSpec>;
@@ -155,16 +160,27 @@ export function outboxCap(kind: OutboxKind): number | null {
   return spec.outboxCap ?? null;
 }
 
+/**
+ * Whether the hub answers `kind` with a receipt (receipts.ts): the events a
+ * node sends through its outbox, QoS 1 and not retained. Heartbeats (QoS 0,
+ * replaced by the next) are forgotten once sent.
+ */
+export function isReceipted(kind: TopicKind): boolean {
+  const spec: TopicSpec = TOPICS[kind];
+  return spec.viaOutbox === true && spec.delivery.qos === 1 && !spec.delivery.retain;
+}
+
 /** Whether a publish of `kind` may carry the retain flag (the embedded broker refuses, and the hub's ingest ignores, the others retained). */
 export function retainAllowed(kind: TopicKind): boolean {
   return TOPICS[kind].delivery.retain;
 }
 
-/** Size limit, JSON and schema of a payload of `kind`; never throws. */
+/** Size limit, JSON and schema of a payload of `kind`; never throws. A receipted kind's `ob` comes back beside the value. */
 export function decodeTopic<K extends TopicKind>(kind: K, payload: Buffer): DecodeResult<MessageOf<K>> {
   const spec: TopicSpec = TOPICS[kind];
   // The cast is safe: a decode override accepts exactly what the schema does (heartbeat-guard.test.ts).
-  return (spec.decode ? spec.decode(payload) : decodePayload(spec.schema, payload)) as DecodeResult<MessageOf<K>>;
+  const decoded = spec.decode ? spec.decode(payload) : decodePayload(spec.schema, payload, { outboxRef: isReceipted(kind) });
+  return decoded as DecodeResult<MessageOf<K>>;
 }
 
 export function nodeTopic(node: string, kind: NodeTopicKind): string {
@@ -180,6 +196,7 @@ export function fleetTopic(kind: FleetKind): string {
 export const HUB_STATE_TOPIC = fleetTopic("hub/state");
 export const FLEET_POLICY_TOPIC = fleetTopic("fleet/policy");
 export const HUB_CA_TOPIC = fleetTopic("hub/ca");
+export const HUB_FEATURES_TOPIC = fleetTopic("hub/features");
 
 /** `kind` of every node: the hub's subscription filter for it. */
 export function everyNodeFilter(kind: NodeTopicKind): string {
