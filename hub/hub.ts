@@ -8,6 +8,7 @@ import { openAlerts } from "./alerting/open-alerts.ts";
 import { PendingDecisionAlerts } from "./alerting/pending-decision-alerts.ts";
 import type { WebhookSender } from "./alerting/webhook-sender.ts";
 import { hubClientId, type BrokerAccess } from "./broker/broker-access.ts";
+import { registryBrokerAccess } from "./broker/registry-access.ts";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./broker/embedded-broker.ts";
 import { PublishBudget } from "./broker/publish-budget.ts";
 import { Decisions } from "./decisions/decisions.ts";
@@ -123,7 +124,11 @@ async function startHubOpening(settings: HubSettings, log: (line: string) => voi
   let broker: BrokerAccess | null = null;
   opened.push(() => broker?.close(), () => embedded?.close());
   let mqttCredentials: { url: string; username: string; password: string };
-  if (settings.mqttUrl) {
+  if (settings.mqttUrl && settings.brokerAuth === "registry") {
+    // The broker (EMQX) reads node credentials and ACLs from the PostgreSQL registry: nothing to grant.
+    broker = registryBrokerAccess();
+    mqttCredentials = { url: settings.mqttUrl, username: settings.mqttUsername, password: settings.mqttPassword };
+  } else if (settings.mqttUrl) {
     const { connectMosquittoDynsec } = await import("./broker/mosquitto-dynsec.ts");
     broker = await connectMosquittoDynsec({
       url: settings.mqttUrl,

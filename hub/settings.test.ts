@@ -13,6 +13,7 @@ const DEFAULTS: HubSettings = {
   httpHost: "0.0.0.0",
   httpPort: 8080,
   mqttUrl: "",
+  brokerAuth: "dynsec",
   mqttHost: "0.0.0.0",
   mqttPort: 1883,
   mqttUsername: "",
@@ -63,6 +64,7 @@ const ALL_ENV_VARS = [
   "EDGEFED_HTTP_HOST",
   "EDGEFED_HTTP_PORT",
   "EDGEFED_MQTT_URL",
+  "EDGEFED_BROKER_AUTH",
   "EDGEFED_MQTT_HOST",
   "EDGEFED_MQTT_PORT",
   "EDGEFED_MQTT_USERNAME",
@@ -173,6 +175,7 @@ describe("parseHubSettings", () => {
       EDGEFED_TLS_CA: "/etc/edgefed/ca.pem",
       EDGEFED_HUB_ID: "hub-b.lan_2",
       EDGEFED_SHARED_SUBSCRIPTIONS: "1",
+      EDGEFED_BROKER_AUTH: "registry",
     };
     expect(parseHubSettings([], env)).toEqual({
       dataDir: "/var/lib/edgefed",
@@ -182,6 +185,7 @@ describe("parseHubSettings", () => {
       httpHost: "127.0.0.1",
       httpPort: 9000,
       mqttUrl: "mqtts://broker.example:8883",
+      brokerAuth: "registry",
       mqttHost: "10.0.0.1",
       mqttPort: 0,
       mqttUsername: "dynsec-admin",
@@ -364,6 +368,14 @@ describe("parseHubSettings", () => {
 
   test("shared subscriptions need an external broker", () => {
     expect(() => parseHubSettings([], { EDGEFED_SHARED_SUBSCRIPTIONS: "1" })).toThrow("EDGEFED_SHARED_SUBSCRIPTIONS: replicas share an external broker");
+  });
+
+  test("a broker that reads the registry needs an external broker and the PostgreSQL registry; an unknown way is refused", () => {
+    const broker = { EDGEFED_MQTT_URL: "mqtt://emqx.lan:1883", EDGEFED_MQTT_USERNAME: "hub", EDGEFED_ALLOW_PLAINTEXT: "1" };
+    expect(() => parseHubSettings([], { EDGEFED_BROKER_AUTH: "registry" })).toThrow("EDGEFED_BROKER_AUTH: registry is for an external broker");
+    expect(() => parseHubSettings([], { ...broker, EDGEFED_BROKER_AUTH: "registry" })).toThrow("EDGEFED_BROKER_AUTH: with registry the broker reads node credentials from the PostgreSQL registry");
+    expect(parseHubSettings([], { ...broker, EDGEFED_BROKER_AUTH: "registry", EDGEFED_DATABASE_URL: "postgres://db.lan/edgefed" }).brokerAuth).toBe("registry");
+    expect(() => parseHubSettings([], { ...broker, EDGEFED_BROKER_AUTH: "emqx" })).toThrow('EDGEFED_BROKER_AUTH: "emqx" is not one of dynsec, registry');
   });
 
   test("a heartbeat of 0 is refused", () => {

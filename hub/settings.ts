@@ -9,6 +9,10 @@ import { webhookUrl } from "./alerting/webhook-url.ts";
 import { trustedProxyList } from "./http/trusted-proxies.ts";
 import { maskSecrets, parseSettings, settingsHelp, type Checked, type Setting, type SettingsTable } from "../lib/settings.ts";
 
+/** How an external broker learns node credentials (EDGEFED_BROKER_AUTH). */
+export const BROKER_AUTHS = ["dynsec", "registry"] as const;
+export type BrokerAuth = (typeof BROKER_AUTHS)[number];
+
 export interface HubSettings {
   dataDir: string;
   /** Names this replica (issue 16): part of its MQTT client ids, shown in /health and /metrics. */
@@ -21,6 +25,8 @@ export interface HubSettings {
   httpPort: number;
   /** External broker URL; empty means run the embedded broker. */
   mqttUrl: string;
+  /** External broker: who tells it the nodes' credentials and ACLs: the hub through Mosquitto's dynamic security, or the broker reads the registry (EMQX). */
+  brokerAuth: BrokerAuth;
   mqttHost: string;
   mqttPort: number;
   mqttUsername: string;
@@ -105,6 +111,11 @@ function brokerUrl(raw: string): Checked<string> {
   return { value: raw };
 }
 
+function brokerAuth(raw: string): Checked<BrokerAuth> {
+  const auth = BROKER_AUTHS.find((known) => known === raw);
+  return auth ? { value: auth } : { problem: `${JSON.stringify(raw)} is not one of ${BROKER_AUTHS.join(", ")}` };
+}
+
 /** A replica's name: letters, digits, dots, dashes, underscores (it goes into MQTT client ids). */
 function hubId(raw: string): Checked<string> {
   if (!HUB_ID_PATTERN.test(raw)) return { problem: `${JSON.stringify(raw)} is not a hub id (letters, digits, ".", "-", "_", at most 63, starting with a letter or digit)` };
@@ -166,10 +177,11 @@ const HUB_SETTINGS: SettingsTable<HubSettings> = [
   { key: "sharedSubscriptions", env: "EDGEFED_SHARED_SUBSCRIPTIONS", flag: "shared-subscriptions", parse: yesNo, value: "0|1", default: "0", help: "external broker: receive node traffic through MQTT 5 shared subscriptions ($share/edgefed-hub/...), so several hub replicas split it" },
   { key: "httpHost", env: "EDGEFED_HTTP_HOST", flag: "http-host", parse: text, value: "HOST", default: "0.0.0.0", help: "HTTP listen address" },
   { key: "httpPort", env: "EDGEFED_HTTP_PORT", flag: "http-port", parse: port, value: "PORT", default: "8080", help: "HTTP port (0 picks a free one)" },
-  { key: "mqttUrl", env: "EDGEFED_MQTT_URL", flag: "mqtt-url", parse: brokerUrl, value: "URL", default: "", help: "external broker (Mosquitto with dynamic security); empty runs the embedded broker" },
+  { key: "mqttUrl", env: "EDGEFED_MQTT_URL", flag: "mqtt-url", parse: brokerUrl, value: "URL", default: "", help: "external broker (Mosquitto with dynamic security, or EMQX reading the registry: --broker-auth); empty runs the embedded broker" },
+  { key: "brokerAuth", env: "EDGEFED_BROKER_AUTH", flag: "broker-auth", parse: brokerAuth, value: BROKER_AUTHS.join("|"), default: "dynsec", help: "external broker: dynsec, the hub grants each node through Mosquitto's dynamic security; registry, the broker reads node credentials and ACLs from the PostgreSQL registry itself (EMQX, examples/emqx/)" },
   { key: "mqttHost", env: "EDGEFED_MQTT_HOST", flag: "mqtt-host", parse: text, value: "HOST", default: "0.0.0.0", help: "embedded broker listen address" },
   { key: "mqttPort", env: "EDGEFED_MQTT_PORT", flag: "mqtt-port", parse: port, value: "PORT", default: "1883", help: "embedded broker port (0 picks a free one)" },
-  { key: "mqttUsername", env: "EDGEFED_MQTT_USERNAME", flag: "mqtt-username", parse: text, value: "USER", default: "", help: "external broker: the dynamic-security admin user" },
+  { key: "mqttUsername", env: "EDGEFED_MQTT_USERNAME", flag: "mqtt-username", parse: text, value: "USER", default: "", help: "external broker: the hub's user (with dynsec: the dynamic-security admin)" },
   { key: "mqttPassword", env: "EDGEFED_MQTT_PASSWORD", flag: "mqtt-password", parse: text, value: "PASSWORD", default: "", help: "external broker: that user's password (prefer the variable: flags show in ps)", secret: true },
   { key: "publicMqttUrl", env: "EDGEFED_PUBLIC_MQTT_URL", flag: "public-mqtt-url", parse: brokerUrl, value: "URL", default: "", help: "broker URL given to nodes; empty: the host they called the hub by" },
   { key: "adminToken", env: "EDGEFED_ADMIN_TOKEN", flag: "admin-token", parse: text, value: "TOKEN", default: "", help: "admin API token (prefer the variable: flags show in ps); empty: generated once into <data-dir>/admin-token", secret: true },
@@ -226,7 +238,13 @@ export function parseHubSettings(args: string[], env: Record<string, string | un
     problems.push("EDGEFED_TLS: off sends tokens and passwords in clear; it needs EDGEFED_ALLOW_PLAINTEXT=1 as well (lab use only)");
   }
   if (settings.mqttUrl && !settings.mqttUsername) {
-    problems.push("EDGEFED_MQTT_USERNAME: an external broker needs the dynamic-security admin user and password");
+    problems.push("EDGEFED_MQTT_USERNAME: an external broker needs the hub's user and password (with dynsec: the dynamic-security admin)");
+  }
+  if (settings.brokerAuth === "registry" && !settings.mqttUrl) {
+    problems.push("EDGEFED_BROKER_AUTH: registry is for an external broker that reads the registry (EMQX); set EDGEFED_MQTT_URL (the embedded broker checks nodes itself)");
+  }
+  if (settings.brokerAuth === "registry" && !settings.databaseUrl) {
+    problems.push("EDGEFED_BROKER_AUTH: with registry the broker reads node credentials from the PostgreSQL registry; set EDGEFED_DATABASE_URL");
   }
   if (settings.sharedSubscriptions && !settings.mqttUrl) {
     problems.push("EDGEFED_SHARED_SUBSCRIPTIONS: replicas share an external broker; set EDGEFED_MQTT_URL (the embedded broker serves one hub)");
