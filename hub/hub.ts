@@ -15,7 +15,7 @@ import { Decisions } from "./decisions/decisions.ts";
 import { loadFederationConfig } from "./federation/config-file.ts";
 import { FederationDuty } from "./federation/federation-duty.ts";
 import { FederationRolesView } from "./federation/roles-view.ts";
-import { Fleet } from "./nodes/fleet.ts";
+import { Fleet, PruneFailed } from "./nodes/fleet.ts";
 import { createHubApp } from "./http/app.ts";
 import { serveHttp } from "../lib/http-serve.ts";
 import type { HubContext } from "./hub-context.ts";
@@ -283,7 +283,7 @@ async function startHubOpening(settings: HubSettings, log: (line: string) => voi
   });
 
   const flushAndReport = () =>
-    fleet.flush().catch((error) => log(`writing live node state failed (kept for the next flush): ${(error as Error).message}`));
+    fleet.flush().catch((error: Error) => log(error instanceof PruneFailed ? error.message : `writing live node state failed (kept for the next flush): ${error.message}`));
   const flushTimer = setInterval(flushAndReport, settings.flushMs);
   // The leader's duty; on a shared registry the other replicas take up the health the leader stored (hub/nodes/ordered-write.ts).
   const sweepTimer = setInterval(() => {

@@ -284,7 +284,12 @@ export class Fleet {
       throw error;
     }
     this.takeBack(written);
-    if (this.store.shared && pruneBucketsBefore !== null) await this.pruneShared(pruneBucketsBefore, now);
+    if (this.store.shared && pruneBucketsBefore !== null) {
+      // The live state is written by now; only the pruning failed (it is tried again at the next turn).
+      await this.pruneShared(pruneBucketsBefore, now).catch((error: Error) => {
+        throw new PruneFailed(`pruning old metric buckets and heard numbers failed (tried again at the next turn): ${error.message}`);
+      });
+    }
     return changes.ids.length;
   }
 
@@ -431,6 +436,9 @@ export class Fleet {
     });
   }
 }
+
+/** flush() wrote the live state, but the leader's pruning after it failed. */
+export class PruneFailed extends Error {}
 
 interface Changes {
   ids: string[];

@@ -14,7 +14,7 @@ import { postgresForThisFile, postgresUnavailable } from "../../test/support/pos
 import { Ingest, type IngestHooks } from "../ingest/ingest.ts";
 import { eventually } from "../../test/support/hub-harness.ts";
 import { SEQUENCES_KEPT_MS, type HubStore, type NodeFederationEvent } from "../store/hub-store.ts";
-import { Fleet } from "./fleet.ts";
+import { Fleet, PruneFailed } from "./fleet.ts";
 
 const T0 = 1_700_000_000_000;
 const RULES = { heartbeatMs: 1000, offlineAfterMs: 10_000, degradedLoad: 4, listeningSince: T0 };
@@ -170,6 +170,22 @@ if (unavailable) {
         await a.fleet.flush(later);
         expect(await kept()).toEqual({ sequences: 0, buckets: 0 });
       } finally {
+        await sql.end();
+      }
+    });
+
+    test("a failed pruning after the leader's flush is told apart from a failed write: the live state is written", async () => {
+      const { a, registry, url } = await twoReplicas(["pi-1"]);
+      await a.fleet.flush(T0 + 120_000); // the first prune turn
+      const sql = postgres(url, { onnotice: () => {} });
+      try {
+        await sql`ALTER TABLE node_sequences RENAME TO node_sequences_away`;
+        const later = T0 + SEQUENCES_KEPT_MS + 3_600_000;
+        a.hear("heartbeat", heartbeatMessage(1, later), later);
+        await expect(a.fleet.flush(later)).rejects.toBeInstanceOf(PruneFailed);
+        expect((await registry.nodes.get("pi-1"))!.live.heartbeats).toBe(1);
+      } finally {
+        await sql`ALTER TABLE node_sequences_away RENAME TO node_sequences`;
         await sql.end();
       }
     });
