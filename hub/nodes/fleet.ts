@@ -11,16 +11,17 @@
 // hub observed: each new report, health transition, verdict event and close,
 // in the order observed, the federation roles' input stream. Each node's
 // closed 1-minute metric buckets (node-metrics.ts) go with the flush too.
-// With several replicas on one registry (store.shared), a write merges into
-// the stored rows instead of overwriting them, and the database decides
-// which verdicts and closes are new and which health transitions happen
-// (ordered-write.ts); what it wrote comes back into this view.
-import { classifyHealth, healthOfSilence, type HealthRules } from "./health.ts";
-import { mergeNode, withoutIncrements } from "./live-merge.ts";
-import type { HealthState, HealthTransition, NodeLive, NodeRecord } from "./node-model.ts";
+// How a write reaches the registry is node-writes.ts's: one hub overwrites
+// the stored rows with this view (overwrite-writes.ts); replicas sharing a
+// registry (store.shared) merge into them, and the database decides which
+// verdicts and closes are new and which health transitions happen
+// (merged-writes.ts); what it wrote comes back into this view.
+import { classifyHealth, type HealthRules } from "./health.ts";
+import type { HealthState, HealthTransition, NodeRecord } from "./node-model.ts";
 import { NodeMetrics } from "./node-metrics.ts";
-import { copyLive, EVENT_OF_REPORT, writeMerged, type HeardNumber, type ReplicaNodeWrite, type WrittenNode } from "./ordered-write.ts";
-import { SEQUENCES_KEPT_MS, type MetricBucket, type NodeFederationEvent, type HubStore, type ReportRecord, type StoreTransaction } from "../store/hub-store.ts";
+import { EVENT_OF_REPORT, type HeardNumber, type WrittenNode } from "./ordered-write.ts";
+import { nodeWritesFor, type Changes, type NodeWrites } from "./node-writes.ts";
+import type { NodeFederationEvent, HubStore, ReportRecord, StoreTransaction } from "../store/hub-store.ts";
 
 const RECENT_TRANSITIONS = 20;
 
@@ -41,14 +42,8 @@ export class Fleet {
   private readonly changeListeners: Array<(nodeId: string) => void> = [];
   /** Node ids in order, kept until a node comes or goes (the node list's default order, at 10,000 nodes). */
   private idsInOrder: NodeRecord[] | null = null;
-  /** Shared registry only: verdicts and closes heard, by node, until a write records them. */
-  private readonly heard = new Map<string, HeardNumber[]>();
-  /** Shared registry only: each node's view as last written or read back (what was heard since is the difference). */
-  private readonly baselines = new Map<string, NodeLive>();
-  /** Shared registry only: health transitions decided by this replica's writes so far. */
-  private transitionsDecided = 0;
-  /** Shared registry only: a sweep is running (the next tick skips rather than overlap it). */
-  private sweeping = false;
+  /** How changes are written: overwriting the stored rows (one hub) or merged into them (replicas). */
+  private readonly writes: NodeWrites;
 
   private constructor(
     private readonly store: HubStore,
@@ -56,8 +51,22 @@ export class Fleet {
     /** The time a commit judges health at (shared registry); flush() and the sweep are given theirs. */
     private readonly clock: () => number,
     /** Shared registry: whether this replica leads (hub/replicas/leadership.ts), and so prunes what every replica wrote. */
-    private readonly leads: () => boolean,
-  ) {}
+    leads: () => boolean,
+  ) {
+    this.writes = nodeWritesFor(store, rules, leads, {
+      node: (nodeId) => this.nodes.get(nodeId),
+      judge: (node, now, cause) => this.evaluate(node, now, cause),
+      sweep: (now) => this.sweep(now),
+      remember: (nodeId, transition) => this.remember(nodeId, transition),
+      announce: (event) => this.eventListener?.(event),
+      changed: (nodeId) => this.changed(nodeId),
+      metrics: this.metrics,
+      flushWith: async (ids, now) => {
+        for (const id of ids) this.dirty.add(id);
+        await this.flush(now);
+      },
+    });
+  }
 
   /** The fleet view of the nodes in the registry, with their recent transitions. */
   static async load(store: HubStore, rules: HealthRules, clock: () => number = Date.now, leads: () => boolean = () => true): Promise<Fleet> {
@@ -66,14 +75,14 @@ export class Fleet {
     for (const node of nodes) {
       fleet.nodes.set(node.nodeId, node);
       fleet.recent.set(node.nodeId, transitions.get(node.nodeId) ?? []);
-      if (store.shared) fleet.baselines.set(node.nodeId, copyLive(node.live));
+      fleet.writes.known(node);
     }
     return fleet;
   }
 
   /** Whether verdict and close numbers and health transitions are decided by the database (several replicas may share it). */
   get ordersInDatabase(): boolean {
-    return this.store.shared;
+    return this.writes.ordersInDatabase;
   }
 
   get(nodeId: string): NodeRecord | undefined {
@@ -129,11 +138,11 @@ export class Fleet {
     this.changed(node.nodeId);
   }
 
-  /** A node new to this view; what it hears is counted from its row as given (shared registry). */
+  /** A node new to this view. */
   private added(node: NodeRecord): void {
     this.nodes.set(node.nodeId, node);
     this.recent.set(node.nodeId, []);
-    if (this.store.shared) this.baselines.set(node.nodeId, copyLive(node.live));
+    this.writes.known(node);
     this.idsInOrder = null;
   }
 
@@ -152,8 +161,7 @@ export class Fleet {
     this.nodes.delete(nodeId);
     this.recent.delete(nodeId);
     this.dirty.delete(nodeId);
-    this.heard.delete(nodeId);
-    this.baselines.delete(nodeId);
+    this.writes.forget(nodeId);
     this.metrics.forget(nodeId);
     this.idsInOrder = null;
     this.changed(nodeId);
@@ -162,18 +170,12 @@ export class Fleet {
   /** Marks a node's live state changed, re-evaluating its health at `now`. */
   touched(node: NodeRecord, now: number, cause?: string): void {
     this.dirty.add(node.nodeId);
-    if (this.store.shared) return; // judged from the merged view when written (ordered-write.ts)
-    // The hot case, a heartbeat from a healthy online node, can change its
-    // health only through load or connectivity, which the next sweep (every
-    // EDGEFED_SWEEP_MS) picks up; everything else is judged at once.
-    if (node.health !== "healthy" || node.live.state !== "online" || cause !== undefined) this.evaluate(node, now, cause);
+    this.writes.touched(node, now, cause);
   }
 
   /** Shared registry: a verdict event, close or strategy report heard, counted (or not: a redelivery) when the next write records it. */
   heardNumber(node: NodeRecord, heard: HeardNumber): void {
-    const list = this.heard.get(node.nodeId);
-    if (list) list.push(heard);
-    else this.heard.set(node.nodeId, [heard]);
+    this.writes.heard(node.nodeId, heard);
     this.dirty.add(node.nodeId);
   }
 
@@ -204,42 +206,12 @@ export class Fleet {
 
   /**
    * Shared registry: re-evaluates health from what every replica heard, as
-   * stored (this replica may have heard none of a node's heartbeats). Nodes
-   * whose stored health their stored recency contradicts are written (merged,
-   * judged and guarded like any write); returns how many changed state.
-   * The health another replica stored is taken into this view; with
-   * `decide` false (a replica not leading) that is all it does.
+   * stored, and takes the health another replica stored into this view; with
+   * `decide` false (a replica not leading) that is all it does. Returns how
+   * many nodes changed state (merged-writes.ts).
    */
-  async sweepShared(now: number, decide = true): Promise<number> {
-    if (this.sweeping) return 0; // a slow sweep: the tick after it finishes sweeps again
-    this.sweeping = true;
-    try {
-      return await this.sweepSharedOnce(now, decide);
-    } finally {
-      this.sweeping = false;
-    }
-  }
-
-  private async sweepSharedOnce(now: number, decide: boolean): Promise<number> {
-    const recency = await this.store.nodes.recency();
-    for (const { nodeId, health, healthSince, healthCause } of recency) {
-      const node = this.nodes.get(nodeId);
-      // Read before a write of this replica came back with newer health: that one stands.
-      if (!node || node.health === health || healthSince < node.healthSince) continue;
-      Object.assign(node, { health, healthSince, healthCause });
-      this.changed(nodeId);
-    }
-    if (!decide) return 0; // a follower: the leader's sweep decides (hub/replicas/leadership.ts)
-    // Only silence changes health between writes (what a node says is judged when written).
-    const due = recency.filter(({ nodeId, health, heardAt }) => {
-      const silence = healthOfSilence(heardAt, now, this.rules);
-      return this.nodes.has(nodeId) && silence !== null && silence.state !== health;
-    });
-    if (due.length === 0) return 0;
-    for (const { nodeId } of due) this.dirty.add(nodeId);
-    const before = this.transitionsDecided;
-    await this.flush(now);
-    return this.transitionsDecided - before;
+  sweepShared(now: number, decide = true): Promise<number> {
+    return this.writes.sweepStored(now, decide);
   }
 
   private evaluate(node: NodeRecord, now: number, cause?: string): boolean {
@@ -254,13 +226,18 @@ export class Fleet {
     node.health = to;
     node.healthSince = at;
     node.healthCause = cause;
-    const recent = this.recent.get(node.nodeId) ?? [];
-    recent.unshift(transition);
-    if (recent.length > RECENT_TRANSITIONS) recent.pop();
-    this.recent.set(node.nodeId, recent);
+    this.remember(node.nodeId, transition);
     this.pendingTransitions.push({ nodeId: node.nodeId, transition });
     this.observed({ type: "node_health", node: node.nodeId, at, state: to });
     this.changed(node.nodeId);
+  }
+
+  /** Keeps a transition among the node's most recent ones, newest first. */
+  private remember(nodeId: string, transition: HealthTransition): void {
+    const recent = this.recent.get(nodeId) ?? [];
+    recent.unshift(transition);
+    if (recent.length > RECENT_TRANSITIONS) recent.pop();
+    this.recent.set(nodeId, recent);
   }
 
   countsByHealth(): Record<HealthState, number> {
@@ -283,10 +260,10 @@ export class Fleet {
       this.putBack(changes);
       throw error;
     }
-    this.takeBack(written);
-    if (this.store.shared && pruneBucketsBefore !== null) {
+    this.writes.committed(written);
+    if (pruneBucketsBefore !== null) {
       // The live state is written by now; only the pruning failed (it is tried again at the next turn).
-      await this.pruneShared(pruneBucketsBefore, now).catch((error: Error) => {
+      await this.writes.pruneAfterCommit(pruneBucketsBefore, now).catch((error: Error) => {
         throw new PruneFailed(`pruning old metric buckets and heard numbers failed (tried again at the next turn): ${error.message}`);
       });
     }
@@ -311,7 +288,7 @@ export class Fleet {
         changes = this.take([nodeId], this.clock());
         return this.write(tx, changes);
       })
-      .then((written) => this.takeBack(written));
+      .then((written) => this.writes.committed(written));
     this.committing.set(nodeId, write);
     write.catch(() => {
       if (this.committing.get(nodeId) === write) this.committing.delete(nodeId);
@@ -322,77 +299,23 @@ export class Fleet {
 
   /**
    * Takes the live state of `ids` and every pending transition, report and
-   * event out of what is left to write. Shared registry: also the live state
-   * of every node those name (all of them are locked first, in order), each
-   * with what was heard of it since its last write.
+   * event out of what is left to write, with the write strategy's part
+   * (merged writes: also the nodes those name).
    */
   private take(ids: string[], now: number): Changes {
-    if (this.store.shared) {
-      const named = [...this.pendingTransitions.map((t) => t.nodeId), ...this.pendingReports.map((r) => r.nodeId), ...this.pendingEvents.map((e) => e.node)];
-      ids = [...new Set([...ids, ...named])].filter((id) => this.nodes.has(id));
-    }
-    const changes: Changes = { ids, now, transitions: this.pendingTransitions, reports: this.pendingReports, events: this.pendingEvents, buckets: [], pruneBucketsBefore: null, writes: [] };
-    if (this.store.shared) changes.writes = ids.map((id) => this.replicaWrite(id));
-    for (const id of ids) this.dirty.delete(id);
+    const pending = { transitions: this.pendingTransitions, reports: this.pendingReports, events: this.pendingEvents };
+    const changes: Changes = { ...pending, ...this.writes.take(ids, pending), now, buckets: [], pruneBucketsBefore: null };
+    for (const id of changes.ids) this.dirty.delete(id);
     this.pendingTransitions = [];
     this.pendingReports = [];
     this.pendingEvents = [];
     return changes;
   }
 
-  /**
-   * What this replica writes of a node: a copy of its view, its baseline, and
-   * what was heard of it (taken out). The copy becomes the baseline at once:
-   * a write taken while this one is in flight writes only what was heard
-   * after it.
-   */
-  private replicaWrite(nodeId: string): ReplicaNodeWrite {
-    const node = this.nodes.get(nodeId)!;
-    const heard = this.heard.get(nodeId) ?? [];
-    this.heard.delete(nodeId);
-    const mine = copyLive(node.live);
-    const baseline = this.baselines.get(nodeId) ?? mine;
-    this.baselines.set(nodeId, mine);
-    return { mine: { ...node, live: mine }, baseline, heard };
-  }
-
-  /**
-   * Shared registry, once committed: takes what was written back into this
-   * view, with what was heard since the last write was taken (this one or a
-   * later one still in flight) on top; the written view is the new baseline.
-   * Tells the listeners of the new verdicts and closes and the transitions
-   * decided.
-   */
-  private takeBack(written: readonly WrittenNode[]): void {
-    for (const { nodeId, merged, health, transition, events, newVerdicts } of written) {
-      const node = this.nodes.get(nodeId);
-      if (!node) continue; // removed meanwhile
-      const rebased = mergeNode(merged, node, this.baselines.get(nodeId) ?? merged.live);
-      const healthChanged = node.health !== health.health;
-      Object.assign(node, rebased, health);
-      this.baselines.set(nodeId, copyLive(merged.live));
-      if (transition) {
-        this.transitionsDecided++;
-        const recent = this.recent.get(nodeId) ?? [];
-        recent.unshift(transition);
-        if (recent.length > RECENT_TRANSITIONS) recent.pop();
-        this.recent.set(nodeId, recent);
-      }
-      for (const { at, event } of newVerdicts) this.metrics.verdict(nodeId, event.verdict.verdict, event.verdict.reasons, at);
-      for (const event of events) this.eventListener?.(event);
-      if (healthChanged) this.changed(nodeId);
-    }
-  }
-
   /** A write failed: keep its changes for the next one rather than losing them. */
   private putBack(changes: Changes): void {
     for (const id of changes.ids) this.dirty.add(id);
-    for (const { mine, baseline, heard } of changes.writes) {
-      this.heard.set(mine.nodeId, heard.concat(this.heard.get(mine.nodeId) ?? []));
-      // Its counter increments go with the next write, whether or not one was taken since.
-      const current = this.baselines.get(mine.nodeId);
-      if (current) this.baselines.set(mine.nodeId, withoutIncrements(current, mine.live, baseline));
-    }
+    this.writes.failed(changes);
     this.pendingTransitions = changes.transitions.concat(this.pendingTransitions);
     this.pendingReports = changes.reports.concat(this.pendingReports);
     this.pendingEvents = changes.events.concat(this.pendingEvents);
@@ -401,55 +324,21 @@ export class Fleet {
 
   /**
    * Inside the store's write transaction; what belongs to nodes removed
-   * meanwhile is left out. Shared registry: returns what it merged; the
-   * pending transitions (which trim health_transitions) go after the merge
-   * has locked the node rows, in the one lock order every replica keeps.
+   * meanwhile is left out. The pending transitions (which trim
+   * health_transitions) go after the node rows: merged writes lock those
+   * first, in the one lock order every replica keeps.
    */
   private async write(tx: StoreTransaction, changes: Changes): Promise<WrittenNode[]> {
-    const transitions = changes.transitions.filter(({ nodeId }) => this.nodes.has(nodeId));
-    if (!this.store.shared) {
-      await tx.nodes.saveLive(changes.ids.flatMap((id) => this.nodes.get(id) ?? []));
-      await tx.nodes.addTransitions(transitions);
-    }
-    const written = this.store.shared ? await writeMerged(tx, changes.writes, this.rules, changes.now) : [];
-    if (this.store.shared) await tx.nodes.addTransitions(transitions);
-    await tx.reports.add(changes.reports.filter(({ nodeId }) => this.nodes.has(nodeId)).concat(written.flatMap((w) => w.newReports)));
+    const known = ({ nodeId }: { nodeId: string }) => this.nodes.has(nodeId);
+    const transitions = changes.transitions.filter(known);
+    const written = await this.writes.writeNodes(tx, changes);
+    await tx.nodes.addTransitions(transitions);
+    await tx.reports.add(changes.reports.filter(known).concat(written.flatMap((w) => w.newReports)));
     await tx.federationEvents.add(changes.events.filter(({ node }) => this.nodes.has(node)).concat(written.flatMap((w) => w.events)));
-    // Several replicas: each holds its share of a node's minute.
-    const buckets = changes.buckets.filter(({ nodeId }) => this.nodes.has(nodeId));
-    await (this.store.shared ? tx.metricBuckets.addShares(buckets) : tx.metricBuckets.add(buckets));
-    // A shared registry is pruned by the leader, after the write (pruneShared).
-    if (changes.pruneBucketsBefore !== null && !this.store.shared) await tx.metricBuckets.prune(changes.pruneBucketsBefore);
+    await this.writes.writeBuckets(tx, changes.buckets.filter(known), changes.pruneBucketsBefore);
     return written;
-  }
-
-  /**
-   * Shared registry, the leader only: old metric buckets and heard sequence
-   * numbers go, in a transaction of their own, so no replica's flush holds
-   * node-row locks while the rows every replica wrote are deleted.
-   */
-  private async pruneShared(bucketsBefore: number, now: number): Promise<void> {
-    if (!this.leads()) return;
-    await this.store.write(async (tx) => {
-      await tx.metricBuckets.prune(bucketsBefore);
-      await tx.nodes.pruneSequences(now - SEQUENCES_KEPT_MS);
-    });
   }
 }
 
 /** flush() wrote the live state, but the leader's pruning after it failed. */
 export class PruneFailed extends Error {}
-
-interface Changes {
-  ids: string[];
-  /** When the write was taken: health is judged as of then. */
-  now: number;
-  /** Shared registry only: what this replica writes of each node in `ids`. */
-  writes: ReplicaNodeWrite[];
-  transitions: { nodeId: string; transition: HealthTransition }[];
-  reports: ReportRecord[];
-  events: NodeFederationEvent[];
-  buckets: MetricBucket[];
-  /** Set every 10 minutes: buckets older than this go. */
-  pruneBucketsBefore: number | null;
-}
