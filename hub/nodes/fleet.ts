@@ -1,6 +1,6 @@
 // The hub's in-memory view of the fleet. Heartbeats arrive by the thousand per
 // second, so ingest changes this view only, and flush() writes what changed to
-// SQLite in one transaction every EDGEFED_FLUSH_MS. Registration and removal
+// the registry in one transaction every EDGEFED_FLUSH_MS. Registration and removal
 // write through at once (they are acknowledged to someone). A crash loses up
 // to one flush interval of live state, which heartbeats bring back. What the
 // broker must not redeliver (a verdict event, a decision ack) is acknowledged
