@@ -62,7 +62,7 @@ export class ReceiptSender {
     this.options.counted(sent, unsent);
   }
 
-  /** Drops what is gathered and sends nothing more (the connection is gone for good). */
+  /** Drops what is gathered and cancels its tick (the hub stops: its connection is gone). */
   stop(): void {
     this.scheduled?.cancel();
     this.scheduled = null;
