@@ -13,16 +13,35 @@
 // per second of CPU time. (b) is reported beside, without a limit. Ids a
 // receipt could not be sent for (the send buffer over its bound) are
 // reported as unsent.
+// (c) the ingest path: 100 nodes' verdict events through the hub's own
+//     ingestThenCommit (real Ingest, fleet view and SQLite registry on a
+//     temporary file, group commits of 100 events) into a ReceiptSender
+//     (sending nowhere), with outbox ids and without (an agent from before
+//     receipts): CPU microseconds per event, the best of INGEST_RUNS runs of
+//     each, alternating. The difference is what taking `ob` and handing it on
+//     costs ingest; (a) is what sending costs.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import mqtt from "mqtt";
-import { receiptsFor } from "../protocol/receipts.ts";
+import { receiptsFor, withOutboxRef } from "../protocol/receipts.ts";
 import { nodeTopic } from "../protocol/topics.ts";
 import { HubMqtt } from "../hub/mqtt/hub-mqtt.ts";
 import { ReceiptSender } from "../hub/mqtt/receipts.ts";
+import { ingestThenCommit } from "../hub/mqtt/commit-before-ack.ts";
+import { Ingest } from "../hub/ingest/ingest.ts";
+import { Fleet } from "../hub/nodes/fleet.ts";
+import { openSqliteStore } from "../hub/store/sqlite/sqlite-store.ts";
+import { registeredNode } from "../test/fixtures/node-record.ts";
+import { verdictMessage } from "../test/fixtures/node-messages.ts";
 import { startMosquitto } from "../test/support/mosquitto.ts";
-import { printResult, printTable } from "./report.ts";
+import { printResult, printTable, round } from "./report.ts";
 
 const NODES = Number(process.env.NODES ?? 10_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 20);
+const INGEST_RUNS = Number(process.env.INGEST_RUNS ?? 5);
+const INGEST_NODES = 100;
+const INGEST_ROUNDS = 300;
 
 interface Shape {
   name: string;
@@ -99,6 +118,34 @@ async function bareSide(url: string, shape: Shape): Promise<number> {
   return (shape.nodes * shape.idsPerNodePerTick * ROUNDS) / seconds;
 }
 
+/** CPU microseconds per verdict event through ingestThenCommit, with outbox ids (receipted) or without. */
+async function ingestPath(withIds: boolean): Promise<number> {
+  const dataDir = mkdtempSync(join(tmpdir(), "edgefed-bench-receipts-"));
+  const store = openSqliteStore(dataDir);
+  try {
+    const nodeIds = Array.from({ length: INGEST_NODES }, (_, i) => `bench-${i}`);
+    await store.write(async (tx) => {
+      for (const nodeId of nodeIds) await tx.nodes.save(registeredNode(nodeId, Date.now()));
+    });
+    const fleet = await Fleet.load(store, { heartbeatMs: 1000, offlineAfterMs: 60_000, degradedLoad: 4, listeningSince: Date.now() });
+    const ingest = new Ingest(fleet, { onAck: async () => null, onBirth: () => {}, onWorkProgress: async () => null, onWorkResult: async () => null }, () => {});
+    const receipts = new ReceiptSender({ send: () => true, counted: () => {}, clock: Date.now });
+    const handle = ingestThenCommit(ingest, fleet, { committed: () => {}, receipted: (nodeId, ob) => receipts.add(nodeId, ob) });
+    const topics = nodeIds.map((nodeId) => nodeTopic(nodeId, "verdicts"));
+    const payloads = Array.from({ length: INGEST_ROUNDS }, (_, round) => {
+      const event = JSON.stringify(verdictMessage(round + 1, Date.now(), "HOLD", ["COOLDOWN"]));
+      return Buffer.from(withIds ? withOutboxRef(event, round + 1) : event);
+    });
+    const start = process.cpuUsage();
+    for (const payload of payloads) await Promise.all(topics.map((topic) => handle(topic, payload, false)));
+    await nextTurn(); // the last receipts
+    return (cpuSeconds(start) * 1e6) / (INGEST_NODES * INGEST_ROUNDS);
+  } finally {
+    await store.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 const mosquitto = await startMosquitto({ tls: false });
 try {
   const rows: [string, string | number][] = [];
@@ -114,6 +161,17 @@ try {
   }
   const bare = await bareSide(mosquitto.url, SHAPES[0]!);
   rows.push(["live: bare QoS 0 publishes of the same payloads, per CPU second (limit)", bare]);
+  const ingestUs = { withIds: Infinity, without: Infinity };
+  for (let run = 0; run < INGEST_RUNS; run++) {
+    ingestUs.without = Math.min(ingestUs.without, await ingestPath(false));
+    ingestUs.withIds = Math.min(ingestUs.withIds, await ingestPath(true));
+  }
+  rows.push(
+    [`ingest path, CPU us per verdict event with outbox ids (best of ${INGEST_RUNS})`, round(ingestUs.withIds, 1)],
+    [`ingest path, CPU us per verdict event without (best of ${INGEST_RUNS})`, round(ingestUs.without, 1)],
+  );
+  figures.ingest_us_with_ids = round(ingestUs.withIds, 1);
+  figures.ingest_us_without = round(ingestUs.without, 1);
   printTable(`receipts: the hub's cost of sending them, ${ROUNDS} ticks`, rows);
   const { live_ids_per_cpu_s, ...extra } = figures;
   printResult({ bench: "receipts", value: live_ids_per_cpu_s!, unit: "ids receipted per CPU second (live fleet)", limit: Math.round(bare), extra });
