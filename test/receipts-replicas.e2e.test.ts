@@ -1,15 +1,20 @@
 // Receipts with hub replicas (issue 16): two hubs in this process on one
-// real Mosquitto (dynamic security, shared subscriptions) and one PostgreSQL
-// registry. A node's events spread over both replicas; each event is
-// receipted once, by the replica that committed it (its receipts count
-// equals the events it applied), and the registry holds every one. On
+// real Mosquitto (dynamic security, shared subscriptions, persistence) and
+// one PostgreSQL registry. A node's events spread over both replicas; each
+// event is receipted once, by the replica that committed it (its receipts
+// count equals the events it applied), and the registry holds every one. On
 // Mosquitto too, the retained hub/features reaches a node subscribing late
-// and no node may read another's receipts.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+// and no node may read another's receipts. And the loss receipts are for:
+// across a Mosquitto restart, what a node publishes before the replicas
+// subscribe again is acknowledged by the broker and reaches no replica; it
+// gets no receipt, so the node (this test, as an agent does) sends it again,
+// and the registry ends with every event once.
+import { beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync } from "node:fs";
 import type { MqttClient } from "mqtt";
 import { createEnrollmentToken } from "../hub/identity/enrollment-tokens.ts";
-import { removeTempDirs } from "./helpers.ts";
-import { newNode, registerBody, startTestHub, type NodeCredentials, type TestHub } from "./support/hub-harness.ts";
+import { removeTempDirs, tempDir } from "./helpers.ts";
+import { eventually, newNode, registerBody, startTestHub, type NodeCredentials, type TestHub } from "./support/hub-harness.ts";
 import { startMosquitto, type RunningMosquitto } from "./support/mosquitto.ts";
 import { verdictEvent } from "./support/node-payloads.ts";
 import { postgresForThisFile, postgresUnavailable } from "./support/postgres.ts";
@@ -34,7 +39,9 @@ if (unavailable) {
   });
 
   beforeAll(async () => {
-    mosquitto = await startMosquitto({ dynsec: true });
+    const persistence = tempDir("edgefed-mosquitto-persist-");
+    chmodSync(persistence, 0o777); // Mosquitto drops root for its own user, which writes its database here
+    mosquitto = await startMosquitto({ dynsec: true, extraConfig: ["persistence true", `persistence_location ${persistence}/`] });
     url = await postgres.server().freshRegistryUrl();
   });
 
@@ -92,5 +99,35 @@ if (unavailable) {
       expect(await mayReadReceiptsOf(nosy, nodeId)).toBe(false);
       expect(await retainedHubFeatures(nosy)).toEqual({ receipts: true, ts: expect.any(Number) });
     });
+
+    test("across a Mosquitto restart, what reached no replica gets no receipt; sent again, every event is in the registry once", async () => {
+      for (const hub of hubs.splice(0)) await hub.stop();
+      const a = await replica("a");
+      const nodeId = "restart-replica-pi";
+      const credentials = await register(a, nodeId);
+      const b = await replica("b");
+      const event = (seq: number) => verdictEvent(seq, "PASS", []);
+      const ob = (seq: number) => 7000 + seq;
+      const seqs = (first: number, last: number) => Array.from({ length: last - first + 1 }, (_, i) => first + i);
+      const before = await connect(a, credentials);
+      const receiptsBefore = await receiptsOf(before, nodeId);
+      for (const seq of seqs(1, 10)) await publishEvent(before, nodeId, "verdicts", event(seq), ob(seq));
+      await receiptsBefore.waitFor(seqs(1, 10).map(ob));
+
+      await mosquitto.stop();
+      await eventually(() => !a.hub.context.brokerConnected() && !b.hub.context.brokerConnected(), 10_000, "both replicas disconnected");
+      await mosquitto.restart();
+      // The node is back before the replicas (they retry each second): the broker acknowledges what it sends.
+      const after = await connect(a, credentials);
+      const receipts = await receiptsOf(after, nodeId);
+      for (const seq of seqs(11, 30)) await publishEvent(after, nodeId, "verdicts", event(seq), ob(seq));
+      await eventually(() => a.hub.context.brokerConnected() && b.hub.context.brokerConnected(), 20_000, "both replicas subscribed again");
+
+      // As an agent does: what no receipt named goes again (one whose receipt is still on its way is taken once and receipted again).
+      const receipted = new Set(receipts.ids());
+      for (const seq of seqs(11, 30).filter((seq) => !receipted.has(ob(seq)))) await publishEvent(after, nodeId, "verdicts", event(seq), ob(seq));
+      await receipts.waitFor(seqs(11, 30).map(ob), 20_000);
+      expect((await a.api("GET", `/federation/nodes/${nodeId}`)).body.verdicts).toMatchObject({ last_seq: 30, missing: 0, by_verdict: { PASS: 30 } });
+    }, 60_000);
   });
 }

@@ -4,7 +4,7 @@
 // once its effect is committed. Nothing else in the hub talks MQTT to nodes
 // (with Mosquitto, broker/mosquitto-dynsec.ts keeps its own admin connection
 // for dynamic security commands).
-import mqtt, { type IPublishPacket, type MqttClient } from "mqtt";
+import mqtt, { type IClientSubscribeOptions, type IPublishPacket, type ISubscriptionMap, type MqttClient } from "mqtt";
 import type { HubFeaturesMessage } from "../../protocol/receipts.ts";
 import { decodeTopic, deliveryOf, everyNodeFilter, HUB_FEATURES_TOPIC, HUB_STATE_TOPIC, hubSessionMarkerTopic, hubSharedFilter, NODE_TO_HUB_KINDS, type Delivery } from "../../protocol/topics.ts";
 import { brokerAddress, brokerTrust, type ClientCertificate } from "../../lib/mqtt-url.ts";
@@ -157,7 +157,7 @@ export class HubMqtt {
     try {
       // Replicas also listen to hub/state: one going away says offline (its will, or its clean stop), and the live ones answer.
       const filters = this.options.sharedSubscriptions ? [...SHARED_INGEST_FILTERS, HUB_STATE_TOPIC] : INGEST_FILTERS;
-      const granted = await this.client.subscribeAsync(filters, { qos: 1 });
+      const granted = await this.client.subscribeAsync(subscribeAgain(filters));
       // A broker refusing a filter (an ACL, no shared subscriptions) answers with a failure code instead of an error.
       const refused = granted.filter((grant) => grant.qos > 2).map((grant) => grant.topic);
       if (refused.length) throw new Error(`the broker refused the subscriptions ${refused.join(", ")}`);
@@ -266,6 +266,20 @@ export class HubMqtt {
     }
     await this.client.endAsync(true);
   }
+}
+
+/**
+ * `filters` at QoS 1, sent even when the broker resumed the session: MQTT.js
+ * skips a SUBSCRIBE for filters it already lists unless told to resubscribe,
+ * and Mosquitto 2.0.11 gives a session back after its restart without its
+ * shared subscriptions (hub/replicas/mosquitto-shared-sessions.test.ts), so
+ * replicas would get no node message again (broker-restart.test.ts).
+ * Subscribing again to a filter the broker kept only replaces it.
+ */
+function subscribeAgain(filters: readonly string[]): ISubscriptionMap {
+  const subscriptions: Record<string, IClientSubscribeOptions> = Object.fromEntries(filters.map((filter) => [filter, { qos: 1 }]));
+  // MQTT.js's type cannot say it (its index signature covers `resubscribe` too): the flag beside the filters is its API.
+  return Object.assign(subscriptions, { resubscribe: true }) as ISubscriptionMap;
 }
 
 function hubState(state: "online" | "offline"): string {
