@@ -156,8 +156,7 @@ export class HubMqtt {
   private async onConnect(): Promise<void> {
     try {
       // Replicas also listen to hub/state: one going away says offline (its will, or its clean stop), and the live ones answer.
-      const filters = this.options.sharedSubscriptions ? [...SHARED_INGEST_FILTERS, HUB_STATE_TOPIC] : INGEST_FILTERS;
-      const granted = await this.client.subscribeAsync(subscribeAgain(filters));
+      const granted = await this.client.subscribeAsync(this.options.sharedSubscriptions ? subscribeAgain([...SHARED_INGEST_FILTERS, HUB_STATE_TOPIC]) : INGEST_FILTERS, { qos: 1 });
       // A broker refusing a filter (an ACL, no shared subscriptions) answers with a failure code instead of an error.
       const refused = granted.filter((grant) => grant.qos > 2).map((grant) => grant.topic);
       if (refused.length) throw new Error(`the broker refused the subscriptions ${refused.join(", ")}`);
@@ -269,12 +268,15 @@ export class HubMqtt {
 }
 
 /**
- * `filters` at QoS 1, sent even when the broker resumed the session: MQTT.js
- * skips a SUBSCRIBE for filters it already lists unless told to resubscribe,
- * and Mosquitto 2.0.11 gives a session back after its restart without its
- * shared subscriptions (hub/replicas/mosquitto-shared-sessions.test.ts), so
- * replicas would get no node message again (broker-restart.test.ts).
- * Subscribing again to a filter the broker kept only replaces it.
+ * A replica's filters at QoS 1, sent even when the broker resumed the
+ * session: MQTT.js skips a SUBSCRIBE for filters it already lists unless
+ * told to resubscribe, and Mosquitto 2.0.11 gives a session back after its
+ * restart without its shared subscriptions
+ * (hub/replicas/mosquitto-shared-sessions.test.ts), so replicas would get no
+ * node message again (broker-restart.test.ts). Subscribing again to a filter
+ * the broker kept only replaces it. A single hub's plain subscriptions come
+ * back with the session: sending them again would have the broker send every
+ * node's retained state and birth again too.
  */
 function subscribeAgain(filters: readonly string[]): ISubscriptionMap {
   const subscriptions: Record<string, IClientSubscribeOptions> = Object.fromEntries(filters.map((filter) => [filter, { qos: 1 }]));
