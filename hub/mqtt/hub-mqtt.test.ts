@@ -3,6 +3,9 @@
 // message is acknowledged only once the promise its handling returned
 // resolves, in arrival order, while later messages are handled meanwhile;
 // what was not acknowledged when the connection dropped is redelivered.
+// And what it publishes for receipts: the retained hub/features at every
+// connect, and receipts through sendIfClear(), which never queues behind a
+// full send buffer.
 import { afterEach, expect, test } from "bun:test";
 import { Aedes } from "aedes";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
