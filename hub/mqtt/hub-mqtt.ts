@@ -4,8 +4,9 @@
 // once its effect is committed. Nothing else in the hub talks MQTT to nodes
 // (with Mosquitto, broker/mosquitto-dynsec.ts keeps its own admin connection
 // for dynamic security commands).
-import mqtt, { type IPublishPacket, type MqttClient } from "mqtt";
-import { decodeTopic, deliveryOf, everyNodeFilter, HUB_STATE_TOPIC, hubSessionMarkerTopic, hubSharedFilter, NODE_TO_HUB_KINDS, type Delivery } from "../../protocol/topics.ts";
+import mqtt, { type IClientSubscribeOptions, type IPublishPacket, type ISubscriptionMap, type MqttClient } from "mqtt";
+import type { HubFeaturesMessage } from "../../protocol/receipts.ts";
+import { decodeTopic, deliveryOf, everyNodeFilter, HUB_FEATURES_TOPIC, HUB_STATE_TOPIC, hubSessionMarkerTopic, hubSharedFilter, NODE_TO_HUB_KINDS, type Delivery } from "../../protocol/topics.ts";
 import { brokerAddress, brokerTrust, type ClientCertificate } from "../../lib/mqtt-url.ts";
 import { withTimeout } from "../../lib/with-timeout.ts";
 import { OrderedAcks } from "./ordered-acks.ts";
@@ -54,6 +55,12 @@ export const SHARED_INGEST_FILTERS = INGEST_FILTERS.map(hubSharedFilter);
 const SESSION_NEVER_EXPIRES = 0xffff_ffff;
 /** How long a clean stop waits for PUBACKs of messages whose commit is under way. */
 const ACKS_AT_STOP_MS = 1000;
+/**
+ * How much a connection's send buffer may hold before sendIfClear() drops
+ * instead (a slow link): about 16,000 single-id receipts. PUBACKs and
+ * retained messages are never dropped; they just come after what is there.
+ */
+export const SEND_BACKLOG_BOUND_BYTES = 1024 * 1024;
 /** How long ending a session waits for its marker (every message before it) and their commits. */
 export const DRAIN_BOUND_MS = 30_000;
 
@@ -149,12 +156,15 @@ export class HubMqtt {
   private async onConnect(): Promise<void> {
     try {
       // Replicas also listen to hub/state: one going away says offline (its will, or its clean stop), and the live ones answer.
-      const filters = this.options.sharedSubscriptions ? [...SHARED_INGEST_FILTERS, HUB_STATE_TOPIC] : INGEST_FILTERS;
-      const granted = await this.client.subscribeAsync(filters, { qos: 1 });
+      const granted = await this.client.subscribeAsync(this.options.sharedSubscriptions ? subscribeAgain([...SHARED_INGEST_FILTERS, HUB_STATE_TOPIC]) : INGEST_FILTERS, { qos: 1 });
       // A broker refusing a filter (an ACL, no shared subscriptions) answers with a failure code instead of an error.
       const refused = granted.filter((grant) => grant.qos > 2).map((grant) => grant.topic);
       if (refused.length) throw new Error(`the broker refused the subscriptions ${refused.join(", ")}`);
       await this.publish(HUB_STATE_TOPIC, hubState("online"), deliveryOf("hub/state"));
+      // Once subscribed: a node adds its outbox ids (and waits for receipts) only after reading this.
+      // Not cleared at a stop: a hub that comes back takes them again; going back to a hub from before
+      // receipts is the operator's act (docs/operations.md).
+      await this.publish(HUB_FEATURES_TOPIC, hubFeatures(), deliveryOf("hub/features"));
       for (const message of this.options.retainedOnConnect()) {
         await this.publish(message.topic, message.payload, message.delivery);
       }
@@ -179,6 +189,18 @@ export class HubMqtt {
   /** Resolves once the broker has the message (PUBACK for QoS 1). */
   async publish(topic: string, payload: string, options: Delivery): Promise<void> {
     await this.client.publishAsync(topic, payload, options);
+  }
+
+  /**
+   * Publishes at QoS 0 and does not wait, for what costs little to lose (a
+   * receipt: the node sends the event again). Returns false, queueing
+   * nothing, when there is no connection or its send buffer already holds
+   * SEND_BACKLOG_BOUND_BYTES: MQTT.js would buffer without bound.
+   */
+  sendIfClear(topic: string, payload: string): boolean {
+    if (!this.client.connected || this.client.stream.writableLength > SEND_BACKLOG_BOUND_BYTES) return false;
+    this.client.publish(topic, payload, { qos: 0, retain: false });
+    return true;
   }
 
   /** Waits for the first successful session set-up (bounded). */
@@ -245,6 +267,29 @@ export class HubMqtt {
   }
 }
 
+/**
+ * A replica's filters at QoS 1, sent even when the broker resumed the
+ * session: MQTT.js skips a SUBSCRIBE for filters it already lists unless
+ * told to resubscribe, and Mosquitto 2.0.11 gives a session back after its
+ * restart without its shared subscriptions
+ * (hub/replicas/mosquitto-shared-sessions.test.ts), so replicas would get no
+ * node message again (broker-restart.test.ts). Subscribing again to a filter
+ * the broker kept only replaces it. A single hub's plain subscriptions come
+ * back with the session: sending them again would have the broker send every
+ * node's retained state and birth again too.
+ */
+function subscribeAgain(filters: readonly string[]): ISubscriptionMap {
+  const subscriptions: Record<string, IClientSubscribeOptions> = Object.fromEntries(filters.map((filter) => [filter, { qos: 1 }]));
+  // MQTT.js's type cannot say it (its index signature covers `resubscribe` too): the flag beside the filters is its API.
+  return Object.assign(subscriptions, { resubscribe: true }) as ISubscriptionMap;
+}
+
 function hubState(state: "online" | "offline"): string {
   return JSON.stringify({ state, ts: Date.now() });
+}
+
+/** What this hub takes beyond v1's first version (protocol/receipts.ts). */
+function hubFeatures(): string {
+  const features: HubFeaturesMessage = { receipts: true, ts: Date.now() };
+  return JSON.stringify(features);
 }
