@@ -21,6 +21,7 @@ import type { HubContext } from "./hub-context.ts";
 import { loadHubIdentity } from "./identity/hub-identity.ts";
 import { ingestThenCommit, nodeToCommitBeforeAck, type NodeMessageHandler } from "./mqtt/commit-before-ack.ts";
 import { HubMqtt, type HubMqttOptions } from "./mqtt/hub-mqtt.ts";
+import { ReceiptSender } from "./mqtt/receipts.ts";
 import { Ingest } from "./ingest/ingest.ts";
 import { KeyedLock } from "../lib/keyed-lock.ts";
 import { HubMetrics } from "./metrics/hub-metrics.ts";
@@ -242,7 +243,11 @@ async function startHubOpening(settings: HubSettings, log: (line: string) => voi
     Date.now,
     settings.mqttUrl ? publishBudget : null,
   );
-  handleNodeMessage = ingestThenCommit(ingest, fleet, (kind, sentAt) => metrics.ingestCommitted(kind, sentAt, Date.now()));
+  const receipts = new ReceiptSender({ send: (topic, payload) => mqtt?.sendIfClear(topic, payload) ?? false, counted: (sent, unsent) => metrics.receipts(sent, unsent), clock: Date.now });
+  handleNodeMessage = ingestThenCommit(ingest, fleet, {
+    committed: (kind, sentAt) => metrics.ingestCommitted(kind, sentAt, Date.now()),
+    receipted: (nodeId, ob) => receipts.add(nodeId, ob),
+  });
   changeFeed?.onReconnect(() => decisions.retellLatest());
   if (changeFeed) handleNodeMessage = ReplicaSync.listen(changeFeed, store, fleet, decisions).knownNodesFirst(handleNodeMessage);
   const mqttOptions: HubMqttOptions = {
@@ -328,6 +333,7 @@ async function startHubOpening(settings: HubSettings, log: (line: string) => voi
       await goneReplicas?.stop();
       // With replicas, this one's share goes to the others at once (nothing left queued for it).
       await (settings.sharedSubscriptions ? mqtt!.leaveSharedGroup() : mqtt!.close());
+      receipts.stop();
       await broker.close();
       if (embedded) await embedded.close();
       await flushAndReport(); // behind the writes already queued (acks)

@@ -298,8 +298,13 @@ export type HubCaMessage = z.infer<typeof HubCaMessage>;
 export type RegisterRequest = z.infer<typeof RegisterRequest>;
 export type RegisterResponse = z.infer<typeof RegisterResponse>;
 
-/** `ob`: the sender's outbox id, when the payload carried one and the caller asked for it (receipts.ts). */
-export type DecodeResult<T> = { ok: true; value: T; ob?: number } | { ok: false; error: string };
+/**
+ * `ob`: the sender's outbox id, when the payload carried one and the caller
+ * asked for it (receipts.ts). A payload its schema refuses keeps its `ob`
+ * when it could be read: the hub receipts what it refuses for good, so the
+ * node does not send it again forever.
+ */
+export type DecodeResult<T> = { ok: true; value: T; ob?: number } | { ok: false; error: string; ob?: number };
 
 /**
  * Decodes a raw MQTT payload: size limit, JSON, schema. Never throws; the
@@ -331,5 +336,6 @@ export function decodePayload<S extends z.ZodType>(schema: S, payload: Uint8Arra
   const parsed = schema.safeParse(json);
   if (parsed.success) return ob === null ? { ok: true, value: parsed.data } : { ok: true, value: parsed.data, ob };
   const issue = parsed.error.issues[0]!;
-  return { ok: false, error: `${issue.path.join(".") || "payload"}: ${issue.message}` };
+  const error = `${issue.path.join(".") || "payload"}: ${issue.message}`;
+  return ob === null ? { ok: false, error } : { ok: false, error, ob };
 }

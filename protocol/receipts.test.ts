@@ -26,6 +26,12 @@ test("a bad outbox id is refused with the field named, and kinds that are not re
   expect(decodeTopic("hub/state", Buffer.from(withOutboxRef(JSON.stringify({ state: "online", ts: 1 }), 5))).ok).toBe(false);
 });
 
+test("a payload its schema refuses keeps its readable outbox id beside the error (the hub receipts it: no hub would ever take it)", () => {
+  const refused = decodeTopic("closes", Buffer.from(withOutboxRef(JSON.stringify({ seq: "three", symbol: "ETH", ts: 1 }), 12)));
+  expect(refused).toEqual({ ok: false, error: expect.stringContaining("seq:"), ob: 12 });
+  expect(decodeTopic("closes", Buffer.from(JSON.stringify({ seq: "three", symbol: "ETH", ts: 1 })))).not.toHaveProperty("ob");
+});
+
 test("withOutboxRef adds the id to any JSON object, and refuses what is not one", () => {
   expect(JSON.parse(withOutboxRef(JSON.stringify(verdict), 9))).toEqual({ ob: 9, ...verdict });
   expect(withOutboxRef("{}", 1)).toBe('{"ob":1}');

@@ -32,6 +32,16 @@ export interface IngestHooks {
   onWorkResult(nodeId: string, message: WorkResultMessage, now: number): Promise<string | null>;
 }
 
+/**
+ * A receipted message's outbox id (protocol/receipts.ts) and when ingest is
+ * done with it: at once, or (an ack, a work message) once its handler
+ * answers; that rejects on a hub error, which gets no receipt.
+ */
+export interface TakenOutboxRef {
+  ob: number;
+  handled: Promise<unknown> | null;
+}
+
 /** A message whose handler answers later (an ack, once stored): counted then. */
 const PENDING = Symbol("pending");
 
@@ -168,6 +178,16 @@ function sentAtOf(message: object): number | null {
 export class Ingest {
   /** The node's time of the message handle() last decoded, or null; read right after it (the ingest lag, hub/metrics). */
   lastSentAt: number | null = null;
+  /**
+   * The outbox id handle() last took, to receipt once the commit holding the
+   * message resolves; read right after it. Set for a message applied, a
+   * duplicate, or one refused for good (its schema, a bad ack): none of
+   * those would ever be taken if sent again. Null without `ob` (an agent
+   * from before receipts), and for what is dropped before its payload is
+   * read (unknown node, over the publish budget) or on a hub error: the node
+   * sends those again.
+   */
+  lastOutboxRef: TakenOutboxRef | null = null;
   private received = 0;
   private applied = 0;
   private readonly drops: DropCounter;
@@ -189,10 +209,12 @@ export class Ingest {
     const now = this.clock();
     this.received++;
     this.lastSentAt = null;
+    this.lastOutboxRef = null;
     try {
       const outcome = this.apply(topic, payload, retained, now);
       if (outcome === null) this.applied++;
     } catch (error) {
+      this.lastOutboxRef = null;
       this.drops.drop("internal error", topic, (error as Error).message, now);
     }
   }
@@ -215,10 +237,12 @@ export class Ingest {
 
   private dispatch<K extends NodeToHubKind>(kind: K, node: NodeRecord, payload: Buffer, retained: boolean, now: number): string | typeof PENDING | null {
     const message = decodeTopic(kind, payload);
+    if (message.ob !== undefined) this.lastOutboxRef = { ob: message.ob, handled: null };
     if (!message.ok) return this.dropped("invalid payload", node.nodeId, `${kind}: ${message.error}`, now);
     this.lastSentAt = sentAtOf(message.value);
     const outcome = INGEST_HANDLERS[kind](this.handlerContext, node, message.value, now, retained);
     if (!(outcome instanceof Promise)) return outcome && this.dropped(outcome.reason, node.nodeId, outcome.detail, now);
+    if (this.lastOutboxRef) this.lastOutboxRef.handled = outcome;
     outcome.then(
       (refusal) => (refusal ? this.dropped(refusal.reason, node.nodeId, refusal.detail, now) : this.applied++),
       (error) => this.drops.drop("internal error", node.nodeId, (error as Error).message, now),

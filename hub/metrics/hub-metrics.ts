@@ -129,6 +129,18 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  private readonly receiptsSent = new Counter({
+    name: "edgefed_hub_receipts_sent_total",
+    help: "Outbox ids of node events named in receipts this hub sent (one per event receipted, redeliveries included; hub/mqtt/receipts.ts)",
+    registers: [this.registry],
+  });
+
+  private readonly receiptsUnsent = new Counter({
+    name: "edgefed_hub_receipts_unsent_total",
+    help: "Outbox ids whose receipt was dropped (no broker connection, or its send buffer over the bound): those nodes send the events again",
+    registers: [this.registry],
+  });
+
   constructor(options: { perNode: boolean; hubId: string }) {
     collectDefaultMetrics({ register: this.registry });
     // Which replica answers the scrape (EDGEFED_HUB_ID): an info series, always 1, for joins and dashboards.
@@ -188,6 +200,12 @@ export class HubMetrics {
   /** A request or message refused by `limit` (one of RATE_LIMITS). */
   rateLimited(limit: string): void {
     this.rateLimitHits.inc({ limit });
+  }
+
+  /** Outbox ids named in receipts sent, and those whose receipt was dropped. */
+  receipts(sentIds: number, unsentIds: number): void {
+    if (sentIds > 0) this.receiptsSent.inc(sentIds);
+    if (unsentIds > 0) this.receiptsUnsent.inc(unsentIds);
   }
 
   registryCommit(seconds: number): void {

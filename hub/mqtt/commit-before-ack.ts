@@ -12,6 +12,7 @@
 // heartbeats are QoS 0 and replaced by the next: those are acknowledged at
 // once and reach the registry with the periodic flush.
 import { deliveryOf, NODE_TO_HUB_KINDS, parseNodeTopic } from "../../protocol/topics.ts";
+import type { TakenOutboxRef } from "../ingest/ingest.ts";
 
 /** The node->hub kinds the topic table sends as events (QoS 1, not retained): verdicts, acks, strategy reports, closes. */
 const COMMITTED_BEFORE_ACK: readonly string[] = NODE_TO_HUB_KINDS.filter((kind) => {
@@ -34,27 +35,49 @@ export function nodeToCommitBeforeAck(topic: string): string | null {
 /** Handles a node message; a promise means: acknowledge it once this resolves. */
 export type NodeMessageHandler = (topic: string, payload: Buffer, retained: boolean) => Promise<void> | undefined;
 
+/** What runs once the commit holding a node's event resolved. */
+export interface AfterCommit {
+  /** The event's kind and the node's time of it (the ingest lag); not called for one without a time. */
+  committed?(kind: string, sentAt: number): void;
+  /**
+   * The event carried its outbox id (`ob`, protocol/receipts.ts) and ingest
+   * is done with it: the node may forget it (hub/mqtt/receipts.ts). Never
+   * before the commit; a failed commit names nothing (the broker, or the
+   * node, sends the message again).
+   */
+  receipted?(nodeId: string, ob: number): void;
+}
+
+/** What ingestThenCommit reads of ingest right after handle(). */
+export interface CommittingIngest {
+  handle(topic: string, payload: Buffer, retained: boolean): void;
+  readonly lastSentAt: number | null;
+  readonly lastOutboxRef: TakenOutboxRef | null;
+}
+
 /**
  * Ingest followed, for the kinds above, by the commit of the node's live
  * state. Ingest queues its other registry writes (a decision ack) in the same
- * group commit before that, so the commit holds them too. `committed` hears
- * of each such message once committed, with the node's time of it (the
- * ingest lag); heartbeats pay nothing for it.
+ * group commit before that, so the commit holds them too. `after` hears of
+ * each such message once committed; heartbeats pay nothing for it.
  */
-export function ingestThenCommit(
-  ingest: { handle(topic: string, payload: Buffer, retained: boolean): void; readonly lastSentAt: number | null },
-  fleet: { commit(nodeId: string): Promise<void> },
-  committed: (kind: string, sentAt: number) => void = () => {},
-): NodeMessageHandler {
+export function ingestThenCommit(ingest: CommittingIngest, fleet: { commit(nodeId: string): Promise<void> }, after: AfterCommit = {}): NodeMessageHandler {
   return (topic, payload, retained) => {
     ingest.handle(topic, payload, retained);
     const nodeId = nodeToCommitBeforeAck(topic);
     if (nodeId === null) return undefined;
     const commit = fleet.commit(nodeId);
     const sentAt = ingest.lastSentAt;
-    if (sentAt !== null) {
+    // A failed commit is logged and redelivered by the caller's chain: nothing to do here.
+    if (sentAt !== null && after.committed) {
       const kind = parseNodeTopic(topic)!.kind;
-      commit.then(() => committed(kind, sentAt), () => {}); // a failed commit is logged and redelivered by the caller's chain
+      commit.then(() => after.committed!(kind, sentAt), () => {});
+    }
+    const taken = ingest.lastOutboxRef;
+    if (taken !== null && after.receipted) {
+      // An ack or work message is done once its handler answered too (it failing is a hub error: no receipt).
+      const done = taken.handled ? Promise.all([commit, taken.handled]) : commit;
+      done.then(() => after.receipted!(nodeId, taken.ob), () => {});
     }
     return commit;
   };

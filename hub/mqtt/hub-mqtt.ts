@@ -5,7 +5,8 @@
 // (with Mosquitto, broker/mosquitto-dynsec.ts keeps its own admin connection
 // for dynamic security commands).
 import mqtt, { type IPublishPacket, type MqttClient } from "mqtt";
-import { decodeTopic, deliveryOf, everyNodeFilter, HUB_STATE_TOPIC, hubSessionMarkerTopic, hubSharedFilter, NODE_TO_HUB_KINDS, type Delivery } from "../../protocol/topics.ts";
+import type { HubFeaturesMessage } from "../../protocol/receipts.ts";
+import { decodeTopic, deliveryOf, everyNodeFilter, HUB_FEATURES_TOPIC, HUB_STATE_TOPIC, hubSessionMarkerTopic, hubSharedFilter, NODE_TO_HUB_KINDS, type Delivery } from "../../protocol/topics.ts";
 import { brokerAddress, brokerTrust, type ClientCertificate } from "../../lib/mqtt-url.ts";
 import { withTimeout } from "../../lib/with-timeout.ts";
 import { OrderedAcks } from "./ordered-acks.ts";
@@ -54,6 +55,12 @@ export const SHARED_INGEST_FILTERS = INGEST_FILTERS.map(hubSharedFilter);
 const SESSION_NEVER_EXPIRES = 0xffff_ffff;
 /** How long a clean stop waits for PUBACKs of messages whose commit is under way. */
 const ACKS_AT_STOP_MS = 1000;
+/**
+ * How much a connection's send buffer may hold before sendIfClear() drops
+ * instead (a slow link): about 16,000 single-id receipts. PUBACKs and
+ * retained messages are never dropped; they just come after what is there.
+ */
+export const SEND_BACKLOG_BOUND_BYTES = 1024 * 1024;
 /** How long ending a session waits for its marker (every message before it) and their commits. */
 export const DRAIN_BOUND_MS = 30_000;
 
@@ -155,6 +162,10 @@ export class HubMqtt {
       const refused = granted.filter((grant) => grant.qos > 2).map((grant) => grant.topic);
       if (refused.length) throw new Error(`the broker refused the subscriptions ${refused.join(", ")}`);
       await this.publish(HUB_STATE_TOPIC, hubState("online"), deliveryOf("hub/state"));
+      // Once subscribed: a node adds its outbox ids (and waits for receipts) only after reading this.
+      // Not cleared at a stop: a hub that comes back takes them again; going back to a hub from before
+      // receipts is the operator's act (docs/operations.md).
+      await this.publish(HUB_FEATURES_TOPIC, hubFeatures(), deliveryOf("hub/features"));
       for (const message of this.options.retainedOnConnect()) {
         await this.publish(message.topic, message.payload, message.delivery);
       }
@@ -179,6 +190,18 @@ export class HubMqtt {
   /** Resolves once the broker has the message (PUBACK for QoS 1). */
   async publish(topic: string, payload: string, options: Delivery): Promise<void> {
     await this.client.publishAsync(topic, payload, options);
+  }
+
+  /**
+   * Publishes at QoS 0 and does not wait, for what costs little to lose (a
+   * receipt: the node sends the event again). Returns false, queueing
+   * nothing, when there is no connection or its send buffer already holds
+   * SEND_BACKLOG_BOUND_BYTES: MQTT.js would buffer without bound.
+   */
+  sendIfClear(topic: string, payload: string): boolean {
+    if (!this.client.connected || this.client.stream.writableLength > SEND_BACKLOG_BOUND_BYTES) return false;
+    this.client.publish(topic, payload, { qos: 0, retain: false });
+    return true;
   }
 
   /** Waits for the first successful session set-up (bounded). */
@@ -247,4 +270,10 @@ export class HubMqtt {
 
 function hubState(state: "online" | "offline"): string {
   return JSON.stringify({ state, ts: Date.now() });
+}
+
+/** What this hub takes beyond v1's first version (protocol/receipts.ts). */
+function hubFeatures(): string {
+  const features: HubFeaturesMessage = { receipts: true, ts: Date.now() };
+  return JSON.stringify(features);
 }
