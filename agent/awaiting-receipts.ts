@@ -72,16 +72,18 @@ export class AwaitingReceipts {
     entry.dueAt = now + Math.min(this.timing.timeoutMs * 2 ** entry.resends, this.timing.maxTimeoutMs);
   }
 
-  /** A receipt named these inclusive ranges: those ids await nothing any more. */
-  receipted(ranges: readonly (readonly [number, number])[]): void {
+  /** A receipt named these inclusive ranges: those ids await nothing any more. Returns the ids that were in flight. */
+  receipted(ranges: readonly (readonly [number, number])[]): number[] {
+    const removed: number[] = [];
     for (const [first, last] of ranges) {
       // A short range is looked up id by id, a long one by a pass over what is in flight.
       if (last - first < this.inFlight.size) {
-        for (let id = first; id <= last; id++) this.inFlight.delete(id);
+        for (let id = first; id <= last; id++) if (this.inFlight.delete(id)) removed.push(id);
       } else {
-        for (const id of this.inFlight.keys()) if (id >= first && id <= last) this.inFlight.delete(id);
+        for (const id of this.inFlight.keys()) if (id >= first && id <= last && this.inFlight.delete(id)) removed.push(id);
       }
     }
+    return removed;
   }
 
   /** `ids` left the outbox otherwise (a capped kind's oldest dropped): nothing to resend. */
