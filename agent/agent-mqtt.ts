@@ -15,7 +15,7 @@ import type { X509Certificate } from "node:crypto";
 import type { TLSSocket } from "node:tls";
 import type { BirthMessage, StateMessage } from "../protocol/messages.ts";
 import { withOutboxRef } from "../protocol/receipts.ts";
-import { decodeTopic, deliveryOf, isReceipted, nodeSubscriptions, nodeTopic, type NodeInboundKind } from "../protocol/topics.ts";
+import { decodeTopic, deliveryOf, isReceipted, nodeSubscriptions, nodeTopic, OUTBOX_KINDS, type NodeInboundKind } from "../protocol/topics.ts";
 import { AwaitingReceipts, DEFAULT_RECEIPT_TIMING, type ReceiptStats, type ReceiptTiming } from "./awaiting-receipts.ts";
 import type { Outbox, OutboxMessage } from "./outbox.ts";
 import { backoffMs } from "../lib/backoff.ts";
@@ -305,7 +305,7 @@ export class AgentMqtt {
         const now = Date.now();
         // Sent back to back, acknowledged in order by the broker.
         const sent = batch.map((message) => {
-          const receipted = receipts && isReceipted(message.kind);
+          const receipted = receipts && takesReceipt(message.kind);
           // Counted in flight from the send on: a receipt may come before the PUBACK.
           if (receipted) this.awaiting.sent(message.id, now);
           return publish(client, message, receipted);
@@ -318,7 +318,7 @@ export class AgentMqtt {
           continue;
         }
         // The ones no receipt will name are done at the PUBACK.
-        outbox.remove(batch.filter((message) => !isReceipted(message.kind)).map((message) => message.id));
+        outbox.remove(batch.filter((message) => !takesReceipt(message.kind)).map((message) => message.id));
         if (generation === this.generation) this.scheduleResend();
       }
     } catch (error) {
@@ -377,6 +377,13 @@ export class AgentMqtt {
     client.removeAllListeners();
     await client.endAsync(true);
   }
+}
+
+const KNOWN_OUTBOX_KINDS: ReadonlySet<string> = new Set(OUTBOX_KINDS);
+
+/** Whether the hub receipts an outbox row of `kind`; a kind this version does not know (a newer agent's row) goes as before receipts. */
+function takesReceipt(kind: string): boolean {
+  return KNOWN_OUTBOX_KINDS.has(kind) && isReceipted(kind as (typeof OUTBOX_KINDS)[number]);
 }
 
 /** Publishes an outbox message, with its outbox id when the hub will receipt it; resolves at the PUBACK (QoS 1) or once written (QoS 0). */

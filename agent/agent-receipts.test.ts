@@ -107,7 +107,7 @@ function startNode(url: string, dbPath: string, timing: Partial<ReceiptTiming> =
     outbox.enqueue(seqs.map((seq) => outboxMessage(NODE, "verdicts", JSON.parse(verdictEvent(seq, "PASS", [])), Date.now())));
   const queueHeartbeat = () => outbox.enqueue([outboxMessage(NODE, "heartbeat", JSON.parse(heartbeat(1)), Date.now())]);
   session.start();
-  return { session, outbox, queueVerdicts, queueHeartbeat, stop };
+  return { session, outbox, db, queueVerdicts, queueHeartbeat, stop };
 }
 
 const dbPath = () => join(tempDir("edgefed-receipts-"), "agent.sqlite");
@@ -129,6 +129,20 @@ for (const brokerKind of ["embedded", "mosquitto"] as const) describe(`${brokerK
     await hub.receipt([id!]);
     await eventually(() => node.outbox.depth() === 0, 5000, "the verdict forgotten at its receipt");
     expect(node.session.receiptStats()).toMatchObject({ awaiting: 0, oldestAgeMs: 0, resends: 0 });
+  });
+
+  test("a row of a kind this version does not know (a newer agent's) goes without an id and leaves at the PUBACK; the rest as usual", async () => {
+    const hub = await startHubSide(brokerKind, { receipts: true, ts: 1 });
+    const path = dbPath();
+    const node = startNode(hub.url, path);
+    // Written as a newer agent would, straight into the table (this Outbox counts it on reopening only).
+    node.db.prepare("INSERT INTO outbox (topic, payload, qos, retain, kind, queued_at) VALUES (?, ?, 0, 0, 'future-kind', 0)").run(nodeTopic(NODE, "heartbeat"), heartbeat(9));
+    const [id] = node.queueVerdicts(1);
+    node.session.kick();
+    await eventually(() => hub.verdicts.length === 1, 5000, "the verdict at the hub");
+    expect(hub.verdicts).toEqual([{ seq: 1, ob: id! }]);
+    await hub.receipt([id!]);
+    await eventually(() => node.db.prepare("SELECT count(*) AS n FROM outbox").get<{ n: number }>()!.n === 0, 5000, "both rows gone");
   });
 
   test("no receipt in time: sent again, in id order, and counted; one receipt of ranges forgets them", async () => {
