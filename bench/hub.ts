@@ -15,6 +15,11 @@
 //     (a new node per request) against the hub with the embedded broker;
 //     limit = a bare Hono route on the same runtime in the same run,
 //     answering a fixed body as large as the hub's node answer.
+// RECEIPTS=1: in (b), each verdict event carries its outbox id (`ob`, = its
+//     seq) as an agent does when the hub says it takes them, and each node
+//     subscribes to its receipts, so the hub sends them (hub/mqtt/receipts.ts)
+//     and Mosquitto delivers them; named hub-verdicts-receipts. Compare with
+//     the same run without.
 // DASHBOARD_SESSIONS=N (default 0): N dashboard sessions (login, page,
 // fleet table, live stream and its refetches: support/dashboard-sessions.ts)
 // are open on the hub while it drains a backlog (bench dashboard compares).
@@ -34,6 +39,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
 import { openDatabase } from "../lib/sqlite.ts";
+import { withOutboxRef } from "../protocol/receipts.ts";
 import { nodeTopic } from "../protocol/topics.ts";
 import { REGISTRY_FILE } from "../hub/store/sqlite/sqlite-store.ts";
 import { startMosquitto } from "../test/support/mosquitto.ts";
@@ -50,6 +56,7 @@ const VERDICT_NODES = Number(process.env.VERDICT_NODES ?? 100);
 const VERDICT_ROUNDS = Number(process.env.VERDICT_ROUNDS ?? 1000); // verdict events queued per node
 const WRK_SECONDS = Number(process.env.WRK_SECONDS ?? 5);
 const DASHBOARD_SESSIONS = Number(process.env.DASHBOARD_SESSIONS ?? 0);
+const RECEIPTS = process.env.RECEIPTS === "1";
 const ADMIN = BENCH_ADMIN_TOKEN;
 const ROOT = join(import.meta.dir, "..");
 const dir = mkdtempSync(join(tmpdir(), "edgefed-bench-hub-"));
@@ -115,14 +122,31 @@ async function queueVerdicts(publishers: { nodeId: string; client: MqttClient }[
   );
 }
 
+/** With RECEIPTS=1 the event carries its outbox id (its seq: one outbox per node). */
 function verdictEvent(seq: number): string {
-  return JSON.stringify({
+  const event = JSON.stringify({
     seq,
     ts: Date.now(),
     simulated: false,
     symbol: "BTCUSDT",
     verdict: { id: `b-${seq}`, verdict: "HOLD", reasons: ["COOLDOWN"], enforced: true, mode: "LIVE", metrics: { notional: 100, friction_usd: 0.22, required_edge_usd: 0.66, r_ratio: 2 } },
   });
+  return RECEIPTS ? withOutboxRef(event, seq) : event;
+}
+
+/** Subscribes each publisher to its receipts (RECEIPTS=1, verdicts): returns how many receipts they got and ids they were named, in total. */
+async function countReceipts(publishers: { nodeId: string; client: MqttClient }[]): Promise<() => { messages: number; ids: number }> {
+  let named = 0;
+  let messages = 0;
+  for (const { nodeId, client } of publishers) {
+    client.on("message", (topic, payload) => {
+      if (topic !== nodeTopic(nodeId, "receipts")) return;
+      messages++;
+      for (const [first, last] of (JSON.parse(payload.toString()) as { ob: [number, number][] }).ob) named += last - first + 1;
+    });
+    await client.subscribeAsync(nodeTopic(nodeId, "receipts"), { qos: 0 });
+  }
+  return () => ({ messages, ids: named });
 }
 
 /** One kind of node message drained from a backlog at the broker: what is queued, and where the registry keeps each node's last seq. */
@@ -140,7 +164,7 @@ const HEARTBEATS: Backlog = { kind: "heartbeat", nodes: NODES, rounds: ROUNDS, q
 const VERDICTS: Backlog = { kind: "verdicts", nodes: VERDICT_NODES, rounds: VERDICT_ROUNDS, queue: queueVerdicts, lastSeqPath: "$.verdicts.lastSeq" };
 
 /** Messages/s of the hub and of a bare MQTT.js subscriber, each draining the same backlog through Mosquitto. */
-async function backlogIngest(backlog: Backlog): Promise<{ hub: number; bare: number }> {
+async function backlogIngest(backlog: Backlog): Promise<{ hub: number; bare: number; receipted: { messages: number; ids: number } | null }> {
   // Queue for offline persistent sessions without limit, QoS 0 included, so
   // each subscriber drains the same backlog as fast as it can.
   const dataDir = join(dir, `${backlog.kind}-hub`);
@@ -166,6 +190,7 @@ async function backlogIngest(backlog: Backlog): Promise<{ hub: number; bare: num
     });
     publishers.push({ nodeId: node.nodeId, client });
   }
+  const receipted = RECEIPTS && backlog.kind === "verdicts" ? await countReceipts(publishers) : null;
   await firstHub.child.stop(); // its persistent session stays; the broker queues for it
 
   const bareArgs = [join(import.meta.dir, "support/bare-subscriber.ts"), mosquitto.url, mosquitto.admin!.username, mosquitto.admin!.password, `edgefed/v1/nodes/+/${backlog.kind}`];
@@ -196,10 +221,12 @@ async function backlogIngest(backlog: Backlog): Promise<{ hub: number; bare: num
     await sessions.stop();
   }
   registry.close();
+  // The last receipts go after the last commit: waited for (bounded), to report how many came.
+  for (const until = Date.now() + 10_000; receipted && receipted().ids < total && Date.now() < until; ) await Bun.sleep(10);
   await hub.stop();
   for (const p of publishers) p.client.end(true);
   await mosquitto.stop();
-  return { hub: total / hubSeconds, bare: total / bareSeconds };
+  return { hub: total / hubSeconds, bare: total / bareSeconds, receipted: receipted && receipted() };
 }
 
 async function httpLoad(): Promise<{ reads: number; readLimit: number; registrations: number }> {
@@ -290,6 +317,7 @@ try {
   if (verdicts) {
     rows.push(["verdict events/s into the hub (registry current)", verdicts.hub], ["verdict events/s bare MQTT.js subscriber (limit)", verdicts.bare]);
     rows.push(["verdict ratio", round(verdicts.hub / verdicts.bare, 3)]);
+    if (verdicts.receipted !== null) rows.push(["outbox ids named in receipts the nodes got", verdicts.receipted.ids], ["receipt messages they came in", verdicts.receipted.messages]);
   }
   if (http) {
     rows.push(["GET /federation/nodes/:id req/s", http.reads], ["bare Hono route req/s (limit)", http.readLimit]);
@@ -301,7 +329,7 @@ try {
   }
   const parts = [
     heartbeats && `${NODES} nodes x ${ROUNDS} heartbeats drained through Mosquitto`,
-    verdicts && `${VERDICT_NODES} nodes x ${VERDICT_ROUNDS} verdict events (QoS 1) drained through Mosquitto`,
+    verdicts && `${VERDICT_NODES} nodes x ${VERDICT_ROUNDS} verdict events (QoS 1${RECEIPTS ? ", with outbox ids: receipted" : ""}) drained through Mosquitto`,
     http && `wrk ${WRK_SECONDS} s, 64 connections`,
     reconnect && `${NODES} nodes connecting at once`,
   ];
@@ -313,7 +341,8 @@ try {
   if (heartbeats) {
     printResult({ bench: name("hub"), value: Math.round(heartbeats.hub), unit: "heartbeats/s", limit: Math.round(heartbeats.bare), extra: { ...verdictFigures, ...httpFigures, ...reconnectFigures } });
   } else if (verdicts) {
-    printResult({ bench: name("hub-verdicts"), value: Math.round(verdicts.hub), unit: "verdict events/s", limit: Math.round(verdicts.bare), extra: httpFigures ?? undefined });
+    const receiptFigures: Record<string, number> = verdicts.receipted !== null ? { receipted_ids: verdicts.receipted.ids, receipt_messages: verdicts.receipted.messages } : {};
+    printResult({ bench: name(RECEIPTS ? "hub-verdicts-receipts" : "hub-verdicts"), value: Math.round(verdicts.hub), unit: "verdict events/s", limit: Math.round(verdicts.bare), extra: { ...receiptFigures, ...httpFigures } });
   } else if (http) {
     printResult({ bench: name("hub-http"), value: Math.round(http.reads), unit: "requests/s", limit: Math.round(http.readLimit), extra: { registrations_per_s: Math.round(http.registrations) } });
   } else if (reconnect) {

@@ -243,7 +243,12 @@ async function startHubOpening(settings: HubSettings, log: (line: string) => voi
     Date.now,
     settings.mqttUrl ? publishBudget : null,
   );
-  const receipts = new ReceiptSender({ send: (topic, payload) => mqtt?.sendIfClear(topic, payload) ?? false, counted: (sent, unsent) => metrics.receipts(sent, unsent), clock: Date.now });
+  // Receipts go on the hub's own connection, after the commit (protocol/receipts.ts).
+  const receipts = new ReceiptSender({
+    send: (topic, payload) => mqtt?.sendIfClear(topic, payload) ?? false,
+    counted: (sent, unsent) => metrics.receipts(sent, unsent),
+    clock: Date.now,
+  });
   handleNodeMessage = ingestThenCommit(ingest, fleet, {
     committed: (kind, sentAt) => metrics.ingestCommitted(kind, sentAt, Date.now()),
     receipted: (nodeId, ob) => receipts.add(nodeId, ob),

@@ -214,7 +214,7 @@ export class Ingest {
       const outcome = this.apply(topic, payload, retained, now);
       if (outcome === null) this.applied++;
     } catch (error) {
-      this.lastOutboxRef = null;
+      this.lastOutboxRef = null; // a hub error: the node sends it again
       this.drops.drop("internal error", topic, (error as Error).message, now);
     }
   }
