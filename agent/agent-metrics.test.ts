@@ -39,6 +39,9 @@ test("verdicts, HOLD reasons and the journal's size move as intents are judged; 
   expect(sampleValue(before, "edgefed_agent_mode", { mode: "FREEZE" })).toBe(0);
   expect(sampleValue(before, "edgefed_agent_policy_version")).toBe(0);
   expect(sampleValue(before, "edgefed_agent_outbox_depth")).toBe(0);
+  expect(sampleValue(before, "edgefed_agent_outbox_awaiting_receipt")).toBe(0);
+  expect(sampleValue(before, "edgefed_agent_outbox_oldest_awaiting_receipt_seconds")).toBe(0);
+  expect(sampleValue(before, "edgefed_agent_outbox_resends_total")).toBe(0);
 
   const verdicts = await agent.submit([entry("m-pass"), entry("m-hold", { qty: -1 }), entry("m-pass")]);
   expect(verdicts.map((v) => v.verdict)).toEqual(["PASS", "HOLD", "PASS"]);
@@ -53,7 +56,7 @@ test("verdicts, HOLD reasons and the journal's size move as intents are judged; 
 
 test("label values are escaped: backslash, quote and newline", () => {
   const text = renderAgentMetrics(
-    { verdicts: {}, holdReasons: { 'odd"reason\\with\nnewline': 2 }, duplicates: 0, outboxDepth: 0, online: true, mode: "LIVE", policyVersion: 3, journal: { rows: 0, bytes: 0 } },
+    { verdicts: {}, holdReasons: { 'odd"reason\\with\nnewline': 2 }, duplicates: 0, outboxDepth: 0, receipts: { awaiting: 0, oldestAgeMs: 0, resends: 0 }, online: true, mode: "LIVE", policyVersion: 3, journal: { rows: 0, bytes: 0 } },
     ["LIVE"],
   );
   expect(text).toContain('edgefed_agent_hold_reasons_total{reason="odd\\"reason\\\\with\\nnewline"} 2');

@@ -17,6 +17,8 @@ export interface AgentMetricsSnapshot {
   /** Duplicates answered from the journal since start. */
   duplicates: number;
   outboxDepth: number;
+  /** Outbox events sent and awaiting the hub's receipt (agent/awaiting-receipts.ts). */
+  receipts: { awaiting: number; oldestAgeMs: number; resends: number };
   online: boolean;
   mode: string;
   policyVersion: number;
@@ -40,6 +42,9 @@ export function renderAgentMetrics(s: AgentMetricsSnapshot, modes: readonly stri
     { name: "edgefed_agent_hold_reasons_total", type: "counter", help: "HOLD reasons since the agent started (each reason of a HOLD counts)", samples: Object.entries(s.holdReasons).map(([reason, n]) => [{ reason }, n]) },
     { name: "edgefed_agent_duplicate_intents_total", type: "counter", help: "Intents answered from the journal since the agent started (retries of a known id)", samples: [[{}, s.duplicates]] },
     { name: "edgefed_agent_outbox_depth", type: "gauge", help: "Messages waiting in the outbox for the hub", samples: [[{}, s.outboxDepth]] },
+    { name: "edgefed_agent_outbox_awaiting_receipt", type: "gauge", help: "Outbox events sent with their outbox id, kept until the hub's receipt (part of the depth)", samples: [[{}, s.receipts.awaiting]] },
+    { name: "edgefed_agent_outbox_oldest_awaiting_receipt_seconds", type: "gauge", help: "How long ago the oldest event awaiting a receipt was first sent on this connection (0: none)", samples: [[{}, s.receipts.oldestAgeMs / 1000]] },
+    { name: "edgefed_agent_outbox_resends_total", type: "counter", help: "Outbox events sent again since the agent started (no receipt in time, or a new connection)", samples: [[{}, s.receipts.resends]] },
     { name: "edgefed_agent_online", type: "gauge", help: "1 while connected to the hub, 0 in simulation mode", samples: [[{}, s.online ? 1 : 0]] },
     { name: "edgefed_agent_mode", type: "gauge", help: "The kernel's mode in force: 1 for the mode, 0 for the others", samples: modes.map((mode) => [{ mode }, mode === s.mode ? 1 : 0]) },
     { name: "edgefed_agent_policy_version", type: "gauge", help: "Version of the desired policy in force (0: none from the hub yet)", samples: [[{}, s.policyVersion]] },

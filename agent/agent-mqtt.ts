@@ -3,12 +3,21 @@
 // reconnect with jittered backoff, and the drain of the durable outbox in
 // order, only while the hub says it is online. The retained `state` online
 // and `birth` of each new session go first, around the outbox.
+//
+// Receipts (protocol/receipts.ts): while the retained `hub/features` says
+// `receipts: true`, the events the hub receipts go out with their outbox id
+// and stay in the outbox after the broker's PUBACK, until a receipt names
+// them (awaiting-receipts.ts keeps track, and when to send them again);
+// everything else, and everything while receipts are off, is forgotten at the
+// PUBACK (QoS 1) or once written (QoS 0), as before receipts.
 import mqtt, { type MqttClient } from "mqtt";
 import type { X509Certificate } from "node:crypto";
 import type { TLSSocket } from "node:tls";
 import type { BirthMessage, StateMessage } from "../protocol/messages.ts";
-import { decodeTopic, deliveryOf, nodeSubscriptions, nodeTopic, type NodeInboundKind } from "../protocol/topics.ts";
-import type { Outbox } from "./outbox.ts";
+import { withOutboxRef } from "../protocol/receipts.ts";
+import { decodeTopic, deliveryOf, isReceipted, nodeSubscriptions, nodeTopic, OUTBOX_KINDS, type NodeInboundKind } from "../protocol/topics.ts";
+import { AwaitingReceipts, DEFAULT_RECEIPT_TIMING, type ReceiptStats, type ReceiptTiming } from "./awaiting-receipts.ts";
+import type { Outbox, OutboxMessage } from "./outbox.ts";
 import { backoffMs } from "../lib/backoff.ts";
 import { brokerAddress, brokerTrust, isTlsBrokerUrl, type ClientCertificate } from "../lib/mqtt-url.ts";
 
@@ -35,6 +44,8 @@ export interface AgentMqttOptions {
   /** The broker refused our credentials (revoked, or rotated elsewhere): reconnecting stops until start() again. */
   onCredentialsRefused(): void;
   reconnectMaxMs: number;
+  /** When to send again an event without a receipt, and how many may await one (default DEFAULT_RECEIPT_TIMING). */
+  receiptTiming?: Partial<ReceiptTiming>;
   log(line: string): void;
 }
 
@@ -56,6 +67,14 @@ export class AgentMqtt {
   private shortSessions = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
+  /** The hub on this connection receipts events (its retained hub/features said so). */
+  private receiptsOn = false;
+  private readonly awaiting: AwaitingReceipts;
+  /** With receipts on: the last outbox id sent on this connection and mode (what is below is in flight or was forgotten). */
+  private sentThrough = 0;
+  /** Bumped by a new connection and by receipts switching on or off: a drain batch of an earlier one records nothing. */
+  private generation = 0;
+  private resendTimer: ReturnType<typeof setTimeout> | null = null;
 
   /** What this node reads, by topic: its hub->node kinds and the hub->fleet ones (protocol/topics.ts). */
   private readonly subscriptions: Map<string, NodeInboundKind>;
@@ -67,13 +86,22 @@ export class AgentMqtt {
     "hub/state": (payload) => this.onHubState(payload),
     "work/offer": (payload) => this.options.onWorkOffer(payload),
     "hub/ca": (payload) => this.options.onHubCa(payload),
-    // This agent sends no outbox ids yet, so no receipt names anything it holds.
-    receipts: () => {},
-    "hub/features": () => {},
+    receipts: (payload) => this.onReceipt(payload),
+    "hub/features": (payload) => this.onHubFeatures(payload),
   };
 
   constructor(private readonly options: AgentMqttOptions) {
-    this.subscriptions = new Map(nodeSubscriptions(options.nodeId).map(({ topic, kind }) => [topic, kind]));
+    // hub/features first: brokers send retained messages in the order of the
+    // subscription's filters, so the features are known when the retained
+    // hub/state starts the drain, and the first batch already carries `ob`.
+    const subscriptions = nodeSubscriptions(options.nodeId).sort((a, b) => Number(b.kind === "hub/features") - Number(a.kind === "hub/features"));
+    this.subscriptions = new Map(subscriptions.map(({ topic, kind }) => [topic, kind]));
+    this.awaiting = new AwaitingReceipts({ ...DEFAULT_RECEIPT_TIMING, ...options.receiptTiming });
+  }
+
+  /** Events awaiting a receipt, the oldest one's age, resends; and whether the hub receipts at all. */
+  receiptStats(): ReceiptStats & { receiptsOn: boolean } {
+    return { ...this.awaiting.stats(Date.now()), receiptsOn: this.receiptsOn };
   }
 
   /** Online means: connected to the broker and the hub says it is online. */
@@ -182,6 +210,9 @@ export class AgentMqtt {
     // broker crash the broker may hold no session for the hub yet, and what
     // we drained into it then would be acknowledged and lost.
     this.hubUp = false;
+    // Receipts are off until this connection hears the hub's features; what was in flight goes again.
+    this.receiptsOn = false;
+    this.startOver();
     try {
       // Subscribe first: a decision sent the moment the hub sees our birth must find us listening.
       const granted = await client.subscribeAsync([...this.subscriptions.keys()], { qos: 1 });
@@ -221,9 +252,41 @@ export class AgentMqtt {
     this.kick();
   }
 
+  /** `hub/features`: receipts on only for a valid message saying so; a change sends everything in flight again, in the new way. */
+  private onHubFeatures(payload: Buffer): void {
+    const message = decodeTopic("hub/features", payload);
+    const on = message.ok && message.value.receipts === true;
+    if (on === this.receiptsOn) return;
+    this.receiptsOn = on;
+    this.options.log(on ? "the hub receipts events: each stays in the outbox until its receipt" : "the hub does not receipt events: each is forgotten at the broker's acknowledgement");
+    this.startOver();
+    this.kick();
+  }
+
+  /** A receipt: the hub committed these outbox ids, so the outbox forgets them. */
+  private onReceipt(payload: Buffer): void {
+    const message = decodeTopic("receipts", payload);
+    if (!message.ok) return this.options.log(`a receipt that does not decode: ${message.error}`);
+    this.options.outbox.removeRanges(message.value.ob);
+    this.awaiting.receipted(message.value.ob);
+    this.kick(); // room for more in flight
+  }
+
+  /** Everything in flight is sent again from the outbox's start, by the next drain. */
+  private startOver(): void {
+    this.generation++;
+    this.sentThrough = 0;
+    this.awaiting.startOver();
+    if (this.resendTimer) clearTimeout(this.resendTimer);
+    this.resendTimer = null;
+  }
+
   /** Starts draining the outbox if connected and the hub is up; safe to call any time. */
   kick(): void {
-    if (!this.draining && this.online) void this.drain();
+    if (!this.online) return;
+    if (!this.draining) void this.drain();
+    // Overdue ones wait while the hub is away (resendOverdue); this picks them up again.
+    if (this.receiptsOn) this.scheduleResend();
   }
 
   private async drain(): Promise<void> {
@@ -231,20 +294,32 @@ export class AgentMqtt {
     try {
       const { outbox } = this.options;
       while (this.online && this.client) {
-        const batch = outbox.peek(DRAIN_BATCH);
-        if (batch.length === 0) break;
         const client = this.client;
-        // Sent back to back, acknowledged in order by the broker; removed once all are confirmed.
-        const sent = batch.map((message) =>
-          message.qos === 1
-            ? client.publishAsync(message.topic, message.payload, { qos: 1, retain: message.retain })
-            : new Promise<void>((resolve, reject) =>
-                client.publish(message.topic, message.payload, { qos: 0, retain: message.retain }, (error) => (error ? reject(error) : resolve())),
-              ),
-        );
+        const generation = this.generation;
+        const receipts = this.receiptsOn;
+        const limit = receipts ? Math.min(DRAIN_BATCH, this.awaiting.room()) : DRAIN_BATCH;
+        if (limit === 0) break; // the receipt that makes room kicks again
+        // With receipts on, what is in flight stays in the outbox: the drain goes on after it.
+        const batch = outbox.peek(limit, receipts ? this.sentThrough : 0);
+        if (batch.length === 0) break;
+        const now = Date.now();
+        // Sent back to back, acknowledged in order by the broker.
+        const sent = batch.map((message) => {
+          const receipted = receipts && takesReceipt(message.kind);
+          // Counted in flight from the send on: a receipt may come before the PUBACK.
+          if (receipted) this.awaiting.sent(message.id, now);
+          return publish(client, message, receipted);
+        });
+        if (receipts) this.sentThrough = batch[batch.length - 1]!.id;
         for (const publish of sent) publish.catch(() => {}); // a lost connection is handled below, once
         await Promise.race([Promise.all(sent), this.closed]);
-        outbox.removeThrough(batch[batch.length - 1]!.id);
+        if (!receipts) {
+          outbox.removeThrough(batch[batch.length - 1]!.id);
+          continue;
+        }
+        // The ones no receipt will name are done at the PUBACK.
+        outbox.remove(batch.filter((message) => !takesReceipt(message.kind)).map((message) => message.id));
+        if (generation === this.generation) this.scheduleResend();
       }
     } catch (error) {
       this.options.log(`publishing from the outbox stopped: ${(error as Error).message}; it resumes on reconnect`);
@@ -253,10 +328,40 @@ export class AgentMqtt {
     }
   }
 
+  /** Arms the timer for the next event whose receipt will be overdue. */
+  private scheduleResend(): void {
+    if (this.resendTimer) return;
+    const next = this.awaiting.nextDueAt();
+    if (next === null) return;
+    this.resendTimer = setTimeout(() => {
+      this.resendTimer = null;
+      this.resendOverdue();
+    }, Math.max(0, next - Date.now()));
+  }
+
+  /** Sends again, in id order, the events whose receipt is overdue; a lost connection sends everything again anyway. */
+  private resendOverdue(): void {
+    const client = this.client;
+    if (!client || !this.online || !this.receiptsOn) return;
+    const now = Date.now();
+    const due = this.awaiting.due(now);
+    const queued = this.options.outbox.byIds(due);
+    const stillQueued = new Set(queued.map((message) => message.id));
+    // Gone from the outbox otherwise (a capped kind's oldest dropped): nothing to wait for.
+    this.awaiting.forget(due.filter((id) => !stillQueued.has(id)));
+    for (const message of queued) {
+      this.awaiting.resent(message.id, now);
+      publish(client, message, true).catch(() => {});
+    }
+    this.scheduleResend();
+  }
+
   /** A clean stop: `state` offline first (a clean disconnect suppresses the will). */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.resendTimer) clearTimeout(this.resendTimer);
+    this.resendTimer = null;
     const client = this.client;
     this.client = null;
     if (!client) return;
@@ -272,4 +377,20 @@ export class AgentMqtt {
     client.removeAllListeners();
     await client.endAsync(true);
   }
+}
+
+const KNOWN_OUTBOX_KINDS: ReadonlySet<string> = new Set(OUTBOX_KINDS);
+
+/** Whether the hub receipts an outbox row of `kind`; a kind this version does not know (a newer agent's row) goes as before receipts. */
+function takesReceipt(kind: string): boolean {
+  return KNOWN_OUTBOX_KINDS.has(kind) && isReceipted(kind as (typeof OUTBOX_KINDS)[number]);
+}
+
+/** Publishes an outbox message, with its outbox id when the hub will receipt it; resolves at the PUBACK (QoS 1) or once written (QoS 0). */
+function publish(client: MqttClient, message: OutboxMessage, withRef: boolean): Promise<unknown> {
+  const payload = withRef ? withOutboxRef(message.payload, message.id) : message.payload;
+  if (message.qos === 1) return client.publishAsync(message.topic, payload, { qos: 1, retain: message.retain });
+  return new Promise<void>((resolve, reject) =>
+    client.publish(message.topic, payload, { qos: 0, retain: message.retain }, (error) => (error ? reject(error) : resolve())),
+  );
 }

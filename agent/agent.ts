@@ -38,6 +38,7 @@ import { ReportRefusedError, StrategyReports } from "./strategy-reports.ts";
 import { VerdictFeed } from "./verdict-feed.ts";
 import { RecentLog } from "./recent-log.ts";
 import { WorkRunner } from "./work-runner.ts";
+import type { ReceiptTiming } from "./awaiting-receipts.ts";
 import type { WorkKind } from "./work-kinds.ts";
 
 export { JOURNAL_FILE } from "./journal.ts";
@@ -70,6 +71,8 @@ export interface AgentConfig {
   workSlots?: number;
   /** The work kinds it runs (default WORK_KIND_TABLE; tests add their own). */
   workKinds?: Readonly<Record<string, WorkKind>>;
+  /** When an event without a receipt is sent again, and how many may await one (default DEFAULT_RECEIPT_TIMING; tests shorten it). */
+  receiptTiming?: Partial<ReceiptTiming>;
   log(line: string): void;
 }
 
@@ -282,6 +285,7 @@ export class Agent implements LocalApiBackend {
       // The ESS state, the capital model, the positions MAX_POSITIONS counts and the risk limits in force.
       ...this.processor.accountStatus(),
       outbox: this.outbox.stats(),
+      receipts: this.link.receiptStats(),
       verdicts_queued_through: this.feed.cursor,
       closes_queued_through: this.closeFeed.cursor,
       kernel: { ...this.processor.counters },
@@ -299,6 +303,7 @@ export class Agent implements LocalApiBackend {
         holdReasons: this.processor.holdReasons,
         duplicates,
         outboxDepth: this.outbox.stats().depth,
+        receipts: this.link.receiptStats(),
         online: this.link.online,
         mode: modeAt(policy.policy, Date.now()),
         policyVersion: policy.version,

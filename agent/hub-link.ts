@@ -9,6 +9,7 @@ import type { AllowTables } from "../protocol/allow-tables.ts";
 import type { BirthMessage } from "../protocol/messages.ts";
 import type { AgentPart } from "./agent-part.ts";
 import { AgentMqtt } from "./agent-mqtt.ts";
+import type { ReceiptTiming } from "./awaiting-receipts.ts";
 import type { AgentStore, HubRegistration, NodeIdentity } from "./agent-store.ts";
 import type { ConnectivityLog } from "./connectivity-log.ts";
 import type { Outbox } from "./outbox.ts";
@@ -57,6 +58,7 @@ export interface HubLinkOptions {
   resumableKinds: string[];
   /** A work package leased to this node. */
   onWorkOffer(payload: Buffer): void;
+  receiptTiming?: Partial<ReceiptTiming>;
   log(line: string): void;
 }
 
@@ -102,6 +104,7 @@ export class HubLink implements AgentPart {
         this.registerLoop(0);
       },
       reconnectMaxMs: options.reconnectMaxS * 1000,
+      receiptTiming: options.receiptTiming,
       log: options.log,
     });
   }
@@ -129,6 +132,11 @@ export class HubLink implements AgentPart {
   /** False when the agent runs without a hub (simulation only). */
   get hasHub(): boolean {
     return this.options.hubUrl !== "";
+  }
+
+  /** Events awaiting the hub's receipt, the oldest one's age, resends (agent-mqtt.ts). */
+  receiptStats(): ReturnType<AgentMqtt["receiptStats"]> {
+    return this.session.receiptStats();
   }
 
   /** Connected to the broker, and the hub says it is up. */

@@ -142,6 +142,28 @@ describe("Outbox order and durability", () => {
     expect(outbox.depth()).toBe(0);
   });
 
+  test("removeRanges removes the ids of a receipt's inclusive ranges, counts exact; byIds reads the ones still queued, in id order", () => {
+    const db = open(dbPath());
+    const outbox = new Outbox(db, { maxMessages: 100 });
+    outbox.enqueue(range(1, 10).map((i) => msg(i % 2 === 0 ? "cmd/ack" : "verdicts", `m${i}`)));
+    outbox.removeRanges([
+      [2, 4],
+      [7, 7],
+      [9, 50], // past the end: only what exists goes
+    ]);
+    expect(tableIds(db)).toEqual([1, 5, 6, 8]);
+    expect(outbox.stats().byKind).toEqual(counts({ verdicts: 2, "cmd/ack": 2 }));
+    outbox.removeRanges([[2, 4]]); // a receipt again: nothing happens
+    expect(outbox.depth()).toBe(4);
+    expect(() => outbox.removeRanges([[5, 5], [6, 6.5]])).toThrow(/ranges\[1\]\[1\]/);
+    expect(tableIds(db)).toEqual([1, 5, 6, 8]); // a bad range removes nothing
+    expect(outbox.byIds([8, 3, 1]).map((m) => [m.id, m.payload])).toEqual([
+      [1, "m1"],
+      [8, "m8"],
+    ]);
+    expect(outbox.byIds([])).toEqual([]);
+  });
+
   test("depth and counts by kind after a reopen equal what the table holds", () => {
     const path = dbPath();
     let db = open(path);

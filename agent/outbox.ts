@@ -104,6 +104,18 @@ interface Row {
   queued_at: number;
 }
 
+function fromRow(row: Row): OutboxMessage {
+  return {
+    id: row.id,
+    topic: row.topic,
+    payload: row.payload,
+    qos: row.qos === 1 ? 1 : 0,
+    retain: row.retain === 1,
+    kind: row.kind as OutboxKind,
+    queuedAt: row.queued_at,
+  };
+}
+
 export class Outbox {
   private readonly maxMessages: number;
   private readonly log: (line: string) => void;
@@ -113,7 +125,7 @@ export class Outbox {
   private dropped = 0;
   private readonly droppedOverCap: Partial<Record<OutboxKind, number>> = Object.fromEntries(CAPPED_KINDS.map(({ kind }) => [kind, 0]));
   private overBound = false;
-  private readonly sql: Record<"insert" | "dropHeartbeats" | "dropOldest" | "peek" | "removeThrough" | "remove", SqliteStatement>;
+  private readonly sql: Record<"insert" | "dropHeartbeats" | "dropOldest" | "peek" | "byIds" | "removeThrough" | "removeRange" | "remove", SqliteStatement>;
 
   /** On an open agent store (its `outbox` table: agent-schema.ts). */
   constructor(
@@ -134,8 +146,10 @@ export class Outbox {
       dropHeartbeats: db.prepare("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE kind = 'heartbeat' ORDER BY id LIMIT ?)"),
       dropOldest: db.prepare("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE kind = ? ORDER BY id LIMIT ?)"),
       peek: db.prepare("SELECT id, topic, payload, qos, retain, kind, queued_at FROM outbox WHERE id > ? ORDER BY id LIMIT ?"),
+      byIds: db.prepare("SELECT id, topic, payload, qos, retain, kind, queued_at FROM outbox WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id"),
       // RETURNING kind keeps the per-kind counts exact without a count query.
       removeThrough: db.prepare("DELETE FROM outbox WHERE id <= ? RETURNING kind"),
+      removeRange: db.prepare("DELETE FROM outbox WHERE id BETWEEN ? AND ? RETURNING kind"),
       remove: db.prepare("DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?)) RETURNING kind"),
     };
   }
@@ -197,20 +211,33 @@ export class Outbox {
   /** Up to `limit` oldest messages with an id above `afterId`, in id order (`afterId` lets a publisher pipeline). */
   peek(limit: number, afterId = 0): OutboxMessage[] {
     if (!Number.isSafeInteger(limit) || limit < 0) throw new Error(`outbox: limit must be a non-negative integer, not ${String(limit)}`);
-    return this.sql.peek.all<Row>(checkId(afterId, "afterId"), limit).map((row) => ({
-      id: row.id,
-      topic: row.topic,
-      payload: row.payload,
-      qos: row.qos === 1 ? 1 : 0,
-      retain: row.retain === 1,
-      kind: row.kind as OutboxKind,
-      queuedAt: row.queued_at,
-    }));
+    return this.sql.peek.all<Row>(checkId(afterId, "afterId"), limit).map(fromRow);
+  }
+
+  /** The messages with these ids that are still queued, in id order (to send again those a receipt did not come for). */
+  byIds(ids: readonly number[]): OutboxMessage[] {
+    ids.forEach((id, i) => checkId(id, `ids[${i}]`));
+    if (ids.length === 0) return [];
+    return this.sql.byIds.all<Row>(JSON.stringify(ids)).map(fromRow);
   }
 
   /** Removes every message with an id <= `id` (they were delivered), in one statement. */
   removeThrough(id: number): void {
     this.forget(this.sql.removeThrough.all<{ kind: string }>(checkId(id, "id")));
+  }
+
+  /**
+   * Removes the ids in these inclusive ranges (a receipt's: the hub committed
+   * them), in one transaction, one DELETE per range; absent ids are ignored.
+   */
+  removeRanges(ranges: readonly (readonly [number, number])[]): void {
+    ranges.forEach(([first, last], i) => {
+      checkId(first, `ranges[${i}][0]`);
+      checkId(last, `ranges[${i}][1]`);
+    });
+    if (ranges.length === 0) return;
+    const removed = this.db.transaction(() => ranges.flatMap(([first, last]) => this.sql.removeRange.all<{ kind: string }>(first, last)));
+    this.forget(removed);
   }
 
   /** Removes exactly these ids (absent ones are ignored), in one statement. */

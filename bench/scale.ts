@@ -98,6 +98,11 @@ interface SetupRun {
   hubDropped: number;
   publishFailures: number;
   verdictsSkipped: number;
+  /** Verdicts the broker acknowledged (PUBACK): what counted as acknowledged before receipts. */
+  verdictsPubacked: number;
+  /** Verdicts still awaiting the hub's receipt when the load generator stopped, and verdicts sent again. */
+  verdictsAwaitingReceipt: number;
+  verdictsResent: number;
   stormRecoveryS: number | null;
   hubRssMb: number;
   /** Hub RSS growth from before the registration storm to the end of the steady run, per 1,000 nodes registered (summed over replicas). */
@@ -161,6 +166,9 @@ async function measure(kind: SetupKind, nodes: number, durationS: number, storm:
     hubDropped: result.hubDropped ?? NaN,
     publishFailures: counters.publishFailures,
     verdictsSkipped: counters.verdictsSkipped,
+    verdictsPubacked: counters.verdictsPubacked,
+    verdictsAwaitingReceipt: counters.verdictsAwaitingReceipt,
+    verdictsResent: counters.verdictsResent,
     stormRecoveryS: result.stormRecoveryS,
     hubRssMb: (result.hubRssBytes ?? NaN) / 1e6,
     rssGrowthPer1000Mb: rssGrowth / 1e6 / (registered / 1000),
@@ -181,8 +189,9 @@ function printSetup(run: SetupRun): void {
     ["heartbeats/s sent (steady, before the broker restart)", show(run.heartbeatsPerS)],
     [`verdicts/s acknowledged (${VERDICTS_PER_NODE_S}/s offered per connected node)`, show(run.verdictsPerS, 1)],
     ["verdict ingest lag p50 / p99 s", `${show(run.lagP50S, 3)} / ${show(run.lagP99S, 3)}`],
-    ["drops: hub-dropped messages; publish failures; verdicts not sent (PUBACKs behind)", `${show(run.hubDropped)}; ${run.publishFailures}; ${run.verdictsSkipped}`],
-    ["registry: verdicts acknowledged / counted", `${registry.acked} / ${registry.counted}`],
+    ["drops: hub-dropped messages; publish failures; verdicts not sent (acknowledgements behind)", `${show(run.hubDropped)}; ${run.publishFailures}; ${run.verdictsSkipped}`],
+    ["verdicts: broker PUBACKs; resent; awaiting a receipt at the stop", `${run.verdictsPubacked}; ${run.verdictsResent}; ${run.verdictsAwaitingReceipt}`],
+    ["registry: verdicts acknowledged (receipted) / counted", `${registry.acked} / ${registry.counted}`],
     ["registry: lost; gaps; duplicates refused; nodes short", `${registry.lost}; ${registry.gaps}; ${registry.duplicates}; ${registry.nodesShort}`],
     [`reconnect storm (${run.storm}): recovery s`, run.storm === "none" ? "n/a" : (run.stormRecoveryS?.toFixed(1) ?? "not within the bound")],
     ["hub RSS MB (sum over replicas); growth per 1,000 nodes", `${show(run.hubRssMb)}; ${show(run.rssGrowthPer1000Mb, 1)}`],
@@ -202,6 +211,8 @@ function record(prefix: string, run: SetupRun): Record<string, number> {
     [`${prefix}_lag_p99_s`]: figure(run.lagP99S, 4),
     [`${prefix}_hub_dropped`]: figure(run.hubDropped),
     [`${prefix}_verdicts_lost`]: run.registry.lost,
+    [`${prefix}_verdicts_resent`]: run.verdictsResent,
+    [`${prefix}_verdicts_awaiting_receipt`]: run.verdictsAwaitingReceipt,
     [`${prefix}_verdict_gaps`]: run.registry.gaps,
     [`${prefix}_verdict_duplicates`]: run.registry.duplicates,
     [`${prefix}_storm_recovery_s`]: run.stormRecoveryS === null ? NaN : figure(run.stormRecoveryS, 2),

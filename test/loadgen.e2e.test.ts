@@ -2,8 +2,8 @@
 // broker, as its own process with two workers: every node registers with its
 // proof and connects, the hub sees all of them healthy, a decision sent to one
 // is acknowledged, every connection dropped at once comes back, and the hub
-// counts every verdict the broker acknowledged exactly once (no gap), by the
-// per-node seqs the load generator kept. A rerun with the same cache dir reuses the keys: the hub
+// counts every verdict acknowledged to a node (by the hub's receipt: the hub
+// receipts) exactly once (no gap), by the per-node seqs the load generator kept. A rerun with the same cache dir reuses the keys: the hub
 // re-registers the same nodes (200, none new) and their seqs go on.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
@@ -79,6 +79,9 @@ test("50 nodes in 2 processes: all registered and healthy, a decision acked, a r
   const firstRun = await summary(first);
   expect(firstRun).toMatchObject({ value: NODES, limit: NODES, registered_new: NODES, registered_again: 0, registration_failures: 0, decision_acks: 1 });
   expect(firstRun.verdicts_acked).toBeGreaterThan(0);
+  expect(firstRun.verdicts_pubacked).toBeGreaterThan(0);
+  // The stop waits (bounded) for the receipts of what the hub committed.
+  expect(firstRun.verdicts_awaiting_receipt).toBe(0);
   expect(firstRun.lag_p99_s).toBeGreaterThanOrEqual(0);
   expect(firstRun.storm_recovery_s).toBeGreaterThan(0);
   expect(firstRun.disconnects).toBeGreaterThanOrEqual(NODES);

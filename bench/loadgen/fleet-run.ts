@@ -12,6 +12,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { DEFAULT_RECEIPT_TIMING } from "../../agent/awaiting-receipts.ts";
 import { loadOrCreateNodes, saveVerdictSeqs } from "./key-cache.ts";
 import { lagBetween, scrapeHubs, type HubScrape } from "./hub-scrape.ts";
 import { emptyCounters, sumCounters, type WorkerCounters, type WorkerLine } from "./worker-counters.ts";
@@ -25,6 +26,8 @@ export interface LoadOptions {
   brokerUrl: string;
   heartbeatS: number;
   verdictsPerS: number;
+  /** A verdict without its receipt this long is sent again (default: the agent's, DEFAULT_RECEIPT_TIMING). */
+  receiptTimeoutS?: number;
   processes: number;
   durationS: number;
   warmupS: number;
@@ -64,7 +67,7 @@ export interface LoadResult {
   stormRecoveryS: number | null;
   /** Seconds into the steady run when the storm was caused (null: none). */
   stormAtS: number | null;
-  /** Each node's last verdict seq the broker acknowledged (also kept in the cache dir for the next run). */
+  /** Each node's last verdict seq acknowledged with all before it (by receipt, or PUBACK without receipts; also kept in the cache dir for the next run). */
   verdictSeqs: Record<string, number>;
 }
 
@@ -89,6 +92,7 @@ function startWorker(options: LoadOptions, from: number, to: number, maxRunS: nu
     from,
     to,
     heartbeatS: options.heartbeatS,
+    receiptTimeoutS: options.receiptTimeoutS ?? DEFAULT_RECEIPT_TIMING.timeoutMs / 1000,
     verdictsPerS: (options.verdictsPerS * (to - from)) / options.nodes,
     registerConcurrency: Math.max(1, Math.ceil(options.registerConcurrency / options.processes)),
     maxRunS,
@@ -154,6 +158,7 @@ export async function runLoad(options: LoadOptions, stopRequested: Promise<unkno
     print(
       `${phase} ${seconds().toFixed(0)}s registered ${now.registeredNew + now.registeredAgain}/${options.nodes} (new ${now.registeredNew}, failed ${now.registrationFailures})` +
         ` connected ${now.connected} heartbeats/s ${rate("heartbeats")} verdicts/s ${rate("verdictsAcked")} acks ${now.acks}` +
+        ` awaiting receipt ${now.verdictsAwaitingReceipt} resent ${now.verdictsResent}` +
         ` publish failures ${now.publishFailures} disconnects ${now.disconnects}` +
         (lag && lag99 && lag.count > 0 ? ` lag p50 ${lag.seconds.toFixed(3)}s p99 ${lag99.seconds.toFixed(3)}s` : "") +
         (hub?.rssBytes ? ` hub rss ${Math.round(hub.rssBytes / 1e6)} MB` : ""),

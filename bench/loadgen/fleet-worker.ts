@@ -26,6 +26,8 @@ export interface WorkerSettings {
   from: number;
   to: number;
   heartbeatS: number;
+  /** A verdict without its receipt this long is sent again (load-node.ts). */
+  receiptTimeoutS: number;
   /** This worker's share of the fleet's verdict rate. */
   verdictsPerS: number;
   registerConcurrency: number;
@@ -37,7 +39,7 @@ const REPORT_MS = 1000;
 const REGISTER_ATTEMPTS = 12;
 const REGISTER_BACKOFF_BASE_MS = 500;
 const REGISTER_BACKOFF_MAX_MS = 10_000;
-/** Verdicts awaiting their PUBACK beyond which the tick sends no more (counted as skipped): memory stays bounded when the hub falls behind. */
+/** Verdicts awaiting their acknowledgement (receipt or PUBACK) beyond which the tick sends no more (counted as skipped): memory stays bounded when the hub falls behind. */
 const MAX_VERDICTS_IN_FLIGHT = 20_000;
 const STOP_TIMEOUT_MS = 3000;
 
@@ -52,6 +54,7 @@ const context: NodeContext = {
   enrollmentToken: process.env.EDGEFED_ENROLL_TOKEN ?? "",
   ca: settings.caFile ? readFileSync(settings.caFile, "utf8") : "",
   brokerUrl: settings.brokerUrl,
+  receiptTimeoutMs: settings.receiptTimeoutS * 1000,
   bootId: `loadgen-${process.pid}-${Date.now()}`,
   counters,
   hubKey(publicKey) {
@@ -122,6 +125,7 @@ function tick(): void {
   for (const session of sessions) {
     if (!session.connected) continue;
     connected++;
+    session.resendOverdue(now);
     if (session.nextHeartbeatAt === 0) session.nextHeartbeatAt = now + Math.random() * settings!.heartbeatS * 1000;
     else if (now >= session.nextHeartbeatAt) {
       session.heartbeat(now);

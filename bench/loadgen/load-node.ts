@@ -3,16 +3,26 @@
 // the hub's HTTP API with the real proof (agent/registration.ts), then holds
 // one MQTT session with the credentials the hub returned: state online and
 // birth on every connect (state offline as its will), heartbeats (QoS 0),
-// verdict events (QoS 1, seq 1, 2, 3, ... once each) and an ack of every
+// verdict events (QoS 1, seq 1, 2, 3, ...) and an ack of every
 // decision it receives (ok when the hub's signature verifies, else an error). Timers are the worker's
 // (fleet-worker.ts): a node only says what to publish when asked.
-import mqtt, { type MqttClient } from "mqtt";
+//
+// Receipts (protocol/receipts.ts) as an agent has them, in memory: while the
+// retained hub/features says `receipts: true`, a verdict goes with an outbox
+// id (`ob`, a counter of the node's) and counts as acknowledged only at the
+// receipt naming it; one without a receipt in time is sent again (the
+// worker's tick asks), and so is every one awaiting a receipt on a new
+// connection. Without receipts a verdict counts at the broker's PUBACK, as
+// before. Decision acks go without `ob` and count at the PUBACK.
+import mqtt, { type ISubscriptionMap, type MqttClient } from "mqtt";
 import type { KeyObject } from "node:crypto";
 import { registerOnce, type RegistrationAttempt } from "../../agent/registration.ts";
 import { brokerAddress, brokerTrust } from "../../lib/mqtt-url.ts";
 import type { BirthMessage, DecisionAckMessage, HeartbeatMessage, StateMessage, VerdictEventMessage } from "../../protocol/messages.ts";
+import { AwaitingReceipts } from "../../agent/awaiting-receipts.ts";
+import { withOutboxRef } from "../../protocol/receipts.ts";
 import { verifyMessage } from "../../protocol/signing.ts";
-import { decodeTopic, deliveryOf, nodeSubscriptions, nodeTopic } from "../../protocol/topics.ts";
+import { decodeTopic, deliveryOf, HUB_FEATURES_TOPIC, nodeSubscriptions, nodeTopic } from "../../protocol/topics.ts";
 import type { LoadNode } from "./key-cache.ts";
 import type { WorkerCounters } from "./worker-counters.ts";
 
@@ -22,6 +32,8 @@ export interface NodeContext {
   ca: string;
   /** Overrides the broker URL the hub returned ("" keeps it). */
   brokerUrl: string;
+  /** No receipt this long after sending a verdict: send it again (doubling per resend, as the agent). */
+  receiptTimeoutMs: number;
   bootId: string;
   counters: WorkerCounters;
   /** The hub's public key, once a registration said it (every node of a hub has the same). */
@@ -44,8 +56,16 @@ export class LoadNodeSession {
   private heartbeatSeq = 0;
   /** The last verdict seq published; the hub must count each of 1..verdictSeq once. */
   verdictSeq = 0;
-  /** The last verdict seq the broker acknowledged. */
-  verdictsAcked = 0;
+  /** Seqs of the verdicts not acknowledged yet, in seq order (a Set keeps insertion order). */
+  private readonly unacknowledged = new Set<number>();
+  /** The hub on this connection receipts verdicts (its retained hub/features said so). */
+  private receiptsOn = false;
+  private lastOb = 0;
+  /** Verdicts sent with an outbox id and not receipted: by id, their seq and payload (to send again). */
+  private readonly awaitingPayloads = new Map<number, { seq: number; payload: string }>();
+  private readonly awaiting: AwaitingReceipts;
+  /** Called when the last receipt awaited came (a stop waits for it). */
+  private onAllReceipted: (() => void) | null = null;
   connected = false;
   /** When the next heartbeat is due (ms since the epoch); set by the worker. */
   nextHeartbeatAt = 0;
@@ -59,7 +79,21 @@ export class LoadNodeSession {
     private readonly context: NodeContext,
     /** The hub (replica) this node registers through. */
     private readonly hubUrl: string,
-  ) {}
+  ) {
+    // The worker bounds what is in flight across its nodes (fleet-worker.ts), not each node.
+    this.awaiting = new AwaitingReceipts({ timeoutMs: context.receiptTimeoutMs, maxTimeoutMs: context.receiptTimeoutMs * 8, maxInFlight: Number.MAX_SAFE_INTEGER });
+  }
+
+  /** The hub on this connection receipts verdicts: they go with outbox ids. */
+  get receipting(): boolean {
+    return this.receiptsOn;
+  }
+
+  /** The last verdict seq acknowledged with every one before it: the registry must hold 1..this. */
+  get verdictsAcked(): number {
+    const first = this.unacknowledged.values().next();
+    return first.done ? this.verdictSeq : first.value - 1;
+  }
 
   get registered(): boolean {
     return this.credentials !== null;
@@ -77,7 +111,7 @@ export class LoadNodeSession {
       this.credentials = { ...broker, url: this.context.brokerUrl || broker.url };
       this.hubPublicKey = hubPublicKey;
       // Seqs go on increasing over reruns against one hub, as a node's journal does over restarts.
-      if (this.verdictSeq === 0) this.verdictSeq = this.verdictsAcked = lastSeqs[hubPublicKey]?.[this.node.nodeId] ?? 0;
+      if (this.verdictSeq === 0) this.verdictSeq = lastSeqs[hubPublicKey]?.[this.node.nodeId] ?? 0;
     }
     return attempt;
   }
@@ -123,15 +157,22 @@ export class LoadNodeSession {
     });
     client.on("message", (topic, payload) => {
       if (topic.endsWith("/cmd")) this.acknowledge(client, payload);
+      else if (topic.endsWith("/receipts")) this.onReceipt(payload);
+      else if (topic === HUB_FEATURES_TOPIC) this.onHubFeatures(client, payload);
     });
   }
 
   private async onConnect(client: MqttClient, sessionPresent: boolean): Promise<void> {
     const { nodeId } = this.node;
     const { counters } = this.context;
+    // Receipts are off until this connection hears the hub's features again.
+    this.receiptsOn = false;
     try {
       // A session the broker kept has its subscriptions; a new one needs them before the birth (decisions follow it).
       if (!sessionPresent) await client.subscribeAsync(nodeSubscriptions(nodeId).map((s) => s.topic), { qos: 1 });
+      // hub/features again either way: only a SUBSCRIBE brings its retained message, and MQTT.js sends
+      // none for a topic it subscribed before unless told to resubscribe.
+      else await client.subscribeAsync({ [HUB_FEATURES_TOPIC]: { qos: 1 }, resubscribe: true } as ISubscriptionMap);
       const state: StateMessage = { state: "online", bootId: this.context.bootId, ts: Date.now() };
       await client.publishAsync(nodeTopic(nodeId, "state"), JSON.stringify(state), deliveryOf("state"));
       await client.publishAsync(nodeTopic(nodeId, "birth"), JSON.stringify(this.birth()), deliveryOf("birth"));
@@ -181,7 +222,7 @@ export class LoadNodeSession {
     });
   }
 
-  /** Publishes the next verdict event (QoS 1); counted as acknowledged at the broker's PUBACK. */
+  /** Publishes the next verdict event (QoS 1); acknowledged at its receipt with receipts on, else at the broker's PUBACK. */
   verdict(now: number): void {
     const client = this.client;
     if (!client || !this.connected) return;
@@ -201,14 +242,87 @@ export class LoadNodeSession {
         metrics: { notional: 100, friction_usd: 0.2, required_edge_usd: 0.6, r_ratio: 2.5 },
       },
     };
+    const payload = JSON.stringify(message);
+    this.context.counters.verdictsInFlight++;
+    this.unacknowledged.add(seq);
+    if (!this.receiptsOn) return this.publishVerdict(client, seq, payload, null, true);
+    const ob = ++this.lastOb;
+    this.awaitingPayloads.set(ob, { seq, payload });
+    this.awaiting.sent(ob, now);
+    this.context.counters.verdictsAwaitingReceipt++;
+    this.publishVerdict(client, seq, payload, ob, true);
+  }
+
+  /** Sends a verdict, with its outbox id when the hub receipts; without one it is acknowledged at the PUBACK. */
+  private publishVerdict(client: MqttClient, seq: number, payload: string, ob: number | null, first: boolean): void {
     const { counters } = this.context;
-    counters.verdictsInFlight++;
-    client.publish(nodeTopic(this.node.nodeId, "verdicts"), JSON.stringify(message), deliveryOf("verdicts"), (error) => {
-      counters.verdictsInFlight--;
-      if (error) return void counters.publishFailures++;
-      counters.verdictsAcked++;
-      this.verdictsAcked = Math.max(this.verdictsAcked, seq);
+    if (!first) counters.verdictsResent++;
+    client.publish(nodeTopic(this.node.nodeId, "verdicts"), ob === null ? payload : withOutboxRef(payload, ob), deliveryOf("verdicts"), (error) => {
+      if (error) {
+        counters.publishFailures++;
+        // Given up (the client ended) unless a receipt is awaited: that one goes again.
+        if (ob === null) this.forgetVerdict(seq);
+        return;
+      }
+      if (first) counters.verdictsPubacked++;
+      if (ob === null && this.forgetVerdict(seq)) counters.verdictsAcked++;
     });
+  }
+
+  /** Takes `seq` off what awaits an acknowledgement; false if it was not there (acknowledged already). */
+  private forgetVerdict(seq: number): boolean {
+    if (!this.unacknowledged.delete(seq)) return false;
+    this.context.counters.verdictsInFlight--;
+    return true;
+  }
+
+  /** A receipt: the verdicts it names are acknowledged. */
+  private onReceipt(payload: Buffer): void {
+    const receipt = decodeTopic("receipts", payload);
+    if (!receipt.ok) return this.context.logOnce(`a receipt that does not decode: ${receipt.error}`);
+    const { counters } = this.context;
+    for (const ob of this.awaiting.receipted(receipt.value.ob)) {
+      const { seq } = this.awaitingPayloads.get(ob)!;
+      this.awaitingPayloads.delete(ob);
+      counters.verdictsAwaitingReceipt--;
+      if (this.forgetVerdict(seq)) counters.verdictsAcked++;
+    }
+    if (this.awaitingPayloads.size === 0) this.onAllReceipted?.();
+  }
+
+  /**
+   * hub/features on a new connection (or changed): with receipts, every
+   * verdict still awaiting one goes again; without, they go without an id
+   * and count at the PUBACK.
+   */
+  private onHubFeatures(client: MqttClient, payload: Buffer): void {
+    const features = decodeTopic("hub/features", payload);
+    const on = features.ok && features.value.receipts === true;
+    if (on === this.receiptsOn) return;
+    this.receiptsOn = on;
+    const now = Date.now();
+    this.awaiting.startOver();
+    for (const [ob, { seq, payload: verdict }] of this.awaitingPayloads) {
+      if (on) {
+        this.awaiting.sent(ob, now);
+        this.publishVerdict(client, seq, verdict, ob, false);
+      } else {
+        this.context.counters.verdictsAwaitingReceipt--;
+        this.publishVerdict(client, seq, verdict, null, false);
+      }
+    }
+    if (!on) this.awaitingPayloads.clear();
+  }
+
+  /** Sends again the verdicts whose receipt is overdue (the worker's tick calls this). */
+  resendOverdue(now: number): void {
+    const client = this.client;
+    if (!client || !this.connected || !this.receiptsOn || this.awaitingPayloads.size === 0) return;
+    for (const ob of this.awaiting.due(now)) {
+      const { seq, payload } = this.awaitingPayloads.get(ob)!;
+      this.awaiting.resent(ob, now);
+      this.publishVerdict(client, seq, payload, ob, false);
+    }
   }
 
   /** Acks a decision: ok if its signature is the hub's, else an error (a node never applies an unsigned decision). */
@@ -238,6 +352,8 @@ export class LoadNodeSession {
     if (!client) return;
     const bounded = (work: Promise<unknown>) => Promise.race([work.catch(() => {}), new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
     if (this.connected) {
+      // The receipts of what the hub already committed are on their way: a stop waits for them (bounded).
+      if (this.receiptsOn && this.awaitingPayloads.size > 0) await bounded(new Promise<void>((resolve) => (this.onAllReceipted = resolve)));
       const state: StateMessage = { state: "offline", bootId: this.context.bootId, ts: Date.now() };
       await bounded(client.publishAsync(nodeTopic(this.node.nodeId, "state"), JSON.stringify(state), deliveryOf("state")));
     }

@@ -1,6 +1,7 @@
 // What a load worker counts and reports to its parent once a second (one
-// JSON line on stdout): totals since it started, except `connected` and
-// `verdictsInFlight`, which are current. The parent sums the workers'.
+// JSON line on stdout): totals since it started, except `connected`,
+// `verdictsInFlight` and `verdictsAwaitingReceipt`, which are current. The
+// parent sums the workers'.
 
 export interface WorkerCounters {
   registeredNew: number;
@@ -17,8 +18,16 @@ export interface WorkerCounters {
   disconnects: number;
   errors: number;
   heartbeats: number;
+  /** Verdicts acknowledged: at the hub's receipt while the hub says it receipts (hub/features), else at the broker's PUBACK. */
   verdictsAcked: number;
+  /** Verdicts the broker acknowledged (PUBACK), each once: what verdictsAcked counted before receipts. */
+  verdictsPubacked: number;
+  /** Verdicts sent and not acknowledged yet (by receipt or PUBACK, as above). */
   verdictsInFlight: number;
+  /** Of those, the ones sent with their outbox id, awaiting the hub's receipt. */
+  verdictsAwaitingReceipt: number;
+  /** Verdicts sent again: no receipt within the timeout, or a new connection. */
+  verdictsResent: number;
   /** Verdicts not sent because too many were awaiting their PUBACK (the hub or broker is behind). */
   verdictsSkipped: number;
   acks: number;
@@ -40,7 +49,10 @@ export function emptyCounters(): WorkerCounters {
     errors: 0,
     heartbeats: 0,
     verdictsAcked: 0,
+    verdictsPubacked: 0,
     verdictsInFlight: 0,
+    verdictsAwaitingReceipt: 0,
+    verdictsResent: 0,
     verdictsSkipped: 0,
     acks: 0,
     badDecisions: 0,
