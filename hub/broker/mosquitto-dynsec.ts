@@ -58,6 +58,15 @@ export function nodeAcls(nodeId: string): Acl[] {
   ];
 }
 
+/**
+ * What the broker holds for a granted node besides its client: the roles the
+ * grant writes, and the role names the client holds (also what the
+ * registration benchmark seeds a large fleet with, bench/dynsec-grants.ts).
+ */
+export function grantedNodeRoles(nodeId: string): { clientRoles: string[]; roles: { rolename: string; acls: Acl[] }[] } {
+  return { clientRoles: [nodeRoleName(nodeId)], roles: [{ rolename: nodeRoleName(nodeId), acls: nodeAcls(nodeId) }] };
+}
+
 const HUB_ACLS: Acl[] = [
   { acltype: "publishClientSend", topic: `${ROOT}/#`, allow: true },
   { acltype: "publishClientReceive", topic: `${ROOT}/#`, allow: true },
