@@ -4,7 +4,8 @@
 // every modifying command, so a grant slows as the fleet grows; seeding the
 // file directly (what grantedNodeRoles() says a granted node looks like)
 // reaches a large fleet in seconds instead of the hour the grants would take.
-// The limit is the same M grants on a broker with no node yet.
+// Then the same M nodes get new passwords (a re-registration). The limit is
+// the same M grants on a broker with no node yet.
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readCommandLine, runCommand } from "../lib/command-line.ts";
@@ -37,8 +38,8 @@ function seedFleet(file: string, fleet: number): number {
   return statSync(file).size;
 }
 
-/** Grants `grants` new nodes, all asked at once as registrations arrive (the hub runs them one at a time); grants/s. */
-async function timeGrants(fleet: number, grants: number): Promise<{ perSecond: number; fileBytes: number }> {
+/** Grants/s of `grants` new nodes, then of new passwords for them, all asked at once (the hub runs them one at a time). */
+async function timeGrants(fleet: number, grants: number): Promise<{ perSecond: number; newPasswordsPerSecond: number; fileBytes: number }> {
   const broker = await startMosquitto({ dynsec: true, tls: false });
   try {
     const file = join(broker.dir, "dynamic-security.json");
@@ -52,10 +53,14 @@ async function timeGrants(fleet: number, grants: number): Promise<{ perSecond: n
     try {
       // Untimed: waits behind the connect's check of every node role.
       await access.grant({ nodeId: "warm-up", username: "warm-up", password: "pw-warm-up" });
-      const started = performance.now();
-      await Promise.all(Array.from({ length: grants }, (_, i) => access.grant({ nodeId: `new-${i}`, username: `new-${i}`, password: `pw-new-${i}` })));
-      const seconds = (performance.now() - started) / 1000;
-      return { perSecond: grants / seconds, fileBytes: statSync(file).size };
+      const perSecond = async (password: string) => {
+        const started = performance.now();
+        await Promise.all(Array.from({ length: grants }, (_, i) => access.grant({ nodeId: `new-${i}`, username: `new-${i}`, password: `${password}-${i}` })));
+        return grants / ((performance.now() - started) / 1000);
+      };
+      const newNodes = await perSecond("pw-new");
+      const newPasswords = await perSecond("pw-again");
+      return { perSecond: newNodes, newPasswordsPerSecond: newPasswords, fileBytes: statSync(file).size };
     } finally {
       await access.close();
     }
@@ -74,9 +79,10 @@ await runCommand("edgefed bench dynsec-grants", usage, async () => {
     printTable(`dynsec-grants: ${grants} new nodes granted on Mosquitto's dynamic security`, [
       [`grants/s with ${fleet} nodes already granted`, full.perSecond],
       ["grants/s on an empty broker (limit)", empty.perSecond],
+      [`new passwords/s (re-registrations) with ${fleet} nodes`, full.newPasswordsPerSecond],
       ["dynamic-security.json bytes per node", Math.round(full.fileBytes / (fleet + grants + 1))],
     ]);
-    printResult({ bench: "dynsec-grants", value: full.perSecond, unit: "grants/s", limit: empty.perSecond, extra: { fleet, grants, file_bytes: full.fileBytes } });
+    printResult({ bench: "dynsec-grants", value: full.perSecond, unit: "grants/s", limit: empty.perSecond, extra: { fleet, grants, new_passwords_per_s: full.newPasswordsPerSecond, file_bytes: full.fileBytes } });
   } finally {
     removeTempDirs();
   }

@@ -18,17 +18,26 @@ export async function dynsecCommand(
   admin: { username: string; password: string },
   command: Record<string, unknown>,
 ): Promise<DynsecAnswer> {
+  return (await dynsecCommands(broker, admin, [command]))[0]!;
+}
+
+/** Sends several dynamic-security commands in one control message and returns their answers, in order. */
+export async function dynsecCommands(
+  broker: { url: string; ca: string | null },
+  admin: { username: string; password: string },
+  commands: Record<string, unknown>[],
+): Promise<DynsecAnswer[]> {
   const client = await mqtt.connectAsync(broker.url, { ...admin, ca: broker.ca ?? undefined, clientId: `test-dynsec-${crypto.randomUUID()}`, reconnectPeriod: 0 });
   try {
-    const correlationData = crypto.randomUUID();
-    let answer: DynsecAnswer | undefined;
+    const tagged = commands.map((command) => ({ ...command, correlationData: crypto.randomUUID() }));
+    const answers = new Map<string, DynsecAnswer>();
     client.on("message", (_topic, payload) => {
-      const responses = (JSON.parse(payload.toString()) as { responses: DynsecAnswer[] }).responses;
-      answer ??= responses.find((r) => r.correlationData === correlationData);
+      for (const answer of (JSON.parse(payload.toString()) as { responses: DynsecAnswer[] }).responses) answers.set(String(answer.correlationData), answer);
     });
     await client.subscribeAsync("$CONTROL/dynamic-security/v1/response", { qos: 1 });
-    await client.publishAsync("$CONTROL/dynamic-security/v1", JSON.stringify({ commands: [{ ...command, correlationData }] }), { qos: 1 });
-    return await eventually(() => answer, WAIT_MS, `the answer to ${String(command.command)}`);
+    await client.publishAsync("$CONTROL/dynamic-security/v1", JSON.stringify({ commands: tagged }), { qos: 1 });
+    const what = `the answers to ${commands.map((command) => String(command.command)).join(", ")}`;
+    return await eventually(() => tagged.every((command) => answers.has(command.correlationData)) && tagged.map((command) => answers.get(command.correlationData)!), WAIT_MS, what);
   } finally {
     await client.endAsync(true);
   }
