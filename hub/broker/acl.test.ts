@@ -3,7 +3,7 @@
 // policy and the hub's state. Topics are compared exactly: no prefixes, no wildcards.
 import { describe, expect, test } from "bun:test";
 import { FLEET_KINDS, HUB_TO_NODE_KINDS, NODE_TO_HUB_KINDS } from "../../protocol/topics.ts";
-import { nodeMayPublish, nodeMaySubscribe, nodePublishTopics, nodeSubscribeTopics } from "./acl.ts";
+import { fleetSubscribeTopics, nodeMayPublish, nodeMaySubscribe, nodeOwnSubscribeTopics, nodePublishTopics, nodeSubscribeTopics } from "./acl.ts";
 
 const NODE = "pi-1";
 const own = (kind: string) => `edgefed/v1/nodes/${NODE}/${kind}`;
@@ -15,6 +15,11 @@ describe("nodePublishTopics / nodeSubscribeTopics", () => {
 
   test("list exactly the node's own hub->node topics and the hub->fleet ones", () => {
     expect(nodeSubscribeTopics(NODE).sort()).toEqual([...HUB_TO_NODE_KINDS.map(own), ...FLEET_KINDS.map((kind) => `edgefed/v1/${kind}`)].sort());
+  });
+
+  test("split into the node's own (hub->node) and the fleet's, the same for every node (Mosquitto's per-node and shared roles)", () => {
+    expect(nodeOwnSubscribeTopics(NODE).sort()).toEqual(HUB_TO_NODE_KINDS.map(own).sort());
+    expect(fleetSubscribeTopics().sort()).toEqual(FLEET_KINDS.map((kind) => `edgefed/v1/${kind}`).sort());
   });
 });
 

@@ -4,13 +4,24 @@
 // and the hub->fleet topics. The hub may do anything under the protocol root.
 // Both brokers use these lists: the embedded one checks them itself, Mosquitto
 // gets them as dynamic-security roles (mosquitto-dynsec.ts).
-import { nodePublishTopics, nodeSubscriptions, parseNodeTopic, retainAllowed } from "../../protocol/topics.ts";
+import { FLEET_KINDS, fleetTopic, nodePublishTopics, nodeSubscriptions, parseNodeTopic, retainAllowed } from "../../protocol/topics.ts";
 
 export { nodePublishTopics };
 
 /** Exact topics a node may subscribe to (no wildcards: a node never needs one). */
 export function nodeSubscribeTopics(nodeId: string): string[] {
   return nodeSubscriptions(nodeId).map((subscription) => subscription.topic);
+}
+
+/** The hub->fleet topics: every node may subscribe to them, the same for all. */
+export function fleetSubscribeTopics(): string[] {
+  return FLEET_KINDS.map(fleetTopic);
+}
+
+/** The topics only this node may subscribe to: its own hub->node kinds. */
+export function nodeOwnSubscribeTopics(nodeId: string): string[] {
+  const fleet = fleetSubscribeTopics();
+  return nodeSubscribeTopics(nodeId).filter((topic) => !fleet.includes(topic));
 }
 
 /**

@@ -13,10 +13,16 @@ import { FLEET_POLICY_TOPIC, nodeTopic, ROOT } from "../../protocol/topics.ts";
 import { removeTempDirs } from "../../test/helpers.ts";
 import { startMosquitto, type RunningMosquitto } from "../../test/support/mosquitto.ts";
 import type { BrokerAccess } from "./broker-access.ts";
-import { connectMosquittoDynsec, nodeAcls } from "./mosquitto-dynsec.ts";
+import { connectMosquittoDynsec, NODE_ROLE, nodeAcls, selfContainedNodeAcls, sharedNodeAcls } from "./mosquitto-dynsec.ts";
+import { dynsecCommand, dynsecCommands, expectDropped as expectDroppedSeenBy, subackCodes, type DynsecAnswer } from "./mosquitto-dynsec-test-kit.ts";
 
 const WAIT_MS = 3_000;
-const QUIET_MS = 300;
+/**
+ * The hub id of the further accesses tests open: another client id, so they
+ * do not kick the shared access (whose reconnect would then bring roles up to
+ * date before the access under test does).
+ */
+const OTHER_HUB = "test-other";
 
 let broker: RunningMosquitto;
 let access: BrokerAccess;
@@ -82,46 +88,21 @@ function closes(client: MqttClient): (ms?: number) => Promise<boolean> {
 }
 
 /** Publishes on a forbidden topic, then a permitted fence; the watcher sees the fence and never the forbidden message. */
-async function expectDropped(client: MqttClient, topic: string, fenceTopic: string): Promise<void> {
-  const marker = `forbidden-${crypto.randomUUID()}`;
-  const fence = `fence-${crypto.randomUUID()}`;
-  await client.publishAsync(topic, marker, { qos: 1 }); // 3.1.1: PUBACK even when refused
-  await client.publishAsync(fenceTopic, fence, { qos: 1 });
-  await until(`fence on ${fenceTopic}`, () => seen.some((m) => m.payload === fence));
-  await Bun.sleep(QUIET_MS);
-  expect(seen.filter((m) => m.payload === marker)).toEqual([]);
+function expectDropped(client: MqttClient, topic: string, fenceTopic: string): Promise<void> {
+  return expectDroppedSeenBy(client, topic, fenceTopic, seen);
 }
 
-/** SUBACK return codes for a subscribe; MQTT.js rejects on any failure code but carries the SUBACK along. */
-async function subackCodes(client: MqttClient, filter: string): Promise<number[]> {
-  try {
-    return (await client.subscribeAsync(filter, { qos: 1 })).map((grant) => grant.qos);
-  } catch (error) {
-    const granted = (error as { packet?: { granted?: unknown } }).packet?.granted;
-    if (!Array.isArray(granted)) throw error;
-    return granted.map(Number);
-  }
+function dynsec(command: Record<string, unknown>): Promise<DynsecAnswer> {
+  return dynsecCommand(broker, admin, command);
+}
+
+/** ACLs as sorted "type topic" lines: the broker lists them in its own order, with a priority. */
+function aclKeys(acls: { acltype: string; topic: string }[]): string[] {
+  return acls.map((acl) => `${acl.acltype} ${acl.topic}`).sort();
 }
 
 async function expectSubscribeRefused(client: MqttClient, filter: string): Promise<void> {
   expect(await subackCodes(client, filter)).toEqual([128]);
-}
-
-/** Sends one dynamic-security command on a throwaway admin connection and returns its answer. */
-type DynsecAnswer = { command?: string; error?: string; data?: unknown; correlationData?: string };
-
-async function dynsec(command: Record<string, unknown>): Promise<DynsecAnswer> {
-  const client = await connect(admin.username, admin.password, `test-dynsec-${crypto.randomUUID()}`);
-  const correlationData = crypto.randomUUID();
-  let answer: DynsecAnswer | undefined;
-  client.on("message", (_topic, payload) => {
-    const responses = (JSON.parse(payload.toString()) as { responses: DynsecAnswer[] }).responses;
-    answer ??= responses.find((r) => r.correlationData === correlationData);
-  });
-  await client.subscribeAsync("$CONTROL/dynamic-security/v1/response", { qos: 1 });
-  await client.publishAsync("$CONTROL/dynamic-security/v1", JSON.stringify({ commands: [{ ...command, correlationData }] }), { qos: 1 });
-  await until(`answer to ${String(command.command)}`, () => answer !== undefined);
-  return answer ?? {};
 }
 
 describe("connectMosquittoDynsec", () => {
@@ -248,7 +229,7 @@ describe("connectMosquittoDynsec", () => {
     ];
     expect((await dynsec({ command: "setDefaultACLAccess", acls: opened })).error).toBeUndefined();
     expect((await dynsec({ command: "getDefaultACLAccess" })).data).toMatchObject({ acls: [{ allow: true }, { allow: true }, { allow: true }, { allow: true }] });
-    const other = await connectMosquittoDynsec({ url: broker.url, ...admin, hubUsername: admin.username, hubId: "test", timeoutMs: 2_000 });
+    const other = await connectMosquittoDynsec({ url: broker.url, ...admin, hubUsername: admin.username, hubId: OTHER_HUB, timeoutMs: 2_000 });
     try {
       const answer = await dynsec({ command: "getDefaultACLAccess" });
       const acls = (answer.data as { acls: { acltype: string; allow: boolean }[] }).acls;
@@ -270,12 +251,12 @@ describe("connectMosquittoDynsec", () => {
     await expectDropped(node, nodeTopic("n-older", "cmd/ack"), nodeTopic("n-older", "heartbeat"));
 
     const lines: string[] = [];
-    const restarted = await connectMosquittoDynsec({ url: broker.url, ...admin, hubUsername: admin.username, hubId: "test", timeoutMs: 2_000, log: (line) => lines.push(line) });
+    const restarted = await connectMosquittoDynsec({ url: broker.url, ...admin, hubUsername: admin.username, hubId: OTHER_HUB, timeoutMs: 2_000, log: (line) => lines.push(line) });
     try {
       await until("the role brought up to date", () => lines.length > 0);
       expect(lines).toEqual(["brought the broker roles of 1 node(s) up to date with the protocol's topics"]);
       const role = (await dynsec({ command: "getRole", rolename: "edgefed-node-n-older" })).data as { role: { acls: { acltype: string; topic: string }[] } };
-      expect(role.role.acls.map((acl) => `${acl.acltype} ${acl.topic}`).sort()).toEqual(current.map((acl) => `${acl.acltype} ${acl.topic}`).sort());
+      expect(aclKeys(role.role.acls)).toEqual(aclKeys(current));
       const marker = `ack-${crypto.randomUUID()}`;
       await node.publishAsync(nodeTopic("n-older", "cmd/ack"), marker, { qos: 1 });
       await until("the ack at the hub", () => seen.some((m) => m.payload === marker));
@@ -284,8 +265,97 @@ describe("connectMosquittoDynsec", () => {
     }
   });
 
+  test("a node granted now holds the shared node role and a role of its own topics only; the shared role is brought up to date when the hub connects", async () => {
+    await access.grant({ nodeId: "n-shared", username: "n-shared", password: "pw-shared" });
+    const client = (await dynsec({ command: "getClient", username: "n-shared" })).data as { client: { roles: { rolename: string }[] } };
+    expect(client.client.roles.map((role) => role.rolename).sort()).toEqual([NODE_ROLE, "edgefed-node-n-shared"]);
+    const own = (await dynsec({ command: "getRole", rolename: "edgefed-node-n-shared" })).data as { role: { acls: { acltype: string; topic: string }[] } };
+    expect(aclKeys(own.role.acls)).toEqual(aclKeys(nodeAcls("n-shared")));
+    expect(own.role.acls.some((acl) => acl.topic === FLEET_POLICY_TOPIC || acl.acltype === "publishClientReceive")).toBe(false);
+
+    // An older shared role, without the hub's state: the node may not subscribe to it until a hub connects.
+    const hubState = `${ROOT}/hub/state`;
+    const older = sharedNodeAcls().filter((acl) => acl.topic !== hubState);
+    expect((await dynsec({ command: "modifyRole", rolename: NODE_ROLE, acls: older })).error).toBeUndefined();
+    const node = await connect("n-shared", "pw-shared");
+    await expectSubscribeRefused(node, hubState);
+    const restarted = await connectMosquittoDynsec({ url: broker.url, ...admin, hubUsername: admin.username, hubId: OTHER_HUB, timeoutMs: 2_000 });
+    try {
+      const shared = (await dynsec({ command: "getRole", rolename: NODE_ROLE })).data as { role: { acls: { acltype: string; topic: string }[] } };
+      expect(aclKeys(shared.role.acls)).toEqual(aclKeys(sharedNodeAcls()));
+      expect(await subackCodes(node, hubState)).toEqual([1]);
+      expect(node.connected).toBe(true); // modifyRole kicks nobody
+    } finally {
+      await restarted.close();
+    }
+  });
+
+  test("a node granted by an older hub (one self-contained role) keeps working, apart from the others, kept up to date in its shape; a new password and a revoke work", async () => {
+    const legacy = "n-legacy";
+    const rolename = `edgefed-node-${legacy}`;
+    const older = selfContainedNodeAcls(legacy).filter((acl) => acl.topic !== nodeTopic(legacy, "cmd/ack"));
+    expect((await dynsec({ command: "createRole", rolename, acls: older })).error).toBeUndefined();
+    expect((await dynsec({ command: "createClient", username: legacy, password: "pw-legacy", clientid: legacy, roles: [{ rolename }] })).error).toBeUndefined();
+    await access.grant({ nodeId: "n-now", username: "n-now", password: "pw-now" });
+    const node = await connect(legacy, "pw-legacy");
+    const now = await connect("n-now", "pw-now");
+    expect(await subackCodes(node, nodeTopic(legacy, "cmd"))).toEqual([1]);
+    expect(await subackCodes(node, FLEET_POLICY_TOPIC)).toEqual([1]);
+    // Neither node reaches the other's topics, whichever scheme granted it.
+    await expectSubscribeRefused(node, nodeTopic("n-now", "cmd"));
+    await expectSubscribeRefused(now, nodeTopic(legacy, "cmd"));
+    await expectDropped(node, nodeTopic("n-now", "heartbeat"), nodeTopic(legacy, "heartbeat"));
+    await expectDropped(now, nodeTopic(legacy, "heartbeat"), nodeTopic("n-now", "heartbeat"));
+
+    const lines: string[] = [];
+    const restarted = await connectMosquittoDynsec({ url: broker.url, ...admin, hubUsername: admin.username, hubId: OTHER_HUB, timeoutMs: 2_000, log: (line) => lines.push(line) });
+    try {
+      await until("the role brought up to date", () => lines.length > 0);
+      expect(lines).toEqual(["brought the broker roles of 1 node(s) up to date with the protocol's topics"]);
+      const role = (await dynsec({ command: "getRole", rolename })).data as { role: { acls: { acltype: string; topic: string }[] } };
+      expect(aclKeys(role.role.acls)).toEqual(aclKeys(selfContainedNodeAcls(legacy)));
+    } finally {
+      await restarted.close();
+    }
+    const marker = `ack-${crypto.randomUUID()}`;
+    await node.publishAsync(nodeTopic(legacy, "cmd/ack"), marker, { qos: 1 });
+    await until("the legacy node's ack at the hub", () => seen.some((m) => m.payload === marker));
+
+    const nodeCloses = closes(node);
+    await access.grant({ nodeId: legacy, username: legacy, password: "pw-legacy-2" });
+    expect(await nodeCloses()).toBe(true);
+    expect(await connackError(legacy, "pw-legacy")).toBe(5);
+    const again = await connect(legacy, "pw-legacy-2");
+    const againCloses = closes(again);
+    await access.revoke(legacy);
+    expect(await againCloses()).toBe(true);
+    expect(await connackError(legacy, "pw-legacy-2")).toBe(5);
+    expect((await dynsec({ command: "getRole", rolename })).error).toBe("Role not found");
+  });
+
+  test("a grant asked while the hub brings many stale node roles up to date goes before the rest of them, not after the whole fleet", async () => {
+    const stale = Array.from({ length: 30 }, (_, i) => `n-stale-${i}`);
+    const created = await dynsecCommands(broker, admin, stale.map((nodeId) => ({
+      command: "createRole",
+      rolename: `edgefed-node-${nodeId}`,
+      acls: nodeAcls(nodeId).filter((acl) => acl.topic !== nodeTopic(nodeId, "cmd/ack")),
+    })));
+    expect(created.map((answer) => answer.error)).toEqual(stale.map(() => undefined));
+    const events: string[] = [];
+    const restarted = await connectMosquittoDynsec({ url: broker.url, ...admin, hubUsername: admin.username, hubId: OTHER_HUB, timeoutMs: 2_000, log: (line) => events.push(line) });
+    try {
+      await restarted.grant({ nodeId: "n-meanwhile", username: "n-meanwhile", password: "pw-meanwhile" });
+      events.push("granted");
+      await until("the roles brought up to date", () => events.length === 2);
+      expect(events).toEqual(["granted", `brought the broker roles of ${stale.length} node(s) up to date with the protocol's topics`]);
+    } finally {
+      await restarted.close();
+      await dynsecCommands(broker, admin, stale.map((nodeId) => ({ command: "deleteRole", rolename: `edgefed-node-${nodeId}` })));
+    }
+  });
+
   test("close() makes it unhealthy and later calls fail", async () => {
-    const other = await connectMosquittoDynsec({ url: broker.url, ...admin, hubUsername: admin.username, hubId: "test", timeoutMs: 2_000 });
+    const other = await connectMosquittoDynsec({ url: broker.url, ...admin, hubUsername: admin.username, hubId: OTHER_HUB, timeoutMs: 2_000 });
     expect(other.healthy).toBe(true);
     await other.close();
     expect(other.healthy).toBe(false);

@@ -1,8 +1,17 @@
 // BrokerAccess for an external Mosquitto (2.0+) through its dynamic-security
 // plugin: the hub sends JSON commands to $CONTROL/dynamic-security/v1 over its
 // own MQTT connection, as the plugin's admin client, and reads the answers on
-// .../response. Each node gets a client (username = client id = node id) and a
-// role `edgefed-node-<id>` holding exactly the ACLs of acl.ts.
+// .../response. Each node gets a client (username = client id = node id)
+// holding two roles: `edgefed-node`, shared by every node (the fleet topics),
+// and `edgefed-node-<id>`, its own topics, exactly as acl.ts lists them.
+//
+// Why a role per node at all: Mosquitto 2.0.x takes `%c`/`%u` in ACL topics
+// literally (mosquitto-dynsec-patterns.test.ts), so a node's own topics must
+// be spelt out per node. And why as little as possible in it: the plugin
+// rewrites its whole JSON file on every modifying command (each command, even
+// several in one control message), so a command costs time in proportion to
+// the fleet, with the broker serving nobody meanwhile. A new node costs two
+// rewrites (its role, its client), a new password one, a revoke two.
 //
 // Mosquitto 2.0.11 behaviour this relies on (checked against the real broker,
 // see mosquitto-dynsec.test.ts):
@@ -18,23 +27,26 @@
 //   checked with getClient first rather than added blindly;
 // - listRoles with verbose answers every role with its ACLs, in pages.
 //
-// A node's role is written when the node is granted, so roles written by an
-// older hub miss topics the protocol gained since: after every (re)connect
-// the hub brings every node role whose ACLs differ up to date.
+// Node roles are written when a node is granted, so roles written by an older
+// hub miss topics the protocol gained since: after every (re)connect the hub
+// brings the shared role, and every node role whose ACLs differ, up to date.
+// Nodes granted by hubs before the shared role keep their self-contained role
+// (see selfContainedNodeAcls).
 import { randomBytes } from "node:crypto";
 import mqtt, { type MqttClient } from "mqtt";
 import { brokerAddress, brokerTrust, type ClientCertificate } from "../../lib/mqtt-url.ts";
 import { hubSharedFilter, isNodeId, ROOT } from "../../protocol/topics.ts";
-import { nodePublishTopics, nodeSubscribeTopics } from "./acl.ts";
+import { fleetSubscribeTopics, nodeOwnSubscribeTopics, nodePublishTopics, nodeSubscribeTopics } from "./acl.ts";
 import { hubClientId, isReservedNodeId, type BrokerAccess, type NodeGrant } from "./broker-access.ts";
 
 const COMMAND_TOPIC = "$CONTROL/dynamic-security/v1";
 const RESPONSE_TOPIC = "$CONTROL/dynamic-security/v1/response";
 export const HUB_ROLE = "edgefed-hub";
+/** The role every node's client holds besides its own. */
+export const NODE_ROLE = "edgefed-node";
 const NODE_ROLE_PREFIX = "edgefed-node-";
 /** Roles per listRoles answer when node roles are brought up to date. */
 const ROLE_PAGE = 200;
-/** Node ids the hub refuses to grant: they would share a client id with the hub's own connections and could take them over. */
 
 export function nodeRoleName(nodeId: string): string {
   return `${NODE_ROLE_PREFIX}${nodeId}`;
@@ -44,18 +56,56 @@ type Acl = { acltype: string; topic: string; allow: boolean };
 type DynsecResponse = { command: string; error?: string; data?: unknown; correlationData?: string };
 type Pending = { resolve(response: DynsecResponse): void; reject(error: Error): void; timer: ReturnType<typeof setTimeout> };
 
+const allow = (acltype: string) => (topic: string): Acl => ({ acltype, topic, allow: true });
+
 /**
- * A node's role. Dynamic-security ACLs cannot refuse the retain flag on one
- * topic (retain_available is all or nothing), so unlike the embedded broker
- * Mosquitto stores a node's retained heartbeat; the hub's ingest ignores
- * retained messages of kinds the protocol does not retain.
+ * What every node may do, whoever it is, in the one role all node clients
+ * hold: subscribe to the hub->fleet topics, and receive what it subscribed to
+ * (the exact subscribe ACLs are the gate, so receiving needs no list per
+ * node). Written once per connect, it keeps the per-node roles small.
+ */
+export function sharedNodeAcls(): Acl[] {
+  return [...fleetSubscribeTopics().map(allow("subscribeLiteral")), allow("publishClientReceive")(`${ROOT}/#`)];
+}
+
+/**
+ * A node's own role: exactly its node->hub topics to publish and its
+ * hub->node topics to subscribe to. Dynamic-security ACLs cannot refuse the
+ * retain flag on one topic (retain_available is all or nothing), so unlike
+ * the embedded broker Mosquitto stores a node's retained heartbeat; the hub's
+ * ingest ignores retained messages of kinds the protocol does not retain.
  */
 export function nodeAcls(nodeId: string): Acl[] {
+  return [...nodePublishTopics(nodeId).map(allow("publishClientSend")), ...nodeOwnSubscribeTopics(nodeId).map(allow("subscribeLiteral"))];
+}
+
+/**
+ * The role hubs before the shared role wrote for each node: everything in
+ * it, fleet topics and receive ACLs too. Nodes granted then keep it, brought
+ * up to date in this shape: moving them to the shared role would take an
+ * addClientRole per node, which disconnects the node and costs a rewrite of
+ * the broker's file (a fleet-wide reconnect and 2 x N rewrites).
+ */
+export function selfContainedNodeAcls(nodeId: string): Acl[] {
   return [
-    ...nodePublishTopics(nodeId).map((topic) => ({ acltype: "publishClientSend", topic, allow: true })),
-    ...nodeSubscribeTopics(nodeId).map((topic) => ({ acltype: "subscribeLiteral", topic, allow: true })),
-    ...nodeSubscribeTopics(nodeId).map((topic) => ({ acltype: "publishClientReceive", topic, allow: true })),
+    ...nodePublishTopics(nodeId).map(allow("publishClientSend")),
+    ...nodeSubscribeTopics(nodeId).map(allow("subscribeLiteral")),
+    ...nodeSubscribeTopics(nodeId).map(allow("publishClientReceive")),
   ];
+}
+
+/** The ACLs a node role should have: a self-contained one (the only kind with receive ACLs) stays self-contained. */
+function wantedNodeAcls(nodeId: string, current: Acl[]): Acl[] {
+  return current.some((acl) => acl.acltype === "publishClientReceive") ? selfContainedNodeAcls(nodeId) : nodeAcls(nodeId);
+}
+
+/**
+ * What the broker holds for a node granted now besides its client: the roles
+ * the grant writes, and the role names the client holds (also what the
+ * registration benchmark seeds a large fleet with, bench/dynsec-grants.ts).
+ */
+export function grantedNodeRoles(nodeId: string): { clientRoles: string[]; roles: { rolename: string; acls: Acl[] }[] } {
+  return { clientRoles: [NODE_ROLE, nodeRoleName(nodeId)], roles: [{ rolename: nodeRoleName(nodeId), acls: nodeAcls(nodeId) }] };
 }
 
 const HUB_ACLS: Acl[] = [
@@ -150,10 +200,17 @@ export async function connectMosquittoDynsec(options: {
     });
   }
 
-  /** Creates the role with exactly these ACLs, or brings an existing one's ACLs up to date (which kicks nobody). */
+  /**
+   * Creates the role with exactly these ACLs, or brings an existing one's ACLs
+   * up to date (which kicks nobody); an existing role already right is left
+   * alone, since every modifying command rewrites the broker's whole file.
+   */
   async function ensureRole(rolename: string, acls: Acl[]): Promise<void> {
     const created = await call({ command: "createRole", rolename, acls }, ["Role already exists"]);
-    if (created.error) await call({ command: "modifyRole", rolename, acls });
+    if (!created.error) return;
+    const existing = await call({ command: "getRole", rolename });
+    const current = (existing.data as { role?: { acls?: Acl[] } } | undefined)?.role?.acls ?? [];
+    if (!sameAcls(current, acls)) await call({ command: "modifyRole", rolename, acls });
   }
 
   /** Idempotent, run on every (re)connect: a restarted broker may have lost or reset its dynsec state. */
@@ -167,6 +224,7 @@ export async function connectMosquittoDynsec(options: {
       ],
     });
     await ensureRole(HUB_ROLE, HUB_ACLS);
+    await ensureRole(NODE_ROLE, sharedNodeAcls());
     const hub = await call({ command: "getClient", username: options.hubUsername }, ["Client not found"]);
     if (hub.error) throw new Error(`dynsec: the hub user "${options.hubUsername}" does not exist on the broker`);
     if (!clientRoles(hub).includes(HUB_ROLE)) {
@@ -174,23 +232,32 @@ export async function connectMosquittoDynsec(options: {
     }
   }
 
-  /** Gives every node role the ACLs acl.ts gives now, where they differ; returns how many changed. */
-  async function refreshNodeRoles(): Promise<number> {
+  /**
+   * Gives every node role the ACLs acl.ts gives now, where they differ;
+   * returns how many changed. Each change is its own turn in the queue: it
+   * rewrites the broker's whole file, and a protocol that gained a node topic
+   * changes every role, so grants waiting meanwhile go in between rather than
+   * after the whole fleet. Stops when the connection it started on is gone
+   * (the next connect starts over). A role deleted while it pages shifts the
+   * pages and may leave one role for the next connect.
+   */
+  async function refreshNodeRoles(startedOn: number): Promise<number> {
     let changed = 0;
-    for (let offset = 0; ; offset += ROLE_PAGE) {
-      const page = await call({ command: "listRoles", verbose: true, count: ROLE_PAGE, offset });
+    for (let offset = 0; startedOn === connection; offset += ROLE_PAGE) {
+      const page = await serially(() => call({ command: "listRoles", verbose: true, count: ROLE_PAGE, offset }));
       const roles = (page.data as { roles?: { rolename?: unknown; acls?: Acl[] }[] } | undefined)?.roles ?? [];
-      const stale = roles.flatMap(({ rolename, acls }) => {
+      for (const { rolename, acls = [] } of roles) {
         const nodeId = String(rolename).slice(NODE_ROLE_PREFIX.length);
-        if (!String(rolename).startsWith(NODE_ROLE_PREFIX) || !isNodeId(nodeId)) return [];
-        const wanted = nodeAcls(nodeId);
-        return sameAcls(acls ?? [], wanted) ? [] : [{ rolename: String(rolename), acls: wanted }];
-      });
-      // Sent back to back: the broker answers in order, without a round trip each.
-      await Promise.all(stale.map((role) => call({ command: "modifyRole", ...role })));
-      changed += stale.length;
-      if (roles.length < ROLE_PAGE) return changed;
+        if (!String(rolename).startsWith(NODE_ROLE_PREFIX) || !isNodeId(nodeId)) continue;
+        const wanted = wantedNodeAcls(nodeId, acls);
+        if (sameAcls(acls, wanted) || startedOn !== connection) continue;
+        // "Role not found": revoked since the page was listed.
+        await serially(() => call({ command: "modifyRole", rolename: String(rolename), acls: wanted }, ["Role not found"]));
+        changed++;
+      }
+      if (roles.length < ROLE_PAGE) break;
     }
+    return changed;
   }
 
   client.on("message", (topic, payload) => {
@@ -218,8 +285,8 @@ export async function connectMosquittoDynsec(options: {
         ready = true;
         lastError = null;
         for (const wake of readyWaiters.splice(0)) wake();
-        // In the background, queued like a grant: a large fleet's roles may take a while.
-        serially(refreshNodeRoles).then(
+        // In the background, a step at a time in the queue with grants: a large fleet's roles may take a while.
+        refreshNodeRoles(current).then(
           (changed) => changed > 0 && log(`brought the broker roles of ${changed} node(s) up to date with the protocol's topics`),
           (error: Error) => log(`bringing node roles up to date failed (tried again on the next connect): ${error.message}`),
         );
@@ -288,18 +355,20 @@ export async function connectMosquittoDynsec(options: {
         if (username !== nodeId) throw new Error(`node ${nodeId}: username must be the node id`);
         const rolename = nodeRoleName(nodeId);
         const existing = await call({ command: "getClient", username }, ["Client not found"]);
-        if (!existing.error && !clientRoles(existing).includes(rolename)) {
+        if (!existing.error) {
           // Someone else's broker account (an operator, a bridge): never take it over.
-          throw new Error(`node ${nodeId}: the broker already has a client "${username}" that edgefed does not manage`);
-        }
-        await ensureRole(rolename, nodeAcls(nodeId));
-        if (existing.error) {
-          // clientid pins the node to its own id: it cannot connect under another client's id.
-          await call({ command: "createClient", username, password, clientid: nodeId, roles: [{ rolename }] });
-        } else {
+          if (!clientRoles(existing).includes(rolename)) {
+            throw new Error(`node ${nodeId}: the broker already has a client "${username}" that edgefed does not manage`);
+          }
+          // Its roles are kept up to date at every connect (refreshNodeRoles): only the password changes, one rewrite.
           // Kicks sessions that logged in with the old password (Mosquitto 2.0.11 does; see top).
           await call({ command: "setClientPassword", username, password });
+          return;
         }
+        // Usually new; left over from a grant cut short (client not created) or a revoke cut short (role not deleted) otherwise.
+        await ensureRole(rolename, nodeAcls(nodeId));
+        // clientid pins the node to its own id: it cannot connect under another client's id.
+        await call({ command: "createClient", username, password, clientid: nodeId, roles: [{ rolename: NODE_ROLE }, { rolename }] });
       });
     },
 
