@@ -13,12 +13,13 @@
 import mqtt, { type MqttClient } from "mqtt";
 import type { X509Certificate } from "node:crypto";
 import type { TLSSocket } from "node:tls";
-import type { BirthMessage, StateMessage } from "../protocol/messages.ts";
-import { withOutboxRef } from "../protocol/receipts.ts";
+import { MAX_PAYLOAD_BYTES, type BirthMessage, type StateMessage } from "../protocol/messages.ts";
+import { OUTBOX_REF_MAX_BYTES, withOutboxRef } from "../protocol/receipts.ts";
 import { decodeTopic, deliveryOf, isReceipted, nodeSubscriptions, nodeTopic, OUTBOX_KINDS, type NodeInboundKind } from "../protocol/topics.ts";
 import { AwaitingReceipts, DEFAULT_RECEIPT_TIMING, type ReceiptStats, type ReceiptTiming } from "./awaiting-receipts.ts";
 import type { Outbox, OutboxMessage } from "./outbox.ts";
 import { backoffMs } from "../lib/backoff.ts";
+import { refusedCode, subackCodes } from "../lib/suback.ts";
 import { brokerAddress, brokerTrust, isTlsBrokerUrl, type ClientCertificate } from "../lib/mqtt-url.ts";
 
 export interface AgentMqttOptions {
@@ -69,6 +70,8 @@ export class AgentMqtt {
   private stopped = false;
   /** The hub on this connection receipts events (its retained hub/features said so). */
   private receiptsOn = false;
+  /** The broker refused this connection's subscription to receipts (or features): receipts stay off on it. */
+  private receiptsRefused = false;
   private readonly awaiting: AwaitingReceipts;
   /** With receipts on: the last outbox id sent on this connection and mode (what is below is in flight or was forgotten). */
   private sentThrough = 0;
@@ -91,9 +94,11 @@ export class AgentMqtt {
   };
 
   constructor(private readonly options: AgentMqttOptions) {
-    // hub/features first: brokers send retained messages in the order of the
-    // subscription's filters, so the features are known when the retained
-    // hub/state starts the drain, and the first batch already carries `ob`.
+    // hub/features first: Mosquitto and aedes send retained messages in the
+    // order of the subscription's filters (MQTT does not promise it), so the
+    // features are known when the retained hub/state starts the drain, and
+    // the first batch already carries `ob`; a live hub publishes its features
+    // before its hub/state too (hub/mqtt/hub-mqtt.ts).
     const subscriptions = nodeSubscriptions(options.nodeId).sort((a, b) => Number(b.kind === "hub/features") - Number(a.kind === "hub/features"));
     this.subscriptions = new Map(subscriptions.map(({ topic, kind }) => [topic, kind]));
     this.awaiting = new AwaitingReceipts({ ...DEFAULT_RECEIPT_TIMING, ...options.receiptTiming });
@@ -212,12 +217,16 @@ export class AgentMqtt {
     this.hubUp = false;
     // Receipts are off until this connection hears the hub's features; what was in flight goes again.
     this.receiptsOn = false;
+    this.receiptsRefused = false;
     this.startOver();
     try {
       // Subscribe first: a decision sent the moment the hub sees our birth must find us listening.
-      const granted = await client.subscribeAsync([...this.subscriptions.keys()], { qos: 1 });
-      const refused = granted.filter((g) => g.qos === 128).map((g) => g.topic);
-      if (refused.length) throw new Error(`the broker refused ${refused.join(", ")}`);
+      const topics = [...this.subscriptions.keys()];
+      const codes = await subackCodes(client, topics);
+      const refused = topics.filter((_, i) => refusedCode(codes[i] ?? 0x80));
+      const needed = refused.filter((topic) => !this.isReceiptTopic(topic));
+      if (needed.length) throw new Error(`the broker refused ${needed.join(", ")}`);
+      if (refused.length) this.refuseReceipts(refused);
       // state and birth go first, around the outbox: they are retained (only the
       // latest matters) and the hub redelivers pending decisions when it sees a birth.
       const state: StateMessage = { state: "online", bootId: this.options.bootId, ts: Date.now() };
@@ -252,10 +261,30 @@ export class AgentMqtt {
     this.kick();
   }
 
+  /** Receipts and features: what a node can do without, unlike the topics it needs to follow its hub. */
+  private isReceiptTopic(topic: string): boolean {
+    const kind = this.subscriptions.get(topic);
+    return kind === "receipts" || kind === "hub/features";
+  }
+
+  /**
+   * The broker's ACLs predate receipts (a Mosquitto node role the hub has not
+   * brought up to date yet: one file rewrite per node, so a large fleet waits
+   * its turn): this connection goes on without them, forgetting events at the
+   * broker's acknowledgement as before, rather than failing to connect.
+   */
+  private refuseReceipts(refused: string[]): void {
+    this.options.log(`the broker refused ${refused.join(", ")}: events are forgotten at the broker's acknowledgement on this connection`);
+    this.receiptsRefused = true;
+    if (!this.receiptsOn) return;
+    this.receiptsOn = false;
+    this.startOver();
+  }
+
   /** `hub/features`: receipts on only for a valid message saying so; a change sends everything in flight again, in the new way. */
   private onHubFeatures(payload: Buffer): void {
     const message = decodeTopic("hub/features", payload);
-    const on = message.ok && message.value.receipts === true;
+    const on = message.ok && message.value.receipts === true && !this.receiptsRefused;
     if (on === this.receiptsOn) return;
     this.receiptsOn = on;
     this.options.log(on ? "the hub receipts events: each stays in the outbox until its receipt" : "the hub does not receipt events: each is forgotten at the broker's acknowledgement");
@@ -268,7 +297,7 @@ export class AgentMqtt {
     const message = decodeTopic("receipts", payload);
     if (!message.ok) return this.options.log(`a receipt that does not decode: ${message.error}`);
     this.options.outbox.removeRanges(message.value.ob);
-    this.awaiting.receipted(message.value.ob);
+    this.awaiting.receipted(message.value.ob, Date.now());
     this.kick(); // room for more in flight
   }
 
@@ -298,27 +327,32 @@ export class AgentMqtt {
         const generation = this.generation;
         const receipts = this.receiptsOn;
         const limit = receipts ? Math.min(DRAIN_BATCH, this.awaiting.room()) : DRAIN_BATCH;
-        if (limit === 0) break; // the receipt that makes room kicks again
+        if (limit === 0) {
+          // The window is full until a receipt makes room (and kicks again). Heartbeats take no receipt
+          // and are replaced by the next: they go ahead, so the hub still hears a node whose receipts stall.
+          await this.sendHeartbeatsAhead(client);
+          break;
+        }
         // With receipts on, what is in flight stays in the outbox: the drain goes on after it.
         const batch = outbox.peek(limit, receipts ? this.sentThrough : 0);
         if (batch.length === 0) break;
         const now = Date.now();
         // Sent back to back, acknowledged in order by the broker.
         const sent = batch.map((message) => {
-          const receipted = receipts && takesReceipt(message.kind);
+          const receipted = receipts && takesReceipt(message);
           // Counted in flight from the send on: a receipt may come before the PUBACK.
           if (receipted) this.awaiting.sent(message.id, now);
           return publish(client, message, receipted);
         });
         if (receipts) this.sentThrough = batch[batch.length - 1]!.id;
-        for (const publish of sent) publish.catch(() => {}); // a lost connection is handled below, once
+        for (const pending of sent) pending.catch(() => {}); // a lost connection is handled below, once
         await Promise.race([Promise.all(sent), this.closed]);
         if (!receipts) {
           outbox.removeThrough(batch[batch.length - 1]!.id);
           continue;
         }
         // The ones no receipt will name are done at the PUBACK.
-        outbox.remove(batch.filter((message) => !takesReceipt(message.kind)).map((message) => message.id));
+        outbox.remove(batch.filter((message) => !takesReceipt(message)).map((message) => message.id));
         if (generation === this.generation) this.scheduleResend();
       }
     } catch (error) {
@@ -326,6 +360,16 @@ export class AgentMqtt {
     } finally {
       this.draining = false;
     }
+  }
+
+  /** The heartbeats queued behind what waits for room, published and forgotten (they take no receipt). */
+  private async sendHeartbeatsAhead(client: MqttClient): Promise<void> {
+    const heartbeats = this.options.outbox.peekHeartbeats(DRAIN_BATCH, this.sentThrough);
+    if (heartbeats.length === 0) return;
+    const sent = heartbeats.map((message) => publish(client, message, false));
+    for (const pending of sent) pending.catch(() => {}); // a lost connection is handled by the caller's drain, once
+    await Promise.race([Promise.all(sent), this.closed]);
+    this.options.outbox.remove(heartbeats.map((message) => message.id));
   }
 
   /** Arms the timer for the next event whose receipt will be overdue. */
@@ -339,12 +383,16 @@ export class AgentMqtt {
     }, Math.max(0, next - Date.now()));
   }
 
-  /** Sends again, in id order, the events whose receipt is overdue; a lost connection sends everything again anyway. */
+  /**
+   * Sends again, in id order, the events whose receipt is overdue, at most
+   * DRAIN_BATCH a turn (the rest are due still: the timer fires again at
+   * once); a lost connection sends everything again anyway.
+   */
   private resendOverdue(): void {
     const client = this.client;
     if (!client || !this.online || !this.receiptsOn) return;
     const now = Date.now();
-    const due = this.awaiting.due(now);
+    const due = this.awaiting.due(now).slice(0, DRAIN_BATCH);
     const queued = this.options.outbox.byIds(due);
     const stillQueued = new Set(queued.map((message) => message.id));
     // Gone from the outbox otherwise (a capped kind's oldest dropped): nothing to wait for.
@@ -382,8 +430,15 @@ export class AgentMqtt {
 const KNOWN_OUTBOX_KINDS: ReadonlySet<string> = new Set(OUTBOX_KINDS);
 
 /** Whether the hub receipts an outbox row of `kind`; a kind this version does not know (a newer agent's row) goes as before receipts. */
-function takesReceipt(kind: string): boolean {
-  return KNOWN_OUTBOX_KINDS.has(kind) && isReceipted(kind as (typeof OUTBOX_KINDS)[number]);
+/**
+ * Whether `message` goes with its outbox id and waits for a receipt: a kind
+ * the hub receipts, and a payload that stays within the protocol's size limit
+ * with the id added (the hub drops a larger payload before it can read the
+ * id, so it would be sent again forever).
+ */
+function takesReceipt(message: OutboxMessage): boolean {
+  if (!KNOWN_OUTBOX_KINDS.has(message.kind) || !isReceipted(message.kind)) return false;
+  return Buffer.byteLength(message.payload) + OUTBOX_REF_MAX_BYTES <= MAX_PAYLOAD_BYTES;
 }
 
 /** Publishes an outbox message, with its outbox id when the hub will receipt it; resolves at the PUBACK (QoS 1) or once written (QoS 0). */

@@ -10,10 +10,13 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import mqtt, { type MqttClient } from "mqtt";
 import { join } from "node:path";
+import { nodePublishTopics, nodeSubscribeTopics } from "../hub/broker/acl.ts";
 import { HUB_CLIENT_PREFIX } from "../hub/broker/broker-access.ts";
+import { dynsecCommands } from "../hub/broker/mosquitto-dynsec-test-kit.ts";
 import { startEmbeddedBroker } from "../hub/broker/embedded-broker.ts";
 import { hashSecret } from "../hub/identity/secrets.ts";
 import type { SqliteDatabase } from "../lib/sqlite.ts";
+import { MAX_PAYLOAD_BYTES } from "../protocol/messages.ts";
 import { receiptsFor } from "../protocol/receipts.ts";
 import { decodeTopic, everyNodeFilter, HUB_FEATURES_TOPIC, HUB_STATE_TOPIC, nodeTopic } from "../protocol/topics.ts";
 import { tempDir } from "../test/helpers.ts";
@@ -37,8 +40,10 @@ afterEach(async () => {
 
 type BrokerKind = "embedded" | "mosquitto";
 
+type Broker = { url: string; hubLogin: mqtt.IClientOptions; restart?: () => Promise<void> };
+
 /** The hub's embedded broker with the node granted, or a Mosquitto open to anyone: its URL and the hub's login. */
-async function startBroker(kind: BrokerKind): Promise<{ url: string; hubLogin: mqtt.IClientOptions; restart?: () => Promise<void> }> {
+async function startBroker(kind: BrokerKind): Promise<Broker> {
   if (kind === "mosquitto") {
     const mosquitto = await startMosquitto({ tls: false });
     closers.push(() => mosquitto.stop());
@@ -50,26 +55,28 @@ async function startBroker(kind: BrokerKind): Promise<{ url: string; hubLogin: m
 }
 
 /** The broker, and a raw client as the hub: the verdicts it got (seq and ob) and how it answers. */
-async function startHubSide(brokerKind: BrokerKind, features: object | null) {
-  const broker = await startBroker(brokerKind);
+async function startHubSide(brokerKind: BrokerKind, features: object | null, startedBroker?: Broker) {
+  const broker = startedBroker ?? (await startBroker(brokerKind));
   const hub: MqttClient = await mqtt.connectAsync(broker.url, { clientId: `${HUB_CLIENT_PREFIX}-test`, reconnectPeriod: 100, ...broker.hubLogin });
   closers.push(() => hub.endAsync(true));
   const verdicts: { seq: number; ob: number | null }[] = [];
-  hub.on("message", (_topic, payload) => {
+  const heartbeats: unknown[] = [];
+  hub.on("message", (topic, payload) => {
+    if (topic.endsWith("/heartbeat")) return void heartbeats.push(JSON.parse(payload.toString()));
     const decoded = decodeTopic("verdicts", payload);
-    if (!decoded.ok) throw new Error(`the hub cannot decode a verdict: ${decoded.error}`);
-    verdicts.push({ seq: decoded.value.seq, ob: decoded.ob ?? null });
+    // As the hub's ingest: what it cannot decode it does not count (seq -1 here, so a test sees it came).
+    verdicts.push(decoded.ok ? { seq: decoded.value.seq, ob: decoded.ob ?? null } : { seq: -1, ob: null });
   });
   // As the hub does on every connect (a restarted broker without persistence forgot all of it).
   const setUp = async () => {
-    await hub.subscribeAsync(everyNodeFilter("verdicts"), { qos: 1 });
+    await hub.subscribeAsync([everyNodeFilter("verdicts"), everyNodeFilter("heartbeat")], { qos: 1 });
     if (features) await hub.publishAsync(HUB_FEATURES_TOPIC, JSON.stringify(features), { qos: 1, retain: true });
     await hub.publishAsync(HUB_STATE_TOPIC, JSON.stringify({ state: "online", ts: Date.now() }), { qos: 1, retain: true });
   };
   await setUp();
   hub.on("connect", () => void setUp().catch(() => {}));
   const receipt = (ids: number[]) => hub.publishAsync(nodeTopic(NODE, "receipts"), JSON.stringify(receiptsFor(ids, Date.now())[0]), { qos: 0 });
-  return { url: broker.url, verdicts, receipt, restartBroker: broker.restart };
+  return { url: broker.url, verdicts, heartbeats, receipt, restartBroker: broker.restart };
 }
 
 /** An agent's MQTT session over an outbox file (a second call on the same file is the agent restarted). */
@@ -145,6 +152,36 @@ for (const brokerKind of ["embedded", "mosquitto"] as const) describe(`${brokerK
     await eventually(() => node.db.prepare("SELECT count(*) AS n FROM outbox").get<{ n: number }>()!.n === 0, 5000, "both rows gone");
   });
 
+  test("with the window full (maxInFlight awaiting receipts), heartbeats still go ahead of the events waiting for room", async () => {
+    const hub = await startHubSide(brokerKind, { receipts: true, ts: 1 });
+    const node = startNode(hub.url, dbPath(), { ...NO_RESEND, maxInFlight: 2 });
+    node.queueVerdicts(1, 2, 3);
+    node.session.kick();
+    await eventually(() => hub.verdicts.length === 2 && node.session.receiptStats().awaiting === 2, 5000, "the window full");
+    node.queueHeartbeat();
+    node.session.kick();
+    await eventually(() => hub.heartbeats.length === 1, 5000, "the heartbeat at the hub");
+    expect(hub.verdicts.map((v) => v.seq)).toEqual([1, 2]);
+    expect(node.outbox.stats().byKind).toMatchObject({ verdicts: 3, heartbeat: 0 });
+  });
+
+  test("an event too large to carry its outbox id within the payload limit goes without it and leaves at the PUBACK (the hub could not receipt it)", async () => {
+    const hub = await startHubSide(brokerKind, { receipts: true, ts: 1 });
+    const node = startNode(hub.url, dbPath());
+    // Within the limit as queued (MAX_PAYLOAD_BYTES - 12), over it with the largest id added.
+    const pad = "x".repeat(MAX_PAYLOAD_BYTES - 30);
+    node.outbox.enqueue([{ topic: nodeTopic(NODE, "verdicts"), payload: JSON.stringify({ seq: 1, pad }), qos: 1, retain: false, kind: "verdicts", queuedAt: Date.now() }]);
+    const [id] = node.queueVerdicts(2);
+    node.session.kick();
+    await eventually(() => hub.verdicts.length === 2, 5000, "both at the hub");
+    expect(hub.verdicts).toEqual([
+      { seq: -1, ob: null },
+      { seq: 2, ob: id! },
+    ]);
+    await eventually(() => node.outbox.depth() === 1, 3000, () => `the large one forgotten at its PUBACK: ${JSON.stringify(node.outbox.stats())} ${JSON.stringify(node.session.receiptStats())}`);
+    expect(node.session.receiptStats().awaiting).toBe(1);
+  });
+
   test("no receipt in time: sent again, in id order, and counted; one receipt of ranges forgets them", async () => {
     const hub = await startHubSide(brokerKind, { receipts: true, ts: 1 });
     const node = startNode(hub.url, dbPath(), { timeoutMs: 150, maxTimeoutMs: 60_000 });
@@ -216,6 +253,36 @@ for (const brokerKind of ["embedded", "mosquitto"] as const) describe(`${brokerK
       expect(node.session.receiptStats()).toMatchObject({ awaiting: 0, resends: 0, receiptsOn: false });
     });
   }
+});
+
+test("a broker whose ACLs refuse the receipts subscription (a Mosquitto role not yet brought up to date): the node connects and forgets events at the PUBACK, although the hub says it receipts", async () => {
+  // Mosquitto with dynamic security: the node's role has every topic of the table but receipts (as a hub before receipts wrote it).
+  const mosquitto = await startMosquitto({ tls: false, dynsec: true });
+  closers.push(() => mosquitto.stop());
+  const reads = nodeSubscribeTopics(NODE).filter((topic) => topic !== nodeTopic(NODE, "receipts"));
+  const nodeAcls = [
+    ...nodePublishTopics(NODE).map((topic) => ({ acltype: "publishClientSend", topic, allow: true })),
+    ...reads.flatMap((topic) => ["subscribeLiteral", "publishClientReceive"].map((acltype) => ({ acltype, topic, allow: true }))),
+  ];
+  const everything = ["publishClientSend", "publishClientReceive", "subscribePattern"].map((acltype) => ({ acltype, topic: "#", allow: true }));
+  const answers = await dynsecCommands({ url: mosquitto.url, ca: null }, mosquitto.admin!, [
+    { command: "createRole", rolename: "old-node-role", acls: nodeAcls },
+    { command: "createClient", username: NODE, password: NODE_PASSWORD, clientid: NODE, roles: [{ rolename: "old-node-role" }] },
+    { command: "createRole", rolename: "test-hub", acls: everything },
+    { command: "createClient", username: "test-hub", password: "test-hub-password", roles: [{ rolename: "test-hub" }] },
+  ]);
+  expect(answers.filter((answer) => answer.error)).toEqual([]);
+  const hub = await startHubSide("mosquitto", { receipts: true, ts: 1 }, { url: mosquitto.url, hubLogin: { username: "test-hub", password: "test-hub-password" } });
+  const node = startNode(hub.url, dbPath());
+  node.queueVerdicts(1, 2);
+  node.session.kick();
+  await eventually(() => node.session.online && node.outbox.depth() === 0, 5000, "the outbox drained");
+  await eventually(() => hub.verdicts.length === 2, 5000, "the verdicts at the hub");
+  expect(hub.verdicts).toEqual([
+    { seq: 1, ob: null },
+    { seq: 2, ob: null },
+  ]);
+  expect(node.session.receiptStats()).toMatchObject({ awaiting: 0, receiptsOn: false });
 });
 
 test("a new connection (Mosquitto restarted) sends again everything awaiting a receipt, counted as resends", async () => {

@@ -125,7 +125,7 @@ export class Outbox {
   private dropped = 0;
   private readonly droppedOverCap: Partial<Record<OutboxKind, number>> = Object.fromEntries(CAPPED_KINDS.map(({ kind }) => [kind, 0]));
   private overBound = false;
-  private readonly sql: Record<"insert" | "dropHeartbeats" | "dropOldest" | "peek" | "byIds" | "removeThrough" | "removeRange" | "remove", SqliteStatement>;
+  private readonly sql: Record<"insert" | "dropHeartbeats" | "dropOldest" | "peek" | "peekHeartbeats" | "byIds" | "removeThrough" | "removeRange" | "remove", SqliteStatement>;
 
   /** On an open agent store (its `outbox` table: agent-schema.ts). */
   constructor(
@@ -146,6 +146,7 @@ export class Outbox {
       dropHeartbeats: db.prepare("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE kind = 'heartbeat' ORDER BY id LIMIT ?)"),
       dropOldest: db.prepare("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE kind = ? ORDER BY id LIMIT ?)"),
       peek: db.prepare("SELECT id, topic, payload, qos, retain, kind, queued_at FROM outbox WHERE id > ? ORDER BY id LIMIT ?"),
+      peekHeartbeats: db.prepare("SELECT id, topic, payload, qos, retain, kind, queued_at FROM outbox WHERE kind = 'heartbeat' AND id > ? ORDER BY id LIMIT ?"),
       byIds: db.prepare("SELECT id, topic, payload, qos, retain, kind, queued_at FROM outbox WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id"),
       // RETURNING kind keeps the per-kind counts exact without a count query.
       removeThrough: db.prepare("DELETE FROM outbox WHERE id <= ? RETURNING kind"),
@@ -212,6 +213,12 @@ export class Outbox {
   peek(limit: number, afterId = 0): OutboxMessage[] {
     if (!Number.isSafeInteger(limit) || limit < 0) throw new Error(`outbox: limit must be a non-negative integer, not ${String(limit)}`);
     return this.sql.peek.all<Row>(checkId(afterId, "afterId"), limit).map(fromRow);
+  }
+
+  /** Like peek(), heartbeats only: they may go ahead of events waiting for room (agent-mqtt.ts). */
+  peekHeartbeats(limit: number, afterId = 0): OutboxMessage[] {
+    if (!Number.isSafeInteger(limit) || limit < 0) throw new Error(`outbox: limit must be a non-negative integer, not ${String(limit)}`);
+    return this.sql.peekHeartbeats.all<Row>(checkId(afterId, "afterId"), limit).map(fromRow);
   }
 
   /** The messages with these ids that are still queued, in id order (to send again those a receipt did not come for). */

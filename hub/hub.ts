@@ -341,6 +341,8 @@ async function startHubOpening(settings: HubSettings, log: (line: string) => voi
       clearInterval(sweepTimer);
       await server.stop();
       await goneReplicas?.stop();
+      // Receipts of what is committed go before the connection closes (fewer events sent again).
+      receipts.flush();
       // With replicas, this one's share goes to the others at once (nothing left queued for it).
       await (settings.sharedSubscriptions ? mqtt!.leaveSharedGroup() : mqtt!.close());
       receipts.stop();

@@ -24,6 +24,9 @@ export const OUTBOX_REF_FIELD = "ob";
 /** An outbox id: outbox ids are SQLite AUTOINCREMENT keys, positive and never reused. */
 export const outboxRef = z.int().min(1).max(Number.MAX_SAFE_INTEGER);
 
+/** What withOutboxRef adds to a payload at most: `"ob":<the largest id>,`. */
+export const OUTBOX_REF_MAX_BYTES = `"${OUTBOX_REF_FIELD}":${Number.MAX_SAFE_INTEGER},`.length;
+
 /** Ranges per receipt message: 1,000 ranges are about 30 KB, under the 64 KiB payload limit. */
 export const MAX_RECEIPT_RANGES = 1000;
 

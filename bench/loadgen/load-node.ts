@@ -19,7 +19,7 @@ import type { KeyObject } from "node:crypto";
 import { registerOnce, type RegistrationAttempt } from "../../agent/registration.ts";
 import { brokerAddress, brokerTrust } from "../../lib/mqtt-url.ts";
 import type { BirthMessage, DecisionAckMessage, HeartbeatMessage, StateMessage, VerdictEventMessage } from "../../protocol/messages.ts";
-import { AwaitingReceipts } from "../../agent/awaiting-receipts.ts";
+import { AwaitingReceipts, DEFAULT_RECEIPT_TIMING } from "../../agent/awaiting-receipts.ts";
 import { withOutboxRef } from "../../protocol/receipts.ts";
 import { verifyMessage } from "../../protocol/signing.ts";
 import { decodeTopic, deliveryOf, HUB_FEATURES_TOPIC, nodeSubscriptions, nodeTopic } from "../../protocol/topics.ts";
@@ -81,7 +81,7 @@ export class LoadNodeSession {
     private readonly hubUrl: string,
   ) {
     // The worker bounds what is in flight across its nodes (fleet-worker.ts), not each node.
-    this.awaiting = new AwaitingReceipts({ timeoutMs: context.receiptTimeoutMs, maxTimeoutMs: context.receiptTimeoutMs * 8, maxInFlight: Number.MAX_SAFE_INTEGER });
+    this.awaiting = new AwaitingReceipts({ timeoutMs: context.receiptTimeoutMs, maxTimeoutMs: context.receiptTimeoutMs * 8, maxInFlight: Number.MAX_SAFE_INTEGER, jitter: DEFAULT_RECEIPT_TIMING.jitter });
   }
 
   /** The hub on this connection receipts verdicts: they go with outbox ids. */
@@ -281,7 +281,7 @@ export class LoadNodeSession {
     const receipt = decodeTopic("receipts", payload);
     if (!receipt.ok) return this.context.logOnce(`a receipt that does not decode: ${receipt.error}`);
     const { counters } = this.context;
-    for (const ob of this.awaiting.receipted(receipt.value.ob)) {
+    for (const ob of this.awaiting.receipted(receipt.value.ob, Date.now())) {
       const { seq } = this.awaitingPayloads.get(ob)!;
       this.awaitingPayloads.delete(ob);
       counters.verdictsAwaitingReceipt--;

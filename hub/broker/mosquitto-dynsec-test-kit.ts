@@ -4,6 +4,7 @@
 // brokers drop it silently, with a PUBACK all the same).
 import { expect } from "bun:test";
 import mqtt, { type MqttClient } from "mqtt";
+import { subackCodes as codesOf } from "../../lib/suback.ts";
 import { eventually } from "../../test/support/hub-harness.ts";
 
 const WAIT_MS = 3_000;
@@ -43,17 +44,6 @@ export async function dynsecCommands(
   }
 }
 
-/** SUBACK return codes for a subscribe; MQTT.js rejects on any failure code but carries the SUBACK along. */
-export async function subackCodes(client: MqttClient, filter: string): Promise<number[]> {
-  try {
-    return (await client.subscribeAsync(filter, { qos: 1 })).map((grant) => grant.qos);
-  } catch (error) {
-    const granted = (error as { packet?: { granted?: unknown } }).packet?.granted;
-    if (!Array.isArray(granted)) throw error;
-    return granted.map(Number);
-  }
-}
-
 /**
  * Publishes on a forbidden topic, then on a permitted fence topic: the
  * watcher's `seen` gets the fence and never the forbidden message.
@@ -67,3 +57,6 @@ export async function expectDropped(client: MqttClient, topic: string, fenceTopi
   await Bun.sleep(QUIET_MS);
   expect(seen.filter((m) => m.payload === marker)).toEqual([]);
 }
+
+/** SUBACK return codes for a subscribe to one filter. */
+export const subackCodes = (client: MqttClient, filter: string): Promise<number[]> => codesOf(client, [filter]);
