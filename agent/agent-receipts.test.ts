@@ -119,6 +119,20 @@ function startNode(url: string, dbPath: string, timing: Partial<ReceiptTiming> =
 
 const dbPath = () => join(tempDir("edgefed-receipts-"), "agent.sqlite");
 
+/** A node started against `hub` sends two verdicts without outbox ids and forgets them at the PUBACK, as before receipts. */
+async function expectNoReceipts(hub: Awaited<ReturnType<typeof startHubSide>>): Promise<void> {
+  const node = startNode(hub.url, dbPath());
+  node.queueVerdicts(1, 2);
+  node.session.kick();
+  await eventually(() => node.session.online && node.outbox.depth() === 0, 5000, "the outbox drained");
+  await eventually(() => hub.verdicts.length === 2, 5000, "the verdicts at the hub");
+  expect(hub.verdicts).toEqual([
+    { seq: 1, ob: null },
+    { seq: 2, ob: null },
+  ]);
+  expect(node.session.receiptStats()).toMatchObject({ awaiting: 0, resends: 0, receiptsOn: false });
+}
+
 for (const brokerKind of ["embedded", "mosquitto"] as const) describe(`${brokerKind} broker`, () => {
   test("receipts on: a verdict carries its outbox id and stays in the outbox after the PUBACK until its receipt; a heartbeat goes at once", async () => {
     const hub = await startHubSide(brokerKind, { receipts: true, ts: 1 });
@@ -241,16 +255,7 @@ for (const brokerKind of ["embedded", "mosquitto"] as const) describe(`${brokerK
   ] as const) {
     test(`${what}: no outbox id, forgotten at the PUBACK as before receipts`, async () => {
       const hub = await startHubSide(brokerKind, features);
-      const node = startNode(hub.url, dbPath());
-      node.queueVerdicts(1, 2);
-      node.session.kick();
-      await eventually(() => node.session.online && node.outbox.depth() === 0, 5000, "the outbox drained");
-      await eventually(() => hub.verdicts.length === 2, 5000, "the verdicts at the hub");
-      expect(hub.verdicts).toEqual([
-        { seq: 1, ob: null },
-        { seq: 2, ob: null },
-      ]);
-      expect(node.session.receiptStats()).toMatchObject({ awaiting: 0, resends: 0, receiptsOn: false });
+      await expectNoReceipts(hub);
     });
   }
 });
@@ -273,16 +278,7 @@ test("a broker whose ACLs refuse the receipts subscription (a Mosquitto role not
   ]);
   expect(answers.filter((answer) => answer.error)).toEqual([]);
   const hub = await startHubSide("mosquitto", { receipts: true, ts: 1 }, { url: mosquitto.url, hubLogin: { username: "test-hub", password: "test-hub-password" } });
-  const node = startNode(hub.url, dbPath());
-  node.queueVerdicts(1, 2);
-  node.session.kick();
-  await eventually(() => node.session.online && node.outbox.depth() === 0, 5000, "the outbox drained");
-  await eventually(() => hub.verdicts.length === 2, 5000, "the verdicts at the hub");
-  expect(hub.verdicts).toEqual([
-    { seq: 1, ob: null },
-    { seq: 2, ob: null },
-  ]);
-  expect(node.session.receiptStats()).toMatchObject({ awaiting: 0, receiptsOn: false });
+  await expectNoReceipts(hub);
 });
 
 test("a new connection (Mosquitto restarted) sends again everything awaiting a receipt, counted as resends", async () => {
