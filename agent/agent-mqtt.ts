@@ -393,6 +393,7 @@ export class AgentMqtt {
     if (!client || !this.online || !this.receiptsOn) return;
     const now = Date.now();
     const due = this.awaiting.due(now).slice(0, DRAIN_BATCH);
+    if (due.length > 0) this.awaiting.backOff(now);
     const queued = this.options.outbox.byIds(due);
     const stillQueued = new Set(queued.map((message) => message.id));
     // Gone from the outbox otherwise (a capped kind's oldest dropped): nothing to wait for.

@@ -105,3 +105,18 @@ test("the timeout follows how long receipts take (RFC 6298), never below timeout
   awaiting.receipted([[99, 99]], T0 + 1_000_000);
   expect(awaiting.stats(T0 + 1_000_000)).toMatchObject({ timeoutMs: 10_000 });
 });
+
+test("while receipts time out the timeout doubles once per turn (however many batches it sends), and a receipt of an event sent once measures again (Karn's algorithm)", () => {
+  const awaiting = new AwaitingReceipts({ timeoutMs: 100, maxTimeoutMs: 1_000, maxInFlight: 100 });
+  awaiting.backOff(T0);
+  awaiting.backOff(T0 + 50); // the same turn's next batch
+  expect(awaiting.stats(T0 + 50)).toMatchObject({ timeoutMs: 200 });
+  awaiting.backOff(T0 + 200);
+  awaiting.backOff(T0 + 600);
+  awaiting.backOff(T0 + 1_400);
+  expect(awaiting.stats(T0 + 1_400)).toMatchObject({ timeoutMs: 1_000 }); // 1,600 capped
+  awaiting.sent(1, T0 + 1_400); // a new event waits the backed-off timeout
+  expect(awaiting.nextDueAt()).toBe(T0 + 2_400);
+  awaiting.receipted([[1, 1]], T0 + 1_430); // sent once: a sample, the backoff ends
+  expect(awaiting.stats(T0 + 1_430)).toMatchObject({ receiptMs: 30, timeoutMs: 100 });
+});

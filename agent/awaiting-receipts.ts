@@ -13,7 +13,11 @@
 // times its variation, never below timeoutMs. A hub that is behind (its
 // ingest lag was 30 s in bench scale's overloaded runs) would otherwise get
 // every event again after 10 s, on top of its backlog. Only events sent once
-// are measured (Karn's rule: a resent event's receipt may answer either send).
+// are measured (Karn's rule: a resent event's receipt may answer either send),
+// so while receipts keep timing out the timeout itself doubles at each turn
+// of resends and stays doubled until a receipt of an event sent once comes
+// (Karn's algorithm, RFC 6298 5.5): a hub falling further behind is measured
+// by nothing else.
 
 export interface ReceiptTiming {
   /** No receipt this long after a send: send it again. The least timeout: it grows with how long receipts take. */
@@ -61,6 +65,10 @@ export class AwaitingReceipts {
   private stretch = 1;
   /** RFC 6298's SRTT and RTTVAR for receipts, ms (null: no sample yet). */
   private smoothed: { receiptMs: number; variationMs: number } | null = null;
+  /** The timeout's factor from turns of resends since the last sample (1, 2, 4, ...). */
+  private backoff = 1;
+  /** No second doubling before this (ms since the epoch): one per timeout, however many batches a turn sends. */
+  private nextBackOffAt = 0;
 
   constructor(
     readonly timing: ReceiptTiming,
@@ -80,7 +88,7 @@ export class AwaitingReceipts {
   /** The wait for a receipt after a first send: what receipts take (RFC 6298's RTO), within timeoutMs..maxTimeoutMs. */
   private baseTimeout(): number {
     const measured = this.smoothed ? this.smoothed.receiptMs + 4 * this.smoothed.variationMs : 0;
-    return Math.min(Math.max(measured, this.timing.timeoutMs), this.timing.maxTimeoutMs);
+    return Math.min(Math.max(measured, this.timing.timeoutMs) * this.backoff, this.timing.maxTimeoutMs);
   }
 
   /** The wait for a receipt after an event's `resends`-th resend (0: its first send). */
@@ -88,8 +96,21 @@ export class AwaitingReceipts {
     return this.stretch * Math.min(this.baseTimeout() * 2 ** resends, this.timing.maxTimeoutMs);
   }
 
+  /**
+   * A turn of resends (receipts timed out): the timeout doubles, up to
+   * maxTimeoutMs, until a receipt of an event sent once measures again.
+   * At most once per timeout, however many batches of events a turn sends.
+   */
+  backOff(now: number): void {
+    if (now < this.nextBackOffAt) return;
+    if (this.baseTimeout() < this.timing.maxTimeoutMs) this.backoff *= 2;
+    this.nextBackOffAt = now + this.baseTimeout();
+  }
+
   /** One measured time from a first send to its receipt (RFC 6298, section 2). */
   private measured(receiptMs: number): void {
+    this.backoff = 1;
+    this.nextBackOffAt = 0;
     if (!this.smoothed) {
       this.smoothed = { receiptMs, variationMs: receiptMs / 2 };
       return;

@@ -318,7 +318,9 @@ export class LoadNodeSession {
   resendOverdue(now: number): void {
     const client = this.client;
     if (!client || !this.connected || !this.receiptsOn || this.awaitingPayloads.size === 0) return;
-    for (const ob of this.awaiting.due(now)) {
+    const due = this.awaiting.due(now);
+    if (due.length > 0) this.awaiting.backOff(now);
+    for (const ob of due) {
       const { seq, payload } = this.awaitingPayloads.get(ob)!;
       this.awaiting.resent(ob, now);
       this.publishVerdict(client, seq, payload, ob, false);
