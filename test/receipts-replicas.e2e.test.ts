@@ -20,6 +20,8 @@ import { verdictEvent } from "./support/node-payloads.ts";
 import { postgresForThisFile, postgresUnavailable } from "./support/postgres.ts";
 import { parsePrometheusText, sampleValue } from "./support/prometheus-text.ts";
 import { mayReadReceiptsOf, publishEvent, receiptsOf, retainedHubFeatures } from "./support/receipts.ts";
+import { sharedTestTls } from "./support/test-tls.ts";
+import { dynsecCommand } from "../hub/broker/mosquitto-dynsec-test-kit.ts";
 
 const VERDICTS = 60;
 const unavailable = postgresUnavailable();
@@ -114,18 +116,29 @@ if (unavailable) {
       for (const seq of seqs(1, 10)) await publishEvent(before, nodeId, "verdicts", event(seq), ob(seq));
       await receiptsBefore.waitFor(seqs(1, 10).map(ob));
 
-      await mosquitto.stop();
+      // The replicas' broker user is kept out until the node has published (a second admin disables it,
+      // which dynamic security writes to its file, so it holds across the restart): the gap is certain.
+      const hubUser = mosquitto.admin!;
+      const secondAdmin = { username: "second-admin", password: "second-admin-password" };
+      const broker = { url: mosquitto.url, ca: sharedTestTls().ca };
+      await dynsecCommand(broker, hubUser, { command: "createClient", ...secondAdmin, roles: [{ rolename: "admin" }] });
+      await dynsecCommand(broker, secondAdmin, { command: "disableClient", username: hubUser.username });
       await eventually(() => !a.hub.context.brokerConnected() && !b.hub.context.brokerConnected(), 10_000, "both replicas disconnected");
+      await mosquitto.stop();
       await mosquitto.restart();
-      // The node is back before the replicas (they retry each second): the broker acknowledges what it sends.
+      // No replica is subscribed: the broker acknowledges what the node sends, and it reaches nobody.
       const after = await connect(a, credentials);
       const receipts = await receiptsOf(after, nodeId);
       for (const seq of seqs(11, 30)) await publishEvent(after, nodeId, "verdicts", event(seq), ob(seq));
+      await dynsecCommand(broker, secondAdmin, { command: "enableClient", username: hubUser.username });
       await eventually(() => a.hub.context.brokerConnected() && b.hub.context.brokerConnected(), 20_000, "both replicas subscribed again");
+      // An event published before is receipted now (a fence): anything of 11..30 would have come before it.
+      await publishEvent(after, nodeId, "verdicts", event(10), ob(10));
+      await receipts.waitFor([ob(10)]);
+      expect(receipts.ids().filter((id) => id > ob(10))).toEqual([]);
 
-      // As an agent does: what no receipt named goes again (one whose receipt is still on its way is taken once and receipted again).
-      const receipted = new Set(receipts.ids());
-      for (const seq of seqs(11, 30).filter((seq) => !receipted.has(ob(seq)))) await publishEvent(after, nodeId, "verdicts", event(seq), ob(seq));
+      // As an agent does: what no receipt named goes again.
+      for (const seq of seqs(11, 30)) await publishEvent(after, nodeId, "verdicts", event(seq), ob(seq));
       await receipts.waitFor(seqs(11, 30).map(ob), 20_000);
       expect((await a.api("GET", `/federation/nodes/${nodeId}`)).body.verdicts).toMatchObject({ last_seq: 30, missing: 0, by_verdict: { PASS: 30 } });
     }, 60_000);
