@@ -7,17 +7,17 @@
 // replica, fed every replica's events from the registry, and freezes the
 // fleet once. The other replica answers the roles API from the registry and
 // sets a role's mode there, which the engine takes up.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createEnrollmentToken } from "../hub/identity/enrollment-tokens.ts";
 import { openPostgresStore } from "../hub/store/postgres/postgres-store.ts";
 import { nodeTopic } from "../protocol/topics.ts";
 import { portfolio } from "./fixtures/portfolio.ts";
-import { removeTempDirs, tempDir } from "./helpers.ts";
-import { eventually, newNode, registerBody, startTestHub, type TestHub } from "./support/hub-harness.ts";
-import { startMosquitto, type RunningMosquitto } from "./support/mosquitto.ts";
-import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "./support/postgres.ts";
+import { tempDir } from "./helpers.ts";
+import { eventually, newNode, registerBody, type TestHub } from "./support/hub-harness.ts";
+import { inProcessReplicasForThisFile } from "./support/in-process-replicas.ts";
+import { postgresUnavailable } from "./support/postgres.ts";
 
 const NODES = ["fed-replica-1", "fed-replica-2", "fed-replica-3", "fed-replica-4"];
 const EVALUATE_EVERY_MS = 500;
@@ -49,35 +49,21 @@ const unavailable = postgresUnavailable();
 if (unavailable) {
   describe.skip(`federation roles on replicas (${unavailable})`, () => test("one engine", () => {}));
 } else {
-  let postgres: RunningPostgres;
-  let mosquitto: RunningMosquitto;
-  let url: string;
+  const replicas = inProcessReplicasForThisFile();
+  const hubs = replicas.hubs;
   let configFile: string;
-  const hubs: TestHub[] = [];
 
-  beforeAll(async () => {
-    [postgres, mosquitto] = await Promise.all([startPostgres(), startMosquitto({ dynsec: true })]);
-    url = await postgres.freshRegistryUrl();
+  beforeAll(() => {
     configFile = join(tempDir("edgefed-federation-"), "federation.yaml");
     writeFileSync(configFile, CONFIG);
-  }, POSTGRES_START_BOUND_MS);
-
-  afterAll(async () => {
-    for (const hub of hubs) await hub.stop().catch(() => {});
-    await mosquitto?.stop();
-    await postgres?.stop();
-    removeTempDirs();
   });
 
   async function replica(hubId: string): Promise<TestHub> {
-    const env = { EDGEFED_DATABASE_URL: url, EDGEFED_HUB_ID: hubId, EDGEFED_SHARED_SUBSCRIPTIONS: "1", EDGEFED_FEDERATION_CONFIG: configFile };
-    const hub = await startTestHub({ mosquitto, env });
-    hubs.push(hub);
-    return hub;
+    return replicas.replica(hubId, { EDGEFED_FEDERATION_CONFIG: configFile });
   }
 
   async function enrollmentToken(uses: number): Promise<string> {
-    const store = await openPostgresStore(url);
+    const store = await openPostgresStore(replicas.url());
     try {
       return await createEnrollmentToken(store, { uses, ttlMs: 3_600_000, label: "replicas" }, Date.now());
     } finally {

@@ -7,17 +7,16 @@
 // spread over both replicas, out of order and redelivered, are each counted
 // once; heartbeats heard by both add up and the newest stays; health
 // transitions are recorded once, as a chain, whichever replica's sweep runs.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createEnrollmentToken } from "../hub/identity/enrollment-tokens.ts";
 import { openPostgresStore } from "../hub/store/postgres/postgres-store.ts";
 import type { HubStore } from "../hub/store/hub-store.ts";
 import { nodeTopic } from "../protocol/topics.ts";
-import { removeTempDirs } from "./helpers.ts";
 import { heartbeatMessage, verdictMessage } from "./fixtures/node-messages.ts";
 import type { NodeRecord } from "../hub/nodes/node-model.ts";
-import { eventually, newNode, registerBody, startTestHub, type TestHub } from "./support/hub-harness.ts";
-import { startMosquitto, type RunningMosquitto } from "./support/mosquitto.ts";
-import { POSTGRES_START_BOUND_MS, postgresUnavailable, startPostgres, type RunningPostgres } from "./support/postgres.ts";
+import { eventually, newNode, registerBody, type TestHub } from "./support/hub-harness.ts";
+import { inProcessReplicasForThisFile } from "./support/in-process-replicas.ts";
+import { postgresUnavailable } from "./support/postgres.ts";
 import { parsePrometheusText, sampleValue } from "./support/prometheus-text.ts";
 
 const HEARTBEATS = 100;
@@ -28,32 +27,11 @@ const heartbeat = (seq: number, ts = Date.now()): string => JSON.stringify(heart
 if (unavailable) {
   describe.skip(`several hubs (${unavailable})`, () => test("replicas", () => {}));
 } else {
-  let postgres: RunningPostgres;
-  let mosquitto: RunningMosquitto;
-  let url: string;
-  const hubs: TestHub[] = [];
-
-  beforeAll(async () => {
-    [postgres, mosquitto] = await Promise.all([startPostgres(), startMosquitto({ dynsec: true })]);
-    url = await postgres.freshRegistryUrl();
-  }, POSTGRES_START_BOUND_MS);
-
-  afterAll(async () => {
-    for (const hub of hubs) await hub.stop().catch(() => {});
-    await mosquitto?.stop();
-    await postgres?.stop();
-    removeTempDirs();
-  });
-
-  async function replica(hubId: string, env: Record<string, string> = {}): Promise<TestHub> {
-    const hub = await startTestHub({ mosquitto, env: { EDGEFED_DATABASE_URL: url, EDGEFED_HUB_ID: hubId, EDGEFED_SHARED_SUBSCRIPTIONS: "1", ...env } });
-    hubs.push(hub);
-    return hub;
-  }
+  const { url, hubs, replica } = inProcessReplicasForThisFile();
 
   /** Runs `read` on a store of its own on the shared registry (what any replica reads). */
   async function fromRegistry<T>(read: (store: HubStore) => Promise<T>): Promise<T> {
-    const store = await openPostgresStore(url);
+    const store = await openPostgresStore(url());
     try {
       return await read(store);
     } finally {

@@ -2,6 +2,7 @@
 // token into the session cookie, then sends that cookie (and, on writes, the
 // CSRF token unless told otherwise) with every request. Over HTTPS it trusts
 // the test run's CAs (test-tls.ts), as a browser trusts its store.
+import { jsonRequest } from "./json-request.ts";
 import { testFetch } from "./test-tls.ts";
 
 export interface DashboardClient {
@@ -15,18 +16,8 @@ export interface DashboardClient {
   call(method: string, path: string, body?: unknown, options?: { csrf?: string | null }): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
-export async function sessionRequest(baseUrl: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const response = await testFetch(`${baseUrl}${path}`, {
-    method,
-    headers: { ...headers, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {}
-  return { status: response.status, body: parsed as any, headers: response.headers };
+export function sessionRequest(baseUrl: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  return jsonRequest(testFetch, `${baseUrl}${path}`, method, body, headers);
 }
 
 /** Logs in; throws with the hub's answer if refused. */

@@ -8,6 +8,7 @@ import { parseHubSettings, type HubSettings } from "../../hub/settings.ts";
 import { newEnrollmentToken } from "../../hub/identity/enrollment-tokens.ts";
 import { openSqliteRegistry } from "../../hub/store/sqlite/sqlite-store.ts";
 import { tempDir } from "../helpers.ts";
+import { jsonRequest } from "./json-request.ts";
 import type { RunningMosquitto } from "./mosquitto.ts";
 import { seedTestTls, trustedTestCas } from "./test-tls.ts";
 
@@ -76,19 +77,7 @@ export async function startTestHub(
     const url = /^https?:/.test(pathOrUrl) ? pathOrUrl : `${hub.httpUrl}${pathOrUrl}`;
     return fetch(url, hub.tls ? { ...init, tls: { ca: hub.tls.ca } } : init);
   };
-  const api: TestHub["api"] = async (method, path, body, token = adminToken) => {
-    const response = await hubFetch(path, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-    });
-    const text = await response.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {}
-    return { status: response.status, body: parsed };
-  };
+  const api: TestHub["api"] = (method, path, body, token = adminToken) => jsonRequest(hubFetch, path, method, body, { authorization: `Bearer ${token}` });
   return {
     hub,
     dataDir,

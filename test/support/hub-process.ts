@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { BUN, killWithThisProcess, REPO_ROOT } from "../helpers.ts";
 import { eventually } from "./hub-harness.ts";
+import { jsonRequest } from "./json-request.ts";
 import { testFetch } from "./test-tls.ts";
 
 export const HUB_PROCESS_ADMIN_TOKEN = "hub-process-admin-token-0123456789";
@@ -85,19 +86,7 @@ export async function startHubProcess(env: Record<string, string>): Promise<HubP
     child,
     httpUrl,
     output: () => output,
-    async api(method, path, body, token = HUB_PROCESS_ADMIN_TOKEN) {
-      const response = await testFetch(`${httpUrl}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await response.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {}
-      return { status: response.status, body: parsed };
-    },
+    api: (method, path, body, token = HUB_PROCESS_ADMIN_TOKEN) => jsonRequest(testFetch, `${httpUrl}${path}`, method, body, { authorization: `Bearer ${token}` }),
     async kill(signal = "SIGKILL") {
       if (running()) child.kill(signal);
       await exited;
